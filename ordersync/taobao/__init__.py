@@ -1,0 +1,1 @@
+"""A framework-free client for the Taobao Open Platform (TOP) gateway."""

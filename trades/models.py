@@ -1,0 +1,116 @@
+"""Trades, their sub-orders and refunds, as last seen on the platform."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from shops.models import Shop, Tenant
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_tenant(self, tenant: Tenant) -> TenantQuerySet:
+        return self.filter(tenant=tenant)
+
+
+def money() -> models.DecimalField:
+    return models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+
+
+class Trade(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="trades")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="trades")
+    tid = models.BigIntegerField()
+    status = models.CharField(max_length=64)
+    type = models.CharField(max_length=64, blank=True, default="")
+    created = models.DateTimeField()
+    modified = models.DateTimeField()
+    pay_time = models.DateTimeField(null=True, blank=True)
+    consign_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    payment = money()
+    total_fee = money()
+    post_fee = money()
+    buyer_open_uid = models.CharField(max_length=128, blank=True, default="")
+    buyer_nick = models.CharField(max_length=128, blank=True, default="")
+    receiver_state = models.CharField(max_length=64, blank=True, default="")
+    receiver_city = models.CharField(max_length=64, blank=True, default="")
+    receiver_district = models.CharField(max_length=64, blank=True, default="")
+    step_trade_status = models.CharField(max_length=64, blank=True, default="")
+    step_paid_fee = money()
+    payload = models.JSONField(default=dict, help_text="the last full trade seen on the platform")
+    first_synced_at = models.DateTimeField(auto_now_add=True)
+    last_synced_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "tid"], name="trade_one_per_shop_tid"),
+        ]
+        indexes = [
+            # partner API: a tenant's trades by modified / created, newest first, keyset paged
+            models.Index(fields=["tenant", "-modified", "-id"], name="trade_tenant_modified_idx"),
+            models.Index(fields=["tenant", "-created", "-id"], name="trade_tenant_created_idx"),
+            # reconcile counts a shop's trades per created day; admin filters by shop
+            models.Index(fields=["shop", "created"], name="trade_shop_created_idx"),
+            # admin and API exact lookup by tid
+            models.Index(fields=["tid"], name="trade_tid_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"trade {self.tid} ({self.status})"
+
+
+class TradeLine(models.Model):
+    """A sub-order (``orders.order[]``); single-item trades have ``oid == tid``."""
+
+    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="lines")
+    oid = models.BigIntegerField()
+    status = models.CharField(max_length=64, blank=True, default="")
+    refund_status = models.CharField(max_length=64, blank=True, default="")
+    num_iid = models.BigIntegerField(null=True, blank=True)
+    sku_id = models.CharField(max_length=64, blank=True, default="")
+    title = models.CharField(max_length=300, blank=True, default="")
+    price = money()
+    num = models.IntegerField(null=True, blank=True)
+    payment = money()
+    divide_order_fee = money()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trade", "oid"], name="tradeline_one_per_oid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.oid} of {self.trade_id}"
+
+
+class Refund(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="refunds")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="refunds")
+    refund_id = models.BigIntegerField()
+    tid = models.BigIntegerField()
+    oid = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=64)
+    refund_fee = money()
+    created = models.DateTimeField()
+    modified = models.DateTimeField()
+    payload = models.JSONField(default=dict)
+    first_synced_at = models.DateTimeField(auto_now_add=True)
+    last_synced_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "refund_id"], name="refund_one_per_shop"),
+        ]
+        indexes = [
+            # partner API: a tenant's refunds newest first, keyset paged
+            models.Index(fields=["tenant", "-modified", "-id"], name="refund_tenant_modified_idx"),
+            # a trade's refunds, shown with the trade
+            models.Index(fields=["shop", "tid"], name="refund_shop_tid_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.refund_id} of trade {self.tid} ({self.status})"
