@@ -8,6 +8,7 @@ The server outlives the process that started it, so data survives restarts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -48,10 +49,9 @@ def _ensure_database(admin_uri: str) -> None:
             "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
         ).fetchone()
         if not exists:
-            try:
+            # another process may create it between our check and our CREATE
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it between our check and our CREATE
 
 
 def embedded_database_url(data_dir: Path) -> str:
