@@ -45,6 +45,7 @@ def _dev_encryption_key() -> str:
     """A key kept in the data dir so a development setup needs no configuration."""
     key_file = ORDERSYNC_DATA_DIR / "field-encryption.key"
     if not key_file.exists():
+        ORDERSYNC_DATA_DIR.mkdir(parents=True, exist_ok=True)
         key_file.write_text(Fernet.generate_key().decode())
         key_file.chmod(0o600)
     return key_file.read_text().strip()
