@@ -44,13 +44,14 @@ class ClockStore(Protocol):
 class MemoryClockStore:
     """A store for one process (and for tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
         self._offsets: dict[str, Offset] = {}
         self._leases: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._now = now
 
     def reference_time(self) -> float:
-        return time.time()
+        return self._now()
 
     def load(self, key: str) -> Offset | None:
         return self._offsets.get(key)
@@ -60,7 +61,7 @@ class MemoryClockStore:
             current = self._offsets.get(key)
             if current is not None and current.measured_at >= stale_before:
                 return False
-            now = time.time()
+            now = self._now()
             if self._leases.get(key, 0.0) > now:
                 return False
             self._leases[key] = now + lease_seconds

@@ -36,13 +36,16 @@ class LimiterStore(Protocol):
 
 
 class MemoryLimiterStore:
-    def __init__(self) -> None:
+    """A store for one process (and for tests, which may pass a fake clock)."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
         self._states: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._now = now
 
     def update(self, app_key: str, fn: Callable[[dict[str, Any], float], T]) -> T:
         with self._lock:
-            return fn(self._states.setdefault(app_key, {}), time.time())
+            return fn(self._states.setdefault(app_key, {}), self._now())
 
 
 class TokenBucketLimiter:
