@@ -114,3 +114,8 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.refund_id} of trade {self.tid} ({self.status})"
+
+
+# Kept in modules of their own; imported here so Django registers them with the app.
+from trades.feed_models import ChangeEvent  # noqa: E402, F401
+from trades.key_models import ApiKey  # noqa: E402, F401
