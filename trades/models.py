@@ -142,3 +142,8 @@ class ReconcileReport(models.Model):
 
     def __str__(self) -> str:
         return f"reconcile {self.shop} {self.day}: {self.missing_found} missing"
+
+
+# Kept in modules of their own; imported here so Django registers them with the app.
+from trades.feed_models import ChangeEvent  # noqa: E402, F401
+from trades.key_models import ApiKey  # noqa: E402, F401
