@@ -206,6 +206,7 @@ SYNC_TRADE_TYPES = read(
         "finance",
         "pre_auth_type",
         "lazada",
+        "fenxiao",
     ],
 )
 

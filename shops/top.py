@@ -18,4 +18,4 @@ def app_credentials(app: TopApp) -> AppCredentials:
 
 
 def client_for_shop(shop: Shop) -> TopClient:
-    return client_for(app_credentials(shop.app))
+    return client_for(app_credentials(shop.app), calls_per_minute=shop.app.calls_per_minute)

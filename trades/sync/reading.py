@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 
 from ordersync.taobao.api import Page
+from ordersync.taobao.store import close_state_connection
 
 READ_PASSES = 3
 
@@ -76,7 +77,9 @@ def _in_thread(fetch: Callable[[int], dict]) -> Callable[[int], dict]:
         try:
             return fetch(key)
         finally:
-            connection.close()  # the shared limiter may have opened one in this thread
+            # connections opened in this pool thread would otherwise outlive it
+            close_state_connection()
+            connection.close()
 
     return run
 
