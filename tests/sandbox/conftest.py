@@ -43,7 +43,10 @@ class Top:
         """POST with ``query`` in the URL and ``body`` as a form; sign over both."""
         signed = {**query, **(body or {})}
         if "sign" not in query:
-            query = {**query, "sign": sign(signed, secret or self.secret, query.get("sign_method", "md5"))}
+            query = {
+                **query,
+                "sign": sign(signed, secret or self.secret, query.get("sign_method", "md5")),
+            }
         return self.http.post(self.sb.gateway_url, params=query, data=body or {}, **kw)
 
     def call(self, method: str, sign_method: str = "md5", system: dict | None = None, **params):
@@ -91,7 +94,12 @@ def make_seller(sb, nick="shop-a", history_trades=300, history_days=10) -> dict:
         sb,
         "POST",
         "sellers",
-        {"app_key": APP_KEY, "nick": nick, "history_trades": history_trades, "history_days": history_days},
+        {
+            "app_key": APP_KEY,
+            "nick": nick,
+            "history_trades": history_trades,
+            "history_days": history_days,
+        },
     )
 
 

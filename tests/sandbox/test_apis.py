@@ -163,10 +163,16 @@ def test_refunds_receive_get_and_refund_get(sb, top):
     inner = top.ok("taobao.refunds.receive.get", fields="refund_id,tid,oid,status,modified")
     refunds = inner["refunds"]["refund"]
     assert inner["total_results"] == len(truth)
-    assert [r["modified"] for r in refunds] == sorted((r["modified"] for r in refunds), reverse=True)
+    assert [r["modified"] for r in refunds] == sorted(
+        (r["modified"] for r in refunds), reverse=True
+    )
     one = truth[0]
     got = top.ok("taobao.refund.get", fields="refund_id,status,tid", refund_id=one["refund_id"])
-    assert got["refund"] == {"refund_id": one["refund_id"], "status": one["status"], "tid": one["tid"]}
+    assert got["refund"] == {
+        "refund_id": one["refund_id"],
+        "status": one["status"],
+        "tid": one["tid"],
+    }
     now = time.time()
     error = error_of(
         top.call(
