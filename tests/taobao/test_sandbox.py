@@ -3,6 +3,7 @@ malformed bodies, the platform clock and OAuth."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from datetime import datetime, timedelta
@@ -222,3 +223,21 @@ def test_oauth_round_trip_with_a_rotating_refresh_token(make_app, sandbox):
             AppCredentials(app.app_key, "bad", app.gateway_url, token_url=app.token_url),
             third.refresh_token,
         )
+
+
+def test_no_secret_or_session_in_any_log_line(seller, faults, caplog):
+    app, shop = seller
+    faults(isp_rate=0.5)
+    caplog.set_level(logging.DEBUG)
+    client = TopClient(app, policy=fast_retries(30))
+    for _ in range(3):
+        api.time_get(client)
+        api.trades_sold_get(
+            client,
+            shop["session"],
+            start_created=now() - timedelta(days=1),
+            end_created=now(),
+            fields="tid",
+        )
+    assert "urllib3" in caplog.text and "/router/rest" in caplog.text
+    assert shop["session"] not in caplog.text and app.app_secret not in caplog.text

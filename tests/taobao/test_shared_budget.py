@@ -91,3 +91,40 @@ def test_two_processes_share_one_budget_and_an_idle_shop_is_served(make_app, san
 
 def _refused(*results) -> int:
     return sum(n for r in results for k, n in r["outcomes"].items() if k != "ok")
+
+
+def test_a_fleet_of_clocks_on_the_database_makes_one_time_get(state_db):
+    from datetime import datetime
+
+    from ordersync.taobao.clock import PlatformClock
+    from ordersync.taobao.store import PgClockStore
+    from ordersync.taobao.types import PLATFORM_TZ
+
+    calls = []
+
+    def fetch() -> datetime:
+        calls.append(1)
+        return datetime.fromtimestamp(int(time.time() + 90), PLATFORM_TZ)
+
+    clocks = [PlatformClock(PgClockStore(), fetch, 300, key="fleet") for _ in range(30)]
+    readings = [clock.now().timestamp() - time.time() for clock in clocks]
+    assert len(calls) == 1
+    assert all(89 <= r <= 91.5 for r in readings)
+
+
+def test_limiter_state_commits_outside_the_callers_transaction(state_db):
+    import psycopg
+    from django.db import connection, transaction
+
+    limiter = TokenBucketLimiter(PgLimiterStore(), 60)
+    with transaction.atomic():
+        limiter.record_ban("outside-txn", "app", "m", 30)
+        # a third connection sees the ban while the caller's transaction is still open
+        info = state_db.info
+        with psycopg.connect(
+            dbname=connection.settings_dict["NAME"],
+            host=info.host,
+            user=info.user,
+            port=info.port,
+        ) as other:
+            assert _ban_stored(other, "outside-txn")
