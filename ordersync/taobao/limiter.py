@@ -27,7 +27,9 @@ T = TypeVar("T")
 WAITER_TTL = 5.0  # a waiter that has not looked for this long is dead (its process crashed)
 MAX_NAP = 0.5  # waiters look again at least this often, which keeps them alive
 TURN_NAP = 0.02  # a token is free but another shop is first in line
-SERVED_MEMORY = 600.0  # forget when a shop was last served after this long
+# Forget when a shop was last served after this long: a shop not served for a minute is as
+# good as never served (first in line), and the row stays small with thousands of shops.
+SERVED_MEMORY = 60.0
 
 
 class LimiterStore(Protocol):
