@@ -59,13 +59,14 @@ class TokenBucketLimiter:
         calls_per_minute: int | Callable[[str], int] = 1000,
         *,
         burst: int | None = None,
-        max_wait: float = 300.0,
+        max_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.store = store
         self._budget = calls_per_minute
         self._burst = burst
+        # like RetryPolicy.max_ban_wait: a longer ban goes back to the caller to reschedule
         self.max_wait = max_wait
         self.sleep = sleep
         self.rng = rng or random.Random()
