@@ -1,0 +1,182 @@
+"""The change feed: one INSERT in the writer's transaction, gapless under concurrent writers."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import datetime
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from trades.feed import Change, InvalidCursor, decode_cursor, read_changes, record_changes
+from trades.feed_models import ChangeEvent
+
+NOW = timezone.make_aware(datetime(2026, 11, 11, 0, 0))
+
+
+def change(object_id: int, status: str = "WAIT_BUYER_PAY", previous: str | None = None) -> Change:
+    return Change("trade", object_id, 10_000 + object_id, status, previous, NOW)
+
+
+def read_all(tenant, after=None, limit=1000) -> tuple[list[ChangeEvent], str]:
+    events, cursor = [], after
+    while True:
+        page, cursor = read_changes(tenant, cursor, limit)
+        events += page
+        if len(page) < limit:
+            return events, cursor
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_changes_needs_the_writers_transaction(shop_a):
+    with pytest.raises(RuntimeError):
+        record_changes(shop_a, [change(1)])
+
+
+@pytest.mark.django_db
+def test_record_changes_is_one_insert(shop_a):
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        record_changes(shop_a, [change(n) for n in range(50)])
+    inserts = [q for q in queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
+    assert ChangeEvent.objects.filter(tenant=shop_a.tenant).count() == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_changes_pages_in_order_and_resumes(shop_a, shop_b):
+    for n in range(5):
+        with transaction.atomic():
+            record_changes(shop_a, [change(n * 2), change(n * 2 + 1, "TRADE_CLOSED", "X")])
+    with transaction.atomic():
+        record_changes(shop_b, [change(99)])
+
+    page, cursor = read_changes(shop_a.tenant, None, 4)
+    assert [e.object_id for e in page] == [0, 1, 2, 3]
+    rest, end = read_all(shop_a.tenant, cursor, 3)
+    assert [e.object_id for e in rest] == [4, 5, 6, 7, 8, 9]
+    assert rest[1].previous_status == "X" and rest[0].previous_status is None
+    # at the end the cursor stays put, and reading again finds nothing new
+    assert read_changes(shop_a.tenant, end, 10) == ([], end)
+    assert [e.object_id for e in read_all(shop_b.tenant)[0]] == [99]
+
+
+def test_a_cursor_from_elsewhere_is_refused():
+    for bad in ["nope", "MTox", "!!", "Mjo1OjU"]:
+        with pytest.raises(InvalidCursor):
+            decode_cursor(bad)
+
+
+def _in_thread(target, *args) -> threading.Thread:
+    def run():
+        try:
+            target(*args)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_that_commits_late_is_not_skipped(shop_a):
+    """T1 inserts first (lower id and txid) and commits after T2: readers must wait for T1."""
+    inserted, release = threading.Event(), threading.Event()
+
+    def slow_writer():
+        with transaction.atomic():
+            record_changes(shop_a, [change(1)])
+            inserted.set()
+            assert release.wait(10)
+
+    slow = _in_thread(slow_writer)
+    assert inserted.wait(10)
+    with transaction.atomic():
+        record_changes(shop_a, [change(2)])
+
+    # T2 is committed and has the larger id: an `id > last` reader would return it now and
+    # then never see T1. The feed holds it back while T1 can still commit.
+    committed_ids = list(ChangeEvent.objects.order_by("id").values_list("object_id", flat=True))
+    assert committed_ids == [2]
+    page, cursor = read_changes(shop_a.tenant, None, 10)
+    assert page == []
+
+    release.set()
+    slow.join(10)
+    page, cursor = read_changes(shop_a.tenant, cursor, 10)
+    assert [e.object_id for e in page] == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_reader_gets_every_committed_change_once_in_order(shop_a):
+    writers, transactions_each = 4, 15
+    committed: set[int] = set()
+    commits: list[tuple[float, int]] = []  # (when the commit returned, txid)
+    rolled_back: set[int] = set()
+    lock = threading.Lock()
+    done = threading.Event()
+
+    class Rollback(Exception):
+        pass
+
+    def write(worker: int) -> None:
+        rng = random.Random(worker)
+        for n in range(transactions_each):
+            ids = [worker * 10_000 + n * 10 + k for k in range(rng.randint(1, 3))]
+            fail = rng.random() < 0.2
+            try:
+                with transaction.atomic():
+                    # varied lengths: some take their txid late and commit fast, others take it
+                    # early and commit slowly, so commit order differs from txid and id order
+                    time.sleep(rng.uniform(0, 0.02))
+                    record_changes(shop_a, [change(i) for i in ids])
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_current_xact_id()::text")
+                        txid = int(cursor.fetchone()[0])
+                    time.sleep(rng.uniform(0, 0.05))
+                    if fail:
+                        raise Rollback
+            except Rollback:
+                with lock:
+                    rolled_back.update(ids)
+            else:
+                with lock:
+                    committed.update(ids)
+                    commits.append((time.monotonic(), txid))
+
+    seen: list[ChangeEvent] = []
+    positions: list[tuple[int, int]] = []
+
+    def read() -> None:
+        cursor = None
+        while True:
+            finished = done.is_set()  # read after writers ended must drain everything
+            page, cursor = read_changes(shop_a.tenant, cursor, 7)
+            seen.extend(page)
+            positions.append(decode_cursor(cursor))
+            if finished and not page:
+                return
+            time.sleep(0.003)
+
+    threads = [_in_thread(write, w) for w in range(writers)]
+    reader = _in_thread(read)
+    for thread in threads:
+        thread.join(60)
+    done.set()
+    reader.join(60)
+    assert not reader.is_alive()
+
+    got = [e.object_id for e in seen]
+    assert len(got) == len(set(got)), "a change was handed out twice"
+    assert set(got) == committed, "the reader missed a committed change"
+    assert not set(got) & rolled_back
+    assert rolled_back and len(committed) > 50
+    order = [(e.txid, e.pk) for e in seen]
+    assert order == sorted(order) and positions == sorted(positions)
+    # the writers really did commit out of txid order, or this test would prove nothing
+    txids_in_commit_order = [txid for _, txid in sorted(commits)]
+    assert txids_in_commit_order != sorted(txids_in_commit_order)

@@ -1,0 +1,1 @@
+"""The partner REST API: per-tenant keys, trades, refunds, shops' health, the change feed."""

@@ -1,0 +1,64 @@
+"""The one error shape of the API.
+
+Every error response is ``{"status": 400, "code": "invalid", "detail": "…", "errors": {…}}``:
+``code`` is stable and machine-readable, ``detail`` is for people, and ``errors`` (only on
+validation errors) maps each offending field or query parameter to its messages.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+DETAIL_FOR_VALIDATION = "The request has invalid fields or query parameters."
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Documents the error shape in the schema."""
+
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+def _field_errors(detail) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {
+            str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            for field, msgs in detail.items()
+        }
+    messages = detail if isinstance(detail, list) else [detail]
+    return {"non_field_errors": [str(m) for m in messages]}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler (headers such as Retry-After and WWW-Authenticate) with our body."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        body = {
+            "status": response.status_code,
+            "code": "invalid",
+            "detail": DETAIL_FOR_VALIDATION,
+            "errors": _field_errors(exc.detail),
+        }
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        body = {
+            "status": response.status_code,
+            "code": getattr(detail, "code", None) or "error",
+            "detail": str(detail),
+        }
+    response.data = body
+    return response

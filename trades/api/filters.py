@@ -1,0 +1,132 @@
+"""Query parameters of each list, validated (a bad value is a 400 naming it), and applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from shops.models import Shop, SyncRun
+from trades.api.pagination import BIGINT_MAX, PageQuery
+
+
+def _id(help_text: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        required=False, min_value=1, max_value=BIGINT_MAX, help_text=help_text
+    )
+
+
+def _text(help_text: str, max_length: int = 128) -> serializers.CharField:
+    return serializers.CharField(required=False, max_length=max_length, help_text=help_text)
+
+
+def _since(what: str) -> serializers.DateTimeField:
+    return serializers.DateTimeField(required=False, help_text=f"{what} at or after (ISO 8601).")
+
+
+def _until(what: str) -> serializers.DateTimeField:
+    return serializers.DateTimeField(required=False, help_text=f"{what} before (ISO 8601).")
+
+
+class RangeCheck:
+    """Rejects ``x_after`` later than ``x_before`` for each named range."""
+
+    ranges: tuple[str, ...] = ()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in self.ranges:
+            start, end = attrs.get(f"{name}_after"), attrs.get(f"{name}_before")
+            if start and end and start > end:
+                raise serializers.ValidationError(
+                    {f"{name}_after": [f"Must not be later than {name}_before."]}
+                )
+        return attrs
+
+
+class ShopQuery(PageQuery):
+    status = serializers.ChoiceField(choices=Shop.Status.choices, required=False)
+
+
+class TradeQuery(RangeCheck, PageQuery):
+    ranges = ("created", "modified")
+
+    shop = _id("Only trades of this shop.")
+    status = _text("Trade status, e.g. WAIT_SELLER_SEND_GOODS.", 64)
+    type = _text("Trade type, e.g. fixed.", 64)
+    created_after = _since("Created")
+    created_before = _until("Created")
+    modified_after = _since("Modified")
+    modified_before = _until("Modified")
+    buyer_open_uid = _text("The buyer's open uid.")
+
+
+class RefundQuery(RangeCheck, PageQuery):
+    ranges = ("modified",)
+
+    shop = _id("Only refunds of this shop.")
+    status = _text("Refund status, e.g. WAIT_SELLER_AGREE.", 64)
+    tid = _id("Only refunds of this trade.")
+    modified_after = _since("Modified")
+    modified_before = _until("Modified")
+
+
+class SyncRunQuery(RangeCheck, PageQuery):
+    ranges = ("started",)
+
+    shop = _id("Only runs of this shop.")
+    kind = serializers.ChoiceField(choices=SyncRun.Kind.choices, required=False)
+    outcome = serializers.ChoiceField(choices=SyncRun.Outcome.choices, required=False)
+    started_after = _since("Started")
+    started_before = _until("Started")
+
+
+class ChangeQuery(serializers.Serializer):
+    after = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="`next_cursor` of the previous read; omit to start at the beginning.",
+    )
+    limit = serializers.IntegerField(
+        required=False, default=100, min_value=1, max_value=1000, help_text="At most 1000."
+    )
+
+
+def parse_query(request: Request, query_class: type[serializers.Serializer]) -> dict[str, Any]:
+    """Validate the request's query string; unknown parameters are errors, not ignored."""
+    query = query_class(data=request.query_params)
+    unknown = sorted(set(request.query_params) - set(query.fields))
+    errors = {name: ["Unknown query parameter."] for name in unknown}
+    if not query.is_valid():
+        errors.update(query.errors)
+    if errors:
+        raise serializers.ValidationError(errors)
+    return query.validated_data
+
+
+# query parameter -> ORM lookup, for the parameters that filter one to one
+LOOKUPS = {
+    "shop": "shop_id",
+    "status": "status",
+    "type": "type",
+    "tid": "tid",
+    "kind": "kind",
+    "outcome": "outcome",
+    "buyer_open_uid": "buyer_open_uid",
+    "created_after": "created__gte",
+    "created_before": "created__lt",
+    "modified_after": "modified__gte",
+    "modified_before": "modified__lt",
+    "started_after": "started_at__gte",
+    "started_before": "started_at__lt",
+}
+
+
+def apply_filters(queryset: models.QuerySet, params: dict[str, Any]) -> models.QuerySet:
+    lookups = {LOOKUPS[name]: value for name, value in params.items() if name in LOOKUPS}
+    return queryset.filter(**lookups)
+
+
+class NoQuery(serializers.Serializer):
+    """Endpoints that take no query parameters still reject unknown ones."""

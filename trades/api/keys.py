@@ -1,0 +1,120 @@
+"""Actions on API keys: create, revoke, rotate, and finding the key a token belongs to."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from shops.models import Tenant
+from trades.key_models import ApiKey
+
+TOKEN_PREFIX = "osk"
+# Writing last_used_at on every request would turn every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new key and its token; the token is shown to its owner this once, never stored."""
+
+    key: ApiKey
+    token: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token() -> tuple[str, str]:
+    prefix = secrets.token_hex(6)
+    return prefix, f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def create_api_key(
+    tenant: Tenant,
+    name: str,
+    scope: str = ApiKey.Scope.READ,
+    *,
+    expires_at: datetime | None = None,
+    created_by=None,
+) -> IssuedKey:
+    """Create a key for ``tenant``; the returned token is the only copy there will be."""
+    if scope not in ApiKey.Scope.values:
+        raise ValueError(f"unknown scope {scope!r}")
+    prefix, token = _new_token()
+    key = ApiKey.objects.create(
+        tenant=tenant,
+        name=name,
+        scope=scope,
+        prefix=prefix,
+        token_hash=hash_token(token),
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    return IssuedKey(key=key, token=token)
+
+
+def revoke_api_key(key: ApiKey) -> ApiKey:
+    """Revoke ``key`` at once; revoking twice keeps the first time."""
+    now = timezone.now()
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    key.refresh_from_db(fields=["revoked_at"])
+    return key
+
+
+@transaction.atomic
+def rotate_api_key(key: ApiKey, *, grace: timedelta = timedelta(0), created_by=None) -> IssuedKey:
+    """Issue a key like ``key`` and retire ``key``: now, or after ``grace`` so both overlap.
+
+    The overlap lets a partner deploy the new token before the old one stops working.
+    """
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if not key.is_usable(timezone.now()):
+        raise ValueError("a revoked or expired key cannot be rotated")
+    issued = create_api_key(
+        key.tenant,
+        key.name,
+        key.scope,
+        expires_at=key.expires_at,
+        created_by=created_by,
+    )
+    if grace:
+        retire_at = timezone.now() + grace
+        if key.expires_at is None or key.expires_at > retire_at:
+            key.expires_at = retire_at
+            key.save(update_fields=["expires_at"])
+    else:
+        revoke_api_key(key)
+    return issued
+
+
+def find_api_key(token: str) -> ApiKey | None:
+    """Return the usable key ``token`` belongs to, with its tenant, or ``None``."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1]).first()
+    if key is None or not hmac.compare_digest(key.token_hash, hash_token(token)):
+        return None
+    if not key.is_usable(timezone.now()):
+        return None
+    return key
+
+
+def note_key_used(key: ApiKey) -> None:
+    """Record that ``key`` was used, at most once per ``LAST_USED_RESOLUTION``."""
+    now = timezone.now()
+    if key.last_used_at and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    # conditional, so concurrent requests of one key write once
+    ApiKey.objects.filter(pk=key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
+    key.last_used_at = now

@@ -1,0 +1,116 @@
+"""Keyset pagination: every list is ordered by a unique key and resumes after its last row.
+
+No OFFSET: the cost of a page does not depend on how deep it is, and rows inserted while a
+client pages never shift it onto rows it has already seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from rest_framework import serializers
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+class RowCompare(models.Func):
+    """``(a, b) < (x, y)``: a single index range, where the equivalent OR of ANDs is not."""
+
+    output_field = models.BooleanField()
+    conditional = True
+    template = "%(expressions)s"
+
+    def __init__(self, columns: Sequence[str], operator: str, values: Sequence[Any]) -> None:
+        self.arg_joiner = f" {operator} "
+        super().__init__(
+            models.Func(*[models.F(c) for c in columns], template="(%(expressions)s)"),
+            models.Func(*[models.Value(v) for v in values], template="(%(expressions)s)"),
+        )
+
+
+class InvalidPageCursor(ValueError):
+    pass
+
+
+def _encode(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, fields: list[models.Field]) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != len(fields):
+            raise ValueError
+        decoded = [field.to_python(value) for field, value in zip(fields, values, strict=True)]
+    except (binascii.Error, ValueError, TypeError, ValidationError):
+        raise InvalidPageCursor("not a cursor of this list") from None
+    if any(
+        v is None or (isinstance(v, int) and not BIGINT_MIN <= v <= BIGINT_MAX) for v in decoded
+    ):
+        raise InvalidPageCursor("not a cursor of this list")
+    return decoded
+
+
+def keyset_page(
+    queryset: models.QuerySet, ordering: Sequence[str], cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
+    """Return up to ``limit`` rows after ``cursor`` and the cursor of the next page, if any.
+
+    ``ordering`` must end in a unique field and go one way (all ascending or all descending).
+    """
+    descending = ordering[0].startswith("-")
+    names = [name.lstrip("-") for name in ordering]
+    if cursor:
+        fields = [queryset.model._meta.get_field(name) for name in names]
+        values = _decode(cursor, fields)
+        queryset = queryset.filter(RowCompare(names, "<" if descending else ">", values))
+    rows = list(queryset.order_by(*ordering)[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, _encode([_cursor_value(getattr(last, name)) for name in names])
+
+
+def _cursor_value(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+class PageQuery(serializers.Serializer):
+    """The query parameters every list takes."""
+
+    cursor = serializers.CharField(
+        required=False, max_length=500, help_text="`next_cursor` of the previous page."
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_LIMIT,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        help_text=f"Page size, at most {MAX_LIMIT}.",
+    )
+
+
+def page_serializer(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The body of one page of ``item``s, named ``name`` in the schema."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "results": item(many=True),
+            "next_cursor": serializers.CharField(
+                allow_null=True, help_text="Pass as `cursor` for the next page; null at the end."
+            ),
+            "__doc__": f"One page of {item.__name__.removesuffix('Serializer')} rows.",
+        },
+    )

@@ -1,0 +1,258 @@
+"""What partners see of each object. Read-only: writes happen through actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from shops.models import Checkpoint, Shop, SyncRun
+from trades.feed_models import ChangeEvent
+from trades.key_models import ApiKey
+from trades.models import Refund, Trade, TradeLine
+
+
+class TradeLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TradeLine
+        fields = [
+            "oid",
+            "status",
+            "refund_status",
+            "num_iid",
+            "sku_id",
+            "title",
+            "price",
+            "num",
+            "payment",
+            "divide_order_fee",
+        ]
+
+
+TRADE_FIELDS = [
+    "tid",
+    "shop",
+    "status",
+    "type",
+    "created",
+    "modified",
+    "pay_time",
+    "consign_time",
+    "end_time",
+    "payment",
+    "total_fee",
+    "post_fee",
+    "buyer_open_uid",
+    "buyer_nick",
+    "receiver_state",
+    "receiver_city",
+    "receiver_district",
+    "step_trade_status",
+    "step_paid_fee",
+    "first_synced_at",
+    "last_synced_at",
+]
+
+
+class TradeSerializer(serializers.ModelSerializer):
+    lines = TradeLineSerializer(many=True, read_only=True, help_text="The sub-orders.")
+
+    class Meta:
+        model = Trade
+        fields = [*TRADE_FIELDS, "lines"]
+
+
+REFUND_FIELDS = [
+    "refund_id",
+    "shop",
+    "tid",
+    "oid",
+    "status",
+    "refund_fee",
+    "created",
+    "modified",
+    "first_synced_at",
+    "last_synced_at",
+]
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Refund
+        fields = REFUND_FIELDS
+
+
+class RefundDetailSerializer(serializers.ModelSerializer):
+    payload = serializers.JSONField(help_text="The refund as last seen on the platform.")
+
+    class Meta:
+        model = Refund
+        fields = [*REFUND_FIELDS, "payload"]
+
+
+class TradeDetailSerializer(TradeSerializer):
+    refunds = serializers.SerializerMethodField(help_text="Refunds of this trade.")
+    payload = serializers.JSONField(help_text="The full trade as last seen on the platform.")
+
+    class Meta:
+        model = Trade
+        fields = [*TRADE_FIELDS, "lines", "refunds", "payload"]
+
+    @extend_schema_field(RefundSerializer(many=True))
+    def get_refunds(self, trade: Trade) -> list[dict]:
+        return RefundSerializer(trade.refund_list, many=True).data
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    lag_seconds = serializers.SerializerMethodField(
+        help_text="Seconds between the cursor and now; null before the first window."
+    )
+
+    class Meta:
+        model = Checkpoint
+        fields = [
+            "stream",
+            "cursor",
+            "lag_seconds",
+            "last_success_at",
+            "consecutive_failures",
+            "last_error",
+            "next_run_at",
+        ]
+
+    def get_lag_seconds(self, checkpoint: Checkpoint) -> int | None:
+        if checkpoint.cursor is None:
+            return None
+        return max(0, int((timezone.now() - checkpoint.cursor).total_seconds()))
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "shop",
+            "stream",
+            "kind",
+            "outcome",
+            "window_start",
+            "window_end",
+            "started_at",
+            "finished_at",
+            "api_calls",
+            "pages",
+            "trades_seen",
+            "trades_written",
+            "error_class",
+            "error_message",
+        ]
+
+
+class ShopSerializer(serializers.ModelSerializer):
+    checkpoints = CheckpointSerializer(many=True, read_only=True)
+    last_run = serializers.SerializerMethodField(help_text="The latest sync run, if any.")
+    failed_runs_24h = serializers.IntegerField(
+        read_only=True, help_text="Failed sync runs in the last 24 hours."
+    )
+
+    class Meta:
+        model = Shop
+        fields = [
+            "id",
+            "platform",
+            "seller_nick",
+            "seller_id",
+            "status",
+            "status_reason",
+            "degraded",
+            "interval_mode",
+            "interval_minutes",
+            "created",
+            "checkpoints",
+            "last_run",
+            "failed_runs_24h",
+        ]
+
+    @extend_schema_field(SyncRunSerializer(allow_null=True))
+    def get_last_run(self, shop: Shop) -> dict | None:
+        runs = shop.latest_runs
+        return SyncRunSerializer(runs[0]).data if runs else None
+
+
+class JobRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["sync", "backfill", "reconcile"])
+
+
+class JobQueuedSerializer(serializers.Serializer):
+    shop = serializers.IntegerField()
+    kind = serializers.CharField()
+    task_id = serializers.CharField()
+
+
+class ChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChangeEvent
+        fields = [
+            "entity",
+            "shop",
+            "key",
+            "object_id",
+            "status",
+            "previous_status",
+            "modified",
+            "created_at",
+        ]
+        extra_kwargs = {
+            "key": {"help_text": "tid for a trade, refund_id for a refund."},
+            "previous_status": {"help_text": "null when the row was inserted."},
+            "created_at": {"help_text": "When the change was written."},
+        }
+
+
+class ChangePageSerializer(serializers.Serializer):
+    results = ChangeSerializer(many=True)
+    next_cursor = serializers.CharField(
+        help_text="Pass as `after` next time; returned even when there was nothing new."
+    )
+    has_more = serializers.BooleanField(help_text="More changes are ready now: read again.")
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scope",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+        ]
+        read_only_fields = ["prefix", "created_at", "revoked_at", "last_used_at"]
+
+    def validate_expires_at(self, value: datetime | None) -> datetime | None:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+
+class IssuedApiKeySerializer(ApiKeySerializer):
+    token = serializers.CharField(
+        read_only=True, help_text="The key itself. Shown this once; store it now."
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "token"]
+
+
+class RotateSerializer(serializers.Serializer):
+    grace_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=7 * 24 * 3600,
+        default=0,
+        help_text="How long the old key keeps working.",
+    )

@@ -1,0 +1,24 @@
+"""Routes of the partner API, mounted at ``/api/v1/``."""
+
+from __future__ import annotations
+
+from rest_framework.routers import SimpleRouter
+
+from trades.api.key_views import ApiKeyViewSet
+from trades.api.views import (
+    ChangeViewSet,
+    RefundViewSet,
+    ShopViewSet,
+    SyncRunViewSet,
+    TradeViewSet,
+)
+
+router = SimpleRouter()
+router.register("shops", ShopViewSet, basename="shop")
+router.register("trades", TradeViewSet, basename="trade")
+router.register("refunds", RefundViewSet, basename="refund")
+router.register("sync-runs", SyncRunViewSet, basename="syncrun")
+router.register("changes", ChangeViewSet, basename="change")
+router.register("api-keys", ApiKeyViewSet, basename="apikey")
+
+urlpatterns = router.urls

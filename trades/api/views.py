@@ -1,0 +1,235 @@
+"""The partner API's endpoints. Every queryset starts from the API key's tenant."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shops.jobs import request_job
+from shops.models import Shop, SyncRun, Tenant
+from trades.api import filters
+from trades.api import serializers as s
+from trades.api.errors import ErrorSerializer
+from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
+from trades.feed import InvalidCursor, read_changes_page
+from trades.models import Refund, Trade, TradeLine
+
+ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 429)}
+
+
+def _lookup_int(value: str) -> int:
+    """A path id; anything that cannot be one is simply not found."""
+    if not value.isascii() or not value.isdigit() or not 0 < int(value) <= BIGINT_MAX:
+        raise Http404
+    return int(value)
+
+
+class TenantViewSet(viewsets.GenericViewSet):
+    """Lookups are inside the key's tenant: another tenant's object is not found."""
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.request.auth.tenant
+
+    def tenant_queryset(self) -> QuerySet:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        return self.tenant_queryset()
+
+    def get_object(self) -> Any:
+        lookup = _lookup_int(self.kwargs[self.lookup_field])
+        obj = self.get_queryset().filter(**{self.lookup_field: lookup}).order_by("id").first()
+        if obj is None:
+            raise Http404
+        return obj
+
+
+class ReadOnlyTenantViewSet(TenantViewSet):
+    """Lists are keyset-paged in ``ordering``, filtered by validated ``query_class``."""
+
+    query_class: type[serializers.Serializer] = filters.PageQuery
+    ordering: tuple[str, ...] = ("-id",)
+
+    def list(self, request: Request) -> Response:
+        params = filters.parse_query(request, self.query_class)
+        queryset = filters.apply_filters(self.get_queryset(), params)
+        try:
+            rows, next_cursor = keyset_page(
+                queryset, self.ordering, params.get("cursor"), params["limit"]
+            )
+        except InvalidPageCursor as exc:
+            raise serializers.ValidationError({"cursor": [str(exc)]}) from None
+        data = self.get_serializer(rows, many=True).data
+        return Response({"results": data, "next_cursor": next_cursor})
+
+    def retrieve(self, request: Request, **kwargs: Any) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+def _list_schema(item: type[serializers.Serializer], query: type, name: str):
+    return extend_schema(parameters=[query], responses={200: page_serializer(item, name), **ERRORS})
+
+
+def _retrieve_schema(item: type[serializers.Serializer], lookup: str, what: str):
+    return extend_schema(
+        parameters=[OpenApiParameter(lookup, int, OpenApiParameter.PATH, description=what)],
+        responses={200: item, **ERRORS},
+    )
+
+
+@extend_schema_view(
+    list=_list_schema(s.ShopSerializer, filters.ShopQuery, "ShopPage"),
+    retrieve=_retrieve_schema(s.ShopSerializer, "id", "The shop's id."),
+)
+class ShopViewSet(ReadOnlyTenantViewSet):
+    """The tenant's shops with their sync health."""
+
+    serializer_class = s.ShopSerializer
+    query_class = filters.ShopQuery
+    ordering = ("id",)
+
+    def tenant_queryset(self) -> QuerySet:
+        day_ago = timezone.now() - timedelta(days=1)
+        return (
+            Shop.objects.for_tenant(self.tenant)
+            .annotate(
+                failed_runs_24h=Count(
+                    "sync_runs",
+                    filter=Q(
+                        sync_runs__outcome=SyncRun.Outcome.FAILED,
+                        sync_runs__started_at__gte=day_ago,
+                    ),
+                )
+            )
+            .prefetch_related(
+                "checkpoints",
+                Prefetch(
+                    "sync_runs",
+                    queryset=SyncRun.objects.order_by("-started_at", "-id")[:1],
+                    to_attr="latest_runs",
+                ),
+            )
+        )
+
+    @extend_schema(
+        request=s.JobRequestSerializer,
+        responses={202: s.JobQueuedSerializer, **ERRORS},
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        summary="Request a sync, backfill or reconcile of the shop now (read_write scope).",
+    )
+    @action(detail=True, methods=["post"], serializer_class=s.JobRequestSerializer)
+    def jobs(self, request: Request, **kwargs: Any) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        shop = self.get_object()
+        body = s.JobRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        kind = body.validated_data["kind"]
+        task_id = request_job(shop, kind)
+        return Response(
+            {"shop": shop.pk, "kind": kind, "task_id": task_id}, status=status.HTTP_202_ACCEPTED
+        )
+
+
+@extend_schema_view(
+    list=_list_schema(s.TradeSerializer, filters.TradeQuery, "TradePage"),
+    retrieve=_retrieve_schema(s.TradeDetailSerializer, "tid", "The platform's trade id."),
+)
+class TradeViewSet(ReadOnlyTenantViewSet):
+    """Trades with their sub-orders, newest change first."""
+
+    query_class = filters.TradeQuery
+    ordering = ("-modified", "-id")
+    lookup_field = "tid"
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return s.TradeDetailSerializer if self.action == "retrieve" else s.TradeSerializer
+
+    def tenant_queryset(self) -> QuerySet:
+        lines = Prefetch("lines", queryset=TradeLine.objects.order_by("oid", "id"))
+        trades = Trade.objects.for_tenant(self.tenant).prefetch_related(lines)
+        return trades if self.action == "retrieve" else trades.defer("payload")
+
+    def get_object(self) -> Trade:
+        trade = super().get_object()
+        trade.refund_list = list(
+            Refund.objects.for_tenant(self.tenant)
+            .filter(shop_id=trade.shop_id, tid=trade.tid)
+            .order_by("created", "id")
+        )
+        return trade
+
+
+@extend_schema_view(
+    list=_list_schema(s.RefundSerializer, filters.RefundQuery, "RefundPage"),
+    retrieve=_retrieve_schema(s.RefundDetailSerializer, "refund_id", "The platform's refund id."),
+)
+class RefundViewSet(ReadOnlyTenantViewSet):
+    """Refunds, newest change first."""
+
+    query_class = filters.RefundQuery
+    ordering = ("-modified", "-id")
+    lookup_field = "refund_id"
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return s.RefundDetailSerializer if self.action == "retrieve" else s.RefundSerializer
+
+    def tenant_queryset(self) -> QuerySet:
+        refunds = Refund.objects.for_tenant(self.tenant)
+        return refunds if self.action == "retrieve" else refunds.defer("payload")
+
+
+@extend_schema_view(
+    list=_list_schema(s.SyncRunSerializer, filters.SyncRunQuery, "SyncRunPage"),
+    retrieve=_retrieve_schema(s.SyncRunSerializer, "id", "The run's id."),
+)
+class SyncRunViewSet(ReadOnlyTenantViewSet):
+    """Sync runs of the tenant's shops, newest first."""
+
+    serializer_class = s.SyncRunSerializer
+    query_class = filters.SyncRunQuery
+    ordering = ("-id",)
+
+    def tenant_queryset(self) -> QuerySet:
+        return SyncRun.objects.filter(shop__tenant=self.tenant)
+
+
+class ChangeViewSet(TenantViewSet):
+    """The change feed."""
+
+    serializer_class = s.ChangeSerializer
+
+    def tenant_queryset(self) -> QuerySet:
+        return self.tenant.change_events.all()
+
+    @extend_schema(
+        parameters=[filters.ChangeQuery],
+        responses={200: s.ChangePageSerializer, **ERRORS},
+        description=(
+            "Every insert or update of the tenant's trades and refunds, in commit order. "
+            "Keep the returned `next_cursor` and pass it as `after`: a reader that does so "
+            "never misses or repeats a change, even while several writers commit at once. "
+            "A change shows up once every transaction that started before it has ended, "
+            "normally within a second."
+        ),
+    )
+    def list(self, request: Request) -> Response:
+        params = filters.parse_query(request, filters.ChangeQuery)
+        try:
+            events, cursor, has_more = read_changes_page(
+                self.tenant, params.get("after"), params["limit"]
+            )
+        except InvalidCursor as exc:
+            raise serializers.ValidationError({"after": [str(exc)]}) from None
+        data = s.ChangeSerializer(events, many=True).data
+        return Response({"results": data, "next_cursor": cursor, "has_more": has_more})
