@@ -21,7 +21,7 @@ from ordersync.sandbox.market import (
     Seller,
     TradeRecord,
 )
-from ordersync.sandbox.protocol import invalid_arg, isv, missing_arg
+from ordersync.sandbox.protocol import Raw, encode, invalid_arg, isv, missing_arg
 from ordersync.sandbox.world import World
 
 DAY = 86400
@@ -34,6 +34,8 @@ class Call:
     params: dict
     now: float
     seller: Seller | None = None
+    json: bool = True  # answering JSON (list items are cached as encoded fragments)
+    wrap: bool = True  # default JSON: nested lists wrapped as {"order": [...]}
 
 
 # --- parameter helpers --------------------------------------------------------------------
@@ -127,14 +129,25 @@ def paged(call: Call, items: list, render) -> tuple[dict, list]:
 
 
 def list_trades(call: Call, versions: list, extra=None) -> dict:
-    spec = parse_fields(required(call, "fields"))
+    text = required(call, "fields")
+    spec = parse_fields(text)
     peak = call.world.faults.peak_mode and call.world.faults.applies_to(call.method)
+    key = (text, call.wrap, peak, extra is not None)
 
     def render(version):
-        out = project_trade(version.data, spec, peak)
+        if call.json:
+            fragment = version.encoded.get(key)
+            if fragment is not None:
+                return fragment
+        out = project_trade(version.data, spec, peak, call.wrap)
         if extra:
             extra(version, out)
-        return out
+        if not call.json:
+            return out
+        if len(version.encoded) > 8:
+            version.encoded.clear()
+        fragment = version.encoded[key] = Raw(encode(out))
+        return fragment
 
     result, trades = paged(call, versions, render)
     if trades:
@@ -184,7 +197,7 @@ def trades_sold_incrementv_get(call: Call) -> dict:
 def trade_fullinfo_get(call: Call) -> dict:
     spec = parse_fields(required(call, "fields"))
     trade = _own_trade(call)
-    return {"trade": project_trade(trade.current.data, spec)}
+    return {"trade": project_trade(trade.current.data, spec, wrap=call.wrap)}
 
 
 trade_get = trade_fullinfo_get

@@ -60,18 +60,19 @@ def parse_fields(text: str) -> FieldSpec:
     return FieldSpec(tuple(names), orders, None if all_orders else tuple(order_names))
 
 
-def project_trade(data: dict, spec: FieldSpec, peak: bool = False) -> dict:
-    """Return the requested fields of a trade snapshot (orders as a plain list)."""
+def project_trade(data: dict, spec: FieldSpec, peak: bool = False, wrap: bool = False) -> dict:
+    """Return the requested fields of a trade snapshot. Orders come as a plain list, or as
+    ``{"order": [...]}`` when ``wrap`` (default JSON). Snapshots are never mutated."""
     if peak:
-        out = {k: data[k] for k in spec.names if k in data and k not in PEAK_DROPPED}
-        return out
+        return {k: data[k] for k in spec.names if k in data and k not in PEAK_DROPPED}
     out = {k: data[k] for k in spec.names if k in data}
     if spec.orders:
         if spec.order_names is None:
-            out["orders"] = [dict(o) for o in data["orders"]]
+            orders = data["orders"]
         else:
             names = spec.order_names
-            out["orders"] = [{k: o[k] for k in names if k in o} for o in data["orders"]]
+            orders = [{k: o[k] for k in names if k in o} for o in data["orders"]]
+        out["orders"] = {"order": orders} if wrap else orders
     return out
 
 

@@ -85,6 +85,8 @@ def _process(world: World, params: dict) -> tuple[str, dict]:
     world.bans.spend(app_key, app.calls_per_minute, world.faults.ban_seconds)
     handler, needs_session = HANDLERS[method]
     call = Call(world, method, params, now)
+    call.json = params.get("format") == "json"
+    call.wrap = call.json and params.get("simplify", "").lower() != "true"
     if needs_session:
         call.seller = _seller_of_session(world, params.get("session", ""), app_key, now)
     _inject(world, method, app_key)

@@ -6,6 +6,7 @@ Each function changes a trade's working state and publishes a new version at ``t
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import string
@@ -400,7 +401,5 @@ def advance_refund(seller: Seller, refund: Refund, ts: float, lag: int) -> bool:
 
 
 def _drop_open(items: list, item) -> None:
-    try:
+    with contextlib.suppress(ValueError):
         items.remove(item)
-    except ValueError:
-        pass

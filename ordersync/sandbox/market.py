@@ -68,7 +68,7 @@ REFUND_MOVES = {
 class Version:
     """One immutable state of a trade. ``data`` is the full trade as fullinfo renders it."""
 
-    __slots__ = ("trade", "modified", "visible_at", "status", "data")
+    __slots__ = ("trade", "modified", "visible_at", "status", "data", "encoded")
 
     def __init__(self, trade: TradeRecord, modified: int, visible_at: int, data: dict) -> None:
         self.trade = trade
@@ -76,6 +76,7 @@ class Version:
         self.visible_at = visible_at
         self.status = data["status"]
         self.data = data
+        self.encoded: dict = {}  # JSON fragments of this version, by projection
 
 
 class TradeRecord:

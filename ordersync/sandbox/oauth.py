@@ -66,7 +66,7 @@ def token(world: World, body: bytes, query: str) -> tuple[int, dict, bytes]:
 def _issue(world: World, app_key: str, nick: str) -> dict:
     session = world.issue_session(app_key, nick)
     now = world.now()
-    ttl = int(session.expires_at - now)
+    ttl = round(session.expires_at - now)
     refresh = Session(
         world.new_token("7"), app_key, nick, session.expires_at + REFRESH_EXTRA_SECONDS
     )

@@ -136,20 +136,34 @@ def root_name(method: str) -> str:
     return name.replace(".", "_") + "_response"
 
 
-def wrap_lists(value):
-    """Return ``value`` with every known list wrapped the default-JSON way."""
+class Raw(str):
+    """An already-encoded JSON fragment (list items are cached per trade version)."""
+
+
+def wrap_lists(result: dict) -> dict:
+    """Wrap the top-level lists of ``result`` the default-JSON way (``{"trade": [...]}``).
+
+    Nested lists (a trade's orders) are wrapped by the handlers when they build the items.
+    """
+    out = {}
+    for key, item in result.items():
+        out[key] = {LIST_ITEMS.get(key, key.rstrip("s")): item} if isinstance(item, list) else item
+    return out
+
+
+def encode(value) -> str:
+    """JSON-encode ``value``, copying :class:`Raw` fragments as they are."""
+    if isinstance(value, Raw):
+        return value
     if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if isinstance(item, list):
-                inner = LIST_ITEMS.get(key, key.rstrip("s"))
-                out[key] = {inner: [wrap_lists(x) for x in item]}
-            elif isinstance(item, dict):
-                out[key] = wrap_lists(item)
-            else:
-                out[key] = item
-        return out
-    return value
+        return "{" + ",".join(f"{_dump(k)}:{encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join([v if isinstance(v, Raw) else encode(v) for v in value]) + "]"
+    return _dump(value)
+
+
+def _dump(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def render(method: str, result: dict, fmt: str, simplify: bool) -> tuple[str, bytes]:
@@ -164,7 +178,7 @@ def render(method: str, result: dict, fmt: str, simplify: bool) -> tuple[str, by
         inner = wrap_lists(result)
         inner["request_id"] = request_id
         body = {root_name(method): inner}
-    return "application/json;charset=UTF-8", dumps(body)
+    return "application/json;charset=UTF-8", encode(body).encode()
 
 
 def render_error(error: TopError, fmt: str) -> tuple[str, bytes]:

@@ -21,6 +21,7 @@ from ordersync.sandbox.world import World
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ordersync-sandbox"
+    disable_nagle_algorithm = True
     world: World
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
@@ -63,8 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        # Headers and body in one write: two small writes would wait on delayed ACKs.
+        self._headers_buffer.append(b"\r\n")
+        self._headers_buffer.append(body)
+        self.flush_headers()
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,0 +1,19 @@
+"""Print how many 100-trade list calls per second the sandbox serves."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from ordersync.sandbox import bench
+
+
+class Command(BaseCommand):
+    help = "Benchmark the sandbox: 100-trade taobao.trades.sold.increment.get calls per second."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--seconds", type=float, default=10.0)
+        parser.add_argument("--clients", type=int, default=2)
+        parser.add_argument("--trades", type=int, default=5000)
+
+    def handle(self, *args, seconds: float, clients: int, trades: int, **options) -> None:
+        bench.report(bench.run(seconds, clients, trades), self.stdout.write)

@@ -1,0 +1,37 @@
+"""Run the local Taobao gateway (the sandbox) until Ctrl-C."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from ordersync.sandbox.scenarios import SCENARIOS
+from ordersync.sandbox.server import start_sandbox
+
+
+class Command(BaseCommand):
+    help = "Serve a local TOP gateway at /router/rest with OAuth and a /_sandbox/ control API."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8100)
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--scenario", choices=sorted(SCENARIOS))
+
+    def handle(self, *args, host: str, port: int, seed: int, scenario: str | None, **options):
+        sandbox = start_sandbox(host=host, port=port, seed=seed, scenario=scenario)
+        self.stdout.write(f"Taobao sandbox at {sandbox.url} (seed {seed})")
+        self.stdout.write(f"  gateway  {sandbox.gateway_url}")
+        self.stdout.write(f"  oauth    {sandbox.url}/authorize  {sandbox.url}/token")
+        self.stdout.write(f"  control  {sandbox.url}/_sandbox/")
+        if sandbox.scenario:
+            info = sandbox.scenario
+            self.stdout.write(f"Scenario {info['scenario']}:")
+            self.stdout.write(f"  app_key {info['app_key']}  app_secret {info['app_secret']}")
+            for seller in info["sellers"]:
+                self.stdout.write(
+                    f"  seller {seller['nick']}  user_id {seller['user_id']}  "
+                    f"session {seller['session']}"
+                )
+        self.stdout.write("Ctrl-C to stop.")
+        self.stdout.flush()
+        sandbox.serve_forever()

@@ -1,0 +1,110 @@
+"""Benchmark: how many 100-trade list calls per second the sandbox serves.
+
+    python -m ordersync.sandbox.bench [--seconds 10] [--clients 2] [--trades 5000]
+
+The sandbox runs in this process; clients run in separate processes with keep-alive HTTP,
+each calling ``taobao.trades.sold.increment.get`` (page_size 100, fields including orders)
+over a one-day window, on random pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import time
+
+APP_KEY = "bench-app"
+APP_SECRET = "bench-secret"
+FIELDS = "tid,status,type,created,modified,payment,total_fee,buyer_nick,orders"
+
+
+def _client(gateway_url: str, session: str, seconds: float, pages: int, out) -> None:
+    import requests
+
+    from ordersync.sandbox.clock import fmt
+    from ordersync.taobao.signing import sign
+
+    http = requests.Session()
+    rng = random.Random()
+    done = trades = errors = 0
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        now = time.time()
+        params = {
+            "method": "taobao.trades.sold.increment.get",
+            "app_key": APP_KEY,
+            "session": session,
+            "timestamp": fmt(now),
+            "format": "json",
+            "v": "2.0",
+            "sign_method": "md5",
+            "fields": FIELDS,
+            "start_modified": fmt(now - 86400 + 60),
+            "end_modified": fmt(now),
+            "page_no": str(rng.randint(1, pages)),
+            "page_size": "100",
+        }
+        params["sign"] = sign(params, APP_SECRET, "md5")
+        body = http.post(gateway_url, data=params).json()
+        inner = body.get("trades_sold_increment_get_response")
+        if inner is None:
+            errors += 1
+            continue
+        done += 1
+        trades += len(inner["trades"]["trade"])
+    out.put((done, trades, errors))
+
+
+def run(seconds: float = 10.0, clients: int = 2, trades: int = 5000) -> dict:
+    """Run the benchmark and return its figures."""
+    from ordersync.sandbox.server import start_sandbox
+
+    with start_sandbox(port=0, seed=1) as sb:
+        sb.state.add_app(APP_KEY, APP_SECRET, 0)
+        seller, _ = sb.state.add_seller("bench-shop", trades, 1)
+        session = sb.state.issue_session(APP_KEY, "bench-shop").key
+        window = len([t for t in seller.trades.values() if t.type in ("fixed", "auction")])
+        pages = max(1, window // 100 - 1)
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        procs = [
+            context.Process(target=_client, args=(sb.gateway_url, session, seconds, pages, queue))
+            for _ in range(clients)
+        ]
+        for proc in procs:
+            proc.start()
+        results = [queue.get() for _ in procs]
+        for proc in procs:
+            proc.join()
+    calls = sum(r[0] for r in results)
+    return {
+        "seconds": seconds,
+        "clients": clients,
+        "calls": calls,
+        "trades": sum(r[1] for r in results),
+        "errors": sum(r[2] for r in results),
+        "calls_per_second": calls / seconds,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--trades", type=int, default=5000)
+    args = parser.parse_args(argv)
+    report(run(args.seconds, args.clients, args.trades))
+
+
+def report(figures: dict, write=print) -> None:
+    write(
+        f"{figures['calls']} list calls of 100 trades in {figures['seconds']:.0f} s "
+        f"from {figures['clients']} client processes: "
+        f"{figures['calls_per_second']:.0f} calls/s "
+        f"({figures['trades'] / figures['seconds']:.0f} trades/s, {figures['errors']} errors)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Faults: visibility lag, peak mode, bans, isp errors, HTTP errors, bad bodies, hangs."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import requests
+
+from ordersync.sandbox import lifecycle
+from ordersync.sandbox.clock import fmt
+from ordersync.sandbox.market import ALL_TYPES
+
+from .conftest import APP_KEY, APP_SECRET, Top, control, error_of, trades_of
+
+EVERY_TYPE = ",".join(sorted(ALL_TYPES))
+BAN_MSG = re.compile(r"^This ban will last for (\d+) more seconds$")
+
+
+def increment(top, start: float, end: float, **params) -> list[dict]:
+    inner = top.ok(
+        "taobao.trades.sold.increment.get",
+        fields="tid,status,modified",
+        start_modified=fmt(start),
+        end_modified=fmt(end),
+        page_size="100",
+        type=EVERY_TYPE,
+        **params,
+    )
+    return trades_of(inner)
+
+
+def test_visibility_lag_hides_new_trades_and_shows_old_versions(sb, top):
+    control(sb, "POST", "faults", {"lag_seconds": 120})
+    seller = sb.state.sellers["shop-a"]
+    before = control(sb, "POST", "market", {"nick": "shop-a", "burst": 1})["trades"]
+    new_tid = max(t.tid for t in seller.trades.values())
+    assert before == len(seller.trades)
+    now = time.time()
+    assert new_tid not in {t["tid"] for t in increment(top, now - 600, now + 60)}
+    sold = top.ok(
+        "taobao.trades.sold.get", fields="tid", start_created=fmt(now - 600), type=EVERY_TYPE
+    )
+    assert new_tid not in {t["tid"] for t in trades_of(sold)}
+    full = top.ok("taobao.trade.fullinfo.get", fields="tid,status", tid=str(new_tid))["trade"]
+    assert full["tid"] == new_tid  # fullinfo is always current
+
+    # An existing trade changes now: the lists keep showing its previous version.
+    trade = next(t for t in seller.by_created if t.current.status == "WAIT_BUYER_CONFIRM_GOODS")
+    old_modified = trade.current.data["modified"]
+    with sb.state.lock:
+        lifecycle.advance(seller, trade, sb.state.now(), 120)
+    created = trade.current.data["created"]
+    listed = top.ok(
+        "taobao.trades.sold.get",
+        fields="tid,status,modified",
+        start_created=created,
+        end_created=created,
+        type=EVERY_TYPE,
+    )
+    shown = next(t for t in trades_of(listed) if t["tid"] == trade.tid)
+    assert (shown["status"], shown["modified"]) == ("WAIT_BUYER_CONFIRM_GOODS", old_modified)
+    full = top.ok("taobao.trade.fullinfo.get", fields="status", tid=str(trade.tid))["trade"]
+    assert full["status"] == "TRADE_FINISHED"
+
+    # After T + lag (moved forward on the sandbox clock) both appear.
+    control(sb, "POST", "faults", {"skew_seconds": 125})
+    now = sb.state.now()
+    listed = {t["tid"]: t for t in increment(top, now - 600, now)}
+    assert new_tid in listed and listed[trade.tid]["status"] == "TRADE_FINISHED"
+
+
+def test_peak_mode_drops_orders_and_payment_from_lists_only(sb, top):
+    control(sb, "POST", "faults", {"peak_mode": True})
+    inner = top.ok("taobao.trades.sold.get", fields="tid,status,payment,orders,pay_time")
+    trades = trades_of(inner)
+    assert trades and all(set(t) <= {"tid", "tid_str", "status"} for t in trades)
+    full = top.ok(
+        "taobao.trade.fullinfo.get", fields="tid,payment,orders", tid=str(trades[0]["tid"])
+    )["trade"]
+    assert "payment" in full and full["orders"]["order"]
+
+
+def test_budget_ban_lasts_n_seconds_and_no_longer(sb, top):
+    control(
+        sb, "POST", "apps", {"app_key": APP_KEY, "app_secret": APP_SECRET, "calls_per_minute": 3}
+    )
+    control(sb, "POST", "faults", {"ban_seconds": 2})
+    for _ in range(3):
+        top.ok("taobao.time.get")
+    banned_at = time.monotonic()
+    error = error_of(top.call("taobao.time.get"))
+    assert (error["code"], error["sub_code"]) == (7, "accesscontrol.limited-by-app-access-count")
+    assert BAN_MSG.match(error["sub_msg"]).group(1) == "2"
+    # Every call during the ban is rejected, for every API of the app.
+    error = error_of(top.call("taobao.trades.sold.get", fields="tid"))
+    assert error["code"] == 7 and int(BAN_MSG.match(error["sub_msg"]).group(1)) in (1, 2)
+    time.sleep(max(0.0, banned_at + 1.6 - time.monotonic()))
+    assert error_of(top.call("taobao.time.get"))["code"] == 7
+    time.sleep(max(0.0, banned_at + 2.2 - time.monotonic()))
+    top.ok("taobao.time.get")
+    assert control(sb, "GET", "stats")["bans_issued"] == 1
+
+
+def test_budget_ban_without_fixed_length_waits_for_the_minute_window(sb, top):
+    control(
+        sb, "POST", "apps", {"app_key": APP_KEY, "app_secret": APP_SECRET, "calls_per_minute": 2}
+    )
+    top.ok("taobao.time.get")
+    top.ok("taobao.time.get")
+    seconds = int(BAN_MSG.match(error_of(top.call("taobao.time.get"))["sub_msg"]).group(1))
+    assert 55 <= seconds <= 60
+
+
+def test_random_bans_use_real_sub_codes(sb, top):
+    control(sb, "POST", "faults", {"ban_rate": 1, "ban_seconds": 5})
+    error = error_of(top.call("taobao.time.get"))
+    assert error["code"] == 7 and error["sub_code"] in {
+        "accesscontrol.limited-by-api-access-count",
+        "accesscontrol.limited-by-app-api-access-count",
+    }
+    assert BAN_MSG.match(error["sub_msg"]).group(1) == "5"
+
+
+def test_isp_errors_and_rejection(sb, top):
+    control(sb, "POST", "faults", {"isp_rate": 1})
+    error = error_of(top.call("taobao.time.get"))
+    assert error["code"] == 15 and error["sub_code"].startswith("isp.")
+    control(sb, "POST", "faults", {"isp_rate": 0, "rejection_rate": 1})
+    error = error_of(top.call("taobao.trades.sold.get", fields="tid"))
+    assert error["sub_code"] == "isv.trade-service-rejection"
+    top.ok("taobao.time.get")  # only the trade list APIs are rejected
+    stats = control(sb, "GET", "stats")
+    assert stats["errors_injected"] == {"isp": 1, "rejection": 1}
+    assert stats["calls"]["taobao.time.get"][APP_KEY] == 2
+
+
+def test_http_errors_and_malformed_bodies(sb, top):
+    control(sb, "POST", "faults", {"http_500_rate": 1})
+    response = top.raw(top.system("taobao.time.get"))
+    assert response.status_code in (500, 502) and "<html>" in response.text
+    control(sb, "POST", "faults", {"http_500_rate": 0, "malformed_rate": 1})
+    for _ in range(4):
+        response = top.raw(top.system("taobao.time.get"))
+        assert response.status_code == 200
+        with pytest.raises(ValueError):
+            response.json()
+
+
+def test_hang_outlasts_the_client_timeout(sb, top):
+    control(sb, "POST", "faults", {"hang_rate": 1, "hang_seconds": 1.5})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        top.raw(top.system("taobao.time.get"), timeout=0.3)
+
+
+def test_faults_can_target_methods(sb, top):
+    control(sb, "POST", "faults", {"isp_rate": 1, "methods": ["taobao.trades.sold.get"]})
+    top.ok("taobao.time.get")
+    assert error_of(top.call("taobao.trades.sold.get", fields="tid"))["code"] == 15
+    assert control(sb, "GET", "faults")["methods"] == ["taobao.trades.sold.get"]
+
+
+def test_unknown_fault_is_refused(sb):
+    response = requests.post(f"{sb.url}/_sandbox/faults", json={"no_such_fault": 1})
+    assert response.status_code == 400
+
+
+def test_faults_are_seeded(app):
+    from ordersync.sandbox.server import start_sandbox
+
+    def codes():
+        with start_sandbox(port=0, seed=7) as sandbox:
+            control(sandbox, "POST", "apps", {"app_key": APP_KEY, "app_secret": APP_SECRET})
+            control(sandbox, "POST", "faults", {"isp_rate": 0.5})
+            client = Top(sandbox)
+            return ["error_response" in client.call("taobao.time.get") for _ in range(30)]
+
+    assert codes() == codes()

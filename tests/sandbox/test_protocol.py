@@ -1,0 +1,188 @@
+"""Protocol: signatures, system-parameter error codes, timestamps, params, envelopes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from ordersync.sandbox.clock import fmt
+from ordersync.taobao.signing import sign
+
+from .conftest import APP_SECRET, Top, control, error_of
+
+OFFICIAL = {
+    "method": "taobao.item.seller.get",
+    "app_key": "12345678",
+    "session": "test",
+    "timestamp": "2016-01-01 12:00:00",
+    "format": "json",
+    "v": "2.0",
+    "sign_method": "md5",
+    "fields": "num_iid,title,nick,price,num",
+    "num_iid": "11223344",
+}
+
+
+def test_official_md5_vectors():
+    assert sign(OFFICIAL, "helloworld", "md5") == "66987CB115214E59E6EC978214934FB8"
+    second = {
+        "app_key": "test",
+        "fields": "nick",
+        "format": "xml",
+        "method": "taobao.user.seller.get",
+        "session": "test",
+        "sign_method": "md5",
+        "timestamp": "2013-05-06 13:52:03",
+        "v": "2.0",
+    }
+    assert sign(second, "test", "md5") == "72CB4D809B375A54502C09360D879C64"
+
+
+def test_gateway_accepts_the_official_signature_and_rejects_a_tampered_one(sb, app):
+    """The official request passes the signature check and stops at its 2016 timestamp."""
+    http = requests.Session()
+    good = http.post(sb.gateway_url, data={**OFFICIAL, "sign": "66987CB115214E59E6EC978214934FB8"})
+    assert error_of(good.json())["code"] == 31
+    bad = http.post(sb.gateway_url, data={**OFFICIAL, "sign": "66987CB115214E59E6EC978214934FB9"})
+    assert error_of(bad.json())["code"] == 25
+
+
+@pytest.mark.parametrize("sign_method", ["md5", "hmac", "hmac-sha256"])
+def test_all_sign_methods(top, sign_method):
+    inner = top.ok("taobao.time.get", sign_method=sign_method)
+    assert len(inner["time"]) == 19 and inner["request_id"]
+
+
+@pytest.mark.parametrize("sign_method", ["md5", "hmac", "hmac-sha256"])
+def test_wrong_secret_is_invalid_signature(top, sign_method):
+    response = top.raw(top.system("taobao.time.get", sign_method), secret="not-the-secret")
+    assert error_of(response.json())["code"] == 25
+
+
+def test_empty_values_are_not_signed(top):
+    response = top.raw(top.system("taobao.time.get"), {"buyer_nick": ""})
+    assert "error_response" not in response.json()
+
+
+def test_missing_sign_is_24_and_unknown_sign_method_is_25(top):
+    query = top.system("taobao.time.get")
+    assert error_of(top.http.post(top.sb.gateway_url, data=query).json())["code"] == 24
+    query = top.system("taobao.time.get", sign_method="sha1")
+    assert error_of(top.raw({**query, "sign": "ABC"}).json())["code"] == 25
+
+
+def test_method_errors(top):
+    query = top.system("taobao.time.get")
+    del query["method"]
+    assert error_of(top.raw(query).json())["code"] == 21
+    assert error_of(top.call("taobao.no.such.api"))["code"] == 22
+
+
+def test_app_key_errors(top):
+    query = top.system("taobao.time.get")
+    del query["app_key"]
+    assert error_of(top.raw(query).json())["code"] == 28
+    query = top.system("taobao.time.get", app_key="99999999")
+    assert error_of(top.raw(query).json())["code"] == 29
+
+
+def test_session_errors(sb, top, seller):
+    no_session = Top(sb)
+    body = no_session.call("taobao.trades.sold.get", fields="tid")
+    assert error_of(body)["code"] == 26
+    wrong = Top(sb, session="not-a-session")
+    error = error_of(wrong.call("taobao.trades.sold.get", fields="tid"))
+    assert (error["code"], error["sub_code"]) == (27, "invalid-sessionkey")
+    assert "error_response" not in top.call("taobao.trades.sold.get", fields="tid")
+    control(sb, "POST", f"sellers/{seller['nick']}/expire_session", {})
+    assert error_of(top.call("taobao.trades.sold.get", fields="tid"))["code"] == 27
+
+
+def test_session_of_another_app_is_invalid(sb, top):
+    control(sb, "POST", "apps", {"app_key": "87654321", "app_secret": "other"})
+    other = Top(sb, app_key="87654321", secret="other", session=top.session)
+    assert error_of(other.call("taobao.trades.sold.get", fields="tid"))["code"] == 27
+
+
+def test_timestamp_errors(sb, top):
+    query = top.system("taobao.time.get")
+    del query["timestamp"]
+    assert error_of(top.raw(query).json())["code"] == 30
+    query = top.system("taobao.time.get", timestamp="2024/01/01 00:00")
+    assert error_of(top.raw(query).json())["code"] == 31
+    skewed = fmt(time.time() + 11 * 60)
+    query = top.system("taobao.time.get", timestamp=skewed)
+    assert error_of(top.raw(query).json())["code"] == 31
+    query = top.system("taobao.time.get", timestamp=fmt(time.time() + 9 * 60))
+    assert "error_response" not in top.raw(query).json()
+
+
+def test_sandbox_clock_skew_rejects_a_client_on_real_time(sb, top):
+    control(sb, "POST", "faults", {"skew_seconds": 3600})
+    real = fmt(time.time())
+    assert error_of(top.raw(top.system("taobao.time.get", timestamp=real)).json())["code"] == 31
+    server_time = top.ok("taobao.time.get")["time"]  # the client helper follows the skew
+    assert server_time >= fmt(time.time() + 3590)
+
+
+def test_timestamp_as_epoch_milliseconds(top):
+    query = top.system("taobao.time.get", timestamp=str(int(time.time() * 1000)))
+    assert "error_response" not in top.raw(query).json()
+    query = top.system("taobao.time.get", timestamp=str(int((time.time() - 3600) * 1000)))
+    assert error_of(top.raw(query).json())["code"] == 31
+
+
+def test_params_from_query_and_body_are_merged_and_signed_together(top):
+    query = top.system("taobao.trades.sold.get")
+    body = {"fields": "tid,status", "page_size": "3"}
+    inner = top.raw(query, body).json()["trades_sold_get_response"]
+    assert len(inner["trades"]["trade"]) == 3
+    # A GET with everything in the query string works too.
+    params = {**query, **body}
+    params["sign"] = sign(params, APP_SECRET, "md5")
+    got = top.http.get(top.sb.gateway_url, params=params).json()
+    assert len(got["trades_sold_get_response"]["trades"]["trade"]) == 3
+
+
+def test_required_and_invalid_arguments(top):
+    error = error_of(top.call("taobao.trades.sold.get"))
+    assert error["code"] == 40 and "fields" in error["sub_code"]
+    error = error_of(top.call("taobao.trades.sold.get", fields="tid", page_size="101"))
+    assert error["code"] == 41 and "page_size" in error["sub_code"]
+    error = error_of(top.call("taobao.trades.sold.get", fields="tid", status="NOT_A_STATUS"))
+    assert error["code"] == 41
+
+
+def test_error_envelope_is_http_200_with_all_fields(top):
+    response = top.raw(top.system("taobao.trades.sold.get"), {})
+    assert response.status_code == 200
+    error = response.json()["error_response"]
+    assert set(error) == {"code", "msg", "sub_code", "sub_msg", "request_id"}
+
+
+def test_default_json_wraps_lists_and_simplify_does_not(top):
+    inner = top.ok("taobao.trades.sold.get", fields="tid,orders", page_size="2")
+    trade = inner["trades"]["trade"][0]
+    assert isinstance(trade["orders"]["order"], list)
+    flat = top.call("taobao.trades.sold.get", system={"simplify": "true"}, fields="tid,orders")
+    assert isinstance(flat["trades"], list) and isinstance(flat["trades"][0]["orders"], list)
+    assert flat["request_id"]
+
+
+def test_xml_format_answers_xml(top):
+    query = top.system("taobao.time.get", format="xml")
+    response = top.raw(query)
+    assert response.text.startswith("<?xml") and "<time_get_response><time>" in response.text
+
+
+def test_big_ids_and_money(top):
+    inner = top.ok("taobao.trades.sold.get", fields="tid,payment,total_fee,post_fee,orders")
+    for trade in inner["trades"]["trade"]:
+        assert trade["tid"] > 2**53 and trade["tid_str"] == str(trade["tid"])
+        for name in ("payment", "total_fee", "post_fee"):
+            whole, frac = trade[name].split(".")
+            assert whole.isdigit() and len(frac) == 2
+        for order in trade["orders"]["order"]:
+            assert order["oid_str"] == str(order["oid"]) and order["oid"] > 2**53
