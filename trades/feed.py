@@ -23,6 +23,7 @@ from datetime import datetime
 from django.db import transaction
 
 from shops.models import Shop, Tenant
+from trades.db import binary_cursor
 from trades.feed_models import ChangeEvent
 
 CURSOR_VERSION = "1"
@@ -52,21 +53,26 @@ def record_changes(shop: Shop, changes: list[Change]) -> None:
         return
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_changes must run inside the transaction that wrote the rows")
-    ChangeEvent.objects.bulk_create(
-        [
-            ChangeEvent(
-                tenant_id=shop.tenant_id,
-                shop=shop,
-                entity=change.entity,
-                object_id=change.object_id,
-                key=change.key,
-                status=change.status,
-                previous_status=change.previous_status,
-                modified=change.modified,
-            )
-            for change in changes
-        ]
-    )
+    columns = [
+        [shop.tenant_id] * len(changes),
+        [shop.pk] * len(changes),
+        [change.entity for change in changes],
+        [change.object_id for change in changes],
+        [change.key for change in changes],
+        [change.status for change in changes],
+        [change.previous_status for change in changes],
+        [change.modified for change in changes],
+    ]
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {ChangeEvent._meta.db_table}
+                (tenant_id, shop_id, entity, object_id, key, status, previous_status, modified)
+            SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::bigint[],
+                                 %b::bigint[], %b::text[], %b::text[], %b::timestamptz[])
+            """.strip(),
+            columns,
+        )
 
 
 def encode_cursor(txid: int, event_id: int) -> str:

@@ -26,7 +26,7 @@ from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.sync import runs
 from trades.sync.incremental import fan_out, fullinfo_fetcher, read_window
-from trades.sync.reading import WindowTooLarge, complete_trades, read_forward
+from trades.sync.reading import WindowTooLarge, complete_trades, prefetched, read_forward
 from trades.sync.streams import REFUNDS, TRADE_FIELDS
 from trades.sync.windows import Window, narrower
 
@@ -201,7 +201,7 @@ def _read_slice(shop: Shop, client: TopClient, window: Window, counters) -> None
     if len(first.items) < settings.SYNC_PAGE_SIZE:
         return
     rest = read_forward(lambda page_no: fetch(page_no=page_no + 1, use_has_next=True))
-    for items in rest:
+    for items in prefetched(rest):
         _write_page(shop, client, items, counters)
 
 

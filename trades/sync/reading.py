@@ -101,3 +101,20 @@ def complete_trades(
             full = list(pool.map(_in_thread(fetch_full), missing))
     by_tid = {trade["tid"]: trade for trade in full}
     return [by_tid.get(trade["tid"], trade) for trade in trades]
+
+
+def prefetched(pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+    """Yield ``pages`` while the next one is already being fetched in a thread.
+
+    The HTTP call for page n+1 overlaps the database write of page n. Errors are raised in
+    the caller at the page where they happened; nothing after a failed page is yielded.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        fetch_next = _in_thread(lambda _: next(pages, None))
+        pending = pool.submit(fetch_next, 0)
+        while True:
+            page = pending.result()
+            if page is None:
+                return
+            pending = pool.submit(fetch_next, 0)
+            yield page

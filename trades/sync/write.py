@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from psycopg.types.json import Jsonb
 
 from ordersync.taobao.types import parse_money, parse_time
 from shops.models import Shop
+from trades.db import binary_cursor
 from trades.feed import Change, record_changes
 
 TRADE_COLUMNS = {
@@ -98,7 +99,7 @@ def _newest_per_key(records: list[dict], key: str) -> list[dict]:
 
 def _upsert_sql(table: str, key: str, columns: dict) -> str:
     names = ", ".join(columns)
-    unnest = ", ".join(f"%(c_{name})s::{pg}[]" for name, (pg, _) in columns.items())
+    unnest = ", ".join(f"%(c_{name})b::{pg}[]" for name, (pg, _) in columns.items())
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name != key)
     return f"""
         INSERT INTO {table} (tenant_id, shop_id, {names}, first_synced_at, last_synced_at)
@@ -114,7 +115,7 @@ def _write(shop: Shop, entity: str, records: list[dict], key: str, table: str, c
     records = _newest_per_key(records, key)
     arrays = _columns(records, columns, (key, "status", "created", "modified"))
     keys = arrays[0]
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         # Lock the rows we may replace first, so the status they had is exact.
         cursor.execute(
             f"SELECT {key}, status FROM {table} WHERE shop_id = %s AND {key} = ANY(%s)"
@@ -155,14 +156,14 @@ def _write_lines(trades: list[tuple[int, dict]]) -> None:
     pairs.sort(key=lambda pair: (pair[0], pair[1]["oid"]))
     arrays = _columns([order for _, order in pairs], LINE_COLUMNS, ("oid",))
     names = list(LINE_COLUMNS)
-    unnest = ", ".join(f"%s::{pg}[]" for pg, _ in LINE_COLUMNS.values())
+    unnest = ", ".join(f"%b::{pg}[]" for pg, _ in LINE_COLUMNS.values())
     updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != "oid")
     sql = f"""
         INSERT INTO trades_tradeline (trade_id, {", ".join(names)})
-        SELECT * FROM unnest(%s::bigint[], {unnest})
+        SELECT * FROM unnest(%b::bigint[], {unnest})
         ON CONFLICT (trade_id, oid) DO UPDATE SET {updates}
     """
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(sql, [[trade_id for trade_id, _ in pairs], *arrays])
 
 

@@ -1,0 +1,1 @@
+"""Benchmark helpers: a sandbox in its own process, throwaway tenants, figures to print."""
