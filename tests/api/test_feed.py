@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from django.db import connection, transaction
