@@ -1,0 +1,1 @@
+from trades.api.admin import ApiKeyAdmin  # noqa: F401
