@@ -95,7 +95,9 @@ class ChangeQuery(serializers.Serializer):
 
 def parse_query(request: Request, query_class: type[serializers.Serializer]) -> dict[str, Any]:
     """Validate the request's query string; unknown parameters are errors, not ignored."""
-    query = query_class(data=request.query_params)
+    # a plain dict, so an empty value (`?status=`) is an error rather than "not given" as
+    # DRF treats empty form fields
+    query = query_class(data=request.query_params.dict())
     unknown = sorted(set(request.query_params) - set(query.fields))
     errors = {name: ["Unknown query parameter."] for name in unknown}
     if not query.is_valid():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from trades.api.errors import api_not_found
 from trades.api.key_views import ApiKeyViewSet
 from trades.api.views import (
     ChangeViewSet,
@@ -21,4 +23,4 @@ router.register("sync-runs", SyncRunViewSet, basename="syncrun")
 router.register("changes", ChangeViewSet, basename="change")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 
-urlpatterns = router.urls
+urlpatterns = [*router.urls, re_path(r"", api_not_found)]

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -33,8 +34,17 @@ def _lookup_int(value: str) -> int:
     return int(value)
 
 
+class PagedSchema(AutoSchema):
+    """Our lists declare their page body themselves; spectacular must not wrap it in an array."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class TenantViewSet(viewsets.GenericViewSet):
     """Lookups are inside the key's tenant: another tenant's object is not found."""
+
+    schema = PagedSchema()
 
     @property
     def tenant(self) -> Tenant:
