@@ -150,3 +150,28 @@ def test_queries_per_request_do_not_grow_with_page_size(owner_client, shop_a, en
         assert response.status_code == 200 and len(response.json()["results"]) == limit
         counts[limit] = len(queries)
     assert counts[2] == counts[50] <= 4, counts
+
+
+def test_fast_trade_rows_match_the_documented_serializer(owner_client, shop_a):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.db.models import Prefetch
+
+    from trades.api.serializers import TradeSerializer
+    from trades.models import Trade, TradeLine
+
+    make_trade(
+        shop_a,
+        77,
+        pay_time=T0 + timedelta(seconds=1, microseconds=5),
+        post_fee=Decimal("0"),
+        total_fee=Decimal("12.3"),
+        buyer_nick="买家",
+    )
+    make_trade(shop_a, 78, lines=0)
+    listed = owner_client.get("/api/v1/trades/").json()["results"]
+    lines = Prefetch("lines", queryset=TradeLine.objects.order_by("oid"))
+    trades = Trade.objects.order_by("-modified", "-id").prefetch_related(lines)
+    documented = TradeSerializer(trades, many=True).data
+    assert listed == documented

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from shops.jobs import request_job
 from shops.models import Shop, SyncRun, Tenant
-from trades.api import filters
+from trades.api import fastrows, filters
 from trades.api import serializers as s
 from trades.api.errors import ErrorSerializer
 from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
@@ -79,8 +79,10 @@ class ReadOnlyTenantViewSet(TenantViewSet):
             )
         except InvalidPageCursor as exc:
             raise serializers.ValidationError({"cursor": [str(exc)]}) from None
-        data = self.get_serializer(rows, many=True).data
-        return Response({"results": data, "next_cursor": next_cursor})
+        return Response({"results": self.render(rows), "next_cursor": next_cursor})
+
+    def render(self, rows: list[Any]) -> list[dict[str, Any]]:
+        return self.get_serializer(rows, many=True).data
 
     def retrieve(self, request: Request, **kwargs: Any) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -166,9 +168,14 @@ class TradeViewSet(ReadOnlyTenantViewSet):
         return s.TradeDetailSerializer if self.action == "retrieve" else s.TradeSerializer
 
     def tenant_queryset(self) -> QuerySet:
+        trades = Trade.objects.for_tenant(self.tenant)
+        if self.action == "list":
+            return fastrows.trade_values(trades)
         lines = Prefetch("lines", queryset=TradeLine.objects.order_by("oid", "id"))
-        trades = Trade.objects.for_tenant(self.tenant).prefetch_related(lines)
-        return trades if self.action == "retrieve" else trades.defer("payload")
+        return trades.prefetch_related(lines)
+
+    def render(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return fastrows.render_trades(rows)
 
     def get_object(self) -> Trade:
         trade = super().get_object()
