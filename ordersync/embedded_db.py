@@ -8,7 +8,6 @@ The server outlives the process that started it, so data survives restarts.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import warnings
@@ -25,6 +24,8 @@ def _start_server(pgdata: Path):
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     import pgserver
 
+    # pgserver's own mkdir fails when two processes start at once; ours tolerates it.
+    pgdata.mkdir(exist_ok=True)
     return pgserver.get_server(pgdata, cleanup_mode=None)
 
 
@@ -45,13 +46,13 @@ def _ensure_database(admin_uri: str) -> None:
     import psycopg
 
     with psycopg.connect(admin_uri, autocommit=True) as conn:
+        # Processes starting together would race between the check and the CREATE.
+        conn.execute("SELECT pg_advisory_lock(hashtext('ordersync.create_database'))")
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
         ).fetchone()
         if not exists:
-            # another process may create it between our check and our CREATE
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
 def embedded_database_url(data_dir: Path) -> str:

@@ -45,6 +45,7 @@ def _dev_encryption_key() -> str:
     """A key kept in the data dir so a development setup needs no configuration."""
     key_file = ORDERSYNC_DATA_DIR / "field-encryption.key"
     if not key_file.exists():
+        ORDERSYNC_DATA_DIR.mkdir(parents=True, exist_ok=True)
         key_file.write_text(Fernet.generate_key().decode())
         key_file.chmod(0o600)
     return key_file.read_text().strip()
@@ -150,6 +151,64 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": read("LOG_LEVEL", env.str, default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- sync engine (all times are seconds of platform time) --------------------------------
+SYNC_OVERLAP_SECONDS = positive_int("SYNC_OVERLAP_SECONDS", 300)
+SYNC_LAG_SECONDS = read("SYNC_LAG_SECONDS", env.int, default=180)
+SYNC_MAX_WINDOW_SECONDS = positive_int("SYNC_MAX_WINDOW_SECONDS", 1800)
+SYNC_DEGRADED_WINDOW_SECONDS = positive_int("SYNC_DEGRADED_WINDOW_SECONDS", 6 * 3600)
+for _name in ("SYNC_MAX_WINDOW_SECONDS", "SYNC_DEGRADED_WINDOW_SECONDS"):
+    if globals()[_name] + SYNC_OVERLAP_SECONDS > 86400:
+        raise ImproperlyConfigured(
+            f"{_name} plus SYNC_OVERLAP_SECONDS must not pass one day (the API's window limit)"
+        )
+SYNC_SPLIT_THRESHOLD = positive_int("SYNC_SPLIT_THRESHOLD", 20000)
+SYNC_PAGE_SIZE = positive_int("SYNC_PAGE_SIZE", 100)
+if SYNC_PAGE_SIZE > 100:
+    raise ImproperlyConfigured(f"SYNC_PAGE_SIZE={SYNC_PAGE_SIZE}: the platform allows at most 100")
+SYNC_FULLINFO_CONCURRENCY = positive_int("SYNC_FULLINFO_CONCURRENCY", 4)
+SYNC_DEGRADE_FAILURE_RATE = read("SYNC_DEGRADE_FAILURE_RATE", env.float, default=0.3)
+SYNC_RECOVER_AFTER_SUCCESSES = positive_int("SYNC_RECOVER_AFTER_SUCCESSES", 5)
+BACKFILL_DAYS = positive_int("BACKFILL_DAYS", 90)
+RECONCILE_HOUR = read("RECONCILE_HOUR", env.int, default=3)
+if not 0 <= RECONCILE_HOUR <= 23:
+    raise ImproperlyConfigured(f"RECONCILE_HOUR={RECONCILE_HOUR} must be an hour 0-23")
+# Trade types to sync. The platform hides every type outside its default filter unless asked.
+SYNC_TRADE_TYPES = read(
+    "SYNC_TRADE_TYPES",
+    env.list,
+    default=[
+        "fixed",
+        "auction",
+        "guarantee_trade",
+        "step",
+        "auto_delivery",
+        "ec",
+        "cod",
+        "independent_simple_trade",
+        "independent_shop_trade",
+        "game_equipment",
+        "shopex_trade",
+        "netcn_trade",
+        "external_trade",
+        "instant_trade",
+        "b2c_cod",
+        "hotel_trade",
+        "super_market_trade",
+        "super_market_cod_trade",
+        "taohua",
+        "waimai",
+        "o2o_offlinetrade",
+        "nopaid",
+        "eticket",
+        "tmall_i18n",
+        "insurance_plus",
+        "finance",
+        "pre_auth_type",
+        "lazada",
+        "fenxiao",
+    ],
+)
 
 # --- partner REST API -----------------------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]

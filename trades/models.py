@@ -116,6 +116,34 @@ class Refund(models.Model):
         return f"refund {self.refund_id} of trade {self.tid} ({self.status})"
 
 
+class ReconcileReport(models.Model):
+    """One shop's platform day checked against ours: what was missing or stale, and fixed."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reconcile_reports")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="reconcile_reports")
+    day = models.DateField(help_text="platform (Asia/Shanghai) day of trade creation")
+    platform_count = models.PositiveIntegerField()
+    local_count = models.PositiveIntegerField()
+    missing_found = models.PositiveIntegerField(default=0)
+    stale_fixed = models.PositiveIntegerField(default=0)
+    api_calls = models.PositiveIntegerField(default=0)
+    duration_seconds = models.FloatField(default=0)
+    details = models.JSONField(default=dict, blank=True, help_text="tids found missing or stale")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # console and API: a shop's reports, newest day first
+            models.Index(fields=["shop", "-day"], name="reconcile_shop_day_idx"),
+            models.Index(fields=["tenant", "-created_at"], name="reconcile_tenant_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reconcile {self.shop} {self.day}: {self.missing_found} missing"
+
+
 # Kept in modules of their own; imported here so Django registers them with the app.
 from trades.feed_models import ChangeEvent  # noqa: E402, F401
 from trades.key_models import ApiKey  # noqa: E402, F401

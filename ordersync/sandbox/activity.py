@@ -1,0 +1,140 @@
+"""What the market does over time: history at seller creation, random live changes at given
+rates (a background thread), and Double 11 bursts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from ordersync.sandbox import lifecycle
+from ordersync.sandbox.market import TERMINAL, Seller, TradeRecord
+
+if TYPE_CHECKING:
+    from ordersync.sandbox.world import World
+
+# Mean time a trade waits in a status before its next step, in seconds (history only).
+MEAN_WAIT = {
+    "WAIT_BUYER_PAY": 20 * 60,
+    "WAIT_SELLER_SEND_GOODS": 16 * 3600,
+    "SELLER_CONSIGNED_PART": 10 * 3600,
+    "WAIT_BUYER_CONFIRM_GOODS": 3 * 86400,
+    "TRADE_BUYER_SIGNED": 86400,
+}
+
+
+def simulate_history(world: World, seller: Seller, count: int, days: float, now: float) -> None:
+    """Create ``count`` trades spread over the last ``days`` and replay their lifecycles up
+    to ``now``, so that every version lies in the past."""
+    rng = seller.rng
+    span = max(1.0, days * 86400)
+    starts = sorted(now - rng.random() * span for _ in range(count))
+    for created in starts:
+        trade = lifecycle.new_trade(seller, world.ids, created, 0)
+        _replay(world, seller, trade, created, now)
+
+
+def _replay(world: World, seller: Seller, trade: TradeRecord, t: float, now: float) -> None:
+    rng = seller.rng
+    while True:
+        state = trade.state
+        open_refunds = [
+            seller.refunds[o["refund_id"]]
+            for o in state["orders"]
+            if o.get("refund_id")
+            and seller.refunds[o["refund_id"]].status not in ("SUCCESS", "CLOSED")
+        ]
+        if state["status"] in TERMINAL and not open_refunds:
+            return
+        t += rng.expovariate(1.0 / MEAN_WAIT.get(state["status"], 86400))
+        if t >= now:
+            return
+        if open_refunds:
+            lifecycle.advance_refund(seller, open_refunds[0], t, 0)
+        elif lifecycle.refundable(trade) and rng.random() < 0.12:
+            lifecycle.start_refund(seller, world.ids, trade, t, 0)
+        elif not lifecycle.advance(seller, trade, t, 0):
+            return
+
+
+def random_change(world: World, seller: Seller, ts: float) -> None:
+    """Advance one random open trade (or edit its memo when it cannot move)."""
+    trade = _pick_open(seller)
+    if trade is None:
+        return
+    lag = world.faults.lag_seconds
+    if not lifecycle.advance(seller, trade, ts, lag):
+        lifecycle.touch(seller, trade, ts, lag)
+
+
+def random_refund(world: World, seller: Seller, ts: float) -> None:
+    """Open a refund on a random paid trade, or move an open refund on."""
+    lag = world.faults.lag_seconds
+    if seller.open_refunds and seller.rng.random() < 0.5:
+        lifecycle.advance_refund(seller, seller.rng.choice(seller.open_refunds), ts, lag)
+        return
+    for _ in range(20):
+        trade = _pick_open(seller)
+        if trade is None:
+            return
+        if lifecycle.start_refund(seller, world.ids, trade, ts, lag):
+            return
+
+
+def new_trades(world: World, seller: Seller, count: int, ts: float) -> None:
+    for _ in range(count):
+        lifecycle.new_trade(seller, world.ids, ts, world.faults.lag_seconds)
+
+
+def _pick_open(seller: Seller) -> TradeRecord | None:
+    for _ in range(20):
+        if not seller.open_trades:
+            return None
+        trade = seller.rng.choice(seller.open_trades)
+        if trade.state["status"] not in TERMINAL:
+            return trade
+        seller.open_trades.remove(trade)
+    return None
+
+
+def tick(world: World, elapsed: float) -> None:
+    """Apply ``elapsed`` real seconds of live activity to every seller (lock held)."""
+    now = world.clock.now()
+    for seller in world.sellers.values():
+        rates = seller.rates
+        if not rates.active:
+            continue
+        rates.owed_trades += rates.trades_per_minute * elapsed / 60.0
+        rates.owed_changes += rates.changes_per_minute * elapsed / 60.0
+        rates.owed_refunds += rates.refunds_per_minute * elapsed / 60.0
+        while rates.owed_trades >= 1:
+            rates.owed_trades -= 1
+            lifecycle.new_trade(seller, world.ids, now, world.faults.lag_seconds)
+        while rates.owed_changes >= 1:
+            rates.owed_changes -= 1
+            random_change(world, seller, now)
+        while rates.owed_refunds >= 1:
+            rates.owed_refunds -= 1
+            random_refund(world, seller, now)
+
+
+class LiveMarket(threading.Thread):
+    """Background thread that keeps the market moving in real time."""
+
+    interval = 0.05
+
+    def __init__(self, world: World) -> None:
+        super().__init__(name="sandbox-market", daemon=True)
+        self.world = world
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        last = time.monotonic()
+        while not self.stopped.wait(self.interval):
+            current = time.monotonic()
+            with self.world.lock:
+                tick(self.world, current - last)
+            last = current
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -1,0 +1,286 @@
+"""The API handlers. Each takes a :class:`Call` and returns the response fields (lists as
+plain Python lists; the envelope is added by the protocol layer).
+
+References: top-api.md §4 (trades.sold.get, increment.get, incrementv.get, fullinfo.get,
+trade.get, refunds.receive.get, refund.get, logistics.trace.search, time.get).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ordersync.sandbox import clock, lifecycle
+from ordersync.sandbox.faults import LIST_METHODS
+from ordersync.sandbox.fields import parse_fields, project, project_trade
+from ordersync.sandbox.market import (
+    DEFAULT_TYPES,
+    REFUND_MOVES,
+    SCOPE_SECONDS,
+    STATUS_GROUPS,
+    TRADE_STATUSES,
+    Seller,
+    TradeRecord,
+)
+from ordersync.sandbox.protocol import invalid_arg, isv, missing_arg
+from ordersync.sandbox.world import World
+
+DAY = 86400
+
+
+@dataclass
+class Call:
+    world: World
+    method: str
+    params: dict
+    now: float
+    seller: Seller | None = None
+
+
+# --- parameter helpers --------------------------------------------------------------------
+def required(call: Call, name: str) -> str:
+    value = call.params.get(name, "")
+    if value == "":
+        raise missing_arg(name)
+    return value
+
+
+def int_param(call: Call, name: str, default: int, low: int, high: int | None = None) -> int:
+    raw = call.params.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid_arg(name, "not a number") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"{low}..{high}" if high is not None else f">= {low}"
+        raise invalid_arg(name, f"must be {bounds}")
+    return value
+
+
+def date_param(call: Call, name: str, required_: bool = False) -> int | None:
+    raw = call.params.get(name, "")
+    if raw == "":
+        if required_:
+            raise missing_arg(name)
+        return None
+    try:
+        return clock.parse(raw)
+    except ValueError:
+        raise invalid_arg(name, "expected yyyy-MM-dd HH:mm:ss") from None
+
+
+def bool_param(call: Call, name: str) -> bool:
+    return call.params.get(name, "").lower() == "true"
+
+
+def trade_types(call: Call) -> frozenset:
+    raw = call.params.get("type", "")
+    if not raw:
+        return DEFAULT_TYPES
+    types = set()
+    for name in raw.split(","):
+        name = name.strip()
+        if name == "guarantee_trade":
+            types |= {"fixed", "auction"}
+        elif name:
+            types.add(name)
+    return frozenset(types)
+
+
+def trade_statuses(call: Call) -> frozenset | None:
+    raw = call.params.get("status", "")
+    if not raw:
+        return None
+    if raw in STATUS_GROUPS:
+        return STATUS_GROUPS[raw]
+    if raw not in TRADE_STATUSES:
+        raise invalid_arg("status", f"unknown or several statuses: {raw}")
+    return frozenset({raw})
+
+
+def window(call: Call, start_name: str, end_name: str) -> tuple[int, int]:
+    """The required [start, end] of an incremental API: start < end, at most one day."""
+    start = date_param(call, start_name, True)
+    end = date_param(call, end_name, True)
+    if start >= end:
+        raise isv("isv.invalid-parameter", f"{end_name} must be later than {start_name}")
+    if end - start > DAY:
+        raise isv(
+            "isv.invalid-parameter",
+            f"{start_name} and {end_name} must be within one day of each other",
+        )
+    return start, end
+
+
+def paged(call: Call, items: list, render) -> tuple[dict, list]:
+    """Slice one page of ``items`` and add total_results or has_next."""
+    page_no = int_param(call, "page_no", 1, 1)
+    page_size = int_param(call, "page_size", 40, 1, 100)
+    chunk = items[(page_no - 1) * page_size : page_no * page_size]
+    result: dict = {}
+    if bool_param(call, "use_has_next"):
+        result["has_next"] = page_no * page_size < len(items)
+    else:
+        result["total_results"] = len(items)
+    return result, [render(x) for x in chunk]
+
+
+def list_trades(call: Call, versions: list, extra=None) -> dict:
+    spec = parse_fields(required(call, "fields"))
+    peak = call.world.faults.peak_mode and call.world.faults.applies_to(call.method)
+
+    def render(version):
+        out = project_trade(version.data, spec, peak)
+        if extra:
+            extra(version, out)
+        return out
+
+    result, trades = paged(call, versions, render)
+    if trades:
+        result["trades"] = trades
+    return result
+
+
+# --- handlers -----------------------------------------------------------------------------
+def time_get(call: Call) -> dict:
+    return {"time": clock.fmt(call.now)}
+
+
+def trades_sold_get(call: Call) -> dict:
+    required(call, "fields")
+    start = date_param(call, "start_created") or 0
+    end = date_param(call, "end_created") or int(call.now)
+    versions = call.seller.list_by_created(
+        call.now, start, end, trade_types(call), trade_statuses(call), _buyer(call)
+    )
+    return list_trades(call, versions)
+
+
+def trades_sold_increment_get(call: Call) -> dict:
+    required(call, "fields")
+    start, end = window(call, "start_modified", "end_modified")
+    versions = call.seller.list_by_modified(
+        call.now, start, end, trade_types(call), trade_statuses(call), _buyer(call)
+    )
+    result = list_trades(call, versions)
+    _drift(call, versions)
+    return result
+
+
+def trades_sold_incrementv_get(call: Call) -> dict:
+    required(call, "fields")
+    start, end = window(call, "start_create", "end_create")
+    versions = call.seller.list_by_visible(
+        call.now, start, end, trade_types(call), trade_statuses(call)
+    )
+
+    def async_modified(version, out):
+        out["async_modified"] = clock.fmt(version.visible_at)
+
+    return list_trades(call, versions, async_modified)
+
+
+def trade_fullinfo_get(call: Call) -> dict:
+    spec = parse_fields(required(call, "fields"))
+    trade = _own_trade(call)
+    return {"trade": project_trade(trade.current.data, spec)}
+
+
+trade_get = trade_fullinfo_get
+
+
+def refunds_receive_get(call: Call) -> dict:
+    spec = parse_fields(required(call, "fields"))
+    if call.params.get("start_modified") and call.params.get("end_modified"):
+        start, end = window(call, "start_modified", "end_modified")
+    else:
+        start = date_param(call, "start_modified") or int(call.now) - SCOPE_SECONDS
+        end = date_param(call, "end_modified") or int(call.now)
+    status = call.params.get("status") or None
+    if status is not None and status not in REFUND_MOVES:
+        raise invalid_arg("status", f"unknown refund status {status}")
+    refunds = call.seller.refunds_by_modified(start, end, status)
+    result, items = paged(call, refunds, lambda r: project(r.data, spec))
+    if items:
+        result["refunds"] = items
+    return result
+
+
+def refund_get(call: Call) -> dict:
+    spec = parse_fields(required(call, "fields"))
+    refund = call.seller.refunds.get(required(call, "refund_id"))
+    if refund is None:
+        raise isv("isv.refund-not-exist", "退款单不存在")
+    return {"refund": project(refund.data, spec)}
+
+
+def logistics_trace_search(call: Call) -> dict:
+    trade = _own_trade(call)
+    state = trade.current.data
+    shipped = [o for o in state["orders"] if "consign_time" in o]
+    if not shipped:
+        return {"tid": trade.tid, "status": "等待发货", "trace_list": []}
+    first = shipped[0]
+    sent = clock.parse(first["consign_time"])
+    steps = [(sent, "卖家已发货", "CONSIGN"), (sent + 6 * 3600, "快件已揽收", "GOT")]
+    steps.append((sent + 30 * 3600, "快件运输中", "TRANSPORT"))
+    if state.get("end_time") and state["status"] == "TRADE_FINISHED":
+        steps.append((clock.parse(state["end_time"]), "已签收", "SIGNED"))
+    steps = [s for s in steps if s[0] <= call.now]
+    return {
+        "tid": trade.tid,
+        "out_sid": first.get("invoice_no", ""),
+        "company_name": first.get("logistics_company", ""),
+        "status": steps[-1][1],
+        "trace_list": [
+            {"status_time": clock.fmt(t), "status_desc": desc, "action": action}
+            for t, desc, action in steps
+        ],
+    }
+
+
+def _buyer(call: Call) -> str | None:
+    return call.params.get("buyer_nick") or None
+
+
+def _own_trade(call: Call) -> TradeRecord:
+    raw = required(call, "tid")
+    try:
+        tid = int(raw)
+    except ValueError:
+        raise invalid_arg("tid", "not a number") from None
+    trade = call.seller.trades.get(tid)
+    if trade is None or trade.created < call.now - SCOPE_SECONDS:
+        raise isv("isv.trade-not-exist", "交易订单不存在")
+    return trade
+
+
+def _drift(call: Call, versions: list) -> None:
+    """Pagination drift: change trades of the queried window before the next page call."""
+    world = call.world
+    faults = world.faults
+    if not faults.drift_rate or not versions or not faults.applies_to(call.method):
+        return
+    if world.fault_rng.random() >= faults.drift_rate:
+        return
+    count = min(faults.drift_trades, len(versions))
+    world.injected["drift"] += count
+    for version in world.fault_rng.sample(versions, count):
+        trade = version.trade
+        if not lifecycle.advance(call.seller, trade, call.now, faults.lag_seconds):
+            lifecycle.touch(call.seller, trade, call.now, faults.lag_seconds)
+
+
+HANDLERS = {
+    "taobao.time.get": (time_get, False),
+    "taobao.trades.sold.get": (trades_sold_get, True),
+    "taobao.trades.sold.increment.get": (trades_sold_increment_get, True),
+    "taobao.trades.sold.incrementv.get": (trades_sold_incrementv_get, True),
+    "taobao.trade.fullinfo.get": (trade_fullinfo_get, True),
+    "taobao.trade.get": (trade_get, True),
+    "taobao.refunds.receive.get": (refunds_receive_get, True),
+    "taobao.refund.get": (refund_get, True),
+    "taobao.logistics.trace.search": (logistics_trace_search, True),
+}
+assert set(HANDLERS) >= LIST_METHODS

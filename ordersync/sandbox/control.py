@@ -1,0 +1,156 @@
+"""The JSON control and ground-truth API under ``/_sandbox/`` (documented in README.md)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl, unquote
+
+from ordersync.sandbox import activity, clock
+from ordersync.sandbox.world import World
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def handle(world: World, verb: str, path: str, query: str, body: bytes) -> tuple[int, dict]:
+    """Return (HTTP status, JSON payload) for a control call."""
+    try:
+        data = json.loads(body or b"{}") if verb == "POST" else {}
+        if not isinstance(data, dict):
+            raise ControlError(400, "expected a JSON object")
+        params = dict(parse_qsl(query))
+        with world.lock:
+            return 200, _route(world, verb, path.rstrip("/"), params, data)
+    except ControlError as error:
+        return error.status, {"error": str(error)}
+    except (ValueError, TypeError, KeyError) as error:
+        return 400, {"error": f"bad request: {error}"}
+
+
+def _route(world: World, verb: str, path: str, params: dict, data: dict) -> dict:
+    parts = path.split("/")[2:]  # after "/_sandbox"
+    route = (verb, "/".join(parts))
+    if route == ("POST", "apps"):
+        return _apps(world, data)
+    if route == ("POST", "sellers"):
+        return _sellers(world, data)
+    if (
+        verb == "POST"
+        and len(parts) == 3
+        and parts[0] == "sellers"
+        and parts[2] == "expire_session"
+    ):
+        return {"expired": world.expire_sessions(_seller(world, unquote(parts[1])).nick)}
+    if route == ("POST", "market"):
+        return _market(world, data)
+    if route == ("POST", "faults"):
+        if data.pop("reset", False):
+            world.faults = type(world.faults)()
+        world.set_faults(data)
+        return world.faults.as_dict()
+    if route == ("GET", "faults"):
+        return world.faults.as_dict()
+    if route == ("GET", "oracle/trades"):
+        return {"trades": _oracle_trades(world, _seller(world, params.get("nick", "")))}
+    if route == ("GET", "oracle/refunds"):
+        return {"refunds": _oracle_refunds(_seller(world, params.get("nick", "")))}
+    if route == ("GET", "stats"):
+        return world.stats()
+    if route == ("GET", "time"):
+        now = world.now()
+        return {
+            "time": clock.fmt(now),
+            "epoch_ms": int(now * 1000),
+            "skew_seconds": world.clock.skew_seconds,
+        }
+    if route == ("POST", "oauth"):
+        world.oauth_next = {"nick": data.get("nick"), "deny": bool(data.get("deny"))}
+        return dict(world.oauth_next)
+    raise ControlError(404, f"no control endpoint {verb} {path}")
+
+
+def _apps(world: World, data: dict) -> dict:
+    if not data.get("app_key") or not data.get("app_secret"):
+        raise ControlError(400, "app_key and app_secret are required")
+    app = world.add_app(data["app_key"], data["app_secret"], data.get("calls_per_minute", 0))
+    return {"app_key": app.app_key, "calls_per_minute": app.calls_per_minute}
+
+
+def _sellers(world: World, data: dict) -> dict:
+    app_key = data.get("app_key", "")
+    if app_key not in world.apps:
+        raise ControlError(400, f"unknown app_key {app_key!r}; create it with POST /_sandbox/apps")
+    nick = data.get("nick", "")
+    if not nick:
+        raise ControlError(400, "nick is required")
+    seller, created = world.add_seller(
+        nick, int(data.get("history_trades", 0)), float(data.get("history_days", 30))
+    )
+    session = world.issue_session(app_key, nick)
+    return {
+        "nick": nick,
+        "user_id": seller.user_id,
+        "session": session.key,
+        "created": created,
+        "trades": len(seller.trades),
+    }
+
+
+def _market(world: World, data: dict) -> dict:
+    seller = _seller(world, data.get("nick", ""))
+    rates = seller.rates
+    for name in ("trades_per_minute", "changes_per_minute", "refunds_per_minute"):
+        if name in data:
+            setattr(rates, name, max(0.0, float(data[name])))
+    burst = int(data.get("burst", 0))
+    if burst:
+        activity.new_trades(world, seller, burst, world.now())
+        world.index_trades(seller)
+    return {
+        "nick": seller.nick,
+        "trades_per_minute": rates.trades_per_minute,
+        "changes_per_minute": rates.changes_per_minute,
+        "refunds_per_minute": rates.refunds_per_minute,
+        "burst": burst,
+        "trades": len(seller.trades),
+    }
+
+
+def _seller(world: World, nick: str):
+    seller = world.sellers.get(nick)
+    if seller is None:
+        raise ControlError(404, f"unknown seller {nick!r}")
+    return seller
+
+
+def _oracle_trades(world: World, seller) -> list[dict]:
+    out = []
+    for trade in seller.by_created:
+        data = trade.current.data
+        out.append(
+            {
+                "tid": trade.tid,
+                "status": data["status"],
+                "modified": data["modified"],
+                "type": trade.type,
+                "created": data["created"],
+            }
+        )
+    return out
+
+
+def _oracle_refunds(seller) -> list[dict]:
+    return [
+        {
+            "refund_id": r.refund_id,
+            "tid": r.tid,
+            "oid": r.oid,
+            "status": r.status,
+            "modified": r.data["modified"],
+            "created": r.data["created"],
+        }
+        for r in seller.refunds.values()
+    ]

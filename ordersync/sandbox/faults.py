@@ -1,0 +1,125 @@
+"""Fault switches (each a rate or a duration, all drawn from one seeded RNG) and bans."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field, fields
+
+from ordersync.sandbox.protocol import TopError
+
+ISP_SUB_CODES = [
+    ("isp.top-remote-connection-timeout", "调用后端服务超时"),
+    ("isp.top-remote-service-unavailable", "后端服务不可用"),
+    ("isp.remote-connection-error", "远程连接错误"),
+    ("isp.top-remote-unknown-error", "后端服务未知错误"),
+]
+BAN_SUB_CODES = {
+    "app": "accesscontrol.limited-by-app-access-count",
+    "api": "accesscontrol.limited-by-api-access-count",
+    "app-api": "accesscontrol.limited-by-app-api-access-count",
+}
+LIST_METHODS = frozenset(
+    {
+        "taobao.trades.sold.get",
+        "taobao.trades.sold.increment.get",
+        "taobao.trades.sold.incrementv.get",
+    }
+)
+
+
+@dataclass
+class Faults:
+    """Every switch of ``POST /_sandbox/faults``. Rates are probabilities per gateway call."""
+
+    isp_rate: float = 0.0  # code 15 + isp.* sub_code
+    http_500_rate: float = 0.0  # HTTP 500 or 502 with an HTML page
+    slow_rate: float = 0.0  # answer after slow_seconds
+    slow_seconds: float = 2.0
+    hang_rate: float = 0.0  # hold the connection hang_seconds, then drop it unanswered
+    hang_seconds: float = 35.0
+    malformed_rate: float = 0.0  # HTTP 200 with truncated JSON or an HTML error page
+    ban_rate: float = 0.0  # random code 7 bans on top of the calls-per-minute budget
+    ban_seconds: int = 0  # length of every ban; 0: until the app's minute budget frees up
+    rejection_rate: float = 0.0  # isv.trade-service-rejection on the trade list APIs
+    lag_seconds: int = 0  # visibility lag of list APIs for changes made from now on
+    skew_seconds: float = 0.0  # sandbox clock = real clock + skew
+    drift_rate: float = 0.0  # chance, per increment.get page, that trades in its window change
+    drift_trades: int = 1  # how many trades one drift event changes
+    peak_mode: bool = False  # list APIs omit orders, payment and logistics fields
+    session_ttl_seconds: int = 30 * 86400  # lifetime of sessions issued from now on
+    methods: list[str] = field(default_factory=list)  # faults apply only to these (empty: all)
+
+    def update(self, values: dict) -> None:
+        known = {f.name: f for f in fields(self)}
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(f"unknown fault {name!r}; known: {sorted(known)}")
+            current = getattr(self, name)
+            if isinstance(current, bool):
+                value = bool(value)
+            elif isinstance(current, list):
+                value = [str(v) for v in (value or [])]
+            elif isinstance(current, int):
+                value = int(value)
+            else:
+                value = float(value)
+            if name.endswith("_rate") and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def applies_to(self, method: str) -> bool:
+        return not self.methods or method in self.methods
+
+
+class Bans:
+    """Active code-7 bans by scope, and the per-app calls-per-minute budget (real time)."""
+
+    def __init__(self) -> None:
+        self.until: dict[tuple, float] = {}
+        self.calls: dict[str, deque] = {}
+        self.issued = 0
+
+    def check(self, app_key: str, method: str) -> None:
+        """Raise code 7 while a ban covers this call."""
+        now = time.monotonic()
+        for scope, sub_code in (
+            (("app", app_key), BAN_SUB_CODES["app"]),
+            (("app-api", app_key, method), BAN_SUB_CODES["app-api"]),
+            (("api", method), BAN_SUB_CODES["api"]),
+        ):
+            until = self.until.get(scope)
+            if until is None:
+                continue
+            if now < until:
+                raise ban_error(sub_code, until - now)
+            del self.until[scope]
+            if scope[0] == "app":
+                self.calls.pop(app_key, None)  # a fresh budget once the ban is over
+
+    def spend(self, app_key: str, calls_per_minute: int, ban_seconds: int) -> None:
+        """Count one call against the app's budget; over budget starts an app-wide ban."""
+        if calls_per_minute <= 0:
+            return
+        now = time.monotonic()
+        window = self.calls.setdefault(app_key, deque())
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= calls_per_minute:
+            seconds = ban_seconds or max(1, math.ceil(window[0] + 60 - now))
+            raise self.ban(("app", app_key), BAN_SUB_CODES["app"], seconds)
+        window.append(now)
+
+    def ban(self, scope: tuple, sub_code: str, seconds: float) -> TopError:
+        self.until[scope] = time.monotonic() + seconds
+        self.issued += 1
+        return ban_error(sub_code, seconds)
+
+
+def ban_error(sub_code: str, remaining: float) -> TopError:
+    seconds = max(1, math.ceil(remaining - 1e-6))
+    return TopError(7, sub_code, f"This ban will last for {seconds} more seconds")

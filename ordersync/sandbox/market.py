@@ -1,0 +1,298 @@
+"""The market's data: sellers, trades with their version history, refunds, and the indexes
+the list APIs read.
+
+Every change to a trade appends a :class:`Version` (an immutable snapshot). A version made at
+platform time T becomes visible to the list APIs at ``visible_at`` (T + the lag in force when
+it was made); until then the lists keep showing the previous version. ``trade.fullinfo.get``
+always reads the newest version.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass, field
+
+from ordersync.sandbox.clock import fmt
+
+DAY = 86400
+SCOPE_SECONDS = 90 * DAY  # trade APIs see only the last 3 months
+
+TERMINAL = frozenset({"TRADE_FINISHED", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"})
+DEFAULT_TYPES = frozenset({"fixed", "auction", "auto_delivery", "ec", "cod", "step"})
+ALL_TYPES = DEFAULT_TYPES | {"tmall_i18n", "o2o_offlinetrade", "nopaid", "fenxiao", "eticket"}
+TRADE_STATUSES = frozenset(
+    {
+        "TRADE_NO_CREATE_PAY",
+        "WAIT_BUYER_PAY",
+        "SELLER_CONSIGNED_PART",
+        "WAIT_SELLER_SEND_GOODS",
+        "WAIT_BUYER_CONFIRM_GOODS",
+        "TRADE_BUYER_SIGNED",
+        "TRADE_FINISHED",
+        "TRADE_CLOSED",
+        "TRADE_CLOSED_BY_TAOBAO",
+        "PAY_PENDING",
+        "WAIT_PRE_AUTH_CONFIRM",
+        "PAID_FORBID_CONSIGN",
+    }
+)
+STATUS_GROUPS = {
+    "ALL_WAIT_PAY": frozenset({"WAIT_BUYER_PAY", "TRADE_NO_CREATE_PAY"}),
+    "ALL_CLOSED": frozenset({"TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"}),
+}
+# Legal status moves of a trade (a change may also keep the status, e.g. a memo edit).
+LEGAL_MOVES = {
+    "WAIT_BUYER_PAY": {"WAIT_SELLER_SEND_GOODS", "TRADE_CLOSED_BY_TAOBAO"},
+    "WAIT_SELLER_SEND_GOODS": {"SELLER_CONSIGNED_PART", "WAIT_BUYER_CONFIRM_GOODS", "TRADE_CLOSED"},
+    "SELLER_CONSIGNED_PART": {"WAIT_BUYER_CONFIRM_GOODS", "TRADE_CLOSED"},
+    "WAIT_BUYER_CONFIRM_GOODS": {"TRADE_BUYER_SIGNED", "TRADE_FINISHED", "TRADE_CLOSED"},
+    "TRADE_BUYER_SIGNED": {"TRADE_FINISHED"},
+    "TRADE_FINISHED": set(),
+    "TRADE_CLOSED": set(),
+    "TRADE_CLOSED_BY_TAOBAO": set(),
+}
+REFUND_OPEN = frozenset(
+    {"WAIT_SELLER_AGREE", "WAIT_BUYER_RETURN_GOODS", "WAIT_SELLER_CONFIRM_GOODS"}
+)
+REFUND_MOVES = {
+    "WAIT_SELLER_AGREE": {"WAIT_BUYER_RETURN_GOODS", "SUCCESS", "SELLER_REFUSE_BUYER", "CLOSED"},
+    "WAIT_BUYER_RETURN_GOODS": {"WAIT_SELLER_CONFIRM_GOODS", "CLOSED"},
+    "WAIT_SELLER_CONFIRM_GOODS": {"SUCCESS"},
+    "SELLER_REFUSE_BUYER": {"CLOSED"},
+    "SUCCESS": set(),
+    "CLOSED": set(),
+}
+
+
+class Version:
+    """One immutable state of a trade. ``data`` is the full trade as fullinfo renders it."""
+
+    __slots__ = ("trade", "modified", "visible_at", "status", "data")
+
+    def __init__(self, trade: TradeRecord, modified: int, visible_at: int, data: dict) -> None:
+        self.trade = trade
+        self.modified = modified
+        self.visible_at = visible_at
+        self.status = data["status"]
+        self.data = data
+
+
+class TradeRecord:
+    """A trade: its working state (``state``) and every version published so far."""
+
+    __slots__ = ("tid", "nick", "created", "type", "buyer_nick", "state", "versions", "rng_seed")
+
+    def __init__(self, tid: int, nick: str, created: int, state: dict) -> None:
+        self.tid = tid
+        self.nick = nick
+        self.created = created
+        self.type = state["type"]
+        self.buyer_nick = state["buyer_nick"]
+        self.state = state
+        self.versions: list[Version] = []
+
+    @property
+    def current(self) -> Version:
+        return self.versions[-1]
+
+    def visible(self, now: float) -> Version | None:
+        """Return the version the list APIs show at ``now`` (None: not yet visible)."""
+        for version in reversed(self.versions):
+            if version.visible_at <= now:
+                return version
+        return None
+
+    def open_refund_oids(self) -> list[int]:
+        return [o["oid"] for o in self.state["orders"] if o["refund_status"] in REFUND_OPEN]
+
+
+@dataclass
+class Refund:
+    refund_id: str
+    tid: int
+    oid: int
+    nick: str
+    data: dict
+    modified: int = 0
+    history: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.data["status"]
+
+
+class SortedIndex:
+    """Versions kept sorted by one integer key (insert is O(n) memmove, reads are bisect)."""
+
+    def __init__(self) -> None:
+        self.keys: list[int] = []
+        self.items: list[Version] = []
+
+    def add(self, key: int, item: Version) -> None:
+        if not self.keys or key >= self.keys[-1]:
+            self.keys.append(key)
+            self.items.append(item)
+            return
+        at = bisect.bisect_right(self.keys, key)
+        self.keys.insert(at, key)
+        self.items.insert(at, item)
+
+    def between(self, start: int, end: int) -> list[Version]:
+        """Items with start <= key <= end, in ascending key order."""
+        lo = bisect.bisect_left(self.keys, start)
+        hi = bisect.bisect_right(self.keys, end)
+        return self.items[lo:hi]
+
+
+@dataclass
+class MarketRates:
+    trades_per_minute: float = 0.0
+    changes_per_minute: float = 0.0
+    refunds_per_minute: float = 0.0
+    owed_trades: float = 0.0
+    owed_changes: float = 0.0
+    owed_refunds: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.trades_per_minute or self.changes_per_minute or self.refunds_per_minute)
+
+
+class Seller:
+    """One seller's shop: trades, refunds, indexes, and the query cache."""
+
+    def __init__(self, nick: str, user_id: int, seed: str) -> None:
+        self.nick = nick
+        self.user_id = user_id
+        self.rng = random.Random(seed)
+        self.trades: dict[int, TradeRecord] = {}
+        self.by_created: list[TradeRecord] = []
+        self.created_keys: list[int] = []
+        self.by_modified = SortedIndex()
+        self.by_visible = SortedIndex()
+        self.refunds: dict[str, Refund] = {}
+        self.open_trades: list[TradeRecord] = []
+        self.open_refunds: list[Refund] = []
+        self.rates = MarketRates()
+        self.generation = 0
+        self.max_visible_at = 0
+        self._cache: dict = {}
+        self._cache_generation = -1
+        self.catalog: list[dict] = []
+        self.buyers: list[tuple[str, str]] = []
+
+    # --- writes ---------------------------------------------------------------------------
+    def add_trade(self, trade: TradeRecord) -> None:
+        self.trades[trade.tid] = trade
+        if not self.created_keys or trade.created >= self.created_keys[-1]:
+            self.created_keys.append(trade.created)
+            self.by_created.append(trade)
+        else:
+            at = bisect.bisect_right(self.created_keys, trade.created)
+            self.created_keys.insert(at, trade.created)
+            self.by_created.insert(at, trade)
+        self.open_trades.append(trade)
+
+    def publish(self, trade: TradeRecord, ts: float, lag: int) -> Version:
+        """Snapshot ``trade.state`` as a new version made at ``ts``; return it."""
+        previous = trade.versions[-1] if trade.versions else None
+        modified = int(ts)
+        if previous is not None:
+            modified = max(modified, previous.modified)  # modified never goes back
+        visible_at = modified + max(0, int(lag))
+        if previous is not None:
+            visible_at = max(visible_at, previous.visible_at)
+        state = trade.state
+        state["modified"] = fmt(modified)
+        data = dict(state)
+        data["orders"] = [dict(o) for o in state["orders"]]
+        version = Version(trade, modified, visible_at, data)
+        trade.versions.append(version)
+        self.by_modified.add(modified, version)
+        self.by_visible.add(visible_at, version)
+        self.max_visible_at = max(self.max_visible_at, visible_at)
+        self.generation += 1
+        return version
+
+    def add_refund(self, refund: Refund) -> None:
+        self.refunds[refund.refund_id] = refund
+        self.open_refunds.append(refund)
+        self.generation += 1
+
+    # --- reads ----------------------------------------------------------------------------
+    def _cached(self, key: tuple, now: float, compute):
+        if self._cache_generation != self.generation:
+            self._cache.clear()
+            self._cache_generation = self.generation
+        if now < self.max_visible_at:  # a change is still becoming visible: no caching
+            return compute()
+        hit = self._cache.get(key)
+        if hit is None:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            hit = self._cache[key] = compute()
+        return hit
+
+    def list_by_created(self, now, start, end, types, statuses, buyer_nick) -> list[Version]:
+        """Visible versions of trades created in [start, end], newest first."""
+        start = max(start, int(now) - SCOPE_SECONDS)
+
+        def compute():
+            lo = bisect.bisect_left(self.created_keys, start)
+            hi = bisect.bisect_right(self.created_keys, end)
+            out = []
+            for trade in self.by_created[lo:hi]:
+                version = trade.visible(now)
+                if version is not None and _matches(version, types, statuses, buyer_nick):
+                    out.append(version)
+            out.reverse()
+            return out
+
+        return self._cached(("created", start, end, types, statuses, buyer_nick), now, compute)
+
+    def list_by_modified(self, now, start, end, types, statuses, buyer_nick) -> list[Version]:
+        """Visible versions whose ``modified`` lies in [start, end], newest first."""
+
+        def compute():
+            return self._scan(self.by_modified, now, start, end, types, statuses, buyer_nick)
+
+        return self._cached(("modified", start, end, types, statuses, buyer_nick), now, compute)
+
+    def list_by_visible(self, now, start, end, types, statuses) -> list[Version]:
+        """Visible versions that became visible in [start, end], most recent first."""
+
+        def compute():
+            return self._scan(self.by_visible, now, start, end, types, statuses, None)
+
+        return self._cached(("visible", start, end, types, statuses), now, compute)
+
+    def _scan(self, index, now, start, end, types, statuses, buyer_nick) -> list[Version]:
+        scope = int(now) - SCOPE_SECONDS
+        out = []
+        for version in index.between(start, end):
+            trade = version.trade
+            if trade.created < scope or version.visible_at > now:
+                continue
+            if trade.visible(now) is version and _matches(version, types, statuses, buyer_nick):
+                out.append(version)
+        out.reverse()
+        return out
+
+    def refunds_by_modified(self, start, end, status) -> list[Refund]:
+        out = [
+            r
+            for r in self.refunds.values()
+            if start <= r.modified <= end and (status is None or r.status == status)
+        ]
+        out.sort(key=lambda r: (r.modified, r.refund_id), reverse=True)
+        return out
+
+
+def _matches(version: Version, types, statuses, buyer_nick) -> bool:
+    trade = version.trade
+    if trade.type not in types:
+        return False
+    if statuses is not None and version.status not in statuses:
+        return False
+    return buyer_nick is None or trade.buyer_nick == buyer_nick

@@ -1,0 +1,129 @@
+"""The sandbox's whole in-memory world: apps, sellers, sessions, faults and statistics.
+
+One re-entrant lock guards everything; the gateway, the control API and the live market
+thread take it for each operation.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import zlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from ordersync.sandbox import activity, lifecycle
+from ordersync.sandbox.clock import Clock
+from ordersync.sandbox.faults import Bans, Faults
+from ordersync.sandbox.market import Seller, TradeRecord
+
+
+@dataclass
+class App:
+    app_key: str
+    app_secret: str
+    calls_per_minute: int = 0  # 0: no budget
+
+
+@dataclass
+class Session:
+    key: str
+    app_key: str
+    nick: str
+    expires_at: float  # platform time
+
+
+class World:
+    """Everything the sandbox knows; ``sandbox.state`` in tests."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        self.faults = Faults()
+        self.fault_rng = random.Random(f"{seed}:faults")
+        self.token_rng = random.Random(f"{seed}:tokens")
+        self.ids = lifecycle.Ids()
+        self.bans = Bans()
+        self.apps: dict[str, App] = {}
+        self.sellers: dict[str, Seller] = {}
+        self.sessions: dict[str, Session] = {}
+        self.refresh_tokens: dict[str, Session] = {}
+        self.oauth_codes: dict[str, tuple[str, str]] = {}
+        self.oauth_next: dict = {}
+        self.trades_by_tid: dict[int, TradeRecord] = {}
+        self.calls: dict[str, Counter] = defaultdict(Counter)
+        self.injected: Counter = Counter()
+        self.errors: Counter = Counter()
+
+    # --- apps, sellers, sessions ----------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now()
+
+    def add_app(self, app_key: str, app_secret: str, calls_per_minute: int = 0) -> App:
+        app = App(str(app_key), str(app_secret), int(calls_per_minute or 0))
+        self.apps[app.app_key] = app
+        return app
+
+    def add_seller(
+        self, nick: str, history_trades: int = 0, history_days: float = 30
+    ) -> tuple[Seller, bool]:
+        """Return the seller ``nick``, creating it (with history) if new; and whether new."""
+        seller = self.sellers.get(nick)
+        if seller is not None:
+            return seller, False
+        user_id = 2_200_000_000 + zlib.crc32(nick.encode()) % 100_000_000
+        seller = Seller(nick, user_id, f"{self.seed}:seller:{nick}")
+        lifecycle.setup_seller(seller)
+        self.sellers[nick] = seller
+        activity.simulate_history(
+            self, seller, int(history_trades), float(history_days), self.now()
+        )
+        self.index_trades(seller)
+        return seller, True
+
+    def index_trades(self, seller: Seller) -> None:
+        for tid, trade in seller.trades.items():
+            self.trades_by_tid.setdefault(tid, trade)
+
+    def new_token(self, prefix: str) -> str:
+        return prefix + "".join(self.token_rng.choices("0123456789abcdef", k=40))
+
+    def issue_session(self, app_key: str, nick: str) -> Session:
+        session = Session(
+            self.new_token("6"), app_key, nick, self.now() + self.faults.session_ttl_seconds
+        )
+        self.sessions[session.key] = session
+        return session
+
+    def expire_sessions(self, nick: str) -> int:
+        count = 0
+        for session in self.sessions.values():
+            if session.nick == nick:
+                session.expires_at = 0
+                count += 1
+        return count
+
+    def set_faults(self, values: dict) -> None:
+        self.faults.update(values)
+        self.clock.skew_seconds = self.faults.skew_seconds
+
+    def find_trade(self, tid: int) -> TradeRecord | None:
+        trade = self.trades_by_tid.get(tid)
+        if trade is None:
+            for seller in self.sellers.values():  # trades created after the last indexing
+                trade = seller.trades.get(tid)
+                if trade is not None:
+                    self.trades_by_tid[tid] = trade
+                    break
+        return trade
+
+    def stats(self) -> dict:
+        per_method = {method: dict(apps) for method, apps in sorted(self.calls.items())}
+        return {
+            "calls": per_method,
+            "calls_total": sum(sum(apps.values()) for apps in self.calls.values()),
+            "errors_injected": dict(self.injected),
+            "errors_returned": {str(code): n for code, n in sorted(self.errors.items())},
+            "bans_issued": self.bans.issued,
+        }

@@ -1,0 +1,166 @@
+"""One function per TOP API the sync engine needs; each returns plain, typed results.
+
+Datetimes in and out are aware; items are JSON-safe dicts as on the wire (strings for times
+and money) except ``tid``/``oid``/``refund_id``/``num_iid``, which are exact ints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ordersync.taobao.errors import Transient
+from ordersync.taobao.types import parse_time
+
+if TYPE_CHECKING:
+    from ordersync.taobao.client import TopClient
+
+Fields = str | Iterable[str]
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    total_results: int | None  # absent when use_has_next=true
+    has_next: bool | None
+
+
+def time_get(client: TopClient) -> datetime:
+    """Platform time, aware Asia/Shanghai (second resolution)."""
+    # Reference: taobao.time.get, top-api.md §4.7 (metadata: util/taobao_time_get.json)
+    body = client.call("taobao.time.get", {})
+    return _required(parse_time(body.get("time")), "time", "taobao.time.get")
+
+
+def trades_sold_get(
+    client: TopClient,
+    session: str,
+    *,
+    start_created: datetime,
+    end_created: datetime,
+    fields: Fields,
+    page_no: int = 1,
+    page_size: int = 100,
+    use_has_next: bool = True,
+    status: str | None = None,
+    type: str | None = None,
+) -> Page:
+    """Sold trades by creation time, ``created`` descending; only the last 3 months."""
+    # Reference: taobao.trades.sold.get, top-api.md §4.1 (tbtrade/taobao_trades_sold_get.json)
+    params = {
+        "fields": fields,
+        "start_created": start_created,
+        "end_created": end_created,
+        "page_no": page_no,
+        "page_size": page_size,
+        "use_has_next": use_has_next,
+        "status": status,
+        "type": type,
+    }
+    return _page(client.call("taobao.trades.sold.get", params, session=session), "trades")
+
+
+def trades_sold_increment_get(
+    client: TopClient,
+    session: str,
+    *,
+    start_modified: datetime,
+    end_modified: datetime,
+    fields: Fields,
+    page_no: int = 1,
+    page_size: int = 100,
+    use_has_next: bool = False,
+    status: str | None = None,
+    type: str | None = None,
+) -> Page:
+    """Trades by modification time (window ≤ 1 day), ``modified`` descending.
+
+    ``use_has_next`` defaults to False because reading from the last page back needs
+    ``total_results``.
+    """
+    # Reference: http://developer.alibaba.com/docs/api.htm?apiId=128, top-api.md §4.2
+    params = {
+        "fields": fields,
+        "start_modified": start_modified,
+        "end_modified": end_modified,
+        "page_no": page_no,
+        "page_size": page_size,
+        "use_has_next": use_has_next,
+        "status": status,
+        "type": type,
+    }
+    body = client.call("taobao.trades.sold.increment.get", params, session=session)
+    return _page(body, "trades")
+
+
+def trade_fullinfo_get(client: TopClient, session: str, tid: int, fields: Fields) -> dict:
+    """One trade in full: the final word on a trade's state."""
+    # Reference: taobao.trade.fullinfo.get, top-api.md §4.5 (tbtrade/taobao_trade_fullinfo_get.json)
+    body = client.call("taobao.trade.fullinfo.get", {"tid": tid, "fields": fields}, session=session)
+    return _required(body.get("trade"), "trade", "taobao.trade.fullinfo.get")
+
+
+def refunds_receive_get(
+    client: TopClient,
+    session: str,
+    *,
+    start_modified: datetime,
+    end_modified: datetime,
+    fields: Fields,
+    page_no: int = 1,
+    page_size: int = 100,
+    use_has_next: bool = False,
+) -> Page:
+    """Refunds received by the seller, by modification time."""
+    # Reference: taobao.refunds.receive.get, top-api.md §4.8 (refund/…receive_get.json)
+    params = {
+        "fields": fields,
+        "start_modified": start_modified,
+        "end_modified": end_modified,
+        "page_no": page_no,
+        "page_size": page_size,
+        "use_has_next": use_has_next,
+    }
+    body = client.call("taobao.refunds.receive.get", params, session=session)
+    return _page(body, "refunds")
+
+
+def refund_get(client: TopClient, session: str, refund_id: int, fields: Fields) -> dict:
+    """One refund."""
+    # Reference: taobao.refund.get, top-api.md §4.9 (tbrefund/taobao_refund_get.json)
+    params = {"refund_id": refund_id, "fields": fields}
+    body = client.call("taobao.refund.get", params, session=session)
+    return _required(body.get("refund"), "refund", "taobao.refund.get")
+
+
+def logistics_trace_search(client: TopClient, session: str, tid: int) -> dict:
+    """The logistics trace of a trade: out_sid, company_name, status, trace_list[]."""
+    # Reference: taobao.logistics.trace.search, top-api.md §4.10
+    body = client.call("taobao.logistics.trace.search", {"tid": tid}, session=session)
+    body.pop("request_id", None)
+    body.setdefault("trace_list", [])
+    return body
+
+
+def _page(body: dict[str, Any], list_key: str) -> Page:
+    items = body.get(list_key) or []
+    total = body.get("total_results")
+    has_next = body.get("has_next")
+    return Page(
+        items=items,
+        total_results=int(total) if total is not None else None,
+        has_next=_bool(has_next) if has_next is not None else None,
+    )
+
+
+def _bool(value: Any) -> bool:
+    return value.lower() == "true" if isinstance(value, str) else bool(value)
+
+
+def _required(value: Any, name: str, method: str) -> Any:
+    if value is None:
+        # A success envelope without its payload is a broken gateway answer, not an answer.
+        raise Transient(f"response has no {name!r}", method=method)
+    return value

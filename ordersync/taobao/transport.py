@@ -1,0 +1,90 @@
+"""HTTP to the gateway and the JSON envelope back: the only place that touches ``requests``."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import requests
+
+from ordersync.taobao.errors import Transient, error_from_response
+from ordersync.taobao.types import normalise
+
+EXCERPT_CHARS = 200
+# Session keys, signatures and secrets travel in URLs and forms; requests puts the URL in
+# its exception messages, so everything we keep from a failure goes through redact().
+SECRET_RE = re.compile(
+    r"(session|sign|access_token|refresh_token|client_secret|app_secret|code)=[^&\s'\"]+"
+)
+
+
+def redact(text: str) -> str:
+    return SECRET_RE.sub(r"\1=***", text)
+
+
+def new_http_session() -> requests.Session:
+    """A pooled session; ``requests`` already asks for and decodes gzip."""
+    http = requests.Session()
+    http.headers.update({"Accept-Encoding": "gzip", "User-Agent": "ordersync-top/1"})
+    return http
+
+
+def post(
+    http: requests.Session,
+    url: str,
+    *,
+    query: dict[str, str],
+    form: dict[str, str],
+    timeout: tuple[float, float],
+    method: str,
+) -> tuple[int, bytes]:
+    """POST and return (status, body); any transport failure becomes Transient."""
+    try:
+        response = http.post(url, params=query, data=form, timeout=timeout)
+        return response.status_code, response.content
+    except requests.RequestException as exc:
+        raise transport_error(exc, method) from None
+
+
+def transport_error(exc: requests.RequestException, method: str) -> Transient:
+    kind = "timeout" if isinstance(exc, requests.Timeout) else type(exc).__name__
+    return Transient(f"{kind}: {redact(str(exc))}", method=method)
+
+
+def decode_json(status: int, content: bytes, method: str) -> dict[str, Any]:
+    """Parse a body as a JSON object; a non-200 status, HTML or truncation is Transient."""
+    text = content.decode("utf-8", errors="replace")
+    excerpt = redact(text[:EXCERPT_CHARS])
+    if status != 200:
+        raise Transient(f"HTTP {status}", excerpt=excerpt, method=method)
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise Transient("malformed JSON body", excerpt=excerpt, method=method) from None
+    if not isinstance(payload, dict):
+        raise Transient("body is not a JSON object", excerpt=excerpt, method=method)
+    return payload
+
+
+def unwrap(payload: dict[str, Any], method: str) -> dict[str, Any]:
+    """Return the response fields of either envelope, or raise the mapped error.
+
+    Default JSON: ``{"<root>_response": {...}}``; simplify: the fields at the top level.
+    Errors come as ``{"error_response": {...}}`` in both.
+    """
+    if "error_response" in payload:
+        raise error_from_response(payload, method)
+    root = response_root(method)
+    body = payload.get(root, payload)
+    if not isinstance(body, dict):
+        raise Transient(
+            f"{root} is not an object", excerpt=str(body)[:EXCERPT_CHARS], method=method
+        )
+    return {key: normalise(value, key) for key, value in body.items()}
+
+
+def response_root(method: str) -> str:
+    """``taobao.trades.sold.get`` -> ``trades_sold_get_response`` (other prefixes stay)."""
+    name = method.removeprefix("taobao.")
+    return name.replace(".", "_") + "_response"

@@ -1,0 +1,106 @@
+"""Wire values: GMT+8 times, money strings, exact ids, and the JSON envelopes around them.
+
+Reference: https://developer.alibaba.com/docs/doc.htm?articleId=101617&docType=1&treeId=780
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+PLATFORM_TZ = ZoneInfo("Asia/Shanghai")
+WIRE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# Ids that are int64 on the wire and may exceed 2**53; some captures quote them as strings.
+ID_FIELDS = frozenset({"tid", "oid", "refund_id", "num_iid"})
+
+# List wrappers of the default envelope: ``"trades": {"trade": [...]}``. Anything shaped
+# ``"<item>s": {"<item>": [...]}`` is flattened too; these are the irregular ones.
+LIST_WRAPPERS = {
+    "trades": "trade",
+    "orders": "order",
+    "promotion_details": "promotion_detail",
+    "service_orders": "service_order",
+    "refunds": "refund",
+    "shippings": "shipping",
+    "trace_list": "transit_step_info",
+    "messages": "tmc_message",
+}
+
+
+def parse_time(s: str | None) -> datetime | None:
+    """Return the aware Asia/Shanghai datetime of a ``yyyy-MM-dd HH:mm:ss`` wire string."""
+    if s is None or s == "":
+        return None
+    return datetime.strptime(s, WIRE_TIME_FORMAT).replace(tzinfo=PLATFORM_TZ)
+
+
+def format_time(value: datetime) -> str:
+    """Return ``value`` as the platform writes it; naive datetimes are refused, not guessed."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass an aware datetime")
+    return value.astimezone(PLATFORM_TZ).strftime(WIRE_TIME_FORMAT)
+
+
+def parse_money(s: Any) -> Decimal | None:
+    """Return a money string such as ``"200.07"`` as a Decimal (None when absent or blank)."""
+    if s is None or s == "":
+        return None
+    try:
+        return Decimal(str(s))
+    except InvalidOperation:
+        raise ValueError(f"not a money amount: {s!r}") from None
+
+
+def to_wire(value: Any) -> str | None:
+    """Serialise one request parameter; None means "do not send it" (nor sign it)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        if value and all(isinstance(v, Mapping) for v in value):
+            return json.dumps(list(value), ensure_ascii=False, separators=(",", ":"))
+        text = ",".join(str(v) for v in value)
+    elif isinstance(value, Mapping):
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = str(value)
+    return text or None
+
+
+def normalise(value: Any, key: str | None = None) -> Any:
+    """Flatten list wrappers and make ids exact ints, recursively."""
+    if isinstance(value, dict):
+        inner = _unwrap_list(value, key)
+        if inner is not None:
+            return [normalise(item) for item in inner]
+        return {k: normalise(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(item) for item in value]
+    if key in ID_FIELDS and isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def _unwrap_list(value: dict, key: str | None) -> list | None:
+    if key is None:
+        return None
+    if key in LIST_WRAPPERS and not value:
+        return []  # an empty result may come as ``"trades": {}``
+    if len(value) != 1:
+        return None
+    ((item_key, items),) = value.items()
+    if not isinstance(items, list):
+        return None
+    if LIST_WRAPPERS.get(key) == item_key or key == item_key + "s":
+        return items
+    return None

@@ -1,0 +1,116 @@
+"""State changes of shops: each a verb, one transaction, schedules kept in step."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from shops import schedules
+from shops.models import Checkpoint, Shop
+
+log = logging.getLogger(__name__)
+
+
+def ensure_checkpoints(shop: Shop) -> None:
+    for stream in Checkpoint.Stream.values:
+        Checkpoint.objects.get_or_create(shop=shop, stream=stream)
+
+
+@transaction.atomic
+def mark_needs_reauth(shop: Shop, reason: str) -> None:
+    """The session is invalid: stop the shop's schedules until it is authorized again."""
+    updated = Shop.objects.filter(pk=shop.pk).exclude(status=Shop.Status.NEEDS_REAUTH)
+    if updated.update(status=Shop.Status.NEEDS_REAUTH, status_reason=reason[:500]):
+        log.warning("shop %s needs re-authorization: %s", shop.pk, reason)
+    shop.status, shop.status_reason = Shop.Status.NEEDS_REAUTH, reason[:500]
+    schedules.sync_schedules(shop)
+
+
+@transaction.atomic
+def pause_shop(shop: Shop) -> None:
+    Shop.objects.filter(pk=shop.pk).update(status=Shop.Status.PAUSED)
+    shop.status = Shop.Status.PAUSED
+    schedules.sync_schedules(shop)
+
+
+@transaction.atomic
+def resume_shop(shop: Shop) -> None:
+    Shop.objects.filter(pk=shop.pk).update(status=Shop.Status.ACTIVE, status_reason="")
+    shop.status, shop.status_reason = Shop.Status.ACTIVE, ""
+    schedules.sync_schedules(shop)
+
+
+@transaction.atomic
+def set_degraded(shop: Shop, degraded: bool) -> None:
+    """Enter or leave degraded mode: fewer, larger pulls while the shop keeps failing."""
+    if Shop.objects.filter(pk=shop.pk).exclude(degraded=degraded).update(degraded=degraded):
+        log.warning("shop %s %s degraded mode", shop.pk, "enters" if degraded else "leaves")
+    shop.degraded = degraded
+    schedules.sync_schedules(shop)
+
+
+@transaction.atomic
+def set_interval(shop: Shop, minutes: int) -> None:
+    """Record the interval auto mode chose (1-30 minutes) and move the schedule to it."""
+    minutes = max(1, min(30, minutes))
+    if shop.interval_minutes == minutes:
+        return
+    Shop.objects.filter(pk=shop.pk).update(interval_minutes=minutes)
+    shop.interval_minutes = minutes
+    schedules.sync_schedules(shop)
+
+
+@transaction.atomic
+def onboard_shop(
+    *,
+    tenant,
+    app,
+    seller_nick: str,
+    seller_id: int,
+    session_key: str,
+    refresh_token: str = "",
+    platform: str = Shop.Platform.TAOBAO,
+    session_expires_at=None,
+    refresh_expires_at=None,
+    backfill: bool = True,
+) -> tuple[Shop, bool]:
+    """Add a shop, or give an existing one (same app and seller) its new tokens.
+
+    Return ``(shop, created)``. The shop gets its checkpoints and schedules, and a new one a
+    queued backfill (after the commit, so the worker finds the shop).
+    """
+    shop, created = Shop.objects.update_or_create(
+        app=app,
+        seller_id=seller_id,
+        defaults={
+            "tenant": tenant,
+            "seller_nick": seller_nick,
+            "session_key": session_key,
+            "refresh_token": refresh_token,
+            "session_expires_at": session_expires_at,
+            "refresh_expires_at": refresh_expires_at,
+            "platform": platform,
+            "status": Shop.Status.ACTIVE,
+            "status_reason": "",
+        },
+    )
+    ensure_checkpoints(shop)
+    schedules.sync_schedules(shop)
+    if created and backfill:
+        transaction.on_commit(lambda: queue_job(shop, "backfill"))
+    return shop, created
+
+
+JOB_TASKS = {
+    "sync": "trades.tasks.sync_shop_task",
+    "backfill": "trades.tasks.backfill_shop_task",
+    "reconcile": "trades.tasks.reconcile_shop_task",
+}
+
+
+def queue_job(shop: Shop, kind: str) -> str:
+    """Queue one job for the workers; return the task id."""
+    from django_q.tasks import async_task
+
+    return async_task(JOB_TASKS[kind], shop.pk, task_name=f"{kind}-shop-{shop.pk}")

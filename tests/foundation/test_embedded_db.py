@@ -1,0 +1,106 @@
+"""The embedded PostgreSQL: one server per data dir, shared by every process, and
+``DATABASE_URL`` taking over when it is set."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from ordersync.embedded_db import embedded_database_url
+from tests.foundation.test_settings import ROOT, run_manage
+
+START = (
+    "import sys; from pathlib import Path; from ordersync.embedded_db import embedded_database_url;"
+    "print(embedded_database_url(Path(sys.argv[1])))"
+)
+
+
+def start_in_subprocess(data_dir: Path) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", START, str(data_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+def stop_server(data_dir: Path) -> None:
+    import pgserver
+
+    server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+    server.cleanup()
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    yield tmp_path / "data"
+    if (tmp_path / "data" / "postgres" / "PG_VERSION").exists():
+        stop_server(tmp_path / "data")
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+
+
+def test_two_processes_start_one_server_and_data_survives(data_dir):
+    with ThreadPoolExecutor(2) as pool:
+        urls = list(pool.map(start_in_subprocess, [data_dir, data_dir]))
+    assert urls[0] == urls[1]
+    pid = postmaster_pid(data_dir)
+    with psycopg.connect(urls[0], autocommit=True) as conn:
+        conn.execute("CREATE TABLE survivor (v text)")
+        conn.execute("INSERT INTO survivor VALUES ('still here')")
+
+    # A later process finds the same running server and the data.
+    url = start_in_subprocess(data_dir)
+    assert postmaster_pid(data_dir) == pid
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT v FROM survivor").fetchone() == ("still here",)
+
+    # After a stop, the next start brings the same data back.
+    stop_server(data_dir)
+    url = start_in_subprocess(data_dir)
+    assert postmaster_pid(data_dir) != pid
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT v FROM survivor").fetchone() == ("still here",)
+
+
+def test_unusable_data_dir_is_a_clear_error(tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(ImproperlyConfigured, match="is not a directory"):
+        embedded_database_url(not_a_dir)
+
+
+def test_unusable_data_dir_stops_manage_py(tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    result = run_manage({"ORDERSYNC_DATA_DIR": str(not_a_dir)})
+    assert result.returncode == 2
+    assert "ORDERSYNC_DATA_DIR" in result.stderr
+
+
+def test_database_url_mode_uses_that_server_and_starts_none(data_dir, tmp_path):
+    url = start_in_subprocess(data_dir)
+    other_data_dir = tmp_path / "unused"
+    result = run_manage(
+        {"DATABASE_URL": url, "ORDERSYNC_DATA_DIR": str(other_data_dir)},
+        "shell",
+        "-c",
+        "from django.conf import settings; from django.db import connection;"
+        "print(settings.EMBEDDED_DATABASE, connection.cursor().connection.info.host)",
+    )
+    assert result.returncode == 0, result.stderr
+    embedded, host = result.stdout.split()[-2:]
+    assert embedded == "False"
+    assert f"host={host}" in url
+    assert not (other_data_dir / "postgres").exists()

@@ -1,0 +1,59 @@
+"""One worker per shop stream, proven with two real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from shops.models import Checkpoint, SyncRun
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def database_url() -> str:
+    params = connection.get_connection_params()
+    host = params.get("host") or "127.0.0.1"
+    return f"postgresql://{params['user']}@/{params['dbname']}?host={host}&port={params.get('port') or 5432}"
+
+
+def manage(*args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["DATABASE_URL"] = database_url()
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_workers_on_one_shop_stream_one_runs_one_leaves(make_shop, gateway):
+    shop = make_shop("busy", history_trades=50, history_days=1)
+    Checkpoint.objects.filter(shop=shop, stream="trades").update(
+        cursor=timezone.now() - timedelta(hours=2)
+    )
+    gateway.faults(slow_rate=1.0, slow_seconds=1.0)  # every call takes a second: runs would overlap
+
+    workers = [manage("sync_shop", str(shop.pk), "--stream", "trades") for _ in range(2)]
+    outputs = [worker.communicate(timeout=120) for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+
+    runs = list(SyncRun.objects.filter(shop=shop, stream="trades").order_by("started_at"))
+    assert sorted(run.outcome for run in runs) == ["skipped", "succeeded"], outputs
+    ran = next(run for run in runs if run.outcome == "succeeded")
+    left = next(run for run in runs if run.outcome == "skipped")
+    assert left.api_calls == 0
+    assert ran.started_at <= left.finished_at <= ran.finished_at  # it left while the other ran
+    assert Checkpoint.objects.get(shop=shop, stream="trades").cursor > timezone.now() - timedelta(
+        minutes=10
+    )

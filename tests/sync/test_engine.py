@@ -1,0 +1,177 @@
+"""The sync engine end to end against the sandbox on loopback, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ordersync.taobao.client import TopClient
+from ordersync.taobao.retry import RetryPolicy
+from shops.models import Checkpoint, Shop, SyncRun
+from shops.top import app_credentials
+from tests.sync.naive import naive_sync
+from trades.models import Refund, Trade
+from trades.sync.backfill import backfill_shop
+from trades.sync.incremental import sync_shop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def assert_matches_oracle(gateway, shop: Shop) -> None:
+    oracle = gateway.oracle_trades(shop.seller_nick)
+    ours = {
+        tid: (status, modified.strftime("%Y-%m-%d %H:%M:%S"))
+        for tid, status, modified in Trade.objects.filter(shop=shop).values_list(
+            "tid", "status", "modified"
+        )
+    }
+    # compare in platform time
+    ours = {
+        tid: (status, modified)
+        for tid, (status, modified) in {
+            t.tid: (t.status, t.modified.astimezone(_tz()).strftime("%Y-%m-%d %H:%M:%S"))
+            for t in Trade.objects.filter(shop=shop)
+        }.items()
+    }
+    expected = {tid: (t["status"], t["modified"]) for tid, t in oracle.items()}
+    missing = expected.keys() - ours.keys()
+    stale = {tid for tid in expected.keys() & ours.keys() if expected[tid] != ours[tid]}
+    assert not missing and not stale and ours.keys() <= expected.keys(), (
+        f"{len(missing)} missing, {len(stale)} stale, {len(ours.keys() - expected.keys())} extra"
+    )
+    refunds = {
+        r.refund_id: (r.status, r.modified.astimezone(_tz()).strftime("%Y-%m-%d %H:%M:%S"))
+        for r in Refund.objects.filter(shop=shop)
+    }
+    expected_refunds = {
+        rid: (r["status"], r["modified"])
+        for rid, r in gateway.oracle_refunds(shop.seller_nick).items()
+    }
+    assert refunds == expected_refunds
+
+
+def _tz():
+    from ordersync.taobao.types import PLATFORM_TZ
+
+    return PLATFORM_TZ
+
+
+def test_backfill_matches_the_oracle_and_resumes_after_a_failure(make_shop, gateway, settings):
+    settings.TOP_MAX_ATTEMPTS = 1
+    shop = make_shop("resume", history_trades=400, history_days=10)
+    reports = []
+
+    def fail_after_three(progress):
+        reports.append(progress)
+        if len(reports) == 3:
+            gateway.faults(isp_rate=1.0)
+
+    failed = backfill_shop(shop, 12, on_progress=fail_after_three)
+    assert failed.outcome == SyncRun.Outcome.FAILED and failed.error_class == "Transient"
+    done_until = Checkpoint.objects.get(shop=shop, stream="backfill").progress["trades_done_until"]
+    assert (
+        done_until
+        == Checkpoint.objects.get(shop=shop, stream="backfill").progress["trades_done_until"]
+    )
+
+    gateway.faults(isp_rate=0.0)
+    resumed = backfill_shop(shop, 12)
+    assert resumed.outcome == SyncRun.Outcome.SUCCEEDED
+    # the resumed run started at the first unwritten slice, not at the beginning
+    assert resumed.api_calls < failed.api_calls + 12 * 2
+    assert resumed.trades_written + failed.trades_written == 400
+    assert_matches_oracle(gateway, shop)
+
+
+def test_incremental_under_chaos_loses_nothing(make_shop, gateway, settings):
+    settings.SYNC_LAG_SECONDS = 4
+    settings.TOP_BACKOFF_CAP = 0.2
+    shop = make_shop("chaos", history_trades=150, history_days=3)
+    assert backfill_shop(shop, 4).outcome == SyncRun.Outcome.SUCCEEDED
+    gateway.control(
+        "market",
+        {
+            "nick": "chaos",
+            "trades_per_minute": 900,
+            "changes_per_minute": 1800,
+            "refunds_per_minute": 120,
+        },
+    )
+    gateway.faults(
+        lag_seconds=3,
+        drift_rate=0.5,
+        isp_rate=0.1,
+        http_500_rate=0.05,
+        malformed_rate=0.05,
+        ban_rate=0.02,
+        ban_seconds=1,
+        peak_mode=True,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sync_shop(shop, "trades")
+        sync_shop(shop, "refunds")
+        Checkpoint.objects.filter(shop=shop).update(next_run_at=None)
+    gateway.control(
+        "market",
+        {"nick": "chaos", "trades_per_minute": 0, "changes_per_minute": 0, "refunds_per_minute": 0},
+    )
+    gateway.faults(isp_rate=0, http_500_rate=0, malformed_rate=0, ban_rate=0, drift_rate=0)
+    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
+    assert sync_shop(shop, "refunds").outcome == SyncRun.Outcome.SUCCEEDED
+    assert Trade.objects.filter(shop=shop).count() > 150
+    assert_matches_oracle(gateway, shop)
+    injected = gateway.control("stats")["errors_injected"]
+    assert sum(injected.values()) > 20, injected  # the faults did bite
+
+
+def test_the_naive_scheme_loses_trades_in_the_same_sandbox(make_shop, gateway, sandbox_app):
+    shop = make_shop("naive", history_trades=0)
+    client = TopClient(app_credentials(sandbox_app), policy=RetryPolicy(max_attempts=1))
+    gateway.control(
+        "market", {"nick": "naive", "trades_per_minute": 900, "changes_per_minute": 1800}
+    )
+    gateway.faults(lag_seconds=3, drift_rate=0.5, isp_rate=0.05)
+    store: dict[int, dict] = {}
+    from datetime import datetime
+
+    from ordersync.taobao.types import PLATFORM_TZ
+
+    start = datetime.now(PLATFORM_TZ).replace(microsecond=0)
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        start = naive_sync(client, shop.session_key, start, store)
+        time.sleep(0.5)
+    gateway.control("market", {"nick": "naive", "trades_per_minute": 0, "changes_per_minute": 0})
+    gateway.faults(isp_rate=0, drift_rate=0)
+    time.sleep(4)
+    start = naive_sync(client, shop.session_key, start, store)
+    oracle = gateway.oracle_trades("naive")
+    lost = [tid for tid, t in oracle.items() if store.get(tid, {}).get("modified") != t["modified"]]
+    assert len(lost) > 0
+
+
+def test_an_invalid_session_marks_the_shop_and_stops_its_schedules(make_shop):
+    from django_q.models import Schedule
+
+    from shops.schedules import sync_schedules
+
+    shop = make_shop("expired")
+    sync_schedules(shop)
+    assert Schedule.objects.filter(name__startswith=f"shop-{shop.pk}-").count() == 2
+    Shop.objects.filter(pk=shop.pk).update(session_key="not-a-session")
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Checkpoint.objects.filter(shop=shop).update(cursor=timezone.now() - timedelta(minutes=30))
+    shop.refresh_from_db()
+    run = sync_shop(shop, "trades")
+    assert run.outcome == SyncRun.Outcome.FAILED and run.error_class == "SessionInvalid"
+    shop.refresh_from_db()
+    assert shop.status == Shop.Status.NEEDS_REAUTH
+    assert not Schedule.objects.filter(name__startswith=f"shop-{shop.pk}-").exists()
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="trades")
+    assert checkpoint.consecutive_failures == 1 and "SessionInvalid" in checkpoint.last_error

@@ -1,0 +1,66 @@
+"""Schedules follow the shop; failure rates degrade it and successes restore it."""
+
+from __future__ import annotations
+
+from django_q.models import Schedule
+
+from shops import actions
+from shops.models import Shop, SyncRun
+from shops.schedules import reconcile_name, sync_name, sync_schedules
+from trades.sync.runs import auto_interval, evaluate_health
+
+
+def schedules_of(shop: Shop) -> dict[str, Schedule]:
+    return {s.name: s for s in Schedule.objects.filter(name__startswith=f"shop-{shop.pk}-")}
+
+
+def test_schedules_are_created_once_and_follow_the_shop(shop_a):
+    sync_schedules(shop_a)
+    sync_schedules(shop_a)
+    found = schedules_of(shop_a)
+    assert set(found) == {sync_name(shop_a), reconcile_name(shop_a)}
+    assert found[sync_name(shop_a)].func == "trades.tasks.sync_shop_task"
+    assert found[reconcile_name(shop_a)].schedule_type == Schedule.DAILY
+
+    actions.set_interval(shop_a, 5)
+    assert schedules_of(shop_a)[sync_name(shop_a)].minutes == 5
+    actions.set_degraded(shop_a, True)
+    assert schedules_of(shop_a)[sync_name(shop_a)].minutes == 30
+    actions.pause_shop(shop_a)
+    assert schedules_of(shop_a) == {}
+    actions.resume_shop(shop_a)
+    assert len(schedules_of(shop_a)) == 2
+
+
+def record(shop: Shop, *outcomes: str) -> None:
+    for outcome in outcomes:
+        SyncRun.objects.create(shop=shop, stream="trades", kind="incremental", outcome=outcome)
+
+
+def test_failure_rate_degrades_and_successes_restore(shop_a, settings):
+    settings.SYNC_DEGRADE_FAILURE_RATE = 0.3
+    settings.SYNC_RECOVER_AFTER_SUCCESSES = 5
+    record(shop_a, "succeeded", "succeeded", "failed", "failed", "skipped")
+    evaluate_health(shop_a)
+    shop_a.refresh_from_db()
+    assert not shop_a.degraded  # four finished runs are too few to judge
+    record(shop_a, "failed")
+    evaluate_health(shop_a)
+    shop_a.refresh_from_db()
+    assert shop_a.degraded
+
+    record(shop_a, *["succeeded"] * 4)
+    evaluate_health(shop_a)
+    shop_a.refresh_from_db()
+    assert shop_a.degraded  # four successes in a row are not yet enough
+    record(shop_a, "succeeded")
+    evaluate_health(shop_a)
+    shop_a.refresh_from_db()
+    assert not shop_a.degraded
+
+
+def test_interval_follows_volume():
+    assert auto_interval(0) == 30
+    assert auto_interval(10) == 10  # a quiet shop: every 10 minutes
+    assert auto_interval(1500) == 2
+    assert auto_interval(100000) == 1

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+
+from trades.management.commands._shop import find_shop
+from trades.sync.reconcile import reconcile_shop
+
+
+class Command(BaseCommand):
+    help = "Reconcile a shop's trades with the platform (yesterday and today, or one day)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("shop", help="shop id or seller nick")
+        parser.add_argument("--day", help="platform date, YYYY-MM-DD")
+
+    def handle(self, *args, **opts):
+        shop = find_shop(opts["shop"])
+        try:
+            day = date.fromisoformat(opts["day"]) if opts["day"] else None
+        except ValueError:
+            raise CommandError(f"--day {opts['day']!r} is not a date (YYYY-MM-DD)") from None
+        for report in reconcile_shop(shop, day):
+            self.stdout.write(
+                f"{report.day}: platform {report.platform_count}, ours {report.local_count}, "
+                f"missing found {report.missing_found}, stale fixed {report.stale_fixed}, "
+                f"{report.api_calls} API calls, {report.duration_seconds:.1f}s"
+            )

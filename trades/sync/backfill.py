@@ -1,0 +1,248 @@
+"""Backfill: a shop's last ``BACKFILL_DAYS`` of trades by created time, and of refunds.
+
+``created`` never changes, so trade slices are read forward with ``use_has_next`` (no count
+on every page). Slices are a day wide, halved while one holds more than
+``SYNC_SPLIT_THRESHOLD`` trades or times out. Each slice is one transaction holding the
+backfill checkpoint's lock; its end is recorded in that transaction, so a restart resumes at
+the first slice not yet written. The incremental cursors start where the backfill began,
+minus the overlap, so nothing modified while the backfill runs is missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+
+from ordersync.taobao import api
+from ordersync.taobao.client import TopClient
+from ordersync.taobao.errors import TradeServiceRejected, Transient
+from ordersync.taobao.types import format_time, parse_time
+from shops.models import Checkpoint, Shop, SyncRun
+from shops.top import client_for_shop
+from trades.sync import runs
+from trades.sync.incremental import fan_out, fullinfo_fetcher, read_window
+from trades.sync.reading import WindowTooLarge, complete_trades, read_forward
+from trades.sync.streams import REFUNDS, TRADE_FIELDS
+from trades.sync.windows import Window, narrower
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress bar shows: platform time covered out of the whole span."""
+
+    stage: str  # "trades" | "refunds"
+    done_seconds: float
+    total_seconds: float
+    trades_written: int
+
+
+class Locked(Exception):
+    """Another worker is running this shop's backfill."""
+
+
+def backfill_shop(
+    shop: Shop,
+    days: int | None = None,
+    *,
+    client: TopClient | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> SyncRun:
+    """Backfill (or resume the unfinished backfill of) ``shop``; return the run."""
+    client = client or client_for_shop(shop)
+    for stream in Checkpoint.Stream.values:
+        Checkpoint.objects.get_or_create(shop=shop, stream=stream)
+    run = runs.start_run(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)
+    counters = runs.Counters()
+    calls_before = client.calls
+    try:
+        state = _begin(shop, client, days or settings.BACKFILL_DAYS)
+        run.window_start, run.window_end = parse_time(state["from"]), parse_time(state["until"])
+        _backfill_trades(shop, client, counters, on_progress)
+        _backfill_refunds(shop, client, counters, on_progress)
+        _finish(shop)
+    except Locked:
+        counters.api_calls = client.calls - calls_before
+        return runs.finish_run(run, counters, SyncRun.Outcome.SKIPPED)
+    except Exception as error:
+        counters.api_calls = client.calls - calls_before
+        runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
+        runs.record_failure(shop, Checkpoint.Stream.BACKFILL, error)
+        return run
+    counters.api_calls = client.calls - calls_before
+    return runs.finish_run(run, counters, SyncRun.Outcome.SUCCEEDED)
+
+
+def _lock(shop: Shop) -> Checkpoint:
+    checkpoint = (
+        Checkpoint.objects.select_for_update(skip_locked=True)
+        .filter(shop=shop, stream=Checkpoint.Stream.BACKFILL)
+        .first()
+    )
+    if checkpoint is None:
+        raise Locked(f"the backfill of shop {shop.pk} is running elsewhere")
+    return checkpoint
+
+
+@transaction.atomic
+def _begin(shop: Shop, client: TopClient, days: int) -> dict:
+    """Start a new backfill unless one is unfinished; return its state."""
+    checkpoint = _lock(shop)
+    state = checkpoint.progress
+    if state.get("until") and not state.get("finished_at"):
+        return state  # resume
+    now = client.clock.now().replace(microsecond=0)
+    begin = now - timedelta(days=days)
+    state = {
+        "from": format_time(begin),
+        "until": format_time(now),
+        "trades_done_until": format_time(begin),
+        "refunds_done_until": format_time(begin),
+        "slice_seconds": int(DAY.total_seconds()),
+    }
+    checkpoint.progress = state
+    checkpoint.save(update_fields=["progress"])
+    cursor = now - timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)
+    Checkpoint.objects.filter(
+        shop=shop,
+        stream__in=[Checkpoint.Stream.TRADES, Checkpoint.Stream.REFUNDS],
+        cursor__isnull=True,
+    ).update(cursor=cursor)
+    return state
+
+
+def _span(state: dict, stage: str) -> tuple[datetime, datetime, datetime]:
+    return (
+        parse_time(state["from"]),
+        parse_time(state[f"{stage}_done_until"]),
+        parse_time(state["until"]),
+    )
+
+
+def _report(state: dict, stage: str, counters: runs.Counters, on_progress) -> None:
+    if on_progress is None:
+        return
+    begin, done, until = _span(state, stage)
+    on_progress(
+        Progress(
+            stage,
+            (done - begin).total_seconds(),
+            (until - begin).total_seconds(),
+            counters.trades_written,
+        )
+    )
+
+
+def _backfill_trades(shop: Shop, client: TopClient, counters, on_progress) -> None:
+    while True:
+        try:
+            state = _trade_slice(shop, client, counters)
+        except (Transient, TradeServiceRejected):
+            _narrow_slices(shop)  # a slice the platform cannot serve in time: halves next time
+            raise
+        if state is None:
+            return
+        _report(state, "trades", counters, on_progress)
+
+
+@transaction.atomic
+def _trade_slice(shop: Shop, client: TopClient, counters) -> dict | None:
+    """Read and write the next slice; return the new state, or None when all are done."""
+    checkpoint = _lock(shop)
+    state = checkpoint.progress
+    _, done, until = _span(state, "trades")
+    if done >= until:
+        return None
+    width = timedelta(seconds=state["slice_seconds"])
+    window = Window(done, min(until, done + width))
+    try:
+        _read_slice(shop, client, window, counters)
+    except WindowTooLarge:
+        state["slice_seconds"] = int(narrower(width).total_seconds())
+    else:
+        state["trades_done_until"] = format_time(window.end)
+        state["slice_seconds"] = int(min(DAY, width * 2).total_seconds())
+    checkpoint.save(update_fields=["progress"])
+    return state
+
+
+@transaction.atomic
+def _narrow_slices(shop: Shop) -> None:
+    checkpoint = _lock(shop)
+    width = timedelta(seconds=checkpoint.progress["slice_seconds"])
+    checkpoint.progress["slice_seconds"] = int(narrower(width).total_seconds())
+    checkpoint.save(update_fields=["progress"])
+
+
+def _read_slice(shop: Shop, client: TopClient, window: Window, counters) -> None:
+    fetch = partial(
+        api.trades_sold_get,
+        client,
+        shop.session_key,
+        start_created=window.start,
+        end_created=window.end - timedelta(seconds=1),  # both bounds are inclusive
+        fields=TRADE_FIELDS,
+        page_size=settings.SYNC_PAGE_SIZE,
+        type=",".join(settings.SYNC_TRADE_TYPES),
+    )
+    # The first page also counts the slice, so a slice that is too large is split early.
+    first = fetch(page_no=1, use_has_next=False)
+    if (first.total_results or 0) > settings.SYNC_SPLIT_THRESHOLD and (
+        window.end - window.start > timedelta(minutes=1)
+    ):
+        raise WindowTooLarge(first.total_results)
+    _write_page(shop, client, first.items, counters)
+    if len(first.items) < settings.SYNC_PAGE_SIZE:
+        return
+    rest = read_forward(lambda page_no: fetch(page_no=page_no + 1, use_has_next=True))
+    for items in rest:
+        _write_page(shop, client, items, counters)
+
+
+def _write_page(shop: Shop, client: TopClient, items: list[dict], counters) -> None:
+    from trades.sync.write import write_trades
+
+    items = complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop))
+    result = write_trades(shop, items)
+    counters.pages += 1
+    counters.trades_seen += result.seen
+    counters.trades_written += result.written
+
+
+def _backfill_refunds(shop: Shop, client: TopClient, counters, on_progress) -> None:
+    """Refunds have no created-time list: their history is read by modified, a day at a time."""
+    while True:
+        with transaction.atomic():
+            checkpoint = _lock(shop)
+            state = checkpoint.progress
+            _, done, until = _span(state, "refunds")
+            if done >= until:
+                return
+            width = timedelta(seconds=state.get("refund_slice_seconds", DAY.total_seconds()))
+            window = Window(done, min(until, done + width))
+            try:
+                read_window(shop, REFUNDS, client, window, runs.Counters())
+            except WindowTooLarge:
+                state["refund_slice_seconds"] = int(narrower(width).total_seconds())
+            else:
+                state["refunds_done_until"] = format_time(window.end)
+            checkpoint.save(update_fields=["progress"])
+        _report(state, "refunds", counters, on_progress)
+
+
+@transaction.atomic
+def _finish(shop: Shop) -> None:
+    checkpoint = _lock(shop)
+    from django.utils import timezone
+
+    checkpoint.progress = {**checkpoint.progress, "finished_at": format_time(timezone.now())}
+    checkpoint.last_success_at = timezone.now()
+    checkpoint.consecutive_failures = 0
+    checkpoint.last_error = ""
+    checkpoint.save()

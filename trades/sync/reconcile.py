@@ -1,0 +1,142 @@
+"""Reconcile: one shop's platform day checked against our rows, and repaired.
+
+Per created-day: count on the platform (``fields=tid``) against ours; where they differ, list
+the day's tids and diff; then check statuses against the day's increment listing. Whatever is
+missing or older than the platform's is fetched with ``trade.fullinfo.get`` and written
+through the normal write path. Nothing found is the normal result.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db.models import Count
+
+from ordersync.taobao import api
+from ordersync.taobao.client import TopClient
+from ordersync.taobao.errors import TradeNotFound
+from ordersync.taobao.types import PLATFORM_TZ, parse_time
+from shops.models import Shop, SyncRun
+from shops.top import client_for_shop
+from trades.models import ReconcileReport, Trade
+from trades.sync import runs
+from trades.sync.reading import read_backward, read_forward
+from trades.sync.streams import TRADE_FIELDS
+from trades.sync.write import write_trades
+
+LISTING_FIELDS = "tid,status,modified"
+DETAIL_LIMIT = 200
+
+
+def reconcile_shop(
+    shop: Shop, day: date | None = None, *, client: TopClient | None = None
+) -> list[ReconcileReport]:
+    """Reconcile ``day`` (platform date), or yesterday and today so far; return the reports."""
+    client = client or client_for_shop(shop)
+    today = client.clock.now().astimezone(PLATFORM_TZ).date()
+    days = [day] if day else [today - timedelta(days=1), today]
+    return [_reconcile_day(shop, client, d) for d in days]
+
+
+def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
+    run = runs.start_run(shop, "trades", SyncRun.Kind.RECONCILE)
+    counters = runs.Counters()
+    started, calls_before = time.monotonic(), client.calls
+    start = datetime.combine(day, datetime.min.time(), tzinfo=PLATFORM_TZ)
+    lag = timedelta(seconds=settings.SYNC_LAG_SECONDS)
+    end = min(start + timedelta(days=1), client.clock.now() - lag).replace(microsecond=0)
+    run.window_start, run.window_end = start, end
+    try:
+        report = _compare(shop, client, start, end, counters)
+    except Exception as error:
+        counters.api_calls = client.calls - calls_before
+        runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
+        raise
+    report.api_calls = counters.api_calls = client.calls - calls_before
+    report.duration_seconds = time.monotonic() - started
+    report.save()
+    runs.finish_run(run, counters, SyncRun.Outcome.SUCCEEDED)
+    return report
+
+
+def _local(shop: Shop, tids) -> dict[int, datetime]:
+    return dict(Trade.objects.filter(shop=shop, tid__in=list(tids)).values_list("tid", "modified"))
+
+
+def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileReport:
+    types = ",".join(settings.SYNC_TRADE_TYPES)
+    sold = partial(
+        api.trades_sold_get,
+        client,
+        shop.session_key,
+        start_created=start,
+        end_created=end - timedelta(seconds=1),  # both bounds are inclusive
+        type=types,
+    )
+    platform_count = sold(fields="tid", page_size=1, use_has_next=False).total_results or 0
+    local_count = Trade.objects.filter(
+        shop=shop, created__gte=start, created__lt=end, type__in=settings.SYNC_TRADE_TYPES
+    ).aggregate(n=Count("id"))["n"]
+
+    platform: dict[int, datetime] = {}
+    if platform_count != local_count:
+        fetch = partial(sold, fields=LISTING_FIELDS, page_size=100, use_has_next=True)
+        for items in read_forward(lambda page_no: fetch(page_no=page_no)):
+            platform.update({t["tid"]: parse_time(t["modified"]) for t in items})
+    if end > start:
+        changed = partial(
+            api.trades_sold_increment_get,
+            client,
+            shop.session_key,
+            start_modified=start,
+            end_modified=end,
+            fields=LISTING_FIELDS,
+            page_size=100,
+            type=types,
+        )
+        pages = read_backward(
+            lambda page_no: changed(page_no=page_no),
+            page_size=100,
+            split_threshold=10**9,  # a reconcile reads the whole day, however large
+        )
+        for items in pages:
+            for t in items:
+                modified = parse_time(t["modified"])
+                platform[t["tid"]] = max(modified, platform.get(t["tid"], modified))
+
+    local = _local(shop, platform)
+    missing = sorted(tid for tid in platform if tid not in local)
+    stale = sorted(
+        tid for tid, modified in platform.items() if tid in local and local[tid] < modified
+    )
+    fixed = _repair(shop, client, missing + stale, counters)
+    return ReconcileReport(
+        tenant_id=shop.tenant_id,
+        shop=shop,
+        day=start.date(),
+        platform_count=platform_count,
+        local_count=local_count,
+        missing_found=len(missing),
+        stale_fixed=len([tid for tid in stale if tid in fixed]),
+        details={"missing": missing[:DETAIL_LIMIT], "stale": stale[:DETAIL_LIMIT]},
+    )
+
+
+def _repair(shop: Shop, client: TopClient, tids: list[int], counters) -> set[int]:
+    """Fetch the full trades and write them; return the tids written."""
+    fixed: set[int] = set()
+    for offset in range(0, len(tids), 100):
+        batch = []
+        for tid in tids[offset : offset + 100]:
+            try:
+                batch.append(api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS))
+            except TradeNotFound:
+                continue  # gone from the platform's 3-month scope since it was listed
+        result = write_trades(shop, batch)
+        counters.trades_seen += result.seen
+        counters.trades_written += result.written
+        fixed.update(change.key for change in result.changes)
+    return fixed

@@ -1,0 +1,147 @@
+"""Sync-run bookkeeping: counters, the outcome, and what a failure does to the shop."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from ordersync.taobao.errors import RateLimited, SessionInvalid, TradeServiceRejected, Transient
+from shops import actions
+from shops.models import Checkpoint, Shop, SyncRun
+from trades.sync.windows import narrower
+
+log = logging.getLogger("ordersync.sync")
+
+HEALTH_RUNS = 10
+BACKOFF_CAP = timedelta(hours=1)
+REJECTION_PAUSE = timedelta(minutes=3)  # what isv.trade-service-rejection asks for
+
+
+@dataclass
+class Counters:
+    api_calls: int = 0
+    pages: int = 0
+    trades_seen: int = 0
+    trades_written: int = 0
+
+
+def start_run(shop: Shop, stream: str, kind: str) -> SyncRun:
+    # Runs left "running" by a worker that died hold no lock any more; the new run says so.
+    SyncRun.objects.filter(shop=shop, stream=stream, outcome=SyncRun.Outcome.RUNNING).filter(
+        started_at__lt=timezone.now() - timedelta(seconds=settings.Q_TIMEOUT)
+    ).update(
+        outcome=SyncRun.Outcome.FAILED,
+        finished_at=timezone.now(),
+        error_class="WorkerLost",
+        error_message="the worker running this stopped before the run finished",
+    )
+    return SyncRun.objects.create(shop=shop, stream=stream, kind=kind)
+
+
+def finish_run(run: SyncRun, counters: Counters, outcome: str, error: Exception | None = None):
+    run.outcome = outcome
+    run.finished_at = timezone.now()
+    for name, value in asdict(counters).items():
+        setattr(run, name, value)
+    if error is not None:
+        run.error_class = type(error).__name__
+        run.error_message = str(error)[:2000]
+    run.save()
+    log.info(
+        "sync_run %s",
+        json.dumps(
+            {
+                "run": run.pk,
+                "shop": run.shop_id,
+                "stream": run.stream,
+                "kind": run.kind,
+                "outcome": outcome,
+                "window_start": run.window_start.isoformat() if run.window_start else None,
+                "window_end": run.window_end.isoformat() if run.window_end else None,
+                "seconds": round((run.finished_at - run.started_at).total_seconds(), 3),
+                **asdict(counters),
+                "error": run.error_class or None,
+            }
+        ),
+    )
+    return run
+
+
+def backoff(failures: int) -> timedelta:
+    return min(BACKOFF_CAP, timedelta(minutes=2 ** max(0, failures - 1)))
+
+
+def record_failure(shop: Shop, stream: str, error: Exception) -> None:
+    """Count the failure on the checkpoint (the cursor stays) and react to what it was."""
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=stream)
+    failures = checkpoint.consecutive_failures + 1
+    wait = backoff(failures)
+    progress = dict(checkpoint.progress)
+    if isinstance(error, TradeServiceRejected | Transient):
+        # both often mean the window is too heavy for the platform: read less at a time
+        width = timedelta(seconds=progress.get("window_seconds", settings.SYNC_MAX_WINDOW_SECONDS))
+        progress["window_seconds"] = int(narrower(width).total_seconds())
+    if isinstance(error, TradeServiceRejected):
+        wait = max(wait, REJECTION_PAUSE)
+    if isinstance(error, RateLimited):
+        wait = max(wait, timedelta(seconds=error.ban_seconds))
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(
+        consecutive_failures=F("consecutive_failures") + 1,
+        last_error=f"{type(error).__name__}: {error}"[:2000],
+        next_run_at=timezone.now() + wait,
+        progress=progress,
+    )
+    if isinstance(error, SessionInvalid):
+        actions.mark_needs_reauth(shop, f"{type(error).__name__}: {error}")
+    evaluate_health(shop)
+
+
+def evaluate_health(shop: Shop) -> None:
+    """Degrade a shop whose recent runs fail too often; restore it after a run of successes."""
+    outcomes = list(
+        SyncRun.objects.filter(shop=shop, kind=SyncRun.Kind.INCREMENTAL)
+        .exclude(outcome__in=[SyncRun.Outcome.RUNNING, SyncRun.Outcome.SKIPPED])
+        .order_by("-started_at")
+        .values_list("outcome", flat=True)[:HEALTH_RUNS]
+    )
+    if not outcomes:
+        return
+    failed = sum(outcome == SyncRun.Outcome.FAILED for outcome in outcomes)
+    recent = outcomes[: settings.SYNC_RECOVER_AFTER_SUCCESSES]
+    if shop.degraded:
+        if len(recent) == settings.SYNC_RECOVER_AFTER_SUCCESSES and not any(
+            outcome == SyncRun.Outcome.FAILED for outcome in recent
+        ):
+            actions.set_degraded(shop, False)
+    elif len(outcomes) >= HEALTH_RUNS // 2 and failed / len(outcomes) >= (
+        settings.SYNC_DEGRADE_FAILURE_RATE
+    ):
+        actions.set_degraded(shop, True)
+
+
+def changed_per_hour(shop: Shop, hours: int = 2) -> float:
+    since = timezone.now() - timedelta(hours=hours)
+    written = SyncRun.objects.filter(
+        shop=shop, kind=SyncRun.Kind.INCREMENTAL, stream="trades", started_at__gte=since
+    ).aggregate(total=Sum("trades_written"))["total"]
+    return (written or 0) / hours
+
+
+def auto_interval(rate_per_hour: float) -> int:
+    """Minutes between runs: ~50 changes a run (about one page), 1 to 10 minutes for a shop
+    that sells, 30 for an idle one."""
+    if rate_per_hour <= 0:
+        return 30
+    return max(1, min(10, round(3000 / rate_per_hour)))
+
+
+def record_success(shop: Shop) -> None:
+    evaluate_health(shop)
+    if shop.interval_mode == Shop.IntervalMode.AUTO:
+        actions.set_interval(shop, auto_interval(changed_per_hour(shop)))

@@ -1,0 +1,38 @@
+"""What differs between the trade and the refund streams: API, fields, key and writer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ordersync.taobao import api
+from trades.sync.write import write_refunds, write_trades
+
+TRADE_FIELDS = (
+    "tid,tid_str,status,type,created,modified,pay_time,consign_time,end_time,payment,total_fee,"
+    "post_fee,buyer_nick,buyer_open_uid,receiver_state,receiver_city,receiver_district,"
+    "step_trade_status,step_paid_fee,orders"
+)
+REFUND_FIELDS = (
+    "refund_id,tid,oid,status,refund_fee,created,modified,title,total_fee,order_status,"
+    "good_status,has_good_return,reason,desc,refund_phase,buyer_nick,buyer_open_uid"
+)
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    key: str
+    fields: str
+    list_modified: Callable  # (client, session, *, start_modified, end_modified, …) -> Page
+    write: Callable
+    needs_orders: bool
+
+
+TRADES = Stream(
+    "trades", "tid", TRADE_FIELDS, api.trades_sold_increment_get, write_trades, needs_orders=True
+)
+REFUNDS = Stream(
+    "refunds", "refund_id", REFUND_FIELDS, api.refunds_receive_get, write_refunds, False
+)
+STREAMS = {stream.name: stream for stream in (TRADES, REFUNDS)}

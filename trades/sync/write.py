@@ -1,0 +1,180 @@
+"""The write path: pages of platform trades and refunds into PostgreSQL.
+
+One ``INSERT … ON CONFLICT`` per page (and one for the sub-orders of the rows that changed).
+A row is only replaced by a strictly newer ``modified``, so re-reading a window is harmless
+and an older version never overwrites a newer one, whatever order writers commit in.
+Every row that changes is handed to :func:`trades.feed.record_changes` in the same
+transaction: that is the one place the change feed and the webhook outbox hook in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from psycopg.types.json import Jsonb
+
+from ordersync.taobao.types import parse_money, parse_time
+from shops.models import Shop
+from trades.feed import Change, record_changes
+
+TRADE_COLUMNS = {
+    # column: (postgres array type, value from the wire trade)
+    "tid": ("bigint", lambda t: t["tid"]),
+    "status": ("text", lambda t: t.get("status") or ""),
+    "type": ("text", lambda t: t.get("type") or ""),
+    "created": ("timestamptz", lambda t: parse_time(t.get("created"))),
+    "modified": ("timestamptz", lambda t: parse_time(t.get("modified"))),
+    "pay_time": ("timestamptz", lambda t: parse_time(t.get("pay_time"))),
+    "consign_time": ("timestamptz", lambda t: parse_time(t.get("consign_time"))),
+    "end_time": ("timestamptz", lambda t: parse_time(t.get("end_time"))),
+    "payment": ("numeric", lambda t: parse_money(t.get("payment"))),
+    "total_fee": ("numeric", lambda t: parse_money(t.get("total_fee"))),
+    "post_fee": ("numeric", lambda t: parse_money(t.get("post_fee"))),
+    "buyer_open_uid": ("text", lambda t: t.get("buyer_open_uid") or ""),
+    "buyer_nick": ("text", lambda t: t.get("buyer_nick") or ""),
+    "receiver_state": ("text", lambda t: t.get("receiver_state") or ""),
+    "receiver_city": ("text", lambda t: t.get("receiver_city") or ""),
+    "receiver_district": ("text", lambda t: t.get("receiver_district") or ""),
+    "step_trade_status": ("text", lambda t: t.get("step_trade_status") or ""),
+    "step_paid_fee": ("numeric", lambda t: parse_money(t.get("step_paid_fee"))),
+    "payload": ("jsonb", Jsonb),
+}
+
+LINE_COLUMNS = {
+    "oid": ("bigint", lambda o: o["oid"]),
+    "status": ("text", lambda o: o.get("status") or ""),
+    "refund_status": ("text", lambda o: o.get("refund_status") or ""),
+    "num_iid": ("bigint", lambda o: o.get("num_iid")),
+    "sku_id": ("text", lambda o: str(o.get("sku_id") or "")),
+    "title": ("text", lambda o: (o.get("title") or "")[:300]),
+    "price": ("numeric", lambda o: parse_money(o.get("price"))),
+    "num": ("integer", lambda o: o.get("num")),
+    "payment": ("numeric", lambda o: parse_money(o.get("payment"))),
+    "divide_order_fee": ("numeric", lambda o: parse_money(o.get("divide_order_fee"))),
+}
+
+REFUND_COLUMNS = {
+    "refund_id": ("bigint", lambda r: r["refund_id"]),
+    "tid": ("bigint", lambda r: r["tid"]),
+    "oid": ("bigint", lambda r: r.get("oid")),
+    "status": ("text", lambda r: r.get("status") or ""),
+    "refund_fee": ("numeric", lambda r: parse_money(r.get("refund_fee"))),
+    "created": ("timestamptz", lambda r: parse_time(r.get("created"))),
+    "modified": ("timestamptz", lambda r: parse_time(r.get("modified"))),
+    "payload": ("jsonb", Jsonb),
+}
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    seen: int
+    written: int
+    changes: list[Change]
+
+
+class MalformedRecord(ValueError):
+    """A platform record without the keys every record has; nothing of its page is written."""
+
+
+def _columns(records: list[dict], columns: dict, required: tuple[str, ...]) -> list[list]:
+    for record in records:
+        missing = [key for key in required if record.get(key) in (None, "")]
+        if missing:
+            raise MalformedRecord(f"record without {', '.join(missing)}: {str(record)[:200]}")
+    return [[extract(record) for record in records] for _, extract in columns.values()]
+
+
+def _newest_per_key(records: list[dict], key: str) -> list[dict]:
+    """One record per key (the newest), sorted by key so concurrent writers lock in one order."""
+    newest: dict[int, dict] = {}
+    for record in records:
+        current = newest.get(record[key])
+        if current is None or (record.get("modified") or "") >= (current.get("modified") or ""):
+            newest[record[key]] = record
+    return [newest[k] for k in sorted(newest)]
+
+
+def _upsert_sql(table: str, key: str, columns: dict) -> str:
+    names = ", ".join(columns)
+    unnest = ", ".join(f"%(c_{name})s::{pg}[]" for name, (pg, _) in columns.items())
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name != key)
+    return f"""
+        INSERT INTO {table} (tenant_id, shop_id, {names}, first_synced_at, last_synced_at)
+        SELECT %(tenant)s, %(shop)s, u.*, now(), now() FROM unnest({unnest}) AS u({names})
+        ON CONFLICT (shop_id, {key}) DO UPDATE SET {updates}, last_synced_at = now()
+        WHERE {table}.modified < EXCLUDED.modified
+        RETURNING id, {key}, status, modified, xmax = 0
+    """
+
+
+def _write(shop: Shop, entity: str, records: list[dict], key: str, table: str, columns: dict):
+    """Upsert ``records``; return them (one per key) and the changes they made."""
+    records = _newest_per_key(records, key)
+    arrays = _columns(records, columns, (key, "status", "created", "modified"))
+    keys = arrays[0]
+    with connection.cursor() as cursor:
+        # Lock the rows we may replace first, so the status they had is exact.
+        cursor.execute(
+            f"SELECT {key}, status FROM {table} WHERE shop_id = %s AND {key} = ANY(%s)"
+            f" ORDER BY {key} FOR UPDATE",
+            [shop.pk, keys],
+        )
+        previous = dict(cursor.fetchall())
+        params = {f"c_{name}": values for name, values in zip(columns, arrays, strict=True)}
+        cursor.execute(
+            _upsert_sql(table, key, columns),
+            {"tenant": shop.tenant_id, "shop": shop.pk, **params},
+        )
+        rows = cursor.fetchall()
+    changes = [
+        # a row another writer inserted since our lock has no known previous status: ""
+        Change(entity, pk, value, status, None if inserted else previous.get(value, ""), modified)
+        for pk, value, status, modified, inserted in rows
+    ]
+    return records, changes
+
+
+@transaction.atomic
+def write_trades(shop: Shop, trades: list[dict]) -> WriteResult:
+    """Upsert a page of wire trades (each with ``orders``) and their sub-orders."""
+    if not trades:
+        return WriteResult(0, 0, [])
+    records, changes = _write(shop, "trade", trades, "tid", "trades_trade", TRADE_COLUMNS)
+    by_tid = {record["tid"]: record for record in records}
+    _write_lines([(c.object_id, by_tid[c.key]) for c in changes])
+    record_changes(shop, changes)
+    return WriteResult(len(trades), len(changes), changes)
+
+
+def _write_lines(trades: list[tuple[int, dict]]) -> None:
+    pairs = [(trade_id, order) for trade_id, trade in trades for order in trade.get("orders") or []]
+    if not pairs:
+        return
+    pairs.sort(key=lambda pair: (pair[0], pair[1]["oid"]))
+    arrays = _columns([order for _, order in pairs], LINE_COLUMNS, ("oid",))
+    names = list(LINE_COLUMNS)
+    unnest = ", ".join(f"%s::{pg}[]" for pg, _ in LINE_COLUMNS.values())
+    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != "oid")
+    sql = f"""
+        INSERT INTO trades_tradeline (trade_id, {", ".join(names)})
+        SELECT * FROM unnest(%s::bigint[], {unnest})
+        ON CONFLICT (trade_id, oid) DO UPDATE SET {updates}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[trade_id for trade_id, _ in pairs], *arrays])
+
+
+@transaction.atomic
+def write_refunds(shop: Shop, refunds: list[dict]) -> WriteResult:
+    """Upsert a page of wire refunds."""
+    if not refunds:
+        return WriteResult(0, 0, [])
+    _, changes = _write(shop, "refund", refunds, "refund_id", "trades_refund", REFUND_COLUMNS)
+    record_changes(shop, changes)
+    return WriteResult(len(refunds), len(changes), changes)
+
+
+def platform_modified(record: dict) -> datetime | None:
+    return parse_time(record.get("modified"))
