@@ -9,7 +9,7 @@ from trades.feed import Change, record_changes
 
 pytestmark = pytest.mark.django_db
 
-LISTS = ["shops", "trades", "refunds", "sync-runs"]
+LISTS = ["shops", "trades", "refunds", "sync-runs", "reconcile-reports"]
 
 
 def detail_urls(data) -> dict[str, str]:
@@ -18,6 +18,7 @@ def detail_urls(data) -> dict[str, str]:
         "trades": f"/api/v1/trades/{data['trades'][0].tid}/",
         "refunds": f"/api/v1/refunds/{data['refund'].refund_id}/",
         "sync-runs": f"/api/v1/sync-runs/{data['runs'][0].pk}/",
+        "reconcile-reports": f"/api/v1/reconcile-reports/{data['report'].pk}/",
     }
 
 
@@ -32,6 +33,7 @@ def expected_keys(data, endpoint: str) -> set:
         "trades": {t.tid for t in data["trades"]},
         "refunds": {data["refund"].refund_id},
         "sync-runs": {r.pk for r in data["runs"]},
+        "reconcile-reports": {data["report"].pk},
     }[endpoint]
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.api.conftest import T0, make_refund, make_trade
+from tests.api.conftest import T0, make_refund, make_report, make_trade
 
 pytestmark = pytest.mark.django_db
 
@@ -66,8 +66,13 @@ def test_trade_filters(owner_client, shop_a, tenant_a, top_app):
     ]
 
 
-def test_refund_and_sync_run_filters(owner_client, shop_a):
+def test_refund_sync_run_and_report_filters(owner_client, shop_a):
     from shops.models import SyncRun
+
+    make_report(shop_a, "2026-11-01")
+    make_report(shop_a, "2026-11-02")
+    reports = owner_client.get("/api/v1/reconcile-reports/", {"day_after": "2026-11-02"})
+    assert [r["day"] for r in reports.json()["results"]] == ["2026-11-02"]
 
     make_refund(shop_a, 1, tid=10)
     make_refund(shop_a, 2, tid=20, minutes=30)
@@ -97,6 +102,7 @@ def test_refund_and_sync_run_filters(owner_client, shop_a):
         ),
         ("/api/v1/refunds/", {"modified_after": "x"}, "modified_after"),
         ("/api/v1/sync-runs/", {"outcome": "exploded"}, "outcome"),
+        ("/api/v1/reconcile-reports/", {"day_after": "2026-02-30"}, "day_after"),
         ("/api/v1/shops/", {"status": "sleeping"}, "status"),
         ("/api/v1/changes/", {"after": "garbage"}, "after"),
         ("/api/v1/changes/", {"limit": "1001"}, "limit"),
@@ -125,6 +131,7 @@ def test_ids_that_cannot_exist_are_404(owner_client, tid):
         ("refunds", lambda shop, n: make_refund(shop, 9000 + n, tid=n, minutes=n)),
         ("shops", None),
         ("sync-runs", None),
+        ("reconcile-reports", lambda shop, n: make_report(shop, f"2026-10-{n % 28 + 1:02d}")),
     ],
 )
 def test_queries_per_request_do_not_grow_with_page_size(owner_client, shop_a, endpoint, make):

@@ -83,6 +83,14 @@ class SyncRunQuery(RangeCheck, PageQuery):
     started_before = _until("Started")
 
 
+class ReconcileReportQuery(RangeCheck, PageQuery):
+    ranges = ("day",)
+
+    shop = _id("Only reports of this shop.")
+    day_after = serializers.DateField(required=False, help_text="Day on or after (YYYY-MM-DD).")
+    day_before = serializers.DateField(required=False, help_text="Day before (YYYY-MM-DD).")
+
+
 class ChangeQuery(serializers.Serializer):
     after = serializers.CharField(
         required=False,
@@ -132,6 +140,8 @@ LOOKUPS = {
     "modified_before": "modified__lt",
     "started_after": "started_at__gte",
     "started_before": "started_at__lt",
+    "day_after": "day__gte",
+    "day_before": "day__lt",
 }
 
 

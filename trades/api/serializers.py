@@ -11,7 +11,7 @@ from rest_framework import serializers
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.feed_models import ChangeEvent
 from trades.key_models import ApiKey
-from trades.models import Refund, Trade, TradeLine
+from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
 
 class TradeLineSerializer(serializers.ModelSerializer):
@@ -179,6 +179,24 @@ class ShopSerializer(serializers.ModelSerializer):
     def get_last_run(self, shop: Shop) -> dict | None:
         runs = shop.latest_runs
         return SyncRunSerializer(runs[0]).data if runs else None
+
+
+class ReconcileReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReconcileReport
+        fields = [
+            "id",
+            "shop",
+            "day",
+            "platform_count",
+            "local_count",
+            "missing_found",
+            "stale_fixed",
+            "api_calls",
+            "duration_seconds",
+            "details",
+            "created_at",
+        ]
 
 
 class JobRequestSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from trades.api.errors import api_not_found
 from trades.api.key_views import ApiKeyViewSet
 from trades.api.views import (
     ChangeViewSet,
+    ReconcileReportViewSet,
     RefundViewSet,
     ShopViewSet,
     SyncRunViewSet,
@@ -20,6 +21,7 @@ router.register("shops", ShopViewSet, basename="shop")
 router.register("trades", TradeViewSet, basename="trade")
 router.register("refunds", RefundViewSet, basename="refund")
 router.register("sync-runs", SyncRunViewSet, basename="syncrun")
+router.register("reconcile-reports", ReconcileReportViewSet, basename="reconcilereport")
 router.register("changes", ChangeViewSet, basename="change")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 

@@ -22,7 +22,7 @@ from trades.api import serializers as s
 from trades.api.errors import ErrorSerializer
 from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
 from trades.feed import InvalidCursor, read_changes_page
-from trades.models import Refund, Trade, TradeLine
+from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 429)}
 
@@ -34,17 +34,33 @@ def _lookup_int(value: str) -> int:
     return int(value)
 
 
-class PagedSchema(AutoSchema):
-    """Our lists declare their page body themselves; spectacular must not wrap it in an array."""
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds until this API key may send requests again.",
+)
+
+
+class ApiSchema(AutoSchema):
+    """Our lists declare their page body themselves; spectacular must not wrap it in an array.
+
+    Every operation can be throttled, so every one documents Retry-After on its 429.
+    """
+
+    def get_override_parameters(self) -> list:
+        return [*super().get_override_parameters(), RETRY_AFTER]
 
     def _is_list_view(self, serializer=None) -> bool:
-        return False
+        # still a list for naming the operation (`…_list`), never for wrapping a response
+        return serializer is None and getattr(self.view, "action", None) == "list"
 
 
 class TenantViewSet(viewsets.GenericViewSet):
     """Lookups are inside the key's tenant: another tenant's object is not found."""
 
-    schema = PagedSchema()
+    schema = ApiSchema()
 
     @property
     def tenant(self) -> Tenant:
@@ -219,6 +235,21 @@ class SyncRunViewSet(ReadOnlyTenantViewSet):
 
     def tenant_queryset(self) -> QuerySet:
         return SyncRun.objects.filter(shop__tenant=self.tenant)
+
+
+@extend_schema_view(
+    list=_list_schema(s.ReconcileReportSerializer, filters.ReconcileReportQuery, "ReconcilePage"),
+    retrieve=_retrieve_schema(s.ReconcileReportSerializer, "id", "The report's id."),
+)
+class ReconcileReportViewSet(ReadOnlyTenantViewSet):
+    """Daily reconcile reports of the tenant's shops, newest first."""
+
+    serializer_class = s.ReconcileReportSerializer
+    query_class = filters.ReconcileReportQuery
+    ordering = ("-created_at", "-id")
+
+    def tenant_queryset(self) -> QuerySet:
+        return ReconcileReport.objects.for_tenant(self.tenant)
 
 
 class ChangeViewSet(TenantViewSet):
