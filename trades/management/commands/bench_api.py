@@ -115,8 +115,7 @@ class Command(BaseCommand):
                 cursor.execute("SET LOCAL synchronous_commit = off")
                 cursor.execute(TRADES_SQL, params)
                 cursor.execute(LINES_SQL, params)
-            self.stdout.write(f"  loaded {params['stop']:,} trades", ending="\r")
-            self.stdout.flush()
+            self.stdout.write(f"  loaded {params['stop']:,} trades")
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE trades_trade")
             cursor.execute("ANALYZE trades_tradeline")
@@ -182,17 +181,38 @@ class Command(BaseCommand):
             _wait_until_up(base)
             for page in sorted({opts["page"], 10}):
                 url = f"{base}/api/v1/trades/?limit={page}"
+                server_cpu, client_cpu = _cpu_seconds(server.pid), time.process_time()
                 done, errors, latencies = _load(url, token, opts["clients"], opts["seconds"])
+                server_cpu = _cpu_seconds(server.pid) - server_cpu
+                client_cpu = time.process_time() - client_cpu
                 rate = done / opts["seconds"]
                 p50 = statistics.median(latencies) if latencies else float("nan")
+                per = 1000 / max(done, 1)
                 self.stdout.write(
                     f"gunicorn -w {opts['workers']}, {opts['clients']} client threads, "
                     f"{opts['seconds']:.0f} s, GET limit={page}: {rate:.0f} requests/s "
-                    f"({done} ok, {errors} errors, client-side p50 {p50:.1f} ms)"
+                    f"({done} ok, {errors} errors, client-side p50 {p50:.1f} ms; CPU per "
+                    f"request: gunicorn {server_cpu * per:.1f} ms, "
+                    f"load generator {client_cpu * per:.1f} ms)"
                 )
+            self.stdout.write(
+                f"load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+            )
         finally:
             server.terminate()
             server.wait(10)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and its children (gunicorn's workers), from /proc."""
+    total = 0
+    pids = [pid]
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        pids.append(int(child))
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
