@@ -213,6 +213,7 @@ class ChangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = ChangeEvent
         fields = [
+            "id",
             "entity",
             "shop",
             "key",
@@ -226,6 +227,7 @@ class ChangeSerializer(serializers.ModelSerializer):
             "key": {"help_text": "tid for a trade, refund_id for a refund."},
             "previous_status": {"help_text": "null when the row was inserted."},
             "created_at": {"help_text": "When the change was written."},
+            "id": {"help_text": "Unique per change: lets a consumer drop a change it has seen."},
         }
 
 
