@@ -210,7 +210,10 @@ def _cpu_seconds(pid: int) -> float:
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
         pids.append(int(child))
     for each in pids:
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # a worker that was just replaced
+            continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
 
