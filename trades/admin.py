@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
 from trades.models import Refund, Trade, TradeLine
 
 

@@ -47,7 +47,8 @@ def record_changes(shop: Shop, changes: list[Change]) -> None:
     """Append to the tenant's change feed; MUST be called inside the writer's transaction.
 
     One INSERT for the batch. Being in the writer's transaction is what ties each change to
-    the commit (or rollback) of the write it describes.
+    the commit (or rollback) of the write it describes. This is the one place changes are
+    recorded, so whatever else follows a change (a webhook outbox) is appended here too.
     """
     if not changes:
         return

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from shops.models import Checkpoint, SyncRun
 from trades.api.keys import create_api_key
 from trades.key_models import ApiKey
-from trades.models import Refund, Trade, TradeLine
+from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
 T0 = timezone.make_aware(datetime(2026, 11, 11, 0, 0, 0))
 
@@ -72,6 +72,18 @@ def make_trade(
     return trade
 
 
+def make_report(shop, day: str = "2026-11-11") -> ReconcileReport:
+    return ReconcileReport.objects.create(
+        tenant_id=shop.tenant_id,
+        shop=shop,
+        day=day,
+        platform_count=10,
+        local_count=9,
+        missing_found=1,
+        details={"missing": [1]},
+    )
+
+
 def make_refund(shop, refund_id: int, tid: int, *, minutes: int = 0) -> Refund:
     at = T0 + timedelta(minutes=minutes)
     return Refund.objects.create(
@@ -100,7 +112,8 @@ def data_a(shop_a):
         SyncRun.objects.create(shop=shop_a, stream="trades", kind="incremental", outcome=outcome)
         for outcome in ("failed", "succeeded")
     ]
-    return {"shop": shop_a, "trades": trades, "refund": refund, "runs": runs}
+    report = make_report(shop_a)
+    return {"shop": shop_a, "trades": trades, "refund": refund, "runs": runs, "report": report}
 
 
 @pytest.fixture
@@ -109,4 +122,5 @@ def data_b(shop_b):
     trade = make_trade(shop_b, 2000)
     refund = make_refund(shop_b, 8000, trade.tid)
     run = SyncRun.objects.create(shop=shop_b, stream="trades", kind="incremental")
-    return {"shop": shop_b, "trades": [trade], "refund": refund, "runs": [run]}
+    report = make_report(shop_b)
+    return {"shop": shop_b, "trades": [trade], "refund": refund, "runs": [run], "report": report}

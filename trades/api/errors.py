@@ -8,7 +8,15 @@ validation errors) maps each offending field or query parameter to its messages.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -62,3 +70,22 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         }
     response.data = body
     return response
+
+
+@csrf_exempt  # the API uses no cookies; a POST to an unknown path is a 404, not a CSRF 403
+def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """Unmatched paths under the API answer in the API's error shape, not Django's HTML.
+
+    A path that only lacks its trailing slash is redirected (308 keeps the method and body),
+    as APPEND_SLASH would have done had this catch-all not matched first.
+    """
+    if not request.path.endswith("/"):
+        try:
+            resolve(request.path + "/")
+        except Resolver404:
+            pass
+        else:
+            query = request.META.get("QUERY_STRING", "")
+            target = request.path + "/" + (f"?{query}" if query else "")
+            return HttpResponsePermanentRedirect(target, status=308)
+    return JsonResponse({"status": 404, "code": "not_found", "detail": "Not found."}, status=404)

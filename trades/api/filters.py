@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.db import models
@@ -82,6 +83,14 @@ class SyncRunQuery(RangeCheck, PageQuery):
     started_before = _until("Started")
 
 
+class ReconcileReportQuery(RangeCheck, PageQuery):
+    ranges = ("day",)
+
+    shop = _id("Only reports of this shop.")
+    day_after = serializers.DateField(required=False, help_text="Day on or after (YYYY-MM-DD).")
+    day_before = serializers.DateField(required=False, help_text="Day before (YYYY-MM-DD).")
+
+
 class ChangeQuery(serializers.Serializer):
     after = serializers.CharField(
         required=False,
@@ -95,14 +104,25 @@ class ChangeQuery(serializers.Serializer):
 
 def parse_query(request: Request, query_class: type[serializers.Serializer]) -> dict[str, Any]:
     """Validate the request's query string; unknown parameters are errors, not ignored."""
-    query = query_class(data=request.query_params)
+    query = _validator(query_class)
     unknown = sorted(set(request.query_params) - set(query.fields))
     errors = {name: ["Unknown query parameter."] for name in unknown}
-    if not query.is_valid():
-        errors.update(query.errors)
+    try:
+        # a plain dict, so an empty value (`?status=`) is an error rather than "not given" as
+        # DRF treats empty form fields
+        params = query.run_validation(request.query_params.dict())
+    except serializers.ValidationError as exc:
+        errors.update(exc.detail)
     if errors:
         raise serializers.ValidationError(errors)
-    return query.validated_data
+    return params
+
+
+@cache
+def _validator(query_class: type[serializers.Serializer]) -> serializers.Serializer:
+    # One instance per class, reused: building a serializer deep-copies its fields, which
+    # costs more than the rest of a small list request. Validation keeps no state on it.
+    return query_class()
 
 
 # query parameter -> ORM lookup, for the parameters that filter one to one
@@ -120,6 +140,8 @@ LOOKUPS = {
     "modified_before": "modified__lt",
     "started_after": "started_at__gte",
     "started_before": "started_at__lt",
+    "day_after": "day__gte",
+    "day_before": "day__lt",
 }
 
 

@@ -67,6 +67,7 @@ def keyset_page(
     """Return up to ``limit`` rows after ``cursor`` and the cursor of the next page, if any.
 
     ``ordering`` must end in a unique field and go one way (all ascending or all descending).
+    Rows may be model instances or ``.values()`` dicts holding the ordering fields.
     """
     descending = ordering[0].startswith("-")
     names = [name.lstrip("-") for name in ordering]
@@ -79,7 +80,11 @@ def keyset_page(
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    return rows, _encode([_cursor_value(getattr(last, name)) for name in names])
+    return rows, _encode([_cursor_value(_get(last, name)) for name in names])
+
+
+def _get(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
 def _cursor_value(value: Any) -> Any:

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.feed_models import ChangeEvent
 from trades.key_models import ApiKey
-from trades.models import Refund, Trade, TradeLine
+from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
 
 class TradeLineSerializer(serializers.ModelSerializer):
@@ -181,6 +181,24 @@ class ShopSerializer(serializers.ModelSerializer):
         return SyncRunSerializer(runs[0]).data if runs else None
 
 
+class ReconcileReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReconcileReport
+        fields = [
+            "id",
+            "shop",
+            "day",
+            "platform_count",
+            "local_count",
+            "missing_found",
+            "stale_fixed",
+            "api_calls",
+            "duration_seconds",
+            "details",
+            "created_at",
+        ]
+
+
 class JobRequestSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["sync", "backfill", "reconcile"])
 
@@ -195,6 +213,7 @@ class ChangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = ChangeEvent
         fields = [
+            "id",
             "entity",
             "shop",
             "key",
@@ -208,6 +227,7 @@ class ChangeSerializer(serializers.ModelSerializer):
             "key": {"help_text": "tid for a trade, refund_id for a refund."},
             "previous_status": {"help_text": "null when the row was inserted."},
             "created_at": {"help_text": "When the change was written."},
+            "id": {"help_text": "Unique per change: lets a consumer drop a change it has seen."},
         }
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from trades.api.errors import api_not_found
 from trades.api.key_views import ApiKeyViewSet
 from trades.api.views import (
     ChangeViewSet,
+    ReconcileReportViewSet,
     RefundViewSet,
     ShopViewSet,
     SyncRunViewSet,
@@ -18,7 +21,8 @@ router.register("shops", ShopViewSet, basename="shop")
 router.register("trades", TradeViewSet, basename="trade")
 router.register("refunds", RefundViewSet, basename="refund")
 router.register("sync-runs", SyncRunViewSet, basename="syncrun")
+router.register("reconcile-reports", ReconcileReportViewSet, basename="reconcilereport")
 router.register("changes", ChangeViewSet, basename="change")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 
-urlpatterns = router.urls
+urlpatterns = [*router.urls, re_path(r"", api_not_found)]

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -16,12 +17,12 @@ from rest_framework.response import Response
 
 from shops.jobs import request_job
 from shops.models import Shop, SyncRun, Tenant
-from trades.api import filters
+from trades.api import fastrows, filters
 from trades.api import serializers as s
 from trades.api.errors import ErrorSerializer
 from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
 from trades.feed import InvalidCursor, read_changes_page
-from trades.models import Refund, Trade, TradeLine
+from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 429)}
 
@@ -33,8 +34,33 @@ def _lookup_int(value: str) -> int:
     return int(value)
 
 
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds until this API key may send requests again.",
+)
+
+
+class ApiSchema(AutoSchema):
+    """Our lists declare their page body themselves; spectacular must not wrap it in an array.
+
+    Every operation can be throttled, so every one documents Retry-After on its 429.
+    """
+
+    def get_override_parameters(self) -> list:
+        return [*super().get_override_parameters(), RETRY_AFTER]
+
+    def _is_list_view(self, serializer=None) -> bool:
+        # still a list for naming the operation (`…_list`), never for wrapping a response
+        return serializer is None and getattr(self.view, "action", None) == "list"
+
+
 class TenantViewSet(viewsets.GenericViewSet):
     """Lookups are inside the key's tenant: another tenant's object is not found."""
+
+    schema = ApiSchema()
 
     @property
     def tenant(self) -> Tenant:
@@ -69,8 +95,10 @@ class ReadOnlyTenantViewSet(TenantViewSet):
             )
         except InvalidPageCursor as exc:
             raise serializers.ValidationError({"cursor": [str(exc)]}) from None
-        data = self.get_serializer(rows, many=True).data
-        return Response({"results": data, "next_cursor": next_cursor})
+        return Response({"results": self.render(rows), "next_cursor": next_cursor})
+
+    def render(self, rows: list[Any]) -> list[dict[str, Any]]:
+        return self.get_serializer(rows, many=True).data
 
     def retrieve(self, request: Request, **kwargs: Any) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -156,9 +184,14 @@ class TradeViewSet(ReadOnlyTenantViewSet):
         return s.TradeDetailSerializer if self.action == "retrieve" else s.TradeSerializer
 
     def tenant_queryset(self) -> QuerySet:
+        trades = Trade.objects.for_tenant(self.tenant)
+        if self.action == "list":
+            return fastrows.trade_values(trades)
         lines = Prefetch("lines", queryset=TradeLine.objects.order_by("oid", "id"))
-        trades = Trade.objects.for_tenant(self.tenant).prefetch_related(lines)
-        return trades if self.action == "retrieve" else trades.defer("payload")
+        return trades.prefetch_related(lines)
+
+    def render(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return fastrows.render_trades(rows)
 
     def get_object(self) -> Trade:
         trade = super().get_object()
@@ -202,6 +235,21 @@ class SyncRunViewSet(ReadOnlyTenantViewSet):
 
     def tenant_queryset(self) -> QuerySet:
         return SyncRun.objects.filter(shop__tenant=self.tenant)
+
+
+@extend_schema_view(
+    list=_list_schema(s.ReconcileReportSerializer, filters.ReconcileReportQuery, "ReconcilePage"),
+    retrieve=_retrieve_schema(s.ReconcileReportSerializer, "id", "The report's id."),
+)
+class ReconcileReportViewSet(ReadOnlyTenantViewSet):
+    """Daily reconcile reports of the tenant's shops, newest first."""
+
+    serializer_class = s.ReconcileReportSerializer
+    query_class = filters.ReconcileReportQuery
+    ordering = ("-created_at", "-id")
+
+    def tenant_queryset(self) -> QuerySet:
+        return ReconcileReport.objects.for_tenant(self.tenant)
 
 
 class ChangeViewSet(TenantViewSet):
