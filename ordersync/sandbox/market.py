@@ -228,6 +228,7 @@ class Seller:
             self._cache_generation = self.generation
         if now < self.max_visible_at:  # a change is still becoming visible: no caching
             return compute()
+        key = (*key, int(now - SCOPE_SECONDS) // 60)  # the 3-month scope moves with time
         hit = self._cache.get(key)
         if hit is None:
             if len(self._cache) > 256:

@@ -106,7 +106,10 @@ class World:
 
     def set_faults(self, values: dict) -> None:
         self.faults.update(values)
-        self.clock.skew_seconds = self.faults.skew_seconds
+        if self.clock.skew_seconds != self.faults.skew_seconds:
+            self.clock.skew_seconds = self.faults.skew_seconds
+            for seller in self.sellers.values():
+                seller.generation += 1  # cached lists depend on "now"
 
     def find_trade(self, tid: int) -> TradeRecord | None:
         trade = self.trades_by_tid.get(tid)

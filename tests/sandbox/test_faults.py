@@ -177,3 +177,30 @@ def test_faults_are_seeded(app):
             return ["error_response" in client.call("taobao.time.get") for _ in range(30)]
 
     assert codes() == codes()
+
+
+def test_incrementv_windows_on_visibility_time_so_lagged_changes_are_not_missed(sb, top):
+    """A change made at T under lag L has modified T but becomes visible at T + L:
+    increment.get over the recent window misses it, incrementv.get finds it."""
+    control(sb, "POST", "faults", {"lag_seconds": 300})
+    seller = sb.state.sellers["shop-a"]
+    trade = next(t for t in seller.by_created if t.current.status == "WAIT_BUYER_CONFIRM_GOODS")
+    with sb.state.lock:
+        changed_at = sb.state.now()
+        lifecycle.advance(seller, trade, changed_at, 300)
+    control(sb, "POST", "faults", {"skew_seconds": 310})
+    now = sb.state.now()
+    recent = {t["tid"] for t in increment(top, now - 60, now)}
+    assert trade.tid not in recent
+    inner = top.ok(
+        "taobao.trades.sold.incrementv.get",
+        fields="tid,modified,status",
+        start_create=fmt(now - 60),
+        end_create=fmt(now),
+        type=EVERY_TYPE,
+        page_size="100",
+    )
+    found = {t["tid"]: t for t in trades_of(inner)}
+    assert found[trade.tid]["status"] == "TRADE_FINISHED"
+    assert found[trade.tid]["modified"] == fmt(changed_at)
+    assert found[trade.tid]["async_modified"] == fmt(int(changed_at) + 300)
