@@ -66,6 +66,12 @@ def _route(world: World, verb: str, path: str, params: dict, data: dict) -> dict
             "epoch_ms": int(now * 1000),
             "skew_seconds": world.clock.skew_seconds,
         }
+    if route == ("POST", "snapshot"):
+        path = data.get("path") or world.snapshot_path
+        if not path:
+            raise ControlError(400, "give a path, or start the sandbox with --snapshot")
+        world.save(path)
+        return {"saved": path}
     if route == ("POST", "oauth"):
         world.oauth_next = {"nick": data.get("nick"), "deny": bool(data.get("deny"))}
         return dict(world.oauth_next)

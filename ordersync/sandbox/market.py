@@ -82,7 +82,7 @@ class Version:
 class TradeRecord:
     """A trade: its working state (``state``) and every version published so far."""
 
-    __slots__ = ("tid", "nick", "created", "type", "buyer_nick", "state", "versions", "rng_seed")
+    __slots__ = ("tid", "nick", "created", "type", "buyer_nick", "state", "versions")
 
     def __init__(self, tid: int, nick: str, created: int, state: dict) -> None:
         self.tid = tid
@@ -220,6 +220,12 @@ class Seller:
         self.refunds[refund.refund_id] = refund
         self.open_refunds.append(refund)
         self.generation += 1
+
+    def drop_caches(self) -> None:
+        self._cache.clear()
+        for trade in self.trades.values():
+            for version in trade.versions:
+                version.encoded.clear()
 
     # --- reads ----------------------------------------------------------------------------
     def _cached(self, key: tuple, now: float, compute):

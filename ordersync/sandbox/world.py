@@ -6,6 +6,8 @@ thread take it for each operation.
 
 from __future__ import annotations
 
+import os
+import pickle
 import random
 import threading
 import zlib
@@ -55,6 +57,7 @@ class World:
         self.calls: dict[str, Counter] = defaultdict(Counter)
         self.injected: Counter = Counter()
         self.errors: Counter = Counter()
+        self.snapshot_path: str | None = None
 
     # --- apps, sellers, sessions ----------------------------------------------------------
     def now(self) -> float:
@@ -120,6 +123,34 @@ class World:
                     self.trades_by_tid[tid] = trade
                     break
         return trade
+
+    # --- snapshots ------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["lock"]
+        state["bans"] = Bans()  # bans run on the real monotonic clock: not carried over
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
+    def save(self, path: str) -> None:
+        """Write the whole world to ``path`` (atomically)."""
+        with self.lock:
+            for seller in self.sellers.values():
+                seller.drop_caches()
+            data = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp = f"{path}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> World:
+        """Read a world written by :meth:`save` (a local file this sandbox wrote itself)."""
+        with open(path, "rb") as handle:
+            return pickle.load(handle)  # noqa: S301 (trusted local snapshot)
 
     def stats(self) -> dict:
         per_method = {method: dict(apps) for method, apps in sorted(self.calls.items())}
