@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ordersync.sandbox.clock import fmt
 
 DAY = 86400
+INFINITY = float("inf")
 SCOPE_SECONDS = 90 * DAY  # trade APIs see only the last 3 months
 
 TERMINAL = frozenset({"TRADE_FINISHED", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"})
@@ -68,13 +69,26 @@ REFUND_MOVES = {
 class Version:
     """One immutable state of a trade. ``data`` is the full trade as fullinfo renders it."""
 
-    __slots__ = ("trade", "modified", "visible_at", "status", "data", "encoded")
+    __slots__ = (
+        "trade",
+        "modified",
+        "visible_at",
+        "hidden_at",
+        "status",
+        "type",
+        "created",
+        "data",
+        "encoded",
+    )
 
     def __init__(self, trade: TradeRecord, modified: int, visible_at: int, data: dict) -> None:
         self.trade = trade
         self.modified = modified
         self.visible_at = visible_at
+        self.hidden_at = INFINITY  # when the next version becomes visible and replaces this one
         self.status = data["status"]
+        self.type = trade.type
+        self.created = trade.created
         self.data = data
         self.encoded: dict = {}  # JSON fragments of this version, by projection
 
@@ -209,6 +223,8 @@ class Seller:
         data = dict(state)
         data["orders"] = [dict(o) for o in state["orders"]]
         version = Version(trade, modified, visible_at, data)
+        if previous is not None:
+            previous.hidden_at = visible_at
         trade.versions.append(version)
         self.by_modified.add(modified, version)
         self.by_visible.add(visible_at, version)
@@ -277,13 +293,16 @@ class Seller:
 
     def _scan(self, index, now, start, end, types, statuses, buyer_nick) -> list[Version]:
         scope = int(now) - SCOPE_SECONDS
-        out = []
-        for version in index.between(start, end):
-            trade = version.trade
-            if trade.created < scope or version.visible_at > now:
-                continue
-            if trade.visible(now) is version and _matches(version, types, statuses, buyer_nick):
-                out.append(version)
+        out = [
+            v
+            for v in index.between(start, end)
+            if v.visible_at <= now < v.hidden_at
+            and v.created >= scope
+            and v.type in types
+            and (statuses is None or v.status in statuses)
+        ]
+        if buyer_nick is not None:
+            out = [v for v in out if v.trade.buyer_nick == buyer_nick]
         out.reverse()
         return out
 
