@@ -83,6 +83,7 @@ def _process(world: World, params: dict) -> tuple[str, dict]:
         raise TopError(22, "", f"method {method} does not exist")
     world.bans.check(app_key, method)
     world.bans.spend(app_key, app.calls_per_minute, world.faults.ban_seconds)
+    world.bans.spend_daily(app_key, app.calls_per_day, now)
     handler, needs_session = HANDLERS[method]
     call = Call(world, method, params, now)
     call.json = params.get("format") == "json"

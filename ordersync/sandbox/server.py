@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -35,6 +36,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _dispatch(self, verb: str) -> None:
+        try:
+            self._route(verb)
+        except Exception:  # a sandbox bug: answer 500 and show it, never hang the client
+            traceback.print_exc()
+            self.close_connection = True
+            self._send(500, {"Content-Type": "text/plain"}, b"sandbox internal error")
+
+    def _route(self, verb: str) -> None:
         world = self.server.world
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)

@@ -25,6 +25,7 @@ class App:
     app_key: str
     app_secret: str
     calls_per_minute: int = 0  # 0: no budget
+    calls_per_day: int = 0  # 0: no daily quota
 
 
 @dataclass
@@ -63,8 +64,12 @@ class World:
     def now(self) -> float:
         return self.clock.now()
 
-    def add_app(self, app_key: str, app_secret: str, calls_per_minute: int = 0) -> App:
-        app = App(str(app_key), str(app_secret), int(calls_per_minute or 0))
+    def add_app(
+        self, app_key: str, app_secret: str, calls_per_minute: int = 0, calls_per_day: int = 0
+    ) -> App:
+        app = App(
+            str(app_key), str(app_secret), int(calls_per_minute or 0), int(calls_per_day or 0)
+        )
         self.apps[app.app_key] = app
         return app
 

@@ -204,3 +204,15 @@ def test_incrementv_windows_on_visibility_time_so_lagged_changes_are_not_missed(
     assert found[trade.tid]["status"] == "TRADE_FINISHED"
     assert found[trade.tid]["modified"] == fmt(changed_at)
     assert found[trade.tid]["async_modified"] == fmt(int(changed_at) + 300)
+
+
+def test_daily_quota_bans_until_platform_midnight(sb, top):
+    control(sb, "POST", "apps", {"app_key": APP_KEY, "app_secret": APP_SECRET, "calls_per_day": 2})
+    top.ok("taobao.time.get")
+    top.ok("taobao.time.get")
+    error = error_of(top.call("taobao.time.get"))
+    assert (error["code"], error["sub_code"]) == (7, "accesscontrol.limited-by-app-access-count")
+    seconds = int(BAN_MSG.match(error["sub_msg"]).group(1))
+    now = sb.state.now()
+    midnight = (int((now + 8 * 3600) // 86400) + 1) * 86400 - 8 * 3600
+    assert abs(seconds - (midnight - now)) <= 2
