@@ -216,3 +216,10 @@ def test_daily_quota_bans_until_platform_midnight(sb, top):
     now = sb.state.now()
     midnight = (int((now + 8 * 3600) // 86400) + 1) * 86400 - 8 * 3600
     assert abs(seconds - (midnight - now)) <= 2
+
+
+def test_slow_answers_outlast_a_short_timeout(sb, top):
+    control(sb, "POST", "faults", {"slow_rate": 1, "slow_seconds": 1})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        top.raw(top.system("taobao.time.get"), timeout=0.3)
+    assert control(sb, "GET", "stats")["errors_injected"]["slow"] == 1
