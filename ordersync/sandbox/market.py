@@ -144,14 +144,20 @@ class SortedIndex:
         self.keys: list[int] = []
         self.items: list[Version] = []
 
-    def add(self, key: int, item: Version) -> None:
-        if not self.keys or key >= self.keys[-1]:
+    def add(self, key: int, item: Version, bulk: bool = False) -> None:
+        if bulk or not self.keys or key >= self.keys[-1]:
             self.keys.append(key)
             self.items.append(item)
             return
         at = bisect.bisect_right(self.keys, key)
         self.keys.insert(at, key)
         self.items.insert(at, item)
+
+    def resort(self) -> None:
+        """Restore the order after bulk appends (stable: equal keys keep insertion order)."""
+        order = sorted(range(len(self.keys)), key=self.keys.__getitem__)
+        self.keys = [self.keys[i] for i in order]
+        self.items = [self.items[i] for i in order]
 
     def between(self, start: int, end: int) -> list[Version]:
         """Items with start <= key <= end, in ascending key order."""
@@ -191,6 +197,7 @@ class Seller:
         self.open_refunds: list[Refund] = []
         self.rates = MarketRates()
         self.generation = 0
+        self.bulk = False  # while replaying history: append to the indexes, sort at the end
         self.max_visible_at = 0
         self._cache: dict = {}
         self._cache_generation = -1
@@ -226,8 +233,8 @@ class Seller:
         if previous is not None:
             previous.hidden_at = visible_at
         trade.versions.append(version)
-        self.by_modified.add(modified, version)
-        self.by_visible.add(visible_at, version)
+        self.by_modified.add(modified, version, self.bulk)
+        self.by_visible.add(visible_at, version, self.bulk)
         self.max_visible_at = max(self.max_visible_at, visible_at)
         self.generation += 1
         return version
