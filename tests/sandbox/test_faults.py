@@ -223,3 +223,24 @@ def test_slow_answers_outlast_a_short_timeout(sb, top):
     with pytest.raises(requests.exceptions.ReadTimeout):
         top.raw(top.system("taobao.time.get"), timeout=0.3)
     assert control(sb, "GET", "stats")["errors_injected"]["slow"] == 1
+
+
+def test_lag_makes_a_window_that_ends_at_now_lose_a_change_for_good(sb, top):
+    """The naive scheme: poll [last_end, now], then start the next window at now. A change
+    made just before ``now`` is not visible yet, and the next window starts after its
+    ``modified``: it is never read, while the oracle has it."""
+    control(sb, "POST", "faults", {"lag_seconds": 60})
+    seller = sb.state.sellers["shop-a"]
+    trade = next(t for t in seller.by_created if t.current.status == "WAIT_BUYER_CONFIRM_GOODS")
+    with sb.state.lock:
+        lifecycle.advance(seller, trade, sb.state.now() - 5, 60)
+    now = sb.state.now()
+    first = {t["tid"] for t in increment(top, now - 300, now)}
+    control(sb, "POST", "faults", {"skew_seconds": 120})
+    later = sb.state.now()
+    second = {t["tid"] for t in increment(top, now + 1, later)}
+    assert trade.tid not in first | second
+    truth = {t["tid"]: t for t in control(sb, "GET", "oracle/trades", nick="shop-a")["trades"]}
+    assert truth[trade.tid]["status"] == "TRADE_FINISHED"
+    # An overlapping window that trails "now" by more than the lag does read it.
+    assert trade.tid in {t["tid"] for t in increment(top, now - 300, later - 61)}
