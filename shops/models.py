@@ -190,6 +190,7 @@ class SyncRun(models.Model):
     trades_written = models.PositiveIntegerField(default=0)
     error_class = models.CharField(max_length=100, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
+    worker = models.CharField(max_length=100, blank=True, default="", help_text="host:pid")
 
     class Meta:
         indexes = [

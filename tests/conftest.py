@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 
+from ordersync.sandbox.server import start_sandbox
+from ordersync.taobao.store import close_state_connection
+from shops.actions import ensure_checkpoints
 from shops.models import Membership, Shop, Tenant, TopApp
 
 
@@ -65,3 +71,79 @@ def shop_b(tenant_b, top_app) -> Shop:
     return Shop.objects.create(
         tenant=tenant_b, app=top_app, seller_nick="seller-b", seller_id=2002, session_key="sk-b"
     )
+
+
+@dataclass
+class Gateway:
+    """A running sandbox and its control API."""
+
+    sandbox: object
+
+    @property
+    def url(self) -> str:
+        return self.sandbox.url
+
+    def control(self, path: str, body: dict | None = None) -> dict:
+        url = f"{self.url}/_sandbox/{path}"
+        response = (
+            requests.post(url, json=body, timeout=30)
+            if body is not None
+            else (requests.get(url, timeout=30))
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def faults(self, **rates) -> dict:
+        return self.control("faults", rates)
+
+    def oracle_trades(self, nick: str) -> dict[int, dict]:
+        return {t["tid"]: t for t in self.control(f"oracle/trades?nick={nick}")["trades"]}
+
+    def oracle_refunds(self, nick: str) -> dict[int, dict]:
+        refunds = self.control(f"oracle/refunds?nick={nick}")["refunds"]
+        return {int(r["refund_id"]): r for r in refunds}
+
+
+@pytest.fixture
+def gateway():
+    sandbox = start_sandbox(port=0, seed=7)
+    yield Gateway(sandbox)
+    sandbox.stop()
+    close_state_connection()
+
+
+@pytest.fixture
+def sandbox_app(gateway, db) -> TopApp:
+    gateway.control("apps", {"app_key": "app-1", "app_secret": "s3cret", "calls_per_minute": 0})
+    return TopApp.objects.create(
+        name="sandbox",
+        app_key="app-1",
+        app_secret="s3cret",
+        gateway_url=f"{gateway.url}/router/rest",
+        calls_per_minute=100000,
+    )
+
+
+@pytest.fixture
+def make_shop(gateway, sandbox_app, tenant_a):
+    def make(nick: str, history_trades: int = 0, history_days: float = 10) -> Shop:
+        seller = gateway.control(
+            "sellers",
+            {
+                "app_key": sandbox_app.app_key,
+                "nick": nick,
+                "history_trades": history_trades,
+                "history_days": history_days,
+            },
+        )
+        shop = Shop.objects.create(
+            tenant=tenant_a,
+            app=sandbox_app,
+            seller_nick=nick,
+            seller_id=seller["user_id"],
+            session_key=seller["session"],
+        )
+        ensure_checkpoints(shop)
+        return shop
+
+    return make

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from ordersync.taobao.errors import ConfigurationError
 from ordersync.taobao.types import PLATFORM_TZ
 
 # time.get answers in whole seconds, truncated: on average the true time is half a second
 # later than the string says.
 TRUNCATION_CORRECTION = 0.5
+# The gateway refuses a timestamp more than 10 minutes off (code 31), time.get included. When
+# the local clock is that far off, sign with these guesses until one lands inside the window.
+PROBE_OFFSETS = (0.0, 540.0, -540.0, 1080.0, -1080.0)
 
 
 @dataclass(frozen=True)
@@ -103,9 +107,10 @@ class PlatformClock:
 
     def offset(self) -> float:
         """Seconds to add to the local clock to get platform time."""
-        if getattr(self._refreshing, "active", False):
-            # The time.get call itself needs a timestamp: use the last known offset.
-            return self._total or 0.0
+        probing = getattr(self._refreshing, "offset", None)
+        if probing is not None:
+            # The time.get call itself needs a timestamp: the last known offset, or a guess.
+            return probing
         with self._lock:
             if self._total is None or self.local() - self._checked_at >= self.refresh_seconds:
                 self._total = self._shared_offset()
@@ -132,13 +137,19 @@ class PlatformClock:
 
     def _measure(self, to_reference: float) -> Offset:
         """One time.get round trip; the offset is taken at its midpoint."""
-        self._refreshing.active = True
-        try:
-            sent = self.local()
-            platform = self.fetch()
-            received = self.local()
-        finally:
-            self._refreshing.active = False
+        last = self._total or 0.0
+        for guess in PROBE_OFFSETS:
+            self._refreshing.offset = last + guess
+            try:
+                sent = self.local()
+                platform = self.fetch()
+                received = self.local()
+                break
+            except ConfigurationError as error:
+                if error.code != 31 or guess == PROBE_OFFSETS[-1]:
+                    raise
+            finally:
+                self._refreshing.offset = None
         self.measurements += 1
         midpoint = (sent + received) / 2 + to_reference
         platform_seconds = platform.timestamp() + TRUNCATION_CORRECTION

@@ -27,7 +27,9 @@ T = TypeVar("T")
 WAITER_TTL = 5.0  # a waiter that has not looked for this long is dead (its process crashed)
 MAX_NAP = 0.5  # waiters look again at least this often, which keeps them alive
 TURN_NAP = 0.02  # a token is free but another shop is first in line
-SERVED_MEMORY = 600.0  # forget when a shop was last served after this long
+# Forget when a shop was last served after this long: a shop not served for a minute is as
+# good as never served (first in line), and the row stays small with thousands of shops.
+SERVED_MEMORY = 60.0
 
 
 class LimiterStore(Protocol):
@@ -57,13 +59,14 @@ class TokenBucketLimiter:
         calls_per_minute: int | Callable[[str], int] = 1000,
         *,
         burst: int | None = None,
-        max_wait: float = 300.0,
+        max_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.store = store
         self._budget = calls_per_minute
         self._burst = burst
+        # like RetryPolicy.max_ban_wait: a longer ban goes back to the caller to reschedule
         self.max_wait = max_wait
         self.sleep = sleep
         self.rng = rng or random.Random()

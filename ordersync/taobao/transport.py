@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -21,6 +22,17 @@ SECRET_RE = re.compile(
 
 def redact(text: str) -> str:
     return SECRET_RE.sub(r"\1=***", text)
+
+
+class RedactingFilter(logging.Filter):
+    """urllib3 logs every request line, query string included, at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(RedactingFilter())
 
 
 def new_http_session() -> requests.Session:

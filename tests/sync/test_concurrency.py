@@ -21,7 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def database_url() -> str:
     params = connection.get_connection_params()
     host = params.get("host") or "127.0.0.1"
-    return f"postgresql://{params['user']}@/{params['dbname']}?host={host}&port={params.get('port') or 5432}"
+    port = params.get("port") or 5432
+    return f"postgresql://{params['user']}@/{params['dbname']}?host={host}&port={port}"
 
 
 def manage(*args: str) -> subprocess.Popen:

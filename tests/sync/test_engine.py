@@ -175,3 +175,28 @@ def test_an_invalid_session_marks_the_shop_and_stops_its_schedules(make_shop):
     assert not Schedule.objects.filter(name__startswith=f"shop-{shop.pk}-").exists()
     checkpoint = Checkpoint.objects.get(shop=shop, stream="trades")
     assert checkpoint.consecutive_failures == 1 and "SessionInvalid" in checkpoint.last_error
+
+
+def test_a_double_11_burst_is_synced_whole(make_shop, gateway, settings):
+    settings.SYNC_LAG_SECONDS = 3
+    settings.SYNC_SPLIT_THRESHOLD = 1000  # small, so the burst window must be split
+    shop = make_shop("d11", history_trades=0)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Checkpoint.objects.filter(shop=shop).update(cursor=timezone.now() - timedelta(minutes=1))
+    gateway.faults(lag_seconds=2, drift_rate=0.3)
+    gateway.control("market", {"nick": "d11", "burst": 3000, "changes_per_minute": 600})
+    time.sleep(2)
+    gateway.control("market", {"nick": "d11", "changes_per_minute": 0})
+    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
+    gateway.faults(drift_rate=0)  # drift changes trades while they are read: one more round
+    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
+    assert sync_shop(shop, "refunds").outcome == SyncRun.Outcome.SUCCEEDED
+    assert_matches_oracle(gateway, shop)
+    assert Trade.objects.filter(shop=shop).count() >= 3000
+    # the window was split until each part held at most the threshold
+    assert Checkpoint.objects.get(shop=shop, stream="trades").progress["window_seconds"] < 1800

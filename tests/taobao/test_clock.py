@@ -68,3 +68,24 @@ def test_the_time_call_itself_uses_the_last_offset():
     now = clock.now()
     assert len(seen) == 1
     assert now - seen[0] > timedelta(seconds=59)
+
+
+def test_a_local_clock_beyond_the_timestamp_window_is_found_by_probing():
+    from ordersync.taobao.errors import ConfigurationError
+
+    local = Local()
+    skew = 900.0
+    signed = []
+
+    def fetch():
+        stamp = clock.now().timestamp()
+        signed.append(stamp)
+        if abs(stamp - (local.now + skew)) > 600:
+            raise ConfigurationError(
+                "Invalid timestamp", code=31, sub_code="isv.timestamp-limit-error"
+            )
+        return datetime.fromtimestamp(int(local.now + skew), PLATFORM_TZ)
+
+    clock = PlatformClock(MemoryClockStore(local), fetch, local=local)
+    assert abs(clock.now().timestamp() - (local.now + skew)) <= 0.6
+    assert len(signed) == 2

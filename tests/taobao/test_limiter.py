@@ -95,5 +95,5 @@ def test_an_idle_shop_is_served_while_a_busy_one_saturates_the_budget():
     for w in workers:
         w.join()
     # one token interval is 0.1 s: the idle shop is next in line, not behind six busy workers
-    assert max(idle_waits) < 0.25, idle_waits
+    assert max(idle_waits) < 0.35, idle_waits
     assert granted["busy"] >= 10  # ~1.3 s at 10 calls a second, minus the idle shop's

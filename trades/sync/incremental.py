@@ -96,19 +96,38 @@ def _sync_window(
         return Step.CAUGHT_UP
     run.window_start = run.window_start or window.start
     run.window_end = window.end
-    try:
-        rows = read_window(shop, spec, client, window, counters)
-    except WindowTooLarge:
-        # nothing was written; retry the same start with half the width
-        _advance(checkpoint, cursor, narrower(width))
-        return Step.MORE
+    rows, split = read_split(shop, spec, client, window, counters)
     quiet = rows < settings.SYNC_SPLIT_THRESHOLD // 10
-    _advance(checkpoint, window.end, wider(width, limit) if quiet else width)
+    width = narrower(width) if split else wider(width, limit) if quiet else width
+    _advance(checkpoint, window.end, width)
     return Step.MORE if window.end < now - lag - timedelta(seconds=1) else Step.CAUGHT_UP
 
 
-def read_window(
+def read_split(
     shop: Shop, spec: Stream, client: TopClient, window: Window, counters: runs.Counters
+) -> tuple[int, bool]:
+    """Read a window, in halves while a part holds more than ``SYNC_SPLIT_THRESHOLD`` rows.
+
+    Return the rows read and whether the window had to be split. A part one second wide
+    cannot be split further and is read whole, however many rows it holds.
+    """
+    threshold = settings.SYNC_SPLIT_THRESHOLD
+    if window.end - window.start <= timedelta(seconds=1):
+        threshold = 10**9
+    try:
+        return read_window(shop, spec, client, window, counters, threshold), False
+    except WindowTooLarge:
+        rows = sum(read_split(shop, spec, client, half, counters)[0] for half in window.halves())
+        return rows, True
+
+
+def read_window(
+    shop: Shop,
+    spec: Stream,
+    client: TopClient,
+    window: Window,
+    counters: runs.Counters,
+    split_threshold: int | None = None,
 ) -> int:
     """Read one window from its last page to its first and write every page; return rows."""
     fetch = partial(
@@ -125,7 +144,7 @@ def read_window(
     pages = read_backward(
         lambda page_no: fetch(page_no=page_no),
         page_size=settings.SYNC_PAGE_SIZE,
-        split_threshold=settings.SYNC_SPLIT_THRESHOLD,
+        split_threshold=split_threshold or settings.SYNC_SPLIT_THRESHOLD,
     )
     for items in pages:
         if spec.needs_orders:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -18,6 +20,7 @@ from trades.sync.windows import narrower
 
 log = logging.getLogger("ordersync.sync")
 
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 HEALTH_RUNS = 10
 BACKOFF_CAP = timedelta(hours=1)
 REJECTION_PAUSE = timedelta(minutes=3)  # what isv.trade-service-rejection asks for
@@ -41,7 +44,7 @@ def start_run(shop: Shop, stream: str, kind: str) -> SyncRun:
         error_class="WorkerLost",
         error_message="the worker running this stopped before the run finished",
     )
-    return SyncRun.objects.create(shop=shop, stream=stream, kind=kind)
+    return SyncRun.objects.create(shop=shop, stream=stream, kind=kind, worker=WORKER)
 
 
 def finish_run(run: SyncRun, counters: Counters, outcome: str, error: Exception | None = None):

@@ -19,8 +19,9 @@ class Window:
     end: datetime
 
     def halves(self) -> tuple[Window, Window]:
-        middle = self.start + (self.end - self.start) / 2
-        middle = middle.replace(microsecond=0)
+        """Two windows that cover this one; they share the middle second (bounds are inclusive)."""
+        middle = (self.start + (self.end - self.start) / 2).replace(microsecond=0)
+        middle = max(middle, self.start + timedelta(seconds=1))
         return Window(self.start, middle), Window(middle, self.end)
 
 

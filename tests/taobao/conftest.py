@@ -1,0 +1,118 @@
+"""Sandbox fixtures for the TOP client tests: a gateway on loopback, apps, sellers, faults."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from ordersync.sandbox.server import start_sandbox
+from ordersync.taobao.client import AppCredentials
+from ordersync.taobao.store import close_state_connection, state_connection
+
+ROOT = Path(__file__).resolve().parents[2]
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    sb = start_sandbox(host="127.0.0.1", port=0, seed=42)
+    yield sb
+    sb.stop()
+
+
+def control(sb, path: str, payload: dict | None = None) -> dict:
+    url = f"{sb.url}/_sandbox/{path}"
+    response = requests.post(url, json=payload) if payload is not None else requests.get(url)
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.fixture
+def faults(sandbox):
+    """Set sandbox faults for one test; they are reset afterwards."""
+
+    def set_faults(**values) -> dict:
+        return control(sandbox, "faults", values)
+
+    yield set_faults
+    control(sandbox, "faults", {"reset": True})
+
+
+@pytest.fixture
+def make_app(sandbox):
+    """Register a fresh app on the sandbox (its own budget and limiter row)."""
+
+    def make(calls_per_minute: int = 0, sign_method: str = "hmac-sha256") -> AppCredentials:
+        key = f"{os.getpid()}{next(_ids):04d}"
+        secret = f"secret-{key}"
+        control(
+            sandbox,
+            "apps",
+            {"app_key": key, "app_secret": secret, "calls_per_minute": calls_per_minute},
+        )
+        return AppCredentials(
+            app_key=key,
+            app_secret=secret,
+            gateway_url=sandbox.gateway_url,
+            sign_method=sign_method,
+            token_url=f"{sandbox.url}/token",
+        )
+
+    return make
+
+
+@pytest.fixture
+def seller(sandbox, make_app):
+    """(app, seller) with 30 trades of history; seller["session"] is the session key."""
+    app = make_app()
+    nick = f"shop-{app.app_key}"
+    created = control(
+        sandbox,
+        "sellers",
+        {"app_key": app.app_key, "nick": nick, "history_trades": 30, "history_days": 5},
+    )
+    return app, created
+
+
+@pytest.fixture
+def state_db(db):
+    """The test database, used through the client's own autocommit connection.
+
+    Its writes commit (they are shared state), so each test uses fresh app keys and starts
+    with no stored clock offset.
+    """
+    conn = state_connection()
+    conn.execute("DELETE FROM taobao_platformclockoffset")
+    yield conn
+    close_state_connection()
+
+
+def run_workers(*argsets: list[str], timeout: float = 60) -> list[dict]:
+    """Run tests/taobao/worker.py in real processes on the test database; JSON results."""
+    from django.db import connection
+
+    env = {**os.environ, "TEST_DB_NAME": connection.settings_dict["NAME"]}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.taobao.worker", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in argsets
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
