@@ -140,7 +140,6 @@ def _market(world: World, data: dict) -> dict:
     burst = int(data.get("burst", 0))
     if burst:
         activity.new_trades(world, seller, burst, world.now())
-        world.index_trades(seller)
     return {
         "nick": seller.nick,
         "trades_per_minute": rates.trades_per_minute,

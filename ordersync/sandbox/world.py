@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ordersync.sandbox import activity, lifecycle
 from ordersync.sandbox.clock import Clock
 from ordersync.sandbox.faults import Bans, Faults
-from ordersync.sandbox.market import Seller, TradeRecord
+from ordersync.sandbox.market import Seller
 
 
 @dataclass
@@ -54,7 +54,6 @@ class World:
         self.refresh_tokens: dict[str, Session] = {}
         self.oauth_codes: dict[str, tuple[str, str]] = {}
         self.oauth_next: dict = {}
-        self.trades_by_tid: dict[int, TradeRecord] = {}
         self.calls: dict[str, Counter] = defaultdict(Counter)
         self.injected: Counter = Counter()
         self.errors: Counter = Counter()
@@ -87,12 +86,7 @@ class World:
         activity.simulate_history(
             self, seller, int(history_trades), float(history_days), self.now()
         )
-        self.index_trades(seller)
         return seller, True
-
-    def index_trades(self, seller: Seller) -> None:
-        for tid, trade in seller.trades.items():
-            self.trades_by_tid.setdefault(tid, trade)
 
     def new_token(self, prefix: str) -> str:
         return prefix + "".join(self.token_rng.choices("0123456789abcdef", k=40))
@@ -118,16 +112,6 @@ class World:
             self.clock.skew_seconds = self.faults.skew_seconds
             for seller in self.sellers.values():
                 seller.generation += 1  # cached lists depend on "now"
-
-    def find_trade(self, tid: int) -> TradeRecord | None:
-        trade = self.trades_by_tid.get(tid)
-        if trade is None:
-            for seller in self.sellers.values():  # trades created after the last indexing
-                trade = seller.trades.get(tid)
-                if trade is not None:
-                    self.trades_by_tid[tid] = trade
-                    break
-        return trade
 
     # --- snapshots ------------------------------------------------------------------------
     def __getstate__(self) -> dict:
