@@ -35,6 +35,7 @@ class Faults:
     """Every switch of ``POST /_sandbox/faults``. Rates are probabilities per gateway call."""
 
     isp_rate: float = 0.0  # code 15 + isp.* sub_code
+    isp_timeout_seconds: float = 0.0  # isp.top-remote-connection-timeout answers this late
     http_500_rate: float = 0.0  # HTTP 500 or 502 with an HTML page
     slow_rate: float = 0.0  # answer after slow_seconds
     slow_seconds: float = 2.0

@@ -244,3 +244,15 @@ def test_lag_makes_a_window_that_ends_at_now_lose_a_change_for_good(sb, top):
     assert truth[trade.tid]["status"] == "TRADE_FINISHED"
     # An overlapping window that trails "now" by more than the lag does read it.
     assert trade.tid in {t["tid"] for t in increment(top, now - 300, later - 61)}
+
+
+def test_isp_timeouts_can_answer_late(sb, top):
+    control(sb, "POST", "faults", {"isp_rate": 1, "isp_timeout_seconds": 1})
+    outcomes = set()
+    for _ in range(12):
+        try:
+            error = error_of(top.raw(top.system("taobao.time.get"), timeout=0.4).json())
+            outcomes.add(error["sub_code"])
+        except requests.exceptions.ReadTimeout:
+            outcomes.add("late")
+    assert "late" in outcomes and "isp.top-remote-connection-timeout" not in outcomes
