@@ -29,9 +29,15 @@ def simulate_history(world: World, seller: Seller, count: int, days: float, now:
     rng = seller.rng
     span = max(1.0, days * 86400)
     starts = sorted(now - rng.random() * span for _ in range(count))
-    for created in starts:
-        trade = lifecycle.new_trade(seller, world.ids, created, 0)
-        _replay(world, seller, trade, created, now)
+    seller.bulk = True
+    try:
+        for created in starts:
+            trade = lifecycle.new_trade(seller, world.ids, created, 0)
+            _replay(world, seller, trade, created, now)
+    finally:
+        seller.bulk = False
+        seller.by_modified.resort()
+        seller.by_visible.resort()
 
 
 def _replay(world: World, seller: Seller, trade: TradeRecord, t: float, now: float) -> None:

@@ -66,17 +66,49 @@ def _route(world: World, verb: str, path: str, params: dict, data: dict) -> dict
             "epoch_ms": int(now * 1000),
             "skew_seconds": world.clock.skew_seconds,
         }
+    if route == ("POST", "snapshot"):
+        path = data.get("path") or world.snapshot_path
+        if not path:
+            raise ControlError(400, "give a path, or start the sandbox with --snapshot")
+        world.save(path)
+        return {"saved": path}
     if route == ("POST", "oauth"):
         world.oauth_next = {"nick": data.get("nick"), "deny": bool(data.get("deny"))}
         return dict(world.oauth_next)
+    if route == ("GET", ""):
+        return {"endpoints": ENDPOINTS}
     raise ControlError(404, f"no control endpoint {verb} {path}")
+
+
+ENDPOINTS = [
+    "POST /_sandbox/apps",
+    "POST /_sandbox/sellers",
+    "POST /_sandbox/sellers/<nick>/expire_session",
+    "POST /_sandbox/market",
+    "GET|POST /_sandbox/faults",
+    "GET /_sandbox/oracle/trades?nick=",
+    "GET /_sandbox/oracle/refunds?nick=",
+    "GET /_sandbox/stats",
+    "GET /_sandbox/time",
+    "POST /_sandbox/oauth",
+    "POST /_sandbox/snapshot",
+]
 
 
 def _apps(world: World, data: dict) -> dict:
     if not data.get("app_key") or not data.get("app_secret"):
         raise ControlError(400, "app_key and app_secret are required")
-    app = world.add_app(data["app_key"], data["app_secret"], data.get("calls_per_minute", 0))
-    return {"app_key": app.app_key, "calls_per_minute": app.calls_per_minute}
+    app = world.add_app(
+        data["app_key"],
+        data["app_secret"],
+        data.get("calls_per_minute", 0),
+        data.get("calls_per_day", 0),
+    )
+    return {
+        "app_key": app.app_key,
+        "calls_per_minute": app.calls_per_minute,
+        "calls_per_day": app.calls_per_day,
+    }
 
 
 def _sellers(world: World, data: dict) -> dict:
@@ -108,7 +140,6 @@ def _market(world: World, data: dict) -> dict:
     burst = int(data.get("burst", 0))
     if burst:
         activity.new_trades(world, seller, burst, world.now())
-        world.index_trades(seller)
     return {
         "nick": seller.nick,
         "trades_per_minute": rates.trades_per_minute,

@@ -7,6 +7,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 
+from ordersync.sandbox.clock import CN_OFFSET
 from ordersync.sandbox.protocol import TopError
 
 ISP_SUB_CODES = [
@@ -34,6 +35,7 @@ class Faults:
     """Every switch of ``POST /_sandbox/faults``. Rates are probabilities per gateway call."""
 
     isp_rate: float = 0.0  # code 15 + isp.* sub_code
+    isp_timeout_seconds: float = 0.0  # isp.top-remote-connection-timeout answers this late
     http_500_rate: float = 0.0  # HTTP 500 or 502 with an HTML page
     slow_rate: float = 0.0  # answer after slow_seconds
     slow_seconds: float = 2.0
@@ -82,6 +84,7 @@ class Bans:
     def __init__(self) -> None:
         self.until: dict[tuple, float] = {}
         self.calls: dict[str, deque] = {}
+        self.daily: dict[tuple[str, int], int] = {}
         self.issued = 0
 
     def check(self, app_key: str, method: str) -> None:
@@ -113,6 +116,19 @@ class Bans:
             seconds = ban_seconds or max(1, math.ceil(window[0] + 60 - now))
             raise self.ban(("app", app_key), BAN_SUB_CODES["app"], seconds)
         window.append(now)
+
+    def spend_daily(self, app_key: str, calls_per_day: int, now: float) -> None:
+        """Count one call against the app's daily quota (platform days, GMT+8); over quota
+        bans the app until the next platform midnight."""
+        if calls_per_day <= 0:
+            return
+        day = int((now + CN_OFFSET) // 86400)
+        key = (app_key, day)
+        used = self.daily.get(key, 0)
+        if used >= calls_per_day:
+            seconds = (day + 1) * 86400 - CN_OFFSET - now
+            raise self.ban(("app", app_key), BAN_SUB_CODES["app"], seconds)
+        self.daily[key] = used + 1
 
     def ban(self, scope: tuple, sub_code: str, seconds: float) -> TopError:
         self.until[scope] = time.monotonic() + seconds

@@ -83,13 +83,14 @@ def _process(world: World, params: dict) -> tuple[str, dict]:
         raise TopError(22, "", f"method {method} does not exist")
     world.bans.check(app_key, method)
     world.bans.spend(app_key, app.calls_per_minute, world.faults.ban_seconds)
+    world.bans.spend_daily(app_key, app.calls_per_day, now)
     handler, needs_session = HANDLERS[method]
     call = Call(world, method, params, now)
     call.json = params.get("format") == "json"
     call.wrap = call.json and params.get("simplify", "").lower() != "true"
     if needs_session:
         call.seller = _seller_of_session(world, params.get("session", ""), app_key, now)
-    _inject(world, method, app_key)
+    _inject(world, method, app_key, params.get("format") or "xml")
     return method, handler(call)
 
 
@@ -113,7 +114,7 @@ def _seller_of_session(world: World, key: str, app_key: str, now: float):
     return world.sellers[session.nick]
 
 
-def _inject(world: World, method: str, app_key: str) -> None:
+def _inject(world: World, method: str, app_key: str, fmt: str) -> None:
     """Raise the faults drawn for this call (before the handler runs)."""
     faults = world.faults
     if not faults.applies_to(method):
@@ -136,7 +137,12 @@ def _inject(world: World, method: str, app_key: str) -> None:
     if faults.isp_rate and rng.random() < faults.isp_rate:
         world.injected["isp"] += 1
         sub_code, sub_msg = rng.choice(ISP_SUB_CODES)
-        raise TopError(15, sub_code, sub_msg)
+        error = TopError(15, sub_code, sub_msg)
+        if sub_code == "isp.top-remote-connection-timeout" and faults.isp_timeout_seconds:
+            world.errors[15] += 1
+            reply = Reply(200, *render_error(error, fmt), delay=faults.isp_timeout_seconds)
+            raise _Injected(reply)
+        raise error
     if method in LIST_METHODS and faults.rejection_rate and rng.random() < faults.rejection_rate:
         world.injected["rejection"] += 1
         raise TopError(

@@ -7,7 +7,6 @@ Each function changes a trade's working state and publishes a new version at ``t
 from __future__ import annotations
 
 import contextlib
-import itertools
 import random
 import string
 
@@ -53,14 +52,16 @@ class Ids:
     """Global id counters (trade/order ids and refund ids are unique across sellers)."""
 
     def __init__(self) -> None:
-        self._ids = itertools.count(1)
-        self._refunds = itertools.count(1)
+        self.last_id = 0
+        self.last_refund = 0
 
     def next_tid(self) -> int:
-        return TID_BASE + next(self._ids) * 7
+        self.last_id += 1
+        return TID_BASE + self.last_id * 7
 
     def next_refund_id(self) -> str:
-        return str(REFUND_BASE + next(self._refunds) * 3)
+        self.last_refund += 1
+        return str(REFUND_BASE + self.last_refund * 3)
 
 
 def money(cents: int) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ordersync.sandbox.clock import fmt
 
 DAY = 86400
+INFINITY = float("inf")
 SCOPE_SECONDS = 90 * DAY  # trade APIs see only the last 3 months
 
 TERMINAL = frozenset({"TRADE_FINISHED", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"})
@@ -68,13 +69,26 @@ REFUND_MOVES = {
 class Version:
     """One immutable state of a trade. ``data`` is the full trade as fullinfo renders it."""
 
-    __slots__ = ("trade", "modified", "visible_at", "status", "data", "encoded")
+    __slots__ = (
+        "trade",
+        "modified",
+        "visible_at",
+        "hidden_at",
+        "status",
+        "type",
+        "created",
+        "data",
+        "encoded",
+    )
 
     def __init__(self, trade: TradeRecord, modified: int, visible_at: int, data: dict) -> None:
         self.trade = trade
         self.modified = modified
         self.visible_at = visible_at
+        self.hidden_at = INFINITY  # when the next version becomes visible and replaces this one
         self.status = data["status"]
+        self.type = trade.type
+        self.created = trade.created
         self.data = data
         self.encoded: dict = {}  # JSON fragments of this version, by projection
 
@@ -82,7 +96,7 @@ class Version:
 class TradeRecord:
     """A trade: its working state (``state``) and every version published so far."""
 
-    __slots__ = ("tid", "nick", "created", "type", "buyer_nick", "state", "versions", "rng_seed")
+    __slots__ = ("tid", "nick", "created", "type", "buyer_nick", "state", "versions")
 
     def __init__(self, tid: int, nick: str, created: int, state: dict) -> None:
         self.tid = tid
@@ -130,14 +144,20 @@ class SortedIndex:
         self.keys: list[int] = []
         self.items: list[Version] = []
 
-    def add(self, key: int, item: Version) -> None:
-        if not self.keys or key >= self.keys[-1]:
+    def add(self, key: int, item: Version, bulk: bool = False) -> None:
+        if bulk or not self.keys or key >= self.keys[-1]:
             self.keys.append(key)
             self.items.append(item)
             return
         at = bisect.bisect_right(self.keys, key)
         self.keys.insert(at, key)
         self.items.insert(at, item)
+
+    def resort(self) -> None:
+        """Restore the order after bulk appends (stable: equal keys keep insertion order)."""
+        order = sorted(range(len(self.keys)), key=self.keys.__getitem__)
+        self.keys = [self.keys[i] for i in order]
+        self.items = [self.items[i] for i in order]
 
     def between(self, start: int, end: int) -> list[Version]:
         """Items with start <= key <= end, in ascending key order."""
@@ -177,6 +197,7 @@ class Seller:
         self.open_refunds: list[Refund] = []
         self.rates = MarketRates()
         self.generation = 0
+        self.bulk = False  # while replaying history: append to the indexes, sort at the end
         self.max_visible_at = 0
         self._cache: dict = {}
         self._cache_generation = -1
@@ -209,9 +230,11 @@ class Seller:
         data = dict(state)
         data["orders"] = [dict(o) for o in state["orders"]]
         version = Version(trade, modified, visible_at, data)
+        if previous is not None:
+            previous.hidden_at = visible_at
         trade.versions.append(version)
-        self.by_modified.add(modified, version)
-        self.by_visible.add(visible_at, version)
+        self.by_modified.add(modified, version, self.bulk)
+        self.by_visible.add(visible_at, version, self.bulk)
         self.max_visible_at = max(self.max_visible_at, visible_at)
         self.generation += 1
         return version
@@ -221,6 +244,12 @@ class Seller:
         self.open_refunds.append(refund)
         self.generation += 1
 
+    def drop_caches(self) -> None:
+        self._cache.clear()
+        for trade in self.trades.values():
+            for version in trade.versions:
+                version.encoded.clear()
+
     # --- reads ----------------------------------------------------------------------------
     def _cached(self, key: tuple, now: float, compute):
         if self._cache_generation != self.generation:
@@ -228,6 +257,7 @@ class Seller:
             self._cache_generation = self.generation
         if now < self.max_visible_at:  # a change is still becoming visible: no caching
             return compute()
+        key = (*key, int(now - SCOPE_SECONDS) // 60)  # the 3-month scope moves with time
         hit = self._cache.get(key)
         if hit is None:
             if len(self._cache) > 256:
@@ -270,13 +300,16 @@ class Seller:
 
     def _scan(self, index, now, start, end, types, statuses, buyer_nick) -> list[Version]:
         scope = int(now) - SCOPE_SECONDS
-        out = []
-        for version in index.between(start, end):
-            trade = version.trade
-            if trade.created < scope or version.visible_at > now:
-                continue
-            if trade.visible(now) is version and _matches(version, types, statuses, buyer_nick):
-                out.append(version)
+        out = [
+            v
+            for v in index.between(start, end)
+            if v.visible_at <= now < v.hidden_at
+            and v.created >= scope
+            and v.type in types
+            and (statuses is None or v.status in statuses)
+        ]
+        if buyer_nick is not None:
+            out = [v for v in out if v.trade.buyer_nick == buyer_nick]
         out.reverse()
         return out
 

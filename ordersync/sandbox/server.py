@@ -8,8 +8,10 @@ with start_sandbox(port=0, seed=42) as sb:
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -34,6 +36,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _dispatch(self, verb: str) -> None:
+        try:
+            self._route(verb)
+        except Exception:  # a sandbox bug: answer 500 and show it, never hang the client
+            traceback.print_exc()
+            self.close_connection = True
+            self._send(500, {"Content-Type": "text/plain"}, b"sandbox internal error")
+
+    def _route(self, verb: str) -> None:
         world = self.server.world
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
@@ -84,9 +94,17 @@ class _Server(ThreadingHTTPServer):
 class Sandbox:
     """A running sandbox: ``url``, ``gateway_url``, ``state`` (the world) and ``stop()``."""
 
-    def __init__(self, host: str, port: int, seed: int, scenario: str | None) -> None:
-        self.state = World(seed)
-        self.scenario = scenarios.apply(self.state, scenario) if scenario else None
+    def __init__(
+        self, host: str, port: int, seed: int, scenario: str | None, snapshot: str | None = None
+    ) -> None:
+        self.snapshot = snapshot
+        if snapshot and os.path.exists(snapshot):
+            self.state = World.load(snapshot)
+            self.scenario = None
+        else:
+            self.state = World(seed)
+            self.scenario = scenarios.apply(self.state, scenario) if scenario else None
+        self.state.snapshot_path = snapshot
         self._server = _Server((host, port), self.state)
         self.host, self.port = self._server.server_address[:2]
         self.url = f"http://{host}:{self.port}"
@@ -102,9 +120,12 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        """Stop serving; with a snapshot path, save the world there first."""
         self._market.stop()
         self._server.shutdown()
         self._server.server_close()
+        if self.snapshot:
+            self.state.save(self.snapshot)
 
     def serve_forever(self) -> None:
         """Block until interrupted (Ctrl-C), then stop."""
@@ -124,7 +145,14 @@ class Sandbox:
 
 
 def start_sandbox(
-    host: str = "127.0.0.1", port: int = 0, seed: int = 42, scenario: str | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: int = 42,
+    scenario: str | None = None,
+    snapshot: str | None = None,
 ) -> Sandbox:
-    """Start a sandbox in background threads and return it (also a context manager)."""
-    return Sandbox(host, port, seed, scenario).start()
+    """Start a sandbox in background threads and return it (also a context manager).
+
+    With ``snapshot``, the world is loaded from that file when it exists and saved to it on
+    ``stop()``."""
+    return Sandbox(host, port, seed, scenario, snapshot).start()

@@ -6,6 +6,8 @@ thread take it for each operation.
 
 from __future__ import annotations
 
+import os
+import pickle
 import random
 import threading
 import zlib
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from ordersync.sandbox import activity, lifecycle
 from ordersync.sandbox.clock import Clock
 from ordersync.sandbox.faults import Bans, Faults
-from ordersync.sandbox.market import Seller, TradeRecord
+from ordersync.sandbox.market import Seller
 
 
 @dataclass
@@ -23,6 +25,7 @@ class App:
     app_key: str
     app_secret: str
     calls_per_minute: int = 0  # 0: no budget
+    calls_per_day: int = 0  # 0: no daily quota
 
 
 @dataclass
@@ -51,17 +54,21 @@ class World:
         self.refresh_tokens: dict[str, Session] = {}
         self.oauth_codes: dict[str, tuple[str, str]] = {}
         self.oauth_next: dict = {}
-        self.trades_by_tid: dict[int, TradeRecord] = {}
         self.calls: dict[str, Counter] = defaultdict(Counter)
         self.injected: Counter = Counter()
         self.errors: Counter = Counter()
+        self.snapshot_path: str | None = None
 
     # --- apps, sellers, sessions ----------------------------------------------------------
     def now(self) -> float:
         return self.clock.now()
 
-    def add_app(self, app_key: str, app_secret: str, calls_per_minute: int = 0) -> App:
-        app = App(str(app_key), str(app_secret), int(calls_per_minute or 0))
+    def add_app(
+        self, app_key: str, app_secret: str, calls_per_minute: int = 0, calls_per_day: int = 0
+    ) -> App:
+        app = App(
+            str(app_key), str(app_secret), int(calls_per_minute or 0), int(calls_per_day or 0)
+        )
         self.apps[app.app_key] = app
         return app
 
@@ -79,12 +86,7 @@ class World:
         activity.simulate_history(
             self, seller, int(history_trades), float(history_days), self.now()
         )
-        self.index_trades(seller)
         return seller, True
-
-    def index_trades(self, seller: Seller) -> None:
-        for tid, trade in seller.trades.items():
-            self.trades_by_tid.setdefault(tid, trade)
 
     def new_token(self, prefix: str) -> str:
         return prefix + "".join(self.token_rng.choices("0123456789abcdef", k=40))
@@ -106,17 +108,38 @@ class World:
 
     def set_faults(self, values: dict) -> None:
         self.faults.update(values)
-        self.clock.skew_seconds = self.faults.skew_seconds
+        if self.clock.skew_seconds != self.faults.skew_seconds:
+            self.clock.skew_seconds = self.faults.skew_seconds
+            for seller in self.sellers.values():
+                seller.generation += 1  # cached lists depend on "now"
 
-    def find_trade(self, tid: int) -> TradeRecord | None:
-        trade = self.trades_by_tid.get(tid)
-        if trade is None:
-            for seller in self.sellers.values():  # trades created after the last indexing
-                trade = seller.trades.get(tid)
-                if trade is not None:
-                    self.trades_by_tid[tid] = trade
-                    break
-        return trade
+    # --- snapshots ------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["lock"]
+        state["bans"] = Bans()  # bans run on the real monotonic clock: not carried over
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
+    def save(self, path: str) -> None:
+        """Write the whole world to ``path`` (atomically)."""
+        with self.lock:
+            for seller in self.sellers.values():
+                seller.drop_caches()
+            data = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp = f"{path}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> World:
+        """Read a world written by :meth:`save` (a local file this sandbox wrote itself)."""
+        with open(path, "rb") as handle:
+            return pickle.load(handle)  # noqa: S301 (trusted local snapshot)
 
     def stats(self) -> dict:
         per_method = {method: dict(apps) for method, apps in sorted(self.calls.items())}

@@ -177,3 +177,82 @@ def test_faults_are_seeded(app):
             return ["error_response" in client.call("taobao.time.get") for _ in range(30)]
 
     assert codes() == codes()
+
+
+def test_incrementv_windows_on_visibility_time_so_lagged_changes_are_not_missed(sb, top):
+    """A change made at T under lag L has modified T but becomes visible at T + L:
+    increment.get over the recent window misses it, incrementv.get finds it."""
+    control(sb, "POST", "faults", {"lag_seconds": 300})
+    seller = sb.state.sellers["shop-a"]
+    trade = next(t for t in seller.by_created if t.current.status == "WAIT_BUYER_CONFIRM_GOODS")
+    with sb.state.lock:
+        changed_at = sb.state.now()
+        lifecycle.advance(seller, trade, changed_at, 300)
+    control(sb, "POST", "faults", {"skew_seconds": 310})
+    now = sb.state.now()
+    recent = {t["tid"] for t in increment(top, now - 60, now)}
+    assert trade.tid not in recent
+    inner = top.ok(
+        "taobao.trades.sold.incrementv.get",
+        fields="tid,modified,status",
+        start_create=fmt(now - 60),
+        end_create=fmt(now),
+        type=EVERY_TYPE,
+        page_size="100",
+    )
+    found = {t["tid"]: t for t in trades_of(inner)}
+    assert found[trade.tid]["status"] == "TRADE_FINISHED"
+    assert found[trade.tid]["modified"] == fmt(changed_at)
+    assert found[trade.tid]["async_modified"] == fmt(int(changed_at) + 300)
+
+
+def test_daily_quota_bans_until_platform_midnight(sb, top):
+    control(sb, "POST", "apps", {"app_key": APP_KEY, "app_secret": APP_SECRET, "calls_per_day": 2})
+    top.ok("taobao.time.get")
+    top.ok("taobao.time.get")
+    error = error_of(top.call("taobao.time.get"))
+    assert (error["code"], error["sub_code"]) == (7, "accesscontrol.limited-by-app-access-count")
+    seconds = int(BAN_MSG.match(error["sub_msg"]).group(1))
+    now = sb.state.now()
+    midnight = (int((now + 8 * 3600) // 86400) + 1) * 86400 - 8 * 3600
+    assert abs(seconds - (midnight - now)) <= 2
+
+
+def test_slow_answers_outlast_a_short_timeout(sb, top):
+    control(sb, "POST", "faults", {"slow_rate": 1, "slow_seconds": 1})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        top.raw(top.system("taobao.time.get"), timeout=0.3)
+    assert control(sb, "GET", "stats")["errors_injected"]["slow"] == 1
+
+
+def test_lag_makes_a_window_that_ends_at_now_lose_a_change_for_good(sb, top):
+    """The naive scheme: poll [last_end, now], then start the next window at now. A change
+    made just before ``now`` is not visible yet, and the next window starts after its
+    ``modified``: it is never read, while the oracle has it."""
+    control(sb, "POST", "faults", {"lag_seconds": 60})
+    seller = sb.state.sellers["shop-a"]
+    trade = next(t for t in seller.by_created if t.current.status == "WAIT_BUYER_CONFIRM_GOODS")
+    with sb.state.lock:
+        lifecycle.advance(seller, trade, sb.state.now() - 5, 60)
+    now = sb.state.now()
+    first = {t["tid"] for t in increment(top, now - 300, now)}
+    control(sb, "POST", "faults", {"skew_seconds": 120})
+    later = sb.state.now()
+    second = {t["tid"] for t in increment(top, now + 1, later)}
+    assert trade.tid not in first | second
+    truth = {t["tid"]: t for t in control(sb, "GET", "oracle/trades", nick="shop-a")["trades"]}
+    assert truth[trade.tid]["status"] == "TRADE_FINISHED"
+    # An overlapping window that trails "now" by more than the lag does read it.
+    assert trade.tid in {t["tid"] for t in increment(top, now - 300, later - 61)}
+
+
+def test_isp_timeouts_can_answer_late(sb, top):
+    control(sb, "POST", "faults", {"isp_rate": 1, "isp_timeout_seconds": 1})
+    outcomes = set()
+    for _ in range(12):
+        try:
+            error = error_of(top.raw(top.system("taobao.time.get"), timeout=0.4).json())
+            outcomes.add(error["sub_code"])
+        except requests.exceptions.ReadTimeout:
+            outcomes.add("late")
+    assert "late" in outcomes and "isp.top-remote-connection-timeout" not in outcomes

@@ -186,3 +186,32 @@ def test_big_ids_and_money(top):
             assert whole.isdigit() and len(frac) == 2
         for order in trade["orders"]["order"]:
             assert order["oid_str"] == str(order["oid"]) and order["oid"] > 2**53
+
+
+def test_request_shaped_like_the_official_python_sdk(sb, top):
+    """System params (timestamp in epoch ms, partner_id) in the URL, the rest in the body."""
+    system = {
+        "app_key": top.app_key,
+        "v": "2.0",
+        "format": "json",
+        "sign_method": "md5",
+        "method": "taobao.trades.sold.get",
+        "timestamp": str(int(time.time() * 1000)),
+        "partner_id": "taobao-sdk-python-20210816",
+        "session": top.session,
+    }
+    business = {"fields": "tid,status", "page_size": "5"}
+    system["sign"] = sign({**system, **business}, APP_SECRET, "md5")
+    response = requests.post(
+        sb.gateway_url,
+        params=system,
+        data=business,
+        headers={"Content-type": "application/x-www-form-urlencoded;charset=UTF-8"},
+    )
+    assert len(response.json()["trades_sold_get_response"]["trades"]["trade"]) == 5
+
+
+def test_control_time_and_index(sb):
+    body = control(sb, "GET", "time")
+    assert abs(body["epoch_ms"] / 1000 - time.time()) < 5 and len(body["time"]) == 19
+    assert "POST /_sandbox/faults" in " ".join(control(sb, "GET", "")["endpoints"])

@@ -16,9 +16,14 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8100)
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--scenario", choices=sorted(SCENARIOS))
+        parser.add_argument(
+            "--snapshot", help="load the world from this file if it exists; save it there on exit"
+        )
 
     def handle(self, *args, host: str, port: int, seed: int, scenario: str | None, **options):
-        sandbox = start_sandbox(host=host, port=port, seed=seed, scenario=scenario)
+        sandbox = start_sandbox(
+            host=host, port=port, seed=seed, scenario=scenario, snapshot=options.get("snapshot")
+        )
         self.stdout.write(f"Taobao sandbox at {sandbox.url} (seed {seed})")
         self.stdout.write(f"  gateway  {sandbox.gateway_url}")
         self.stdout.write(f"  oauth    {sandbox.url}/authorize  {sandbox.url}/token")
