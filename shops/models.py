@@ -196,6 +196,8 @@ class SyncRun(models.Model):
         indexes = [
             # the console and the failure-rate check read a shop's latest runs
             models.Index(fields=["shop", "-started_at"], name="syncrun_shop_recent_idx"),
+            # /metrics reads the runs of the last hour
+            models.Index(fields=["started_at"], name="syncrun_started_idx"),
         ]
 
     def __str__(self) -> str:

@@ -132,6 +132,7 @@ def ban_key(scope: str, method: str) -> str:
 def _ban(state: dict[str, Any], now: float, key: str, seconds: float) -> None:
     bans = state.setdefault("bans", {})
     bans[key] = max(bans.get(key, 0.0), now + seconds)
+    state["ban_seconds"] = state.get("ban_seconds", 0.0) + seconds  # for the metrics
 
 
 def _leave(state: dict[str, Any], now: float, waiter: str) -> None:

@@ -29,3 +29,28 @@ class PlatformClockOffset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.offset_seconds:+.3f}s"
+
+
+class ApiCallStat(models.Model):
+    """Calls to TOP by app, method, outcome and code, summed over every process.
+
+    Each process adds its counts every few seconds (``stats.py``); ``/metrics`` reads them.
+    """
+
+    app_key = models.CharField(max_length=64)
+    method = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=40)
+    code = models.IntegerField(default=0, help_text="TOP error code; 0 for success")
+    calls = models.BigIntegerField(default=0)
+    duration_sum = models.FloatField(default=0.0)
+    buckets = models.JSONField(default=list, help_text="calls per latency bucket, cumulative")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app_key", "method", "outcome", "code"], name="apicallstat_one_per_series"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.outcome} {self.code}: {self.calls}"

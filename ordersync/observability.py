@@ -1,0 +1,189 @@
+"""``/healthz`` and ``/metrics`` (Prometheus text format).
+
+Every figure is read from PostgreSQL at scrape time, so it covers all web and worker
+processes on every machine; each query is bounded (recent rows, per-shop rows, estimates).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Sum
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from ordersync.models import Heartbeat
+from ordersync.taobao.models import ApiBudget, ApiCallStat
+from ordersync.taobao.stats import BUCKETS
+from ordersync.tasks import CLUSTER
+from shops.models import Checkpoint, Shop, SyncRun
+from trades.feed_models import ChangeEvent
+from trades.models import ReconcileReport
+
+HEARTBEAT_STALE = timedelta(minutes=3)
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _check_broker() -> str:
+    if settings.REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+        return "ok (redis)"
+    from django_q.models import OrmQ
+
+    OrmQ.objects.exists()
+    return "ok (postgresql)"
+
+
+def _check_cluster() -> str:
+    beat = Heartbeat.objects.filter(name=CLUSTER).first()
+    if beat is None:
+        raise RuntimeError("no cluster heartbeat yet: is qcluster running?")
+    age = timezone.now() - beat.beat_at
+    if age > HEARTBEAT_STALE:
+        raise RuntimeError(f"last cluster heartbeat {int(age.total_seconds())}s ago")
+    return f"ok ({int(age.total_seconds())}s ago)"
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database, the broker and a recent cluster heartbeat are all fine."""
+    checks, healthy = {}, True
+    for name, check in (
+        ("database", _check_database),
+        ("broker", _check_broker),
+        ("cluster", _check_cluster),
+    ):
+        try:
+            checks[name] = check()
+        except Exception as exc:
+            checks[name] = f"failing: {exc}"
+            healthy = False
+    return JsonResponse({"healthy": healthy, "checks": checks}, status=200 if healthy else 503)
+
+
+class Exposition:
+    """Collects metric families and renders the Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def family(self, name: str, kind: str, help_text: str) -> None:
+        self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+
+    def sample(self, name: str, value: float, **labels) -> None:
+        if labels:
+            inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            self.lines.append(f"{name}{{{inner}}} {value}")
+        else:
+            self.lines.append(f"{name} {value}")
+
+    def render(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def _escape(value) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _top_calls(out: Exposition) -> None:
+    stats = list(ApiCallStat.objects.all())
+    out.family("ordersync_top_calls_total", "counter", "TOP API calls by method, outcome, code")
+    for s in stats:
+        out.sample(
+            "ordersync_top_calls_total",
+            s.calls,
+            app_key=s.app_key,
+            method=s.method,
+            outcome=s.outcome,
+            code=s.code,
+        )
+    out.family("ordersync_top_call_duration_seconds", "histogram", "TOP call latency")
+    by_method: dict[str, list] = {}
+    for s in stats:
+        total = by_method.setdefault(s.method, [0, 0.0, [0] * len(BUCKETS)])
+        total[0] += s.calls
+        total[1] += s.duration_sum
+        for index, count in enumerate(s.buckets[: len(BUCKETS)]):
+            total[2][index] += count
+    for method, (calls, seconds, buckets) in sorted(by_method.items()):
+        name = "ordersync_top_call_duration_seconds"
+        for bound, count in zip(BUCKETS, buckets, strict=True):
+            out.sample(f"{name}_bucket", count, method=method, le=bound)
+        out.sample(f"{name}_bucket", calls, method=method, le="+Inf")
+        out.sample(f"{name}_sum", round(seconds, 6), method=method)
+        out.sample(f"{name}_count", calls, method=method)
+
+
+def _limiter(out: Exposition) -> None:
+    budgets = list(ApiBudget.objects.all())
+    out.family("ordersync_limiter_waits_total", "counter", "API calls that waited for budget")
+    for b in budgets:
+        out.sample("ordersync_limiter_waits_total", b.state.get("waits", 0), app_key=b.app_key)
+    out.family("ordersync_limiter_ban_seconds_total", "counter", "seconds of code-7 bans")
+    for b in budgets:
+        out.sample(
+            "ordersync_limiter_ban_seconds_total", b.state.get("ban_seconds", 0), app_key=b.app_key
+        )
+
+
+def _shops(out: Exposition) -> None:
+    now = timezone.now()
+    out.family("ordersync_cursor_lag_seconds", "gauge", "platform time not yet synced, per shop")
+    checkpoints = Checkpoint.objects.filter(
+        shop__status=Shop.Status.ACTIVE, stream__in=["trades", "refunds"], cursor__isnull=False
+    ).select_related("shop")
+    for c in checkpoints:
+        lag = round((now - c.cursor).total_seconds(), 1)
+        out.sample("ordersync_cursor_lag_seconds", lag, shop=c.shop.seller_nick, stream=c.stream)
+    out.family("ordersync_shops", "gauge", "shops by status and mode")
+    for row in Shop.objects.values("status", "degraded").annotate(n=Count("id")):
+        out.sample("ordersync_shops", row["n"], status=row["status"], degraded=row["degraded"])
+
+
+def _runs(out: Exposition) -> None:
+    since = timezone.now() - timedelta(hours=1)
+    recent = SyncRun.objects.filter(started_at__gte=since)
+    out.family("ordersync_sync_runs_last_hour", "gauge", "sync runs started in the last hour")
+    for row in recent.values("kind", "outcome").annotate(n=Count("id")):
+        out.sample(
+            "ordersync_sync_runs_last_hour", row["n"], kind=row["kind"], outcome=row["outcome"]
+        )
+    written = recent.aggregate(n=Sum("trades_written"))["n"] or 0
+    out.family("ordersync_trades_written_last_hour", "gauge", "rows written by sync runs")
+    out.sample("ordersync_trades_written_last_hour", written)
+    missing = ReconcileReport.objects.aggregate(n=Sum("missing_found"))["n"] or 0
+    out.family("ordersync_reconcile_missing_found_total", "counter", "trades reconcile found")
+    out.sample("ordersync_reconcile_missing_found_total", missing)
+
+
+def _feed(out: Exposition) -> None:
+    with connection.cursor() as cursor:
+        # an estimate: COUNT(*) on the feed would read the whole table at every scrape
+        cursor.execute(
+            "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+            [ChangeEvent._meta.db_table],
+        )
+        (rows,) = cursor.fetchone()
+    out.family("ordersync_change_feed_rows", "gauge", "rows in the change feed (estimate)")
+    out.sample("ordersync_change_feed_rows", rows)
+
+
+COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed]
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    out = Exposition()
+    for collect in COLLECTORS:
+        collect(out)
+    return HttpResponse(out.render(), content_type="text/plain; version=0.0.4; charset=utf-8")

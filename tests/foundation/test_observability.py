@@ -1,0 +1,50 @@
+"""/healthz and /metrics read the shared database, so they cover every process."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.utils import timezone
+
+from ordersync.models import Heartbeat
+from ordersync.taobao.stats import call_stats
+from ordersync.tasks import heartbeat
+from shops.models import Checkpoint
+from shops.top import client_for_shop
+from trades.sync.incremental import sync_shop
+
+SAMPLE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)+\})? -?[0-9.e+]+$')
+
+
+def test_healthz_needs_a_recent_cluster_heartbeat(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "ok"
+    assert "no cluster heartbeat" in response.json()["checks"]["cluster"]
+
+    heartbeat()
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["broker"].startswith("ok")
+
+    Heartbeat.objects.update(beat_at=timezone.now() - timedelta(minutes=10))
+    assert client.get("/healthz").status_code == 503
+
+
+def test_metrics_show_calls_lag_and_runs_in_prometheus_format(client, make_shop, gateway):
+    shop = make_shop("metered", history_trades=20, history_days=1)
+    Checkpoint.objects.filter(shop=shop).update(cursor=timezone.now() - timedelta(minutes=20))
+    sync_shop(shop, "trades", client=client_for_shop(shop))
+    call_stats.flush()
+
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    body = response.content.decode()
+    for line in body.splitlines():
+        assert line.startswith("#") or SAMPLE.match(line), line
+    assert 'method="taobao.trades.sold.increment.get",outcome="ok",code="0"' in body
+    assert 'ordersync_top_call_duration_seconds_bucket{method="taobao.time.get",le="+Inf"}' in body
+    assert f'ordersync_cursor_lag_seconds{{shop="{shop.seller_nick}",stream="trades"}}' in body
+    assert 'ordersync_sync_runs_last_hour{kind="incremental",outcome="succeeded"} 1' in body
+    assert "ordersync_change_feed_rows" in body
