@@ -54,9 +54,8 @@ def _check_cluster() -> str:
     return f"ok ({int(age.total_seconds())}s ago)"
 
 
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database, the broker and a recent cluster heartbeat are all fine."""
+def run_checks() -> tuple[bool, dict[str, str]]:
+    """Whether the database, the broker and a recent cluster heartbeat are all fine."""
     checks, healthy = {}, True
     for name, check in (
         ("database", _check_database),
@@ -68,6 +67,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:
             checks[name] = f"failing: {exc}"
             healthy = False
+    return healthy, checks
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when every check passes, 503 naming the failing one otherwise."""
+    healthy, checks = run_checks()
     return JsonResponse({"healthy": healthy, "checks": checks}, status=200 if healthy else 503)
 
 

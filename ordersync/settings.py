@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The admin's and the API docs' static files, served by gunicorn itself (no extra server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,6 +117,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = ORDERSYNC_DATA_DIR / "static"
+# In development static files are found in the installed apps; production runs collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # empty until collectstatic; keeps it quiet
 
 # --- TOP client -----------------------------------------------------------------------------
 TOP_CONNECT_TIMEOUT = read("TOP_CONNECT_TIMEOUT", env.float, default=5.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -48,3 +49,19 @@ def test_metrics_show_calls_lag_and_runs_in_prometheus_format(client, make_shop,
     assert f'ordersync_cursor_lag_seconds{{shop="{shop.seller_nick}",stream="trades"}}' in body
     assert 'ordersync_sync_runs_last_hour{kind="incremental",outcome="succeeded"} 1' in body
     assert "ordersync_change_feed_rows" in body
+
+
+def test_each_sync_run_logs_one_json_line_without_secrets(make_shop, gateway, caplog):
+    shop = make_shop("logged", history_trades=5, history_days=1)
+    Checkpoint.objects.filter(shop=shop).update(cursor=timezone.now() - timedelta(minutes=20))
+    with caplog.at_level("DEBUG"):
+        sync_shop(shop, "trades", client=client_for_shop(shop))
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sync_run ")]
+    assert len(lines) == 1
+    fields = json.loads(lines[0].removeprefix("sync_run "))
+    assert fields["shop"] == shop.pk and fields["outcome"] == "succeeded"
+    assert fields["api_calls"] >= 1 and "trades_written" in fields
+    everything = "\n".join(r.getMessage() for r in caplog.records)
+    assert shop.session_key not in everything
+    assert shop.app.app_secret not in everything

@@ -1,0 +1,85 @@
+"""What production starts from: the compose file, the Dockerfile, gunicorn's config, the
+container healthcheck and the static files gunicorn serves."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from compose_spec import PyCompose
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from ordersync.tasks import heartbeat
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_file_is_valid_compose():
+    # YAML merge keys are resolved first, as docker compose does
+    PyCompose.from_json(json.dumps(_compose())).validate()
+
+
+def test_compose_runs_the_stack_with_healthchecks_and_an_optional_sandbox():
+    services = _compose()["services"]
+    assert set(services) >= {"postgres", "redis", "migrate", "web", "worker", "sandbox"}
+    for name, service in services.items():
+        for needed in service.get("depends_on", {}):
+            assert needed in services, f"{name} depends on unknown service {needed}"
+    for name in ("postgres", "redis", "web", "worker"):
+        assert "healthcheck" in services[name], name
+    assert "ports" not in services["worker"], "workers scale: they must not bind a host port"
+    assert services["sandbox"]["profiles"] == ["sandbox"]
+    assert "qcluster" in services["worker"]["command"]
+
+
+def test_dockerfile_copies_what_exists():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (.+) \S+$", dockerfile, re.MULTILINE):
+        for path in source.split():
+            assert (ROOT / path).exists(), f"Dockerfile copies missing {path}"
+
+
+def test_gunicorn_config_is_accepted():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--check-config",
+            "-c",
+            "ordersync/gunicorn.conf.py",
+            "ordersync.wsgi",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_healthcheck_command_fails_without_a_cluster_heartbeat(capsys):
+    with pytest.raises(CommandError, match="unhealthy"):
+        call_command("healthcheck")
+    assert "no cluster heartbeat" in capsys.readouterr().out
+
+    heartbeat()
+    call_command("healthcheck")
+    out = capsys.readouterr().out
+    assert re.search(r"^cluster +ok", out, re.MULTILINE), out
+
+
+def test_admin_static_files_are_served(client):
+    response = client.get("/static/admin/css/base.css")
+    assert response.status_code == 200
