@@ -9,9 +9,17 @@ import requests
 from django.contrib.auth import get_user_model
 
 from ordersync.sandbox.server import start_sandbox
+from ordersync.taobao.stats import call_stats
 from ordersync.taobao.store import close_state_connection
 from shops.actions import ensure_checkpoints
 from shops.models import Membership, Shop, Tenant, TopApp
+
+
+@pytest.fixture(autouse=True)
+def _no_call_counts_across_tests():
+    """Counts a test did not flush belong to its own (rolled back or dropped) database."""
+    yield
+    call_stats.discard()
 
 
 @pytest.fixture

@@ -43,6 +43,11 @@ class CallStats:
         if due:
             self.flush()
 
+    def discard(self) -> None:
+        """Forget what is not flushed yet (tests: each starts with nothing pending)."""
+        with self._lock:
+            self._pending.clear()
+
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = (
