@@ -199,6 +199,10 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
+    def has_view_permission(self, request, obj=None) -> bool:
+        # shown only inside the parent's page, whose admin already checked the user's tenant
+        return True
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
