@@ -243,3 +243,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- console and seller onboarding (OAuth) --------------------------------------------------
+# Seconds a "Connect a Taobao shop" authorization may take before its state expires.
+OAUTH_STATE_MAX_AGE = positive_int("OAUTH_STATE_MAX_AGE", 900)
+# The public base URL of the console (e.g. https://ordersync.example.com) when the callback
+# URL registered with the app differs from what this host sees behind a proxy; unset = the
+# request's own host.
+OAUTH_REDIRECT_BASE_URL = read("OAUTH_REDIRECT_BASE_URL", env.str, default="")
+# Sessions expiring within this many seconds are refreshed by the token refresh schedule.
+TOKEN_REFRESH_AHEAD_SECONDS = positive_int("TOKEN_REFRESH_AHEAD_SECONDS", 3 * 86400)

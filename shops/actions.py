@@ -109,8 +109,8 @@ JOB_TASKS = {
 }
 
 
-def queue_job(shop: Shop, kind: str) -> str:
-    """Queue one job for the workers; return the task id."""
+def queue_job(shop: Shop, kind: str, *args) -> str:
+    """Queue one job for the workers (``args`` follow the shop's id); return the task id."""
     from django_q.tasks import async_task
 
-    return async_task(JOB_TASKS[kind], shop.pk, task_name=f"{kind}-shop-{shop.pk}")
+    return async_task(JOB_TASKS[kind], shop.pk, *args, task_name=f"{kind}-shop-{shop.pk}")

@@ -1,58 +1,433 @@
-from django.contrib import admin
+"""The ops console for shops: tenants, members, apps, shops and their runs."""
 
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from shops import actions, schedules
+from shops.console import connect
+from shops.console.health import PLATFORM_TZ, format_lag, lag, problems, with_health
+from shops.console.paginator import BoundedCountAdminMixin
+from shops.console.tenancy import (
+    OWNER_ROLES,
+    WRITE_ROLES,
+    ReadOnlyInline,
+    ShopFilter,
+    TenantScopedAdmin,
+    has_role,
+    scoped,
+)
 from shops.models import Checkpoint, Membership, Shop, SyncRun, Tenant, TopApp
+
+NOBODY: frozenset[str] = frozenset()  # only operators (superusers)
+
+
+def pre(text: str) -> str:
+    """Multi-line text (tracebacks, JSON) kept readable in the admin."""
+    if not text:
+        return "—"
+    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+
+
+def pretty_json(value) -> str:
+    return pre(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str))
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(TenantScopedAdmin):
+    tenant_field = "id"
+    add_roles = NOBODY
+    change_roles = OWNER_ROLES
+    delete_roles = NOBODY
     list_display = ("name", "slug", "created")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "tenant", "role")
-    list_filter = ("role", "tenant")
+class MembershipAdmin(TenantScopedAdmin):
+    """Operators add members; a tenant's owners change roles and remove members."""
+
+    add_roles = NOBODY
+    change_roles = OWNER_ROLES
+    delete_roles = OWNER_ROLES
+    list_display = ("user", "role")
+    list_filter = ("role",)
     list_select_related = ("user", "tenant")
     raw_id_fields = ("user",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return () if request.user.is_superuser else ("user", "tenant")
 
 
 @admin.register(TopApp)
 class TopAppAdmin(admin.ModelAdmin):
+    """The ISV's apps: operators only (the default permissions give tenant staff none)."""
+
     list_display = ("name", "app_key", "sign_method", "calls_per_minute", "gateway_url")
     exclude = ("app_secret",)
 
 
+class RecentRunsInline(ReadOnlyInline):
+    model = SyncRun
+    verbose_name_plural = "last runs"
+    fields = readonly_fields = (
+        "started_at",
+        "kind",
+        "stream",
+        "outcome",
+        "api_calls",
+        "trades_written",
+        "error_summary",
+    )
+    show_change_link = True
+    LIMIT = 10
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SyncRun]:
+        # an inline formset cannot slice, so pick the newest runs' ids first (shop index)
+        shop_id = (request.resolver_match.kwargs if request.resolver_match else {}).get("object_id")
+        newest = SyncRun.objects.filter(shop_id=shop_id).order_by("-started_at")
+        ids = list(newest.values_list("pk", flat=True)[: self.LIMIT]) if shop_id else []
+        return super().get_queryset(request).filter(pk__in=ids).order_by("-started_at")
+
+    @admin.display(description="error")
+    def error_summary(self, run: SyncRun) -> str:
+        return f"{run.error_class}: {run.error_message[:200]}" if run.error_class else ""
+
+
+class BackfillForm(forms.Form):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["days"] = forms.IntegerField(
+            min_value=1,
+            max_value=settings.BACKFILL_DAYS,
+            initial=7,
+            help_text="days of trades and refunds to read again, by creation time",
+        )
+
+
+class ReconcileForm(forms.Form):
+    day = forms.DateField(
+        help_text="platform (Asia/Shanghai) day of trade creation, YYYY-MM-DD",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean_day(self) -> date:
+        day = self.cleaned_data["day"]
+        if day > timezone.now().astimezone(PLATFORM_TZ).date():
+            raise forms.ValidationError("that day has not happened yet")
+        return day
+
+
+STATUS_COLOURS = {
+    Shop.Status.ACTIVE: "#2e7d32",
+    Shop.Status.PAUSED: "#757575",
+    Shop.Status.NEEDS_REAUTH: "#c62828",
+    Shop.Status.DISABLED: "#424242",
+}
+
+
+def status_badge(shop: Shop) -> str:
+    colour = STATUS_COLOURS.get(shop.status, "#424242")
+    badge = format_html(
+        '<span style="background:{};color:#fff;padding:1px 6px;border-radius:8px">{}</span>',
+        colour,
+        shop.get_status_display(),
+    )
+    if shop.degraded:
+        badge = format_html(
+            '{} <span style="background:#ef6c00;color:#fff;padding:1px 6px;'
+            'border-radius:8px">degraded</span>',
+            badge,
+        )
+    return badge
+
+
 @admin.register(Shop)
-class ShopAdmin(admin.ModelAdmin):
-    list_display = ("seller_nick", "tenant", "platform", "status", "degraded", "interval_minutes")
-    list_filter = ("status", "platform", "degraded", "tenant")
-    list_select_related = ("tenant", "app")
+class ShopAdmin(TenantScopedAdmin):
+    list_display = (
+        "seller_nick",
+        "platform",
+        "status_badge",
+        "cursor_lag",
+        "last_success",
+        "failures",
+        "degraded",
+        "calls_today",
+    )
+    list_filter = ("status", "platform", "degraded")
     search_fields = ("seller_nick",)
-    exclude = ("session_key", "refresh_token")
+    list_select_related = ("tenant", "app")
+    readonly_fields = (
+        "tenant",
+        "app",
+        "platform",
+        "seller_nick",
+        "seller_id",
+        "status_badge",
+        "status_reason",
+        "problem_list",
+        "cursor_lag",
+        "last_success",
+        "failures",
+        "last_error",
+        "calls_today",
+        "session_expires_at",
+        "refresh_expires_at",
+        "checkpoints",
+        "created",
+    )
+    fieldsets = (
+        (None, {"fields": ("seller_nick", "seller_id", "platform", "tenant", "app")}),
+        (
+            "Health",
+            {
+                "fields": (
+                    "status_badge",
+                    "status_reason",
+                    "problem_list",
+                    "cursor_lag",
+                    "last_success",
+                    "failures",
+                    "last_error",
+                    "calls_today",
+                    "checkpoints",
+                )
+            },
+        ),
+        ("Authorization", {"fields": ("session_expires_at", "refresh_expires_at")}),
+        ("Schedule", {"fields": ("interval_mode", "interval_minutes")}),
+    )
+    inlines = [RecentRunsInline]
+    actions = ["sync_now", "backfill", "reconcile", "pause", "resume"]
+    change_form_template = "admin/shops/shop/change_form.html"
+    change_list_template = "admin/shops/shop/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Shop]:
+        return with_health(super().get_queryset(request))
+
+    # --- columns ----------------------------------------------------------------------------
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, shop: Shop) -> str:
+        return status_badge(shop)
+
+    @admin.display(description="cursor lag", ordering="cursor")
+    def cursor_lag(self, shop: Shop) -> str:
+        return format_lag(lag(shop))
+
+    @admin.display(description="last success", ordering="last_success")
+    def last_success(self, shop: Shop):
+        return shop.last_success or "never"
+
+    @admin.display(description="failures in a row", ordering="failures")
+    def failures(self, shop: Shop) -> int:
+        return shop.failures
+
+    @admin.display(description="last error")
+    def last_error(self, shop: Shop) -> str:
+        return pre(shop.last_error or "")
+
+    @admin.display(description="API calls today", ordering="calls_today")
+    def calls_today(self, shop: Shop) -> int:
+        return shop.calls_today
+
+    @admin.display(description="problems")
+    def problem_list(self, shop: Shop) -> str:
+        return ", ".join(problems(shop)) or "none"
+
+    @admin.display(description="streams")
+    def checkpoints(self, shop: Shop) -> str:
+        rows = Checkpoint.objects.filter(shop=shop).order_by("stream")
+        return format_html(
+            "<table><tr><th>stream</th><th>cursor</th><th>last success</th>"
+            "<th>failures</th><th>next run</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (c.stream, c.cursor or "—", c.last_success_at or "—")
+                    + (c.consecutive_failures, c.next_run_at or "—")
+                    for c in rows
+                ),
+            ),
+        )
+
+    # --- saving: only the schedule is edited here; everything else goes through actions ------
+    def save_model(self, request: HttpRequest, obj: Shop, form, change: bool) -> None:
+        obj.save(update_fields=["interval_mode", "interval_minutes", "updated"])
+        schedules.sync_schedules(obj)
+
+    def delete_model(self, request: HttpRequest, obj: Shop) -> None:
+        schedules.remove_schedules(obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
+        for shop in queryset:
+            schedules.remove_schedules(shop)
+        super().delete_queryset(request, queryset)
+
+    # --- actions ----------------------------------------------------------------------------
+    def _writable(self, request: HttpRequest, queryset: QuerySet[Shop]) -> list[Shop]:
+        """The selected shops the user may act on (a viewer elsewhere may select more)."""
+        return list(scoped(request, queryset, "tenant", WRITE_ROLES))
+
+    def _queue(self, request, shops: list[Shop], kind: str, *args) -> None:
+        queued = [shop for shop in shops if shop.status == Shop.Status.ACTIVE]
+        for shop in queued:
+            actions.queue_job(shop, kind, *args)
+        skipped = len(shops) - len(queued)
+        self.message_user(request, f"Queued {kind} for {len(queued)} shop(s).")
+        if skipped:
+            self.message_user(
+                request, f"{skipped} shop(s) are not active and were skipped.", messages.WARNING
+            )
+
+    @admin.action(description="Sync now", permissions=["change"])
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
+        self._queue(request, self._writable(request, queryset), "sync")
+
+    @admin.action(description="Backfill N days…", permissions=["change"])
+    def backfill(self, request: HttpRequest, queryset: QuerySet[Shop]):
+        form = BackfillForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            days = form.cleaned_data["days"]
+            self._queue(request, self._writable(request, queryset), "backfill", days)
+            return None
+        return self._action_form(request, queryset, form, "backfill", "Backfill N days")
+
+    @admin.action(description="Reconcile a day…", permissions=["change"])
+    def reconcile(self, request: HttpRequest, queryset: QuerySet[Shop]):
+        form = ReconcileForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            day = form.cleaned_data["day"].isoformat()
+            self._queue(request, self._writable(request, queryset), "reconcile", day)
+            return None
+        return self._action_form(request, queryset, form, "reconcile", "Reconcile a day")
+
+    def _action_form(self, request, queryset, form, action: str, title: str) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "form": form,
+            "action": action,
+            "shops": self._writable(request, queryset),
+        }
+        return TemplateResponse(request, "admin/shops/shop/action_form.html", context)
+
+    @admin.action(description="Pause", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
+        shops = [s for s in self._writable(request, queryset) if s.status == Shop.Status.ACTIVE]
+        for shop in shops:
+            actions.pause_shop(shop)
+        self.message_user(request, f"Paused {len(shops)} shop(s).")
+
+    @admin.action(description="Resume", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
+        shops = [s for s in self._writable(request, queryset) if s.status == Shop.Status.PAUSED]
+        for shop in shops:
+            actions.resume_shop(shop)
+        self.message_user(request, f"Resumed {len(shops)} paused shop(s).")
+
+    # --- connecting shops -------------------------------------------------------------------
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("connect/", wrap(self.connect_view), name="shops_shop_connect"),
+            path("oauth/callback/", wrap(self.callback_view), name="shops_shop_oauth_callback"),
+            *super().get_urls(),
+        ]
+
+    def _may_connect(self, request: HttpRequest) -> None:
+        if not has_role(request, None, WRITE_ROLES):
+            raise PermissionDenied
+
+    def connect_view(self, request: HttpRequest) -> HttpResponse:
+        self._may_connect(request)
+        return connect.connect_view(request, self._context(request))
+
+    def callback_view(self, request: HttpRequest) -> HttpResponse:
+        self._may_connect(request)
+        return connect.callback_view(request, self._context(request))
+
+    def _context(self, request: HttpRequest) -> dict:
+        return {**self.admin_site.each_context(request), "opts": self.model._meta}
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        """Shops are added by the seller's authorization, not typed in."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:shops_shop_connect"))
+
+    def has_add_permission(self, request: HttpRequest, *args) -> bool:
+        return has_role(request, None, WRITE_ROLES)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        buttons = [
+            ("sync_now", "Sync now"),
+            ("backfill", "Backfill…"),
+            ("reconcile", "Reconcile a day…"),
+            ("pause", "Pause"),
+            ("resume", "Resume"),
+        ]
+        extra = {"shop_buttons": buttons, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra = {"may_connect": has_role(request, None, WRITE_ROLES), **(extra_context or {})}
+        return super().changelist_view(request, extra)
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(admin.ModelAdmin):
+class CheckpointAdmin(TenantScopedAdmin):
+    tenant_field = "shop__tenant"
+    read_only = True
     list_display = ("shop", "stream", "cursor", "last_success_at", "consecutive_failures")
     list_filter = ("stream",)
     list_select_related = ("shop",)
-    raw_id_fields = ("shop",)
+    readonly_fields = ("error",)
+    exclude = ("last_error",)
+
+    @admin.display(description="last error")
+    def error(self, checkpoint: Checkpoint) -> str:
+        return pre(checkpoint.last_error)
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
+    tenant_field = "shop__tenant"
+    read_only = True
     list_display = (
+        "started_at",
         "shop",
         "kind",
         "stream",
         "outcome",
-        "started_at",
         "api_calls",
         "trades_written",
+        "error_class",
     )
     list_filter = ("outcome", "kind", "stream")
     list_select_related = ("shop",)
-    raw_id_fields = ("shop",)
-    show_full_result_count = False
+    ordering = ("-started_at",)
+    exclude = ("error_message",)
+    readonly_fields = ("error",)
+
+    def get_list_filter(self, request: HttpRequest):
+        return [ShopFilter, *super().get_list_filter(request)]
+
+    @admin.display(description="error message")
+    def error(self, run: SyncRun) -> str:
+        return pre(run.error_message)

@@ -1,0 +1,213 @@
+"""Tenant scoping of the admin in one place: who sees and changes what, by membership role.
+
+Every ModelAdmin of a tenant-owned model uses ``TenantScopedAdmin``: its querysets, foreign-key
+choices and add/change/delete/view permissions follow the user's memberships. Operators
+(superusers) see every tenant, with a tenant column and filter. A row of another tenant is
+"not found" (404), never "forbidden".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
+
+from shops.models import Membership, Shop, Tenant
+
+Role = Membership.Role
+VIEW_ROLES = frozenset(Role.values)
+WRITE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+OWNER_ROLES = frozenset({Role.OWNER})
+_CACHE = "_ordersync_tenant_roles"
+
+
+def tenant_roles(request: HttpRequest) -> dict[int, str]:
+    """``{tenant_id: role}`` of the signed-in user, read once per request."""
+    roles = getattr(request, _CACHE, None)
+    if roles is None:
+        user = request.user
+        roles = (
+            dict(Membership.objects.filter(user=user).values_list("tenant_id", "role"))
+            if user.is_authenticated and user.is_active
+            else {}
+        )
+        setattr(request, _CACHE, roles)
+    return roles
+
+
+def tenant_ids(request: HttpRequest, roles: frozenset[str] = VIEW_ROLES) -> list[int]:
+    """The tenants in which the user holds one of ``roles``."""
+    return sorted(t for t, role in tenant_roles(request).items() if role in roles)
+
+
+def has_role(request: HttpRequest, tenant_id: int | None, roles: frozenset[str]) -> bool:
+    """Superusers hold every role; ``tenant_id`` None asks "in any tenant"."""
+    user = request.user
+    if user.is_active and user.is_superuser:
+        return True
+    if not (user.is_active and user.is_staff):
+        return False
+    held = tenant_roles(request)
+    if tenant_id is None:
+        return any(role in roles for role in held.values())
+    return held.get(tenant_id) in roles
+
+
+def tenant_id_of(obj: Model, tenant_field: str) -> int:
+    """Follow ``tenant_field`` ("tenant", "shop__tenant", "id" for a tenant) to the tenant id."""
+    *hops, last = tenant_field.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop)
+    return obj.pk if last in ("id", "pk") else getattr(obj, f"{last}_id")
+
+
+def scoped(request: HttpRequest, queryset: QuerySet, tenant_field: str, roles=VIEW_ROLES):
+    """``queryset`` cut down to the user's tenants (all of it for superusers)."""
+    if request.user.is_superuser:
+        return queryset
+    return queryset.filter(**{f"{tenant_field}__in": tenant_ids(request, roles)})
+
+
+class TenantFilter(admin.SimpleListFilter):
+    """Operators narrow any list to one tenant."""
+
+    title = "tenant"
+    parameter_name = "tenant"
+
+    def lookups(self, request, model_admin):
+        return [(str(t.pk), t.name) for t in Tenant.objects.order_by("name")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{f"{self.tenant_field}": self.value()})
+        return queryset
+
+
+class ShopFilter(admin.SimpleListFilter):
+    """The user's shops, from the small shop table (never a DISTINCT over a big one)."""
+
+    title = "shop"
+    parameter_name = "shop"
+
+    def lookups(self, request, model_admin):
+        shops = scoped(request, Shop.objects.order_by("seller_nick"), "tenant")
+        return [(str(pk), nick) for pk, nick in shops.values_list("pk", "seller_nick")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(shop_id=self.value())
+        return queryset
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Scopes a tenant-owned model's admin by the user's memberships.
+
+    ``tenant_field`` is the lookup from the model to its tenant. Viewers see, owners and admins
+    add and change, owners delete; ``read_only`` models (synced data, run logs) are changed by
+    nobody in the admin, not even operators.
+    """
+
+    tenant_field = "tenant"
+    view_roles: frozenset[str] = VIEW_ROLES
+    add_roles: frozenset[str] = WRITE_ROLES
+    change_roles: frozenset[str] = WRITE_ROLES
+    delete_roles: frozenset[str] = OWNER_ROLES
+    read_only = False
+
+    # --- rows -------------------------------------------------------------------------------
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return scoped(request, super().get_queryset(request), self.tenant_field, self.view_roles)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("no such object in your tenants")
+        return obj
+
+    # --- choices ----------------------------------------------------------------------------
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
+        if not request.user.is_superuser and "queryset" not in kwargs:
+            queryset = self.tenant_choices(db_field.related_model, request)
+            if queryset is not None:
+                kwargs["queryset"] = queryset
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def tenant_choices(self, model: type[Model], request: HttpRequest) -> QuerySet | None:
+        """Choices of a tenant-owned model: only the tenants the user may write to."""
+        writable = tenant_ids(request, self.change_roles | self.add_roles)
+        if model is Tenant:
+            return Tenant.objects.filter(pk__in=writable)
+        if any(f.name == "tenant" for f in model._meta.get_fields()):
+            return model._default_manager.filter(tenant_id__in=writable)
+        return None
+
+    # --- permissions ------------------------------------------------------------------------
+    def _allowed(self, request: HttpRequest, obj: Model | None, roles: frozenset[str]) -> bool:
+        tenant_id = None if obj is None else tenant_id_of(obj, self.tenant_field)
+        return has_role(request, tenant_id, roles)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return has_role(request, None, self.view_roles)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._allowed(request, obj, self.view_roles | self.change_roles)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return not self.read_only and has_role(request, None, self.add_roles)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return not self.read_only and self._allowed(request, obj, self.change_roles)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return not self.read_only and self._allowed(request, obj, self.delete_roles)
+
+    # --- operators see the tenant -----------------------------------------------------------
+    def get_list_display(self, request: HttpRequest):
+        columns = list(super().get_list_display(request))
+        if request.user.is_superuser and self.tenant_field != "id" and "tenant" not in columns:
+            columns.insert(1, "tenant_name")
+        return columns
+
+    def get_list_filter(self, request: HttpRequest):
+        filters = list(super().get_list_filter(request))
+        if request.user.is_superuser and self.tenant_field != "id":
+            field = {"tenant_field": self.tenant_field}
+            filters.append(type("TenantFilter", (TenantFilter,), field))
+        return filters
+
+    def get_list_select_related(self, request: HttpRequest):
+        related = super().get_list_select_related(request)
+        if not request.user.is_superuser or self.tenant_field == "id" or related is True:
+            return related
+        *hops, _ = self.tenant_field.split("__")
+        return [*(related or []), "__".join([*hops, "tenant"])]
+
+    @admin.display(description="tenant")
+    def tenant_name(self, obj: Model) -> str:
+        *hops, _ = self.tenant_field.split("__")
+        for hop in hops:
+            obj = getattr(obj, hop)
+        return str(obj.tenant)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown with their parent, which already scopes them; nobody edits them here."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # shown only inside the parent's page, whose admin already checked the user's tenant
+        return True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,33 @@
+"""The console's banner: shops of the user's tenants that need the seller to authorize again."""
+
+from __future__ import annotations
+
+from django import template
+
+from shops.models import Membership, Shop
+
+register = template.Library()
+SHOWN = 5
+
+
+@register.inclusion_tag("admin/shops/reauth_banner.html", takes_context=True)
+def reauth_banner(context) -> dict:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_staff:
+        return {"shops": []}
+    shops = Shop.objects.filter(status=Shop.Status.NEEDS_REAUTH)
+    if not user.is_superuser:
+        tenants = Membership.objects.filter(user=user).values("tenant_id")
+        shops = shops.filter(tenant_id__in=tenants)
+    found = list(shops.order_by("seller_nick")[: SHOWN + 1])
+    return {"shops": found[:SHOWN], "more": len(found) > SHOWN}
+
+
+@register.simple_tag(takes_context=True)
+def may_connect(context) -> bool:
+    """Whether the user may connect shops (an owner or admin somewhere, or an operator)."""
+    from shops.console.tenancy import WRITE_ROLES, has_role
+
+    request = context.get("request")
+    return request is not None and has_role(request, None, WRITE_ROLES)

@@ -1,0 +1,112 @@
+"""Console fixtures: an operator, a tenant admin, and one row of every tenant-owned model."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from shops.actions import ensure_checkpoints
+from shops.models import Checkpoint, Membership, SyncRun
+from trades.api.keys import create_api_key
+from trades.models import ReconcileReport, Refund, Trade, TradeLine
+
+T0 = timezone.make_aware(datetime(2026, 11, 11, 10, 0, 0))
+
+
+@pytest.fixture
+def operator(db):
+    return get_user_model().objects.create_superuser("olga", password="pw-olga")
+
+
+@pytest.fixture
+def dave(tenant_a):
+    """Admin (not owner) of tenant A."""
+    user = get_user_model().objects.create_user("dave", password="pw-dave", is_staff=True)
+    Membership.objects.create(user=user, tenant=tenant_a, role=Membership.Role.ADMIN)
+    return user
+
+
+def make_trade(shop, tid: int, *, minutes: int = 0, status: str = "WAIT_SELLER_SEND_GOODS"):
+    at = T0 + timedelta(minutes=minutes)
+    return Trade.objects.create(
+        tenant_id=shop.tenant_id,
+        shop=shop,
+        tid=tid,
+        status=status,
+        type="fixed",
+        created=at,
+        modified=at,
+        payload={"tid": tid, "status": status, "orders": {"order": [{"oid": tid, "title": "茶"}]}},
+    )
+
+
+def bulk_trades(shop, first_tid: int, count: int) -> None:
+    Trade.objects.bulk_create(
+        Trade(
+            tenant_id=shop.tenant_id,
+            shop=shop,
+            tid=first_tid + i,
+            status="TRADE_FINISHED",
+            created=T0 + timedelta(seconds=i),
+            modified=T0 + timedelta(seconds=i),
+            payload={"tid": first_tid + i},
+        )
+        for i in range(count)
+    )
+
+
+def one_of_each(shop, tid: int) -> dict:
+    """One row of every tenant-owned model, for ``shop``'s tenant."""
+    ensure_checkpoints(shop)
+    trade = make_trade(shop, tid)
+    TradeLine.objects.create(trade=trade, oid=tid, title="tea", num=1)
+    refund = Refund.objects.create(
+        tenant_id=shop.tenant_id,
+        shop=shop,
+        refund_id=tid * 10,
+        tid=tid,
+        oid=tid,
+        status="WAIT_SELLER_AGREE",
+        created=T0,
+        modified=T0,
+        payload={"refund_id": tid * 10},
+    )
+    run = SyncRun.objects.create(
+        shop=shop,
+        stream="trades",
+        kind=SyncRun.Kind.INCREMENTAL,
+        outcome=SyncRun.Outcome.FAILED,
+        api_calls=3,
+        trades_written=2,
+        error_class="Transient",
+        error_message="Traceback (most recent call last):\n  boom",
+    )
+    report = ReconcileReport.objects.create(
+        tenant_id=shop.tenant_id,
+        shop=shop,
+        day=T0.date(),
+        platform_count=3,
+        local_count=2,
+        missing_found=1,
+        details={"missing": [tid + 1]},
+    )
+    return {
+        "tenant": shop.tenant,
+        "membership": Membership.objects.filter(tenant=shop.tenant).first(),
+        "shop": shop,
+        "checkpoint": Checkpoint.objects.get(shop=shop, stream="trades"),
+        "syncrun": run,
+        "trade": trade,
+        "refund": refund,
+        "reconcilereport": report,
+        "apikey": create_api_key(shop.tenant, f"key of {shop.tenant.slug}").key,
+    }
+
+
+@pytest.fixture
+def world(alice, bob, charlie, shop_a, shop_b) -> dict:
+    """``{"a": {model: row}, "b": {model: row}}`` for tenants A and B."""
+    return {"a": one_of_each(shop_a, 1_000_001), "b": one_of_each(shop_b, 2_000_001)}

@@ -1,0 +1,184 @@
+"""One mixin scopes every tenant-owned admin: owner (alice), viewer (bob), outsider (charlie)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.test import RequestFactory
+
+from shops.console.tenancy import TenantScopedAdmin
+from shops.models import Checkpoint, Shop, Tenant
+from trades.key_models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+APP = {
+    "tenant": "shops",
+    "membership": "shops",
+    "shop": "shops",
+    "checkpoint": "shops",
+    "syncrun": "shops",
+    "trade": "trades",
+    "refund": "trades",
+    "reconcilereport": "trades",
+    "apikey": "trades",
+}
+MODELS = list(APP)
+# synced data and logs: nobody edits them in the admin
+READ_ONLY = {"checkpoint", "syncrun", "trade", "refund", "reconcilereport"}
+# viewers do not see API keys at all
+HIDDEN_FROM_VIEWERS = {"apikey"}
+
+
+def url(model: str, suffix: str = "", pk: int | None = None) -> str:
+    base = f"/admin/{APP[model]}/{model}/"
+    return base + (f"{pk}/{suffix}" if pk is not None else suffix)
+
+
+def listed(client, model: str) -> set[int]:
+    response = client.get(url(model))
+    assert response.status_code == 200, response.status_code
+    return {row.pk for row in response.context["cl"].result_list}
+
+
+def test_every_tenant_owned_admin_uses_the_mixin():
+    owned = []
+    for model, model_admin in admin.site._registry.items():
+        names = {f.name for f in model._meta.get_fields()}
+        if model is Tenant or "tenant" in names or "shop" in names:
+            owned.append(model._meta.model_name)
+            assert isinstance(model_admin, TenantScopedAdmin), model
+    assert sorted(owned) == sorted(MODELS)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_changelist_shows_only_the_users_tenant(client, world, alice, charlie, model):
+    a, b = world["a"][model].pk, world["b"][model].pk
+    client.force_login(alice)
+    mine = listed(client, model)
+    assert a in mine and b not in mine
+    client.force_login(charlie)
+    theirs = listed(client, model)
+    assert b in theirs and a not in theirs
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_another_tenants_object_is_not_found(client, world, alice, model):
+    other = world["b"][model].pk
+    client.force_login(alice)
+    for suffix in ("change/", "delete/", "history/"):
+        assert client.get(url(model, suffix, other)).status_code == 404, suffix
+    assert client.post(url(model, "change/", other), {}).status_code == 404
+    assert client.get(url(model, "change/", world["a"][model].pk)).status_code == 200
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_viewer_sees_but_cannot_add_change_or_delete(client, world, bob, model):
+    own = world["a"][model].pk
+    client.force_login(bob)
+    if model in HIDDEN_FROM_VIEWERS:
+        assert client.get(url(model)).status_code == 403
+        assert client.get(url(model, "change/", own)).status_code == 404
+        assert client.get(url(model, "add/")).status_code == 403
+        return
+    assert own in listed(client, model)
+    page = client.get(url(model, "change/", own))
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert client.get(url(model, "add/")).status_code == 403
+    assert client.post(url(model, "change/", own), {}).status_code == 403
+    assert client.get(url(model, "delete/", own)).status_code == 403
+    assert client.post(url(model, "delete/", own), {"post": "yes"}).status_code == 403
+    assert type(world["a"][model]).objects.filter(pk=own).exists()
+
+
+@pytest.mark.parametrize("model", sorted(READ_ONLY))
+def test_synced_data_is_read_only_even_for_owners_and_operators(
+    client, world, alice, operator, model
+):
+    own = world["a"][model].pk
+    for user in (alice, operator):
+        client.force_login(user)
+        assert client.get(url(model, "change/", own)).context["has_change_permission"] is False
+        assert client.post(url(model, "change/", own), {}).status_code == 403
+        assert client.get(url(model, "delete/", own)).status_code == 403
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_operator_sees_every_tenant_with_a_tenant_column_and_filter(client, world, operator, model):
+    client.force_login(operator)
+    response = client.get(url(model))
+    rows = {row.pk for row in response.context["cl"].result_list}
+    assert {world["a"][model].pk, world["b"][model].pk} <= rows
+    if model != "tenant":
+        html = response.content.decode()
+        assert "column-tenant" in html or "column-tenant_name" in html
+        tenant_b = world["b"]["tenant"].pk
+        filtered = client.get(url(model), {"tenant": tenant_b})
+        pks = {row.pk for row in filtered.context["cl"].result_list}
+        assert world["b"][model].pk in pks and world["a"][model].pk not in pks
+
+
+def test_owner_changes_own_rows(client, world, alice, dave):
+    shop = world["a"]["shop"]
+    client.force_login(dave)  # an admin may change the shop's schedule
+    response = client.post(
+        url("shop", "change/", shop.pk),
+        {
+            "interval_mode": "fixed",
+            "interval_minutes": 7,
+            "sync_runs-TOTAL_FORMS": 0,
+            "sync_runs-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    shop.refresh_from_db()
+    assert (shop.interval_mode, shop.interval_minutes) == ("fixed", 7)
+    # but only an owner renames the tenant or deletes
+    assert (
+        client.get(url("tenant", "change/", shop.tenant_id)).context["has_change_permission"]
+        is False
+    )
+    assert client.get(url("shop", "delete/", shop.pk)).status_code == 403
+    client.force_login(alice)
+    response = client.post(
+        url("tenant", "change/", shop.tenant_id), {"name": "Tenant A Ltd", "slug": "tenant-a"}
+    )
+    assert response.status_code == 302
+    assert Tenant.objects.get(pk=shop.tenant_id).name == "Tenant A Ltd"
+
+
+def test_foreign_key_choices_are_scoped(world, alice, charlie, operator):
+    request = RequestFactory().get("/")
+    for user, expected, hidden in (
+        (alice, world["a"], world["b"]),
+        (charlie, world["b"], world["a"]),
+    ):
+        request = RequestFactory().get("/")
+        request.user = user
+        checkpoints = admin.site._registry[Checkpoint]
+        field = checkpoints.formfield_for_foreignkey(Checkpoint._meta.get_field("shop"), request)
+        assert list(field.queryset) == [expected["shop"]]
+        keys = admin.site._registry[ApiKey]
+        field = keys.formfield_for_foreignkey(ApiKey._meta.get_field("tenant"), request)
+        assert list(field.queryset) == [expected["tenant"]]
+        assert hidden["tenant"] not in field.queryset
+    request.user = operator
+    field = admin.site._registry[Checkpoint].formfield_for_foreignkey(
+        Checkpoint._meta.get_field("shop"), request
+    )
+    assert set(field.queryset) == set(Shop.objects.all())
+
+
+def test_api_key_add_form_refuses_another_tenant(client, world, alice):
+    client.force_login(alice)
+    other = world["b"]["tenant"].pk
+    response = client.post(url("apikey", "add/"), {"tenant": other, "name": "x", "scope": "read"})
+    assert response.status_code == 200 and "tenant" in response.context["adminform"].form.errors
+    assert not ApiKey.objects.filter(name="x").exists()
+
+
+def test_shop_filter_offers_only_the_users_shops(client, world, alice):
+    client.force_login(alice)
+    html = client.get(url("trade")).content.decode()
+    assert "seller-a" in html and "seller-b" not in html
