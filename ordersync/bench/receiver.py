@@ -105,9 +105,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             if status == 307:
                 self.send_header("Location", receiver.behaviour.redirect_to)
-            self.send_header("Content-Length", "2")
+            reply = b"" if status == 204 else b"ok"  # a 204 has no body
+            self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(reply)
 
         def do_GET(self) -> None:
             body = json.dumps({"count": len(receiver.delivered())}).encode()

@@ -79,13 +79,17 @@ def lease_seconds(batch: int) -> float:
 
 _DELIVERY = WebhookDelivery._meta.db_table
 _ENDPOINT = WebhookEndpoint._meta.db_table
-# Served by ``webhookdelivery_due_idx``. A disabled endpoint's deliveries wait.
+# Served by ``webhookdelivery_due_idx``; a disabled endpoint's deliveries wait. The statement's
+# clock_timestamp(), not now() (a surrounding transaction's start), taken once in a subquery
+# so the index can use it.
 _CLAIM_SQL = f"""
     UPDATE {_DELIVERY} d
-    SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => %s)
+    SET attempts = d.attempts + 1,
+        next_attempt_at = clock_timestamp() + make_interval(secs => %s)
     WHERE d.id IN (
         SELECT due.id FROM {_DELIVERY} due JOIN {_ENDPOINT} e ON e.id = due.endpoint_id
-        WHERE due.state = 'pending' AND due.next_attempt_at <= now() AND e.is_active {{only}}
+        WHERE due.state = 'pending' AND due.next_attempt_at <= (SELECT clock_timestamp())
+          AND e.is_active {{only}}
         ORDER BY due.next_attempt_at
         LIMIT %s
         FOR UPDATE OF due SKIP LOCKED
