@@ -22,6 +22,7 @@ from ordersync.tasks import CLUSTER
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.feed_models import ChangeEvent
 from trades.models import ReconcileReport
+from trades.webhook_models import WebhookCounter, WebhookDelivery, WebhookEndpoint
 
 HEARTBEAT_STALE = timedelta(minutes=3)
 
@@ -184,7 +185,24 @@ def _feed(out: Exposition) -> None:
     out.sample("ordersync_change_feed_rows", rows)
 
 
-COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed]
+def _webhooks(out: Exposition) -> None:
+    out.family(
+        "ordersync_webhook_deliveries_total", "counter", "webhook delivery attempts by outcome"
+    )
+    for outcome, count in WebhookCounter.objects.order_by("outcome").values_list(
+        "outcome", "count"
+    ):
+        out.sample("ordersync_webhook_deliveries_total", count, outcome=outcome)
+    # what is waiting: the partial index of the sweep serves this count
+    pending = WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING).count()
+    out.family("ordersync_webhook_deliveries_pending", "gauge", "deliveries not yet delivered")
+    out.sample("ordersync_webhook_deliveries_pending", pending)
+    disabled = WebhookEndpoint.objects.filter(is_active=False).count()
+    out.family("ordersync_webhook_endpoints_disabled", "gauge", "endpoints disabled")
+    out.sample("ordersync_webhook_endpoints_disabled", disabled)
+
+
+COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed, _webhooks]
 
 
 @require_GET

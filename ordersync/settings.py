@@ -253,3 +253,31 @@ OAUTH_STATE_MAX_AGE = positive_int("OAUTH_STATE_MAX_AGE", 900)
 OAUTH_REDIRECT_BASE_URL = read("OAUTH_REDIRECT_BASE_URL", env.str, default="")
 # Sessions expiring within this many seconds are refreshed by the token refresh schedule.
 TOKEN_REFRESH_AHEAD_SECONDS = positive_int("TOKEN_REFRESH_AHEAD_SECONDS", 3 * 86400)
+
+# --- outbound webhooks ----------------------------------------------------------------------
+WEBHOOKS_ALLOW_PRIVATE = read("WEBHOOKS_ALLOW_PRIVATE", env.bool, default=False)
+WEBHOOKS_TIMEOUT = read("WEBHOOKS_TIMEOUT", env.float, default=10.0)
+# the retry ladder: seconds after each failed attempt (±20% jitter); about three days in all
+_ladder = read(
+    "WEBHOOKS_RETRY_SECONDS",
+    env.list,
+    default=["5", "30", "120", "600", "1800", "3600", "10800", "21600", "43200", "86400", "86400"],
+)
+try:
+    WEBHOOKS_RETRY_SECONDS = [float(step) for step in _ladder]
+except ValueError:
+    raise ImproperlyConfigured(f"WEBHOOKS_RETRY_SECONDS={_ladder!r}: not seconds") from None
+WEBHOOKS_REQUEUE_SECONDS = read("WEBHOOKS_REQUEUE_SECONDS", env.float, default=10.0)
+WEBHOOKS_DISABLE_AFTER_HOURS = read("WEBHOOKS_DISABLE_AFTER_HOURS", env.float, default=24.0)
+WEBHOOKS_SECRET_OVERLAP_HOURS = read("WEBHOOKS_SECRET_OVERLAP_HOURS", env.float, default=24.0)
+WEBHOOKS_CONCURRENCY = positive_int("WEBHOOKS_CONCURRENCY", 8)
+WEBHOOKS_BATCH_SIZE = positive_int("WEBHOOKS_BATCH_SIZE", 100)
+for _name in (
+    "WEBHOOKS_TIMEOUT",
+    "WEBHOOKS_DISABLE_AFTER_HOURS",
+    "WEBHOOKS_SECRET_OVERLAP_HOURS",
+):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]} must be positive")
+if not WEBHOOKS_RETRY_SECONDS or min(WEBHOOKS_RETRY_SECONDS) <= 0:
+    raise ImproperlyConfigured("WEBHOOKS_RETRY_SECONDS must be a list of positive seconds")

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from shops import schedules
 from shops.models import Checkpoint, Shop
+from shops.signals import shop_needs_reauth
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def mark_needs_reauth(shop: Shop, reason: str) -> None:
     updated = Shop.objects.filter(pk=shop.pk).exclude(status=Shop.Status.NEEDS_REAUTH)
     if updated.update(status=Shop.Status.NEEDS_REAUTH, status_reason=reason[:500]):
         log.warning("shop %s needs re-authorization: %s", shop.pk, reason)
+        shop_needs_reauth.send(sender=Shop, shop=shop, reason=reason[:500])
     shop.status, shop.status_reason = Shop.Status.NEEDS_REAUTH, reason[:500]
     schedules.sync_schedules(shop)
 

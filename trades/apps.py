@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class TradesConfig(AppConfig):
     name = "trades"
+
+    def ready(self) -> None:
+        from trades.webhooks import events
+
+        events.connect()

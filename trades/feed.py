@@ -25,6 +25,7 @@ from django.db import transaction
 from shops.models import Shop, Tenant
 from trades.db import binary_cursor
 from trades.feed_models import ChangeEvent
+from trades.webhooks.outbox import append_change_events
 
 CURSOR_VERSION = "1"
 
@@ -48,7 +49,8 @@ def record_changes(shop: Shop, changes: list[Change]) -> None:
 
     One INSERT for the batch. Being in the writer's transaction is what ties each change to
     the commit (or rollback) of the write it describes. This is the one place changes are
-    recorded, so whatever else follows a change (a webhook outbox) is appended here too.
+    recorded, so whatever else follows a change is appended here too: the webhook outbox
+    gets its events in the same transaction.
     """
     if not changes:
         return
@@ -71,9 +73,12 @@ def record_changes(shop: Shop, changes: list[Change]) -> None:
                 (tenant_id, shop_id, entity, object_id, key, status, previous_status, modified)
             SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::bigint[],
                                  %b::bigint[], %b::text[], %b::text[], %b::timestamptz[])
+            RETURNING id
             """.strip(),
             columns,
         )
+        change_ids = [row[0] for row in cursor.fetchall()]
+    append_change_events(change_ids)
 
 
 def encode_cursor(txid: int, event_id: int) -> str:

@@ -147,3 +147,11 @@ class ReconcileReport(models.Model):
 # Kept in modules of their own; imported here so Django registers them with the app.
 from trades.feed_models import ChangeEvent  # noqa: E402, F401
 from trades.key_models import ApiKey  # noqa: E402, F401
+from trades.webhook_models import (  # noqa: E402, F401
+    WebhookAttempt,
+    WebhookCounter,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookSecret,
+)

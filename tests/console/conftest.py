@@ -12,6 +12,7 @@ from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Membership, SyncRun
 from trades.api.keys import create_api_key
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
+from trades.webhooks.endpoints import create_endpoint, send_test_event
 
 T0 = timezone.make_aware(datetime(2026, 11, 11, 10, 0, 0))
 
@@ -93,6 +94,9 @@ def one_of_each(shop, tid: int) -> dict:
         missing_found=1,
         details={"missing": [tid + 1]},
     )
+    endpoint = create_endpoint(
+        shop.tenant, f"https://{shop.tenant.slug}.example/hook", ["trade.created"]
+    )
     return {
         "tenant": shop.tenant,
         "membership": Membership.objects.filter(tenant=shop.tenant).first(),
@@ -103,6 +107,8 @@ def one_of_each(shop, tid: int) -> dict:
         "refund": refund,
         "reconcilereport": report,
         "apikey": create_api_key(shop.tenant, f"key of {shop.tenant.slug}").key,
+        "webhookendpoint": endpoint.endpoint,
+        "webhookdelivery": send_test_event(endpoint.endpoint),
     }
 
 

@@ -22,10 +22,12 @@ APP = {
     "refund": "trades",
     "reconcilereport": "trades",
     "apikey": "trades",
+    "webhookendpoint": "trades",
+    "webhookdelivery": "trades",
 }
 MODELS = list(APP)
 # synced data and logs: nobody edits them in the admin
-READ_ONLY = {"checkpoint", "syncrun", "trade", "refund", "reconcilereport"}
+READ_ONLY = {"checkpoint", "syncrun", "trade", "refund", "reconcilereport", "webhookdelivery"}
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey"}
 

@@ -142,6 +142,8 @@ LOOKUPS = {
     "started_before": "started_at__lt",
     "day_after": "day__gte",
     "day_before": "day__lt",
+    "endpoint": "endpoint_id",
+    "state": "state",
 }
 
 

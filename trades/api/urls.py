@@ -15,6 +15,7 @@ from trades.api.views import (
     SyncRunViewSet,
     TradeViewSet,
 )
+from trades.api.webhook_views import WebhookDeliveryViewSet, WebhookEndpointViewSet
 
 router = SimpleRouter()
 router.register("shops", ShopViewSet, basename="shop")
@@ -24,5 +25,7 @@ router.register("sync-runs", SyncRunViewSet, basename="syncrun")
 router.register("reconcile-reports", ReconcileReportViewSet, basename="reconcilereport")
 router.register("changes", ChangeViewSet, basename="change")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhookendpoint")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhookdelivery")
 
 urlpatterns = [*router.urls, re_path(r"", api_not_found)]

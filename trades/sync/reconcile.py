@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count
 
 from ordersync.taobao import api
@@ -26,6 +27,7 @@ from trades.sync import runs
 from trades.sync.reading import read_backward, read_forward
 from trades.sync.streams import TRADE_FIELDS
 from trades.sync.write import write_trades
+from trades.webhooks.events import emit_found_missing
 
 LISTING_FIELDS = "tid,status,modified"
 DETAIL_LIMIT = 200
@@ -57,7 +59,10 @@ def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
         raise
     report.api_calls = counters.api_calls = client.calls - calls_before
     report.duration_seconds = time.monotonic() - started
-    report.save()
+    with transaction.atomic():  # the report and its webhook event commit together
+        report.save()
+        if report.missing_found:
+            emit_found_missing(report)
     runs.finish_run(run, counters, SyncRun.Outcome.SUCCEEDED)
     return report
 

@@ -1,0 +1,55 @@
+"""Webhook fixtures: a real receiver on loopback, an endpoint of tenant A pointing at it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ordersync.bench.receiver import Behaviour, Receiver
+from trades.webhook_models import SUBSCRIBABLE
+from trades.webhooks.endpoints import create_endpoint
+
+
+@pytest.fixture(autouse=True)
+def webhook_settings(settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True  # the receiver is on loopback
+    # generous: on a loaded machine a short timeout would fail healthy requests
+    settings.WEBHOOKS_TIMEOUT = 5.0
+    return settings
+
+
+@pytest.fixture(autouse=True)
+def queued(monkeypatch) -> list:
+    """Tasks handed to django-q2 (none run: tests deliver by calling the runner)."""
+    calls = []
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda func, *args, **kwargs: calls.append((func, args))
+    )
+    return calls
+
+
+@pytest.fixture
+def receiver():
+    with Receiver(Behaviour()) as running:
+        yield running
+
+
+@pytest.fixture
+def issued(tenant_a, receiver):
+    """Tenant A's endpoint subscribed to everything, and its secret."""
+    return create_endpoint(tenant_a, receiver.url, SUBSCRIBABLE, "ERP")
+
+
+@pytest.fixture
+def endpoint(issued):
+    return issued.endpoint
+
+
+def wire_trade(tid=1, status="WAIT_BUYER_PAY", modified="2026-11-11 00:00:10") -> dict:
+    return {
+        "tid": tid,
+        "status": status,
+        "type": "fixed",
+        "created": "2026-11-11 00:00:00",
+        "modified": modified,
+        "orders": [{"oid": tid, "status": status}],
+    }

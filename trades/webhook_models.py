@@ -1,0 +1,178 @@
+"""Webhook endpoints of a tenant, their secrets, the event outbox, deliveries and attempts."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.functions import RandomUUID
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from ordersync.crypto import EncryptedTextField
+from shops.models import Shop, Tenant
+
+
+class EventType(models.TextChoices):
+    TRADE_CREATED = "trade.created"
+    TRADE_UPDATED = "trade.updated"
+    TRADE_STATUS_CHANGED = "trade.status_changed"
+    REFUND_CREATED = "refund.created"
+    REFUND_UPDATED = "refund.updated"
+    SHOP_NEEDS_REAUTH = "shop.needs_reauth"
+    RECONCILE_FOUND_MISSING = "reconcile.found_missing"
+    # sent on request to one endpoint, whatever it subscribes to
+    TEST = "webhook.test"
+
+
+SUBSCRIBABLE = [t for t in EventType.values if t != EventType.TEST]
+
+
+class WebhookEndpointQuerySet(models.QuerySet):
+    def for_tenant(self, tenant: Tenant) -> WebhookEndpointQuerySet:
+        return self.filter(tenant=tenant)
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of a tenant that receives the event types it subscribes to, while active."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True, default="")
+    event_types = ArrayField(models.CharField(max_length=32, choices=EventType.choices))
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=500, blank=True, default="")
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="first failure since the last success; null when fine"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WebhookEndpointQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # every write looks up the tenant's active endpoints (the outbox join)
+            models.Index(
+                fields=["tenant"], condition=Q(is_active=True), name="webhookendpoint_active_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookSecret(models.Model):
+    """A signing secret; the current one has no ``expires_at``, a rotated one keeps working
+    until its ``expires_at`` so receivers can switch without losing a request."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="secrets")
+    secret = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"secret {self.pk} of endpoint {self.endpoint_id}"  # never the secret itself
+
+
+class WebhookEvent(models.Model):
+    """One event of a tenant, written in the transaction of what it reports (the outbox)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_events")
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, null=True, blank=True, related_name="webhook_events"
+    )
+    uuid = models.UUIDField(db_default=RandomUUID(), editable=False)
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.public_id}"
+
+    @property
+    def public_id(self) -> str:
+        """The stable id receivers see (``webhook-id``): the same on every retry."""
+        return f"evt_{self.uuid.hex}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: pending until delivered or given up.
+
+    A worker claims a due delivery by moving ``next_attempt_at`` past its lease; if the
+    worker dies, the lease runs out and the sweep claims it again, so nothing is lost.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed", "failed (given up)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="since the last redeliver")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # the sweep polls pending deliveries that are due
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state="pending"),
+                name="webhookdelivery_due_idx",
+            ),
+            # API and admin: an endpoint's / a tenant's deliveries, newest first
+            models.Index(fields=["endpoint", "-id"], name="webhookdelivery_endpoint_idx"),
+            models.Index(fields=["tenant", "-id"], name="webhookdelivery_tenant_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.state})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP request of a delivery, as it went."""
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success"
+        HTTP_ERROR = "http_error", "non-2xx answer"
+        GONE = "gone", "410 Gone"
+        REDIRECT = "redirect", "redirect (not followed)"
+        TIMEOUT = "timeout"
+        CONNECTION_ERROR = "connection_error"
+        REFUSED = "refused", "address refused by the guard"
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True, default="", help_text="truncated")
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery", "id"], name="webhookattempt_delivery_idx")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"
+
+
+class WebhookCounter(models.Model):
+    """Attempts per outcome since the start, for ``/metrics`` (no COUNT over the log)."""
+
+    outcome = models.CharField(max_length=16, unique=True)
+    count = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.outcome}: {self.count}"

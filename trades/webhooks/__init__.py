@@ -1,0 +1,1 @@
+"""Outbound webhooks: an outbox written with each change, signed deliveries, retries, replay."""

@@ -1,0 +1,128 @@
+"""Webhooks in the admin: members see their tenants' endpoints and deliveries; owners and
+admins change them, disable or enable, redeliver. Secrets are never shown after creation.
+Scoping is the console's one mixin."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from shops.console.tenancy import WRITE_ROLES, TenantScopedAdmin, scoped
+from trades.webhook_models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from trades.webhooks import endpoints as actions
+
+
+class EndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in SUBSCRIBABLE], widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["tenant", "url", "description", "event_types", "is_active"]
+
+    def clean_url(self) -> str:
+        try:
+            return actions.check_url(self.cleaned_data["url"])
+        except actions.InvalidEndpoint as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(TenantScopedAdmin):
+    form = EndpointForm
+    list_display = ["url", "tenant", "is_active", "disabled_reason", "failing_since"]
+    list_filter = ["is_active"]
+    list_select_related = ["tenant"]
+    search_fields = ["url", "description"]
+    readonly_fields = ["disabled_reason", "disabled_at", "failing_since"]
+    actions = ["rotate_secrets", "send_test_events"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return [*self.readonly_fields, "tenant"] if obj else list(self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form, change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in ("url", "description", "is_active")}
+        fields["event_types"] = form.cleaned_data["event_types"]
+        if change:
+            current = WebhookEndpoint.objects.get(pk=obj.pk)
+            actions.update_endpoint(current, **fields)
+            return
+        issued = actions.create_endpoint(
+            obj.tenant, fields["url"], fields["event_types"], fields["description"]
+        )
+        obj.pk = issued.endpoint.pk
+        messages.warning(
+            request, f"The signing secret is {issued.secret} — copy it now, it is not shown again."
+        )
+
+    @admin.action(description="Rotate the signing secret (the old one keeps signing a while)")
+    def rotate_secrets(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for endpoint in scoped(request, queryset, "tenant", WRITE_ROLES):
+            issued = actions.rotate_secret(endpoint)
+            messages.warning(request, f"New secret of {endpoint.url}: {issued.secret}")
+
+    @admin.action(description="Send a test event")
+    def send_test_events(self, request: HttpRequest, queryset: QuerySet) -> None:
+        sent = 0
+        for endpoint in scoped(request, queryset, "tenant", WRITE_ROLES).filter(is_active=True):
+            actions.send_test_event(endpoint)
+            sent += 1
+        self.message_user(request, f"Queued {sent} test event(s).")
+
+
+class AttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "started_at", "duration_ms", "outcome", "status_code", "error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class DeliveryStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return WebhookDelivery.State.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(state=self.value()) if self.value() else queryset
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(TenantScopedAdmin):
+    read_only = True  # deliveries come from events; members with write roles redeliver them
+    list_display = ["id", "endpoint", "event", "state", "attempts", "next_attempt_at", "last_error"]
+    list_filter = [DeliveryStateFilter]
+    list_select_related = ["endpoint", "event"]
+    raw_id_fields = ["endpoint", "event", "tenant"]
+    show_full_result_count = False  # no COUNT(*) over a large table
+    inlines = [AttemptInline]
+    actions = ["redeliver_selected"]
+    readonly_fields = [
+        "tenant",
+        "endpoint",
+        "event",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_attempt_at",
+        "last_status_code",
+        "last_error",
+        "delivered_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # deliveries come from events
+
+    @admin.action(description="Redeliver selected deliveries now")
+    def redeliver_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = actions.redeliver(scoped(request, queryset, "tenant", WRITE_ROLES))
+        self.message_user(request, f"Queued {count} delivery(ies) again.")

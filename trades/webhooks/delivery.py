@@ -1,0 +1,220 @@
+"""Delivering webhooks: claim due deliveries, POST them signed, record every attempt.
+
+Claiming moves a delivery's ``next_attempt_at`` past a lease, in one short statement with
+``FOR UPDATE SKIP LOCKED``, and commits; the HTTP requests run outside any transaction; the
+results are recorded in one transaction per batch. A worker killed between claim and record
+loses nothing: its deliveries fall due again when the lease runs out (at least once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+import requests
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from trades.webhook_models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookSecret,
+)
+from trades.webhooks import payload
+from trades.webhooks.guard import AddressRefused, check_url, guarded_session
+from trades.webhooks.signing import signature_headers
+
+log = logging.getLogger(__name__)
+
+RESPONSE_READ_LIMIT = 4096  # bytes of a response read at most
+RESPONSE_KEEP = 1000  # characters of it stored with the attempt
+Outcome = WebhookAttempt.Outcome
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed delivery, ready to send: everything the HTTP request needs."""
+
+    delivery_id: int
+    endpoint_id: int
+    attempt: int
+    url: str
+    msg_id: str
+    body: bytes
+    secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    job: Job
+    started_at: datetime
+    duration_ms: int
+    outcome: str
+    status_code: int | None = None
+    response_body: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == Outcome.SUCCESS
+
+
+LEASE_MARGIN = 5.0
+
+
+def lease_seconds(batch: int) -> float:
+    """How long a claim of ``batch`` deliveries holds: longer than sending them can take
+    (rounds of ``WEBHOOKS_CONCURRENCY`` requests, each at most connect plus read timeout)."""
+    rounds = -(-batch // settings.WEBHOOKS_CONCURRENCY)
+    return rounds * 2 * settings.WEBHOOKS_TIMEOUT + LEASE_MARGIN
+
+
+_DELIVERY = WebhookDelivery._meta.db_table
+_ENDPOINT = WebhookEndpoint._meta.db_table
+# Served by ``webhookdelivery_due_idx``; a disabled endpoint's deliveries wait. The statement's
+# clock_timestamp(), not now() (a surrounding transaction's start), taken once in a subquery
+# so the index can use it.
+_CLAIM_SQL = f"""
+    UPDATE {_DELIVERY} d
+    SET attempts = d.attempts + 1,
+        next_attempt_at = clock_timestamp() + make_interval(secs => %s)
+    WHERE d.id IN (
+        SELECT due.id FROM {_DELIVERY} due JOIN {_ENDPOINT} e ON e.id = due.endpoint_id
+        WHERE due.state = 'pending' AND due.next_attempt_at <= (SELECT clock_timestamp())
+          AND e.is_active {{only}}
+        ORDER BY due.next_attempt_at
+        LIMIT %s
+        FOR UPDATE OF due SKIP LOCKED
+    )
+    RETURNING d.id, d.endpoint_id, d.event_id, d.attempts
+"""
+
+
+def claim(limit: int, delivery_ids: list[int] | None = None) -> list[Job]:
+    """Claim up to ``limit`` due deliveries (of ``delivery_ids`` only, if given)."""
+    only, params = "", [lease_seconds(limit)]
+    if delivery_ids is not None:
+        only, params = "AND due.id = ANY(%s::bigint[])", [*params, delivery_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL.format(only=only), [*params, limit])
+        rows = cursor.fetchall()
+    return _jobs(rows) if rows else []
+
+
+def _jobs(rows: list[tuple]) -> list[Job]:
+    endpoint_ids = {row[1] for row in rows}
+    urls = dict(WebhookEndpoint.objects.filter(pk__in=endpoint_ids).values_list("pk", "url"))
+    secrets = active_secrets(endpoint_ids)
+    events = WebhookEvent.objects.select_related("tenant").in_bulk({row[2] for row in rows})
+    return [
+        Job(
+            delivery_id=delivery_id,
+            endpoint_id=endpoint_id,
+            attempt=attempt,
+            url=urls[endpoint_id],
+            msg_id=events[event_id].public_id,
+            body=payload.render(events[event_id], events[event_id].tenant.slug),
+            secrets=secrets.get(endpoint_id, ()),
+        )
+        for delivery_id, endpoint_id, event_id, attempt in rows
+    ]
+
+
+def active_secrets(endpoint_ids) -> dict[int, tuple[str, ...]]:
+    """Each endpoint's secrets that still sign, newest first."""
+    now = timezone.now()
+    found: dict[int, tuple[str, ...]] = {}
+    rows = (
+        WebhookSecret.objects.filter(endpoint_id__in=endpoint_ids)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("-created_at", "-id")
+    )
+    for row in rows:
+        found[row.endpoint_id] = (*found.get(row.endpoint_id, ()), row.secret)
+    return found
+
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    # one keep-alive session per sending thread: a Session is not meant to be shared
+    if getattr(_local, "session", None) is None:
+        _local.session = guarded_session()
+    return _local.session
+
+
+def send(job: Job) -> Result:
+    """POST one job; never raises for what the network or the receiver does."""
+    started, clock = timezone.now(), time.monotonic()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "ordersync-webhooks/1",
+        **signature_headers(job.secrets, job.msg_id, job.body),
+    }
+
+    def done(outcome: str, **fields) -> Result:
+        duration = int((time.monotonic() - clock) * 1000)
+        return Result(job, started, duration, outcome, **fields)
+
+    timeout = settings.WEBHOOKS_TIMEOUT
+    try:
+        check_url(job.url)
+        with _session().post(
+            job.url,
+            data=job.body,
+            headers=headers,
+            timeout=(timeout, timeout),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            raw = response.raw.read(RESPONSE_READ_LIMIT, decode_content=True) or b""
+            text = raw.decode("utf-8", "replace")[:RESPONSE_KEEP]
+            code = response.status_code
+            location = response.headers.get("Location", "")
+    except AddressRefused as exc:
+        return done(Outcome.REFUSED, error=str(exc)[:500])
+    except requests.Timeout as exc:
+        return done(Outcome.TIMEOUT, error=f"no answer within {timeout:g}s: {exc}"[:500])
+    except (requests.RequestException, OSError) as exc:
+        return done(Outcome.CONNECTION_ERROR, error=f"{type(exc).__name__}: {exc}"[:500])
+    return done(_classify(code), status_code=code, response_body=text, error=_error(code, location))
+
+
+def _classify(code: int) -> str:
+    if 200 <= code < 300:
+        return Outcome.SUCCESS
+    if code == 410:
+        return Outcome.GONE
+    if 300 <= code < 400:
+        return Outcome.REDIRECT
+    return Outcome.HTTP_ERROR
+
+
+def _error(code: int, location: str) -> str:
+    if 200 <= code < 300:
+        return ""
+    if 300 <= code < 400:
+        return f"HTTP {code}: redirect to {location[:300]} not followed"
+    return f"HTTP {code}"
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def send_all(jobs: list[Job]) -> list[Result]:
+    """Send the jobs ``WEBHOOKS_CONCURRENCY`` at a time; results in the jobs' order."""
+    global _executor
+    if len(jobs) == 1:
+        return [send(jobs[0])]
+    if _executor is None:
+        _executor = ThreadPoolExecutor(settings.WEBHOOKS_CONCURRENCY, "webhook")
+    return list(_executor.map(send, jobs))

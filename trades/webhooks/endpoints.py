@@ -1,0 +1,175 @@
+"""Actions on webhook endpoints: create, change, rotate the secret, test, redeliver.
+
+Secrets are shown to the tenant once (on creation and rotation), stored encrypted, and never
+logged.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from shops.models import Tenant
+from trades.webhook_models import (
+    SUBSCRIBABLE,
+    EventType,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookSecret,
+)
+from trades.webhooks.guard import is_public
+from trades.webhooks.outbox import queue_deliveries
+
+SECRET_PREFIX = "whsec_"
+
+
+class InvalidEndpoint(ValueError):
+    """A URL or an event type that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """An endpoint and its new secret: the only time the secret is shown."""
+
+    endpoint: WebhookEndpoint
+    secret: str
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def check_url(url: str) -> str:
+    """Refuse what can never be delivered: other schemes, and literal non-public addresses.
+
+    Host names are checked at every delivery (they may resolve differently by then).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidEndpoint("url must be an http:// or https:// URL")
+    if parts.username or parts.password:
+        raise InvalidEndpoint("url must not hold credentials; the signature authenticates us")
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return url
+    if not settings.WEBHOOKS_ALLOW_PRIVATE and not is_public(parts.hostname):
+        raise InvalidEndpoint("url must not point at a private, loopback or link-local address")
+    return url
+
+
+def check_event_types(event_types: list[str]) -> list[str]:
+    unknown = sorted(set(event_types) - set(SUBSCRIBABLE))
+    if unknown or not event_types:
+        raise InvalidEndpoint(f"event_types must be some of {SUBSCRIBABLE}; unknown: {unknown}")
+    return sorted(set(event_types))
+
+
+@transaction.atomic
+def create_endpoint(
+    tenant: Tenant, url: str, event_types: list[str], description: str = ""
+) -> IssuedSecret:
+    """A new active endpoint with its first secret."""
+    endpoint = WebhookEndpoint.objects.create(
+        tenant=tenant,
+        url=check_url(url),
+        event_types=check_event_types(event_types),
+        description=description,
+    )
+    secret = new_secret()
+    WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
+    return IssuedSecret(endpoint, secret)
+
+
+@transaction.atomic
+def update_endpoint(endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
+    """Change url, event_types, description or is_active. Enabling clears the disabled
+    reason and the failure run, and the deliveries that waited become due."""
+    if "url" in changes:
+        changes["url"] = check_url(changes["url"])
+    if "event_types" in changes:
+        changes["event_types"] = check_event_types(changes["event_types"])
+    if changes.get("is_active") and not endpoint.is_active:
+        changes.update(disabled_reason="", disabled_at=None, failing_since=None)
+    elif changes.get("is_active") is False and endpoint.is_active:
+        changes.update(disabled_reason="disabled by the tenant", disabled_at=timezone.now())
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    endpoint.save()
+    return endpoint
+
+
+@transaction.atomic
+def rotate_secret(endpoint: WebhookEndpoint, overlap: timedelta | None = None) -> IssuedSecret:
+    """A new secret that signs from now on; the current ones keep signing for ``overlap``
+    (default ``WEBHOOKS_SECRET_OVERLAP_HOURS``), so a receiver can switch without a gap."""
+    if overlap is None:
+        overlap = timedelta(hours=settings.WEBHOOKS_SECRET_OVERLAP_HOURS)
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    retire_at = timezone.now() + overlap
+    endpoint.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=retire_at)).update(
+        expires_at=retire_at
+    )
+    secret = new_secret()
+    WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
+    return IssuedSecret(endpoint, secret)
+
+
+def secret_expiries(endpoint: WebhookEndpoint, now: datetime | None = None) -> list:
+    """When each secret that still signs stops (None: the current one), newest first."""
+    now = now or timezone.now()
+    return list(
+        endpoint.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("-created_at", "-id")
+        .values_list("expires_at", flat=True)
+    )
+
+
+@transaction.atomic
+def send_test_event(endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A ``webhook.test`` event to this endpoint only, whatever it subscribes to."""
+    if not endpoint.is_active:
+        raise InvalidEndpoint("the endpoint is disabled; enable it first")
+    event = WebhookEvent.objects.create(
+        tenant_id=endpoint.tenant_id,
+        type=EventType.TEST,
+        data={"endpoint": endpoint.pk, "message": "a test event"},
+    )
+    delivery = WebhookDelivery.objects.create(
+        tenant_id=endpoint.tenant_id,
+        endpoint=endpoint,
+        event=event,
+        next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(partial(queue_deliveries, [delivery.pk]))
+    return delivery
+
+
+@transaction.atomic
+def redeliver(deliveries: QuerySet[WebhookDelivery]) -> int:
+    """Send these deliveries again now, whatever their state, with a fresh retry ladder.
+
+    The event keeps its id, so a receiver that already has it can recognize the duplicate.
+    """
+    ids = list(deliveries.order_by("id").values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        state=WebhookDelivery.State.PENDING, attempts=0, next_attempt_at=timezone.now()
+    )
+    if ids:
+        transaction.on_commit(partial(queue_deliveries, ids))
+    return len(ids)
+
+
+def delete_endpoint(endpoint: WebhookEndpoint) -> None:
+    """Remove the endpoint with its secrets and deliveries."""
+    endpoint.delete()

@@ -1,0 +1,45 @@
+"""What an event looks like on the wire: small, signed, pointing at the API for the rest."""
+
+from __future__ import annotations
+
+import json
+
+from django.urls import reverse
+
+from trades.webhook_models import WebhookEvent
+
+# which API object an event is about: (data key, route name, route kwarg)
+_LINKS = {
+    "trade": ("tid", "trade-detail", "tid"),
+    "refund": ("refund_id", "refund-detail", "refund_id"),
+    "shop": ("shop", "shop-detail", "pk"),
+    "reconcile": ("report", "reconcilereport-detail", "pk"),
+}
+
+
+def links(event: WebhookEvent) -> dict[str, str]:
+    """API paths of the object the event is about, and of the change feed."""
+    found = {"changes": reverse("change-list")}
+    entity = event.type.split(".", 1)[0]
+    if entity in _LINKS:
+        key, route, kwarg = _LINKS[entity]
+        if event.data.get(key) is not None:
+            found[entity] = reverse(route, kwargs={kwarg: event.data[key]})
+    return found
+
+
+def render(event: WebhookEvent, tenant_slug: str) -> bytes:
+    """The request body: ``{id, type, created, tenant, data, links}`` as compact JSON.
+
+    ``data.modified`` (for trades and refunds) is the platform's modified time of the version
+    reported: deliveries are not ordered, so a receiver keeps the newest it has seen.
+    """
+    body = {
+        "id": event.public_id,
+        "type": event.type,
+        "created": event.created_at.isoformat(),
+        "tenant": tenant_slug,
+        "data": event.data,
+        "links": links(event),
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
