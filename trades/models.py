@@ -147,3 +147,4 @@ class ReconcileReport(models.Model):
 # Kept in modules of their own; imported here so Django registers them with the app.
 from trades.feed_models import ChangeEvent  # noqa: E402, F401
 from trades.key_models import ApiKey  # noqa: E402, F401
+from trades.tmc_models import TmcShop, TmcStat  # noqa: E402, F401
