@@ -218,8 +218,10 @@ if not 10 <= TMC_CONSUME_QUANTITY <= 200:
 TMC_COLLAPSE_SECONDS = read("TMC_COLLAPSE_SECONDS", env.float, default=0.5)
 TMC_IDLE_SECONDS = read("TMC_IDLE_SECONDS", env.float, default=0.2)
 TMC_FETCH_CONCURRENCY = positive_int("TMC_FETCH_CONCURRENCY", 4)
+# A fetched trade is kept once its `modified` second is over plus this margin (trades/tmc.py).
+TMC_SETTLE_MARGIN_SECONDS = read("TMC_SETTLE_MARGIN_SECONDS", env.float, default=0.6)
 TMC_PERMIT_REFRESH_SECONDS = positive_int("TMC_PERMIT_REFRESH_SECONDS", 30)
-for _name in ("TMC_COLLAPSE_SECONDS", "TMC_IDLE_SECONDS"):
+for _name in ("TMC_COLLAPSE_SECONDS", "TMC_IDLE_SECONDS", "TMC_SETTLE_MARGIN_SECONDS"):
     if not 0 <= globals()[_name] <= 60:
         raise ImproperlyConfigured(f"{_name}={globals()[_name]}: must be 0-60 seconds")
 

@@ -31,6 +31,7 @@ from ordersync.taobao.api import TmcMessage
 from ordersync.taobao.client import TopClient
 from ordersync.taobao.errors import InvalidRequest, SessionInvalid, TopError
 from ordersync.taobao.store import client_for, close_state_connection
+from ordersync.taobao.types import parse_time
 from shops.actions import mark_needs_reauth
 from shops.models import Shop, TopApp
 from shops.top import app_credentials
@@ -80,6 +81,7 @@ class PullResult:
     outcomes: Counter = field(default_factory=Counter)
     fetches: Counter = field(default_factory=Counter)
     freshness: list[float] = field(default_factory=list)
+    refetches: list[int] = field(default_factory=list)
     confirm_lags: list[float] = field(default_factory=list)
 
 
@@ -157,6 +159,9 @@ class Consumer:
             if outcome is not None:
                 result.outcomes[outcome] += 1
                 result.confirmed.append(message.id)
+        if work:
+            newest = max((m.pub_time for m in messages if m.pub_time), default=None)
+            time.sleep(max(0.0, settle_wait(newest, self.client.clock.now())))
         for item in work.values():
             self._apply_shop(item, result)
         self._confirm(messages, result)
@@ -263,7 +268,7 @@ class Consumer:
 
         def one(key: int):
             try:
-                return fetch(client, shop, key)
+                return self._settled(fetch, client, shop, key, result)
             except SessionInvalid:
                 raise
             except InvalidRequest as error:  # no such trade/refund (any more)
@@ -286,6 +291,19 @@ class Consumer:
         chunks = [keys[i::threads] for i in range(threads)]
         with ThreadPoolExecutor(threads) as pool:
             return dict(pair for pairs in pool.map(share, chunks) for pair in pairs)
+
+    def _settled(self, fetch, client: TopClient, shop: Shop, key: int, result: PullResult):
+        """Fetch a record whose ``modified`` second is over (see :func:`settle_wait`); None
+        if it keeps changing (its messages come back later)."""
+        for _ in range(3):
+            asked_at = client.clock.now()
+            record = fetch(client, shop, key)
+            wait = settle_wait(parse_time(record.get("modified")), asked_at)
+            if wait <= 0:
+                return record
+            result.refetches.append(key)
+            time.sleep(wait)
+        return None
 
     def _confirm(self, messages: list[TmcMessage], result: PullResult) -> None:
         ids = list(dict.fromkeys(result.confirmed))
@@ -324,6 +342,21 @@ def _fetch_trade(client: TopClient, shop: Shop, tid: int) -> dict:
 
 def _fetch_refund(client: TopClient, shop: Shop, refund_id: int) -> dict:
     return api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
+
+
+def settle_wait(modified: datetime | None, now: datetime) -> float:
+    """Seconds until the platform second of ``modified`` is surely over.
+
+    ``modified`` has one-second resolution and the write path only replaces a row by a
+    strictly newer ``modified``. Two changes of a trade within one second share it, so if
+    we stored the first, the second could never replace it (and polling, reading it later
+    with the same ``modified``, could not either). So a record is only taken once its second
+    has passed: ``modified`` + 1 s, plus ``TMC_SETTLE_MARGIN_SECONDS`` for the error of our
+    estimate of platform time."""
+    if modified is None:
+        return 0.0
+    ready = modified.timestamp() + 1.0 + settings.TMC_SETTLE_MARGIN_SECONDS
+    return ready - now.timestamp()
 
 
 def _kept_type(trade: dict) -> bool:
@@ -390,6 +423,8 @@ def record_stats(app_key: str, result: PullResult) -> None:
         values[f"messages:{outcome}"] = n
     for kind, n in result.fetches.items():
         values[f"fetches:{kind}"] = n
+    if result.refetches:
+        values["fetches:refetch"] = len(result.refetches)
     for name, samples in (
         ("confirm_lag_seconds", result.confirm_lags),
         ("freshness_seconds", result.freshness),
