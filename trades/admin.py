@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
 from trades.models import Refund, Trade, TradeLine
+from trades.tmc_admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 
 
 class TradeLineInline(admin.TabularInline):

@@ -135,3 +135,15 @@ def test_refund_messages_write_the_refund_and_its_trade(make_shop, consumer, gat
     trades = {t.tid: platform(t.modified) for t in Trade.objects.filter(shop=shop)}
     for refund in refunds.values():
         assert trades[refund["tid"]] == gateway.oracle_trades("refunds")[refund["tid"]]["modified"]
+
+
+def test_the_console_shows_tmc_state_to_operators(make_shop, consumer, admin_client, gateway):
+    shop = make_shop("console")
+    permit_shops(consumer.app, consumer.client)
+    gateway.control("market", {"nick": "console", "burst": 1})
+    consumer.pull_once()
+    page = admin_client.get("/admin/trades/tmcshop/")
+    assert page.status_code == 200 and "console" in page.content.decode()
+    stats = admin_client.get("/admin/trades/tmcstat/").content.decode()
+    assert "messages:written" in stats
+    assert admin_client.get(f"/admin/trades/tmcshop/{shop.pk}/change/").status_code == 200

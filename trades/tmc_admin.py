@@ -1,0 +1,39 @@
+"""The TMC consumers in the console: per-shop subscription and freshness, counters by app."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from trades.tmc_models import TmcShop, TmcStat
+
+
+class ReadOnly(admin.ModelAdmin):
+    """Written by the consumers only; the console shows them."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TmcShop)
+class TmcShopAdmin(ReadOnly):
+    list_display = (
+        "shop",
+        "permitted_at",
+        "last_message_at",
+        "last_change_modified",
+        "freshness_seconds",
+    )
+    list_select_related = ("shop",)
+    raw_id_fields = ("shop",)
+    search_fields = ("shop__seller_nick",)
+    show_full_result_count = False
+
+
+@admin.register(TmcStat)
+class TmcStatAdmin(ReadOnly):
+    list_display = ("app_key", "name", "value")
+    list_filter = ("app_key",)
+    ordering = ("app_key", "name")
