@@ -16,13 +16,13 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -45,6 +45,7 @@ TRADE_PREFIX = "taobao_trade_"
 REFUND_PREFIX = "taobao_refund_"
 AUTH_CANCEL = "taobao_top_AuthCancel"
 CONFIRM_CHUNK = 200  # taobao.tmc.messages.confirm takes at most 200 ids
+MAX_SETTLE_WAIT = 3.0  # a publish time far ahead of our clock must not stall the consumer
 
 # What became of a message (the ``outcome`` label of ordersync_tmc_messages_total).
 WRITTEN = "written"  # its trade/refund was fetched and written (or already current)
@@ -96,7 +97,6 @@ class Consumer:
         client: TopClient | None = None,
         quantity: int | None = None,
         collapse_seconds: float | None = None,
-        before_confirm: Callable[[list[int]], None] | None = None,
     ) -> None:
         self.app = app
         self.group = group or settings.TMC_GROUP
@@ -105,7 +105,6 @@ class Consumer:
         self.collapse_seconds = (
             settings.TMC_COLLAPSE_SECONDS if collapse_seconds is None else collapse_seconds
         )
-        self.before_confirm = before_confirm
 
     # --- the loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -114,6 +113,7 @@ class Consumer:
         failures = 0
         while not stop.is_set():
             try:
+                close_old_connections()  # a long-lived process: drop broken or aged ones
                 if time.monotonic() >= next_permit:
                     permit_shops(self.app, self.client)
                     next_permit = time.monotonic() + settings.TMC_PERMIT_REFRESH_SECONDS
@@ -161,7 +161,7 @@ class Consumer:
                 result.confirmed.append(message.id)
         if work:
             newest = max((m.pub_time for m in messages if m.pub_time), default=None)
-            time.sleep(max(0.0, settle_wait(newest, self.client.clock.now())))
+            time.sleep(min(MAX_SETTLE_WAIT, max(0.0, settle_wait(newest, self.client.clock.now()))))
         for item in work.values():
             self._apply_shop(item, result)
         self._confirm(messages, result)
@@ -302,15 +302,13 @@ class Consumer:
             if wait <= 0:
                 return record
             result.refetches.append(key)
-            time.sleep(wait)
+            time.sleep(min(wait, MAX_SETTLE_WAIT))
         return None
 
     def _confirm(self, messages: list[TmcMessage], result: PullResult) -> None:
         ids = list(dict.fromkeys(result.confirmed))
         if not ids:
             return
-        if self.before_confirm is not None:
-            self.before_confirm(ids)
         for start in range(0, len(ids), CONFIRM_CHUNK):
             api.tmc_messages_confirm(
                 self.client, ids[start : start + CONFIRM_CHUNK], group=self.group
