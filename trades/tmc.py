@@ -105,6 +105,8 @@ class Consumer:
         self.collapse_seconds = (
             settings.TMC_COLLAPSE_SECONDS if collapse_seconds is None else collapse_seconds
         )
+        # consumed, not yet due: message id → (message, monotonic time it is due)
+        self.held: dict[int, tuple[TmcMessage, float]] = {}
 
     # --- the loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -126,27 +128,72 @@ class Consumer:
                 stop.wait(delay)
                 continue
             if not result.received:
-                stop.wait(settings.TMC_IDLE_SECONDS)
+                stop.wait(min(settings.TMC_IDLE_SECONDS, self.next_due_in() or 1e9))
+        self.finish()
+
+    def finish(self) -> None:
+        """On a graceful stop: apply the held messages once due (a few seconds at most);
+        whatever fails is redelivered to the next consumer."""
+        deadline = time.monotonic() + MAX_SETTLE_WAIT + 1
+        try:
+            while self.held and time.monotonic() < deadline:
+                time.sleep(self.next_due_in())
+                due = self.due(time.monotonic())
+                if due:
+                    result = PullResult()
+                    self.apply(due, result)
+                    record_stats(self.app.app_key, result)
+        except Exception:
+            log.exception("TMC: the last held messages of app %s come back", self.app.app_key)
 
     def pull_once(self) -> PullResult:
-        """One pull: consume, collapse, fetch, write, confirm. Return what happened."""
-        messages = self.consume()
+        """One pull: consume into the held messages, then fetch, write and confirm those due.
+        Return what happened."""
+        messages = api.tmc_messages_consume(self.client, group=self.group, quantity=self.quantity)
+        self.hold(messages)
         result = PullResult(received=len(messages))
-        if messages:
-            self.apply(messages, result)
+        due = self.due(time.monotonic())
+        if due:
+            self.apply(due, result)
+        if messages or due:
             record_stats(self.app.app_key, result)
         return result
 
-    def consume(self) -> list[TmcMessage]:
-        """Consume a batch; when it is not full, wait the collapse window and add what came
-        meanwhile, so the messages of one burst for a trade collapse into one fetch."""
-        messages = api.tmc_messages_consume(self.client, group=self.group, quantity=self.quantity)
-        if messages and len(messages) < self.quantity and self.collapse_seconds > 0:
-            time.sleep(self.collapse_seconds)
-            messages += api.tmc_messages_consume(
-                self.client, group=self.group, quantity=self.quantity
-            )
-        return messages
+    def hold(self, messages: list[TmcMessage]) -> None:
+        """Keep new messages until due: their trade's ``modified`` second is over (see
+        :func:`settle_wait`) and they waited ``TMC_COLLAPSE_SECONDS``, so that the messages
+        of a burst collapse into one fetch. A redelivery of a held message adds nothing."""
+        now, monotonic = self.client.clock.now(), time.monotonic()
+        for message in messages:
+            if message.id in self.held:
+                continue
+            wait = 0.0
+            if _trade_key(message) is not None:
+                settle = min(MAX_SETTLE_WAIT, settle_wait(message.pub_time, now))
+                wait = max(self.collapse_seconds, settle)
+            self.held[message.id] = (message, monotonic + wait)
+
+    def due(self, monotonic: float) -> list[TmcMessage]:
+        """Take the held messages that are due: each waits for the newest of its trade."""
+        latest: dict[int, float] = {}
+        for message, due_at in self.held.values():
+            key = _trade_key(message)
+            if key is not None:
+                latest[key] = max(latest.get(key, 0.0), due_at)
+        due = [
+            message
+            for message, due_at in self.held.values()
+            if latest.get(_trade_key(message), due_at) <= monotonic
+        ]
+        for message in due:
+            del self.held[message.id]
+        return due
+
+    def next_due_in(self) -> float:
+        """Seconds until the next held message is due (0 when none is held)."""
+        if not self.held:
+            return 0.0
+        return max(0.0, min(at for _, at in self.held.values()) - time.monotonic())
 
     # --- one batch ------------------------------------------------------------------------
     def apply(self, messages: list[TmcMessage], result: PullResult) -> None:
@@ -159,9 +206,6 @@ class Consumer:
             if outcome is not None:
                 result.outcomes[outcome] += 1
                 result.confirmed.append(message.id)
-        if work:
-            newest = max((m.pub_time for m in messages if m.pub_time), default=None)
-            time.sleep(min(MAX_SETTLE_WAIT, max(0.0, settle_wait(newest, self.client.clock.now()))))
         for item in work.values():
             self._apply_shop(item, result)
         self._confirm(messages, result)
@@ -355,6 +399,13 @@ def settle_wait(modified: datetime | None, now: datetime) -> float:
         return 0.0
     ready = modified.timestamp() + 1.0 + settings.TMC_SETTLE_MARGIN_SECONDS
     return ready - now.timestamp()
+
+
+def _trade_key(message: TmcMessage) -> int | None:
+    """The tid a trade or refund message is about (None for other topics)."""
+    if message.topic.startswith((TRADE_PREFIX, REFUND_PREFIX)):
+        return _int(message.content.get("tid"))
+    return None
 
 
 def _kept_type(trade: dict) -> bool:

@@ -12,7 +12,7 @@ from django.db import connection
 from ordersync.taobao.types import PLATFORM_TZ
 from trades.feed_models import ChangeEvent
 from trades.sync.incremental import sync_shop
-from trades.tmc import Consumer
+from trades.tmc import Consumer, PullResult
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +91,19 @@ def percentile(values: list[float], p: float) -> float:
 
 def platform(dt) -> str:
     return dt.astimezone(PLATFORM_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def drain(consumer: Consumer, timeout: float = 15) -> PullResult:
+    """Pull until nothing comes and nothing is held; return the sum of the pulls."""
+    total = PullResult()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = consumer.pull_once()
+        total.received += result.received
+        total.outcomes.update(result.outcomes)
+        total.fetches.update(result.fetches)
+        total.confirmed += result.confirmed
+        if not result.received and not consumer.held:
+            return total
+        time.sleep(0.05)
+    raise AssertionError("the consumer did not drain")

@@ -14,7 +14,7 @@ from trades.models import Refund, Trade
 from trades.tmc import counters, permit_shops
 from trades.tmc_models import TmcShop
 
-from .conftest import platform
+from .conftest import drain, platform, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,7 +59,7 @@ def test_a_pull_writes_collapses_and_confirms(make_shop, consumer, gateway):
     gateway.faults(tmc_duplicate_rate=1.0)
     gateway.control("market", {"nick": "pull", "burst": 4})
     time.sleep(1.05)  # duplicates arrive up to a second later
-    result = consumer.pull_once()
+    result = drain(consumer)
     assert result.received == 8
     assert result.fetches["trade"] == 4  # one fetch per trade, however many messages
     assert result.outcomes == {"written": 4, "collapsed": 4}
@@ -79,7 +79,7 @@ def test_unknown_seller_is_confirmed_and_counted(make_shop, consumer, gateway, s
     client = client_for_shop(Shop(app=sandbox_app))
     api.tmc_user_permit(client, stranger["session"])  # permitted once, no shop here
     gateway.control("market", {"nick": "stranger", "burst": 3})
-    result = consumer.pull_once()
+    result = drain(consumer)
     assert result.outcomes == {"unknown_seller": 3} and not result.fetches
     assert pending(gateway) == 0
     assert counters("app-1")["messages:unknown_seller"] == 3
@@ -91,7 +91,7 @@ def test_auth_cancel_marks_the_shop_needs_reauth(make_shop, consumer, gateway):
     shop = make_shop("revoker")
     permit_shops(consumer.app, consumer.client)
     gateway.control("sellers/revoker/revoke", {})
-    result = consumer.pull_once()
+    result = drain(consumer)
     assert result.outcomes == {"auth_cancel": 1}
     shop.refresh_from_db()
     assert shop.status == Shop.Status.NEEDS_REAUTH and "AuthCancel" in shop.status_reason
@@ -103,14 +103,16 @@ def test_a_failed_fetch_is_not_confirmed_and_comes_back(make_shop, consumer, gat
     settings.TOP_MAX_ATTEMPTS = 1
     shop = make_shop("flaky")
     permit_shops(consumer.app, consumer.client)
-    gateway.faults(isp_rate=1.0, methods=["taobao.trade.fullinfo.get"], tmc_visibility_seconds=1)
+    gateway.faults(isp_rate=1.0, methods=["taobao.trade.fullinfo.get"], tmc_visibility_seconds=4)
     gateway.control("market", {"nick": "flaky", "burst": 2})
-    result = consumer.pull_once()
+    result = drain(consumer)
     assert result.outcomes == {"failed": 2} and result.confirmed == []
     assert pending(gateway) == 2 and not Trade.objects.filter(shop=shop).exists()
     gateway.faults(isp_rate=0.0)
-    time.sleep(1.1)  # the visibility timeout
-    again = consumer.pull_once()
+    wait_until(
+        lambda: tmc_stats(gateway)["queues"]["app-1/default"]["ready"] == 2, 10, "redelivery"
+    )
+    again = drain(consumer)
     assert again.received == 2 and again.outcomes == {"written": 2}
     assert Trade.objects.filter(shop=shop).count() == 2 and pending(gateway) == 0
     assert tmc_stats(gateway)["redelivered"] == 2
@@ -126,8 +128,7 @@ def test_refund_messages_write_the_refund_and_its_trade(make_shop, consumer, gat
     gateway.control("market", {"nick": "refunds", "refunds_per_minute": 6000})
     time.sleep(0.3)
     gateway.control("market", {"nick": "refunds", "refunds_per_minute": 0})
-    while consumer.pull_once().received:
-        pass
+    drain(consumer)
     refunds = gateway.oracle_refunds("refunds")
     assert refunds, "the market opened no refund"
     ours = {r.refund_id: (r.status, platform(r.modified)) for r in Refund.objects.filter(shop=shop)}
@@ -141,7 +142,7 @@ def test_the_console_shows_tmc_state_to_operators(make_shop, consumer, admin_cli
     shop = make_shop("console")
     permit_shops(consumer.app, consumer.client)
     gateway.control("market", {"nick": "console", "burst": 1})
-    consumer.pull_once()
+    drain(consumer)
     page = admin_client.get("/admin/trades/tmcshop/")
     assert page.status_code == 200 and "console" in page.content.decode()
     stats = admin_client.get("/admin/trades/tmcstat/").content.decode()
