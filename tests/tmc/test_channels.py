@@ -100,7 +100,7 @@ def test_duplicates_reordering_and_drops_end_equal_to_the_oracle(make_shop, gate
     stats = counters("app-1")
     sandbox = gateway.control("tmc")
     assert sandbox["dropped"] > 10 and sandbox["duplicated"] > 10 and sandbox["delayed"] > 10
-    assert stats["messages:collapsed"] > 0 and stats["messages:written"] > 100
+    assert stats["messages:collapsed"] > 0 and stats["messages:written"] > 50
 
 
 def test_polling_alone_loses_nothing_when_tmc_drops_everything(make_shop, gateway, consumer):
