@@ -202,7 +202,43 @@ def _webhooks(out: Exposition) -> None:
     out.sample("ordersync_webhook_endpoints_disabled", disabled)
 
 
-COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed, _webhooks]
+def _tmc(out: Exposition) -> None:
+    from trades.tmc_models import TmcShop, TmcStat
+
+    stats = list(TmcStat.objects.order_by("app_key", "name"))
+    families = [
+        ("messages", "ordersync_tmc_messages_total", "TMC messages by outcome", "outcome"),
+        ("fetches", "ordersync_tmc_fetches_total", "fetches TMC messages caused", "kind"),
+    ]
+    for prefix, name, help_text, label in families:
+        out.family(name, "counter", help_text)
+        for s in stats:
+            group, _, key = s.name.partition(":")
+            if group == prefix:
+                out.sample(name, int(s.value), app_key=s.app_key, **{label: key})
+    for base, help_text in (
+        ("confirm_lag_seconds", "TMC publish time to confirm, per message"),
+        ("freshness_seconds", "platform modified to committed here, per change TMC wrote"),
+    ):
+        name = f"ordersync_tmc_{base}"
+        out.family(name, "summary", help_text)
+        for s in stats:
+            group, _, part = s.name.partition(":")
+            if group == base:
+                out.sample(f"{name}_{part}", round(s.value, 3), app_key=s.app_key)
+    out.family(
+        "ordersync_tmc_shop_freshness_seconds",
+        "gauge",
+        "freshness of the last TMC change, per shop",
+    )
+    rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop")
+    for row in rows:
+        out.sample(
+            "ordersync_tmc_shop_freshness_seconds", row.freshness_seconds, shop=row.shop.seller_nick
+        )
+
+
+COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed, _webhooks, _tmc]
 
 
 @require_GET

@@ -216,6 +216,21 @@ SYNC_TRADE_TYPES = read(
     ],
 )
 
+# --- TMC, the second channel (tmc_consume) ------------------------------------------------
+TMC_GROUP = read("TMC_GROUP", env.str, default="default")
+TMC_CONSUME_QUANTITY = positive_int("TMC_CONSUME_QUANTITY", 100)
+if not 10 <= TMC_CONSUME_QUANTITY <= 200:
+    raise ImproperlyConfigured(f"TMC_CONSUME_QUANTITY={TMC_CONSUME_QUANTITY}: must be 10-200")
+TMC_COLLAPSE_SECONDS = read("TMC_COLLAPSE_SECONDS", env.float, default=0.5)
+TMC_IDLE_SECONDS = read("TMC_IDLE_SECONDS", env.float, default=0.2)
+TMC_FETCH_CONCURRENCY = positive_int("TMC_FETCH_CONCURRENCY", 4)
+# A fetched trade is kept once its `modified` second is over plus this margin (trades/tmc.py).
+TMC_SETTLE_MARGIN_SECONDS = read("TMC_SETTLE_MARGIN_SECONDS", env.float, default=0.6)
+TMC_PERMIT_REFRESH_SECONDS = positive_int("TMC_PERMIT_REFRESH_SECONDS", 30)
+for _name in ("TMC_COLLAPSE_SECONDS", "TMC_IDLE_SECONDS", "TMC_SETTLE_MARGIN_SECONDS"):
+    if not 0 <= globals()[_name] <= 60:
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]}: must be 0-60 seconds")
+
 # --- partner REST API -----------------------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK = {

@@ -147,6 +147,7 @@ class ReconcileReport(models.Model):
 # Kept in modules of their own; imported here so Django registers them with the app.
 from trades.feed_models import ChangeEvent  # noqa: E402, F401
 from trades.key_models import ApiKey  # noqa: E402, F401
+from trades.tmc_models import TmcShop, TmcStat  # noqa: E402, F401
 from trades.webhook_models import (  # noqa: E402, F401
     WebhookAttempt,
     WebhookCounter,

@@ -2,14 +2,15 @@
 plain Python lists; the envelope is added by the protocol layer).
 
 References: top-api.md §4 (trades.sold.get, increment.get, incrementv.get, fullinfo.get,
-trade.get, refunds.receive.get, refund.get, logistics.trace.search, time.get).
+trade.get, refunds.receive.get, refund.get, logistics.trace.search, time.get) and §7 (TMC:
+tmc.user.permit/cancel/get, tmc.messages.consume/confirm).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ordersync.sandbox import clock, lifecycle
+from ordersync.sandbox import clock, lifecycle, tmc
 from ordersync.sandbox.faults import LIST_METHODS
 from ordersync.sandbox.fields import parse_fields, project, project_trade
 from ordersync.sandbox.market import (
@@ -253,6 +254,65 @@ def logistics_trace_search(call: Call) -> dict:
     }
 
 
+def tmc_user_permit(call: Call) -> dict:
+    """Subscribe the session's seller; ``topics`` overwrites (omitted: every topic)."""
+    raw = call.params.get("topics", "")
+    topics = None
+    if raw:
+        topics = frozenset(t.strip() for t in raw.split(",") if t.strip())
+        unknown = topics - tmc.ALL_TOPICS
+        if unknown:
+            raise isv("isv.topic-not-exist", f"topic not found: {sorted(unknown)[0]}")
+    group = call.params.get("group_name") or tmc.DEFAULT_GROUP
+    call.world.tmc.permit(call.params["app_key"], call.seller.nick, topics, group)
+    return {"is_success": True}
+
+
+def tmc_user_cancel(call: Call) -> dict:
+    nick = required(call, "nick")
+    call.world.tmc.cancel(call.params["app_key"], nick)
+    return {"is_success": True}
+
+
+def tmc_user_get(call: Call) -> dict:
+    nick = required(call, "nick")
+    permit = call.world.tmc.permits.get((call.params["app_key"], nick))
+    seller = call.world.sellers.get(nick)
+    if permit is None or seller is None:
+        return {}
+    topics = sorted(permit.topics if permit.topics is not None else tmc.ALL_TOPICS)
+    return {
+        "tmc_user": {
+            "user_nick": nick,
+            "user_id": seller.user_id,
+            "topics": topics,
+            "group_name": permit.group,
+            "is_valid": True,
+        }
+    }
+
+
+def tmc_messages_consume(call: Call) -> dict:
+    quantity = int_param(call, "quantity", 100, 10, 200)
+    group = call.params.get("group_name") or tmc.DEFAULT_GROUP
+    world = call.world
+    messages = world.tmc.consume(world.faults, call.now, call.params["app_key"], group, quantity)
+    return {"messages": messages} if messages else {}
+
+
+def tmc_messages_confirm(call: Call) -> dict:
+    raw = required(call, "s_message_ids")
+    try:
+        ids = [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        raise invalid_arg("s_message_ids", "not a list of numbers") from None
+    if len(ids) > 200:
+        raise invalid_arg("s_message_ids", "at most 200 ids")
+    group = call.params.get("group_name") or tmc.DEFAULT_GROUP
+    call.world.tmc.confirm(call.params["app_key"], group, ids)
+    return {"is_success": True}
+
+
 def _buyer(call: Call) -> str | None:
     return call.params.get("buyer_nick") or None
 
@@ -295,5 +355,10 @@ HANDLERS = {
     "taobao.refunds.receive.get": (refunds_receive_get, True),
     "taobao.refund.get": (refund_get, True),
     "taobao.logistics.trace.search": (logistics_trace_search, True),
+    "taobao.tmc.user.permit": (tmc_user_permit, True),
+    "taobao.tmc.user.cancel": (tmc_user_cancel, False),
+    "taobao.tmc.user.get": (tmc_user_get, False),
+    "taobao.tmc.messages.consume": (tmc_messages_consume, False),
+    "taobao.tmc.messages.confirm": (tmc_messages_confirm, False),
 }
 assert set(HANDLERS) >= LIST_METHODS

@@ -44,6 +44,11 @@ def _route(world: World, verb: str, path: str, params: dict, data: dict) -> dict
         and parts[2] == "expire_session"
     ):
         return {"expired": world.expire_sessions(_seller(world, unquote(parts[1])).nick)}
+    if verb == "POST" and len(parts) == 3 and parts[0] == "sellers" and parts[2] == "revoke":
+        nick = _seller(world, unquote(parts[1])).nick
+        return world.revoke(nick, data.get("app_key") or None)
+    if route == ("GET", "tmc"):
+        return world.tmc.stats(world.now())
     if route == ("POST", "market"):
         return _market(world, data)
     if route == ("POST", "faults"):
@@ -84,6 +89,8 @@ ENDPOINTS = [
     "POST /_sandbox/apps",
     "POST /_sandbox/sellers",
     "POST /_sandbox/sellers/<nick>/expire_session",
+    "POST /_sandbox/sellers/<nick>/revoke",
+    "GET /_sandbox/tmc",
     "POST /_sandbox/market",
     "GET|POST /_sandbox/faults",
     "GET /_sandbox/oracle/trades?nick=",

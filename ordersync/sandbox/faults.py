@@ -51,6 +51,11 @@ class Faults:
     drift_trades: int = 1  # how many trades one drift event changes
     peak_mode: bool = False  # list APIs omit orders, payment and logistics fields
     session_ttl_seconds: int = 30 * 86400  # lifetime of sessions issued from now on
+    tmc_drop_rate: float = 0.0  # TMC messages never queued
+    tmc_duplicate_rate: float = 0.0  # TMC messages queued twice (two ids)
+    tmc_reorder_rate: float = 0.0  # held back up to tmc_reorder_seconds; batches shuffled
+    tmc_reorder_seconds: float = 3.0
+    tmc_visibility_seconds: float = 30.0  # a consumed, unconfirmed message comes back then
     methods: list[str] = field(default_factory=list)  # faults apply only to these (empty: all)
 
     def update(self, values: dict) -> None:

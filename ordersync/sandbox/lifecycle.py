@@ -351,9 +351,10 @@ def start_refund(seller: Seller, ids: Ids, trade: TradeRecord, ts: float, lag: i
     order["refund_status"] = "WAIT_SELLER_AGREE"
     order["refund_id"] = refund_id
     seller.add_refund(refund)
-    version = seller.publish(trade, ts, lag)
+    version = seller.publish(trade, ts, lag, topic="")
     refund.modified = version.modified
     refund.data["modified"] = fmt(version.modified)
+    seller.notify("refund", None, refund.data, None)
     return refund
 
 
@@ -387,13 +388,19 @@ def advance_refund(seller: Seller, refund: Refund, ts: float, lag: int) -> bool:
         state["status"] = _paid_status(state)
         if state["status"] == "TRADE_CLOSED":
             state["end_time"] = fmt(ts)
-    version = seller.publish(trade, ts, lag)
+    # A refund step announces itself; the trade gets its own message only when the refund
+    # closed a sub-order (TradePartlyRefund, or TradeClose when nothing is left open).
+    trade_topic = "" if new != "SUCCESS" else None
+    if new == "SUCCESS" and state["status"] != "TRADE_CLOSED":
+        trade_topic = "taobao_trade_TradePartlyRefund"
+    version = seller.publish(trade, ts, lag, topic=trade_topic)
     refund.data["status"] = new
     refund.data["order_status"] = state["status"]
     refund.modified = max(refund.modified, version.modified)
     refund.data["modified"] = fmt(refund.modified)
     refund.history.append((new, refund.modified))
     seller.generation += 1
+    seller.notify("refund", None, refund.data, None)
     if new in ("SUCCESS", "CLOSED"):
         _drop_open(seller.open_refunds, refund)
     if state["status"] in TERMINAL:

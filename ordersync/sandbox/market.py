@@ -203,6 +203,9 @@ class Seller:
         self._cache_generation = -1
         self.catalog: list[dict] = []
         self.buyers: list[tuple[str, str]] = []
+        # Called as listener(seller, kind, topic, data, previous) for each live change
+        # ("trade" or "refund"); the world publishes TMC messages from it.
+        self.listener = None
 
     # --- writes ---------------------------------------------------------------------------
     def add_trade(self, trade: TradeRecord) -> None:
@@ -216,8 +219,11 @@ class Seller:
             self.by_created.insert(at, trade)
         self.open_trades.append(trade)
 
-    def publish(self, trade: TradeRecord, ts: float, lag: int) -> Version:
-        """Snapshot ``trade.state`` as a new version made at ``ts``; return it."""
+    def publish(self, trade: TradeRecord, ts: float, lag: int, topic: str | None = None) -> Version:
+        """Snapshot ``trade.state`` as a new version made at ``ts``; return it.
+
+        ``topic`` names the TMC message of this change (None: derived from what changed,
+        "": no trade message, e.g. a refund step that the refund's own message announces)."""
         previous = trade.versions[-1] if trade.versions else None
         modified = int(ts)
         if previous is not None:
@@ -237,7 +243,14 @@ class Seller:
         self.by_visible.add(visible_at, version, self.bulk)
         self.max_visible_at = max(self.max_visible_at, visible_at)
         self.generation += 1
+        self.notify("trade", topic, data, previous.data if previous is not None else None)
         return version
+
+    def notify(self, kind: str, topic: str | None, data: dict, previous: dict | None) -> None:
+        """Tell the listener about a live change (history replays are not announced)."""
+        listener = getattr(self, "listener", None)
+        if listener is not None and not self.bulk and topic != "":
+            listener(self, kind, topic, data, previous)
 
     def add_refund(self, refund: Refund) -> None:
         self.refunds[refund.refund_id] = refund

@@ -41,6 +41,7 @@ LIST_ITEMS = {
     "trace_list": "transit_step_info",
     "service_orders": "service_order",
     "promotion_details": "promotion_detail",
+    "messages": "tmc_message",
 }
 
 MAX_SKEW_SECONDS = 600

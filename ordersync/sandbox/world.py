@@ -14,7 +14,7 @@ import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from ordersync.sandbox import activity, lifecycle
+from ordersync.sandbox import activity, lifecycle, tmc
 from ordersync.sandbox.clock import Clock
 from ordersync.sandbox.faults import Bans, Faults
 from ordersync.sandbox.market import Seller
@@ -58,6 +58,7 @@ class World:
         self.injected: Counter = Counter()
         self.errors: Counter = Counter()
         self.snapshot_path: str | None = None
+        self.tmc = tmc.Tmc(seed)
 
     # --- apps, sellers, sessions ----------------------------------------------------------
     def now(self) -> float:
@@ -83,6 +84,7 @@ class World:
         seller = Seller(nick, user_id, f"{self.seed}:seller:{nick}")
         lifecycle.setup_seller(seller)
         self.sellers[nick] = seller
+        seller.listener = self.announce
         activity.simulate_history(
             self, seller, int(history_trades), float(history_days), self.now()
         )
@@ -106,6 +108,39 @@ class World:
                 count += 1
         return count
 
+    def revoke(self, nick: str, app_key: str | None = None) -> dict:
+        """The seller revokes the app's authorisation (all apps without ``app_key``): its
+        sessions die, its TMC permit ends, and the app gets ``taobao_top_AuthCancel``."""
+        seller = self.sellers[nick]
+        apps = set()
+        for session in self.sessions.values():
+            if session.nick == nick and (app_key is None or session.app_key == app_key):
+                session.expires_at = 0
+                apps.add(session.app_key)
+        for key in [k for k in self.refresh_tokens if self.refresh_tokens[k].nick == nick]:
+            if app_key is None or self.refresh_tokens[key].app_key == app_key:
+                del self.refresh_tokens[key]
+        content = {"user_id": seller.user_id, "open_id": f"AAE{seller.user_id:x}"}
+        messages = 0
+        for app in sorted(apps):
+            permit = self.tmc.permits.get((app, nick))
+            group = permit.group if permit else tmc.DEFAULT_GROUP
+            self.tmc.cancel(app, nick)
+            messages += self.tmc.enqueue(
+                self.faults, self.now(), app, group, seller, tmc.AUTH_CANCEL, content
+            )
+        return {"apps": sorted(apps), "messages": messages}
+
+    def announce(self, seller: Seller, kind: str, topic, data: dict, previous) -> None:
+        """Publish the TMC message of a live trade or refund change."""
+        if kind == "trade":
+            topic = topic or tmc.trade_topic(previous, data)
+            content = tmc.trade_content(topic, data)
+        else:
+            topic = topic or tmc.REFUND_PREFIX + tmc.REFUND_STATUS_TOPICS[data["status"]]
+            content = tmc.refund_content(data)
+        self.tmc.publish(self.faults, self.now(), seller, topic, content)
+
     def set_faults(self, values: dict) -> None:
         self.faults.update(values)
         if self.clock.skew_seconds != self.faults.skew_seconds:
@@ -123,6 +158,10 @@ class World:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.lock = threading.RLock()
+        if "tmc" not in state:  # a snapshot from before TMC
+            self.tmc = tmc.Tmc(self.seed)
+        for seller in self.sellers.values():
+            seller.listener = self.announce
 
     def save(self, path: str) -> None:
         """Write the whole world to ``path`` (atomically)."""
@@ -149,4 +188,5 @@ class World:
             "errors_injected": dict(self.injected),
             "errors_returned": {str(code): n for code, n in sorted(self.errors.items())},
             "bans_issued": self.bans.issued,
+            "tmc": self.tmc.stats(self.now()),
         }

@@ -6,13 +6,14 @@ and money) except ``tid``/``oid``/``refund_id``/``num_iid``, which are exact int
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ordersync.taobao.errors import Transient
-from ordersync.taobao.types import parse_time
+from ordersync.taobao.types import normalise, parse_time
 
 if TYPE_CHECKING:
     from ordersync.taobao.client import TopClient
@@ -142,6 +143,67 @@ def logistics_trace_search(client: TopClient, session: str, tid: int) -> dict:
     body.pop("request_id", None)
     body.setdefault("trace_list", [])
     return body
+
+
+@dataclass
+class TmcMessage:
+    """One TMC message: a notification to act on, never the state itself."""
+
+    id: int
+    topic: str
+    content: dict[str, Any]
+    user_id: int | None
+    user_nick: str
+    pub_time: datetime | None
+    retried: int
+
+
+def tmc_user_permit(
+    client: TopClient, session: str, *, topics: Iterable[str] | None = None, group: str = ""
+) -> bool:
+    """Subscribe the session's seller to the app's TMC topics (``topics`` overwrites)."""
+    # Reference: taobao.tmc.user.permit, top-api.md §7.1 (tmc/taobao_tmc_user_permit.json)
+    params = {"topics": ",".join(topics) if topics else None, "group_name": group or None}
+    body = client.call("taobao.tmc.user.permit", params, session=session)
+    return _bool(body.get("is_success"))
+
+
+def tmc_messages_consume(
+    client: TopClient, *, group: str = "default", quantity: int = 100
+) -> list[TmcMessage]:
+    """Pull up to ``quantity`` (10..200) messages of the app's ``group``; each must be
+    confirmed, or it comes back after the server's visibility timeout."""
+    # Reference: taobao.tmc.messages.consume, top-api.md §7.8 (tmc/taobao_tmc_messages_consume.json)
+    params = {"group_name": group, "quantity": quantity}
+    body = client.call("taobao.tmc.messages.consume", params)
+    return [_tmc_message(m) for m in body.get("messages") or []]
+
+
+def tmc_messages_confirm(client: TopClient, ids: Iterable[int], *, group: str = "default") -> bool:
+    """Confirm consumed messages (at most 200 ids per call)."""
+    # Reference: taobao.tmc.messages.confirm, top-api.md §7.8 (tmc/taobao_tmc_messages_confirm.json)
+    params = {"group_name": group, "s_message_ids": ",".join(str(i) for i in ids)}
+    body = client.call("taobao.tmc.messages.confirm", params)
+    return _bool(body.get("is_success"))
+
+
+def _tmc_message(raw: dict[str, Any]) -> TmcMessage:
+    content = raw.get("content") or {}
+    if isinstance(content, str):
+        try:
+            content = json.loads(content)
+        except ValueError:
+            content = {"raw": content}
+    user_id = raw.get("user_id")
+    return TmcMessage(
+        id=int(raw["id"]),
+        topic=str(raw.get("topic") or ""),
+        content=normalise(content) if isinstance(content, dict) else {},
+        user_id=int(user_id) if user_id not in (None, "") else None,
+        user_nick=str(raw.get("user_nick") or ""),
+        pub_time=parse_time(raw.get("pub_time")),
+        retried=int(raw.get("retried") or 0),
+    )
 
 
 def _page(body: dict[str, Any], list_key: str) -> Page:

@@ -87,6 +87,10 @@ class TradeNotFound(InvalidRequest):
     """``isv.trade-not-exist``: no such trade, or it is outside the 3-month visibility."""
 
 
+class RefundNotFound(InvalidRequest):
+    """``isv.refund-not-exist``: no such refund for this seller."""
+
+
 class TradeServiceRejected(TopError):
     """``isv.trade-service-rejection``: too many slow searches; wait and shrink the window."""
 
@@ -126,6 +130,8 @@ def error_from_response(payload: dict, method: str) -> TopError:
         return TradeServiceRejected(msg, **kw)
     if sub_code == "isv.trade-not-exist":
         return TradeNotFound(msg, **kw)
+    if sub_code == "isv.refund-not-exist":
+        return RefundNotFound(msg, **kw)
     if code in SESSION_CODES or sub_code in SESSION_SUB_CODES:
         return SessionInvalid(msg, **kw)
     if sub_code.startswith("isp.") or code == 10:

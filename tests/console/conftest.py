@@ -12,6 +12,7 @@ from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Membership, SyncRun
 from trades.api.keys import create_api_key
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
+from trades.tmc_models import TmcShop
 from trades.webhooks.endpoints import create_endpoint, send_test_event
 
 T0 = timezone.make_aware(datetime(2026, 11, 11, 10, 0, 0))
@@ -109,6 +110,7 @@ def one_of_each(shop, tid: int) -> dict:
         "apikey": create_api_key(shop.tenant, f"key of {shop.tenant.slug}").key,
         "webhookendpoint": endpoint.endpoint,
         "webhookdelivery": send_test_event(endpoint.endpoint),
+        "tmcshop": TmcShop.objects.create(shop=shop, permitted_at=T0),
     }
 
 

@@ -24,10 +24,19 @@ APP = {
     "apikey": "trades",
     "webhookendpoint": "trades",
     "webhookdelivery": "trades",
+    "tmcshop": "trades",
 }
 MODELS = list(APP)
 # synced data and logs: nobody edits them in the admin
-READ_ONLY = {"checkpoint", "syncrun", "trade", "refund", "reconcilereport", "webhookdelivery"}
+READ_ONLY = {
+    "checkpoint",
+    "syncrun",
+    "trade",
+    "refund",
+    "reconcilereport",
+    "webhookdelivery",
+    "tmcshop",
+}
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey"}
 

@@ -1,0 +1,157 @@
+"""TMC over HTTP: permit, messages for live changes, visibility timeout, faults, AuthCancel."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ordersync.sandbox import lifecycle
+from ordersync.sandbox.tmc import TRADE_TOPICS
+
+from .conftest import APP_KEY, Top, control, error_of
+
+
+def consume(top: Top, quantity: int = 100, **extra) -> list[dict]:
+    inner = top.ok("taobao.tmc.messages.consume", quantity=str(quantity), **extra)
+    return inner.get("messages", {}).get("tmc_message", [])
+
+
+def confirm(top: Top, messages: list[dict]) -> None:
+    ids = ",".join(str(m["id"]) for m in messages)
+    assert top.ok("taobao.tmc.messages.confirm", s_message_ids=ids)["is_success"] is True
+
+
+def change(sb, nick: str = "shop-a", count: int = 1) -> list[int]:
+    """Advance ``count`` open trades one step (live, announced); return their tids."""
+    world = sb.state
+    seller = world.sellers[nick]
+    tids = []
+    with world.lock:
+        for trade in list(seller.open_trades)[-count:]:
+            if not lifecycle.advance(seller, trade, world.now(), 0):
+                lifecycle.touch(seller, trade, world.now(), 0)
+            tids.append(trade.tid)
+    assert len(tids) == count
+    return tids
+
+
+def test_no_messages_without_permit(sb, top):
+    change(sb)
+    assert consume(top) == []
+
+
+def test_permitted_changes_arrive_with_topic_and_content(sb, top):
+    assert top.ok("taobao.tmc.user.permit")["is_success"] is True
+    control(sb, "POST", "market", {"nick": "shop-a", "burst": 2})
+    tids = change(sb, count=3)
+    messages = consume(top)
+    topics = [m["topic"] for m in messages]
+    assert topics.count("taobao_trade_TradeCreate") == 2
+    changed = [m for m in messages if m["topic"] != "taobao_trade_TradeCreate"]
+    assert len(changed) == 3
+    for message in changed:
+        assert message["topic"] in TRADE_TOPICS
+        content = json.loads(message["content"])
+        assert content["tid"] in tids
+        assert content["seller_nick"] == "shop-a"
+        assert {"oid", "buyer_nick", "payment", "status", "type"} <= set(content)
+        assert message["user_nick"] == "shop-a" and message["retried"] == 0
+        assert message["id"] > 2**53
+    confirm(top, messages)
+    assert consume(top) == []
+
+
+def test_unconfirmed_messages_come_back_with_growing_retried(sb, top):
+    control(sb, "POST", "faults", {"tmc_visibility_seconds": 1})
+    top.ok("taobao.tmc.user.permit")
+    change(sb)
+    first = consume(top)
+    assert len(first) == 1 and first[0]["retried"] == 0
+    assert consume(top) == []  # invisible while in flight
+    time.sleep(1.1)
+    second = consume(top)
+    assert [m["id"] for m in second] == [first[0]["id"]] and second[0]["retried"] == 1
+    time.sleep(1.1)
+    third = consume(top)
+    assert third[0]["retried"] == 2
+    confirm(top, third)
+    time.sleep(1.1)
+    assert consume(top) == []
+
+
+def test_refund_steps_have_refund_topics(sb, top):
+    top.ok("taobao.tmc.user.permit")
+    world = sb.state
+    seller = world.sellers["shop-a"]
+    with world.lock:
+        trade = next(t for t in seller.open_trades if lifecycle.refundable(t))
+        refund = lifecycle.start_refund(seller, world.ids, trade, world.now(), 0)
+        while lifecycle.advance_refund(seller, refund, world.now(), 0):
+            pass
+    messages = consume(top)
+    refund_messages = [m for m in messages if m["topic"].startswith("taobao_refund_")]
+    assert refund_messages[0]["topic"] == "taobao_refund_RefundCreated"
+    assert refund_messages[-1]["topic"] in (
+        "taobao_refund_RefundSuccess",
+        "taobao_refund_RefundClosed",
+    )
+    content = json.loads(refund_messages[0]["content"])
+    assert content["refund_id"] == int(refund.refund_id) and content["tid"] == trade.tid
+    assert {"refund_fee", "refund_phase", "bill_type", "modified"} <= set(content)
+
+
+def test_topics_filter_and_cancel(sb, top):
+    top.ok("taobao.tmc.user.permit", topics="taobao_trade_TradeCreate")
+    change(sb)
+    assert consume(top) == []
+    control(sb, "POST", "market", {"nick": "shop-a", "burst": 1})
+    assert [m["topic"] for m in consume(top)] == ["taobao_trade_TradeCreate"]
+    error = error_of(top.call("taobao.tmc.user.permit", topics="taobao_trade_Nope"))
+    assert error["sub_code"] == "isv.topic-not-exist"
+    top.ok("taobao.tmc.user.cancel", nick="shop-a")
+    control(sb, "POST", "market", {"nick": "shop-a", "burst": 1})
+    assert consume(top) == []
+
+
+def test_drop_duplicate_and_reorder_faults(sb, top):
+    top.ok("taobao.tmc.user.permit")
+    control(sb, "POST", "faults", {"tmc_drop_rate": 1.0})
+    change(sb)
+    assert consume(top) == []
+    control(sb, "POST", "faults", {"tmc_drop_rate": 0.0, "tmc_duplicate_rate": 1.0})
+    change(sb)
+    time.sleep(1.05)
+    messages = consume(top)
+    assert len(messages) == 2 and len({m["id"] for m in messages}) == 2
+    assert messages[0]["content"] == messages[1]["content"]
+    confirm(top, messages)
+    control(
+        sb,
+        "POST",
+        "faults",
+        {"tmc_duplicate_rate": 0.0, "tmc_reorder_rate": 1.0, "tmc_reorder_seconds": 1.0},
+    )
+    tids = change(sb, count=5)
+    time.sleep(1.05)
+    got = [json.loads(m["content"])["tid"] for m in consume(top)]
+    assert sorted(got) == sorted(tids)
+    stats = control(sb, "GET", "tmc")
+    assert stats["dropped"] == 1 and stats["duplicated"] == 1 and stats["delayed"] == 5
+
+
+def test_revoke_sends_auth_cancel_and_kills_the_session(sb, top, seller):
+    top.ok("taobao.tmc.user.permit")
+    answer = control(sb, "POST", "sellers/shop-a/revoke", {})
+    assert answer == {"apps": [APP_KEY], "messages": 1}
+    messages = consume(top)
+    assert [m["topic"] for m in messages] == ["taobao_top_AuthCancel"]
+    assert json.loads(messages[0]["content"])["user_id"] == seller["user_id"]
+    error = error_of(top.call("taobao.trade.fullinfo.get", fields="tid", tid="1"))
+    assert error["code"] == 27
+    change(sb)  # no permit any more: no messages
+    assert consume(top) == []
+
+
+def test_consume_quantity_bounds(sb, top):
+    error = error_of(top.call("taobao.tmc.messages.consume", quantity="500"))
+    assert error["code"] == 41

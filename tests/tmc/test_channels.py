@@ -1,0 +1,123 @@
+"""Both channels together against a live, faulty sandbox: TMC makes trades fresh, polling
+keeps them complete."""
+
+from __future__ import annotations
+
+import time
+from itertools import groupby
+
+import pytest
+
+from tests.sync.test_engine import assert_matches_oracle
+from trades.feed_models import ChangeEvent
+from trades.models import Trade
+from trades.sync.incremental import sync_shop
+from trades.tmc import counters
+
+from .conftest import (
+    freshness,
+    market,
+    percentile,
+    running,
+    start_polling,
+    stop_market,
+    wait_until,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LIVE = {"trades_per_minute": 300, "changes_per_minute": 600, "refunds_per_minute": 60}
+
+
+def in_db_as_oracle(gateway, shop) -> bool:
+    oracle = gateway.oracle_trades(shop.seller_nick)
+    ours = dict(Trade.objects.filter(shop=shop).values_list("tid", "modified"))
+    return all(
+        tid in ours and ours[tid].astimezone(_tz()).strftime("%Y-%m-%d %H:%M:%S") == t["modified"]
+        for tid, t in oracle.items()
+    )
+
+
+def _tz():
+    from ordersync.taobao.types import PLATFORM_TZ
+
+    return PLATFORM_TZ
+
+
+def assert_monotonic_feed(shop) -> None:
+    """Per trade and refund, each feed event is newer than the one before: an old message
+    never put an older version over a newer one."""
+    events = ChangeEvent.objects.filter(shop=shop).order_by("entity", "key", "id")
+    for _, group in groupby(events.values_list("entity", "key", "modified"), lambda e: e[:2]):
+        stamps = [modified for _, _, modified in group]
+        assert stamps == sorted(set(stamps)), stamps
+
+
+def test_with_tmc_changes_arrive_within_seconds_without_polling(make_shop, gateway, consumer):
+    shop = make_shop("fresh")
+    with running(consumer):
+        wait_until(lambda: gateway.control("tmc")["permits"], 10, "the permit")
+        market(gateway, "fresh", **LIVE)
+        time.sleep(12)
+        stop_market(gateway, "fresh")
+        # no polling at all: only TMC can bring them in
+        wait_until(lambda: in_db_as_oracle(gateway, shop), 15, "TMC to bring every trade")
+    seconds = freshness(shop)
+    p50, p99 = percentile(seconds, 50), percentile(seconds, 99)
+    print(f"\nTMC freshness over {len(seconds)} changes: p50 {p50:.2f}s, p99 {p99:.2f}s")
+    assert len(seconds) > 50
+    # polling could not do better than its lag (SYNC_LAG_SECONDS, 180 s by default)
+    assert p99 < 10
+    assert_monotonic_feed(shop)
+
+
+def test_duplicates_reordering_and_drops_end_equal_to_the_oracle(make_shop, gateway, consumer):
+    shop = make_shop("chaos")
+    start_polling(shop)
+    gateway.faults(
+        tmc_duplicate_rate=0.3,
+        tmc_reorder_rate=0.5,
+        tmc_reorder_seconds=3,
+        tmc_drop_rate=0.2,
+        tmc_visibility_seconds=2,
+    )
+    with running(consumer):
+        wait_until(lambda: gateway.control("tmc")["permits"], 10, "the permit")
+        market(gateway, "chaos", **LIVE)
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            sync_shop(shop, "trades")
+            sync_shop(shop, "refunds")
+        stop_market(gateway, "chaos")
+        time.sleep(4 + 1)  # the polling lag
+        sync_shop(shop, "trades")
+        sync_shop(shop, "refunds")
+        wait_until(
+            lambda: gateway.control("tmc")["queues"]["app-1/default"]["pending"] == 0, 15, "drain"
+        )
+    assert_matches_oracle(gateway, shop)
+    assert_monotonic_feed(shop)
+    stats = counters("app-1")
+    sandbox = gateway.control("tmc")
+    assert sandbox["dropped"] > 10 and sandbox["duplicated"] > 10 and sandbox["delayed"] > 10
+    assert stats["messages:collapsed"] > 0 and stats["messages:written"] > 50
+
+
+def test_polling_alone_loses_nothing_when_tmc_drops_everything(make_shop, gateway, consumer):
+    shop = make_shop("silent")
+    start_polling(shop)
+    gateway.faults(tmc_drop_rate=1.0)
+    with running(consumer):
+        market(gateway, "silent", **LIVE)
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            sync_shop(shop, "trades")
+            sync_shop(shop, "refunds")
+        stop_market(gateway, "silent")
+        time.sleep(4 + 1)
+        sync_shop(shop, "trades")
+        sync_shop(shop, "refunds")
+    assert_matches_oracle(gateway, shop)
+    assert counters("app-1").get("messages:received", 0) == 0
+    assert gateway.control("tmc")["dropped"] > 50

@@ -1,0 +1,150 @@
+"""The TMC consumer, one pull at a time, against the sandbox on real PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.test import Client
+
+from ordersync.taobao import api
+from shops.models import Shop
+from shops.top import client_for_shop
+from trades.models import Refund, Trade
+from trades.tmc import counters, permit_shops
+from trades.tmc_models import TmcShop
+
+from .conftest import drain, platform, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def tmc_stats(gateway) -> dict:
+    return gateway.control("tmc")
+
+
+def pending(gateway) -> int:
+    return sum(q["pending"] for q in tmc_stats(gateway)["queues"].values())
+
+
+def test_client_permit_consume_confirm(make_shop, gateway):
+    shop = make_shop("client")
+    client = client_for_shop(shop)
+    assert api.tmc_user_permit(client, shop.session_key) is True
+    gateway.control("market", {"nick": "client", "burst": 3})
+    messages = api.tmc_messages_consume(client, quantity=10)
+    assert [m.topic for m in messages] == ["taobao_trade_TradeCreate"] * 3
+    first = messages[0]
+    assert first.user_id == shop.seller_id and first.retried == 0 and first.pub_time.tzinfo
+    assert isinstance(first.content["tid"], int) and first.content["seller_nick"] == "client"
+    assert api.tmc_messages_confirm(client, [m.id for m in messages]) is True
+    assert api.tmc_messages_consume(client, quantity=10) == []
+
+
+def test_start_permits_every_active_shop_once(make_shop, consumer, gateway):
+    first = make_shop("p1")
+    paused = make_shop("p2")
+    Shop.objects.filter(pk=paused.pk).update(status=Shop.Status.PAUSED)
+    assert permit_shops(consumer.app, consumer.client) == 1
+    assert permit_shops(consumer.app, consumer.client) == 0  # already permitted
+    assert TmcShop.objects.get(shop=first).permitted_at is not None
+    make_shop("p3")  # added later: the next refresh permits it
+    assert permit_shops(consumer.app, consumer.client) == 1
+    assert sorted(tmc_stats(gateway)["permits"]) == ["app-1/p1", "app-1/p3"]
+
+
+def test_a_pull_writes_collapses_and_confirms(make_shop, consumer, gateway):
+    shop = make_shop("pull")
+    permit_shops(consumer.app, consumer.client)
+    gateway.faults(tmc_duplicate_rate=1.0)
+    gateway.control("market", {"nick": "pull", "burst": 4})
+    time.sleep(1.05)  # duplicates arrive up to a second later
+    result = drain(consumer)
+    assert result.received == 8
+    assert result.fetches["trade"] == 4  # one fetch per trade, however many messages
+    assert result.outcomes == {"written": 4, "collapsed": 4}
+    assert pending(gateway) == 0  # all confirmed, the collapsed ones too
+    oracle = gateway.oracle_trades("pull")
+    ours = {t.tid: (t.status, platform(t.modified)) for t in Trade.objects.filter(shop=shop)}
+    assert ours == {tid: (t["status"], t["modified"]) for tid, t in oracle.items()}
+    stats = counters("app-1")
+    assert stats["messages:received"] == 8 and stats["messages:collapsed"] == 4
+    assert stats["fetches:trade"] == 4 and stats["freshness_seconds:count"] == 4
+    assert TmcShop.objects.get(shop=shop).freshness_seconds is not None
+
+
+def test_unknown_seller_is_confirmed_and_counted(make_shop, consumer, gateway, sandbox_app):
+    make_shop("known")
+    stranger = gateway.control("sellers", {"app_key": "app-1", "nick": "stranger"})
+    client = client_for_shop(Shop(app=sandbox_app))
+    api.tmc_user_permit(client, stranger["session"])  # permitted once, no shop here
+    gateway.control("market", {"nick": "stranger", "burst": 3})
+    result = drain(consumer)
+    assert result.outcomes == {"unknown_seller": 3} and not result.fetches
+    assert pending(gateway) == 0
+    assert counters("app-1")["messages:unknown_seller"] == 3
+    text = Client().get("/metrics").content.decode()
+    assert 'ordersync_tmc_messages_total{app_key="app-1",outcome="unknown_seller"} 3' in text
+
+
+def test_auth_cancel_marks_the_shop_needs_reauth(make_shop, consumer, gateway):
+    shop = make_shop("revoker")
+    permit_shops(consumer.app, consumer.client)
+    gateway.control("sellers/revoker/revoke", {})
+    result = drain(consumer)
+    assert result.outcomes == {"auth_cancel": 1}
+    shop.refresh_from_db()
+    assert shop.status == Shop.Status.NEEDS_REAUTH and "AuthCancel" in shop.status_reason
+    assert TmcShop.objects.get(shop=shop).permitted_at is None  # permit again after re-auth
+    assert pending(gateway) == 0
+
+
+def test_a_failed_fetch_is_not_confirmed_and_comes_back(make_shop, consumer, gateway, settings):
+    settings.TOP_MAX_ATTEMPTS = 1
+    shop = make_shop("flaky")
+    permit_shops(consumer.app, consumer.client)
+    gateway.faults(isp_rate=1.0, methods=["taobao.trade.fullinfo.get"], tmc_visibility_seconds=4)
+    gateway.control("market", {"nick": "flaky", "burst": 2})
+    result = drain(consumer)
+    assert result.outcomes == {"failed": 2} and result.confirmed == []
+    assert pending(gateway) == 2 and not Trade.objects.filter(shop=shop).exists()
+    gateway.faults(isp_rate=0.0)
+    wait_until(
+        lambda: tmc_stats(gateway)["queues"]["app-1/default"]["ready"] == 2, 10, "redelivery"
+    )
+    again = drain(consumer)
+    assert again.received == 2 and again.outcomes == {"written": 2}
+    assert Trade.objects.filter(shop=shop).count() == 2 and pending(gateway) == 0
+    assert tmc_stats(gateway)["redelivered"] == 2
+
+
+def test_refund_messages_write_the_refund_and_its_trade(make_shop, consumer, gateway):
+    shop = make_shop("refunds", history_trades=0)
+    gateway.control("market", {"nick": "refunds", "burst": 30})
+    permit_shops(consumer.app, consumer.client)
+    gateway.control("market", {"nick": "refunds", "changes_per_minute": 6000})
+    time.sleep(0.5)
+    gateway.control("market", {"nick": "refunds", "changes_per_minute": 0})
+    gateway.control("market", {"nick": "refunds", "refunds_per_minute": 6000})
+    time.sleep(0.3)
+    gateway.control("market", {"nick": "refunds", "refunds_per_minute": 0})
+    drain(consumer)
+    refunds = gateway.oracle_refunds("refunds")
+    assert refunds, "the market opened no refund"
+    ours = {r.refund_id: (r.status, platform(r.modified)) for r in Refund.objects.filter(shop=shop)}
+    assert ours == {rid: (r["status"], r["modified"]) for rid, r in refunds.items()}
+    trades = {t.tid: platform(t.modified) for t in Trade.objects.filter(shop=shop)}
+    for refund in refunds.values():
+        assert trades[refund["tid"]] == gateway.oracle_trades("refunds")[refund["tid"]]["modified"]
+
+
+def test_the_console_shows_tmc_state_to_operators(make_shop, consumer, admin_client, gateway):
+    shop = make_shop("console")
+    permit_shops(consumer.app, consumer.client)
+    gateway.control("market", {"nick": "console", "burst": 1})
+    drain(consumer)
+    page = admin_client.get("/admin/trades/tmcshop/")
+    assert page.status_code == 200 and "console" in page.content.decode()
+    stats = admin_client.get("/admin/trades/tmcstat/").content.decode()
+    assert "messages:written" in stats
+    assert admin_client.get(f"/admin/trades/tmcshop/{shop.pk}/change/").status_code == 200
