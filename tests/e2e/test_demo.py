@@ -22,26 +22,21 @@ pytestmark = pytest.mark.e2e
 LAG_MARGIN = 60  # seconds: the sandbox's index lag in the demo is 20 s
 
 
-def test_demo_runs_the_service_and_backfills_every_shop(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DATABASE_URL"))}
-    env["ORDERSYNC_DATA_DIR"] = str(tmp_path / "data")
-    demo = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "demo",
-            "--port",
-            "0",
-            "--sandbox-port",
-            "0",
-            "--exit-after-backfill",
-        ],
+def start_demo(env: dict, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "demo", "--port", "0", "--sandbox-port", "0", *flags],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_demo_runs_the_service_and_backfills_every_shop(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DATABASE_URL"))}
+    env["ORDERSYNC_DATA_DIR"] = str(tmp_path / "data")
+    demo = start_demo(env, "--exit-after-backfill")
     try:
         output = []
         for line in demo.stdout:
@@ -83,14 +78,7 @@ def test_demo_runs_the_service_and_backfills_every_shop(tmp_path):
 
 
 def _second_run_resumes_and_stops_on_ctrl_c(env: dict, key: str, synced: int) -> None:
-    demo = subprocess.Popen(
-        [sys.executable, "manage.py", "demo", "--port", "0", "--sandbox-port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    demo = start_demo(env)
     try:
         output = []
         for line in demo.stdout:
