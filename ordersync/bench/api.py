@@ -218,9 +218,9 @@ def _wait_until_up(base: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{base}/api/schema/", timeout=2)
+            requests.get(f"{base}/api/schema/", timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or busy starting
             time.sleep(0.2)
     raise RuntimeError("gunicorn did not start within 30 s")
 

@@ -33,6 +33,7 @@ class BenchWorld:
                 "history_trades": history_trades,
                 "history_days": history_days,
             },
+            timeout=600 + history_trades / 500,  # a million trades take minutes to generate
         )
         shop = Shop.objects.create(
             tenant=self.tenant,
