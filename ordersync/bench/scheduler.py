@@ -14,8 +14,10 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import psutil
 from django.conf import settings
@@ -41,6 +43,7 @@ PG_COUNTERS = (
     "blks_hit",
 )
 SAMPLE_SECONDS = 5
+CLUSTER_LOG = Path(tempfile.gettempdir()) / "ordersync-bench-qcluster.log"
 SCHEDULER_TICK = 30  # django-q2 looks at its schedules every 30 s
 
 
@@ -50,7 +53,6 @@ def measure_scheduler(
     """Sync ``shops`` shops (``active`` of them with a live market) for ``cycles`` cycles."""
     with SandboxProcess(seed=21) as sandbox:
         world = BenchWorld(sandbox)
-        made: list[Shop] = []
         try:
             log(f"scheduler: creating {shops:,} sandbox sellers and shops …")
             made = [_shop(world, n, cadence_minutes) for n in range(shops)]
@@ -58,11 +60,7 @@ def measure_scheduler(
                 sandbox.control("market", {"nick": shop.seller_nick, **ACTIVE_MARKET})
             return _run(made, active, cadence_minutes, cycles, workers, log)
         finally:
-            Schedule.objects.filter(
-                name__in=[schedules.sync_name(s) for s in made]
-                + [schedules.reconcile_name(s) for s in made]
-            ).delete()
-            world.remove()
+            world.remove()  # with the shops' schedules
 
 
 def _shop(world: BenchWorld, n: int, cadence_minutes: int) -> Shop:
@@ -97,7 +95,9 @@ def _run(shops, active, cadence_minutes, cycles, workers, log) -> dict:
         while time.monotonic() < deadline:
             time.sleep(SAMPLE_SECONDS)
             if cluster.poll() is not None:
-                raise RuntimeError("the qcluster exited during the benchmark")
+                raise RuntimeError(
+                    f"the qcluster exited during the benchmark:\n{CLUSTER_LOG.read_text()[-3000:]}"
+                )
             if steady_at is None and _all_ran_once(ids, started):
                 steady_at = timezone.now()
                 pg_before, cpu_before = _pg_counters(), _cpu_seconds(cluster.pid)
@@ -139,7 +139,11 @@ def _start_cluster(workers: int) -> subprocess.Popen:
         ),
         Q_WORKERS=str(workers),
         LOG_LEVEL="WARNING",
+        # as in production: DEBUG off (it keeps every query's text), the same keys as ours
         DEBUG="false",
+        # the development key is refused with DEBUG off; the cluster alone signs its tasks
+        SECRET_KEY=settings.SECRET_KEY.replace("insecure-dev-key", "bench-scheduler-key"),
+        FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
     )
     if params.get("password"):
         env["DATABASE_URL"] = env["DATABASE_URL"].replace(
@@ -149,8 +153,8 @@ def _start_cluster(workers: int) -> subprocess.Popen:
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=CLUSTER_LOG.open("w"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 

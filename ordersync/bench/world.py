@@ -47,8 +47,13 @@ class BenchWorld:
 
     def remove(self) -> None:
         """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
+        from shops.schedules import remove_schedules
         from trades.feed_models import ChangeEvent
         from trades.models import Refund, Trade, TradeLine
+
+        # a sync in auto mode may have given a shop its schedules; they name the shop by id
+        for shop in Shop.objects.filter(tenant=self.tenant):
+            remove_schedules(shop)
 
         TradeLine.objects.filter(trade__tenant=self.tenant)._raw_delete("default")
         for model in (ChangeEvent, Trade, Refund):
