@@ -95,6 +95,9 @@ class Command(BaseCommand):
             sizes["backfill_sizes"] = [int(n) for n in sizes["backfill_sizes"].split(",")]
         args = sys.argv[2:] if sys.argv[1:2] == ["bench"] else ["(called in-process)"]
         command = " ".join(["python manage.py bench", *map(shlex.quote, args)])
+        path = Path(opts["json"])
+        markdown = Path(opts["markdown"] or path.with_suffix(".md"))
+        machine = describe_machine()
         parts = {}
         for name in report.PARTS:
             if name not in only:
@@ -114,11 +117,10 @@ class Command(BaseCommand):
                 "load_average_after": load_average(),
                 "figures": figures,
             }
-        path = Path(opts["json"])
-        results = report.merge(path, describe_machine(), parts)
-        markdown = Path(opts["markdown"] or path.with_suffix(".md"))
-        markdown.write_text(report.markdown(results))
-        self.stdout.write(report.text({**results, "parts": parts}))
+            # written after each part: a long run cut short keeps what it measured
+            results = report.merge(path, machine, {name: parts[name]})
+            markdown.write_text(report.markdown(results))
+        self.stdout.write(report.text({"machine": describe_machine(), "parts": parts}))
         self.stdout.write(f"results: {path}, {markdown}")
 
     def _log(self, message: str) -> None:
