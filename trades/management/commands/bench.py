@@ -70,6 +70,9 @@ class Command(BaseCommand):
         parser.add_argument("--cycles", type=int, help="cadence cycles the scheduler part runs")
         parser.add_argument("--workers", type=int, default=2, help="qcluster workers")
         parser.add_argument("--api-trades", type=int)
+        parser.add_argument(
+            "--render", action="store_true", help="only rewrite the .md from the JSON file"
+        )
         parser.add_argument("--backfill-child", type=int, help=argparse_hidden())
 
     def handle(self, **opts) -> None:
@@ -82,6 +85,13 @@ class Command(BaseCommand):
 
             figures = measure_backfill(opts["backfill_child"], log=self._log)
             self.stdout.write(json.dumps(figures))
+            return
+        if opts["render"]:
+            path = Path(opts["json"])
+            results = json.loads(path.read_text())
+            markdown = Path(opts["markdown"] or path.with_suffix(".md"))
+            markdown.write_text(report.markdown(results))
+            self.stdout.write(report.text(results))
             return
         only = [p.strip() for p in opts["only"].split(",") if p.strip()]
         unknown = set(only) - set(report.PARTS)
