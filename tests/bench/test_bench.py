@@ -37,3 +37,26 @@ def test_bench_naive_part_writes_its_figures(tmp_path):
     # the benchmark removes what it made
     assert not Tenant.objects.filter(slug__startswith="bench-").exists()
     assert not Shop.objects.exists()
+
+
+def test_webhooks_part_says_not_measured_without_a_webhooks_benchmark(monkeypatch):
+    from ordersync.bench import webhooks
+
+    monkeypatch.setattr(webhooks, "_find_function", lambda: None)
+    monkeypatch.setattr(webhooks, "get_commands", lambda: {})
+    assert webhooks.measure_webhooks(quick=True) == {"measured": False, "reason": "not available"}
+
+
+def test_webhooks_part_calls_the_webhooks_benchmark_when_there_is_one(monkeypatch):
+    from ordersync.bench import webhooks
+
+    calls = []
+
+    def bench_webhooks(quick):
+        calls.append(quick)
+        return {"deliveries_per_second": 123.0}
+
+    monkeypatch.setattr(webhooks, "_find_function", lambda: bench_webhooks)
+    figures = webhooks.measure_webhooks(quick=False)
+    assert calls == [False]
+    assert figures == {"measured": True, "deliveries_per_second": 123.0}
