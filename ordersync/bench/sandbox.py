@@ -52,12 +52,12 @@ class SandboxProcess:
     def gateway_url(self) -> str:
         return f"{self.url}/router/rest"
 
-    def control(self, path: str, body: dict | None = None) -> dict:
+    def control(self, path: str, body: dict | None = None, timeout: float = 600) -> dict:
         url = f"{self.url}/_sandbox/{path}"
         if body is None:
             response = requests.get(url, timeout=120)
         else:
-            response = requests.post(url, json=body, timeout=600)
+            response = requests.post(url, json=body, timeout=timeout)
         response.raise_for_status()
         return response.json()
 

@@ -33,6 +33,7 @@ class BenchWorld:
                 "history_trades": history_trades,
                 "history_days": history_days,
             },
+            timeout=600 + history_trades / 500,  # a million trades take minutes to generate
         )
         shop = Shop.objects.create(
             tenant=self.tenant,
@@ -46,8 +47,13 @@ class BenchWorld:
 
     def remove(self) -> None:
         """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
+        from shops.schedules import remove_schedules
         from trades.feed_models import ChangeEvent
         from trades.models import Refund, Trade, TradeLine
+
+        # a sync in auto mode may have given a shop its schedules; they name the shop by id
+        for shop in Shop.objects.filter(tenant=self.tenant):
+            remove_schedules(shop)
 
         TradeLine.objects.filter(trade__tenant=self.tenant)._raw_delete("default")
         for model in (ChangeEvent, Trade, Refund):

@@ -6,7 +6,6 @@ Each function changes a trade's working state and publishes a new version at ``t
 
 from __future__ import annotations
 
-import contextlib
 import random
 import string
 
@@ -409,5 +408,9 @@ def advance_refund(seller: Seller, refund: Refund, ts: float, lag: int) -> bool:
 
 
 def _drop_open(items: list, item) -> None:
-    with contextlib.suppress(ValueError):
-        items.remove(item)
+    # By identity and from the end, where a trade of a replayed history just went: list.remove
+    # would compare every record field by field from the front, quadratic over a large history.
+    for at in range(len(items) - 1, -1, -1):
+        if items[at] is item:
+            del items[at]
+            return

@@ -1,41 +1,5 @@
-"""The seed article's naive scheme, kept only to show that the sandbox makes it lose orders.
+"""The seed article's naive scheme now lives with the benchmarks; the tests import it here."""
 
-Forward paging with ``has_next``, the local clock as "now", the next window starting one
-second after the last one ended, and the checkpoint moved even when a call failed.
-"""
+from ordersync.bench.naive import naive_sync, naive_sync_refunds
 
-from __future__ import annotations
-
-from datetime import datetime, timedelta
-
-from ordersync.taobao import api
-from ordersync.taobao.errors import TopError
-from ordersync.taobao.types import PLATFORM_TZ
-
-
-def naive_sync(client, session: str, start: datetime, store: dict[int, dict]) -> datetime:
-    """Read ``[start, local now]`` forward into ``store``; return the next start."""
-    end = datetime.now(PLATFORM_TZ).replace(microsecond=0)
-    if end <= start:
-        return start
-    page_no = 1
-    try:
-        while True:
-            page = api.trades_sold_increment_get(
-                client,
-                session,
-                start_modified=start,
-                end_modified=end,
-                fields="tid,status,modified",
-                page_no=page_no,
-                page_size=20,
-                use_has_next=True,
-            )
-            for trade in page.items:
-                store[trade["tid"]] = trade
-            if not page.has_next:
-                break
-            page_no += 1
-    except TopError:
-        pass  # the naive scheme does not check: the window counts as done
-    return end + timedelta(seconds=1)
+__all__ = ["naive_sync", "naive_sync_refunds"]

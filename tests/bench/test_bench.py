@@ -1,0 +1,62 @@
+"""``manage.py bench`` end to end on its smallest part: the figures are written, and on the
+chaos scenario the naive scheme loses trades while ordersync loses none. A correctness check
+of the benchmark, never a timed one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from shops.models import Shop, Tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_bench_naive_part_writes_its_figures(tmp_path):
+    out = tmp_path / "bench.json"
+    call_command("bench", "--quick", "--only", "naive", "--chaos-seconds", "6", "--json", str(out))
+
+    results = json.loads(out.read_text())
+    assert {"cores", "ram_gb", "python", "postgresql", "load_average"} <= results["machine"].keys()
+    part = results["parts"]["naive"]
+    assert {"command", "measured_at", "load_average_before", "figures"} <= part.keys()
+    ours, naive = part["figures"]["ordersync"], part["figures"]["naive"]
+    for side in (ours, naive):
+        assert {
+            "trades_lost",
+            "refunds_lost",
+            "api_calls_per_changed_trade",
+            "sync_seconds",
+        } <= side.keys()
+        assert side["trades"] > 0
+    assert ours["trades_lost"] == 0 and ours["refunds_lost"] == 0
+    assert naive["trades_lost"] + naive["refunds_lost"] > 0
+    assert "ordersync vs the naive scheme" in out.with_suffix(".md").read_text()
+    # the benchmark removes what it made
+    assert not Tenant.objects.filter(slug__startswith="bench-").exists()
+    assert not Shop.objects.exists()
+
+
+def test_webhooks_part_says_not_measured_without_a_webhooks_benchmark(monkeypatch):
+    from ordersync.bench import webhooks
+
+    monkeypatch.setattr(webhooks, "_find_function", lambda: None)
+    monkeypatch.setattr(webhooks, "get_commands", lambda: {})
+    assert webhooks.measure_webhooks(quick=True) == {"measured": False, "reason": "not available"}
+
+
+def test_webhooks_part_calls_the_webhooks_benchmark_when_there_is_one(monkeypatch):
+    from ordersync.bench import webhooks
+
+    calls = []
+
+    def bench_webhooks(quick):
+        calls.append(quick)
+        return {"deliveries_per_second": 123.0}
+
+    monkeypatch.setattr(webhooks, "_find_function", lambda: bench_webhooks)
+    figures = webhooks.measure_webhooks(quick=False)
+    assert calls == [False]
+    assert figures == {"measured": True, "deliveries_per_second": 123.0}
