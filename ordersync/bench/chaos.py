@@ -45,11 +45,43 @@ def chaos_faults() -> dict:
 
 def compare_with_chaos(world, seconds: float, interval: float = 1.0) -> dict:
     """Run both schemes for ``seconds`` of chaos; return their losses, calls and times."""
-    sandbox = world.sandbox
     faults = chaos_faults()
+    figures = side_by_side(world, "chaos", MARKET, faults, seconds, interval)
+    return {
+        "scenario": "chaos (sandbox), durations shortened, market x30",
+        "faults": faults,
+        "market_per_minute": MARKET,
+        **figures,
+    }
+
+
+def compare_with_burst(world, trades: int, minutes: float, interval: float = 2.0) -> dict:
+    """A Double 11 burst: ``trades`` new trades in ``minutes``, each changed about once more,
+    under the ``double11`` scenario's faults (peak-mode lists without sub-orders, visibility
+    lag, ``isp`` errors, slow answers) with the lag shortened to 5 s."""
+    per_minute = trades / minutes
+    market = {
+        "trades_per_minute": per_minute,
+        "changes_per_minute": per_minute,
+        "refunds_per_minute": per_minute / 100,
+    }
+    faults = {**SCENARIOS["double11"]["faults"], "lag_seconds": 5, "skew_seconds": 3}
+    figures = side_by_side(world, "d11", market, faults, minutes * 60, interval)
+    return {
+        "scenario": f"double11 (sandbox): {trades:,} new trades in {minutes:g} min, lag 5 s",
+        "faults": faults,
+        "market_per_minute": market,
+        **figures,
+    }
+
+
+def side_by_side(world, name: str, market: dict, faults: dict, seconds: float, interval) -> dict:
+    """Two sellers of one sandbox with the same market and faults: one synced by ordersync, one
+    by the naive scheme, in one loop; then a quiet last pass after the lag, and the count."""
+    sandbox = world.sandbox
     lag = faults["lag_seconds"] + 1
-    ours = world.shop("chaos-ordersync")
-    naive_shop = world.shop("chaos-naive")
+    ours = world.shop(f"{name}-ordersync")
+    naive_shop = world.shop(f"{name}-naive")
     naive = NaiveSide(naive_shop)
     engine = EngineSide(ours)
     # The platform's clock is skewed from the start, as a real one is; ordersync measures the
@@ -58,7 +90,7 @@ def compare_with_chaos(world, seconds: float, interval: float = 1.0) -> dict:
     with override_settings(SYNC_LAG_SECONDS=lag, TOP_BACKOFF_CAP=0.2, TOP_READ_TIMEOUT=5):
         engine.round()  # the first run only sets the cursors
         for shop in (ours, naive_shop):
-            sandbox.control("market", {"nick": shop.seller_nick, **MARKET})
+            sandbox.control("market", {"nick": shop.seller_nick, **market})
         sandbox.control("faults", faults)
         started = time.monotonic()
         rounds = 0
@@ -78,9 +110,6 @@ def compare_with_chaos(world, seconds: float, interval: float = 1.0) -> dict:
         engine.round()
         naive.round()
     return {
-        "scenario": "chaos (sandbox), durations shortened, market x30",
-        "faults": faults,
-        "market_per_minute": MARKET,
         "seconds": seconds,
         "rounds": rounds,
         "errors_injected": sum(injected.values()),

@@ -10,7 +10,7 @@ import contextlib
 import json
 from pathlib import Path
 
-PARTS = ("naive", "backfill", "scheduler", "api", "webhooks")
+PARTS = ("naive", "double11", "backfill", "scheduler", "api", "webhooks")
 
 
 def merge(path: Path, machine: dict, parts: dict) -> dict:
@@ -43,6 +43,17 @@ def headline(results: dict) -> list[tuple[str, str]]:
             (
                 "chaos: API calls per changed trade (ordersync vs naive)",
                 f"{o['api_calls_per_changed_trade']} vs {n['api_calls_per_changed_trade']}",
+            )
+        )
+    if "double11" in parts:
+        f = parts["double11"]["figures"]
+        o, n = f["ordersync"], f["naive"]
+        rows.append(
+            (
+                "Double 11 burst: trades / refunds lost (ordersync vs naive)",
+                f"{o['trades_lost']} / {o['refunds_lost']} vs {n['trades_lost']} / "
+                f"{n['refunds_lost']} (of {o['trades']:,}/{o['refunds']:,} and "
+                f"{n['trades']:,}/{n['refunds']:,})",
             )
         )
     for size in parts.get("backfill", {}).get("figures", {}).get("sizes", []):
@@ -274,6 +285,7 @@ MEANING = [
 
 RENDERERS = {
     "naive": _naive,
+    "double11": _naive,
     "backfill": _backfill,
     "scheduler": _scheduler,
     "api": _api,
@@ -281,6 +293,7 @@ RENDERERS = {
 }
 TITLES = {
     "naive": "1. ordersync vs the naive scheme (chaos scenario)",
+    "double11": "1b. ordersync vs the naive scheme (a Double 11 burst)",
     "backfill": "2. Backfill",
     "scheduler": "3. Scheduler scale",
     "api": "4. Partner API",

@@ -1,8 +1,12 @@
 """The write path: pages of platform trades and refunds into PostgreSQL.
 
 One ``INSERT … ON CONFLICT`` per page (and one for the sub-orders of the rows that changed).
-A row is only replaced by a strictly newer ``modified``, so re-reading a window is harmless
-and an older version never overwrites a newer one, whatever order writers commit in.
+A row is only replaced by a newer ``modified``, so re-reading a window is harmless and an
+older version never overwrites a newer one, whatever order writers commit in. ``modified`` has
+whole seconds only: a trade can change twice within one second, and a version read between
+the two would block the second forever. So a record with the *same* ``modified`` replaces
+the row when its content differs; the engine reads every window again after the visibility
+lag (the overlap), so the last read of that second is the platform's final version.
 Every row that changes is handed to :func:`trades.feed.record_changes` in the same
 transaction: that is the one place the change feed and the webhook outbox hook in.
 """
@@ -106,6 +110,8 @@ def _upsert_sql(table: str, key: str, columns: dict) -> str:
         SELECT %(tenant)s, %(shop)s, u.*, now(), now() FROM unnest({unnest}) AS u({names})
         ON CONFLICT (shop_id, {key}) DO UPDATE SET {updates}, last_synced_at = now()
         WHERE {table}.modified < EXCLUDED.modified
+           OR ({table}.modified = EXCLUDED.modified
+               AND {table}.payload IS DISTINCT FROM EXCLUDED.payload)
         RETURNING id, {key}, status, modified, xmax = 0
     """
 

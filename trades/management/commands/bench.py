@@ -1,10 +1,11 @@
 """``manage.py bench``: every benchmark figure of ordersync from one run on this machine.
 
 Parts (``--only``): naive (ordersync against the seed article's naive scheme on the chaos
-scenario), backfill (trades/s and peak RSS per size), scheduler (many shops on a cadence by one
-qcluster), api (partner API latency and requests/s), webhooks (deliveries/s, when the
-webhooks module offers a benchmark). Results are merged into ``--json`` (parts not run keep
-their last figures) and rendered to ``docs/benchmarks.md``. Figures, never assertions.
+scenario), double11 (the same two on a burst of 50,000 new trades in three minutes), backfill
+(trades/s and peak RSS per size), scheduler (many shops on a cadence by one qcluster), api
+(partner API latency and requests/s), webhooks (deliveries/s). Results are merged into
+``--json`` (parts not run keep their last figures) and rendered to ``docs/benchmarks.md``.
+Figures, never assertions.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from ordersync.taobao.store import close_state_connection
 
 FULL = {
     "chaos_seconds": 30,
+    "burst_trades": 50_000,
+    "burst_minutes": 3.0,
     "backfill_sizes": [100_000, 1_000_000],
     "shops": 1000,
     "active_shops": 50,
@@ -37,6 +40,8 @@ FULL = {
 }
 QUICK = {
     "chaos_seconds": 10,
+    "burst_trades": 3_000,
+    "burst_minutes": 0.5,
     "backfill_sizes": [5_000, 20_000],
     "shops": 20,
     "active_shops": 2,
@@ -61,6 +66,8 @@ class Command(BaseCommand):
             "--markdown", default=None, help="table file (default: next to --json, .md)"
         )
         parser.add_argument("--chaos-seconds", type=float)
+        parser.add_argument("--burst-trades", type=int, help="new trades of the Double 11 part")
+        parser.add_argument("--burst-minutes", type=float, help="minutes the burst lasts")
         parser.add_argument("--backfill-sizes", help="comma-separated trade counts")
         parser.add_argument("--shops", type=int)
         parser.add_argument("--active-shops", type=int)
@@ -146,6 +153,18 @@ class Command(BaseCommand):
             world = BenchWorld(sandbox)
             try:
                 return compare_with_chaos(world, sizes["chaos_seconds"])
+            finally:
+                world.remove()
+
+    def _double11(self, sizes: dict, opts: dict) -> dict:
+        from ordersync.bench.chaos import compare_with_burst
+        from ordersync.bench.sandbox import SandboxProcess
+        from ordersync.bench.world import BenchWorld
+
+        with SandboxProcess(seed=11) as sandbox:
+            world = BenchWorld(sandbox)
+            try:
+                return compare_with_burst(world, sizes["burst_trades"], sizes["burst_minutes"])
             finally:
                 world.remove()
 
