@@ -58,15 +58,22 @@ def compare_with_chaos(world, seconds: float, interval: float = 1.0) -> dict:
 def compare_with_burst(world, trades: int, minutes: float, interval: float = 2.0) -> dict:
     """A Double 11 burst: ``trades`` new trades in ``minutes``, each changed about once more,
     under the ``double11`` scenario's faults (peak-mode lists without sub-orders, visibility
-    lag, ``isp`` errors, slow answers) with the lag shortened to 5 s."""
+    lag, ``isp`` errors, slow answers) with the lag shortened to 5 s and slow answers to 0.3 s."""
     per_minute = trades / minutes
     market = {
         "trades_per_minute": per_minute,
         "changes_per_minute": per_minute,
         "refunds_per_minute": per_minute / 100,
     }
-    faults = {**SCENARIOS["double11"]["faults"], "lag_seconds": 5, "skew_seconds": 3}
-    figures = side_by_side(world, "d11", market, faults, minutes * 60, interval)
+    faults = {
+        **SCENARIOS["double11"]["faults"],
+        "lag_seconds": 5,
+        "slow_seconds": 0.3,
+        "skew_seconds": 3,
+    }
+    # peak-mode lists lack sub-orders: every listed trade costs a trade.fullinfo.get
+    fan_out = {"SYNC_FULLINFO_CONCURRENCY": 16}
+    figures = side_by_side(world, "d11", market, faults, minutes * 60, interval, fan_out)
     return {
         "scenario": f"double11 (sandbox): {trades:,} new trades in {minutes:g} min, lag 5 s",
         "faults": faults,
@@ -75,7 +82,9 @@ def compare_with_burst(world, trades: int, minutes: float, interval: float = 2.0
     }
 
 
-def side_by_side(world, name: str, market: dict, faults: dict, seconds: float, interval) -> dict:
+def side_by_side(
+    world, name: str, market: dict, faults: dict, seconds: float, interval, overrides=None
+) -> dict:
     """Two sellers of one sandbox with the same market and faults: one synced by ordersync, one
     by the naive scheme, in one loop; then a quiet last pass after the lag, and the count."""
     sandbox = world.sandbox
@@ -87,7 +96,8 @@ def side_by_side(world, name: str, market: dict, faults: dict, seconds: float, i
     # The platform's clock is skewed from the start, as a real one is; ordersync measures the
     # offset on its first call, the naive scheme never does.
     sandbox.control("faults", {"skew_seconds": faults["skew_seconds"]})
-    with override_settings(SYNC_LAG_SECONDS=lag, TOP_BACKOFF_CAP=0.2, TOP_READ_TIMEOUT=5):
+    tuned = {"SYNC_LAG_SECONDS": lag, "TOP_BACKOFF_CAP": 0.2, "TOP_READ_TIMEOUT": 5}
+    with override_settings(**tuned, **(overrides or {})):
         engine.round()  # the first run only sets the cursors
         for shop in (ours, naive_shop):
             sandbox.control("market", {"nick": shop.seller_nick, **market})
