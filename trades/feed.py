@@ -1,16 +1,18 @@
-"""The change feed: writers append inside their transaction, partners read it gaplessly.
+"""The change feed: writers append inside their transaction, partners read it in commit order.
 
 Why not ``id > last_id``: a sequence value is taken at INSERT but becomes visible at COMMIT, so
 a transaction that inserted id 10 and commits after the one that inserted id 11 would be
-skipped by a reader that already moved past 11.
+skipped by a reader that already moved past 11. Transaction ids have the same flaw for order:
+a transaction takes its id at its first write, so two writers of one trade can commit in the
+opposite order of their ids.
 
-The scheme: every row stores the id of the transaction that wrote it (``txid``, xid8,
-``pg_current_xact_id()``). A reader only hands out rows whose ``txid`` is below the ``xmin`` of
-its own snapshot. Every transaction below ``xmin`` has ended (committed rows are visible in the
-snapshot, rolled-back ones never will be), and every transaction that can still commit has an
-id ``>= xmin``, so no row can ever appear behind a ``(txid, id)`` cursor. The price is latency:
-a long transaction anywhere in the cluster holds ``xmin`` back, and changes committed after it
-started wait until it ends.
+The scheme: every row stores the id of the transaction that wrote it (``txid``). As that
+transaction commits, a deferred trigger gives it a position (a :class:`FeedCommit`) while
+holding the tenant's feed lock until the commit is visible (migration 0007). Positions of a
+tenant are therefore in commit order, and none becomes visible before every smaller one has
+committed or rolled back: a reader that pages by ``(position, id)`` never skips a change, never
+gets one twice, and sees the changes of one trade in the order they were committed. A change
+is readable as soon as its transaction has committed; nothing elsewhere holds it back.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from django.db import transaction
 
 from shops.models import Shop, Tenant
 from trades.db import binary_cursor
-from trades.feed_models import ChangeEvent
+from trades.feed_models import ChangeEvent, FeedCommit
 from trades.webhooks.outbox import append_change_events
 
-CURSOR_VERSION = "1"
+CURSOR_VERSION = "2"
+# Cursors of the first feed named a transaction id instead of a position.
+TXID_CURSOR_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -81,34 +85,46 @@ def record_changes(shop: Shop, changes: list[Change]) -> None:
     append_change_events(change_ids)
 
 
-def encode_cursor(txid: int, event_id: int) -> str:
-    raw = f"{CURSOR_VERSION}:{txid}:{event_id}".encode()
+def encode_cursor(position: int, event_id: int) -> str:
+    raw = f"{CURSOR_VERSION}:{position}:{event_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> tuple[int, int]:
-    """Return the ``(txid, id)`` a cursor stands for; ``None`` is the start of the feed."""
+def decode_cursor(cursor: str | None) -> tuple[str, int, int]:
+    """Return the cursor's version and the two numbers it holds; ``None`` is the start."""
     if not cursor:
-        return (0, 0)
+        return (CURSOR_VERSION, 0, 0)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, txid, event_id = raw.split(":")
-        position = (int(txid), int(event_id))
+        version, first, event_id = raw.split(":")
+        numbers = (int(first), int(event_id))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor("not a cursor of this feed") from None
-    if version != CURSOR_VERSION or min(position) < 0:
+    if version not in (CURSOR_VERSION, TXID_CURSOR_VERSION) or min(numbers) < 0:
         raise InvalidCursor("not a cursor of this feed")
-    return position
+    return (version, *numbers)
 
 
-# One statement, so the snapshot whose xmin bounds the page is the one that reads it.
-# ``changeevent_tenant_feed_idx`` serves the range.
+def _position(tenant: Tenant, cursor: str | None) -> tuple[int, int]:
+    """The ``(position, id)`` after which a cursor's reader goes on."""
+    version, first, event_id = decode_cursor(cursor)
+    if version == CURSOR_VERSION or first == 0:
+        return (first, event_id)
+    # a transaction-id cursor: its transaction got a position when the feed moved to them
+    commit = FeedCommit.objects.filter(tenant=tenant, txid=first).first()
+    if commit is None:
+        raise InvalidCursor("not a cursor of this feed")
+    return (commit.pk, event_id)
+
+
+# ``feedcommit_tenant_position_idx`` walks the tenant's positions; ``changeevent_tenant_feed_idx``
+# finds each transaction's rows. ``c.id >= %s`` lets the first index start at the cursor.
 _PAGE_SQL = f"""
-    SELECT * FROM {ChangeEvent._meta.db_table}
-    WHERE tenant_id = %s
-      AND (txid, id) > (%s::text::xid8, %s)
-      AND txid < pg_snapshot_xmin(pg_current_snapshot())
-    ORDER BY txid, id
+    SELECT e.*, c.id AS position
+    FROM {FeedCommit._meta.db_table} c
+    JOIN {ChangeEvent._meta.db_table} e ON e.tenant_id = c.tenant_id AND e.txid = c.txid
+    WHERE c.tenant_id = %s AND c.id >= %s AND (c.id, e.id) > (%s, %s)
+    ORDER BY c.id, e.id
     LIMIT %s
 """
 
@@ -117,21 +133,21 @@ def read_changes_page(
     tenant: Tenant, after: str | None, limit: int
 ) -> tuple[list[ChangeEvent], str, bool]:
     """Like :func:`read_changes`, and also whether more changes are ready right now."""
-    txid, event_id = decode_cursor(after)
-    events = list(ChangeEvent.objects.raw(_PAGE_SQL, [tenant.pk, str(txid), event_id, limit + 1]))
+    position, event_id = _position(tenant, after)
+    params = [tenant.pk, position, position, event_id, limit + 1]
+    events = list(ChangeEvent.objects.raw(_PAGE_SQL, params))
     has_more = len(events) > limit
     events = events[:limit]
     if events:
         last = events[-1]
-        return events, encode_cursor(last.txid, last.pk), has_more
-    return events, after or encode_cursor(0, 0), False
+        return events, encode_cursor(last.position, last.pk), has_more
+    return events, encode_cursor(position, event_id), False
 
 
 def read_changes(tenant: Tenant, after: str | None, limit: int) -> tuple[list[ChangeEvent], str]:
     """Return changes in commit order after the opaque cursor, and the next cursor.
 
-    Reading again from the returned cursor never misses or repeats a change. Must not run
-    inside a transaction that has written anything: its own id would hold the page back.
+    Reading again from the returned cursor never misses or repeats a change.
     """
     events, cursor, _ = read_changes_page(tenant, after, limit)
     return events, cursor

@@ -36,11 +36,10 @@ class CurrentXactId(models.Func):
 
 
 class ChangeEvent(models.Model):
-    """One change, in the order partners read it: ``(txid, id)``.
+    """One change. Partners read them in the order of their transactions' commits.
 
-    ``txid`` is the id of the transaction that wrote the row. Rows are handed out only once
-    every transaction with a smaller id has ended (see ``trades.feed``), which makes the feed
-    gapless even though ids are assigned at insert and transactions commit in any order.
+    ``txid`` is the id of the transaction that wrote the row; the transaction's place in the
+    feed is its :class:`FeedCommit`, taken as it commits (see ``trades.feed``).
     """
 
     class Entity(models.TextChoices):
@@ -63,9 +62,35 @@ class ChangeEvent(models.Model):
 
     class Meta:
         indexes = [
-            # the partner API's change feed polls a tenant's rows after a (txid, id) cursor
+            # the change feed joins a tenant's commits to their rows by txid, in id order
             models.Index(fields=["tenant", "txid", "id"], name="changeevent_tenant_feed_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.entity} {self.key} -> {self.status}"
+
+
+class FeedCommit(models.Model):
+    """The feed position (``id``) of one transaction that wrote a tenant's changes.
+
+    Rows are inserted only by the ``changeevent_feed_commit`` trigger (migration 0007), which
+    runs as the writing transaction commits and holds the tenant's feed lock until the commit
+    has ended: a tenant's positions are therefore handed out in commit order, and a position
+    is visible only after every smaller one of the tenant has committed or rolled back.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    txid = Xid8Field(editable=False)
+
+    class Meta:
+        constraints = [
+            # one position per transaction; the feed joins commits to their rows by txid
+            models.UniqueConstraint(fields=["tenant", "txid"], name="feedcommit_tenant_txid_uniq"),
+        ]
+        indexes = [
+            # the partner API's change feed reads a tenant's commits after a position
+            models.Index(fields=["tenant", "id"], name="feedcommit_tenant_position_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"position {self.pk} (transaction {self.txid})"

@@ -48,7 +48,7 @@ class BenchWorld:
     def remove(self) -> None:
         """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
         from shops.schedules import remove_schedules
-        from trades.feed_models import ChangeEvent
+        from trades.feed_models import ChangeEvent, FeedCommit
         from trades.models import Refund, Trade, TradeLine
 
         # a sync in auto mode may have given a shop its schedules; they name the shop by id
@@ -56,7 +56,7 @@ class BenchWorld:
             remove_schedules(shop)
 
         TradeLine.objects.filter(trade__tenant=self.tenant)._raw_delete("default")
-        for model in (ChangeEvent, Trade, Refund):
+        for model in (ChangeEvent, FeedCommit, Trade, Refund):
             model.objects.filter(tenant=self.tenant)._raw_delete("default")
         self.tenant.delete()
         self.app.delete()

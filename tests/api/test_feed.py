@@ -1,11 +1,13 @@
-"""The change feed: one INSERT in the writer's transaction, gapless under concurrent writers."""
+"""The change feed: one INSERT in the writer's transaction, gapless and in commit order."""
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
 import time
 from datetime import datetime
+from itertools import groupby
 
 import pytest
 from django.db import connection, transaction
@@ -13,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from trades.feed import Change, InvalidCursor, decode_cursor, read_changes, record_changes
-from trades.feed_models import ChangeEvent
+from trades.feed_models import ChangeEvent, FeedCommit
+from trades.sync.write import write_trades
 
 NOW = timezone.make_aware(datetime(2026, 11, 11, 0, 0))
 
@@ -65,7 +68,7 @@ def test_read_changes_pages_in_order_and_resumes(shop_a, shop_b):
 
 
 def test_a_cursor_from_elsewhere_is_refused():
-    for bad in ["nope", "MTox", "!!", "Mjo1OjU"]:
+    for bad in ["nope", "MTox", "!!", "Mzo1OjU", "Mjo1Oi01"]:
         with pytest.raises(InvalidCursor):
             decode_cursor(bad)
 
@@ -84,7 +87,7 @@ def _in_thread(target, *args) -> threading.Thread:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_change_that_commits_late_is_not_skipped(shop_a):
-    """T1 inserts first (lower id and txid) and commits after T2: readers must wait for T1."""
+    """T1 inserts first (lower id and txid) and commits after T2: the reader gets T1 later."""
     inserted, release = threading.Event(), threading.Event()
 
     def slow_writer():
@@ -98,17 +101,82 @@ def test_a_change_that_commits_late_is_not_skipped(shop_a):
     with transaction.atomic():
         record_changes(shop_a, [change(2)])
 
-    # T2 is committed and has the larger id: an `id > last` reader would return it now and
-    # then never see T1. The feed holds it back while T1 can still commit.
-    committed_ids = list(ChangeEvent.objects.order_by("id").values_list("object_id", flat=True))
-    assert committed_ids == [2]
+    # T2 is committed, T1 is not: T2 is readable at once, and its cursor cannot pass T1
     page, cursor = read_changes(shop_a.tenant, None, 10)
-    assert page == []
+    assert [e.object_id for e in page] == [2]
 
     release.set()
     slow.join(10)
     page, cursor = read_changes(shop_a.tenant, cursor, 10)
+    assert [e.object_id for e in page] == [1]
+    assert read_changes(shop_a.tenant, cursor, 10) == ([], cursor)
+
+
+def _trade(status: str, modified: str, tid: int = 7) -> dict:
+    return {
+        "tid": tid,
+        "status": status,
+        "type": "fixed",
+        "created": "2026-11-11 00:00:00",
+        "modified": modified,
+        "payment": "10.00",
+        "orders": [],
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_of_one_trade_are_read_in_commit_order(shop_a):
+    """The older writer (smaller transaction id) commits the newer version last.
+
+    A feed in transaction-id order would hand out the newer version first and leave a reader
+    that applies the feed in order on the older one.
+    """
+    started, release = threading.Event(), threading.Event()
+
+    def long_writer():  # e.g. a sync window: takes its transaction id early, writes the trade late
+        with transaction.atomic():
+            write_trades(shop_a, [_trade("WAIT_BUYER_PAY", "2026-11-11 00:00:01", tid=1)])
+            started.set()
+            assert release.wait(10)
+            write_trades(shop_a, [_trade("TRADE_FINISHED", "2026-11-11 00:09:00")])
+
+    writer = _in_thread(long_writer)
+    assert started.wait(10)
+    write_trades(shop_a, [_trade("WAIT_SELLER_SEND_GOODS", "2026-11-11 00:05:00")])
+    release.set()
+    writer.join(10)
+
+    events, _ = read_all(shop_a.tenant)
+    of_seven = [e.status for e in events if e.key == 7]
+    assert of_seven == ["WAIT_SELLER_SEND_GOODS", "TRADE_FINISHED"]
+    # the long writer really had the smaller transaction id
+    first, second = (e.txid for e in events if e.key == 7)
+    assert first > second
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cursor_of_the_transaction_id_feed_resumes_where_it_stood(shop_a):
+    for n in range(3):
+        with transaction.atomic():
+            record_changes(shop_a, [change(n)])
+    first = ChangeEvent.objects.order_by("id").first()
+    old = base64.urlsafe_b64encode(f"1:{first.txid}:{first.pk}".encode()).decode().rstrip("=")
+    page, cursor = read_changes(shop_a.tenant, old, 10)
     assert [e.object_id for e in page] == [1, 2]
+    assert decode_cursor(cursor)[0] == "2"
+    with pytest.raises(InvalidCursor):
+        read_changes(shop_a.tenant, base64.urlsafe_b64encode(b"1:999999999:1").decode(), 10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_position_per_transaction_and_none_for_a_rollback(shop_a, shop_b):
+    with transaction.atomic():
+        record_changes(shop_a, [change(1), change(2)])
+        record_changes(shop_a, [change(3)])
+    with pytest.raises(RuntimeError, match="roll back"), transaction.atomic():
+        record_changes(shop_b, [change(4)])
+        raise RuntimeError("roll back")
+    assert list(FeedCommit.objects.values_list("tenant_id", flat=True)) == [shop_a.tenant_id]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -157,7 +225,7 @@ def test_concurrent_writers_reader_gets_every_committed_change_once_in_order(sho
             finished = done.is_set()  # read after writers ended must drain everything
             page, cursor = read_changes(shop_a.tenant, cursor, 7)
             seen.extend(page)
-            positions.append(decode_cursor(cursor))
+            positions.append(decode_cursor(cursor)[1:])
             if finished and not page:
                 return
             time.sleep(0.003)
@@ -175,8 +243,11 @@ def test_concurrent_writers_reader_gets_every_committed_change_once_in_order(sho
     assert set(got) == committed, "the reader missed a committed change"
     assert not set(got) & rolled_back
     assert rolled_back and len(committed) > 50
-    order = [(e.txid, e.pk) for e in seen]
+    order = [(e.position, e.pk) for e in seen]
     assert order == sorted(order) and positions == sorted(positions)
+    # a transaction's changes are read together
+    txids_in_feed_order = [txid for txid, _ in groupby(e.txid for e in seen)]
+    assert len(txids_in_feed_order) == len(set(txids_in_feed_order))
+    assert set(txids_in_feed_order) == {txid for _, txid in commits}
     # the writers really did commit out of txid order, or this test would prove nothing
-    txids_in_commit_order = [txid for _, txid in sorted(commits)]
-    assert txids_in_commit_order != sorted(txids_in_commit_order)
+    assert txids_in_feed_order != sorted(txids_in_feed_order)

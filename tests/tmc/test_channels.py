@@ -9,7 +9,7 @@ from itertools import groupby
 import pytest
 
 from tests.sync.test_engine import assert_matches_oracle
-from trades.feed_models import ChangeEvent
+from trades.feed import read_changes
 from trades.models import Trade
 from trades.sync.incremental import sync_shop
 from trades.tmc import counters
@@ -44,11 +44,17 @@ def _tz():
 
 
 def assert_monotonic_feed(shop) -> None:
-    """Per trade and refund, each feed event is newer than the one before: an old message
-    never put an older version over a newer one."""
-    events = ChangeEvent.objects.filter(shop=shop).order_by("entity", "key", "id")
-    for _, group in groupby(events.values_list("entity", "key", "modified"), lambda e: e[:2]):
-        stamps = [modified for _, _, modified in group]
+    """Per trade and refund, each change in feed order is newer than the one before: an old
+    message never put an older version over a newer one, and the feed keeps commit order."""
+    events, cursor = [], None
+    while True:
+        page, cursor = read_changes(shop.tenant, cursor, 1000)
+        if not page:
+            break
+        events += [e for e in page if e.shop_id == shop.pk]
+    events.sort(key=lambda e: (e.entity, e.key))  # stable: feed order within each key
+    for _, group in groupby(events, lambda e: (e.entity, e.key)):
+        stamps = [e.modified for e in group]
         assert stamps == sorted(set(stamps)), stamps
 
 

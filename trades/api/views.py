@@ -267,8 +267,8 @@ class ChangeViewSet(TenantViewSet):
             "Every insert or update of the tenant's trades and refunds, in commit order. "
             "Keep the returned `next_cursor` and pass it as `after`: a reader that does so "
             "never misses or repeats a change, even while several writers commit at once. "
-            "A change shows up once every transaction that started before it has ended, "
-            "normally within a second."
+            "Two changes of one trade come in the order they were committed, and a change is "
+            "readable as soon as it commits."
         ),
     )
     def list(self, request: Request) -> Response:
