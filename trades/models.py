@@ -55,6 +55,17 @@ class Trade(models.Model):
             models.Index(fields=["shop", "created"], name="trade_shop_created_idx"),
             # admin and API exact lookup by tid
             models.Index(fields=["tid"], name="trade_tid_idx"),
+            # partner API and admin: a tenant's trades of one status, newest first (a WMS polls
+            # WAIT_SELLER_SEND_GOODS); without it the filter reads every trade of the tenant
+            models.Index(
+                fields=["tenant", "status", "-modified", "-id"], name="trade_tenant_status_idx"
+            ),
+            # partner API: one buyer's trades (customer service looks a buyer up)
+            models.Index(
+                fields=["tenant", "buyer_open_uid"],
+                condition=~models.Q(buyer_open_uid=""),
+                name="trade_tenant_buyer_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -110,6 +121,13 @@ class Refund(models.Model):
             models.Index(fields=["tenant", "-modified", "-id"], name="refund_tenant_modified_idx"),
             # a trade's refunds, shown with the trade
             models.Index(fields=["shop", "tid"], name="refund_shop_tid_idx"),
+            # partner API and admin: a tenant's refunds of one status, newest first
+            models.Index(
+                fields=["tenant", "status", "-modified", "-id"], name="refund_tenant_status_idx"
+            ),
+            # admin search: the number typed is a refund id or a tid
+            models.Index(fields=["refund_id"], name="refund_refund_id_idx"),
+            models.Index(fields=["tid"], name="refund_tid_idx"),
         ]
 
     def __str__(self) -> str:
