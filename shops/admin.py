@@ -72,12 +72,47 @@ class MembershipAdmin(TenantScopedAdmin):
         return () if request.user.is_superuser else ("user", "tenant")
 
 
+class TopAppForm(forms.ModelForm):
+    """The app secret is write-only: typed once, stored encrypted, never shown again."""
+
+    new_app_secret = forms.CharField(
+        label="app secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="the app's secret from the TOP console; leave empty to keep the current one",
+    )
+
+    class Meta:
+        model = TopApp
+        fields = (
+            "name",
+            "app_key",
+            "gateway_url",
+            "authorize_url",
+            "token_url",
+            "sign_method",
+            "calls_per_minute",
+        )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("new_app_secret"):
+            self.add_error("new_app_secret", "an app needs its secret to sign calls")
+        return cleaned
+
+    def save(self, commit: bool = True) -> TopApp:
+        if self.cleaned_data.get("new_app_secret"):
+            self.instance.app_secret = self.cleaned_data["new_app_secret"]
+        return super().save(commit)
+
+
 @admin.register(TopApp)
 class TopAppAdmin(admin.ModelAdmin):
     """The ISV's apps: operators only (the default permissions give tenant staff none)."""
 
+    form = TopAppForm
     list_display = ("name", "app_key", "sign_method", "calls_per_minute", "gateway_url")
-    exclude = ("app_secret",)
 
 
 class RecentRunsInline(ReadOnlyInline):

@@ -84,3 +84,36 @@ def test_the_database_holds_only_ciphertext_or_hashes(secrets, shop_a):
         stored += " ".join(" ".join(row) for row in cursor.fetchall())
     for secret in secrets:
         assert secret not in stored, secret
+
+
+def test_an_operator_sets_the_app_secret_once_and_it_is_never_shown(db):
+    from shops.models import TopApp
+
+    operator = get_user_model().objects.create_superuser("root", password="pw-root")
+    browser = Client()
+    browser.force_login(operator)
+    form = {
+        "name": "Our app",
+        "app_key": "23456789",
+        "gateway_url": "https://gw.api.taobao.com/router/rest",
+        "authorize_url": "https://oauth.taobao.com/authorize",
+        "token_url": "https://oauth.taobao.com/token",
+        "sign_method": "hmac-sha256",
+        "calls_per_minute": 1000,
+    }
+    refused = browser.post("/admin/shops/topapp/add/", form)
+    assert refused.status_code == 200 and b"needs its secret" in refused.content
+    assert not TopApp.objects.exists()
+
+    added = browser.post("/admin/shops/topapp/add/", {**form, "new_app_secret": "s3cr3t-app"})
+    assert added.status_code == 302
+    app = TopApp.objects.get()
+    assert app.app_secret == "s3cr3t-app"
+
+    page = browser.get(f"/admin/shops/topapp/{app.pk}/change/").content.decode()
+    assert "s3cr3t-app" not in page
+    # changing other fields with the secret left empty keeps it
+    kept = browser.post(f"/admin/shops/topapp/{app.pk}/change/", {**form, "calls_per_minute": 5})
+    assert kept.status_code == 302
+    app.refresh_from_db()
+    assert app.app_secret == "s3cr3t-app" and app.calls_per_minute == 5
