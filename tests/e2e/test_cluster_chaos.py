@@ -1,9 +1,12 @@
 """Zero loss end to end: a real qcluster with two workers syncs several shops of a live,
 faulty sandbox; one worker is killed with SIGKILL mid-run; afterwards every trade and refund
-of the oracle is in PostgreSQL with the oracle's status and modified, and nothing else is."""
+of the oracle is in PostgreSQL with the oracle's status and modified, and nothing else is.
+The same cluster delivers the webhooks of those writes to a receiver that fails one request
+in five: every event arrives."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,12 +16,16 @@ from pathlib import Path
 
 import psutil
 import pytest
-from django_q.models import OrmQ
+from django_q.models import OrmQ, Schedule
 from django_q.tasks import async_task
 
+from ordersync.bench.receiver import Behaviour, Receiver
 from shops.actions import onboard_shop
 from shops.models import Checkpoint, Shop, SyncRun
 from tests.sync.test_engine import assert_matches_oracle
+from trades.webhook_models import WebhookDelivery, WebhookEvent
+from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.tasks import SWEEP_TASK
 
 ROOT = Path(__file__).resolve().parents[2]
 LAG = 4
@@ -36,6 +43,9 @@ def start_cluster(database_url: str, log: Path) -> subprocess.Popen:
         TOP_BACKOFF_CAP="0.3",
         SYNC_LAG_SECONDS=str(LAG),
         LOG_LEVEL="INFO",
+        WEBHOOKS_ALLOW_PRIVATE="true",  # the receiver is on loopback
+        WEBHOOKS_TIMEOUT="3",
+        WEBHOOKS_RETRY_SECONDS="0.5,1,1,2,2,2,2,2,2,2",
     )
     return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
@@ -91,9 +101,32 @@ def stop_cluster(cluster: subprocess.Popen) -> None:
         cluster.wait(timeout=15)
 
 
-def test_zero_loss_under_chaos_with_a_killed_worker(gateway, sandbox_app, tenant_a, tmp_path):
+def all_delivered() -> bool:
+    return not WebhookDelivery.objects.exclude(state="succeeded").exists()
+
+
+def test_zero_loss_under_chaos_with_a_killed_worker(
+    gateway, sandbox_app, tenant_a, tmp_path, settings
+):
     from tests.sync.test_concurrency import database_url
 
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    with Receiver(Behaviour(fail_rate=0.2, seed=5)) as receiver:
+        create_endpoint(tenant_a, receiver.url, ["trade.created", "refund.created"])
+        # the schedule the migration makes; a transactional test's flush may have removed it
+        Schedule.objects.get_or_create(
+            name="webhooks-sweep", defaults={"func": SWEEP_TASK, "schedule_type": "I", "minutes": 1}
+        )
+        run_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url())
+        delivered = {json.loads(r.body)["id"] for r in receiver.delivered()}
+
+    events = WebhookEvent.objects.values_list("uuid", flat=True)
+    assert len(events) > 100
+    assert delivered == {f"evt_{uuid.hex}" for uuid in events}
+    assert len(receiver.received) > len(delivered)  # failures did happen and were retried
+
+
+def run_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url: str) -> None:
     gateway.faults(skew_seconds=-300)  # the platform's clock is five minutes behind ours
     shops = []
     for nick in ("north", "south", "east"):
@@ -109,7 +142,7 @@ def test_zero_loss_under_chaos_with_a_killed_worker(gateway, sandbox_app, tenant
             session_key=seller["session"],
         )
         shops.append(shop)
-    cluster = start_cluster(database_url(), tmp_path / "qcluster.log")
+    cluster = start_cluster(database_url, tmp_path / "qcluster.log")
     try:
         wait_until(lambda: backfilled(shops), 90, "the backfills")
         for shop in shops:
@@ -169,6 +202,8 @@ def test_zero_loss_under_chaos_with_a_killed_worker(gateway, sandbox_app, tenant
         for shop in shops:
             async_task("trades.tasks.sync_shop_task", shop.pk)
         wait_until(lambda: synced_since(shops, since), 60, "the final round")
+        # deliveries a killed worker held come back after their lease, through the sweep
+        wait_until(all_delivered, 150, "every webhook delivery")
     finally:
         stop_cluster(cluster)
 
