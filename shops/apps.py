@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class ShopsConfig(AppConfig):
     name = "shops"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
+        from shops.models import Shop
+        from shops.schedules import on_shop_deleted
+
+        post_delete.connect(on_shop_deleted, sender=Shop, dispatch_uid="shops.remove_schedules")

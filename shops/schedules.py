@@ -65,7 +65,7 @@ def sync_schedules(shop: Shop) -> None:
             sync.next_run or timezone.now(), timezone.now() + timedelta(minutes=minutes)
         )
         sync.save(update_fields=["minutes", "next_run"])
-    Schedule.objects.get_or_create(
+    reconcile, created = Schedule.objects.get_or_create(
         name=reconcile_name(shop),
         defaults={
             "func": RECONCILE_TASK,
@@ -75,7 +75,21 @@ def sync_schedules(shop: Shop) -> None:
             "next_run": next_reconcile_at(timezone.now()),
         },
     )
+    if not created and not _at_reconcile_hour(reconcile.next_run):
+        # RECONCILE_HOUR changed since the schedule was made: move it to the new hour
+        reconcile.next_run = next_reconcile_at(timezone.now())
+        reconcile.save(update_fields=["next_run"])
+
+
+def _at_reconcile_hour(when: datetime | None) -> bool:
+    return when is not None and when.astimezone(PLATFORM_TZ).hour == settings.RECONCILE_HOUR
 
 
 def remove_schedules(shop: Shop) -> None:
     Schedule.objects.filter(name__in=[sync_name(shop), reconcile_name(shop)]).delete()
+
+
+def on_shop_deleted(sender, instance: Shop, **kwargs) -> None:
+    """A shop deleted any way (admin, ORM, its tenant's cascade) takes its schedules along:
+    left behind, they would run every few minutes for a shop that is gone."""
+    remove_schedules(instance)

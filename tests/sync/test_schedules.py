@@ -64,3 +64,27 @@ def test_interval_follows_volume():
     assert auto_interval(10) == 10  # a quiet shop: every 10 minutes
     assert auto_interval(1500) == 2
     assert auto_interval(100000) == 1
+
+
+def test_a_deleted_shop_or_tenant_takes_its_schedules_along(shop_a, shop_b):
+    sync_schedules(shop_a)
+    sync_schedules(shop_b)
+    Shop.objects.filter(pk=shop_a.pk).delete()  # not through the admin
+    assert schedules_of(shop_a) == {}
+    shop_b.tenant.delete()  # the tenant's cascade
+    assert schedules_of(shop_b) == {}
+
+
+def test_the_reconcile_schedule_follows_a_changed_hour(shop_a, settings):
+    from ordersync.taobao.types import PLATFORM_TZ
+
+    settings.RECONCILE_HOUR = 3
+    sync_schedules(shop_a)
+    first = schedules_of(shop_a)[reconcile_name(shop_a)].next_run
+    assert first.astimezone(PLATFORM_TZ).hour == 3
+    sync_schedules(shop_a)
+    assert schedules_of(shop_a)[reconcile_name(shop_a)].next_run == first  # unchanged: kept
+    settings.RECONCILE_HOUR = 5
+    sync_schedules(shop_a)
+    moved = schedules_of(shop_a)[reconcile_name(shop_a)].next_run.astimezone(PLATFORM_TZ)
+    assert moved.hour == 5 and moved.minute == 0
