@@ -7,7 +7,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from ordersync.env import env, fernet_keys, positive_int, read
+from ordersync.env import boolean, check_secret_key, env, fernet_keys, positive_int, read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env_file = BASE_DIR / ".env"
@@ -16,10 +16,12 @@ if env_file.exists():
 
 INSECURE_SECRET_KEY = "insecure-dev-key-do-not-use-in-production"
 
-DEBUG = read("DEBUG", env.bool, default=True)
+DEBUG = boolean("DEBUG", default=True)
 SECRET_KEY = read("SECRET_KEY", env.str, default=INSECURE_SECRET_KEY)
-if not DEBUG and SECRET_KEY == INSECURE_SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=False")
+if not DEBUG:
+    if SECRET_KEY == INSECURE_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=False")
+    check_secret_key("SECRET_KEY", SECRET_KEY)
 ALLOWED_HOSTS = read("ALLOWED_HOSTS", env.list, default=["localhost", "127.0.0.1", "[::1]"])
 ORDERSYNC_DATA_DIR = Path(read("ORDERSYNC_DATA_DIR", env.str, default=str(BASE_DIR / ".data")))
 ORDERSYNC_DATA_DIR = ORDERSYNC_DATA_DIR.expanduser().resolve()
@@ -270,7 +272,7 @@ OAUTH_REDIRECT_BASE_URL = read("OAUTH_REDIRECT_BASE_URL", env.str, default="")
 TOKEN_REFRESH_AHEAD_SECONDS = positive_int("TOKEN_REFRESH_AHEAD_SECONDS", 3 * 86400)
 
 # --- outbound webhooks ----------------------------------------------------------------------
-WEBHOOKS_ALLOW_PRIVATE = read("WEBHOOKS_ALLOW_PRIVATE", env.bool, default=False)
+WEBHOOKS_ALLOW_PRIVATE = boolean("WEBHOOKS_ALLOW_PRIVATE", default=False)
 WEBHOOKS_TIMEOUT = read("WEBHOOKS_TIMEOUT", env.float, default=10.0)
 # the retry ladder: seconds after each failed attempt (±20% jitter); about three days in all
 _ladder = read(
