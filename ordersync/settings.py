@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /metrics for local probes and scrapers, before any Host header check
+    "ordersync.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The admin's and the API docs' static files, served by gunicorn itself (no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",

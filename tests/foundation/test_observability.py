@@ -6,6 +6,7 @@ import json
 import re
 from datetime import timedelta
 
+from django.test import override_settings
 from django.utils import timezone
 
 from ordersync.models import Heartbeat
@@ -31,6 +32,22 @@ def test_healthz_needs_a_recent_cluster_heartbeat(client, db):
 
     Heartbeat.objects.update(beat_at=timezone.now() - timedelta(minutes=10))
     assert client.get("/healthz").status_code == 503
+
+
+@override_settings(ALLOWED_HOSTS=["ordersync.example.com"])
+def test_probes_answer_on_any_host_while_other_pages_check_it(client, db):
+    """The compose healthcheck asks 127.0.0.1 and Prometheus asks web:8000."""
+    heartbeat()
+    response = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
+    assert response.status_code == 200, response.content
+    assert response.json()["healthy"] is True
+    response = client.get("/metrics", HTTP_HOST="web:8000")
+    assert response.status_code == 200
+    assert "ordersync_change_feed_rows" in response.content.decode()
+    # the rest of the site still refuses a host outside ALLOWED_HOSTS
+    assert client.get("/admin/login/", HTTP_HOST="127.0.0.1:8000").status_code == 400
+    assert client.get("/api/v1/trades/", HTTP_HOST="web:8000").status_code == 400
+    assert client.get("/admin/login/", HTTP_HOST="ordersync.example.com").status_code == 200
 
 
 def test_metrics_show_calls_lag_and_runs_in_prometheus_format(client, make_shop, gateway):
