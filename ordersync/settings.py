@@ -153,6 +153,10 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- observability -------------------------------------------------------------------------
+# When set, /metrics answers only scrapes sending "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = read("METRICS_TOKEN", env.str, default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
