@@ -153,6 +153,30 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- caches ---------------------------------------------------------------------------------
+# "shared" holds what every process must agree on, e.g. the API's request count per key (each
+# gunicorn worker would otherwise grant a key its whole budget). Redis when there is one; else
+# a table in PostgreSQL, created by migration ordersync 0004. "default" stays in-process: it
+# takes django-q2's cluster statistics, written every half second, which need not be shared.
+SHARED_CACHE_TABLE = "ordersync_cache"
+if REDIS_URL:
+    _shared_cache = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "ordersync",
+    }
+else:
+    _shared_cache = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": SHARED_CACHE_TABLE,
+        # past MAX_ENTRIES a third of the rows is culled, resetting budgets: keep it far away
+        "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+    }
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": _shared_cache,
+}
+
 # --- observability -------------------------------------------------------------------------
 # When set, /metrics answers only scrapes sending "Authorization: Bearer <METRICS_TOKEN>".
 METRICS_TOKEN = read("METRICS_TOKEN", env.str, default="")
