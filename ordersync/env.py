@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +52,39 @@ def positive_int(name: str, default: int) -> int:
     value = read(name, env.int, default=default)
     if value <= 0:
         raise ImproperlyConfigured(f"{name}={value} must be a positive whole number")
+    return value
+
+
+def non_negative_int(name: str, default: int) -> int:
+    value = read(name, env.int, default=default)
+    if value < 0:
+        raise ImproperlyConfigured(f"{name}={value} must not be negative")
+    return value
+
+
+def positive_number(name: str, default: float) -> float:
+    value = read(name, env.float, default=default)
+    if not value > 0:  # also refuses nan
+        raise ImproperlyConfigured(f"{name}={value} must be a positive number")
+    return value
+
+
+def matching(name: str, default: str, pattern: str, expected: str) -> str:
+    """A string that must match ``pattern``; ``expected`` says what it should look like."""
+    value = read(name, env.str, default=default)
+    if not re.fullmatch(pattern, value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not valid: expected {expected}")
+    return value
+
+
+def time_zone(name: str, default: str) -> str:
+    value = read(name, env.str, default=default)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a time zone: expected a name such as Asia/Shanghai"
+        ) from None
     return value
 
 

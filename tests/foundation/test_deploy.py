@@ -109,6 +109,39 @@ def test_gunicorn_config_is_accepted():
     assert result.returncode == 0, result.stderr
 
 
+def _gunicorn(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
+    env.update({"GUNICORN_BIND": "127.0.0.1:0", "WEB_CONCURRENCY": "1", **env_overrides})
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "ordersync/gunicorn.conf.py", "ordersync.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"GUNICORN_THREADS": "many"}, "GUNICORN_THREADS='many' is not valid"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY=0 must be a positive whole number"),
+        ({"GUNICORN_TIMEOUT": "0"}, "GUNICORN_TIMEOUT=0 must be a positive whole number"),
+        # read by the Django settings in the worker: the master stops, it does not respawn
+        ({"DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
+    ],
+)
+def test_gunicorn_stops_with_one_clear_message(overrides, message):
+    result = _gunicorn(overrides)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "configuration error" in line]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("ordersync: configuration error: ")
+    assert message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.django_db
 def test_healthcheck_command_fails_without_a_cluster_heartbeat(capsys):
     with pytest.raises(CommandError, match="unhealthy"):
