@@ -96,3 +96,11 @@ def test_two_processes_share_one_budget_in_redis(tenant_a, redis_url):
     token = create_api_key(tenant_a, "ERP").token
     assert requests_from_a_process(token, 3, REDIS_URL=redis_url) == [200, 200, 200]
     assert requests_from_a_process(token, 3, REDIS_URL=redis_url) == [200, 429, 429]
+
+
+@pytest.mark.django_db
+def test_the_cache_table_skips_the_write_ahead_log():
+    """Every API request writes the throttle's row: unlogged, that write costs no WAL flush."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'ordersync_cache'")
+        assert cursor.fetchone() == ("u",)
