@@ -6,6 +6,7 @@ processes on every machine; each query is bounded (recent rows, per-shop rows, e
 
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 
 from django.conf import settings
@@ -143,6 +144,11 @@ def _limiter(out: Exposition) -> None:
         )
 
 
+def _shop_labels(shop: Shop) -> dict[str, object]:
+    """The shop id makes each series unique: seller nicks repeat across apps and tenants."""
+    return {"shop_id": shop.pk, "shop": shop.seller_nick}
+
+
 def _shops(out: Exposition) -> None:
     now = timezone.now()
     out.family("ordersync_cursor_lag_seconds", "gauge", "platform time not yet synced, per shop")
@@ -151,7 +157,7 @@ def _shops(out: Exposition) -> None:
     ).select_related("shop")
     for c in checkpoints:
         lag = round((now - c.cursor).total_seconds(), 1)
-        out.sample("ordersync_cursor_lag_seconds", lag, shop=c.shop.seller_nick, stream=c.stream)
+        out.sample("ordersync_cursor_lag_seconds", lag, **_shop_labels(c.shop), stream=c.stream)
     out.family("ordersync_shops", "gauge", "shops by status and mode")
     for row in Shop.objects.values("status", "degraded").annotate(n=Count("id")):
         out.sample("ordersync_shops", row["n"], status=row["status"], degraded=row["degraded"])
@@ -234,15 +240,29 @@ def _tmc(out: Exposition) -> None:
     rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop")
     for row in rows:
         out.sample(
-            "ordersync_tmc_shop_freshness_seconds", row.freshness_seconds, shop=row.shop.seller_nick
+            "ordersync_tmc_shop_freshness_seconds", row.freshness_seconds, **_shop_labels(row.shop)
         )
 
 
 COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed, _webhooks, _tmc]
 
 
+def _authorized(request: HttpRequest) -> bool:
+    """With METRICS_TOKEN set, the scrape must send ``Authorization: Bearer <token>``."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        return True
+    sent = request.headers.get("Authorization", "")
+    # constant time: the comparison must not tell how much of a guess was right
+    return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+
+
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
+    if not _authorized(request):
+        response = HttpResponse("metrics need a bearer token\n", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     out = Exposition()
     for collect in COLLECTORS:
         collect(out)

@@ -7,7 +7,18 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from ordersync.env import env, fernet_keys, positive_int, read
+from ordersync.env import (
+    boolean,
+    check_secret_key,
+    env,
+    fernet_keys,
+    matching,
+    non_negative_int,
+    positive_int,
+    positive_number,
+    read,
+    time_zone,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env_file = BASE_DIR / ".env"
@@ -16,10 +27,12 @@ if env_file.exists():
 
 INSECURE_SECRET_KEY = "insecure-dev-key-do-not-use-in-production"
 
-DEBUG = read("DEBUG", env.bool, default=True)
+DEBUG = boolean("DEBUG", default=True)
 SECRET_KEY = read("SECRET_KEY", env.str, default=INSECURE_SECRET_KEY)
-if not DEBUG and SECRET_KEY == INSECURE_SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=False")
+if not DEBUG:
+    if SECRET_KEY == INSECURE_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=False")
+    check_secret_key("SECRET_KEY", SECRET_KEY)
 ALLOWED_HOSTS = read("ALLOWED_HOSTS", env.list, default=["localhost", "127.0.0.1", "[::1]"])
 ORDERSYNC_DATA_DIR = Path(read("ORDERSYNC_DATA_DIR", env.str, default=str(BASE_DIR / ".data")))
 ORDERSYNC_DATA_DIR = ORDERSYNC_DATA_DIR.expanduser().resolve()
@@ -27,7 +40,7 @@ ORDERSYNC_DATA_DIR = ORDERSYNC_DATA_DIR.expanduser().resolve()
 # --- database -------------------------------------------------------------------------------
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": read("DATABASE_URL", env.db_url)}
-    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if DATABASES["default"].get("ENGINE") != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://…)")
     EMBEDDED_DATABASE = False
 else:
@@ -35,7 +48,7 @@ else:
 
     DATABASES = {"default": env.db_url_config(embedded_database_url(ORDERSYNC_DATA_DIR))}
     EMBEDDED_DATABASE = True
-DATABASES["default"]["CONN_MAX_AGE"] = read("CONN_MAX_AGE", env.int, default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = non_negative_int("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -77,6 +90,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /metrics for local probes and scrapers, before any Host header check
+    "ordersync.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The admin's and the API docs' static files, served by gunicorn itself (no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -111,7 +126,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = read("TIME_ZONE", env.str, default="Asia/Shanghai")
+TIME_ZONE = time_zone("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 
@@ -123,13 +138,15 @@ if WHITENOISE_USE_FINDERS:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # empty until collectstatic; keeps it quiet
 
 # --- TOP client -----------------------------------------------------------------------------
-TOP_CONNECT_TIMEOUT = read("TOP_CONNECT_TIMEOUT", env.float, default=5.0)
-TOP_READ_TIMEOUT = read("TOP_READ_TIMEOUT", env.float, default=30.0)
+TOP_CONNECT_TIMEOUT = positive_number("TOP_CONNECT_TIMEOUT", 5.0)
+TOP_READ_TIMEOUT = positive_number("TOP_READ_TIMEOUT", 30.0)
 TOP_MAX_ATTEMPTS = positive_int("TOP_MAX_ATTEMPTS", 5)
-TOP_BACKOFF_CAP = read("TOP_BACKOFF_CAP", env.float, default=30.0)
+TOP_BACKOFF_CAP = positive_number("TOP_BACKOFF_CAP", 30.0)
 
 # --- task queue (django-q2) -----------------------------------------------------------------
-REDIS_URL = read("REDIS_URL", env.str, default="")
+REDIS_URL = matching(
+    "REDIS_URL", "", r"(rediss?|unix)://.+|", "redis://host:6379/0, rediss://… or unix://…"
+)
 Q_TIMEOUT = positive_int("Q_TIMEOUT", 600)
 Q_RETRY = positive_int("Q_RETRY", 660)
 if Q_RETRY <= Q_TIMEOUT:
@@ -149,18 +166,51 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- caches ---------------------------------------------------------------------------------
+# "shared" holds what every process must agree on, e.g. the API's request count per key (each
+# gunicorn worker would otherwise grant a key its whole budget). Redis when there is one; else
+# a table in PostgreSQL, created by migration ordersync 0004. "default" stays in-process: it
+# takes django-q2's cluster statistics, written every half second, which need not be shared.
+SHARED_CACHE_TABLE = "ordersync_cache"
+if REDIS_URL:
+    _shared_cache = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "ordersync",
+    }
+else:
+    _shared_cache = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": SHARED_CACHE_TABLE,
+        # past MAX_ENTRIES a third of the rows is culled, resetting budgets: keep it far away
+        "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+    }
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": _shared_cache,
+}
+
+# --- observability -------------------------------------------------------------------------
+# When set, /metrics answers only scrapes sending "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = read("METRICS_TOKEN", env.str, default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": read("LOG_LEVEL", env.str, default="INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": matching(
+            "LOG_LEVEL", "INFO", "(?i)DEBUG|INFO|WARNING|ERROR|CRITICAL", "DEBUG, INFO, WARNING, …"
+        ).upper(),
+    },
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
 # --- sync engine (all times are seconds of platform time) --------------------------------
 SYNC_OVERLAP_SECONDS = positive_int("SYNC_OVERLAP_SECONDS", 300)
-SYNC_LAG_SECONDS = read("SYNC_LAG_SECONDS", env.int, default=180)
+SYNC_LAG_SECONDS = non_negative_int("SYNC_LAG_SECONDS", 180)
 SYNC_MAX_WINDOW_SECONDS = positive_int("SYNC_MAX_WINDOW_SECONDS", 1800)
 SYNC_DEGRADED_WINDOW_SECONDS = positive_int("SYNC_DEGRADED_WINDOW_SECONDS", 6 * 3600)
 for _name in ("SYNC_MAX_WINDOW_SECONDS", "SYNC_DEGRADED_WINDOW_SECONDS"):
@@ -173,7 +223,11 @@ SYNC_PAGE_SIZE = positive_int("SYNC_PAGE_SIZE", 100)
 if SYNC_PAGE_SIZE > 100:
     raise ImproperlyConfigured(f"SYNC_PAGE_SIZE={SYNC_PAGE_SIZE}: the platform allows at most 100")
 SYNC_FULLINFO_CONCURRENCY = positive_int("SYNC_FULLINFO_CONCURRENCY", 4)
-SYNC_DEGRADE_FAILURE_RATE = read("SYNC_DEGRADE_FAILURE_RATE", env.float, default=0.3)
+SYNC_DEGRADE_FAILURE_RATE = positive_number("SYNC_DEGRADE_FAILURE_RATE", 0.3)
+if SYNC_DEGRADE_FAILURE_RATE > 1:
+    raise ImproperlyConfigured(
+        f"SYNC_DEGRADE_FAILURE_RATE={SYNC_DEGRADE_FAILURE_RATE}: a share, above 0 and at most 1"
+    )
 SYNC_RECOVER_AFTER_SUCCESSES = positive_int("SYNC_RECOVER_AFTER_SUCCESSES", 5)
 BACKFILL_DAYS = positive_int("BACKFILL_DAYS", 90)
 RECONCILE_HOUR = read("RECONCILE_HOUR", env.int, default=3)
@@ -238,7 +292,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["trades.api.auth.HasApiKey"],
     "DEFAULT_THROTTLE_CLASSES": ["trades.api.auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "api_key": read("API_KEY_THROTTLE_RATE", env.str, default="1200/min"),
+        # DRF reads the number and the first letter of the period (s, m, h or d)
+        "api_key": matching(
+            "API_KEY_THROTTLE_RATE",
+            "1200/min",
+            r"[0-9]+/[smhd][a-z]*",
+            "requests/period, e.g. 1200/min",
+        ),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -265,13 +325,18 @@ OAUTH_STATE_MAX_AGE = positive_int("OAUTH_STATE_MAX_AGE", 900)
 # The public base URL of the console (e.g. https://ordersync.example.com) when the callback
 # URL registered with the app differs from what this host sees behind a proxy; unset = the
 # request's own host.
-OAUTH_REDIRECT_BASE_URL = read("OAUTH_REDIRECT_BASE_URL", env.str, default="")
+OAUTH_REDIRECT_BASE_URL = matching(
+    "OAUTH_REDIRECT_BASE_URL",
+    "",
+    r"https?://[^/\s]+(/\S*)?|",
+    "a URL such as https://ordersync.example.com",
+)
 # Sessions expiring within this many seconds are refreshed by the token refresh schedule.
 TOKEN_REFRESH_AHEAD_SECONDS = positive_int("TOKEN_REFRESH_AHEAD_SECONDS", 3 * 86400)
 
 # --- outbound webhooks ----------------------------------------------------------------------
-WEBHOOKS_ALLOW_PRIVATE = read("WEBHOOKS_ALLOW_PRIVATE", env.bool, default=False)
-WEBHOOKS_TIMEOUT = read("WEBHOOKS_TIMEOUT", env.float, default=10.0)
+WEBHOOKS_ALLOW_PRIVATE = boolean("WEBHOOKS_ALLOW_PRIVATE", default=False)
+WEBHOOKS_TIMEOUT = positive_number("WEBHOOKS_TIMEOUT", 10.0)
 # the retry ladder: seconds after each failed attempt (±20% jitter); about three days in all
 _ladder = read(
     "WEBHOOKS_RETRY_SECONDS",
@@ -283,6 +348,10 @@ try:
 except ValueError:
     raise ImproperlyConfigured(f"WEBHOOKS_RETRY_SECONDS={_ladder!r}: not seconds") from None
 WEBHOOKS_REQUEUE_SECONDS = read("WEBHOOKS_REQUEUE_SECONDS", env.float, default=10.0)
+if not WEBHOOKS_REQUEUE_SECONDS >= 0:
+    raise ImproperlyConfigured(
+        f"WEBHOOKS_REQUEUE_SECONDS={WEBHOOKS_REQUEUE_SECONDS} must not be negative"
+    )
 WEBHOOKS_DISABLE_AFTER_HOURS = read("WEBHOOKS_DISABLE_AFTER_HOURS", env.float, default=24.0)
 WEBHOOKS_SECRET_OVERLAP_HOURS = read("WEBHOOKS_SECRET_OVERLAP_HOURS", env.float, default=24.0)
 WEBHOOKS_CONCURRENCY = positive_int("WEBHOOKS_CONCURRENCY", 8)

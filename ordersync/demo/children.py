@@ -42,18 +42,25 @@ class Children:
                     f"{name} exited with code {proc.returncode}; see {self.log_dir / name}.log"
                 )
 
-    def stop(self) -> None:
-        """Workers first (they finish their task), then web, then the sandbox (it saves)."""
-        for _, proc, stop_signal in self.procs:
+    def stop(self, order: tuple[str, ...] = (), timeout: float = 30) -> list[str]:
+        """Stop the children one at a time, those named in ``order`` first, in that order.
+
+        Each child gets its stop signal only once the one before it has exited: the demo
+        stops the workers (they finish their task), then web, then the sandbox, which saves
+        its world and must outlive every caller. A child still running after ``timeout``
+        seconds is killed. Returns the names in the order they were stopped.
+        """
+        rank = {name: index for index, name in enumerate(order)}
+        procs = sorted(self.procs, key=lambda entry: rank.get(entry[0], len(order)))
+        for _, proc, stop_signal in procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, stop_signal)
-        deadline = time.monotonic() + 30
-        for _, proc, _ in self.procs:
             try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        return [name for name, _, _ in procs]
 
 
 def wait_for_http(url: str, timeout: float = 60) -> None:

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -90,13 +91,27 @@ def _second_run_resumes_and_stops_on_ctrl_c(env: dict, key: str, synced: int) ->
         assert f"API key    {key}" in text and "(new:" not in text, text
         live = int(re.search(r"([\d,]+) trades synced", text).group(1).replace(",", ""))
         assert live >= synced
+        web = re.search(r"admin +(http://127\.0\.0\.1:\d+)/admin/", text).group(1)
+        _wait_until_healthy(web)
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=120)
     finally:
         if demo.poll() is None:
             demo.kill()
     assert demo.returncode == 0, rest[-3000:]
-    assert "Stopped." in rest
+    assert "Stopped qcluster, then web, then sandbox." in rest, rest[-3000:]
+
+
+def _wait_until_healthy(web: str, timeout: float = 180) -> None:
+    """/healthz turns 200 once the real qcluster's heartbeat schedule has run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = requests.get(f"{web}/healthz", timeout=30)
+        if response.status_code == 200:
+            assert response.json()["checks"]["cluster"].startswith("ok"), response.text
+            return
+        assert time.monotonic() < deadline, response.text
+        time.sleep(2)
 
 
 def _assert_backfilled(conn, nick: str, seller) -> None:

@@ -6,14 +6,17 @@ import json
 import re
 from datetime import timedelta
 
+from django.test import override_settings
 from django.utils import timezone
 
 from ordersync.models import Heartbeat
 from ordersync.taobao.stats import call_stats
 from ordersync.tasks import heartbeat
-from shops.models import Checkpoint
+from shops.actions import ensure_checkpoints
+from shops.models import Checkpoint, Shop, TopApp
 from shops.top import client_for_shop
 from trades.sync.incremental import sync_shop
+from trades.tmc_models import TmcShop
 
 SAMPLE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)+\})? -?[0-9.e+]+$')
 
@@ -33,6 +36,22 @@ def test_healthz_needs_a_recent_cluster_heartbeat(client, db):
     assert client.get("/healthz").status_code == 503
 
 
+@override_settings(ALLOWED_HOSTS=["ordersync.example.com"])
+def test_probes_answer_on_any_host_while_other_pages_check_it(client, db):
+    """The compose healthcheck asks 127.0.0.1 and Prometheus asks web:8000."""
+    heartbeat()
+    response = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
+    assert response.status_code == 200, response.content
+    assert response.json()["healthy"] is True
+    response = client.get("/metrics", HTTP_HOST="web:8000")
+    assert response.status_code == 200
+    assert "ordersync_change_feed_rows" in response.content.decode()
+    # the rest of the site still refuses a host outside ALLOWED_HOSTS
+    assert client.get("/admin/login/", HTTP_HOST="127.0.0.1:8000").status_code == 400
+    assert client.get("/api/v1/trades/", HTTP_HOST="web:8000").status_code == 400
+    assert client.get("/admin/login/", HTTP_HOST="ordersync.example.com").status_code == 200
+
+
 def test_metrics_show_calls_lag_and_runs_in_prometheus_format(client, make_shop, gateway):
     shop = make_shop("metered", history_trades=20, history_days=1)
     Checkpoint.objects.filter(shop=shop).update(cursor=timezone.now() - timedelta(minutes=20))
@@ -46,9 +65,53 @@ def test_metrics_show_calls_lag_and_runs_in_prometheus_format(client, make_shop,
         assert line.startswith("#") or SAMPLE.match(line), line
     assert 'method="taobao.trades.sold.increment.get",outcome="ok",code="0"' in body
     assert 'ordersync_top_call_duration_seconds_bucket{method="taobao.time.get",le="+Inf"}' in body
-    assert f'ordersync_cursor_lag_seconds{{shop="{shop.seller_nick}",stream="trades"}}' in body
+    labels = f'shop_id="{shop.pk}",shop="{shop.seller_nick}",stream="trades"'
+    assert f"ordersync_cursor_lag_seconds{{{labels}}}" in body
     assert 'ordersync_sync_runs_last_hour{kind="incremental",outcome="succeeded"} 1' in body
     assert "ordersync_change_feed_rows" in body
+
+
+def _series(body: str) -> list[str]:
+    """Each sample's name and labels: what Prometheus requires to be unique."""
+    return [line.rsplit(" ", 1)[0] for line in body.splitlines() if not line.startswith("#")]
+
+
+def test_shops_with_the_same_nick_are_distinct_series(client, tenant_a, tenant_b, top_app):
+    other_app = TopApp.objects.create(
+        name="Other app", app_key="87654321", app_secret="s", gateway_url="http://127.0.0.1:9/"
+    )
+    shops = [
+        Shop.objects.create(tenant=tenant_a, app=top_app, seller_nick="twin", seller_id=1),
+        Shop.objects.create(tenant=tenant_b, app=other_app, seller_nick="twin", seller_id=1),
+    ]
+    for shop in shops:
+        ensure_checkpoints(shop)
+    Checkpoint.objects.update(cursor=timezone.now() - timedelta(minutes=5))
+    for shop in shops:
+        TmcShop.objects.create(shop=shop, freshness_seconds=1.5)
+
+    body = client.get("/metrics").content.decode()
+    series = _series(body)
+    assert len(series) == len(set(series)), "duplicate series"
+    for shop in shops:
+        labels = f'shop_id="{shop.pk}",shop="twin"'
+        assert f'ordersync_cursor_lag_seconds{{{labels},stream="trades"}}' in body
+        assert f"ordersync_tmc_shop_freshness_seconds{{{labels}}} 1.5" in body
+
+
+@override_settings(METRICS_TOKEN="scrape-token-7f3a")
+def test_metrics_token_is_required_when_set(client, db):
+    response = client.get("/metrics")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert "ordersync_" not in response.content.decode()
+    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-7f3b")
+    assert wrong.status_code == 401
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-7f3a")
+    assert response.status_code == 200
+    assert "ordersync_change_feed_rows" in response.content.decode()
+    # the health probe stays open: container healthchecks send no token
+    assert client.get("/healthz").status_code in (200, 503)
 
 
 def test_each_sync_run_logs_one_json_line_without_secrets(make_shop, gateway, caplog):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,13 @@ import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
+# a production-grade key, so that each case below fails for its own reason only
+GOOD_KEY = "k7Qp2vXz9LmN4rT8wY1bC6dF3gH5jK0sA-Ue_WiRoPqZxVyMnBtGcDhEfJlIkOa"
+PRODUCTION = {
+    "DEBUG": "False",
+    "SECRET_KEY": GOOD_KEY,
+    "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+}
 
 
 def run_manage(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -29,10 +38,18 @@ def run_manage(env_overrides: dict[str, str], *args: str) -> subprocess.Complete
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"DEBUG": "perhaps"}, "DEBUG"),
+        ({**PRODUCTION, "DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
+        ({**PRODUCTION, "DEBUG": "ture"}, "DEBUG='ture' is not a boolean"),
+        ({"WEBHOOKS_ALLOW_PRIVATE": "sometimes"}, "WEBHOOKS_ALLOW_PRIVATE='sometimes' is not"),
         ({"DEBUG": "False"}, "SECRET_KEY must be set when DEBUG=False"),
         (
-            {"DEBUG": "False", "SECRET_KEY": "x" * 50},
+            {**PRODUCTION, "SECRET_KEY": "change-me-to-a-long-random-string"},
+            "SECRET_KEY is a placeholder",
+        ),
+        ({**PRODUCTION, "SECRET_KEY": "short-but-random-9f3k"}, "SECRET_KEY is too weak"),
+        ({**PRODUCTION, "SECRET_KEY": "x" * 60}, "SECRET_KEY is too weak"),
+        (
+            {**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""},
             "FIELD_ENCRYPTION_KEYS must be set when DEBUG=False",
         ),
         ({"FIELD_ENCRYPTION_KEYS": "not-a-key"}, "FIELD_ENCRYPTION_KEYS: key #1"),
@@ -40,6 +57,13 @@ def run_manage(env_overrides: dict[str, str], *args: str) -> subprocess.Complete
         ({"Q_TIMEOUT": "600", "Q_RETRY": "300"}, "Q_RETRY=300 must be larger than Q_TIMEOUT"),
         ({"Q_WORKERS": "0"}, "Q_WORKERS=0 must be a positive whole number"),
         ({"TOP_READ_TIMEOUT": "soon"}, "TOP_READ_TIMEOUT"),
+        ({"TOP_CONNECT_TIMEOUT": "0"}, "TOP_CONNECT_TIMEOUT=0.0 must be a positive number"),
+        ({"SYNC_LAG_SECONDS": "-5"}, "SYNC_LAG_SECONDS=-5 must not be negative"),
+        ({"SYNC_DEGRADE_FAILURE_RATE": "1.5"}, "SYNC_DEGRADE_FAILURE_RATE=1.5: a share"),
+        ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE='Mars/Olympus' is not a time zone"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not valid"),
+        ({"API_KEY_THROTTLE_RATE": "fast"}, "API_KEY_THROTTLE_RATE='fast' is not valid"),
     ],
 )
 def test_bad_setting_stops_with_one_clear_message(overrides, message):
@@ -48,15 +72,105 @@ def test_bad_setting_stops_with_one_clear_message(overrides, message):
     assert result.stderr.startswith("ordersync: configuration error:")
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(("word", "debug"), [("True", True), ("false", False), ("0", False)])
+def test_booleans_accept_the_usual_words(word, debug):
+    result = run_manage(
+        {**PRODUCTION, "DEBUG": word},
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(debug)
 
 
 def test_production_settings_start_when_complete(tmp_path):
-    result = run_manage(
-        {
-            "DEBUG": "False",
-            "SECRET_KEY": "s" * 50,
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "ALLOWED_HOSTS": "example.com",
-        }
-    )
+    result = run_manage({**PRODUCTION, "ALLOWED_HOSTS": "example.com"})
     assert result.returncode == 0, result.stderr
+
+
+# --- every variable: documented, and a bad value is one clear message ---------------------
+READERS = re.compile(
+    r"(?:read|boolean|positive_int|non_negative_int|positive_number|matching|time_zone"
+    r'|env\.str)\(\s*"([A-Z][A-Z0-9_]+)"'
+)
+SOURCES = ("ordersync/settings.py", "ordersync/gunicorn.conf.py")
+# free-form values: any string is a valid one
+FREE_FORM = {"SECRET_KEY", "ALLOWED_HOSTS", "TMC_GROUP", "METRICS_TOKEN", "SYNC_TRADE_TYPES"}
+FREE_FORM |= {"GUNICORN_BIND", "GUNICORN_ACCESS_LOG"}
+# a bad data dir would be created in the project; tests/foundation/test_embedded_db.py covers it
+NOT_TRIED = {"ORDERSYNC_DATA_DIR"}
+
+
+def variables_read() -> set[str]:
+    names = set()
+    for source in SOURCES:
+        names |= set(READERS.findall((ROOT / source).read_text()))
+    return names
+
+
+def test_the_variable_list_is_complete():
+    names = variables_read()
+    # a regex that silently stopped matching would make the checks below vacuous
+    assert {"DEBUG", "REDIS_URL", "WEB_CONCURRENCY", "SYNC_TRADE_TYPES", "METRICS_TOKEN"} <= names
+    assert len(names) >= 50, sorted(names)
+
+
+def test_every_variable_is_in_env_example_and_the_readme():
+    names = variables_read()
+    example = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert names - example == set(), "missing from .env.example"
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("|")]
+    in_tables = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row)}
+    assert names - in_tables == set(), "missing from the README's settings tables"
+
+
+TRY_ALL = """
+import contextlib, io, json, os, runpy, sys
+from django.core.exceptions import ImproperlyConfigured
+
+results = {}
+for name in sys.argv[1:]:
+    os.environ[name] = "bogus value"
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            for source in ("ordersync/settings.py", "ordersync/gunicorn.conf.py"):
+                runpy.run_path(source)
+        results[name] = "accepted"
+    except ImproperlyConfigured as exc:
+        results[name] = f"ordersync: configuration error: {exc}"
+    except SystemExit:  # gunicorn.conf.py prints the message and exits
+        results[name] = stderr.getvalue().strip()
+    except Exception as exc:
+        results[name] = f"crashed: {exc!r}"
+    del os.environ[name]
+print(json.dumps(results))
+"""
+
+
+def test_a_bad_value_of_any_variable_is_one_clear_message():
+    names = sorted(variables_read() - NOT_TRIED)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
+    for name in names:
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-c", TRY_ALL, *names],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout.strip().splitlines()[-1])
+    for name in names:
+        outcome = outcomes[name]
+        if name in FREE_FORM:
+            assert outcome == "accepted", (name, outcome)
+            continue
+        assert outcome.startswith("ordersync: configuration error: "), (name, outcome)
+        assert name in outcome and "\n" not in outcome, (name, outcome)

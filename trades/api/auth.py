@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.cache import caches
+from django.utils.connection import ConnectionProxy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
@@ -49,10 +51,12 @@ class HasApiKey(permissions.BasePermission):
 class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
     """A request budget per API key (``API_KEY_THROTTLE_RATE``), 429 with Retry-After past it.
 
-    The counts live in the default cache: per process unless CACHES points at a shared one.
+    The counts live in the "shared" cache (Redis or a PostgreSQL table), so the budget holds
+    across gunicorn workers and machines rather than per process.
     """
 
     scope = "api_key"
+    cache = ConnectionProxy(caches, "shared")  # per thread, as Django's own default_cache
 
     def get_cache_key(self, request: Request, view) -> str | None:
         if not isinstance(request.auth, ApiKey):

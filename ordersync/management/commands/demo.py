@@ -19,6 +19,10 @@ from ordersync.demo.status import backfill_lines, status_line
 from shops.models import Tenant
 from trades.api.keys import create_api_key
 
+# Workers first (they finish their task and stop calling), then web, then the sandbox, which
+# saves its world and must outlive everything that talks to it.
+STOP_ORDER = ("qcluster", "web", "sandbox")
+
 
 class Command(BaseCommand):
     help = "Run ordersync with a local sandbox: migrate, onboard demo shops, workers and web."
@@ -59,8 +63,11 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("\nStopping …")
         finally:
-            children.stop()
-            self.stdout.write("Stopped. Run `manage.py demo` again to resume with the same data.")
+            stopped = children.stop(order=STOP_ORDER)
+            self.stdout.write(
+                f"Stopped {', then '.join(stopped)}. "
+                "Run `manage.py demo` again to resume with the same data."
+            )
 
     def start(self, children: Children, sandbox_port: int, web_port: int, url: str) -> None:
         snapshot = settings.ORDERSYNC_DATA_DIR / "sandbox-world.pickle"
