@@ -16,9 +16,10 @@ def consume(top: Top, quantity: int = 100, **extra) -> list[dict]:
     return inner.get("messages", {}).get("tmc_message", [])
 
 
-def confirm(top: Top, messages: list[dict]) -> None:
+def confirm(top: Top, messages: list[dict], **extra) -> None:
     ids = ",".join(str(m["id"]) for m in messages)
-    assert top.ok("taobao.tmc.messages.confirm", s_message_ids=ids)["is_success"] is True
+    answer = top.ok("taobao.tmc.messages.confirm", s_message_ids=ids, **extra)
+    assert answer["is_success"] is True
 
 
 def change(sb, nick: str = "shop-a", count: int = 1) -> list[int]:
@@ -155,3 +156,32 @@ def test_revoke_sends_auth_cancel_and_kills_the_session(sb, top, seller):
 def test_consume_quantity_bounds(sb, top):
     error = error_of(top.call("taobao.tmc.messages.consume", quantity="500"))
     assert error["code"] == 41
+
+
+def test_group_add_moves_new_messages_to_the_named_group(sb, top):
+    error = error_of(top.call("taobao.tmc.group.add", group_name="g1", nicks="shop-a"))
+    assert error["sub_code"] == "isv.user-not-permit"  # only permitted sellers
+    control(sb, "POST", "faults", {"tmc_visibility_seconds": 1})
+    top.ok("taobao.tmc.user.permit")
+    change(sb)  # queued in "default" before the seller joins g1: it stays there
+    answer = top.ok("taobao.tmc.group.add", group_name="g1", nicks="shop-a")
+    assert answer["group_name"] == "g1" and answer["created"]
+    assert top.ok("taobao.tmc.user.get", nick="shop-a")["tmc_user"]["group_name"] == "g1"
+    top.ok("taobao.tmc.user.permit")  # a later permit keeps the group
+    tids = change(sb, count=2)
+    in_group = consume(top, group_name="g1")
+    assert sorted(json.loads(m["content"])["tid"] for m in in_group) == sorted(tids)
+    assert len(consume(top)) == 1  # the old message, in "default"
+    confirm(top, in_group, group_name="g1")
+    time.sleep(1.1)  # past the visibility timeout: only unconfirmed ones would come back
+    assert consume(top, group_name="g1") == []
+    assert control(sb, "GET", "tmc")["queues"][f"{APP_KEY}/g1"]["pending"] == 0
+
+
+def test_group_add_refuses_reserved_and_long_names(sb, top):
+    top.ok("taobao.tmc.user.permit")
+    for name in ("default", "default2", "g" * 33):
+        error = error_of(top.call("taobao.tmc.group.add", group_name=name, nicks="shop-a"))
+        assert error["code"] == 41 and "group_name" in error["sub_code"], name
+    error = error_of(top.call("taobao.tmc.group.add", group_name="g1"))
+    assert error["code"] == 40

@@ -11,10 +11,10 @@ from ordersync.taobao import api
 from shops.models import Shop
 from shops.top import client_for_shop
 from trades.models import Refund, Trade
-from trades.tmc import counters, permit_shops
+from trades.tmc import Consumer, counters, permit_shops
 from trades.tmc_models import TmcShop
 
-from .conftest import drain, platform, wait_until
+from .conftest import drain, platform, running, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,3 +148,34 @@ def test_the_console_shows_tmc_state_to_operators(make_shop, consumer, admin_cli
     stats = admin_client.get("/admin/trades/tmcstat/").content.decode()
     assert "messages:written" in stats
     assert admin_client.get(f"/admin/trades/tmcshop/{shop.pk}/change/").status_code == 200
+
+
+def test_a_consumer_of_a_named_group_receives_and_writes(make_shop, gateway, sandbox_app, settings):
+    settings.TMC_GROUP = "g1"
+    early = make_shop("early")
+    permit_shops(sandbox_app, client_for_shop(early))  # an earlier run, in "default"
+    late = make_shop("late")
+    consumer = Consumer(sandbox_app)
+    assert consumer.group == "g1"
+    with running(consumer):
+        wait_until(lambda: len(tmc_stats(gateway)["permits"]) == 2, 10, "the permits")
+        for nick in ("early", "late"):
+            gateway.control("market", {"nick": nick, "burst": 3})
+
+        def both_written() -> bool:
+            return all(Trade.objects.filter(shop=s).count() == 3 for s in (early, late))
+
+        wait_until(both_written, 15, "the consumer of g1 to write both shops' trades")
+    queues = tmc_stats(gateway)["queues"]
+    assert queues["app-1/g1"]["pending"] == 0  # consumed and confirmed in g1
+    assert "app-1/default" not in queues  # nothing went to the group nobody reads
+    for nick in ("early", "late"):
+        user = consumer.client.call("taobao.tmc.user.get", {"nick": nick})["tmc_user"]
+        assert user["group_name"] == "g1"
+
+
+def test_a_group_the_platform_would_refuse_fails_at_start(sandbox_app):
+    for name in ("default-2", "g" * 33):
+        with pytest.raises(ValueError, match="TMC group"):
+            Consumer(sandbox_app, group=name)
+    assert Consumer(sandbox_app, group="default").group == "default"
