@@ -1,11 +1,17 @@
 """Benchmark: how many 100-trade list calls per second the sandbox serves.
 
-    python -m ordersync.sandbox.bench [--seconds 10] [--clients 2] [--trades 5000] [--live 0]
+    python -m ordersync.sandbox.bench [--seconds 10] [--clients 2] [--trades 5000]
+                                      [--live 600] [--lag 60]
 
 The sandbox runs in this process. Clients run in separate processes over keep-alive HTTP and
 call ``taobao.trades.sold.increment.get`` (page_size 100, fields including orders) over a
 one-day window, on random pages. They are kept light (no JSON decoding) so that the figure
 is the sandbox's, not the client library's.
+
+By default the world is live, as in our own benchmarks: the market changes ``--live`` times a
+minute and the changes become visible ``--lag`` seconds later. While a change is becoming
+visible the sandbox cannot reuse a computed list, so every call scans its window afresh.
+``--live 0 --lag 0`` measures a static world instead, where lists come from the cache.
 """
 
 from __future__ import annotations
@@ -66,17 +72,30 @@ def _client(gateway_url: str, session: str, seconds: float, pages: int, out) -> 
     out.put((done, trades, errors))
 
 
-def run(seconds: float = 10.0, clients: int = 2, trades: int = 5000, live: float = 0) -> dict:
+METHOD = "taobao.trades.sold.increment.get"
+
+
+def run(
+    seconds: float = 10.0,
+    clients: int = 2,
+    trades: int = 5000,
+    live: float = 600,
+    lag: int = 60,
+) -> dict:
     """Run the benchmark and return its figures (``live``: market changes per minute while
-    it runs, half new trades and half changes)."""
+    it runs, half new trades and half changes; ``lag``: their visibility lag in seconds)."""
     from ordersync.sandbox.server import start_sandbox
 
     with start_sandbox(port=0, seed=1) as sb:
-        sb.state.add_app(APP_KEY, APP_SECRET, 0)
-        seller, _ = sb.state.add_seller("bench-shop", trades, 1)
-        session = sb.state.issue_session(APP_KEY, "bench-shop").key
-        seller.rates.trades_per_minute = live / 2
-        seller.rates.changes_per_minute = live / 2
+        world = sb.state
+        world.add_app(APP_KEY, APP_SECRET, 0)
+        seller, _ = world.add_seller("bench-shop", trades, 1)
+        session = world.issue_session(APP_KEY, "bench-shop").key
+        world.set_faults({"lag_seconds": lag})
+        versions_before = _versions(seller)
+        with world.lock:
+            seller.rates.trades_per_minute = live / 2
+            seller.rates.changes_per_minute = live / 2
         window = len([t for t in seller.trades.values() if t.type in ("fixed", "auction")])
         pages = max(1, window // 100 - 1)
         context = multiprocessing.get_context("spawn")
@@ -90,6 +109,12 @@ def run(seconds: float = 10.0, clients: int = 2, trades: int = 5000, live: float
         results = [queue.get() for _ in procs]
         for proc in procs:
             proc.join()
+        with world.lock:
+            seller.rates.trades_per_minute = seller.rates.changes_per_minute = 0
+            served = world.calls[METHOD][APP_KEY]
+            changes = _versions(seller) - versions_before
+            # the lists could not be cached at the end: a change was still becoming visible
+            uncached = world.now() < seller.max_visible_at
     calls = sum(r[0] for r in results)
     return {
         "seconds": seconds,
@@ -99,7 +124,16 @@ def run(seconds: float = 10.0, clients: int = 2, trades: int = 5000, live: float
         "errors": sum(r[2] for r in results),
         "calls_per_second": calls / seconds,
         "live": live,
+        "lag": lag,
+        "served": served,
+        "changes": changes,
+        "uncached": uncached,
+        "window_trades": window,
     }
+
+
+def _versions(seller) -> int:
+    return sum(len(trade.versions) for trade in seller.trades.values())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,18 +141,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--trades", type=int, default=5000)
-    parser.add_argument("--live", type=float, default=0, help="market changes per minute")
+    parser.add_argument("--live", type=float, default=600, help="market changes per minute")
+    parser.add_argument("--lag", type=int, default=60, help="visibility lag of the changes")
     args = parser.parse_args(argv)
-    report(run(args.seconds, args.clients, args.trades, args.live))
+    report(run(args.seconds, args.clients, args.trades, args.live, args.lag))
 
 
 def report(figures: dict, write=print) -> None:
+    if figures["live"]:
+        world = (
+            f"market changing {figures['live']:.0f} times a minute ({figures['changes']} "
+            f"changes), lag {figures['lag']} s, "
+            + ("lists recomputed every call" if figures["uncached"] else "lists cached")
+        )
+    else:
+        world = "static world, lists cached"
     write(
         f"{figures['calls']} list calls of 100 trades in {figures['seconds']:.0f} s "
         f"from {figures['clients']} client processes: "
         f"{figures['calls_per_second']:.0f} calls/s "
-        f"({figures['trades'] / figures['seconds']:.0f} trades/s, {figures['errors']} errors"
-        + (f", market changing {figures['live']:.0f} times a minute)" if figures["live"] else ")")
+        f"({figures['trades'] / figures['seconds']:.0f} trades/s, {figures['errors']} errors; "
+        f"{world}; {figures['window_trades']} trades in the window)"
     )
 
 

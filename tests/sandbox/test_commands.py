@@ -38,10 +38,31 @@ def test_taobao_sandbox_command_serves_a_scenario():
     assert proc.returncode == 0
 
 
-def test_bench_reports_calls_per_second():
-    figures = bench.run(seconds=1, clients=1, trades=800)
+def check_consistent(figures: dict) -> None:
+    """The report's fields agree with each other and with the sandbox's own count."""
     assert figures["calls"] > 0 and figures["errors"] == 0
-    assert figures["trades"] == 100 * figures["calls"]
+    assert figures["served"] == figures["calls"] + figures["errors"]  # every call counted
+    assert figures["trades"] == 100 * figures["calls"]  # every page was a full page
+    assert figures["calls_per_second"] == figures["calls"] / figures["seconds"]
+    assert figures["window_trades"] >= 200  # at least two full pages to draw from
+
+
+def test_bench_on_a_live_world_recomputes_every_list():
+    figures = bench.run(seconds=1, clients=1, trades=800)  # defaults: live 600/min, lag 60 s
+    check_consistent(figures)
+    assert figures["live"] == 600 and figures["lag"] == 60
+    assert figures["changes"] > 0  # the market moved during the run
+    assert figures["uncached"] is True  # changes were still becoming visible: no list cache
     lines = []
     bench.report(figures, lines.append)
-    assert "calls/s" in lines[0]
+    assert f"{figures['calls']} list calls of 100 trades" in lines[0]
+    assert "calls/s" in lines[0] and "lists recomputed every call" in lines[0]
+
+
+def test_bench_on_a_static_world_reports_cached_lists():
+    figures = bench.run(seconds=1, clients=1, trades=800, live=0, lag=0)
+    check_consistent(figures)
+    assert figures["changes"] == 0 and figures["uncached"] is False
+    lines = []
+    bench.report(figures, lines.append)
+    assert "static world, lists cached" in lines[0]
