@@ -219,11 +219,21 @@ class Seller:
         self.max_visible_at = 0
         self._cache: dict = {}
         self._cache_generation = -1
+        self.list_scans = 0  # lists computed (not answered from the cache), for the benchmark
         self.catalog: list[dict] = []
         self.buyers: list[tuple[str, str]] = []
         # Called as listener(seller, kind, topic, data, previous) for each live change
         # ("trade" or "refund"); the world publishes TMC messages from it.
         self.listener = None
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "unhidden" not in state:  # a snapshot saved before this index existed
+            self.unhidden = SortedIndex()
+            self.unhidden.keys = list(self.by_modified.keys)
+            self.unhidden.items = list(self.by_modified.items)
+            self.hide_queue, self.hide_seq, self.pruned_to = [], 0, -INFINITY
+        self.__dict__.setdefault("list_scans", 0)
 
     # --- writes ---------------------------------------------------------------------------
     def add_trade(self, trade: TradeRecord) -> None:
@@ -289,14 +299,16 @@ class Seller:
         if self._cache_generation != self.generation:
             self._cache.clear()
             self._cache_generation = self.generation
-        if now < self.max_visible_at:  # a change is still becoming visible: no caching
-            return compute()
-        key = (*key, int(now - SCOPE_SECONDS) // 60)  # the 3-month scope moves with time
+        # What a list shows depends on "now" only at whole seconds: visible_at and hidden_at
+        # are whole seconds, and so is the start of the 3-month scope. So within one second
+        # and one generation (no change published) a computed list stays exact.
+        key = (*key, int(now))
         hit = self._cache.get(key)
         if hit is None:
             if len(self._cache) > 256:
                 self._cache.clear()
             hit = self._cache[key] = compute()
+            self.list_scans += 1
         return hit
 
     def list_by_created(self, now, start, end, types, statuses, buyer_nick) -> list[Version]:

@@ -21,5 +21,10 @@ class Command(BaseCommand):
             "--lag", type=int, default=60, help="visibility lag of the changes, seconds"
         )
 
-    def handle(self, *args, seconds, clients, trades, live, lag, **options) -> None:
-        bench.report(bench.run(seconds, clients, trades, live, lag), self.stdout.write)
+        parser.add_argument(
+            "--spread", type=int, default=0, help="each call's window ends up to N s ago"
+        )
+
+    def handle(self, *args, seconds, clients, trades, live, lag, spread, **options) -> None:
+        figures = bench.run(seconds, clients, trades, live, lag, spread)
+        bench.report(figures, self.stdout.write)
