@@ -239,9 +239,15 @@ def trade_topic(previous: dict | None, data: dict) -> str:
         return TRADE_PREFIX + STATUS_TOPICS.get(status, "TradeChanged")
     if data.get("step_trade_status") != previous.get("step_trade_status"):
         return TRADE_PREFIX + "TradeBuyerStepPay"
+    if status == "SELLER_CONSIGNED_PART" and _shipped(data) > _shipped(previous):
+        return TRADE_PREFIX + "TradePartlySellerShip"  # another sub-order shipped
     if data.get("seller_memo") != previous.get("seller_memo"):
         return TRADE_PREFIX + "TradeMemoModified"
     return TRADE_PREFIX + "TradeChanged"
+
+
+def _shipped(data: dict) -> int:
+    return sum(1 for order in data.get("orders") or [] if "consign_time" in order)
 
 
 def trade_content(topic: str, data: dict) -> dict:
