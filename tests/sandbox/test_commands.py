@@ -73,8 +73,8 @@ def test_bench_on_a_static_world_reports_cached_lists():
 def test_bench_with_spread_windows_computes_nearly_every_list():
     figures = bench.run(seconds=1, clients=1, trades=1600, live=0, lag=0, spread=3600)
     check_consistent(figures)
-    # windows of their own: far more lists computed than in the static run's one a second
-    assert figures["scans"] > 2 * (figures["seconds"] + 2)
+    # windows of their own (3,600 possible ends): nearly every call computes its list
+    assert figures["scans"] >= 0.9 * figures["served"]
     lines = []
     bench.report(figures, lines.append)
     assert "windows ending up to 3600 s ago" in lines[0]
