@@ -6,6 +6,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
@@ -205,6 +206,8 @@ def test_a_group_the_platform_would_refuse_fails_at_start(sandbox_app):
         with pytest.raises(ValueError, match="TMC group"):
             Consumer(sandbox_app, group=name)
     assert Consumer(sandbox_app, group="default").group == "default"
+    with pytest.raises(CommandError, match="not starting 'default'"):
+        call_command("tmc_consume", "--group", "default-2")
 
 
 @contextmanager
