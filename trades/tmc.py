@@ -45,6 +45,8 @@ TRADE_PREFIX = "taobao_trade_"
 REFUND_PREFIX = "taobao_refund_"
 AUTH_CANCEL = "taobao_top_AuthCancel"
 CONFIRM_CHUNK = 200  # taobao.tmc.messages.confirm takes at most 200 ids
+GROUP_ADD_CHUNK = 200  # taobao.tmc.group.add takes at most 200 nicks
+DEFAULT_GROUP = "default"  # where the platform queues a seller not added to a group
 MAX_SETTLE_WAIT = 3.0  # a publish time far ahead of our clock must not stall the consumer
 
 # What became of a message (the ``outcome`` label of ordersync_tmc_messages_total).
@@ -99,7 +101,7 @@ class Consumer:
         collapse_seconds: float | None = None,
     ) -> None:
         self.app = app
-        self.group = group or settings.TMC_GROUP
+        self.group = check_group(group or settings.TMC_GROUP)
         self.client = client or _app_client(app)
         self.quantity = quantity or settings.TMC_CONSUME_QUANTITY
         self.collapse_seconds = (
@@ -112,12 +114,17 @@ class Consumer:
     def run(self, stop: threading.Event) -> None:
         """Permit shops, then pull and apply until ``stop``; an error waits and retries."""
         next_permit = 0.0
+        grouped = False
         failures = 0
         while not stop.is_set():
             try:
                 close_old_connections()  # a long-lived process: drop broken or aged ones
+                if not grouped:
+                    # Shops permitted by an earlier run (maybe under another group) join ours.
+                    join_group(self.app, self.client, self.group)
+                    grouped = True
                 if time.monotonic() >= next_permit:
-                    permit_shops(self.app, self.client)
+                    permit_shops(self.app, self.client, group=self.group)
                     next_permit = time.monotonic() + settings.TMC_PERMIT_REFRESH_SECONDS
                 result = self.pull_once()
                 failures = 0
@@ -424,14 +431,21 @@ def _app_client(app: TopApp) -> TopClient:
 
 
 # --- permits ------------------------------------------------------------------------------
-def permit_shops(app: TopApp, client: TopClient, shops: Iterable[Shop] | None = None) -> int:
+def permit_shops(
+    app: TopApp,
+    client: TopClient,
+    shops: Iterable[Shop] | None = None,
+    *,
+    group: str = DEFAULT_GROUP,
+) -> int:
     """Call ``taobao.tmc.user.permit`` for each active shop of ``app`` not yet permitted
-    (all of them the first time); return how many were permitted."""
+    (all of them the first time) and put them in ``group``; return how many were
+    permitted."""
     if shops is None:
         shops = Shop.objects.filter(app=app, status=Shop.Status.ACTIVE).exclude(
             tmc__permitted_at__isnull=False
         )
-    done = 0
+    permitted = []
     for shop in shops:
         try:
             api.tmc_user_permit(client, shop.session_key)
@@ -442,10 +456,49 @@ def permit_shops(app: TopApp, client: TopClient, shops: Iterable[Shop] | None = 
             log.warning("TMC permit of shop %s failed (retried later): %s", shop.pk, error)
             continue
         TmcShop.objects.update_or_create(shop=shop, defaults={"permitted_at": timezone.now()})
-        done += 1
-    if done:
-        log.info("TMC: permitted %d shops of app %s", done, app.app_key)
-    return done
+        permitted.append(shop)
+    if permitted:
+        log.info("TMC: permitted %d shops of app %s", len(permitted), app.app_key)
+        join_group(app, client, group, permitted)
+    return len(permitted)
+
+
+def check_group(group: str) -> str:
+    """Refuse a group name the platform would refuse (tmc/taobao_tmc_group_add.json), at
+    start rather than at every permit round."""
+    if group != DEFAULT_GROUP and (group.startswith(DEFAULT_GROUP) or len(group) > 32):
+        raise ValueError(f"TMC group {group!r}: at most 32 characters, not starting 'default'")
+    return group
+
+
+def join_group(
+    app: TopApp, client: TopClient, group: str, shops: Iterable[Shop] | None = None
+) -> int:
+    """Put permitted shops (all active permitted shops of ``app`` by default) in the TMC
+    ``group`` with ``taobao.tmc.group.add``; return how many joined.
+
+    The platform queues a permitted seller's messages in the group ``default`` until the
+    seller is added to a named group, so a consumer of any other group would get nothing.
+    A chunk the platform refuses has its permits cleared: the next permit round permits
+    those shops again and retries (meanwhile polling still brings their changes)."""
+    if group == DEFAULT_GROUP:
+        return 0
+    if shops is None:
+        shops = Shop.objects.filter(
+            app=app, status=Shop.Status.ACTIVE, tmc__permitted_at__isnull=False
+        )
+    shops = list(shops)
+    joined = 0
+    for start in range(0, len(shops), GROUP_ADD_CHUNK):
+        chunk = shops[start : start + GROUP_ADD_CHUNK]
+        try:
+            api.tmc_group_add(client, group, [shop.seller_nick for shop in chunk])
+        except TopError as error:
+            log.warning("TMC group %s: adding %d shops failed: %s", group, len(chunk), error)
+            TmcShop.objects.filter(shop__in=chunk).update(permitted_at=None)
+            continue
+        joined += len(chunk)
+    return joined
 
 
 def forget_permit(shop: Shop) -> None:

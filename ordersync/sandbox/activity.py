@@ -36,8 +36,7 @@ def simulate_history(world: World, seller: Seller, count: int, days: float, now:
             _replay(world, seller, trade, created, now)
     finally:
         seller.bulk = False
-        seller.by_modified.resort()
-        seller.by_visible.resort()
+        seller.resort()
 
 
 def _replay(world: World, seller: Seller, trade: TradeRecord, t: float, now: float) -> None:

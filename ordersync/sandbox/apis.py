@@ -3,7 +3,7 @@ plain Python lists; the envelope is added by the protocol layer).
 
 References: top-api.md §4 (trades.sold.get, increment.get, incrementv.get, fullinfo.get,
 trade.get, refunds.receive.get, refund.get, logistics.trace.search, time.get) and §7 (TMC:
-tmc.user.permit/cancel/get, tmc.messages.consume/confirm).
+tmc.user.permit/cancel/get, tmc.group.add, tmc.messages.consume/confirm).
 """
 
 from __future__ import annotations
@@ -263,9 +263,30 @@ def tmc_user_permit(call: Call) -> dict:
         unknown = topics - tmc.ALL_TOPICS
         if unknown:
             raise isv("isv.topic-not-exist", f"topic not found: {sorted(unknown)[0]}")
-    group = call.params.get("group_name") or tmc.DEFAULT_GROUP
-    call.world.tmc.permit(call.params["app_key"], call.seller.nick, topics, group)
+    # The platform's permit takes no group: taobao.tmc.group.add assigns one.
+    call.world.tmc.permit(call.params["app_key"], call.seller.nick, topics)
     return {"is_success": True}
+
+
+def tmc_group_add(call: Call) -> dict:
+    """Put permitted sellers (``nicks``, at most 200) in the app's group ``group_name``.
+
+    Rules of the platform's doc (tmc/taobao_tmc_group_add.json): a name of at most 32
+    characters that does not start with ``default``; only sellers already permitted; messages
+    queued before stay in the old group."""
+    group = required(call, "group_name")
+    if len(group) > 32:
+        raise invalid_arg("group_name", "at most 32 characters")
+    if group.startswith(tmc.DEFAULT_GROUP):
+        raise invalid_arg("group_name", "must not start with default")
+    nicks = [n.strip() for n in required(call, "nicks").split(",") if n.strip()]
+    if not nicks or len(nicks) > 200:
+        raise invalid_arg("nicks", "1..200 nicks")
+    missing = call.world.tmc.add_to_group(call.params["app_key"], group, nicks)
+    if missing:
+        # The platform's sub_code for this is not documented; this one says what happened.
+        raise isv("isv.user-not-permit", f"user not permitted: {missing[0]}")
+    return {"group_name": group, "created": clock.fmt(call.now)}
 
 
 def tmc_user_cancel(call: Call) -> dict:
@@ -358,6 +379,7 @@ HANDLERS = {
     "taobao.tmc.user.permit": (tmc_user_permit, True),
     "taobao.tmc.user.cancel": (tmc_user_cancel, False),
     "taobao.tmc.user.get": (tmc_user_get, False),
+    "taobao.tmc.group.add": (tmc_group_add, False),
     "taobao.tmc.messages.consume": (tmc_messages_consume, False),
     "taobao.tmc.messages.confirm": (tmc_messages_confirm, False),
 }

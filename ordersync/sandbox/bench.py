@@ -1,11 +1,19 @@
 """Benchmark: how many 100-trade list calls per second the sandbox serves.
 
-    python -m ordersync.sandbox.bench [--seconds 10] [--clients 2] [--trades 5000] [--live 0]
+    python -m ordersync.sandbox.bench [--seconds 10] [--clients 2] [--trades 5000]
+                                      [--live 600] [--lag 60] [--spread 0]
 
 The sandbox runs in this process. Clients run in separate processes over keep-alive HTTP and
 call ``taobao.trades.sold.increment.get`` (page_size 100, fields including orders) over a
 one-day window, on random pages. They are kept light (no JSON decoding) so that the figure
 is the sandbox's, not the client library's.
+
+By default the world is live, as in our own benchmarks: the market changes ``--live`` times a
+minute and the changes become visible ``--lag`` seconds later. A computed list is reused only
+within one second and until the next change, so in a live world a large share of the calls
+scan their window afresh (the report says how many). ``--live 0 --lag 0`` measures a static
+world instead, where almost every list comes from the cache; ``--spread N`` gives every call
+a window of its own (ending up to N seconds ago), so nearly every call computes its list.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ APP_SECRET = "bench-secret"
 FIELDS = "tid,status,type,created,modified,payment,total_fee,buyer_nick,orders"
 
 
-def _client(gateway_url: str, session: str, seconds: float, pages: int, out) -> None:
+def _client(gateway_url: str, session: str, seconds: float, pages: int, spread: int, out) -> None:
     """Call the gateway over one keep-alive connection until ``seconds`` have passed.
 
     The client is kept light (http.client, no JSON decoding: trades are counted in the raw
@@ -40,6 +48,7 @@ def _client(gateway_url: str, session: str, seconds: float, pages: int, out) -> 
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
         now = time.time()
+        end = now - rng.randint(0, spread)  # a window of its own: the list is computed afresh
         params = {
             "method": "taobao.trades.sold.increment.get",
             "app_key": APP_KEY,
@@ -49,8 +58,8 @@ def _client(gateway_url: str, session: str, seconds: float, pages: int, out) -> 
             "v": "2.0",
             "sign_method": "md5",
             "fields": FIELDS,
-            "start_modified": fmt(now - 86400 + 60),
-            "end_modified": fmt(now),
+            "start_modified": fmt(end - 86400 + 60 + spread),
+            "end_modified": fmt(end),
             "page_no": str(rng.randint(1, pages)),
             "page_size": "100",
         }
@@ -66,23 +75,44 @@ def _client(gateway_url: str, session: str, seconds: float, pages: int, out) -> 
     out.put((done, trades, errors))
 
 
-def run(seconds: float = 10.0, clients: int = 2, trades: int = 5000, live: float = 0) -> dict:
+METHOD = "taobao.trades.sold.increment.get"
+
+
+def run(
+    seconds: float = 10.0,
+    clients: int = 2,
+    trades: int = 5000,
+    live: float = 600,
+    lag: int = 60,
+    spread: int = 0,
+) -> dict:
     """Run the benchmark and return its figures (``live``: market changes per minute while
-    it runs, half new trades and half changes)."""
+    it runs, half new trades and half changes; ``lag``: their visibility lag in seconds;
+    ``spread``: each call's window ends up to this many seconds before now, so that calls
+    rarely share a computed list)."""
     from ordersync.sandbox.server import start_sandbox
 
     with start_sandbox(port=0, seed=1) as sb:
-        sb.state.add_app(APP_KEY, APP_SECRET, 0)
-        seller, _ = sb.state.add_seller("bench-shop", trades, 1)
-        session = sb.state.issue_session(APP_KEY, "bench-shop").key
-        seller.rates.trades_per_minute = live / 2
-        seller.rates.changes_per_minute = live / 2
+        world = sb.state
+        world.add_app(APP_KEY, APP_SECRET, 0)
+        seller, _ = world.add_seller("bench-shop", trades, 1)
+        session = world.issue_session(APP_KEY, "bench-shop").key
+        world.set_faults({"lag_seconds": lag})
+        versions_before = _versions(seller)
+        scans_before = seller.list_scans
+        with world.lock:
+            seller.rates.trades_per_minute = live / 2
+            seller.rates.changes_per_minute = live / 2
         window = len([t for t in seller.trades.values() if t.type in ("fixed", "auction")])
         pages = max(1, window // 100 - 1)
+        if spread:  # shorter windows hold fewer trades (history is spread evenly over a day)
+            pages = max(1, int(window * (86400 - 60 - spread) / 86400) // 100 - 2)
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
         procs = [
-            context.Process(target=_client, args=(sb.gateway_url, session, seconds, pages, queue))
+            context.Process(
+                target=_client, args=(sb.gateway_url, session, seconds, pages, spread, queue)
+            )
             for _ in range(clients)
         ]
         for proc in procs:
@@ -90,6 +120,11 @@ def run(seconds: float = 10.0, clients: int = 2, trades: int = 5000, live: float
         results = [queue.get() for _ in procs]
         for proc in procs:
             proc.join()
+        with world.lock:
+            seller.rates.trades_per_minute = seller.rates.changes_per_minute = 0
+            served = world.calls[METHOD][APP_KEY]
+            changes = _versions(seller) - versions_before
+            scans = seller.list_scans - scans_before
     calls = sum(r[0] for r in results)
     return {
         "seconds": seconds,
@@ -99,7 +134,17 @@ def run(seconds: float = 10.0, clients: int = 2, trades: int = 5000, live: float
         "errors": sum(r[2] for r in results),
         "calls_per_second": calls / seconds,
         "live": live,
+        "lag": lag,
+        "served": served,
+        "changes": changes,
+        "scans": scans,
+        "window_trades": window,
+        "spread": spread,
     }
+
+
+def _versions(seller) -> int:
+    return sum(len(trade.versions) for trade in seller.trades.values())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,18 +152,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--trades", type=int, default=5000)
-    parser.add_argument("--live", type=float, default=0, help="market changes per minute")
+    parser.add_argument("--live", type=float, default=600, help="market changes per minute")
+    parser.add_argument("--lag", type=int, default=60, help="visibility lag of the changes")
+    parser.add_argument("--spread", type=int, default=0, help="windows end up to N s ago")
     args = parser.parse_args(argv)
-    report(run(args.seconds, args.clients, args.trades, args.live))
+    report(run(args.seconds, args.clients, args.trades, args.live, args.lag, args.spread))
 
 
 def report(figures: dict, write=print) -> None:
+    if figures["live"]:
+        world = (
+            f"market changing {figures['live']:.0f} times a minute ({figures['changes']} "
+            f"changes), lag {figures['lag']} s"
+        )
+    else:
+        world = "static world"
+    if figures["spread"]:
+        world += f", windows ending up to {figures['spread']} s ago"
+    world += f"; {figures['scans']} lists computed, the other calls from the cache"
     write(
         f"{figures['calls']} list calls of 100 trades in {figures['seconds']:.0f} s "
         f"from {figures['clients']} client processes: "
         f"{figures['calls_per_second']:.0f} calls/s "
-        f"({figures['trades'] / figures['seconds']:.0f} trades/s, {figures['errors']} errors"
-        + (f", market changing {figures['live']:.0f} times a minute)" if figures["live"] else ")")
+        f"({figures['trades'] / figures['seconds']:.0f} trades/s, {figures['errors']} errors; "
+        f"{world}; {figures['window_trades']} trades in the window)"
     )
 
 

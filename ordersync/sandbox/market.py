@@ -10,6 +10,7 @@ always reads the newest version.
 from __future__ import annotations
 
 import bisect
+import heapq
 import random
 from dataclasses import dataclass, field
 
@@ -165,6 +166,16 @@ class SortedIndex:
         hi = bisect.bisect_right(self.keys, end)
         return self.items[lo:hi]
 
+    def remove(self, key: int, item: Version) -> None:
+        """Remove ``item`` (filed under ``key``); the others keep their order."""
+        lo = bisect.bisect_left(self.keys, key)
+        hi = bisect.bisect_right(self.keys, key)
+        for at in range(lo, hi):
+            if self.items[at] is item:
+                del self.keys[at]
+                del self.items[at]
+                return
+
 
 @dataclass
 class MarketRates:
@@ -192,6 +203,13 @@ class Seller:
         self.created_keys: list[int] = []
         self.by_modified = SortedIndex()
         self.by_visible = SortedIndex()
+        # by_modified without the versions already replaced in the lists (hidden_at passed):
+        # a live world keeps a trade's old versions, and scanning them made every list call
+        # of a changing market several times slower. Versions leave it in hidden_at order.
+        self.unhidden = SortedIndex()
+        self.hide_queue: list[tuple[int, int, Version]] = []  # (hidden_at, seq, version)
+        self.hide_seq = 0
+        self.pruned_to = -INFINITY  # every version hidden by then has left ``unhidden``
         self.refunds: dict[str, Refund] = {}
         self.open_trades: list[TradeRecord] = []
         self.open_refunds: list[Refund] = []
@@ -201,11 +219,21 @@ class Seller:
         self.max_visible_at = 0
         self._cache: dict = {}
         self._cache_generation = -1
+        self.list_scans = 0  # lists computed (not answered from the cache), for the benchmark
         self.catalog: list[dict] = []
         self.buyers: list[tuple[str, str]] = []
         # Called as listener(seller, kind, topic, data, previous) for each live change
         # ("trade" or "refund"); the world publishes TMC messages from it.
         self.listener = None
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "unhidden" not in state:  # a snapshot saved before this index existed
+            self.unhidden = SortedIndex()
+            self.unhidden.keys = list(self.by_modified.keys)
+            self.unhidden.items = list(self.by_modified.items)
+            self.hide_queue, self.hide_seq, self.pruned_to = [], 0, -INFINITY
+        self.__dict__.setdefault("list_scans", 0)
 
     # --- writes ---------------------------------------------------------------------------
     def add_trade(self, trade: TradeRecord) -> None:
@@ -238,8 +266,11 @@ class Seller:
         version = Version(trade, modified, visible_at, data)
         if previous is not None:
             previous.hidden_at = visible_at
+            self.hide_seq += 1
+            heapq.heappush(self.hide_queue, (visible_at, self.hide_seq, previous))
         trade.versions.append(version)
         self.by_modified.add(modified, version, self.bulk)
+        self.unhidden.add(modified, version, self.bulk)
         self.by_visible.add(visible_at, version, self.bulk)
         self.max_visible_at = max(self.max_visible_at, visible_at)
         self.generation += 1
@@ -268,14 +299,16 @@ class Seller:
         if self._cache_generation != self.generation:
             self._cache.clear()
             self._cache_generation = self.generation
-        if now < self.max_visible_at:  # a change is still becoming visible: no caching
-            return compute()
-        key = (*key, int(now - SCOPE_SECONDS) // 60)  # the 3-month scope moves with time
+        # What a list shows depends on "now" only at whole seconds: visible_at and hidden_at
+        # are whole seconds, and so is the start of the 3-month scope. So within one second
+        # and one generation (no change published) a computed list stays exact.
+        key = (*key, int(now))
         hit = self._cache.get(key)
         if hit is None:
             if len(self._cache) > 256:
                 self._cache.clear()
             hit = self._cache[key] = compute()
+            self.list_scans += 1
         return hit
 
     def list_by_created(self, now, start, end, types, statuses, buyer_nick) -> list[Version]:
@@ -295,11 +328,30 @@ class Seller:
 
         return self._cached(("created", start, end, types, statuses, buyer_nick), now, compute)
 
+    def prune(self, now: float) -> bool:
+        """Drop the versions hidden by ``now`` from ``unhidden``; False if the clock went
+        back since the last prune (then ``unhidden`` lacks versions visible at ``now``)."""
+        if now < self.pruned_to:
+            return False
+        queue = self.hide_queue
+        while queue and queue[0][0] <= now:
+            _, _, version = heapq.heappop(queue)
+            self.unhidden.remove(version.modified, version)
+        self.pruned_to = now
+        return True
+
+    def resort(self) -> None:
+        """Restore the indexes' order after bulk appends (history replay)."""
+        self.by_modified.resort()
+        self.by_visible.resort()
+        self.unhidden.resort()
+
     def list_by_modified(self, now, start, end, types, statuses, buyer_nick) -> list[Version]:
         """Visible versions whose ``modified`` lies in [start, end], newest first."""
 
         def compute():
-            return self._scan(self.by_modified, now, start, end, types, statuses, buyer_nick)
+            index = self.unhidden if self.prune(now) else self.by_modified
+            return self._scan(index, now, start, end, types, statuses, buyer_nick)
 
         return self._cached(("modified", start, end, types, statuses, buyer_nick), now, compute)
 

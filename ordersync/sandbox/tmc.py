@@ -4,7 +4,8 @@ Reference: top-api.md §7 (topics §7.5, content fields §7.6, delivery semantic
 consume/confirm §7.8) and §10.10 (what a simulator must reproduce).
 
 A change to a trade or refund of a permitted seller publishes a message to every app that
-permitted the seller, in the app's group for that seller. A consumed message stays in its
+permitted the seller, in the app's group for that seller: ``default`` until
+``taobao.tmc.group.add`` moves the seller to a named group. A consumed message stays in its
 queue, invisible for ``tmc_visibility_seconds``; unless confirmed it comes back with
 ``retried`` one higher. Faults: dropped messages, duplicates (a second message with its own
 id), reordering (a message held back for up to ``tmc_reorder_seconds`` and shuffled batches).
@@ -117,8 +118,21 @@ class Tmc:
         self.published: Counter = Counter()  # by topic
 
     # --- permits --------------------------------------------------------------------------
-    def permit(self, app_key: str, nick: str, topics: frozenset | None, group: str) -> None:
-        self.permits[(app_key, nick)] = Permit(group or DEFAULT_GROUP, topics)
+    def permit(self, app_key: str, nick: str, topics: frozenset | None) -> None:
+        """Subscribe (or re-subscribe) a seller; a re-permit keeps the seller's group."""
+        previous = self.permits.get((app_key, nick))
+        group = previous.group if previous else DEFAULT_GROUP
+        self.permits[(app_key, nick)] = Permit(group, topics)
+
+    def add_to_group(self, app_key: str, group: str, nicks: list[str]) -> list[str]:
+        """Move permitted sellers to ``group``: their new messages queue there, the ones
+        already queued stay where they are (as on the platform). If any nick is not
+        permitted nothing moves; return those nicks."""
+        missing = [nick for nick in nicks if (app_key, nick) not in self.permits]
+        if not missing:
+            for nick in nicks:
+                self.permits[(app_key, nick)].group = group
+        return missing
 
     def cancel(self, app_key: str, nick: str) -> bool:
         return self.permits.pop((app_key, nick), None) is not None
@@ -225,9 +239,15 @@ def trade_topic(previous: dict | None, data: dict) -> str:
         return TRADE_PREFIX + STATUS_TOPICS.get(status, "TradeChanged")
     if data.get("step_trade_status") != previous.get("step_trade_status"):
         return TRADE_PREFIX + "TradeBuyerStepPay"
+    if status == "SELLER_CONSIGNED_PART" and _shipped(data) > _shipped(previous):
+        return TRADE_PREFIX + "TradePartlySellerShip"  # another sub-order shipped
     if data.get("seller_memo") != previous.get("seller_memo"):
         return TRADE_PREFIX + "TradeMemoModified"
     return TRADE_PREFIX + "TradeChanged"
+
+
+def _shipped(data: dict) -> int:
+    return sum(1 for order in data.get("orders") or [] if "consign_time" in order)
 
 
 def trade_content(topic: str, data: dict) -> dict:

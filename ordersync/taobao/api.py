@@ -159,13 +159,23 @@ class TmcMessage:
 
 
 def tmc_user_permit(
-    client: TopClient, session: str, *, topics: Iterable[str] | None = None, group: str = ""
+    client: TopClient, session: str, *, topics: Iterable[str] | None = None
 ) -> bool:
-    """Subscribe the session's seller to the app's TMC topics (``topics`` overwrites)."""
+    """Subscribe the session's seller to the app's TMC topics (``topics`` overwrites). The
+    seller's messages go to the group ``default`` until :func:`tmc_group_add` moves it."""
     # Reference: taobao.tmc.user.permit, top-api.md §7.1 (tmc/taobao_tmc_user_permit.json)
-    params = {"topics": ",".join(topics) if topics else None, "group_name": group or None}
+    params = {"topics": ",".join(topics) if topics else None}
     body = client.call("taobao.tmc.user.permit", params, session=session)
     return _bool(body.get("is_success"))
+
+
+def tmc_group_add(client: TopClient, group: str, nicks: Iterable[str]) -> str:
+    """Put permitted sellers (at most 200 ``nicks``) in the app's TMC ``group``: their new
+    messages are consumed from that group; messages queued before stay where they were."""
+    # Reference: taobao.tmc.group.add, top-api.md §7.1 (tmc/taobao_tmc_group_add.json)
+    params = {"group_name": group, "nicks": ",".join(nicks)}
+    body = client.call("taobao.tmc.group.add", params)
+    return str(body.get("group_name") or group)
 
 
 def tmc_messages_consume(

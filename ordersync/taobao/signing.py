@@ -12,19 +12,25 @@ from collections.abc import Mapping
 SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
 
 
-def signing_string(params: Mapping[str, str]) -> str:
+def signing_string(params: Mapping[str, str], include_empty: bool = False) -> str:
     """Return the sorted ``name1value1name2value2…`` string that gets hashed.
 
-    ``sign`` itself and empty values are left out, as the official Java SDK does.
+    ``sign`` itself is left out. Empty values are left out as the official Java and .NET
+    SDKs do; ``include_empty`` keeps them (as bare names), as the official Python, PHP and
+    Go SDKs do (top-api.md §1.4).
     """
     return "".join(
-        f"{name}{params[name]}" for name in sorted(params) if name != "sign" and params[name] != ""
+        f"{name}{params[name]}"
+        for name in sorted(params)
+        if name != "sign" and (include_empty or params[name] != "")
     )
 
 
-def sign(params: Mapping[str, str], secret: str, sign_method: str) -> str:
+def sign(
+    params: Mapping[str, str], secret: str, sign_method: str, include_empty: bool = False
+) -> str:
     """Return the uppercase hex signature of ``params`` for ``sign_method``."""
-    payload = signing_string(params).encode()
+    payload = signing_string(params, include_empty).encode()
     key = secret.encode()
     if sign_method == "md5":
         digest = hashlib.md5(key + payload + key).hexdigest()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from ordersync.sandbox import activity
-from ordersync.sandbox.market import LEGAL_MOVES, REFUND_MOVES
+from ordersync.sandbox.market import DEFAULT_TYPES, LEGAL_MOVES, REFUND_MOVES
 from ordersync.sandbox.server import start_sandbox
 
 from .conftest import APP_KEY, APP_SECRET, control, make_seller, oracle
@@ -178,3 +178,30 @@ def test_same_seed_same_world(app):
 
     assert world_of(5) == world_of(5)
     assert world_of(5) != world_of(6)
+
+
+def test_unhidden_index_lists_what_a_full_scan_lists():
+    """The pruned index the list APIs scan gives the same pages as scanning every version,
+    while changes become visible and after the clock went back (skew)."""
+    with start_sandbox(port=0, seed=3) as sb:
+        world = sb.state
+        world.add_app("a", "s", 0)
+        seller, _ = world.add_seller("s", 600, 1)
+        with world.lock:
+            seller.rates.changes_per_minute = seller.rates.trades_per_minute = 3000
+        # lag 2 s (changes pending), then 0 (versions hidden at once), then the clock goes
+        # 30 s back: versions hidden since are visible again and must be listed
+        for lag, skew in ((2, 0), (2, 0), (0, 0), (0, 0), (0, -30), (0, 0)):
+            time.sleep(0.7)
+            with world.lock:
+                world.set_faults({"lag_seconds": lag, "skew_seconds": skew})
+                now = world.now()
+                start, end = int(now) - 86400, int(now) + 5
+                expected = seller._scan(
+                    seller.by_modified, now, start, end, DEFAULT_TYPES, None, None
+                )
+                seller.drop_caches()
+                got = seller.list_by_modified(now, start, end, DEFAULT_TYPES, None, None)
+            assert [v.trade.tid for v in got] == [v.trade.tid for v in expected]
+            assert got == expected
+        assert len(seller.unhidden.items) < len(seller.by_modified.items)

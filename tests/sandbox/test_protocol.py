@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.client
+import json
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -10,7 +14,7 @@ import requests
 from ordersync.sandbox.clock import fmt
 from ordersync.taobao.signing import sign
 
-from .conftest import APP_SECRET, Top, control, error_of
+from .conftest import APP_KEY, APP_SECRET, Top, control, error_of
 
 OFFICIAL = {
     "method": "taobao.item.seller.get",
@@ -188,27 +192,93 @@ def test_big_ids_and_money(top):
             assert order["oid_str"] == str(order["oid"]) and order["oid"] > 2**53
 
 
-def test_request_shaped_like_the_official_python_sdk(sb, top):
-    """System params (timestamp in epoch ms, partner_id) in the URL, the rest in the body."""
+def python_sdk_request(sb, method: str, app: dict, session: str | None = None) -> dict:
+    """Send a request the way the official Python SDK (``taobao-sdk-python-20210816``,
+    ``top/api/base.py``: ``RestApi.getResponse``) does, rebuilt here independently of
+    ``ordersync.taobao.signing``.
+
+    - system params: format json, md5, v 2.0, epoch-ms timestamp, partner_id, method,
+      session; they go in the URL query;
+    - application params: every attribute that is not None, *empty strings included*, as
+      ``str(value)`` (so ``True`` is sent as ``True``); they go in a urlencoded body;
+    - sign: ``MD5(secret + "".join(f"{k}{v}" for k in sorted(all params)) + secret)``
+      over system and application params together, uppercase hex;
+    - POST over http.client with the SDK's three headers; a non-200 status is an error.
+    """
     system = {
-        "app_key": top.app_key,
-        "v": "2.0",
         "format": "json",
+        "app_key": APP_KEY,
         "sign_method": "md5",
-        "method": "taobao.trades.sold.get",
+        "v": "2.0",
         "timestamp": str(int(time.time() * 1000)),
         "partner_id": "taobao-sdk-python-20210816",
-        "session": top.session,
+        "method": method,
     }
-    business = {"fields": "tid,status", "page_size": "5"}
-    system["sign"] = sign({**system, **business}, APP_SECRET, "md5")
-    response = requests.post(
-        sb.gateway_url,
-        params=system,
-        data=business,
-        headers={"Content-type": "application/x-www-form-urlencoded;charset=UTF-8"},
-    )
-    assert len(response.json()["trades_sold_get_response"]["trades"]["trade"]) == 5
+    if session is not None:
+        system["session"] = session
+    signed = {**system, **app}
+    text = "".join(f"{key}{signed[key]}" for key in sorted(signed))
+    system["sign"] = hashlib.md5(f"{APP_SECRET}{text}{APP_SECRET}".encode()).hexdigest().upper()
+    connection = http.client.HTTPConnection(sb.host, sb.port, timeout=30)
+    headers = {
+        "Content-type": "application/x-www-form-urlencoded;charset=UTF-8",
+        "Cache-Control": "no-cache",
+        "Connection": "Keep-Alive",
+    }
+    try:
+        connection.request(
+            "POST",
+            "/router/rest?" + urllib.parse.urlencode(system),
+            body=urllib.parse.urlencode(app),
+            headers=headers,
+        )
+        response = connection.getresponse()
+        assert response.status == 200
+        return json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_the_official_python_sdk_works_unchanged(sb, top):
+    answer = python_sdk_request(sb, "taobao.time.get", {})
+    assert len(answer["time_get_response"]["time"]) == 19
+    now = time.time()
+    request = {  # what TradesSoldIncrementGetRequest sends with these attributes set
+        "fields": "tid,status,modified",
+        "start_modified": fmt(now - 86400 + 60),
+        "end_modified": fmt(now),
+        "page_size": 100,
+        "use_has_next": True,
+        "buyer_nick": "",  # set to "" rather than None: sent and signed as a bare name
+    }
+    answer = python_sdk_request(sb, "taobao.trades.sold.increment.get", request, top.session)
+    inner = answer["trades_sold_increment_get_response"]
+    assert "has_next" in inner and inner["trades"]["trade"]
+
+
+def test_empty_values_signed_or_not_are_both_accepted(top):
+    """Java/.NET SDKs leave empty values out of the signature; Python, PHP and Go sign them
+    as bare names (top-api.md §1.4). The gateway takes either, and nothing else."""
+    for sign_method in ("md5", "hmac", "hmac-sha256"):
+        query = top.system("taobao.time.get", sign_method)
+        body = {"buyer_nick": "", "fields": "tid"}
+        params = {**query, **body}
+        for include_empty in (False, True):
+            signature = sign(params, APP_SECRET, sign_method, include_empty=include_empty)
+            answer = top.raw({**query, "sign": signature}, body).json()
+            assert "error_response" not in answer, (sign_method, include_empty, answer)
+        wrong = sign(params, "not-the-secret", sign_method, include_empty=True)
+        assert error_of(top.raw({**query, "sign": wrong}, body).json())["code"] == 25
+
+
+def test_an_empty_value_signed_as_bare_name_differs_from_skipping_it():
+    params = {**OFFICIAL, "buyer_nick": ""}
+    with_empty = sign(params, "helloworld", "md5", include_empty=True)
+    assert sign(params, "helloworld", "md5") == "66987CB115214E59E6EC978214934FB8"
+    text = "".join(f"{k}{params[k]}" for k in sorted(params))
+    assert "app_key12345678buyer_nickfields" in text  # a bare name between its neighbours
+    expected = hashlib.md5(f"helloworld{text}helloworld".encode()).hexdigest().upper()
+    assert with_empty == expected != "66987CB115214E59E6EC978214934FB8"
 
 
 def test_control_time_and_index(sb):

@@ -16,9 +16,10 @@ def consume(top: Top, quantity: int = 100, **extra) -> list[dict]:
     return inner.get("messages", {}).get("tmc_message", [])
 
 
-def confirm(top: Top, messages: list[dict]) -> None:
+def confirm(top: Top, messages: list[dict], **extra) -> None:
     ids = ",".join(str(m["id"]) for m in messages)
-    assert top.ok("taobao.tmc.messages.confirm", s_message_ids=ids)["is_success"] is True
+    answer = top.ok("taobao.tmc.messages.confirm", s_message_ids=ids, **extra)
+    assert answer["is_success"] is True
 
 
 def change(sb, nick: str = "shop-a", count: int = 1) -> list[int]:
@@ -155,3 +156,125 @@ def test_revoke_sends_auth_cancel_and_kills_the_session(sb, top, seller):
 def test_consume_quantity_bounds(sb, top):
     error = error_of(top.call("taobao.tmc.messages.consume", quantity="500"))
     assert error["code"] == 41
+
+
+def test_group_add_moves_new_messages_to_the_named_group(sb, top):
+    error = error_of(top.call("taobao.tmc.group.add", group_name="g1", nicks="shop-a"))
+    assert error["sub_code"] == "isv.user-not-permit"  # only permitted sellers
+    control(sb, "POST", "faults", {"tmc_visibility_seconds": 1})
+    top.ok("taobao.tmc.user.permit")
+    change(sb)  # queued in "default" before the seller joins g1: it stays there
+    answer = top.ok("taobao.tmc.group.add", group_name="g1", nicks="shop-a")
+    assert answer["group_name"] == "g1" and answer["created"]
+    assert top.ok("taobao.tmc.user.get", nick="shop-a")["tmc_user"]["group_name"] == "g1"
+    top.ok("taobao.tmc.user.permit")  # a later permit keeps the group
+    tids = change(sb, count=2)
+    in_group = consume(top, group_name="g1")
+    assert sorted(json.loads(m["content"])["tid"] for m in in_group) == sorted(tids)
+    assert len(consume(top)) == 1  # the old message, in "default"
+    confirm(top, in_group, group_name="g1")
+    time.sleep(1.1)  # past the visibility timeout: only unconfirmed ones would come back
+    assert consume(top, group_name="g1") == []
+    assert control(sb, "GET", "tmc")["queues"][f"{APP_KEY}/g1"]["pending"] == 0
+
+
+def test_group_add_refuses_reserved_and_long_names(sb, top):
+    top.ok("taobao.tmc.user.permit")
+    for name in ("default", "default2", "g" * 33):
+        error = error_of(top.call("taobao.tmc.group.add", group_name=name, nicks="shop-a"))
+        assert error["code"] == 41 and "group_name" in error["sub_code"], name
+    error = error_of(top.call("taobao.tmc.group.add", group_name="g1"))
+    assert error["code"] == 40
+
+
+CLOSED = ("TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO")
+
+
+def expected_topic(before: dict, after: dict) -> str:
+    """The topic the platform sends for a lifecycle step (top-api.md §7.5)."""
+    was, now = before["status"], after["status"]
+    if was == "WAIT_BUYER_PAY" and now == "WAIT_SELLER_SEND_GOODS":
+        name = "TradeBuyerPay"  # paid, or the final payment of a presale
+    elif was == now == "WAIT_BUYER_PAY":
+        assert before["step"] != after["step"]
+        name = "TradeBuyerStepPay"  # the presale deposit
+    elif now == "SELLER_CONSIGNED_PART":
+        name = "TradePartlySellerShip"
+    elif now == "WAIT_BUYER_CONFIRM_GOODS":
+        name = "TradeSellerShip"
+    elif now == "TRADE_FINISHED":
+        name = "TradeSuccess"
+    elif now in CLOSED:
+        name = "TradeClose"
+    else:
+        assert now == "TRADE_BUYER_SIGNED", (was, now)  # cod: signed for, not a status topic
+        name = "TradeChanged"
+    return "taobao_trade_" + name
+
+
+def snapshot(trade) -> dict:
+    return {"status": trade.state["status"], "step": trade.state.get("step_trade_status")}
+
+
+def consume_all(top: Top, **extra) -> list[dict]:
+    messages = []
+    while batch := consume(top, quantity=200, **extra):
+        messages += batch
+        confirm(top, batch, **extra)
+    return messages
+
+
+def test_each_lifecycle_step_has_its_trade_topic(sb, top):
+    top.ok("taobao.tmc.user.permit")
+    control(sb, "POST", "market", {"nick": "shop-a", "burst": 150})
+    created = consume_all(top)
+    assert {m["topic"] for m in created} == {"taobao_trade_TradeCreate"}
+    new = {json.loads(m["content"])["tid"] for m in created}
+    world = sb.state
+    seller = world.sellers["shop-a"]
+    expected: dict[int, list[str]] = {}
+    with world.lock:
+        for _ in range(8):  # until every new trade has come to its end
+            for trade in [t for t in seller.open_trades if t.tid in new]:
+                before = snapshot(trade)
+                if lifecycle.advance(seller, trade, world.now(), 0):
+                    topic = expected_topic(before, snapshot(trade))
+                    expected.setdefault(trade.tid, []).append(topic)
+    got: dict[int, list[str]] = {}
+    for message in consume_all(top):
+        got.setdefault(json.loads(message["content"])["tid"], []).append(message["topic"])
+    assert got == expected
+    seen = {topic for topics in got.values() for topic in topics}
+    for name in ("BuyerPay", "SellerShip", "Success", "Close", "Changed", "PartlySellerShip"):
+        assert f"taobao_trade_Trade{name}" in seen, name
+
+
+def test_reordering_delivers_a_later_message_of_a_trade_first(sb, top):
+    """§10.10's example: TradeBuyerPay handed out before the TradeCreate of its trade."""
+    top.ok("taobao.tmc.user.permit")
+    control(sb, "POST", "faults", {"tmc_reorder_rate": 1.0, "tmc_reorder_seconds": 1.0})
+    world = sb.state
+    seller = world.sellers["shop-a"]
+    old = set(seller.trades)
+    control(sb, "POST", "market", {"nick": "shop-a", "burst": 30})
+    with world.lock:
+        unpaid = [
+            t
+            for tid, t in seller.trades.items()
+            if tid not in old and t.state["status"] == "WAIT_BUYER_PAY"
+        ]
+        for trade in unpaid:
+            assert lifecycle.advance(seller, trade, world.now(), 0)
+    assert len(unpaid) >= 10
+    time.sleep(1.05)  # every held-back message is due
+    delivered = consume(top, quantity=200)
+    assert len(delivered) == 30 + len(unpaid)
+    inverted = []
+    first_seen: dict[int, dict] = {}
+    for message in delivered:
+        tid = json.loads(message["content"])["tid"]
+        earlier = first_seen.setdefault(tid, message)
+        if earlier is not message and earlier["id"] > message["id"]:
+            inverted.append((earlier["topic"], message["topic"]))  # later one came first
+    assert inverted
+    assert ("taobao_trade_TradeBuyerPay", "taobao_trade_TradeCreate") in inverted

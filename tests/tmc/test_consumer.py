@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 
 from ordersync.taobao import api
 from shops.models import Shop
 from shops.top import client_for_shop
 from trades.models import Refund, Trade
-from trades.tmc import counters, permit_shops
+from trades.tmc import Consumer, counters, permit_shops
 from trades.tmc_models import TmcShop
 
-from .conftest import drain, platform, wait_until
+from .conftest import drain, platform, running, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,6 +74,30 @@ def test_a_pull_writes_collapses_and_confirms(make_shop, consumer, gateway):
     assert stats["messages:received"] == 8 and stats["messages:collapsed"] == 4
     assert stats["fetches:trade"] == 4 and stats["freshness_seconds:count"] == 4
     assert TmcShop.objects.get(shop=shop).freshness_seconds is not None
+
+
+def metric(text: str, line_start: str) -> float:
+    """The value of the one /metrics sample whose line starts with ``line_start``."""
+    values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(line_start)]
+    assert len(values) == 1, (line_start, values)
+    return values[0]
+
+
+def test_confirm_lag_and_shop_freshness_are_in_metrics(make_shop, consumer, gateway):
+    shop = make_shop("metered")
+    permit_shops(consumer.app, consumer.client)
+    gateway.control("market", {"nick": "metered", "burst": 3})
+    result = drain(consumer)
+    assert result.outcomes == {"written": 3}
+    text = Client().get("/metrics").content.decode()
+    lag = 'ordersync_tmc_confirm_lag_seconds_{}{{app_key="app-1"}}'
+    count, total = metric(text, lag.format("count")), metric(text, lag.format("sum"))
+    assert count == 3  # one sample per confirmed message
+    assert 0 <= total / count < 30  # publish → confirm, seconds (pub_time has 1 s resolution)
+    row = TmcShop.objects.get(shop=shop)
+    fresh = metric(text, 'ordersync_tmc_shop_freshness_seconds{shop="metered"}')
+    assert fresh == row.freshness_seconds and 0 <= fresh < 30
+    assert row.last_change_modified == max(t.modified for t in Trade.objects.filter(shop=shop))
 
 
 def test_unknown_seller_is_confirmed_and_counted(make_shop, consumer, gateway, sandbox_app):
@@ -148,3 +175,75 @@ def test_the_console_shows_tmc_state_to_operators(make_shop, consumer, admin_cli
     stats = admin_client.get("/admin/trades/tmcstat/").content.decode()
     assert "messages:written" in stats
     assert admin_client.get(f"/admin/trades/tmcshop/{shop.pk}/change/").status_code == 200
+
+
+def test_a_consumer_of_a_named_group_receives_and_writes(make_shop, gateway, sandbox_app, settings):
+    settings.TMC_GROUP = "g1"
+    early = make_shop("early")
+    permit_shops(sandbox_app, client_for_shop(early))  # an earlier run, in "default"
+    late = make_shop("late")
+    consumer = Consumer(sandbox_app)
+    assert consumer.group == "g1"
+    with running(consumer):
+        wait_until(lambda: len(tmc_stats(gateway)["permits"]) == 2, 10, "the permits")
+        for nick in ("early", "late"):
+            gateway.control("market", {"nick": nick, "burst": 3})
+
+        def both_written() -> bool:
+            return all(Trade.objects.filter(shop=s).count() == 3 for s in (early, late))
+
+        wait_until(both_written, 15, "the consumer of g1 to write both shops' trades")
+    queues = tmc_stats(gateway)["queues"]
+    assert queues["app-1/g1"]["pending"] == 0  # consumed and confirmed in g1
+    assert "app-1/default" not in queues  # nothing went to the group nobody reads
+    for nick in ("early", "late"):
+        user = consumer.client.call("taobao.tmc.user.get", {"nick": nick})["tmc_user"]
+        assert user["group_name"] == "g1"
+
+
+def test_a_group_the_platform_would_refuse_fails_at_start(sandbox_app):
+    for name in ("default-2", "g" * 33):
+        with pytest.raises(ValueError, match="TMC group"):
+            Consumer(sandbox_app, group=name)
+    assert Consumer(sandbox_app, group="default").group == "default"
+    with pytest.raises(CommandError, match="not starting 'default'"):
+        call_command("tmc_consume", "--group", "default-2")
+
+
+@contextmanager
+def failing_trade_writes():
+    """A real write failure: PostgreSQL refuses every insert into the trade table."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_trade() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'trade writes refused by the test'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse_trade BEFORE INSERT ON trades_trade "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_trade()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER IF EXISTS test_refuse_trade ON trades_trade")
+            cursor.execute("DROP FUNCTION IF EXISTS test_refuse_trade()")
+
+
+def test_a_failed_write_is_not_confirmed_and_comes_back(make_shop, consumer, gateway):
+    shop = make_shop("unwritable")
+    permit_shops(consumer.app, consumer.client)
+    gateway.faults(tmc_visibility_seconds=3)
+    gateway.control("market", {"nick": "unwritable", "burst": 2})
+    with failing_trade_writes():
+        result = drain(consumer)
+    assert result.fetches["trade"] == 2  # fetched fine, the write failed
+    assert result.outcomes == {"failed": 2} and result.confirmed == []
+    assert pending(gateway) == 2 and not Trade.objects.filter(shop=shop).exists()
+    assert tmc_stats(gateway).get("confirmed", 0) == 0
+    wait_until(
+        lambda: tmc_stats(gateway)["queues"]["app-1/default"]["ready"] == 2, 10, "redelivery"
+    )
+    again = drain(consumer)
+    assert again.received == 2 and again.outcomes == {"written": 2}
+    assert Trade.objects.filter(shop=shop).count() == 2 and pending(gateway) == 0

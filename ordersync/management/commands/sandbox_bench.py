@@ -14,7 +14,17 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=10.0)
         parser.add_argument("--clients", type=int, default=2)
         parser.add_argument("--trades", type=int, default=5000)
-        parser.add_argument("--live", type=float, default=0, help="market changes per minute")
+        parser.add_argument(
+            "--live", type=float, default=600, help="market changes per minute (0: static)"
+        )
+        parser.add_argument(
+            "--lag", type=int, default=60, help="visibility lag of the changes, seconds"
+        )
 
-    def handle(self, *args, seconds: float, clients: int, trades: int, live: float, **options):
-        bench.report(bench.run(seconds, clients, trades, live), self.stdout.write)
+        parser.add_argument(
+            "--spread", type=int, default=0, help="each call's window ends up to N s ago"
+        )
+
+    def handle(self, *args, seconds, clients, trades, live, lag, spread, **options) -> None:
+        figures = bench.run(seconds, clients, trades, live, lag, spread)
+        bench.report(figures, self.stdout.write)

@@ -6,11 +6,12 @@ import logging
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from shops.models import TopApp
-from trades.tmc import Consumer
+from trades.tmc import Consumer, check_group
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ class Command(BaseCommand):
         apps = list(apps)
         if not apps:
             raise CommandError("no app to consume for (add one with add_app, or check --app)")
+        try:
+            check_group(opts["group"] or settings.TMC_GROUP)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         stop = threading.Event()
 
         def on_signal(signum, frame):
