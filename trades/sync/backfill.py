@@ -55,7 +55,7 @@ def backfill_shop(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> SyncRun:
     """Backfill (or resume the unfinished backfill of) ``shop``; return the run."""
-    client = client or client_for_shop(shop)
+    client = client_for_shop(shop, client)
     for stream in Checkpoint.Stream.values:
         Checkpoint.objects.get_or_create(shop=shop, stream=stream)
     run = runs.start_run(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)

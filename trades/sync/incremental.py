@@ -40,7 +40,7 @@ def sync_shop(shop: Shop, stream: str = "trades", *, client: TopClient | None = 
     """Read the stream's windows up to ``now − lag``; return the run (its outcome says how)."""
     spec = STREAMS[stream]
     Checkpoint.objects.get_or_create(shop=shop, stream=stream)
-    client = client or client_for_shop(shop)
+    client = client_for_shop(shop, client)
     run = runs.start_run(shop, stream, SyncRun.Kind.INCREMENTAL)
     counters = runs.Counters()
     calls_before = client.calls

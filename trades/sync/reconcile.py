@@ -37,7 +37,7 @@ def reconcile_shop(
     shop: Shop, day: date | None = None, *, client: TopClient | None = None
 ) -> list[ReconcileReport]:
     """Reconcile ``day`` (platform date), or yesterday and today so far; return the reports."""
-    client = client or client_for_shop(shop)
+    client = client_for_shop(shop, client)
     today = client.clock.now().astimezone(PLATFORM_TZ).date()
     days = [day] if day else [today - timedelta(days=1), today]
     return [_reconcile_day(shop, client, d) for d in days]
