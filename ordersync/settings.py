@@ -175,6 +175,16 @@ if SYNC_PAGE_SIZE > 100:
 SYNC_FULLINFO_CONCURRENCY = positive_int("SYNC_FULLINFO_CONCURRENCY", 4)
 SYNC_DEGRADE_FAILURE_RATE = read("SYNC_DEGRADE_FAILURE_RATE", env.float, default=0.3)
 SYNC_RECOVER_AFTER_SUCCESSES = positive_int("SYNC_RECOVER_AFTER_SUCCESSES", 5)
+# A run stops starting windows after SYNC_RUN_TIME_LIMIT seconds, and a window that reads
+# longer than SYNC_WINDOW_TIME_LIMIT keeps what it wrote and is read again narrower: both
+# well inside Q_TIMEOUT, so a heavy window is never killed and retried at the same width.
+SYNC_RUN_TIME_LIMIT = positive_int("SYNC_RUN_TIME_LIMIT", max(1, Q_TIMEOUT // 2))
+SYNC_WINDOW_TIME_LIMIT = positive_int("SYNC_WINDOW_TIME_LIMIT", max(1, Q_TIMEOUT // 4))
+if SYNC_RUN_TIME_LIMIT + SYNC_WINDOW_TIME_LIMIT >= Q_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"SYNC_RUN_TIME_LIMIT={SYNC_RUN_TIME_LIMIT} plus SYNC_WINDOW_TIME_LIMIT="
+        f"{SYNC_WINDOW_TIME_LIMIT} must stay under Q_TIMEOUT={Q_TIMEOUT}"
+    )
 BACKFILL_DAYS = positive_int("BACKFILL_DAYS", 90)
 RECONCILE_HOUR = read("RECONCILE_HOUR", env.int, default=3)
 if not 0 <= RECONCILE_HOUR <= 23:

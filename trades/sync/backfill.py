@@ -22,9 +22,9 @@ from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
 from ordersync.taobao.errors import TradeServiceRejected, Transient
 from ordersync.taobao.types import format_time, parse_time
-from shops.models import Checkpoint, Shop, SyncRun
+from shops.models import SYNCED_STREAMS, Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
-from trades.sync import runs
+from trades.sync import locks, runs
 from trades.sync.incremental import fan_out, fullinfo_fetcher, read_window
 from trades.sync.reading import WindowTooLarge, complete_trades, prefetched, read_forward
 from trades.sync.streams import REFUNDS, TRADE_FIELDS
@@ -55,9 +55,20 @@ def backfill_shop(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> SyncRun:
     """Backfill (or resume the unfinished backfill of) ``shop``; return the run."""
-    client = client_for_shop(shop, client)
-    for stream in Checkpoint.Stream.values:
+    for stream in SYNCED_STREAMS:
         Checkpoint.objects.get_or_create(shop=shop, stream=stream)
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=Checkpoint.Stream.BACKFILL)
+    with locks.run_lock(checkpoint.pk) as taken:
+        if not taken:
+            return runs.skip_run(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)
+        lost = runs.close_lost_runs(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)
+        if lost:
+            error = runs.WorkerLost(f"{lost} backfill run(s) lost their worker")
+            runs.record_failure(shop, Checkpoint.Stream.BACKFILL, error)
+        return _run(shop, days, client_for_shop(shop, client), on_progress)
+
+
+def _run(shop: Shop, days: int | None, client: TopClient, on_progress) -> SyncRun:
     run = runs.start_run(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)
     counters = runs.Counters()
     calls_before = client.calls

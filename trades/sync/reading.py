@@ -28,6 +28,10 @@ class WindowTooLarge(Exception):
         self.total = total
 
 
+class WindowOverrun(Exception):
+    """A window took longer than a window may: what it wrote stays, it is read again narrower."""
+
+
 class WindowUnstable(Exception):
     """Rows kept appearing inside the window while it was read; it is read again later."""
 
