@@ -107,7 +107,7 @@ def record_failure(shop: Shop, stream: str, error: Exception) -> None:
     wait = backoff(failures)
     progress = dict(checkpoint.progress)
     if _narrows(error, failures):
-        progress = narrowed(progress)
+        progress = narrowed(progress, incremental=stream in ("trades", "refunds"))
     if isinstance(error, TradeServiceRejected):
         wait = max(wait, REJECTION_PAUSE)
     if isinstance(error, RateLimited):
@@ -141,10 +141,10 @@ def _narrows(error: Exception, failures: int) -> bool:
     return failures >= 2
 
 
-def narrowed(progress: dict) -> dict:
+def narrowed(progress: dict, *, incremental: bool = False) -> dict:
     """``progress`` with every stored width halved (never under a minute)."""
     progress = dict(progress)
-    if "window_seconds" not in progress and not progress.get("until"):
+    if incremental and "window_seconds" not in progress:
         progress["window_seconds"] = settings.SYNC_MAX_WINDOW_SECONDS
     for key in WIDTH_KEYS:
         if key in progress:
