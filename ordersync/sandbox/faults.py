@@ -60,6 +60,8 @@ class Faults:
     # trade.fullinfo.get answers isv.trade-not-exist for these tids, though the lists show
     # them (a detail index lagging behind the lists)
     hidden_tids: list[str] = field(default_factory=list)
+    # the trade list APIs send these tids without ``modified`` (a malformed record)
+    malformed_tids: list[str] = field(default_factory=list)
 
     def update(self, values: dict) -> None:
         known = {f.name: f for f in fields(self)}

@@ -28,6 +28,7 @@ from ordersync.taobao.client import TopClient
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.sync import locks, runs
+from trades.sync.poison import SetAside
 from trades.sync.reading import WindowOverrun, WindowTooLarge, complete_trades, read_backward
 from trades.sync.streams import STREAMS, TRADE_FIELDS, Stream
 from trades.sync.windows import MIN_WIDTH, Window, narrower, next_window, wider
@@ -109,10 +110,11 @@ def _sync_window(
         return Step.CAUGHT_UP
     run.window_start = run.window_start or window.start
     run.window_end = window.end
+    set_aside = SetAside.of(checkpoint)
     # A window of the narrowest width is read whole however long it takes: it must pass.
     deadline = None if width <= MIN_WIDTH else time.monotonic() + settings.SYNC_WINDOW_TIME_LIMIT
     try:
-        rows, split = read_split(shop, spec, client, window, counters, deadline)
+        rows, split = read_split(shop, spec, client, window, counters, deadline, set_aside)
     except WindowOverrun:
         # What was written commits (writes are idempotent and monotonic); the cursor stays
         # and the window is read again, narrower.
@@ -120,6 +122,8 @@ def _sync_window(
         return Step.MORE
     quiet = rows < settings.SYNC_SPLIT_THRESHOLD // 10
     width = narrower(width) if split else wider(width, limit) if quiet else width
+    set_aside.save_on(checkpoint)
+    counters.set_aside += set_aside.entries()
     _advance(checkpoint, window.end, width)
     return Step.MORE if window.end < now - lag - timedelta(seconds=1) else Step.CAUGHT_UP
 
@@ -131,6 +135,7 @@ def read_split(
     window: Window,
     counters: runs.Counters,
     deadline: float | None = None,
+    set_aside: SetAside | None = None,
 ) -> tuple[int, bool]:
     """Read a window, in halves while a part holds more than ``SYNC_SPLIT_THRESHOLD`` rows.
 
@@ -141,10 +146,13 @@ def read_split(
     if window.end - window.start <= timedelta(seconds=1):
         threshold = 10**9
     try:
-        return read_window(shop, spec, client, window, counters, threshold, deadline), False
+        rows = read_window(shop, spec, client, window, counters, threshold, deadline, set_aside)
+        return rows, False
     except WindowTooLarge:
         halves = window.halves()
-        rows = sum(read_split(shop, spec, client, h, counters, deadline)[0] for h in halves)
+        rows = sum(
+            read_split(shop, spec, client, h, counters, deadline, set_aside)[0] for h in halves
+        )
         return rows, True
 
 
@@ -156,10 +164,12 @@ def read_window(
     counters: runs.Counters,
     split_threshold: int | None = None,
     deadline: float | None = None,
+    set_aside: SetAside | None = None,
 ) -> int:
     """Read one window from its last page to its first and write every page; return rows.
 
-    Past ``deadline`` (``time.monotonic()``), raise WindowOverrun after the page written."""
+    Past ``deadline`` (``time.monotonic()``), raise WindowOverrun after the page written.
+    With ``set_aside``, poison records are set aside instead of failing the window."""
     fetch = partial(
         spec.list_modified,
         client,
@@ -177,8 +187,10 @@ def read_window(
         split_threshold=split_threshold or settings.SYNC_SPLIT_THRESHOLD,
     )
     for items in pages:
+        if set_aside is not None:
+            items = set_aside.drop_malformed(items, spec.key)
         if spec.needs_orders:
-            items = complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop))
+            items = complete_page(shop, client, items, set_aside)
         result = spec.write(shop, items)
         rows += len(items)
         counters.pages += 1
@@ -187,6 +199,19 @@ def read_window(
         if deadline is not None and time.monotonic() > deadline:
             raise WindowOverrun(f"window {window.start} – {window.end} ran out of time")
     return rows
+
+
+def complete_page(
+    shop: Shop, client: TopClient, items: list[dict], set_aside: SetAside | None
+) -> list[dict]:
+    """Trades of a page completed with ``fullinfo`` where the list entry lacks ``orders``."""
+    if set_aside is None:
+        return complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop))
+    not_found: list[int] = []
+    fetch = fullinfo_fetcher(shop, client)
+    items = complete_trades(items, fetch, fan_out(shop), not_found=not_found)
+    set_aside.take_not_found(not_found)
+    return items
 
 
 def fan_out(shop: Shop) -> int:

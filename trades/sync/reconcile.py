@@ -8,6 +8,7 @@ through the normal write path. Nothing found is the normal result.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -30,6 +31,7 @@ from trades.sync.streams import TRADE_FIELDS
 from trades.sync.write import write_trades
 from trades.webhooks.events import emit_found_missing
 
+log = logging.getLogger("ordersync.sync")
 LISTING_FIELDS = "tid,status,modified"
 DETAIL_LIMIT = 200
 
@@ -58,6 +60,13 @@ def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[Rec
     today = client.clock.now().astimezone(PLATFORM_TZ).date()
     days = [day] if day else [today - timedelta(days=1), today]
     reports, failed = [], False
+    try:
+        _repair_set_aside(shop, client)
+    except Exception as error:
+        failed = True
+        runs.record_failure(shop, Checkpoint.Stream.RECONCILE, error)
+        if isinstance(error, SessionInvalid):
+            return reports
     for d in days:
         try:
             reports.append(_reconcile_day(shop, client, d))
@@ -69,6 +78,34 @@ def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[Rec
     if not failed:
         _record_success(shop)
     return reports
+
+
+def _repair_set_aside(shop: Shop, client: TopClient) -> None:
+    """Fetch and write the trades the sync set aside (``trades.sync.poison``).
+
+    Those written leave the list; those the platform still does not find stay on it (and
+    stay visible on the checkpoint). Keys that are no tid cannot be fetched: they are
+    logged and dropped.
+    """
+    for stream in (Checkpoint.Stream.TRADES, Checkpoint.Stream.BACKFILL):
+        keys = list(
+            Checkpoint.objects.filter(shop=shop, stream=stream)
+            .values_list("progress__set_aside", flat=True)
+            .first()
+            or {}
+        )
+        if not keys:
+            continue
+        tids = [int(key) for key in keys if key.isdigit()]
+        fetched, _ = _repair(shop, client, tids, runs.Counters())
+        settled = {str(tid) for tid in fetched} | {key for key in keys if not key.isdigit()}
+        log.info("shop %s: %d of %d set-aside records repaired", shop.pk, len(settled), len(keys))
+        with transaction.atomic():
+            checkpoint = Checkpoint.objects.select_for_update().get(shop=shop, stream=stream)
+            kept = checkpoint.progress.get("set_aside", {})
+            kept = {key: reason for key, reason in kept.items() if key not in settled}
+            checkpoint.progress = {**checkpoint.progress, "set_aside": kept}
+            checkpoint.save(update_fields=["progress"])
 
 
 def _record_success(shop: Shop) -> None:

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,6 +16,7 @@ from django.utils import timezone
 from ordersync.taobao.errors import RateLimited, SessionInvalid, TradeServiceRejected, Transient
 from shops import actions
 from shops.models import Checkpoint, Shop, SyncRun
+from trades.sync.poison import TradesNotFound, count_not_found
 from trades.sync.windows import narrower
 
 log = logging.getLogger("ordersync.sync")
@@ -34,6 +35,7 @@ class Counters:
     pages: int = 0
     trades_seen: int = 0
     trades_written: int = 0
+    set_aside: list[dict] = field(default_factory=list)  # poison records left to reconcile
 
 
 def start_run(shop: Shop, stream: str, kind: str) -> SyncRun:
@@ -85,6 +87,7 @@ def finish_run(run: SyncRun, counters: Counters, outcome: str, error: Exception 
                 "window_end": run.window_end.isoformat() if run.window_end else None,
                 "seconds": round((run.finished_at - run.started_at).total_seconds(), 3),
                 **asdict(counters),
+                "set_aside": [entry["key"] for entry in counters.set_aside],
                 "error": run.error_class or None,
             }
         ),
@@ -114,7 +117,8 @@ def record_failure(shop: Shop, stream: str, error: Exception) -> None:
         wait = max(wait, timedelta(seconds=error.ban_seconds))
     if isinstance(error, WorkerLost):
         wait = timedelta(0)  # found by the run that takes over: it goes on at once
-    progress = {**progress, **getattr(error, "progress", {})}
+    if isinstance(error, TradesNotFound):
+        progress = count_not_found(progress, error.tids)  # set aside after a few windows
     Checkpoint.objects.filter(pk=checkpoint.pk).update(
         consecutive_failures=F("consecutive_failures") + 1,
         last_error=f"{type(error).__name__}: {error}"[:2000],
