@@ -20,13 +20,13 @@ from django.db import transaction
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.errors import TradeServiceRejected, Transient
 from ordersync.taobao.types import format_time, parse_time
 from shops.models import SYNCED_STREAMS, Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.sync import locks, runs
-from trades.sync.incremental import fan_out, fullinfo_fetcher, read_window
-from trades.sync.reading import WindowTooLarge, complete_trades, prefetched, read_forward
+from trades.sync.incremental import complete_page, read_window
+from trades.sync.poison import SetAside
+from trades.sync.reading import WindowTooLarge, prefetched, read_forward
 from trades.sync.streams import REFUNDS, TRADE_FIELDS
 from trades.sync.windows import Window, narrower
 
@@ -128,6 +128,25 @@ def _begin(shop: Shop, client: TopClient, days: int) -> dict:
     return state
 
 
+def describe(checkpoint: Checkpoint | None, running: bool = False) -> str:
+    """The backfill's state in a few words: "done", "trades 42%", "refunds 80%, failed ×2"."""
+    state = checkpoint.progress if checkpoint else {}
+    if not state.get("until"):
+        return "-"
+    if state.get("finished_at"):
+        return "done"
+    begin, until = parse_time(state["from"]), parse_time(state["until"])
+    stage = "trades" if parse_time(state["trades_done_until"]) < until else "refunds"
+    done = parse_time(state[f"{stage}_done_until"])
+    share = (done - begin) / (until - begin) if until > begin else 1.0
+    text = f"{stage} {share:.0%}"
+    if running:
+        return f"{text}, running"
+    if checkpoint.consecutive_failures:
+        text += f", failed ×{checkpoint.consecutive_failures}"
+    return text
+
+
 def _span(state: dict, stage: str) -> tuple[datetime, datetime, datetime]:
     return (
         parse_time(state["from"]),
@@ -151,12 +170,9 @@ def _report(state: dict, stage: str, counters: runs.Counters, on_progress) -> No
 
 
 def _backfill_trades(shop: Shop, client: TopClient, counters, on_progress) -> None:
+    # A slice that fails (transiently, or again and again) is halved by runs.record_failure.
     while True:
-        try:
-            state = _trade_slice(shop, client, counters)
-        except (Transient, TradeServiceRejected):
-            _narrow_slices(shop)  # a slice the platform cannot serve in time: halves next time
-            raise
+        state = _trade_slice(shop, client, counters)
         if state is None:
             return
         _report(state, "trades", counters, on_progress)
@@ -172,26 +188,22 @@ def _trade_slice(shop: Shop, client: TopClient, counters) -> dict | None:
         return None
     width = timedelta(seconds=state["slice_seconds"])
     window = Window(done, min(until, done + width))
+    set_aside = SetAside.of(checkpoint)
     try:
-        _read_slice(shop, client, window, counters)
+        _read_slice(shop, client, window, counters, set_aside)
     except WindowTooLarge:
         state["slice_seconds"] = int(narrower(width).total_seconds())
     else:
         state["trades_done_until"] = format_time(window.end)
         state["slice_seconds"] = int(min(DAY, width * 2).total_seconds())
+        set_aside.save_on(checkpoint)
+        state = checkpoint.progress = {**checkpoint.progress, **state}
+        counters.set_aside += set_aside.entries()
     checkpoint.save(update_fields=["progress"])
     return state
 
 
-@transaction.atomic
-def _narrow_slices(shop: Shop) -> None:
-    checkpoint = _lock(shop)
-    width = timedelta(seconds=checkpoint.progress["slice_seconds"])
-    checkpoint.progress["slice_seconds"] = int(narrower(width).total_seconds())
-    checkpoint.save(update_fields=["progress"])
-
-
-def _read_slice(shop: Shop, client: TopClient, window: Window, counters) -> None:
+def _read_slice(shop: Shop, client: TopClient, window: Window, counters, set_aside) -> None:
     fetch = partial(
         api.trades_sold_get,
         client,
@@ -208,18 +220,18 @@ def _read_slice(shop: Shop, client: TopClient, window: Window, counters) -> None
         window.end - window.start > timedelta(minutes=1)
     ):
         raise WindowTooLarge(first.total_results)
-    _write_page(shop, client, first.items, counters)
+    _write_page(shop, client, first.items, counters, set_aside)
     if len(first.items) < settings.SYNC_PAGE_SIZE:
         return
     rest = read_forward(lambda page_no: fetch(page_no=page_no + 1, use_has_next=True))
     for items in prefetched(rest):
-        _write_page(shop, client, items, counters)
+        _write_page(shop, client, items, counters, set_aside)
 
 
-def _write_page(shop: Shop, client: TopClient, items: list[dict], counters) -> None:
+def _write_page(shop: Shop, client: TopClient, items: list[dict], counters, set_aside) -> None:
     from trades.sync.write import write_trades
 
-    items = complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop))
+    items = complete_page(shop, client, set_aside.drop_malformed(items, "tid"), set_aside)
     result = write_trades(shop, items)
     counters.pages += 1
     counters.trades_seen += result.seen
@@ -256,4 +268,5 @@ def _finish(shop: Shop) -> None:
     checkpoint.last_success_at = timezone.now()
     checkpoint.consecutive_failures = 0
     checkpoint.last_error = ""
+    checkpoint.next_run_at = None
     checkpoint.save()
