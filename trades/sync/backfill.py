@@ -41,6 +41,7 @@ class Progress:
     done_seconds: float
     total_seconds: float
     trades_written: int
+    slices: int = 0  # slices of this stage written by this run
 
 
 class Locked(Exception):
@@ -155,7 +156,7 @@ def _span(state: dict, stage: str) -> tuple[datetime, datetime, datetime]:
     )
 
 
-def _report(state: dict, stage: str, counters: runs.Counters, on_progress) -> None:
+def _report(state: dict, stage: str, counters: runs.Counters, on_progress, slices: int) -> None:
     if on_progress is None:
         return
     begin, done, until = _span(state, stage)
@@ -165,27 +166,31 @@ def _report(state: dict, stage: str, counters: runs.Counters, on_progress) -> No
             (done - begin).total_seconds(),
             (until - begin).total_seconds(),
             counters.trades_written,
+            slices,
         )
     )
 
 
 def _backfill_trades(shop: Shop, client: TopClient, counters, on_progress) -> None:
     # A slice that fails (transiently, or again and again) is halved by runs.record_failure.
+    slices = 0
     while True:
-        state = _trade_slice(shop, client, counters)
+        state, written = _trade_slice(shop, client, counters)
         if state is None:
             return
-        _report(state, "trades", counters, on_progress)
+        slices += written  # a slice found too large is halved, not written
+        _report(state, "trades", counters, on_progress, slices)
 
 
 @transaction.atomic
-def _trade_slice(shop: Shop, client: TopClient, counters) -> dict | None:
-    """Read and write the next slice; return the new state, or None when all are done."""
+def _trade_slice(shop: Shop, client: TopClient, counters) -> tuple[dict | None, bool]:
+    """Read and write the next slice; return the new state (None when all are done) and
+    whether a slice was written."""
     checkpoint = _lock(shop)
     state = checkpoint.progress
     _, done, until = _span(state, "trades")
     if done >= until:
-        return None
+        return None, False
     width = timedelta(seconds=state["slice_seconds"])
     window = Window(done, min(until, done + width))
     set_aside = SetAside.of(checkpoint)
@@ -193,14 +198,16 @@ def _trade_slice(shop: Shop, client: TopClient, counters) -> dict | None:
         _read_slice(shop, client, window, counters, set_aside)
     except WindowTooLarge:
         state["slice_seconds"] = int(narrower(width).total_seconds())
+        written = False
     else:
+        written = True
         state["trades_done_until"] = format_time(window.end)
         state["slice_seconds"] = int(min(DAY, width * 2).total_seconds())
         set_aside.save_on(checkpoint)
         state = checkpoint.progress = {**checkpoint.progress, **state}
         counters.set_aside += set_aside.entries()
     checkpoint.save(update_fields=["progress"])
-    return state
+    return state, written
 
 
 def _read_slice(shop: Shop, client: TopClient, window: Window, counters, set_aside) -> None:
@@ -240,6 +247,7 @@ def _write_page(shop: Shop, client: TopClient, items: list[dict], counters, set_
 
 def _backfill_refunds(shop: Shop, client: TopClient, counters, on_progress) -> None:
     """Refunds have no created-time list: their history is read by modified, a day at a time."""
+    slices = 0
     while True:
         with transaction.atomic():
             checkpoint = _lock(shop)
@@ -255,8 +263,9 @@ def _backfill_refunds(shop: Shop, client: TopClient, counters, on_progress) -> N
                 state["refund_slice_seconds"] = int(narrower(width).total_seconds())
             else:
                 state["refunds_done_until"] = format_time(window.end)
+                slices += 1
             checkpoint.save(update_fields=["progress"])
-        _report(state, "refunds", counters, on_progress)
+        _report(state, "refunds", counters, on_progress, slices)
 
 
 @transaction.atomic
