@@ -67,6 +67,7 @@ def test_a_run_holds_its_stream_between_windows_so_runs_never_overlap(make_shop,
 
     from django.db import connection as thread_connection
 
+    from ordersync.taobao.store import close_state_connection
     from trades.sync.incremental import sync_shop
 
     settings.SYNC_MAX_WINDOW_SECONDS = 60  # thirty windows, each its own transaction
@@ -83,6 +84,7 @@ def test_a_run_holds_its_stream_between_windows_so_runs_never_overlap(make_shop,
             sync_shop(shop, "trades")
         finally:
             done.set()
+            close_state_connection()
             thread_connection.close()
 
     def duplicate() -> None:
@@ -90,6 +92,7 @@ def test_a_run_holds_its_stream_between_windows_so_runs_never_overlap(make_shop,
             while not done.is_set():
                 sync_shop(shop, "trades")
         finally:
+            close_state_connection()
             thread_connection.close()
 
     threads = [threading.Thread(target=first), threading.Thread(target=duplicate)]

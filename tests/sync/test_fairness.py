@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from ordersync.taobao.store import close_state_connection
 from shops.models import Checkpoint, SyncRun
 from trades.sync.incremental import sync_shop
 
@@ -38,6 +39,7 @@ def test_an_idle_shop_is_served_while_a_busy_shop_saturates_the_budget(
         try:
             busy_runs.append(sync_shop(busy, "trades"))
         finally:
+            close_state_connection()  # the limiter's connection of this thread
             connection.close()
 
     thread = threading.Thread(target=run_busy)

@@ -61,6 +61,10 @@ def test_a_listed_trade_fullinfo_cannot_find_is_retried_then_set_aside(
     assert not TradeLine.objects.filter(trade__tid=hidden).exists()
     assert TradeLine.objects.filter(trade__tid=tids[0]).exists()
 
+    Checkpoint.objects.filter(shop=shop, stream="trades").update(cursor=cursor)
+    again = sync_shop(shop, "trades")  # a re-read of its window keeps it aside, no new failures
+    assert again.outcome == SyncRun.Outcome.SUCCEEDED and again.set_aside == run.set_aside
+
     gateway.faults(hidden_tids=[])  # the platform finds it again: the reconcile repairs it
     reconcile_shop(shop)
     assert TradeLine.objects.filter(trade__tid=hidden).exists()

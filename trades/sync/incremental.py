@@ -94,8 +94,8 @@ def _sync_window(
         .first()
     )
     if checkpoint is None:
-        # Only a short writer outside the run lock (a backfill setting the first cursor)
-        # holds the row without the run lock; the next run goes on.
+        # Only short writers outside the run lock (a backfill setting the first cursor, a
+        # reconcile clearing set-aside trades) hold the row: the next run goes on.
         return Step.CAUGHT_UP
     now = client.clock.now()
     overlap = timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)

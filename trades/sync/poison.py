@@ -46,7 +46,10 @@ class SetAside:
     def of(cls, checkpoint: Checkpoint) -> SetAside:
         counts = checkpoint.progress.get("not_found", {})
         limit = settings.SYNC_NOT_FOUND_ATTEMPTS
-        return cls(allowed={int(tid) for tid, n in counts.items() if n >= limit})
+        allowed = {int(tid) for tid, n in counts.items() if n >= limit}
+        # already set aside: the overlap re-reads it, and it stays aside until the reconcile
+        allowed |= {int(key) for key in checkpoint.progress.get("set_aside", {}) if key.isdigit()}
+        return cls(allowed=allowed)
 
     def drop_malformed(self, items: list[dict], key: str) -> list[dict]:
         """``items`` without the malformed ones, which are set aside."""
