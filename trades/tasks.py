@@ -75,7 +75,9 @@ def _unfinished(checkpoint: Checkpoint) -> bool:
 
 def backfill_shop_task(shop_id: int, days: int | None = None) -> str:
     shop = _active(shop_id)
-    return backfill_shop(shop, days).outcome if shop else "shop not active"
+    if shop is None:
+        return "shop not active"
+    return backfill_shop(shop, days, time_limit=settings.SYNC_RUN_TIME_LIMIT).outcome
 
 
 def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:

@@ -88,3 +88,23 @@ def test_a_failed_reconcile_is_queued_again_once_due(make_shop, gateway, setting
     )
     assert "reconcile: queued" in sync_shop_task(shop.pk)
     assert queued() == [("trades.tasks.reconcile_shop_task", (shop.pk,))]
+
+
+def test_a_backfill_task_stops_in_time_and_the_sync_queues_the_rest(make_shop, settings):
+    from trades.tasks import backfill_shop_task
+
+    settings.SYNC_RUN_TIME_LIMIT = 0  # stop after the first slice
+    shop = make_shop("long-history", history_trades=60, history_days=3)
+    assert backfill_shop_task(shop.pk, 4) == SyncRun.Outcome.SUCCEEDED
+    backfill = Checkpoint.objects.get(shop=shop, stream="backfill")
+    state = backfill.progress
+    assert not state.get("finished_at") and state["trades_done_until"] > state["from"]
+    assert state["trades_done_until"] < state["until"]  # one slice of four
+
+    assert "backfill: queued" in sync_shop_task(shop.pk)
+    (task,) = OrmQ.objects.all()
+    settings.SYNC_RUN_TIME_LIMIT = 300
+    assert import_string(task.task["func"])(*task.task["args"]) == SyncRun.Outcome.SUCCEEDED
+    backfill.refresh_from_db()
+    assert backfill.progress.get("finished_at")
+    assert Trade.objects.filter(shop=shop).count() == 60

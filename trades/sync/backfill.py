@@ -10,6 +10,7 @@ minus the overlap, so nothing modified while the backfill runs is missed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,8 +55,14 @@ def backfill_shop(
     *,
     client: TopClient | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    time_limit: float | None = None,
 ) -> SyncRun:
-    """Backfill (or resume the unfinished backfill of) ``shop``; return the run."""
+    """Backfill (or resume the unfinished backfill of) ``shop``; return the run.
+
+    With ``time_limit`` (seconds), the run stops after the first slice that ends past it,
+    and succeeds; the scheduled sync queues the rest (``trades.tasks.resume_unfinished``).
+    Workers pass ``SYNC_RUN_TIME_LIMIT`` so a long backfill is never killed by ``Q_TIMEOUT``.
+    """
     for stream in SYNCED_STREAMS:
         Checkpoint.objects.get_or_create(shop=shop, stream=stream)
     checkpoint = Checkpoint.objects.get(shop=shop, stream=Checkpoint.Stream.BACKFILL)
@@ -66,7 +73,26 @@ def backfill_shop(
         if lost:
             error = runs.WorkerLost(f"{lost} backfill run(s) lost their worker")
             runs.record_failure(shop, Checkpoint.Stream.BACKFILL, error)
+        on_progress = _with_time_limit(on_progress, time_limit)
         return _run(shop, days, client_for_shop(shop, client), on_progress)
+
+
+class Paused(Exception):
+    """The run has had its time; the backfill goes on in a later run."""
+
+
+def _with_time_limit(on_progress, time_limit: float | None):
+    if time_limit is None:
+        return on_progress
+    stop_at = time.monotonic() + time_limit
+
+    def report(progress: Progress) -> None:
+        if on_progress is not None:
+            on_progress(progress)
+        if time.monotonic() > stop_at:
+            raise Paused(f"stopped after {time_limit:.0f}s; the next run resumes here")
+
+    return report
 
 
 def _run(shop: Shop, days: int | None, client: TopClient, on_progress) -> SyncRun:
@@ -82,6 +108,8 @@ def _run(shop: Shop, days: int | None, client: TopClient, on_progress) -> SyncRu
     except Locked:
         counters.api_calls = client.calls - calls_before
         return runs.finish_run(run, counters, SyncRun.Outcome.SKIPPED)
+    except Paused:
+        pass  # every slice so far is recorded: a success, with more to do
     except Exception as error:
         counters.api_calls = client.calls - calls_before
         runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
