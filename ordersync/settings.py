@@ -229,6 +229,19 @@ if SYNC_DEGRADE_FAILURE_RATE > 1:
         f"SYNC_DEGRADE_FAILURE_RATE={SYNC_DEGRADE_FAILURE_RATE}: a share, above 0 and at most 1"
     )
 SYNC_RECOVER_AFTER_SUCCESSES = positive_int("SYNC_RECOVER_AFTER_SUCCESSES", 5)
+# A run stops starting windows after SYNC_RUN_TIME_LIMIT seconds, and a window that reads
+# longer than SYNC_WINDOW_TIME_LIMIT keeps what it wrote and is read again narrower: both
+# well inside Q_TIMEOUT, so a heavy window is never killed and retried at the same width.
+# Windows a listed trade may fail with isv.trade-not-exist on fullinfo (detail index lag)
+# before it is set aside for the reconcile and the stream moves on.
+SYNC_NOT_FOUND_ATTEMPTS = positive_int("SYNC_NOT_FOUND_ATTEMPTS", 3)
+SYNC_RUN_TIME_LIMIT = positive_int("SYNC_RUN_TIME_LIMIT", max(1, Q_TIMEOUT // 2))
+SYNC_WINDOW_TIME_LIMIT = positive_int("SYNC_WINDOW_TIME_LIMIT", max(1, Q_TIMEOUT // 4))
+if SYNC_RUN_TIME_LIMIT + SYNC_WINDOW_TIME_LIMIT >= Q_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"SYNC_RUN_TIME_LIMIT={SYNC_RUN_TIME_LIMIT} plus SYNC_WINDOW_TIME_LIMIT="
+        f"{SYNC_WINDOW_TIME_LIMIT} must stay under Q_TIMEOUT={Q_TIMEOUT}"
+    )
 BACKFILL_DAYS = positive_int("BACKFILL_DAYS", 90)
 RECONCILE_HOUR = read("RECONCILE_HOUR", env.int, default=3)
 if not 0 <= RECONCILE_HOUR <= 23:

@@ -7,14 +7,14 @@ import logging
 from django.db import transaction
 
 from shops import schedules
-from shops.models import Checkpoint, Shop
+from shops.models import SYNCED_STREAMS, Checkpoint, Shop
 from shops.signals import shop_needs_reauth
 
 log = logging.getLogger(__name__)
 
 
 def ensure_checkpoints(shop: Shop) -> None:
-    for stream in Checkpoint.Stream.values:
+    for stream in SYNCED_STREAMS:
         Checkpoint.objects.get_or_create(shop=shop, stream=stream)
 
 

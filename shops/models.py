@@ -143,6 +143,8 @@ class Checkpoint(models.Model):
         TRADES = "trades"
         REFUNDS = "refunds"
         BACKFILL = "backfill"
+        # the daily reconcile: its failures, backoff and run lock (no cursor)
+        RECONCILE = "reconcile"
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="checkpoints")
     stream = models.CharField(max_length=16, choices=Stream.choices)
@@ -162,6 +164,11 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop} {self.stream} @ {self.cursor}"
+
+
+# The streams every shop has a checkpoint for from the start (reconcile's comes with its
+# first run).
+SYNCED_STREAMS = (Checkpoint.Stream.TRADES, Checkpoint.Stream.REFUNDS, Checkpoint.Stream.BACKFILL)
 
 
 class SyncRun(models.Model):
@@ -191,6 +198,11 @@ class SyncRun(models.Model):
     error_class = models.CharField(max_length=100, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     worker = models.CharField(max_length=100, blank=True, default="", help_text="host:pid")
+    set_aside = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="records this run could not sync and left to the reconcile (tid, reason)",
+    )
 
     class Meta:
         indexes = [

@@ -17,5 +17,17 @@ def app_credentials(app: TopApp) -> AppCredentials:
     )
 
 
-def client_for_shop(shop: Shop) -> TopClient:
-    return client_for(app_credentials(shop.app), calls_per_minute=shop.app.calls_per_minute)
+def shop_key(shop: Shop) -> str:
+    """The name the shared limiter knows a shop by (its fairness is between these)."""
+    return f"shop-{shop.pk}"
+
+
+def client_for_shop(shop: Shop, client: TopClient | None = None) -> TopClient:
+    """A client whose every call counts against ``shop`` in the app's shared budget.
+
+    ``client`` (any client of the shop's app, e.g. one app-wide client shared by many
+    shops) is bound to the shop; without one, a new client is made.
+    """
+    if client is None:
+        client = client_for(app_credentials(shop.app), calls_per_minute=shop.app.calls_per_minute)
+    return client.for_shop(shop_key(shop))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
+from shops.actions import queue_job
 from shops.models import Checkpoint, Shop
+from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 from trades.sync.reconcile import reconcile_shop
@@ -24,7 +27,10 @@ def _backing_off(shop: Shop, stream: str) -> bool:
 
 
 def sync_shop_task(shop_id: int, stream: str | None = None) -> list[str]:
-    """Scheduled sync of a shop's trades and refunds; streams that are backing off wait."""
+    """Scheduled sync of a shop's trades and refunds; streams that are backing off wait.
+
+    It also re-queues the shop's backfill or reconcile when one failed and is due again.
+    """
     shop = _active(shop_id)
     if shop is None:
         return []
@@ -32,12 +38,46 @@ def sync_shop_task(shop_id: int, stream: str | None = None) -> list[str]:
     for name in [stream] if stream else ["trades", "refunds"]:
         if not _backing_off(shop, name):
             outcomes.append(f"{name}: {sync_shop(shop, name).outcome}")
-    return outcomes
+        shop.refresh_from_db(fields=["status", "degraded"])
+        if shop.status != Shop.Status.ACTIVE:
+            return outcomes  # e.g. the session turned out invalid: the shop waits for re-auth
+    return outcomes + [f"{kind}: queued" for kind in resume_unfinished(shop)]
+
+
+def resume_unfinished(shop: Shop) -> list[str]:
+    """Queue the backfill left unfinished, or the reconcile that failed, once it is due.
+
+    Due: not backing off after its failure, and not running (its run lock is free). The job
+    is marked not due for ``Q_RETRY`` seconds once queued, so a job waiting in the queue is
+    not queued again by the next sync.
+    """
+    queued = []
+    for checkpoint in Checkpoint.objects.filter(
+        shop=shop, stream__in=[Checkpoint.Stream.BACKFILL, Checkpoint.Stream.RECONCILE]
+    ):
+        if not _unfinished(checkpoint) or _backing_off(shop, checkpoint.stream):
+            continue
+        if locks.is_locked(checkpoint.pk):
+            continue
+        Checkpoint.objects.filter(pk=checkpoint.pk).update(
+            next_run_at=timezone.now() + timedelta(seconds=settings.Q_RETRY)
+        )
+        queue_job(shop, checkpoint.stream)
+        queued.append(checkpoint.stream)
+    return queued
+
+
+def _unfinished(checkpoint: Checkpoint) -> bool:
+    if checkpoint.stream == Checkpoint.Stream.BACKFILL:
+        return bool(checkpoint.progress.get("until")) and not checkpoint.progress.get("finished_at")
+    return checkpoint.consecutive_failures > 0  # a reconcile that failed
 
 
 def backfill_shop_task(shop_id: int, days: int | None = None) -> str:
     shop = _active(shop_id)
-    return backfill_shop(shop, days).outcome if shop else "shop not active"
+    if shop is None:
+        return "shop not active"
+    return backfill_shop(shop, days, time_limit=settings.SYNC_RUN_TIME_LIMIT).outcome
 
 
 def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:

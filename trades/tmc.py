@@ -34,7 +34,7 @@ from ordersync.taobao.store import client_for, close_state_connection
 from ordersync.taobao.types import parse_time
 from shops.actions import mark_needs_reauth
 from shops.models import Shop, TopApp
-from shops.top import app_credentials
+from shops.top import app_credentials, client_for_shop
 from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.write import write_refunds, write_trades
 from trades.tmc_models import TmcShop, TmcStat
@@ -316,6 +316,7 @@ class Consumer:
         Up to ``TMC_FETCH_CONCURRENCY`` threads, each fetching a share of the keys and closing
         its database connection (the limiter's) when done."""
         fetch = _fetch_trade if kind == "trade" else _fetch_refund
+        client = client_for_shop(shop, client)  # the shared budget is fair between shops
 
         def one(key: int):
             try:
@@ -448,7 +449,7 @@ def permit_shops(
     permitted = []
     for shop in shops:
         try:
-            api.tmc_user_permit(client, shop.session_key)
+            api.tmc_user_permit(client_for_shop(shop, client), shop.session_key)
         except SessionInvalid as error:
             mark_needs_reauth(shop, f"TMC permit: {error}")
             continue

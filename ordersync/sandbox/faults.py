@@ -57,6 +57,11 @@ class Faults:
     tmc_reorder_seconds: float = 3.0
     tmc_visibility_seconds: float = 30.0  # a consumed, unconfirmed message comes back then
     methods: list[str] = field(default_factory=list)  # faults apply only to these (empty: all)
+    # trade.fullinfo.get answers isv.trade-not-exist for these tids, though the lists show
+    # them (a detail index lagging behind the lists)
+    hidden_tids: list[str] = field(default_factory=list)
+    # the trade list APIs send these tids without ``modified`` (a malformed record)
+    malformed_tids: list[str] = field(default_factory=list)
 
     def update(self, values: dict) -> None:
         known = {f.name: f for f in fields(self)}

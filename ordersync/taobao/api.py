@@ -2,6 +2,10 @@
 
 Datetimes in and out are aware; items are JSON-safe dicts as on the wire (strings for times
 and money) except ``tid``/``oid``/``refund_id``/``num_iid``, which are exact ints.
+
+Calls made for a shop go through a client bound to it (``TopClient.for_shop``, or
+``shops.top.client_for_shop``), so the shared limiter shares the app's budget fairly
+between shops; app-level calls (time, TMC consume/confirm) use an unbound client.
 """
 
 from __future__ import annotations

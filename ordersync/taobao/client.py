@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -65,7 +66,12 @@ class NoLimiter:
 
 
 class TopClient:
-    """Calls one app's gateway. ``calls`` counts HTTP requests made by this instance."""
+    """Calls one app's gateway. ``calls`` counts HTTP requests made by this instance.
+
+    ``shop_key`` names the shop the calls are made for: the shared limiter hands scarce
+    tokens to the shop served longest ago, so a busy shop cannot starve the others. A
+    client without one counts as a single app-level caller.
+    """
 
     def __init__(
         self,
@@ -80,8 +86,10 @@ class TopClient:
         http: requests.Session | None = None,
         simplify: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        shop_key: str | None = None,
     ) -> None:
         self.app = app
+        self.shop_key = shop_key
         self.limiter = limiter or NoLimiter()
         self.clock = clock or LocalClock()
         self.policy = policy or RetryPolicy()
@@ -95,6 +103,16 @@ class TopClient:
     def __repr__(self) -> str:
         return f"<TopClient app_key={self.app.app_key} gateway={self.app.gateway_url}>"
 
+    def for_shop(self, shop_key: str) -> TopClient:
+        """This client bound to ``shop_key``: the same app, limiter, clock, policy and
+        connection pool; its own ``calls`` counter (the calls made for that shop)."""
+        if self.shop_key == shop_key:
+            return self
+        bound = copy.copy(self)
+        bound.shop_key = shop_key
+        bound.calls = 0
+        return bound
+
     def call(
         self,
         method: str,
@@ -104,7 +122,10 @@ class TopClient:
         shop_key: str | None = None,
     ) -> dict[str, Any]:
         """Signed call with limiter + retry policy; returns the response body inside
-        ``<root>_response`` (or the simplify body) with wrapped lists flattened."""
+        ``<root>_response`` (or the simplify body) with wrapped lists flattened.
+
+        ``shop_key`` overrides the client's own for this call."""
+        shop_key = shop_key if shop_key is not None else self.shop_key
         attempt = 0
         while True:
             attempt += 1

@@ -58,3 +58,54 @@ def test_two_workers_on_one_shop_stream_one_runs_one_leaves(make_shop, gateway):
     assert Checkpoint.objects.get(shop=shop, stream="trades").cursor > timezone.now() - timedelta(
         minutes=10
     )
+
+
+def test_a_run_holds_its_stream_between_windows_so_runs_never_overlap(make_shop, gateway, settings):
+    """A duplicate that keeps knocking never slips in between two windows of a run."""
+    import threading
+    import time
+
+    from django.db import connection as thread_connection
+
+    from ordersync.taobao.store import close_state_connection
+    from trades.sync.incremental import sync_shop
+
+    settings.SYNC_MAX_WINDOW_SECONDS = 60  # thirty windows, each its own transaction
+    settings.SYNC_LAG_SECONDS = 1
+    shop = make_shop("knock", history_trades=0)
+    Checkpoint.objects.filter(shop=shop, stream="trades").update(
+        cursor=timezone.now() - timedelta(minutes=30)
+    )
+    gateway.faults(slow_rate=1.0, slow_seconds=0.1)
+    done = threading.Event()
+
+    def first() -> None:
+        try:
+            sync_shop(shop, "trades")
+        finally:
+            done.set()
+            close_state_connection()
+            thread_connection.close()
+
+    def duplicate() -> None:
+        try:
+            while not done.is_set():
+                sync_shop(shop, "trades")
+        finally:
+            close_state_connection()
+            thread_connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=duplicate)]
+    threads[0].start()
+    time.sleep(0.3)
+    threads[1].start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    runs = list(SyncRun.objects.filter(shop=shop, stream="trades").order_by("started_at"))
+    ran = [run for run in runs if run.outcome != "skipped"]
+    assert all(run.outcome == "succeeded" for run in ran), [r.error_message for r in ran]
+    assert sum(run.outcome == "skipped" for run in runs) >= 10  # the duplicate kept knocking
+    assert ran[0].pages >= 25  # the first run read every window itself
+    for earlier, later in zip(ran, ran[1:], strict=False):
+        assert earlier.finished_at <= later.started_at, "two runs of one stream overlapped"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 
 from ordersync.taobao.client import TopClient
 from ordersync.taobao.retry import RetryPolicy
+from ordersync.taobao.types import parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import app_credentials
 from tests.sync.naive import naive_sync
@@ -69,19 +71,31 @@ def test_backfill_matches_the_oracle_and_resumes_after_a_failure(make_shop, gate
 
     failed = backfill_shop(shop, 12, on_progress=fail_after_three)
     assert failed.outcome == SyncRun.Outcome.FAILED and failed.error_class == "Transient"
-    done_until = Checkpoint.objects.get(shop=shop, stream="backfill").progress["trades_done_until"]
-    assert (
-        done_until
-        == Checkpoint.objects.get(shop=shop, stream="backfill").progress["trades_done_until"]
-    )
+    state = Checkpoint.objects.get(shop=shop, stream="backfill").progress
+    begin, done, until = (parse_time(state[k]) for k in ("from", "trades_done_until", "until"))
+    assert begin < done < until  # three slices were recorded before the failure
+    # the slices still to read: from the recorded end on, at the (narrowed) recorded width
+    width, slices, at = timedelta(seconds=state["slice_seconds"]), 0, done
+    while at < until:
+        at, width, slices = min(until, at + width), min(timedelta(days=1), width * 2), slices + 1
+    assert 0 < slices < 12
 
     gateway.faults(isp_rate=0.0)
+    sold_before = _sold_get_calls(gateway, shop)
     resumed = backfill_shop(shop, 12)
+
     assert resumed.outcome == SyncRun.Outcome.SUCCEEDED
-    # the resumed run started at the first unwritten slice, not at the beginning
-    assert resumed.api_calls < failed.api_calls + 12 * 2
+    # the resumed run read exactly the slices after the recorded one, one page each (about
+    # 40 trades a day): none of the slices written before the failure was read again
+    assert _sold_get_calls(gateway, shop) - sold_before == slices
+    assert resumed.window_start == begin  # the same backfill, not a new one
     assert resumed.trades_written + failed.trades_written == 400
     assert_matches_oracle(gateway, shop)
+
+
+def _sold_get_calls(gateway, shop: Shop) -> int:
+    calls = gateway.control("stats")["calls"].get("taobao.trades.sold.get", {})
+    return calls.get(shop.app.app_key, 0)
 
 
 def test_incremental_under_chaos_loses_nothing(make_shop, gateway, settings):

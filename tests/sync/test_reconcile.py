@@ -45,3 +45,101 @@ def test_missing_and_stale_trades_are_found_and_repaired(make_shop, gateway):
     stale.refresh_from_db()
     assert (stale.status, stale.modified) == truth
     assert [r.missing_found for r in reconcile_shop(shop)] == [0, 0]  # and it stays repaired
+
+
+def _shop_client(shop, **kw):
+    from ordersync.taobao.store import client_for
+    from shops.top import app_credentials
+
+    return client_for(app_credentials(shop.app), calls_per_minute=100000, **kw)
+
+
+def test_a_failed_day_is_recorded_and_backs_off_and_the_other_day_still_runs(
+    make_shop, gateway, settings
+):
+    from shops.models import Checkpoint, SyncRun
+
+    settings.TOP_MAX_ATTEMPTS = 1
+    shop = make_shop("flaky", history_trades=60, history_days=2)
+    backfill_shop(shop, 3)
+
+    def heal(record) -> None:  # yesterday's first call fails, then the platform is well
+        if record.outcome != "ok":
+            gateway.faults(isp_rate=0.0)
+
+    client = _shop_client(shop, on_call=heal)
+    client.clock.now()  # the clock is measured before the fault
+    gateway.faults(isp_rate=1.0)
+    reports = reconcile_shop(shop, client=client)
+
+    today = client.clock.now().astimezone(_tz()).date()
+    assert [r.day for r in reports] == [today]  # today was reconciled after yesterday failed
+    runs = SyncRun.objects.filter(shop=shop, kind=SyncRun.Kind.RECONCILE).order_by("pk")
+    assert [(r.outcome, r.error_class) for r in runs] == [
+        ("failed", "Transient"),
+        ("succeeded", ""),
+    ]
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="reconcile")
+    assert checkpoint.consecutive_failures == 1 and "Transient" in checkpoint.last_error
+    assert checkpoint.next_run_at > timezone.now()  # backs off before the next attempt
+
+    assert len(reconcile_shop(shop)) == 2
+    checkpoint.refresh_from_db()
+    assert checkpoint.consecutive_failures == 0 and checkpoint.next_run_at is None
+
+
+def test_an_invalid_session_during_reconcile_marks_the_shop(make_shop):
+    from shops.models import Shop, SyncRun
+
+    shop = make_shop("reauth")
+    Shop.objects.filter(pk=shop.pk).update(session_key="not-a-session")
+    shop.refresh_from_db()
+    assert reconcile_shop(shop) == []
+    shop.refresh_from_db()
+    assert shop.status == Shop.Status.NEEDS_REAUTH
+    (run,) = SyncRun.objects.filter(shop=shop, kind=SyncRun.Kind.RECONCILE)
+    assert run.outcome == "failed" and run.error_class == "SessionInvalid"
+
+
+def test_a_second_reconcile_of_a_shop_leaves_while_one_runs(make_shop, gateway):
+    import psycopg
+    from django.db import connection
+
+    from shops.models import Checkpoint, SyncRun
+    from trades.sync.locks import RUN_LOCK
+
+    shop = make_shop("twice", history_trades=20, history_days=1)
+    checkpoint, _ = Checkpoint.objects.get_or_create(shop=shop, stream="reconcile")
+    params = connection.get_connection_params()
+    keys = ("dbname", "user", "host", "port")
+    with psycopg.connect(**{k: params[k] for k in keys if params.get(k)}) as other:
+        # another worker's reconcile of this shop holds the lock
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK, checkpoint.pk])
+        assert reconcile_shop(shop) == []
+    (run,) = SyncRun.objects.filter(shop=shop, kind=SyncRun.Kind.RECONCILE)
+    assert run.outcome == "skipped" and run.api_calls == 0
+    assert not ReconcileReport.objects.filter(shop=shop).exists()
+    assert len(reconcile_shop(shop)) == 2  # once the other is gone, it runs
+
+
+def test_a_trade_the_platform_cannot_find_is_not_counted_as_found(make_shop, gateway):
+    shop = make_shop("gone", history_trades=60, history_days=2)
+    backfill_shop(shop, 3)
+    recent = timezone.now() - timedelta(hours=20)
+    lost = list(
+        Trade.objects.filter(shop=shop, created__gte=recent).values_list("tid", flat=True)[:2]
+    )
+    Trade.objects.filter(tid__in=lost).delete()
+    gateway.faults(hidden_tids=[str(lost[0])])  # listed, but fullinfo says it does not exist
+
+    reports = reconcile_shop(shop)
+
+    assert sum(r.missing_found for r in reports) == 1
+    assert [tid for r in reports for tid in r.details["not_found"]] == [lost[0]]
+    assert Trade.objects.filter(tid=lost[1]).exists()
+
+
+def _tz():
+    from ordersync.taobao.types import PLATFORM_TZ
+
+    return PLATFORM_TZ

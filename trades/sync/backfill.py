@@ -10,6 +10,7 @@ minus the overlap, so nothing modified while the backfill runs is missed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,13 +21,13 @@ from django.db import transaction
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.errors import TradeServiceRejected, Transient
 from ordersync.taobao.types import format_time, parse_time
-from shops.models import Checkpoint, Shop, SyncRun
+from shops.models import SYNCED_STREAMS, Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
-from trades.sync import runs
-from trades.sync.incremental import fan_out, fullinfo_fetcher, read_window
-from trades.sync.reading import WindowTooLarge, complete_trades, prefetched, read_forward
+from trades.sync import locks, runs
+from trades.sync.incremental import complete_page, read_window
+from trades.sync.poison import SetAside
+from trades.sync.reading import WindowTooLarge, prefetched, read_forward
 from trades.sync.streams import REFUNDS, TRADE_FIELDS
 from trades.sync.windows import Window, narrower
 
@@ -41,6 +42,7 @@ class Progress:
     done_seconds: float
     total_seconds: float
     trades_written: int
+    slices: int = 0  # slices of this stage written by this run
 
 
 class Locked(Exception):
@@ -53,11 +55,47 @@ def backfill_shop(
     *,
     client: TopClient | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    time_limit: float | None = None,
 ) -> SyncRun:
-    """Backfill (or resume the unfinished backfill of) ``shop``; return the run."""
-    client = client or client_for_shop(shop)
-    for stream in Checkpoint.Stream.values:
+    """Backfill (or resume the unfinished backfill of) ``shop``; return the run.
+
+    With ``time_limit`` (seconds), the run stops after the first slice that ends past it,
+    and succeeds; the scheduled sync queues the rest (``trades.tasks.resume_unfinished``).
+    Workers pass ``SYNC_RUN_TIME_LIMIT`` so a long backfill is never killed by ``Q_TIMEOUT``.
+    """
+    for stream in SYNCED_STREAMS:
         Checkpoint.objects.get_or_create(shop=shop, stream=stream)
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=Checkpoint.Stream.BACKFILL)
+    with locks.run_lock(checkpoint.pk) as taken:
+        if not taken:
+            return runs.skip_run(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)
+        lost = runs.close_lost_runs(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)
+        if lost:
+            error = runs.WorkerLost(f"{lost} backfill run(s) lost their worker")
+            runs.record_failure(shop, Checkpoint.Stream.BACKFILL, error)
+        on_progress = _with_time_limit(on_progress, time_limit)
+        return _run(shop, days, client_for_shop(shop, client), on_progress)
+
+
+class Paused(Exception):
+    """The run has had its time; the backfill goes on in a later run."""
+
+
+def _with_time_limit(on_progress, time_limit: float | None):
+    if time_limit is None:
+        return on_progress
+    stop_at = time.monotonic() + time_limit
+
+    def report(progress: Progress) -> None:
+        if on_progress is not None:
+            on_progress(progress)
+        if time.monotonic() > stop_at:
+            raise Paused(f"stopped after {time_limit:.0f}s; the next run resumes here")
+
+    return report
+
+
+def _run(shop: Shop, days: int | None, client: TopClient, on_progress) -> SyncRun:
     run = runs.start_run(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)
     counters = runs.Counters()
     calls_before = client.calls
@@ -70,6 +108,8 @@ def backfill_shop(
     except Locked:
         counters.api_calls = client.calls - calls_before
         return runs.finish_run(run, counters, SyncRun.Outcome.SKIPPED)
+    except Paused:
+        pass  # every slice so far is recorded: a success, with more to do
     except Exception as error:
         counters.api_calls = client.calls - calls_before
         runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
@@ -117,6 +157,25 @@ def _begin(shop: Shop, client: TopClient, days: int) -> dict:
     return state
 
 
+def describe(checkpoint: Checkpoint | None, running: bool = False) -> str:
+    """The backfill's state in a few words: "done", "trades 42%", "refunds 80%, failed ×2"."""
+    state = checkpoint.progress if checkpoint else {}
+    if not state.get("until"):
+        return "-"
+    if state.get("finished_at"):
+        return "done"
+    begin, until = parse_time(state["from"]), parse_time(state["until"])
+    stage = "trades" if parse_time(state["trades_done_until"]) < until else "refunds"
+    done = parse_time(state[f"{stage}_done_until"])
+    share = (done - begin) / (until - begin) if until > begin else 1.0
+    text = f"{stage} {share:.0%}"
+    if running:
+        return f"{text}, running"
+    if checkpoint.consecutive_failures:
+        text += f", failed ×{checkpoint.consecutive_failures}"
+    return text
+
+
 def _span(state: dict, stage: str) -> tuple[datetime, datetime, datetime]:
     return (
         parse_time(state["from"]),
@@ -125,7 +184,7 @@ def _span(state: dict, stage: str) -> tuple[datetime, datetime, datetime]:
     )
 
 
-def _report(state: dict, stage: str, counters: runs.Counters, on_progress) -> None:
+def _report(state: dict, stage: str, counters: runs.Counters, on_progress, slices: int) -> None:
     if on_progress is None:
         return
     begin, done, until = _span(state, stage)
@@ -135,52 +194,51 @@ def _report(state: dict, stage: str, counters: runs.Counters, on_progress) -> No
             (done - begin).total_seconds(),
             (until - begin).total_seconds(),
             counters.trades_written,
+            slices,
         )
     )
 
 
 def _backfill_trades(shop: Shop, client: TopClient, counters, on_progress) -> None:
+    # A slice that fails (transiently, or again and again) is halved by runs.record_failure.
+    slices = 0
     while True:
-        try:
-            state = _trade_slice(shop, client, counters)
-        except (Transient, TradeServiceRejected):
-            _narrow_slices(shop)  # a slice the platform cannot serve in time: halves next time
-            raise
+        state, written = _trade_slice(shop, client, counters)
         if state is None:
             return
-        _report(state, "trades", counters, on_progress)
+        slices += written  # a slice found too large is halved, not written
+        _report(state, "trades", counters, on_progress, slices)
 
 
 @transaction.atomic
-def _trade_slice(shop: Shop, client: TopClient, counters) -> dict | None:
-    """Read and write the next slice; return the new state, or None when all are done."""
+def _trade_slice(shop: Shop, client: TopClient, counters) -> tuple[dict | None, bool]:
+    """Read and write the next slice; return the new state (None when all are done) and
+    whether a slice was written."""
     checkpoint = _lock(shop)
     state = checkpoint.progress
     _, done, until = _span(state, "trades")
     if done >= until:
-        return None
+        return None, False
     width = timedelta(seconds=state["slice_seconds"])
     window = Window(done, min(until, done + width))
+    set_aside = SetAside.of(checkpoint)
     try:
-        _read_slice(shop, client, window, counters)
+        _read_slice(shop, client, window, counters, set_aside)
     except WindowTooLarge:
         state["slice_seconds"] = int(narrower(width).total_seconds())
+        written = False
     else:
+        written = True
         state["trades_done_until"] = format_time(window.end)
         state["slice_seconds"] = int(min(DAY, width * 2).total_seconds())
+        set_aside.save_on(checkpoint)
+        state = checkpoint.progress = {**checkpoint.progress, **state}
+        counters.set_aside += set_aside.entries()
     checkpoint.save(update_fields=["progress"])
-    return state
+    return state, written
 
 
-@transaction.atomic
-def _narrow_slices(shop: Shop) -> None:
-    checkpoint = _lock(shop)
-    width = timedelta(seconds=checkpoint.progress["slice_seconds"])
-    checkpoint.progress["slice_seconds"] = int(narrower(width).total_seconds())
-    checkpoint.save(update_fields=["progress"])
-
-
-def _read_slice(shop: Shop, client: TopClient, window: Window, counters) -> None:
+def _read_slice(shop: Shop, client: TopClient, window: Window, counters, set_aside) -> None:
     fetch = partial(
         api.trades_sold_get,
         client,
@@ -197,18 +255,18 @@ def _read_slice(shop: Shop, client: TopClient, window: Window, counters) -> None
         window.end - window.start > timedelta(minutes=1)
     ):
         raise WindowTooLarge(first.total_results)
-    _write_page(shop, client, first.items, counters)
+    _write_page(shop, client, first.items, counters, set_aside)
     if len(first.items) < settings.SYNC_PAGE_SIZE:
         return
     rest = read_forward(lambda page_no: fetch(page_no=page_no + 1, use_has_next=True))
     for items in prefetched(rest):
-        _write_page(shop, client, items, counters)
+        _write_page(shop, client, items, counters, set_aside)
 
 
-def _write_page(shop: Shop, client: TopClient, items: list[dict], counters) -> None:
+def _write_page(shop: Shop, client: TopClient, items: list[dict], counters, set_aside) -> None:
     from trades.sync.write import write_trades
 
-    items = complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop))
+    items = complete_page(shop, client, set_aside.drop_malformed(items, "tid"), set_aside)
     result = write_trades(shop, items)
     counters.pages += 1
     counters.trades_seen += result.seen
@@ -217,6 +275,7 @@ def _write_page(shop: Shop, client: TopClient, items: list[dict], counters) -> N
 
 def _backfill_refunds(shop: Shop, client: TopClient, counters, on_progress) -> None:
     """Refunds have no created-time list: their history is read by modified, a day at a time."""
+    slices = 0
     while True:
         with transaction.atomic():
             checkpoint = _lock(shop)
@@ -232,8 +291,9 @@ def _backfill_refunds(shop: Shop, client: TopClient, counters, on_progress) -> N
                 state["refund_slice_seconds"] = int(narrower(width).total_seconds())
             else:
                 state["refunds_done_until"] = format_time(window.end)
+                slices += 1
             checkpoint.save(update_fields=["progress"])
-        _report(state, "refunds", counters, on_progress)
+        _report(state, "refunds", counters, on_progress, slices)
 
 
 @transaction.atomic
@@ -245,4 +305,5 @@ def _finish(shop: Shop) -> None:
     checkpoint.last_success_at = timezone.now()
     checkpoint.consecutive_failures = 0
     checkpoint.last_error = ""
+    checkpoint.next_run_at = None
     checkpoint.save()

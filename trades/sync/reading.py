@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 
 from ordersync.taobao.api import Page
+from ordersync.taobao.errors import TradeNotFound
 from ordersync.taobao.store import close_state_connection
 
 READ_PASSES = 3
@@ -26,6 +27,10 @@ class WindowTooLarge(Exception):
     def __init__(self, total: int):
         super().__init__(f"window holds {total} rows")
         self.total = total
+
+
+class WindowOverrun(Exception):
+    """A window took longer than a window may: what it wrote stays, it is read again narrower."""
 
 
 class WindowUnstable(Exception):
@@ -85,22 +90,41 @@ def _in_thread(fetch: Callable[[int], dict]) -> Callable[[int], dict]:
 
 
 def complete_trades(
-    trades: list[dict], fetch_full: Callable[[int], dict], concurrency: int
+    trades: list[dict],
+    fetch_full: Callable[[int], dict],
+    concurrency: int,
+    *,
+    not_found: list[int] | None = None,
 ) -> list[dict]:
     """Replace list entries that lack ``orders`` (peak-mode lists drop them) by the full trade.
 
     ``trade.fullinfo.get`` is always current, so the full trade may be newer than the entry.
+    A tid the detail API does not find raises TradeNotFound, or, given ``not_found``, is
+    added to it and keeps its list entry.
     """
     missing = [trade["tid"] for trade in trades if "orders" not in trade]
     if not missing:
         return trades
+    fetch = fetch_full if not_found is None else _or_none(fetch_full)
     if concurrency <= 1:
-        full = [fetch_full(tid) for tid in missing]
+        full = [fetch(tid) for tid in missing]
     else:
         with ThreadPoolExecutor(concurrency) as pool:
-            full = list(pool.map(_in_thread(fetch_full), missing))
-    by_tid = {trade["tid"]: trade for trade in full}
+            full = list(pool.map(_in_thread(fetch), missing))
+    if not_found is not None:
+        not_found += [tid for tid, trade in zip(missing, full, strict=True) if trade is None]
+    by_tid = {trade["tid"]: trade for trade in full if trade is not None}
     return [by_tid.get(trade["tid"], trade) for trade in trades]
+
+
+def _or_none(fetch: Callable[[int], dict]) -> Callable[[int], dict | None]:
+    def run(tid: int) -> dict | None:
+        try:
+            return fetch(tid)
+        except TradeNotFound:
+            return None
+
+    return run
 
 
 def prefetched(pages: Iterator[list[dict]]) -> Iterator[list[dict]]:

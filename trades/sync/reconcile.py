@@ -8,6 +8,7 @@ through the normal write path. Nothing found is the normal result.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -15,20 +16,22 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.errors import TradeNotFound
+from ordersync.taobao.errors import SessionInvalid, TradeNotFound
 from ordersync.taobao.types import PLATFORM_TZ, parse_time
-from shops.models import Shop, SyncRun
+from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.models import ReconcileReport, Trade
-from trades.sync import runs
+from trades.sync import locks, runs
 from trades.sync.reading import read_backward, read_forward
 from trades.sync.streams import TRADE_FIELDS
 from trades.sync.write import write_trades
 from trades.webhooks.events import emit_found_missing
 
+log = logging.getLogger("ordersync.sync")
 LISTING_FIELDS = "tid,status,modified"
 DETAIL_LIMIT = 200
 
@@ -36,15 +39,83 @@ DETAIL_LIMIT = 200
 def reconcile_shop(
     shop: Shop, day: date | None = None, *, client: TopClient | None = None
 ) -> list[ReconcileReport]:
-    """Reconcile ``day`` (platform date), or yesterday and today so far; return the reports."""
-    client = client or client_for_shop(shop)
+    """Reconcile ``day`` (platform date), or yesterday and today so far; return the reports.
+
+    One reconcile of a shop runs at a time (the reconcile checkpoint's run lock; a duplicate
+    records a skipped run and returns no report). Each day is its own run: a day that fails
+    is recorded like a failed sync (run failed, checkpoint counts it and backs off, an
+    invalid session marks the shop ``needs_reauth``) and the other day is still reconciled.
+    """
+    stream = Checkpoint.Stream.RECONCILE
+    checkpoint, _ = Checkpoint.objects.get_or_create(shop=shop, stream=stream)
+    with locks.run_lock(checkpoint.pk) as taken:
+        if not taken:
+            runs.skip_run(shop, stream, SyncRun.Kind.RECONCILE)
+            return []
+        runs.close_lost_runs(shop, stream, SyncRun.Kind.RECONCILE)
+        return _reconcile_days(shop, client_for_shop(shop, client), day)
+
+
+def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[ReconcileReport]:
     today = client.clock.now().astimezone(PLATFORM_TZ).date()
     days = [day] if day else [today - timedelta(days=1), today]
-    return [_reconcile_day(shop, client, d) for d in days]
+    reports, failed = [], False
+    try:
+        _repair_set_aside(shop, client)
+    except Exception as error:
+        failed = True
+        runs.record_failure(shop, Checkpoint.Stream.RECONCILE, error)
+        if isinstance(error, SessionInvalid):
+            return reports
+    for d in days:
+        try:
+            reports.append(_reconcile_day(shop, client, d))
+        except Exception as error:
+            failed = True
+            runs.record_failure(shop, Checkpoint.Stream.RECONCILE, error)
+            if isinstance(error, SessionInvalid):
+                break  # the shop needs re-authorization: no other day can be read
+    if not failed:
+        _record_success(shop)
+    return reports
+
+
+def _repair_set_aside(shop: Shop, client: TopClient) -> None:
+    """Fetch and write the trades the sync set aside (``trades.sync.poison``).
+
+    Those written leave the list; those the platform still does not find stay on it (and
+    stay visible on the checkpoint). Keys that are no tid cannot be fetched: they are
+    logged and dropped.
+    """
+    for stream in (Checkpoint.Stream.TRADES, Checkpoint.Stream.BACKFILL):
+        keys = list(
+            Checkpoint.objects.filter(shop=shop, stream=stream)
+            .values_list("progress__set_aside", flat=True)
+            .first()
+            or {}
+        )
+        if not keys:
+            continue
+        tids = [int(key) for key in keys if key.isdigit()]
+        fetched, _ = _repair(shop, client, tids, runs.Counters())
+        settled = {str(tid) for tid in fetched} | {key for key in keys if not key.isdigit()}
+        log.info("shop %s: %d of %d set-aside records repaired", shop.pk, len(settled), len(keys))
+        with transaction.atomic():
+            checkpoint = Checkpoint.objects.select_for_update().get(shop=shop, stream=stream)
+            kept = checkpoint.progress.get("set_aside", {})
+            kept = {key: reason for key, reason in kept.items() if key not in settled}
+            checkpoint.progress = {**checkpoint.progress, "set_aside": kept}
+            checkpoint.save(update_fields=["progress"])
+
+
+def _record_success(shop: Shop) -> None:
+    Checkpoint.objects.filter(shop=shop, stream=Checkpoint.Stream.RECONCILE).update(
+        last_success_at=timezone.now(), consecutive_failures=0, last_error="", next_run_at=None
+    )
 
 
 def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
-    run = runs.start_run(shop, "trades", SyncRun.Kind.RECONCILE)
+    run = runs.start_run(shop, Checkpoint.Stream.RECONCILE, SyncRun.Kind.RECONCILE)
     counters = runs.Counters()
     started, calls_before = time.monotonic(), client.calls
     start = datetime.combine(day, datetime.min.time(), tzinfo=PLATFORM_TZ)
@@ -117,21 +188,28 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
     stale = sorted(
         tid for tid, modified in platform.items() if tid in local and local[tid] < modified
     )
-    fixed = _repair(shop, client, missing + stale, counters)
+    fetched, fixed = _repair(shop, client, missing + stale, counters)
     return ReconcileReport(
         tenant_id=shop.tenant_id,
         shop=shop,
         day=start.date(),
         platform_count=platform_count,
         local_count=local_count,
-        missing_found=len(missing),
+        # found: listed as missing and fetched (a tid gone from the platform's scope since
+        # it was listed is not found, and is only named in the details)
+        missing_found=len([tid for tid in missing if tid in fetched]),
         stale_fixed=len([tid for tid in stale if tid in fixed]),
-        details={"missing": missing[:DETAIL_LIMIT], "stale": stale[:DETAIL_LIMIT]},
+        details={
+            "missing": missing[:DETAIL_LIMIT],
+            "stale": stale[:DETAIL_LIMIT],
+            "not_found": sorted(set(missing + stale) - fetched)[:DETAIL_LIMIT],
+        },
     )
 
 
-def _repair(shop: Shop, client: TopClient, tids: list[int], counters) -> set[int]:
-    """Fetch the full trades and write them; return the tids written."""
+def _repair(shop: Shop, client: TopClient, tids: list[int], counters) -> tuple[set[int], set[int]]:
+    """Fetch the full trades and write them; return the tids fetched and the tids written."""
+    fetched: set[int] = set()
     fixed: set[int] = set()
     for offset in range(0, len(tids), 100):
         batch = []
@@ -140,8 +218,9 @@ def _repair(shop: Shop, client: TopClient, tids: list[int], counters) -> set[int
                 batch.append(api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS))
             except TradeNotFound:
                 continue  # gone from the platform's 3-month scope since it was listed
+            fetched.add(tid)
         result = write_trades(shop, batch)
         counters.trades_seen += result.seen
         counters.trades_written += result.written
         fixed.update(change.key for change in result.changes)
-    return fixed
+    return fetched, fixed

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,6 +16,7 @@ from django.utils import timezone
 from ordersync.taobao.errors import RateLimited, SessionInvalid, TradeServiceRejected, Transient
 from shops import actions
 from shops.models import Checkpoint, Shop, SyncRun
+from trades.sync.poison import TradesNotFound, count_not_found
 from trades.sync.windows import narrower
 
 log = logging.getLogger("ordersync.sync")
@@ -24,6 +25,8 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"
 HEALTH_RUNS = 10
 BACKOFF_CAP = timedelta(hours=1)
 REJECTION_PAUSE = timedelta(minutes=3)  # what isv.trade-service-rejection asks for
+WORKER_LOST = "WorkerLost"
+WIDTH_KEYS = ("window_seconds", "slice_seconds", "refund_slice_seconds")
 
 
 @dataclass
@@ -32,19 +35,34 @@ class Counters:
     pages: int = 0
     trades_seen: int = 0
     trades_written: int = 0
+    set_aside: list[dict] = field(default_factory=list)  # poison records left to reconcile
 
 
 def start_run(shop: Shop, stream: str, kind: str) -> SyncRun:
-    # Runs left "running" by a worker that died hold no lock any more; the new run says so.
-    SyncRun.objects.filter(shop=shop, stream=stream, outcome=SyncRun.Outcome.RUNNING).filter(
-        started_at__lt=timezone.now() - timedelta(seconds=settings.Q_TIMEOUT)
+    return SyncRun.objects.create(shop=shop, stream=stream, kind=kind, worker=WORKER)
+
+
+def skip_run(shop: Shop, stream: str, kind: str) -> SyncRun:
+    """Record a run that left at once because another run holds the stream."""
+    run = start_run(shop, stream, kind)
+    log.info("shop %s %s: another run holds the lock, leaving", shop.pk, stream)
+    return finish_run(run, Counters(), SyncRun.Outcome.SKIPPED)
+
+
+def close_lost_runs(shop: Shop, stream: str, kind: str) -> int:
+    """Mark runs left "running" by a dead worker as failed; return how many there were.
+
+    Call it only while holding the stream's run lock: a run holds that lock for as long as
+    it runs, so a run still "running" when we hold it has lost its worker.
+    """
+    return SyncRun.objects.filter(
+        shop=shop, stream=stream, kind=kind, outcome=SyncRun.Outcome.RUNNING
     ).update(
         outcome=SyncRun.Outcome.FAILED,
         finished_at=timezone.now(),
-        error_class="WorkerLost",
+        error_class=WORKER_LOST,
         error_message="the worker running this stopped before the run finished",
     )
-    return SyncRun.objects.create(shop=shop, stream=stream, kind=kind, worker=WORKER)
 
 
 def finish_run(run: SyncRun, counters: Counters, outcome: str, error: Exception | None = None):
@@ -69,6 +87,7 @@ def finish_run(run: SyncRun, counters: Counters, outcome: str, error: Exception 
                 "window_end": run.window_end.isoformat() if run.window_end else None,
                 "seconds": round((run.finished_at - run.started_at).total_seconds(), 3),
                 **asdict(counters),
+                "set_aside": [entry["key"] for entry in counters.set_aside],
                 "error": run.error_class or None,
             }
         ),
@@ -80,29 +99,62 @@ def backoff(failures: int) -> timedelta:
     return min(BACKOFF_CAP, timedelta(minutes=2 ** max(0, failures - 1)))
 
 
+class WorkerLost(Exception):
+    """The worker running a window died (killed, or stopped by ``Q_TIMEOUT``)."""
+
+
 def record_failure(shop: Shop, stream: str, error: Exception) -> None:
     """Count the failure on the checkpoint (the cursor stays) and react to what it was."""
     checkpoint = Checkpoint.objects.get(shop=shop, stream=stream)
     failures = checkpoint.consecutive_failures + 1
     wait = backoff(failures)
     progress = dict(checkpoint.progress)
-    if isinstance(error, TradeServiceRejected | Transient):
-        # both often mean the window is too heavy for the platform: read less at a time
-        width = timedelta(seconds=progress.get("window_seconds", settings.SYNC_MAX_WINDOW_SECONDS))
-        progress["window_seconds"] = int(narrower(width).total_seconds())
+    if _narrows(error, failures):
+        progress = narrowed(progress, incremental=stream in ("trades", "refunds"))
     if isinstance(error, TradeServiceRejected):
         wait = max(wait, REJECTION_PAUSE)
     if isinstance(error, RateLimited):
         wait = max(wait, timedelta(seconds=error.ban_seconds))
+    if isinstance(error, WorkerLost):
+        wait = timedelta(0)  # found by the run that takes over: it goes on at once
+    if isinstance(error, TradesNotFound):
+        progress = count_not_found(progress, error.tids)  # set aside after a few windows
     Checkpoint.objects.filter(pk=checkpoint.pk).update(
         consecutive_failures=F("consecutive_failures") + 1,
         last_error=f"{type(error).__name__}: {error}"[:2000],
-        next_run_at=timezone.now() + wait,
+        next_run_at=timezone.now() + wait if wait else None,
         progress=progress,
     )
     if isinstance(error, SessionInvalid):
         actions.mark_needs_reauth(shop, f"{type(error).__name__}: {error}")
     evaluate_health(shop)
+
+
+def _narrows(error: Exception, failures: int) -> bool:
+    """Whether the next window (or slice) should be narrower after this failure.
+
+    Transient errors, rejections and dead workers often mean the window is too heavy for
+    the platform or for the time a run has: read less at a time. Any other error narrows
+    too once it repeats, so a window that keeps failing shrinks around what fails. A bad
+    session or a ban says nothing about the window.
+    """
+    if isinstance(error, SessionInvalid | RateLimited):
+        return False
+    if isinstance(error, TradeServiceRejected | Transient | WorkerLost):
+        return True
+    return failures >= 2
+
+
+def narrowed(progress: dict, *, incremental: bool = False) -> dict:
+    """``progress`` with every stored width halved (never under a minute)."""
+    progress = dict(progress)
+    if incremental and "window_seconds" not in progress:
+        progress["window_seconds"] = settings.SYNC_MAX_WINDOW_SECONDS
+    for key in WIDTH_KEYS:
+        if key in progress:
+            width = timedelta(seconds=progress[key])
+            progress[key] = int(narrower(width).total_seconds())
+    return progress
 
 
 def evaluate_health(shop: Shop) -> None:

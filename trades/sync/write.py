@@ -83,6 +83,16 @@ class MalformedRecord(ValueError):
     """A platform record without the keys every record has; nothing of its page is written."""
 
 
+def malformed(record: dict, key: str) -> str:
+    """What makes ``record`` unwritable ("" when nothing): the checks ``_write`` makes."""
+    missing = [k for k in (key, "status", "created", "modified") if record.get(k) in (None, "")]
+    if missing:
+        return f"record without {', '.join(missing)}"
+    if any(order.get("oid") in (None, "") for order in record.get("orders") or []):
+        return "a sub-order without oid"
+    return ""
+
+
 def _columns(records: list[dict], columns: dict, required: tuple[str, ...]) -> list[list]:
     for record in records:
         missing = [key for key in required if record.get(key) in (None, "")]

@@ -15,7 +15,7 @@ def progress_line(progress: Progress) -> str:
     filled = int(share * BAR)
     return (
         f"{progress.stage:>7} [{'#' * filled}{'.' * (BAR - filled)}] {share:6.1%}  "
-        f"{progress.trades_written:,} trades written"
+        f"{progress.slices:,} slices, {progress.trades_written:,} trades written"
     )
 
 

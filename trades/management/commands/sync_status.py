@@ -4,6 +4,8 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from shops.models import Checkpoint, Shop, SyncRun
+from trades.sync import locks
+from trades.sync.backfill import describe
 
 
 def lag_text(cursor) -> str:
@@ -18,14 +20,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         header = f"{'id':>4} {'shop':<20} {'status':<13} {'mode':<9} {'trades lag':>10} "
-        header += f"{'refunds lag':>11} {'fails':>5}  last run"
+        header += f"{'refunds lag':>11} {'fails':>5}  {'backfill':<24} last run"
         self.stdout.write(header)
         cursors = {
             (c.shop_id, c.stream): c
-            for c in Checkpoint.objects.filter(stream__in=["trades", "refunds"])
+            for c in Checkpoint.objects.filter(stream__in=["trades", "refunds", "backfill"])
         }
         for shop in Shop.objects.select_related("tenant").order_by("pk"):
             trades, refunds = cursors.get((shop.pk, "trades")), cursors.get((shop.pk, "refunds"))
+            backfill = cursors.get((shop.pk, "backfill"))
+            running = backfill is not None and locks.is_locked(backfill.pk)
             last = SyncRun.objects.filter(shop=shop).order_by("-started_at").first()
             failures = (
                 max(c.consecutive_failures for c in (trades, refunds) if c)
@@ -37,6 +41,7 @@ class Command(BaseCommand):
                 f"{'degraded' if shop.degraded else 'normal':<9} "
                 f"{lag_text(trades.cursor if trades else None):>10} "
                 f"{lag_text(refunds.cursor if refunds else None):>11} {failures:>5}  "
+                f"{describe(backfill, running):<24} "
                 + (
                     f"{last.kind} {last.outcome} {last.started_at:%Y-%m-%d %H:%M:%S}"
                     if last

@@ -1,0 +1,138 @@
+"""The operator commands, run as an operator would (call_command) against the sandbox."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_q.models import OrmQ, Schedule
+
+from shops.models import Checkpoint, Shop
+from trades.models import ReconcileReport, Trade
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_add_shop_onboards_a_shop_with_its_checkpoints_schedules_and_backfill(gateway, sandbox_app):
+    seller = gateway.control(
+        "sellers", {"app_key": sandbox_app.app_key, "nick": "newcomer", "history_trades": 5}
+    )
+    args = ["--tenant", "Acme", "--app-key", sandbox_app.app_key, "--nick", "newcomer"]
+    args += ["--seller-id", str(seller["user_id"]), "--session", seller["session"]]
+
+    out, _ = run("add_shop", *args)
+
+    shop = Shop.objects.get(seller_nick="newcomer")
+    assert out.strip() == f"added shop {shop.pk} ({shop}) for tenant acme"
+    assert shop.tenant.slug == "acme" and shop.session_key == seller["session"]
+    assert set(Checkpoint.objects.filter(shop=shop).values_list("stream", flat=True)) == {
+        "trades",
+        "refunds",
+        "backfill",
+    }
+    assert Schedule.objects.filter(name__startswith=f"shop-{shop.pk}-").count() == 2
+    assert [q.task["func"] for q in OrmQ.objects.all()] == ["trades.tasks.backfill_shop_task"]
+
+    out, _ = run("add_shop", *args[:-1], "new-session", "--no-backfill")
+    assert out.startswith(f"re-authorized shop {shop.pk}")
+    shop.refresh_from_db()
+    assert shop.session_key == "new-session" and OrmQ.objects.count() == 1
+
+
+def test_add_shop_refuses_an_unknown_app(db):
+    with pytest.raises(CommandError, match="no TOP app with key 'nope'"):
+        run(
+            "add_shop",
+            "--tenant",
+            "t",
+            "--app-key",
+            "nope",
+            "--nick",
+            "n",
+            "--seller-id",
+            "1",
+            "--session",
+            "s",
+        )
+
+
+def test_backfill_shop_shows_slices_and_trades_and_says_how_to_resume(make_shop, gateway, settings):
+    shop = make_shop("history", history_trades=90, history_days=3)
+
+    out, err = run("backfill_shop", "history", "--days", "4")
+
+    lines = err.splitlines()
+    trades = [line for line in lines if line.lstrip().startswith("trades [")]
+    assert len(trades) >= 4  # one line per slice
+    assert re.search(r"100\.0%  \d+ slices, 90 trades written$", trades[-1]), trades[-1]
+    assert re.search(r" 1 slices, ", trades[0])
+    assert any(line.lstrip().startswith("refunds [") for line in lines)
+    assert out.startswith("backfill succeeded:") and "90 trades written" in out
+    assert Trade.objects.filter(shop=shop).count() == 90
+
+    settings.TOP_MAX_ATTEMPTS = 1
+    make_shop("broken-history", history_trades=10, history_days=1)
+    gateway.faults(isp_rate=1.0)
+    with pytest.raises(CommandError, match=r"Transient: .*\(resume by running again\)"):
+        run("backfill_shop", "broken-history", "--days", "2")
+
+
+def test_reconcile_shop_prints_one_line_per_day(make_shop, gateway):
+    shop = make_shop("audited", history_trades=40, history_days=1)
+    run("backfill_shop", str(shop.pk), "--days", "2")
+
+    out, _ = run("reconcile_shop", "audited")
+
+    lines = out.splitlines()
+    assert len(lines) == 2 and ReconcileReport.objects.filter(shop=shop).count() == 2
+    for line, report in zip(
+        lines, ReconcileReport.objects.filter(shop=shop).order_by("day"), strict=True
+    ):
+        assert line.startswith(
+            f"{report.day}: platform {report.platform_count}, ours {report.local_count}, "
+            "missing found 0, stale fixed 0, "
+        )
+    with pytest.raises(CommandError, match="is not a date"):
+        run("reconcile_shop", "audited", "--day", "yesterday")
+    with pytest.raises(CommandError, match="no shop 'nobody'"):
+        run("reconcile_shop", "nobody")
+
+
+def test_sync_status_lists_every_shop_with_its_state(make_shop, gateway):
+    synced = make_shop("synced", history_trades=20, history_days=1)
+    make_shop("fresh")
+    run("backfill_shop", str(synced.pk), "--days", "2")
+    run("sync_shop", str(synced.pk))
+    Shop.objects.filter(seller_nick="fresh").update(degraded=True)
+
+    out, _ = run("sync_status")
+
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        "id",
+        "shop",
+        "status",
+        "mode",
+        "trades",
+        "lag",
+        "refunds",
+        "lag",
+        "fails",
+        "backfill",
+        "last",
+        "run",
+    ]
+    by_nick = {row.split()[1]: row for row in rows}
+    assert re.search(
+        r"active\s+normal\s+\d+m\d\ds\s+\d+m\d\ds\s+0\s+done\s+incremental succeeded",
+        by_nick["synced"],
+    ), by_nick["synced"]
+    assert re.search(r"active\s+degraded\s+-\s+-\s+0\s+-\s+-$", by_nick["fresh"]), by_nick["fresh"]

@@ -1,0 +1,97 @@
+"""Poison records never stall a stream: retried a few windows, then set aside for reconcile."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from shops.models import Checkpoint, SyncRun
+from trades.models import Trade, TradeLine
+from trades.sync.incremental import sync_shop
+from trades.sync.reconcile import reconcile_shop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _burst(gateway, shop, settings, count: int) -> list[int]:
+    start = timezone.now() - timedelta(minutes=5)
+    Checkpoint.objects.filter(shop=shop, stream="trades").update(cursor=start)
+    gateway.control("market", {"nick": shop.seller_nick, "burst": count})
+    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    return sorted(gateway.oracle_trades(shop.seller_nick))
+
+
+def _retry_now(shop) -> None:
+    Checkpoint.objects.filter(shop=shop).update(next_run_at=None)
+
+
+def test_a_listed_trade_fullinfo_cannot_find_is_retried_then_set_aside(
+    make_shop, gateway, settings
+):
+    settings.SYNC_LAG_SECONDS = 1
+    settings.SYNC_NOT_FOUND_ATTEMPTS = 3
+    shop = make_shop("lagging")
+    tids = _burst(gateway, shop, settings, 5)
+    hidden = tids[2]
+    cursor = Checkpoint.objects.get(shop=shop, stream="trades").cursor
+    gateway.faults(peak_mode=True, hidden_tids=[str(hidden)])  # every trade needs fullinfo
+
+    for attempt in (1, 2, 3):  # probably the detail index lagging: the window is read again
+        run = sync_shop(shop, "trades")
+        assert run.outcome == SyncRun.Outcome.FAILED and run.error_class == "TradesNotFound"
+        checkpoint = Checkpoint.objects.get(shop=shop, stream="trades")
+        assert checkpoint.cursor == cursor  # nothing of the window stays
+        assert checkpoint.progress["not_found"] == {str(hidden): attempt}
+        _retry_now(shop)
+    assert not Trade.objects.filter(shop=shop).exists()
+
+    run = sync_shop(shop, "trades")  # the attempts are spent: set aside, the stream moves on
+
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED
+    assert run.set_aside == [{"key": str(hidden), "reason": "trade-not-exist"}]
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="trades")
+    assert checkpoint.cursor > cursor
+    assert checkpoint.progress["set_aside"] == {str(hidden): "trade-not-exist"}
+    assert checkpoint.progress["not_found"] == {}
+    assert set(Trade.objects.filter(shop=shop).values_list("tid", flat=True)) == set(tids)
+    # the set-aside trade is written from its list entry: status and modified, no lines yet
+    assert not TradeLine.objects.filter(trade__tid=hidden).exists()
+    assert TradeLine.objects.filter(trade__tid=tids[0]).exists()
+
+    Checkpoint.objects.filter(shop=shop, stream="trades").update(cursor=cursor)
+    again = sync_shop(shop, "trades")  # a re-read of its window keeps it aside, no new failures
+    assert again.outcome == SyncRun.Outcome.SUCCEEDED and again.set_aside == run.set_aside
+
+    gateway.faults(hidden_tids=[])  # the platform finds it again: the reconcile repairs it
+    reconcile_shop(shop)
+    assert TradeLine.objects.filter(trade__tid=hidden).exists()
+    checkpoint.refresh_from_db()
+    assert checkpoint.progress["set_aside"] == {}
+
+
+def test_a_malformed_record_is_set_aside_and_the_rest_of_its_page_written(
+    make_shop, gateway, settings
+):
+    settings.SYNC_LAG_SECONDS = 1
+    shop = make_shop("broken")
+    tids = _burst(gateway, shop, settings, 5)
+    broken = tids[1]
+    gateway.faults(malformed_tids=[str(broken)])
+
+    run = sync_shop(shop, "trades")
+
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED
+    assert run.set_aside == [{"key": str(broken), "reason": "malformed: record without modified"}]
+    written = set(Trade.objects.filter(shop=shop).values_list("tid", flat=True))
+    assert written == set(tids) - {broken}
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="trades")
+    assert str(broken) in checkpoint.progress["set_aside"]
+
+    gateway.faults(malformed_tids=[])
+    reconcile_shop(shop)
+    assert Trade.objects.filter(shop=shop, tid=broken).exists()
+    checkpoint.refresh_from_db()
+    assert checkpoint.progress["set_aside"] == {}
