@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from shops import schedules
 from shops.actions import queue_job
 from shops.models import Checkpoint, Shop
 from trades.sync import locks
@@ -85,4 +86,6 @@ def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:
     if shop is None:
         return []
     reports = reconcile_shop(shop, date.fromisoformat(day) if day else None)
+    # the daily schedule follows a RECONCILE_HOUR changed since it was made
+    schedules.sync_schedules(Shop.objects.get(pk=shop.pk))
     return [report.missing_found for report in reports]
