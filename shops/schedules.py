@@ -9,6 +9,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -79,3 +81,9 @@ def sync_schedules(shop: Shop) -> None:
 
 def remove_schedules(shop: Shop) -> None:
     Schedule.objects.filter(name__in=[sync_name(shop), reconcile_name(shop)]).delete()
+
+
+@receiver(post_delete, sender=Shop, dispatch_uid="shops.schedules.on_shop_deleted")
+def on_shop_deleted(sender, instance: Shop, **kwargs) -> None:
+    """A deleted shop, alone or with its tenant, leaves no schedule behind to run for it."""
+    remove_schedules(instance)
