@@ -12,6 +12,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.utils import NestedObjects, get_deleted_objects
 from django.db import router
@@ -138,8 +139,6 @@ def cascaded_only(admin_site: admin.AdminSite) -> set[type[Model]]:
     Nobody deletes them directly, so they must not block the cascade of a parent that the
     user may delete (Django would list them as "permissions needed").
     """
-    from django.apps import apps
-
     return {
         model
         for model in apps.get_models()
