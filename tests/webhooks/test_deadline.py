@@ -88,3 +88,14 @@ def test_a_status_that_arrived_stands_when_the_body_trickles(shop_a, trickling):
     assert result.response_body.startswith("ok")
     assert server.hung_up.wait(3.0)
     assert WebhookDelivery.objects.get().state == "succeeded"
+
+
+def test_concurrent_trickled_requests_each_end_at_their_deadline(shop_a, trickling):
+    servers = [trickling(b"HTTP/1.1 200 OK\r\nX-Slow: ") for _ in range(3)]
+    write_trades(shop_a, [wire_trade()])
+    started = time.monotonic()
+    results = deliver_batch()
+    assert time.monotonic() - started < lease_seconds(len(results))
+    assert len(results) == 3 and {r.outcome for r in results} == {"timeout"}
+    assert all(0.9 <= r.duration_ms / 1000 < 2.0 for r in results), results
+    assert all(server.hung_up.wait(3.0) for server in servers)

@@ -14,8 +14,11 @@ connections are watched whichever request uses them.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import socket
 import threading
+import time
 from typing import Any
 
 _current = threading.local()
@@ -30,39 +33,77 @@ class Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self.expires_at = 0.0
         self.tripped = False
-        self._finished = False
+        self.finished = False
         self._connections: list[Any] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._trip)
-        self._timer.daemon = True
 
     def __enter__(self) -> Deadline:
+        self.expires_at = time.monotonic() + self.seconds
         _current.deadline = self
-        self._timer.start()
+        _watchdog.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
-            self._finished = True
-        self._timer.cancel()
+            self.finished = True  # the watchdog drops it when its turn comes
         _current.deadline = None
 
     def watch(self, connection: Any) -> None:
         with self._lock:
-            if self._finished:
+            if self.finished:
                 return
             self._connections.append(connection)
             if self.tripped:
                 _shut(connection)
 
-    def _trip(self) -> None:
+    def trip(self) -> None:
         with self._lock:
-            if self._finished:
+            if self.finished:
                 return
             self.tripped = True
             for connection in self._connections:
                 _shut(connection)
+
+
+class _Watchdog:
+    """One thread per process trips the deadlines that run out (a timer thread per request
+    would cost more than the request)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: Deadline) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (deadline.expires_at, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():  # first use, or forked
+                self._thread = threading.Thread(
+                    target=self._run, name="webhook-deadlines", daemon=True
+                )
+                self._thread.start()
+            if self._heap[0][2] is deadline:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                while self._heap and self._heap[0][2].finished:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                heapq.heappop(self._heap)[2].trip()
+
+
+_watchdog = _Watchdog()
 
 
 def _shut(connection: Any) -> None:
