@@ -113,3 +113,31 @@ def test_only_operators_delete_a_tenant_with_everything_in_it(client, scheduled,
     assert not Membership.objects.filter(tenant_id=tenant.pk).exists()
     assert get_user_model().objects.filter(pk=alice.pk).exists()  # users stay
     assert len(schedule_names(scheduled["b"]["shop"])) == 2
+
+
+@pytest.mark.parametrize(
+    "model,app",
+    [("membership", "shops"), ("shop", "shops"), ("webhookendpoint", "trades")],
+)
+def test_owner_deletes_each_kind_of_row_owners_may_delete(client, world, alice, bob, model, app):
+    row = Membership.objects.get(user=bob) if model == "membership" else world["a"][model]
+    client.force_login(alice)
+    url = f"/admin/{app}/{model}/{row.pk}/delete/"
+    assert not client.get(url).context["perms_lacking"]
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not type(row).objects.filter(pk=row.pk).exists()
+    assert type(row).objects.filter(pk=world["b"][model].pk).exists()
+
+
+@pytest.mark.parametrize("model,app", [("tenant", "shops"), ("apikey", "trades")])
+def test_nobody_but_operators_deletes_tenants_and_nobody_deletes_api_keys(
+    client, world, alice, operator, model, app
+):
+    row = world["a"][model]
+    url = f"/admin/{app}/{model}/{row.pk}/delete/"
+    client.force_login(alice)
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    client.force_login(operator)
+    expected = 302 if model == "tenant" else 403  # keys are revoked, never deleted
+    assert client.post(url, {"post": "yes"}).status_code == expected
+    assert type(row).objects.filter(pk=row.pk).exists() is (model == "apikey")
