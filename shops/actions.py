@@ -79,24 +79,30 @@ def onboard_shop(
 ) -> tuple[Shop, bool]:
     """Add a shop, or give an existing one (same app and seller) its new tokens.
 
-    Return ``(shop, created)``. The shop gets its checkpoints and schedules, and a new one a
-    queued backfill (after the commit, so the worker finds the shop).
+    Return ``(shop, created)``. A new shop, or one that needed re-authorization, is active; a
+    shop an operator paused or disabled keeps that status (and the new tokens) until resumed.
+    The shop gets its checkpoints and schedules, and a new one a queued backfill (after the
+    commit, so the worker finds the shop).
     """
+    tokens = {
+        "tenant": tenant,
+        "seller_nick": seller_nick,
+        "session_key": session_key,
+        "refresh_token": refresh_token,
+        "session_expires_at": session_expires_at,
+        "refresh_expires_at": refresh_expires_at,
+        "platform": platform,
+    }
+    # update_or_create locks the row, so the status read below is the one that is kept
     shop, created = Shop.objects.update_or_create(
         app=app,
         seller_id=seller_id,
-        defaults={
-            "tenant": tenant,
-            "seller_nick": seller_nick,
-            "session_key": session_key,
-            "refresh_token": refresh_token,
-            "session_expires_at": session_expires_at,
-            "refresh_expires_at": refresh_expires_at,
-            "platform": platform,
-            "status": Shop.Status.ACTIVE,
-            "status_reason": "",
-        },
+        defaults=tokens,
+        create_defaults={**tokens, "status": Shop.Status.ACTIVE, "status_reason": ""},
     )
+    if not created and shop.status == Shop.Status.NEEDS_REAUTH:
+        Shop.objects.filter(pk=shop.pk).update(status=Shop.Status.ACTIVE, status_reason="")
+        shop.status, shop.status_reason = Shop.Status.ACTIVE, ""
     ensure_checkpoints(shop)
     schedules.sync_schedules(shop)
     if created and backfill:

@@ -304,15 +304,6 @@ class ShopAdmin(TenantScopedAdmin):
         obj.save(update_fields=["interval_mode", "interval_minutes", "updated"])
         schedules.sync_schedules(obj)
 
-    def delete_model(self, request: HttpRequest, obj: Shop) -> None:
-        schedules.remove_schedules(obj)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
-        for shop in queryset:
-            schedules.remove_schedules(shop)
-        super().delete_queryset(request, queryset)
-
     # --- actions ----------------------------------------------------------------------------
     def _writable(self, request: HttpRequest, queryset: QuerySet[Shop]) -> list[Shop]:
         """The selected shops the user may act on (a viewer elsewhere may select more)."""

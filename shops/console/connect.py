@@ -162,6 +162,10 @@ def callback_view(request: HttpRequest, admin_context: dict) -> HttpResponse:
         messages.success(request, f"Connected {shop.seller_nick}; its backfill is queued.")
     else:
         messages.success(request, f"Re-authorized {shop.seller_nick}; its tokens are updated.")
+        if shop.status != Shop.Status.ACTIVE:
+            messages.warning(
+                request, f"{shop.seller_nick} stays {shop.get_status_display().lower()}."
+            )
     return redirect("admin:shops_shop_change", shop.pk)
 
 

@@ -8,11 +8,17 @@ choices and add/change/delete/view permissions follow the user's memberships. Op
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
-from django.db.models import Model, QuerySet
+from django.contrib.admin.utils import NestedObjects, get_deleted_objects
+from django.db import router
+from django.db.models import CASCADE, Model, QuerySet
 from django.http import Http404, HttpRequest
+from django.utils.text import capfirst
 
 from shops.models import Membership, Shop, Tenant
 
@@ -101,6 +107,47 @@ class ShopFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CascadeCounter(NestedObjects):
+    """Collects a deletion like the admin does, but only counts the rows of ``counted`` models.
+
+    Those rows (synced data, logs, unregistered children) can be millions: they are gathered as
+    one query per relation, never loaded, and shown as a count on the confirmation page.
+    """
+
+    def __init__(self, *args: Any, counted: set[type[Model]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.counted = counted
+
+    def can_fast_delete(self, objs: Any, from_field: Any = None) -> bool:
+        if from_field is not None and from_field.remote_field.on_delete is not CASCADE:
+            return False
+        model = objs._meta.model if hasattr(objs, "_meta") else getattr(objs, "model", None)
+        return model in self.counted
+
+    def counts(self) -> dict[type[Model], int]:
+        """Rows per counted model; a model reached by several paths is counted once."""
+        by_model: dict[type[Model], list[QuerySet]] = {}
+        for queryset in self.fast_deletes:
+            by_model.setdefault(queryset.model, []).append(queryset.select_related(None))
+        return {model: reduce(or_, sets).order_by().count() for model, sets in by_model.items()}
+
+
+def cascaded_only(admin_site: admin.AdminSite) -> set[type[Model]]:
+    """Models whose rows are deleted only with their parent: unregistered, read-only, or marked
+    ``deleted_with_parent`` (API keys are revoked, never deleted, but go with their tenant).
+
+    Nobody deletes them directly, so they must not block the cascade of a parent that the
+    user may delete (Django would list them as "permissions needed").
+    """
+    return {
+        model
+        for model in apps.get_models()
+        if not admin_site.is_registered(model)
+        or getattr(admin_site.get_model_admin(model), "read_only", False)
+        or getattr(admin_site.get_model_admin(model), "deleted_with_parent", False)
+    }
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
     """Scopes a tenant-owned model's admin by the user's memberships.
 
@@ -115,6 +162,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
     change_roles: frozenset[str] = WRITE_ROLES
     delete_roles: frozenset[str] = OWNER_ROLES
     read_only = False
+    deleted_with_parent = False  # True: never deleted here, but goes with its parent
 
     # --- rows -------------------------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -162,6 +210,50 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return not self.read_only and self._allowed(request, obj, self.delete_roles)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """Django's cascade check, except that read-only children follow their parent.
+
+        A user who may delete a shop (or an operator a tenant) deletes its trades, runs and
+        checkpoints with it; those rows are counted, not listed. Writable children (members,
+        API keys, endpoints, shops of a tenant) are still checked object by object.
+        """
+        try:
+            first = objs[0]
+        except IndexError:
+            return get_deleted_objects(objs, request, self.admin_site)
+        counted = cascaded_only(self.admin_site) - {type(first)}
+        collector = CascadeCounter(
+            using=router.db_for_write(type(first)), origin=objs, counted=counted
+        )
+        collector.collect(objs)
+        to_delete, model_count, perms_needed, protected = self._format_deleted(collector, request)
+        for model, count in collector.counts().items():
+            if count:
+                name = model._meta.verbose_name_plural
+                to_delete.append(f"{capfirst(name)}: {count:,}")
+                model_count[name] = model_count.get(name, 0) + count
+        return to_delete, model_count, perms_needed, protected
+
+    def _format_deleted(self, collector: NestedObjects, request: HttpRequest):
+        """The listed (not counted) part, formatted and checked as Django does it."""
+        site = self.admin_site
+        perms_needed: set[str] = set()
+
+        def label(obj: Model) -> str:
+            opts = obj._meta
+            model_admin = site._registry.get(type(obj))
+            if model_admin and not model_admin.has_delete_permission(request, obj):
+                perms_needed.add(opts.verbose_name)
+            return f"{capfirst(opts.verbose_name)}: {obj}"
+
+        to_delete = collector.nested(label)
+        protected = [label(obj) for obj in collector.protected]
+        model_count = {
+            model._meta.verbose_name_plural: len(rows)
+            for model, rows in collector.model_objs.items()
+        }
+        return to_delete, model_count, perms_needed, protected
 
     # --- operators see the tenant -----------------------------------------------------------
     def get_list_display(self, request: HttpRequest):

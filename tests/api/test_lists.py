@@ -7,6 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.api.conftest import T0, make_refund, make_report, make_trade
+from trades.api.keys import create_api_key
+from trades.webhooks.endpoints import create_endpoint, rotate_secret, send_test_event
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +130,22 @@ def _throttle_query(sql: str) -> bool:
     return '"ordersync_cache"' in sql or sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
 
 
+def the_endpoint(shop):
+    from trades.webhook_models import WebhookEndpoint
+
+    found = WebhookEndpoint.objects.filter(tenant=shop.tenant).first()
+    return (
+        found
+        or create_endpoint(shop.tenant, "https://erp.example/hook", ["trade.created"]).endpoint
+    )
+
+
+def rotated_endpoint(shop, n: int) -> None:
+    """An endpoint with two signing secrets, so each one has expiries to show."""
+    endpoint = create_endpoint(shop.tenant, f"https://erp{n}.example/hook", ["trade.created"])
+    rotate_secret(endpoint.endpoint)
+
+
 @pytest.mark.parametrize(
     "endpoint,make",
     [
@@ -136,6 +154,9 @@ def _throttle_query(sql: str) -> bool:
         ("shops", None),
         ("sync-runs", None),
         ("reconcile-reports", lambda shop, n: make_report(shop, f"2026-10-{n % 28 + 1:02d}")),
+        ("api-keys", lambda shop, n: create_api_key(shop.tenant, f"key {n}")),
+        ("webhook-endpoints", lambda shop, n: rotated_endpoint(shop, n)),
+        ("webhook-deliveries", lambda shop, n: send_test_event(the_endpoint(shop))),
     ],
 )
 def test_queries_per_request_do_not_grow_with_page_size(owner_client, shop_a, endpoint, make):
@@ -160,6 +181,26 @@ def test_queries_per_request_do_not_grow_with_page_size(owner_client, shop_a, en
             response = owner_client.get(f"/api/v1/{endpoint}/", {"limit": limit})
         assert response.status_code == 200 and len(response.json()["results"]) == limit
         # the throttle's shared cache costs the same on every request and is not the list's
+        counts[limit] = len([q for q in queries if not _throttle_query(q["sql"])])
+    assert counts[2] == counts[50] <= 4, counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_change_feed_queries_do_not_grow_with_page_size(owner_client, shop_a):
+    from django.db import transaction
+
+    from trades.feed import Change, record_changes
+
+    for n in range(60):
+        with transaction.atomic():
+            record_changes(shop_a, [Change("trade", n, 9000 + n, "WAIT_BUYER_PAY", None, T0)])
+    owner_client.get("/api/v1/changes/")  # last_used_at is written on the first request
+
+    counts = {}
+    for limit in (2, 50):
+        with CaptureQueriesContext(connection) as queries:
+            response = owner_client.get("/api/v1/changes/", {"limit": limit})
+        assert response.status_code == 200 and len(response.json()["results"]) == limit
         counts[limit] = len([q for q in queries if not _throttle_query(q["sql"])])
     assert counts[2] == counts[50] <= 4, counts
 

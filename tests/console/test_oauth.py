@@ -92,6 +92,27 @@ def test_reauthorizing_the_same_seller_updates_its_tokens(
     assert again.pk == first.pk and Shop.objects.count() == 1
     assert again.session_key != first.session_key and again.refresh_token != first.refresh_token
     assert again.status == Shop.Status.ACTIVE and again.status_reason == ""
+    assert Schedule.objects.filter(name=schedules.sync_name(again)).exists()
+
+
+@pytest.mark.parametrize("status", [Shop.Status.PAUSED, Shop.Status.DISABLED])
+def test_reauthorizing_keeps_a_paused_or_disabled_shop_stopped(
+    client, gateway, oauth_app, alice, tenant_a, status
+):
+    seller(gateway, oauth_app, "tea-house")
+    client.force_login(alice)
+    connect(client, gateway, tenant_a, oauth_app, "tea-house")
+    first = Shop.objects.get(seller_nick="tea-house")
+    Shop.objects.filter(pk=first.pk).update(status=status, status_reason="stopped by ops")
+    schedules.remove_schedules(first)
+    response = connect(client, gateway, tenant_a, oauth_app, "tea-house")
+    assert response.status_code == 302
+    again = Shop.objects.get(pk=first.pk)
+    assert again.session_key != first.session_key and again.refresh_token != first.refresh_token
+    assert (again.status, again.status_reason) == (status, "stopped by ops")
+    assert not Schedule.objects.filter(name=schedules.sync_name(again)).exists()
+    page = client.get(response["Location"])
+    assert f"stays {again.get_status_display().lower()}" in page.content.decode()
 
 
 def test_a_seller_of_another_tenant_is_refused(

@@ -1,13 +1,15 @@
-"""One mixin scopes every tenant-owned admin: owner (alice), viewer (bob), outsider (charlie)."""
+"""One mixin scopes every tenant-owned admin: owner (alice), admin (dave), viewer (bob),
+outsider (charlie), and erin, who holds different roles in two tenants."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 
 from shops.console.tenancy import TenantScopedAdmin
-from shops.models import Checkpoint, Shop, Tenant
+from shops.models import Checkpoint, Membership, Shop, Tenant
 from trades.key_models import ApiKey
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +41,10 @@ READ_ONLY = {
 }
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey"}
+# what the admin role changes and adds (README: act on shops, schedules, API keys, webhooks);
+# adding a shop means connecting it, so its add page redirects to the connect form
+ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint"}
+ADMIN_ADDS = {"shop": 302, "apikey": 200, "webhookendpoint": 200}
 
 
 def url(model: str, suffix: str = "", pk: int | None = None) -> str:
@@ -193,3 +199,78 @@ def test_shop_filter_offers_only_the_users_shops(client, world, alice):
     client.force_login(alice)
     html = client.get(url("trade")).content.decode()
     assert "seller-a" in html and "seller-b" not in html
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_admin_role_changes_what_the_readme_allows_and_deletes_nothing(client, world, dave, model):
+    own, other = world["a"][model].pk, world["b"][model].pk
+    client.force_login(dave)
+    mine = listed(client, model)
+    assert own in mine and other not in mine
+    assert client.get(url(model, "change/", other)).status_code == 404
+    page = client.get(url(model, "change/", own))
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is (model in ADMIN_CHANGES)
+    assert client.get(url(model, "add/")).status_code == ADMIN_ADDS.get(model, 403)
+    if model not in ADMIN_CHANGES:
+        assert client.post(url(model, "change/", own), {}).status_code == 403
+    assert client.get(url(model, "delete/", own)).status_code == 403
+    assert client.post(url(model, "delete/", own), {"post": "yes"}).status_code == 403
+    assert type(world["a"][model]).objects.filter(pk=own).exists()
+
+
+@pytest.fixture
+def erin(world):
+    """Viewer of tenant A and owner of tenant B."""
+    user = get_user_model().objects.create_user("erin", password="pw-erin", is_staff=True)
+    Membership.objects.create(user=user, tenant=world["a"]["tenant"], role=Membership.Role.VIEWER)
+    Membership.objects.create(user=user, tenant=world["b"]["tenant"], role=Membership.Role.OWNER)
+    return user
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_each_tenant_gets_the_role_held_there(client, world, erin, model):
+    viewed, owned = world["a"][model].pk, world["b"][model].pk
+    client.force_login(erin)
+    rows = listed(client, model)
+    assert owned in rows and (viewed in rows) is (model not in HIDDEN_FROM_VIEWERS)
+    owned_page = client.get(url(model, "change/", owned))
+    assert owned_page.context["has_change_permission"] is (model not in READ_ONLY)
+    if model in HIDDEN_FROM_VIEWERS:
+        assert client.get(url(model, "change/", viewed)).status_code == 404
+        return
+    viewed_page = client.get(url(model, "change/", viewed))
+    assert viewed_page.status_code == 200
+    assert viewed_page.context["has_change_permission"] is False
+    assert client.post(url(model, "change/", viewed), {}).status_code == 403
+    assert client.post(url(model, "delete/", viewed), {"post": "yes"}).status_code == 403
+    assert type(world["a"][model]).objects.filter(pk=viewed).exists()
+
+
+def test_bulk_actions_of_a_user_with_two_roles_touch_only_the_owned_tenant(client, world, erin):
+    viewed, owned = world["a"]["shop"], world["b"]["shop"]
+    both = [viewed.pk, owned.pk]
+    client.force_login(erin)
+    deleting = {"action": "delete_selected", "_selected_action": both}
+    confirm = client.post(url("shop"), deleting)
+    assert confirm.status_code == 200 and confirm.context["perms_lacking"] == {"shop"}
+    client.post(url("shop"), {**deleting, "post": "yes"})
+    assert Shop.objects.filter(pk__in=both).count() == 2
+    pausing = {"action": "pause", "_selected_action": both}
+    assert client.post(url("shop"), pausing).status_code == 302
+    statuses = dict(Shop.objects.filter(pk__in=both).values_list("pk", "status"))
+    assert statuses == {viewed.pk: Shop.Status.ACTIVE, owned.pk: Shop.Status.PAUSED}
+    # alone, the owned shop is deleted
+    client.post(url("shop"), {**deleting, "_selected_action": [owned.pk], "post": "yes"})
+    assert list(Shop.objects.filter(pk__in=both).values_list("pk", flat=True)) == [viewed.pk]
+
+
+def test_foreign_key_choices_of_a_user_with_two_roles_are_the_writable_tenant(world, erin):
+    request = RequestFactory().get("/")
+    request.user = erin
+    keys = admin.site._registry[ApiKey]
+    field = keys.formfield_for_foreignkey(ApiKey._meta.get_field("tenant"), request)
+    assert list(field.queryset) == [world["b"]["tenant"]]
+    checkpoints = admin.site._registry[Checkpoint]
+    field = checkpoints.formfield_for_foreignkey(Checkpoint._meta.get_field("shop"), request)
+    assert list(field.queryset) == [world["b"]["shop"]]

@@ -10,6 +10,8 @@ from django.utils import timezone
 from trades.models import ReconcileReport, Trade
 from trades.sync.backfill import backfill_shop
 from trades.sync.reconcile import reconcile_shop
+from trades.webhook_models import EventType, WebhookDelivery, WebhookEvent
+from trades.webhooks.endpoints import create_endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -159,3 +161,31 @@ def test_the_scheduled_reconcile_moves_its_schedule_to_a_changed_hour(make_shop,
     assert len(reconcile_shop_task(shop.pk)) == 2  # yesterday and today
     moved = Schedule.objects.get(name=reconcile_name(shop)).next_run.astimezone(PLATFORM_TZ)
     assert moved.hour == 4
+
+
+def test_a_reconcile_that_finds_missing_trades_emits_one_event_per_report(make_shop, gateway):
+    shop = make_shop("found", history_trades=60, history_days=2)
+    backfill_shop(shop, 3)
+    endpoint = create_endpoint(
+        shop.tenant, "https://erp.example/hook", [EventType.RECONCILE_FOUND_MISSING]
+    ).endpoint
+    recent = timezone.now() - timedelta(hours=20)
+    lost = list(
+        Trade.objects.filter(shop=shop, created__gte=recent)
+        .order_by("tid")
+        .values_list("tid", flat=True)[:2]
+    )
+    Trade.objects.filter(tid__in=lost).delete()
+
+    reports = reconcile_shop(shop)
+    found = [r for r in reports if r.missing_found]
+    assert len(lost) == 2 and sum(r.missing_found for r in found) == 2
+    events = WebhookEvent.objects.filter(type=EventType.RECONCILE_FOUND_MISSING)
+    assert sorted(e.data["report"] for e in events) == sorted(r.pk for r in found)
+    assert sorted(tid for e in events for tid in e.data["tids"]) == sorted(lost)
+    assert all(e.shop_id == shop.pk and e.data["shop"] == shop.pk for e in events)
+    deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)
+    assert sorted(d.event_id for d in deliveries) == sorted(e.pk for e in events)
+    # a clean reconcile emits nothing more
+    reconcile_shop(shop)
+    assert events.count() == len(found)

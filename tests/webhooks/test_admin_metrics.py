@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.webhooks.conftest import wire_trade
 from trades.sync.write import write_trades
-from trades.webhook_models import WebhookDelivery, WebhookEndpoint
+from trades.webhook_models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint
 from trades.webhooks.runner import deliver_batch
 
@@ -39,7 +44,9 @@ def test_endpoints_and_deliveries_are_scoped(
     mine = create_endpoint(tenant_a, receiver.url + "?a", ["trade.created"]).endpoint
     theirs = create_endpoint(tenant_b, receiver.url + "?b", ["trade.created"]).endpoint
     write_trades(shop_a, [wire_trade()])
+    deliver_batch()
     delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "succeeded"
 
     client.force_login(alice)
     page = client.get("/admin/trades/webhookendpoint/").content.decode()
@@ -56,6 +63,8 @@ def test_endpoints_and_deliveries_are_scoped(
         "/admin/trades/webhookdelivery/",
         {"action": "redeliver_selected", "_selected_action": [delivery.pk]},
     )
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("succeeded", 1)  # not queued again
     client.force_login(charlie)
     assert "?a" not in client.get("/admin/trades/webhookendpoint/").content.decode()
     assert client.get(f"/admin/trades/webhookdelivery/{delivery.pk}/change/").status_code in (
@@ -89,3 +98,59 @@ def test_metrics_count_attempts_by_outcome(client, shop_a, endpoint, receiver):
     assert 'ordersync_webhook_deliveries_total{outcome="success"} 1' in text
     assert 'ordersync_webhook_deliveries_total{outcome="http_error"} 1' in text
     assert "ordersync_webhook_deliveries_pending 1" in text
+
+
+def add_deliveries(endpoint, count: int) -> None:
+    events = WebhookEvent.objects.bulk_create(
+        WebhookEvent(tenant_id=endpoint.tenant_id, type=EventType.TEST, data={"n": n})
+        for n in range(count)
+    )
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            tenant_id=endpoint.tenant_id, endpoint=endpoint, event=e, next_attempt_at=timezone.now()
+        )
+        for e in events
+    )
+
+
+def delivery_list(client, params: dict | None = None):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/admin/trades/webhookdelivery/", params or {})
+    assert response.status_code == 200
+    return response, [q["sql"] for q in queries.captured_queries]
+
+
+def test_delivery_list_never_counts_the_whole_table(client, alice, endpoint):
+    client.force_login(alice)
+    add_deliveries(endpoint, 5)
+    _, small = delivery_list(client)
+    add_deliveries(endpoint, 250)
+    response, big = delivery_list(client)
+    assert len(big) == len(small)
+    assert len(response.context["cl"].result_list) == 100
+    for sql in big:
+        if re.search(r"COUNT\(", sql, re.I):
+            assert "LIMIT" in sql.upper(), f"an unbounded count: {sql}"
+    page2, sqls = delivery_list(client, {"p": 2})
+    assert len(page2.context["cl"].result_list) == 100 and len(sqls) == len(small)
+
+
+def test_tenant_staff_see_the_attempts_of_their_deliveries(
+    client, alice, bob, charlie, shop_a, endpoint, receiver
+):
+    receiver.behaviour.status = 500
+    write_trades(shop_a, [wire_trade()])
+    deliver_batch()
+    delivery = WebhookDelivery.objects.get()
+    attempt = delivery.log.get()
+    assert attempt.status_code == 500
+    for user in (alice, bob):  # an owner and a viewer, neither with model permissions
+        client.force_login(user)
+        page = client.get(f"/admin/trades/webhookdelivery/{delivery.pk}/change/")
+        assert page.status_code == 200
+        formset = page.context["inline_admin_formsets"][0]
+        assert [form.original for form in formset] == [attempt], user
+        assert not formset.has_change_permission and not formset.has_delete_permission
+    client.force_login(charlie)
+    page = client.get(f"/admin/trades/webhookdelivery/{delivery.pk}/change/")
+    assert page.status_code == 404

@@ -23,6 +23,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
     # a tenant's viewers do not see its keys; owners and admins manage them; revoke, never delete
     view_roles = WRITE_ROLES
     delete_roles = frozenset()
+    deleted_with_parent = True  # an operator deleting the tenant deletes its keys
 
     form = ApiKeyForm
     list_display = ["name", "tenant", "prefix", "scope", "expires_at", "revoked_at", "last_used_at"]

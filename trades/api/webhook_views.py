@@ -45,7 +45,7 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
     ordering = ("-id",)
 
     def tenant_queryset(self) -> QuerySet:
-        return WebhookEndpoint.objects.for_tenant(self.tenant)
+        return actions.with_secret_expiries(WebhookEndpoint.objects.for_tenant(self.tenant))
 
     @extend_schema(
         request=ws.WebhookEndpointSerializer,

@@ -9,7 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from shops.console.tenancy import WRITE_ROLES, TenantScopedAdmin, scoped
+from shops.console.paginator import BoundedCountAdminMixin
+from shops.console.tenancy import WRITE_ROLES, ReadOnlyInline, TenantScopedAdmin, scoped
 from trades.webhook_models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.webhooks import endpoints as actions
 
@@ -74,15 +75,12 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         self.message_user(request, f"Queued {sent} test event(s).")
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
+    """Every attempt of the delivery, for whoever may see the delivery (tenant staff too)."""
+
     model = WebhookAttempt
-    extra = 0
-    can_delete = False
     fields = ["number", "started_at", "duration_ms", "outcome", "status_code", "error"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class DeliveryStateFilter(admin.SimpleListFilter):
@@ -97,13 +95,13 @@ class DeliveryStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(TenantScopedAdmin):
+class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     read_only = True  # deliveries come from events; members with write roles redeliver them
     list_display = ["id", "endpoint", "event", "state", "attempts", "next_attempt_at", "last_error"]
     list_filter = [DeliveryStateFilter]
     list_select_related = ["endpoint", "event"]
     raw_id_fields = ["endpoint", "event", "tenant"]
-    show_full_result_count = False  # no COUNT(*) over a large table
+    ordering = ["-id"]  # the primary key: a page never sorts the whole table
     inlines = [AttemptInline]
     actions = ["redeliver_selected"]
     readonly_fields = [

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import requests
+import urllib3
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
@@ -29,6 +30,7 @@ from trades.webhook_models import (
     WebhookSecret,
 )
 from trades.webhooks import payload
+from trades.webhooks.deadline import Deadline
 from trades.webhooks.guard import AddressRefused, check_url, guarded_session
 from trades.webhooks.signing import signature_headers
 
@@ -70,11 +72,17 @@ class Result:
 LEASE_MARGIN = 5.0
 
 
+def request_seconds() -> float:
+    """The most one request may take in all (connect, send, answer), enforced by a deadline:
+    a receiver trickling its answer cannot stretch it past what the lease counts on."""
+    return 2 * settings.WEBHOOKS_TIMEOUT
+
+
 def lease_seconds(batch: int) -> float:
     """How long a claim of ``batch`` deliveries holds: longer than sending them can take
-    (rounds of ``WEBHOOKS_CONCURRENCY`` requests, each at most connect plus read timeout)."""
+    (rounds of ``WEBHOOKS_CONCURRENCY`` requests, each at most ``request_seconds``)."""
     rounds = -(-batch // settings.WEBHOOKS_CONCURRENCY)
-    return rounds * 2 * settings.WEBHOOKS_TIMEOUT + LEASE_MARGIN
+    return rounds * request_seconds() + LEASE_MARGIN
 
 
 _DELIVERY = WebhookDelivery._meta.db_table
@@ -166,27 +174,55 @@ def send(job: Job) -> Result:
         return Result(job, started, duration, outcome, **fields)
 
     timeout = settings.WEBHOOKS_TIMEOUT
-    try:
-        check_url(job.url)
-        with _session().post(
-            job.url,
-            data=job.body,
-            headers=headers,
-            timeout=(timeout, timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            raw = response.raw.read(RESPONSE_READ_LIMIT, decode_content=True) or b""
-            text = raw.decode("utf-8", "replace")[:RESPONSE_KEEP]
-            code = response.status_code
-            location = response.headers.get("Location", "")
-    except AddressRefused as exc:
-        return done(Outcome.REFUSED, error=str(exc)[:500])
-    except requests.Timeout as exc:
-        return done(Outcome.TIMEOUT, error=f"no answer within {timeout:g}s: {exc}"[:500])
-    except (requests.RequestException, OSError) as exc:
-        return done(Outcome.CONNECTION_ERROR, error=f"{type(exc).__name__}: {exc}"[:500])
+    with Deadline(request_seconds()) as deadline:
+        try:
+            check_url(job.url)
+            with _session().post(
+                job.url,
+                data=job.body,
+                headers=headers,
+                timeout=(timeout, timeout),
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                # cut headers end at the shutdown like complete ones: only a status that
+                # arrived before the deadline counts
+                cut = deadline.tripped
+                code = response.status_code
+                location = response.headers.get("Location", "")
+                text = _read_answer(response, deadline)
+        except AddressRefused as exc:
+            return done(Outcome.REFUSED, error=str(exc)[:500])
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            if deadline.tripped:
+                return done(Outcome.TIMEOUT, error=_too_slow(deadline))
+            if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
+                return done(Outcome.TIMEOUT, error=f"no answer within {timeout:g}s: {exc}"[:500])
+            return done(Outcome.CONNECTION_ERROR, error=f"{type(exc).__name__}: {exc}"[:500])
+    if cut:
+        return done(Outcome.TIMEOUT, error=_too_slow(deadline))
     return done(_classify(code), status_code=code, response_body=text, error=_error(code, location))
+
+
+def _too_slow(deadline: Deadline) -> str:
+    return f"no complete answer within {deadline.seconds:g}s in all"
+
+
+def _read_answer(response: requests.Response, deadline: Deadline) -> str:
+    """The start of the response body. Its status has arrived, so a body still trickling in
+    at the deadline is cut there and the status stands."""
+    raw = b""
+    try:
+        # read1 hands over what has come so far, so a cut answer keeps its start
+        while len(raw) < RESPONSE_READ_LIMIT:
+            chunk = response.raw.read1(RESPONSE_READ_LIMIT - len(raw), decode_content=True)
+            if not chunk:
+                break
+            raw += chunk
+    except (urllib3.exceptions.HTTPError, OSError):
+        if not deadline.tripped:
+            raise
+    return raw.decode("utf-8", "replace")[:RESPONSE_KEEP]
 
 
 def _classify(code: int) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from shops.models import Tenant
@@ -125,14 +125,26 @@ def rotate_secret(endpoint: WebhookEndpoint, overlap: timedelta | None = None) -
     return IssuedSecret(endpoint, secret)
 
 
+def _signing_secrets(now: datetime) -> QuerySet[WebhookSecret]:
+    return (
+        WebhookSecret.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("-created_at", "-id")
+        .only("id", "endpoint_id", "created_at", "expires_at")
+    )
+
+
+def with_secret_expiries(endpoints: QuerySet[WebhookEndpoint]) -> QuerySet[WebhookEndpoint]:
+    """Endpoints with their signing secrets' expiries fetched in one query for the whole page."""
+    signing = Prefetch("secrets", queryset=_signing_secrets(timezone.now()), to_attr="signing")
+    return endpoints.prefetch_related(signing)
+
+
 def secret_expiries(endpoint: WebhookEndpoint, now: datetime | None = None) -> list:
     """When each secret that still signs stops (None: the current one), newest first."""
-    now = now or timezone.now()
-    return list(
-        endpoint.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .order_by("-created_at", "-id")
-        .values_list("expires_at", flat=True)
-    )
+    if hasattr(endpoint, "signing"):  # prefetched by with_secret_expiries
+        return [secret.expires_at for secret in endpoint.signing]
+    signing = _signing_secrets(now or timezone.now()).filter(endpoint=endpoint)
+    return list(signing.values_list("expires_at", flat=True))
 
 
 @transaction.atomic

@@ -19,6 +19,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from trades.webhooks.deadline import WatchedConnection
+
 
 class AddressRefused(Exception):
     """The URL leads to a private, loopback, link-local or otherwise non-public address.
@@ -63,12 +65,13 @@ def _checked(connection, sock: socket.socket) -> socket.socket:
     return sock
 
 
-class _GuardedHTTPConnection(HTTPConnection):
+# WatchedConnection: the request's total deadline (trades/webhooks/deadline.py)
+class _GuardedHTTPConnection(WatchedConnection, HTTPConnection):
     def _new_conn(self) -> socket.socket:
         return _checked(self, super()._new_conn())
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
+class _GuardedHTTPSConnection(WatchedConnection, HTTPSConnection):
     def _new_conn(self) -> socket.socket:
         return _checked(self, super()._new_conn())
 
