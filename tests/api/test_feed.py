@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests.sync.test_write import trade
 from trades.feed import Change, InvalidCursor, decode_cursor, read_changes, record_changes
 from trades.feed_models import ChangeEvent, FeedCommit
 from trades.sync.write import write_trades
@@ -112,18 +113,6 @@ def test_a_change_that_commits_late_is_not_skipped(shop_a):
     assert read_changes(shop_a.tenant, cursor, 10) == ([], cursor)
 
 
-def _trade(status: str, modified: str, tid: int = 7) -> dict:
-    return {
-        "tid": tid,
-        "status": status,
-        "type": "fixed",
-        "created": "2026-11-11 00:00:00",
-        "modified": modified,
-        "payment": "10.00",
-        "orders": [],
-    }
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_writers_of_one_trade_are_read_in_commit_order(shop_a):
     """The older writer (smaller transaction id) commits the newer version last.
@@ -135,14 +124,16 @@ def test_two_writers_of_one_trade_are_read_in_commit_order(shop_a):
 
     def long_writer():  # e.g. a sync window: takes its transaction id early, writes the trade late
         with transaction.atomic():
-            write_trades(shop_a, [_trade("WAIT_BUYER_PAY", "2026-11-11 00:00:01", tid=1)])
+            write_trades(
+                shop_a, [trade(status="WAIT_BUYER_PAY", modified="2026-11-11 00:00:01", tid=1)]
+            )
             started.set()
             assert release.wait(10)
-            write_trades(shop_a, [_trade("TRADE_FINISHED", "2026-11-11 00:09:00")])
+            write_trades(shop_a, [trade(7, "TRADE_FINISHED", "2026-11-11 00:09:00")])
 
     writer = _in_thread(long_writer)
     assert started.wait(10)
-    write_trades(shop_a, [_trade("WAIT_SELLER_SEND_GOODS", "2026-11-11 00:05:00")])
+    write_trades(shop_a, [trade(7, "WAIT_SELLER_SEND_GOODS", "2026-11-11 00:05:00")])
     release.set()
     writer.join(10)
 

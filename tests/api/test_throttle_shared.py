@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from tests.processes import child_env, run_python
 from trades.api.keys import create_api_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,22 +33,14 @@ print(json.dumps(codes))
 
 
 def requests_from_a_process(token: str, count: int, **env: str) -> list[int]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
-    environment.update(
+    environment = child_env(
         TEST_DB_NAME=connection.settings_dict["NAME"],
         TOKEN=token,
         ALLOWED_HOSTS="testserver",
         API_KEY_THROTTLE_RATE="4/min",
         **env,
     )
-    result = subprocess.run(
-        [sys.executable, "-c", REQUESTS, str(count)],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(["-c", REQUESTS, str(count)], environment)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

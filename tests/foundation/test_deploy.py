@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ordersync.tasks import heartbeat
+from tests.processes import child_env, run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,12 +66,11 @@ def test_image_build_collects_static_files_without_a_database_or_a_key(tmp_path)
     """The build's collectstatic, run as written: no embedded server, no key file in the image."""
     data_dir = tmp_path / "ordersync"
     build_only = _dockerfile_run("collectstatic").split(" && chown")[0]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
-    env.update(
+    env = child_env(
         # what the image's ENV sets; `python` is this environment's interpreter
         DEBUG="False",
         ORDERSYNC_DATA_DIR=str(data_dir),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     )
     for name in ("DATABASE_URL", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS"):
         env.pop(name, None)
@@ -110,16 +110,8 @@ def test_gunicorn_config_is_accepted():
 
 
 def _gunicorn(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
-    env.update({"GUNICORN_BIND": "127.0.0.1:0", "WEB_CONCURRENCY": "1", **env_overrides})
-    return subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "ordersync/gunicorn.conf.py", "ordersync.wsgi"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = child_env(**{"GUNICORN_BIND": "127.0.0.1:0", "WEB_CONCURRENCY": "1", **env_overrides})
+    return run_python(["-m", "gunicorn", "-c", "ordersync/gunicorn.conf.py", "ordersync.wsgi"], env)
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+
+from tests.processes import child_env, run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 # a production-grade key, so that each case below fails for its own reason only
@@ -23,16 +23,7 @@ PRODUCTION = {
 
 
 def run_manage(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
-    env.update(env_overrides)
-    return subprocess.run(
-        [sys.executable, "manage.py", *(args or ("check",))],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_python(["manage.py", *(args or ("check",))], child_env(**env_overrides))
 
 
 @pytest.mark.parametrize(
@@ -154,17 +145,10 @@ print(json.dumps(results))
 
 def test_a_bad_value_of_any_variable_is_one_clear_message():
     names = sorted(variables_read() - NOT_TRIED)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
+    env = child_env()
     for name in names:
         env.pop(name, None)
-    result = subprocess.run(
-        [sys.executable, "-c", TRY_ALL, *names],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_python(["-c", TRY_ALL, *names], env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     outcomes = json.loads(result.stdout.strip().splitlines()[-1])
     for name in names:
