@@ -128,3 +128,14 @@ def test_each_sync_run_logs_one_json_line_without_secrets(make_shop, gateway, ca
     everything = "\n".join(r.getMessage() for r in caplog.records)
     assert shop.session_key not in everything
     assert shop.app.app_secret not in everything
+
+
+def test_a_failing_broker_shows_its_kind_not_its_address(client, db, settings, caplog):
+    heartbeat()
+    settings.REDIS_URL = "redis://secret-user:pw@127.0.0.1:1/0"  # nothing listens on port 1
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    shown = response.json()["checks"]["broker"]
+    assert shown.startswith("failing: ") and "(details in the log)" in shown
+    assert "127.0.0.1" not in shown and "secret-user" not in shown
+    assert "health check broker failed" in caplog.text
