@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from shops.models import Checkpoint, SyncRun
-from trades.models import Trade, TradeLine
+from trades.models import Refund, Trade, TradeLine
 from trades.sync.incremental import sync_shop
 from trades.sync.reconcile import reconcile_shop
 
@@ -95,3 +95,63 @@ def test_a_malformed_record_is_set_aside_and_the_rest_of_its_page_written(
     assert Trade.objects.filter(shop=shop, tid=broken).exists()
     checkpoint.refresh_from_db()
     assert checkpoint.progress["set_aside"] == {}
+
+
+def test_a_malformed_refund_is_set_aside_and_repaired_by_the_reconcile(
+    make_shop, gateway, settings
+):
+    settings.SYNC_LAG_SECONDS = 1
+    shop = make_shop("refunding", history_trades=80, history_days=1)
+    refunds = gateway.oracle_refunds(shop.seller_nick)
+    assert refunds, "the history has refunds"
+    broken = sorted(refunds)[0]
+    Checkpoint.objects.filter(shop=shop, stream="refunds").update(
+        cursor=timezone.now() - timedelta(days=1)
+    )
+    gateway.faults(malformed_tids=[str(broken)])
+    _retry_now(shop)
+
+    run = sync_shop(shop, "refunds")
+
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED
+    assert {"key": str(broken), "reason": "malformed: record without modified"} in run.set_aside
+    assert not Refund.objects.filter(shop=shop, refund_id=broken).exists()
+    gateway.faults(malformed_tids=[])
+    reconcile_shop(shop)
+    assert Refund.objects.filter(shop=shop, refund_id=broken).exists()
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="refunds")
+    assert checkpoint.progress["set_aside"] == {}
+
+
+def test_a_full_set_aside_list_fails_the_window_instead_of_forgetting(
+    make_shop, gateway, settings, monkeypatch
+):
+    monkeypatch.setattr("trades.sync.poison.MAX_KEPT", 1)
+    settings.SYNC_LAG_SECONDS = 1
+    shop = make_shop("overflowing")
+    tids = _burst(gateway, shop, settings, 5)
+    gateway.faults(malformed_tids=[str(tids[0]), str(tids[1])])
+    cursor = Checkpoint.objects.get(shop=shop, stream="trades").cursor
+
+    run = sync_shop(shop, "trades")
+
+    assert run.outcome == SyncRun.Outcome.FAILED and run.error_class == "SetAsideFull"
+    assert Checkpoint.objects.get(shop=shop, stream="trades").cursor == cursor
+    assert not Trade.objects.filter(shop=shop).exists()  # the window rolled back whole
+
+
+def test_a_backfill_keeps_every_record_it_set_aside(make_shop, gateway, settings):
+    from trades.sync.backfill import backfill_shop
+
+    shop = make_shop("backfilled", history_trades=60, history_days=3)
+    tids = sorted(gateway.oracle_trades(shop.seller_nick))
+    broken = {str(tids[0]), str(tids[-1])}  # in different slices (oldest and newest day)
+    gateway.faults(malformed_tids=sorted(broken))
+
+    assert backfill_shop(shop, 4).outcome == SyncRun.Outcome.SUCCEEDED
+
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="backfill")
+    assert set(checkpoint.progress["set_aside"]) == broken
+    gateway.faults(malformed_tids=[])
+    reconcile_shop(shop)
+    assert {str(t) for t in Trade.objects.filter(shop=shop).values_list("tid", flat=True)} >= broken

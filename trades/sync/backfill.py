@@ -231,8 +231,9 @@ def _trade_slice(shop: Shop, client: TopClient, counters) -> tuple[dict | None, 
         written = True
         state["trades_done_until"] = format_time(window.end)
         state["slice_seconds"] = int(min(DAY, width * 2).total_seconds())
-        set_aside.save_on(checkpoint)
-        state = checkpoint.progress = {**checkpoint.progress, **state}
+        checkpoint.progress = state
+        set_aside.save_on(checkpoint)  # adds to the progress just set, never under it
+        state = checkpoint.progress
         counters.set_aside += set_aside.entries()
     checkpoint.save(update_fields=["progress"])
     return state, written

@@ -10,7 +10,8 @@ it again gives the same record.
 Set aside means: its list entry is written when it can be (status and ``modified`` are
 current, sub-orders untouched), the window passes and the cursor moves, and the tid is kept
 on the checkpoint's ``progress["set_aside"]`` (and on the run's ``set_aside``) until the
-reconcile fetches it with ``fullinfo`` and writes it.
+reconcile fetches it (``fullinfo`` or ``refund.get``) and writes it. The list is bounded; a
+window that would pass the bound fails instead, so nothing leaves the list unrepaired.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from shops.models import Checkpoint
 from trades.sync.write import malformed
 
 NOT_FOUND = "trade-not-exist"
-MAX_KEPT = 1000  # entries kept on a checkpoint; the oldest go first (they are logged)
+MAX_KEPT = 1000  # set-aside keys a checkpoint holds; past that, windows fail instead
+
+
+class SetAsideFull(Exception):
+    """The checkpoint already holds ``MAX_KEPT`` set-aside keys: the window fails (its cursor
+    stays) until the reconcile has repaired some, rather than forgetting any."""
+
+    def __init__(self, kept: int):
+        super().__init__(f"{kept} records set aside and not yet repaired by the reconcile")
 
 
 class TradesNotFound(Exception):
@@ -79,7 +88,9 @@ class SetAside:
             return
         progress = dict(checkpoint.progress)
         kept = {**progress.get("set_aside", {}), **self.records}
-        progress["set_aside"] = dict(list(kept.items())[-MAX_KEPT:])
+        if len(kept) > MAX_KEPT:
+            raise SetAsideFull(len(kept))
+        progress["set_aside"] = kept
         counts = {k: n for k, n in progress.get("not_found", {}).items() if k not in self.records}
         progress["not_found"] = counts
         checkpoint.progress = progress

@@ -20,15 +20,15 @@ from django.utils import timezone
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.errors import SessionInvalid, TradeNotFound
+from ordersync.taobao.errors import RefundNotFound, SessionInvalid, TradeNotFound
 from ordersync.taobao.types import PLATFORM_TZ, parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.models import ReconcileReport, Trade
 from trades.sync import locks, runs
 from trades.sync.reading import read_backward, read_forward
-from trades.sync.streams import TRADE_FIELDS
-from trades.sync.write import write_trades
+from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
+from trades.sync.write import malformed, write_refunds, write_trades
 from trades.webhooks.events import emit_found_missing
 
 log = logging.getLogger("ordersync.sync")
@@ -81,13 +81,13 @@ def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[Rec
 
 
 def _repair_set_aside(shop: Shop, client: TopClient) -> None:
-    """Fetch and write the trades the sync set aside (``trades.sync.poison``).
+    """Fetch and write the trades and refunds the sync set aside (``trades.sync.poison``).
 
-    Those written leave the list; those the platform still does not find stay on it (and
-    stay visible on the checkpoint). Keys that are no tid cannot be fetched: they are
-    logged and dropped.
+    Those written leave the list; those the platform still does not find, or still sends
+    malformed, stay on it (and stay visible on the checkpoint). Keys that are no id cannot be
+    fetched: they are logged and dropped.
     """
-    for stream in (Checkpoint.Stream.TRADES, Checkpoint.Stream.BACKFILL):
+    for stream in (Checkpoint.Stream.TRADES, Checkpoint.Stream.BACKFILL, Checkpoint.Stream.REFUNDS):
         keys = list(
             Checkpoint.objects.filter(shop=shop, stream=stream)
             .values_list("progress__set_aside", flat=True)
@@ -96,9 +96,10 @@ def _repair_set_aside(shop: Shop, client: TopClient) -> None:
         )
         if not keys:
             continue
-        tids = [int(key) for key in keys if key.isdigit()]
-        fetched, _ = _repair(shop, client, tids, runs.Counters())
-        settled = {str(tid) for tid in fetched} | {key for key in keys if not key.isdigit()}
+        ids = [int(key) for key in keys if key.isdigit()]
+        repair = _repair_refunds if stream == Checkpoint.Stream.REFUNDS else _repair
+        fetched, _ = repair(shop, client, ids, runs.Counters())
+        settled = {str(key) for key in fetched} | {key for key in keys if not key.isdigit()}
         log.info("shop %s: %d of %d set-aside records repaired", shop.pk, len(settled), len(keys))
         with transaction.atomic():
             checkpoint = Checkpoint.objects.select_for_update().get(shop=shop, stream=stream)
@@ -106,6 +107,25 @@ def _repair_set_aside(shop: Shop, client: TopClient) -> None:
             kept = {key: reason for key, reason in kept.items() if key not in settled}
             checkpoint.progress = {**checkpoint.progress, "set_aside": kept}
             checkpoint.save(update_fields=["progress"])
+
+
+def _repair_refunds(shop: Shop, client: TopClient, refund_ids: list[int], counters):
+    """Fetch set-aside refunds with ``refund.get`` and write them; return the ids written."""
+    fetched: set[int] = set()
+    for offset in range(0, len(refund_ids), 100):
+        batch = []
+        for refund_id in refund_ids[offset : offset + 100]:
+            try:
+                refund = api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
+            except RefundNotFound:
+                continue
+            if not malformed(refund, "refund_id"):
+                batch.append(refund)
+                fetched.add(refund_id)
+        result = write_refunds(shop, batch)
+        counters.trades_seen += result.seen
+        counters.trades_written += result.written
+    return fetched, fetched
 
 
 def _record_success(shop: Shop) -> None:
@@ -215,9 +235,12 @@ def _repair(shop: Shop, client: TopClient, tids: list[int], counters) -> tuple[s
         batch = []
         for tid in tids[offset : offset + 100]:
             try:
-                batch.append(api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS))
+                trade = api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
             except TradeNotFound:
                 continue  # gone from the platform's 3-month scope since it was listed
+            if malformed(trade, "tid"):
+                continue  # still unwritable: it stays set aside, the others are written
+            batch.append(trade)
             fetched.add(tid)
         result = write_trades(shop, batch)
         counters.trades_seen += result.seen
