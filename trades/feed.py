@@ -110,11 +110,16 @@ def _position(tenant: Tenant, cursor: str | None) -> tuple[int, int]:
     version, first, event_id = decode_cursor(cursor)
     if version == CURSOR_VERSION or first == 0:
         return (first, event_id)
-    # a transaction-id cursor: its transaction got a position when the feed moved to them
+    # A transaction-id cursor: its transaction got a position when the feed moved to them.
     commit = FeedCommit.objects.filter(tenant=tenant, txid=first).first()
     if commit is None:
         raise InvalidCursor("not a cursor of this feed")
-    return (commit.pk, event_id)
+    # Its reader has not seen transactions with a larger id; one of them that committed first
+    # (a process still on the old feed during an upgrade) sits before it: start there, and
+    # hand out again what lies between rather than skip it.
+    unseen = FeedCommit.objects.filter(tenant=tenant, txid__gt=first, pk__lt=commit.pk)
+    first_unseen = unseen.order_by("pk").values_list("pk", flat=True).first()
+    return (first_unseen, 0) if first_unseen else (commit.pk, event_id)
 
 
 # ``feedcommit_tenant_position_idx`` walks the tenant's positions; ``changeevent_tenant_feed_idx``

@@ -242,3 +242,28 @@ def test_concurrent_writers_reader_gets_every_committed_change_once_in_order(sho
     assert set(txids_in_feed_order) == {txid for _, txid in commits}
     # the writers really did commit out of txid order, or this test would prove nothing
     assert txids_in_feed_order != sorted(txids_in_feed_order)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_id_cursor_never_skips_a_later_id_that_committed_first(shop_a):
+    """A cursor the old feed handed out after a transaction names everything below its id as
+    read; a transaction with a larger id that committed earlier has not been read yet."""
+    started, release = threading.Event(), threading.Event()
+
+    def early_id_late_commit():
+        with transaction.atomic():
+            record_changes(shop_a, [change(1)])
+            started.set()
+            assert release.wait(10)
+
+    writer = _in_thread(early_id_late_commit)
+    assert started.wait(10)
+    with transaction.atomic():
+        record_changes(shop_a, [change(2)])  # larger id, committed first
+    release.set()
+    writer.join(10)
+    early = ChangeEvent.objects.get(object_id=1)
+    old = base64.urlsafe_b64encode(f"1:{early.txid}:{early.pk}".encode()).decode().rstrip("=")
+
+    events, _ = read_all(shop_a.tenant, old)
+    assert 2 in [e.object_id for e in events]  # handed out, not skipped

@@ -56,6 +56,12 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('tenant', 'txid'), name='feedcommit_tenant_txid_uniq')],
             },
         ),
+        # Writers still running would commit rows that neither the trigger nor the backfill
+        # sees: wait for them and hold new ones off until this migration commits.
+        migrations.RunSQL(
+            "LOCK TABLE trades_changeevent IN SHARE ROW EXCLUSIVE MODE", migrations.RunSQL.noop
+        ),
+        migrations.RunSQL(FEED_COMMIT_TRIGGER, DROP_FEED_COMMIT_TRIGGER),
         # Existing changes keep the order they were read in before: by transaction id.
         migrations.RunSQL(
             """
@@ -65,5 +71,4 @@ class Migration(migrations.Migration):
             """,
             migrations.RunSQL.noop,
         ),
-        migrations.RunSQL(FEED_COMMIT_TRIGGER, DROP_FEED_COMMIT_TRIGGER),
     ]
