@@ -235,11 +235,12 @@ SYNC_RECOVER_AFTER_SUCCESSES = positive_int("SYNC_RECOVER_AFTER_SUCCESSES", 5)
 # Windows a listed trade may fail with isv.trade-not-exist on fullinfo (detail index lag)
 # before it is set aside for the reconcile and the stream moves on.
 SYNC_NOT_FOUND_ATTEMPTS = positive_int("SYNC_NOT_FOUND_ATTEMPTS", 3)
-SYNC_RUN_TIME_LIMIT = positive_int("SYNC_RUN_TIME_LIMIT", max(1, Q_TIMEOUT // 2))
-SYNC_WINDOW_TIME_LIMIT = positive_int("SYNC_WINDOW_TIME_LIMIT", max(1, Q_TIMEOUT // 4))
-if SYNC_RUN_TIME_LIMIT + SYNC_WINDOW_TIME_LIMIT >= Q_TIMEOUT:
+# One scheduled task syncs both streams in one budget, and each may overrun it by a window.
+SYNC_RUN_TIME_LIMIT = positive_int("SYNC_RUN_TIME_LIMIT", max(1, Q_TIMEOUT * 2 // 5))
+SYNC_WINDOW_TIME_LIMIT = positive_int("SYNC_WINDOW_TIME_LIMIT", max(1, Q_TIMEOUT // 5))
+if SYNC_RUN_TIME_LIMIT + 2 * SYNC_WINDOW_TIME_LIMIT >= Q_TIMEOUT:
     raise ImproperlyConfigured(
-        f"SYNC_RUN_TIME_LIMIT={SYNC_RUN_TIME_LIMIT} plus SYNC_WINDOW_TIME_LIMIT="
+        f"SYNC_RUN_TIME_LIMIT={SYNC_RUN_TIME_LIMIT} plus twice SYNC_WINDOW_TIME_LIMIT="
         f"{SYNC_WINDOW_TIME_LIMIT} must stay under Q_TIMEOUT={Q_TIMEOUT}"
     )
 BACKFILL_DAYS = positive_int("BACKFILL_DAYS", 90)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -36,9 +37,11 @@ def sync_shop_task(shop_id: int, stream: str | None = None) -> list[str]:
     if shop is None:
         return []
     outcomes = []
+    # one time budget for the task: both streams end well inside Q_TIMEOUT together
+    stop_at = time.monotonic() + settings.SYNC_RUN_TIME_LIMIT
     for name in [stream] if stream else ["trades", "refunds"]:
         if not _backing_off(shop, name):
-            outcomes.append(f"{name}: {sync_shop(shop, name).outcome}")
+            outcomes.append(f"{name}: {sync_shop(shop, name, stop_at=stop_at).outcome}")
         shop.refresh_from_db(fields=["status", "degraded"])
         if shop.status != Shop.Status.ACTIVE:
             return outcomes  # e.g. the session turned out invalid: the shop waits for re-auth

@@ -82,3 +82,23 @@ def test_a_window_that_runs_out_of_time_keeps_its_writes_and_is_read_narrower(
     assert checkpoint.progress["overruns"] >= 1  # a window ran out of time and was narrowed
     assert checkpoint.cursor > start
     assert Trade.objects.filter(shop=shop).count() == 250
+
+
+def test_one_scheduled_sync_shares_its_time_between_streams_and_each_gets_a_window(
+    make_shop, settings
+):
+    from trades.tasks import sync_shop_task
+
+    settings.SYNC_LAG_SECONDS = 60
+    settings.SYNC_RUN_TIME_LIMIT = 0  # the task's budget is spent at once
+    shop = make_shop("budgeted")
+    cursor = timezone.now() - timedelta(hours=3)  # several windows of 1,800 s behind
+    Checkpoint.objects.filter(shop=shop, stream__in=["trades", "refunds"]).update(
+        cursor=cursor, progress={"window_seconds": 1800}
+    )
+
+    assert sync_shop_task(shop.pk)[:2] == ["trades: succeeded", "refunds: succeeded"]
+
+    for stream in ("trades", "refunds"):  # one window each, then the next task goes on
+        moved = Checkpoint.objects.get(shop=shop, stream=stream).cursor - cursor
+        assert timedelta(seconds=1) < moved <= timedelta(seconds=1800), (stream, moved)

@@ -41,8 +41,18 @@ class Step(enum.Enum):
     MORE = "more to read"
 
 
-def sync_shop(shop: Shop, stream: str = "trades", *, client: TopClient | None = None) -> SyncRun:
-    """Read the stream's windows up to ``now − lag``; return the run (its outcome says how)."""
+def sync_shop(
+    shop: Shop,
+    stream: str = "trades",
+    *,
+    client: TopClient | None = None,
+    stop_at: float | None = None,
+) -> SyncRun:
+    """Read the stream's windows up to ``now − lag``; return the run (its outcome says how).
+
+    No window starts after ``stop_at`` (``time.monotonic()``; by default
+    ``SYNC_RUN_TIME_LIMIT`` from now) except the first, so every stream makes progress.
+    """
     spec = STREAMS[stream]
     checkpoint, _ = Checkpoint.objects.get_or_create(shop=shop, stream=stream)
     with locks.run_lock(checkpoint.pk) as taken:
@@ -51,14 +61,14 @@ def sync_shop(shop: Shop, stream: str = "trades", *, client: TopClient | None = 
         lost = runs.close_lost_runs(shop, stream, SyncRun.Kind.INCREMENTAL)
         if lost:
             runs.record_failure(shop, stream, runs.WorkerLost(f"{lost} run(s) lost their worker"))
-        return _run(shop, spec, client_for_shop(shop, client))
+        stop_at = stop_at or time.monotonic() + settings.SYNC_RUN_TIME_LIMIT
+        return _run(shop, spec, client_for_shop(shop, client), stop_at)
 
 
-def _run(shop: Shop, spec: Stream, client: TopClient) -> SyncRun:
+def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun:
     run = runs.start_run(shop, spec.name, SyncRun.Kind.INCREMENTAL)
     counters = runs.Counters()
     calls_before = client.calls
-    stop_at = time.monotonic() + settings.SYNC_RUN_TIME_LIMIT
     try:
         for _ in range(MAX_WINDOWS_PER_RUN):
             step = _sync_window(shop, spec, client, run, counters)
