@@ -97,8 +97,8 @@ def _repair_set_aside(shop: Shop, client: TopClient) -> None:
         if not keys:
             continue
         ids = [int(key) for key in keys if key.isdigit()]
-        repair = _repair_refunds if stream == Checkpoint.Stream.REFUNDS else _repair
-        fetched, _ = repair(shop, client, ids, runs.Counters())
+        refunds = stream == Checkpoint.Stream.REFUNDS
+        fetched, _ = _repair(shop, client, ids, runs.Counters(), refunds=refunds)
         settled = {str(key) for key in fetched} | {key for key in keys if not key.isdigit()}
         log.info("shop %s: %d of %d set-aside records repaired", shop.pk, len(settled), len(keys))
         with transaction.atomic():
@@ -107,25 +107,6 @@ def _repair_set_aside(shop: Shop, client: TopClient) -> None:
             kept = {key: reason for key, reason in kept.items() if key not in settled}
             checkpoint.progress = {**checkpoint.progress, "set_aside": kept}
             checkpoint.save(update_fields=["progress"])
-
-
-def _repair_refunds(shop: Shop, client: TopClient, refund_ids: list[int], counters):
-    """Fetch set-aside refunds with ``refund.get`` and write them; return the ids written."""
-    fetched: set[int] = set()
-    for offset in range(0, len(refund_ids), 100):
-        batch = []
-        for refund_id in refund_ids[offset : offset + 100]:
-            try:
-                refund = api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
-            except RefundNotFound:
-                continue
-            if not malformed(refund, "refund_id"):
-                batch.append(refund)
-                fetched.add(refund_id)
-        result = write_refunds(shop, batch)
-        counters.trades_seen += result.seen
-        counters.trades_written += result.written
-    return fetched, fetched
 
 
 def _record_success(shop: Shop) -> None:
@@ -227,22 +208,31 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
     )
 
 
-def _repair(shop: Shop, client: TopClient, tids: list[int], counters) -> tuple[set[int], set[int]]:
-    """Fetch the full trades and write them; return the tids fetched and the tids written."""
+def _repair(
+    shop: Shop, client: TopClient, keys: list[int], counters, *, refunds: bool = False
+) -> tuple[set[int], set[int]]:
+    """Fetch full trades (``fullinfo``) or refunds (``refund.get``) and write them; return the
+    keys fetched and the keys written."""
+    if refunds:
+        fetch = partial(api.refund_get, client, shop.session_key, fields=REFUND_FIELDS)
+        key, gone, write = "refund_id", RefundNotFound, write_refunds
+    else:
+        fetch = partial(api.trade_fullinfo_get, client, shop.session_key, fields=TRADE_FIELDS)
+        key, gone, write = "tid", TradeNotFound, write_trades
     fetched: set[int] = set()
     fixed: set[int] = set()
-    for offset in range(0, len(tids), 100):
+    for offset in range(0, len(keys), 100):
         batch = []
-        for tid in tids[offset : offset + 100]:
+        for value in keys[offset : offset + 100]:
             try:
-                trade = api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
-            except TradeNotFound:
+                record = fetch(value)
+            except gone:
                 continue  # gone from the platform's 3-month scope since it was listed
-            if malformed(trade, "tid"):
+            if malformed(record, key):
                 continue  # still unwritable: it stays set aside, the others are written
-            batch.append(trade)
-            fetched.add(tid)
-        result = write_trades(shop, batch)
+            batch.append(record)
+            fetched.add(value)
+        result = write(shop, batch)
         counters.trades_seen += result.seen
         counters.trades_written += result.written
         fixed.update(change.key for change in result.changes)
