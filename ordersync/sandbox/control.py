@@ -185,6 +185,7 @@ def _oracle_refunds(seller) -> list[dict]:
         {
             "refund_id": r.refund_id,
             "tid": r.tid,
+            "type": r.type,
             "oid": r.oid,
             "status": r.status,
             "modified": r.data["modified"],

@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 
 from ordersync.sandbox.clock import CN_OFFSET
+from ordersync.sandbox.market import REFUND_ORDERS
 from ordersync.sandbox.protocol import TopError
 
 ISP_SUB_CODES = [
@@ -49,6 +50,12 @@ class Faults:
     skew_seconds: float = 0.0  # sandbox clock = real clock + skew
     drift_rate: float = 0.0  # chance, per increment.get page, that trades in its window change
     drift_trades: int = 1  # how many trades one drift event changes
+    # chance that a change is followed by a second version in the same ``modified`` second
+    # with different content, the later one becoming visible later (1–30 s after the first)
+    same_second_rate: float = 0.0
+    # order of the refund list, which the platform does not document (top-api.md §4.8):
+    # "modified_desc" (like the trade lists) or "created_asc" (stable: created, refund_id)
+    refund_order: str = "modified_desc"
     peak_mode: bool = False  # list APIs omit orders, payment and logistics fields
     session_ttl_seconds: int = 30 * 86400  # lifetime of sessions issued from now on
     tmc_drop_rate: float = 0.0  # TMC messages never queued
@@ -69,7 +76,11 @@ class Faults:
             if name not in known:
                 raise ValueError(f"unknown fault {name!r}; known: {sorted(known)}")
             current = getattr(self, name)
-            if isinstance(current, bool):
+            if isinstance(current, str):
+                value = str(value)
+                if name == "refund_order" and value not in REFUND_ORDERS:
+                    raise ValueError(f"refund_order must be one of {list(REFUND_ORDERS)}")
+            elif isinstance(current, bool):
                 value = bool(value)
             elif isinstance(current, list):
                 value = [str(v) for v in (value or [])]
