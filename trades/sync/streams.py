@@ -42,7 +42,5 @@ class Stream:
 TRADES = Stream(
     "trades", "tid", TRADE_FIELDS, api.trades_sold_increment_get, write_trades, needs_orders=True
 )
-REFUNDS = Stream(
-    "refunds", "refund_id", REFUND_FIELDS, refunds_receive_get, write_refunds, False
-)
+REFUNDS = Stream("refunds", "refund_id", REFUND_FIELDS, refunds_receive_get, write_refunds, False)
 STREAMS = {stream.name: stream for stream in (TRADES, REFUNDS)}
