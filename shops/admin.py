@@ -287,13 +287,17 @@ class ShopAdmin(TenantScopedAdmin):
         rows = Checkpoint.objects.filter(shop=shop).order_by("stream")
         return format_html(
             "<table><tr><th>stream</th><th>cursor</th><th>last success</th>"
-            "<th>failures</th><th>next run</th></tr>{}</table>",
+            "<th>failures</th><th>next run</th><th>set aside</th><th>unresolved</th></tr>"
+            "{}</table>",
             format_html_join(
                 "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                "<td>{}</td></tr>",
                 (
                     (c.stream, c.cursor or "—", c.last_success_at or "—")
                     + (c.consecutive_failures, c.next_run_at or "—")
+                    # records the reconcile will repair / the platform did not return to it
+                    + (c.records_kept("set_aside"), c.records_kept("unresolved"))
                     for c in rows
                 ),
             ),

@@ -165,6 +165,12 @@ class Checkpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.shop} {self.stream} @ {self.cursor}"
 
+    def records_kept(self, state: str) -> int:
+        """How many records this stream holds ``set_aside`` (waiting for the reconcile) or
+        ``unresolved`` (the platform did not return them to the reconcile either)."""
+        # the backfill keeps its refunds under refund_* keys (trades.sync.poison)
+        return sum(len(self.progress.get(key) or {}) for key in (state, f"refund_{state}"))
+
 
 # The streams every shop has a checkpoint for from the start (reconcile's comes with its
 # first run).
