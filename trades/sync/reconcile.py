@@ -42,6 +42,7 @@ log = logging.getLogger("ordersync.sync")
 LISTING_FIELDS = "tid,status,modified"
 REFUND_LISTING_FIELDS = "refund_id,modified"
 DETAIL_LIMIT = 200
+UNKNOWN = datetime.max.replace(tzinfo=PLATFORM_TZ)
 # Days a reconcile goes back at most to make up missed ones: the platform's 3-month scope.
 MAX_DAYS_BEHIND = 89
 # Where set-aside records are kept: (checkpoint stream, progress key, refunds?).
@@ -229,6 +230,12 @@ def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
     return report
 
 
+def _modified(entry: dict) -> datetime:
+    """A listing entry's ``modified``; one without it (malformed) counts as newer than any row
+    we hold, so the detail API (always current) is asked for the record."""
+    return parse_time(entry.get("modified")) or UNKNOWN
+
+
 def _local(shop: Shop, tids) -> dict[int, datetime]:
     return dict(Trade.objects.filter(shop=shop, tid__in=list(tids)).values_list("tid", "modified"))
 
@@ -252,7 +259,7 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
     if platform_count != local_count:
         fetch = partial(sold, fields=LISTING_FIELDS, page_size=100, use_has_next=True)
         for items in read_forward(lambda page_no: fetch(page_no=page_no)):
-            platform.update({t["tid"]: parse_time(t["modified"]) for t in items})
+            platform.update({t["tid"]: _modified(t) for t in items if t.get("tid")})
     if end > start:
         changed = partial(
             api.trades_sold_increment_get,
@@ -271,8 +278,9 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
         )
         for items in pages:
             for t in items:
-                modified = parse_time(t["modified"])
-                platform[t["tid"]] = max(modified, platform.get(t["tid"], modified))
+                if t.get("tid"):
+                    modified = _modified(t)
+                    platform[t["tid"]] = max(modified, platform.get(t["tid"], modified))
 
     local = _local(shop, platform)
     missing = sorted(tid for tid in platform if tid not in local)
@@ -318,8 +326,9 @@ def _compare_refunds(shop: Shop, client: TopClient, start, end, counters, report
         )
         for items in pages:
             for r in items:
-                modified = parse_time(r["modified"])
-                platform[r["refund_id"]] = max(modified, platform.get(r["refund_id"], modified))
+                if r.get("refund_id"):
+                    modified = _modified(r)
+                    platform[r["refund_id"]] = max(modified, platform.get(r["refund_id"], modified))
     local_count = Refund.objects.filter(shop=shop, modified__gte=start, modified__lt=end).aggregate(
         n=Count("id")
     )["n"]
