@@ -170,3 +170,25 @@ def test_every_day_since_the_last_whole_reconcile_is_reconciled(make_shop, gatew
     assert until == days[2].isoformat()  # yesterday: today is not over yet
     assert [r.day for r in reconcile_shop(shop)] == days[2:]
     assert ReconcileReport.objects.filter(shop=shop, day=days[0]).count() == 1
+
+
+def test_a_reconcile_out_of_time_leaves_the_days_due_to_the_next_run(make_shop, gateway):
+    from trades.tasks import resume_unfinished
+
+    shop = make_shop("far-behind", history_trades=30, history_days=4)
+    backfill_shop(shop, 5)
+    client = _client(shop)
+    today = client.clock.now().astimezone(PLATFORM_TZ).date()
+    days = [today - timedelta(days=n) for n in (3, 2, 1, 0)]
+    _set_reconciled_until(shop, days[0] - timedelta(days=1))
+
+    reports = reconcile_shop(shop, time_limit=0)  # every day but the first is past the limit
+
+    assert [r.day for r in reports] == days[:1]
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="reconcile")
+    assert checkpoint.progress["days_left"] == 3
+    assert checkpoint.progress["reconciled_until"] == days[0].isoformat()
+    assert resume_unfinished(shop) == ["reconcile"]  # the scheduled sync queues the rest
+
+    assert [r.day for r in reconcile_shop(shop)] == days[1:]
+    assert Checkpoint.objects.get(shop=shop, stream="reconcile").progress["days_left"] == 0

@@ -55,10 +55,18 @@ SET_ASIDE_SLOTS = (
 
 
 def reconcile_shop(
-    shop: Shop, day: date | None = None, *, client: TopClient | None = None
+    shop: Shop,
+    day: date | None = None,
+    *,
+    client: TopClient | None = None,
+    time_limit: float | None = None,
 ) -> list[ReconcileReport]:
     """Reconcile ``day`` (platform date), or every day since the last one reconciled whole
     (at least yesterday) and today so far; return the reports.
+
+    With ``time_limit`` (seconds), no day starts after it but the first: the days left are
+    counted on the checkpoint (``progress["days_left"]``) and the scheduled sync queues the
+    reconcile again (``trades.tasks.resume_unfinished``), as for an unfinished backfill.
 
     One reconcile of a shop runs at a time (the reconcile checkpoint's run lock; a duplicate
     records a skipped run and returns no report). Each day is its own run: a day that fails
@@ -72,10 +80,13 @@ def reconcile_shop(
             runs.skip_run(shop, stream, SyncRun.Kind.RECONCILE)
             return []
         runs.close_lost_runs(shop, stream, SyncRun.Kind.RECONCILE)
-        return _reconcile_days(shop, client_for_shop(shop, client), day)
+        stop_at = None if time_limit is None else time.monotonic() + time_limit
+        return _reconcile_days(shop, client_for_shop(shop, client), day, stop_at)
 
 
-def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[ReconcileReport]:
+def _reconcile_days(
+    shop: Shop, client: TopClient, day: date | None, stop_at: float | None
+) -> list[ReconcileReport]:
     now = client.clock.now()
     today = now.astimezone(PLATFORM_TZ).date()
     days = [day] if day else _days_due(shop, today)
@@ -88,7 +99,11 @@ def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[Rec
         if isinstance(error, SessionInvalid):
             return reports
     whole_until = None  # the last day of an unbroken run of days reconciled whole
-    for d in days:
+    days_left = 0
+    for n, d in enumerate(days):
+        if n and stop_at is not None and time.monotonic() > stop_at:
+            days_left = len(days) - n  # the next run goes on from here
+            break
         try:
             reports.append(_reconcile_day(shop, client, d))
         except Exception as error:
@@ -99,8 +114,8 @@ def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[Rec
             continue
         if day is None and not failed and _ended(d, now):
             whole_until = d
-    if whole_until is not None:
-        _record_reconciled_until(shop, whole_until)
+    if day is None:
+        _record_days(shop, whole_until, days_left)
     if not failed:
         _record_success(shop)
     return reports
@@ -127,12 +142,16 @@ def _ended(day: date, now: datetime) -> bool:
     return now - timedelta(seconds=settings.SYNC_LAG_SECONDS) >= end
 
 
-def _record_reconciled_until(shop: Shop, day: date) -> None:
+def _record_days(shop: Shop, whole_until: date | None, days_left: int) -> None:
+    """Record the last day reconciled whole (if this run moved it) and the days still due."""
     with transaction.atomic():
         checkpoint = Checkpoint.objects.select_for_update().get(
             shop=shop, stream=Checkpoint.Stream.RECONCILE
         )
-        checkpoint.progress = {**checkpoint.progress, "reconciled_until": day.isoformat()}
+        progress = {**checkpoint.progress, "days_left": days_left}
+        if whole_until is not None:
+            progress["reconciled_until"] = whole_until.isoformat()
+        checkpoint.progress = progress
         checkpoint.save(update_fields=["progress"])
 
 
