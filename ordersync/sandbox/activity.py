@@ -78,7 +78,7 @@ def random_refund(world: World, seller: Seller, ts: float) -> None:
     if seller.open_refunds and seller.rng.random() < 0.5:
         refund = seller.rng.choice(seller.open_refunds)
         if lifecycle.advance_refund(seller, refund, ts, lag):
-            same_second(world, seller, refund, lag)
+            refund_same_second(world, seller, refund, lag)
         return
     for _ in range(20):
         trade = _pick_open(seller)
@@ -86,18 +86,18 @@ def random_refund(world: World, seller: Seller, ts: float) -> None:
             return
         refund = lifecycle.start_refund(seller, world.ids, trade, ts, lag)
         if refund is not None:
-            same_second(world, seller, refund, lag)
+            refund_same_second(world, seller, refund, lag)
             return
 
 
-def same_second(world: World, seller: Seller, refund: Refund, lag: int) -> None:
+def refund_same_second(world: World, seller: Seller, refund: Refund, lag: int) -> None:
     """With the ``same_second_rate`` fault: follow the refund's last change by a second
     version in the same ``modified`` second with different content (its next step, or a
-    note when it has none), visible 1–30 s after the first."""
+    note when it has none), visible ``same_second_delay_seconds`` after the first."""
     faults = world.faults
     if not faults.same_second_rate or world.fault_rng.random() >= faults.same_second_rate:
         return
-    not_before = refund.versions[-1].visible_at + world.fault_rng.randint(1, 30)
+    not_before = refund.versions[-1].visible_at + max(1, faults.same_second_delay_seconds)
     world.injected["same_second"] += 1
     if not lifecycle.advance_refund(seller, refund, refund.modified, lag, not_before):
         lifecycle.amend_refund(seller, refund, lag, not_before)

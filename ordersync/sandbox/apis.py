@@ -403,7 +403,7 @@ def _drift_refunds(call: Call, versions: list) -> None:
     for refund in world.fault_rng.sample(movable, min(faults.drift_trades, len(movable))):
         world.injected["drift"] += 1
         lifecycle.advance_refund(call.seller, refund, call.now, faults.lag_seconds)
-        activity.same_second(world, call.seller, refund, faults.lag_seconds)
+        activity.refund_same_second(world, call.seller, refund, faults.lag_seconds)
 
 
 HANDLERS = {

@@ -50,9 +50,10 @@ class Faults:
     skew_seconds: float = 0.0  # sandbox clock = real clock + skew
     drift_rate: float = 0.0  # chance, per increment.get page, that trades in its window change
     drift_trades: int = 1  # how many trades one drift event changes
-    # chance that a change is followed by a second version in the same ``modified`` second
-    # with different content, the later one becoming visible later (1–30 s after the first)
+    # a trade or refund change is followed by a second version in the same ``modified``
+    # second, different content, visible same_second_delay_seconds after the first
     same_second_rate: float = 0.0
+    same_second_delay_seconds: int = 5
     # order of the refund list, which the platform does not document (top-api.md §4.8):
     # "modified_desc" (like the trade lists) or "created_asc" (stable: created, refund_id)
     refund_order: str = "modified_desc"
