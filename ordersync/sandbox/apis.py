@@ -17,7 +17,6 @@ from ordersync.sandbox.market import (
     DEFAULT_TYPES,
     REFUND_DEFAULT_TYPES,
     REFUND_MOVES,
-    REFUND_OPEN,
     SCOPE_SECONDS,
     STATUS_GROUPS,
     TRADE_STATUSES,
@@ -391,18 +390,21 @@ def _drift(call: Call, versions: list) -> None:
 
 
 def _drift_refunds(call: Call, versions: list) -> None:
-    """Pagination drift of the refund list: open refunds of the queried window move on
-    before the next page call (each may get a same-second version too)."""
+    """Pagination drift of the refund list: refunds of the queried window change before the
+    next page call (an open one moves a step, a closed one gets a note; each may get a
+    same-second version too)."""
     world = call.world
     faults = world.faults
     if not faults.drift_rate or not versions or not faults.applies_to(call.method):
         return
     if world.fault_rng.random() >= faults.drift_rate:
         return
-    movable = [v.refund for v in versions if v.refund.status in REFUND_OPEN]
-    for refund in world.fault_rng.sample(movable, min(faults.drift_trades, len(movable))):
-        world.injected["drift"] += 1
-        lifecycle.advance_refund(call.seller, refund, call.now, faults.lag_seconds)
+    count = min(faults.drift_trades, len(versions))
+    world.injected["drift"] += count
+    for version in world.fault_rng.sample(versions, count):
+        refund = version.refund
+        if not lifecycle.advance_refund(call.seller, refund, call.now, faults.lag_seconds):
+            lifecycle.touch_refund(call.seller, refund, call.now, faults.lag_seconds)
         activity.refund_same_second(world, call.seller, refund, faults.lag_seconds)
 
 

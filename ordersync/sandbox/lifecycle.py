@@ -413,6 +413,14 @@ def advance_refund(
     return True
 
 
+def touch_refund(seller: Seller, refund: Refund, ts: float, lag: int) -> None:
+    """A change that keeps the refund's status (the buyer adds a note): bumps ``modified``."""
+    refund.modified = max(int(ts), refund.modified)
+    refund.data["modified"] = fmt(refund.modified)
+    refund.data["desc"] = f"买家留言 {fmt(ts)}"
+    seller.publish_refund(refund, lag)
+
+
 def amend_refund(seller: Seller, refund: Refund, lag: int, not_before: int = 0) -> None:
     """A change that keeps the refund's status and ``modified`` second (the buyer adds a
     note): a second version of that second, with different content."""

@@ -54,15 +54,17 @@ def test_live_refunds_with_lag_and_drift_lose_nothing_in_either_list_order(
 ):
     settings.SYNC_LAG_SECONDS = 3
     settings.SYNC_PAGE_SIZE = 5  # several pages per window, so drift crosses page boundaries
-    shop = make_shop(f"refunds-{order}", history_trades=150, history_days=1)
+    # a few hours of history: many paid trades still open, so refunds open all the time
+    shop = make_shop(f"refunds-{order}", history_trades=300, history_days=0.3)
     assert backfill_shop(shop, 2).outcome == SyncRun.Outcome.SUCCEEDED
-    gateway.faults(refund_order=order, lag_seconds=2, drift_rate=0.5, drift_trades=2)
+    gateway.faults(refund_order=order, lag_seconds=2, drift_rate=1.0, drift_trades=2)
+    gateway.faults(same_second_rate=0.3, same_second_delay_seconds=1)
     gateway.control(
         "market",
-        {"nick": shop.seller_nick, "trades_per_minute": 300, "changes_per_minute": 1800}
-        | {"refunds_per_minute": 1200},
+        {"nick": shop.seller_nick, "trades_per_minute": 60, "changes_per_minute": 600}
+        | {"refunds_per_minute": 240},
     )
-    deadline = time.monotonic() + 4
+    deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         sync_shop(shop, "refunds")
         Checkpoint.objects.filter(shop=shop).update(next_run_at=None)
@@ -76,7 +78,12 @@ def test_live_refunds_with_lag_and_drift_lose_nothing_in_either_list_order(
     missing = truth.keys() - ours.keys()
     stale = {rid for rid in truth.keys() & ours.keys() if truth[rid] != ours[rid]}
     assert not missing and not stale, f"{len(missing)} missing, {len(stale)} stale"
-    assert gateway.control("stats")["errors_injected"].get("drift", 0) > 0
+    injected = gateway.control("stats")["errors_injected"]
+    assert injected.get("drift", 0) > 0 and injected.get("same_second", 0) > 0
+    # the content too: of two versions in one second, the later one is kept
+    world = gateway.sandbox.state.sellers[shop.seller_nick]
+    for refund in Refund.objects.filter(shop=shop):
+        assert refund.payload.get("desc") == world.refunds[str(refund.refund_id)].data["desc"]
 
 
 def test_the_refund_backfill_sets_a_malformed_refund_aside(make_shop, gateway):
