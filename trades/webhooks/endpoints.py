@@ -27,7 +27,7 @@ from trades.webhook_models import (
     WebhookEvent,
     WebhookSecret,
 )
-from trades.webhooks.guard import is_public
+from trades.webhooks.guard import BadURL, is_public, parse_url
 from trades.webhooks.outbox import queue_deliveries
 
 SECRET_PREFIX = "whsec_"
@@ -50,20 +50,23 @@ def new_secret() -> str:
 
 
 def check_url(url: str) -> str:
-    """Refuse what can never be delivered: other schemes, and literal non-public addresses.
+    """Refuse what can never be delivered: other schemes, ports out of range, host names
+    IDNA cannot encode, and literal non-public addresses.
 
     Host names are checked at every delivery (they may resolve differently by then).
     """
+    try:
+        target = parse_url(url)
+    except BadURL as exc:
+        raise InvalidEndpoint(f"url {exc}") from None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidEndpoint("url must be an http:// or https:// URL")
     if parts.username or parts.password:
         raise InvalidEndpoint("url must not hold credentials; the signature authenticates us")
     try:
-        ipaddress.ip_address(parts.hostname)
+        ipaddress.ip_address(target.host)
     except ValueError:
         return url
-    if not settings.WEBHOOKS_ALLOW_PRIVATE and not is_public(parts.hostname):
+    if not settings.WEBHOOKS_ALLOW_PRIVATE and not is_public(target.host):
         raise InvalidEndpoint("url must not point at a private, loopback or link-local address")
     return url
 
