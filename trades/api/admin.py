@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from shops.console.one_time import show_once
 from shops.console.tenancy import WRITE_ROLES, TenantScopedAdmin
 from trades.api.keys import create_api_key, revoke_api_key
 from trades.key_models import ApiKey
@@ -47,10 +48,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
             obj.tenant, obj.name, obj.scope, expires_at=obj.expires_at, created_by=request.user
         )
         obj.pk = issued.key.pk
-        messages.warning(
-            request,
-            f"The API key is {issued.token} — copy it now, it will not be shown again.",
-        )
+        show_once(request, f"The token of API key {issued.key.name!r}", issued.token)
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

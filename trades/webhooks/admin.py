@@ -5,10 +5,11 @@ Scoping is the console's one mixin."""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from shops.console.one_time import show_once
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import WRITE_ROLES, ReadOnlyInline, TenantScopedAdmin, scoped
 from trades.webhook_models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -56,15 +57,13 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
             obj.tenant, fields["url"], fields["event_types"], fields["description"]
         )
         obj.pk = issued.endpoint.pk
-        messages.warning(
-            request, f"The signing secret is {issued.secret} — copy it now, it is not shown again."
-        )
+        show_once(request, f"The signing secret of {issued.endpoint.url}", issued.secret)
 
     @admin.action(description="Rotate the signing secret (the old one keeps signing a while)")
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet) -> None:
         for endpoint in scoped(request, queryset, "tenant", WRITE_ROLES):
             issued = actions.rotate_secret(endpoint)
-            messages.warning(request, f"New secret of {endpoint.url}: {issued.secret}")
+            show_once(request, f"The new signing secret of {endpoint.url}", issued.secret)
 
     @admin.action(description="Send a test event")
     def send_test_events(self, request: HttpRequest, queryset: QuerySet) -> None:
