@@ -13,13 +13,14 @@ from shops.models import Tenant
 
 
 class OverCap(Exception):
-    """A cap is reached; the message names it and the setting that sets it."""
+    """A cap is reached; the message says what happened and names the cap (the setting
+    that sets it, or the rule)."""
 
     status = 409
 
-    def __init__(self, message: str, setting: str) -> None:
-        super().__init__(f"{message} (cap: {setting})")
-        self.setting = setting
+    def __init__(self, message: str, cap: str) -> None:
+        super().__init__(f"{message} (cap: {cap})")
+        self.cap = cap
 
 
 class TooSoon(OverCap):
@@ -27,8 +28,8 @@ class TooSoon(OverCap):
 
     status = 429
 
-    def __init__(self, message: str, setting: str, retry_after: float) -> None:
-        super().__init__(message, setting)
+    def __init__(self, message: str, cap: str, retry_after: float) -> None:
+        super().__init__(message, cap)
         self.retry_after = max(1, math.ceil(retry_after))
 
 
@@ -38,7 +39,7 @@ def lock_tenant(tenant_id: int) -> None:
     list(Tenant.objects.select_for_update().filter(pk=tenant_id).values_list("pk"))
 
 
-def check_count(current: int, cap: int, what: str, setting: str) -> None:
+def check_count(current: int, most: int, what: str, setting: str) -> None:
     """Raise :class:`OverCap` if a tenant holding ``current`` of ``what`` may not add one."""
-    if current >= cap:
-        raise OverCap(f"the tenant already has {current} {what}, the most allowed", setting)
+    if current >= most:
+        raise OverCap(f"the tenant already has {current} {what}", setting)
