@@ -136,6 +136,8 @@ def _jobs(rows: list[tuple]) -> list[Job]:
             secrets=secrets.get(endpoint_id, ()),
         )
         for delivery_id, endpoint_id, event_id, attempt in rows
+        # an endpoint deleted since the claim took its deliveries along: nothing to send
+        if endpoint_id in urls and event_id in events
     ]
 
 
