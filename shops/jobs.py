@@ -1,4 +1,5 @@
-"""Asking the workers to run a job for a shop now (``POST shops/{id}/jobs/``).
+"""Tenants asking the workers to run a job for a shop now (``POST shops/{id}/jobs/``, and
+the console's shop actions for tenant members; operators' go straight to the queue).
 
 A backfill re-reads up to 90 days through the app's TOP budget, which all the app's shops
 share; so a shop has at most one requested job of a kind queued or running, and after one
@@ -52,8 +53,9 @@ def lost_after() -> timedelta:
 
 
 @transaction.atomic
-def request_job(shop: Shop, kind: str) -> str:
-    """Queue job ``kind`` (sync, backfill, reconcile) for ``shop``; return the task id.
+def request_job(shop: Shop, kind: str, *args) -> str:
+    """Queue job ``kind`` (sync, backfill, reconcile) for ``shop`` (``args`` follow the
+    shop's id); return the task id.
 
     Raises :class:`~shops.caps.OverCap` (409) while one is queued or running, or a backfill
     is unfinished, and :class:`~shops.caps.TooSoon` (429) within the cooldown.
@@ -70,7 +72,7 @@ def request_job(shop: Shop, kind: str) -> str:
             "one backfill at a time per shop",
         )
     _claim(shop, kind, timezone.now())
-    return async_task(task, shop.pk, task_name=f"{kind} shop {shop.pk}")
+    return async_task(task, shop.pk, *args, task_name=f"{kind} shop {shop.pk}")
 
 
 def _backfill_unfinished(shop: Shop) -> bool:
