@@ -201,3 +201,33 @@ def test_redeliver_is_paged_and_bounded_per_tenant(owner, tenant_a, settings):
     assert set(
         WebhookDelivery.objects.filter(pk__in=ids, attempts=0).values_list("pk", flat=True)
     ) == set(ids[3:])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_job_requests_queue_one(shop_a):
+    """Eight connections ask at once: the claim is one statement, so exactly one passes."""
+    import threading
+
+    from django.db import connection
+
+    from shops.caps import OverCap
+    from shops.jobs import request_job
+
+    barrier, outcomes = threading.Barrier(8), []
+
+    def ask() -> None:
+        try:
+            barrier.wait()
+            request_job(shop_a, "backfill")
+            outcomes.append("queued")
+        except OverCap:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["queued"] + ["refused"] * 7
