@@ -176,3 +176,16 @@ def test_a_failed_connection_is_told_by_its_kind_only():
     failure.__context__ = ConnectionRefusedError(111, "Connection refused")
     assert connection_error(failure) == "connection failed: connection refused"
     assert connection_error(requests.ConnectionError("db.internal:5432")) == "connection failed"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[64:ff9b::10.0.0.1]/", "http://[2002:a9fe:a9fe::1]/", "http://[::127.0.0.1]/"]
+)
+def test_literal_ipv6_embedding_a_private_ipv4_is_refused_at_creation(owner, url, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    body = {"url": url, "event_types": ["trade.created"]}
+    created = owner.post("/api/v1/webhook-endpoints/", body, "json")
+    assert created.status_code == 400
+    assert created.json()["errors"] == {
+        "url": ["url must not point at a private, loopback or link-local address"]
+    }
