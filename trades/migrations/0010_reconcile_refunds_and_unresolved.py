@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('shops', '0004_reconcile_stream_and_set_aside'),
-        ('trades', '0008_filter_indexes'),
+        ('trades', '0009_webhook_cap_indexes'),
     ]
 
     operations = [
