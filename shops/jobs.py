@@ -15,8 +15,10 @@ JOB_TASKS = {
 }
 
 
-def request_job(shop: Shop, kind: str) -> str:
+def request_job(shop: Shop, kind: str, **q_options: str) -> str:
     """Queue job ``kind`` (sync, backfill, reconcile) for ``shop``; return the task id.
+
+    ``q_options`` go to django-q2 (``hook``, ``group``).
 
     A duplicate is harmless: the job takes the shop's stream lock and leaves if it is held.
     """
@@ -26,4 +28,4 @@ def request_job(shop: Shop, kind: str) -> str:
         raise ValueError(
             f"unknown job kind {kind!r}; expected one of {sorted(JOB_TASKS)}"
         ) from None
-    return async_task(task, shop.pk, task_name=f"{kind} shop {shop.pk}")
+    return async_task(task, shop.pk, task_name=f"{kind} shop {shop.pk}", **q_options)

@@ -128,19 +128,27 @@ _PAGE_SQL = f"""
     SELECT e.*, c.id AS position
     FROM {FeedCommit._meta.db_table} c
     JOIN {ChangeEvent._meta.db_table} e ON e.tenant_id = c.tenant_id AND e.txid = c.txid
-    WHERE c.tenant_id = %s AND c.id >= %s AND (c.id, e.id) > (%s, %s)
+    WHERE c.tenant_id = %s AND c.id >= %s AND (c.id, e.id) > (%s, %s) {{shop}}
     ORDER BY c.id, e.id
     LIMIT %s
 """
 
 
 def read_changes_page(
-    tenant: Tenant, after: str | None, limit: int
+    tenant: Tenant, after: str | None, limit: int, shop_id: int | None = None
 ) -> tuple[list[ChangeEvent], str, bool]:
-    """Like :func:`read_changes`, and also whether more changes are ready right now."""
+    """Like :func:`read_changes`, and also whether more changes are ready right now.
+
+    With ``shop_id``, only that shop's changes; the cursor is the same kind, so a reader may
+    start or stop filtering at any point without a gap.
+    """
     position, event_id = _position(tenant, after)
-    params = [tenant.pk, position, position, event_id, limit + 1]
-    events = list(ChangeEvent.objects.raw(_PAGE_SQL, params))
+    params = [tenant.pk, position, position, event_id]
+    sql = _PAGE_SQL.format(shop="")
+    if shop_id is not None:
+        sql = _PAGE_SQL.format(shop="AND e.shop_id = %s")
+        params.append(shop_id)
+    events = list(ChangeEvent.objects.raw(sql, [*params, limit + 1]))
     has_more = len(events) > limit
     events = events[:limit]
     if events:
