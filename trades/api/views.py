@@ -392,6 +392,7 @@ class ChangeViewSet(TenantViewSet):
                 self.tenant, params.get("cursor"), params["limit"], params.get("shop")
             )
         except InvalidCursor as exc:
-            raise serializers.ValidationError({"cursor": [str(exc)]}) from None
+            name = "after" if "after" in request.query_params else "cursor"
+            raise serializers.ValidationError({name: [str(exc)]}) from None
         data = only(s.ChangeSerializer(events, many=True).data, chosen)
         return Response({"results": data, "next_cursor": cursor, "has_more": has_more})
