@@ -10,8 +10,10 @@ from django.db import models
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from shops.jobs import JOB_TASKS
 from shops.models import Shop, SyncRun
 from trades.api.pagination import BIGINT_MAX, PageQuery, fields_param
+from trades.api_models import Job
 from trades.models import REFUND_STATUSES, TRADE_STATUSES
 
 
@@ -105,6 +107,12 @@ class ReconcileReportQuery(RangeCheck, PageQuery):
     shop = _id("Only reports of this shop.")
     day_after = serializers.DateField(required=False, help_text="Day on or after (YYYY-MM-DD).")
     day_before = serializers.DateField(required=False, help_text="Day before (YYYY-MM-DD).")
+
+
+class JobQuery(PageQuery):
+    shop = _id("Only jobs of this shop.")
+    kind = enum(list(JOB_TASKS), "Only jobs of this kind.")
+    state = enum(Job.State.choices, "Only jobs in this state.")
 
 
 class ChangeQuery(serializers.Serializer):

@@ -11,7 +11,12 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -60,18 +65,62 @@ RETRY_AFTER = OpenApiParameter(
 )
 
 
+# answers that passed the key's budget check carry its state (401 and 403 come before it)
+_COUNTED = [200, 201, 202, 204, 304, 400, 404, 409, 422, 429]
+RATE_LIMIT = [
+    OpenApiParameter(name, int, OpenApiParameter.HEADER, response=_COUNTED, description=description)
+    for name, description in (
+        ("RateLimit-Limit", "Requests this API key may send per window."),
+        ("RateLimit-Remaining", "Requests left in the current window."),
+        ("RateLimit-Reset", "Seconds until the window ends."),
+    )
+]
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Any unique string (a UUID) per intended request. The same key again (for "
+    "24 hours) returns the first successful answer instead of doing it twice; with another "
+    "body it is a 422, while the first still runs a 409.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The ETag of the copy you hold: 304 with no body while it is current.",
+)
+ETAG = OpenApiParameter(
+    "ETag", str, OpenApiParameter.HEADER, response=[200, 304], description="The body's tag."
+)
+NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match named the current ETag.")
+
+
 class ApiSchema(AutoSchema):
     """Our lists declare their page body themselves; spectacular must not wrap it in an array.
 
-    Every operation can be throttled, so every one documents Retry-After on its 429.
+    Every operation can be throttled, so every one documents Retry-After on its 429 and the
+    rate-limit headers; POSTs take Idempotency-Key, details answer If-None-Match.
     """
 
     def get_override_parameters(self) -> list:
-        return [*super().get_override_parameters(), RETRY_AFTER]
+        params = [*super().get_override_parameters(), RETRY_AFTER, *RATE_LIMIT]
+        if self.method == "POST":
+            params.append(IDEMPOTENCY_KEY)
+        if getattr(self.view, "action", None) == "retrieve":
+            params += [IF_NONE_MATCH, ETAG]
+        return params
 
-    def _is_list_view(self, serializer=None) -> bool:
-        # still a list for naming the operation (`…_list`), never for wrapping a response
-        return serializer is None and getattr(self.view, "action", None) == "list"
+    def _get_response_bodies(self, direction: str = "response") -> dict:
+        # extend_schema's own response overrides come first; these are added to them
+        bodies = super()._get_response_bodies(direction)
+        extra = {}
+        if self.method == "POST":
+            extra = {"409": ErrorSerializer, "422": ErrorSerializer}
+        elif getattr(self.view, "action", None) == "retrieve":
+            extra = {"304": NOT_MODIFIED}
+        for code, body in extra.items():
+            bodies.setdefault(code, self._get_response_for_code(body, code, direction=direction))
+        return bodies
 
 
 class TenantViewSet(viewsets.GenericViewSet):
@@ -271,11 +320,16 @@ class ShopViewSet(ReadOnlyTenantViewSet):
         )
 
 
-@extend_schema_view(retrieve=_retrieve_schema(s.JobSerializer, "id", "The job's id."))
+@extend_schema_view(
+    list=_list_schema(s.JobSerializer, filters.JobQuery, "JobPage"),
+    retrieve=_retrieve_schema(s.JobSerializer, "id", "The job's id."),
+)
 class JobViewSet(ReadOnlyTenantViewSet):
-    """Jobs queued through ``POST shops/{id}/jobs/``, with their state."""
+    """Jobs queued through ``POST shops/{id}/jobs/``, with their state, newest first."""
 
     serializer_class = s.JobSerializer
+    query_class = filters.JobQuery
+    ordering = ("-id",)
 
     def tenant_queryset(self) -> QuerySet:
         return Job.objects.filter(tenant=self.tenant)
