@@ -314,3 +314,18 @@ def test_fields_chooses_what_a_list_returns(reader_client, big):
     assert bad.status_code == 400
     (message,) = bad.json()["errors"]["fields"]
     assert message.startswith("Unknown field 'price'; known: refund_id, refund_id_str")
+
+
+def test_a_key_whose_first_request_still_runs_is_a_409(owner_client, tenant_a, hook_url):
+    body = {"url": hook_url, "event_types": ["trade.created"]}
+    first = owner_client.post("/api/v1/webhook-endpoints/", body, "json", HTTP_IDEMPOTENCY_KEY="k")
+    # as if that first request had not finished yet (its claim is committed, its answer not)
+    IdempotencyKey.objects.update(status_code=None, body="")
+    again = owner_client.post("/api/v1/webhook-endpoints/", body, "json", HTTP_IDEMPOTENCY_KEY="k")
+    assert first.status_code == 201
+    assert again.status_code == 409 and again.json()["code"] == "idempotency_key_in_use"
+    assert WebhookEndpoint.objects.filter(tenant=tenant_a).count() == 1
+    long_key = owner_client.post(
+        "/api/v1/webhook-endpoints/", body, "json", HTTP_IDEMPOTENCY_KEY="x" * 256
+    )
+    assert long_key.status_code == 400 and "Idempotency-Key" in long_key.json()["errors"]
