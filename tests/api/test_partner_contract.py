@@ -182,7 +182,20 @@ def test_the_feed_pages_by_cursor_keeps_after_and_filters_by_shop(
     assert [c["key"] for c in mine["results"]] == [101, 103]
     later = reader_client.get("/api/v1/changes/", {"shop": other.pk, "cursor": mine["next_cursor"]})
     assert later.json()["results"] == []
+    # a shop with no changes moves its cursor past the others' (no rescan), and misses nothing
+    quiet = Shop.objects.create(tenant=tenant_a, app=top_app, seller_nick="q", seller_id=10)
+    empty = reader_client.get("/api/v1/changes/", {"shop": quiet.pk}).json()
+    assert empty["results"] == [] and empty["next_cursor"] == page_at_end(reader_client)
+    record(quiet, make_trade(quiet, 200))
+    found = reader_client.get(
+        "/api/v1/changes/", {"shop": quiet.pk, "cursor": empty["next_cursor"]}
+    )
+    assert [c["key"] for c in found.json()["results"]] == [200]
     assert outsider_client.get("/api/v1/changes/", {"shop": other.pk}).json()["results"] == []
+
+
+def page_at_end(client) -> str:
+    return client.get("/api/v1/changes/", {"limit": 1000}).json()["next_cursor"]
 
 
 def test_the_schema_marks_after_deprecated(client):

@@ -122,6 +122,10 @@ class ApiSchema(AutoSchema):
             bodies.setdefault(code, self._get_response_for_code(body, code, direction=direction))
         return bodies
 
+    def _is_list_view(self, serializer=None) -> bool:
+        # still a list for naming the operation (`…_list`), never for wrapping a response
+        return serializer is None and getattr(self.view, "action", None) == "list"
+
 
 class TenantViewSet(viewsets.GenericViewSet):
     """Lookups are inside the key's tenant: another tenant's object is not found.
