@@ -11,8 +11,8 @@ from shops.models import Shop, Tenant
 class Job(models.Model):
     """A job (sync, backfill, reconcile) a partner asked for, with what became of it.
 
-    The worker's result hook (``trades.api.jobs.job_finished``) writes the outcome here: the
-    task queue keeps only its latest results, a job's record stays as long as its shop.
+    The worker's result hook (``trades.api.jobs.record_job_outcome``) writes the outcome here:
+    the task queue keeps only its latest results, a job's record stays as long as its shop.
     """
 
     class State(models.TextChoices):
@@ -24,7 +24,7 @@ class Job(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=16)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
-    task_id = models.CharField(max_length=64, blank=True, default="")
+    task_id = models.CharField(max_length=64, db_index=True, help_text="django-q2's task id")
     requested_at = models.DateTimeField(db_default=Now())
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.api.conftest import make_refund, make_trade
 from trades.api.auth import ApiKeyRateThrottle
-from trades.api.jobs import job_finished
+from trades.api.jobs import record_job_outcome
 from trades.api_models import IdempotencyKey, Job
 from trades.feed import Change, record_changes
 from trades.key_models import ApiKey
@@ -307,11 +307,13 @@ def test_a_job_is_a_resource_of_its_tenant(
         == 403
     )
 
+    assert queued[0]["hook"] == "trades.api.jobs.record_job_outcome"
+
     class Task:  # what django-q2 hands its result hook
-        id, group, success, result = "task-9", queued[0]["group"], False, "TOP said no"
+        id, success, result = "task-9", False, "TOP said no"
         started = stopped = timezone.now()
 
-    job_finished(Task)
+    record_job_outcome(Task)
     failed = reader_client.get(url).json()
     assert failed["state"] == "failed" and failed["error"] == "TOP said no"
     assert Job.objects.get().finished_at is not None

@@ -2,38 +2,47 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
+from django_q.models import Task
 
 from shops.jobs import request_job
 from shops.models import Shop
 from trades.api_models import Job
 
-GROUP_PREFIX = "api-job:"
+HOOK = "trades.api.jobs.record_job_outcome"
 MAX_ERROR = 2000
 
 
+@transaction.atomic
 def queue_job(shop: Shop, kind: str) -> Job:
-    """Record a job of ``kind`` for ``shop`` and queue it; the task reports back by group."""
-    job = Job.objects.create(tenant_id=shop.tenant_id, shop=shop, kind=kind)
-    # queued after the row is committed, so the hook always finds it
-    job.task_id = request_job(
-        shop, kind, hook="trades.api.jobs.job_finished", group=f"{GROUP_PREFIX}{job.pk}"
-    )
-    job.save(update_fields=["task_id"])
-    return job
+    """Queue a job of ``kind`` for ``shop`` and record it; return the record.
+
+    One transaction: a job the shop's caps refuse (``OverCap``, ``TooSoon``) leaves no record.
+    """
+    task_id = request_job(shop, kind, hook=HOOK)
+    return Job.objects.create(tenant_id=shop.tenant_id, shop=shop, kind=kind, task_id=task_id)
 
 
-def job_finished(task) -> None:
-    """django-q2 result hook: the task of a job ended (each attempt calls it; last one wins)."""
-    group = task.group or ""
-    if not group.startswith(GROUP_PREFIX):
-        return
-    state = Job.State.SUCCEEDED if task.success else Job.State.FAILED
-    error = "" if task.success else str(task.result or "")[:MAX_ERROR]
-    Job.objects.filter(pk=int(group.removeprefix(GROUP_PREFIX))).update(
-        state=state,
-        task_id=task.id,
+def record_job_outcome(task: Task) -> None:
+    """django-q2 result hook: the job's task ended (each attempt calls it; the last one wins)."""
+    Job.objects.filter(task_id=task.id).update(
+        state=Job.State.SUCCEEDED if task.success else Job.State.FAILED,
         started_at=task.started,
         finished_at=task.stopped or timezone.now(),
-        error=error,
+        error="" if task.success else str(task.result or "")[:MAX_ERROR],
     )
+
+
+def refresh(job: Job) -> Job:
+    """``job`` with the outcome of its task if the hook missed it.
+
+    With a Redis broker a quick task can end before the request that queued it has committed
+    its job record; the hook then finds no record, but the task's result is kept.
+    """
+    if job.state == Job.State.QUEUED and job.task_id:
+        task = Task.objects.filter(id=job.task_id).first()
+        if task is not None:
+            record_job_outcome(task)
+            job.refresh_from_db()
+    return job

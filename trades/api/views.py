@@ -26,7 +26,7 @@ from shops.models import Shop, SyncRun, Tenant
 from trades.api import fastrows, filters, headers, idempotency
 from trades.api import serializers as s
 from trades.api.errors import ErrorSerializer
-from trades.api.jobs import queue_job
+from trades.api.jobs import queue_job, refresh
 from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
 from trades.api_models import Job
 from trades.feed import InvalidCursor, read_changes_page
@@ -337,6 +337,9 @@ class JobViewSet(ReadOnlyTenantViewSet):
 
     def tenant_queryset(self) -> QuerySet:
         return Job.objects.filter(tenant=self.tenant)
+
+    def get_object(self) -> Job:
+        return refresh(super().get_object())
 
 
 @extend_schema_view(
