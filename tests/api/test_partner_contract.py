@@ -302,6 +302,9 @@ def test_a_job_is_a_resource_of_its_tenant(
         "task-9",
     )
     assert outsider_client.get(url).status_code == 404
+    # a job the shop's caps refuse leaves no record
+    refused = owner_client.post(f"/api/v1/shops/{shop_a.pk}/jobs/", {"kind": "sync"}, "json")
+    assert refused.status_code == 409 and Job.objects.count() == 1
     assert (
         reader_client.post(f"/api/v1/shops/{shop_a.pk}/jobs/", {"kind": "sync"}, "json").status_code
         == 403
@@ -344,3 +347,28 @@ def test_a_key_whose_first_request_still_runs_is_a_409(owner_client, tenant_a, h
         "/api/v1/webhook-endpoints/", body, "json", HTTP_IDEMPOTENCY_KEY="x" * 256
     )
     assert long_key.status_code == 400 and "Idempotency-Key" in long_key.json()["errors"]
+
+
+def test_a_job_shows_its_task_result_when_the_hook_missed_it(reader_client, shop_a):
+    from django_q.models import Task
+
+    job = Job.objects.create(tenant=shop_a.tenant, shop=shop_a, kind="sync", task_id="t-1")
+    now = timezone.now()
+    Task.objects.create(id="t-1", name="sync", func="f", started=now, stopped=now, success=True)
+    body = reader_client.get(f"/api/v1/jobs/{job.pk}/").json()
+    assert body["state"] == "succeeded" and body["finished_at"] is not None
+
+
+def test_rate_limit_headers_read_a_counter_throttle_too():
+    from types import SimpleNamespace
+
+    from trades.api.headers import rate_limit_headers
+
+    # a throttle that keeps one counter per window (count so far, seconds left)
+    counted = SimpleNamespace(result=SimpleNamespace(budget=10, count=11, window_left=2.2))
+    assert rate_limit_headers(counted) == {
+        "RateLimit-Limit": "10",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "3",
+    }
+    assert rate_limit_headers(SimpleNamespace()) == {}  # a request it did not count
