@@ -13,6 +13,7 @@ from django.utils import timezone
 from tests.api.conftest import make_refund, make_trade
 from trades.api.auth import ApiKeyRateThrottle
 from trades.api.jobs import record_job_outcome
+from trades.api.keys import create_api_key
 from trades.api_models import IdempotencyKey, Job
 from trades.feed import Change, record_changes
 from trades.key_models import ApiKey
@@ -372,3 +373,36 @@ def test_rate_limit_headers_read_a_counter_throttle_too():
         "RateLimit-Reset": "3",
     }
     assert rate_limit_headers(SimpleNamespace()) == {}  # a request it did not count
+
+
+def test_two_requests_with_one_key_at_once_create_one_thing(live_server, tenant_a, hook_url):
+    import threading
+
+    import requests
+
+    token = create_api_key(tenant_a, "ERP", ApiKey.Scope.READ_WRITE).token
+    barrier, answers = threading.Barrier(2), []
+
+    def send() -> None:
+        barrier.wait()
+        answers.append(
+            requests.post(
+                f"{live_server.url}/api/v1/webhook-endpoints/",
+                json={"url": hook_url, "event_types": ["trade.created"]},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "same"},
+                timeout=30,
+            )
+        )
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # each server thread has its own connection: the key's row admits one of them; the other
+    # is replayed the first answer, or told the first still runs
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes in ([201, 201], [201, 409])
+    assert WebhookEndpoint.objects.filter(tenant=tenant_a).count() == 1
+    created = [a.json() for a in answers if a.status_code == 201]
+    assert all(body["id"] == created[0]["id"] for body in created)
