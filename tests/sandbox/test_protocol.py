@@ -89,7 +89,31 @@ def test_app_key_errors(top):
     del query["app_key"]
     assert error_of(top.raw(query).json())["code"] == 28
     query = top.system("taobao.time.get", app_key="99999999")
-    assert error_of(top.raw(query).json())["code"] == 29
+    error = error_of(top.raw(query).json())
+    assert (error["code"], error["sub_code"]) == (29, "isv.appkey-not-exists")
+
+
+def test_a_missing_business_argument_is_named_in_code_40(top):
+    error = error_of(top.call("taobao.trade.fullinfo.get", fields="tid"))
+    assert (error["code"], error["msg"]) == (40, "Missing required arguments:tid")
+    assert "sub_code" not in error
+
+
+def test_gzip_only_when_asked(top):
+    query = top.system("taobao.time.get")
+    asked = top.raw(query, headers={"Accept-Encoding": "gzip"})
+    assert asked.headers["Content-Encoding"] == "gzip" and "time" in str(asked.json())
+    plain = top.raw(top.system("taobao.time.get"), headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and "time" in str(plain.json())
+
+
+@pytest.mark.parametrize("verb", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_a_wrong_http_verb_is_code_9(sb, top, verb):
+    query = top.system("taobao.time.get")
+    response = requests.request(verb, sb.gateway_url, params=query)
+    assert response.status_code == 200
+    assert error_of(response.json())["code"] == 9
+    assert "error_response" not in top.call("taobao.time.get")  # GET and POST still work
 
 
 def test_session_errors(sb, top, seller):
