@@ -12,7 +12,7 @@ from ordersync.sandbox import lifecycle
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.market import ALL_TYPES
 
-from .conftest import APP_KEY, APP_SECRET, Top, control, error_of, trades_of
+from .conftest import APP_KEY, APP_SECRET, Top, control, error_of, make_seller, trades_of
 
 EVERY_TYPE = ",".join(sorted(ALL_TYPES))
 BAN_MSG = re.compile(r"^This ban will last for (\d+) more seconds$")
@@ -134,6 +134,26 @@ def test_isp_errors_and_rejection(sb, top):
     stats = control(sb, "GET", "stats")
     assert stats["errors_injected"] == {"isp": 1, "rejection": 1}
     assert stats["calls"]["taobao.time.get"][APP_KEY] == 2
+
+
+def test_a_rejection_holds_the_shops_list_calls_for_three_minutes(sb, top, app):
+    other = Top(sb, session=make_seller(sb, "shop-b")["session"])
+    control(sb, "POST", "faults", {"rejection_rate": 1})
+    assert error_of(top.call("taobao.trades.sold.get", fields="tid"))["code"] == 15
+    control(sb, "POST", "faults", {"rejection_rate": 0})
+    for method in ("taobao.trades.sold.get", "taobao.trades.sold.increment.get"):
+        error = error_of(top.call(method, fields="tid"))
+        assert error["sub_code"] == "isv.trade-service-rejection"
+    assert "error_response" not in other.call("taobao.trades.sold.get", fields="tid")
+    top.ok("taobao.trade.fullinfo.get", fields="tid", tid=str(next(iter_tids(sb))))
+    control(sb, "POST", "faults", {"skew_seconds": 170})
+    assert "error_response" in top.call("taobao.trades.sold.get", fields="tid")
+    control(sb, "POST", "faults", {"skew_seconds": 181})
+    assert "error_response" not in top.call("taobao.trades.sold.get", fields="tid")
+
+
+def iter_tids(sb):
+    return iter(sb.state.sellers["shop-a"].trades)
 
 
 def test_http_errors_and_malformed_bodies(sb, top):
