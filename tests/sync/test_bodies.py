@@ -3,14 +3,22 @@ bodies, same-second versions, rows moving across page boundaries, wasted detail 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from ordersync.sandbox import activity
+from ordersync.taobao import api
+from ordersync.taobao.store import client_for
+from ordersync.taobao.types import PLATFORM_TZ
 from shops.models import Checkpoint, Shop, SyncRun
+from shops.top import app_credentials, client_for_shop
+from trades.feed_models import ChangeEvent
 from trades.models import Trade
 from trades.sync.incremental import sync_shop
+from trades.sync.streams import TRADE_FIELDS
+from trades.sync.write import write_trades
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,6 +33,26 @@ def live_shop(make_shop, gateway, nick: str, trades: int) -> Shop:
     Checkpoint.objects.filter(shop=shop).update(cursor=cursor)
     gateway.control("market", {"nick": nick, "burst": trades})
     return shop
+
+
+class SandboxClock:
+    """The sandbox's own clock, skew included: tests move platform time without sleeping."""
+
+    def __init__(self, gateway) -> None:
+        self.world = gateway.sandbox.state
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.world.now(), PLATFORM_TZ)
+
+
+def sandbox_client(shop: Shop, gateway):
+    return client_for_shop(shop, client_for(app_credentials(shop.app), clock=SandboxClock(gateway)))
+
+
+def later(gateway, seconds: int) -> None:
+    """Move the sandbox's (and so the engine's) platform time on by ``seconds``."""
+    skew = gateway.sandbox.state.clock.skew_seconds
+    gateway.faults(skew_seconds=skew + seconds)
 
 
 def calls(gateway, method: str) -> int:
@@ -47,3 +75,60 @@ def test_an_incomplete_success_body_fails_the_window_and_keeps_the_cursor(
     gateway.faults(incomplete_rate=0.0)
     assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
     assert Trade.objects.filter(shop=shop).count() == len(gateway.oracle_trades(shop.seller_nick))
+
+
+def same_second_change(gateway, nick: str, delay: int = 600):
+    """Change one trade twice in one second; the lists show the second version ``delay``
+    seconds after the first. Return (tid, first status, second status)."""
+    world = gateway.sandbox.state
+    gateway.faults(same_second_rate=1.0, same_second_delay_seconds=delay)
+    seller = world.sellers[nick]
+    trade = next(t for t in seller.by_created if t.current.status == "WAIT_BUYER_PAY")
+    with world.lock:
+        activity.change_trade(world, seller, trade, world.now())
+    gateway.faults(same_second_rate=0.0)
+    first, second = trade.versions[-2:]
+    assert first.modified == second.modified and first.status != second.status
+    return trade.tid, first.status, second.status
+
+
+def statuses_fed(shop: Shop, tid: int) -> list[tuple[str, str | None]]:
+    events = ChangeEvent.objects.filter(shop=shop, key=tid).order_by("id")
+    return list(events.values_list("status", "previous_status"))
+
+
+def test_a_same_second_older_list_entry_never_overwrites_the_platforms_current_version(
+    make_shop, gateway, settings
+):
+    settings.SYNC_LAG_SECONDS = 0
+    shop = live_shop(make_shop, gateway, "same-second", 5)
+    tid, first, second = same_second_change(gateway, "same-second")
+    client = sandbox_client(shop, gateway)
+    # the list shows the first version: stored as it is
+    later(gateway, 2)
+    assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
+    assert Trade.objects.get(shop=shop, tid=tid).status == first
+    # a push channel stores the second (fullinfo is always current)
+    current = api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
+    write_trades(shop, [current], current=True)
+    # the list still shows the first version, with the same modified: the platform settles it
+    before = calls(gateway, FULLINFO)
+    later(gateway, 2)
+    assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
+    assert Trade.objects.get(shop=shop, tid=tid).status == second
+    assert calls(gateway, FULLINFO) == before + 1  # one detail call settled the tie
+    assert statuses_fed(shop, tid) == [(first, None), (second, first)]  # never backwards
+
+
+def test_a_same_second_newer_list_entry_is_settled_and_written(make_shop, gateway, settings):
+    settings.SYNC_LAG_SECONDS = 0
+    shop = live_shop(make_shop, gateway, "same-second-b", 5)
+    tid, first, second = same_second_change(gateway, "same-second-b", delay=5)
+    client = sandbox_client(shop, gateway)
+    later(gateway, 2)
+    assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
+    assert Trade.objects.get(shop=shop, tid=tid).status == first
+    later(gateway, 6)  # the second version is listed now
+    assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
+    assert Trade.objects.get(shop=shop, tid=tid).status == second
+    assert statuses_fed(shop, tid)[-1] == (second, first)

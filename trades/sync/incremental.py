@@ -201,7 +201,7 @@ def read_window(
             items = set_aside.drop_malformed(items, spec.key)
         if spec.needs_orders:
             items = complete_page(shop, client, items, set_aside)
-        result = spec.write(shop, items)
+        result = spec.write(shop, items, client=client)  # it settles same-second conflicts
         rows += len(items)
         counters.pages += 1
         counters.trades_seen += result.seen

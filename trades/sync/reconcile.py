@@ -232,7 +232,7 @@ def _repair(
                 continue  # still unwritable: it stays set aside, the others are written
             batch.append(record)
             fetched.add(value)
-        result = write(shop, batch)
+        result = write(shop, batch, current=True)  # detail answers: always current
         counters.trades_seen += result.seen
         counters.trades_written += result.written
         fixed.update(change.key for change in result.changes)
