@@ -132,3 +132,28 @@ def test_a_same_second_newer_list_entry_is_settled_and_written(make_shop, gatewa
     assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
     assert Trade.objects.get(shop=shop, tid=tid).status == second
     assert statuses_fed(shop, tid)[-1] == (second, first)
+
+
+def test_peak_lists_fetch_details_only_for_versions_not_stored_whole(make_shop, gateway, settings):
+    settings.SYNC_LAG_SECONDS = 0
+    shop = live_shop(make_shop, gateway, "peak", 20)
+    gateway.faults(peak_mode=True)
+    client = sandbox_client(shop, gateway)
+    later(gateway, 2)
+    assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
+    stored = Trade.objects.filter(shop=shop).count()
+    assert stored > 0 and calls(gateway, FULLINFO) == stored
+    # the next run re-reads the same rows in its overlap: no detail call for any of them
+    later(gateway, 2)
+    assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
+    assert calls(gateway, FULLINFO) == stored
+    # a trade that changed is fetched again, and only that one
+    world = gateway.sandbox.state
+    seller = world.sellers["peak"]
+    trade = next(t for t in seller.by_created if t.current.status == "WAIT_BUYER_PAY")
+    with world.lock:
+        activity.change_trade(world, seller, trade, world.now())
+    later(gateway, 2)
+    assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
+    assert calls(gateway, FULLINFO) == stored + 1
+    assert Trade.objects.get(shop=shop, tid=trade.tid).status == trade.current.status

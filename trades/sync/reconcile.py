@@ -175,7 +175,10 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
             type=types,
         )
         pages = read_backward(
-            lambda page_no: changed(page_no=page_no),
+            lambda page_no, start_at, size: changed(
+                page_no=page_no, start_modified=start_at, page_size=size
+            ),
+            start=start,
             page_size=100,
             split_threshold=10**9,  # a reconcile reads the whole day, however large
         )

@@ -20,6 +20,7 @@ transaction: that is the one place the change feed and the webhook outbox hook i
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -301,6 +302,32 @@ def write_refunds(
         _, changes = _write(shop, REFUND, records, settled)
         record_changes(shop, changes)
     return WriteResult(len(refunds), len(changes), changes)
+
+
+def stored_whole(shop: Shop, entries: list[dict]) -> dict[int, dict]:
+    """The stored trades (by tid) that already hold what the list ``entries`` show: same
+    ``modified``, every listed field equal, and complete (with ``orders``). A list entry
+    without ``orders`` needs no ``fullinfo`` call for those."""
+    entries = [e for e in entries if e.get("tid") and e.get("modified")]
+    if not entries:
+        return {}
+    with binary_cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.tid, t.payload::text FROM trades_trade t
+            JOIN unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[]) AS u(k, m, p)
+              ON t.tid = u.k
+            WHERE t.shop_id = %b AND t.modified = u.m AND t.payload ? 'orders'
+              AND t.payload @> u.p
+            """,
+            [
+                [e["tid"] for e in entries],
+                [parse_time(e["modified"]) for e in entries],
+                [Jsonb(e) for e in entries],
+                shop.pk,
+            ],
+        )
+        return {tid: json.loads(payload) for tid, payload in cursor.fetchall()}
 
 
 def platform_modified(record: dict) -> datetime | None:
