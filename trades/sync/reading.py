@@ -10,10 +10,10 @@ position skips one. Nor is the order of rows of one second stable between calls.
 So a window is read from its last page, and each step proves what it covered: the last page
 of ``[start, end]``, taken in one call whose own ``total_results`` says it is the last,
 holds every row of the window older than its newest row. The next step reads the window
-``[newest − 1 s, end]`` (the second before is read again in case the platform's start bound
-is exclusive, which is undocumented), so rows of the boundary seconds are re-read whatever
-their order, and rows moving across a boundary cannot be missed: nothing is addressed by
-position across calls.
+``[newest, end]``, so rows of the boundary second are re-read whatever their order, and rows
+moving across a boundary cannot be missed: nothing is addressed by position across calls.
+Whether the platform's start bound includes its own second is undocumented: until a page
+shows a row of its window's start second, the step starts one second earlier.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ordersync.taobao.store import close_state_connection
 from ordersync.taobao.types import parse_time
 
 READ_PASSES = 3
-# The second before a boundary is read again (an exclusive start bound would skip it).
+# Until the start bound is seen to be inclusive, the second before a boundary is read again.
 BOUNDARY = timedelta(seconds=1)
 
 Fetch = Callable[[int, datetime, int], Page]  # (page_no, start_modified, page_size) -> page
@@ -80,17 +80,20 @@ def read_backward(
         yield from _passes(fetch, start, total, page_size)
         return
     expected = total
+    inclusive = False  # seen: the start bound includes its own second
     while True:
         page, page_no = _last_page(fetch, start, expected, page_size)
         yield page.items
         if page_no == 1:
             return  # the first page is the last: the rest of the window was read whole
+        inclusive = inclusive or any(_modified(item) == start for item in page.items)
         newest = _newest(page.items)
-        if newest is None or newest - BOUNDARY <= start:
-            # about a page of rows within two seconds: no time bound can narrow past them
+        boundary = newest if inclusive or newest is None else newest - BOUNDARY
+        if boundary is None or boundary <= start:
+            # about a page of rows within a second or two: no time bound narrows past them
             yield from _passes(fetch, start, page.total_results or 0, page_size)
             return
-        start = newest - BOUNDARY
+        start = boundary
         older = sum(1 for item in page.items if (_modified(item) or start) < start)
         expected = (page.total_results or 0) - older
 
@@ -100,8 +103,8 @@ def _last_page(fetch: Fetch, start: datetime, expected: int, page_size: int) -> 
 
     Pages are sized so that the last one is about full: a step covers as much as it can."""
     for _ in range(READ_PASSES):
-        pages = max(1, math.ceil(expected / page_size))
-        size = page_size if pages == 1 else math.ceil(expected / pages)
+        size = _fullest_last_page(expected, page_size)
+        pages = max(1, math.ceil(expected / size))
         try:
             page = fetch(pages, start, size)
         except PageTooDeep:
@@ -111,6 +114,14 @@ def _last_page(fetch: Fetch, start: datetime, expected: int, page_size: int) -> 
             return page, pages
         # rows came or went since we counted: another page is the last now
     raise WindowUnstable(f"the window's row count kept changing over {READ_PASSES} calls")
+
+
+def _fullest_last_page(rows: int, page_size: int) -> int:
+    """The page size, from half of ``page_size`` up, that leaves the fullest last page."""
+    if rows <= page_size:
+        return page_size
+    sizes = range(page_size, max(1, page_size // 2) - 1, -1)
+    return max(sizes, key=lambda size: rows % size or size)
 
 
 def _passes(fetch: Fetch, start: datetime, total: int, page_size: int) -> Iterator[list[dict]]:
