@@ -3,22 +3,23 @@ bodies, same-second versions, rows moving across page boundaries, wasted detail 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
-from ordersync.sandbox import activity
+from ordersync.sandbox import activity, lifecycle
 from ordersync.taobao import api
 from ordersync.taobao.store import client_for
 from ordersync.taobao.types import PLATFORM_TZ
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import app_credentials, client_for_shop
 from trades.feed_models import ChangeEvent
-from trades.models import Trade
+from trades.models import Refund, Trade
 from trades.sync.incremental import sync_shop
-from trades.sync.streams import TRADE_FIELDS
-from trades.sync.write import write_trades
+from trades.sync.streams import REFUND_FIELDS, STREAMS, TRADE_FIELDS
+from trades.sync.write import write_refunds, write_trades
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,3 +158,38 @@ def test_peak_lists_fetch_details_only_for_versions_not_stored_whole(make_shop, 
     assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
     assert calls(gateway, FULLINFO) == stored + 1
     assert Trade.objects.get(shop=shop, tid=trade.tid).status == trade.current.status
+
+
+def test_a_same_second_refund_conflict_is_settled_with_refund_get(
+    make_shop, gateway, settings, monkeypatch
+):
+    settings.SYNC_LAG_SECONDS = 0
+    shop = make_shop("refund-tie", history_trades=40, history_days=2)
+    Checkpoint.objects.filter(shop=shop).update(cursor=timezone.now() - timedelta(minutes=10))
+    world = gateway.sandbox.state
+    seller = world.sellers["refund-tie"]
+    with world.lock:
+        trade = next(
+            t
+            for t in seller.by_created
+            if lifecycle.start_refund(seller, world.ids, t, world.now(), 0)
+        )
+    refund_id = next(int(r.refund_id) for r in seller.refunds.values() if r.tid == trade.tid)
+    client = sandbox_client(shop, gateway)
+    current = api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
+    write_refunds(shop, [current], current=True)  # as a push channel stores it
+
+    def stale_list(*args, **kwargs):
+        """The list shows an earlier version of the same second (a lagging index)."""
+        page = api.refunds_receive_get(*args, **kwargs)
+        for item in page.items:
+            if item["refund_id"] == refund_id:
+                item.update(status="SELLER_REFUSE_BUYER", desc="an earlier version")
+        return page
+
+    stream = dataclasses.replace(STREAMS["refunds"], list_modified=stale_list)
+    monkeypatch.setitem(STREAMS, "refunds", stream)
+    later(gateway, 2)
+    assert sync_shop(shop, "refunds", client=client).outcome == SyncRun.Outcome.SUCCEEDED
+    assert Refund.objects.get(shop=shop, refund_id=refund_id).status == current["status"]
+    assert statuses_fed(shop, refund_id) == [(current["status"], None)]  # nothing backwards
