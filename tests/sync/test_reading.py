@@ -12,7 +12,7 @@ import pytest
 from ordersync.taobao.api import Page
 from ordersync.taobao.errors import PageTooDeep
 from ordersync.taobao.types import PLATFORM_TZ, format_time
-from trades.sync.reading import WindowTooLarge, read_backward
+from trades.sync.reading import WindowTooLarge, read_backward, read_forward
 
 T0 = datetime(2026, 11, 11, 10, 0, tzinfo=PLATFORM_TZ)
 END = T0 + timedelta(hours=1)
@@ -102,3 +102,15 @@ def test_more_than_a_page_within_two_seconds_is_read_by_position():
     rows = {1000 + i: 7 for i in range(230)}
     listing = Listing(rows)
     assert read(listing) == set(rows)
+
+
+def test_forward_paging_past_the_deepest_page_asks_for_a_narrower_slice():
+    def fetch(page_no: int) -> Page:
+        if page_no > 2:
+            raise PageTooDeep("page_no too deep", code=41)
+        return Page(items=[{"tid": page_no}], total_results=None, has_next=True)
+
+    pages = read_forward(fetch)
+    assert next(pages) == [{"tid": 1}] and next(pages) == [{"tid": 2}]
+    with pytest.raises(WindowTooLarge):
+        next(pages)

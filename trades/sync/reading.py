@@ -152,10 +152,15 @@ def _newest(items: list[dict]) -> datetime | None:
 
 def read_forward(fetch: Callable[[int], Page]) -> Iterator[list[dict]]:
     """Yield pages first to last with ``has_next``: safe only where the sort key never
-    changes (``created``, for ``trades.sold.get``)."""
-    page_no = 1
+    changes (``created``, for ``trades.sold.get``). A page deeper than the platform answers
+    raises WindowTooLarge: the caller reads narrower slices."""
+    page_no, rows = 1, 0
     while True:
-        page = fetch(page_no)
+        try:
+            page = fetch(page_no)
+        except PageTooDeep:
+            raise WindowTooLarge(rows) from None  # more rows than pages reach: read narrower
+        rows += len(page.items)
         yield page.items
         if not page.has_next or not page.items:
             return
