@@ -31,6 +31,9 @@ from ordersync.taobao.store import close_state_connection
 from ordersync.taobao.types import parse_time
 
 READ_PASSES = 3
+# Passes by position: with a tie order that changes on every call, each pass sees most rows
+# of a dense second and a few more passes see the rest.
+POSITION_PASSES = 12
 # Until the start bound is seen to be inclusive, the second before a boundary is read again.
 BOUNDARY = timedelta(seconds=1)
 
@@ -125,20 +128,31 @@ def _fullest_last_page(rows: int, page_size: int) -> int:
 
 
 def _passes(fetch: Fetch, start: datetime, total: int, page_size: int) -> Iterator[list[dict]]:
-    """Pages last to first by position; a page reporting more rows than counted starts the
-    pass over. For lists whose order is not documented, and for more than a page of rows
-    within two seconds: no time bound proves anything there, and a row leaving while
-    another enters goes unseen (the daily reconcile's net)."""
-    for _ in range(READ_PASSES):
+    """Pages last to first by position, in passes, until a pass saw the count hold and, over
+    the passes, as many distinct rows as the window holds (bounded, then WindowUnstable).
+
+    For lists whose order is not documented, and for more than a page of rows within two
+    seconds, which no time bound can split: rows whose order changes between calls are
+    read again until every one was seen. A row entering while another leaves keeps both
+    tests quiet: that is a late arrival, for the lag and the daily reconcile."""
+    seen: set[tuple] = set()
+    for _ in range(POSITION_PASSES):
         grew = False
         for page_no in range(math.ceil(total / page_size), 0, -1):
             page = fetch(page_no, start, page_size)
             grew = grew or (page.total_results or 0) > total
+            seen.update(_identity(item) for item in page.items)
             yield page.items
-        if not grew:
+        if not grew and len(seen) >= total:
             return
         total = fetch(1, start, page_size).total_results or 0
-    raise WindowUnstable(f"rows kept appearing in the window over {READ_PASSES} passes")
+        if not grew and len(seen) >= total:
+            return
+    raise WindowUnstable(f"rows kept moving in the window over {POSITION_PASSES} passes")
+
+
+def _identity(item: dict) -> tuple:
+    return item.get("tid"), item.get("refund_id")
 
 
 def _modified(item: dict) -> datetime | None:
