@@ -193,3 +193,42 @@ def test_a_same_second_refund_conflict_is_settled_with_refund_get(
     assert sync_shop(shop, "refunds", client=client).outcome == SyncRun.Outcome.SUCCEEDED
     assert Refund.objects.get(shop=shop, refund_id=refund_id).status == current["status"]
     assert statuses_fed(shop, refund_id) == [(current["status"], None)]  # nothing backwards
+
+
+def test_every_new_fault_at_once_loses_nothing_and_keeps_nothing_stale(
+    make_shop, gateway, settings
+):
+    settings.SYNC_LAG_SECONDS = 0
+    settings.TOP_BACKOFF_CAP = 0.05
+    shop = live_shop(make_shop, gateway, "all-faults", 60)
+    client = sandbox_client(shop, gateway)
+    gateway.faults(
+        incomplete_rate=0.1,
+        same_second_rate=0.3,
+        same_second_delay_seconds=3,
+        tie_shuffle=True,
+        drift_rate=0.3,
+        drift_trades=2,
+        peak_mode=True,
+    )
+    gateway.control(
+        "market", {"nick": "all-faults", "trades_per_minute": 300, "changes_per_minute": 900}
+    )
+    for _ in range(6):
+        later(gateway, 1)
+        sync_shop(shop, "trades", client=client)
+        Checkpoint.objects.filter(shop=shop).update(next_run_at=None)
+    gateway.control(
+        "market", {"nick": "all-faults", "trades_per_minute": 0, "changes_per_minute": 0}
+    )
+    gateway.faults(incomplete_rate=0, drift_rate=0, same_second_rate=0)
+    later(gateway, 5)  # every second version is listed now
+    assert sync_shop(shop, "trades", client=client).outcome == SyncRun.Outcome.SUCCEEDED
+    injected = gateway.control("stats")["errors_injected"]
+    assert injected.get("same_second") and injected.get("drift"), injected
+    oracle = gateway.oracle_trades(shop.seller_nick)
+    ours = {
+        t.tid: (t.status, t.modified.astimezone(PLATFORM_TZ).strftime("%Y-%m-%d %H:%M:%S"))
+        for t in Trade.objects.filter(shop=shop)
+    }
+    assert ours == {tid: (t["status"], t["modified"]) for tid, t in oracle.items()}
