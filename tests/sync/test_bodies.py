@@ -199,6 +199,7 @@ def test_every_new_fault_at_once_loses_nothing_and_keeps_nothing_stale(
     make_shop, gateway, settings
 ):
     settings.SYNC_LAG_SECONDS = 0
+    settings.SYNC_PAGE_SIZE = 20  # many page boundaries for rows to move across
     settings.TOP_BACKOFF_CAP = 0.05
     shop = live_shop(make_shop, gateway, "all-faults", 60)
     client = sandbox_client(shop, gateway)
@@ -214,7 +215,7 @@ def test_every_new_fault_at_once_loses_nothing_and_keeps_nothing_stale(
     gateway.control(
         "market", {"nick": "all-faults", "trades_per_minute": 300, "changes_per_minute": 900}
     )
-    for _ in range(6):
+    for _ in range(4):
         later(gateway, 1)
         sync_shop(shop, "trades", client=client)
         Checkpoint.objects.filter(shop=shop).update(next_run_at=None)
