@@ -330,6 +330,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # two models have a "state" with different values: each gets its own name
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "trades.api_models.Job.State",
+        "DeliveryStateEnum": "trades.webhook_models.WebhookDelivery.State",
+    },
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

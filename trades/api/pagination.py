@@ -91,6 +91,15 @@ def _cursor_value(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+def fields_param() -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        max_length=1000,
+        help_text="Comma-separated names of the fields each result should carry (default: "
+        "all); an unknown name is a 400 listing the known ones.",
+    )
+
+
 class PageQuery(serializers.Serializer):
     """The query parameters every list takes."""
 
@@ -104,6 +113,7 @@ class PageQuery(serializers.Serializer):
         max_value=MAX_LIMIT,
         help_text=f"Page size, at most {MAX_LIMIT}.",
     )
+    fields = fields_param()
 
 
 def page_serializer(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
@@ -115,6 +125,9 @@ def page_serializer(item: type[serializers.Serializer], name: str) -> type[seria
             "results": item(many=True),
             "next_cursor": serializers.CharField(
                 allow_null=True, help_text="Pass as `cursor` for the next page; null at the end."
+            ),
+            "has_more": serializers.BooleanField(
+                help_text="Another page follows (`next_cursor` is not null)."
             ),
             "__doc__": f"One page of {item.__name__.removesuffix('Serializer')} rows.",
         },

@@ -133,7 +133,7 @@ class DeliveryQuery(PageQuery):
     endpoint = serializers.IntegerField(
         required=False, min_value=1, max_value=BIGINT_MAX, help_text="Only this endpoint's."
     )
-    state = serializers.ChoiceField(choices=WebhookDelivery.State.choices, required=False)
+    state = filters.enum(WebhookDelivery.State.choices, "Only deliveries in this state.")
 
 
 @extend_schema_view(
