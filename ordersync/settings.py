@@ -20,6 +20,8 @@ from ordersync.env import (
     time_zone,
 )
 
+_RATE_PATTERN = r"[0-9]+/[smhd][a-z]*"  # as ordersync.ratelimit.RATE_PATTERN
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env_file = BASE_DIR / ".env"
 if env_file.exists():
@@ -308,10 +310,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         # DRF reads the number and the first letter of the period (s, m, h or d)
         "api_key": matching(
-            "API_KEY_THROTTLE_RATE",
-            "1200/min",
-            r"[0-9]+/[smhd][a-z]*",
-            "requests/period, e.g. 1200/min",
+            "API_KEY_THROTTLE_RATE", "1200/min", _RATE_PATTERN, "requests/period, e.g. 1200/min"
+        ),
+        # requests without a usable key (none, malformed, unknown, expired), per client address
+        "address": matching(
+            "API_ADDRESS_THROTTLE_RATE", "120/min", _RATE_PATTERN, "requests/period, e.g. 120/min"
         ),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -332,6 +335,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For: the client address of the
+# rate limits is the entry this many hops from the right. 0: the connection's own address.
+NUM_PROXIES = non_negative_int("NUM_PROXIES", 0)
 
 # --- console and seller onboarding (OAuth) --------------------------------------------------
 # Seconds a "Connect a Taobao shop" authorization may take before its state expires.
