@@ -194,7 +194,10 @@ CACHES = {
 
 # --- observability -------------------------------------------------------------------------
 # When set, /metrics answers only scrapes sending "Authorization: Bearer <METRICS_TOKEN>".
+# /metrics lists every merchant's nick and volume and answers any Host header: with
+# DEBUG=False it is served only with a token (404 while METRICS_TOKEN is unset).
 METRICS_TOKEN = read("METRICS_TOKEN", env.str, default="")
+METRICS_NEED_TOKEN = not DEBUG
 
 LOGGING = {
     "version": 1,
