@@ -103,6 +103,16 @@ def _hit_redis(key: str, seconds: int) -> tuple[int, float]:
     return count, left_ms / 1000
 
 
+def reset(key: str) -> None:
+    """Forget the count of ``key`` (its next request opens a new window)."""
+    if settings.REDIS_URL:
+        cache = caches["shared"]
+        name = cache.make_and_validate_key(f"rate:{key}")
+        cache._cache.get_client(name, write=True).delete(name)
+    else:
+        RateCounter.objects.filter(key=key).delete()
+
+
 def prune() -> int:
     """Delete the counters whose window is over, and expired rows of the shared cache table;
     return how many counters went. Without it every key or address ever seen keeps a row."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -124,8 +125,48 @@ TEMPLATES = [
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Console sign-ins per username and per client address (ordersync/login.py): every attempt
+# counts; a successful one clears its username's count.
+ADMIN_LOGIN_THROTTLE_RATE = matching(
+    "ADMIN_LOGIN_THROTTLE_RATE", "20/h", _RATE_PATTERN, "attempts/period, e.g. 20/h"
+)
+
+# --- HTTPS (production defaults with DEBUG=False; see README "Security") ----------------------
+# Cookies only over HTTPS, never readable by scripts; every plain-HTTP request redirected.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = boolean("SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = boolean("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = non_negative_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = boolean("SECURE_HSTS_PRELOAD", default=False)
+# Behind a proxy that terminates TLS: the header it sets and the value meaning HTTPS, e.g.
+# "X-Forwarded-Proto: https". Only when the proxy always sets (or strips) that header.
+_proxy_ssl = matching(
+    "SECURE_PROXY_SSL_HEADER",
+    "",
+    r"[A-Za-z0-9-]+: *[!-~]+|",
+    "Header-Name: value, e.g. X-Forwarded-Proto: https",
+)
+if _proxy_ssl:
+    _header, _value = (part.strip() for part in _proxy_ssl.split(":", 1))
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.upper().replace("-", "_"), _value)
+# Origins (scheme://host[:port]) whose HTTPS forms may post to the console, e.g. when a proxy
+# serves it under another name than the Host the browser sends.
+CSRF_TRUSTED_ORIGINS = read("CSRF_TRUSTED_ORIGINS", env.list, default=[])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not re.fullmatch(r"https?://[^/\s]+", _origin):
+        raise ImproperlyConfigured(
+            f"CSRF_TRUSTED_ORIGINS={_origin!r}: each must be scheme://host, e.g. "
+            "https://ordersync.example.com"
+        )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = time_zone("TIME_ZONE", "Asia/Shanghai")

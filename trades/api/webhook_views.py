@@ -172,6 +172,8 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
         return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
+        # distinct from the detail action's id, which the same path stem would give it
+        operation_id="v1_webhook_deliveries_redeliver_range",
         request=ws.RedeliverRangeSerializer,
         responses={202: ws.RedeliveredSerializer, **ERRORS},
         summary=f"Send an endpoint's deliveries of a time range again (read_write scope; "
