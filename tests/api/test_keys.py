@@ -104,11 +104,13 @@ class TestKeyEndpoints:
         assert all("token" not in key and "token_hash" not in key for key in listed)
         assert body["name"] in {key["name"] for key in listed}
 
-    def test_read_key_cannot_manage_keys(self, reader_client, owner_client):
-        assert reader_client.get("/api/v1/api-keys/").status_code == 200
+    def test_read_key_cannot_list_or_manage_keys(self, reader_client, owner_client):
+        listing = reader_client.get("/api/v1/api-keys/")
+        assert listing.status_code == 403 and "results" not in listing.json()
         response = reader_client.post("/api/v1/api-keys/", {"name": "x"}, format="json")
         assert response.status_code == 403
         key_id = owner_client.get("/api/v1/api-keys/").json()["results"][0]["id"]
+        assert reader_client.get(f"/api/v1/api-keys/{key_id}/").status_code == 403
         assert reader_client.delete(f"/api/v1/api-keys/{key_id}/").status_code == 403
         assert reader_client.post(f"/api/v1/api-keys/{key_id}/rotate/").status_code == 403
 

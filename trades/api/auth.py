@@ -50,6 +50,15 @@ class HasApiKey(permissions.BasePermission):
         return request.method in permissions.SAFE_METHODS or key.can_write
 
 
+class HasWriteKey(HasApiKey):
+    """Every method needs the read-write scope."""
+
+    message = "This API key has the read scope; this endpoint needs read_write."
+
+    def has_permission(self, request: Request, view) -> bool:
+        return super().has_permission(request, view) and request.auth.can_write
+
+
 class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
     """A request budget per API key (``API_KEY_THROTTLE_RATE``), 429 with Retry-After past it.
 
