@@ -8,7 +8,6 @@ the test client, so any one fails the test with the input that caused it.
 from __future__ import annotations
 
 import base64
-import json
 from datetime import timedelta
 
 import pytest
@@ -200,7 +199,8 @@ def test_deeply_nested_json_bodies_are_400(client, depth):
 
 
 def test_a_nul_byte_in_a_text_filter_is_400(client):
-    for prefix, param in (("trades", "status"), ("trades", "buyer_open_uid"), ("refunds", "status")):
+    wheres = (("trades", "status"), ("trades", "buyer_open_uid"), ("refunds", "status"))
+    for prefix, param in wheres:
         response = client.get(f"/api/v1/{prefix}/", {param: "WAIT\x00"})
         assert response.status_code == 400, (prefix, param)
 
