@@ -81,7 +81,7 @@ def id_value(list_filter: admin.SimpleListFilter) -> int:
     """The filter's value as a row id; anything else (text, NUL bytes, past bigint) makes the
     admin show its "invalid filter" page rather than fail in the database."""
     value = list_filter.value() or ""
-    if not value.isascii() or not value.isdigit() or not 0 < int(value) < 2**63:
+    if not (value.isascii() and value.isdigit() and len(value) <= 19 and 0 < int(value) < 2**63):
         raise IncorrectLookupParameters(f"{list_filter.parameter_name}={value!r} is not an id")
     return int(value)
 
