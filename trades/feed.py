@@ -29,6 +29,7 @@ from trades.db import binary_cursor
 from trades.feed_models import ChangeEvent, FeedCommit
 from trades.webhooks.outbox import append_change_events
 
+BIGINT_MAX = 2**63 - 1
 CURSOR_VERSION = "2"
 # Cursors of the first feed named a transaction id instead of a position.
 TXID_CURSOR_VERSION = "1"
@@ -100,7 +101,11 @@ def decode_cursor(cursor: str | None) -> tuple[str, int, int]:
         numbers = (int(first), int(event_id))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor("not a cursor of this feed") from None
-    if version not in (CURSOR_VERSION, TXID_CURSOR_VERSION) or min(numbers) < 0:
+    # positions, ids and (in practice) transaction ids are bigints; past that range a number
+    # was not made by this feed, and PostgreSQL would refuse to compare it
+    if version not in (CURSOR_VERSION, TXID_CURSOR_VERSION) or not all(
+        0 <= number <= BIGINT_MAX for number in numbers
+    ):
         raise InvalidCursor("not a cursor of this feed")
     return (version, *numbers)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -52,13 +54,26 @@ def _decode(cursor: str, fields: list[models.Field]) -> list[Any]:
         if not isinstance(values, list) or len(values) != len(fields):
             raise ValueError
         decoded = [field.to_python(value) for field, value in zip(fields, values, strict=True)]
-    except (binascii.Error, ValueError, TypeError, ValidationError):
+        # every datetime must exist in UTC too (year 1 at +14:00 does not)
+        decoded = [v.astimezone(UTC) if isinstance(v, datetime) else v for v in decoded]
+    except (binascii.Error, ValueError, TypeError, OverflowError, ValidationError):
+        # OverflowError: 1e400 or Infinity given for an integer, or a date past datetime's range
         raise InvalidPageCursor("not a cursor of this list") from None
-    if any(
-        v is None or (isinstance(v, int) and not BIGINT_MIN <= v <= BIGINT_MAX) for v in decoded
-    ):
+    if not all(_in_range(v) for v in decoded):
         raise InvalidPageCursor("not a cursor of this list")
     return decoded
+
+
+def _in_range(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, datetime):
+        return value.tzinfo is not None
+    if isinstance(value, int):
+        return BIGINT_MIN <= value <= BIGINT_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return True
 
 
 def keyset_page(
