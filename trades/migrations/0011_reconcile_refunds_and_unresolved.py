@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('shops', '0004_reconcile_stream_and_set_aside'),
-        ('trades', '0009_webhook_cap_indexes'),
+        ('trades', '0010_api_jobs_idempotency'),
     ]
 
     operations = [
