@@ -145,8 +145,8 @@ def test_backfill_shop_waits_out_a_ban_or_a_rejection_and_goes_on(
 ):
     settings.TOP_MAX_ATTEMPTS = 1  # the client gives up at once: the command must wait
     make_shop("throttled", history_trades=30, history_days=2)
-    if fault == "rejection":
-        gateway.faults(rejection_rate=1.0)
+    if fault == "rejection":  # the shop stays rejected for 2 s (the platform says 3 minutes)
+        gateway.faults(rejection_rate=1.0, rejection_seconds=2)
     else:
         gateway.faults(ban_rate=1.0, ban_seconds=2)
     waited = []
@@ -155,8 +155,8 @@ def test_backfill_shop_waits_out_a_ban_or_a_rejection_and_goes_on(
         if not waited:
             gateway.faults(rejection_rate=0.0, ban_rate=0.0)  # the platform lets us back in
         waited.append(seconds)
-        if fault == "ban" and len(waited) <= 3:
-            time.sleep(seconds)  # the sandbox's ban runs on its real clock
+        if len(waited) <= 3:
+            time.sleep(seconds)  # the sandbox's ban and rejection run on its real clock
 
     monkeypatch.setattr("trades.management.commands.backfill_shop.sleep", sleep)
 

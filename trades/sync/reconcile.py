@@ -342,9 +342,14 @@ def _compare_refunds(shop: Shop, client: TopClient, start, end, counters, report
             fields=REFUND_LISTING_FIELDS,
             page_size=100,
         )
-        # the list's order is not documented: the whole day is read, whatever the order
         pages = read_backward(
-            lambda page_no: listing(page_no=page_no), page_size=100, split_threshold=10**9
+            lambda page_no, start_at, size: listing(
+                page_no=page_no, start_modified=start_at, page_size=size
+            ),
+            start=start,
+            page_size=100,
+            split_threshold=10**9,  # a reconcile reads the whole day, however large
+            by_modified=False,  # the refund list's order is not documented
         )
         for items in pages:
             for r in items:
