@@ -22,7 +22,7 @@ from django_q.tasks import async_task
 from ordersync.bench.receiver import Behaviour, Receiver
 from shops.actions import onboard_shop
 from shops.models import Checkpoint, Shop, SyncRun
-from tests.sync.test_engine import assert_matches_oracle
+from tests.support.oracle import assert_matches_oracle
 from trades.webhook_models import WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint
 from trades.webhooks.tasks import SWEEP_TASK

@@ -12,51 +12,13 @@ from ordersync.taobao.retry import RetryPolicy
 from ordersync.taobao.types import parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import app_credentials
+from tests.support.oracle import assert_matches_oracle
 from tests.sync.naive import naive_sync
-from trades.models import Refund, Trade
+from trades.models import Trade
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def assert_matches_oracle(gateway, shop: Shop) -> None:
-    oracle = gateway.oracle_trades(shop.seller_nick)
-    ours = {
-        tid: (status, modified.strftime("%Y-%m-%d %H:%M:%S"))
-        for tid, status, modified in Trade.objects.filter(shop=shop).values_list(
-            "tid", "status", "modified"
-        )
-    }
-    # compare in platform time
-    ours = {
-        tid: (status, modified)
-        for tid, (status, modified) in {
-            t.tid: (t.status, t.modified.astimezone(_tz()).strftime("%Y-%m-%d %H:%M:%S"))
-            for t in Trade.objects.filter(shop=shop)
-        }.items()
-    }
-    expected = {tid: (t["status"], t["modified"]) for tid, t in oracle.items()}
-    missing = expected.keys() - ours.keys()
-    stale = {tid for tid in expected.keys() & ours.keys() if expected[tid] != ours[tid]}
-    assert not missing and not stale and ours.keys() <= expected.keys(), (
-        f"{len(missing)} missing, {len(stale)} stale, {len(ours.keys() - expected.keys())} extra"
-    )
-    refunds = {
-        r.refund_id: (r.status, r.modified.astimezone(_tz()).strftime("%Y-%m-%d %H:%M:%S"))
-        for r in Refund.objects.filter(shop=shop)
-    }
-    expected_refunds = {
-        rid: (r["status"], r["modified"])
-        for rid, r in gateway.oracle_refunds(shop.seller_nick).items()
-    }
-    assert refunds == expected_refunds
-
-
-def _tz():
-    from ordersync.taobao.types import PLATFORM_TZ
-
-    return PLATFORM_TZ
 
 
 def test_backfill_matches_the_oracle_and_resumes_after_a_failure(make_shop, gateway, settings):

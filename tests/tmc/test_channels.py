@@ -8,7 +8,7 @@ from itertools import groupby
 
 import pytest
 
-from tests.sync.test_engine import assert_matches_oracle
+from tests.support.oracle import assert_matches_oracle
 from trades.feed import read_changes
 from trades.models import Trade
 from trades.sync.incremental import sync_shop
