@@ -60,49 +60,6 @@ def _sold_get_calls(gateway, shop: Shop) -> int:
     return calls.get(shop.app.app_key, 0)
 
 
-def test_incremental_under_chaos_loses_nothing(make_shop, gateway, settings):
-    settings.SYNC_LAG_SECONDS = 4
-    settings.TOP_BACKOFF_CAP = 0.2
-    shop = make_shop("chaos", history_trades=150, history_days=3)
-    assert backfill_shop(shop, 4).outcome == SyncRun.Outcome.SUCCEEDED
-    gateway.control(
-        "market",
-        {
-            "nick": "chaos",
-            "trades_per_minute": 900,
-            "changes_per_minute": 1800,
-            "refunds_per_minute": 120,
-        },
-    )
-    gateway.faults(
-        lag_seconds=3,
-        drift_rate=0.5,
-        isp_rate=0.1,
-        http_500_rate=0.05,
-        malformed_rate=0.05,
-        ban_rate=0.02,
-        ban_seconds=1,
-        peak_mode=True,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        sync_shop(shop, "trades")
-        sync_shop(shop, "refunds")
-        Checkpoint.objects.filter(shop=shop).update(next_run_at=None)
-    gateway.control(
-        "market",
-        {"nick": "chaos", "trades_per_minute": 0, "changes_per_minute": 0, "refunds_per_minute": 0},
-    )
-    gateway.faults(isp_rate=0, http_500_rate=0, malformed_rate=0, ban_rate=0, drift_rate=0)
-    time.sleep(settings.SYNC_LAG_SECONDS + 1)
-    assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
-    assert sync_shop(shop, "refunds").outcome == SyncRun.Outcome.SUCCEEDED
-    assert Trade.objects.filter(shop=shop).count() > 150
-    assert_matches_oracle(gateway, shop)
-    injected = gateway.control("stats")["errors_injected"]
-    assert sum(injected.values()) > 20, injected  # the faults did bite
-
-
 def test_the_naive_scheme_loses_trades_in_the_same_sandbox(make_shop, gateway, sandbox_app):
     shop = make_shop("naive", history_trades=0)
     client = TopClient(app_credentials(sandbox_app), policy=RetryPolicy(max_attempts=1))
