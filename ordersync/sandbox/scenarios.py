@@ -39,6 +39,9 @@ SCENARIOS = {
             "drift_rate": 0.3,
             "drift_trades": 2,
             "skew_seconds": 30,
+            "tmc_drop_rate": 0.2,
+            "tmc_duplicate_rate": 0.1,
+            "tmc_reorder_rate": 0.2,
         },
     },
 }

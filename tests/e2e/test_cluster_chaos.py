@@ -1,5 +1,6 @@
 """Zero loss end to end: a real qcluster with two workers syncs several shops of a live
-sandbox under every fault of its chaos scenario; one worker is killed with SIGKILL mid-run.
+sandbox under every fault of its chaos scenario, beside a TMC consumer whose messages the
+sandbox drops, duplicates and reorders; one worker is killed with SIGKILL mid-run.
 While the faults are on, every few seconds, every change older than its lag plus about two
 rounds is in PostgreSQL with the platform's content (the overlap is a few rounds, so a quiet
 pass at the end cannot re-read the run); afterwards every trade and refund of the oracle is
@@ -43,7 +44,8 @@ MARKET = {key: value / 3 for key, value in CHAOS_MARKET.items()}
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def start_cluster(database_url: str, log: Path) -> subprocess.Popen:
+def start_cluster(database_url: str, log: Path, command: str = "qcluster") -> subprocess.Popen:
+    """``manage.py qcluster`` (or another long-running command) with the run's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(
         DATABASE_URL=database_url,
@@ -58,9 +60,10 @@ def start_cluster(database_url: str, log: Path) -> subprocess.Popen:
         WEBHOOKS_ALLOW_PRIVATE="true",  # the receiver is on loopback
         WEBHOOKS_TIMEOUT="3",
         WEBHOOKS_RETRY_SECONDS="0.5,1,1,2,2,2,2,2,2,2",
+        TMC_COLLAPSE_SECONDS="0.2",
     )
     return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
+        [sys.executable, "manage.py", *command.split()],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),
@@ -156,6 +159,11 @@ def run_cluster_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url: st
         )
         shops.append(shop)
     cluster = start_cluster(database_url, tmp_path / "qcluster.log")
+    # the push channel writes beside the cluster, and the chaos scenario drops, duplicates
+    # and reorders its messages
+    tmc = start_cluster(
+        database_url, tmp_path / "tmc.log", f"tmc_consume --app {sandbox_app.app_key}"
+    )
     killed = []
 
     def sync_round() -> None:
@@ -200,9 +208,12 @@ def run_cluster_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url: st
         # deliveries a killed worker held come back after their lease, through the sweep
         wait_until(all_delivered, 150, "every webhook delivery")
     finally:
+        stop_cluster(tmc)
         stop_cluster(cluster)
 
     for shop in Shop.objects.filter(pk__in=[s.pk for s in shops]):
         assert_matches_oracle(gateway, shop)
     assert run["checks_during_run"] >= 4 and run["due_at_last_check"] > 3 * 80
     assert run["errors_injected"] > 10, run
+    tmc_stats = gateway.control("tmc")
+    assert tmc_stats.get("dropped", 0) > 0 and tmc_stats.get("confirmed", 0) > 0, tmc_stats
