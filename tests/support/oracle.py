@@ -3,7 +3,16 @@ content (``ordersync.bench.oracle`` holds the one comparison; here are its asser
 
 from __future__ import annotations
 
-from ordersync.bench.oracle import compare_shop, due_by, lost, platform_now
+from ordersync.bench.oracle import (
+    TRADES,
+    compare,
+    compare_shop,
+    due_by,
+    lost,
+    platform_now,
+    stored,
+    truth,
+)
 
 
 def assert_matches_oracle(gateway, shop) -> None:
@@ -21,3 +30,9 @@ def assert_current_within(gateway, shop, configured_lag: float, grace: float) ->
     diffs = compare_shop(gateway, shop, due)
     assert not lost(diffs), "during the run: " + "; ".join(map(str, diffs))
     return sum(diff.checked for diff in diffs)
+
+
+def trades_current(gateway, shop) -> bool:
+    """Whether every trade of the sandbox is stored with its current content (to wait on)."""
+    expected = truth(gateway, shop.seller_nick, TRADES)
+    return not compare(TRADES, expected, stored(shop, TRADES)).lost
