@@ -46,6 +46,7 @@ class Diff:
     missing: list[int] = field(default_factory=list)
     stale: list[int] = field(default_factory=list)
     extra: list[int] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)  # a few lost records, what differs
 
     @property
     def lost(self) -> int:
@@ -55,7 +56,7 @@ class Diff:
         return (
             f"{self.kind}: {len(self.missing)} missing, {len(self.stale)} stale by content, "
             f"{len(self.extra)} extra of {self.checked} due"
-            + (f" (e.g. {(self.missing + self.stale)[:5]})" if self.lost else "")
+            + (f" (e.g. {'; '.join(self.examples)})" if self.lost else "")
         )
 
 
@@ -89,8 +90,19 @@ def compare(
             diff.missing.append(key)
         elif kind.content(record, kind.fields) != row["content"]:
             diff.stale.append(key)
+        else:
+            continue
+        if len(diff.examples) < 5:
+            diff.examples.append(_example(key, row, record))
     diff.extra = sorted(ours.keys() - expected.keys())
     return diff
+
+
+def _example(key: int, row: dict, record: dict | None) -> str:
+    truth_ = f"{row['status']} {row['modified']} visible {row['visible_at']}"
+    if record is None:
+        return f"{key} missing, is {truth_}"
+    return f"{key} stored {record.get('status')} {record.get('modified')}, is {truth_}"
 
 
 def compare_shop(sandbox, shop, due: Callable | None = None) -> list[Diff]:
