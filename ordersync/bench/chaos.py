@@ -37,8 +37,17 @@ from trades.sync.incremental import sync_shop
 # The chaos scenario's faults are listed once, one line each, in the sandbox's ``chaos``
 # scenario (ordersync/sandbox/scenarios.py); a chaos run takes them all with these durations
 # shortened so it lasts seconds, not minutes: hangs 35 s -> 3 s, bans 3 s -> 1 s, slow
-# answers 2 s -> 0.5 s, clock skew 30 s -> 3 s. The lag comes from the run's Timing.
-SHORTER = {"hang_seconds": 3, "ban_seconds": 1, "slow_seconds": 0.5, "skew_seconds": 3}
+# answers 2 s -> 0.5 s, clock skew 30 s -> 3 s, a shop's rejection 180 s -> 3 s, the later
+# of two same-second versions visible 5 s -> 2 s after the first. The lag comes from the
+# run's Timing.
+SHORTER = {
+    "hang_seconds": 3,
+    "ban_seconds": 1,
+    "slow_seconds": 0.5,
+    "skew_seconds": 3,
+    "rejection_seconds": 3,
+    "same_second_delay_seconds": 2,
+}
 # The chaos scenario's market is 30 new trades, 60 changes and 6 refunds a minute; thirty
 # times that, so a run of seconds sees hundreds of changes.
 MARKET = {"trades_per_minute": 900, "changes_per_minute": 1800, "refunds_per_minute": 180}

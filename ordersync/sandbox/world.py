@@ -59,6 +59,8 @@ class World:
         self.errors: Counter = Counter()
         self.snapshot_path: str | None = None
         self.tmc = tmc.Tmc(seed)
+        # isv.trade-service-rejection is stateful: seller nick -> sandbox time it ends
+        self.rejected_until: dict[str, float] = {}
 
     # --- apps, sellers, sessions ----------------------------------------------------------
     def now(self) -> float:
@@ -160,6 +162,7 @@ class World:
         self.lock = threading.RLock()
         if "tmc" not in state:  # a snapshot from before TMC
             self.tmc = tmc.Tmc(self.seed)
+        self.__dict__.setdefault("rejected_until", {})
         for seller in self.sellers.values():
             seller.listener = self.announce
 

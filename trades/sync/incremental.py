@@ -32,6 +32,7 @@ from trades.sync.poison import SetAside
 from trades.sync.reading import WindowOverrun, WindowTooLarge, complete_trades, read_backward
 from trades.sync.streams import STREAMS, TRADE_FIELDS, Stream
 from trades.sync.windows import MIN_WIDTH, Window, narrower, next_window, wider
+from trades.sync.write import stored_whole
 
 MAX_WINDOWS_PER_RUN = 500
 
@@ -192,7 +193,9 @@ def read_window(
     )
     rows = 0
     pages = read_backward(
-        lambda page_no: fetch(page_no=page_no),
+        lambda page_no, start, size: fetch(page_no=page_no, start_modified=start, page_size=size),
+        start=window.start,
+        by_modified=spec.sorted_by_modified,
         page_size=settings.SYNC_PAGE_SIZE,
         split_threshold=split_threshold or settings.SYNC_SPLIT_THRESHOLD,
     )
@@ -201,7 +204,7 @@ def read_window(
             items = set_aside.drop_malformed(items, spec.key)
         if spec.needs_orders:
             items = complete_page(shop, client, items, set_aside)
-        result = spec.write(shop, items)
+        result = spec.write(shop, items, client=client)  # it settles same-second conflicts
         rows += len(items)
         counters.pages += 1
         counters.trades_seen += result.seen
@@ -214,12 +217,14 @@ def read_window(
 def complete_page(
     shop: Shop, client: TopClient, items: list[dict], set_aside: SetAside | None
 ) -> list[dict]:
-    """Trades of a page completed with ``fullinfo`` where the list entry lacks ``orders``."""
+    """Trades of a page completed with ``fullinfo`` where the list entry lacks ``orders``
+    (and the version it shows is not stored whole already)."""
+    stored = partial(stored_whole, shop)
     if set_aside is None:
-        return complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop))
+        return complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop), stored=stored)
     not_found: list[int] = []
     fetch = fullinfo_fetcher(shop, client)
-    items = complete_trades(items, fetch, fan_out(shop), not_found=not_found)
+    items = complete_trades(items, fetch, fan_out(shop), not_found=not_found, stored=stored)
     set_aside.take_not_found(not_found)
     return items
 
