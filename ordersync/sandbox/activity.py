@@ -67,14 +67,14 @@ def random_change(world: World, seller: Seller, ts: float) -> None:
     trade = _pick_open(seller)
     if trade is None:
         return
-    lag = world.faults.lag_seconds
+    lag = world.draw_lag()
     if not lifecycle.advance(seller, trade, ts, lag):
         lifecycle.touch(seller, trade, ts, lag)
 
 
 def random_refund(world: World, seller: Seller, ts: float) -> None:
     """Open a refund on a random paid trade, or move an open refund on."""
-    lag = world.faults.lag_seconds
+    lag = world.draw_lag()
     if seller.open_refunds and seller.rng.random() < 0.5:
         lifecycle.advance_refund(seller, seller.rng.choice(seller.open_refunds), ts, lag)
         return
@@ -88,7 +88,7 @@ def random_refund(world: World, seller: Seller, ts: float) -> None:
 
 def new_trades(world: World, seller: Seller, count: int, ts: float) -> None:
     for _ in range(count):
-        lifecycle.new_trade(seller, world.ids, ts, world.faults.lag_seconds)
+        lifecycle.new_trade(seller, world.ids, ts, world.draw_lag())
 
 
 def _pick_open(seller: Seller) -> TradeRecord | None:
@@ -114,7 +114,7 @@ def tick(world: World, elapsed: float) -> None:
         rates.owed_refunds += rates.refunds_per_minute * elapsed / 60.0
         while rates.owed_trades >= 1:
             rates.owed_trades -= 1
-            lifecycle.new_trade(seller, world.ids, now, world.faults.lag_seconds)
+            lifecycle.new_trade(seller, world.ids, now, world.draw_lag())
         while rates.owed_changes >= 1:
             rates.owed_changes -= 1
             random_change(world, seller, now)

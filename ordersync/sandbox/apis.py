@@ -198,7 +198,9 @@ def trades_sold_incrementv_get(call: Call) -> dict:
     def async_modified(version, out):
         out["async_modified"] = clock.fmt(version.visible_at)
 
-    return list_trades(call, versions, async_modified)
+    result = list_trades(call, versions, async_modified)
+    _drift(call, versions)
+    return result
 
 
 def trade_fullinfo_get(call: Call) -> dict:
@@ -378,8 +380,9 @@ def _drift(call: Call, versions: list) -> None:
     world.injected["drift"] += count
     for version in world.fault_rng.sample(versions, count):
         trade = version.trade
-        if not lifecycle.advance(call.seller, trade, call.now, faults.lag_seconds):
-            lifecycle.touch(call.seller, trade, call.now, faults.lag_seconds)
+        lag = world.draw_lag()
+        if not lifecycle.advance(call.seller, trade, call.now, lag):
+            lifecycle.touch(call.seller, trade, call.now, lag)
 
 
 HANDLERS = {

@@ -15,6 +15,7 @@ from ordersync.sandbox import clock
 
 MESSAGES = {
     7: "App Call Limited",
+    11: "Insufficient ISV Permissions",
     15: "Remote service error",
     21: "Missing Method",
     22: "Invalid Method",
