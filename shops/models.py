@@ -61,6 +61,12 @@ class TopApp(models.Model):
         max_length=16, choices=SignMethod.choices, default=SignMethod.HMAC_SHA256
     )
     calls_per_minute = models.PositiveIntegerField(default=1000)
+    incrementv_denied_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when the platform last refused taobao.trades.sold.incrementv.get to this app "
+        "(no permission): trade windows then run on modified time",
+    )
 
     class Meta:
         constraints = [
@@ -156,6 +162,15 @@ class Checkpoint(models.Model):
     last_error = models.TextField(blank=True, default="")
     consecutive_failures = models.PositiveIntegerField(default=0)
     next_run_at = models.DateTimeField(null=True, blank=True)
+    measured_lag_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="visibility lag measured from late arrivals (decays with "
+        "SYNC_LAG_HALF_LIFE_SECONDS from lag_measured_at); widens lag and overlap",
+    )
+    lag_measured_at = models.DateTimeField(null=True, blank=True)
+    late_arrivals = models.PositiveIntegerField(
+        default=0, help_text="changes first seen behind a window end already passed"
+    )
 
     class Meta:
         constraints = [
@@ -202,6 +217,12 @@ class SyncRun(models.Model):
         default=list,
         blank=True,
         help_text="records this run could not sync and left to the reconcile (tid, reason)",
+    )
+    late_arrivals = models.PositiveIntegerField(
+        default=0, help_text="changes this run found behind a window end already passed"
+    )
+    notes = models.JSONField(
+        default=list, blank=True, help_text="what the run did out of the ordinary, and why"
     )
 
     class Meta:
