@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from ordersync.crypto import EncryptedTextField
 
@@ -179,6 +182,15 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop} {self.stream} @ {self.cursor}"
+
+    def measured_lag(self, now: datetime | None = None) -> float:
+        """``measured_lag_seconds`` decayed to ``now``: it halves every
+        ``SYNC_LAG_HALF_LIFE_SECONDS`` after ``lag_measured_at``."""
+        if not self.measured_lag_seconds or self.lag_measured_at is None:
+            return 0.0
+        elapsed = ((now or timezone.now()) - self.lag_measured_at).total_seconds()
+        halvings = max(0.0, elapsed) / settings.SYNC_LAG_HALF_LIFE_SECONDS
+        return self.measured_lag_seconds * 0.5**halvings
 
 
 # The streams every shop has a checkpoint for from the start (reconcile's comes with its

@@ -35,15 +35,6 @@ VISIBLE = "async_modified"  # windows on visibility time (incrementv.get): no la
 VISIBLE_LAG_SECONDS = 2
 
 
-def measured_lag(checkpoint: Checkpoint, now: datetime | None = None) -> float:
-    """The checkpoint's measured lag in seconds, decayed to ``now`` (local time)."""
-    if not checkpoint.measured_lag_seconds or checkpoint.lag_measured_at is None:
-        return 0.0
-    elapsed = ((now or timezone.now()) - checkpoint.lag_measured_at).total_seconds()
-    halvings = max(0.0, elapsed) / settings.SYNC_LAG_HALF_LIFE_SECONDS
-    return checkpoint.measured_lag_seconds * 0.5**halvings
-
-
 def lag_and_overlap(checkpoint: Checkpoint, source: str) -> tuple[timedelta, timedelta]:
     """The lag and overlap the next window of ``checkpoint`` keeps.
 
@@ -54,7 +45,7 @@ def lag_and_overlap(checkpoint: Checkpoint, source: str) -> tuple[timedelta, tim
     if source == VISIBLE:
         lag = min(lag, VISIBLE_LAG_SECONDS)
     else:
-        excess = max(0.0, measured_lag(checkpoint) - lag)
+        excess = max(0.0, checkpoint.measured_lag() - lag)
         lag, overlap = lag + excess, overlap + excess
     return timedelta(seconds=round(lag)), timedelta(seconds=round(overlap))
 
@@ -86,7 +77,7 @@ def note(shop: Shop, stream: str, found: list[float]) -> None:
     checkpoint = Checkpoint.objects.select_for_update().get(shop=shop, stream=stream)
     now = timezone.now()
     sample = min(max(found), float(settings.SYNC_SWEEP_SECONDS or max(found)))
-    checkpoint.measured_lag_seconds = round(max(measured_lag(checkpoint, now), sample))
+    checkpoint.measured_lag_seconds = round(max(checkpoint.measured_lag(now), sample))
     checkpoint.lag_measured_at = now
     checkpoint.late_arrivals += len(found)
     checkpoint.save(update_fields=["measured_lag_seconds", "lag_measured_at", "late_arrivals"])
