@@ -254,28 +254,42 @@ def test_a_window_holds_no_row_lock_across_its_http_calls(make_shop, gateway, se
     assert Trade.objects.filter(shop=shop).count() == 5
 
 
-def test_a_narrowest_window_that_outlives_its_limit_is_read_in_committed_parts(
+def test_a_narrowest_window_is_read_whole_and_a_whole_read_that_died_is_read_in_parts(
     make_shop, gateway, settings
 ):
-    """At the narrowest width the overlap alone can be what overruns: narrowing cannot help,
-    so the window is read in parts, each part's end recorded, and the run says why."""
+    """At the narrowest width the overlap alone can be the heavy part: such a window is read
+    whole without a time limit, recorded first. If that read never finished (the worker was
+    killed at Q_TIMEOUT), the window is not read whole again but in committed parts, each
+    part's end recorded, halved while a part overruns; the runs say why."""
     settings.SYNC_LAG_SECONDS = 1
     settings.SYNC_OVERLAP_SECONDS = 4
     settings.SYNC_PAGE_SIZE = 2
-    settings.SYNC_WINDOW_TIME_LIMIT = 0  # every window overruns after its first page
+    settings.SYNC_WINDOW_TIME_LIMIT = 0  # every window with a time limit overruns
     shop = make_shop("parted")
     sync_shop(shop, "trades")
     gateway.control("market", {"nick": shop.seller_nick, "burst": 7})
     time.sleep(2.1)
-    Checkpoint.objects.filter(shop=shop, stream="trades").update(
-        progress={"window_seconds": 60, "source": "async_modified"}
-    )
+    narrowest = {"window_seconds": 60, "source": "async_modified"}
+    Checkpoint.objects.filter(shop=shop, stream="trades").update(progress=narrowest)
 
-    first = sync_shop(shop, "trades")
+    whole = sync_shop(shop, "trades")
 
-    assert any("committed parts" in note for note in first.notes), first.notes
-    runs = sync_until(shop, 20, lambda: Trade.objects.filter(shop=shop).count() == 7)
-    notes = [note for r in [first, *runs] for note in r.notes]
+    assert any("read whole without a time limit" in note for note in whole.notes), whole.notes
     assert Trade.objects.filter(shop=shop).count() == 7
-    assert any("read whole without a time limit" in note for note in notes)
-    assert all(r.outcome == SyncRun.Outcome.SUCCEEDED for r in [first, *runs])
+    assert "whole" not in Checkpoint.objects.get(shop=shop, stream="trades").progress
+
+    # as a worker killed in the middle of a whole read leaves it
+    Trade.objects.filter(shop=shop).delete()
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="trades")
+    died = {"start": "2026-01-01 00:00:00", "end": "2026-01-01 00:01:00"}
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(
+        cursor=checkpoint.cursor - timedelta(seconds=5), progress={**narrowest, "whole": died}
+    )
+    runs = sync_until(shop, 20, lambda: Trade.objects.filter(shop=shop).count() == 7)
+
+    notes = [note for r in runs for note in r.notes]
+    assert any("did not finish: read in committed parts" in note for note in notes), notes
+    assert any("parts of" in note and "outlived" in note for note in notes), notes
+    assert Trade.objects.filter(shop=shop).count() == 7
+    assert all(r.outcome == SyncRun.Outcome.SUCCEEDED for r in runs)
+    assert "parts" not in Checkpoint.objects.get(shop=shop, stream="trades").progress

@@ -162,16 +162,13 @@ def _sync_window(
     run.window_end = window.end
     set_aside = SetAside.of(checkpoint)
     watch = Watch(spec, source, checkpoint.cursor, lag) if checkpoint.cursor else None
-    deadline = time.monotonic() + settings.SYNC_WINDOW_TIME_LIMIT
-    if window.end - window.start <= PART_FLOOR:
-        deadline = None  # it cannot be narrower: read whole however long it takes
-        counters.notes.append(f"{_span(window)} read whole without a time limit (1 s)")
+    window, parts, deadline = _time_limit(checkpoint, window, width, parts, source, counters)
     try:
         rows, split = read_split(
             shop, spec, client, window, counters, deadline, set_aside, source=source, watch=watch
         )
     except WindowOverrun:
-        _overran(checkpoint, window, width, parts, source, counters)
+        _overran(checkpoint, window, width, parts, counters)
         return Step.MORE
     except PermissionDenied as error:
         if source != VISIBLE:
@@ -196,6 +193,48 @@ def _sync_window(
     return Step.MORE if window.end < now - lag - timedelta(seconds=1) else Step.CAUGHT_UP
 
 
+def _time_limit(
+    checkpoint: Checkpoint,
+    window: Window,
+    width: timedelta,
+    parts: dict | None,
+    source: str,
+    counters: runs.Counters,
+) -> tuple[Window, dict | None, float | None]:
+    """The window to read now, the parts it belongs to, and its deadline (None: whole).
+
+    A window of the narrowest width is read whole however long it takes, recorded first on
+    the checkpoint (``progress.whole``). A run that finds that record finds a whole read that
+    died (``Q_TIMEOUT``, a kill) or failed: it reads the window in committed parts instead, so
+    the same window is never retried the same way. A part of one second is read whole."""
+    deadline = time.monotonic() + settings.SYNC_WINDOW_TIME_LIMIT
+    if parts:
+        if window.end - window.start <= PART_FLOOR:
+            counters.notes.append(f"{_span(window)} read whole without a time limit (1 s)")
+            return window, parts, None
+        return window, parts, deadline
+    if width > MIN_WIDTH:
+        return window, None, deadline
+    if checkpoint.progress.get("whole"):
+        parts = _parts_of(window, source)
+        counters.notes.append(
+            f"{_span(window)}: its last reading as a whole did not finish: read in committed "
+            f"parts of {parts['seconds']} s"
+        )
+        _set_progress(checkpoint, whole=None, parts=parts)
+        return _part(parts), parts, deadline
+    whole = {"start": format_time(window.start), "end": format_time(window.end)}
+    _set_progress(checkpoint, whole=whole)
+    counters.notes.append(f"{_span(window)} read whole without a time limit (narrowest width)")
+    return window, None, None
+
+
+def _parts_of(window: Window, source: str) -> dict:
+    seconds = max(1, int((window.end - window.start).total_seconds()) // 2)
+    start, end = format_time(window.start), format_time(window.end)
+    return {"next": start, "end": end, "seconds": seconds, "source": source}
+
+
 def _part(parts: dict) -> Window:
     start = parse_time(parts["next"])
     return Window(start, min(parse_time(parts["end"]), start + timedelta(seconds=parts["seconds"])))
@@ -210,32 +249,18 @@ def _overran(
     window: Window,
     width: timedelta,
     parts: dict | None,
-    source: str,
     counters: runs.Counters,
 ) -> None:
     """A window outlived ``SYNC_WINDOW_TIME_LIMIT``: what it wrote stays, the cursor stays.
-    Read it again narrower; at the narrowest width, in committed parts (halved while a part
-    still overruns). Never the same window again the same way."""
+    Read it again narrower (a part: in parts half as wide). Never the same way again."""
     limit = settings.SYNC_WINDOW_TIME_LIMIT
     if parts:
         seconds = max(1, parts["seconds"] // 2)
         parts = {**parts, "seconds": seconds}
         note = f"part {_span(window)} outlived {limit} s: parts of {seconds} s from here"
-    elif width > MIN_WIDTH:
+    else:
         width = narrower(width)
         note = f"{_span(window)} outlived {limit} s: read again {int(width.total_seconds())} s wide"
-    else:
-        seconds = max(1, int((window.end - window.start).total_seconds()) // 2)
-        parts = {
-            "next": format_time(window.start),
-            "end": format_time(window.end),
-            "seconds": seconds,
-            "source": source,
-        }
-        note = (
-            f"{_span(window)} outlived {limit} s at the narrowest width: "
-            f"read in committed parts of {seconds} s"
-        )
     counters.notes.append(note)
     _keep(checkpoint, width, parts)
 
@@ -513,6 +538,7 @@ def _advance(
         return False
     progress = {**row.progress, "window_seconds": int(width.total_seconds()), "source": source}
     progress["parts"] = parts
+    progress["whole"] = None  # a whole read that got here finished
     row.progress = {k: v for k, v in progress.items() if v is not None}
     if set_aside is not None:
         set_aside.save_on(row)
