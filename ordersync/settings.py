@@ -392,3 +392,14 @@ for _name in (
         raise ImproperlyConfigured(f"{_name}={globals()[_name]} must be positive")
 if not WEBHOOKS_RETRY_SECONDS or min(WEBHOOKS_RETRY_SECONDS) <= 0:
     raise ImproperlyConfigured("WEBHOOKS_RETRY_SECONDS must be a list of positive seconds")
+
+# --- per-tenant caps on what all tenants share (shops/caps.py, docs/security.md) ------------
+TENANT_MAX_API_KEYS = positive_int("TENANT_MAX_API_KEYS", 50)
+TENANT_MAX_WEBHOOK_ENDPOINTS = positive_int("TENANT_MAX_WEBHOOK_ENDPOINTS", 20)
+TENANT_TEST_EVENTS_PER_HOUR = positive_int("TENANT_TEST_EVENTS_PER_HOUR", 60)
+# deliveries one redeliver queues at most, and a tenant's deliveries waiting for a first try
+# above which redeliver waits
+WEBHOOKS_REDELIVER_PAGE = positive_int("WEBHOOKS_REDELIVER_PAGE", 1000)
+# POST shops/{id}/jobs/: one queued or running per shop and kind, then a cooldown
+SHOP_JOB_COOLDOWN_SECONDS = positive_int("SHOP_JOB_COOLDOWN_SECONDS", 300)
+SHOP_BACKFILL_COOLDOWN_SECONDS = positive_int("SHOP_BACKFILL_COOLDOWN_SECONDS", 6 * 3600)

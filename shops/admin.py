@@ -16,7 +16,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from shops import actions, schedules
+from shops import actions, jobs, schedules
+from shops.caps import OverCap
 from shops.console import connect
 from shops.console.health import PLATFORM_TZ, format_lag, lag, problems, with_health
 from shops.console.paginator import BoundedCountAdminMixin
@@ -313,11 +314,21 @@ class ShopAdmin(TenantScopedAdmin):
         return list(scoped(request, queryset, "tenant", WRITE_ROLES))
 
     def _queue(self, request, shops: list[Shop], kind: str, *args) -> None:
-        queued = [shop for shop in shops if shop.status == Shop.Status.ACTIVE]
-        for shop in queued:
-            actions.queue_job(shop, kind, *args)
-        skipped = len(shops) - len(queued)
-        self.message_user(request, f"Queued {kind} for {len(queued)} shop(s).")
+        active = [shop for shop in shops if shop.status == Shop.Status.ACTIVE]
+        queued = 0
+        for shop in active:
+            if request.user.is_superuser:  # operators are not a tenant: no caps
+                actions.queue_job(shop, kind, *args)
+                queued += 1
+                continue
+            try:
+                jobs.request_job(shop, kind, *args)
+            except OverCap as exc:
+                self.message_user(request, f"{shop.seller_nick}: {exc}", messages.ERROR)
+                continue
+            queued += 1
+        skipped = len(shops) - len(active)
+        self.message_user(request, f"Queued {kind} for {queued} shop(s).")
         if skipped:
             self.message_user(
                 request, f"{skipped} shop(s) are not active and were skipped.", messages.WARNING

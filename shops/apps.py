@@ -7,6 +7,7 @@ class ShopsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete
 
+        import shops.console.one_time  # noqa: F401  (registers its system check)
         from shops.models import Shop
         from shops.schedules import on_shop_deleted
 

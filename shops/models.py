@@ -247,3 +247,23 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.shop} {self.outcome}"
+
+
+class JobRequest(models.Model):
+    """The last job of a kind a tenant asked for a shop through the API (shops/jobs.py):
+    one at a time per shop and kind, then a cooldown, so no tenant spends its app's shared
+    TOP budget on a stream of backfills. ``finished_at`` is set when a task of that kind ends.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="job_requests")
+    kind = models.CharField(max_length=16)
+    requested_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "kind"], name="jobrequest_one_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.shop_id} requested {self.requested_at:%Y-%m-%d %H:%M}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import date, timedelta
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from shops import schedules
 from shops.actions import queue_job
+from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
@@ -28,6 +30,24 @@ def _backing_off(shop: Shop, stream: str) -> bool:
     ).exists()
 
 
+def _ends_requested(kind: str):
+    """Decorate a task: when it ends, however, a job of its kind requested for the shop
+    through the API is no longer queued or running (shops/jobs.py)."""
+
+    def decorate(task):
+        @functools.wraps(task)
+        def run(shop_id: int, *args, **kwargs):
+            try:
+                return task(shop_id, *args, **kwargs)
+            finally:
+                job_finished(shop_id, kind)
+
+        return run
+
+    return decorate
+
+
+@_ends_requested("sync")
 def sync_shop_task(shop_id: int, stream: str | None = None) -> list[str]:
     """Scheduled sync of a shop's trades and refunds; streams that are backing off wait.
 
@@ -77,6 +97,7 @@ def _unfinished(checkpoint: Checkpoint) -> bool:
     return checkpoint.consecutive_failures > 0  # a reconcile that failed
 
 
+@_ends_requested("backfill")
 def backfill_shop_task(shop_id: int, days: int | None = None) -> str:
     shop = _active(shop_id)
     if shop is None:
@@ -84,6 +105,7 @@ def backfill_shop_task(shop_id: int, days: int | None = None) -> str:
     return backfill_shop(shop, days, time_limit=settings.SYNC_RUN_TIME_LIMIT).outcome
 
 
+@_ends_requested("reconcile")
 def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:
     shop = _active(shop_id)
     if shop is None:

@@ -87,6 +87,16 @@ class WebhookEvent(models.Model):
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(db_default=Now())
 
+    class Meta:
+        indexes = [
+            # the cap on test events counts a tenant's of the last hour
+            models.Index(
+                fields=["tenant", "created_at"],
+                condition=Q(type="webhook.test"),
+                name="webhookevent_test_idx",
+            ),
+        ]
+
     def __str__(self) -> str:
         return f"{self.type} {self.public_id}"
 
@@ -134,6 +144,12 @@ class WebhookDelivery(models.Model):
             # API and admin: an endpoint's / a tenant's deliveries, newest first
             models.Index(fields=["endpoint", "-id"], name="webhookdelivery_endpoint_idx"),
             models.Index(fields=["tenant", "-id"], name="webhookdelivery_tenant_idx"),
+            # redeliver's cap counts a tenant's deliveries waiting for their first try
+            models.Index(
+                fields=["tenant"],
+                condition=Q(state="pending", attempts=0),
+                name="webhookdelivery_waiting_idx",
+            ),
         ]
 
     def __str__(self) -> str:

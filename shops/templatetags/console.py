@@ -31,3 +31,12 @@ def may_connect(context) -> bool:
 
     request = context.get("request")
     return request is not None and has_role(request, None, WRITE_ROLES)
+
+
+@register.inclusion_tag("admin/shops/one_time_secrets.html", takes_context=True)
+def one_time_secrets(context) -> dict:
+    """New tokens and secrets, shown on this page and never again (shops/console/one_time.py)."""
+    from shops.console.one_time import take_secrets
+
+    request = context.get("request")
+    return {"secrets": take_secrets(request) if request is not None else []}

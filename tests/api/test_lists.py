@@ -159,8 +159,14 @@ def rotated_endpoint(shop, n: int) -> None:
         ("webhook-deliveries", lambda shop, n: send_test_event(the_endpoint(shop))),
     ],
 )
-def test_queries_per_request_do_not_grow_with_page_size(owner_client, shop_a, endpoint, make):
+def test_queries_per_request_do_not_grow_with_page_size(
+    owner_client, shop_a, endpoint, make, settings
+):
     from shops.models import Checkpoint, Shop, SyncRun
+
+    # 60 rows of each, past the per-tenant caps
+    settings.TENANT_MAX_API_KEYS = settings.TENANT_MAX_WEBHOOK_ENDPOINTS = 100
+    settings.TENANT_TEST_EVENTS_PER_HOUR = 100
 
     for n in range(60):
         if make:

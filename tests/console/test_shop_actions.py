@@ -99,3 +99,19 @@ def test_run_and_report_errors_are_preformatted(client, world, alice):
         client.get(f"/admin/trades/reconcilereport/{report.pk}/change/").content.decode()
     )
     assert "<pre" in html and '"missing"' in html
+
+
+def test_tenant_members_backfill_once_per_cooldown_operators_freely(
+    client, alice, operator, shop_a
+):
+    client.force_login(alice)
+    assert act(client, "backfill", shop_a, apply="Queue", days=3).status_code == 302
+    page = client.get(CHANGELIST)
+    assert "Queued backfill for 1 shop(s)." in unescape(page.content.decode())
+    act(client, "backfill", shop_a, apply="Queue", days=3)
+    page = unescape(client.get(CHANGELIST).content.decode())
+    assert "one queued or running backfill per shop" in page
+    assert len(queued()) == 1
+    client.force_login(operator)  # an operator is no tenant
+    act(client, "backfill", shop_a, apply="Queue", days=3)
+    assert len(queued()) == 2

@@ -171,7 +171,7 @@ def test_redeliver_one_and_a_range(owner, receiver, shop_a):
     assert len(receiver.received) == 3
     first = WebhookDelivery.objects.order_by("id").first()
     response = owner.post(f"/api/v1/webhook-deliveries/{first.pk}/redeliver/")
-    assert response.status_code == 202 and response.json() == {"redelivered": 1}
+    assert response.status_code == 202 and response.json() == {"redelivered": 1, "next_after": None}
     sweep_webhooks(seconds=10)
     assert len(receiver.received) == 4
     assert receiver.received[3].headers["webhook-id"] == first.event.public_id  # the same id
@@ -184,7 +184,7 @@ def test_redeliver_one_and_a_range(owner, receiver, shop_a):
         "state": "succeeded",
     }
     response = owner.post("/api/v1/webhook-deliveries/redeliver/", body, "json")
-    assert response.status_code == 202 and response.json() == {"redelivered": 3}
+    assert response.status_code == 202 and response.json() == {"redelivered": 3, "next_after": None}
     sweep_webhooks(seconds=10)
     assert len(receiver.received) == 7
 

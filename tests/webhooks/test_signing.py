@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trades.webhooks.signing import InvalidSignature, sign, signature_headers, verify_signature
 
@@ -67,3 +71,59 @@ def test_the_module_needs_no_django():
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module.split(".")[0])
     assert imported <= {"__future__", "base64", "hashlib", "hmac", "time", "collections"}
+
+
+# Whatever a sender (or an attacker) puts in the headers, verify_signature answers with
+# InvalidSignature or returns; never another exception a receiver would not catch.
+_fragment = st.sampled_from(["t=", "v1=", ",", "=", " ", str(NOW), "１", "\ud800", "é", "9" * 400])
+_header_text = st.one_of(
+    st.text(),
+    st.lists(st.one_of(_fragment, st.text(max_size=5)), max_size=12).map("".join),
+)
+_header_value = st.one_of(_header_text, st.binary(max_size=40), st.none(), st.integers())
+_NAMES = ["webhook-id", "webhook-timestamp", "webhook-signature"]
+
+
+def _verifies_or_raises_invalid(headers) -> None:
+    with contextlib.suppress(InvalidSignature):
+        verify_signature(["whsec_a"], headers, BODY, now=NOW)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*_NAMES, "WEBHOOK-ID", "other"]), _header_value))
+def test_any_malformed_headers_raise_invalid_signature(headers):
+    _verifies_or_raises_invalid(headers)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_NAMES), _header_value)
+def test_a_valid_request_with_one_header_spoiled_raises_invalid_signature(name, value):
+    headers = signature_headers(["whsec_a"], "evt_1", BODY, timestamp=NOW)
+    headers[name] = value
+    _verifies_or_raises_invalid(headers)
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("webhook-timestamp", None),
+        ("webhook-timestamp", "9" * 400),
+        ("webhook-timestamp", "1" * 5000),
+        ("webhook-id", "evt_\ud800"),
+        ("webhook-signature", f"t={NOW},v1=é"),
+        ("webhook-signature", None),
+        ("webhook-signature", b"\xff"),
+    ],
+)
+def test_known_malformed_headers_raise_invalid_signature(name, value):
+    headers = signature_headers(["whsec_a"], "evt_1", BODY, timestamp=NOW)
+    headers[name] = value
+    with pytest.raises(InvalidSignature):
+        verify_signature(["whsec_a"], headers, BODY, now=NOW + 0.5)  # a float, like time()
+
+
+def test_bytes_headers_are_read_as_ascii():
+    headers = signature_headers(["whsec_a"], "evt_1", BODY, timestamp=NOW)
+    verify_signature(
+        ["whsec_a"], {k.encode(): v.encode() for k, v in headers.items()}, BODY, now=NOW
+    )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.conf import settings
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from shops import caps
+from shops.console.one_time import show_once
 from shops.console.tenancy import WRITE_ROLES, TenantScopedAdmin
-from trades.api.keys import create_api_key, revoke_api_key
+from trades.api.keys import create_api_key, revoke_api_key, usable_keys
 from trades.key_models import ApiKey
 
 
@@ -16,6 +19,21 @@ class ApiKeyForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ["tenant", "name", "scope", "expires_at"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        tenant = cleaned.get("tenant")
+        if self.instance.pk is None and tenant is not None:
+            try:
+                caps.check_count(
+                    usable_keys(tenant).count(),
+                    settings.TENANT_MAX_API_KEYS,
+                    "usable API keys; revoke one first",
+                    "TENANT_MAX_API_KEYS",
+                )
+            except caps.OverCap as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return cleaned
 
 
 @admin.register(ApiKey)
@@ -47,10 +65,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
             obj.tenant, obj.name, obj.scope, expires_at=obj.expires_at, created_by=request.user
         )
         obj.pk = issued.key.pk
-        messages.warning(
-            request,
-            f"The API key is {issued.token} — copy it now, it will not be shown again.",
-        )
+        show_once(request, f"The token of API key {issued.key.name!r}", issued.token)
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

@@ -21,6 +21,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from shops.caps import OverCap
+
 DETAIL_FOR_VALIDATION = "The request has invalid fields or query parameters."
 
 
@@ -45,9 +47,22 @@ def _field_errors(detail) -> dict[str, list[str]]:
     return {"non_field_errors": [str(m) for m in messages]}
 
 
+class CapReached(exceptions.APIException):
+    """A per-tenant cap (shops/caps.py): 409 for a count, 429 with Retry-After for a rate."""
+
+    default_code = "cap_reached"
+
+    def __init__(self, over: OverCap) -> None:
+        super().__init__(str(over), self.default_code)
+        self.status_code = over.status
+        self.wait = getattr(over, "retry_after", None)  # DRF's handler sends Retry-After
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's handler (headers such as Retry-After and WWW-Authenticate) with our body."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, OverCap):
+        exc = CapReached(exc)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -8,10 +8,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from shops import caps
 from shops.models import Tenant
 from trades.key_models import ApiKey
 
@@ -37,6 +39,7 @@ def _new_token() -> tuple[str, str]:
     return prefix, f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
 
 
+@transaction.atomic
 def create_api_key(
     tenant: Tenant,
     name: str,
@@ -44,10 +47,23 @@ def create_api_key(
     *,
     expires_at: datetime | None = None,
     created_by=None,
+    capped: bool = True,
 ) -> IssuedKey:
-    """Create a key for ``tenant``; the returned token is the only copy there will be."""
+    """Create a key for ``tenant``; the returned token is the only copy there will be.
+
+    Raises :class:`~shops.caps.OverCap` if the tenant has ``TENANT_MAX_API_KEYS`` usable
+    keys already (``capped=False``: a rotation, which replaces one).
+    """
     if scope not in ApiKey.Scope.values:
         raise ValueError(f"unknown scope {scope!r}")
+    if capped:
+        caps.lock_tenant(tenant.pk)
+        caps.check_count(
+            usable_keys(tenant).count(),
+            settings.TENANT_MAX_API_KEYS,
+            "usable API keys; revoke one first",
+            "TENANT_MAX_API_KEYS",
+        )
     prefix, token = _new_token()
     key = ApiKey.objects.create(
         tenant=tenant,
@@ -59,6 +75,14 @@ def create_api_key(
         created_by=created_by,
     )
     return IssuedKey(key=key, token=token)
+
+
+def usable_keys(tenant: Tenant):
+    """The tenant's keys that are neither revoked nor expired."""
+    now = timezone.now()
+    return ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
 
 
 def revoke_api_key(key: ApiKey) -> ApiKey:
@@ -84,6 +108,7 @@ def rotate_api_key(key: ApiKey, *, grace: timedelta = timedelta(0), created_by=N
         key.scope,
         expires_at=key.expires_at,
         created_by=created_by,
+        capped=False,  # it replaces ``key``
     )
     if grace:
         retire_at = timezone.now() + grace

@@ -162,6 +162,12 @@ class RedeliverRangeSerializer(serializers.Serializer):
         required=False,
         help_text="Only deliveries in this state (e.g. failed).",
     )
+    after = serializers.IntegerField(
+        min_value=0,
+        max_value=2**63 - 1,
+        default=0,
+        help_text="Only deliveries with a higher id: the next_after of the previous page.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         if attrs["created_after"] > attrs["created_before"]:
@@ -173,3 +179,7 @@ class RedeliverRangeSerializer(serializers.Serializer):
 
 class RedeliveredSerializer(serializers.Serializer):
     redelivered = serializers.IntegerField(help_text="How many deliveries were queued again.")
+    next_after = serializers.IntegerField(
+        allow_null=True,
+        help_text="More are left: send the request again with this as after. null: done.",
+    )

@@ -21,7 +21,6 @@ from trades.webhooks import endpoints as actions
 
 _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The endpoint's id.")
 _DELIVERY_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The delivery's id.")
-MAX_REDELIVER = 10_000
 
 
 def _invalid(exc: actions.InvalidEndpoint, field: str) -> exceptions.ValidationError:
@@ -168,14 +167,15 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
     def redeliver(self, request: Request, **kwargs: Any) -> Response:
         filters.parse_query(request, filters.NoQuery)
         delivery = self.get_object()
-        count = actions.redeliver(WebhookDelivery.objects.filter(pk=delivery.pk))
-        return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
+        done = actions.redeliver(self.tenant.pk, WebhookDelivery.objects.filter(pk=delivery.pk))
+        return _redelivered(done)
 
     @extend_schema(
         request=ws.RedeliverRangeSerializer,
         responses={202: ws.RedeliveredSerializer, **ERRORS},
-        summary=f"Send an endpoint's deliveries of a time range again (read_write scope; "
-        f"at most {MAX_REDELIVER:,} at once).",
+        summary="Send an endpoint's deliveries of a time range again (read_write scope), a "
+        "page at a time: at most WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still "
+        "waiting for a first try; pass next_after as after for the next page.",
     )
     @action(
         detail=False,
@@ -198,9 +198,9 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
         )
         if "state" in wanted:
             deliveries = deliveries.filter(state=wanted["state"])
-        if deliveries[MAX_REDELIVER : MAX_REDELIVER + 1].exists():
-            raise exceptions.ValidationError(
-                {"created_after": [f"More than {MAX_REDELIVER:,} deliveries; narrow the range."]}
-            )
-        count = actions.redeliver(deliveries)
-        return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
+        return _redelivered(actions.redeliver(self.tenant.pk, deliveries, wanted["after"]))
+
+
+def _redelivered(done: actions.Redelivered) -> Response:
+    body = {"redelivered": done.count, "next_after": done.next_after}
+    return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -5,10 +5,13 @@ Scoping is the console's one mixin."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from shops import caps
+from shops.console.one_time import show_once
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import WRITE_ROLES, ReadOnlyInline, TenantScopedAdmin, scoped
 from trades.webhook_models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -30,6 +33,21 @@ class EndpointForm(forms.ModelForm):
             return actions.check_url(self.cleaned_data["url"])
         except actions.InvalidEndpoint as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        tenant = cleaned.get("tenant")
+        if self.instance.pk is None and tenant is not None:
+            try:
+                caps.check_count(
+                    WebhookEndpoint.objects.filter(tenant=tenant).count(),
+                    settings.TENANT_MAX_WEBHOOK_ENDPOINTS,
+                    "webhook endpoints; delete one first",
+                    "TENANT_MAX_WEBHOOK_ENDPOINTS",
+                )
+            except caps.OverCap as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return cleaned
 
 
 @admin.register(WebhookEndpoint)
@@ -56,21 +74,23 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
             obj.tenant, fields["url"], fields["event_types"], fields["description"]
         )
         obj.pk = issued.endpoint.pk
-        messages.warning(
-            request, f"The signing secret is {issued.secret} — copy it now, it is not shown again."
-        )
+        show_once(request, f"The signing secret of {issued.endpoint.url}", issued.secret)
 
     @admin.action(description="Rotate the signing secret (the old one keeps signing a while)")
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet) -> None:
         for endpoint in scoped(request, queryset, "tenant", WRITE_ROLES):
             issued = actions.rotate_secret(endpoint)
-            messages.warning(request, f"New secret of {endpoint.url}: {issued.secret}")
+            show_once(request, f"The new signing secret of {endpoint.url}", issued.secret)
 
     @admin.action(description="Send a test event")
     def send_test_events(self, request: HttpRequest, queryset: QuerySet) -> None:
         sent = 0
         for endpoint in scoped(request, queryset, "tenant", WRITE_ROLES).filter(is_active=True):
-            actions.send_test_event(endpoint)
+            try:
+                actions.send_test_event(endpoint)
+            except caps.OverCap as exc:
+                self.message_user(request, f"{endpoint.url}: {exc}", messages.ERROR)
+                continue
             sent += 1
         self.message_user(request, f"Queued {sent} test event(s).")
 
@@ -122,5 +142,21 @@ class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
 
     @admin.action(description="Redeliver selected deliveries now")
     def redeliver_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = actions.redeliver(scoped(request, queryset, "tenant", WRITE_ROLES))
+        selected = scoped(request, queryset, "tenant", WRITE_ROLES)
+        tenants = selected.order_by().values_list("tenant_id", flat=True).distinct()
+        count = 0
+        for tenant_id in sorted(tenants):
+            try:
+                done = actions.redeliver(tenant_id, selected)
+            except caps.OverCap as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            count += done.count
+            if done.next_after is not None:
+                self.message_user(
+                    request,
+                    "Some selected deliveries were not queued: a redeliver queues one page "
+                    "at most (WEBHOOKS_REDELIVER_PAGE); select them again once these are sent.",
+                    messages.WARNING,
+                )
         self.message_user(request, f"Queued {count} delivery(ies) again.")

@@ -9,8 +9,11 @@ loses nothing: its deliveries fall due again when the lease runs out (at least o
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,6 +136,8 @@ def _jobs(rows: list[tuple]) -> list[Job]:
             secrets=secrets.get(endpoint_id, ()),
         )
         for delivery_id, endpoint_id, event_id, attempt in rows
+        # an endpoint deleted since the claim took its deliveries along: nothing to send
+        if endpoint_id in urls and event_id in events
     ]
 
 
@@ -161,18 +166,27 @@ def _session() -> requests.Session:
 
 
 def send(job: Job) -> Result:
-    """POST one job; never raises for what the network or the receiver does."""
+    """POST one job; never raises: whatever goes wrong is this job's attempt, recorded with
+    it, and cannot touch the other jobs of its batch (a batch holds many tenants' jobs)."""
     started, clock = timezone.now(), time.monotonic()
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "ordersync-webhooks/1",
-        **signature_headers(job.secrets, job.msg_id, job.body),
-    }
 
     def done(outcome: str, **fields) -> Result:
         duration = int((time.monotonic() - clock) * 1000)
         return Result(job, started, duration, outcome, **fields)
 
+    try:
+        return _post(job, done)
+    except Exception:
+        log.exception("webhook delivery %s (endpoint %s) failed", job.delivery_id, job.endpoint_id)
+        return done(Outcome.CONNECTION_ERROR, error="the request could not be made")
+
+
+def _post(job: Job, done: Callable[..., Result]) -> Result:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "ordersync-webhooks/1",
+        **signature_headers(job.secrets, job.msg_id, job.body),
+    }
     timeout = settings.WEBHOOKS_TIMEOUT
     with Deadline(request_seconds()) as deadline:
         try:
@@ -192,16 +206,48 @@ def send(job: Job) -> Result:
                 location = response.headers.get("Location", "")
                 text = _read_answer(response, deadline)
         except AddressRefused as exc:
-            return done(Outcome.REFUSED, error=str(exc)[:500])
+            # the details (host, addresses) are ours to see, not the tenant's
+            log.info("webhook delivery %s refused: %s", job.delivery_id, exc)
+            return done(Outcome.REFUSED, error=exc.reason)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             if deadline.tripped:
                 return done(Outcome.TIMEOUT, error=_too_slow(deadline))
             if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
-                return done(Outcome.TIMEOUT, error=f"no answer within {timeout:g}s: {exc}"[:500])
-            return done(Outcome.CONNECTION_ERROR, error=f"{type(exc).__name__}: {exc}"[:500])
+                return done(Outcome.TIMEOUT, error=f"no answer within {timeout:g}s")
+            log.info("webhook delivery %s: %s: %s", job.delivery_id, type(exc).__name__, exc)
+            return done(Outcome.CONNECTION_ERROR, error=connection_error(exc))
     if cut:
         return done(Outcome.TIMEOUT, error=_too_slow(deadline))
     return done(_classify(code), status_code=code, response_body=text, error=_error(code, location))
+
+
+def connection_error(exc: BaseException) -> str:
+    """What a tenant is told of a failed connection: its kind, not the exception's text
+    (which may name addresses the host resolved to, or our own network)."""
+    causes = _causes(exc)
+    if any(isinstance(c, socket.gaierror | urllib3.exceptions.NameResolutionError) for c in causes):
+        return "connection failed: the host name could not be resolved"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection failed: connection refused"
+    if any(isinstance(c, ssl.SSLError | requests.exceptions.SSLError) for c in causes):
+        return "connection failed: TLS error (certificate or handshake)"
+    if any(isinstance(c, ConnectionResetError) for c in causes):
+        return "connection failed: connection reset"
+    return "connection failed"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps (causes, contexts, urllib3's ``reason``)."""
+    found: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(found) < 20:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or current in found:
+            continue
+        found.append(current)
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        todo += list(current.args[:1])
+    return found
 
 
 def _too_slow(deadline: Deadline) -> str:

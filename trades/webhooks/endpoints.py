@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from shops import caps
 from shops.models import Tenant
 from trades.webhook_models import (
     SUBSCRIBABLE,
@@ -27,7 +28,7 @@ from trades.webhook_models import (
     WebhookEvent,
     WebhookSecret,
 )
-from trades.webhooks.guard import is_public
+from trades.webhooks.guard import BadURL, is_public, parse_url
 from trades.webhooks.outbox import queue_deliveries
 
 SECRET_PREFIX = "whsec_"
@@ -50,20 +51,23 @@ def new_secret() -> str:
 
 
 def check_url(url: str) -> str:
-    """Refuse what can never be delivered: other schemes, and literal non-public addresses.
+    """Refuse what can never be delivered: other schemes, ports out of range, host names
+    IDNA cannot encode, and literal non-public addresses.
 
     Host names are checked at every delivery (they may resolve differently by then).
     """
+    try:
+        target = parse_url(url)
+    except BadURL as exc:
+        raise InvalidEndpoint(f"url {exc}") from None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidEndpoint("url must be an http:// or https:// URL")
     if parts.username or parts.password:
         raise InvalidEndpoint("url must not hold credentials; the signature authenticates us")
     try:
-        ipaddress.ip_address(parts.hostname)
+        ipaddress.ip_address(target.host)
     except ValueError:
         return url
-    if not settings.WEBHOOKS_ALLOW_PRIVATE and not is_public(parts.hostname):
+    if not settings.WEBHOOKS_ALLOW_PRIVATE and not is_public(target.host):
         raise InvalidEndpoint("url must not point at a private, loopback or link-local address")
     return url
 
@@ -79,11 +83,22 @@ def check_event_types(event_types: list[str]) -> list[str]:
 def create_endpoint(
     tenant: Tenant, url: str, event_types: list[str], description: str = ""
 ) -> IssuedSecret:
-    """A new active endpoint with its first secret."""
+    """A new active endpoint with its first secret.
+
+    Raises :class:`~shops.caps.OverCap` if the tenant has ``TENANT_MAX_WEBHOOK_ENDPOINTS``.
+    """
+    url, event_types = check_url(url), check_event_types(event_types)
+    caps.lock_tenant(tenant.pk)
+    caps.check_count(
+        WebhookEndpoint.objects.filter(tenant=tenant).count(),
+        settings.TENANT_MAX_WEBHOOK_ENDPOINTS,
+        "webhook endpoints; delete one first",
+        "TENANT_MAX_WEBHOOK_ENDPOINTS",
+    )
     endpoint = WebhookEndpoint.objects.create(
         tenant=tenant,
-        url=check_url(url),
-        event_types=check_event_types(event_types),
+        url=url,
+        event_types=event_types,
         description=description,
     )
     secret = new_secret()
@@ -149,9 +164,13 @@ def secret_expiries(endpoint: WebhookEndpoint, now: datetime | None = None) -> l
 
 @transaction.atomic
 def send_test_event(endpoint: WebhookEndpoint) -> WebhookDelivery:
-    """A ``webhook.test`` event to this endpoint only, whatever it subscribes to."""
+    """A ``webhook.test`` event to this endpoint only, whatever it subscribes to.
+
+    Raises :class:`~shops.caps.TooSoon` past ``TENANT_TEST_EVENTS_PER_HOUR`` of the tenant.
+    """
     if not endpoint.is_active:
         raise InvalidEndpoint("the endpoint is disabled; enable it first")
+    _check_test_events(endpoint.tenant_id)
     event = WebhookEvent.objects.create(
         tenant_id=endpoint.tenant_id,
         type=EventType.TEST,
@@ -167,19 +186,74 @@ def send_test_event(endpoint: WebhookEndpoint) -> WebhookDelivery:
     return delivery
 
 
-@transaction.atomic
-def redeliver(deliveries: QuerySet[WebhookDelivery]) -> int:
-    """Send these deliveries again now, whatever their state, with a fresh retry ladder.
+def _check_test_events(tenant_id: int) -> None:
+    caps.lock_tenant(tenant_id)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    cap = settings.TENANT_TEST_EVENTS_PER_HOUR
+    # served by webhookevent_test_idx
+    recent = list(
+        WebhookEvent.objects.filter(
+            tenant_id=tenant_id, type=EventType.TEST, created_at__gt=hour_ago
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:cap]
+    )
+    if len(recent) >= cap:
+        raise caps.TooSoon(
+            f"the tenant sent {cap} test events in the last hour, the most allowed",
+            "TENANT_TEST_EVENTS_PER_HOUR",
+            retry_after=(recent[-1] - hour_ago).total_seconds(),
+        )
 
-    The event keeps its id, so a receiver that already has it can recognize the duplicate.
+
+@dataclass(frozen=True)
+class Redelivered:
+    """How many deliveries were queued again, and where the next page starts (the last id
+    queued, to pass as ``after``), or None when none are left."""
+
+    count: int
+    next_after: int | None
+
+
+@transaction.atomic
+def redeliver(tenant_id: int, deliveries: QuerySet[WebhookDelivery], after: int = 0) -> Redelivered:
+    """Send the tenant's ``deliveries`` with ids above ``after`` again now, whatever their
+    state, with a fresh retry ladder: one page of them, lowest ids first.
+
+    A page is at most ``WEBHOOKS_REDELIVER_PAGE`` deliveries less those of the tenant that
+    still wait for a first try, so one tenant never fills the shared queue: with a full page
+    waiting it raises :class:`~shops.caps.TooSoon`. The event keeps its id, so a receiver
+    that already has it can recognize the duplicate.
     """
-    ids = list(deliveries.order_by("id").values_list("pk", flat=True))
+    caps.lock_tenant(tenant_id)
+    page = settings.WEBHOOKS_REDELIVER_PAGE
+    room = page - waiting_deliveries(tenant_id, page)
+    if room <= 0:
+        raise caps.TooSoon(
+            f"{page} or more of the tenant's deliveries wait for their first try; "
+            "redeliver more when they have been sent",
+            "WEBHOOKS_REDELIVER_PAGE",
+            retry_after=60,
+        )
+    candidates = deliveries.filter(tenant_id=tenant_id, pk__gt=after).order_by("id")
+    ids = list(candidates.values_list("pk", flat=True)[: room + 1])
+    more = len(ids) > room
+    ids = ids[:room]
     WebhookDelivery.objects.filter(pk__in=ids).update(
         state=WebhookDelivery.State.PENDING, attempts=0, next_attempt_at=timezone.now()
     )
     if ids:
         transaction.on_commit(partial(queue_deliveries, ids))
-    return len(ids)
+    return Redelivered(len(ids), ids[-1] if more else None)
+
+
+def waiting_deliveries(tenant_id: int, up_to: int) -> int:
+    """How many of the tenant's deliveries wait for their first try, counted up to ``up_to``
+    (served by webhookdelivery_waiting_idx)."""
+    waiting = WebhookDelivery.objects.filter(
+        tenant_id=tenant_id, state=WebhookDelivery.State.PENDING, attempts=0
+    )
+    return waiting[:up_to].count()
 
 
 def delete_endpoint(endpoint: WebhookEndpoint) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import idna
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -26,13 +28,96 @@ class AddressRefused(Exception):
     """The URL leads to a private, loopback, link-local or otherwise non-public address.
 
     Deliberately not an ``OSError``: urllib3 would take it for a network failure and retry.
+    The message names the host and addresses, for our logs; tenants are shown ``reason``,
+    which names neither (they would learn our internal names and addresses from it).
     """
+
+    reason = "refused: the URL's host is not a public address"
+
+
+class BadURL(AddressRefused):
+    """The URL cannot be requested at all. The message completes "the URL …" and is safe
+    to show: it only judges what the tenant typed."""
+
+    @property
+    def reason(self) -> str:
+        return f"refused: the URL {self}"
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str  # ASCII, as it is resolved (IDNA-encoded like requests does)
+    port: int
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PORT_OUT_OF_RANGE = "has a port that is not a number from 1 to 65535"
+
+
+def parse_url(url: str) -> Target:
+    """Where a request to ``url`` would go; raise :class:`BadURL` saying why it cannot go
+    anywhere (not http(s), no host, a port out of range, a host IDNA cannot encode)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a port out of range or not a number, a broken [IPv6]
+        raise BadURL(_PORT_OUT_OF_RANGE if "Port" in str(exc) else "is not valid") from None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise BadURL("must be an http:// or https:// URL")
+    if port == 0:
+        raise BadURL(_PORT_OUT_OF_RANGE)
+    return Target(parts.scheme, _ascii_host(parts.hostname), port or _DEFAULT_PORTS[parts.scheme])
+
+
+def _ascii_host(host: str) -> str:
+    """The host as requests sends it and the resolver looks it up: a non-ASCII name
+    IDNA-encoded (UTS 46, as requests does), every label 1-63 characters."""
+    try:
+        if not host.isascii():
+            host = idna.encode(host, uts46=True).decode("ascii")
+        host.encode("idna")  # the codec getaddrinfo applies: refuses empty and long labels
+    except UnicodeError:  # idna.IDNAError is one
+        raise BadURL("has a host name that cannot be IDNA-encoded") from None
+    return host
+
+
+# IPv6 ranges whose last 32 bits are an IPv4 address that a translator or the host itself
+# would reach: NAT64 (RFC 6052, and its local-use /48 of RFC 8215), SIIT's IPv4-translated
+# addresses (RFC 2765) and the deprecated IPv4-compatible ones (RFC 4291, ``::a.b.c.d``).
+_EMBEDDING_LAST_32_BITS = tuple(
+    ipaddress.IPv6Network(net)
+    for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96")
+)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to, if it embeds any: IPv4-mapped, NAT64,
+    SIIT, IPv4-compatible, 6to4 (``2002::/16``) and Teredo (``2001::/32``: its server and
+    its client). Empty for a plain IPv6 address."""
+    if ip.ipv4_mapped:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour:
+        return [ip.sixtofour]
+    if ip.teredo:
+        return list(ip.teredo)
+    if any(ip in net for net in _EMBEDDING_LAST_32_BITS):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
 
 
 def is_public(address: str) -> bool:
+    """Whether an address is one webhooks may reach: global unicast, judged for an IPv6 form
+    that embeds IPv4 by the IPv4 inside (``64:ff9b::10.0.0.1`` reaches 10.0.0.1)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        inside = embedded_ipv4(ip)
+        if inside:
+            return all(_is_global(v4) for v4 in inside)
+    return _is_global(ip)
+
+
+def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
@@ -41,20 +126,18 @@ def _allowed(address: str) -> bool:
 
 
 def check_url(url: str) -> None:
-    """Raise :class:`AddressRefused` unless every address of the URL's host is allowed.
+    """Raise :class:`AddressRefused` unless every address of the URL's host is allowed
+    (:class:`BadURL` if the URL cannot be requested at all).
 
     A host that does not resolve raises ``socket.gaierror`` (a connection error, retried).
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AddressRefused(f"not an http(s) URL: {url[:200]}")
+    target = parse_url(url)
     if settings.WEBHOOKS_ALLOW_PRIVATE:
         return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    infos = socket.getaddrinfo(target.host, target.port, proto=socket.IPPROTO_TCP)
     refused = sorted({info[4][0] for info in infos if not is_public(info[4][0])})
     if refused:
-        raise AddressRefused(f"{parts.hostname} resolves to non-public {', '.join(refused)}")
+        raise AddressRefused(f"{target.host} resolves to non-public {', '.join(refused)}")
 
 
 def _checked(connection, sock: socket.socket) -> socket.socket:

@@ -45,11 +45,34 @@ def signature_headers(
     }
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
+MAX_TIMESTAMP_DIGITS = 12  # seconds since 1970 have 10 digits until the year 2286
+
+
+def _header(headers: Mapping, name: str) -> str:
+    """The header's value as text (bytes are taken as ASCII); raise :class:`InvalidSignature`
+    if it is missing or not text."""
     for key, value in headers.items():
-        if key.lower() == name:
-            return value
+        if isinstance(key, bytes):
+            key = key.decode("latin-1")
+        if not isinstance(key, str) or key.lower() != name:
+            continue
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("ascii")
+            except UnicodeDecodeError:
+                raise InvalidSignature(f"header {name} is not ASCII") from None
+        if not isinstance(value, str):
+            raise InvalidSignature(f"header {name} is not text")
+        return value
     raise InvalidSignature(f"missing header {name}")
+
+
+def _timestamp(headers: Mapping) -> int:
+    value = _header(headers, TIMESTAMP_HEADER).strip()
+    # only ASCII digits: int() would also take "١٢" or "1_0", and an endless one is slow
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_TIMESTAMP_DIGITS):
+        raise InvalidSignature("webhook-timestamp is not a whole number")
+    return int(value)
 
 
 def verify_signature(
@@ -62,20 +85,21 @@ def verify_signature(
     """Return quietly if ``body`` was signed with any of ``secrets``; raise otherwise.
 
     ``headers`` is looked up case-insensitively; ``body`` must be the raw bytes received (not
-    re-serialized JSON). Raises :class:`InvalidSignature` naming what is wrong.
+    re-serialized JSON). Raises :class:`InvalidSignature` naming what is wrong, and nothing
+    else whatever the headers hold.
     """
     msg_id = _header(headers, ID_HEADER)
-    try:
-        timestamp = int(_header(headers, TIMESTAMP_HEADER))
-    except ValueError:
-        raise InvalidSignature("webhook-timestamp is not a whole number") from None
+    if not msg_id.isascii():
+        raise InvalidSignature("webhook-id is not ASCII")
+    timestamp = _timestamp(headers)
     now = time.time() if now is None else now
     if abs(now - timestamp) > tolerance:
         raise InvalidSignature("webhook-timestamp is outside the tolerance")
     fields = [part.strip().partition("=") for part in _header(headers, SIGNATURE_HEADER).split(",")]
     if f"{timestamp}" not in [value for name, _, value in fields if name == "t"]:
         raise InvalidSignature("t= of webhook-signature does not match webhook-timestamp")
-    received = [value for name, _, value in fields if name == "v1"]
+    # compare_digest refuses non-ASCII text; such a value cannot be a base64 signature anyway
+    received = [value for name, _, value in fields if name == "v1" and value.isascii()]
     for secret in secrets:
         expected = sign(secret, msg_id, timestamp, body)
         if any(hmac.compare_digest(expected, value) for value in received):

@@ -2,23 +2,29 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from shops.management.secrets import ReadsSecrets
 from shops.models import TopApp
 
 
-class Command(BaseCommand):
+class Command(ReadsSecrets, BaseCommand):
     help = "Add or update the ISV's TOP app (its secret is stored encrypted)."
 
     def add_arguments(self, parser):
         parser.add_argument("--app-key", required=True)
-        parser.add_argument("--app-secret", required=True)
+        parser.add_argument(
+            "--app-secret",
+            help="'-' reads it from standard input; default: $TOP_APP_SECRET "
+            "(a value here is visible in ps)",
+        )
         parser.add_argument("--name", default="")
         parser.add_argument("--gateway-url", help="e.g. http://127.0.0.1:8100/router/rest")
         parser.add_argument("--sign-method", choices=TopApp.SignMethod.values)
         parser.add_argument("--calls-per-minute", type=int)
 
     def handle(self, *args, **opts):
+        secret = self.secret(opts["app_secret"], "TOP_APP_SECRET", "--app-secret")
         gateway = opts["gateway_url"]
-        defaults = {"name": opts["name"] or opts["app_key"], "app_secret": opts["app_secret"]}
+        defaults = {"name": opts["name"] or opts["app_key"], "app_secret": secret}
         if gateway:
             base = gateway.rsplit("/router/rest", 1)[0]
             defaults.update(

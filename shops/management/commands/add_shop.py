@@ -4,10 +4,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
 from shops.actions import onboard_shop
+from shops.management.secrets import ReadsSecrets
 from shops.models import Shop, Tenant, TopApp
 
 
-class Command(BaseCommand):
+class Command(ReadsSecrets, BaseCommand):
     help = "Onboard a seller's shop with a session key (operators); queues its backfill."
 
     def add_arguments(self, parser):
@@ -15,11 +16,16 @@ class Command(BaseCommand):
         parser.add_argument("--app-key", required=True)
         parser.add_argument("--nick", required=True, help="seller nick")
         parser.add_argument("--seller-id", required=True, type=int)
-        parser.add_argument("--session", required=True, help="the seller's session key")
+        parser.add_argument(
+            "--session",
+            help="the seller's session key; '-' reads it from standard input; default: "
+            "$TOP_SESSION_KEY (a value here is visible in ps)",
+        )
         parser.add_argument("--platform", choices=Shop.Platform.values, default="taobao")
         parser.add_argument("--no-backfill", action="store_true")
 
     def handle(self, *args, **opts):
+        session = self.secret(opts["session"], "TOP_SESSION_KEY", "--session")
         try:
             app = TopApp.objects.get(app_key=opts["app_key"])
         except TopApp.DoesNotExist:
@@ -34,7 +40,7 @@ class Command(BaseCommand):
             app=app,
             seller_nick=opts["nick"],
             seller_id=opts["seller_id"],
-            session_key=opts["session"],
+            session_key=session,
             platform=opts["platform"],
             backfill=not opts["no_backfill"],
         )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from shops.caps import OverCap
 from shops.models import Tenant
 from trades.api.keys import create_api_key
 from trades.key_models import ApiKey
@@ -27,5 +28,8 @@ class Command(BaseCommand):
         except Tenant.DoesNotExist:
             raise CommandError(f"no tenant with slug {tenant!r}") from None
         expires_at = timezone.now() + timedelta(days=days) if days else None
-        issued = create_api_key(tenant_obj, name, scope, expires_at=expires_at)
+        try:
+            issued = create_api_key(tenant_obj, name, scope, expires_at=expires_at)
+        except OverCap as exc:
+            raise CommandError(f"{exc}; revoke a key or raise the setting") from None
         self.stdout.write(issued.token)

@@ -1,0 +1,28 @@
+# Everyday commands; each one is also written out in CONTRIBUTING.md.
+PY ?= .venv/bin/python
+
+.PHONY: install dev test test-all lint format bench
+
+install:  ## a virtual environment with ordersync and its development tools
+	python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'
+
+dev:  ## the whole service on this machine (embedded PostgreSQL, sandbox, workers, web)
+	$(PY) manage.py demo
+
+test:  ## the fast set: every test but the end-to-end ones
+	$(PY) -m pytest -m "not e2e"
+
+test-all:  ## every test, as CI runs it
+	$(PY) -m pytest
+
+lint:  ## what CI checks before the tests
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format:
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+bench:  ## every benchmark part; writes docs/benchmarks.md
+	$(PY) manage.py bench
