@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shops', '0004_reconcile_stream_and_set_aside'),
+        ('shops', '0005_job_requests'),
     ]
 
     operations = [
