@@ -161,7 +161,7 @@ def _sync_window(
     run.window_start = run.window_start or window.start
     run.window_end = window.end
     set_aside = SetAside.of(checkpoint)
-    watch = Watch(spec, source, checkpoint.cursor, lag) if checkpoint.cursor else None
+    watch = Watch(spec, source, checkpoint.cursor, lag, now) if checkpoint.cursor else None
     window, parts, deadline = _time_limit(checkpoint, window, width, parts, source, counters)
     try:
         rows, split = read_split(
@@ -281,13 +281,15 @@ class Watch:
     source: str
     passed: datetime
     lag: timedelta
+    seen_at: datetime | None = None  # platform time the window began reading
     found: list[float] = field(default_factory=list)
 
     def keys(self, items: list[dict]) -> dict[int, datetime | None]:
         return late.window_keys(items, self.spec.key, self.source)
 
     def saw(self, keys: dict, changes) -> None:
-        self.found += late.samples((c.key for c in changes), keys, self.passed, self.lag)
+        changed = (c.key for c in changes)
+        self.found += late.samples(changed, keys, self.passed, self.lag, self.seen_at)
 
     def flush(self, shop: Shop) -> int:
         """Record what was found on the checkpoint; return how many."""
@@ -451,7 +453,7 @@ def sweep(
             return
         start, end = checkpoint.cursor - timedelta(seconds=span), checkpoint.cursor
     lag, _ = late.lag_and_overlap(checkpoint, MODIFIED)
-    watch = Watch(spec, MODIFIED, checkpoint.cursor, lag)
+    watch = Watch(spec, MODIFIED, checkpoint.cursor, lag, now)
     width = min(window_limit(shop), timedelta(seconds=span))
     try:
         while start < end:

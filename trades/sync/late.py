@@ -8,8 +8,9 @@ find one: a window's overlap, the periodic sweep behind the cursor, and a TMC me
 change no window listed (:func:`note_pushed`).
 
 Each late arrival gives a lag sample: the lag the windows kept plus how far behind the
-passed end it arrived (it was not visible ``lag + (end − key)`` after it changed). The
-largest recent sample is the checkpoint's ``measured_lag_seconds``; it halves every
+passed end it arrived (it was not visible ``lag + (end − key)`` after it changed), never more
+than the time from its key to when a list showed it. The largest recent sample is the
+checkpoint's ``measured_lag_seconds``; it halves every
 ``SYNC_LAG_HALF_LIFE_SECONDS`` and is capped at ``SYNC_SWEEP_SECONDS`` (the longest lag the
 engine reckons with). Where it passes ``SYNC_LAG_SECONDS``, the excess widens both the lag
 and the overlap of that shop's windows.
@@ -51,15 +52,23 @@ def lag_and_overlap(checkpoint: Checkpoint, source: str) -> tuple[timedelta, tim
 
 
 def samples(
-    changed: Iterable[int], keys: dict[int, datetime | None], passed: datetime, lag: timedelta
+    changed: Iterable[int],
+    keys: dict[int, datetime | None],
+    passed: datetime,
+    lag: timedelta,
+    seen_at: datetime | None = None,
 ) -> list[float]:
     """Lag samples of the ``changed`` records (key → window key) that lie behind ``passed``,
-    the window end we had already passed with ``lag``: one per late arrival."""
+    the window end we had already passed with ``lag``: one per late arrival. A record listed
+    at ``seen_at`` was visible by then: its sample is never more than ``seen_at − key``."""
     out = []
     for key in changed:
         at = keys.get(key)
         if at is not None and at < passed:
-            out.append((lag + (passed - at)).total_seconds())
+            sample = lag + (passed - at)
+            if seen_at is not None:
+                sample = min(sample, seen_at - at)
+            out.append(sample.total_seconds())
     return out
 
 
