@@ -293,3 +293,48 @@ def test_a_narrowest_window_is_read_whole_and_a_whole_read_that_died_is_read_in_
     assert Trade.objects.filter(shop=shop).count() == 7
     assert all(r.outcome == SyncRun.Outcome.SUCCEEDED for r in runs)
     assert "parts" not in Checkpoint.objects.get(shop=shop, stream="trades").progress
+
+
+def test_a_worker_killed_while_reading_a_narrowest_window_whole_leaves_it_to_parts(
+    make_shop, gateway, settings
+):
+    """A real worker process is SIGKILLed in the middle of a whole read (as ``Q_TIMEOUT``
+    does): the next run does not read that window whole again, but in committed parts."""
+    import os
+    import signal
+
+    from tests.sync.test_concurrency import manage
+
+    settings.SYNC_LAG_SECONDS = 1
+    settings.SYNC_OVERLAP_SECONDS = 4
+    settings.SYNC_PAGE_SIZE = 2
+    shop = make_shop("killed")
+    sync_shop(shop, "trades")
+    gateway.control("market", {"nick": shop.seller_nick, "burst": 7})
+    time.sleep(2.1)
+    Checkpoint.objects.filter(shop=shop, stream="trades").update(
+        progress={"window_seconds": 60, "source": "async_modified"}
+    )
+    gateway.faults(slow_rate=1.0, slow_seconds=1.0)  # a whole read of 5 pages takes 6 s
+    os.environ.update(SYNC_LAG_SECONDS="1", SYNC_OVERLAP_SECONDS="4", SYNC_PAGE_SIZE="2")
+    try:
+        worker = manage("sync_shop", str(shop.pk), "--stream", "trades")
+    finally:
+        for name in ("SYNC_LAG_SECONDS", "SYNC_OVERLAP_SECONDS", "SYNC_PAGE_SIZE"):
+            os.environ.pop(name)
+    deadline = time.monotonic() + 30
+    while "whole" not in Checkpoint.objects.get(shop=shop, stream="trades").progress:
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.1)
+    time.sleep(1.5)  # inside the read
+    worker.send_signal(signal.SIGKILL)
+    worker.communicate(timeout=30)
+    gateway.faults(slow_rate=0.0)
+
+    runs = sync_until(shop, 20, lambda: Trade.objects.filter(shop=shop).count() == 7)
+
+    notes = [note for r in runs for note in r.notes]
+    assert any("did not finish: read in committed parts" in note for note in notes), notes
+    assert Trade.objects.filter(shop=shop).count() == 7
+    lost = SyncRun.objects.filter(shop=shop, error_class="WorkerLost")
+    assert lost.count() == 1  # the killed run, found by the next one
