@@ -260,9 +260,9 @@ class Consumer:
         keep = [t for t in found if _kept_type(t)]
         try:
             with transaction.atomic():
-                written = write_trades(shop, keep).changes
+                written = write_trades(shop, keep, current=True).changes
                 written += write_refunds(
-                    shop, [r for r in refunds.values() if isinstance(r, dict)]
+                    shop, [r for r in refunds.values() if isinstance(r, dict)], current=True
                 ).changes
         except Exception:
             log.exception("TMC write for shop %s failed; its messages come back", shop.pk)

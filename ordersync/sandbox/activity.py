@@ -67,9 +67,19 @@ def random_change(world: World, seller: Seller, ts: float) -> None:
     trade = _pick_open(seller)
     if trade is None:
         return
+    change_trade(world, seller, trade, ts)
+
+
+def change_trade(world: World, seller: Seller, trade: TradeRecord, ts: float) -> None:
+    """Advance ``trade`` (or edit its memo when it cannot move); with ``same_second_rate``,
+    a second version follows in the same second, visible later."""
+    faults = world.faults
     lag = world.draw_lag()
     if not lifecycle.advance(seller, trade, ts, lag):
         lifecycle.touch(seller, trade, ts, lag)
+    if faults.same_second_rate and world.fault_rng.random() < faults.same_second_rate:
+        world.injected["same_second"] += 1
+        lifecycle.same_second(seller, trade, faults.same_second_delay_seconds)
 
 
 def random_refund(world: World, seller: Seller, ts: float) -> None:

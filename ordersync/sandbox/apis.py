@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ordersync.sandbox import clock, lifecycle, tmc
+from ordersync.sandbox import activity, clock, tmc
 from ordersync.sandbox.faults import LIST_METHODS
 from ordersync.sandbox.fields import parse_fields, project, project_trade
 from ordersync.sandbox.market import (
@@ -116,10 +116,21 @@ def window(call: Call, start_name: str, end_name: str) -> tuple[int, int]:
     return start, end
 
 
+# Lists sorted by ``modified`` (descending), where rows of one second may come in any order.
+MODIFIED_SORTED = frozenset({"taobao.trades.sold.increment.get", "taobao.refunds.receive.get"})
+
+
 def paged(call: Call, items: list, render) -> tuple[dict, list]:
     """Slice one page of ``items`` and add total_results or has_next."""
+    faults = call.world.faults
     page_no = int_param(call, "page_no", 1, 1)
     page_size = int_param(call, "page_size", 40, 1, 100)
+    if faults.max_page_no and page_no > faults.max_page_no and faults.applies_to(call.method):
+        # The platform's deepest page is not documented (top-api §11): the sandbox answers
+        # as for any page_no out of bounds.
+        raise invalid_arg("page_no", f"must be 1..{faults.max_page_no}")
+    if faults.tie_shuffle and call.method in MODIFIED_SORTED and faults.applies_to(call.method):
+        items = shuffle_ties(items, call.world.fault_rng)
     chunk = items[(page_no - 1) * page_size : page_no * page_size]
     result: dict = {}
     if bool_param(call, "use_has_next"):
@@ -127,6 +138,20 @@ def paged(call: Call, items: list, render) -> tuple[dict, list]:
     else:
         result["total_results"] = len(items)
     return result, [render(x) for x in chunk]
+
+
+def shuffle_ties(items: list, rng) -> list:
+    """``items`` (sorted by ``modified``) with the rows of each second in a random order."""
+    out: list = []
+    start = 0
+    for at in range(1, len(items) + 1):
+        if at == len(items) or items[at].modified != items[start].modified:
+            group = items[start:at]
+            if len(group) > 1:
+                rng.shuffle(group)
+            out += group
+            start = at
+    return out
 
 
 def list_trades(call: Call, versions: list, extra=None) -> dict:
@@ -379,10 +404,7 @@ def _drift(call: Call, versions: list) -> None:
     count = min(faults.drift_trades, len(versions))
     world.injected["drift"] += count
     for version in world.fault_rng.sample(versions, count):
-        trade = version.trade
-        lag = world.draw_lag()
-        if not lifecycle.advance(call.seller, trade, call.now, lag):
-            lifecycle.touch(call.seller, trade, call.now, lag)
+        activity.change_trade(world, call.seller, version.trade, call.now)
 
 
 HANDLERS = {

@@ -22,6 +22,10 @@ BAN_SUB_CODES = {
     "api": "accesscontrol.limited-by-api-access-count",
     "app-api": "accesscontrol.limited-by-app-api-access-count",
 }
+# What an incomplete body may lack: "root" is the whole ``<method>_response`` object,
+# "count" total_results (or has_next), "list" the list key while rows exist, "item" the
+# object of a detail API (trade, refund, time).
+INCOMPLETE_PARTS = ("root", "count", "list", "item")
 LIST_METHODS = frozenset(
     {
         "taobao.trades.sold.get",
@@ -46,6 +50,17 @@ class Faults:
     ban_rate: float = 0.0  # random code 7 bans on top of the calls-per-minute budget
     ban_seconds: int = 0  # length of every ban; 0: until the app's minute budget frees up
     rejection_rate: float = 0.0  # isv.trade-service-rejection on the trade list APIs
+    # after one, that seller's trade list calls stay rejected this long (sandbox time)
+    rejection_seconds: int = 180
+    # HTTP 200 success bodies that lack what a success carries (one part dropped per call)
+    incomplete_rate: float = 0.0
+    incomplete_parts: list[str] = field(default_factory=lambda: list(INCOMPLETE_PARTS))
+    # a trade change is followed by a second version in the same ``modified`` second,
+    # different content, visible same_second_delay_seconds after the first
+    same_second_rate: float = 0.0
+    same_second_delay_seconds: int = 5
+    tie_shuffle: bool = False  # rows of equal ``modified`` change order between page calls
+    max_page_no: int = 0  # deepest page_no the list APIs answer (0: no limit)
     # Visibility lag of the list APIs, drawn per change made from now on (``draw_lag``):
     # lag_seconds for every change, plus, for a share lag_tail_rate of them, a Pareto tail
     # (scale lag_tail_seconds, shape lag_tail_alpha: smaller is heavier), the total capped
@@ -88,10 +103,16 @@ class Faults:
                 value = float(value)
             if name.endswith("_rate") and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+            if name == "incomplete_parts" and not set(value) <= set(INCOMPLETE_PARTS):
+                raise ValueError(f"incomplete_parts: each one of {list(INCOMPLETE_PARTS)}")
             setattr(self, name, value)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def __setstate__(self, state: dict) -> None:
+        # a snapshot saved before a switch existed gets the switch's default
+        self.__dict__.update({**asdict(type(self)()), **state})
 
     def draw_lag(self, rng: random.Random) -> int:
         """The visibility lag of one change, whole seconds: the constant part, plus a heavy

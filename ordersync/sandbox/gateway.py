@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ordersync.sandbox.apis import HANDLERS, Call
-from ordersync.sandbox.faults import BAN_SUB_CODES, ISP_SUB_CODES, LIST_METHODS
+from ordersync.sandbox.faults import BAN_SUB_CODES, ISP_SUB_CODES, LIST_METHODS, Faults
 from ordersync.sandbox.protocol import (
     TopError,
     check_timestamp,
@@ -51,9 +51,21 @@ def handle(world: World, query: str, body: bytes, content_type: str) -> Reply:
         except TopError as error:
             world.errors[error.code] += 1
             return Reply(200, *render_error(error, fmt))
-        reply = Reply(200, *render(method, result, fmt, simplify))
+        result = _incomplete(world, method, result)
+        if result is None:  # a success without its response root
+            reply = Reply(200, "application/json;charset=UTF-8", b"{}")
+        else:
+            reply = Reply(200, *render(method, result, fmt, simplify))
         _after(world, method, reply)
     return reply
+
+
+def wrong_verb(world: World, query: str) -> Reply:
+    """Any verb but GET and POST: code 9, "use uppercase POST or GET" (top-api §3.1)."""
+    fmt = merge_params(query, b"", "").get("format") or "xml"
+    with world.lock:
+        world.errors[9] += 1
+    return Reply(200, *render_error(TopError(9), "json" if fmt == "json" else "xml"))
 
 
 class _Injected(Exception):
@@ -70,7 +82,7 @@ def _process(world: World, params: dict) -> tuple[str, dict]:
         raise TopError(28)
     app = world.apps.get(app_key)
     if app is None:
-        raise TopError(29)
+        raise TopError(29, "isv.appkey-not-exists", f"app key {app_key} does not exist")
     world.calls[method][app_key] += 1
     _check_signature(params, app.app_secret)
     now = world.now()
@@ -92,7 +104,7 @@ def _process(world: World, params: dict) -> tuple[str, dict]:
     call.wrap = call.json and params.get("simplify", "").lower() != "true"
     if needs_session:
         call.seller = _seller_of_session(world, params.get("session", ""), app_key, now)
-    _inject(world, method, app_key, params.get("format") or "xml")
+    _inject(world, method, app_key, params.get("format") or "xml", call.seller)
     return method, handler(call)
 
 
@@ -132,9 +144,11 @@ def _seller_of_session(world: World, key: str, app_key: str, now: float):
     return world.sellers[session.nick]
 
 
-def _inject(world: World, method: str, app_key: str, fmt: str) -> None:
+def _inject(world: World, method: str, app_key: str, fmt: str, seller=None) -> None:
     """Raise the faults drawn for this call (before the handler runs)."""
     faults = world.faults
+    if method in LIST_METHODS and seller is not None:
+        _still_rejected(world, seller.nick)
     if not faults.applies_to(method):
         return
     rng = world.fault_rng
@@ -163,9 +177,56 @@ def _inject(world: World, method: str, app_key: str, fmt: str) -> None:
         raise error
     if method in LIST_METHODS and faults.rejection_rate and rng.random() < faults.rejection_rate:
         world.injected["rejection"] += 1
-        raise TopError(
-            15, "isv.trade-service-rejection", "超时请求过多，请将查询时间间隔缩短,3分钟后再查询！"
-        )
+        if seller is not None:
+            world.rejected_until[seller.nick] = world.now() + faults.rejection_seconds
+        raise _rejection()
+
+
+def _still_rejected(world: World, nick: str) -> None:
+    """The platform's rejection says "3分钟后再查询": until then the shop's searches fail."""
+    until = world.rejected_until.get(nick)
+    if until is None:
+        return
+    if world.now() < until:
+        world.injected["rejection_held"] += 1
+        raise _rejection()
+    del world.rejected_until[nick]
+
+
+def _rejection() -> TopError:
+    return TopError(
+        15, "isv.trade-service-rejection", "超时请求过多，请将查询时间间隔缩短,3分钟后再查询！"
+    )
+
+
+COUNT_KEYS = ("total_results", "has_next")
+LIST_KEYS = ("trades", "refunds")
+ITEM_KEYS = ("trade", "refund", "time")
+
+
+def _incomplete(world: World, method: str, result: dict) -> dict | None:
+    """``result`` without one part a success must carry (None: without its root), when the
+    incomplete-body fault is drawn for this call; else ``result`` as it is."""
+    faults: Faults = world.faults
+    if not faults.incomplete_rate or not faults.applies_to(method):
+        return result
+    if world.fault_rng.random() >= faults.incomplete_rate:
+        return result
+    parts = {
+        "root": [None],
+        "count": [k for k in COUNT_KEYS if k in result],
+        "list": [k for k in LIST_KEYS if result.get(k)],
+        "item": [k for k in ITEM_KEYS if k in result],
+    }
+    choices = [(part, keys) for part, keys in parts.items() if part in faults.incomplete_parts]
+    choices = [(part, keys) for part, keys in choices if keys]
+    if not choices:
+        return result
+    part, keys = world.fault_rng.choice(choices)
+    world.injected[f"incomplete_{part}"] += 1
+    if part == "root":
+        return None
+    return {k: v for k, v in result.items() if k not in keys}
 
 
 def _after(world: World, method: str, reply: Reply) -> None:

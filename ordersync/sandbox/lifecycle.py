@@ -291,6 +291,16 @@ def touch(seller: Seller, trade: TradeRecord, ts: float, lag: int) -> None:
     seller.publish(trade, ts, lag)
 
 
+def same_second(seller: Seller, trade: TradeRecord, delay: int) -> None:
+    """Change ``trade`` again within the second of its last version: a second version with
+    the same ``modified`` and other content, which the lists show ``delay`` seconds after
+    the first (``trade.fullinfo.get`` shows it at once)."""
+    last = trade.current
+    lag = last.visible_at - last.modified + max(1, delay)
+    if not advance(seller, trade, last.modified, lag):
+        touch(seller, trade, last.modified, lag)
+
+
 def refundable(trade: TradeRecord) -> list[dict]:
     if trade.state["status"] not in (
         "WAIT_SELLER_SEND_GOODS",

@@ -15,6 +15,7 @@ from ordersync.sandbox import clock
 
 MESSAGES = {
     7: "App Call Limited",
+    9: "Http Action Not Allowed",
     11: "Insufficient ISV Permissions",
     15: "Remote service error",
     21: "Missing Method",
@@ -76,7 +77,8 @@ def isv(sub_code: str, sub_msg: str) -> TopError:
 
 
 def missing_arg(name: str) -> TopError:
-    return TopError(40, f"isv.missing-parameter:{name}", f"Missing required argument: {name}")
+    # The platform names the argument in msg, with no sub_code (as code 41's old form).
+    return TopError(40, msg=f"Missing required arguments:{name}")
 
 
 def invalid_arg(name: str, why: str) -> TopError:

@@ -7,6 +7,7 @@ with start_sandbox(port=0, seed=42) as sb:
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import threading
@@ -32,6 +33,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._dispatch("POST")
 
+    def __getattr__(self, name: str):
+        # http.server looks up do_<VERB>; every other verb (lowercase too) reaches the
+        # gateway, which answers as the platform does
+        if name.startswith("do_") and name != "do_HEAD":  # HEAD answers have no body
+            return lambda: self._dispatch(name[3:])
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002
         pass
 
@@ -50,14 +58,17 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         ctype = self.headers.get("Content-Type", "")
         if url.path == "/router/rest":
-            reply = gateway.handle(world, url.query, body, ctype)
+            if verb in ("GET", "POST"):
+                reply = gateway.handle(world, url.query, body, ctype)
+            else:
+                reply = gateway.wrong_verb(world, url.query)
             if reply.hang:
                 time.sleep(reply.hang)
                 self.close_connection = True
                 return
             if reply.delay:
                 time.sleep(reply.delay)
-            self._send(reply.status, {"Content-Type": reply.content_type}, reply.body)
+            self._send(reply.status, *self._encoded(reply.content_type, reply.body))
         elif url.path.startswith("/_sandbox"):
             status, payload = control.handle(world, verb, url.path, url.query, body)
             data = json.dumps(payload, ensure_ascii=False).encode()
@@ -68,6 +79,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(*oauth.token(world, body, url.query))
         else:
             self._send(404, {"Content-Type": "text/plain"}, b"not found")
+
+    def _encoded(self, content_type: str, body: bytes) -> tuple[dict, bytes]:
+        """Headers and body, gzipped when the client asks for it (as the gateway does)."""
+        headers = {"Content-Type": content_type}
+        if "gzip" in self.headers.get("Accept-Encoding", "").lower() and body:
+            headers["Content-Encoding"] = "gzip"
+            body = gzip.compress(body, compresslevel=5)
+        return headers, body
 
     def _send(self, status: int, headers: dict, body: bytes) -> None:
         self.send_response(status)

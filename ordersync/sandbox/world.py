@@ -65,6 +65,8 @@ class World:
         self.errors: Counter = Counter()
         self.snapshot_path: str | None = None
         self.tmc = tmc.Tmc(seed)
+        # isv.trade-service-rejection is stateful: seller nick -> sandbox time it ends
+        self.rejected_until: dict[str, float] = {}
 
     # --- apps, sellers, sessions ----------------------------------------------------------
     def now(self) -> float:
@@ -181,6 +183,7 @@ class World:
             self.tmc = tmc.Tmc(self.seed)
         if "lag_rng" not in state:  # a snapshot from before lags were drawn per change
             self.lag_rng = random.Random(f"{self.seed}:lag")
+        self.__dict__.setdefault("rejected_until", {})
         for seller in self.sellers.values():
             seller.listener = self.announce
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ordersync.taobao.errors import Transient
@@ -64,7 +65,7 @@ def trades_sold_get(
         "status": status,
         "type": type,
     }
-    return _page(client.call("taobao.trades.sold.get", params, session=session), "trades")
+    return _list(client, "taobao.trades.sold.get", params, session, "trades")
 
 
 def trades_sold_increment_get(
@@ -96,8 +97,7 @@ def trades_sold_increment_get(
         "status": status,
         "type": type,
     }
-    body = client.call("taobao.trades.sold.increment.get", params, session=session)
-    return _page(body, "trades")
+    return _list(client, "taobao.trades.sold.increment.get", params, session, "trades")
 
 
 def trades_sold_incrementv_get(
@@ -128,8 +128,7 @@ def trades_sold_incrementv_get(
         "status": status,
         "type": type,
     }
-    body = client.call("taobao.trades.sold.incrementv.get", params, session=session)
-    return _page(body, "trades")
+    return _list(client, "taobao.trades.sold.incrementv.get", params, session, "trades")
 
 
 def trade_fullinfo_get(client: TopClient, session: str, tid: int, fields: Fields) -> dict:
@@ -160,8 +159,7 @@ def refunds_receive_get(
         "page_size": page_size,
         "use_has_next": use_has_next,
     }
-    body = client.call("taobao.refunds.receive.get", params, session=session)
-    return _page(body, "refunds")
+    return _list(client, "taobao.refunds.receive.get", params, session, "refunds")
 
 
 def refund_get(client: TopClient, session: str, refund_id: int, fields: Fields) -> dict:
@@ -252,15 +250,33 @@ def _tmc_message(raw: dict[str, Any]) -> TmcMessage:
     )
 
 
-def _page(body: dict[str, Any], list_key: str) -> Page:
-    items = body.get(list_key) or []
+def _list(client: TopClient, method: str, params: dict, session: str, list_key: str) -> Page:
+    check = partial(_check_page, list_key=list_key, params=params, method=method)
+    body = client.call(method, params, session=session, check=check)
     total = body.get("total_results")
     has_next = body.get("has_next")
     return Page(
-        items=items,
+        items=body.get(list_key) or [],
         total_results=int(total) if total is not None else None,
         has_next=_bool(has_next) if has_next is not None else None,
     )
+
+
+def _check_page(body: dict[str, Any], *, list_key: str, params: dict, method: str) -> None:
+    """Raise Transient when a list body lacks what a success must carry.
+
+    A success carries ``total_results`` (``has_next`` with ``use_has_next``) and the list
+    key whenever the page holds rows: without them the answer would read as an empty page,
+    and an empty page lets the cursor pass rows nobody saw.
+    """
+    total = body.get("total_results")
+    if params["use_has_next"] and total is None:
+        rows = _bool(_required(body.get("has_next"), "has_next", method))  # not the last page
+    else:
+        total = _required(total, "total_results", method)
+        rows = int(total) > (params["page_no"] - 1) * params["page_size"]
+    if rows:
+        _required(body.get(list_key), list_key, method)
 
 
 def _bool(value: Any) -> bool:

@@ -120,18 +120,21 @@ class TopClient:
         *,
         session: str | None = None,
         shop_key: str | None = None,
+        check: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Signed call with limiter + retry policy; returns the response body inside
         ``<root>_response`` (or the simplify body) with wrapped lists flattened.
 
-        ``shop_key`` overrides the client's own for this call."""
+        ``shop_key`` overrides the client's own for this call. ``check`` raises on a
+        success body that lacks what the API's success carries; it is retried like any
+        broken answer."""
         shop_key = shop_key if shop_key is not None else self.shop_key
         attempt = 0
         while True:
             attempt += 1
             self.limiter.acquire(self.app.app_key, shop_key, method=method)
             try:
-                return self._call_once(method, params, session)
+                return self._call_once(method, params, session, check)
             except TopError as error:
                 if isinstance(error, RateLimited):
                     self.limiter.record_ban(
@@ -150,7 +153,9 @@ class TopClient:
                 )
                 self.sleep(delay)
 
-    def _call_once(self, method: str, params: dict[str, Any], session: str | None) -> dict:
+    def _call_once(
+        self, method: str, params: dict[str, Any], session: str | None, check=None
+    ) -> dict:
         query, form = self._signed(method, params, session)
         started = time.monotonic()
         self.calls += 1
@@ -163,7 +168,10 @@ class TopClient:
                 timeout=self.timeout,
                 method=method,
             )
-            body = transport.unwrap(transport.decode_json(status, content, method), method)
+            payload = transport.decode_json(status, content, method)
+            body = transport.unwrap(payload, method, simplify=self.simplify)
+            if check is not None:
+                check(body)
         except TopError as error:
             self._report(method, started, type(error).__name__, error.code, error.sub_code)
             raise

@@ -87,6 +87,10 @@ class TradeNotFound(InvalidRequest):
     """``isv.trade-not-exist``: no such trade, or it is outside the 3-month visibility."""
 
 
+class PageTooDeep(InvalidRequest):
+    """``page_no`` beyond the deepest page the platform answers: read a narrower window."""
+
+
 class RefundNotFound(InvalidRequest):
     """``isv.refund-not-exist``: no such refund for this seller."""
 
@@ -132,6 +136,8 @@ def error_from_response(payload: dict, method: str) -> TopError:
         return TradeNotFound(msg, **kw)
     if sub_code == "isv.refund-not-exist":
         return RefundNotFound(msg, **kw)
+    if sub_code == "isv.invalid-parameter:page_no":
+        return PageTooDeep(msg, **kw)
     if code in SESSION_CODES or sub_code in SESSION_SUB_CODES:
         return SessionInvalid(msg, **kw)
     if sub_code.startswith("isp.") or code == 10:

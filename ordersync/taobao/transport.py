@@ -79,15 +79,19 @@ def decode_json(status: int, content: bytes, method: str) -> dict[str, Any]:
     return payload
 
 
-def unwrap(payload: dict[str, Any], method: str) -> dict[str, Any]:
+def unwrap(payload: dict[str, Any], method: str, *, simplify: bool = False) -> dict[str, Any]:
     """Return the response fields of either envelope, or raise the mapped error.
 
     Default JSON: ``{"<root>_response": {...}}``; simplify: the fields at the top level.
-    Errors come as ``{"error_response": {...}}`` in both.
+    Errors come as ``{"error_response": {...}}`` in both. A default-JSON success without
+    its root is a broken answer (Transient), never an empty one.
     """
     if "error_response" in payload:
         raise error_from_response(payload, method)
     root = response_root(method)
+    if not simplify and root not in payload:
+        excerpt = redact(str(payload)[:EXCERPT_CHARS])
+        raise Transient(f"success body without {root}", excerpt=excerpt, method=method)
     body = payload.get(root, payload)
     if not isinstance(body, dict):
         raise Transient(

@@ -8,11 +8,11 @@ import time
 import pytest
 import requests
 
-from ordersync.sandbox import lifecycle
+from ordersync.sandbox import activity, lifecycle
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.market import ALL_TYPES
 
-from .conftest import APP_KEY, APP_SECRET, Top, control, error_of, trades_of
+from .conftest import APP_KEY, APP_SECRET, Top, control, error_of, make_seller, trades_of
 
 EVERY_TYPE = ",".join(sorted(ALL_TYPES))
 BAN_MSG = re.compile(r"^This ban will last for (\d+) more seconds$")
@@ -136,6 +136,26 @@ def test_isp_errors_and_rejection(sb, top):
     assert stats["calls"]["taobao.time.get"][APP_KEY] == 2
 
 
+def test_a_rejection_holds_the_shops_list_calls_for_three_minutes(sb, top, app):
+    other = Top(sb, session=make_seller(sb, "shop-b")["session"])
+    control(sb, "POST", "faults", {"rejection_rate": 1})
+    assert error_of(top.call("taobao.trades.sold.get", fields="tid"))["code"] == 15
+    control(sb, "POST", "faults", {"rejection_rate": 0})
+    for method in ("taobao.trades.sold.get", "taobao.trades.sold.increment.get"):
+        error = error_of(top.call(method, fields="tid"))
+        assert error["sub_code"] == "isv.trade-service-rejection"
+    assert "error_response" not in other.call("taobao.trades.sold.get", fields="tid")
+    top.ok("taobao.trade.fullinfo.get", fields="tid", tid=str(next(iter_tids(sb))))
+    control(sb, "POST", "faults", {"skew_seconds": 170})
+    assert "error_response" in top.call("taobao.trades.sold.get", fields="tid")
+    control(sb, "POST", "faults", {"skew_seconds": 181})
+    assert "error_response" not in top.call("taobao.trades.sold.get", fields="tid")
+
+
+def iter_tids(sb):
+    return iter(sb.state.sellers["shop-a"].trades)
+
+
 def test_http_errors_and_malformed_bodies(sb, top):
     control(sb, "POST", "faults", {"http_500_rate": 1})
     response = top.raw(top.system("taobao.time.get"))
@@ -256,3 +276,61 @@ def test_isp_timeouts_can_answer_late(sb, top):
         except requests.exceptions.ReadTimeout:
             outcomes.add("late")
     assert "late" in outcomes and "isp.top-remote-connection-timeout" not in outcomes
+
+
+def test_same_second_versions_differ_and_the_later_one_shows_later(sb, top):
+    control(sb, "POST", "faults", {"same_second_rate": 1, "same_second_delay_seconds": 30})
+    world, seller = sb.state, sb.state.sellers["shop-a"]
+    trade = next(t for t in seller.by_created if t.current.status == "WAIT_SELLER_SEND_GOODS")
+    with world.lock:
+        activity.change_trade(world, seller, trade, world.now())
+    first, second = trade.versions[-2:]
+    assert first.modified == second.modified and first.data != second.data
+    assert second.visible_at == first.visible_at + 30
+    now = world.now()
+    listed = {t["tid"]: t for t in increment(top, now - 600, now + 60)}
+    full = top.ok("taobao.trade.fullinfo.get", fields="status,modified", tid=str(trade.tid))
+    assert listed[trade.tid]["modified"] == full["trade"]["modified"]
+    assert (listed[trade.tid]["status"], full["trade"]["status"]) == (first.status, second.status)
+    control(sb, "POST", "faults", {"skew_seconds": 31})
+    now = world.now()
+    listed = {t["tid"]: t for t in increment(top, now - 600, now)}
+    assert listed[trade.tid]["status"] == second.status
+
+
+def test_tie_order_changes_between_page_calls_and_pages_can_be_too_deep(sb, top):
+    control(sb, "POST", "market", {"nick": "shop-a", "burst": 60})  # 60 trades, one second
+    now = sb.state.now()
+
+    def order():
+        return [t["tid"] for t in increment(top, now - 60, now + 60)]
+
+    assert order() == order()
+    control(sb, "POST", "faults", {"tie_shuffle": True})
+    orders = [order() for _ in range(3)]
+    assert len({tuple(o) for o in orders}) > 1 and len({frozenset(o) for o in orders}) == 1
+    control(sb, "POST", "faults", {"max_page_no": 2})
+    pages = {"page_size": "20"}
+    assert trades_of(
+        top.ok(
+            "taobao.trades.sold.increment.get",
+            fields="tid",
+            start_modified=fmt(now - 60),
+            end_modified=fmt(now + 60),
+            type=EVERY_TYPE,
+            page_no="2",
+            **pages,
+        )
+    )
+    error = error_of(
+        top.call(
+            "taobao.trades.sold.increment.get",
+            fields="tid",
+            start_modified=fmt(now - 60),
+            end_modified=fmt(now + 60),
+            type=EVERY_TYPE,
+            page_no="3",
+            **pages,
+        )
+    )
+    assert (error["code"], error["sub_code"]) == (41, "isv.invalid-parameter:page_no")

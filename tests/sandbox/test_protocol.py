@@ -89,7 +89,31 @@ def test_app_key_errors(top):
     del query["app_key"]
     assert error_of(top.raw(query).json())["code"] == 28
     query = top.system("taobao.time.get", app_key="99999999")
-    assert error_of(top.raw(query).json())["code"] == 29
+    error = error_of(top.raw(query).json())
+    assert (error["code"], error["sub_code"]) == (29, "isv.appkey-not-exists")
+
+
+def test_a_missing_business_argument_is_named_in_code_40(top):
+    error = error_of(top.call("taobao.trade.fullinfo.get", fields="tid"))
+    assert (error["code"], error["msg"]) == (40, "Missing required arguments:tid")
+    assert "sub_code" not in error
+
+
+def test_gzip_only_when_asked(top):
+    query = top.system("taobao.time.get")
+    asked = top.raw(query, headers={"Accept-Encoding": "gzip"})
+    assert asked.headers["Content-Encoding"] == "gzip" and "time" in str(asked.json())
+    plain = top.raw(top.system("taobao.time.get"), headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and "time" in str(plain.json())
+
+
+@pytest.mark.parametrize("verb", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_a_wrong_http_verb_is_code_9(sb, top, verb):
+    query = top.system("taobao.time.get")
+    response = requests.request(verb, sb.gateway_url, params=query)
+    assert response.status_code == 200
+    assert error_of(response.json())["code"] == 9
+    assert "error_response" not in top.call("taobao.time.get")  # GET and POST still work
 
 
 def test_session_errors(sb, top, seller):
@@ -152,7 +176,7 @@ def test_params_from_query_and_body_are_merged_and_signed_together(top):
 
 def test_required_and_invalid_arguments(top):
     error = error_of(top.call("taobao.trades.sold.get"))
-    assert error["code"] == 40 and "fields" in error["sub_code"]
+    assert (error["code"], error["msg"]) == (40, "Missing required arguments:fields")
     error = error_of(top.call("taobao.trades.sold.get", fields="tid", page_size="101"))
     assert error["code"] == 41 and "page_size" in error["sub_code"]
     error = error_of(top.call("taobao.trades.sold.get", fields="tid", status="NOT_A_STATUS"))
@@ -160,7 +184,7 @@ def test_required_and_invalid_arguments(top):
 
 
 def test_error_envelope_is_http_200_with_all_fields(top):
-    response = top.raw(top.system("taobao.trades.sold.get"), {})
+    response = top.raw(top.system("taobao.trades.sold.get"), {"fields": "tid", "page_size": "0"})
     assert response.status_code == 200
     error = response.json()["error_response"]
     assert set(error) == {"code", "msg", "sub_code", "sub_msg", "request_id"}

@@ -46,10 +46,12 @@ def test_older_or_same_version_never_overwrites(shop_a):
     assert ChangeEvent.objects.count() == 1
 
 
-def test_a_second_change_within_the_same_second_is_written(shop_a):
+def test_a_second_change_within_the_same_second_is_written_from_the_detail_api(shop_a):
     # modified has whole seconds: the platform changed the trade twice at 01:00:00
     write_trades(shop_a, [trade(status="WAIT_SELLER_SEND_GOODS", modified="2026-11-11 01:00:00")])
-    later = write_trades(shop_a, [trade(status="TRADE_CLOSED", modified="2026-11-11 01:00:00")])
+    later = write_trades(
+        shop_a, [trade(status="TRADE_CLOSED", modified="2026-11-11 01:00:00")], current=True
+    )
     assert later.written == 1 and later.changes[0].previous_status == "WAIT_SELLER_SEND_GOODS"
     assert Trade.objects.get(tid=1).status == "TRADE_CLOSED"
     assert TradeLine.objects.get(trade__tid=1).status == "TRADE_CLOSED"

@@ -7,6 +7,7 @@ import pytest
 from ordersync.taobao.errors import (
     ConfigurationError,
     InvalidRequest,
+    PageTooDeep,
     PermissionDenied,
     RateLimited,
     SessionInvalid,
@@ -37,6 +38,10 @@ TABLE = [
     (payload(15, "Remote service error", "isv.invalid-parameter:end_modified"), InvalidRequest),
     (payload(41, "Invalid arguments:cid"), InvalidRequest),
     (payload(40, "Missing Required Arguments"), InvalidRequest),
+    (payload(40, "Missing required arguments:fields"), InvalidRequest),
+    (payload(41, "Invalid Arguments", "isv.invalid-parameter:page_no"), PageTooDeep),
+    (payload(29, "Invalid App Key", "isv.appkey-not-exists"), ConfigurationError),
+    (payload(9, "Http Action Not Allowed"), ConfigurationError),
     (payload(43, "Parameter Error"), InvalidRequest),
     (payload(10, "Service Currently Unavailable"), Transient),
     (payload(15, "Remote service error", "isp.top-remote-connection-timeout"), Transient),

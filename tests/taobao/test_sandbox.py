@@ -241,3 +241,72 @@ def test_no_secret_or_session_in_any_log_line(seller, faults, caplog):
         )
     assert "urllib3" in caplog.text and "/router/rest" in caplog.text
     assert shop["session"] not in caplog.text and app.app_secret not in caplog.text
+
+
+def list_page(client: TopClient, session: str, use_has_next: bool = False) -> api.Page:
+    return api.trades_sold_get(
+        client,
+        session,
+        start_created=now() - timedelta(days=6),
+        end_created=now() + timedelta(minutes=1),
+        fields=FIELDS,
+        page_size=5,
+        use_has_next=use_has_next,
+    )
+
+
+@pytest.mark.parametrize("part", ["root", "count", "list"])
+def test_an_incomplete_success_body_is_transient_never_an_empty_page(seller, faults, part):
+    app, shop = seller
+    faults(incomplete_rate=1.0, incomplete_parts=[part])
+    client = TopClient(app, policy=ONCE)
+    with pytest.raises(Transient, match="success body without|response has no"):
+        list_page(client, shop["session"])
+    with pytest.raises(Transient):  # has_next is required too when asked for
+        list_page(client, shop["session"], use_has_next=True)
+    faults(incomplete_rate=0.0)
+    assert len(list_page(client, shop["session"]).items) == 5
+
+
+def test_an_incomplete_body_is_retried_like_any_broken_answer(seller, faults):
+    app, shop = seller
+    faults(incomplete_rate=0.5, incomplete_parts=["count", "list"])
+    client = TopClient(app, policy=fast_retries(20))
+    for _ in range(6):
+        page = list_page(client, shop["session"])
+        assert len(page.items) == 5 and page.total_results >= 5
+    assert client.calls > 6
+
+
+def test_an_unknown_app_key_is_a_configuration_error(make_app, sandbox):
+    app = make_app()
+    unknown = AppCredentials("00000000", "x", gateway_url=app.gateway_url)
+    with pytest.raises(ConfigurationError) as caught:
+        api.time_get(TopClient(unknown, policy=ONCE))
+    assert (caught.value.code, caught.value.sub_code) == (29, "isv.appkey-not-exists")
+
+
+def test_a_missing_argument_is_an_invalid_request_that_names_it(seller):
+    app, shop = seller
+    client = TopClient(app, policy=fast_retries())
+    with pytest.raises(InvalidRequest, match="Missing required arguments:fields") as caught:
+        client.call("taobao.trade.fullinfo.get", {"tid": 1}, session=shop["session"])
+    assert caught.value.code == 40 and client.calls == 1  # not retried
+
+
+def test_gzip_answers_are_decoded_transparently(seller):
+    app, shop = seller
+    client = TopClient(app, policy=ONCE)
+    answers = []
+    client.http.hooks["response"].append(lambda r, *a, **kw: answers.append(r.headers))
+    assert len(list_page(client, shop["session"]).items) == 5
+    assert answers[-1]["Content-Encoding"] == "gzip"
+
+
+def test_a_wrong_http_verb_is_a_configuration_error(make_app):
+    app = make_app()
+    client = TopClient(app, policy=ONCE)
+    client.http.post = client.http.put  # a client that sends the wrong verb
+    with pytest.raises(ConfigurationError) as caught:
+        api.time_get(client)
+    assert caught.value.code == 9

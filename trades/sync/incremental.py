@@ -48,6 +48,7 @@ from trades.sync.poison import SetAside
 from trades.sync.reading import WindowOverrun, WindowTooLarge, complete_trades, read_backward
 from trades.sync.streams import STREAMS, TRADE_FIELDS, Stream
 from trades.sync.windows import MIN_WIDTH, Window, narrower, next_window, wider
+from trades.sync.write import stored_whole
 
 MAX_WINDOWS_PER_RUN = 500
 PART_FLOOR = timedelta(seconds=1)  # a part this narrow cannot be narrower: read whole
@@ -352,7 +353,10 @@ def read_window(
     fetch = _lister(shop, spec, client, window, source)
     rows = 0
     pages = read_backward(
-        lambda page_no: fetch(page_no=page_no),
+        fetch,
+        start=window.start,
+        # incrementv lists are sorted by async_modified: no narrowing by ``modified`` there
+        by_modified=spec.sorted_by_modified and source == MODIFIED,
         page_size=settings.SYNC_PAGE_SIZE,
         split_threshold=split_threshold or settings.SYNC_SPLIT_THRESHOLD,
     )
@@ -373,7 +377,7 @@ def read_window(
             items = not_stored(shop, spec, items)
         if spec.needs_orders:
             items = complete_page(shop, client, items, set_aside)
-        result = spec.write(shop, items)
+        result = spec.write(shop, items, client=client)  # it settles same-second conflicts
         if watch is not None:
             watch.saw(keys, result.changes)
         counters.pages += 1
@@ -383,28 +387,24 @@ def read_window(
 
 
 def _lister(shop: Shop, spec: Stream, client: TopClient, window: Window, source: str):
-    """The page fetcher of one window: ``fetch(page_no=…) -> Page``."""
+    """The page fetcher of one window: ``fetch(page_no, start, page_size) -> Page``, reading
+    from ``start`` to the window's end."""
     types = {"type": ",".join(settings.SYNC_TRADE_TYPES)} if spec.needs_orders else {}
-    common = {"page_size": settings.SYNC_PAGE_SIZE, **types}
-    if source == VISIBLE:
-        return partial(
-            api.trades_sold_incrementv_get,
-            client,
-            shop.session_key,
-            start_create=window.start,
-            end_create=window.end,
-            fields=f"{spec.fields},{VISIBLE}",
-            **common,
-        )
-    return partial(
-        spec.list_modified,
-        client,
-        shop.session_key,
-        start_modified=window.start,
-        end_modified=window.end,
-        fields=spec.fields,
-        **common,
-    )
+    session = shop.session_key
+
+    def fetch(page_no: int, start: datetime, page_size: int):
+        if source == VISIBLE:
+            fields = f"{spec.fields},{VISIBLE}"
+            return api.trades_sold_incrementv_get(
+                client, session, start_create=start, end_create=window.end, fields=fields,
+                page_no=page_no, page_size=page_size, **types,
+            )  # fmt: skip
+        return spec.list_modified(
+            client, session, start_modified=start, end_modified=window.end, fields=spec.fields,
+            page_no=page_no, page_size=page_size, **types,
+        )  # fmt: skip
+
+    return fetch
 
 
 def not_stored(shop: Shop, spec: Stream, items: list[dict]) -> list[dict]:
@@ -482,12 +482,14 @@ def sweep(
 def complete_page(
     shop: Shop, client: TopClient, items: list[dict], set_aside: SetAside | None
 ) -> list[dict]:
-    """Trades of a page completed with ``fullinfo`` where the list entry lacks ``orders``."""
+    """Trades of a page completed with ``fullinfo`` where the list entry lacks ``orders``
+    (and the version it shows is not stored whole already)."""
+    stored = partial(stored_whole, shop)
     if set_aside is None:
-        return complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop))
+        return complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop), stored=stored)
     not_found: list[int] = []
     fetch = fullinfo_fetcher(shop, client)
-    items = complete_trades(items, fetch, fan_out(shop), not_found=not_found)
+    items = complete_trades(items, fetch, fan_out(shop), not_found=not_found, stored=stored)
     set_aside.take_not_found(not_found)
     return items
 

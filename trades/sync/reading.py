@@ -2,8 +2,18 @@
 
 ``increment.get`` lists are sorted by ``modified`` descending. A trade changed while we page
 leaves the window's front, and every row behind it moves one place forward: forward paging
-then skips a row at each page boundary, backward paging only re-reads one. So windows are
-read from the last page to the first, the page count coming from ``total_results``.
+then skips a row at each page boundary, backward paging only re-reads one. But rows also
+enter while we page (a change becoming visible late), and a row can leave while another
+enters: the count stays, rows move back by one across a boundary, and a pass that pages by
+position skips one. Nor is the order of rows of one second stable between calls.
+
+So a window is read from its last page, and each step proves what it covered: the last page
+of ``[start, end]``, taken in one call whose own ``total_results`` says it is the last,
+holds every row of the window older than its newest row. The next step reads the window
+``[newest, end]``, so rows of the boundary second are re-read whatever their order, and rows
+moving across a boundary cannot be missed: nothing is addressed by position across calls.
+Whether the platform's start bound includes its own second is undocumented: until a page
+shows a row of its window's start second, the step starts one second earlier.
 """
 
 from __future__ import annotations
@@ -11,14 +21,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from django.db import connection
 
 from ordersync.taobao.api import Page
-from ordersync.taobao.errors import TradeNotFound
+from ordersync.taobao.errors import PageTooDeep, TradeNotFound
 from ordersync.taobao.store import close_state_connection
+from ordersync.taobao.types import parse_time
 
 READ_PASSES = 3
+# Passes by position: with a tie order that changes on every call, each pass sees most rows
+# of a dense second and a few more passes see the rest.
+POSITION_PASSES = 12
+# Until the start bound is seen to be inclusive, the second before a boundary is read again.
+BOUNDARY = timedelta(seconds=1)
+
+Fetch = Callable[[int, datetime, int], Page]  # (page_no, start_modified, page_size) -> page
 
 
 class WindowTooLarge(Exception):
@@ -34,43 +53,128 @@ class WindowOverrun(Exception):
 
 
 class WindowUnstable(Exception):
-    """Rows kept appearing inside the window while it was read; it is read again later."""
+    """Rows kept moving inside the window while it was read; it is read again later."""
 
 
 def read_backward(
-    fetch: Callable[[int], Page], *, page_size: int, split_threshold: int
+    fetch: Fetch,
+    *,
+    start: datetime,
+    page_size: int,
+    split_threshold: int,
+    by_modified: bool = True,
 ) -> Iterator[list[dict]]:
-    """Yield the pages of one window, last page first.
+    """Yield the pages of the window that starts at ``start``, oldest rows first.
 
-    The first call (page 1) only counts, unless the window fits in one page. A row that
-    becomes visible inside the window while we page pushes rows past the page count we
-    took: any page reporting a larger ``total_results`` makes the pass start over.
+    ``fetch(page_no, start_modified, page_size)`` reads one page of the window from
+    ``start_modified`` to its end. The first call counts (it is the whole window when that
+    fits one page). ``by_modified``: the list is sorted by ``modified`` descending
+    (documented for ``increment.get``); without it, pages are read by position
+    (see :func:`_passes`).
     """
+    first = fetch(1, start, page_size)
+    total = first.total_results or 0
+    if total > split_threshold:
+        raise WindowTooLarge(total)
+    if total <= page_size:
+        yield first.items
+        return
+    if not by_modified:
+        yield from _passes(fetch, start, total, page_size)
+        return
+    expected = total
+    inclusive = False  # seen: the start bound includes its own second
+    while True:
+        page, page_no = _last_page(fetch, start, expected, page_size)
+        yield page.items
+        if page_no == 1:
+            return  # the first page is the last: the rest of the window was read whole
+        inclusive = inclusive or any(_modified(item) == start for item in page.items)
+        newest = _newest(page.items)
+        boundary = newest if inclusive or newest is None else newest - BOUNDARY
+        if boundary is None or boundary <= start:
+            # about a page of rows within a second or two: no time bound narrows past them
+            yield from _passes(fetch, start, page.total_results or 0, page_size)
+            return
+        start = boundary
+        older = sum(1 for item in page.items if (_modified(item) or start) < start)
+        expected = (page.total_results or 0) - older
+
+
+def _last_page(fetch: Fetch, start: datetime, expected: int, page_size: int) -> tuple[Page, int]:
+    """The last page of the window from ``start``, proven by its own ``total_results``.
+
+    Pages are sized so that the last one is about full: a step covers as much as it can."""
     for _ in range(READ_PASSES):
-        first = fetch(1)
-        total = first.total_results or 0
-        if total > split_threshold:
-            raise WindowTooLarge(total)
-        pages = math.ceil(total / page_size)
-        if pages <= 1:
-            yield first.items
-            return
+        size = _fullest_last_page(expected, page_size)
+        pages = max(1, math.ceil(expected / size))
+        try:
+            page = fetch(pages, start, size)
+        except PageTooDeep:
+            raise WindowTooLarge(expected) from None  # deeper than the platform pages
+        expected = page.total_results or 0
+        if max(1, math.ceil(expected / size)) == pages:
+            return page, pages
+        # rows came or went since we counted: another page is the last now
+    raise WindowUnstable(f"the window's row count kept changing over {READ_PASSES} calls")
+
+
+def _fullest_last_page(rows: int, page_size: int) -> int:
+    """The page size, from half of ``page_size`` up, that leaves the fullest last page."""
+    if rows <= page_size:
+        return page_size
+    sizes = range(page_size, max(1, page_size // 2) - 1, -1)
+    return max(sizes, key=lambda size: rows % size or size)
+
+
+def _passes(fetch: Fetch, start: datetime, total: int, page_size: int) -> Iterator[list[dict]]:
+    """Pages last to first by position, in passes, until a pass saw the count hold and, over
+    the passes, as many distinct rows as the window holds (bounded, then WindowUnstable).
+
+    For lists whose order is not documented, and for more than a page of rows within two
+    seconds, which no time bound can split: rows whose order changes between calls are
+    read again until every one was seen. A row entering while another leaves keeps both
+    tests quiet: that is a late arrival, for the lag and the daily reconcile."""
+    seen: set[tuple] = set()
+    for _ in range(POSITION_PASSES):
         grew = False
-        for page_no in range(pages, 0, -1):
-            page = fetch(page_no)
+        for page_no in range(math.ceil(total / page_size), 0, -1):
+            page = fetch(page_no, start, page_size)
             grew = grew or (page.total_results or 0) > total
+            seen.update(_identity(item) for item in page.items)
             yield page.items
-        if not grew:
+        if not grew and len(seen) >= total:
             return
-    raise WindowUnstable(f"rows kept appearing in the window over {READ_PASSES} passes")
+        total = fetch(1, start, page_size).total_results or 0
+        if not grew and len(seen) >= total:
+            return
+    raise WindowUnstable(f"rows kept moving in the window over {POSITION_PASSES} passes")
+
+
+def _identity(item: dict) -> tuple:
+    return item.get("tid"), item.get("refund_id")
+
+
+def _modified(item: dict) -> datetime | None:
+    return parse_time(item.get("modified")) if item.get("modified") else None
+
+
+def _newest(items: list[dict]) -> datetime | None:
+    times = [t for t in map(_modified, items) if t is not None]
+    return max(times) if times else None
 
 
 def read_forward(fetch: Callable[[int], Page]) -> Iterator[list[dict]]:
     """Yield pages first to last with ``has_next``: safe only where the sort key never
-    changes (``created``, for ``trades.sold.get``)."""
-    page_no = 1
+    changes (``created``, for ``trades.sold.get``). A page deeper than the platform answers
+    raises WindowTooLarge: the caller reads narrower slices."""
+    page_no, rows = 1, 0
     while True:
-        page = fetch(page_no)
+        try:
+            page = fetch(page_no)
+        except PageTooDeep:
+            raise WindowTooLarge(rows) from None  # more rows than pages reach: read narrower
+        rows += len(page.items)
         yield page.items
         if not page.has_next or not page.items:
             return
@@ -95,16 +199,21 @@ def complete_trades(
     concurrency: int,
     *,
     not_found: list[int] | None = None,
+    stored: Callable[[list[dict]], dict[int, dict]] | None = None,
 ) -> list[dict]:
     """Replace list entries that lack ``orders`` (peak-mode lists drop them) by the full trade.
 
     ``trade.fullinfo.get`` is always current, so the full trade may be newer than the entry.
     A tid the detail API does not find raises TradeNotFound, or, given ``not_found``, is
-    added to it and keeps its list entry.
+    added to it and keeps its list entry. ``stored`` returns, by tid, the stored full trades
+    that already hold what their entries show: those are taken as they are, with no call
+    (every window re-reads its overlap, and peak lists would cost a call per row each time).
     """
-    missing = [trade["tid"] for trade in trades if "orders" not in trade]
+    lacking = [trade for trade in trades if "orders" not in trade]
+    known = stored(lacking) if stored is not None and lacking else {}
+    missing = [trade["tid"] for trade in lacking if trade["tid"] not in known]
     if not missing:
-        return trades
+        return [known.get(trade["tid"], trade) for trade in trades]
     fetch = fetch_full if not_found is None else _or_none(fetch_full)
     if concurrency <= 1:
         full = [fetch(tid) for tid in missing]
@@ -113,7 +222,7 @@ def complete_trades(
             full = list(pool.map(_in_thread(fetch), missing))
     if not_found is not None:
         not_found += [tid for tid, trade in zip(missing, full, strict=True) if trade is None]
-    by_tid = {trade["tid"]: trade for trade in full if trade is not None}
+    by_tid = {**known, **{trade["tid"]: trade for trade in full if trade is not None}}
     return [by_tid.get(trade["tid"], trade) for trade in trades]
 
 

@@ -175,7 +175,10 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
             type=types,
         )
         pages = read_backward(
-            lambda page_no: changed(page_no=page_no),
+            lambda page_no, start_at, size: changed(
+                page_no=page_no, start_modified=start_at, page_size=size
+            ),
+            start=start,
             page_size=100,
             split_threshold=10**9,  # a reconcile reads the whole day, however large
         )
@@ -232,7 +235,7 @@ def _repair(
                 continue  # still unwritable: it stays set aside, the others are written
             batch.append(record)
             fetched.add(value)
-        result = write(shop, batch)
+        result = write(shop, batch, current=True)  # detail answers: always current
         counters.trades_seen += result.seen
         counters.trades_written += result.written
         fixed.update(change.key for change in result.changes)

@@ -27,10 +27,18 @@ class Stream:
     list_modified: Callable  # (client, session, *, start_modified, end_modified, …) -> Page
     write: Callable
     needs_orders: bool
+    # the list is sorted by modified, descending (documented for increment.get only)
+    sorted_by_modified: bool = False
 
 
 TRADES = Stream(
-    "trades", "tid", TRADE_FIELDS, api.trades_sold_increment_get, write_trades, needs_orders=True
+    "trades",
+    "tid",
+    TRADE_FIELDS,
+    api.trades_sold_increment_get,
+    write_trades,
+    needs_orders=True,
+    sorted_by_modified=True,
 )
 REFUNDS = Stream(
     "refunds", "refund_id", REFUND_FIELDS, api.refunds_receive_get, write_refunds, False

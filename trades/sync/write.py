@@ -2,25 +2,38 @@
 
 One ``INSERT … ON CONFLICT`` per page (and one for the sub-orders of the rows that changed).
 A row is only replaced by a newer ``modified``, so re-reading a window is harmless and an
-older version never overwrites a newer one, whatever order writers commit in. ``modified`` has
-whole seconds only: a trade can change twice within one second, and a version read between
-the two would block the second forever. So a record with the *same* ``modified`` replaces
-the row when its content differs; the engine reads every window again after the visibility
-lag (the overlap), so the last read of that second is the platform's final version.
+older version never overwrites a newer one, whatever order writers commit in.
+
+``modified`` has whole seconds only: a trade can change twice within one second, and the
+lists may show the first version after we stored the second (the second became visible
+later). Read order cannot tell which is newer, so the platform settles it: a record with
+the stored ``modified`` but other content is fetched again with ``trade.fullinfo.get`` /
+``taobao.refund.get`` (always current), and only that answer may replace a row of the
+same second. Records that come from those detail APIs already (``current=True``) settle
+themselves. So the change feed never shows a status moving backwards unless the platform
+moved it.
+
 Every row that changes is handed to :func:`trades.feed.record_changes` in the same
 transaction: that is the one place the change feed and the webhook outbox hook in.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 from psycopg.types.json import Jsonb
 
+from ordersync.taobao import api
+from ordersync.taobao.client import TopClient
+from ordersync.taobao.errors import RefundNotFound, TradeNotFound
 from ordersync.taobao.types import parse_money, parse_time
 from shops.models import Shop
+from shops.top import client_for_shop
 from trades.db import binary_cursor
 from trades.feed import Change, record_changes
 
@@ -115,21 +128,94 @@ def _upsert_sql(table: str, key: str, columns: dict) -> str:
     names = ", ".join(columns)
     unnest = ", ".join(f"%(c_{name})b::{pg}[]" for name, (pg, _) in columns.items())
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name != key)
+    # A row of the same second is replaced only by a record the platform settled.
     return f"""
         INSERT INTO {table} (tenant_id, shop_id, {names}, first_synced_at, last_synced_at)
         SELECT %(tenant)s, %(shop)s, u.*, now(), now() FROM unnest({unnest}) AS u({names})
         ON CONFLICT (shop_id, {key}) DO UPDATE SET {updates}, last_synced_at = now()
         WHERE {table}.modified < EXCLUDED.modified
            OR ({table}.modified = EXCLUDED.modified
-               AND {table}.payload IS DISTINCT FROM EXCLUDED.payload)
+               AND {table}.payload IS DISTINCT FROM EXCLUDED.payload
+               AND {table}.{key} = ANY(%(settled)s))
         RETURNING id, {key}, status, modified, xmax = 0
     """
 
 
-def _write(shop: Shop, entity: str, records: list[dict], key: str, table: str, columns: dict):
+@dataclass(frozen=True)
+class Entity:
+    """What differs between writing trades and refunds."""
+
+    name: str
+    key: str
+    table: str
+    columns: dict
+    fetch: Callable[[TopClient, Shop, int], dict]  # the detail API: always current
+    gone: type[Exception]
+
+
+def _fullinfo(client: TopClient, shop: Shop, tid: int) -> dict:
+    from trades.sync.streams import TRADE_FIELDS  # streams imports this module
+
+    return api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
+
+
+def _refund(client: TopClient, shop: Shop, refund_id: int) -> dict:
+    from trades.sync.streams import REFUND_FIELDS
+
+    return api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
+
+
+TRADE = Entity("trade", "tid", "trades_trade", TRADE_COLUMNS, _fullinfo, TradeNotFound)
+REFUND = Entity("refund", "refund_id", "trades_refund", REFUND_COLUMNS, _refund, RefundNotFound)
+REQUIRED = ("status", "created", "modified")
+
+
+def _ties(shop: Shop, entity: Entity, records: list[dict]) -> list[int]:
+    """Keys of ``records`` whose stored row has the same ``modified`` and other content."""
+    key = entity.key
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT t.{key} FROM {entity.table} t
+            JOIN unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[]) AS u(k, m, p)
+              ON t.{key} = u.k
+            WHERE t.shop_id = %b AND t.modified = u.m AND t.payload IS DISTINCT FROM u.p
+            """,
+            [
+                [r[key] for r in records],
+                [parse_time(r["modified"]) for r in records],
+                [Jsonb(r) for r in records],
+                shop.pk,
+            ],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _settle(
+    shop: Shop, entity: Entity, records: list[dict], client: TopClient | None
+) -> tuple[list[dict], list[int]]:
+    """``records`` with every same-second conflict replaced by the platform's current record
+    (dropped when the platform no longer has it); and the keys so settled."""
+    ties = _ties(shop, entity, records)
+    if not ties:
+        return records, []
+    client = client_for_shop(shop, client)
+    current = {}
+    for value in ties:
+        # gone from the platform's scope: the stored row stays as it is
+        with contextlib.suppress(entity.gone):
+            current[value] = entity.fetch(client, shop, value)
+    _columns(list(current.values()), entity.columns, (entity.key, *REQUIRED))
+    tied = set(ties)
+    kept = [r for r in records if r[entity.key] not in tied]
+    return _newest_per_key(kept + list(current.values()), entity.key), list(current)
+
+
+def _write(shop: Shop, entity: Entity, records: list[dict], settled: list[int]):
     """Upsert ``records``; return them (one per key) and the changes they made."""
+    key, table, columns = entity.key, entity.table, entity.columns
     records = _newest_per_key(records, key)
-    arrays = _columns(records, columns, (key, "status", "created", "modified"))
+    arrays = _columns(records, columns, (key, *REQUIRED))
     keys = arrays[0]
     with binary_cursor() as cursor:
         # Lock the rows we may replace first, so the status they had is exact.
@@ -142,26 +228,48 @@ def _write(shop: Shop, entity: str, records: list[dict], key: str, table: str, c
         params = {f"c_{name}": values for name, values in zip(columns, arrays, strict=True)}
         cursor.execute(
             _upsert_sql(table, key, columns),
-            {"tenant": shop.tenant_id, "shop": shop.pk, **params},
+            {"tenant": shop.tenant_id, "shop": shop.pk, "settled": settled, **params},
         )
         rows = cursor.fetchall()
     changes = [
         # a row another writer inserted since our lock has no known previous status: ""
-        Change(entity, pk, value, status, None if inserted else previous.get(value, ""), modified)
+        Change(
+            entity.name, pk, value, status, None if inserted else previous.get(value, ""), modified
+        )
         for pk, value, status, modified, inserted in rows
     ]
     return records, changes
 
 
-@transaction.atomic
-def write_trades(shop: Shop, trades: list[dict]) -> WriteResult:
-    """Upsert a page of wire trades (each with ``orders``) and their sub-orders."""
+def _prepare(
+    shop: Shop, entity: Entity, records: list[dict], client: TopClient | None, current: bool
+) -> tuple[list[dict], list[int]]:
+    """The records to write and the keys that may replace a row of the same second.
+
+    Runs before the write's transaction: the detail calls that settle conflicts hold no
+    lock of ours (inside a caller's transaction they cannot help it)."""
+    records = _newest_per_key(records, entity.key)
+    _columns(records, entity.columns, (entity.key, *REQUIRED))  # malformed: raise before I/O
+    if current:
+        return records, [r[entity.key] for r in records]
+    return _settle(shop, entity, records, client)
+
+
+def write_trades(
+    shop: Shop, trades: list[dict], *, client: TopClient | None = None, current: bool = False
+) -> WriteResult:
+    """Upsert a page of wire trades (each with ``orders``) and their sub-orders.
+
+    ``current``: the trades come from ``trade.fullinfo.get`` and settle same-second
+    conflicts themselves; otherwise conflicts are settled with it (through ``client``)."""
     if not trades:
         return WriteResult(0, 0, [])
-    records, changes = _write(shop, "trade", trades, "tid", "trades_trade", TRADE_COLUMNS)
-    by_tid = {record["tid"]: record for record in records}
-    _write_lines([(c.object_id, by_tid[c.key]) for c in changes])
-    record_changes(shop, changes)
+    records, settled = _prepare(shop, TRADE, trades, client, current)
+    with transaction.atomic():
+        records, changes = _write(shop, TRADE, records, settled)
+        by_tid = {record["tid"]: record for record in records}
+        _write_lines([(c.object_id, by_tid[c.key]) for c in changes])
+        record_changes(shop, changes)
     return WriteResult(len(trades), len(changes), changes)
 
 
@@ -183,14 +291,43 @@ def _write_lines(trades: list[tuple[int, dict]]) -> None:
         cursor.execute(sql, [[trade_id for trade_id, _ in pairs], *arrays])
 
 
-@transaction.atomic
-def write_refunds(shop: Shop, refunds: list[dict]) -> WriteResult:
-    """Upsert a page of wire refunds."""
+def write_refunds(
+    shop: Shop, refunds: list[dict], *, client: TopClient | None = None, current: bool = False
+) -> WriteResult:
+    """Upsert a page of wire refunds (``current``: from ``taobao.refund.get``)."""
     if not refunds:
         return WriteResult(0, 0, [])
-    _, changes = _write(shop, "refund", refunds, "refund_id", "trades_refund", REFUND_COLUMNS)
-    record_changes(shop, changes)
+    records, settled = _prepare(shop, REFUND, refunds, client, current)
+    with transaction.atomic():
+        _, changes = _write(shop, REFUND, records, settled)
+        record_changes(shop, changes)
     return WriteResult(len(refunds), len(changes), changes)
+
+
+def stored_whole(shop: Shop, entries: list[dict]) -> dict[int, dict]:
+    """The stored trades (by tid) that already hold what the list ``entries`` show: same
+    ``modified``, every listed field equal, and complete (with ``orders``). A list entry
+    without ``orders`` needs no ``fullinfo`` call for those."""
+    entries = [e for e in entries if e.get("tid") and e.get("modified")]
+    if not entries:
+        return {}
+    with binary_cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.tid, t.payload::text FROM trades_trade t
+            JOIN unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[]) AS u(k, m, p)
+              ON t.tid = u.k
+            WHERE t.shop_id = %b AND t.modified = u.m AND t.payload ? 'orders'
+              AND t.payload @> u.p
+            """,
+            [
+                [e["tid"] for e in entries],
+                [parse_time(e["modified"]) for e in entries],
+                [Jsonb(e) for e in entries],
+                shop.pk,
+            ],
+        )
+        return {tid: json.loads(payload) for tid, payload in cursor.fetchall()}
 
 
 def platform_modified(record: dict) -> datetime | None:
