@@ -289,7 +289,7 @@ def _authorized(request: HttpRequest) -> bool:
     """With METRICS_TOKEN set, the scrape must send ``Authorization: Bearer <token>``."""
     token = settings.METRICS_TOKEN
     if not token:
-        return True
+        return not settings.METRICS_NEED_TOKEN
     sent = request.headers.get("Authorization", "")
     # constant time: the comparison must not tell how much of a guess was right
     return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
@@ -297,6 +297,9 @@ def _authorized(request: HttpRequest) -> bool:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
+    if settings.METRICS_NEED_TOKEN and not settings.METRICS_TOKEN:
+        # every merchant's nick and volume: never open to whoever reaches the port
+        return HttpResponse("metrics are off: set METRICS_TOKEN\n", status=404)
     if not _authorized(request):
         response = HttpResponse("metrics need a bearer token\n", status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -19,6 +20,8 @@ from ordersync.env import (
     read,
     time_zone,
 )
+
+_RATE_PATTERN = r"[0-9]+/[smhd][a-z]*"  # as ordersync.ratelimit.RATE_PATTERN
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env_file = BASE_DIR / ".env"
@@ -97,6 +100,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "ordersync.badinput.RejectNulBytesMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -122,8 +126,48 @@ TEMPLATES = [
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Console sign-ins per username and per client address (ordersync/login.py): every attempt
+# counts; a successful one clears its username's count.
+ADMIN_LOGIN_THROTTLE_RATE = matching(
+    "ADMIN_LOGIN_THROTTLE_RATE", "20/h", _RATE_PATTERN, "attempts/period, e.g. 20/h"
+)
+
+# --- HTTPS (production defaults with DEBUG=False; see README "Security") ----------------------
+# Cookies only over HTTPS, never readable by scripts; every plain-HTTP request redirected.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = boolean("SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = boolean("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = non_negative_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = boolean("SECURE_HSTS_PRELOAD", default=False)
+# Behind a proxy that terminates TLS: the header it sets and the value meaning HTTPS, e.g.
+# "X-Forwarded-Proto: https". Only when the proxy always sets (or strips) that header.
+_proxy_ssl = matching(
+    "SECURE_PROXY_SSL_HEADER",
+    "",
+    r"[A-Za-z0-9-]+: *[!-~]+|",
+    "Header-Name: value, e.g. X-Forwarded-Proto: https",
+)
+if _proxy_ssl:
+    _header, _value = (part.strip() for part in _proxy_ssl.split(":", 1))
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.upper().replace("-", "_"), _value)
+# Origins (scheme://host[:port]) whose HTTPS forms may post to the console, e.g. when a proxy
+# serves it under another name than the Host the browser sends.
+CSRF_TRUSTED_ORIGINS = read("CSRF_TRUSTED_ORIGINS", env.list, default=[])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not re.fullmatch(r"https?://[^/\s]+", _origin):
+        raise ImproperlyConfigured(
+            f"CSRF_TRUSTED_ORIGINS={_origin!r}: each must be scheme://host, e.g. "
+            "https://ordersync.example.com"
+        )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = time_zone("TIME_ZONE", "Asia/Shanghai")
@@ -192,7 +236,10 @@ CACHES = {
 
 # --- observability -------------------------------------------------------------------------
 # When set, /metrics answers only scrapes sending "Authorization: Bearer <METRICS_TOKEN>".
+# /metrics lists every merchant's nick and volume and answers any Host header: with
+# DEBUG=False it is served only with a token (404 while METRICS_TOKEN is unset).
 METRICS_TOKEN = read("METRICS_TOKEN", env.str, default="")
+METRICS_NEED_TOKEN = not DEBUG
 
 LOGGING = {
     "version": 1,
@@ -321,14 +368,15 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         # DRF reads the number and the first letter of the period (s, m, h or d)
         "api_key": matching(
-            "API_KEY_THROTTLE_RATE",
-            "1200/min",
-            r"[0-9]+/[smhd][a-z]*",
-            "requests/period, e.g. 1200/min",
+            "API_KEY_THROTTLE_RATE", "1200/min", _RATE_PATTERN, "requests/period, e.g. 1200/min"
+        ),
+        # requests without a usable key (none, malformed, unknown, expired), per client address
+        "address": matching(
+            "API_ADDRESS_THROTTLE_RATE", "120/min", _RATE_PATTERN, "requests/period, e.g. 120/min"
         ),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["trades.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "trades.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -343,8 +391,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # two models have a "state" with different values: each gets its own name
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "trades.api_models.Job.State",
+        "DeliveryStateEnum": "trades.webhook_models.WebhookDelivery.State",
+    },
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For: the client address of the
+# rate limits is the entry this many hops from the right. 0: the connection's own address.
+NUM_PROXIES = non_negative_int("NUM_PROXIES", 0)
 
 # --- console and seller onboarding (OAuth) --------------------------------------------------
 # Seconds a "Connect a Taobao shop" authorization may take before its state expires.

@@ -53,9 +53,9 @@ def lost_after() -> timedelta:
 
 
 @transaction.atomic
-def request_job(shop: Shop, kind: str, *args) -> str:
+def request_job(shop: Shop, kind: str, *args, **q_options: str) -> str:
     """Queue job ``kind`` (sync, backfill, reconcile) for ``shop`` (``args`` follow the
-    shop's id); return the task id.
+    shop's id); return the task id. ``q_options`` go to django-q2 (e.g. ``hook``).
 
     Raises :class:`~shops.caps.OverCap` (409) while one is queued or running, or a backfill
     is unfinished, and :class:`~shops.caps.TooSoon` (429) within the cooldown.
@@ -72,7 +72,7 @@ def request_job(shop: Shop, kind: str, *args) -> str:
             "one backfill at a time per shop",
         )
     _claim(shop, kind, timezone.now())
-    return async_task(task, shop.pk, *args, task_name=f"{kind} shop {shop.pk}")
+    return async_task(task, shop.pk, *args, task_name=f"{kind} shop {shop.pk}", **q_options)
 
 
 def _backfill_unfinished(shop: Shop) -> bool:

@@ -16,32 +16,9 @@ from shops.admin import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import ReadOnlyInline, ShopFilter, TenantScopedAdmin
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
-from trades.models import ReconcileReport, Refund, Trade, TradeLine
+from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade, TradeLine
 from trades.tmc_admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
-
-# Reference: top-api.md, taobao.trades.sold.get "status" and taobao.refunds.receive.get
-TRADE_STATUSES = [
-    "TRADE_NO_CREATE_PAY",
-    "WAIT_BUYER_PAY",
-    "PAY_PENDING",
-    "WAIT_PRE_AUTH_CONFIRM",
-    "WAIT_SELLER_SEND_GOODS",
-    "SELLER_CONSIGNED_PART",
-    "WAIT_BUYER_CONFIRM_GOODS",
-    "TRADE_BUYER_SIGNED",
-    "TRADE_FINISHED",
-    "TRADE_CLOSED",
-    "TRADE_CLOSED_BY_TAOBAO",
-]
-REFUND_STATUSES = [
-    "WAIT_SELLER_AGREE",
-    "WAIT_BUYER_RETURN_GOODS",
-    "WAIT_SELLER_CONFIRM_GOODS",
-    "SELLER_REFUSE_BUYER",
-    "CLOSED",
-    "SUCCESS",
-]
 
 
 def fixed_choices_filter(field: str, choices: list[str], title: str):

@@ -22,13 +22,14 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from shops.models import Shop, Tenant
 from trades.db import binary_cursor
 from trades.feed_models import ChangeEvent, FeedCommit
 from trades.webhooks.outbox import append_change_events
 
+BIGINT_MAX = 2**63 - 1
 CURSOR_VERSION = "2"
 # Cursors of the first feed named a transaction id instead of a position.
 TXID_CURSOR_VERSION = "1"
@@ -100,7 +101,11 @@ def decode_cursor(cursor: str | None) -> tuple[str, int, int]:
         numbers = (int(first), int(event_id))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor("not a cursor of this feed") from None
-    if version not in (CURSOR_VERSION, TXID_CURSOR_VERSION) or min(numbers) < 0:
+    # positions, ids and (in practice) transaction ids are bigints; past that range a number
+    # was not made by this feed, and PostgreSQL would refuse to compare it
+    if version not in (CURSOR_VERSION, TXID_CURSOR_VERSION) or not all(
+        0 <= number <= BIGINT_MAX for number in numbers
+    ):
         raise InvalidCursor("not a cursor of this feed")
     return (version, *numbers)
 
@@ -128,25 +133,56 @@ _PAGE_SQL = f"""
     SELECT e.*, c.id AS position
     FROM {FeedCommit._meta.db_table} c
     JOIN {ChangeEvent._meta.db_table} e ON e.tenant_id = c.tenant_id AND e.txid = c.txid
-    WHERE c.tenant_id = %s AND c.id >= %s AND (c.id, e.id) > (%s, %s)
+    WHERE c.tenant_id = %s AND c.id >= %s AND (c.id, e.id) > (%s, %s) {{shop}}
     ORDER BY c.id, e.id
     LIMIT %s
 """
 
 
+# The tenant's newest visible change from a position on: the same indexes, walked backwards.
+_TOP_SQL = f"""
+    SELECT c.id, e.id
+    FROM {FeedCommit._meta.db_table} c
+    JOIN {ChangeEvent._meta.db_table} e ON e.tenant_id = c.tenant_id AND e.txid = c.txid
+    WHERE c.tenant_id = %s AND c.id >= %s
+    ORDER BY c.id DESC, e.id DESC
+    LIMIT 1
+"""
+
+
 def read_changes_page(
-    tenant: Tenant, after: str | None, limit: int
+    tenant: Tenant, after: str | None, limit: int, shop_id: int | None = None
 ) -> tuple[list[ChangeEvent], str, bool]:
-    """Like :func:`read_changes`, and also whether more changes are ready right now."""
+    """Like :func:`read_changes`, and also whether more changes are ready right now.
+
+    With ``shop_id``, only that shop's changes; the cursor is the same kind, so a reader may
+    start or stop filtering at any point without a gap.
+    """
     position, event_id = _position(tenant, after)
-    params = [tenant.pk, position, position, event_id, limit + 1]
-    events = list(ChangeEvent.objects.raw(_PAGE_SQL, params))
+    params = [tenant.pk, position, position, event_id]
+    sql = _PAGE_SQL.format(shop="")
+    top = None
+    if shop_id is not None:
+        sql = _PAGE_SQL.format(shop="AND e.shop_id = %s")
+        params.append(shop_id)
+        top = _newest(tenant, position)
+    events = list(ChangeEvent.objects.raw(sql, [*params, limit + 1]))
     has_more = len(events) > limit
     events = events[:limit]
-    if events:
-        last = events[-1]
-        return events, encode_cursor(last.position, last.pk), has_more
-    return events, encode_cursor(position, event_id), False
+    end = (events[-1].position, events[-1].pk) if events else (position, event_id)
+    if top is not None and not has_more and top > end:
+        # The other shops' changes up to ``top`` were all visible before the page was read
+        # (positions become visible in order), so none of this shop's lies behind it: skip
+        # past them, or a quiet shop's reader would scan them again on every read.
+        end = top
+    return events, encode_cursor(*end), has_more
+
+
+def _newest(tenant: Tenant, position: int) -> tuple[int, int] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_TOP_SQL, [tenant.pk, position])
+        row = cursor.fetchone()
+    return tuple(row) if row else None
 
 
 def read_changes(tenant: Tenant, after: str | None, limit: int) -> tuple[list[ChangeEvent], str]:

@@ -6,6 +6,35 @@ from django.db import models
 
 from shops.models import Shop, Tenant
 
+# The statuses the platform documents; the API's status filters accept these.
+# Reference: top-api.md, taobao.trades.sold.get "status" and taobao.refunds.receive.get
+TRADE_STATUSES = [
+    "TRADE_NO_CREATE_PAY",
+    "WAIT_BUYER_PAY",
+    "PAY_PENDING",
+    "WAIT_PRE_AUTH_CONFIRM",
+    "WAIT_SELLER_SEND_GOODS",
+    "SELLER_CONSIGNED_PART",
+    "WAIT_BUYER_CONFIRM_GOODS",
+    "TRADE_BUYER_SIGNED",
+    "TRADE_FINISHED",
+    "TRADE_CLOSED",
+    "TRADE_CLOSED_BY_TAOBAO",
+    "PAID_FORBID_CONSIGN",
+]
+REFUND_STATUSES = [
+    "WAIT_SELLER_AGREE",
+    "WAIT_BUYER_RETURN_GOODS",
+    "WAIT_SELLER_CONFIRM_GOODS",
+    "SELLER_REFUSE_BUYER",
+    "CLOSED",
+    "SUCCESS",
+    # exchanges (the status filter of taobao.refunds.receive.get lists them too)
+    "WAIT_BUYER_CONFIRM_EXCHANGE_SELLER_SEND_GOODS",
+    "EXCHANGE_TRANSFORM_TO_REFUND",
+    "WAIT_SELLER_CONSIGN_GOODS",
+]
+
 
 class TenantQuerySet(models.QuerySet):
     def for_tenant(self, tenant: Tenant) -> TenantQuerySet:
@@ -163,6 +192,7 @@ class ReconcileReport(models.Model):
 
 
 # Kept in modules of their own; imported here so Django registers them with the app.
+from trades.api_models import IdempotencyKey, Job  # noqa: E402, F401
 from trades.feed_models import ChangeEvent  # noqa: E402, F401
 from trades.key_models import ApiKey  # noqa: E402, F401
 from trades.tmc_models import TmcShop, TmcStat  # noqa: E402, F401

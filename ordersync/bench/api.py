@@ -140,6 +140,7 @@ def time_through_gunicorn(token: str, *, page: int, workers: int, clients: int, 
         "SECRET_KEY": "bench-" + token[-20:],
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "API_KEY_THROTTLE_RATE": "100000000/min",  # measure the API, not the throttle
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
         "LOG_LEVEL": "WARNING",
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")

@@ -26,13 +26,19 @@ class BoundedCountPaginator(Paginator):
         return offset + window.count()
 
 
+# Past this the OFFSET would leave PostgreSQL's bigint: such a page is answered as the
+# admin answers any page past the end (its "invalid page" redirect), never counted.
+MAX_PAGE = 10**9
+
+
 def requested_page(request) -> int:
     from django.contrib.admin.views.main import PAGE_VAR
 
     try:
-        return int(request.GET.get(PAGE_VAR, 1))
+        page = int(request.GET.get(PAGE_VAR, 1))
     except ValueError:
         return 1
+    return page if page <= MAX_PAGE else 1
 
 
 class BoundedCountAdminMixin:

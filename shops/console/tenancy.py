@@ -14,6 +14,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import NestedObjects, get_deleted_objects
 from django.db import router
 from django.db.models import CASCADE, Model, QuerySet
@@ -76,6 +77,15 @@ def scoped(request: HttpRequest, queryset: QuerySet, tenant_field: str, roles=VI
     return queryset.filter(**{f"{tenant_field}__in": tenant_ids(request, roles)})
 
 
+def id_value(list_filter: admin.SimpleListFilter) -> int:
+    """The filter's value as a row id; anything else (text, NUL bytes, past bigint) makes the
+    admin show its "invalid filter" page rather than fail in the database."""
+    value = list_filter.value() or ""
+    if not (value.isascii() and value.isdigit() and len(value) <= 19 and 0 < int(value) < 2**63):
+        raise IncorrectLookupParameters(f"{list_filter.parameter_name}={value!r} is not an id")
+    return int(value)
+
+
 class TenantFilter(admin.SimpleListFilter):
     """Operators narrow any list to one tenant."""
 
@@ -87,7 +97,7 @@ class TenantFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(**{f"{self.tenant_field}": self.value()})
+            return queryset.filter(**{f"{self.tenant_field}": id_value(self)})
         return queryset
 
 
@@ -103,7 +113,7 @@ class ShopFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(shop_id=self.value())
+            return queryset.filter(shop_id=id_value(self))
         return queryset
 
 

@@ -84,14 +84,16 @@ def make_report(shop, day: str = "2026-11-11") -> ReconcileReport:
     )
 
 
-def make_refund(shop, refund_id: int, tid: int, *, minutes: int = 0) -> Refund:
+def make_refund(
+    shop, refund_id: int, tid: int, *, minutes: int = 0, oid: int | None = None
+) -> Refund:
     at = T0 + timedelta(minutes=minutes)
     return Refund.objects.create(
         tenant_id=shop.tenant_id,
         shop=shop,
         refund_id=refund_id,
         tid=tid,
-        oid=tid * 10,
+        oid=tid * 10 if oid is None else oid,
         status="WAIT_SELLER_AGREE",
         refund_fee=Decimal("49.75"),
         created=at,

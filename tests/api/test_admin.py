@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from trades.api.keys import create_api_key
+import pytest
+from django.utils import timezone
+
+from trades.api.keys import (
+    KeyExpiryRefused,
+    change_key_expiry,
+    create_api_key,
+    find_api_key,
+    rotate_api_key,
+)
 from trades.key_models import ApiKey
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +72,54 @@ def test_create_api_key_command(tenant_a, capsys):
     token = capsys.readouterr().out.strip()
     key = ApiKey.objects.get(name="cli")
     assert token.startswith(f"osk_{key.prefix}_") and key.can_write
+
+
+def _edit_expiry(client, key: ApiKey, when) -> None:
+    local = timezone.localtime(when) if when else None
+    client.post(
+        f"/admin/trades/apikey/{key.pk}/change/",
+        {
+            "name": key.name,
+            "expires_at_0": local.strftime("%Y-%m-%d") if local else "",
+            "expires_at_1": local.strftime("%H:%M:%S") if local else "",
+        },
+    )
+
+
+def test_an_expired_or_rotated_out_key_cannot_be_revived(client, alice, tenant_a):
+    client.force_login(alice)
+    expired = create_api_key(tenant_a, "old", expires_at=timezone.now() - timedelta(days=1))
+    old = create_api_key(tenant_a, "ERP")
+    rotate_api_key(old.key, grace=timedelta(hours=1))
+    ApiKey.objects.filter(pk=old.key.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    later = timezone.now() + timedelta(days=30)
+    for issued in (expired, old):
+        _edit_expiry(client, issued.key, later)
+        _edit_expiry(client, issued.key, None)
+        assert find_api_key(issued.token) is None
+        issued.key.refresh_from_db()
+        assert issued.key.expires_at < timezone.now()
+    assert change_key_expiry_refused(old.key, later)
+
+
+def change_key_expiry_refused(key: ApiKey, when) -> bool:
+    try:
+        change_key_expiry(key, when)
+    except KeyExpiryRefused:
+        return True
+    return False
+
+
+def test_a_live_keys_expiry_only_comes_forward(client, alice, tenant_a):
+    client.force_login(alice)
+    in_a_week = timezone.now().replace(microsecond=0) + timedelta(days=7)
+    issued = create_api_key(tenant_a, "ERP", expires_at=in_a_week)
+    _edit_expiry(client, issued.key, in_a_week + timedelta(days=30))
+    _edit_expiry(client, issued.key, None)
+    issued.key.refresh_from_db()
+    assert issued.key.expires_at == in_a_week
+    tomorrow = in_a_week - timedelta(days=6)
+    _edit_expiry(client, issued.key, tomorrow)
+    issued.key.refresh_from_db()
+    assert issued.key.expires_at == tomorrow
+    assert find_api_key(issued.token) is not None

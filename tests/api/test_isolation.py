@@ -114,7 +114,16 @@ class TestJobRequests:
         shop = data_a["shop"]
         response = owner_client.post(f"/api/v1/shops/{shop.pk}/jobs/", {"kind": kind}, "json")
         assert response.status_code == 202
-        assert response.json() == {"shop": shop.pk, "kind": kind, "task_id": "task-1"}
+        body = response.json()
+        job = f"/api/v1/jobs/{body['job']}/"
+        assert body == {
+            "shop": shop.pk,
+            "kind": kind,
+            "task_id": "task-1",
+            "job": body["job"],
+            "url": job,
+        }
+        assert response["Location"] == f"http://testserver{job}"
         assert queued == [(task, (shop.pk,))]
 
     def test_read_key_is_403(self, reader_client, data_a, queued):

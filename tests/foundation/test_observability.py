@@ -15,6 +15,8 @@ from ordersync.tasks import heartbeat
 from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Shop, TopApp
 from shops.top import client_for_shop
+from tests.foundation.test_settings import PRODUCTION
+from tests.processes import child_env, run_python
 from trades.sync.incremental import sync_shop
 from trades.tmc_models import TmcShop
 
@@ -139,3 +141,30 @@ def test_a_failing_broker_shows_its_kind_not_its_address(client, db, settings, c
     assert shown.startswith("failing: ") and "(details in the log)" in shown
     assert "127.0.0.1" not in shown and "secret-user" not in shown
     assert "health check broker failed" in caplog.text
+
+
+@override_settings(METRICS_NEED_TOKEN=True, METRICS_TOKEN="")
+def test_production_serves_no_metrics_without_a_token(client, make_shop, gateway):
+    make_shop("secret-nick", history_trades=1, history_days=1)
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer "}, {"HTTP_HOST": "anything:8000"}):
+        response = client.get("/metrics", **headers)
+        assert response.status_code == 404
+        assert "secret-nick" not in response.content.decode()
+        assert "METRICS_TOKEN" in response.content.decode()
+    assert client.get("/healthz").status_code in (200, 503)
+
+
+@override_settings(METRICS_NEED_TOKEN=True, METRICS_TOKEN="scrape-token-7f3a")
+def test_production_serves_metrics_with_the_token(client, db):
+    assert client.get("/metrics").status_code == 401
+    ok = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-7f3a")
+    assert ok.status_code == 200
+
+
+def test_debug_off_means_metrics_need_a_token():
+    code = "from django.conf import settings; print(settings.METRICS_NEED_TOKEN)"
+    production = run_python(["manage.py", "shell", "-c", code], child_env(**PRODUCTION))
+    assert production.returncode == 0, production.stderr
+    assert production.stdout.strip().splitlines()[-1] == "True"
+    development = run_python(["manage.py", "shell", "-c", code], child_env(DEBUG="True"))
+    assert development.stdout.strip().splitlines()[-1] == "False"

@@ -156,6 +156,7 @@ def test_deliveries_list_detail_and_isolation(owner, reader, outsider, receiver,
     assert reader.get("/api/v1/webhook-deliveries/", {"state": "succeeded"}).json() == {
         "results": [],
         "next_cursor": None,
+        "has_more": False,
     }
     assert outsider.get("/api/v1/webhook-deliveries/").json()["results"] == []
     assert outsider.get(f"/api/v1/webhook-deliveries/{delivery_id}/").status_code == 404

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from shops import caps
 from shops.console.one_time import show_once
 from shops.console.tenancy import WRITE_ROLES, TenantScopedAdmin
-from trades.api.keys import create_api_key, revoke_api_key, usable_keys
+from trades.api.keys import (
+    KeyExpiryRefused,
+    change_key_expiry,
+    create_api_key,
+    revoke_api_key,
+    usable_keys,
+)
 from trades.key_models import ApiKey
 
 
@@ -19,6 +26,21 @@ class ApiKeyForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ["tenant", "name", "scope", "expires_at"]
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        stored = ApiKey.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
+        if stored is None or expires_at == stored.expires_at:
+            return expires_at
+        if not stored.is_usable(timezone.now()):
+            raise forms.ValidationError(
+                "An expired or revoked key cannot be revived; create a new one."
+            )
+        if stored.expires_at is not None and (expires_at is None or expires_at > stored.expires_at):
+            raise forms.ValidationError(
+                "A key's expiry can only be brought forward; rotate it for a longer-lived key."
+            )
+        return expires_at
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -51,15 +73,23 @@ class ApiKeyAdmin(TenantScopedAdmin):
     actions = ["revoke_selected"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
-        # a key's tenant and scope are fixed: rotate to a new key instead
-        return ["tenant", "scope", "prefix", "revoked_at", "last_used_at"] if obj else []
+        # a key's tenant and scope are fixed: rotate to a new key instead; a dead key stays dead
+        if obj is None:
+            return []
+        fixed = ["tenant", "scope", "prefix", "revoked_at", "last_used_at"]
+        return fixed if obj.is_usable(timezone.now()) else [*fixed, "expires_at"]
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         return False  # revoke instead, so the key's history stays
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         if change:
-            obj.save(update_fields=["name", "expires_at"])
+            obj.save(update_fields=["name"])
+            if "expires_at" in form.changed_data:
+                try:
+                    change_key_expiry(obj, form.cleaned_data["expires_at"])
+                except KeyExpiryRefused as exc:  # it expired between the form and now
+                    messages.error(request, str(exc))
             return
         issued = create_api_key(
             obj.tenant, obj.name, obj.scope, expires_at=obj.expires_at, created_by=request.user

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.cache import caches
-from django.utils.connection import ConnectionProxy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
+from ordersync import ratelimit
 from trades.api.keys import find_api_key, note_key_used
 from trades.key_models import ApiKey
 
@@ -20,12 +19,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[None, ApiKey] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
+            count_failure_of_address(request)
             return None
         scheme, _, token = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not token.strip():
+            count_failure_of_address(request)
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <API key>'.")
         key = find_api_key(token.strip())
         if key is None:
+            count_failure_of_address(request)
             raise exceptions.AuthenticationFailed("Unknown, expired or revoked API key.")
         note_key_used(key)
         # There is no user: a key acts for its tenant, not for the person who created it.
@@ -48,20 +50,53 @@ class HasApiKey(permissions.BasePermission):
         return request.method in permissions.SAFE_METHODS or key.can_write
 
 
+class HasWriteKey(HasApiKey):
+    """Every method needs the read-write scope."""
+
+    message = "This API key has the read scope; this endpoint needs read_write."
+
+    def has_permission(self, request: Request, view) -> bool:
+        return super().has_permission(request, view) and request.auth.can_write
+
+
 class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
     """A request budget per API key (``API_KEY_THROTTLE_RATE``), 429 with Retry-After past it.
 
-    The counts live in the "shared" cache (Redis or a PostgreSQL table), so the budget holds
-    across gunicorn workers and machines rather than per process.
+    Counted by :func:`ordersync.ratelimit.hit`, one atomic statement per request in Redis or
+    PostgreSQL, so the budget holds across threads, gunicorn workers and machines.
     """
 
     scope = "api_key"
-    cache = ConnectionProxy(caches, "shared")  # per thread, as Django's own default_cache
 
-    def get_cache_key(self, request: Request, view) -> str | None:
+    def __init__(self) -> None:
+        # DRF's SimpleRateThrottle reads a cache here; our counts live in ordersync.ratelimit
+        self.rate = self.get_rate()
+        self.result: ratelimit.Hit | None = None
+
+    def allow_request(self, request: Request, view) -> bool:
         if not isinstance(request.auth, ApiKey):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+            return True
+        self.result = ratelimit.hit(f"key:{request.auth.pk}", ratelimit.parse_rate(self.rate))
+        return self.result.allowed
+
+    def wait(self) -> float | None:
+        return self.result.retry_after if self.result else None
+
+
+def count_failure_of_address(request: Request) -> None:
+    """Count a request without a usable key against its client address; past the address's
+    budget (``API_ADDRESS_THROTTLE_RATE``) answer 429 instead of 401.
+
+    Only failures count, so partners behind one NAT never share a budget for their good
+    requests, and a good key costs no extra statement. Guessing a key (256 random bits) is
+    hopeless anyway; this bounds the load of anonymous and failing clients.
+    """
+    rate = ratelimit.parse_rate(
+        ApiKeyRateThrottle.THROTTLE_RATES.get("address") or ratelimit.UNLIMITED
+    )
+    result = ratelimit.hit(f"address:{ratelimit.client_address(request)}", rate)
+    if not result.allowed:
+        raise exceptions.Throttled(wait=result.retry_after)
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

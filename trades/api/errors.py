@@ -12,7 +12,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponsePermanentRedirect,
     JsonResponse,
 )
 from django.urls import Resolver404, resolve
@@ -38,13 +37,28 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def _field_errors(detail) -> dict[str, list[str]]:
+    """``{field: [message, …]}`` from DRF's nested detail, with plain strings for people.
+
+    A list item's error (``{0: [...]}`` from a ListField) says which item; a nested
+    object's field is named with a dot.
+    """
+    errors: dict[str, list[str]] = {}
+    _collect(detail, "", "", errors)
+    return errors
+
+
+def _collect(detail, field: str, item: str, errors: dict[str, list[str]]) -> None:
     if isinstance(detail, dict):
-        return {
-            str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
-            for field, msgs in detail.items()
-        }
-    messages = detail if isinstance(detail, list) else [detail]
-    return {"non_field_errors": [str(m) for m in messages]}
+        for key, value in detail.items():
+            if isinstance(key, int):
+                _collect(value, field, f"{item}Item {key}: ", errors)
+            else:
+                _collect(value, f"{field}.{key}" if field else str(key), item, errors)
+    elif isinstance(detail, list):
+        for value in detail:
+            _collect(value, field, item, errors)
+    else:
+        errors.setdefault(field or "non_field_errors", []).append(f"{item}{detail}")
 
 
 class CapReached(exceptions.APIException):
@@ -91,16 +105,16 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     """Unmatched paths under the API answer in the API's error shape, not Django's HTML.
 
-    A path that only lacks its trailing slash is redirected (308 keeps the method and body),
-    as APPEND_SLASH would have done had this catch-all not matched first.
+    A path that only lacks its trailing slash is answered as if it had it (any method):
+    partners type ``/api/v1/trades``, and an empty redirect would lose them, their POST body
+    or their Authorization header in many clients.
     """
     if not request.path.endswith("/"):
         try:
-            resolve(request.path + "/")
+            match = resolve(request.path_info + "/")
         except Resolver404:
             pass
         else:
-            query = request.META.get("QUERY_STRING", "")
-            target = request.path + "/" + (f"?{query}" if query else "")
-            return HttpResponsePermanentRedirect(target, status=308)
+            if match.func is not api_not_found:
+                return match.func(request, *match.args, **match.kwargs)
     return JsonResponse({"status": 404, "code": "not_found", "detail": "Not found."}, status=404)

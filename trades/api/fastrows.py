@@ -35,12 +35,19 @@ def _decimal(places: int) -> Callable[[Any], str | None]:
     return render
 
 
+def _string(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 class RowFormat:
     """Renders ``.values()`` rows of ``model`` as a serializer with ``fields`` would."""
 
     def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
         self.fields = []
         for name in fields:
+            if name.endswith("_str"):  # serializers.string_id: the id column as text
+                self.fields.append((name, model._meta.get_field(name[:-4]).attname, _string))
+                continue
             field = model._meta.get_field(name)
             if isinstance(field, models.DateTimeField):
                 render = _datetime
@@ -49,7 +56,7 @@ class RowFormat:
             else:
                 render = None
             self.fields.append((name, field.attname, render))
-        self.columns = [attname for _, attname, _ in self.fields]
+        self.columns = list(dict.fromkeys(attname for _, attname, _ in self.fields))
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         return {

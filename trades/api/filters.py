@@ -5,12 +5,29 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from shops.jobs import JOB_TASKS
 from shops.models import Shop, SyncRun
-from trades.api.pagination import BIGINT_MAX, PageQuery
+from trades.api.pagination import BIGINT_MAX, PageQuery, fields_param
+from trades.api_models import Job
+from trades.models import REFUND_STATUSES, TRADE_STATUSES
+
+
+class EnumField(serializers.ChoiceField):
+    """A choice whose error lists every allowed value, so a person can fix the request."""
+
+    def __init__(self, choices, **kwargs) -> None:
+        super().__init__(choices, **kwargs)
+        allowed = ", ".join(str(value) for value in self.choices)
+        self.error_messages["invalid_choice"] = f'"{{input}}" is not one of: {allowed}.'
+
+
+def enum(choices, help_text: str) -> EnumField:
+    return EnumField(choices, required=False, help_text=help_text)
 
 
 def _id(help_text: str) -> serializers.IntegerField:
@@ -47,15 +64,16 @@ class RangeCheck:
 
 
 class ShopQuery(PageQuery):
-    status = serializers.ChoiceField(choices=Shop.Status.choices, required=False)
+    status = enum(Shop.Status.choices, "Only shops in this status.")
 
 
 class TradeQuery(RangeCheck, PageQuery):
     ranges = ("created", "modified")
 
     shop = _id("Only trades of this shop.")
-    status = _text("Trade status, e.g. WAIT_SELLER_SEND_GOODS.", 64)
-    type = _text("Trade type, e.g. fixed.", 64)
+    status = enum(TRADE_STATUSES, "Trade status, e.g. WAIT_SELLER_SEND_GOODS.")
+    # the types synced are the only ones stored
+    type = enum(settings.SYNC_TRADE_TYPES, "Trade type (one of SYNC_TRADE_TYPES), e.g. fixed.")
     created_after = _since("Created")
     created_before = _until("Created")
     modified_after = _since("Modified")
@@ -67,7 +85,7 @@ class RefundQuery(RangeCheck, PageQuery):
     ranges = ("modified",)
 
     shop = _id("Only refunds of this shop.")
-    status = _text("Refund status, e.g. WAIT_SELLER_AGREE.", 64)
+    status = enum(REFUND_STATUSES, "Refund status, e.g. WAIT_SELLER_AGREE.")
     tid = _id("Only refunds of this trade.")
     modified_after = _since("Modified")
     modified_before = _until("Modified")
@@ -77,8 +95,8 @@ class SyncRunQuery(RangeCheck, PageQuery):
     ranges = ("started",)
 
     shop = _id("Only runs of this shop.")
-    kind = serializers.ChoiceField(choices=SyncRun.Kind.choices, required=False)
-    outcome = serializers.ChoiceField(choices=SyncRun.Outcome.choices, required=False)
+    kind = enum(SyncRun.Kind.choices, "Only runs of this kind.")
+    outcome = enum(SyncRun.Outcome.choices, "Only runs with this outcome.")
     started_after = _since("Started")
     started_before = _until("Started")
 
@@ -91,15 +109,33 @@ class ReconcileReportQuery(RangeCheck, PageQuery):
     day_before = serializers.DateField(required=False, help_text="Day before (YYYY-MM-DD).")
 
 
+class JobQuery(PageQuery):
+    shop = _id("Only jobs of this shop.")
+    kind = enum(list(JOB_TASKS), "Only jobs of this kind.")
+    state = enum(Job.State.choices, "Only jobs in this state.")
+
+
 class ChangeQuery(serializers.Serializer):
-    after = serializers.CharField(
+    cursor = serializers.CharField(
         required=False,
         max_length=200,
         help_text="`next_cursor` of the previous read; omit to start at the beginning.",
     )
+    after = serializers.CharField(
+        required=False, max_length=200, help_text="Deprecated: the old name of `cursor`."
+    )
+    shop = _id("Only changes of this shop.")
     limit = serializers.IntegerField(
         required=False, default=100, min_value=1, max_value=1000, help_text="At most 1000."
     )
+    fields = fields_param()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "cursor" in attrs and "after" in attrs:
+            raise serializers.ValidationError({"after": ["Send cursor or after, not both."]})
+        if "after" in attrs:
+            attrs["cursor"] = attrs.pop("after")
+        return attrs
 
 
 def parse_query(request: Request, query_class: type[serializers.Serializer]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from trades.api import filters
 from trades.api import serializers as s
+from trades.api.auth import HasWriteKey
 from trades.api.keys import create_api_key, revoke_api_key, rotate_api_key
 from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
 from trades.key_models import ApiKey
@@ -26,10 +27,12 @@ _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The key's 
     retrieve=_retrieve_schema(s.ApiKeySerializer, "id", "The key's id."),
 )
 class ApiKeyViewSet(ReadOnlyTenantViewSet):
-    """The tenant's API keys. Tokens are never shown again after creation."""
+    """The tenant's API keys, for read_write keys only. Tokens are never shown again."""
 
     serializer_class = s.ApiKeySerializer
     ordering = ("-id",)
+    # a read key (a BI tool, say) has no business knowing which other keys exist
+    permission_classes = [HasWriteKey]
 
     def tenant_queryset(self) -> QuerySet:
         return ApiKey.objects.filter(tenant=self.tenant)

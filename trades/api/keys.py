@@ -120,6 +120,32 @@ def rotate_api_key(key: ApiKey, *, grace: timedelta = timedelta(0), created_by=N
     return issued
 
 
+class KeyExpiryRefused(ValueError):
+    """The new expiry would revive a key or extend its life."""
+
+
+def change_key_expiry(key: ApiKey, expires_at: datetime | None) -> ApiKey:
+    """Bring ``key``'s expiry forward (or give it one); return the key as stored.
+
+    An expired, revoked or rotated-out key stays dead, and no key lives longer than it was
+    given: a longer-lived key is a new key (rotate). One conditional UPDATE, so a key that
+    expires meanwhile is not revived either.
+    """
+    now = timezone.now()
+    if expires_at is None and key.expires_at is not None:
+        raise KeyExpiryRefused("A key's expiry cannot be removed; rotate it for a new key.")
+    alive = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    not_longer = Q(expires_at__isnull=True) | Q(expires_at__gte=expires_at) if expires_at else Q()
+    changed = ApiKey.objects.filter(alive & not_longer, pk=key.pk).update(expires_at=expires_at)
+    if not changed:
+        key.refresh_from_db(fields=["expires_at", "revoked_at"])
+        if not key.is_usable(now):
+            raise KeyExpiryRefused("An expired or revoked key cannot be revived; create a new one.")
+        raise KeyExpiryRefused("A key's expiry can only be brought forward; rotate it instead.")
+    key.expires_at = expires_at
+    return key
+
+
 def find_api_key(token: str) -> ApiKey | None:
     """Return the usable key ``token`` belongs to, with its tenant, or ``None``."""
     parts = token.split("_", 2)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -52,13 +54,26 @@ def _decode(cursor: str, fields: list[models.Field]) -> list[Any]:
         if not isinstance(values, list) or len(values) != len(fields):
             raise ValueError
         decoded = [field.to_python(value) for field, value in zip(fields, values, strict=True)]
-    except (binascii.Error, ValueError, TypeError, ValidationError):
+        # every datetime must exist in UTC too (year 1 at +14:00 does not)
+        decoded = [v.astimezone(UTC) if isinstance(v, datetime) else v for v in decoded]
+    except (binascii.Error, ValueError, TypeError, OverflowError, ValidationError):
+        # OverflowError: 1e400 or Infinity given for an integer, or a date past datetime's range
         raise InvalidPageCursor("not a cursor of this list") from None
-    if any(
-        v is None or (isinstance(v, int) and not BIGINT_MIN <= v <= BIGINT_MAX) for v in decoded
-    ):
+    if not all(_in_range(v) for v in decoded):
         raise InvalidPageCursor("not a cursor of this list")
     return decoded
+
+
+def _in_range(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, datetime):
+        return value.tzinfo is not None
+    if isinstance(value, int):
+        return BIGINT_MIN <= value <= BIGINT_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return True
 
 
 def keyset_page(
@@ -91,6 +106,15 @@ def _cursor_value(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+def fields_param() -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        max_length=1000,
+        help_text="Comma-separated names of the fields each result should carry (default: "
+        "all); an unknown name is a 400 listing the known ones.",
+    )
+
+
 class PageQuery(serializers.Serializer):
     """The query parameters every list takes."""
 
@@ -104,6 +128,7 @@ class PageQuery(serializers.Serializer):
         max_value=MAX_LIMIT,
         help_text=f"Page size, at most {MAX_LIMIT}.",
     )
+    fields = fields_param()
 
 
 def page_serializer(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
@@ -115,6 +140,9 @@ def page_serializer(item: type[serializers.Serializer], name: str) -> type[seria
             "results": item(many=True),
             "next_cursor": serializers.CharField(
                 allow_null=True, help_text="Pass as `cursor` for the next page; null at the end."
+            ),
+            "has_more": serializers.BooleanField(
+                help_text="Another page follows (`next_cursor` is not null)."
             ),
             "__doc__": f"One page of {item.__name__.removesuffix('Serializer')} rows.",
         },

@@ -4,21 +4,38 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shops.models import Checkpoint, Shop, SyncRun
+from trades.api.filters import EnumField
+from trades.api_models import Job
 from trades.feed_models import ChangeEvent
 from trades.key_models import ApiKey
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
 
+def string_id(source: str) -> serializers.CharField:
+    """``<id>_str``: the id as a string, exact where JSON numbers are doubles (JavaScript)."""
+    return serializers.CharField(
+        source=source,
+        read_only=True,
+        allow_null=True,
+        help_text=f"`{source}` as a decimal string: JavaScript's JSON.parse rounds 19-digit "
+        "numbers, so Node and browser clients read this one.",
+    )
+
+
 class TradeLineSerializer(serializers.ModelSerializer):
+    oid_str = string_id("oid")
+
     class Meta:
         model = TradeLine
         fields = [
             "oid",
+            "oid_str",
             "status",
             "refund_status",
             "num_iid",
@@ -33,6 +50,7 @@ class TradeLineSerializer(serializers.ModelSerializer):
 
 TRADE_FIELDS = [
     "tid",
+    "tid_str",
     "shop",
     "status",
     "type",
@@ -57,6 +75,7 @@ TRADE_FIELDS = [
 
 
 class TradeSerializer(serializers.ModelSerializer):
+    tid_str = string_id("tid")
     lines = TradeLineSerializer(many=True, read_only=True, help_text="The sub-orders.")
 
     class Meta:
@@ -66,9 +85,12 @@ class TradeSerializer(serializers.ModelSerializer):
 
 REFUND_FIELDS = [
     "refund_id",
+    "refund_id_str",
     "shop",
     "tid",
+    "tid_str",
     "oid",
+    "oid_str",
     "status",
     "refund_fee",
     "created",
@@ -78,13 +100,19 @@ REFUND_FIELDS = [
 ]
 
 
-class RefundSerializer(serializers.ModelSerializer):
+class RefundIds(serializers.Serializer):
+    refund_id_str = string_id("refund_id")
+    tid_str = string_id("tid")
+    oid_str = string_id("oid")
+
+
+class RefundSerializer(RefundIds, serializers.ModelSerializer):
     class Meta:
         model = Refund
         fields = REFUND_FIELDS
 
 
-class RefundDetailSerializer(serializers.ModelSerializer):
+class RefundDetailSerializer(RefundIds, serializers.ModelSerializer):
     payload = serializers.JSONField(help_text="The refund as last seen on the platform.")
 
     class Meta:
@@ -200,16 +228,46 @@ class ReconcileReportSerializer(serializers.ModelSerializer):
 
 
 class JobRequestSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["sync", "backfill", "reconcile"])
+    kind = EnumField(choices=["sync", "backfill", "reconcile"])
 
 
 class JobQueuedSerializer(serializers.Serializer):
     shop = serializers.IntegerField()
     kind = serializers.CharField()
     task_id = serializers.CharField()
+    job = serializers.IntegerField(help_text="The job's id.")
+    url = serializers.CharField(help_text="The job's path (also in Location): GET its state.")
+
+
+class JobSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="This job's path.")
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "url",
+            "shop",
+            "kind",
+            "state",
+            "task_id",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "error",
+        ]
+        extra_kwargs = {
+            "state": {"help_text": "queued (waiting or running), succeeded or failed."},
+            "error": {"help_text": "Why the last attempt failed; empty otherwise."},
+        }
+
+    def get_url(self, job: Job) -> str:
+        return reverse("job-detail", kwargs={"pk": job.pk})
 
 
 class ChangeSerializer(serializers.ModelSerializer):
+    key_str = string_id("key")
+
     class Meta:
         model = ChangeEvent
         fields = [
@@ -217,6 +275,7 @@ class ChangeSerializer(serializers.ModelSerializer):
             "entity",
             "shop",
             "key",
+            "key_str",
             "object_id",
             "status",
             "previous_status",

@@ -9,6 +9,7 @@ from trades.api.errors import api_not_found
 from trades.api.key_views import ApiKeyViewSet
 from trades.api.views import (
     ChangeViewSet,
+    JobViewSet,
     ReconcileReportViewSet,
     RefundViewSet,
     ShopViewSet,
@@ -24,6 +25,7 @@ router.register("refunds", RefundViewSet, basename="refund")
 router.register("sync-runs", SyncRunViewSet, basename="syncrun")
 router.register("reconcile-reports", ReconcileReportViewSet, basename="reconcilereport")
 router.register("changes", ChangeViewSet, basename="change")
+router.register("jobs", JobViewSet, basename="job")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhookendpoint")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhookdelivery")

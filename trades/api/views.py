@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shops.jobs import request_job
 from shops.models import Shop, SyncRun, Tenant
-from trades.api import fastrows, filters
+from trades.api import fastrows, filters, headers, idempotency
 from trades.api import serializers as s
 from trades.api.errors import ErrorSerializer
+from trades.api.jobs import queue_job, refresh
 from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
+from trades.api_models import Job
 from trades.feed import InvalidCursor, read_changes_page
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
@@ -34,6 +42,20 @@ def _lookup_int(value: str) -> int:
     return int(value)
 
 
+LOCATION = OpenApiParameter(
+    "Location",
+    str,
+    OpenApiParameter.HEADER,
+    response=[202],
+    description="The URL of the job: GET it for the job's state.",
+)
+DEPRECATED_AFTER = OpenApiParameter(
+    "after",
+    str,
+    OpenApiParameter.QUERY,
+    deprecated=True,
+    description="The old name of `cursor`; still accepted.",
+)
 RETRY_AFTER = OpenApiParameter(
     "Retry-After",
     int,
@@ -43,14 +65,62 @@ RETRY_AFTER = OpenApiParameter(
 )
 
 
+# answers that passed the key's budget check carry its state (401 and 403 come before it)
+_COUNTED = [200, 201, 202, 204, 304, 400, 404, 409, 422, 429]
+RATE_LIMIT = [
+    OpenApiParameter(name, int, OpenApiParameter.HEADER, response=_COUNTED, description=description)
+    for name, description in (
+        ("RateLimit-Limit", "Requests this API key may send per window."),
+        ("RateLimit-Remaining", "Requests left in the current window."),
+        ("RateLimit-Reset", "Seconds until the window ends."),
+    )
+]
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Any unique string (a UUID) per intended request. The same key again (for "
+    "24 hours) returns the first successful answer instead of doing it twice; with another "
+    "body it is a 422, while the first still runs a 409.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The ETag of the copy you hold: 304 with no body while it is current.",
+)
+ETAG = OpenApiParameter(
+    "ETag", str, OpenApiParameter.HEADER, response=[200, 304], description="The body's tag."
+)
+NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match named the current ETag.")
+
+
 class ApiSchema(AutoSchema):
     """Our lists declare their page body themselves; spectacular must not wrap it in an array.
 
-    Every operation can be throttled, so every one documents Retry-After on its 429.
+    Every operation can be throttled, so every one documents Retry-After on its 429 and the
+    rate-limit headers; POSTs take Idempotency-Key, details answer If-None-Match.
     """
 
     def get_override_parameters(self) -> list:
-        return [*super().get_override_parameters(), RETRY_AFTER]
+        params = [*super().get_override_parameters(), RETRY_AFTER, *RATE_LIMIT]
+        if self.method == "POST":
+            params.append(IDEMPOTENCY_KEY)
+        if getattr(self.view, "action", None) == "retrieve":
+            params += [IF_NONE_MATCH, ETAG]
+        return params
+
+    def _get_response_bodies(self, direction: str = "response") -> dict:
+        # extend_schema's own response overrides come first; these are added to them
+        bodies = super()._get_response_bodies(direction)
+        extra = {}
+        if self.method == "POST":
+            extra = {"409": ErrorSerializer, "422": ErrorSerializer}
+        elif getattr(self.view, "action", None) == "retrieve":
+            extra = {"304": NOT_MODIFIED}
+        for code, body in extra.items():
+            bodies.setdefault(code, self._get_response_for_code(body, code, direction=direction))
+        return bodies
 
     def _is_list_view(self, serializer=None) -> bool:
         # still a list for naming the operation (`…_list`), never for wrapping a response
@@ -58,13 +128,49 @@ class ApiSchema(AutoSchema):
 
 
 class TenantViewSet(viewsets.GenericViewSet):
-    """Lookups are inside the key's tenant: another tenant's object is not found."""
+    """Lookups are inside the key's tenant: another tenant's object is not found.
+
+    Every answer carries the key's rate-limit state; a POST may carry an Idempotency-Key.
+    """
 
     schema = ApiSchema()
+    idempotency_claim: idempotency.Claim | None = None
+    _throttles: list = []
 
     @property
     def tenant(self) -> Tenant:
         return self.request.auth.tenant
+
+    def get_throttles(self) -> list:
+        # kept to read their state when the answer is finalized
+        self._throttles = super().get_throttles()
+        return self._throttles
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method == "POST":
+            self.idempotency_claim = idempotency.claim(request, self.tenant)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, idempotency.Replayed):
+            return exc.response
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            # a 500: the request may be sent again with its key
+            if self.idempotency_claim is not None:
+                self.idempotency_claim.record.delete()
+            raise
+
+    def finalize_response(self, request: Request, response, *args: Any, **kwargs: Any):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.idempotency_claim is not None:
+            idempotency.finish(self.idempotency_claim, response)
+            self.idempotency_claim = None
+        for throttle in self._throttles:
+            for name, value in headers.rate_limit_headers(throttle).items():
+                response[name] = value
+        return response
 
     def tenant_queryset(self) -> QuerySet:
         raise NotImplementedError
@@ -88,6 +194,7 @@ class ReadOnlyTenantViewSet(TenantViewSet):
 
     def list(self, request: Request) -> Response:
         params = filters.parse_query(request, self.query_class)
+        chosen = chosen_fields(params, self.get_serializer_class())
         queryset = filters.apply_filters(self.get_queryset(), params)
         try:
             rows, next_cursor = keyset_page(
@@ -95,14 +202,52 @@ class ReadOnlyTenantViewSet(TenantViewSet):
             )
         except InvalidPageCursor as exc:
             raise serializers.ValidationError({"cursor": [str(exc)]}) from None
-        return Response({"results": self.render(rows), "next_cursor": next_cursor})
+        results = only(self.render(rows), chosen)
+        return Response(
+            {"results": results, "next_cursor": next_cursor, "has_more": next_cursor is not None}
+        )
 
     def render(self, rows: list[Any]) -> list[dict[str, Any]]:
         return self.get_serializer(rows, many=True).data
 
     def retrieve(self, request: Request, **kwargs: Any) -> Response:
         filters.parse_query(request, filters.NoQuery)
-        return Response(self.get_serializer(self.get_object()).data)
+        data = self.get_serializer(self.get_object()).data
+        tag = headers.etag(data)
+        if headers.matches(request.headers.get("If-None-Match"), tag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+        return Response(data, headers={"ETag": tag})
+
+
+@cache
+def _field_names(serializer_class: type[serializers.Serializer]) -> tuple[str, ...]:
+    return tuple(serializer_class().fields)
+
+
+def chosen_fields(
+    params: dict[str, Any], serializer_class: type[serializers.Serializer]
+) -> list[str] | None:
+    """The names ``fields=`` asks for (``None``: all); an unknown one is a 400."""
+    if "fields" not in params:
+        return None
+    known = _field_names(serializer_class)
+    wanted = list(dict.fromkeys(name.strip() for name in params["fields"].split(",")))
+    unknown = [name for name in wanted if name not in known]
+    if unknown or not wanted:
+        raise serializers.ValidationError(
+            {
+                "fields": [
+                    f"Unknown field {', '.join(map(repr, unknown))}; known: {', '.join(known)}."
+                ]
+            }
+        )
+    return wanted
+
+
+def only(results: list[dict[str, Any]], chosen: list[str] | None) -> list[dict[str, Any]]:
+    if chosen is None:
+        return results
+    return [{name: row[name] for name in chosen} for row in results]
 
 
 def _list_schema(item: type[serializers.Serializer], query: type, name: str):
@@ -153,8 +298,9 @@ class ShopViewSet(ReadOnlyTenantViewSet):
     @extend_schema(
         request=s.JobRequestSerializer,
         responses={202: s.JobQueuedSerializer, **ERRORS},
-        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH), LOCATION],
         summary="Request a sync, backfill or reconcile of the shop now (read_write scope).",
+        description="The answer's `Location` (and `url`) is the job: `GET` it for its state.",
     )
     @action(detail=True, methods=["post"], serializer_class=s.JobRequestSerializer)
     def jobs(self, request: Request, **kwargs: Any) -> Response:
@@ -162,11 +308,38 @@ class ShopViewSet(ReadOnlyTenantViewSet):
         shop = self.get_object()
         body = s.JobRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        kind = body.validated_data["kind"]
-        task_id = request_job(shop, kind)
+        job = queue_job(shop, body.validated_data["kind"])
+        url = reverse("job-detail", kwargs={"pk": job.pk})
+        data = {
+            "shop": shop.pk,
+            "kind": job.kind,
+            "task_id": job.task_id,
+            "job": job.pk,
+            "url": url,
+        }
         return Response(
-            {"shop": shop.pk, "kind": kind, "task_id": task_id}, status=status.HTTP_202_ACCEPTED
+            data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": request.build_absolute_uri(url)},
         )
+
+
+@extend_schema_view(
+    list=_list_schema(s.JobSerializer, filters.JobQuery, "JobPage"),
+    retrieve=_retrieve_schema(s.JobSerializer, "id", "The job's id."),
+)
+class JobViewSet(ReadOnlyTenantViewSet):
+    """Jobs queued through ``POST shops/{id}/jobs/``, with their state, newest first."""
+
+    serializer_class = s.JobSerializer
+    query_class = filters.JobQuery
+    ordering = ("-id",)
+
+    def tenant_queryset(self) -> QuerySet:
+        return Job.objects.filter(tenant=self.tenant)
+
+    def get_object(self) -> Job:
+        return refresh(super().get_object())
 
 
 @extend_schema_view(
@@ -261,23 +434,26 @@ class ChangeViewSet(TenantViewSet):
         return self.tenant.change_events.all()
 
     @extend_schema(
-        parameters=[filters.ChangeQuery],
+        parameters=[filters.ChangeQuery, DEPRECATED_AFTER],
         responses={200: s.ChangePageSerializer, **ERRORS},
         description=(
             "Every insert or update of the tenant's trades and refunds, in commit order. "
-            "Keep the returned `next_cursor` and pass it as `after`: a reader that does so "
+            "Keep the returned `next_cursor` and pass it as `cursor`: a reader that does so "
             "never misses or repeats a change, even while several writers commit at once. "
             "Two changes of one trade come in the order they were committed, and a change is "
-            "readable as soon as it commits."
+            "readable as soon as it commits. `shop` reads one shop's changes with the same "
+            "cursors."
         ),
     )
     def list(self, request: Request) -> Response:
         params = filters.parse_query(request, filters.ChangeQuery)
+        chosen = chosen_fields(params, s.ChangeSerializer)
         try:
             events, cursor, has_more = read_changes_page(
-                self.tenant, params.get("after"), params["limit"]
+                self.tenant, params.get("cursor"), params["limit"], params.get("shop")
             )
         except InvalidCursor as exc:
-            raise serializers.ValidationError({"after": [str(exc)]}) from None
-        data = s.ChangeSerializer(events, many=True).data
+            name = "after" if "after" in request.query_params else "cursor"
+            raise serializers.ValidationError({name: [str(exc)]}) from None
+        data = only(s.ChangeSerializer(events, many=True).data, chosen)
         return Response({"results": data, "next_cursor": cursor, "has_more": has_more})

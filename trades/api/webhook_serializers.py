@@ -4,14 +4,17 @@ answers to create and rotate-secret."""
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from trades.api.filters import EnumField
 from trades.webhook_models import (
     SUBSCRIBABLE,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from trades.webhooks.payload import with_string_ids
 
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 
@@ -48,7 +51,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     )
     is_active = StrictBooleanField(required=False, help_text="false stops deliveries.")
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=SUBSCRIBABLE),
+        child=EnumField(choices=SUBSCRIBABLE),
         min_length=1,
         help_text="The event types sent to this URL.",
     )
@@ -146,18 +149,22 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
 
 class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
-    data = serializers.JSONField(source="event.data", help_text="The event's `data`.")
+    data = serializers.SerializerMethodField(help_text="The event's `data`, as delivered.")
     log = WebhookAttemptSerializer(many=True, read_only=True, help_text="Every attempt.")
 
     class Meta(WebhookDeliverySerializer.Meta):
         fields = [*WebhookDeliverySerializer.Meta.fields, "data", "log"]
+
+    @extend_schema_field(serializers.JSONField())
+    def get_data(self, delivery: WebhookDelivery) -> dict:
+        return with_string_ids(delivery.event.data)
 
 
 class RedeliverRangeSerializer(serializers.Serializer):
     endpoint = serializers.IntegerField(min_value=1, help_text="Deliveries of this endpoint.")
     created_after = serializers.DateTimeField(help_text="Created at or after (ISO 8601).")
     created_before = serializers.DateTimeField(help_text="Created before (ISO 8601).")
-    state = serializers.ChoiceField(
+    state = EnumField(
         choices=WebhookDelivery.State.choices,
         required=False,
         help_text="Only deliveries in this state (e.g. failed).",

@@ -133,7 +133,7 @@ class DeliveryQuery(PageQuery):
     endpoint = serializers.IntegerField(
         required=False, min_value=1, max_value=BIGINT_MAX, help_text="Only this endpoint's."
     )
-    state = serializers.ChoiceField(choices=WebhookDelivery.State.choices, required=False)
+    state = filters.enum(WebhookDelivery.State.choices, "Only deliveries in this state.")
 
 
 @extend_schema_view(
@@ -171,6 +171,8 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
         return _redelivered(done)
 
     @extend_schema(
+        # distinct from the detail action's id, which the same path stem would give it
+        operation_id="v1_webhook_deliveries_redeliver_range",
         request=ws.RedeliverRangeSerializer,
         responses={202: ws.RedeliveredSerializer, **ERRORS},
         summary="Send an endpoint's deliveries of a time range again (read_write scope), a "

@@ -17,6 +17,18 @@ _LINKS = {
 }
 
 
+# platform ids that outgrow JavaScript's exact integers (2**53)
+STRING_IDS = ("tid", "oid", "refund_id")
+
+
+def with_string_ids(data: dict) -> dict:
+    """``data`` plus ``<id>_str`` beside each platform id (``tids_str`` beside ``tids``)."""
+    extra = {f"{key}_str": str(data[key]) for key in STRING_IDS if data.get(key) is not None}
+    if isinstance(data.get("tids"), list):
+        extra["tids_str"] = [str(tid) for tid in data["tids"]]
+    return {**data, **extra}
+
+
 def links(event: WebhookEvent) -> dict[str, str]:
     """API paths of the object the event is about, and of the change feed."""
     found = {"changes": reverse("change-list")}
@@ -31,6 +43,8 @@ def links(event: WebhookEvent) -> dict[str, str]:
 def render(event: WebhookEvent, tenant_slug: str) -> bytes:
     """The request body: ``{id, type, created, tenant, data, links}`` as compact JSON.
 
+    Platform ids in ``data`` come as numbers and as strings (``tid_str``…), as in the API.
+
     ``data.modified`` (for trades and refunds) is the platform's modified time of the version
     reported: deliveries are not ordered, so a receiver keeps the newest it has seen.
     """
@@ -39,7 +53,7 @@ def render(event: WebhookEvent, tenant_slug: str) -> bytes:
         "type": event.type,
         "created": event.created_at.isoformat(),
         "tenant": tenant_slug,
-        "data": event.data,
+        "data": with_string_ids(event.data),
         "links": links(event),
     }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,9 @@
+"""The console's sign-in is throttled (ordersync/login.py)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from ordersync.login import ThrottledLoginForm
+
+admin.site.login_form = ThrottledLoginForm

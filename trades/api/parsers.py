@@ -1,0 +1,39 @@
+"""The API's JSON parser: DRF's, with a bound on nesting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+# No request body of the API nests deeper than a few levels; a deep one is an attack or a bug.
+MAX_DEPTH = 32
+
+
+class BoundedJSONParser(JSONParser):
+    """A body nested deeper than ``MAX_DEPTH`` is a 400, as is one too deep to parse at all
+    (the standard parser raises RecursionError, a 500, past about a thousand levels)."""
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels") from None
+        if _depth_exceeds(data, MAX_DEPTH):
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels")
+        return data
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """Whether containers nest deeper than ``limit``; iterative, so no recursion of its own."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            if depth > limit:
+                return True
+            stack.extend((item, depth + 1) for item in value)
+    return False
