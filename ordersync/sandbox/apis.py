@@ -223,7 +223,9 @@ def trades_sold_incrementv_get(call: Call) -> dict:
     def async_modified(version, out):
         out["async_modified"] = clock.fmt(version.visible_at)
 
-    return list_trades(call, versions, async_modified)
+    result = list_trades(call, versions, async_modified)
+    _drift(call, versions)
+    return result
 
 
 def trade_fullinfo_get(call: Call) -> dict:

@@ -6,6 +6,7 @@ import json
 from urllib.parse import parse_qsl, unquote
 
 from ordersync.sandbox import activity, clock
+from ordersync.sandbox.apis import HANDLERS
 from ordersync.sandbox.fields import refund_content, trade_content
 from ordersync.sandbox.world import World
 
@@ -113,12 +114,26 @@ def _apps(world: World, data: dict) -> dict:
         data["app_secret"],
         data.get("calls_per_minute", 0),
         data.get("calls_per_day", 0),
+        _methods(data.get("denied_methods")),
     )
     return {
         "app_key": app.app_key,
         "calls_per_minute": app.calls_per_minute,
         "calls_per_day": app.calls_per_day,
+        "denied_methods": list(app.denied_methods),
     }
+
+
+def _methods(value) -> list[str]:
+    """A list of known API names (``denied_methods``), or a 400."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+        raise ControlError(400, "denied_methods: a list of API names")
+    unknown = sorted(set(value) - set(HANDLERS))
+    if unknown:
+        raise ControlError(400, f"denied_methods: unknown API {unknown[0]!r}")
+    return value
 
 
 def _sellers(world: World, data: dict) -> dict:

@@ -100,6 +100,37 @@ def trades_sold_increment_get(
     return _list(client, "taobao.trades.sold.increment.get", params, session, "trades")
 
 
+def trades_sold_incrementv_get(
+    client: TopClient,
+    session: str,
+    *,
+    start_create: datetime,
+    end_create: datetime,
+    fields: Fields,
+    page_no: int = 1,
+    page_size: int = 100,
+    use_has_next: bool = False,
+    status: str | None = None,
+    type: str | None = None,
+) -> Page:
+    """Trades by the time a change became visible in the seller's store (``async_modified``,
+    window ≤ 1 day), newest first. Unlike ``modified``, that time has no visibility gap.
+
+    Apps without the API's permission package get code 11 (PermissionDenied)."""
+    # Reference: https://developer.alibaba.com/docs/api.htm?apiId=21470, top-api.md §4.3
+    params = {
+        "fields": fields,
+        "start_create": start_create,
+        "end_create": end_create,
+        "page_no": page_no,
+        "page_size": page_size,
+        "use_has_next": use_has_next,
+        "status": status,
+        "type": type,
+    }
+    return _list(client, "taobao.trades.sold.incrementv.get", params, session, "trades")
+
+
 def trade_fullinfo_get(client: TopClient, session: str, tid: int, fields: Fields) -> dict:
     """One trade in full: the final word on a trade's state."""
     # Reference: taobao.trade.fullinfo.get, top-api.md §4.5 (tbtrade/taobao_trade_fullinfo_get.json)

@@ -54,13 +54,12 @@ def start_cluster(database_url: str, log: Path, command: str = "qcluster") -> su
         Q_RETRY="40",
         TOP_READ_TIMEOUT="1",
         TOP_BACKOFF_CAP="0.3",
-        SYNC_LAG_SECONDS=str(TIMING.lag),
-        SYNC_OVERLAP_SECONDS=str(TIMING.overlap),
         LOG_LEVEL="INFO",
         WEBHOOKS_ALLOW_PRIVATE="true",  # the receiver is on loopback
         WEBHOOKS_TIMEOUT="3",
         WEBHOOKS_RETRY_SECONDS="0.5,1,1,2,2,2,2,2,2,2",
         TMC_COLLAPSE_SECONDS="0.2",
+        **{name: str(value) for name, value in TIMING.settings().items()},
     )
     return subprocess.Popen(
         [sys.executable, "manage.py", *command.split()],
