@@ -134,8 +134,8 @@ def trades_sold_incrementv_get(
 def trade_fullinfo_get(client: TopClient, session: str, tid: int, fields: Fields) -> dict:
     """One trade in full: the final word on a trade's state."""
     # Reference: taobao.trade.fullinfo.get, top-api.md §4.5 (tbtrade/taobao_trade_fullinfo_get.json)
-    body = client.call("taobao.trade.fullinfo.get", {"tid": tid, "fields": fields}, session=session)
-    return _required(body.get("trade"), "trade", "taobao.trade.fullinfo.get")
+    params = {"tid": tid, "fields": fields}
+    return _item(client, "taobao.trade.fullinfo.get", params, session, "trade")
 
 
 def refunds_receive_get(
@@ -166,8 +166,7 @@ def refund_get(client: TopClient, session: str, refund_id: int, fields: Fields) 
     """One refund."""
     # Reference: taobao.refund.get, top-api.md §4.9 (tbrefund/taobao_refund_get.json)
     params = {"refund_id": refund_id, "fields": fields}
-    body = client.call("taobao.refund.get", params, session=session)
-    return _required(body.get("refund"), "refund", "taobao.refund.get")
+    return _item(client, "taobao.refund.get", params, session, "refund")
 
 
 def logistics_trace_search(client: TopClient, session: str, tid: int) -> dict:
@@ -260,6 +259,16 @@ def _list(client: TopClient, method: str, params: dict, session: str, list_key: 
         total_results=int(total) if total is not None else None,
         has_next=_bool(has_next) if has_next is not None else None,
     )
+
+
+def _item(client: TopClient, method: str, params: dict, session: str, key: str) -> dict:
+    """The ``key`` object of a detail API's answer; an answer without it is retried like any
+    broken answer (inside the client's retry loop), then raised as Transient."""
+
+    def check(body: dict[str, Any]) -> None:
+        _required(body.get(key), key, method)
+
+    return client.call(method, params, session=session, check=check)[key]
 
 
 def _check_page(body: dict[str, Any], *, list_key: str, params: dict, method: str) -> None:
