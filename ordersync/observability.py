@@ -170,6 +170,7 @@ def _shops(out: Exposition) -> None:
     for c in checkpoints:
         lag = round((now - c.cursor).total_seconds(), 1)
         out.sample("ordersync_cursor_lag_seconds", lag, **_shop_labels(c.shop), stream=c.stream)
+    _late_arrivals(out, checkpoints, now)
     _kept_records(out)
     out.family("ordersync_shops", "gauge", "shops by status and mode")
     for row in Shop.objects.values("status", "degraded").annotate(n=Count("id")):
@@ -189,6 +190,31 @@ def _kept_records(out: Exposition) -> None:
             count = c.records_kept(state)
             if count:
                 out.sample(name, count, **_shop_labels(c.shop), stream=c.stream)
+
+
+def _late_arrivals(out: Exposition, checkpoints, now) -> None:
+    """Per shop stream: the lag measured from late arrivals (decayed) and how many there were
+    (docs/lag.md)."""
+    out.family(
+        "ordersync_measured_lag_seconds",
+        "gauge",
+        "visibility lag measured from late arrivals, decayed; widens lag and overlap",
+    )
+    for c in checkpoints:
+        value = round(c.measured_lag(now), 1)
+        out.sample("ordersync_measured_lag_seconds", value, **_shop_labels(c.shop), stream=c.stream)
+    out.family(
+        "ordersync_late_arrivals_total",
+        "counter",
+        "changes first seen behind a window end already passed",
+    )
+    for c in checkpoints:
+        out.sample(
+            "ordersync_late_arrivals_total",
+            c.late_arrivals,
+            **_shop_labels(c.shop),
+            stream=c.stream,
+        )
 
 
 def _runs(out: Exposition) -> None:

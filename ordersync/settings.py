@@ -290,6 +290,19 @@ if SYNC_RUN_TIME_LIMIT + 2 * SYNC_WINDOW_TIME_LIMIT >= Q_TIMEOUT:
         f"SYNC_RUN_TIME_LIMIT={SYNC_RUN_TIME_LIMIT} plus twice SYNC_WINDOW_TIME_LIMIT="
         f"{SYNC_WINDOW_TIME_LIMIT} must stay under Q_TIMEOUT={Q_TIMEOUT}"
     )
+# The platform's lag can outgrow SYNC_LAG_SECONDS + SYNC_OVERLAP_SECONDS (docs/lag.md):
+# trade windows run on visibility time with incrementv.get where the app may call it; other
+# streams sweep the last SYNC_SWEEP_SECONDS behind the cursor every SYNC_SWEEP_PERIOD_SECONDS
+# (0: no sweep), and a lag measured from late arrivals widens lag and overlap per shop,
+# halving every SYNC_LAG_HALF_LIFE_SECONDS.
+SYNC_INCREMENTV = boolean("SYNC_INCREMENTV", default=True)
+SYNC_SWEEP_SECONDS = non_negative_int("SYNC_SWEEP_SECONDS", 1800)
+if SYNC_SWEEP_SECONDS > 86400:
+    raise ImproperlyConfigured(
+        f"SYNC_SWEEP_SECONDS={SYNC_SWEEP_SECONDS} must not pass one day (the API's window limit)"
+    )
+SYNC_SWEEP_PERIOD_SECONDS = non_negative_int("SYNC_SWEEP_PERIOD_SECONDS", 900)
+SYNC_LAG_HALF_LIFE_SECONDS = positive_int("SYNC_LAG_HALF_LIFE_SECONDS", 3600)
 BACKFILL_DAYS = positive_int("BACKFILL_DAYS", 90)
 RECONCILE_HOUR = read("RECONCILE_HOUR", env.int, default=3)
 if not 0 <= RECONCILE_HOUR <= 23:

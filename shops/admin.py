@@ -288,15 +288,17 @@ class ShopAdmin(TenantScopedAdmin):
         rows = Checkpoint.objects.filter(shop=shop).order_by("stream")
         return format_html(
             "<table><tr><th>stream</th><th>cursor</th><th>last success</th>"
-            "<th>failures</th><th>next run</th><th>set aside</th><th>unresolved</th></tr>"
-            "{}</table>",
+            "<th>failures</th><th>next run</th><th>windows on</th>"
+            "<th>measured lag</th><th>late arrivals</th><th>set aside</th><th>unresolved</th>"
+            "</tr>{}</table>",
             format_html_join(
                 "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                "<td>{}</td></tr>",
+                "<tr>" + "<td>{}</td>" * 10 + "</tr>",
                 (
                     (c.stream, c.cursor or "—", c.last_success_at or "—")
                     + (c.consecutive_failures, c.next_run_at or "—")
+                    + (c.progress.get("source", "—") if c.cursor else "—",)
+                    + (f"{c.measured_lag():.0f} s", c.late_arrivals)
                     # records the reconcile will repair / the platform did not return to it
                     + (c.records_kept("set_aside"), c.records_kept("unresolved"))
                     for c in rows
@@ -435,7 +437,15 @@ class ShopAdmin(TenantScopedAdmin):
 class CheckpointAdmin(TenantScopedAdmin):
     tenant_field = "shop__tenant"
     read_only = True
-    list_display = ("shop", "stream", "cursor", "last_success_at", "consecutive_failures")
+    list_display = (
+        "shop",
+        "stream",
+        "cursor",
+        "last_success_at",
+        "consecutive_failures",
+        "measured_lag",
+        "late_arrivals",
+    )
     list_filter = ("stream",)
     list_select_related = ("shop",)
     readonly_fields = ("error",)
@@ -444,6 +454,11 @@ class CheckpointAdmin(TenantScopedAdmin):
     @admin.display(description="last error")
     def error(self, checkpoint: Checkpoint) -> str:
         return pre(checkpoint.last_error)
+
+    @admin.display(description="measured lag (s)", ordering="measured_lag_seconds")
+    def measured_lag(self, checkpoint: Checkpoint) -> int:
+        """Decayed to now: what widens this stream's lag and overlap (docs/lag.md)."""
+        return round(checkpoint.measured_lag())
 
 
 @admin.register(SyncRun)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from ordersync.crypto import EncryptedTextField
 
@@ -61,6 +64,12 @@ class TopApp(models.Model):
         max_length=16, choices=SignMethod.choices, default=SignMethod.HMAC_SHA256
     )
     calls_per_minute = models.PositiveIntegerField(default=1000)
+    incrementv_denied_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when the platform last refused taobao.trades.sold.incrementv.get to this app "
+        "(no permission): trade windows then run on modified time",
+    )
 
     class Meta:
         constraints = [
@@ -156,6 +165,15 @@ class Checkpoint(models.Model):
     last_error = models.TextField(blank=True, default="")
     consecutive_failures = models.PositiveIntegerField(default=0)
     next_run_at = models.DateTimeField(null=True, blank=True)
+    measured_lag_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="visibility lag measured from late arrivals (decays with "
+        "SYNC_LAG_HALF_LIFE_SECONDS from lag_measured_at); widens lag and overlap",
+    )
+    lag_measured_at = models.DateTimeField(null=True, blank=True)
+    late_arrivals = models.PositiveIntegerField(
+        default=0, help_text="changes first seen behind a window end already passed"
+    )
 
     class Meta:
         constraints = [
@@ -170,6 +188,15 @@ class Checkpoint(models.Model):
         ``unresolved`` (the platform did not return them to the reconcile either)."""
         # the backfill keeps its refunds under refund_* keys (trades.sync.poison)
         return sum(len(self.progress.get(key) or {}) for key in (state, f"refund_{state}"))
+
+    def measured_lag(self, now: datetime | None = None) -> float:
+        """``measured_lag_seconds`` decayed to ``now``: it halves every
+        ``SYNC_LAG_HALF_LIFE_SECONDS`` after ``lag_measured_at``."""
+        if not self.measured_lag_seconds or self.lag_measured_at is None:
+            return 0.0
+        elapsed = ((now or timezone.now()) - self.lag_measured_at).total_seconds()
+        halvings = max(0.0, elapsed) / settings.SYNC_LAG_HALF_LIFE_SECONDS
+        return self.measured_lag_seconds * 0.5**halvings
 
 
 # The streams every shop has a checkpoint for from the start (reconcile's comes with its
@@ -208,6 +235,12 @@ class SyncRun(models.Model):
         default=list,
         blank=True,
         help_text="records this run could not sync and left to the reconcile (tid, reason)",
+    )
+    late_arrivals = models.PositiveIntegerField(
+        default=0, help_text="changes this run found behind a window end already passed"
+    )
+    notes = models.JSONField(
+        default=list, blank=True, help_text="what the run did out of the ordinary, and why"
     )
 
     class Meta:

@@ -35,6 +35,7 @@ from ordersync.taobao.types import parse_time
 from shops.actions import mark_needs_reauth
 from shops.models import Shop, TopApp
 from shops.top import app_credentials, client_for_shop
+from trades.sync import late
 from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.write import write_refunds, write_trades
 from trades.tmc_models import TmcShop, TmcStat
@@ -268,6 +269,7 @@ class Consumer:
             self._settle(item, result, FAILED, item.messages())
             return
         # committed: from here on the messages may be confirmed
+        late.note_pushed(shop, written)  # changes a polling window passed without listing
         now = self.client.clock.now()
         result.freshness += [(now - c.modified).total_seconds() for c in written]
         if written:

@@ -1,7 +1,8 @@
 """The seed article's naive scheme, kept only to show that the sandbox makes it lose orders.
 
 Forward paging with ``has_next``, the local clock as "now", the next window starting one
-second after the last one ended, and the checkpoint moved even when a call failed.
+second after the last one ended, and the checkpoint moved even when a call failed. It asks
+for the same fields as ordersync, so both stores can be compared by content.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from datetime import datetime, timedelta
 from ordersync.taobao import api
 from ordersync.taobao.errors import TopError
 from ordersync.taobao.types import PLATFORM_TZ
+from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
 
 
 def naive_sync(client, session: str, start: datetime, store: dict[int, dict]) -> datetime:
     """Read trades of ``[start, local now]`` forward into ``store``; return the next start."""
     return _naive_window(
-        api.trades_sold_increment_get, "tid,status,modified", "tid", client, session, start, store
+        api.trades_sold_increment_get, TRADE_FIELDS, "tid", client, session, start, store
     )
 
 
@@ -24,7 +26,7 @@ def naive_sync_refunds(client, session: str, start: datetime, store: dict[int, d
     """The same for refunds (``taobao.refunds.receive.get``), keyed by refund id."""
     return _naive_window(
         api.refunds_receive_get,
-        "refund_id,tid,oid,status,modified",
+        REFUND_FIELDS,
         "refund_id",
         client,
         session,

@@ -74,8 +74,9 @@ def change_trade(world: World, seller: Seller, trade: TradeRecord, ts: float) ->
     """Advance ``trade`` (or edit its memo when it cannot move); with ``same_second_rate``,
     a second version follows in the same second, visible later."""
     faults = world.faults
-    if not lifecycle.advance(seller, trade, ts, faults.lag_seconds):
-        lifecycle.touch(seller, trade, ts, faults.lag_seconds)
+    lag = world.draw_lag()
+    if not lifecycle.advance(seller, trade, ts, lag):
+        lifecycle.touch(seller, trade, ts, lag)
     if faults.same_second_rate and world.fault_rng.random() < faults.same_second_rate:
         world.injected["same_second"] += 1
         lifecycle.same_second(seller, trade, faults.same_second_delay_seconds)
@@ -83,7 +84,7 @@ def change_trade(world: World, seller: Seller, trade: TradeRecord, ts: float) ->
 
 def random_refund(world: World, seller: Seller, ts: float) -> None:
     """Open a refund on a random paid trade, or move an open refund on."""
-    lag = world.faults.lag_seconds
+    lag = world.draw_lag()
     if seller.open_refunds and seller.rng.random() < 0.5:
         refund = seller.rng.choice(seller.open_refunds)
         if lifecycle.advance_refund(seller, refund, ts, lag):
@@ -114,7 +115,7 @@ def refund_same_second(world: World, seller: Seller, refund: Refund, lag: int) -
 
 def new_trades(world: World, seller: Seller, count: int, ts: float) -> None:
     for _ in range(count):
-        lifecycle.new_trade(seller, world.ids, ts, world.faults.lag_seconds)
+        lifecycle.new_trade(seller, world.ids, ts, world.draw_lag())
 
 
 def _pick_open(seller: Seller) -> TradeRecord | None:
@@ -140,7 +141,7 @@ def tick(world: World, elapsed: float) -> None:
         rates.owed_refunds += rates.refunds_per_minute * elapsed / 60.0
         while rates.owed_trades >= 1:
             rates.owed_trades -= 1
-            lifecycle.new_trade(seller, world.ids, now, world.faults.lag_seconds)
+            lifecycle.new_trade(seller, world.ids, now, world.draw_lag())
         while rates.owed_changes >= 1:
             rates.owed_changes -= 1
             random_change(world, seller, now)

@@ -225,7 +225,9 @@ def trades_sold_incrementv_get(call: Call) -> dict:
     def async_modified(version, out):
         out["async_modified"] = clock.fmt(version.visible_at)
 
-    return list_trades(call, versions, async_modified)
+    result = list_trades(call, versions, async_modified)
+    _drift(call, versions)
+    return result
 
 
 def trade_fullinfo_get(call: Call) -> dict:
@@ -425,10 +427,10 @@ def _drift_refunds(call: Call, versions: list) -> None:
     count = min(faults.drift_trades, len(versions))
     world.injected["drift"] += count
     for version in world.fault_rng.sample(versions, count):
-        refund = version.refund
-        if not lifecycle.advance_refund(call.seller, refund, call.now, faults.lag_seconds):
-            lifecycle.touch_refund(call.seller, refund, call.now, faults.lag_seconds)
-        activity.refund_same_second(world, call.seller, refund, faults.lag_seconds)
+        refund, lag = version.refund, world.draw_lag()
+        if not lifecycle.advance_refund(call.seller, refund, call.now, lag):
+            lifecycle.touch_refund(call.seller, refund, call.now, lag)
+        activity.refund_same_second(world, call.seller, refund, lag)
 
 
 HANDLERS = {

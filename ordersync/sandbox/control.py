@@ -6,6 +6,8 @@ import json
 from urllib.parse import parse_qsl, unquote
 
 from ordersync.sandbox import activity, clock
+from ordersync.sandbox.apis import HANDLERS
+from ordersync.sandbox.fields import refund_content, trade_content
 from ordersync.sandbox.world import World
 
 
@@ -59,9 +61,11 @@ def _route(world: World, verb: str, path: str, params: dict, data: dict) -> dict
     if route == ("GET", "faults"):
         return world.faults.as_dict()
     if route == ("GET", "oracle/trades"):
-        return {"trades": _oracle_trades(world, _seller(world, params.get("nick", "")))}
+        seller = _seller(world, params.get("nick", ""))
+        return {"trades": _oracle_trades(seller, params.get("fields"))}
     if route == ("GET", "oracle/refunds"):
-        return {"refunds": _oracle_refunds(_seller(world, params.get("nick", "")))}
+        seller = _seller(world, params.get("nick", ""))
+        return {"refunds": _oracle_refunds(seller, params.get("fields"))}
     if route == ("GET", "stats"):
         return world.stats()
     if route == ("GET", "time"):
@@ -93,8 +97,8 @@ ENDPOINTS = [
     "GET /_sandbox/tmc",
     "POST /_sandbox/market",
     "GET|POST /_sandbox/faults",
-    "GET /_sandbox/oracle/trades?nick=",
-    "GET /_sandbox/oracle/refunds?nick=",
+    "GET /_sandbox/oracle/trades?nick=&fields=",
+    "GET /_sandbox/oracle/refunds?nick=&fields=",
     "GET /_sandbox/stats",
     "GET /_sandbox/time",
     "POST /_sandbox/oauth",
@@ -110,12 +114,26 @@ def _apps(world: World, data: dict) -> dict:
         data["app_secret"],
         data.get("calls_per_minute", 0),
         data.get("calls_per_day", 0),
+        _methods(data.get("denied_methods")),
     )
     return {
         "app_key": app.app_key,
         "calls_per_minute": app.calls_per_minute,
         "calls_per_day": app.calls_per_day,
+        "denied_methods": list(app.denied_methods),
     }
+
+
+def _methods(value) -> list[str]:
+    """A list of known API names (``denied_methods``), or a 400."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+        raise ControlError(400, "denied_methods: a list of API names")
+    unknown = sorted(set(value) - set(HANDLERS))
+    if unknown:
+        raise ControlError(400, f"denied_methods: unknown API {unknown[0]!r}")
+    return value
 
 
 def _sellers(world: World, data: dict) -> dict:
@@ -164,10 +182,18 @@ def _seller(world: World, nick: str):
     return seller
 
 
-def _oracle_trades(world: World, seller) -> list[dict]:
+def _oracle_trades(seller, fields: str | None) -> list[dict]:
+    """Every trade's current version: its status and times, when it became visible to the
+    list APIs, and the hash of its whole record as ``trade.fullinfo.get`` renders it with
+    ``fields`` (every field without them)."""
     out = []
     for trade in seller.by_created:
-        data = trade.current.data
+        version = trade.current
+        data = version.data
+        key = ("content", fields)
+        content = version.encoded.get(key)
+        if content is None:
+            content = version.encoded[key] = trade_content(data, fields)
         out.append(
             {
                 "tid": trade.tid,
@@ -175,12 +201,15 @@ def _oracle_trades(world: World, seller) -> list[dict]:
                 "modified": data["modified"],
                 "type": trade.type,
                 "created": data["created"],
+                "visible_at": clock.fmt(version.visible_at),
+                "content": content,
             }
         )
     return out
 
 
-def _oracle_refunds(seller) -> list[dict]:
+def _oracle_refunds(seller, fields: str | None) -> list[dict]:
+    """Every refund as ``taobao.refund.get`` renders it now, with the same keys as trades."""
     return [
         {
             "refund_id": r.refund_id,
@@ -190,6 +219,9 @@ def _oracle_refunds(seller) -> list[dict]:
             "status": r.status,
             "modified": r.data["modified"],
             "created": r.data["created"],
+            # when the refund list began to show the current version (refunds lag too)
+            "visible_at": clock.fmt(r.versions[-1].visible_at),
+            "content": refund_content(r.data, fields),
         }
         for r in seller.refunds.values()
     ]

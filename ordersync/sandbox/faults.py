@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
@@ -61,7 +62,15 @@ class Faults:
     same_second_delay_seconds: int = 5
     tie_shuffle: bool = False  # rows of equal ``modified`` change order between page calls
     max_page_no: int = 0  # deepest page_no the list APIs answer (0: no limit)
-    lag_seconds: int = 0  # visibility lag of list APIs for changes made from now on
+    # Visibility lag of the list APIs, drawn per change made from now on (``draw_lag``):
+    # lag_seconds for every change, plus, for a share lag_tail_rate of them, a Pareto tail
+    # (scale lag_tail_seconds, shape lag_tail_alpha: smaller is heavier), the total capped
+    # at lag_max_seconds (the platform's peak notices speak of up to ~10 minutes).
+    lag_seconds: int = 0
+    lag_tail_rate: float = 0.0
+    lag_tail_seconds: float = 30.0
+    lag_tail_alpha: float = 1.5
+    lag_max_seconds: int = 600
     skew_seconds: float = 0.0  # sandbox clock = real clock + skew
     drift_rate: float = 0.0  # chance, per increment.get page, that trades in its window change
     drift_trades: int = 1  # how many trades one drift event changes
@@ -112,6 +121,16 @@ class Faults:
     def __setstate__(self, state: dict) -> None:
         # a snapshot saved before a switch existed gets the switch's default
         self.__dict__.update({**asdict(type(self)()), **state})
+
+    def draw_lag(self, rng: random.Random) -> int:
+        """The visibility lag of one change, whole seconds: the constant part, plus a heavy
+        tail for a share of the changes, never above ``lag_max_seconds`` (unless the
+        constant part alone is above it)."""
+        lag = float(self.lag_seconds)
+        if self.lag_tail_rate and rng.random() < self.lag_tail_rate:
+            tail = self.lag_tail_seconds * rng.paretovariate(max(0.1, self.lag_tail_alpha))
+            lag = min(lag + tail, max(lag, float(self.lag_max_seconds)))
+        return max(0, round(lag))
 
     def applies_to(self, method: str) -> bool:
         return not self.methods or method in self.methods

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import lru_cache
 
 # Left out of list APIs in peak mode (top-api.md §4.13).
@@ -66,7 +68,7 @@ def project_trade(data: dict, spec: FieldSpec, peak: bool = False, wrap: bool = 
     if peak:
         return {k: data[k] for k in spec.names if k in data and k not in PEAK_DROPPED}
     out = {k: data[k] for k in spec.names if k in data}
-    if spec.orders:
+    if spec.orders and "orders" in data:  # a client's copy may lack them
         if spec.order_names is None:
             orders = data["orders"]
         else:
@@ -78,3 +80,41 @@ def project_trade(data: dict, spec: FieldSpec, peak: bool = False, wrap: bool = 
 
 def project(data: dict, spec: FieldSpec) -> dict:
     return {k: data[k] for k in spec.names if k in data}
+
+
+ID_FIELDS = frozenset({"tid", "oid", "refund_id", "num_iid"})
+
+
+def content_hash(record: dict) -> str:
+    """Return a short hash of a record's whole content, the same for the sandbox's snapshot
+    and for a client's copy of it as read off the wire: ids are compared as numbers (the
+    wire may send them as strings), sub-orders by ``oid`` whatever their order, and a
+    wrapped ``{"order": [...]}`` as its list."""
+    text = json.dumps(_canonical(record), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _canonical(value, key: str | None = None):
+    if isinstance(value, dict):
+        if key == "orders" and set(value) == {"order"}:
+            return _canonical(value["order"], key)
+        return {k: _canonical(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_canonical(v) for v in value]
+        if key == "orders":
+            items.sort(key=lambda order: str(order.get("oid", "")))
+        return items
+    if key in ID_FIELDS and isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def trade_content(data: dict, fields: str | None) -> str:
+    """The content hash of a trade as ``trade.fullinfo.get`` renders it with ``fields``
+    (every field of the record without ``fields``)."""
+    return content_hash(data if not fields else project_trade(data, parse_fields(fields)))
+
+
+def refund_content(data: dict, fields: str | None) -> str:
+    """The content hash of a refund as ``taobao.refund.get`` renders it with ``fields``."""
+    return content_hash(data if not fields else project(data, parse_fields(fields)))

@@ -1,8 +1,8 @@
 """``/router/rest``: system-parameter checks, bans, injected faults, then the API handler.
 
 Check order: method (21) → app key (28/29) → signature (24/25) → timestamp (30/31) →
-version (32/34) → known method (22) → bans and the app's budget (7) → session (26/27) →
-injected faults → the handler.
+version (32/34) → known method (22) → the app's API permissions (11) → bans and the app's
+budget (7) → session (26/27) → injected faults → the handler.
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ def _process(world: World, params: dict) -> tuple[str, dict]:
         raise TopError(34)
     if method not in HANDLERS:
         raise TopError(22, "", f"method {method} does not exist")
+    if method in app.denied_methods:
+        raise no_permission(method)
     world.bans.check(app_key, method)
     world.bans.spend(app_key, app.calls_per_minute, world.faults.ban_seconds)
     world.bans.spend_daily(app_key, app.calls_per_day, now)
@@ -104,6 +106,14 @@ def _process(world: World, params: dict) -> tuple[str, dict]:
         call.seller = _seller_of_session(world, params.get("session", ""), app_key, now)
     _inject(world, method, app_key, params.get("format") or "xml", call.seller)
     return method, handler(call)
+
+
+def no_permission(method: str) -> TopError:
+    """An API the app's permission packages do not include. Code 11 and this sub_code are
+    what top-api.md §3.1–3.2 records (a public capture); whether the platform checks the
+    permission before or after flow control is UNCONFIRMED: here it comes first, so a
+    refused call spends no budget."""
+    return TopError(11, "isv.permission-api-package-limit", f"no permission for {method}")
 
 
 def _check_signature(params: dict, secret: str) -> None:

@@ -16,6 +16,7 @@ from ordersync.sandbox import clock
 MESSAGES = {
     7: "App Call Limited",
     9: "Http Action Not Allowed",
+    11: "Insufficient ISV Permissions",
     15: "Remote service error",
     21: "Missing Method",
     22: "Invalid Method",

@@ -26,6 +26,9 @@ class App:
     app_secret: str
     calls_per_minute: int = 0  # 0: no budget
     calls_per_day: int = 0  # 0: no daily quota
+    # APIs this app has no permission package for: answered with code 11 (a tuple, so that
+    # snapshots saved before this field read the class default)
+    denied_methods: tuple[str, ...] = ()
 
 
 @dataclass
@@ -45,6 +48,9 @@ class World:
         self.clock = Clock()
         self.faults = Faults()
         self.fault_rng = random.Random(f"{seed}:faults")
+        # Lags get a stream of their own: the lag each change draws then does not depend
+        # on how many calls a client made in between.
+        self.lag_rng = random.Random(f"{seed}:lag")
         self.token_rng = random.Random(f"{seed}:tokens")
         self.ids = lifecycle.Ids()
         self.bans = Bans()
@@ -67,10 +73,19 @@ class World:
         return self.clock.now()
 
     def add_app(
-        self, app_key: str, app_secret: str, calls_per_minute: int = 0, calls_per_day: int = 0
+        self,
+        app_key: str,
+        app_secret: str,
+        calls_per_minute: int = 0,
+        calls_per_day: int = 0,
+        denied_methods: list[str] | tuple[str, ...] = (),
     ) -> App:
         app = App(
-            str(app_key), str(app_secret), int(calls_per_minute or 0), int(calls_per_day or 0)
+            str(app_key),
+            str(app_secret),
+            int(calls_per_minute or 0),
+            int(calls_per_day or 0),
+            tuple(str(m) for m in denied_methods or ()),
         )
         self.apps[app.app_key] = app
         return app
@@ -143,6 +158,10 @@ class World:
             content = tmc.refund_content(data)
         self.tmc.publish(self.faults, self.now(), seller, topic, content)
 
+    def draw_lag(self) -> int:
+        """The visibility lag of the change being made now (``Faults.draw_lag``)."""
+        return self.faults.draw_lag(self.lag_rng)
+
     def set_faults(self, values: dict) -> None:
         self.faults.update(values)
         if self.clock.skew_seconds != self.faults.skew_seconds:
@@ -162,6 +181,8 @@ class World:
         self.lock = threading.RLock()
         if "tmc" not in state:  # a snapshot from before TMC
             self.tmc = tmc.Tmc(self.seed)
+        if "lag_rng" not in state:  # a snapshot from before lags were drawn per change
+            self.lag_rng = random.Random(f"{self.seed}:lag")
         self.__dict__.setdefault("rejected_until", {})
         for seller in self.sellers.values():
             seller.listener = self.announce

@@ -1,6 +1,6 @@
 """``manage.py bench`` end to end on its smallest part: the figures are written, and on the
-chaos scenario the naive scheme loses trades while ordersync loses none. A correctness check
-of the benchmark, never a timed one."""
+chaos scenario the naive scheme loses trades while ordersync loses none, by content and while
+the faults are on. A correctness check of the benchmark, never a timed one."""
 
 from __future__ import annotations
 
@@ -27,11 +27,15 @@ def test_bench_naive_part_writes_its_figures(tmp_path):
         assert {
             "trades_lost",
             "refunds_lost",
+            "late_during_run",
             "api_calls_per_changed_trade",
+            "api_calls_per_changed_refund",
             "sync_seconds",
         } <= side.keys()
         assert side["trades"] > 0
     assert ours["trades_lost"] == 0 and ours["refunds_lost"] == 0
+    # checked by content while the faults were on, not only after a quiet last pass
+    assert part["figures"]["checks_during_run"] > 0 and ours["late_during_run"] == 0
     assert naive["trades_lost"] + naive["refunds_lost"] > 0
     assert "ordersync vs the naive scheme" in out.with_suffix(".md").read_text()
     # the benchmark removes what it made

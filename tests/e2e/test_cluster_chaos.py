@@ -1,6 +1,10 @@
-"""Zero loss end to end: a real qcluster with two workers syncs several shops of a live,
-faulty sandbox; one worker is killed with SIGKILL mid-run; afterwards every trade and refund
-of the oracle is in PostgreSQL with the oracle's status and modified, and nothing else is.
+"""Zero loss end to end: a real qcluster with two workers syncs several shops of a live
+sandbox under every fault of its chaos scenario, beside a TMC consumer whose messages the
+sandbox drops, duplicates and reorders; one worker is killed with SIGKILL mid-run.
+While the faults are on, every few seconds, every change older than its lag plus about two
+rounds is in PostgreSQL with the platform's content (the overlap is a few rounds, so a quiet
+pass at the end cannot re-read the run); afterwards every trade and refund of the oracle is
+stored with its current content, and nothing else is.
 The same cluster delivers the webhooks of those writes to a receiver that fails one request
 in five: every event arrives."""
 
@@ -16,23 +20,32 @@ from pathlib import Path
 
 import psutil
 import pytest
+from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 from django_q.tasks import async_task
 
+from ordersync.bench.chaos import MARKET as CHAOS_MARKET
+from ordersync.bench.chaos import Timing, chaos_faults, run_chaos
 from ordersync.bench.receiver import Behaviour, Receiver
 from shops.actions import onboard_shop
 from shops.models import Checkpoint, Shop, SyncRun
-from tests.sync.test_engine import assert_matches_oracle
+from tests.support.oracle import assert_current_within, assert_matches_oracle
 from trades.webhook_models import WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint
 from trades.webhooks.tasks import SWEEP_TASK
 
 ROOT = Path(__file__).resolve().parents[2]
-LAG = 4
+# The overlap is a few rounds, not the whole run; the sandbox's lag switches between below
+# and above the configured lag; a change must be stored within its lag + about two rounds of
+# the cluster (a run that failed, or the run a killed worker held, is read again).
+TIMING = Timing(lag=4, overlap=6, interval=3.0, grace=15.0, check_every=5.0)
+# the benchmark's market shared by three shops
+MARKET = {key: value / 3 for key, value in CHAOS_MARKET.items()}
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def start_cluster(database_url: str, log: Path) -> subprocess.Popen:
+def start_cluster(database_url: str, log: Path, command: str = "qcluster") -> subprocess.Popen:
+    """``manage.py qcluster`` (or another long-running command) with the run's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(
         DATABASE_URL=database_url,
@@ -41,14 +54,15 @@ def start_cluster(database_url: str, log: Path) -> subprocess.Popen:
         Q_RETRY="40",
         TOP_READ_TIMEOUT="1",
         TOP_BACKOFF_CAP="0.3",
-        SYNC_LAG_SECONDS=str(LAG),
         LOG_LEVEL="INFO",
         WEBHOOKS_ALLOW_PRIVATE="true",  # the receiver is on loopback
         WEBHOOKS_TIMEOUT="3",
         WEBHOOKS_RETRY_SECONDS="0.5,1,1,2,2,2,2,2,2,2",
+        TMC_COLLAPSE_SECONDS="0.2",
+        **{name: str(value) for name, value in TIMING.settings().items()},
     )
     return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
+        [sys.executable, "manage.py", *command.split()],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),
@@ -117,7 +131,7 @@ def test_zero_loss_under_chaos_with_a_killed_worker(
         Schedule.objects.get_or_create(
             name="webhooks-sweep", defaults={"func": SWEEP_TASK, "schedule_type": "I", "minutes": 1}
         )
-        run_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url())
+        run_cluster_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url())
         delivered = {json.loads(r.body)["id"] for r in receiver.delivered()}
 
     events = WebhookEvent.objects.values_list("uuid", flat=True)
@@ -126,7 +140,8 @@ def test_zero_loss_under_chaos_with_a_killed_worker(
     assert len(receiver.received) > len(delivered)  # failures did happen and were retried
 
 
-def run_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url: str) -> None:
+def run_cluster_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url: str) -> None:
+    faults = {**chaos_faults(TIMING), "skew_seconds": -300}
     gateway.faults(skew_seconds=-300)  # the platform's clock is five minutes behind ours
     shops = []
     for nick in ("north", "south", "east"):
@@ -143,71 +158,63 @@ def run_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url: str) -> No
         )
         shops.append(shop)
     cluster = start_cluster(database_url, tmp_path / "qcluster.log")
-    try:
-        wait_until(lambda: backfilled(shops), 90, "the backfills")
-        for shop in shops:
-            gateway.control(
-                "market",
-                {
-                    "nick": shop.seller_nick,
-                    "trades_per_minute": 240,
-                    "changes_per_minute": 480,
-                    "refunds_per_minute": 60,
-                },
-            )
-        gateway.faults(
-            lag_seconds=LAG - 1,
-            drift_rate=0.3,
-            isp_rate=0.05,
-            http_500_rate=0.03,
-            malformed_rate=0.03,
-            hang_rate=0.01,
-            hang_seconds=3,
-            ban_rate=0.01,
-            ban_seconds=1,
-        )
-        killed = False
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            for shop in shops:
-                async_task("trades.tasks.sync_shop_task", shop.pk)
-            while not killed and time.monotonic() > deadline - 12:
-                pid = worker_mid_run(cluster)
-                if pid:
-                    os.kill(pid, signal.SIGKILL)
-                    killed = True
-                time.sleep(0.05)
-            time.sleep(3)
-        assert killed
+    # the push channel writes beside the cluster, and the chaos scenario drops, duplicates
+    # and reorders its messages
+    tmc = start_cluster(
+        database_url, tmp_path / "tmc.log", f"tmc_consume --app {sandbox_app.app_key}"
+    )
+    killed = []
 
+    def sync_round() -> None:
         for shop in shops:
-            gateway.control(
-                "market",
-                {
-                    "nick": shop.seller_nick,
-                    "trades_per_minute": 0,
-                    "changes_per_minute": 0,
-                    "refunds_per_minute": 0,
-                },
-            )
-        gateway.faults(
-            drift_rate=0, isp_rate=0, http_500_rate=0, malformed_rate=0, hang_rate=0, ban_rate=0
-        )
+            async_task("trades.tasks.sync_shop_task", shop.pk)
+        if killed:
+            return
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:  # SIGKILL a worker in the middle of a run
+            pid = worker_mid_run(cluster)
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.05)
+
+    def check() -> int:
+        return sum(assert_current_within(gateway, shop, TIMING.lag, TIMING.grace) for shop in shops)
+
+    def final_round() -> None:
         wait_until(lambda: not OrmQ.objects.exists(), 120, "the queue to drain")
-        time.sleep(LAG + 1)
         Checkpoint.objects.update(next_run_at=None)
-        from django.utils import timezone
-
         since = timezone.now()
         for shop in shops:
             async_task("trades.tasks.sync_shop_task", shop.pk)
         wait_until(lambda: synced_since(shops, since), 60, "the final round")
+
+    try:
+        wait_until(lambda: backfilled(shops), 90, "the backfills")
+        run = run_chaos(
+            gateway,
+            [shop.seller_nick for shop in shops],
+            seconds=15,
+            timing=TIMING,
+            sync_round=sync_round,
+            check=check,
+            faults=faults,
+            market=MARKET,
+            final_round=final_round,
+        )
+        assert killed
         # deliveries a killed worker held come back after their lease, through the sweep
         wait_until(all_delivered, 150, "every webhook delivery")
     finally:
+        stop_cluster(tmc)
         stop_cluster(cluster)
 
     for shop in Shop.objects.filter(pk__in=[s.pk for s in shops]):
         assert_matches_oracle(gateway, shop)
-    injected = gateway.control("stats")["errors_injected"]
-    assert sum(injected.values()) > 10, injected
+    # not hollow: most records were due at the last check (a shop's trades waiting out a
+    # rejection are left to the final check)
+    assert run["checks_during_run"] >= 4 and run["due_at_last_check"] > 100
+    assert run["errors_injected"] > 10, run
+    tmc_stats = gateway.control("tmc")
+    assert tmc_stats.get("dropped", 0) > 0 and tmc_stats.get("confirmed", 0) > 0, tmc_stats

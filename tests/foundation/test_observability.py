@@ -65,7 +65,7 @@ def test_metrics_show_calls_lag_and_runs_in_prometheus_format(client, make_shop,
     body = response.content.decode()
     for line in body.splitlines():
         assert line.startswith("#") or SAMPLE.match(line), line
-    assert 'method="taobao.trades.sold.increment.get",outcome="ok",code="0"' in body
+    assert 'method="taobao.trades.sold.incrementv.get",outcome="ok",code="0"' in body
     assert 'ordersync_top_call_duration_seconds_bucket{method="taobao.time.get",le="+Inf"}' in body
     labels = f'shop_id="{shop.pk}",shop="{shop.seller_nick}",stream="trades"'
     assert f"ordersync_cursor_lag_seconds{{{labels}}}" in body

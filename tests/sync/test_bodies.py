@@ -24,6 +24,7 @@ from trades.sync.write import write_refunds, write_trades
 pytestmark = pytest.mark.django_db(transaction=True)
 
 INCREMENT = "taobao.trades.sold.increment.get"
+INCREMENTV = "taobao.trades.sold.incrementv.get"  # the trade windows' API where allowed
 FULLINFO = "taobao.trade.fullinfo.get"
 
 
@@ -68,7 +69,7 @@ def test_an_incomplete_success_body_fails_the_window_and_keeps_the_cursor(
     settings.TOP_MAX_ATTEMPTS = 1
     shop = live_shop(make_shop, gateway, f"bodies-{part}", 30)
     before = Checkpoint.objects.get(shop=shop, stream="trades").cursor
-    gateway.faults(incomplete_rate=1.0, incomplete_parts=[part], methods=[INCREMENT])
+    gateway.faults(incomplete_rate=1.0, incomplete_parts=[part], methods=[INCREMENT, INCREMENTV])
     run = sync_shop(shop, "trades")
     assert run.outcome == SyncRun.Outcome.FAILED and run.error_class == "Transient"
     assert Checkpoint.objects.get(shop=shop, stream="trades").cursor == before

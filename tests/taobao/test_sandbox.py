@@ -278,6 +278,16 @@ def test_an_incomplete_body_is_retried_like_any_broken_answer(seller, faults):
     assert client.calls > 6
 
 
+def test_an_incomplete_detail_body_is_retried_like_any_broken_answer(seller, faults):
+    app, shop = seller
+    tids = [t["tid"] for t in list_page(TopClient(app, policy=ONCE), shop["session"]).items]
+    faults(incomplete_rate=0.5, incomplete_parts=["item"])
+    client = TopClient(app, policy=fast_retries(20))
+    for tid in tids:
+        assert api.trade_fullinfo_get(client, shop["session"], tid, FIELDS)["tid"] == tid
+    assert client.calls > len(tids)
+
+
 def test_an_unknown_app_key_is_a_configuration_error(make_app, sandbox):
     app = make_app()
     unknown = AppCredentials("00000000", "x", gateway_url=app.gateway_url)

@@ -8,9 +8,8 @@ from itertools import groupby
 
 import pytest
 
-from tests.sync.test_engine import assert_matches_oracle
+from tests.support.oracle import assert_matches_oracle, trades_current
 from trades.feed import read_changes
-from trades.models import Trade
 from trades.sync.incremental import sync_shop
 from trades.tmc import counters
 
@@ -26,21 +25,6 @@ from .conftest import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LIVE = {"trades_per_minute": 300, "changes_per_minute": 600, "refunds_per_minute": 60}
-
-
-def in_db_as_oracle(gateway, shop) -> bool:
-    oracle = gateway.oracle_trades(shop.seller_nick)
-    ours = dict(Trade.objects.filter(shop=shop).values_list("tid", "modified"))
-    return all(
-        tid in ours and ours[tid].astimezone(_tz()).strftime("%Y-%m-%d %H:%M:%S") == t["modified"]
-        for tid, t in oracle.items()
-    )
-
-
-def _tz():
-    from ordersync.taobao.types import PLATFORM_TZ
-
-    return PLATFORM_TZ
 
 
 def assert_monotonic_feed(shop) -> None:
@@ -66,7 +50,7 @@ def test_with_tmc_changes_arrive_within_seconds_without_polling(make_shop, gatew
         time.sleep(12)
         stop_market(gateway, "fresh")
         # no polling at all: only TMC can bring them in
-        wait_until(lambda: in_db_as_oracle(gateway, shop), 15, "TMC to bring every trade")
+        wait_until(lambda: trades_current(gateway, shop), 15, "TMC to bring every trade")
     seconds = freshness(shop)
     p50, p99 = percentile(seconds, 50), percentile(seconds, 99)
     print(f"\nTMC freshness over {len(seconds)} changes: p50 {p50:.2f}s, p99 {p99:.2f}s")

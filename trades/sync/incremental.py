@@ -1,33 +1,49 @@
-"""Incremental sync of one shop stream by modified time, under the no-loss rules.
+"""Incremental sync of one shop stream under the no-loss rules; returns a SyncRun.
 
-The locks: a run first takes the stream's run lock (a session-level advisory lock keyed by
-the checkpoint row, see ``trades.sync.locks``) and holds it until it ends, so a duplicate
-task leaves at once and two runs of one stream never overlap, not even between windows.
-Then each window runs in one transaction that starts by locking the checkpoint row
-(``SELECT … FOR UPDATE SKIP LOCKED``). The window's pages are fetched and written inside that
-transaction and the cursor moves in it too, so the cursor can never pass a write that did
-not commit, and a killed worker's locks and half-written window vanish with its connection.
-The window transaction therefore spans the window's HTTP calls; windows are bounded in rows
-(≤ ``SYNC_SPLIT_THRESHOLD``) and in time (``SYNC_WINDOW_TIME_LIMIT``: a window that runs
-over commits what it wrote, keeps the cursor and is read again narrower), and a run stops
-starting windows after ``SYNC_RUN_TIME_LIMIT``, well inside ``Q_TIMEOUT``.
+The locks: a run takes the stream's run lock (a session-level advisory lock keyed by the
+checkpoint row, see ``trades.sync.locks``) and holds it until it ends, so a duplicate task
+leaves at once and two runs of one stream never overlap. No transaction spans an HTTP call:
+each page of a window is fetched, then written in a short transaction of its own, so a TMC
+write of the same trade never waits for the window's calls. The cursor moves only after the
+whole window is durably written (rule 6), in a short transaction that locks the checkpoint
+row and moves the cursor only if nobody else moved it since the window began. A worker that
+dies mid-window leaves the pages it wrote (re-reading is harmless: writes are idempotent and
+monotonic) and the cursor where it was.
+
+Windows run on ``modified`` (``increment.get``, ``refunds.receive.get``) or, for trades where
+the app may call it, on visibility time (``incrementv.get``, ``async_modified``), which has
+no lag gap. Windows on ``modified`` find late arrivals in their overlap and in a periodic
+sweep behind the cursor, and widen lag and overlap from the lag measured (``late``).
+
+Windows are bounded in rows (≤ ``SYNC_SPLIT_THRESHOLD``) and in time: a window that reads
+longer than ``SYNC_WINDOW_TIME_LIMIT`` keeps the pages it wrote and the cursor, and is read
+again narrower; at the narrowest width (where the overlap alone may be the heavy part) it is
+read in committed parts, each part's end recorded, a part that still overruns halved down to
+one second, which is read whole. The run's ``notes`` say which of these happened. A run
+stops starting windows after ``SYNC_RUN_TIME_LIMIT``, well inside ``Q_TIMEOUT``.
 """
 
 from __future__ import annotations
 
 import enum
 import time
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
-from shops.models import Checkpoint, Shop, SyncRun
+from ordersync.taobao.errors import PermissionDenied
+from ordersync.taobao.types import format_time, parse_time
+from shops.models import Checkpoint, Shop, SyncRun, TopApp
 from shops.top import client_for_shop
-from trades.sync import locks, runs
+from trades.models import Refund, Trade
+from trades.sync import late, locks, runs
+from trades.sync.late import MODIFIED, VISIBLE
 from trades.sync.poison import SetAside
 from trades.sync.reading import WindowOverrun, WindowTooLarge, complete_trades, read_backward
 from trades.sync.streams import STREAMS, TRADE_FIELDS, Stream
@@ -35,6 +51,9 @@ from trades.sync.windows import MIN_WIDTH, Window, narrower, next_window, wider
 from trades.sync.write import stored_whole
 
 MAX_WINDOWS_PER_RUN = 500
+PART_FLOOR = timedelta(seconds=1)  # a part this narrow cannot be narrower: read whole
+INCREMENTV_RECHECK = timedelta(days=1)  # an app refused incrementv.get asks again after this
+INCREMENTV = "taobao.trades.sold.incrementv.get"
 
 
 class Step(enum.Enum):
@@ -75,6 +94,8 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
             step = _sync_window(shop, spec, client, run, counters)
             if step is not Step.MORE or time.monotonic() > stop_at:
                 break  # caught up, or the run has had its time: the next one goes on
+        if time.monotonic() <= stop_at:
+            sweep(shop, spec, client, counters, stop_at)
     except Exception as error:
         counters.api_calls = client.calls - calls_before
         runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
@@ -95,48 +116,187 @@ def window_limit(shop: Shop) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-@transaction.atomic
+def window_source(shop: Shop, spec: Stream) -> str:
+    """What the stream's windows run on: visibility time (trades, where the app may call
+    ``incrementv.get``) or ``modified``."""
+    if spec.name != "trades" or not settings.SYNC_INCREMENTV:
+        return MODIFIED
+    denied = TopApp.objects.filter(pk=shop.app_id).values_list("incrementv_denied_at", flat=True)
+    denied_at = denied.first()
+    if denied_at is not None and timezone.now() - denied_at < INCREMENTV_RECHECK:
+        return MODIFIED
+    return VISIBLE
+
+
+def _cursor(checkpoint: Checkpoint, source: str) -> datetime | None:
+    """The cursor in ``source`` time. A cursor on visibility time read on ``modified`` steps
+    back by the longest lag we reckon with: a change visible after the cursor may have been
+    modified long before it. The other way round needs no step (``modified`` ≤ visible)."""
+    cursor = checkpoint.cursor
+    if cursor is not None and checkpoint.progress.get("source", MODIFIED) == VISIBLE != source:
+        lag, overlap = settings.SYNC_LAG_SECONDS, settings.SYNC_OVERLAP_SECONDS
+        cursor -= timedelta(seconds=max(settings.SYNC_SWEEP_SECONDS, lag + overlap))
+    return cursor
+
+
 def _sync_window(
     shop: Shop, spec: Stream, client: TopClient, run: SyncRun, counters: runs.Counters
 ) -> Step:
-    checkpoint = (
-        Checkpoint.objects.select_for_update(skip_locked=True)
-        .filter(shop=shop, stream=spec.name)
-        .first()
-    )
-    if checkpoint is None:
-        # Only short writers outside the run lock (a backfill setting the first cursor, a
-        # reconcile clearing set-aside trades) hold the row: the next run goes on.
-        return Step.CAUGHT_UP
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
+    source = window_source(shop, spec)
     now = client.clock.now()
-    overlap = timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)
-    lag = timedelta(seconds=settings.SYNC_LAG_SECONDS)
+    lag, overlap = late.lag_and_overlap(checkpoint, source)
     limit = window_limit(shop)
     width = min(limit, timedelta(seconds=checkpoint.progress.get("window_seconds", 1e9)))
     # A stream without a cursor (no backfill yet) starts at the present.
-    cursor = checkpoint.cursor or (now - lag)
-    window = next_window(cursor, now, overlap=overlap, lag=lag, width=width)
+    cursor = _cursor(checkpoint, source) or (now - lag)
+    parts = checkpoint.progress.get("parts")
+    if parts and parts.get("source", MODIFIED) != source:
+        parts = None  # read in another time: the parts no longer apply
+    window = (
+        _part(parts) if parts else next_window(cursor, now, overlap=overlap, lag=lag, width=width)
+    )
     if window is None:
-        _advance(checkpoint, cursor, width)
+        _advance(checkpoint, cursor, width, source)
         return Step.CAUGHT_UP
     run.window_start = run.window_start or window.start
     run.window_end = window.end
     set_aside = SetAside.of(checkpoint)
-    # A window of the narrowest width is read whole however long it takes: it must pass.
-    deadline = None if width <= MIN_WIDTH else time.monotonic() + settings.SYNC_WINDOW_TIME_LIMIT
+    watch = Watch(spec, source, checkpoint.cursor, lag, now) if checkpoint.cursor else None
+    window, parts, deadline = _time_limit(checkpoint, window, width, parts, source, counters)
     try:
-        rows, split = read_split(shop, spec, client, window, counters, deadline, set_aside)
+        rows, split = read_split(
+            shop, spec, client, window, counters, deadline, set_aside, source=source, watch=watch
+        )
     except WindowOverrun:
-        # What was written commits (writes are idempotent and monotonic); the cursor stays
-        # and the window is read again, narrower.
-        _keep(checkpoint, narrower(width))
+        _overran(checkpoint, window, width, parts, counters)
+        return Step.MORE
+    except PermissionDenied as error:
+        if source != VISIBLE:
+            raise
+        _deny_incrementv(shop, error, counters)
+        return Step.MORE
+    finally:
+        if watch is not None:
+            counters.late_arrivals += watch.flush(shop)
+    counters.set_aside += set_aside.entries()
+    if parts:
+        done = window.end >= parse_time(parts["end"])
+        # the next part twice as wide: only the heavy stretch of the window is read narrow
+        grown = min(2 * parts["seconds"], int((window.end - window.start).total_seconds()) * 2)
+        parts = None if done else {**parts, "next": format_time(window.end), "seconds": grown}
+        _advance(checkpoint, max(cursor, window.end), width, source, set_aside, parts)
         return Step.MORE
     quiet = rows < settings.SYNC_SPLIT_THRESHOLD // 10
     width = narrower(width) if split else wider(width, limit) if quiet else width
-    set_aside.save_on(checkpoint)
-    counters.set_aside += set_aside.entries()
-    _advance(checkpoint, window.end, width)
+    if not _advance(checkpoint, window.end, width, source, set_aside):
+        return Step.CAUGHT_UP  # another writer set the cursor meanwhile: the next run goes on
     return Step.MORE if window.end < now - lag - timedelta(seconds=1) else Step.CAUGHT_UP
+
+
+def _time_limit(
+    checkpoint: Checkpoint,
+    window: Window,
+    width: timedelta,
+    parts: dict | None,
+    source: str,
+    counters: runs.Counters,
+) -> tuple[Window, dict | None, float | None]:
+    """The window to read now, the parts it belongs to, and its deadline (None: whole).
+
+    A window of the narrowest width is read whole however long it takes, recorded first on
+    the checkpoint (``progress.whole``). A run that finds that record finds a whole read that
+    died (``Q_TIMEOUT``, a kill) or failed: it reads the window in committed parts instead, so
+    the same window is never retried the same way. A part of one second is read whole."""
+    deadline = time.monotonic() + settings.SYNC_WINDOW_TIME_LIMIT
+    if parts:
+        if window.end - window.start <= PART_FLOOR:
+            counters.notes.append(f"{_span(window)} read whole without a time limit (1 s)")
+            return window, parts, None
+        return window, parts, deadline
+    if width > MIN_WIDTH:
+        return window, None, deadline
+    if checkpoint.progress.get("whole"):
+        parts = _parts_of(window, source)
+        counters.notes.append(
+            f"{_span(window)}: its last reading as a whole did not finish: read in committed "
+            f"parts of {parts['seconds']} s"
+        )
+        _set_progress(checkpoint, whole=None, parts=parts)
+        return _part(parts), parts, deadline
+    whole = {"start": format_time(window.start), "end": format_time(window.end)}
+    _set_progress(checkpoint, whole=whole)
+    counters.notes.append(f"{_span(window)} read whole without a time limit (narrowest width)")
+    return window, None, None
+
+
+def _parts_of(window: Window, source: str) -> dict:
+    seconds = max(1, int((window.end - window.start).total_seconds()) // 2)
+    start, end = format_time(window.start), format_time(window.end)
+    return {"next": start, "end": end, "seconds": seconds, "source": source}
+
+
+def _part(parts: dict) -> Window:
+    start = parse_time(parts["next"])
+    return Window(start, min(parse_time(parts["end"]), start + timedelta(seconds=parts["seconds"])))
+
+
+def _span(window: Window) -> str:
+    return f"window {format_time(window.start)} – {format_time(window.end)}"
+
+
+def _overran(
+    checkpoint: Checkpoint,
+    window: Window,
+    width: timedelta,
+    parts: dict | None,
+    counters: runs.Counters,
+) -> None:
+    """A window outlived ``SYNC_WINDOW_TIME_LIMIT``: what it wrote stays, the cursor stays.
+    Read it again narrower (a part: in parts half as wide). Never the same way again."""
+    limit = settings.SYNC_WINDOW_TIME_LIMIT
+    if parts:
+        seconds = max(1, parts["seconds"] // 2)
+        parts = {**parts, "seconds": seconds}
+        note = f"part {_span(window)} outlived {limit} s: parts of {seconds} s from here"
+    else:
+        width = narrower(width)
+        note = f"{_span(window)} outlived {limit} s: read again {int(width.total_seconds())} s wide"
+    counters.notes.append(note)
+    _keep(checkpoint, width, parts)
+
+
+def _deny_incrementv(shop: Shop, error: PermissionDenied, counters: runs.Counters) -> None:
+    """The app may not call incrementv.get: remember it on the app (every shop of it falls
+    back to windows on ``modified``, and asks again after ``INCREMENTV_RECHECK``)."""
+    TopApp.objects.filter(pk=shop.app_id).update(incrementv_denied_at=timezone.now())
+    counters.notes.append(f"{INCREMENTV} refused ({error}): windows on modified from here")
+
+
+@dataclass
+class Watch:
+    """Finds the late arrivals of one window: records it stored for the first time whose
+    window key lies behind ``passed``, the end the stream had already passed with ``lag``."""
+
+    spec: Stream
+    source: str
+    passed: datetime
+    lag: timedelta
+    seen_at: datetime | None = None  # platform time the window began reading
+    found: list[float] = field(default_factory=list)
+
+    def keys(self, items: list[dict]) -> dict[int, datetime | None]:
+        return late.window_keys(items, self.spec.key, self.source)
+
+    def saw(self, keys: dict, changes) -> None:
+        changed = (c.key for c in changes)
+        self.found += late.samples(changed, keys, self.passed, self.lag, self.seen_at)
+
+    def flush(self, shop: Shop) -> int:
+        """Record what was found on the checkpoint; return how many."""
+        found, self.found = self.found, []
+        late.note(shop, self.spec.name, found)
+        return len(found)
 
 
 def read_split(
@@ -147,23 +307,24 @@ def read_split(
     counters: runs.Counters,
     deadline: float | None = None,
     set_aside: SetAside | None = None,
+    **how,
 ) -> tuple[int, bool]:
     """Read a window, in halves while a part holds more than ``SYNC_SPLIT_THRESHOLD`` rows.
 
     Return the rows read and whether the window had to be split. A part one second wide
-    cannot be split further and is read whole, however many rows it holds.
+    cannot be split further and is read whole, however many rows it holds. ``how`` goes to
+    :func:`read_window`.
     """
     threshold = settings.SYNC_SPLIT_THRESHOLD
     if window.end - window.start <= timedelta(seconds=1):
         threshold = 10**9
+    args = (shop, spec, client)
     try:
-        rows = read_window(shop, spec, client, window, counters, threshold, deadline, set_aside)
+        rows = read_window(*args, window, counters, threshold, deadline, set_aside, **how)
         return rows, False
     except WindowTooLarge:
         halves = window.halves()
-        rows = sum(
-            read_split(shop, spec, client, h, counters, deadline, set_aside)[0] for h in halves
-        )
+        rows = sum(read_split(*args, h, counters, deadline, set_aside, **how)[0] for h in halves)
         return rows, True
 
 
@@ -176,42 +337,146 @@ def read_window(
     split_threshold: int | None = None,
     deadline: float | None = None,
     set_aside: SetAside | None = None,
+    *,
+    source: str = MODIFIED,
+    watch: Watch | None = None,
+    skip_stored: bool = False,
 ) -> int:
-    """Read one window from its last page to its first and write every page; return rows.
+    """Read one window from its last page to its first and write every page, each in its own
+    transaction; return the rows listed.
 
-    Past ``deadline`` (``time.monotonic()``), raise WindowOverrun after the page written.
-    With ``set_aside``, poison records are set aside instead of failing the window."""
-    fetch = partial(
-        spec.list_modified,
-        client,
-        shop.session_key,
-        start_modified=window.start,
-        end_modified=window.end,
-        fields=spec.fields,
-        page_size=settings.SYNC_PAGE_SIZE,
-        **({"type": ",".join(settings.SYNC_TRADE_TYPES)} if spec.needs_orders else {}),
-    )
+    Past ``deadline`` (``time.monotonic()``), raise WindowOverrun before the next page.
+    With ``set_aside``, poison records are set aside instead of failing the window. ``source``
+    says which time the window is on; ``watch`` collects late arrivals; ``skip_stored``
+    leaves out records already stored at their ``modified`` or a newer one (no detail call,
+    no write)."""
+    fetch = _lister(shop, spec, client, window, source)
     rows = 0
     pages = read_backward(
-        lambda page_no, start, size: fetch(page_no=page_no, start_modified=start, page_size=size),
+        fetch,
         start=window.start,
-        by_modified=spec.sorted_by_modified,
+        # incrementv lists are sorted by async_modified: no narrowing by ``modified`` there
+        by_modified=spec.sorted_by_modified and source == MODIFIED,
         page_size=settings.SYNC_PAGE_SIZE,
         split_threshold=split_threshold or settings.SYNC_SPLIT_THRESHOLD,
     )
-    for items in pages:
+    for index, items in enumerate(pages):
+        if index and deadline is not None and time.monotonic() > deadline:
+            # checked before a page, not after it: a window whose last page is written in
+            # time has not overrun
+            raise WindowOverrun(f"window {window.start} – {window.end} ran out of time")
+        rows += len(items)
         if set_aside is not None:
             items = set_aside.drop_malformed(items, spec.key)
+        keys = watch.keys(items) if watch is not None else {}
+        if source == VISIBLE:
+            # not part of the trade: a payload with it would differ from the same version
+            # written by TMC or the reconcile
+            items = [{k: v for k, v in item.items() if k != VISIBLE} for item in items]
+        if skip_stored:
+            items = not_stored(shop, spec, items)
         if spec.needs_orders:
             items = complete_page(shop, client, items, set_aside)
         result = spec.write(shop, items, client=client)  # it settles same-second conflicts
-        rows += len(items)
+        if watch is not None:
+            watch.saw(keys, result.changes)
         counters.pages += 1
         counters.trades_seen += result.seen
         counters.trades_written += result.written
-        if deadline is not None and time.monotonic() > deadline:
-            raise WindowOverrun(f"window {window.start} – {window.end} ran out of time")
     return rows
+
+
+def _lister(shop: Shop, spec: Stream, client: TopClient, window: Window, source: str):
+    """The page fetcher of one window: ``fetch(page_no, start, page_size) -> Page``, reading
+    from ``start`` to the window's end."""
+    types = {"type": ",".join(settings.SYNC_TRADE_TYPES)} if spec.needs_orders else {}
+    session = shop.session_key
+
+    def fetch(page_no: int, start: datetime, page_size: int):
+        if source == VISIBLE:
+            fields = f"{spec.fields},{VISIBLE}"
+            return api.trades_sold_incrementv_get(
+                client, session, start_create=start, end_create=window.end, fields=fields,
+                page_no=page_no, page_size=page_size, **types,
+            )  # fmt: skip
+        return spec.list_modified(
+            client, session, start_modified=start, end_modified=window.end, fields=spec.fields,
+            page_no=page_no, page_size=page_size, **types,
+        )  # fmt: skip
+
+    return fetch
+
+
+def not_stored(shop: Shop, spec: Stream, items: list[dict]) -> list[dict]:
+    """``items`` without the records already stored at their ``modified`` or a newer one."""
+    if not items:
+        return items
+    model = Trade if spec.name == "trades" else Refund
+    keys = [item[spec.key] for item in items]
+    stored = dict(
+        model.objects.filter(shop=shop, **{f"{spec.key}__in": keys}).values_list(
+            spec.key, "modified"
+        )
+    )
+    fresh = []
+    for item in items:
+        have, listed = stored.get(item[spec.key]), parse_time(item.get("modified"))
+        if have is None or listed is None or have < listed:
+            fresh.append(item)
+    return fresh
+
+
+def sweep(
+    shop: Shop, spec: Stream, client: TopClient, counters: runs.Counters, stop_at: float
+) -> None:
+    """Every ``SYNC_SWEEP_PERIOD_SECONDS``, re-read the last ``SYNC_SWEEP_SECONDS`` behind
+    the cursor of a stream on ``modified``, for changes that became visible only after every
+    window covering them had passed (late arrivals, counted and measured).
+
+    Only the records not stored yet at their ``modified`` are completed and written, so a
+    sweep costs list calls. It is read in parts of the window width, its progress recorded
+    after each, and a run out of time leaves the rest to the next run. A same-second version
+    (equal ``modified``) is left to the overlap and the reconcile."""
+    span = settings.SYNC_SWEEP_SECONDS
+    if not span or window_source(shop, spec) != MODIFIED:
+        return
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
+    if checkpoint.cursor is None or checkpoint.progress.get("source", MODIFIED) != MODIFIED:
+        return
+    now = client.clock.now()
+    state = checkpoint.progress.get("sweep") or {}
+    if "next" in state:
+        start, end = parse_time(state["next"]), parse_time(state["end"])
+    else:
+        last = parse_time(state.get("at"))
+        if last is not None and (now - last).total_seconds() < settings.SYNC_SWEEP_PERIOD_SECONDS:
+            return
+        start, end = checkpoint.cursor - timedelta(seconds=span), checkpoint.cursor
+    lag, _ = late.lag_and_overlap(checkpoint, MODIFIED)
+    watch = Watch(spec, MODIFIED, checkpoint.cursor, lag, now)
+    width = min(window_limit(shop), timedelta(seconds=span))
+    try:
+        while start < end:
+            part = Window(start, min(end, start + width))
+            set_aside = SetAside.of(checkpoint)
+            read_split(
+                shop, spec, client, part, counters, None, set_aside, watch=watch, skip_stored=True
+            )
+            counters.set_aside += set_aside.entries()
+            start = part.end
+            done = {"at": format_time(now)}
+            state = (
+                done
+                if start >= end
+                else {**state, "next": format_time(start), "end": format_time(end)}
+            )
+            _set_progress(checkpoint, set_aside, sweep=state)
+            if start < end and time.monotonic() > stop_at:
+                return  # the next run goes on from here
+    finally:
+        found = watch.flush(shop)
+        counters.late_arrivals += found
+    counters.notes.append(f"swept {span} s behind the cursor: {found} late arrival(s)")
 
 
 def complete_page(
@@ -241,24 +506,50 @@ def fullinfo_fetcher(shop: Shop, client: TopClient):
     return fetch
 
 
-def _keep(checkpoint: Checkpoint, width: timedelta) -> None:
-    """Keep the cursor; read the next window ``width`` wide."""
+@transaction.atomic
+def _set_progress(checkpoint: Checkpoint, set_aside: SetAside | None = None, **values) -> None:
+    """Merge ``values`` into the checkpoint's progress (None removes a key) in a short
+    transaction of its own: what other writers put there meanwhile stays."""
+    row = Checkpoint.objects.select_for_update().get(pk=checkpoint.pk)
+    progress = {**row.progress, **values}
+    row.progress = {k: v for k, v in progress.items() if v is not None}
+    if set_aside is not None:
+        set_aside.save_on(row)
+    row.save(update_fields=["progress"])
+    checkpoint.progress = row.progress
+
+
+def _keep(checkpoint: Checkpoint, width: timedelta, parts: dict | None) -> None:
+    """Keep the cursor; read the next window ``width`` wide (or the next of ``parts``)."""
     overruns = checkpoint.progress.get("overruns", 0) + 1  # shown on the shop's checkpoint
-    checkpoint.progress = {
-        **checkpoint.progress,
-        "window_seconds": int(width.total_seconds()),
-        "overruns": overruns,
-    }
-    checkpoint.save(update_fields=["progress"])
+    seconds = int(width.total_seconds())
+    _set_progress(checkpoint, window_seconds=seconds, overruns=overruns, parts=parts)
 
 
-def _advance(checkpoint: Checkpoint, cursor, width: timedelta) -> None:
-    from django.utils import timezone
-
-    checkpoint.cursor = cursor
-    checkpoint.last_success_at = timezone.now()
-    checkpoint.last_error = ""
-    checkpoint.consecutive_failures = 0
-    checkpoint.next_run_at = None
-    checkpoint.progress = {**checkpoint.progress, "window_seconds": int(width.total_seconds())}
-    checkpoint.save()
+@transaction.atomic
+def _advance(
+    checkpoint: Checkpoint,
+    cursor: datetime,
+    width: timedelta,
+    source: str,
+    set_aside: SetAside | None = None,
+    parts: dict | None = None,
+) -> bool:
+    """Move the cursor to ``cursor`` once everything before it is written; False, and no
+    move, when another writer moved the cursor since ``checkpoint`` was read."""
+    row = Checkpoint.objects.select_for_update().get(pk=checkpoint.pk)
+    if row.cursor != checkpoint.cursor:
+        return False
+    progress = {**row.progress, "window_seconds": int(width.total_seconds()), "source": source}
+    progress["parts"] = parts
+    progress["whole"] = None  # a whole read that got here finished
+    row.progress = {k: v for k, v in progress.items() if v is not None}
+    if set_aside is not None:
+        set_aside.save_on(row)
+    row.cursor = cursor
+    row.last_success_at = timezone.now()
+    row.last_error = ""
+    row.consecutive_failures = 0
+    row.next_run_at = None
+    row.save()
+    return True

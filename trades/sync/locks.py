@@ -4,8 +4,7 @@ A run takes a session-level advisory lock keyed by its checkpoint row before it 
 releases it when it ends. The lock lives on the run's database connection, not in a
 transaction, so no transaction stays open across the run's HTTP calls between windows; a
 worker that dies (SIGKILL, ``Q_TIMEOUT``) loses its connection and the lock with it. The
-per-window ``select_for_update`` on the same row stays: it makes each window's writes and
-its cursor move one atomic step.
+checkpoint row itself is locked only for the moment a window moves the cursor.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Poison records: what one window cannot sync must not stall its stream forever.
 
 Two kinds. A listed trade whose ``trade.fullinfo.get`` says ``isv.trade-not-exist`` is most
-likely the detail index lagging behind the list: the window fails (nothing of it stays, the
-cursor stays) and the tid's count goes up on the checkpoint; only once it has failed
+likely the detail index lagging behind the list: the window fails (the pages written before
+stay, the cursor stays) and the tid's count goes up on the checkpoint; only once it has failed
 ``SYNC_NOT_FOUND_ATTEMPTS`` windows (minutes apart, with the backoff) is it set aside. A
 record without the keys every record has (``write.malformed``) is set aside at once: reading
 it again gives the same record.

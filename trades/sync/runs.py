@@ -36,6 +36,8 @@ class Counters:
     trades_seen: int = 0
     trades_written: int = 0
     set_aside: list[dict] = field(default_factory=list)  # poison records left to reconcile
+    late_arrivals: int = 0  # changes found behind a window end already passed
+    notes: list[str] = field(default_factory=list)  # what the run did out of the ordinary
 
 
 def start_run(shop: Shop, stream: str, kind: str) -> SyncRun:

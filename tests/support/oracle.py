@@ -1,0 +1,62 @@
+"""The tests' oracle: every trade and refund of a shop stored with the platform's current
+content (``ordersync.bench.oracle`` holds the one comparison; here are its assertions)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from ordersync.bench.oracle import (
+    KINDS,
+    TRADES,
+    compare,
+    compare_shop,
+    due_by,
+    lost,
+    platform_now,
+    stored,
+    truth,
+)
+from shops.models import Checkpoint, SyncRun
+
+
+def assert_matches_oracle(gateway, shop) -> None:
+    """Every trade and refund of the sandbox is stored with its current content, and nothing
+    the sandbox does not know is stored."""
+    diffs = compare_shop(gateway, shop)
+    assert not lost(diffs) and not any(diff.extra for diff in diffs), "; ".join(map(str, diffs))
+
+
+def assert_current_within(gateway, shop, configured_lag: float, grace: float) -> int:
+    """Every change old enough to be stored by now is stored with its current content: made
+    more than (its own lag, at least ``configured_lag``) + ``grace`` seconds ago, in platform
+    time. A stream the platform told to wait (``isv.trade-service-rejection``: "query again
+    in 3 minutes") is left to the final check while it waits. Returns how many records were
+    due (the check is hollow when none is)."""
+    due = due_by(platform_now(gateway), configured_lag, grace)
+    waiting = waiting_out_rejection(shop)
+    kinds = [kind for kind in KINDS if kind.name not in waiting]
+    diffs = compare_shop(gateway, shop, due, kinds)
+    assert not lost(diffs), "during the run: " + "; ".join(map(str, diffs))
+    return sum(diff.checked for diff in diffs)
+
+
+def waiting_out_rejection(shop) -> set[str]:
+    """The shop's streams whose last run was rejected and which wait out the pause now."""
+    now = timezone.now()
+    waiting = set()
+    for checkpoint in Checkpoint.objects.filter(shop=shop, next_run_at__gt=now):
+        last = (
+            SyncRun.objects.filter(shop=shop, stream=checkpoint.stream)
+            .exclude(outcome=SyncRun.Outcome.RUNNING)
+            .order_by("-started_at")
+            .first()
+        )
+        if last is not None and last.error_class == "TradeServiceRejected":
+            waiting.add(checkpoint.stream)
+    return waiting
+
+
+def trades_current(gateway, shop) -> bool:
+    """Whether every trade of the sandbox is stored with its current content (to wait on)."""
+    expected = truth(gateway, shop.seller_nick, TRADES)
+    return not compare(TRADES, expected, stored(shop, TRADES)).lost
