@@ -73,7 +73,8 @@ def test_incremental_under_chaos_keeps_every_change_current_while_the_faults_are
 
     assert_matches_oracle(gateway, shop)
     assert run["checks_during_run"] >= 4
-    assert run["due_at_last_check"] > 200  # the history and most of the run's changes
+    # the history (150) and the run's changes (how many the market makes depends on the load)
+    assert run["due_at_last_check"] > 170
     assert run["errors_injected"] > 10  # the faults did bite
 
 
