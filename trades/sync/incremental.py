@@ -89,11 +89,14 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
     run = runs.start_run(shop, spec.name, SyncRun.Kind.INCREMENTAL)
     counters = runs.Counters()
     calls_before = client.calls
+    step = Step.MORE
     try:
         for _ in range(MAX_WINDOWS_PER_RUN):
             step = _sync_window(shop, spec, client, run, counters)
             if step is not Step.MORE or time.monotonic() > stop_at:
                 break  # caught up, or the run has had its time: the next one goes on
+        if step is Step.CAUGHT_UP and time.monotonic() <= stop_at:
+            read_ahead(shop, spec, client, counters)
         if time.monotonic() <= stop_at:
             sweep(shop, spec, client, counters, stop_at)
     except Exception as error:
@@ -424,6 +427,39 @@ def not_stored(shop: Shop, spec: Stream, items: list[dict]) -> list[dict]:
         if have is None or listed is None or have < listed:
             fresh.append(item)
     return fresh
+
+
+def read_ahead(shop: Shop, spec: Stream, client: TopClient, counters: runs.Counters) -> None:
+    """Read the stretch from the cursor to ``now − SYNC_LAG_SECONDS`` of a stream on
+    ``modified`` whose windows trail further (the measured lag widened their lag), without
+    moving the cursor.
+
+    Windows that trail by the measured lag leave every change of that stretch to a later
+    run, although most of them are listed already: a change made seconds before a run,
+    with the usual lag, would wait a whole measured lag (and another run) to be stored.
+    Only the records not stored yet at their ``modified`` are completed and written; the
+    cursor, and so the windows that find the late arrivals, stay where they are."""
+    if window_source(shop, spec) != MODIFIED:
+        return
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
+    if checkpoint.cursor is None or checkpoint.progress.get("source", MODIFIED) != MODIFIED:
+        return
+    lag, _ = late.lag_and_overlap(checkpoint, MODIFIED)
+    configured = timedelta(seconds=settings.SYNC_LAG_SECONDS)
+    if lag <= configured:
+        return  # the windows reach now − SYNC_LAG_SECONDS themselves
+    end = (client.clock.now() - configured).replace(microsecond=0)
+    start = checkpoint.cursor
+    if end <= start:
+        return
+    end = min(end, start + window_limit(shop))
+    set_aside = SetAside.of(checkpoint)
+    rows, _ = read_split(
+        shop, spec, client, Window(start, end), counters, None, set_aside, skip_stored=True
+    )
+    counters.set_aside += set_aside.entries()
+    _set_progress(checkpoint, set_aside)
+    counters.notes.append(f"read {_span(Window(start, end))} ahead of the cursor: {rows} row(s)")
 
 
 def sweep(
