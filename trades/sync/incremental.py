@@ -13,7 +13,8 @@ monotonic) and the cursor where it was.
 Windows run on ``modified`` (``increment.get``, ``refunds.receive.get``) or, for trades where
 the app may call it, on visibility time (``incrementv.get``, ``async_modified``), which has
 no lag gap. Windows on ``modified`` find late arrivals in their overlap and in a periodic
-sweep behind the cursor, and widen lag and overlap from the lag measured (``late``).
+sweep behind the cursor, and widen lag and overlap from the lag measured (``late``); a run
+whose widened windows caught up reads ahead of the cursor to ``now − SYNC_LAG_SECONDS``.
 
 Windows are bounded in rows (≤ ``SYNC_SPLIT_THRESHOLD``) and in time: a window that reads
 longer than ``SYNC_WINDOW_TIME_LIMIT`` keeps the pages it wrote and the cursor, and is read
