@@ -97,7 +97,7 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
             if step is not Step.MORE or time.monotonic() > stop_at:
                 break  # caught up, or the run has had its time: the next one goes on
         if step is Step.CAUGHT_UP and time.monotonic() <= stop_at:
-            read_ahead(shop, spec, client, counters)
+            read_ahead(shop, spec, client, counters, stop_at)
         if time.monotonic() <= stop_at:
             sweep(shop, spec, client, counters, stop_at)
     except Exception as error:
@@ -430,7 +430,9 @@ def not_stored(shop: Shop, spec: Stream, items: list[dict]) -> list[dict]:
     return fresh
 
 
-def read_ahead(shop: Shop, spec: Stream, client: TopClient, counters: runs.Counters) -> None:
+def read_ahead(
+    shop: Shop, spec: Stream, client: TopClient, counters: runs.Counters, stop_at: float
+) -> None:
     """Read the stretch from the cursor to ``now − SYNC_LAG_SECONDS`` of a stream on
     ``modified`` whose windows trail further (the measured lag widened their lag), without
     moving the cursor.
@@ -439,7 +441,9 @@ def read_ahead(shop: Shop, spec: Stream, client: TopClient, counters: runs.Count
     run, although most of them are listed already: a change made seconds before a run,
     with the usual lag, would wait a whole measured lag (and another run) to be stored.
     Only the records not stored yet at their ``modified`` are completed and written; the
-    cursor, and so the windows that find the late arrivals, stay where they are."""
+    cursor, and so the windows that find the late arrivals, stay where they are. A read that
+    outlives ``SYNC_WINDOW_TIME_LIMIT`` (or the run's time) stops: the windows read it all
+    later anyway."""
     if window_source(shop, spec) != MODIFIED:
         return
     checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
@@ -454,13 +458,19 @@ def read_ahead(shop: Shop, spec: Stream, client: TopClient, counters: runs.Count
     if end <= start:
         return
     end = min(end, start + window_limit(shop))
+    window = Window(start, end)
+    deadline = min(stop_at, time.monotonic() + settings.SYNC_WINDOW_TIME_LIMIT)
     set_aside = SetAside.of(checkpoint)
-    rows, _ = read_split(
-        shop, spec, client, Window(start, end), counters, None, set_aside, skip_stored=True
-    )
+    try:
+        rows, _ = read_split(
+            shop, spec, client, window, counters, deadline, set_aside, skip_stored=True
+        )
+        note = f"read {_span(window)} ahead of the cursor: {rows} row(s)"
+    except WindowOverrun:
+        note = f"read {_span(window)} ahead of the cursor: out of time, left to the windows"
     counters.set_aside += set_aside.entries()
     _set_progress(checkpoint, set_aside)
-    counters.notes.append(f"read {_span(Window(start, end))} ahead of the cursor: {rows} row(s)")
+    counters.notes.append(note)
 
 
 def sweep(
