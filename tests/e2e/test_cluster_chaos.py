@@ -153,7 +153,7 @@ def test_zero_loss_under_chaos_with_a_killed_worker(
         assert sum(c.late_arrivals for c in trade_streams) > 0
     else:
         assert sandbox_app.incrementv_denied_at is None
-        delivered = {json.loads(r.body)["id"] for r in receiver.delivered()}
+    delivered = {json.loads(r.body)["id"] for r in receiver.delivered()}
 
     events = WebhookEvent.objects.values_list("uuid", flat=True)
     assert len(events) > 100
