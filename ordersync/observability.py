@@ -171,9 +171,25 @@ def _shops(out: Exposition) -> None:
         lag = round((now - c.cursor).total_seconds(), 1)
         out.sample("ordersync_cursor_lag_seconds", lag, **_shop_labels(c.shop), stream=c.stream)
     _late_arrivals(out, checkpoints, now)
+    _kept_records(out)
     out.family("ordersync_shops", "gauge", "shops by status and mode")
     for row in Shop.objects.values("status", "degraded").annotate(n=Count("id")):
         out.sample("ordersync_shops", row["n"], status=row["status"], degraded=row["degraded"])
+
+
+def _kept_records(out: Exposition) -> None:
+    """Records a shop's streams could not sync: set aside (the next reconcile repairs them)
+    and unresolved (the platform did not return them to the reconcile either)."""
+    kept = Checkpoint.objects.filter(
+        progress__has_any_keys=["set_aside", "refund_set_aside", "unresolved", "refund_unresolved"]
+    ).select_related("shop")
+    for state in ("set_aside", "unresolved"):
+        name = f"ordersync_{state}_records"
+        out.family(name, "gauge", f"records {state.replace('_', ' ')} per shop and stream")
+        for c in kept:
+            count = c.records_kept(state)
+            if count:
+                out.sample(name, count, **_shop_labels(c.shop), stream=c.stream)
 
 
 def _late_arrivals(out: Exposition, checkpoints, now) -> None:
@@ -215,6 +231,11 @@ def _runs(out: Exposition) -> None:
     missing = ReconcileReport.objects.aggregate(n=Sum("missing_found"))["n"] or 0
     out.family("ordersync_reconcile_missing_found_total", "counter", "trades reconcile found")
     out.sample("ordersync_reconcile_missing_found_total", missing)
+    refunds = ReconcileReport.objects.aggregate(n=Sum("refunds_missing_found"))["n"] or 0
+    out.family(
+        "ordersync_reconcile_refunds_missing_found_total", "counter", "refunds reconcile found"
+    )
+    out.sample("ordersync_reconcile_refunds_missing_found_total", refunds)
 
 
 def _feed(out: Exposition) -> None:

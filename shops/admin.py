@@ -289,15 +289,18 @@ class ShopAdmin(TenantScopedAdmin):
         return format_html(
             "<table><tr><th>stream</th><th>cursor</th><th>last success</th>"
             "<th>failures</th><th>next run</th><th>windows on</th>"
-            "<th>measured lag</th><th>late arrivals</th></tr>{}</table>",
+            "<th>measured lag</th><th>late arrivals</th><th>set aside</th><th>unresolved</th>"
+            "</tr>{}</table>",
             format_html_join(
                 "",
-                "<tr>" + "<td>{}</td>" * 8 + "</tr>",
+                "<tr>" + "<td>{}</td>" * 10 + "</tr>",
                 (
                     (c.stream, c.cursor or "—", c.last_success_at or "—")
                     + (c.consecutive_failures, c.next_run_at or "—")
                     + (c.progress.get("source", "—") if c.cursor else "—",)
                     + (f"{c.measured_lag():.0f} s", c.late_arrivals)
+                    # records the reconcile will repair / the platform did not return to it
+                    + (c.records_kept("set_aside"), c.records_kept("unresolved"))
                     for c in rows
                 ),
             ),

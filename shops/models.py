@@ -183,6 +183,12 @@ class Checkpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.shop} {self.stream} @ {self.cursor}"
 
+    def records_kept(self, state: str) -> int:
+        """How many records this stream holds ``set_aside`` (waiting for the reconcile) or
+        ``unresolved`` (the platform did not return them to the reconcile either)."""
+        # the backfill keeps its refunds under refund_* keys (trades.sync.poison)
+        return sum(len(self.progress.get(key) or {}) for key in (state, f"refund_{state}"))
+
     def measured_lag(self, now: datetime | None = None) -> float:
         """``measured_lag_seconds`` decayed to ``now``: it halves every
         ``SYNC_LAG_HALF_LIFE_SECONDS`` after ``lag_measured_at``."""

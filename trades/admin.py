@@ -150,6 +150,11 @@ class ReconcileReportAdmin(BigTableAdmin):
         "local_count",
         "missing_found",
         "stale_fixed",
+        "refunds_platform_count",
+        "refunds_local_count",
+        "refunds_missing_found",
+        "refunds_stale_fixed",
+        "unresolved",
         "api_calls",
         "created_at",
     )
@@ -159,6 +164,8 @@ class ReconcileReportAdmin(BigTableAdmin):
     exclude = ("details",)
     readonly_fields = ("details_readable",)
 
-    @admin.display(description="what was found (tids missing or stale, errors)")
+    @admin.display(
+        description="what was found (tids and refund ids missing or stale, unresolved records)"
+    )
     def details_readable(self, report: ReconcileReport) -> str:
         return pretty_json(report.details) if report.details else pre("")

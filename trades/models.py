@@ -150,6 +150,8 @@ class Refund(models.Model):
             models.Index(fields=["tenant", "-modified", "-id"], name="refund_tenant_modified_idx"),
             # a trade's refunds, shown with the trade
             models.Index(fields=["shop", "tid"], name="refund_shop_tid_idx"),
+            # the reconcile counts a shop's refunds per modified day
+            models.Index(fields=["shop", "modified"], name="refund_shop_modified_idx"),
             # partner API and admin: a tenant's refunds of one status, newest first
             models.Index(
                 fields=["tenant", "status", "-modified", "-id"], name="refund_tenant_status_idx"
@@ -168,11 +170,25 @@ class ReconcileReport(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reconcile_reports")
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="reconcile_reports")
-    day = models.DateField(help_text="platform (Asia/Shanghai) day of trade creation")
+    day = models.DateField(
+        help_text="platform (Asia/Shanghai) day: of trade creation, of refund modification"
+    )
     platform_count = models.PositiveIntegerField()
     local_count = models.PositiveIntegerField()
     missing_found = models.PositiveIntegerField(default=0)
     stale_fixed = models.PositiveIntegerField(default=0)
+    refunds_platform_count = models.PositiveIntegerField(
+        default=0, help_text="refunds the platform lists as modified that day"
+    )
+    refunds_local_count = models.PositiveIntegerField(
+        default=0, help_text="our refunds last modified that day"
+    )
+    refunds_missing_found = models.PositiveIntegerField(default=0)
+    refunds_stale_fixed = models.PositiveIntegerField(default=0)
+    unresolved = models.PositiveIntegerField(
+        default=0,
+        help_text="set-aside records of the shop the platform did not return (in the details)",
+    )
     api_calls = models.PositiveIntegerField(default=0)
     duration_seconds = models.FloatField(default=0)
     details = models.JSONField(default=dict, blank=True, help_text="tids found missing or stale")

@@ -94,7 +94,8 @@ def resume_unfinished(shop: Shop) -> list[str]:
 def _unfinished(checkpoint: Checkpoint) -> bool:
     if checkpoint.stream == Checkpoint.Stream.BACKFILL:
         return bool(checkpoint.progress.get("until")) and not checkpoint.progress.get("finished_at")
-    return checkpoint.consecutive_failures > 0  # a reconcile that failed
+    # a reconcile that failed, or that ran out of time with days still due
+    return checkpoint.consecutive_failures > 0 or checkpoint.progress.get("days_left", 0) > 0
 
 
 @_ends_requested("backfill")
@@ -110,7 +111,8 @@ def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:
     shop = _active(shop_id)
     if shop is None:
         return []
-    reports = reconcile_shop(shop, date.fromisoformat(day) if day else None)
+    day_ = date.fromisoformat(day) if day else None
+    reports = reconcile_shop(shop, day_, time_limit=settings.SYNC_RUN_TIME_LIMIT)
     # the daily schedule follows a RECONCILE_HOUR changed since it was made
     schedules.sync_schedules(Shop.objects.get(pk=shop.pk))
     return [report.missing_found for report in reports]

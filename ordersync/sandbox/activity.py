@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ordersync.sandbox import lifecycle
-from ordersync.sandbox.market import TERMINAL, Seller, TradeRecord
+from ordersync.sandbox.market import TERMINAL, Refund, Seller, TradeRecord
 
 if TYPE_CHECKING:
     from ordersync.sandbox.world import World
@@ -86,14 +86,31 @@ def random_refund(world: World, seller: Seller, ts: float) -> None:
     """Open a refund on a random paid trade, or move an open refund on."""
     lag = world.draw_lag()
     if seller.open_refunds and seller.rng.random() < 0.5:
-        lifecycle.advance_refund(seller, seller.rng.choice(seller.open_refunds), ts, lag)
+        refund = seller.rng.choice(seller.open_refunds)
+        if lifecycle.advance_refund(seller, refund, ts, lag):
+            refund_same_second(world, seller, refund, lag)
         return
     for _ in range(20):
         trade = _pick_open(seller)
         if trade is None:
             return
-        if lifecycle.start_refund(seller, world.ids, trade, ts, lag):
+        refund = lifecycle.start_refund(seller, world.ids, trade, ts, lag)
+        if refund is not None:
+            refund_same_second(world, seller, refund, lag)
             return
+
+
+def refund_same_second(world: World, seller: Seller, refund: Refund, lag: int) -> None:
+    """With the ``same_second_rate`` fault: follow the refund's last change by a second
+    version in the same ``modified`` second with different content (its next step, or a
+    note when it has none), visible ``same_second_delay_seconds`` after the first."""
+    faults = world.faults
+    if not faults.same_second_rate or world.fault_rng.random() >= faults.same_second_rate:
+        return
+    not_before = refund.versions[-1].visible_at + max(1, faults.same_second_delay_seconds)
+    world.injected["same_second"] += 1
+    if not lifecycle.advance_refund(seller, refund, refund.modified, lag, not_before):
+        lifecycle.amend_refund(seller, refund, lag, not_before)
 
 
 def new_trades(world: World, seller: Seller, count: int, ts: float) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ordersync.sandbox import activity, clock, tmc
+from ordersync.sandbox import activity, clock, lifecycle, tmc
 from ordersync.sandbox.faults import LIST_METHODS
 from ordersync.sandbox.fields import parse_fields, project, project_trade
 from ordersync.sandbox.market import (
     DEFAULT_TYPES,
+    REFUND_DEFAULT_TYPES,
     REFUND_MOVES,
     SCOPE_SECONDS,
     STATUS_GROUPS,
@@ -77,10 +78,11 @@ def bool_param(call: Call, name: str) -> bool:
     return call.params.get(name, "").lower() == "true"
 
 
-def trade_types(call: Call) -> frozenset:
+def trade_types(call: Call, default: frozenset = DEFAULT_TYPES) -> frozenset:
+    """The trade types the ``type`` parameter names (``default`` without it)."""
     raw = call.params.get("type", "")
     if not raw:
-        return DEFAULT_TYPES
+        return default
     types = set()
     for name in raw.split(","):
         name = name.strip()
@@ -247,25 +249,30 @@ def refunds_receive_get(call: Call) -> dict:
     status = call.params.get("status") or None
     if status is not None and status not in REFUND_MOVES:
         raise invalid_arg("status", f"unknown refund status {status}")
-    refunds = call.seller.refunds_by_modified(start, end, status)
-    broken = call.world.faults.malformed_tids
+    faults = call.world.faults
+    types = trade_types(call, REFUND_DEFAULT_TYPES)
+    versions = call.seller.refunds_by_modified(
+        call.now, start, end, status, types, faults.refund_order
+    )
+    broken = faults.malformed_tids
 
-    def render(refund) -> dict:
-        out = project(refund.data, spec)
-        if broken and str(refund.refund_id) in broken:
+    def render(version) -> dict:
+        out = project(version.data, spec)
+        if broken and str(version.refund.refund_id) in broken:
             out.pop("modified", None)  # a record the client cannot write
         return out
 
-    result, items = paged(call, refunds, render)
+    result, items = paged(call, versions, render)
     if items:
         result["refunds"] = items
+    _drift_refunds(call, versions)
     return result
 
 
 def refund_get(call: Call) -> dict:
     spec = parse_fields(required(call, "fields"))
     refund = call.seller.refunds.get(required(call, "refund_id"))
-    if refund is None:
+    if refund is None or refund.created < call.now - SCOPE_SECONDS:
         raise isv("isv.refund-not-exist", "退款单不存在")
     return {"refund": project(refund.data, spec)}
 
@@ -405,6 +412,25 @@ def _drift(call: Call, versions: list) -> None:
     world.injected["drift"] += count
     for version in world.fault_rng.sample(versions, count):
         activity.change_trade(world, call.seller, version.trade, call.now)
+
+
+def _drift_refunds(call: Call, versions: list) -> None:
+    """Pagination drift of the refund list: refunds of the queried window change before the
+    next page call (an open one moves a step, a closed one gets a note; each may get a
+    same-second version too)."""
+    world = call.world
+    faults = world.faults
+    if not faults.drift_rate or not versions or not faults.applies_to(call.method):
+        return
+    if world.fault_rng.random() >= faults.drift_rate:
+        return
+    count = min(faults.drift_trades, len(versions))
+    world.injected["drift"] += count
+    for version in world.fault_rng.sample(versions, count):
+        refund, lag = version.refund, world.draw_lag()
+        if not lifecycle.advance_refund(call.seller, refund, call.now, lag):
+            lifecycle.touch_refund(call.seller, refund, call.now, lag)
+        activity.refund_same_second(world, call.seller, refund, lag)
 
 
 HANDLERS = {

@@ -214,11 +214,13 @@ def _oracle_refunds(seller, fields: str | None) -> list[dict]:
         {
             "refund_id": r.refund_id,
             "tid": r.tid,
+            "type": r.type,
             "oid": r.oid,
             "status": r.status,
             "modified": r.data["modified"],
             "created": r.data["created"],
-            "visible_at": r.data["modified"],  # refund lists show a change at once
+            # when the refund list began to show the current version (refunds lag too)
+            "visible_at": clock.fmt(r.versions[-1].visible_at),
             "content": refund_content(r.data, fields),
         }
         for r in seller.refunds.values()

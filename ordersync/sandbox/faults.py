@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 
 from ordersync.sandbox.clock import CN_OFFSET
+from ordersync.sandbox.market import REFUND_ORDERS
 from ordersync.sandbox.protocol import TopError
 
 ISP_SUB_CODES = [
@@ -55,7 +56,7 @@ class Faults:
     # HTTP 200 success bodies that lack what a success carries (one part dropped per call)
     incomplete_rate: float = 0.0
     incomplete_parts: list[str] = field(default_factory=lambda: list(INCOMPLETE_PARTS))
-    # a trade change is followed by a second version in the same ``modified`` second,
+    # a trade or refund change is followed by a second version in the same ``modified`` second,
     # different content, visible same_second_delay_seconds after the first
     same_second_rate: float = 0.0
     same_second_delay_seconds: int = 5
@@ -73,6 +74,9 @@ class Faults:
     skew_seconds: float = 0.0  # sandbox clock = real clock + skew
     drift_rate: float = 0.0  # chance, per increment.get page, that trades in its window change
     drift_trades: int = 1  # how many trades one drift event changes
+    # order of the refund list, which the platform does not document (top-api.md §4.8):
+    # "modified_desc" (like the trade lists) or "created_asc" (stable: created, refund_id)
+    refund_order: str = "modified_desc"
     peak_mode: bool = False  # list APIs omit orders, payment and logistics fields
     session_ttl_seconds: int = 30 * 86400  # lifetime of sessions issued from now on
     tmc_drop_rate: float = 0.0  # TMC messages never queued
@@ -93,7 +97,11 @@ class Faults:
             if name not in known:
                 raise ValueError(f"unknown fault {name!r}; known: {sorted(known)}")
             current = getattr(self, name)
-            if isinstance(current, bool):
+            if isinstance(current, str):
+                value = str(value)
+                if name == "refund_order" and value not in REFUND_ORDERS:
+                    raise ValueError(f"refund_order must be one of {list(REFUND_ORDERS)}")
+            elif isinstance(current, bool):
                 value = bool(value)
             elif isinstance(current, list):
                 value = [str(v) for v in (value or [])]

@@ -355,7 +355,9 @@ def start_refund(seller: Seller, ids: Ids, trade: TradeRecord, ts: float, lag: i
     }
     if data["has_good_return"]:
         data["dispute_type"] = "REFUND_AND_RETURN"
-    refund = Refund(refund_id, trade.tid, order["oid"], seller.nick, data, now)
+    refund = Refund(
+        refund_id, trade.tid, order["oid"], seller.nick, data, now, type=trade.type, created=now
+    )
     refund.history.append(("WAIT_SELLER_AGREE", now))
     order["refund_status"] = "WAIT_SELLER_AGREE"
     order["refund_id"] = refund_id
@@ -363,12 +365,16 @@ def start_refund(seller: Seller, ids: Ids, trade: TradeRecord, ts: float, lag: i
     version = seller.publish(trade, ts, lag, topic="")
     refund.modified = version.modified
     refund.data["modified"] = fmt(version.modified)
-    seller.notify("refund", None, refund.data, None)
+    seller.publish_refund(refund, lag)
     return refund
 
 
-def advance_refund(seller: Seller, refund: Refund, ts: float, lag: int) -> bool:
-    """Move ``refund`` one legal step; keep the sub-order and trade in agreement."""
+def advance_refund(
+    seller: Seller, refund: Refund, ts: float, lag: int, not_before: int = 0
+) -> bool:
+    """Move ``refund`` one legal step; keep the sub-order and trade in agreement.
+
+    ``not_before``: neither new version (trade, refund) becomes visible before then."""
     status = refund.status
     rng = seller.rng
     if status == "WAIT_SELLER_AGREE":
@@ -402,19 +408,35 @@ def advance_refund(seller: Seller, refund: Refund, ts: float, lag: int) -> bool:
     trade_topic = "" if new != "SUCCESS" else None
     if new == "SUCCESS" and state["status"] != "TRADE_CLOSED":
         trade_topic = "taobao_trade_TradePartlyRefund"
-    version = seller.publish(trade, ts, lag, topic=trade_topic)
+    trade_lag = max(lag, not_before - int(ts))
+    version = seller.publish(trade, ts, trade_lag, topic=trade_topic)
     refund.data["status"] = new
     refund.data["order_status"] = state["status"]
     refund.modified = max(refund.modified, version.modified)
     refund.data["modified"] = fmt(refund.modified)
     refund.history.append((new, refund.modified))
-    seller.generation += 1
-    seller.notify("refund", None, refund.data, None)
+    seller.publish_refund(refund, lag, not_before)
     if new in ("SUCCESS", "CLOSED"):
         _drop_open(seller.open_refunds, refund)
     if state["status"] in TERMINAL:
         _drop_open(seller.open_trades, trade)
     return True
+
+
+def touch_refund(seller: Seller, refund: Refund, ts: float, lag: int) -> None:
+    """A change that keeps the refund's status (the buyer adds a note): bumps ``modified``."""
+    refund.modified = max(int(ts), refund.modified)
+    refund.data["modified"] = fmt(refund.modified)
+    refund.data["desc"] = f"买家留言 {fmt(ts)}"
+    seller.publish_refund(refund, lag)
+
+
+def amend_refund(seller: Seller, refund: Refund, lag: int, not_before: int = 0) -> None:
+    """A change that keeps the refund's status and ``modified`` second (the buyer adds a
+    note): a second version of that second, with different content."""
+    count = sum(1 for version in refund.versions if version.modified == refund.modified)
+    refund.data["desc"] = f"买家补充说明 {count}"
+    seller.publish_refund(refund, lag, not_before)
 
 
 def _drop_open(items: list, item) -> None:

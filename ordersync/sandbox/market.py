@@ -5,6 +5,9 @@ Every change to a trade appends a :class:`Version` (an immutable snapshot). A ve
 platform time T becomes visible to the list APIs at ``visible_at`` (T + the lag in force when
 it was made); until then the lists keep showing the previous version. ``trade.fullinfo.get``
 always reads the newest version.
+
+Refunds keep a version history the same way (:class:`RefundVersion`): ``refunds.receive.get``
+shows each refund's last visible version, ``refund.get`` the newest.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ SCOPE_SECONDS = 90 * DAY  # trade APIs see only the last 3 months
 TERMINAL = frozenset({"TRADE_FINISHED", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"})
 DEFAULT_TYPES = frozenset({"fixed", "auction", "auto_delivery", "ec", "cod", "step"})
 ALL_TYPES = DEFAULT_TYPES | {"tmall_i18n", "o2o_offlinetrade", "nopaid", "fenxiao", "eticket"}
+# refunds.receive.get without ``type`` lists refunds of guarantee_trade (fixed, auction) and
+# auto_delivery trades only (top-api.md §4.8: "type (default guarantee_trade, auto_delivery)")
+REFUND_DEFAULT_TYPES = frozenset({"fixed", "auction", "auto_delivery"})
+# Orders the refund list can be sorted in: the platform does not document its order
+# (top-api.md §4.8, UNCONFIRMED), so the ``refund_order`` fault picks one.
+REFUND_ORDERS = ("modified_desc", "created_asc")
 TRADE_STATUSES = frozenset(
     {
         "TRADE_NO_CREATE_PAY",
@@ -123,8 +132,27 @@ class TradeRecord:
         return [o["oid"] for o in self.state["orders"] if o["refund_status"] in REFUND_OPEN]
 
 
+class RefundVersion:
+    """One immutable state of a refund, visible to the refund list from ``visible_at``."""
+
+    __slots__ = ("refund", "modified", "visible_at", "hidden_at", "data")
+
+    def __init__(self, refund: Refund, modified: int, visible_at: int, data: dict) -> None:
+        self.refund = refund
+        self.modified = modified
+        self.visible_at = visible_at
+        self.hidden_at = INFINITY
+        self.data = data
+
+    @property
+    def status(self) -> str:
+        return self.data["status"]
+
+
 @dataclass
 class Refund:
+    """A refund: its working state (``data``, what ``refund.get`` shows) and its versions."""
+
     refund_id: str
     tid: int
     oid: int
@@ -132,10 +160,20 @@ class Refund:
     data: dict
     modified: int = 0
     history: list[tuple[str, int]] = field(default_factory=list)
+    type: str = "fixed"  # the type of its trade: the refund list filters on it
+    created: int = 0
+    versions: list[RefundVersion] = field(default_factory=list)
 
     @property
     def status(self) -> str:
         return self.data["status"]
+
+    def visible(self, now: float) -> RefundVersion | None:
+        """Return the version the refund list shows at ``now`` (None: not yet visible)."""
+        for version in reversed(self.versions):
+            if version.visible_at <= now:
+                return version
+        return None
 
 
 class SortedIndex:
@@ -234,6 +272,12 @@ class Seller:
             self.unhidden.items = list(self.by_modified.items)
             self.hide_queue, self.hide_seq, self.pruned_to = [], 0, -INFINITY
         self.__dict__.setdefault("list_scans", 0)
+        for refund in self.refunds.values():
+            if not getattr(refund, "versions", None):  # a snapshot from before refund versions
+                trade = self.trades.get(refund.tid)
+                refund.type = trade.type if trade is not None else "fixed"
+                refund.created = refund.history[0][1] if refund.history else refund.modified
+                refund.versions = [RefundVersion(refund, refund.modified, 0, dict(refund.data))]
 
     # --- writes ---------------------------------------------------------------------------
     def add_trade(self, trade: TradeRecord) -> None:
@@ -287,6 +331,26 @@ class Seller:
         self.refunds[refund.refund_id] = refund
         self.open_refunds.append(refund)
         self.generation += 1
+
+    def publish_refund(
+        self, refund: Refund, lag: int, not_before: int = 0, topic: str | None = None
+    ) -> RefundVersion:
+        """Snapshot ``refund.data`` as a version made at ``refund.modified``; return it.
+
+        It becomes visible to the refund list ``lag`` seconds later (never before the
+        previous version, nor before ``not_before``), and the previous version leaves the
+        list then. ``topic`` as for :meth:`publish`."""
+        previous = refund.versions[-1] if refund.versions else None
+        visible_at = max(refund.modified + max(0, int(lag)), int(not_before))
+        if previous is not None:
+            visible_at = max(visible_at, previous.visible_at)
+            previous.hidden_at = visible_at
+        version = RefundVersion(refund, refund.modified, visible_at, dict(refund.data))
+        refund.versions.append(version)
+        self.max_visible_at = max(self.max_visible_at, visible_at)
+        self.generation += 1
+        self.notify("refund", topic, version.data, previous.data if previous else None)
+        return version
 
     def drop_caches(self) -> None:
         self._cache.clear()
@@ -378,13 +442,25 @@ class Seller:
         out.reverse()
         return out
 
-    def refunds_by_modified(self, start, end, status) -> list[Refund]:
-        out = [
-            r
-            for r in self.refunds.values()
-            if start <= r.modified <= end and (status is None or r.status == status)
-        ]
-        out.sort(key=lambda r: (r.modified, r.refund_id), reverse=True)
+    def refunds_by_modified(
+        self, now, start, end, status, types, order: str = "modified_desc"
+    ) -> list[RefundVersion]:
+        """Visible refund versions whose ``modified`` lies in [start, end], of refunds on
+        trades of ``types`` created in the 3-month scope, in ``order`` (REFUND_ORDERS)."""
+        scope = int(now) - SCOPE_SECONDS
+        out = []
+        for refund in self.refunds.values():
+            if refund.type not in types or refund.created < scope:
+                continue
+            version = refund.visible(now)
+            if version is None or not start <= version.modified <= end:
+                continue
+            if status is None or version.status == status:
+                out.append(version)
+        if order == "created_asc":
+            out.sort(key=lambda v: (v.refund.created, int(v.refund.refund_id)))
+        else:
+            out.sort(key=lambda v: (v.modified, int(v.refund.refund_id)), reverse=True)
         return out
 
 

@@ -148,8 +148,12 @@ def refunds_receive_get(
     page_no: int = 1,
     page_size: int = 100,
     use_has_next: bool = False,
+    type: str | None = None,
 ) -> Page:
-    """Refunds received by the seller, by modification time."""
+    """Refunds received by the seller, by modification time.
+
+    Without ``type`` the platform lists only refunds of guarantee_trade and auto_delivery
+    trades; pass every type wanted. The list's sort order is not documented."""
     # Reference: taobao.refunds.receive.get, top-api.md §4.8 (refund/…receive_get.json)
     params = {
         "fields": fields,
@@ -158,6 +162,7 @@ def refunds_receive_get(
         "page_no": page_no,
         "page_size": page_size,
         "use_has_next": use_has_next,
+        "type": type,
     }
     return _list(client, "taobao.refunds.receive.get", params, session, "refunds")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ordersync.sandbox.clock import fmt, parse
-from ordersync.sandbox.market import DEFAULT_TYPES
+from ordersync.sandbox.market import ALL_TYPES, DEFAULT_TYPES
 
 from .conftest import control, error_of, make_seller, oracle, trades_of
 
@@ -160,7 +160,11 @@ def test_unknown_or_old_trade_does_not_exist(sb, top):
 def test_refunds_receive_get_and_refund_get(sb, top):
     truth = control(sb, "GET", "oracle/refunds", nick="shop-a")["refunds"]
     assert truth
-    inner = top.ok("taobao.refunds.receive.get", fields="refund_id,tid,oid,status,modified")
+    inner = top.ok(
+        "taobao.refunds.receive.get",
+        fields="refund_id,tid,oid,status,modified",
+        type=",".join(sorted(ALL_TYPES)),
+    )
     refunds = inner["refunds"]["refund"]
     assert inner["total_results"] == len(truth)
     assert [r["modified"] for r in refunds] == sorted(

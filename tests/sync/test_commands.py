@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -136,3 +137,35 @@ def test_sync_status_lists_every_shop_with_its_state(make_shop, gateway):
         by_nick["synced"],
     ), by_nick["synced"]
     assert re.search(r"active\s+degraded\s+-\s+-\s+0\s+-\s+-$", by_nick["fresh"]), by_nick["fresh"]
+
+
+@pytest.mark.parametrize("fault", ["rejection", "ban"])
+def test_backfill_shop_waits_out_a_ban_or_a_rejection_and_goes_on(
+    make_shop, gateway, settings, monkeypatch, fault
+):
+    settings.TOP_MAX_ATTEMPTS = 1  # the client gives up at once: the command must wait
+    make_shop("throttled", history_trades=30, history_days=2)
+    if fault == "rejection":  # the shop stays rejected for 2 s (the platform says 3 minutes)
+        gateway.faults(rejection_rate=1.0, rejection_seconds=2)
+    else:
+        gateway.faults(ban_rate=1.0, ban_seconds=2)
+    waited = []
+
+    def sleep(seconds: float) -> None:
+        if not waited:
+            gateway.faults(rejection_rate=0.0, ban_rate=0.0)  # the platform lets us back in
+        waited.append(seconds)
+        if len(waited) <= 3:
+            time.sleep(seconds)  # the sandbox's ban and rejection run on its real clock
+
+    monkeypatch.setattr("trades.management.commands.backfill_shop.sleep", sleep)
+
+    out, err = run("backfill_shop", "throttled", "--days", "3")
+
+    assert out.startswith("backfill succeeded:") and "30 trades written" in out
+    reason = "TradeServiceRejected" if fault == "rejection" else "RateLimited"
+    countdown = [line for line in err.splitlines() if line.startswith(f"{reason}: ")]
+    assert countdown and countdown[0].endswith(f"resuming in {len(waited)}s")
+    if fault == "rejection":
+        assert len(waited) >= 180  # "query again in 3 minutes"
+    assert Trade.objects.filter(shop__seller_nick="throttled").count() == 30

@@ -123,23 +123,58 @@ def test_a_malformed_refund_is_set_aside_and_repaired_by_the_reconcile(
     assert checkpoint.progress["set_aside"] == {}
 
 
-def test_a_full_set_aside_list_fails_the_window_instead_of_forgetting(
-    make_shop, gateway, settings, monkeypatch
+def test_set_aside_records_never_stall_the_stream_and_unreturned_ones_are_reported(
+    make_shop, gateway, settings, client, monkeypatch
 ):
-    monkeypatch.setattr("trades.sync.poison.MAX_KEPT", 1)
+    # the list once held MAX_KEPT (1,000) keys and then failed every window; ten stand in
+    monkeypatch.setattr("trades.sync.poison.MAX_KEPT", 10)
     settings.SYNC_LAG_SECONDS = 1
     shop = make_shop("overflowing")
-    tids = _burst(gateway, shop, settings, 5)
-    gateway.faults(malformed_tids=[str(tids[0]), str(tids[1])])
-    cursor = Checkpoint.objects.get(shop=shop, stream="trades").cursor
+    tids = _burst(gateway, shop, settings, 12)
+    never = [str(t) for t in tids[:3]]  # the platform never returns these
+    gateway.faults(malformed_tids=[str(t) for t in tids], hidden_tids=never)
 
     run = sync_shop(shop, "trades")
 
-    assert run.outcome == SyncRun.Outcome.FAILED and run.error_class == "SetAsideFull"
-    assert Checkpoint.objects.get(shop=shop, stream="trades").cursor == cursor
-    # pages are written as they come (re-reading is harmless); the malformed records are
-    # not, and the cursor stays, so the window is read again until the reconcile made room
-    assert not Trade.objects.filter(shop=shop, tid__in=tids[:2]).exists()
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED  # the stream moves on
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="trades")
+    assert len(checkpoint.progress["set_aside"]) == 12
+
+    reports = reconcile_shop(shop)
+
+    checkpoint.refresh_from_db()
+    assert checkpoint.progress["set_aside"] == {}
+    assert sorted(checkpoint.progress["unresolved"]) == sorted(never)
+    assert len(reports) == 2 and all(r.unresolved == 3 for r in reports)
+    assert sorted(u["key"] for u in reports[-1].details["unresolved"]) == sorted(never)
+    assert Trade.objects.filter(shop=shop).count() == 12 - 3
+    assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
+    _assert_unresolved_shown(client, shop, 3)
+
+    gateway.faults(hidden_tids=[])  # the platform returns them after all
+    reports = reconcile_shop(shop)
+    checkpoint.refresh_from_db()
+    assert checkpoint.progress["unresolved"] == {}
+    assert len(reports) == 2 and all(r.unresolved == 0 for r in reports)
+    assert Trade.objects.filter(shop=shop).count() == 12
+
+
+def _assert_unresolved_shown(client, shop, count: int) -> None:
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_superuser("operator", "op@example.com", "pw")
+    client.force_login(user)
+    metrics = client.get("/metrics").content.decode()
+    assert f'ordersync_unresolved_records{{shop_id="{shop.pk}"' in metrics
+    line = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith("ordersync_unresolved_records{") and 'stream="trades"' in line
+    )
+    assert line.endswith(f" {count}")
+    page = client.get(f"/admin/shops/shop/{shop.pk}/change/").content.decode()
+    assert "<th>unresolved</th>" in page
+    assert f"<td>{count}</td></tr>" in page
 
 
 def test_a_backfill_keeps_every_record_it_set_aside(make_shop, gateway, settings):

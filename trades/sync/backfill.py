@@ -26,7 +26,7 @@ from shops.models import SYNCED_STREAMS, Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.sync import locks, runs
 from trades.sync.incremental import complete_page, read_window
-from trades.sync.poison import SetAside
+from trades.sync.poison import REFUND_SET_ASIDE, SetAside
 from trades.sync.reading import WindowTooLarge, prefetched, read_forward
 from trades.sync.streams import REFUNDS, TRADE_FIELDS
 from trades.sync.windows import Window, narrower
@@ -286,13 +286,19 @@ def _backfill_refunds(shop: Shop, client: TopClient, counters, on_progress) -> N
                 return
             width = timedelta(seconds=state.get("refund_slice_seconds", DAY.total_seconds()))
             window = Window(done, min(until, done + width))
+            # malformed refunds are set aside like trades (kept apart from them), not retried
+            set_aside = SetAside.of(checkpoint, REFUND_SET_ASIDE)
             try:
-                read_window(shop, REFUNDS, client, window, runs.Counters())
+                read_window(shop, REFUNDS, client, window, runs.Counters(), set_aside=set_aside)
             except WindowTooLarge:
                 state["refund_slice_seconds"] = int(narrower(width).total_seconds())
             else:
                 state["refunds_done_until"] = format_time(window.end)
                 slices += 1
+                checkpoint.progress = state
+                set_aside.save_on(checkpoint)
+                state = checkpoint.progress
+                counters.set_aside += set_aside.entries()
             checkpoint.save(update_fields=["progress"])
         _report(state, "refunds", counters, on_progress, slices)
 

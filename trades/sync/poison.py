@@ -8,10 +8,13 @@ record without the keys every record has (``write.malformed``) is set aside at o
 it again gives the same record.
 
 Set aside means: its list entry is written when it can be (status and ``modified`` are
-current, sub-orders untouched), the window passes and the cursor moves, and the tid is kept
+current, sub-orders untouched), the window passes and the cursor moves, and the key is kept
 on the checkpoint's ``progress["set_aside"]`` (and on the run's ``set_aside``) until the
-reconcile fetches it (``fullinfo`` or ``refund.get``) and writes it. The list is bounded; a
-window that would pass the bound fails instead, so nothing leaves the list unrepaired.
+reconcile fetches it (``fullinfo`` or ``refund.get``) and writes it. A key the platform does
+not return to the reconcile either moves to ``progress["unresolved"]``: reported (console,
+``/metrics``, reconcile report) and tried again by the next reconciles, never dropped. So the
+set-aside list drains every day and never stalls a stream, however many records pile up.
+The backfill keeps refunds apart from trades (``refund_set_aside``, ``refund_unresolved``).
 """
 
 from __future__ import annotations
@@ -24,15 +27,14 @@ from shops.models import Checkpoint
 from trades.sync.write import malformed
 
 NOT_FOUND = "trade-not-exist"
-MAX_KEPT = 1000  # set-aside keys a checkpoint holds; past that, windows fail instead
+MAX_KEPT = 1000  # tids whose not-found windows are counted (the oldest counts are forgotten)
+SET_ASIDE = "set_aside"
+REFUND_SET_ASIDE = "refund_set_aside"  # the backfill's refunds, kept apart from its trades
 
 
-class SetAsideFull(Exception):
-    """The checkpoint already holds ``MAX_KEPT`` set-aside keys: the window fails (its cursor
-    stays) until the reconcile has repaired some, rather than forgetting any."""
-
-    def __init__(self, kept: int):
-        super().__init__(f"{kept} records set aside and not yet repaired by the reconcile")
+def unresolved_slot(slot: str) -> str:
+    """The progress key of what the reconcile could not repair from ``slot``."""
+    return slot.replace("set_aside", "unresolved")
 
 
 class TradesNotFound(Exception):
@@ -50,15 +52,18 @@ class SetAside:
 
     allowed: set[int] = field(default_factory=set)
     records: dict[str, str] = field(default_factory=dict)  # key → reason
+    slot: str = SET_ASIDE  # the progress key they are kept under
 
     @classmethod
-    def of(cls, checkpoint: Checkpoint) -> SetAside:
-        counts = checkpoint.progress.get("not_found", {})
+    def of(cls, checkpoint: Checkpoint, slot: str = SET_ASIDE) -> SetAside:
+        progress = checkpoint.progress
+        counts = progress.get("not_found", {})
         limit = settings.SYNC_NOT_FOUND_ATTEMPTS
         allowed = {int(tid) for tid, n in counts.items() if n >= limit}
         # already set aside: the overlap re-reads it, and it stays aside until the reconcile
-        allowed |= {int(key) for key in checkpoint.progress.get("set_aside", {}) if key.isdigit()}
-        return cls(allowed=allowed)
+        for kept in (progress.get(slot, {}), progress.get(unresolved_slot(slot), {})):
+            allowed |= {int(key) for key in kept if key.isdigit()}
+        return cls(allowed=allowed, slot=slot)
 
     def drop_malformed(self, items: list[dict], key: str) -> list[dict]:
         """``items`` without the malformed ones, which are set aside."""
@@ -87,10 +92,7 @@ class SetAside:
         if not self.records:
             return
         progress = dict(checkpoint.progress)
-        kept = {**progress.get("set_aside", {}), **self.records}
-        if len(kept) > MAX_KEPT:
-            raise SetAsideFull(len(kept))
-        progress["set_aside"] = kept
+        progress[self.slot] = {**progress.get(self.slot, {}), **self.records}
         counts = {k: n for k, n in progress.get("not_found", {}).items() if k not in self.records}
         progress["not_found"] = counts
         checkpoint.progress = progress

@@ -1,9 +1,15 @@
 """Reconcile: one shop's platform day checked against our rows, and repaired.
 
-Per created-day: count on the platform (``fields=tid``) against ours; where they differ, list
-the day's tids and diff; then check statuses against the day's increment listing. Whatever is
-missing or older than the platform's is fetched with ``trade.fullinfo.get`` and written
-through the normal write path. Nothing found is the normal result.
+Trades, per created-day: count on the platform (``fields=tid``) against ours; where they
+differ, list the day's tids and diff; then check statuses against the day's increment
+listing. Refunds, per modified-day (they have no list by creation): list the day's refund
+ids with ``refunds.receive.get`` (every synced type) and diff them against ours. Whatever is
+missing or older than the platform's is fetched with ``trade.fullinfo.get`` or
+``refund.get`` and written through the normal write path. Nothing found is the normal result.
+
+Every day since the last day reconciled whole is reconciled (``progress["reconciled_until"]``
+on the reconcile checkpoint moves only over days that succeeded after they ended), so a day
+that failed or a reconcile that did not run is made up by the next one.
 """
 
 from __future__ import annotations
@@ -24,22 +30,43 @@ from ordersync.taobao.errors import RefundNotFound, SessionInvalid, TradeNotFoun
 from ordersync.taobao.types import PLATFORM_TZ, parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
-from trades.models import ReconcileReport, Trade
+from trades.models import ReconcileReport, Refund, Trade
 from trades.sync import locks, runs
+from trades.sync.poison import REFUND_SET_ASIDE, SET_ASIDE, unresolved_slot
 from trades.sync.reading import read_backward, read_forward
-from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
+from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS, refunds_receive_get
 from trades.sync.write import malformed, write_refunds, write_trades
 from trades.webhooks.events import emit_found_missing
 
 log = logging.getLogger("ordersync.sync")
 LISTING_FIELDS = "tid,status,modified"
+REFUND_LISTING_FIELDS = "refund_id,modified"
 DETAIL_LIMIT = 200
+UNKNOWN = datetime.max.replace(tzinfo=PLATFORM_TZ)
+# Days a reconcile goes back at most to make up missed ones: the platform's 3-month scope.
+MAX_DAYS_BEHIND = 89
+# Where set-aside records are kept: (checkpoint stream, progress key, refunds?).
+SET_ASIDE_SLOTS = (
+    (Checkpoint.Stream.TRADES, SET_ASIDE, False),
+    (Checkpoint.Stream.BACKFILL, SET_ASIDE, False),
+    (Checkpoint.Stream.BACKFILL, REFUND_SET_ASIDE, True),
+    (Checkpoint.Stream.REFUNDS, SET_ASIDE, True),
+)
 
 
 def reconcile_shop(
-    shop: Shop, day: date | None = None, *, client: TopClient | None = None
+    shop: Shop,
+    day: date | None = None,
+    *,
+    client: TopClient | None = None,
+    time_limit: float | None = None,
 ) -> list[ReconcileReport]:
-    """Reconcile ``day`` (platform date), or yesterday and today so far; return the reports.
+    """Reconcile ``day`` (platform date), or every day since the last one reconciled whole
+    (at least yesterday) and today so far; return the reports.
+
+    With ``time_limit`` (seconds), no day starts after it but the first: the days left are
+    counted on the checkpoint (``progress["days_left"]``) and the scheduled sync queues the
+    reconcile again (``trades.tasks.resume_unfinished``), as for an unfinished backfill.
 
     One reconcile of a shop runs at a time (the reconcile checkpoint's run lock; a duplicate
     records a skipped run and returns no report). Each day is its own run: a day that fails
@@ -53,12 +80,16 @@ def reconcile_shop(
             runs.skip_run(shop, stream, SyncRun.Kind.RECONCILE)
             return []
         runs.close_lost_runs(shop, stream, SyncRun.Kind.RECONCILE)
-        return _reconcile_days(shop, client_for_shop(shop, client), day)
+        stop_at = None if time_limit is None else time.monotonic() + time_limit
+        return _reconcile_days(shop, client_for_shop(shop, client), day, stop_at)
 
 
-def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[ReconcileReport]:
-    today = client.clock.now().astimezone(PLATFORM_TZ).date()
-    days = [day] if day else [today - timedelta(days=1), today]
+def _reconcile_days(
+    shop: Shop, client: TopClient, day: date | None, stop_at: float | None
+) -> list[ReconcileReport]:
+    now = client.clock.now()
+    today = now.astimezone(PLATFORM_TZ).date()
+    days = [day] if day else _days_due(shop, today)
     reports, failed = [], False
     try:
         _repair_set_aside(shop, client)
@@ -67,7 +98,12 @@ def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[Rec
         runs.record_failure(shop, Checkpoint.Stream.RECONCILE, error)
         if isinstance(error, SessionInvalid):
             return reports
-    for d in days:
+    whole_until = None  # the last day of an unbroken run of days reconciled whole
+    days_left = 0
+    for n, d in enumerate(days):
+        if n and stop_at is not None and time.monotonic() > stop_at:
+            days_left = len(days) - n  # the next run goes on from here
+            break
         try:
             reports.append(_reconcile_day(shop, client, d))
         except Exception as error:
@@ -75,38 +111,107 @@ def _reconcile_days(shop: Shop, client: TopClient, day: date | None) -> list[Rec
             runs.record_failure(shop, Checkpoint.Stream.RECONCILE, error)
             if isinstance(error, SessionInvalid):
                 break  # the shop needs re-authorization: no other day can be read
+            continue
+        if day is None and not failed and _ended(d, now):
+            whole_until = d
+    if day is None:
+        _record_days(shop, whole_until, days_left)
     if not failed:
         _record_success(shop)
     return reports
 
 
-def _repair_set_aside(shop: Shop, client: TopClient) -> None:
-    """Fetch and write the trades and refunds the sync set aside (``trades.sync.poison``).
+def _days_due(shop: Shop, today: date) -> list[date]:
+    """The days after the last one reconciled whole, at least yesterday, up to today."""
+    first = today - timedelta(days=1)
+    progress = (
+        Checkpoint.objects.filter(shop=shop, stream=Checkpoint.Stream.RECONCILE)
+        .values_list("progress", flat=True)
+        .first()
+    ) or {}
+    if progress.get("reconciled_until"):
+        first = min(first, date.fromisoformat(progress["reconciled_until"]) + timedelta(days=1))
+    first = max(first, today - timedelta(days=MAX_DAYS_BEHIND))
+    return [first + timedelta(days=n) for n in range((today - first).days + 1)]
 
-    Those written leave the list; those the platform still does not find, or still sends
-    malformed, stay on it (and stay visible on the checkpoint). Keys that are no id cannot be
-    fetched: they are logged and dropped.
-    """
-    for stream in (Checkpoint.Stream.TRADES, Checkpoint.Stream.BACKFILL, Checkpoint.Stream.REFUNDS):
-        keys = list(
-            Checkpoint.objects.filter(shop=shop, stream=stream)
-            .values_list("progress__set_aside", flat=True)
-            .first()
-            or {}
+
+def _ended(day: date, now: datetime) -> bool:
+    """Whether ``day`` was over (past the visibility lag) at ``now``: a reconcile then saw
+    it whole."""
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=PLATFORM_TZ)
+    return now - timedelta(seconds=settings.SYNC_LAG_SECONDS) >= end
+
+
+def _record_days(shop: Shop, whole_until: date | None, days_left: int) -> None:
+    """Record the last day reconciled whole (if this run moved it) and the days still due."""
+    with transaction.atomic():
+        checkpoint = Checkpoint.objects.select_for_update().get(
+            shop=shop, stream=Checkpoint.Stream.RECONCILE
         )
-        if not keys:
+        progress = {**checkpoint.progress, "days_left": days_left}
+        if whole_until is not None:
+            progress["reconciled_until"] = whole_until.isoformat()
+        checkpoint.progress = progress
+        checkpoint.save(update_fields=["progress"])
+
+
+def _repair_set_aside(shop: Shop, client: TopClient) -> None:
+    """Fetch and write the trades and refunds the sync set aside (``trades.sync.poison``),
+    and those still unresolved from earlier reconciles.
+
+    Those written leave both lists. Those the platform does not return (not found, still
+    malformed, no id to fetch) move to the unresolved list: reported, tried again next time,
+    never dropped, and no longer held against the stream.
+    """
+    for stream, slot, refunds in SET_ASIDE_SLOTS:
+        progress = (
+            Checkpoint.objects.filter(shop=shop, stream=stream)
+            .values_list("progress", flat=True)
+            .first()
+        ) or {}
+        set_aside = progress.get(slot) or {}
+        tried = set(set_aside) | set(progress.get(unresolved_slot(slot)) or {})
+        if not tried:
             continue
-        ids = [int(key) for key in keys if key.isdigit()]
-        refunds = stream == Checkpoint.Stream.REFUNDS
+        ids = [int(key) for key in tried if key.isdigit()]
         fetched, _ = _repair(shop, client, ids, runs.Counters(), refunds=refunds)
-        settled = {str(key) for key in fetched} | {key for key in keys if not key.isdigit()}
-        log.info("shop %s: %d of %d set-aside records repaired", shop.pk, len(settled), len(keys))
-        with transaction.atomic():
-            checkpoint = Checkpoint.objects.select_for_update().get(shop=shop, stream=stream)
-            kept = checkpoint.progress.get("set_aside", {})
-            kept = {key: reason for key, reason in kept.items() if key not in settled}
-            checkpoint.progress = {**checkpoint.progress, "set_aside": kept}
-            checkpoint.save(update_fields=["progress"])
+        settled = {str(key) for key in fetched}
+        log.info("shop %s: %d of %d set-aside records repaired", shop.pk, len(settled), len(tried))
+        _settle(shop, stream, slot, tried, settled, set_aside)
+
+
+def _settle(shop: Shop, stream: str, slot: str, tried: set, settled: set, reasons: dict) -> None:
+    """Take the ``tried`` keys off the set-aside list: ``settled`` ones for good, the others
+    onto the unresolved list (keys set aside meanwhile stay where they are)."""
+    since = timezone.now().date().isoformat()
+    with transaction.atomic():
+        checkpoint = Checkpoint.objects.select_for_update().get(shop=shop, stream=stream)
+        progress = checkpoint.progress
+        kept = {k: r for k, r in (progress.get(slot) or {}).items() if k not in tried}
+        unresolved = {
+            k: entry
+            for k, entry in (progress.get(unresolved_slot(slot)) or {}).items()
+            if k not in settled
+        }
+        for key in tried - settled:
+            unresolved.setdefault(key, {"reason": reasons.get(key, "?"), "since": since})
+        checkpoint.progress = {**progress, slot: kept, unresolved_slot(slot): unresolved}
+        checkpoint.save(update_fields=["progress"])
+
+
+def unresolved_records(shop: Shop) -> list[dict]:
+    """Every set-aside record of ``shop`` the platform did not return to the reconcile:
+    ``{"stream", "key", "reason", "since"}``."""
+    found = []
+    for stream, slot, refunds in SET_ASIDE_SLOTS:
+        progress = (
+            Checkpoint.objects.filter(shop=shop, stream=stream)
+            .values_list("progress", flat=True)
+            .first()
+        ) or {}
+        for key, entry in sorted((progress.get(unresolved_slot(slot)) or {}).items()):
+            found.append({"stream": "refunds" if refunds else "trades", "key": key, **entry})
+    return found
 
 
 def _record_success(shop: Shop) -> None:
@@ -125,6 +230,11 @@ def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
     run.window_start, run.window_end = start, end
     try:
         report = _compare(shop, client, start, end, counters)
+        _compare_refunds(shop, client, start, end, counters, report)
+        unresolved = unresolved_records(shop)
+        report.unresolved = len(unresolved)
+        if unresolved:
+            report.details["unresolved"] = unresolved[:DETAIL_LIMIT]
     except Exception as error:
         counters.api_calls = client.calls - calls_before
         runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
@@ -133,10 +243,16 @@ def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
     report.duration_seconds = time.monotonic() - started
     with transaction.atomic():  # the report and its webhook event commit together
         report.save()
-        if report.missing_found:
+        if report.missing_found or report.refunds_missing_found:
             emit_found_missing(report)
     runs.finish_run(run, counters, SyncRun.Outcome.SUCCEEDED)
     return report
+
+
+def _modified(entry: dict) -> datetime:
+    """A listing entry's ``modified``; one without it (malformed) counts as newer than any row
+    we hold, so the detail API (always current) is asked for the record."""
+    return parse_time(entry.get("modified")) or UNKNOWN
 
 
 def _local(shop: Shop, tids) -> dict[int, datetime]:
@@ -162,7 +278,7 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
     if platform_count != local_count:
         fetch = partial(sold, fields=LISTING_FIELDS, page_size=100, use_has_next=True)
         for items in read_forward(lambda page_no: fetch(page_no=page_no)):
-            platform.update({t["tid"]: parse_time(t["modified"]) for t in items})
+            platform.update({t["tid"]: _modified(t) for t in items if t.get("tid")})
     if end > start:
         changed = partial(
             api.trades_sold_increment_get,
@@ -184,8 +300,9 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
         )
         for items in pages:
             for t in items:
-                modified = parse_time(t["modified"])
-                platform[t["tid"]] = max(modified, platform.get(t["tid"], modified))
+                if t.get("tid"):
+                    modified = _modified(t)
+                    platform[t["tid"]] = max(modified, platform.get(t["tid"], modified))
 
     local = _local(shop, platform)
     missing = sorted(tid for tid in platform if tid not in local)
@@ -209,6 +326,59 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
             "not_found": sorted(set(missing + stale) - fetched)[:DETAIL_LIMIT],
         },
     )
+
+
+def _compare_refunds(shop: Shop, client: TopClient, start, end, counters, report) -> None:
+    """The day's refunds (by modified) on the platform against ours; repair the difference
+    and add it to ``report``."""
+    platform: dict[int, datetime] = {}
+    if end > start:
+        listing = partial(
+            refunds_receive_get,  # names every synced type: the default hides most
+            client,
+            shop.session_key,
+            start_modified=start,
+            end_modified=end - timedelta(seconds=1),  # both bounds are inclusive
+            fields=REFUND_LISTING_FIELDS,
+            page_size=100,
+        )
+        pages = read_backward(
+            lambda page_no, start_at, size: listing(
+                page_no=page_no, start_modified=start_at, page_size=size
+            ),
+            start=start,
+            page_size=100,
+            split_threshold=10**9,  # a reconcile reads the whole day, however large
+            by_modified=False,  # the refund list's order is not documented
+        )
+        for items in pages:
+            for r in items:
+                if r.get("refund_id"):
+                    modified = _modified(r)
+                    platform[r["refund_id"]] = max(modified, platform.get(r["refund_id"], modified))
+    local_count = Refund.objects.filter(shop=shop, modified__gte=start, modified__lt=end).aggregate(
+        n=Count("id")
+    )["n"]
+    local = dict(
+        Refund.objects.filter(shop=shop, refund_id__in=list(platform)).values_list(
+            "refund_id", "modified"
+        )
+    )
+    missing = sorted(key for key in platform if key not in local)
+    stale = sorted(
+        key for key, modified in platform.items() if key in local and local[key] < modified
+    )
+    fetched, fixed = _repair(shop, client, missing + stale, counters, refunds=True)
+    report.refunds_platform_count = len(platform)
+    report.refunds_local_count = local_count
+    report.refunds_missing_found = len([key for key in missing if key in fetched])
+    report.refunds_stale_fixed = len([key for key in stale if key in fixed])
+    if missing or stale:
+        report.details["refunds"] = {
+            "missing": missing[:DETAIL_LIMIT],
+            "stale": stale[:DETAIL_LIMIT],
+            "not_found": sorted(set(missing + stale) - fetched)[:DETAIL_LIMIT],
+        }
 
 
 def _repair(

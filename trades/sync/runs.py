@@ -98,7 +98,8 @@ def finish_run(run: SyncRun, counters: Counters, outcome: str, error: Exception 
 
 
 def backoff(failures: int) -> timedelta:
-    return min(BACKOFF_CAP, timedelta(minutes=2 ** max(0, failures - 1)))
+    # the exponent is capped too: past ~40 failures in a row the timedelta would overflow
+    return min(BACKOFF_CAP, timedelta(minutes=2 ** min(max(0, failures - 1), 10)))
 
 
 class WorkerLost(Exception):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from ordersync.taobao import api
 from trades.sync.write import write_refunds, write_trades
 
@@ -17,6 +19,14 @@ REFUND_FIELDS = (
     "refund_id,tid,oid,status,refund_fee,created,modified,title,total_fee,order_status,"
     "good_status,has_good_return,reason,desc,refund_phase,buyer_nick,buyer_open_uid"
 )
+
+
+def refunds_receive_get(client, session: str, **params) -> api.Page:
+    """``refunds.receive.get`` naming every type we sync: without ``type`` the platform lists
+    only refunds of guarantee_trade and auto_delivery trades (top-api.md §4.8). Trade lists
+    name their types where they are read (``SYNC_TRADE_TYPES`` too)."""
+    params.setdefault("type", ",".join(settings.SYNC_TRADE_TYPES))
+    return api.refunds_receive_get(client, session, **params)
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,5 @@ TRADES = Stream(
     needs_orders=True,
     sorted_by_modified=True,
 )
-REFUNDS = Stream(
-    "refunds", "refund_id", REFUND_FIELDS, api.refunds_receive_get, write_refunds, False
-)
+REFUNDS = Stream("refunds", "refund_id", REFUND_FIELDS, refunds_receive_get, write_refunds, False)
 STREAMS = {stream.name: stream for stream in (TRADES, REFUNDS)}

@@ -36,6 +36,8 @@ def emit_found_missing(report: ReconcileReport) -> list[int]:
             "day": str(report.day),
             "missing_found": report.missing_found,
             "tids": report.details.get("missing", [])[:MISSING_TIDS_SHOWN],
+            "refunds_missing_found": report.refunds_missing_found,
+            "refund_ids": report.details.get("refunds", {}).get("missing", [])[:MISSING_TIDS_SHOWN],
         },
         shop_id=report.shop_id,
     )

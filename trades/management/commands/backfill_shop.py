@@ -1,13 +1,22 @@
 from __future__ import annotations
 
+import math
 import sys
+import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
+from shops.models import Checkpoint
 from trades.management.commands._shop import find_shop
 from trades.sync.backfill import Progress, backfill_shop
 
 BAR = 30
+# Failures that only ask for time: a code-7 ban longer than the client waits out itself, and
+# isv.trade-service-rejection ("query again in 3 minutes"). The failed run has set the
+# backfill checkpoint's next_run_at to when the platform lets us back in.
+WAITED_OUT = frozenset({"RateLimited", "TradeServiceRejected"})
+sleep = time.sleep  # tests replace it
 
 
 def progress_line(progress: Progress) -> str:
@@ -25,6 +34,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("shop", help="shop id or seller nick")
         parser.add_argument("--days", type=int, help="how far back (default BACKFILL_DAYS)")
+        parser.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="exit at a ban or rejection instead of waiting it out",
+        )
 
     def handle(self, *args, **opts):
         shop = find_shop(opts["shop"])
@@ -34,12 +48,32 @@ class Command(BaseCommand):
             line = progress_line(progress)
             self.stderr.write(("\r" + line) if tty else line, ending="" if tty else "\n")
 
-        run = backfill_shop(shop, opts["days"], on_progress=show)
-        if tty:
-            self.stderr.write("")
+        while True:
+            run = backfill_shop(shop, opts["days"], on_progress=show)
+            if tty:
+                self.stderr.write("")
+            if run.outcome != "failed" or run.error_class not in WAITED_OUT or opts["no_wait"]:
+                break
+            self._wait_out(shop, run.error_class, tty)  # then resume where it stopped
         self.stdout.write(
             f"backfill {run.outcome}: {run.pages} pages, {run.trades_written} trades written, "
             f"{run.api_calls} API calls"
         )
         if run.outcome == "failed":
             raise CommandError(f"{run.error_class}: {run.error_message} (resume by running again)")
+
+    def _wait_out(self, shop, reason: str, tty: bool) -> None:
+        """Count down to the backfill checkpoint's next run time, one second at a time (on a
+        terminal in place; in a log every 30 seconds)."""
+        checkpoint = Checkpoint.objects.get(shop=shop, stream=Checkpoint.Stream.BACKFILL)
+        until = checkpoint.next_run_at or timezone.now()
+        total = max(1, math.ceil((until - timezone.now()).total_seconds()))
+        for left in range(total, 0, -1):
+            line = f"{reason}: the platform asks us to wait; resuming in {left}s"
+            if tty:
+                self.stderr.write(f"\r{line}   ", ending="")
+            elif left == total or left % 30 == 0:
+                self.stderr.write(line)
+            sleep(1)
+        if tty:
+            self.stderr.write("")

@@ -9,7 +9,10 @@ from trades.sync.reconcile import reconcile_shop
 
 
 class Command(BaseCommand):
-    help = "Reconcile a shop's trades with the platform (yesterday and today, or one day)."
+    help = (
+        "Reconcile a shop's trades and refunds with the platform (every day since the last "
+        "one reconciled whole, at least yesterday, and today; or one day)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("shop", help="shop id or seller nick")
@@ -25,5 +28,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{report.day}: platform {report.platform_count}, ours {report.local_count}, "
                 f"missing found {report.missing_found}, stale fixed {report.stale_fixed}, "
-                f"{report.api_calls} API calls, {report.duration_seconds:.1f}s"
+                f"{report.api_calls} API calls, {report.duration_seconds:.1f}s; refunds: "
+                f"platform {report.refunds_platform_count}, ours {report.refunds_local_count}, "
+                f"missing found {report.refunds_missing_found}, "
+                f"stale fixed {report.refunds_stale_fixed}; unresolved {report.unresolved}"
             )
