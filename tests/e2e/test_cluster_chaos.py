@@ -119,12 +119,25 @@ def all_delivered() -> bool:
     return not WebhookDelivery.objects.exclude(state="succeeded").exists()
 
 
+@pytest.mark.parametrize("incrementv", ["allowed", "refused"])
 def test_zero_loss_under_chaos_with_a_killed_worker(
-    gateway, sandbox_app, tenant_a, tmp_path, settings
+    gateway, sandbox_app, tenant_a, tmp_path, settings, incrementv
 ):
+    """Once with ``incrementv.get`` allowed (windows on the time a change became visible),
+    once refused for the app (windows on ``modified``: late arrivals are swept and measured)."""
     from tests.sync.test_concurrency import database_url
 
     settings.WEBHOOKS_ALLOW_PRIVATE = True
+    if incrementv == "refused":
+        gateway.control(
+            "apps",
+            {
+                "app_key": sandbox_app.app_key,
+                "app_secret": sandbox_app.app_secret,
+                "calls_per_minute": 0,
+                "denied_methods": ["taobao.trades.sold.incrementv.get"],
+            },
+        )
     with Receiver(Behaviour(fail_rate=0.2, seed=5)) as receiver:
         create_endpoint(tenant_a, receiver.url, ["trade.created", "refund.created"])
         # the schedule the migration makes; a transactional test's flush may have removed it
@@ -132,7 +145,15 @@ def test_zero_loss_under_chaos_with_a_killed_worker(
             name="webhooks-sweep", defaults={"func": SWEEP_TASK, "schedule_type": "I", "minutes": 1}
         )
         run_cluster_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url())
-        delivered = {json.loads(r.body)["id"] for r in receiver.delivered()}
+    sandbox_app.refresh_from_db()
+    trade_streams = Checkpoint.objects.filter(stream="trades")
+    if incrementv == "refused":
+        # the engine learnt the refusal, fell back to modified windows and measured the lag
+        assert sandbox_app.incrementv_denied_at is not None
+        assert sum(c.late_arrivals for c in trade_streams) > 0
+    else:
+        assert sandbox_app.incrementv_denied_at is None
+    delivered = {json.loads(r.body)["id"] for r in receiver.delivered()}
 
     events = WebhookEvent.objects.values_list("uuid", flat=True)
     assert len(events) > 100

@@ -338,3 +338,30 @@ def test_a_worker_killed_while_reading_a_narrowest_window_whole_leaves_it_to_par
     assert Trade.objects.filter(shop=shop).count() == 7
     lost = SyncRun.objects.filter(shop=shop, error_class="WorkerLost")
     assert lost.count() == 1  # the killed run, found by the next one
+
+
+def test_a_fresh_change_is_stored_at_once_although_the_measured_lag_widened_the_windows(
+    make_shop, gateway, tight
+):
+    """Windows widened by a measured lag trail now by it; a change listed with the usual lag
+    is read ahead of the cursor by the next run all the same, and the cursor stays with the
+    windows (they find the late arrivals)."""
+    tight.SYNC_INCREMENTV = False
+    shop = make_shop("ahead")
+    sync_shop(shop, "trades")  # the cursor starts at the present
+    Checkpoint.objects.filter(shop=shop, stream="trades").update(
+        measured_lag_seconds=40, lag_measured_at=timezone.now()
+    )
+    gateway.faults(lag_seconds=0)
+    before = set(gateway.oracle_trades(shop.seller_nick))
+    gateway.control("market", {"nick": shop.seller_nick, "burst": 1})
+    (tid,) = set(gateway.oracle_trades(shop.seller_nick)) - before
+    time.sleep(tight.SYNC_LAG_SECONDS + 1)
+
+    run = sync_shop(shop, "trades")
+
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED
+    trade = Trade.objects.get(shop=shop, tid=tid)
+    assert any("ahead of the cursor" in note for note in run.notes)
+    # the windows still trail by the measured lag: the cursor is behind the change
+    assert Checkpoint.objects.get(shop=shop, stream="trades").cursor < trade.modified

@@ -13,7 +13,8 @@ monotonic) and the cursor where it was.
 Windows run on ``modified`` (``increment.get``, ``refunds.receive.get``) or, for trades where
 the app may call it, on visibility time (``incrementv.get``, ``async_modified``), which has
 no lag gap. Windows on ``modified`` find late arrivals in their overlap and in a periodic
-sweep behind the cursor, and widen lag and overlap from the lag measured (``late``).
+sweep behind the cursor, and widen lag and overlap from the lag measured (``late``); a run
+whose widened windows caught up reads ahead of the cursor to ``now − SYNC_LAG_SECONDS``.
 
 Windows are bounded in rows (≤ ``SYNC_SPLIT_THRESHOLD``) and in time: a window that reads
 longer than ``SYNC_WINDOW_TIME_LIMIT`` keeps the pages it wrote and the cursor, and is read
@@ -89,11 +90,14 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
     run = runs.start_run(shop, spec.name, SyncRun.Kind.INCREMENTAL)
     counters = runs.Counters()
     calls_before = client.calls
+    step = Step.MORE
     try:
         for _ in range(MAX_WINDOWS_PER_RUN):
             step = _sync_window(shop, spec, client, run, counters)
             if step is not Step.MORE or time.monotonic() > stop_at:
                 break  # caught up, or the run has had its time: the next one goes on
+        if step is Step.CAUGHT_UP and time.monotonic() <= stop_at:
+            read_ahead(shop, spec, client, counters, stop_at)
         if time.monotonic() <= stop_at:
             sweep(shop, spec, client, counters, stop_at)
     except Exception as error:
@@ -424,6 +428,49 @@ def not_stored(shop: Shop, spec: Stream, items: list[dict]) -> list[dict]:
         if have is None or listed is None or have < listed:
             fresh.append(item)
     return fresh
+
+
+def read_ahead(
+    shop: Shop, spec: Stream, client: TopClient, counters: runs.Counters, stop_at: float
+) -> None:
+    """Read the stretch from the cursor to ``now − SYNC_LAG_SECONDS`` of a stream on
+    ``modified`` whose windows trail further (the measured lag widened their lag), without
+    moving the cursor.
+
+    Windows that trail by the measured lag leave every change of that stretch to a later
+    run, although most of them are listed already: a change made seconds before a run,
+    with the usual lag, would wait a whole measured lag (and another run) to be stored.
+    Only the records not stored yet at their ``modified`` are completed and written; the
+    cursor, and so the windows that find the late arrivals, stay where they are. A read that
+    outlives ``SYNC_WINDOW_TIME_LIMIT`` (or the run's time) stops: the windows read it all
+    later anyway."""
+    if window_source(shop, spec) != MODIFIED:
+        return
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
+    if checkpoint.cursor is None or checkpoint.progress.get("source", MODIFIED) != MODIFIED:
+        return
+    lag, _ = late.lag_and_overlap(checkpoint, MODIFIED)
+    configured = timedelta(seconds=settings.SYNC_LAG_SECONDS)
+    if lag <= configured:
+        return  # the windows reach now − SYNC_LAG_SECONDS themselves
+    end = (client.clock.now() - configured).replace(microsecond=0)
+    start = checkpoint.cursor
+    if end <= start:
+        return
+    end = min(end, start + window_limit(shop))
+    window = Window(start, end)
+    deadline = min(stop_at, time.monotonic() + settings.SYNC_WINDOW_TIME_LIMIT)
+    set_aside = SetAside.of(checkpoint)
+    try:
+        rows, _ = read_split(
+            shop, spec, client, window, counters, deadline, set_aside, skip_stored=True
+        )
+        note = f"read {_span(window)} ahead of the cursor: {rows} row(s)"
+    except WindowOverrun:
+        note = f"read {_span(window)} ahead of the cursor: out of time, left to the windows"
+    counters.set_aside += set_aside.entries()
+    _set_progress(checkpoint, set_aside)
+    counters.notes.append(note)
 
 
 def sweep(
