@@ -233,9 +233,10 @@ def run_cluster_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url: st
 
     for shop in Shop.objects.filter(pk__in=[s.pk for s in shops]):
         assert_matches_oracle(gateway, shop)
-    # not hollow: most records were due at the last check (a shop's trades waiting out a
-    # rejection are left to the final check)
-    assert run["checks_during_run"] >= 4 and run["due_at_last_check"] > 100
+    # not hollow: records were due at the last check. A stream waiting out a rejection (3
+    # minutes) is left to the final check, and two of the three shops can be waiting at the
+    # last check: one shop's history and run are the floor.
+    assert run["checks_during_run"] >= 4 and run["due_at_last_check"] > 60
     assert run["errors_injected"] > 10, run
     tmc_stats = gateway.control("tmc")
     assert tmc_stats.get("dropped", 0) > 0 and tmc_stats.get("confirmed", 0) > 0, tmc_stats
