@@ -400,37 +400,35 @@ def _own_trade(call: Call) -> TradeRecord:
     return trade
 
 
-def _drift(call: Call, versions: list) -> None:
-    """Pagination drift: change trades of the queried window before the next page call."""
+def _drifting(call: Call, versions: list) -> list:
+    """The listed versions whose records change before the next page call (pagination
+    drift), drawn from the fault RNG; none when no drift is drawn for this call."""
     world = call.world
     faults = world.faults
     if not faults.drift_rate or not versions or not faults.applies_to(call.method):
-        return
+        return []
     if world.fault_rng.random() >= faults.drift_rate:
-        return
+        return []
     count = min(faults.drift_trades, len(versions))
     world.injected["drift"] += count
-    for version in world.fault_rng.sample(versions, count):
-        activity.change_trade(world, call.seller, version.trade, call.now)
+    return world.fault_rng.sample(versions, count)
+
+
+def _drift(call: Call, versions: list) -> None:
+    """Pagination drift: change trades of the queried window before the next page call."""
+    for version in _drifting(call, versions):
+        activity.change_trade(call.world, call.seller, version.trade, call.now)
 
 
 def _drift_refunds(call: Call, versions: list) -> None:
     """Pagination drift of the refund list: refunds of the queried window change before the
     next page call (an open one moves a step, a closed one gets a note; each may get a
     same-second version too)."""
-    world = call.world
-    faults = world.faults
-    if not faults.drift_rate or not versions or not faults.applies_to(call.method):
-        return
-    if world.fault_rng.random() >= faults.drift_rate:
-        return
-    count = min(faults.drift_trades, len(versions))
-    world.injected["drift"] += count
-    for version in world.fault_rng.sample(versions, count):
-        refund, lag = version.refund, world.draw_lag()
+    for version in _drifting(call, versions):
+        refund, lag = version.refund, call.world.draw_lag()
         if not lifecycle.advance_refund(call.seller, refund, call.now, lag):
             lifecycle.touch_refund(call.seller, refund, call.now, lag)
-        activity.refund_same_second(world, call.seller, refund, lag)
+        activity.refund_same_second(call.world, call.seller, refund, lag)
 
 
 HANDLERS = {
