@@ -148,3 +148,8 @@ def ensure_users(creds: Credentials) -> None:
         tenant=Tenant.objects.get(slug="acme"),
         defaults={"role": Membership.Role.OWNER},
     )
+
+
+def has_service() -> bool:
+    """Whether the database already holds the demo's shops (from an earlier run)."""
+    return Shop.objects.filter(app__app_key=APP_KEY).exists()

@@ -105,6 +105,7 @@ def _run(shop: Shop, days: int | None, client: TopClient, on_progress) -> SyncRu
         _backfill_trades(shop, client, counters, on_progress)
         _backfill_refunds(shop, client, counters, on_progress)
         _finish(shop)
+        runs.follow_volume(shop, client.clock.now())  # backfill and runs alike wrote it
     except Locked:
         counters.api_calls = client.calls - calls_before
         return runs.finish_run(run, counters, SyncRun.Outcome.SKIPPED)

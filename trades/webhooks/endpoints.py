@@ -28,7 +28,7 @@ from trades.webhook_models import (
     WebhookEvent,
     WebhookSecret,
 )
-from trades.webhooks.guard import BadURL, is_public, parse_url
+from trades.webhooks.guard import BadURL, allowed, parse_url
 from trades.webhooks.outbox import queue_deliveries
 
 SECRET_PREFIX = "whsec_"
@@ -67,7 +67,7 @@ def check_url(url: str) -> str:
         ipaddress.ip_address(target.host)
     except ValueError:
         return url
-    if not settings.WEBHOOKS_ALLOW_PRIVATE and not is_public(target.host):
+    if not allowed(target.host):
         raise InvalidEndpoint("url must not point at a private, loopback or link-local address")
     return url
 
