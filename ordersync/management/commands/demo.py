@@ -82,6 +82,8 @@ class Command(BaseCommand):
             self.stop(children)
 
     def stop(self, children: Children) -> None:
+        if not children.children:
+            return
         # a second Ctrl-C would leave children running: each gets a bounded time anyway
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
