@@ -14,6 +14,7 @@ from ordersync.bench import report
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+REPO_PATH = re.compile(r"`((?:ordersync|shops|trades|tests|templates|docs)/[\w./-]*)`")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 # Written in parts so that this file does not name what it looks for.
 OUTSIDE = [
@@ -93,6 +94,16 @@ def test_every_relative_link_lands():
             elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
                 broken.append(f"{page.name}: {target} (no such heading)")
     assert broken == []
+
+
+def test_every_path_the_docs_name_exists():
+    named = {
+        (page.name, path)
+        for page in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *pages()]
+        for path in REPO_PATH.findall(page.read_text(encoding="utf-8"))
+    }
+    assert len(named) > 50
+    assert sorted((page, path) for page, path in named if not (ROOT / path).exists()) == []
 
 
 def test_nothing_cites_what_the_repository_does_not_hold():
