@@ -33,7 +33,7 @@ def pages() -> list[Path]:
 
 
 def docs_map() -> set[str]:
-    """The `docs/*.md` pages the README's documentation table links to."""
+    """The `docs/*.md` pages the README's documentation map links to."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("## Documentation", 1)[1].split("\n## ", 1)[0]
     return {target for target in LINK.findall(table) if target.startswith("docs/")}
