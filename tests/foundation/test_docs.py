@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -55,16 +56,21 @@ def links(page: Path) -> list[str]:
     return [t for t in LINK.findall(text) if not re.match(r"[a-z]+:", t)]
 
 
-def tracked_text_files() -> list[Path]:
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+def project_files() -> list[Path]:
+    """What git tracks or would track; without git, the tree but local state."""
+    git = shutil.which("git")
+    listing = subprocess.run(
+        [git or "false", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout.split("\n")
-    files = [ROOT / name for name in out if name and (ROOT / name).is_file()]
-    return [f for f in files if f.suffix not in {".png", ".pickle", ".ico", ".gz"}]
+    )
+    if git and listing.returncode == 0:
+        files = [ROOT / name for name in listing.stdout.splitlines() if name]
+    else:
+        local = {".git", ".venv", ".data", ".hypothesis", ".ruff_cache", "__pycache__", "artifacts"}
+        files = [f for f in ROOT.rglob("*") if not local & set(f.relative_to(ROOT).parts)]
+    return [f for f in files if f.is_file() and f.suffix not in {".png", ".pickle", ".gz", ".pyc"}]
 
 
 def test_the_readme_is_a_front_page():
@@ -108,7 +114,7 @@ def test_every_path_the_docs_name_exists():
 
 def test_nothing_cites_what_the_repository_does_not_hold():
     found = []
-    for path in tracked_text_files():
+    for path in project_files():
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
