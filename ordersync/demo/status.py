@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from ordersync.taobao.types import PLATFORM_TZ, parse_time
 from shops.models import Checkpoint, Shop, SyncRun
-from trades.models import TmcShop, Trade
+from trades.models import Trade
+from trades.tmc.models import TmcShop
 
 BAR = 24
 
