@@ -33,6 +33,7 @@ class Children:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.children: list[Child] = []
+        self.killed: list[str] = []  # the children stop() had to kill
 
     def start(
         self,
@@ -89,7 +90,10 @@ class Children:
                 continue
             waits_for = child.waits_for()
             say(f"  stopping {child.name}" + (f": {waits_for}" if waits_for else "") + " …")
-            say(_stop(child, timeout))
+            said = _stop(child, timeout)
+            if said.endswith("killed"):
+                self.killed.append(child.name)
+            say(said)
         return [child.name for child in ordered]
 
 

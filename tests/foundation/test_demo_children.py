@@ -95,6 +95,7 @@ def test_a_child_that_does_not_stop_in_time_is_killed_with_what_it_started(tmp_p
 
     assert time.monotonic() - began < 5
     assert said == ["  stopping stubborn …", "  stubborn did not stop within 1 s: killed"]
+    assert children.killed == ["stubborn"]
     assert children.children[0].proc.returncode == -signal.SIGKILL
     deadline = time.monotonic() + 5
     while _running(grandchild):

@@ -89,6 +89,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.stdout.write(f"Stopping the children in turn (each at most {STOP_SECONDS:.0f} s):")
         stopped = children.stop(order=STOP_ORDER, say=self.stdout.write)
+        if "qcluster" in children.killed:
+            self.stdout.write(
+                "Nothing is lost: every finished backfill slice and window is recorded, and the "
+                "runs the workers held resume where they stopped at the next start."
+            )
         self.stdout.write(
             f"Stopped {', then '.join(stopped)}. "
             "Run `manage.py demo` again to resume with the same data."
