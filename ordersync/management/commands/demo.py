@@ -17,6 +17,7 @@ from ordersync.demo import world
 from ordersync.demo.children import STOP_SECONDS, Children, wait_for_http
 from ordersync.demo.status import backfill_lines, running_jobs, status_line
 from ordersync.demo.terminal import allow_loopback_webhooks, log_to_file, stop_on_sigterm
+from ordersync.embedded_db import forget_dead_handles
 from shops.models import Tenant
 from trades.api.keys import create_api_key
 
@@ -89,6 +90,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.stdout.write(f"Stopping the children in turn (each at most {STOP_SECONDS:.0f} s):")
         stopped = children.stop(order=STOP_ORDER, say=self.stdout.write)
+        if children.killed and settings.EMBEDDED_DATABASE:
+            # killed, they could not leave the embedded server's list of its users
+            forget_dead_handles(settings.ORDERSYNC_DATA_DIR / "postgres")
         if "qcluster" in children.killed:
             self.stdout.write(
                 "Nothing is lost: every finished backfill slice and window is recorded, and the "
