@@ -19,10 +19,10 @@ import psycopg
 import pytest
 import requests
 
-from ordersync.bench.receiver import Behaviour, Receiver
 from ordersync.embedded_db import HANDLES, embedded_database_url, stop_server
 from ordersync.sandbox.clock import fmt, parse
 from ordersync.sandbox.world import World
+from tools.bench.receiver import Behaviour, Receiver
 from trades.webhooks.signing import verify_signature
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,13 +12,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from ordersync.bench.sandbox import free_port
-from ordersync.demo import world
-from ordersync.demo.children import STOP_SECONDS, Children, wait_for_http
-from ordersync.demo.status import backfill_lines, running_jobs, status_line
-from ordersync.demo.terminal import allow_loopback_webhooks, log_to_file, stop_on_sigterm
 from ordersync.embedded_db import forget_dead_handles
 from shops.models import Tenant
+from tools.bench.sandbox import free_port
+from tools.demo import world
+from tools.demo.children import STOP_SECONDS, Children, wait_for_http
+from tools.demo.status import backfill_lines, running_jobs, status_line
+from tools.demo.terminal import allow_loopback_webhooks, log_to_file, stop_on_sigterm
 from trades.api.keys import create_api_key
 
 # Workers first (they finish their task and stop calling), then the TMC consumer (it
