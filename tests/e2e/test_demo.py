@@ -61,6 +61,17 @@ def stop_demo(demo: subprocess.Popen, signum: int) -> tuple[str, float]:
     return rest, time.monotonic() - began
 
 
+def end(demo: subprocess.Popen) -> None:
+    """After a failure: stop the demo as a user would, so that it stops its children (each
+    runs in a session of its own, which killing the demo alone would leave running)."""
+    if demo.poll() is None:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+
+
 @pytest.fixture
 def data_dir(tmp_path):
     yield tmp_path / "data"
@@ -96,8 +107,7 @@ def test_the_quick_start_ends_with_the_printed_curl_returning_trades(env, data_d
         _a_webhook_reaches_a_receiver_on_this_machine(web, key, banner)
         rest, took = stop_demo(demo, signal.SIGINT)
     finally:
-        if demo.poll() is None:
-            demo.kill()
+        end(demo)
     assert demo.returncode == 0, rest[-3000:]
     _stopped_in_order_within_seconds(rest, took, "Ctrl-C")
     assert json.loads((data_dir / "postgres" / HANDLES).read_text()) == []
@@ -151,8 +161,7 @@ def test_demo_backfills_every_shop_and_sigterm_saves_the_world_like_ctrl_c(env, 
         key = re.search(r"API key +(\S+)", text).group(1)
         rest, _ = demo.communicate(timeout=600)
     finally:
-        if demo.poll() is None:
-            demo.kill()
+        end(demo)
     assert demo.returncode == 0, (text + rest)[-3000:]
     assert "Backfills done." in rest
     snapshot = data_dir / "sandbox-world.pickle"
@@ -194,8 +203,7 @@ def _second_run_resumes_and_stops_on_sigterm(env: dict, key: str, synced: int) -
         _wait_until_healthy(web)
         rest, took = stop_demo(demo, signal.SIGTERM)
     finally:
-        if demo.poll() is None:
-            demo.kill()
+        end(demo)
     assert demo.returncode == 0, rest[-3000:]
     _stopped_in_order_within_seconds(rest, took, "SIGTERM")
 
