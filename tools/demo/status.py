@@ -88,4 +88,4 @@ def running_jobs(shops: list[Shop]) -> str:
     held = [f"{run.kind} of {run.shop.seller_nick}" for run in runs.select_related("shop")]
     if not held:
         return "its workers hold no run"
-    return "its workers finish " + ", ".join(sorted(set(held)))
+    return "its workers finish " + ", ".join(sorted(set(held))) + " (a backfill pauses)"

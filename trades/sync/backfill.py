@@ -91,6 +91,8 @@ def _with_time_limit(on_progress, time_limit: float | None):
             on_progress(progress)
         if time.monotonic() > stop_at:
             raise Paused(f"stopped after {time_limit:.0f}s; the next run resumes here")
+        if runs.pause_requested():
+            raise Paused("asked to pause; the next run resumes here")
 
     return report
 

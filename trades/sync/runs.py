@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db.models import F
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from trades.sync.windows import narrower
 
 log = logging.getLogger("ordersync.sync")
 RATE_SPANS = (timedelta(minutes=10), timedelta(hours=1))  # see changed_per_hour
+PAUSE_KEY, PAUSE_SECONDS = "sync:pause-backfills", 300  # see request_pause
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 HEALTH_RUNS = 10
@@ -205,6 +207,22 @@ def _changed(shop: Shop, since: datetime, until: datetime) -> int:
         modified__gt=since,
         modified__lte=until,
     ).count()
+
+
+def request_pause(pause: bool) -> None:
+    """Ask every worker's backfill to stop after the slice in hand (``True``), or no longer.
+
+    A backfill run reads slices for up to ``SYNC_RUN_TIME_LIMIT``, and a worker stopping
+    gracefully finishes its task first: asked to pause, the run ends within a slice, as if
+    its time were up, and the next run resumes it. Used by ``manage.py demo`` on Ctrl-C."""
+    if pause:
+        caches["shared"].set(PAUSE_KEY, True, timeout=PAUSE_SECONDS)
+    else:
+        caches["shared"].delete(PAUSE_KEY)
+
+
+def pause_requested() -> bool:
+    return bool(caches["shared"].get(PAUSE_KEY))
 
 
 def backfilling(shop: Shop) -> bool:

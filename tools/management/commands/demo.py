@@ -20,6 +20,7 @@ from tools.demo.children import STOP_SECONDS, Children, wait_for_http
 from tools.demo.status import backfill_lines, running_jobs, status_line
 from tools.demo.terminal import allow_loopback_webhooks, log_to_file, stop_on_sigterm
 from trades.api.keys import create_api_key
+from trades.sync.runs import request_pause
 
 # Workers first (they finish their task and stop calling), then the TMC consumer (it
 # confirms its pull), then web, then the sandbox, which saves its world and must outlive
@@ -63,6 +64,7 @@ class Command(BaseCommand):
         try:
             self.stdout.write("Migrating the database …")
             call_command("migrate", verbosity=0)
+            request_pause(False)  # a demo that died while stopping left it asked
             self.check_snapshot(snapshot, opts["new_sandbox"])
             self.start_sandbox(children, sandbox_port, snapshot)
             shops, creds, new_key = self.setup(sandbox_url)
@@ -89,7 +91,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.stdout.write(f"Stopping the children in turn (each at most {STOP_SECONDS:.0f} s):")
-        stopped = children.stop(order=STOP_ORDER, say=self.stdout.write)
+        request_pause(True)  # a backfill in hand ends after its slice, not after minutes
+        try:
+            stopped = children.stop(order=STOP_ORDER, say=self.stdout.write)
+        finally:
+            request_pause(False)
         if children.killed and settings.EMBEDDED_DATABASE:
             # killed, they could not leave the embedded server's list of its users
             forget_dead_handles(settings.ORDERSYNC_DATA_DIR / "postgres")
