@@ -155,6 +155,7 @@ def _stopped_in_order_within_seconds(rest: str, took: float, cause: str) -> None
 
 
 def test_demo_backfills_every_shop_and_sigterm_saves_the_world_like_ctrl_c(env, data_dir):
+    _ctrl_c_during_the_backfills_pauses_them(env)
     demo = start_demo(env, "--exit-after-backfill")
     try:
         text = read_until(demo, "  metrics")
@@ -189,6 +190,23 @@ def test_demo_backfills_every_shop_and_sigterm_saves_the_world_like_ctrl_c(env, 
     assert "--new-sandbox" in third.stderr
     assert "Building the sandbox" not in third.stdout
     assert not snapshot.exists()  # said, not silently rebuilt
+
+
+def _ctrl_c_during_the_backfills_pauses_them(env: dict) -> None:
+    """A worker finishes its task before it stops; asked to pause, a backfill ends after
+    its slice, so the workers stop in seconds (the run below resumes and completes them)."""
+    demo = start_demo(env)
+    try:
+        read_until(demo, "Backfilling")
+        line = ""
+        while not re.search(r"\[#+\.+\]", line):  # a backfill under way
+            line = demo.stdout.readline()
+            assert line, "the demo ended during the backfills"
+        rest, took = stop_demo(demo, signal.SIGINT)
+    finally:
+        end(demo)
+    assert demo.returncode == 0, rest[-3000:]
+    _stopped_in_order_within_seconds(rest, took, "Ctrl-C")
 
 
 def _second_run_resumes_and_stops_on_sigterm(env: dict, key: str, synced: int) -> None:
