@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hmac
 import logging
+import platform
 from datetime import timedelta
+from importlib import metadata
 
+import django
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Sum
@@ -101,8 +104,10 @@ class Exposition:
         self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
 
     def sample(self, name: str, value: float, **labels) -> None:
+        """One sample; a boolean value is written 1 or 0, a boolean label "true" or "false"."""
+        value = int(value) if isinstance(value, bool) else value
         if labels:
-            inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
             self.lines.append(f"{name}{{{inner}}} {value}")
         else:
             self.lines.append(f"{name} {value}")
@@ -111,7 +116,9 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-def _escape(value) -> str:
+def _label(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -157,8 +164,30 @@ def _limiter(out: Exposition) -> None:
 
 
 def _shop_labels(shop: Shop) -> dict[str, object]:
-    """The shop id makes each series unique: seller nicks repeat across apps and tenants."""
-    return {"shop_id": shop.pk, "shop": shop.seller_nick}
+    """The tenant's slug first (one tenant's dashboards select on it); the shop id makes each
+    series unique: seller nicks repeat across apps and tenants. ``shop`` needs its tenant
+    selected with it."""
+    return {"tenant": shop.tenant.slug, "shop_id": shop.pk, "shop": shop.seller_nick}
+
+
+def _shop_flags(out: Exposition) -> None:
+    """Per shop, 1 or 0: degraded (fewer, larger pulls) and waiting for re-authorization."""
+    shops = list(Shop.objects.select_related("tenant").order_by("id"))
+    for name, help_text, is_set in (
+        ("ordersync_shop_degraded", "1 while the shop is on fewer, larger pulls", _degraded),
+        ("ordersync_shop_needs_reauth", "1 while the seller must authorize again", _needs_reauth),
+    ):
+        out.family(name, "gauge", help_text)
+        for shop in shops:
+            out.sample(name, is_set(shop), **_shop_labels(shop))
+
+
+def _degraded(shop: Shop) -> bool:
+    return shop.degraded
+
+
+def _needs_reauth(shop: Shop) -> bool:
+    return shop.status == Shop.Status.NEEDS_REAUTH
 
 
 def _shops(out: Exposition) -> None:
@@ -166,12 +195,13 @@ def _shops(out: Exposition) -> None:
     out.family("ordersync_cursor_lag_seconds", "gauge", "platform time not yet synced, per shop")
     checkpoints = Checkpoint.objects.filter(
         shop__status=Shop.Status.ACTIVE, stream__in=["trades", "refunds"], cursor__isnull=False
-    ).select_related("shop")
+    ).select_related("shop__tenant")
     for c in checkpoints:
         lag = round((now - c.cursor).total_seconds(), 1)
         out.sample("ordersync_cursor_lag_seconds", lag, **_shop_labels(c.shop), stream=c.stream)
     _late_arrivals(out, checkpoints, now)
     _kept_records(out)
+    _shop_flags(out)
     out.family("ordersync_shops", "gauge", "shops by status and mode")
     for row in Shop.objects.values("status", "degraded").annotate(n=Count("id")):
         out.sample("ordersync_shops", row["n"], status=row["status"], degraded=row["degraded"])
@@ -182,7 +212,7 @@ def _kept_records(out: Exposition) -> None:
     and unresolved (the platform did not return them to the reconcile either)."""
     kept = Checkpoint.objects.filter(
         progress__has_any_keys=["set_aside", "refund_set_aside", "unresolved", "refund_unresolved"]
-    ).select_related("shop")
+    ).select_related("shop__tenant")
     for state in ("set_aside", "unresolved"):
         name = f"ordersync_{state}_records"
         out.family(name, "gauge", f"records {state.replace('_', ' ')} per shop and stream")
@@ -296,14 +326,25 @@ def _tmc(out: Exposition) -> None:
         "gauge",
         "freshness of the last TMC change, per shop",
     )
-    rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop")
+    rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop__tenant")
     for row in rows:
         out.sample(
             "ordersync_tmc_shop_freshness_seconds", row.freshness_seconds, **_shop_labels(row.shop)
         )
 
 
-COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed, _webhooks, _tmc]
+def _build_info(out: Exposition) -> None:
+    out.family("ordersync_build_info", "gauge", "1, labelled with the versions running")
+    out.sample(
+        "ordersync_build_info",
+        1,
+        version=metadata.version("ordersync"),
+        python=platform.python_version(),
+        django=django.get_version(),
+    )
+
+
+COLLECTORS = [_build_info, _top_calls, _limiter, _shops, _runs, _feed, _webhooks, _tmc]
 
 
 def _authorized(request: HttpRequest) -> bool:
