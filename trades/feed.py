@@ -35,6 +35,16 @@ CURSOR_VERSION = "2"
 TXID_CURSOR_VERSION = "1"
 
 
+# what each entity of the feed is, in the words of the schema
+ENTITIES = {
+    ChangeEvent.Entity.TRADE: "A trade was inserted (`previous_status` null) or updated; `key` "
+    "is its `tid`.",
+    ChangeEvent.Entity.REFUND: "A refund was inserted (`previous_status` null) or updated; "
+    "`key` is its `refund_id`.",
+}
+ENTITY_CHOICES = [(value, ENTITIES[value]) for value in ChangeEvent.Entity.values]
+
+
 @dataclass(frozen=True)
 class Change:
     entity: str  # "trade" | "refund"

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.api.filters import EnumField
 from trades.api_models import Job
+from trades.feed import ENTITY_CHOICES
 from trades.feed_models import ChangeEvent
 from trades.key_models import ApiKey
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
@@ -271,6 +272,7 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class ChangeSerializer(serializers.ModelSerializer):
+    entity = serializers.ChoiceField(choices=ENTITY_CHOICES, read_only=True)
     key_str = string_id("key")
 
     class Meta:

@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from trades.api import filters
+from trades.api import filters, openapi
 from trades.api import webhook_serializers as ws
 from trades.api.pagination import BIGINT_MAX, PageQuery
 from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
@@ -40,6 +40,8 @@ def _issued(issued: actions.IssuedSecret, code: int) -> Response:
 class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
     """The tenant's webhook endpoints."""
 
+    openapi_resource = openapi.WEBHOOK_ENDPOINTS
+
     serializer_class = ws.WebhookEndpointSerializer
     ordering = ("-id",)
 
@@ -49,7 +51,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
     @extend_schema(
         request=ws.WebhookEndpointSerializer,
         responses={201: ws.IssuedEndpointSerializer, **ERRORS},
-        summary="Add an endpoint (read_write scope); the response holds its secret, once.",
     )
     def create(self, request: Request) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -70,7 +71,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
         parameters=[_ID],
         request=ws.WebhookEndpointSerializer,
         responses={200: ws.WebhookEndpointSerializer, **ERRORS},
-        summary="Change an endpoint (read_write scope); is_active=true enables it again.",
     )
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -86,7 +86,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
     @extend_schema(
         parameters=[_ID],
         responses={204: None, **ERRORS},
-        summary="Delete an endpoint with its deliveries (read_write scope).",
     )
     def destroy(self, request: Request, **kwargs: Any) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -97,7 +96,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
         parameters=[_ID],
         request=ws.RotateSecretSerializer,
         responses={201: ws.IssuedEndpointSerializer, **ERRORS},
-        summary="New signing secret (read_write scope); the current one signs too for a while.",
     )
     @action(
         detail=True,
@@ -117,7 +115,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
         parameters=[_ID],
         request=None,
         responses={202: ws.WebhookDeliverySerializer, **ERRORS},
-        summary="Send a webhook.test event to this endpoint now (read_write scope).",
     )
     @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
     def test(self, request: Request, **kwargs: Any) -> Response:
@@ -143,6 +140,8 @@ class DeliveryQuery(PageQuery):
 class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
     """Deliveries of the tenant's events to its endpoints, newest first, with every attempt."""
 
+    openapi_resource = openapi.WEBHOOK_DELIVERIES
+
     query_class = DeliveryQuery
     ordering = ("-id",)
 
@@ -161,7 +160,6 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
         parameters=[_DELIVERY_ID],
         request=None,
         responses={202: ws.RedeliveredSerializer, **ERRORS},
-        summary="Send this delivery again now (read_write scope).",
     )
     @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
     def redeliver(self, request: Request, **kwargs: Any) -> Response:
@@ -175,9 +173,6 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
         operation_id="v1_webhook_deliveries_redeliver_range",
         request=ws.RedeliverRangeSerializer,
         responses={202: ws.RedeliveredSerializer, **ERRORS},
-        summary="Send an endpoint's deliveries of a time range again (read_write scope), a "
-        "page at a time: at most WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still "
-        "waiting for a first try; pass next_after as after for the next page.",
     )
     @action(
         detail=False,
