@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.api.openapi_walk import document, operations, problems
-from trades.feed_models import ChangeEvent
-from trades.webhook_models import EventType
+from trades.feed.models import ChangeEvent
+from trades.webhooks.models import EventType
 
 DOC = document()
 OPERATIONS = dict(operations(DOC))

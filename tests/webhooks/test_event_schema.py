@@ -13,9 +13,9 @@ from tests.api.openapi_walk import document, problems
 from tests.webhooks.conftest import wire_trade
 from trades.models import ReconcileReport
 from trades.sync.write import write_refunds, write_trades
-from trades.webhook_models import EventType
 from trades.webhooks.endpoints import send_test_event
 from trades.webhooks.events import emit_found_missing
+from trades.webhooks.models import EventType
 from trades.webhooks.runner import deliver_batch
 
 REFUND = {

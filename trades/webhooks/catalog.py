@@ -1,6 +1,6 @@
 """What each event type means, in the words the schema and the docs show partners.
 
-Every type in :class:`~trades.webhook_models.EventType` has its entry here; the schema test
+Every type in :class:`~trades.webhooks.models.EventType` has its entry here; the schema test
 fails on a type without one, and on an emitted type the schema does not describe.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from trades.webhook_models import SUBSCRIBABLE, EventType
+from trades.webhooks.models import SUBSCRIBABLE, EventType
 
 
 class Described(NamedTuple):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
 
-from trades.webhook_models import EventType
 from trades.webhooks.catalog import EVENT_CHOICES, EVENTS
+from trades.webhooks.models import EventType
 
 TAG = "Webhook events"
 INT64 = {"min_value": 1, "max_value": 2**63 - 1}

@@ -8,8 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trades.api.filters import EnumField
-from trades.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.webhooks.catalog import EVENT_CHOICES, SUBSCRIBABLE_CHOICES
+from trades.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.webhooks.payload import with_string_ids
 
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
