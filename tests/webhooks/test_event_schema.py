@@ -18,8 +18,9 @@ from trades.webhooks.events import emit_found_missing
 from trades.webhooks.models import EventType
 from trades.webhooks.runner import deliver_batch
 
+REFUND_ID = 2900000000000016885
 REFUND = {
-    "refund_id": 2900000000000016885,
+    "refund_id": REFUND_ID,
     "tid": 1,
     "oid": 1,
     "status": "WAIT_SELLER_AGREE",
@@ -47,7 +48,8 @@ def _emit_every_kind(shop, endpoint) -> None:
             platform_count=2,
             local_count=1,
             missing_found=1,
-            details={"missing": [3900000000000016884]},
+            refunds_missing_found=1,
+            details={"missing": [3900000000000016884], "refunds": {"missing": [REFUND_ID]}},
         )
         emit_found_missing(report)
     send_test_event(endpoint)
@@ -72,3 +74,17 @@ def test_every_emitted_event_matches_its_webhook_in_the_schema(shop_a, issued, r
         }
     # every type exists in the code for a reason: each one was made here
     assert seen == set(EventType.values)
+
+
+@pytest.mark.django_db
+def test_the_ids_a_reconcile_found_come_as_strings_too(shop_a, issued, receiver):
+    _emit_every_kind(shop_a, issued.endpoint)
+    while deliver_batch():
+        pass
+    (found,) = [
+        json.loads(r.body)["data"]
+        for r in receiver.received
+        if json.loads(r.body)["type"] == EventType.RECONCILE_FOUND_MISSING
+    ]
+    assert found["tids_str"] == ["3900000000000016884"]
+    assert found["refund_ids_str"] == [str(REFUND_ID)]

@@ -66,6 +66,9 @@ class ReconcileFoundMissingData(serializers.Serializer):
     refund_ids = serializers.ListField(
         child=serializers.IntegerField(**INT64), help_text="The first 100 of those refunds."
     )
+    refund_ids_str = serializers.ListField(
+        child=serializers.CharField(), help_text="`refund_ids` as decimal strings."
+    )
 
 
 class TestEventData(serializers.Serializer):
@@ -160,6 +163,7 @@ EXAMPLE_DATA = {
         "tids_str": ["3900000000000016884"],
         "refunds_missing_found": 0,
         "refund_ids": [],
+        "refund_ids_str": [],
     },
     EventType.TEST: {"endpoint": 3, "message": "a test event"},
 }
