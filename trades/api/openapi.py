@@ -1,10 +1,8 @@
 """What the OpenAPI document says beyond the code: tags, summaries, descriptions, examples.
 
 Each viewset names its :class:`Resource` (``openapi_resource = openapi.TRADES``);
-``ApiSchema`` reads the tag and the operation of the action from it. :func:`finish_schema`
-runs after the operations are built: it adds the tags' descriptions, the webhooks and the
-words of each response. The schema test fails on an operation without a tag, summary,
-description or example.
+``ApiSchema`` reads the tag and the operation of the action from it. The schema test fails on
+an operation without a tag, summary, description or example.
 """
 
 from __future__ import annotations
@@ -12,12 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from drf_spectacular.plumbing import process_webhooks
 from drf_spectacular.utils import OpenApiExample
 
 from trades.api import examples as ex
-from trades.webhooks.openapi import HEADERS, WEBHOOKS
-from trades.webhooks.openapi import TAG as WEBHOOK_TAG
 
 
 @dataclass(frozen=True)
@@ -57,7 +52,7 @@ class Resource:
     operations: dict[str, Operation] = field(default_factory=dict)
 
 
-def _list(what: str, example: dict, filters: str = "") -> Operation:
+def list_operation(what: str, example: dict, filters: str = "") -> Operation:
     return Operation(
         f"List {what}",
         f"{what.capitalize()} of the API key's tenant, a page at a time: pass `next_cursor` "
@@ -67,7 +62,7 @@ def _list(what: str, example: dict, filters: str = "") -> Operation:
     )
 
 
-def _get(what: str, example: dict, more: str = "") -> Operation:
+def retrieve_operation(what: str, example: dict, more: str = "") -> Operation:
     return Operation(
         f"Get {what}",
         f"One {what} of the API key's tenant; another tenant's is not found (404). The answer "
@@ -81,13 +76,13 @@ SHOPS = Resource(
     "Shops",
     "The tenant's Taobao and Tmall shops, with their sync health.",
     {
-        "list": _list(
+        "list": list_operation(
             "shops",
             ex.page(ex.SHOP),
             " `status` filters them; each shop shows its streams' cursors and lag, its last "
             "sync run and the failed runs of the last 24 hours.",
         ),
-        "retrieve": _get("shop", ex.SHOP),
+        "retrieve": retrieve_operation("shop", ex.SHOP),
         "jobs": Operation(
             "Run a sync, backfill or reconcile now",
             "Queues a job for the shop (read_write scope) and answers 202 at once. `Location` "
@@ -104,8 +99,12 @@ JOBS = Resource(
     "Jobs",
     "Jobs queued through `POST /api/v1/shops/{id}/jobs/`, with their state.",
     {
-        "list": _list("jobs", ex.page(ex.JOB), " Newest first; `shop`, `kind`, `state` filter."),
-        "retrieve": _get("job", ex.JOB, " `state` moves from `queued` to `succeeded` or `failed`."),
+        "list": list_operation(
+            "jobs", ex.page(ex.JOB), " Newest first; `shop`, `kind`, `state` filter."
+        ),
+        "retrieve": retrieve_operation(
+            "job", ex.JOB, " `state` moves from `queued` to `succeeded` or `failed`."
+        ),
     },
 )
 TRADES = Resource(
@@ -113,7 +112,7 @@ TRADES = Resource(
     "Trades with their sub-orders, as last seen on the platform. Ids come as numbers and as "
     "strings (`tid_str`): JavaScript reads the strings.",
     {
-        "list": _list(
+        "list": list_operation(
             "trades",
             ex.page(ex.TRADE, next_cursor="WyIyMDI2LTExLTEwVDE2OjA0OjAwKzAwOjAwIiw1XQ"),
             " Newest change first. Filters: `shop`, `status`, `type`, `buyer_open_uid`, "
@@ -121,7 +120,7 @@ TRADES = Resource(
             "value is a 400 that lists the allowed ones. To follow changes, read the change "
             "feed instead.",
         ),
-        "retrieve": _get(
+        "retrieve": retrieve_operation(
             "trade",
             ex.TRADE_DETAIL,
             " By the platform's `tid` (number or string); with its refunds and the platform's "
@@ -133,13 +132,13 @@ REFUNDS = Resource(
     "Refunds",
     "Refunds of the tenant's trades, as last seen on the platform.",
     {
-        "list": _list(
+        "list": list_operation(
             "refunds",
             ex.page(ex.REFUND),
             " Newest change first; `shop`, `status`, `tid` and "
             "`modified_after`/`modified_before` filter them.",
         ),
-        "retrieve": _get(
+        "retrieve": retrieve_operation(
             "refund",
             ex.REFUND_DETAIL,
             " By the platform's `refund_id`; with the platform's record (`payload`).",
@@ -150,27 +149,27 @@ SYNC_RUNS = Resource(
     "Sync runs",
     "Every pull from the platform: its window, calls, pages and outcome.",
     {
-        "list": _list(
+        "list": list_operation(
             "sync runs",
             ex.page(ex.SYNC_RUN),
             " Newest first; `shop`, `kind`, `outcome` and `started_after`/`started_before` "
             "filter them.",
         ),
-        "retrieve": _get("sync run", ex.SYNC_RUN),
+        "retrieve": retrieve_operation("sync run", ex.SYNC_RUN),
     },
 )
 RECONCILE_REPORTS = Resource(
     "Reconcile reports",
     "The daily count of each shop's trades and refunds against the platform, and what it repaired.",
     {
-        "list": _list(
+        "list": list_operation(
             "reconcile reports",
             ex.page(ex.REPORT),
             " Newest first; `shop` and `day_after`/`day_before` filter them. `missing_found` "
             "0 is the normal result; anything else was missed "
             "by the sync and is now stored (a `reconcile.found_missing` webhook says so).",
         ),
-        "retrieve": _get("reconcile report", ex.REPORT),
+        "retrieve": retrieve_operation("reconcile report", ex.REPORT),
     },
 )
 CHANGES = Resource(
@@ -197,8 +196,8 @@ API_KEYS = Resource(
     "API keys",
     "The tenant's API keys (read_write keys only). A token is shown once, when issued.",
     {
-        "list": _list("API keys", ex.page(ex.API_KEY), " Revoked and expired keys too."),
-        "retrieve": _get("API key", ex.API_KEY),
+        "list": list_operation("API keys", ex.page(ex.API_KEY), " Revoked and expired keys too."),
+        "retrieve": retrieve_operation("API key", ex.API_KEY),
         "create": Operation(
             "Create an API key",
             "A new key of the tenant (read_write scope). The answer holds the token once; "
@@ -222,106 +221,8 @@ API_KEYS = Resource(
         ),
     },
 )
-WEBHOOK_ENDPOINTS = Resource(
-    "Webhook endpoints",
-    "URLs that receive signed events (see the webhooks of this document).",
-    {
-        "list": _list("webhook endpoints", ex.page(ex.ENDPOINT)),
-        "retrieve": _get("webhook endpoint", ex.ENDPOINT),
-        "create": Operation(
-            "Add a webhook endpoint",
-            "Events of the listed types are POSTed to the URL (read_write scope). The answer "
-            "holds the signing secret once: store it to verify `webhook-signature`.",
-            request={
-                "url": ex.ENDPOINT["url"],
-                "description": ex.ENDPOINT["description"],
-                "event_types": ex.ENDPOINT["event_types"],
-            },
-            response={**ex.ENDPOINT, "secret": ex.SECRET},
-            status=201,
-        ),
-        "partial_update": Operation(
-            "Change a webhook endpoint",
-            "Changes the fields sent (read_write scope); `is_active: true` enables a disabled "
-            "endpoint again.",
-            request={"event_types": ["trade.created", "trade.updated"], "is_active": True},
-            response={**ex.ENDPOINT, "event_types": ["trade.created", "trade.updated"]},
-        ),
-        "destroy": Operation(
-            "Delete a webhook endpoint",
-            "Deletes the endpoint and its deliveries (read_write scope).",
-            status=204,
-        ),
-        "rotate_secret": Operation(
-            "Rotate a webhook signing secret",
-            "Issues a new secret (read_write scope). The current one keeps signing beside it "
-            "for `overlap_seconds`: each request then carries two `v1` signatures, so the "
-            "receiver can switch without refusing one.",
-            request={"overlap_seconds": 86400},
-            response={
-                **ex.ENDPOINT,
-                "secrets_expire_at": [None, "2026-11-12T10:00:00+08:00"],
-                "secret": ex.SECRET,
-            },
-            status=201,
-        ),
-        "test": Operation(
-            "Send a test event",
-            "Queues a `webhook.test` event to this endpoint only (read_write scope), whatever "
-            "it subscribes to; follow it in the delivery returned.",
-            response=ex.TEST_DELIVERY,
-            status=202,
-        ),
-    },
-)
-WEBHOOK_DELIVERIES = Resource(
-    "Webhook deliveries",
-    "Each event for each endpoint, with every attempt; send any again.",
-    {
-        "list": _list(
-            "webhook deliveries",
-            ex.page(ex.DELIVERY),
-            " Newest first; `endpoint` and `state` filter them.",
-        ),
-        "retrieve": _get(
-            "webhook delivery", ex.DELIVERY_DETAIL, " With the event's `data` and every attempt."
-        ),
-        "redeliver": Operation(
-            "Send a delivery again",
-            "Queues the delivery again now (read_write scope) with the same `webhook-id`, "
-            "whatever its state.",
-            response={"redelivered": 1, "next_after": None},
-            status=202,
-        ),
-        "redeliver_range": Operation(
-            "Send an endpoint's deliveries of a time range again",
-            "Queues them again (read_write scope) a page at a time: at most "
-            "WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still waiting for a first "
-            "try. While `next_after` is not null, send the request again with it as `after`.",
-            request={
-                "endpoint": 3,
-                "created_after": "2026-11-11T00:00:00+08:00",
-                "created_before": "2026-11-12T00:00:00+08:00",
-                "state": "failed",
-            },
-            response={"redelivered": 500, "next_after": 10520},
-            status=202,
-        ),
-    },
-)
-
-RESOURCES = [
-    SHOPS,
-    TRADES,
-    REFUNDS,
-    CHANGES,
-    SYNC_RUNS,
-    RECONCILE_REPORTS,
-    JOBS,
-    WEBHOOK_ENDPOINTS,
-    WEBHOOK_DELIVERIES,
-    API_KEYS,
-]
+# in the order a partner reads them; the webhooks' resources follow (trades/openapi.py)
+RESOURCES = [SHOPS, TRADES, REFUNDS, CHANGES, SYNC_RUNS, RECONCILE_REPORTS, JOBS, API_KEYS]
 
 RESPONSES = {
     "200": "OK.",
@@ -338,33 +239,3 @@ RESPONSES = {
     "422": "This Idempotency-Key was used with another request.",
     "429": "Too many requests: wait `Retry-After` seconds.",
 }
-
-
-def finish_schema(result: dict, generator, request, public) -> dict:
-    """The webhooks, the tags' descriptions and the words of each response; runs before
-    spectacular's enum hook, so the webhooks' enums get their components too."""
-    result["webhooks"] = process_webhooks(WEBHOOKS, generator.registry)
-    # the webhooks' bodies were registered after the components were built
-    for name, schema in generator.registry.build({}).get("schemas", {}).items():
-        result["components"]["schemas"].setdefault(name, schema)
-    for operations in result["webhooks"].values():
-        for operation in operations.values():
-            operation["parameters"] = [
-                {
-                    "in": "header",
-                    "name": name,
-                    "required": True,
-                    "description": text,
-                    "schema": {"type": "string"},
-                }
-                for name, text in HEADERS
-            ]
-    for operations in result["paths"].values():
-        for operation in operations.values():
-            for code, response in operation.get("responses", {}).items():
-                if not response.get("description"):
-                    response["description"] = RESPONSES.get(code, "")
-    result["tags"] = [{"name": r.tag, "description": r.description} for r in RESOURCES] + [
-        {"name": WEBHOOK_TAG, "description": "What ordersync POSTs to webhook endpoints."}
-    ]
-    return result

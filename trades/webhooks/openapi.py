@@ -9,6 +9,8 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
 
+from trades.api import examples as ex
+from trades.api.openapi import Operation, Resource, list_operation, retrieve_operation
 from trades.webhooks.catalog import EVENT_CHOICES, EVENTS
 from trades.webhooks.models import EventType
 
@@ -230,3 +232,93 @@ def _webhook(event_type: str) -> OpenApiWebhook:
 
 
 WEBHOOKS = [_webhook(event_type) for event_type in EventType.values]
+
+
+# the API's webhook resources: endpoints and deliveries
+WEBHOOK_ENDPOINTS = Resource(
+    "Webhook endpoints",
+    "URLs that receive signed events (see the webhooks of this document).",
+    {
+        "list": list_operation("webhook endpoints", ex.page(ex.ENDPOINT)),
+        "retrieve": retrieve_operation("webhook endpoint", ex.ENDPOINT),
+        "create": Operation(
+            "Add a webhook endpoint",
+            "Events of the listed types are POSTed to the URL (read_write scope). The answer "
+            "holds the signing secret once: store it to verify `webhook-signature`.",
+            request={
+                "url": ex.ENDPOINT["url"],
+                "description": ex.ENDPOINT["description"],
+                "event_types": ex.ENDPOINT["event_types"],
+            },
+            response={**ex.ENDPOINT, "secret": ex.SECRET},
+            status=201,
+        ),
+        "partial_update": Operation(
+            "Change a webhook endpoint",
+            "Changes the fields sent (read_write scope); `is_active: true` enables a disabled "
+            "endpoint again.",
+            request={"event_types": ["trade.created", "trade.updated"], "is_active": True},
+            response={**ex.ENDPOINT, "event_types": ["trade.created", "trade.updated"]},
+        ),
+        "destroy": Operation(
+            "Delete a webhook endpoint",
+            "Deletes the endpoint and its deliveries (read_write scope).",
+            status=204,
+        ),
+        "rotate_secret": Operation(
+            "Rotate a webhook signing secret",
+            "Issues a new secret (read_write scope). The current one keeps signing beside it "
+            "for `overlap_seconds`: each request then carries two `v1` signatures, so the "
+            "receiver can switch without refusing one.",
+            request={"overlap_seconds": 86400},
+            response={
+                **ex.ENDPOINT,
+                "secrets_expire_at": [None, "2026-11-12T10:00:00+08:00"],
+                "secret": ex.SECRET,
+            },
+            status=201,
+        ),
+        "test": Operation(
+            "Send a test event",
+            "Queues a `webhook.test` event to this endpoint only (read_write scope), whatever "
+            "it subscribes to; follow it in the delivery returned.",
+            response=ex.TEST_DELIVERY,
+            status=202,
+        ),
+    },
+)
+WEBHOOK_DELIVERIES = Resource(
+    "Webhook deliveries",
+    "Each event for each endpoint, with every attempt; send any again.",
+    {
+        "list": list_operation(
+            "webhook deliveries",
+            ex.page(ex.DELIVERY),
+            " Newest first; `endpoint` and `state` filter them.",
+        ),
+        "retrieve": retrieve_operation(
+            "webhook delivery", ex.DELIVERY_DETAIL, " With the event's `data` and every attempt."
+        ),
+        "redeliver": Operation(
+            "Send a delivery again",
+            "Queues the delivery again now (read_write scope) with the same `webhook-id`, "
+            "whatever its state.",
+            response={"redelivered": 1, "next_after": None},
+            status=202,
+        ),
+        "redeliver_range": Operation(
+            "Send an endpoint's deliveries of a time range again",
+            "Queues them again (read_write scope) a page at a time: at most "
+            "WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still waiting for a first "
+            "try. While `next_after` is not null, send the request again with it as `after`.",
+            request={
+                "endpoint": 3,
+                "created_after": "2026-11-11T00:00:00+08:00",
+                "created_before": "2026-11-12T00:00:00+08:00",
+                "state": "failed",
+            },
+            response={"redelivered": 500, "next_after": 10520},
+            status=202,
+        ),
+    },
+)

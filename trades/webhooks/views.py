@@ -12,12 +12,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from trades.api import filters, openapi
+from trades.api import filters
 from trades.api.pagination import BIGINT_MAX, PageQuery
 from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
 from trades.webhooks import endpoints as actions
 from trades.webhooks import serializers as ws
 from trades.webhooks.models import WebhookDelivery, WebhookEndpoint
+from trades.webhooks.openapi import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
 _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The endpoint's id.")
 _DELIVERY_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The delivery's id.")
@@ -40,7 +41,7 @@ def _issued(issued: actions.IssuedSecret, code: int) -> Response:
 class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
     """The tenant's webhook endpoints."""
 
-    openapi_resource = openapi.WEBHOOK_ENDPOINTS
+    openapi_resource = WEBHOOK_ENDPOINTS
 
     serializer_class = ws.WebhookEndpointSerializer
     ordering = ("-id",)
@@ -140,7 +141,7 @@ class DeliveryQuery(PageQuery):
 class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
     """Deliveries of the tenant's events to its endpoints, newest first, with every attempt."""
 
-    openapi_resource = openapi.WEBHOOK_DELIVERIES
+    openapi_resource = WEBHOOK_DELIVERIES
 
     query_class = DeliveryQuery
     ordering = ("-id",)
