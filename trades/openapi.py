@@ -9,38 +9,52 @@ from __future__ import annotations
 
 from drf_spectacular.plumbing import process_webhooks
 
-from trades.api.openapi import RESOURCES as API_RESOURCES
-from trades.api.openapi import RESPONSES
-from trades.webhooks.openapi import HEADERS, TAG, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, WEBHOOKS
+from trades.api import openapi as api
+from trades.webhooks import openapi as webhooks
 
-RESOURCES = [*API_RESOURCES[:-1], WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES, API_RESOURCES[-1]]
+# the tags in the order a partner reads them
+RESOURCES = [
+    api.SHOPS,
+    api.TRADES,
+    api.REFUNDS,
+    api.CHANGES,
+    api.SYNC_RUNS,
+    api.RECONCILE_REPORTS,
+    api.JOBS,
+    webhooks.WEBHOOK_ENDPOINTS,
+    webhooks.WEBHOOK_DELIVERIES,
+    api.API_KEYS,
+]
+EVENTS_TAG = {"name": webhooks.TAG, "description": "What ordersync POSTs to webhook endpoints."}
 
 
 def finish_schema(result: dict, generator, request, public) -> dict:
-    """The webhooks, the tags' descriptions and the words of each response; runs before
-    spectacular's enum hook, so the webhooks' enums get their components too."""
-    result["webhooks"] = process_webhooks(WEBHOOKS, generator.registry)
+    """Runs before spectacular's enum hook, so the webhooks' enums get their components too."""
+    _add_webhooks(result, generator.registry)
+    _describe_responses(result)
+    result["tags"] = [{"name": r.tag, "description": r.description} for r in RESOURCES]
+    result["tags"].append(EVENTS_TAG)
+    return result
+
+
+def _add_webhooks(result: dict, registry) -> None:
+    result["webhooks"] = process_webhooks(webhooks.WEBHOOKS, registry)
     # the webhooks' bodies were registered after the components were built
-    for name, schema in generator.registry.build({}).get("schemas", {}).items():
+    for name, schema in registry.build({}).get("schemas", {}).items():
         result["components"]["schemas"].setdefault(name, schema)
-    for operations in result["webhooks"].values():
-        for operation in operations.values():
-            operation["parameters"] = [
-                {
-                    "in": "header",
-                    "name": name,
-                    "required": True,
-                    "description": text,
-                    "schema": {"type": "string"},
-                }
-                for name, text in HEADERS
-            ]
-    for operations in result["paths"].values():
-        for operation in operations.values():
+    for item in result["webhooks"].values():
+        for operation in item.values():
+            operation["parameters"] = [_header(name, text) for name, text in webhooks.HEADERS]
+
+
+def _header(name: str, description: str) -> dict:
+    where = {"in": "header", "name": name, "required": True}
+    return {**where, "description": description, "schema": {"type": "string"}}
+
+
+def _describe_responses(result: dict) -> None:
+    for item in result["paths"].values():
+        for operation in item.values():
             for code, response in operation.get("responses", {}).items():
                 if not response.get("description"):
-                    response["description"] = RESPONSES.get(code, "")
-    result["tags"] = [{"name": r.tag, "description": r.description} for r in RESOURCES] + [
-        {"name": TAG, "description": "What ordersync POSTs to webhook endpoints."}
-    ]
-    return result
+                    response["description"] = api.RESPONSES.get(code, "")

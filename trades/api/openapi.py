@@ -24,25 +24,17 @@ class Operation:
     status: int = 200
 
     def examples(self) -> list[OpenApiExample]:
-        found = [
-            OpenApiExample(
-                f"{code} {body['code']}", value=body, response_only=True, status_codes=[str(code)]
-            )
-            for code, body in ex.ERRORS.items()
-        ]
+        """The request and the answer where they have bodies, then one of each error."""
+        found = []
         if self.request is not None:
-            found.insert(0, OpenApiExample("Request", value=self.request, request_only=True))
+            found.append(OpenApiExample("Request", value=self.request, request_only=True))
         if self.response is not None:
-            found.insert(
-                0,
-                OpenApiExample(
-                    "Answer",
-                    value=self.response,
-                    response_only=True,
-                    status_codes=[str(self.status)],
-                ),
-            )
-        return found
+            found.append(_answer("Answer", self.response, self.status))
+        return found + [_answer(body["code"], body, code) for code, body in ex.ERRORS.items()]
+
+
+def _answer(name: str, body: Any, status: int) -> OpenApiExample:
+    return OpenApiExample(name, value=body, response_only=True, status_codes=[str(status)])
 
 
 @dataclass(frozen=True)
@@ -221,8 +213,6 @@ API_KEYS = Resource(
         ),
     },
 )
-# in the order a partner reads them; the webhooks' resources follow (trades/openapi.py)
-RESOURCES = [SHOPS, TRADES, REFUNDS, CHANGES, SYNC_RUNS, RECONCILE_REPORTS, JOBS, API_KEYS]
 
 RESPONSES = {
     "200": "OK.",
