@@ -287,10 +287,16 @@ class ChangeSerializer(serializers.ModelSerializer):
             "status",
             "previous_status",
             "modified",
+            "signals",
             "created_at",
         ]
         extra_kwargs = {
             "key": {"help_text": "tid for a trade, refund_id for a refund."},
+            "signals": {
+                "help_text": "Events this change is beside its own, in order: a presale trade's "
+                "stage transitions (`trade.presale_deposit_paid`, `trade.presale_final_paid`, "
+                "`trade.presale_forfeited`); usually empty."
+            },
             "previous_status": {"help_text": "null when the row was inserted."},
             "created_at": {"help_text": "When the change was written."},
             "id": {"help_text": "Unique per change: lets a consumer drop a change it has seen."},

@@ -36,6 +36,7 @@ from shops.models import Shop
 from shops.top import client_for_shop
 from trades.db import binary_cursor
 from trades.feed.changes import Change, record_changes
+from trades.presale import stages
 
 TRADE_COLUMNS = {
     # column: (postgres array type, value from the wire trade)
@@ -151,6 +152,9 @@ class Entity:
     columns: dict
     fetch: Callable[[TopClient, Shop, int], dict]  # the detail API: always current
     gone: type[Exception]
+    # the stored row's stage (SQL) and a record's (Python) whose moves are events of their own
+    stage_sql: str = "''"
+    stage: Callable[[dict], str] = lambda record: ""
 
 
 def _fullinfo(client: TopClient, shop: Shop, tid: int) -> dict:
@@ -165,7 +169,16 @@ def _refund(client: TopClient, shop: Shop, refund_id: int) -> dict:
     return api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
 
 
-TRADE = Entity("trade", "tid", "trades_trade", TRADE_COLUMNS, _fullinfo, TradeNotFound)
+TRADE = Entity(
+    "trade",
+    "tid",
+    "trades_trade",
+    TRADE_COLUMNS,
+    _fullinfo,
+    TradeNotFound,
+    stages.STAGE_SQL,
+    stages.stage,
+)
 REFUND = Entity("refund", "refund_id", "trades_refund", REFUND_COLUMNS, _refund, RefundNotFound)
 REQUIRED = ("status", "created", "modified")
 
@@ -218,27 +231,33 @@ def _write(shop: Shop, entity: Entity, records: list[dict], settled: list[int]):
     arrays = _columns(records, columns, (key, *REQUIRED))
     keys = arrays[0]
     with binary_cursor() as cursor:
-        # Lock the rows we may replace first, so the status they had is exact.
+        # Lock the rows we may replace first, so the status and stage they had are exact.
         cursor.execute(
-            f"SELECT {key}, status FROM {table} WHERE shop_id = %s AND {key} = ANY(%s)"
-            f" ORDER BY {key} FOR UPDATE",
+            f"SELECT {key}, status, {entity.stage_sql} FROM {table}"
+            f" WHERE shop_id = %s AND {key} = ANY(%s) ORDER BY {key} FOR UPDATE",
             [shop.pk, keys],
         )
-        previous = dict(cursor.fetchall())
+        previous = {row[0]: row[1:] for row in cursor.fetchall()}
         params = {f"c_{name}": values for name, values in zip(columns, arrays, strict=True)}
         cursor.execute(
             _upsert_sql(table, key, columns),
             {"tenant": shop.tenant_id, "shop": shop.pk, "settled": settled, **params},
         )
         rows = cursor.fetchall()
-    changes = [
-        # a row another writer inserted since our lock has no known previous status: ""
-        Change(
-            entity.name, pk, value, status, None if inserted else previous.get(value, ""), modified
-        )
-        for pk, value, status, modified, inserted in rows
-    ]
+    by_key = {record[key]: record for record in records}
+    changes = [_change(entity, row, previous.get(row[1], ("", "")), by_key[row[1]]) for row in rows]
     return records, changes
+
+
+def _change(entity: Entity, row: tuple, previous: tuple[str, str], record: dict) -> Change:
+    """The change a returned row made; a row another writer inserted since our lock has no
+    known previous status ("") nor stage ("")."""
+    pk, value, status, modified, inserted = row
+    # signals are derived here only, so a re-read (no row returned) never repeats one
+    signals = stages.transitions(previous[1], entity.stage(record))
+    return Change(
+        entity.name, pk, value, status, None if inserted else previous[0], modified, signals
+    )
 
 
 def _prepare(
