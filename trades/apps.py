@@ -13,5 +13,9 @@ class TradesConfig(AppConfig):
         events.connect()
         follow_changes(outbox.append_change_events)
         observability.register(
-            metrics.reconcile_reports, metrics.change_feed, metrics.webhooks, metrics.tmc
+            metrics.reconcile_reports,
+            metrics.presale_reservations,
+            metrics.change_feed,
+            metrics.webhooks,
+            metrics.tmc,
         )

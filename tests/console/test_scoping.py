@@ -27,6 +27,7 @@ APP = {
     "webhookendpoint": "trades",
     "webhookdelivery": "trades",
     "tmcshop": "trades",
+    "presalereservation": "trades",
 }
 MODELS = list(APP)
 # synced data and logs: nobody edits them in the admin
@@ -38,6 +39,7 @@ READ_ONLY = {
     "reconcilereport",
     "webhookdelivery",
     "tmcshop",
+    "presalereservation",
 }
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey"}

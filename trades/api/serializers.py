@@ -16,6 +16,7 @@ from trades.api.models import Job
 from trades.feed.changes import ENTITY_CHOICES
 from trades.feed.models import ChangeEvent
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
+from trades.presale.models import PresaleReservation
 
 
 def string_id(source: str) -> serializers.CharField:
@@ -208,6 +209,33 @@ class ShopSerializer(serializers.ModelSerializer):
     def get_last_run(self, shop: Shop) -> dict | None:
         runs = shop.latest_runs
         return SyncRunSerializer(runs[0]).data if runs else None
+
+
+class PresaleReservationSerializer(serializers.ModelSerializer):
+    num_iid_str = string_id("num_iid")
+
+    class Meta:
+        model = PresaleReservation
+        fields = [
+            "id",
+            "shop",
+            "stage",
+            "num_iid",
+            "num_iid_str",
+            "sku_id",
+            "outer_sku_id",
+            "units",
+            "trades",
+        ]
+        extra_kwargs = {
+            "id": {"help_text": "Unique per row: stage, shop, item and SKU."},
+            "stage": {
+                "help_text": "`deposit_paid`: reserved, the final payment is due; "
+                "`deposit_unpaid`: ordered, the deposit is due."
+            },
+            "units": {"help_text": "Units of this SKU the trades hold (sub-order `num`)."},
+            "trades": {"help_text": "Presale trades holding them."},
+        }
 
 
 class ReconcileReportSerializer(serializers.ModelSerializer):

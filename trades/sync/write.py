@@ -67,6 +67,7 @@ LINE_COLUMNS = {
     "refund_status": ("text", lambda o: o.get("refund_status") or ""),
     "num_iid": ("bigint", lambda o: o.get("num_iid")),
     "sku_id": ("text", lambda o: str(o.get("sku_id") or "")),
+    "outer_sku_id": ("text", lambda o: str(o.get("outer_sku_id") or "")[:64]),
     "title": ("text", lambda o: (o.get("title") or "")[:300]),
     "price": ("numeric", lambda o: parse_money(o.get("price"))),
     "num": ("integer", lambda o: o.get("num")),
