@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 
 import pymysql
 import pytest
@@ -35,3 +36,43 @@ def rds_url(mariadb_server) -> str:
         cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
     connection.close()
     return mariadb_server.url(name)
+
+
+@pytest.fixture
+def enrolled_shop(gateway, make_shop, rds_url):
+    """A sandbox shop enrolled in JDP (with 30 days of history) into the test's RDS."""
+    from trades.jdp.enrol import enrol_shop
+    from trades.jdp.models import JdpRds
+
+    def make(nick: str, history_trades: int = 40, history_days: int = 30):
+        gateway.control("jdp/rds", {"name": "rds-1", "url": rds_url})
+        shop = make_shop(nick, history_trades=history_trades, history_days=10)
+        rds, _ = JdpRds.objects.get_or_create(name="rds-1", defaults={"url": rds_url})
+        enrol_shop(shop, rds, history_days)
+        return shop
+
+    return make
+
+
+def consume(shop=None) -> int:
+    """One pass of the consumer (over ``shop`` only, when given); return the rows read."""
+    from trades.jdp import runner
+
+    connections = runner.Connections()
+    try:
+        return runner.consume_once(connections, [shop.pk] if shop else None)
+    finally:
+        connections.close()
+
+
+def wait_pushed(gateway, timeout: float = 60.0) -> None:
+    """Until the sandbox pushed every change due and the pusher wrote it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = gateway.control("jdp")
+        pusher = gateway.sandbox.jdp_pusher
+        if not stats["pending"] and not pusher.unwritten:
+            time.sleep(0.3)  # the last write in flight
+            return
+        assert time.monotonic() < deadline, f"the push did not drain: {stats}"
+        time.sleep(0.2)
