@@ -210,7 +210,9 @@ class Jdp:
             row = self._row(world, slot, now)
             if row is not None:
                 out.setdefault(self.rds[self.users[slot[:2]].rds_name], []).append(row)
-        self.counts["throttled"] += max(0, len(due) - allowed)
+        if len(due) > allowed:  # the throttle held rows back
+            self.counts["throttled_ticks"] += 1
+            self.counts["backlog_max"] = max(self.counts["backlog_max"], len(due) - allowed)
         return out
 
     def _allowance(self, faults, now: float) -> int:

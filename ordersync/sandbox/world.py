@@ -150,7 +150,11 @@ class World:
         return {"apps": sorted(apps), "messages": messages}
 
     def announce(self, seller: Seller, kind: str, topic, data: dict, previous) -> None:
-        """Publish the TMC message of a live trade or refund change."""
+        """Queue the JDP push of a live trade or refund change, and publish its TMC message
+        (none for ``topic`` "")."""
+        self.jdp.changed(self.faults, self.now(), seller, kind, data)
+        if topic == "":
+            return
         if kind == "trade":
             topic = topic or tmc.trade_topic(previous, data)
             content = tmc.trade_content(topic, data)
@@ -158,7 +162,6 @@ class World:
             topic = topic or tmc.REFUND_PREFIX + tmc.REFUND_STATUS_TOPICS[data["status"]]
             content = tmc.refund_content(data)
         self.tmc.publish(self.faults, self.now(), seller, topic, content)
-        self.jdp.changed(self.faults, self.now(), seller, kind, data)
 
     def draw_lag(self) -> int:
         """The visibility lag of the change being made now (``Faults.draw_lag``)."""
