@@ -303,7 +303,34 @@ def _tmc(out: Exposition) -> None:
         )
 
 
-COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed, _webhooks, _tmc]
+def _channels(out: Exposition) -> None:
+    """Per shop: which channels are live and how far each trails; JDP's counters."""
+    from trades.channels import shop_channels
+    from trades.jdp.models import JdpShop
+
+    shops = list(Shop.objects.exclude(status=Shop.Status.DISABLED))
+    channels = shop_channels(shops)
+    out.family("ordersync_channel_live", "gauge", "1 while the channel brings changes in")
+    out.family("ordersync_channel_lag_seconds", "gauge", "how far each live channel trails")
+    for shop in shops:
+        for channel in channels[shop.pk]:
+            labels = {**_shop_labels(shop), "channel": channel.name}
+            out.sample("ordersync_channel_live", int(channel.live), **labels)
+            if channel.live and channel.lag_seconds is not None:
+                out.sample("ordersync_channel_lag_seconds", round(channel.lag_seconds, 1), **labels)
+    out.family(
+        "ordersync_jdp_changes_total",
+        "counter",
+        "JDP per shop: changes written; late; missed (found first by polling or the reconcile)",
+    )
+    kinds = ("changes_written", "late", "missed_by_polling", "missed_by_reconcile")
+    for row in JdpShop.objects.select_related("shop"):
+        for kind in kinds:
+            out.sample("ordersync_jdp_changes_total", getattr(row, kind), **_shop_labels(row.shop),
+                       kind=kind)  # fmt: skip
+
+
+COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed, _webhooks, _tmc, _channels]
 
 
 def _authorized(request: HttpRequest) -> bool:

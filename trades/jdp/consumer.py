@@ -167,9 +167,14 @@ def advance(checkpoint_pk: int, rows: list, set_aside: SetAside) -> None:
 
 
 def _note_batch(shop: Shop, rows: list, changes: list) -> None:
-    """Count the batch on the shop's JDP row: rows, changes, late ones, freshness."""
+    """Count the batch on the shop's JDP row: rows, changes, late ones, freshness. The
+    history pushed on enrolment is old by nature: only changes since enrolment count."""
     now = timezone.now()
-    ages = [(now - c.modified).total_seconds() for c in changes if c.modified is not None]
+    state = JdpShop.objects.filter(shop=shop).values_list("enrolled_at", flat=True)
+    since = state[0] if state and state[0] else now
+    ages = [
+        (now - c.modified).total_seconds() for c in changes if c.modified and c.modified >= since
+    ]
     late = sum(1 for age in ages if age > settings.JDP_LATE_SECONDS)
     update = {
         "rows_read": F("rows_read") + len(rows),

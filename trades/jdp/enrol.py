@@ -52,6 +52,16 @@ def enrol_shop(
     return state
 
 
+def unenrol_shop(state: JdpShop, client: TopClient | None = None) -> None:
+    """End the push for the shop (``jdp.user.delete``) and forget its enrolment; polling
+    returns to its own interval. Its checkpoints stay: enrolling again resumes from them."""
+    shop = state.shop
+    jdp.user_delete(client_for_shop(shop, client), shop.seller_nick)
+    with transaction.atomic():
+        state.delete()
+        _poll_at_safety_cadence(shop, False)
+
+
 def refresh_statuses(app: TopApp, client: TopClient | None = None) -> dict[int, int]:
     """Read the status of every shop of ``app`` enrolled in JDP; act on it. Return the
     statuses by shop pk."""

@@ -69,3 +69,12 @@ class JdpShop(models.Model):
     @property
     def live(self) -> bool:
         return self.status == self.Status.NORMAL
+
+
+class ShopChannels(Shop):
+    """The console's page of every shop's channels (no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "shop channels"
+        verbose_name_plural = "shop channels"
