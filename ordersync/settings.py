@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "ordersync.taobao",
     "shops",
     "trades",
+    # benchmarks and the demo: above the apps, which never import them
+    "tools",
 ]
 
 MIDDLEWARE = [

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ordersync.bench import report
+from tools.bench import report
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -17,8 +17,9 @@ import time
 
 import psutil
 
-from ordersync.bench.sandbox import ROOT, SandboxProcess
-from ordersync.bench.world import BenchWorld
+from tools.bench.sandbox import ROOT, SandboxProcess
+from tools.bench.world import BenchWorld
+from trades.sync.backfill import backfill_shop
 
 MB = 1024 * 1024
 
@@ -42,8 +43,6 @@ def backfill_in_child(trades: int, timeout: float = 4 * 3600) -> dict:
 
 def measure_backfill(trades: int, days: int = 30, log=print) -> dict:
     """Generate ``trades`` over ``days`` in a sandbox and backfill them; return the figures."""
-    from trades.sync.backfill import backfill_shop
-
     with SandboxProcess(seed=11) as sandbox:
         world = BenchWorld(sandbox)
         try:

@@ -19,8 +19,8 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from ordersync.bench.api import _free_port, _wait_until_up
 from shops.models import Tenant
+from tools.bench.api import _free_port, _wait_until_up
 from trades.api.keys import create_api_key
 
 SLUG = "bench-ratelimit"

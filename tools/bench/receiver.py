@@ -1,7 +1,7 @@
 """A webhook receiver on loopback for tests and benchmarks: it records what it gets and can
 fail, hang, answer a fixed status or redirect on demand. Framework-free.
 
-Run alone (``python -m ordersync.bench.receiver --port 0``) it prints its port and answers
+Run alone (``python -m tools.bench.receiver --port 0``) it prints its port and answers
 ``GET /count`` with the number of POSTs received, for a benchmark in another process.
 """
 

@@ -6,6 +6,9 @@ import time
 
 from shops.actions import ensure_checkpoints
 from shops.models import Shop, Tenant, TopApp
+from shops.schedules import remove_schedules
+from trades.feed.models import ChangeEvent, FeedCommit
+from trades.models import Refund, Trade, TradeLine
 
 
 class BenchWorld:
@@ -47,10 +50,6 @@ class BenchWorld:
 
     def remove(self) -> None:
         """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
-        from shops.schedules import remove_schedules
-        from trades.feed.models import ChangeEvent, FeedCommit
-        from trades.models import Refund, Trade, TradeLine
-
         # a sync in auto mode may have given a shop its schedules; they name the shop by id
         for shop in Shop.objects.filter(tenant=self.tenant):
             remove_schedules(shop)

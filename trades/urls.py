@@ -1,4 +1,7 @@
-"""Routes of the partner API, mounted at ``/api/v1/``."""
+"""Routes of the partner API, mounted at ``/api/v1/``: the API's own and the webhooks' views.
+
+Here, above both, so that the API never imports the webhooks that build on it.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ Figures, never assertions.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import shlex
@@ -21,9 +22,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ordersync.bench import report
-from ordersync.bench.machine import describe_machine, load_average
 from ordersync.taobao.store import close_state_connection
+from tools.bench import api, report
+from tools.bench.backfill import backfill_in_child, measure_backfill
+from tools.bench.chaos import compare_with_burst, compare_with_chaos
+from tools.bench.machine import describe_machine, load_average
+from tools.bench.sandbox import SandboxProcess
+from tools.bench.scheduler import measure_scheduler
+from tools.bench.webhooks import measure_webhooks
+from tools.bench.world import BenchWorld
 
 FULL = {
     "chaos_seconds": 30,
@@ -53,7 +60,7 @@ QUICK = {
 }
 
 
-class Command(BaseCommand):
+class Part(BaseCommand):
     help = "Run the benchmarks and write docs/benchmarks.json and docs/benchmarks.md."
 
     def add_arguments(self, parser) -> None:
@@ -88,8 +95,6 @@ class Command(BaseCommand):
         # one log line per sync run would bury the figures
         logging.getLogger("ordersync").setLevel(logging.WARNING)
         if opts["backfill_child"]:
-            from ordersync.bench.backfill import measure_backfill
-
             figures = measure_backfill(opts["backfill_child"], log=self._log)
             self.stdout.write(json.dumps(figures))
             return
@@ -145,10 +150,6 @@ class Command(BaseCommand):
 
     # --- parts --------------------------------------------------------------------------------
     def _naive(self, sizes: dict, opts: dict) -> dict:
-        from ordersync.bench.chaos import compare_with_chaos
-        from ordersync.bench.sandbox import SandboxProcess
-        from ordersync.bench.world import BenchWorld
-
         with SandboxProcess(seed=31) as sandbox:
             world = BenchWorld(sandbox)
             try:
@@ -157,10 +158,6 @@ class Command(BaseCommand):
                 world.remove()
 
     def _double11(self, sizes: dict, opts: dict) -> dict:
-        from ordersync.bench.chaos import compare_with_burst
-        from ordersync.bench.sandbox import SandboxProcess
-        from ordersync.bench.world import BenchWorld
-
         with SandboxProcess(seed=11) as sandbox:
             world = BenchWorld(sandbox)
             try:
@@ -169,8 +166,6 @@ class Command(BaseCommand):
                 world.remove()
 
     def _backfill(self, sizes: dict, opts: dict) -> dict:
-        from ordersync.bench.backfill import backfill_in_child
-
         results = []
         for trades in sizes["backfill_sizes"]:
             self._log(f"backfill: {trades:,} trades in a child process …")
@@ -179,8 +174,6 @@ class Command(BaseCommand):
         return {"sizes": results}
 
     def _scheduler(self, sizes: dict, opts: dict) -> dict:
-        from ordersync.bench.scheduler import measure_scheduler
-
         return measure_scheduler(
             sizes["shops"],
             sizes["cadence_minutes"],
@@ -191,8 +184,6 @@ class Command(BaseCommand):
         )
 
     def _api(self, sizes: dict, opts: dict) -> dict:
-        from ordersync.bench import api
-
         lines = 2
         shop = api.load_trades(sizes["api_trades"], lines, log=self._log)
         token = api.read_key(shop)
@@ -206,8 +197,6 @@ class Command(BaseCommand):
         }
 
     def _webhooks(self, sizes: dict, opts: dict) -> dict:
-        from ordersync.bench.webhooks import measure_webhooks
-
         figures = measure_webhooks(opts["quick"])
         if not figures.get("measured"):
             self._log("webhooks: not measured (not available)")
@@ -215,6 +204,4 @@ class Command(BaseCommand):
 
 
 def argparse_hidden() -> str:
-    import argparse
-
     return argparse.SUPPRESS

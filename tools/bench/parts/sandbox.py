@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from ordersync.sandbox import bench
+from tools.bench import gateway as bench
 
 
-class Command(BaseCommand):
+class Part(BaseCommand):
     help = "Benchmark the sandbox: 100-trade taobao.trades.sold.increment.get calls per second."
 
     def add_arguments(self, parser) -> None:

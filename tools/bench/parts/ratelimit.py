@@ -1,4 +1,4 @@
-"""``manage.py ratelimit_stress``: 24 concurrent clients of one API key against gunicorn.
+"""``manage.py bench ratelimit``: 24 concurrent clients of one API key against gunicorn.
 
 Prints how many requests were allowed within one minute against the key's budget. A figure,
 not an assertion; the limit holds when allowed ≤ budget (+1%).
@@ -10,10 +10,10 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from ordersync.bench.ratelimit import measure
+from tools.bench.ratelimit import measure
 
 
-class Command(BaseCommand):
+class Part(BaseCommand):
     help = "Stress the per-key rate limit with concurrent clients; print the allowed count."
 
     def add_arguments(self, parser) -> None:

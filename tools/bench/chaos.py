@@ -6,7 +6,7 @@ that does nothing while the faults are on: the overlap is scaled to the run (a f
 not the 300 s that would re-read the whole run at the end), part of the changes lag longer
 than the configured lag, and every few seconds while the faults are on the run checks that
 every change old enough (its own lag, at least the configured one, plus a grace of about
-one interval) is stored with the sandbox's content (``ordersync.bench.oracle``).
+one interval) is stored with the sandbox's content (``tools.bench.oracle``).
 
 In the benchmark, two sellers of the same sandbox get the same market and live through the
 same faults. Each round runs an ordersync sync of both streams for one seller and a naive
@@ -24,14 +24,14 @@ from datetime import datetime
 
 from django.test.utils import override_settings
 
-from ordersync.bench import oracle
-from ordersync.bench.naive import naive_sync, naive_sync_refunds
 from ordersync.sandbox.scenarios import SCENARIOS
 from ordersync.taobao.client import TopClient
 from ordersync.taobao.retry import RetryPolicy
 from ordersync.taobao.types import PLATFORM_TZ
 from shops.models import Checkpoint, SyncRun
 from shops.top import app_credentials
+from tools.bench import oracle
+from tools.bench.naive import naive_sync, naive_sync_refunds
 from trades.sync.incremental import sync_shop
 
 # The chaos scenario's faults are listed once, one line each, in the sandbox's ``chaos``

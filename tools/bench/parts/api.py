@@ -1,4 +1,4 @@
-"""``manage.py bench_api --trades 1000000``: load a tenant of N trades, time the trade list.
+"""``manage.py bench api --trades 1000000``: load a tenant of N trades, time the trade list.
 
 Prints p50/p99 of listing a page of trades with sub-orders in-process, then requests/s through
 gunicorn on loopback with a small threaded load generator. Figures, not assertions.
@@ -10,10 +10,10 @@ import os
 
 from django.core.management.base import BaseCommand
 
-from ordersync.bench import api
+from tools.bench import api
 
 
-class Command(BaseCommand):
+class Part(BaseCommand):
     help = "Benchmark the trade list on a tenant of N trades (loaded once, then reused)."
 
     def add_arguments(self, parser) -> None:

@@ -12,11 +12,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from ordersync.bench.sandbox import free_port
-from ordersync.demo import world
-from ordersync.demo.children import Children, wait_for_http
-from ordersync.demo.status import backfill_lines, status_line
 from shops.models import Tenant
+from tools.bench.sandbox import free_port
+from tools.demo import world
+from tools.demo.children import Children, wait_for_http
+from tools.demo.status import backfill_lines, status_line
 from trades.api.keys import create_api_key
 
 # Workers first (they finish their task and stop calling), then web, then the sandbox, which

@@ -25,10 +25,10 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
-from ordersync.bench.sandbox import ROOT, SandboxProcess
-from ordersync.bench.world import BenchWorld
 from shops import schedules
 from shops.models import Checkpoint, Shop, SyncRun
+from tools.bench.sandbox import ROOT, SandboxProcess
+from tools.bench.world import BenchWorld
 
 ACTIVE_MARKET = {"trades_per_minute": 6, "changes_per_minute": 12, "refunds_per_minute": 2}
 PG_COUNTERS = (

@@ -14,9 +14,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from ordersync.bench.sandbox import SandboxProcess
-from ordersync.bench.world import BenchWorld
 from ordersync.taobao.types import PLATFORM_TZ
+from tools.bench.sandbox import SandboxProcess
+from tools.bench.world import BenchWorld
 from trades.feed.models import ChangeEvent
 from trades.models import Trade
 from trades.sync.incremental import sync_shop
@@ -24,7 +24,7 @@ from trades.tmc.consumer import Consumer, counters
 from trades.tmc.models import TmcStat
 
 
-class Command(BaseCommand):
+class Part(BaseCommand):
     help = "Benchmark freshness (sandbox change → visible in the API) with TMC on and off."
 
     def add_arguments(self, parser):

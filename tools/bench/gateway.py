@@ -1,7 +1,7 @@
 """Benchmark: how many 100-trade list calls per second the sandbox serves.
 
-    python -m ordersync.sandbox.bench [--seconds 10] [--clients 2] [--trades 5000]
-                                      [--live 600] [--lag 60] [--spread 0]
+    python -m tools.bench.gateway [--seconds 10] [--clients 2] [--trades 5000]
+                                  [--live 600] [--lag 60] [--spread 0]
 
 The sandbox runs in this process. Clients run in separate processes over keep-alive HTTP and
 call ``taobao.trades.sold.increment.get`` (page_size 100, fields including orders) over a
@@ -19,9 +19,15 @@ a window of its own (ending up to N seconds ago), so nearly every call computes 
 from __future__ import annotations
 
 import argparse
+import http.client
 import multiprocessing
 import random
 import time
+from urllib.parse import urlencode, urlsplit
+
+from ordersync.sandbox.clock import fmt
+from ordersync.sandbox.server import start_sandbox
+from ordersync.taobao.signing import sign
 
 APP_KEY = "bench-app"
 APP_SECRET = "bench-secret"
@@ -34,12 +40,6 @@ def _client(gateway_url: str, session: str, seconds: float, pages: int, spread: 
     The client is kept light (http.client, no JSON decoding: trades are counted in the raw
     body) so that the figure measures the sandbox, not the client.
     """
-    import http.client
-    from urllib.parse import urlencode, urlsplit
-
-    from ordersync.sandbox.clock import fmt
-    from ordersync.taobao.signing import sign
-
     url = urlsplit(gateway_url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     headers = {"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
@@ -90,8 +90,6 @@ def run(
     it runs, half new trades and half changes; ``lag``: their visibility lag in seconds;
     ``spread``: each call's window ends up to this many seconds before now, so that calls
     rarely share a computed list)."""
-    from ordersync.sandbox.server import start_sandbox
-
     with start_sandbox(port=0, seed=1) as sb:
         world = sb.state
         world.add_app(APP_KEY, APP_SECRET, 0)

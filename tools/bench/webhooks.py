@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ReceiverProcess:
-    """``ordersync.bench.receiver`` in a child process, so it does not share our GIL."""
+    """``tools.bench.receiver`` in a child process, so it does not share our GIL."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ordersync.bench.receiver", "--port", "0"],
+            [sys.executable, "-m", "tools.bench.receiver", "--port", "0"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -132,3 +132,8 @@ def run(events: int = 5000, processes: int = 1) -> dict:
         "received": received,
         "deliveries_per_second": round(delivered / delivering, 1) if delivering else 0,
     }
+
+
+def measure_webhooks(quick: bool) -> dict:
+    """Trades written with their outbox events, then delivered to a fast loopback receiver."""
+    return {"measured": True, **run(events=1000 if quick else 5000)}

@@ -11,16 +11,16 @@ import psutil
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ordersync.bench.sandbox import SandboxProcess
-from ordersync.bench.world import BenchWorld
 from shops.models import SyncRun
+from tools.bench.sandbox import SandboxProcess
+from tools.bench.world import BenchWorld
 from trades.sync.backfill import Progress, backfill_shop
 from trades.sync.incremental import sync_shop
 
 MB = 1024 * 1024
 
 
-class Command(BaseCommand):
+class Part(BaseCommand):
     help = "Benchmark the sync engine against a local sandbox and print the figures."
 
     def add_arguments(self, parser):

@@ -6,10 +6,10 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from trades.webhooks import bench
+from tools.bench import webhooks as bench
 
 
-class Command(BaseCommand):
+class Part(BaseCommand):
     help = "Write N trades for one webhook endpoint, deliver them, print deliveries per second."
 
     def add_arguments(self, parser):
