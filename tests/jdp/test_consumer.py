@@ -121,3 +121,28 @@ def _sql(url: str, statement: str, *args) -> None:
             cursor.execute(statement, args)
     finally:
         connection.close()
+
+
+def test_the_console_and_the_command_enrol(gateway, make_shop, rds_url, client, alice, sandbox_app):
+    from django.core.management import call_command
+
+    from trades.jdp.models import JdpRds
+
+    gateway.control("jdp/rds", {"name": "rds-1", "url": rds_url})
+    rds = JdpRds.objects.create(name="rds-1", url=rds_url)
+    first, second = make_shop("by-console"), make_shop("by-command")
+    client.force_login(alice)
+    form = {"shop": first.pk, "rds": rds.pk, "history_days": 91}
+    page = client.post("/admin/trades/jdpshop/add/", form)
+    assert page.status_code == 200 and "at most 90 days" in page.content.decode()
+    assert client.post("/admin/trades/jdpshop/add/", {**form, "history_days": 7}).status_code == 302
+    call_command("jdp_enrol", str(second.pk), "rds-1", "--history-days", "3")
+    users = {u["user_nick"]: u["status"] for u in gateway.control("jdp")["users"]}
+    assert users == {"by-console": 1, "by-command": 1}
+    assert JdpShop.objects.get(shop=first).history_days == 7
+    call_command("jdp_enrol", str(second.pk), "rds-1", "--delete")
+    assert not JdpShop.objects.filter(shop=second).exists()
+    assert {u["user_nick"]: u["status"] for u in gateway.control("jdp")["users"]} == {
+        "by-console": 1,
+        "by-command": 3,
+    }
