@@ -286,7 +286,9 @@ def create_tables(connection) -> None:
 
 
 def write_rows(connection, rows: list[Row]) -> None:
-    """Insert or overwrite each row in place; ``jdp_created`` stays as first written."""
+    """Insert or overwrite each row in place, one transaction per call (a push of many rows
+    is not held up by a commit each); ``jdp_created`` stays as first written."""
+    connection.begin()
     with connection.cursor() as cursor:
         for row in rows:
             names = [*row.values, "jdp_hashcode", "jdp_response", "jdp_created", "jdp_modified"]
@@ -298,6 +300,7 @@ def write_rows(connection, rows: list[Row]) -> None:
                 f" VALUES ({', '.join(['%s'] * len(names))}) ON DUPLICATE KEY UPDATE {updates}",
                 values,
             )
+    connection.commit()
 
 
 def _hashcode(text: str) -> str:

@@ -9,7 +9,7 @@ import time
 import pymysql
 import pytest
 
-from tests.support import mariadb
+from tools import mariadb
 
 _databases = itertools.count(1)
 
@@ -54,15 +54,18 @@ def enrolled_shop(gateway, make_shop, rds_url):
     return make
 
 
-def consume(shop=None) -> int:
-    """One pass of the consumer (over ``shop`` only, when given); return the rows read."""
+def consume(shop=None, connections=None) -> int:
+    """One pass of the consumer (over ``shop`` only, when given) on ``connections`` (kept
+    by the caller across passes, or new); return the rows read."""
     from trades.jdp import runner
 
-    connections = runner.Connections()
+    own = connections is None
+    connections = connections or runner.Connections()
     try:
         return runner.consume_once(connections, [shop.pk] if shop else None)
     finally:
-        connections.close()
+        if own:
+            connections.close()
 
 
 def wait_pushed(gateway, timeout: float = 60.0) -> None:

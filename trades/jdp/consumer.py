@@ -77,21 +77,45 @@ class PassResult:
     set_aside: list[str] = field(default_factory=list)
 
 
-def consume_shop(shop: Shop, connection) -> dict[str, PassResult]:
+class Seen:
+    """What this process wrote, by (table, key) → (``jdp_modified``, ``jdp_hashcode``): a
+    row the overlap reads again unchanged is not parsed nor written again (a row pushed
+    again has a new stamp). Memory only: a restart re-reads, and re-writing is harmless;
+    forgotten wholesale past ``limit`` entries."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.versions: dict[tuple[str, int], tuple] = {}
+
+    def new(self, table: Table, rows: list) -> list:
+        """``rows`` but those this process already wrote as they are."""
+        return [r for r in rows if self.versions.get((table.name, r.key)) != _version(r)]
+
+    def add(self, table: Table, rows: list) -> None:
+        if len(self.versions) > self.limit:
+            self.versions.clear()
+        self.versions.update(((table.name, r.key), _version(r)) for r in rows)
+
+
+def _version(row) -> tuple:
+    return (row.jdp_modified, row.hashcode)
+
+
+def consume_shop(shop: Shop, connection, seen: Seen | None = None) -> dict[str, PassResult]:
     """One pass over both pushed tables of ``shop``; return what each did."""
-    return {table.name: consume_table(shop, table, connection) for table in TABLES}
+    return {table.name: consume_table(shop, table, connection, seen) for table in TABLES}
 
 
-def consume_table(shop: Shop, table: Table, connection) -> PassResult:
+def consume_table(shop: Shop, table: Table, connection, seen: Seen | None = None) -> PassResult:
     """Read and write every row of ``shop`` in ``table`` from the checkpoint − overlap on."""
     checkpoint, _ = Checkpoint.objects.get_or_create(shop=shop, stream=table.stream)
     with run_lock(checkpoint.pk) as taken:
         if not taken:
             return PassResult(locked=False)
-        return _pass(shop, table, connection, checkpoint.pk)
+        return _pass(shop, table, connection, checkpoint.pk, seen or Seen())
 
 
-def _pass(shop: Shop, table: Table, connection, checkpoint_pk: int) -> PassResult:
+def _pass(shop: Shop, table: Table, connection, checkpoint_pk: int, seen: Seen) -> PassResult:
     result = PassResult()
     checkpoint = Checkpoint.objects.get(pk=checkpoint_pk)
     position = (start_of(checkpoint), 0)
@@ -100,7 +124,7 @@ def _pass(shop: Shop, table: Table, connection, checkpoint_pk: int) -> PassResul
         rows = rds.read_batch(connection, table.name, table.key, shop.seller_nick, position, limit)
         if not rows:
             break
-        consume_batch(shop, table, rows, checkpoint_pk, result)
+        consume_batch(shop, table, rows, checkpoint_pk, result, seen)
         position = (rows[-1].jdp_modified, rows[-1].key)
         if len(rows) < limit:
             break
@@ -115,11 +139,14 @@ def start_of(checkpoint: Checkpoint) -> datetime:
     return checkpoint.cursor - timedelta(seconds=settings.JDP_OVERLAP_SECONDS)
 
 
-def consume_batch(shop: Shop, table: Table, rows: list, checkpoint_pk: int, result) -> None:
+def consume_batch(
+    shop: Shop, table: Table, rows: list, checkpoint_pk: int, result, seen: Seen
+) -> None:
     """Write one batch, then move the checkpoint: never the other way round."""
     set_aside = SetAside()
-    changes = write_batch(shop, table, rows, set_aside)
+    changes = write_batch(shop, table, seen.new(table, rows), set_aside)
     advance(checkpoint_pk, rows, set_aside)
+    seen.add(table, rows)
     result.batches += 1
     result.rows += len(rows)
     result.written += len(changes)

@@ -22,6 +22,7 @@ class Row:
     key: int
     jdp_modified: datetime  # aware, platform time (the RDS keeps naive GMT+8)
     response: str | None
+    hashcode: str = ""
 
 
 def url_of(rds: JdpRds) -> str:
@@ -55,12 +56,12 @@ def read_batch(
     stamp = _naive(after[0])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {key}, jdp_modified, jdp_response FROM {table}"
+            f"SELECT {key}, jdp_modified, jdp_response, jdp_hashcode FROM {table}"
             " WHERE seller_nick = %s AND (jdp_modified > %s OR (jdp_modified = %s AND"
             f" {key} > %s)) ORDER BY jdp_modified, {key} LIMIT %s",
             [nick, stamp, stamp, after[1], limit],
         )
-        return [Row(int(k), _aware(m), r) for k, m, r in cursor.fetchall()]
+        return [Row(int(k), _aware(m), r, h or "") for k, m, r, h in cursor.fetchall()]
 
 
 def newest(connection, table: str, nick: str) -> datetime | None:

@@ -30,6 +30,7 @@ class Connections:
 
     def __init__(self) -> None:
         self.open: dict[str, object] = {}
+        self.seen = consumer.Seen()  # rows written by this process, across passes
 
     def get(self, url: str):
         if url not in self.open:
@@ -63,7 +64,8 @@ def consume_once(connections: Connections, shop_ids: list[int] | None = None) ->
         url = rds.url_of(state.rds)
         for table in consumer.TABLES:
             try:
-                rows += consumer.consume_table(state.shop, table, connections.get(url)).rows
+                connection = connections.get(url)
+                rows += consumer.consume_table(state.shop, table, connection, connections.seen).rows
             except Exception as error:  # noqa: BLE001 (recorded; the other shops go on)
                 log.exception("JDP pass of shop %s %s failed", state.shop_id, table.name)
                 consumer.record_failure(state.shop, table, error)

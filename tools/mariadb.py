@@ -1,4 +1,5 @@
-"""A real MariaDB server for the tests: Debian's ``mariadbd`` in a temporary directory.
+"""A real MariaDB server for the JDP tests and benchmark: Debian's ``mariadbd`` in a
+temporary directory.
 
 ``mariadb-install-db`` lays out a data directory, the server listens on a free port of
 127.0.0.1 and on its own socket, with ``--skip-grant-tables`` (anyone connecting is root:
