@@ -93,7 +93,7 @@ def tmc(out: Exposition) -> None:
 
 def channels(out: Exposition) -> None:
     """Per shop: which channels are live and how far each trails; JDP's counters."""
-    shops = list(Shop.objects.exclude(status=Shop.Status.DISABLED))
+    shops = list(Shop.objects.exclude(status=Shop.Status.DISABLED).select_related("tenant"))
     states = shop_channels(shops)
     out.family("ordersync_channel_live", "gauge", "1 while the channel brings changes in")
     out.family("ordersync_channel_lag_seconds", "gauge", "how far each live channel trails")
@@ -109,7 +109,7 @@ def channels(out: Exposition) -> None:
         "JDP per shop: changes written; late; missed (found first by polling or the reconcile)",
     )
     kinds = ("changes_written", "late", "missed_by_polling", "missed_by_reconcile")
-    for row in JdpShop.objects.select_related("shop"):
+    for row in JdpShop.objects.select_related("shop__tenant"):
         for kind in kinds:
             labels = {**shop_labels(row.shop), "kind": kind}
             out.sample("ordersync_jdp_changes_total", getattr(row, kind), **labels)

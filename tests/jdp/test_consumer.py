@@ -96,6 +96,8 @@ def test_one_consumer_per_shop_and_table(gateway, enrolled_shop, rds_url):
         checkpoint.refresh_from_db()
         assert checkpoint.cursor is None
     finally:
+        with other.cursor() as cursor:  # the other consumer ends its pass
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK, checkpoint.pk])
         other.close()
     result = consumer.consume_table(shop, consumer.TRADES, connection)
     connection.close()

@@ -24,7 +24,7 @@ def test_console_and_metrics_show_each_channel_and_its_lag(
     consume(shop)
 
     body = client.get("/metrics").content.decode()
-    labels = f'shop_id="{shop.pk}",shop="healthy"'
+    labels = f'tenant="tenant-a",shop_id="{shop.pk}",shop="healthy"'
     assert f'ordersync_channel_live{{{labels},channel="jdp"}} 1' in body
     assert f'ordersync_channel_live{{{labels},channel="tmc"}} 0' in body
     assert f'ordersync_channel_lag_seconds{{{labels},channel="jdp"}} 0' in body
