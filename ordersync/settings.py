@@ -362,6 +362,23 @@ for _name in ("TMC_COLLAPSE_SECONDS", "TMC_IDLE_SECONDS", "TMC_SETTLE_MARGIN_SEC
     if not 0 <= globals()[_name] <= 60:
         raise ImproperlyConfigured(f"{_name}={globals()[_name]}: must be 0-60 seconds")
 
+# --- JDP, the third channel (jdp_consume) ------------------------------------------------
+# The ISV's Jushita RDS the platform pushes into (mysql://user:password@host:port/database);
+# empty: JDP off. More RDS can be named in the console (their URLs encrypted at rest).
+JDP_DATABASE_URL = read("JDP_DATABASE_URL", env.str, default="")
+if JDP_DATABASE_URL and not JDP_DATABASE_URL.startswith("mysql://"):
+    raise ImproperlyConfigured("JDP_DATABASE_URL must be a mysql:// URL")
+# Rows re-read behind the checkpoint: the push may stamp a row behind rows already read.
+JDP_OVERLAP_SECONDS = non_negative_int("JDP_OVERLAP_SECONDS", 10)
+JDP_BATCH_SIZE = positive_int("JDP_BATCH_SIZE", 500)
+JDP_IDLE_SECONDS = read("JDP_IDLE_SECONDS", env.float, default=1.0)
+# With JDP live for a shop, polling runs at this interval (1-30) as the safety net.
+JDP_SAFETY_POLL_MINUTES = positive_int("JDP_SAFETY_POLL_MINUTES", 30)
+if not 1 <= JDP_SAFETY_POLL_MINUTES <= 30:
+    raise ImproperlyConfigured(f"JDP_SAFETY_POLL_MINUTES={JDP_SAFETY_POLL_MINUTES}: must be 1-30")
+# A change older than this when polling finds it (or JDP delivers it) counts against JDP.
+JDP_LATE_SECONDS = positive_int("JDP_LATE_SECONDS", 300)
+
 # --- partner REST API -----------------------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK = {

@@ -154,6 +154,9 @@ class Checkpoint(models.Model):
         BACKFILL = "backfill"
         # the daily reconcile: its failures, backoff and run lock (no cursor)
         RECONCILE = "reconcile"
+        # the Jushita push tables: cursor = jdp_modified up to which every row is written
+        JDP_TRADES = "jdp_trades"
+        JDP_REFUNDS = "jdp_refunds"
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="checkpoints")
     stream = models.CharField(max_length=16, choices=Stream.choices)

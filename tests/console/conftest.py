@@ -11,6 +11,7 @@ from django.utils import timezone
 from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Membership, SyncRun
 from trades.api.keys import create_api_key
+from trades.jdp.models import JdpRds, JdpShop, ShopChannels
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 from trades.tmc.models import TmcShop
 from trades.webhooks.endpoints import create_endpoint, send_test_event
@@ -111,6 +112,10 @@ def one_of_each(shop, tid: int) -> dict:
         "webhookendpoint": endpoint.endpoint,
         "webhookdelivery": send_test_event(endpoint.endpoint),
         "tmcshop": TmcShop.objects.create(shop=shop, permitted_at=T0),
+        "jdpshop": JdpShop.objects.create(
+            shop=shop, rds=JdpRds.objects.get_or_create(name="rds-1")[0], status=1
+        ),
+        "shopchannels": ShopChannels.objects.get(pk=shop.pk),
     }
 
 

@@ -27,6 +27,8 @@ APP = {
     "webhookendpoint": "trades",
     "webhookdelivery": "trades",
     "tmcshop": "trades",
+    "jdpshop": "trades",
+    "shopchannels": "trades",
 }
 MODELS = list(APP)
 # synced data and logs: nobody edits them in the admin
@@ -38,13 +40,14 @@ READ_ONLY = {
     "reconcilereport",
     "webhookdelivery",
     "tmcshop",
+    "shopchannels",
 }
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey"}
 # what the admin role changes and adds (docs/console.md: act on shops, schedules, API keys,
 # webhooks); adding a shop means connecting it, so its add page redirects to the connect form
-ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint"}
-ADMIN_ADDS = {"shop": 302, "apikey": 200, "webhookendpoint": 200}
+ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint", "jdpshop"}
+ADMIN_ADDS = {"shop": 302, "apikey": 200, "webhookendpoint": 200, "jdpshop": 200}
 
 
 def url(model: str, suffix: str = "", pk: int | None = None) -> str:
