@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Sum
 from django.utils import timezone
 
+from ordersync.shown import shown
 from ordersync.taobao.types import parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.models import Trade
@@ -47,6 +48,6 @@ def status_line(shops: list[Shop]) -> str:
     calls = hour.aggregate(n=Sum("api_calls"))["n"] or 0
     failed = hour.filter(outcome="failed").count()
     return (
-        f"{now:%H:%M:%S}  {trades:,} trades synced | max cursor lag {lag:.0f}s | "
+        f"{shown(now)[11:]}  {trades:,} trades synced | max cursor lag {lag:.0f}s | "
         f"{calls} API calls and {failed} failed runs in the last hour"
     )
