@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from django import forms
@@ -16,10 +15,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from ordersync.shown import shown
 from shops import actions, jobs, schedules
 from shops.caps import OverCap
 from shops.console import connect
 from shops.console.health import PLATFORM_TZ, format_lag, lag, problems, with_health
+from shops.console.pages import pre
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import (
     OWNER_ROLES,
@@ -30,20 +31,10 @@ from shops.console.tenancy import (
     has_role,
     scoped,
 )
+from shops.console.times import duration, in_zone, short, window
 from shops.models import Checkpoint, Membership, Shop, SyncRun, Tenant, TopApp
 
 NOBODY: frozenset[str] = frozenset()  # only operators (superusers)
-
-
-def pre(text: str) -> str:
-    """Multi-line text (tracebacks, JSON) kept readable in the admin."""
-    if not text:
-        return "—"
-    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
-
-
-def pretty_json(value) -> str:
-    return pre(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str))
 
 
 @admin.register(Tenant)
@@ -121,6 +112,7 @@ class RecentRunsInline(ReadOnlyInline):
     verbose_name_plural = "last runs"
     fields = readonly_fields = (
         "started_at",
+        "took",
         "kind",
         "stream",
         "outcome",
@@ -137,6 +129,10 @@ class RecentRunsInline(ReadOnlyInline):
         newest = SyncRun.objects.filter(shop_id=shop_id).order_by("-started_at")
         ids = list(newest.values_list("pk", flat=True)[: self.LIMIT]) if shop_id else []
         return super().get_queryset(request).filter(pk__in=ids).order_by("-started_at")
+
+    @admin.display(description="duration")
+    def took(self, run: SyncRun) -> str:
+        return duration(run.started_at, run.finished_at)
 
     @admin.display(description="error")
     def error_summary(self, run: SyncRun) -> str:
@@ -200,7 +196,8 @@ class ShopAdmin(TenantScopedAdmin):
         "cursor_lag",
         "last_success",
         "failures",
-        "degraded",
+        "sync_mode",
+        "next_run",
         "calls_today",
     )
     list_filter = ("status", "platform", "degraded")
@@ -215,6 +212,10 @@ class ShopAdmin(TenantScopedAdmin):
         "status_badge",
         "status_reason",
         "problem_list",
+        "sync_mode",
+        "degraded_since_shown",
+        "degraded_reason",
+        "next_run",
         "cursor_lag",
         "last_success",
         "failures",
@@ -234,6 +235,10 @@ class ShopAdmin(TenantScopedAdmin):
                     "status_badge",
                     "status_reason",
                     "problem_list",
+                    "sync_mode",
+                    "degraded_since_shown",
+                    "degraded_reason",
+                    "next_run",
                     "cursor_lag",
                     "last_success",
                     "failures",
@@ -263,9 +268,29 @@ class ShopAdmin(TenantScopedAdmin):
     def cursor_lag(self, shop: Shop) -> str:
         return format_lag(lag(shop))
 
-    @admin.display(description="last success", ordering="last_success")
-    def last_success(self, shop: Shop):
-        return shop.last_success or "never"
+    @admin.display(description=in_zone("last success"), ordering="last_success")
+    def last_success(self, shop: Shop) -> str:
+        return short(shop.last_success, "never")
+
+    @admin.display(description="sync mode", ordering="degraded")
+    def sync_mode(self, shop: Shop) -> str:
+        """ "healthy" or "degraded" in words (a boolean icon read a healthy shop as a red ✗)."""
+        if not shop.degraded:
+            return "healthy"
+        return format_html(
+            '<span class="degraded" title="{}">degraded</span>', shop.degraded_reason
+        )
+
+    @admin.display(description="degraded since")
+    def degraded_since_shown(self, shop: Shop) -> str:
+        return shown(shop.degraded_since) if shop.degraded else "—"
+
+    @admin.display(description=in_zone("next sync"), ordering="next_sync")
+    def next_run(self, shop: Shop) -> str:
+        """When the sync schedule fires next, or why it does not."""
+        if shop.status != Shop.Status.ACTIVE:
+            return f"none ({shop.get_status_display().lower()})"
+        return short(getattr(shop, "next_sync", None), "not scheduled")
 
     @admin.display(description="failures in a row", ordering="failures")
     def failures(self, shop: Shop) -> int:
@@ -466,11 +491,12 @@ class SyncRunAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     tenant_field = "shop__tenant"
     read_only = True
     list_display = (
-        "started_at",
+        "started",
         "shop",
         "kind",
         "stream",
         "outcome",
+        "took",
         "api_calls",
         "trades_written",
         "error_class",
@@ -478,11 +504,39 @@ class SyncRunAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     list_filter = ("outcome", "kind", "stream")
     list_select_related = ("shop",)
     ordering = ("-started_at",)
-    exclude = ("error_message",)
-    readonly_fields = ("error",)
+    fieldsets = (
+        (None, {"fields": ("shop", "kind", "stream", "outcome", "worker")}),
+        ("When", {"fields": ("started_exact", "finished", "took", "window_exact")}),
+        (
+            "What it did",
+            {"fields": ("api_calls", "pages", "trades_seen", "trades_written", "late_arrivals")},
+        ),
+        ("Out of the ordinary", {"fields": ("notes", "set_aside", "error_class", "error")}),
+    )
+    readonly_fields = ("started_exact", "finished", "took", "window_exact", "error")
 
     def get_list_filter(self, request: HttpRequest):
         return [ShopFilter, *super().get_list_filter(request)]
+
+    @admin.display(description=in_zone("started"), ordering="started_at")
+    def started(self, run: SyncRun) -> str:
+        return short(run.started_at)
+
+    @admin.display(description="started")
+    def started_exact(self, run: SyncRun) -> str:
+        return shown(run.started_at)
+
+    @admin.display(description="finished")
+    def finished(self, run: SyncRun) -> str:
+        return shown(run.finished_at, "not yet")
+
+    @admin.display(description="duration")
+    def took(self, run: SyncRun) -> str:
+        return duration(run.started_at, run.finished_at)
+
+    @admin.display(description="window (platform time)")
+    def window_exact(self, run: SyncRun) -> str:
+        return window(run.window_start, run.window_end)
 
     @admin.display(description="error message")
     def error(self, run: SyncRun) -> str:

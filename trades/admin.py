@@ -12,11 +12,13 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from shops.admin import pre, pretty_json
+from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
-from shops.console.tenancy import ReadOnlyInline, ShopFilter, TenantScopedAdmin
+from shops.console.tenancy import ShopFilter, TenantScopedAdmin
+from shops.console.times import in_zone, short
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
-from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade, TradeLine
+from trades.feed_models import ChangeEvent
+from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
 from trades.tmc_admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 
@@ -50,19 +52,18 @@ def exact_number_search(queryset: QuerySet, term: str, fields: list[str]) -> Que
     return queryset.filter(match)
 
 
-class TradeLineInline(ReadOnlyInline):
-    model = TradeLine
-    verbose_name_plural = "sub-orders"
-    fields = readonly_fields = (
-        "oid",
-        "title",
-        "sku_id",
-        "num",
-        "price",
-        "payment",
-        "status",
-        "refund_status",
+HISTORY_LIMIT = 200  # versions of one trade shown
+
+
+def table(headers: tuple[str, ...], rows) -> str:
+    """A small HTML table: escaped headers and cells."""
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
     )
+    return format_html("<table><tr>{}</tr>{}</table>", head, body)
 
 
 class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
@@ -95,9 +96,56 @@ class TradeAdmin(BigTableAdmin):
     search_fields = ("tid",)
     search_help_text = "Exact trade id (tid)."
     exact_search_fields = ["tid"]
-    inlines = [TradeLineInline]
-    exclude = ("payload",)
-    readonly_fields = ("refunds", "payload_readable")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("tid", "shop", "status", "type"),
+                    ("buyer_nick", "buyer_open_uid"),
+                    ("created", "modified", "pay_time", "consign_time", "end_time"),
+                    ("payment", "total_fee", "post_fee"),
+                    ("receiver_state", "receiver_city", "receiver_district"),
+                )
+            },
+        ),
+        ("Sub-orders", {"fields": ("sub_orders",)}),
+        ("Refunds", {"fields": ("refunds",)}),
+        ("Status history (from the change feed)", {"fields": ("status_history",)}),
+        ("Raw", {"fields": ("payload_readable",), "classes": ("collapse",)}),
+    )
+    readonly_fields = ("sub_orders", "refunds", "status_history", "payload_readable")
+
+    @admin.display(description="sub-orders")
+    def sub_orders(self, trade: Trade) -> str:
+        rows = trade.lines.order_by("oid")
+        if not rows:
+            return "none"
+        return table(
+            ("oid", "title", "sku", "num", "price", "payment", "status", "refund status"),
+            (
+                (r.oid, r.title, r.sku_id or "—", r.num, r.price, r.payment, r.status)
+                + (r.refund_status or "—",)
+                for r in rows
+            ),
+        )
+
+    @admin.display(description="status history")
+    def status_history(self, trade: Trade) -> str:
+        """Every version the feed recorded, oldest first (changeevent_shop_key_idx)."""
+        rows = ChangeEvent.objects.filter(
+            shop_id=trade.shop_id, entity=ChangeEvent.Entity.TRADE, key=trade.tid
+        ).order_by("id")[:HISTORY_LIMIT]
+        if not rows:
+            return "none recorded"
+        return table(
+            (in_zone("platform modified"), "from", "to", in_zone("recorded"), "change id"),
+            (
+                (short(e.modified), e.previous_status or "(new)", e.status)
+                + (short(e.created_at), e.pk)
+                for e in rows
+            ),
+        )
 
     @admin.display(description="refunds")
     def refunds(self, trade: Trade) -> str:
@@ -105,14 +153,9 @@ class TradeAdmin(BigTableAdmin):
         rows = Refund.objects.filter(shop_id=trade.shop_id, tid=trade.tid).order_by("created")
         if not rows:
             return "none"
-        return format_html(
-            "<table><tr><th>refund id</th><th>oid</th><th>status</th><th>fee</th>"
-            "<th>modified</th></tr>{}</table>",
-            format_html_join(
-                "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ((r.refund_id, r.oid or "—", r.status, r.refund_fee, r.modified) for r in rows),
-            ),
+        return table(
+            ("refund id", "oid", "status", "fee", in_zone("modified")),
+            ((r.refund_id, r.oid or "—", r.status, r.refund_fee, short(r.modified)) for r in rows),
         )
 
     @admin.display(description="payload (as last seen on the platform)")
