@@ -22,9 +22,9 @@ from ordersync.taobao.models import ApiBudget, ApiCallStat
 from ordersync.taobao.stats import BUCKETS
 from ordersync.tasks import CLUSTER
 from shops.models import Checkpoint, Shop, SyncRun
-from trades.feed_models import ChangeEvent
+from trades.feed.models import ChangeEvent
 from trades.models import ReconcileReport
-from trades.webhook_models import WebhookCounter, WebhookDelivery, WebhookEndpoint
+from trades.webhooks.models import WebhookCounter, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def _webhooks(out: Exposition) -> None:
 
 
 def _tmc(out: Exposition) -> None:
-    from trades.tmc_models import TmcShop, TmcStat
+    from trades.tmc.models import TmcShop, TmcStat
 
     stats = list(TmcStat.objects.order_by("app_key", "name"))
     families = [

@@ -357,7 +357,8 @@ if not 10 <= TMC_CONSUME_QUANTITY <= 200:
 TMC_COLLAPSE_SECONDS = read("TMC_COLLAPSE_SECONDS", env.float, default=0.5)
 TMC_IDLE_SECONDS = read("TMC_IDLE_SECONDS", env.float, default=0.2)
 TMC_FETCH_CONCURRENCY = positive_int("TMC_FETCH_CONCURRENCY", 4)
-# A fetched trade is kept once its `modified` second is over plus this margin (trades/tmc.py).
+# A fetched trade is kept once its `modified` second is over plus this margin
+# (trades/tmc/consumer.py).
 TMC_SETTLE_MARGIN_SECONDS = read("TMC_SETTLE_MARGIN_SECONDS", env.float, default=0.6)
 TMC_PERMIT_REFRESH_SECONDS = positive_int("TMC_PERMIT_REFRESH_SECONDS", 30)
 for _name in ("TMC_COLLAPSE_SECONDS", "TMC_IDLE_SECONDS", "TMC_SETTLE_MARGIN_SECONDS"):
@@ -398,8 +399,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # two models have a "state" with different values: each gets its own name
     "ENUM_NAME_OVERRIDES": {
-        "JobStateEnum": "trades.api_models.Job.State",
-        "DeliveryStateEnum": "trades.webhook_models.WebhookDelivery.State",
+        "JobStateEnum": "trades.api.models.Job.State",
+        "DeliveryStateEnum": "trades.webhooks.models.WebhookDelivery.State",
     },
     "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -18,9 +18,9 @@ from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import ShopFilter, TenantScopedAdmin
 from shops.console.times import in_zone, short
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
-from trades.feed_models import ChangeEvent
+from trades.feed.models import ChangeEvent
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
-from trades.tmc_admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
+from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 
 

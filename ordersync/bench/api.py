@@ -19,8 +19,8 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from shops.models import Shop, Tenant, TopApp
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.key_models import ApiKey
 from trades.models import Trade
 
 BENCH_SLUG = "bench"

@@ -48,7 +48,7 @@ class BenchWorld:
     def remove(self) -> None:
         """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
         from shops.schedules import remove_schedules
-        from trades.feed_models import ChangeEvent, FeedCommit
+        from trades.feed.models import ChangeEvent, FeedCommit
         from trades.models import Refund, Trade, TradeLine
 
         # a sync in auto mode may have given a shop its schedules; they name the shop by id

@@ -10,8 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from shops.models import Checkpoint, SyncRun
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.key_models import ApiKey
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
 T0 = timezone.make_aware(datetime(2026, 11, 11, 0, 0, 0))

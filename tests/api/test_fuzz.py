@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from tests.api.conftest import client_for, make_trade
 from trades.api.filters import ChangeQuery
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 from trades.api.urls import router
-from trades.feed import encode_cursor
-from trades.key_models import ApiKey
+from trades.feed.changes import encode_cursor
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from shops import actions
 from shops.models import SyncRun
-from trades.feed_models import ChangeEvent
-from trades.webhook_models import WebhookAttempt
+from trades.feed.models import ChangeEvent
 from trades.webhooks.delivery import connection_error
+from trades.webhooks.models import WebhookAttempt
 
 from .conftest import T0
 

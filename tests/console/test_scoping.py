@@ -10,7 +10,7 @@ from django.test import RequestFactory
 
 from shops.console.tenancy import TenantScopedAdmin
 from shops.models import Checkpoint, Membership, Shop, Tenant
-from trades.key_models import ApiKey
+from trades.api.key_models import ApiKey
 
 pytestmark = pytest.mark.django_db
 

@@ -30,8 +30,8 @@ from ordersync.bench.receiver import Behaviour, Receiver
 from shops.actions import onboard_shop
 from shops.models import Checkpoint, Shop, SyncRun
 from tests.support.oracle import assert_current_within, assert_matches_oracle
-from trades.webhook_models import WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import WebhookDelivery, WebhookEvent
 from trades.webhooks.tasks import SWEEP_TASK
 
 ROOT = Path(__file__).resolve().parents[2]

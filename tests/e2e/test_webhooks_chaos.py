@@ -18,8 +18,8 @@ from tests.support.oracle import assert_matches_oracle
 from tests.webhooks.test_workers import deliverer
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
-from trades.webhook_models import WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint, rotate_secret
+from trades.webhooks.models import WebhookDelivery, WebhookEvent
 from trades.webhooks.runner import sweep_webhooks
 from trades.webhooks.signing import verify_signature
 

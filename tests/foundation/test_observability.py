@@ -18,7 +18,7 @@ from shops.top import client_for_shop
 from tests.foundation.test_settings import PRODUCTION
 from tests.processes import child_env, run_python
 from trades.sync.incremental import sync_shop
-from trades.tmc_models import TmcShop
+from trades.tmc.models import TmcShop
 
 SAMPLE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)+\})? -?[0-9.e+]+$')
 

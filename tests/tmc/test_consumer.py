@@ -14,8 +14,8 @@ from ordersync.taobao import api
 from shops.models import Shop
 from shops.top import client_for_shop
 from trades.models import Refund, Trade
-from trades.tmc import Consumer, counters, permit_shops
-from trades.tmc_models import TmcShop
+from trades.tmc.consumer import Consumer, counters, permit_shops
+from trades.tmc.models import TmcShop
 
 from .conftest import drain, platform, running, wait_until
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.sync.test_concurrency import database_url
 from trades.models import Trade
-from trades.tmc_models import TmcShop
+from trades.tmc.models import TmcShop
 
 from .conftest import platform, wait_until
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ordersync.bench.receiver import Behaviour, Receiver
-from trades.webhook_models import SUBSCRIBABLE
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import SUBSCRIBABLE
 
 
 @pytest.fixture(autouse=True)

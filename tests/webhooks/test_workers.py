@@ -20,8 +20,8 @@ from ordersync.bench.receiver import Behaviour, Receiver
 from tests.sync.test_concurrency import database_url
 from tests.webhooks.conftest import wire_trade
 from trades.sync.write import write_trades
-from trades.webhook_models import WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import WebhookDelivery, WebhookEvent
 from trades.webhooks.runner import sweep_webhooks
 from trades.webhooks.signing import verify_signature
 

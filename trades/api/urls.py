@@ -16,7 +16,7 @@ from trades.api.views import (
     SyncRunViewSet,
     TradeViewSet,
 )
-from trades.api.webhook_views import WebhookDeliveryViewSet, WebhookEndpointViewSet
+from trades.webhooks.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
 
 router = SimpleRouter()
 router.register("shops", ShopViewSet, basename="shop")

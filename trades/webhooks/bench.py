@@ -17,8 +17,8 @@ from django.db import connection
 
 from shops.models import Shop, Tenant, TopApp
 from trades.sync.write import write_trades
-from trades.webhook_models import WebhookDelivery
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import WebhookDelivery
 from trades.webhooks.runner import sweep_webhooks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.urls import reverse
 
 from ordersync.shown import iso
-from trades.webhook_models import WebhookEvent
+from trades.webhooks.models import WebhookEvent
 
 # which API object an event is about: (data key, route name, route kwarg)
 _LINKS = {

@@ -17,11 +17,11 @@ from django.db import connection
 from ordersync.bench.sandbox import SandboxProcess
 from ordersync.bench.world import BenchWorld
 from ordersync.taobao.types import PLATFORM_TZ
-from trades.feed_models import ChangeEvent
+from trades.feed.models import ChangeEvent
 from trades.models import Trade
 from trades.sync.incremental import sync_shop
-from trades.tmc import Consumer, counters
-from trades.tmc_models import TmcStat
+from trades.tmc.consumer import Consumer, counters
+from trades.tmc.models import TmcStat
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from shops.models import TopApp
-from trades.tmc import Consumer, check_group
+from trades.tmc.consumer import Consumer, check_group
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from shops.top import app_credentials, client_for_shop
 from trades.sync import late
 from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.write import write_refunds, write_trades
-from trades.tmc_models import TmcShop, TmcStat
+from trades.tmc.models import TmcShop, TmcStat
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trades.api.filters import EnumField
-from trades.webhook_models import (
+from trades.webhooks.models import (
     SUBSCRIBABLE,
     WebhookAttempt,
     WebhookDelivery,

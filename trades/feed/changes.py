@@ -26,7 +26,7 @@ from django.db import connection, transaction
 
 from shops.models import Shop, Tenant
 from trades.db import binary_cursor
-from trades.feed_models import ChangeEvent, FeedCommit
+from trades.feed.models import ChangeEvent, FeedCommit
 from trades.webhooks.outbox import append_change_events
 
 BIGINT_MAX = 2**63 - 1

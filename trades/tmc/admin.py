@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from shops.console.tenancy import TenantScopedAdmin
-from trades.tmc_models import TmcShop, TmcStat
+from trades.tmc.models import TmcShop, TmcStat
 
 
 class ReadOnly(admin.ModelAdmin):

@@ -13,11 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trades.api import filters
-from trades.api import webhook_serializers as ws
 from trades.api.pagination import BIGINT_MAX, PageQuery
 from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
-from trades.webhook_models import WebhookDelivery, WebhookEndpoint
 from trades.webhooks import endpoints as actions
+from trades.webhooks import serializers as ws
+from trades.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The endpoint's id.")
 _DELIVERY_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The delivery's id.")

@@ -39,7 +39,7 @@ class ChangeEvent(models.Model):
     """One change. Partners read them in the order of their transactions' commits.
 
     ``txid`` is the id of the transaction that wrote the row; the transaction's place in the
-    feed is its :class:`FeedCommit`, taken as it commits (see ``trades.feed``).
+    feed is its :class:`FeedCommit`, taken as it commits (see ``trades.feed.changes``).
     """
 
     class Entity(models.TextChoices):
