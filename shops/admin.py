@@ -16,10 +16,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from ordersync.shown import shown
-from shops import actions, jobs, schedules
+from shops import actions, jobs, members, schedules
 from shops.caps import OverCap
 from shops.console import connect
 from shops.console.health import PLATFORM_TZ, format_lag, lag, problems, with_health
+from shops.console.one_time import show_once
 from shops.console.pages import pre
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import (
@@ -48,20 +49,106 @@ class TenantAdmin(TenantScopedAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+class InviteForm(forms.ModelForm):
+    """An owner adds a member by user name: an existing user, or a new one created with a
+    first password shown once."""
+
+    username = forms.CharField(max_length=150, help_text="their sign-in name for this console")
+    email = forms.EmailField(required=False, help_text="for a new user")
+
+    class Meta:
+        model = Membership
+        fields = ("tenant", "role")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        tenant, username = cleaned.get("tenant"), cleaned.get("username")
+        if tenant and username and tenant.memberships.filter(user__username=username).exists():
+            raise forms.ValidationError(f"{username} is already a member of {tenant}.")
+        return cleaned
+
+
+class MembershipChangeForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ("user", "tenant", "role")
+
+    def clean_role(self) -> str:
+        role = self.cleaned_data["role"]
+        if self.instance.pk and not members.leaves_an_owner(self.instance, role):
+            raise forms.ValidationError("The tenant needs an owner: make someone else owner first.")
+        return role
+
+
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
-    """Operators add members; a tenant's owners change roles and remove members."""
+    """A tenant's owners invite members, change their roles and remove them."""
 
-    add_roles = NOBODY
+    add_roles = OWNER_ROLES
     change_roles = OWNER_ROLES
     delete_roles = OWNER_ROLES
-    list_display = ("user", "role")
+    list_display = ("user", "email", "role")
     list_filter = ("role",)
     list_select_related = ("user", "tenant")
     raw_id_fields = ("user",)
+    actions = ["remove_members"]
+
+    @admin.display(description="email", ordering="user__email")
+    def email(self, membership: Membership) -> str:
+        return membership.user.email or "—"
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        kwargs["form"] = MembershipChangeForm if obj else InviteForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return ("user", "tenant", "role") if obj else ("username", "email", "tenant", "role")
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
-        return () if request.user.is_superuser else ("user", "tenant")
+        return ("user", "tenant") if obj else ()
+
+    def save_model(self, request: HttpRequest, obj: Membership, form, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["role"])
+            return
+        data = form.cleaned_data
+        invited = members.invite_member(data["tenant"], data["username"], data["email"], obj.role)
+        obj.pk, obj.user = invited.membership.pk, invited.membership.user
+        if invited.password:
+            show_once(request, f"The first password of {data['username']}", invited.password)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        if request.user.is_superuser:  # operators may leave a tenant ownerless (or delete it)
+            obj.delete()
+            return
+        try:
+            members.remove_member(obj)
+        except members.MemberRefused as exc:  # another owner left meanwhile
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Membership | None = None) -> bool:
+        """Owners remove members, but never their tenant's last owner."""
+        allowed = super().has_delete_permission(request, obj)
+        if not allowed or obj is None or request.user.is_superuser:
+            return allowed
+        return members.leaves_an_owner(obj)
+
+    def get_actions(self, request: HttpRequest):
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)  # remove_members keeps the last owner
+        return found
+
+    @admin.action(description="Remove selected members", permissions=["delete"])
+    def remove_members(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        removed = 0
+        for membership in scoped(request, queryset, "tenant", OWNER_ROLES):
+            try:
+                members.remove_member(membership)
+            except members.MemberRefused as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            removed += 1
+        self.message_user(request, f"Removed {removed} member(s).")
 
 
 class TopAppForm(forms.ModelForm):
