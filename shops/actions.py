@@ -58,7 +58,7 @@ def set_degraded(shop: Shop, degraded: bool, reason: str = "") -> None:
         degraded=degraded, degraded_since=now if degraded else None, degraded_reason=reason
     ):
         verb = "enters" if degraded else "leaves"
-        log.warning("shop %s %s degraded mode %s", shop.pk, verb, reason)
+        log.warning("shop %s %s degraded mode: %s", shop.pk, verb, reason or "a run succeeded")
         shop.degraded_since = now if degraded else None
     elif degraded:
         rows.update(degraded_reason=reason)

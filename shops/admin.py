@@ -258,14 +258,14 @@ STATUS_COLOURS = {
 }
 
 
-def status_badge(shop: Shop) -> str:
+def status_badge(shop: Shop, with_mode: bool = True) -> str:
     colour = STATUS_COLOURS.get(shop.status, "#424242")
     badge = format_html(
         '<span style="background:{};color:#fff;padding:1px 6px;border-radius:8px">{}</span>',
         colour,
         shop.get_status_display(),
     )
-    if shop.degraded:
+    if shop.degraded and with_mode:
         badge = format_html(
             '{} <span style="background:#ef6c00;color:#fff;padding:1px 6px;'
             'border-radius:8px">degraded</span>',
@@ -278,7 +278,6 @@ def status_badge(shop: Shop) -> str:
 class ShopAdmin(TenantScopedAdmin):
     list_display = (
         "seller_nick",
-        "platform",
         "status_badge",
         "cursor_lag",
         "last_success",
@@ -349,7 +348,7 @@ class ShopAdmin(TenantScopedAdmin):
     # --- columns ----------------------------------------------------------------------------
     @admin.display(description="status", ordering="status")
     def status_badge(self, shop: Shop) -> str:
-        return status_badge(shop)
+        return status_badge(shop, with_mode=False)  # the sync mode has a column of its own
 
     @admin.display(description="cursor lag", ordering="cursor")
     def cursor_lag(self, shop: Shop) -> str:
@@ -379,7 +378,7 @@ class ShopAdmin(TenantScopedAdmin):
             return f"none ({shop.get_status_display().lower()})"
         return short(getattr(shop, "next_sync", None), "not scheduled")
 
-    @admin.display(description="failures in a row", ordering="failures")
+    @admin.display(description="fails in a row", ordering="failures")
     def failures(self, shop: Shop) -> int:
         return shop.failures
 
@@ -407,8 +406,8 @@ class ShopAdmin(TenantScopedAdmin):
                 "",
                 "<tr>" + "<td>{}</td>" * 10 + "</tr>",
                 (
-                    (c.stream, c.cursor or "—", c.last_success_at or "—")
-                    + (c.consecutive_failures, c.next_run_at or "—")
+                    (c.stream, shown(c.cursor), shown(c.last_success_at))
+                    + (c.consecutive_failures, shown(c.next_run_at))
                     + (c.progress.get("source", "—") if c.cursor else "—",)
                     + (f"{c.measured_lag():.0f} s", c.late_arrivals)
                     # records the reconcile will repair / the platform did not return to it

@@ -130,7 +130,15 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
 
 @admin.register(Trade)
 class TradeAdmin(BigTableAdmin):
-    list_display = ("tid", "shop", "status", "buyer_nick", "created_at", "modified_at", "payment")
+    list_display = (
+        "tid",
+        "shop_nick",
+        "status",
+        "buyer_nick",
+        "created_at",
+        "modified_at",
+        "payment",
+    )
     list_filter = (
         ShopFilter,
         fixed_choices_filter("status", TRADE_STATUSES, "status"),
@@ -149,6 +157,10 @@ class TradeAdmin(BigTableAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return trade_search(queryset, search_term), False
+
+    @admin.display(description="shop")
+    def shop_nick(self, trade: Trade) -> str:
+        return trade.shop.seller_nick
 
     @admin.display(description=in_zone("created"), ordering="created")
     def created_at(self, trade: Trade) -> str:

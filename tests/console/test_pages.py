@@ -12,11 +12,10 @@ from django.utils import timezone
 
 from shops import actions
 from shops.models import SyncRun
-from trades.feed.models import ChangeEvent
 from trades.webhooks.delivery import connection_error
 from trades.webhooks.models import WebhookAttempt
 
-from .conftest import T0
+from .conftest import T0, record_history
 
 pytestmark = pytest.mark.django_db
 
@@ -72,20 +71,7 @@ def test_a_host_that_does_not_resolve_is_named_not_a_gaierror():
 
 def test_a_trade_shows_sub_orders_before_raw_json_and_its_status_history(client, world, alice):
     trade = world["a"]["trade"]
-    for previous, status, minutes in [
-        (None, "WAIT_BUYER_PAY", 0),
-        ("WAIT_BUYER_PAY", "TRADE_FINISHED", 9),
-    ]:
-        ChangeEvent.objects.create(
-            tenant=trade.tenant,
-            shop=trade.shop,
-            entity="trade",
-            object_id=trade.pk,
-            key=trade.tid,
-            status=status,
-            previous_status=previous,
-            modified=T0 + timedelta(minutes=minutes),
-        )
+    record_history(trade, [(None, "WAIT_BUYER_PAY", 0), ("WAIT_BUYER_PAY", "TRADE_FINISHED", 9)])
     client.force_login(alice)
     html = page(client, f"/admin/trades/trade/{trade.pk}/change/")
     assert html.index("Sub-orders") < html.index("Status history") < html.index('"title": "茶"')

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from shops import caps
 from shops.console.one_time import show_once
@@ -21,6 +22,12 @@ from shops.console.times import in_zone, short
 from trades.webhooks import endpoints as actions
 from trades.webhooks import payload
 from trades.webhooks.models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+def clipped(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters for a list column; the whole of it on hover."""
+    shown = text if len(text) <= width else text[: width - 1] + "…"
+    return format_html('<span title="{}">{}</span>', text, shown)
 
 
 class EndpointForm(forms.ModelForm):
@@ -131,7 +138,15 @@ class DeliveryStateFilter(admin.SimpleListFilter):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     read_only = True  # deliveries come from events; members with write roles redeliver them
-    list_display = ["id", "endpoint", "event", "state", "attempts", "next_attempt", "last_error"]
+    list_display = [
+        "id",
+        "endpoint_url",
+        "event_type",
+        "state",
+        "attempts",
+        "next_attempt",
+        "error",
+    ]
     list_filter = [DeliveryStateFilter]
     list_select_related = ["endpoint", "event"]
     raw_id_fields = ["endpoint", "event", "tenant"]
@@ -151,6 +166,18 @@ class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
         "delivered_at",
         "request_body",
     ]
+
+    @admin.display(description="endpoint")
+    def endpoint_url(self, delivery: WebhookDelivery) -> str:
+        return clipped(delivery.endpoint.url, 48)
+
+    @admin.display(description="event")
+    def event_type(self, delivery: WebhookDelivery) -> str:
+        return delivery.event.type
+
+    @admin.display(description="last error")
+    def error(self, delivery: WebhookDelivery) -> str:
+        return clipped(delivery.last_error, 60) if delivery.last_error else "—"
 
     @admin.display(description=in_zone("next attempt"), ordering="next_attempt_at")
     def next_attempt(self, delivery: WebhookDelivery) -> str:
