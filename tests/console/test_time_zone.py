@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from django.utils import formats, timezone
 
-from ordersync.demo.status import status_line
 from ordersync.shown import PlatformTimeFormatter, iso, shown
+from tools.demo.status import status_line
 
 MIDNIGHT_UTC = datetime(2026, 11, 10, 16, 0, 3, tzinfo=UTC)  # 00:00:03 on Double 11, GMT+8
 
