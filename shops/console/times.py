@@ -7,21 +7,19 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from ordersync.shown import shown
-from ordersync.taobao.types import PLATFORM_TZ
-
-ZONE = "+08:00"  # platform time, Asia/Shanghai (no daylight saving)
+from ordersync.shown import offset, shown, zone
 
 
 def short(value: datetime | None, empty: str = "—") -> str:
-    """``11-11 00:00:03`` in platform time; the column header says ``(+08:00)``."""
+    """``11-11 00:00:03`` in the display zone; the column header names its offset."""
     if value is None:
         return empty
-    return f"{value.astimezone(PLATFORM_TZ):%m-%d %H:%M:%S}"
+    return f"{value.astimezone(zone()):%m-%d %H:%M:%S}"
 
 
 def in_zone(label: str) -> str:
-    return f"{label} ({ZONE})"
+    """A column header that names the display zone's offset: ``created (+08:00)``."""
+    return f"{label} ({offset(timezone.now().astimezone(zone()))})"
 
 
 def duration(start: datetime | None, end: datetime | None) -> str:
@@ -48,6 +46,3 @@ def window(start: datetime | None, end: datetime | None) -> str:
         return "—"
     width = f" ({seconds_text(end - start)})" if start and end else ""
     return f"{shown(start)} → {shown(end)}{width}"
-
-
-__all__ = ["ZONE", "duration", "in_zone", "seconds_text", "short", "shown", "window"]

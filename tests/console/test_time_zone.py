@@ -35,3 +35,10 @@ def test_log_lines_are_stamped_in_platform_time():
 
 def test_the_demo_status_line_says_its_zone(db):
     assert re.match(r"\d\d:\d\d:\d\d \+08:00  0 trades synced", status_line([]))
+
+
+def test_another_time_zone_setting_moves_every_time_together(settings):
+    settings.TIME_ZONE = "UTC"
+    assert shown(MIDNIGHT_UTC) == "2026-11-10 16:00:03 +00:00"
+    assert iso(MIDNIGHT_UTC) == "2026-11-10T16:00:03+00:00"
+    assert formats.localize(timezone.localtime(MIDNIGHT_UTC)) == "2026-11-10 16:00:03 UTC"

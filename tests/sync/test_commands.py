@@ -117,7 +117,7 @@ def test_sync_status_lists_every_shop_with_its_state(make_shop, gateway):
     out, _ = run("sync_status")
 
     header, *rows, legend = out.splitlines()
-    assert legend == "Times are platform time (Asia/Shanghai)."
+    assert legend == "Times are in Asia/Shanghai (TIME_ZONE)."
     assert header.split() == [
         "id",
         "shop",

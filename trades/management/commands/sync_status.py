@@ -3,8 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from ordersync.shown import shown
-from ordersync.taobao.types import PLATFORM_TZ
+from ordersync.shown import shown, zone
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.sync import locks
 from trades.sync.backfill import describe
@@ -50,4 +49,4 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{'':>4} degraded since {shown(shop.degraded_since)}: {shop.degraded_reason}"
                 )
-        self.stdout.write(f"Times are platform time ({PLATFORM_TZ.key}).")
+        self.stdout.write(f"Times are in {zone()} (TIME_ZONE).")
