@@ -262,24 +262,44 @@ class RefundAdmin(BigTableAdmin):
 class ReconcileReportAdmin(BigTableAdmin):
     list_display = (
         "day",
-        "shop",
-        "platform_count",
-        "local_count",
-        "missing_found",
-        "stale_fixed",
-        "refunds_platform_count",
-        "refunds_local_count",
-        "refunds_missing_found",
-        "refunds_stale_fixed",
+        "shop_nick",
+        "trades_counted",
+        "trades_fixed",
+        "refunds_counted",
+        "refunds_fixed",
         "unresolved",
         "api_calls",
-        "created_at",
+        "created",
     )
     list_filter = (ShopFilter, ("day", admin.DateFieldListFilter))
     list_select_related = ("shop",)
     ordering = ("-created_at",)  # reconcile_tenant_recent_idx
     exclude = ("details",)
     readonly_fields = ("details_readable",)
+
+    @admin.display(description="shop")
+    def shop_nick(self, report: ReconcileReport) -> str:
+        return report.shop.seller_nick
+
+    @admin.display(description="trades TOP/ours")
+    def trades_counted(self, report: ReconcileReport) -> str:
+        return f"{report.platform_count}/{report.local_count}"
+
+    @admin.display(description="missing/stale")
+    def trades_fixed(self, report: ReconcileReport) -> str:
+        return f"{report.missing_found}/{report.stale_fixed}"
+
+    @admin.display(description="refunds TOP/ours")
+    def refunds_counted(self, report: ReconcileReport) -> str:
+        return f"{report.refunds_platform_count}/{report.refunds_local_count}"
+
+    @admin.display(description="missing/stale")
+    def refunds_fixed(self, report: ReconcileReport) -> str:
+        return f"{report.refunds_missing_found}/{report.refunds_stale_fixed}"
+
+    @admin.display(description=in_zone("made"), ordering="created_at")
+    def created(self, report: ReconcileReport) -> str:
+        return short(report.created_at)
 
     @admin.display(
         description="what was found (tids and refund ids missing or stale, unresolved records)"
