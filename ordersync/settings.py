@@ -428,6 +428,14 @@ TOKEN_REFRESH_AHEAD_SECONDS = positive_int("TOKEN_REFRESH_AHEAD_SECONDS", 3 * 86
 
 # --- outbound webhooks ----------------------------------------------------------------------
 WEBHOOKS_ALLOW_PRIVATE = boolean("WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Loopback receivers only (127.0.0.0/8, ::1): what `manage.py demo` sets for its children, so a
+# receiver on this machine can be tried. A loopback URL reaches this host's own services, so
+# it is refused outside development.
+WEBHOOKS_ALLOW_LOOPBACK = boolean("WEBHOOKS_ALLOW_LOOPBACK", default=False)
+if WEBHOOKS_ALLOW_LOOPBACK and not DEBUG:
+    raise ImproperlyConfigured(
+        "WEBHOOKS_ALLOW_LOOPBACK=True is for the demo on a development machine: it needs DEBUG=True"
+    )
 WEBHOOKS_TIMEOUT = positive_number("WEBHOOKS_TIMEOUT", 10.0)
 # the retry ladder: seconds after each failed attempt (±20% jitter); about three days in all
 _ladder = read(

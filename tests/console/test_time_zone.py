@@ -34,7 +34,7 @@ def test_log_lines_are_stamped_in_platform_time():
 
 
 def test_the_demo_status_line_says_its_zone(db):
-    assert re.match(r"\d\d:\d\d:\d\d \+08:00  0 trades synced", status_line([]))
+    assert re.match(r"\d\d:\d\d:\d\d \+08:00  0 trades \|", status_line([]))
 
 
 def test_another_time_zone_setting_moves_every_time_together(settings):
