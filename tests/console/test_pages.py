@@ -97,3 +97,5 @@ def test_a_shop_shows_its_next_run_and_reads_healthy_or_degraded_in_words(client
     assert "trades: all 3 runs failed over 16 min since …" in html
     since = timezone.localtime(shop_a.degraded_since)
     assert f"{since:%Y-%m-%d %H:%M:%S} +08:00" in html
+    dashboard = page(client, "/admin/dashboard/")
+    assert f"since {since:%Y-%m-%d %H:%M:%S} CST: trades: all 3 runs failed" in dashboard
