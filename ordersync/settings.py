@@ -403,8 +403,17 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStateEnum": "trades.api.models.Job.State",
         "DeliveryStateEnum": "trades.webhooks.models.WebhookDelivery.State",
+        "WebhookEventTypeEnum": "trades.webhooks.catalog.EVENT_CHOICES",
+        "EntityEnum": "trades.feed.changes.ENTITY_CHOICES",
     },
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: the version with webhooks (each event type is one, with its body)
+    "OAS_VERSION": "3.1.0",
+    # ours first: it adds the webhooks, whose enums spectacular's hook then names
+    "POSTPROCESSING_HOOKS": [
+        "trades.openapi.finish_schema",
+        "drf_spectacular.hooks.postprocess_schema_enums",
+    ],
 }
 
 # Reverse proxies in front of gunicorn that append to X-Forwarded-For: the client address of the
