@@ -174,6 +174,8 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = time_zone("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
+# the console writes times ISO-like with their zone (ordersync/formats/en/formats.py)
+FORMAT_MODULE_PATH = ["ordersync.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -246,7 +248,13 @@ METRICS_NEED_TOKEN = not DEBUG
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            # stamped in platform time with its offset (ordersync/shown.py)
+            "()": "ordersync.shown.PlatformTimeFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {
         "handlers": ["console"],
@@ -272,12 +280,9 @@ SYNC_PAGE_SIZE = positive_int("SYNC_PAGE_SIZE", 100)
 if SYNC_PAGE_SIZE > 100:
     raise ImproperlyConfigured(f"SYNC_PAGE_SIZE={SYNC_PAGE_SIZE}: the platform allows at most 100")
 SYNC_FULLINFO_CONCURRENCY = positive_int("SYNC_FULLINFO_CONCURRENCY", 4)
-SYNC_DEGRADE_FAILURE_RATE = positive_number("SYNC_DEGRADE_FAILURE_RATE", 0.3)
-if SYNC_DEGRADE_FAILURE_RATE > 1:
-    raise ImproperlyConfigured(
-        f"SYNC_DEGRADE_FAILURE_RATE={SYNC_DEGRADE_FAILURE_RATE}: a share, above 0 and at most 1"
-    )
-SYNC_RECOVER_AFTER_SUCCESSES = positive_int("SYNC_RECOVER_AFTER_SUCCESSES", 5)
+# A shop goes degraded when one stream's runs have all failed for this long (a blip of a
+# failed run or two never does); its next successful run restores it.
+SYNC_DEGRADE_AFTER_MINUTES = positive_int("SYNC_DEGRADE_AFTER_MINUTES", 15)
 # A run stops starting windows after SYNC_RUN_TIME_LIMIT seconds, and a window that reads
 # longer than SYNC_WINDOW_TIME_LIMIT keeps what it wrote and is read again narrower: both
 # well inside Q_TIMEOUT, so a heavy window is never killed and retried at the same width.

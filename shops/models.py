@@ -120,7 +120,14 @@ class Shop(models.Model):
         null=True, blank=True, help_text="the fixed interval, or the last one chosen in auto mode"
     )
     degraded = models.BooleanField(
-        default=False, help_text="fewer, larger pulls after too many failures"
+        default=False,
+        help_text="fewer, larger pulls while a stream keeps failing (SYNC_DEGRADE_AFTER_MINUTES)",
+    )
+    degraded_since = models.DateTimeField(
+        null=True, blank=True, help_text="when the shop entered degraded mode"
+    )
+    degraded_reason = models.CharField(
+        max_length=500, blank=True, default="", help_text="the failures that degraded the shop"
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
