@@ -1,6 +1,6 @@
 """Presale reservations: the units open presale trades hold, per shop, SKU and stage.
 
-Read from a view over the stored trades (migration 0013), not kept in a table of its own: the
+Read from a view over the stored trades (migration 0017), not kept in a table of its own: the
 number is always exactly what the stored trades say, with nothing to keep in step on each
 write, to repair after a crash, or to lock on a hot SKU while many writers commit. The view
 reads only the open presale trades through ``trade_open_presale_idx``; how long that takes as

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('shops', '0006_measured_lag_and_incrementv'),
-        ('trades', '0012_change_signals'),
+        ('trades', '0016_change_signals'),
     ]
 
     operations = [

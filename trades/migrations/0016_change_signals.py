@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trades', '0011_reconcile_refunds_and_unresolved'),
+        ('trades', '0015_changeevent_shop_key'),
     ]
 
     operations = [
