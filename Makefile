@@ -18,6 +18,7 @@ test-all:  ## every test, as CI runs it
 lint:  ## what CI checks before the tests
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 format:

@@ -168,7 +168,7 @@ def _shops(out: Exposition) -> None:
         shop__status=Shop.Status.ACTIVE, stream__in=["trades", "refunds"], cursor__isnull=False
     ).select_related("shop")
     for c in checkpoints:
-        lag = round((now - c.cursor).total_seconds(), 1)
+        lag = round((now - (c.cursor or now)).total_seconds(), 1)
         out.sample("ordersync_cursor_lag_seconds", lag, **_shop_labels(c.shop), stream=c.stream)
     _late_arrivals(out, checkpoints, now)
     _kept_records(out)
@@ -298,9 +298,8 @@ def _tmc(out: Exposition) -> None:
     )
     rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop")
     for row in rows:
-        out.sample(
-            "ordersync_tmc_shop_freshness_seconds", row.freshness_seconds, **_shop_labels(row.shop)
-        )
+        freshness = row.freshness_seconds or 0.0
+        out.sample("ordersync_tmc_shop_freshness_seconds", freshness, **_shop_labels(row.shop))
 
 
 COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed, _webhooks, _tmc]

@@ -17,12 +17,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 
 from ordersync.models import RateCounter
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RATE_PATTERN = r"[0-9]+/[smhd][a-z]*"
@@ -88,9 +92,7 @@ def hit(key: str, rate: Rate) -> Hit:
 
 
 def _hit_redis(key: str, seconds: int) -> tuple[int, float]:
-    cache = caches["shared"]
-    name = cache.make_and_validate_key(f"rate:{key}")
-    client = cache._cache.get_client(name, write=True)
+    name, client = _redis(key)
     # MULTI/EXEC: the window is created with its expiry and counted in one atomic step
     pipe = client.pipeline(transaction=True)
     pipe.set(name, 0, ex=seconds, nx=True)
@@ -106,11 +108,18 @@ def _hit_redis(key: str, seconds: int) -> tuple[int, float]:
 def reset(key: str) -> None:
     """Forget the count of ``key`` (its next request opens a new window)."""
     if settings.REDIS_URL:
-        cache = caches["shared"]
-        name = cache.make_and_validate_key(f"rate:{key}")
-        cache._cache.get_client(name, write=True).delete(name)
+        name, client = _redis(key)
+        client.delete(name)
     else:
         RateCounter.objects.filter(key=key).delete()
+
+
+def _redis(key: str) -> tuple[str, Redis]:
+    """The shared cache's name for the counter of ``key``, and the redis-py client to use."""
+    cache = caches["shared"]
+    name = cache.make_and_validate_key(f"rate:{key}")
+    # the client of Django's RedisCache is a private attribute (left out of its stubs)
+    return name, cache._cache.get_client(name, write=True)  # type: ignore[attr-defined]
 
 
 def prune() -> int:

@@ -39,6 +39,14 @@ def parse_time(s: str | None) -> datetime | None:
     return datetime.strptime(s, WIRE_TIME_FORMAT).replace(tzinfo=PLATFORM_TZ)
 
 
+def require_time(s: str | None) -> datetime:
+    """``parse_time`` of a time that must be there (a stored state's); ValueError when absent."""
+    value = parse_time(s)
+    if value is None:
+        raise ValueError("a required time is absent")
+    return value
+
+
 def format_time(value: datetime) -> str:
     """Return ``value`` as the platform writes it; naive datetimes are refused, not guessed."""
     if value.tzinfo is None:
@@ -91,7 +99,7 @@ def normalise(value: Any, key: str | None = None) -> Any:
     return value
 
 
-def _unwrap_list(value: dict, key: str | None) -> list | None:
+def _unwrap_list(value: dict[str, Any], key: str | None) -> list[Any] | None:
     if key is None:
         return None
     if key in LIST_WRAPPERS and not value:

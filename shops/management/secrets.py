@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TextIO
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 STDIN = "-"
 
@@ -45,11 +45,11 @@ def read_secret(
     return value
 
 
-class ReadsSecrets:
+class ReadsSecrets(BaseCommand):
     """For a command taking secrets: ``self.secret(...)`` reads one as :func:`read_secret`
     does; ``call_command(..., stdin=…)`` stands in for standard input (as createsuperuser)."""
 
-    stealth_options = ("stdin",)
+    stealth_options: tuple[str, ...] = ("stdin",)
 
     def execute(self, *args, **options):
         self._stdin = options.pop("stdin", None)
