@@ -14,7 +14,7 @@ from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
-T0 = timezone.make_aware(datetime(2026, 11, 11, 0, 0, 0))
+T0 = datetime(2026, 11, 11, 0, 0, 0, tzinfo=timezone.get_current_timezone())
 
 
 def client_for(token: str | None) -> APIClient:
