@@ -12,13 +12,17 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 DATABASE_NAME = "ordersync"
 
 
-def _start_server(pgdata: Path):
+def _start_server(pgdata: Path) -> PostgresServer:
     # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback it picks is fine.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     logging.getLogger("pgserver").setLevel(logging.WARNING)

@@ -11,15 +11,16 @@ import binascii
 import re
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
+T = TypeVar("T")
 
 
-def read(name: str, cast: Callable[..., Any], **kwargs: Any) -> Any:
+def read(name: str, cast: Callable[..., T], **kwargs: Any) -> T:
     """Read ``name`` with ``env.<cast>``; any problem names the variable."""
     try:
         return cast(name, **kwargs)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hmac
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -100,7 +100,7 @@ class Exposition:
     def family(self, name: str, kind: str, help_text: str) -> None:
         self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
 
-    def sample(self, name: str, value: float, **labels) -> None:
+    def sample(self, name: str, value: float, **labels: object) -> None:
         if labels:
             inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
             self.lines.append(f"{name}{{{inner}}} {value}")
@@ -111,7 +111,7 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-def _escape(value) -> str:
+def _escape(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -192,7 +192,7 @@ def _kept_records(out: Exposition) -> None:
                 out.sample(name, count, **_shop_labels(c.shop), stream=c.stream)
 
 
-def _late_arrivals(out: Exposition, checkpoints, now) -> None:
+def _late_arrivals(out: Exposition, checkpoints: QuerySet[Checkpoint], now: datetime) -> None:
     """Per shop stream: the lag measured from late arrivals (decayed) and how many there were
     (docs/lag.md)."""
     out.family(

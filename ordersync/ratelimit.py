@@ -26,6 +26,7 @@ from django.db import connection
 from ordersync.models import RateCounter
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
     from redis import Redis
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -134,7 +135,7 @@ def prune() -> int:
     return deleted
 
 
-def client_address(request) -> str:
+def client_address(request: HttpRequest) -> str:
     """The client's IP: the connection's, or the one ``NUM_PROXIES`` trusted proxies saw.
 
     ``X-Forwarded-For`` is only read when proxies are declared, and then counted from the

@@ -301,7 +301,7 @@ def _check_page(
         _required(body.get(list_key), list_key, method)
 
 
-def _bool(value: Any) -> bool:
+def _bool(value: object) -> bool:
     return value.lower() == "true" if isinstance(value, str) else bool(value)
 
 

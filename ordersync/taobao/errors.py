@@ -164,8 +164,8 @@ def error_from_response(payload: dict[str, Any], method: str) -> TopError:
     return TopError(msg, **kw)
 
 
-def _int_or_none(value: Any) -> int | None:
+def _int_or_none(value: str | int | None) -> int | None:
     try:
-        return int(value)
+        return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None

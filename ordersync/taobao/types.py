@@ -54,7 +54,7 @@ def format_time(value: datetime) -> str:
     return value.astimezone(PLATFORM_TZ).strftime(WIRE_TIME_FORMAT)
 
 
-def parse_money(s: Any) -> Decimal | None:
+def parse_money(s: object) -> Decimal | None:
     """Return a money string such as ``"200.07"`` as a Decimal (None when absent or blank)."""
     if s is None or s == "":
         return None
@@ -64,7 +64,7 @@ def parse_money(s: Any) -> Decimal | None:
         raise ValueError(f"not a money amount: {s!r}") from None
 
 
-def to_wire(value: Any) -> str | None:
+def to_wire(value: object) -> str | None:
     """Serialise one request parameter; None means "do not send it" (nor sign it)."""
     if value is None:
         return None
@@ -85,7 +85,8 @@ def to_wire(value: Any) -> str | None:
     return text or None
 
 
-def normalise(value: Any, key: str | None = None) -> Any:
+# decoded JSON in, decoded JSON out: no static shape to name
+def normalise(value: Any, key: str | None = None) -> Any:  # noqa: ANN401
     """Flatten list wrappers and make ids exact ints, recursively."""
     if isinstance(value, dict):
         inner = _unwrap_list(value, key)

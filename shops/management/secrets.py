@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -18,7 +19,11 @@ STDIN = "-"
 
 
 def read_secret(
-    given: str | None, env_name: str, option: str, stdin: TextIO | None = None, warn=None
+    given: str | None,
+    env_name: str,
+    option: str,
+    stdin: TextIO | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> str:
     """The secret: ``given`` (``-``: the first line of stdin), else ``env_name``'s value.
 
@@ -51,7 +56,7 @@ class ReadsSecrets(BaseCommand):
 
     stealth_options: tuple[str, ...] = ("stdin",)
 
-    def execute(self, *args, **options):
+    def execute(self, *args: Any, **options: Any) -> str | None:
         self._stdin = options.pop("stdin", None)
         return super().execute(*args, **options)
 
