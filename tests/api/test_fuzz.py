@@ -19,8 +19,8 @@ from tests.api.conftest import client_for, make_trade
 from trades.api.filters import ChangeQuery
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.api.urls import router
 from trades.feed.changes import encode_cursor
+from trades.urls import router
 
 pytestmark = pytest.mark.django_db
 

@@ -24,12 +24,12 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 from django_q.tasks import async_task
 
-from ordersync.bench.chaos import MARKET as CHAOS_MARKET
-from ordersync.bench.chaos import Timing, chaos_faults, run_chaos
-from ordersync.bench.receiver import Behaviour, Receiver
 from shops.actions import onboard_shop
 from shops.models import Checkpoint, Shop, SyncRun
 from tests.support.oracle import assert_current_within, assert_matches_oracle
+from tools.bench.chaos import MARKET as CHAOS_MARKET
+from tools.bench.chaos import Timing, chaos_faults, run_chaos
+from tools.bench.receiver import Behaviour, Receiver
 from trades.webhooks.endpoints import create_endpoint
 from trades.webhooks.models import WebhookDelivery, WebhookEvent
 from trades.webhooks.tasks import SWEEP_TASK

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ordersync.bench.receiver import Behaviour, Receiver
 from shops.models import Checkpoint, SyncRun
 from tests.support.oracle import assert_matches_oracle
 from tests.webhooks.test_workers import deliverer
+from tools.bench.receiver import Behaviour, Receiver
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 from trades.webhooks.endpoints import create_endpoint, rotate_secret

@@ -1,4 +1,4 @@
-"""The taobao_sandbox and sandbox_bench commands run as a developer would run them."""
+"""``manage.py taobao_sandbox`` and ``manage.py bench sandbox`` run as a developer would."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from ordersync.sandbox import bench
+from tools.bench import gateway as bench
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ordersync.bench.receiver import Behaviour, Receiver
+from tools.bench.receiver import Behaviour, Receiver
 from trades.webhooks.endpoints import create_endpoint
 from trades.webhooks.models import SUBSCRIBABLE
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ordersync.bench.receiver import Receiver
 from tests.webhooks.conftest import wire_trade
+from tools.bench.receiver import Receiver
 from trades.sync.write import write_trades
 from trades.webhooks import retry
 from trades.webhooks.endpoints import rotate_secret

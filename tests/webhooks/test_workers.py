@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from ordersync.bench.receiver import Behaviour, Receiver
 from tests.sync.test_concurrency import database_url
 from tests.webhooks.conftest import wire_trade
+from tools.bench.receiver import Behaviour, Receiver
 from trades.sync.write import write_trades
 from trades.webhooks.endpoints import create_endpoint
 from trades.webhooks.models import WebhookDelivery, WebhookEvent

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,12 +29,22 @@ from django.db import connection, transaction
 from shops.models import Shop, Tenant
 from trades.db import binary_cursor
 from trades.feed.models import ChangeEvent, FeedCommit
-from trades.webhooks.outbox import append_change_events
 
 BIGINT_MAX = 2**63 - 1
 CURSOR_VERSION = "2"
 # Cursors of the first feed named a transaction id instead of a position.
 TXID_CURSOR_VERSION = "1"
+
+# What follows every change, appended in the writer's transaction with the new rows' ids. The
+# webhook outbox joins when the app is ready (trades/apps.py): it builds on the feed, the feed
+# does not import it.
+FOLLOWERS: list[Callable[[list[int]], object]] = []
+
+
+def follow_changes(follower: Callable[[list[int]], object]) -> None:
+    """Have ``follower(change_ids)`` run with every batch the feed records, once."""
+    if follower not in FOLLOWERS:
+        FOLLOWERS.append(follower)
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ def record_changes(shop: Shop, changes: list[Change]) -> None:
     One INSERT for the batch. Being in the writer's transaction is what ties each change to
     the commit (or rollback) of the write it describes. This is the one place changes are
     recorded, so whatever else follows a change is appended here too: the webhook outbox
-    gets its events in the same transaction.
+    (a follower, see :func:`follow_changes`) gets its events in the same transaction.
     """
     if not changes:
         return
@@ -84,7 +95,8 @@ def record_changes(shop: Shop, changes: list[Change]) -> None:
             columns,
         )
         change_ids = [row[0] for row in cursor.fetchall()]
-    append_change_events(change_ids)
+    for follow in FOLLOWERS:
+        follow(change_ids)
 
 
 def encode_cursor(position: int, event_id: int) -> str:

@@ -27,7 +27,7 @@ def refunds_receive_get(
     client: TopClient, session: str, *, type: str | None = None, **params: Any
 ) -> api.Page:
     """``refunds.receive.get`` naming every type we sync: without ``type`` the platform lists
-    only refunds of guarantee_trade and auto_delivery trades (top-api.md §4.8). Trade lists
+    only refunds of guarantee_trade and auto_delivery trades (docs/platform.md §4.8). Trade lists
     name their types where they are read (``SYNC_TRADE_TYPES`` too)."""
     every = ",".join(settings.SYNC_TRADE_TYPES)
     return api.refunds_receive_get(client, session, type=type or every, **params)
