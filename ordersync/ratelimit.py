@@ -130,7 +130,7 @@ def prune() -> int:
         cursor.execute(
             f"DELETE FROM {RateCounter._meta.db_table} WHERE window_ends < statement_timestamp()"
         )
-        deleted = cursor.rowcount
+        deleted: int = cursor.rowcount
         cursor.execute(f"DELETE FROM {settings.SHARED_CACHE_TABLE} WHERE expires < now()")
     return deleted
 
@@ -142,9 +142,9 @@ def client_address(request: HttpRequest) -> str:
     right (the part our own proxies appended): a client cannot choose its address by sending
     the header itself.
     """
-    remote = request.META.get("REMOTE_ADDR") or "unknown"
+    remote: str = request.META.get("REMOTE_ADDR") or "unknown"
     proxies = settings.NUM_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:

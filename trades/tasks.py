@@ -41,13 +41,13 @@ def _ends_requested(kind: str) -> Callable[[ShopTask[P, R]], ShopTask[P, R]]:
     through the API is no longer queued or running (shops/jobs.py)."""
 
     def decorate(task: ShopTask[P, R]) -> ShopTask[P, R]:
-        @functools.wraps(task)
-        def run(shop_id: int, *args: P.args, **kwargs: P.kwargs) -> R:
+        def run(shop_id: int, /, *args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return task(shop_id, *args, **kwargs)
             finally:
                 job_finished(shop_id, kind)
 
+        functools.update_wrapper(run, task)
         return run
 
     return decorate
