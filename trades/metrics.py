@@ -80,7 +80,7 @@ def tmc(out: Exposition) -> None:
         "gauge",
         "freshness of the last TMC change, per shop",
     )
-    rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop")
+    rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop__tenant")
     for row in rows:
         freshness = row.freshness_seconds or 0.0
         out.sample("ordersync_tmc_shop_freshness_seconds", freshness, **shop_labels(row.shop))
