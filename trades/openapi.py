@@ -7,14 +7,17 @@ webhook and the meaning of each response status.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drf_spectacular.generators import SchemaGenerator
-from drf_spectacular.plumbing import ComponentRegistry, process_webhooks
-from rest_framework.request import Request
+from drf_spectacular.plumbing import process_webhooks
 
 from trades.api import openapi as api
 from trades.webhooks import openapi as webhooks
+
+if TYPE_CHECKING:
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.plumbing import ComponentRegistry
+    from rest_framework.request import Request
 
 # the tags in the order a partner reads them
 RESOURCES = [
