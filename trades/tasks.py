@@ -122,3 +122,16 @@ def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:
     # the daily schedule follows a RECONCILE_HOUR changed since it was made
     schedules.sync_schedules(Shop.objects.get(pk=shop.pk))
     return [report.missing_found for report in reports]
+
+
+def jdp_consume_task() -> int:
+    """The scheduled JDP pass (beside or instead of ``jdp_consume``): statuses, then one pass
+    over every live shop. Returns the rows read."""
+    from trades.jdp import runner
+
+    runner.refresh_all_statuses()
+    connections = runner.Connections()
+    try:
+        return runner.consume_once(connections)
+    finally:
+        connections.close()

@@ -41,3 +41,12 @@ def one_time_secrets(context: Context) -> dict[str, object]:
 
     request = context.get("request")
     return {"secrets": take_secrets(request) if request is not None else []}
+
+
+@register.filter
+def grouped(value: int | str | None) -> str:
+    """``2,550``: a count with its thousands grouped."""
+    try:
+        return f"{int(value):,}"  # type: ignore[arg-type]  # None and words are caught below
+    except (TypeError, ValueError):
+        return str(value)
