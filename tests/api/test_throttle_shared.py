@@ -7,15 +7,12 @@ import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.processes import child_env, run_python
+from tests.support.processes import child_env, run_python
 from trades.api.keys import create_api_key
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # One "worker": its own interpreter, settings and cache client, on the test database.
 REQUESTS = """

@@ -20,9 +20,9 @@ from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
 from shops.models import Shop, SyncRun
+from tests.support import ROOT
 from trades.models import Trade
 
-ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "browser"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 NICK = "tea-house"

@@ -17,8 +17,8 @@ import requests
 
 from ordersync.sandbox.clock import fmt, parse
 from ordersync.sandbox.world import World
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 LAG_MARGIN = 60  # seconds: the sandbox's index lag in the demo is 20 s
 

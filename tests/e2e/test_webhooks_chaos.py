@@ -15,7 +15,7 @@ from django.utils import timezone
 from ordersync.bench.receiver import Behaviour, Receiver
 from shops.models import Checkpoint, SyncRun
 from tests.support.oracle import assert_matches_oracle
-from tests.webhooks.test_workers import deliverer
+from tests.support.processes import deliverer
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 from trades.webhook_models import WebhookDelivery, WebhookEvent

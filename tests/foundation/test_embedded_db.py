@@ -13,7 +13,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from ordersync.embedded_db import embedded_database_url
-from tests.foundation.test_settings import ROOT, run_manage
+from tests.support import ROOT
+from tests.support.processes import run_manage
 
 START = (
     "import sys; from pathlib import Path; from ordersync.embedded_db import embedded_database_url;"

@@ -15,8 +15,7 @@ from ordersync.tasks import heartbeat
 from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Shop, TopApp
 from shops.top import client_for_shop
-from tests.foundation.test_settings import PRODUCTION
-from tests.processes import child_env, run_python
+from tests.support.processes import PRODUCTION, child_env, run_python
 from trades.sync.incremental import sync_shop
 from trades.tmc_models import TmcShop
 

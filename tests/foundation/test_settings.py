@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
-from tests.processes import child_env, run_python
-
-ROOT = Path(__file__).resolve().parents[2]
-# a production-grade key, so that each case below fails for its own reason only
-GOOD_KEY = "k7Qp2vXz9LmN4rT8wY1bC6dF3gH5jK0sA-Ue_WiRoPqZxVyMnBtGcDhEfJlIkOa"
-PRODUCTION = {
-    "DEBUG": "False",
-    "SECRET_KEY": GOOD_KEY,
-    "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-}
-
-
-def run_manage(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return run_python(["manage.py", *(args or ("check",))], child_env(**env_overrides))
+from tests.support import ROOT
+from tests.support.processes import PRODUCTION, child_env, run_manage, run_python
 
 
 @pytest.mark.parametrize(

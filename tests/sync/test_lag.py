@@ -14,6 +14,7 @@ from django.utils import timezone
 from ordersync.taobao import api
 from shops.models import Checkpoint, Shop, SyncRun, TopApp
 from shops.top import client_for_shop
+from tests.support.processes import manage
 from trades.feed import Change
 from trades.models import Trade
 from trades.sync import late
@@ -302,8 +303,6 @@ def test_a_worker_killed_while_reading_a_narrowest_window_whole_leaves_it_to_par
     does): the next run does not read that window whole again, but in committed parts."""
     import os
     import signal
-
-    from tests.sync.test_concurrency import manage
 
     settings.SYNC_LAG_SECONDS = 1
     settings.SYNC_OVERLAP_SECONDS = 4

@@ -9,6 +9,7 @@ from itertools import groupby
 import pytest
 
 from tests.support.oracle import assert_matches_oracle, trades_current
+from tests.support.waiting import wait_until
 from trades.feed import read_changes
 from trades.sync.incremental import sync_shop
 from trades.tmc import counters
@@ -20,7 +21,6 @@ from .conftest import (
     running,
     start_polling,
     stop_market,
-    wait_until,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,11 +13,12 @@ from django.test import Client
 from ordersync.taobao import api
 from shops.models import Shop
 from shops.top import client_for_shop
+from tests.support.waiting import wait_until
 from trades.models import Refund, Trade
 from trades.tmc import Consumer, counters, permit_shops
 from trades.tmc_models import TmcShop
 
-from .conftest import drain, platform, running, wait_until
+from .conftest import drain, platform, running
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.sync.test_concurrency import database_url
+from tests.support import ROOT
+from tests.support.processes import database_url
+from tests.support.waiting import wait_until
 from trades.models import Trade
 from trades.tmc_models import TmcShop
 
-from .conftest import platform, wait_until
+from .conftest import platform
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

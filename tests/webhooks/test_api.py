@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from tests.api.conftest import client_for
-from tests.webhooks.conftest import wire_trade
+from tests.support.records import wire_trade
 from trades.api.keys import create_api_key
 from trades.key_models import ApiKey
 from trades.sync.write import write_trades

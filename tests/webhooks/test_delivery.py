@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from ordersync.bench.receiver import Receiver
-from tests.webhooks.conftest import wire_trade
+from tests.support.records import wire_trade
 from trades.sync.write import write_trades
 from trades.webhook_models import WebhookAttempt, WebhookCounter, WebhookDelivery
 from trades.webhooks import retry
