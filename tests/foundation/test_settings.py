@@ -10,45 +10,80 @@ import pytest
 from tests.support import ROOT
 from tests.support.processes import PRODUCTION, child_env, run_manage, run_python
 
+BAD_SETTINGS = [
+    ({**PRODUCTION, "DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
+    ({**PRODUCTION, "DEBUG": "ture"}, "DEBUG='ture' is not a boolean"),
+    ({"WEBHOOKS_ALLOW_PRIVATE": "sometimes"}, "WEBHOOKS_ALLOW_PRIVATE='sometimes' is not"),
+    ({"DEBUG": "False"}, "SECRET_KEY must be set when DEBUG=False"),
+    (
+        {**PRODUCTION, "SECRET_KEY": "change-me-to-a-long-random-string"},
+        "SECRET_KEY is a placeholder",
+    ),
+    ({**PRODUCTION, "SECRET_KEY": "short-but-random-9f3k"}, "SECRET_KEY is too weak"),
+    ({**PRODUCTION, "SECRET_KEY": "x" * 60}, "SECRET_KEY is too weak"),
+    (
+        {**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""},
+        "FIELD_ENCRYPTION_KEYS must be set when DEBUG=False",
+    ),
+    ({"FIELD_ENCRYPTION_KEYS": "not-a-key"}, "FIELD_ENCRYPTION_KEYS: key #1"),
+    ({"DATABASE_URL": "mysql://u:p@localhost/db"}, "DATABASE_URL must point at PostgreSQL"),
+    ({"Q_TIMEOUT": "600", "Q_RETRY": "300"}, "Q_RETRY=300 must be larger than Q_TIMEOUT"),
+    ({"Q_WORKERS": "0"}, "Q_WORKERS=0 must be a positive whole number"),
+    ({"TOP_READ_TIMEOUT": "soon"}, "TOP_READ_TIMEOUT"),
+    ({"TOP_CONNECT_TIMEOUT": "0"}, "TOP_CONNECT_TIMEOUT=0.0 must be a positive number"),
+    ({"SYNC_LAG_SECONDS": "-5"}, "SYNC_LAG_SECONDS=-5 must not be negative"),
+    ({"SYNC_DEGRADE_FAILURE_RATE": "1.5"}, "SYNC_DEGRADE_FAILURE_RATE=1.5: a share"),
+    ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE='Mars/Olympus' is not a time zone"),
+    ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid"),
+    ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not valid"),
+    ({"API_KEY_THROTTLE_RATE": "fast"}, "API_KEY_THROTTLE_RATE='fast' is not valid"),
+]
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({**PRODUCTION, "DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
-        ({**PRODUCTION, "DEBUG": "ture"}, "DEBUG='ture' is not a boolean"),
-        ({"WEBHOOKS_ALLOW_PRIVATE": "sometimes"}, "WEBHOOKS_ALLOW_PRIVATE='sometimes' is not"),
-        ({"DEBUG": "False"}, "SECRET_KEY must be set when DEBUG=False"),
-        (
-            {**PRODUCTION, "SECRET_KEY": "change-me-to-a-long-random-string"},
-            "SECRET_KEY is a placeholder",
-        ),
-        ({**PRODUCTION, "SECRET_KEY": "short-but-random-9f3k"}, "SECRET_KEY is too weak"),
-        ({**PRODUCTION, "SECRET_KEY": "x" * 60}, "SECRET_KEY is too weak"),
-        (
-            {**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""},
-            "FIELD_ENCRYPTION_KEYS must be set when DEBUG=False",
-        ),
-        ({"FIELD_ENCRYPTION_KEYS": "not-a-key"}, "FIELD_ENCRYPTION_KEYS: key #1"),
-        ({"DATABASE_URL": "mysql://u:p@localhost/db"}, "DATABASE_URL must point at PostgreSQL"),
-        ({"Q_TIMEOUT": "600", "Q_RETRY": "300"}, "Q_RETRY=300 must be larger than Q_TIMEOUT"),
-        ({"Q_WORKERS": "0"}, "Q_WORKERS=0 must be a positive whole number"),
-        ({"TOP_READ_TIMEOUT": "soon"}, "TOP_READ_TIMEOUT"),
-        ({"TOP_CONNECT_TIMEOUT": "0"}, "TOP_CONNECT_TIMEOUT=0.0 must be a positive number"),
-        ({"SYNC_LAG_SECONDS": "-5"}, "SYNC_LAG_SECONDS=-5 must not be negative"),
-        ({"SYNC_DEGRADE_FAILURE_RATE": "1.5"}, "SYNC_DEGRADE_FAILURE_RATE=1.5: a share"),
-        ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE='Mars/Olympus' is not a time zone"),
-        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid"),
-        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not valid"),
-        ({"API_KEY_THROTTLE_RATE": "fast"}, "API_KEY_THROTTLE_RATE='fast' is not valid"),
-    ],
-)
-def test_bad_setting_stops_with_one_clear_message(overrides, message):
-    result = run_manage(overrides)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("ordersync: configuration error:")
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+@pytest.mark.parametrize(("overrides", "message"), BAD_SETTINGS)
+def test_bad_setting_stops_with_one_clear_message(bad_starts, overrides, message):
+    returncode, stderr = bad_starts[json.dumps(overrides, sort_keys=True)]
+    assert returncode == 2, stderr
+    assert stderr.startswith("ordersync: configuration error:")
+    assert message in stderr
+    assert "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+# manage.py's main() once per case in one child process: a bad value stops it while the
+# settings load, before Django sets anything up, so each case starts from fresh settings.
+START_EACH = """
+import contextlib, io, json, os, sys
+from django.conf import settings
+from django.utils.functional import empty
+import manage
+
+results = {}
+for case in sys.argv[1:]:
+    saved = dict(os.environ)
+    os.environ.update(json.loads(case))
+    sys.modules.pop("ordersync.settings", None)
+    settings._wrapped = empty
+    sys.argv, stderr, code = ["manage.py", "check"], io.StringIO(), 0
+    try:
+        with contextlib.redirect_stderr(stderr):
+            manage.main()
+    except SystemExit as exc:
+        code = exc.code
+    results[case] = (code, stderr.getvalue())
+    os.environ.clear()
+    os.environ.update(saved)
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_starts() -> dict[str, tuple[int, str]]:
+    """(exit code, stderr) of ``manage.py check`` per case of the test above, by its JSON."""
+    cases = [json.dumps(overrides, sort_keys=True) for overrides, _ in BAD_SETTINGS]
+    result = run_python(["-c", START_EACH, *cases], child_env(), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {case: tuple(outcome) for case, outcome in json.loads(result.stdout).items()}
 
 
 @pytest.mark.parametrize(("word", "debug"), [("True", True), ("false", False), ("0", False)])
