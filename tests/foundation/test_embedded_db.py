@@ -52,6 +52,7 @@ def postmaster_pid(data_dir: Path) -> int:
     return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
 
 
+@pytest.mark.e2e
 def test_two_processes_start_one_server_and_data_survives(data_dir):
     with ThreadPoolExecutor(2) as pool:
         urls = list(pool.map(start_in_subprocess, [data_dir, data_dir]))
@@ -90,6 +91,7 @@ def test_unusable_data_dir_stops_manage_py(tmp_path):
     assert "ORDERSYNC_DATA_DIR" in result.stderr
 
 
+@pytest.mark.e2e
 def test_database_url_mode_uses_that_server_and_starts_none(data_dir, tmp_path):
     url = start_in_subprocess(data_dir)
     other_data_dir = tmp_path / "unused"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from shops.models import Checkpoint, SyncRun
 from tests.support.processes import manage
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_two_workers_on_one_shop_stream_one_runs_one_leaves(make_shop, gateway):

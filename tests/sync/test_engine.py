@@ -61,6 +61,7 @@ def _sold_get_calls(gateway, shop: Shop) -> int:
     return calls.get(shop.app.app_key, 0)
 
 
+@pytest.mark.e2e
 def test_the_naive_scheme_loses_trades_in_the_same_sandbox(make_shop, gateway, sandbox_app):
     shop = make_shop("naive", history_trades=0)
     client = TopClient(app_credentials(sandbox_app), policy=RetryPolicy(max_attempts=1))

@@ -61,6 +61,7 @@ def test_a_stream_with_nothing_wrong_keeps_its_width(make_shop, settings):
     assert run.outcome == SyncRun.Outcome.SUCCEEDED and run.pages == 1
 
 
+@pytest.mark.e2e
 def test_a_window_that_runs_out_of_time_keeps_its_writes_and_is_read_narrower(
     make_shop, gateway, settings
 ):

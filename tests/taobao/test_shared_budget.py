@@ -7,12 +7,15 @@ import threading
 import time
 from dataclasses import asdict
 
+import pytest
+
 from ordersync.taobao import api
 from ordersync.taobao.limiter import TokenBucketLimiter
 from ordersync.taobao.store import PgLimiterStore, client_for
 from tests.taobao.conftest import control, run_workers
 
 
+@pytest.mark.e2e
 def test_a_ban_parks_this_process_and_another_one(make_app, faults, sandbox, state_db):
     ban = 4
     faults(ban_seconds=ban)
@@ -46,6 +49,7 @@ def _ban_stored(conn, app_key: str) -> bool:
     return bool(row and row[0])
 
 
+@pytest.mark.e2e
 def test_two_processes_share_one_budget_and_an_idle_shop_is_served(make_app, sandbox, state_db):
     budget = 240  # per minute: a burst of 12, then 3.8 calls a second
     app = make_app(calls_per_minute=budget)  # the sandbox bans anything over it

@@ -23,7 +23,7 @@ from .conftest import (
     stop_market,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LIVE = {"trades_per_minute": 300, "changes_per_minute": 600, "refunds_per_minute": 60}
 
 

@@ -19,7 +19,7 @@ from trades.tmc_models import TmcShop
 
 from .conftest import platform
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def start_consumer(log: Path) -> subprocess.Popen:

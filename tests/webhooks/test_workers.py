@@ -21,7 +21,7 @@ from trades.webhooks.endpoints import create_endpoint
 from trades.webhooks.runner import sweep_webhooks
 from trades.webhooks.signing import verify_signature
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def write_many(shop, count: int) -> None:
