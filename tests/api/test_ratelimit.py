@@ -18,6 +18,7 @@ from trades.api.auth import ApiKeyRateThrottle
 from trades.api.keys import create_api_key
 
 
+@pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_stress_24_clients_on_gunicorn_get_no_more_than_the_budget(capsys):
     """Real gunicorn workers, 24 client threads started together, 4 requests each."""
