@@ -15,8 +15,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.conftest import client_for, make_trade
+from tests.support.api import client_for
 from tests.support.inputs import NASTY
+from tests.support.records import make_trade
 from trades.api.filters import ChangeQuery
 from trades.api.keys import create_api_key
 from trades.api.urls import router

@@ -13,7 +13,7 @@ from django.utils import timezone
 from ordersync import ratelimit
 from ordersync.models import RateCounter
 from ordersync.tasks import heartbeat
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 from trades.api.auth import ApiKeyRateThrottle
 from trades.api.keys import create_api_key
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 from tests.support.records import wire_trade
 from trades.api.keys import create_api_key
 from trades.key_models import ApiKey
