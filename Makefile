@@ -9,7 +9,7 @@ install:  ## a virtual environment with ordersync and its development tools
 dev:  ## the whole service on this machine (embedded PostgreSQL, sandbox, workers, web)
 	$(PY) manage.py demo
 
-test:  ## the fast set: every test but the end-to-end ones, a worker per core
+test:  ## the fast set: every test but the end-to-end ones, in parallel
 	$(PY) -m pytest
 
 test-all:  ## every test, in CI's two stages: the fast set, then the end-to-end set

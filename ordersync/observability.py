@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django_q.models import OrmQ
 
 from ordersync.models import Heartbeat
 from ordersync.taobao.models import ApiBudget, ApiCallStat
 from ordersync.taobao.stats import BUCKETS
 from ordersync.tasks import CLUSTER
-from shops.models import Checkpoint, Shop, SyncRun
-from trades.feed_models import ChangeEvent
-from trades.models import ReconcileReport
-from trades.webhook_models import WebhookCounter, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +37,8 @@ def _check_database() -> str:
 
 def _check_broker() -> str:
     if settings.REDIS_URL:
-        import redis
-
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
         return "ok (redis)"
-    from django_q.models import OrmQ
-
     OrmQ.objects.exists()
     return "ok (postgresql)"
 
@@ -156,154 +150,16 @@ def _limiter(out: Exposition) -> None:
         )
 
 
-def _shop_labels(shop: Shop) -> dict[str, object]:
-    """The shop id makes each series unique: seller nicks repeat across apps and tenants."""
-    return {"shop_id": shop.pk, "shop": shop.seller_nick}
+Collector = Callable[[Exposition], None]
+
+# The platform's figures; each app adds its own when it is ready (shops, then trades), so the
+# project package never imports the apps it serves.
+COLLECTORS: list[Collector] = [_top_calls, _limiter]
 
 
-def _shops(out: Exposition) -> None:
-    now = timezone.now()
-    out.family("ordersync_cursor_lag_seconds", "gauge", "platform time not yet synced, per shop")
-    checkpoints = Checkpoint.objects.filter(
-        shop__status=Shop.Status.ACTIVE, stream__in=["trades", "refunds"], cursor__isnull=False
-    ).select_related("shop")
-    for c in checkpoints:
-        lag = round((now - c.cursor).total_seconds(), 1)
-        out.sample("ordersync_cursor_lag_seconds", lag, **_shop_labels(c.shop), stream=c.stream)
-    _late_arrivals(out, checkpoints, now)
-    _kept_records(out)
-    out.family("ordersync_shops", "gauge", "shops by status and mode")
-    for row in Shop.objects.values("status", "degraded").annotate(n=Count("id")):
-        out.sample("ordersync_shops", row["n"], status=row["status"], degraded=row["degraded"])
-
-
-def _kept_records(out: Exposition) -> None:
-    """Records a shop's streams could not sync: set aside (the next reconcile repairs them)
-    and unresolved (the platform did not return them to the reconcile either)."""
-    kept = Checkpoint.objects.filter(
-        progress__has_any_keys=["set_aside", "refund_set_aside", "unresolved", "refund_unresolved"]
-    ).select_related("shop")
-    for state in ("set_aside", "unresolved"):
-        name = f"ordersync_{state}_records"
-        out.family(name, "gauge", f"records {state.replace('_', ' ')} per shop and stream")
-        for c in kept:
-            count = c.records_kept(state)
-            if count:
-                out.sample(name, count, **_shop_labels(c.shop), stream=c.stream)
-
-
-def _late_arrivals(out: Exposition, checkpoints, now) -> None:
-    """Per shop stream: the lag measured from late arrivals (decayed) and how many there were
-    (docs/lag.md)."""
-    out.family(
-        "ordersync_measured_lag_seconds",
-        "gauge",
-        "visibility lag measured from late arrivals, decayed; widens lag and overlap",
-    )
-    for c in checkpoints:
-        value = round(c.measured_lag(now), 1)
-        out.sample("ordersync_measured_lag_seconds", value, **_shop_labels(c.shop), stream=c.stream)
-    out.family(
-        "ordersync_late_arrivals_total",
-        "counter",
-        "changes first seen behind a window end already passed",
-    )
-    for c in checkpoints:
-        out.sample(
-            "ordersync_late_arrivals_total",
-            c.late_arrivals,
-            **_shop_labels(c.shop),
-            stream=c.stream,
-        )
-
-
-def _runs(out: Exposition) -> None:
-    since = timezone.now() - timedelta(hours=1)
-    recent = SyncRun.objects.filter(started_at__gte=since)
-    out.family("ordersync_sync_runs_last_hour", "gauge", "sync runs started in the last hour")
-    for row in recent.values("kind", "outcome").annotate(n=Count("id")):
-        out.sample(
-            "ordersync_sync_runs_last_hour", row["n"], kind=row["kind"], outcome=row["outcome"]
-        )
-    written = recent.aggregate(n=Sum("trades_written"))["n"] or 0
-    out.family("ordersync_trades_written_last_hour", "gauge", "rows written by sync runs")
-    out.sample("ordersync_trades_written_last_hour", written)
-    missing = ReconcileReport.objects.aggregate(n=Sum("missing_found"))["n"] or 0
-    out.family("ordersync_reconcile_missing_found_total", "counter", "trades reconcile found")
-    out.sample("ordersync_reconcile_missing_found_total", missing)
-    refunds = ReconcileReport.objects.aggregate(n=Sum("refunds_missing_found"))["n"] or 0
-    out.family(
-        "ordersync_reconcile_refunds_missing_found_total", "counter", "refunds reconcile found"
-    )
-    out.sample("ordersync_reconcile_refunds_missing_found_total", refunds)
-
-
-def _feed(out: Exposition) -> None:
-    with connection.cursor() as cursor:
-        # an estimate: COUNT(*) on the feed would read the whole table at every scrape
-        cursor.execute(
-            "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
-            [ChangeEvent._meta.db_table],
-        )
-        (rows,) = cursor.fetchone()
-    out.family("ordersync_change_feed_rows", "gauge", "rows in the change feed (estimate)")
-    out.sample("ordersync_change_feed_rows", rows)
-
-
-def _webhooks(out: Exposition) -> None:
-    out.family(
-        "ordersync_webhook_deliveries_total", "counter", "webhook delivery attempts by outcome"
-    )
-    for outcome, count in WebhookCounter.objects.order_by("outcome").values_list(
-        "outcome", "count"
-    ):
-        out.sample("ordersync_webhook_deliveries_total", count, outcome=outcome)
-    # what is waiting: the partial index of the sweep serves this count
-    pending = WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING).count()
-    out.family("ordersync_webhook_deliveries_pending", "gauge", "deliveries not yet delivered")
-    out.sample("ordersync_webhook_deliveries_pending", pending)
-    disabled = WebhookEndpoint.objects.filter(is_active=False).count()
-    out.family("ordersync_webhook_endpoints_disabled", "gauge", "endpoints disabled")
-    out.sample("ordersync_webhook_endpoints_disabled", disabled)
-
-
-def _tmc(out: Exposition) -> None:
-    from trades.tmc_models import TmcShop, TmcStat
-
-    stats = list(TmcStat.objects.order_by("app_key", "name"))
-    families = [
-        ("messages", "ordersync_tmc_messages_total", "TMC messages by outcome", "outcome"),
-        ("fetches", "ordersync_tmc_fetches_total", "fetches TMC messages caused", "kind"),
-    ]
-    for prefix, name, help_text, label in families:
-        out.family(name, "counter", help_text)
-        for s in stats:
-            group, _, key = s.name.partition(":")
-            if group == prefix:
-                out.sample(name, int(s.value), app_key=s.app_key, **{label: key})
-    for base, help_text in (
-        ("confirm_lag_seconds", "TMC publish time to confirm, per message"),
-        ("freshness_seconds", "platform modified to committed here, per change TMC wrote"),
-    ):
-        name = f"ordersync_tmc_{base}"
-        out.family(name, "summary", help_text)
-        for s in stats:
-            group, _, part = s.name.partition(":")
-            if group == base:
-                out.sample(f"{name}_{part}", round(s.value, 3), app_key=s.app_key)
-    out.family(
-        "ordersync_tmc_shop_freshness_seconds",
-        "gauge",
-        "freshness of the last TMC change, per shop",
-    )
-    rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop")
-    for row in rows:
-        out.sample(
-            "ordersync_tmc_shop_freshness_seconds", row.freshness_seconds, **_shop_labels(row.shop)
-        )
-
-
-COLLECTORS = [_top_calls, _limiter, _shops, _runs, _feed, _webhooks, _tmc]
+def register(*collectors: Collector) -> None:
+    """Add figures to ``/metrics``, in order, once each."""
+    COLLECTORS.extend(c for c in collectors if c not in COLLECTORS)
 
 
 def _authorized(request: HttpRequest) -> bool:

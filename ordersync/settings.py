@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "ordersync.taobao",
     "shops",
     "trades",
+    # benchmarks and the demo: above the apps, which never import them
+    "tools",
 ]
 
 MIDDLEWARE = [
@@ -150,7 +152,7 @@ ADMIN_LOGIN_THROTTLE_RATE = matching(
     "ADMIN_LOGIN_THROTTLE_RATE", "20/h", _RATE_PATTERN, "attempts/period, e.g. 20/h"
 )
 
-# --- HTTPS (production defaults with DEBUG=False; see README "Security") ----------------------
+# --- HTTPS (production defaults with DEBUG=False; see docs/operations.md) ----------------------
 # Cookies only over HTTPS, never readable by scripts; every plain-HTTP request redirected.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = boolean("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
@@ -362,7 +364,8 @@ if not 10 <= TMC_CONSUME_QUANTITY <= 200:
 TMC_COLLAPSE_SECONDS = read("TMC_COLLAPSE_SECONDS", env.float, default=0.5)
 TMC_IDLE_SECONDS = read("TMC_IDLE_SECONDS", env.float, default=0.2)
 TMC_FETCH_CONCURRENCY = positive_int("TMC_FETCH_CONCURRENCY", 4)
-# A fetched trade is kept once its `modified` second is over plus this margin (trades/tmc.py).
+# A fetched trade is kept once its `modified` second is over plus this margin
+# (trades/tmc/consumer.py).
 TMC_SETTLE_MARGIN_SECONDS = read("TMC_SETTLE_MARGIN_SECONDS", env.float, default=0.6)
 TMC_PERMIT_REFRESH_SECONDS = positive_int("TMC_PERMIT_REFRESH_SECONDS", 30)
 for _name in ("TMC_COLLAPSE_SECONDS", "TMC_IDLE_SECONDS", "TMC_SETTLE_MARGIN_SECONDS"):
@@ -403,8 +406,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # two models have a "state" with different values: each gets its own name
     "ENUM_NAME_OVERRIDES": {
-        "JobStateEnum": "trades.api_models.Job.State",
-        "DeliveryStateEnum": "trades.webhook_models.WebhookDelivery.State",
+        "JobStateEnum": "trades.api.models.Job.State",
+        "DeliveryStateEnum": "trades.webhooks.models.WebhookDelivery.State",
     },
     "COMPONENT_SPLIT_REQUEST": True,
 }

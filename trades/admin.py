@@ -17,7 +17,7 @@ from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import ReadOnlyInline, ShopFilter, TenantScopedAdmin
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade, TradeLine
-from trades.tmc_admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
+from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 
 

@@ -5,6 +5,13 @@ class TradesConfig(AppConfig):
     name = "trades"
 
     def ready(self) -> None:
-        from trades.webhooks import events
+        from ordersync import observability
+        from trades import metrics
+        from trades.feed.changes import follow_changes
+        from trades.webhooks import events, outbox
 
         events.connect()
+        follow_changes(outbox.append_change_events)
+        observability.register(
+            metrics.reconcile_reports, metrics.change_feed, metrics.webhooks, metrics.tmc
+        )

@@ -7,7 +7,7 @@ from django.db import models
 from shops.models import Shop, Tenant
 
 # The statuses the platform documents; the API's status filters accept these.
-# Reference: top-api.md, taobao.trades.sold.get "status" and taobao.refunds.receive.get
+# Reference: docs/platform.md §5, taobao.trades.sold.get "status" and taobao.refunds.receive.get
 TRADE_STATUSES = [
     "TRADE_NO_CREATE_PAY",
     "WAIT_BUYER_PAY",
@@ -208,11 +208,11 @@ class ReconcileReport(models.Model):
 
 
 # Kept in modules of their own; imported here so Django registers them with the app.
-from trades.api_models import IdempotencyKey, Job  # noqa: E402, F401
-from trades.feed_models import ChangeEvent  # noqa: E402, F401
-from trades.key_models import ApiKey  # noqa: E402, F401
-from trades.tmc_models import TmcShop, TmcStat  # noqa: E402, F401
-from trades.webhook_models import (  # noqa: E402, F401
+from trades.api.key_models import ApiKey  # noqa: E402, F401
+from trades.api.models import IdempotencyKey, Job  # noqa: E402, F401
+from trades.feed.models import ChangeEvent  # noqa: E402, F401
+from trades.tmc.models import TmcShop, TmcStat  # noqa: E402, F401
+from trades.webhooks.models import (  # noqa: E402, F401
     WebhookAttempt,
     WebhookCounter,
     WebhookDelivery,

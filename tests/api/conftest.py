@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 from shops.models import Checkpoint, SyncRun
 from tests.support.api import client_for
 from tests.support.records import make_refund, make_report, make_trade
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.key_models import ApiKey
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from trades.api.key_models import ApiKey
 from trades.api.keys import (
     KeyExpiryRefused,
     change_key_expiry,
@@ -14,7 +15,6 @@ from trades.api.keys import (
     find_api_key,
     rotate_api_key,
 )
-from trades.key_models import ApiKey
 
 pytestmark = pytest.mark.django_db
 

@@ -12,10 +12,10 @@ from django.utils import timezone
 from shops.jobs import job_finished
 from shops.models import Checkpoint, JobRequest
 from tests.support.api import client_for
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.key_models import ApiKey
-from trades.webhook_models import EventType, WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import EventType, WebhookDelivery, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 ENDPOINTS = "/api/v1/webhook-endpoints/"

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.support.records import wire_trade as trade
-from trades.feed import Change, InvalidCursor, decode_cursor, read_changes, record_changes
-from trades.feed_models import ChangeEvent, FeedCommit
+from trades.feed.changes import Change, InvalidCursor, decode_cursor, read_changes, record_changes
+from trades.feed.models import ChangeEvent, FeedCommit
 from trades.sync.write import write_trades
 
 NOW = timezone.make_aware(datetime(2026, 11, 11, 0, 0))

@@ -19,10 +19,10 @@ from tests.support.api import client_for
 from tests.support.inputs import NASTY
 from tests.support.records import make_trade
 from trades.api.filters import ChangeQuery
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.api.urls import router
-from trades.feed import encode_cursor
-from trades.key_models import ApiKey
+from trades.feed.changes import encode_cursor
+from trades.urls import router
 
 pytestmark = pytest.mark.django_db
 

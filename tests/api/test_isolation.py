@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from trades.feed import Change, record_changes
+from trades.feed.changes import Change, record_changes
 
 pytestmark = pytest.mark.django_db
 

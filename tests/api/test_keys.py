@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tests.support.api import client_for
 from trades.api.auth import ApiKeyRateThrottle
+from trades.api.key_models import ApiKey
 from trades.api.keys import (
     create_api_key,
     find_api_key,
@@ -18,7 +19,6 @@ from trades.api.keys import (
     revoke_api_key,
     rotate_api_key,
 )
-from trades.key_models import ApiKey
 
 pytestmark = pytest.mark.django_db
 

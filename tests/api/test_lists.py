@@ -131,7 +131,7 @@ def _throttle_query(sql: str) -> bool:
 
 
 def the_endpoint(shop):
-    from trades.webhook_models import WebhookEndpoint
+    from trades.webhooks.models import WebhookEndpoint
 
     found = WebhookEndpoint.objects.filter(tenant=shop.tenant).first()
     return (
@@ -195,7 +195,7 @@ def test_queries_per_request_do_not_grow_with_page_size(
 def test_change_feed_queries_do_not_grow_with_page_size(owner_client, shop_a):
     from django.db import transaction
 
-    from trades.feed import Change, record_changes
+    from trades.feed.changes import Change, record_changes
 
     for n in range(60):
         with transaction.atomic():

@@ -16,9 +16,9 @@ import pytest
 from django.db import transaction
 
 from tests.support.records import make_trade
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.feed import Change, record_changes
-from trades.key_models import ApiKey
+from trades.feed.changes import Change, record_changes
 from trades.models import TradeLine
 
 SCRIPT = Path(__file__).parent / "node" / "read_ids.mjs"

@@ -13,12 +13,12 @@ from django.utils import timezone
 from tests.support.records import make_refund, make_trade
 from trades.api.auth import ApiKeyRateThrottle
 from trades.api.jobs import record_job_outcome
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.api_models import IdempotencyKey, Job
-from trades.feed import Change, record_changes
-from trades.key_models import ApiKey
+from trades.api.models import IdempotencyKey, Job
+from trades.feed.changes import Change, record_changes
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, TradeLine
-from trades.webhook_models import SUBSCRIBABLE, WebhookEndpoint, WebhookEvent
+from trades.webhooks.models import SUBSCRIBABLE, WebhookEndpoint, WebhookEvent
 from trades.webhooks.payload import render
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,8 @@ from trades.api.keys import create_api_key
 def test_stress_24_clients_on_gunicorn_get_no_more_than_the_budget(capsys):
     """Real gunicorn workers, 24 client threads started together, 4 requests each."""
     call_command(
-        "ratelimit_stress",
+        "bench",
+        "ratelimit",
         "--budget=30",
         "--clients=24",
         "--requests-per-client=4",

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, Phase, settings
 
 from tests.support.records import make_refund, make_trade
 from trades.api.auth import ApiKeyRateThrottle
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.feed import Change, record_changes
-from trades.key_models import ApiKey
+from trades.feed.changes import Change, record_changes
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_bench_naive_part_writes_its_figures(tmp_path):
 
 
 def test_webhooks_part_delivers_every_event(db):
-    from ordersync.bench.webhooks import measure_webhooks
+    from tools.bench.webhooks import measure_webhooks
 
     figures = measure_webhooks(quick=True)
     assert figures["measured"] and figures["delivered"] == figures["events"] == 1000

@@ -12,7 +12,7 @@ from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Membership, SyncRun
 from trades.api.keys import create_api_key
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
-from trades.tmc_models import TmcShop
+from trades.tmc.models import TmcShop
 from trades.webhooks.endpoints import create_endpoint, send_test_event
 
 T0 = timezone.make_aware(datetime(2026, 11, 11, 10, 0, 0))

@@ -1,5 +1,5 @@
 """Deleting from the console: a shop or tenant goes with its read-only synced rows and its
-schedules, for exactly the roles the README names."""
+schedules, for exactly the roles docs/console.md names."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from django_q.models import Schedule
 
 from shops import schedules
 from shops.models import Checkpoint, Membership, Shop, SyncRun, Tenant
-from trades.feed_models import ChangeEvent
+from trades.feed.models import ChangeEvent
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
-from trades.webhook_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from trades.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 

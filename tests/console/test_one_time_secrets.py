@@ -11,10 +11,10 @@ from django.core import checks
 from django.db import connection
 from django.http import HttpRequest
 
+from trades.api.key_models import ApiKey
 from trades.api.keys import hash_token
-from trades.key_models import ApiKey
-from trades.webhook_models import WebhookEndpoint, WebhookSecret
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import WebhookEndpoint, WebhookSecret
 
 pytestmark = pytest.mark.django_db
 URL = "https://example.com/hook"

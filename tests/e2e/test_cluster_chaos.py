@@ -24,17 +24,17 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 from django_q.tasks import async_task
 
-from ordersync.bench.chaos import MARKET as CHAOS_MARKET
-from ordersync.bench.chaos import Timing, chaos_faults, run_chaos
-from ordersync.bench.receiver import Behaviour, Receiver
 from shops.actions import onboard_shop
 from shops.models import Checkpoint, Shop, SyncRun
 from tests.support import ROOT
 from tests.support.oracle import assert_current_within, assert_matches_oracle
 from tests.support.processes import database_url
 from tests.support.waiting import wait_until
-from trades.webhook_models import WebhookDelivery, WebhookEvent
+from tools.bench.chaos import MARKET as CHAOS_MARKET
+from tools.bench.chaos import Timing, chaos_faults, run_chaos
+from tools.bench.receiver import Behaviour, Receiver
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import WebhookDelivery, WebhookEvent
 from trades.webhooks.tasks import SWEEP_TASK
 
 # The overlap is a few rounds, not the whole run; the sandbox's lag switches between below

@@ -12,14 +12,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ordersync.bench.receiver import Behaviour, Receiver
 from shops.models import Checkpoint, SyncRun
 from tests.support.oracle import assert_matches_oracle
 from tests.support.processes import deliverer
+from tools.bench.receiver import Behaviour, Receiver
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
-from trades.webhook_models import WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint, rotate_secret
+from trades.webhooks.models import WebhookDelivery, WebhookEvent
 from trades.webhooks.runner import sweep_webhooks
 from trades.webhooks.signing import verify_signature
 

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ordersync.demo.children import Children
+from tools.demo.children import Children
 
 # A child that notes when its stop signal arrives and when it is done, taking a moment to
 # finish as a worker finishing its task would.

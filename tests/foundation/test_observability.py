@@ -17,7 +17,7 @@ from shops.models import Checkpoint, Shop, TopApp
 from shops.top import client_for_shop
 from tests.support.processes import PRODUCTION, child_env, run_python
 from trades.sync.incremental import sync_shop
-from trades.tmc_models import TmcShop
+from trades.tmc.models import TmcShop
 
 SAMPLE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)+\})? -?[0-9.e+]+$')
 

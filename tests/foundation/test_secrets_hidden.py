@@ -8,8 +8,8 @@ from django.db import connection
 from django.test import Client
 
 from tests.support.api import client_for
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.key_models import ApiKey
 from trades.webhooks.endpoints import create_endpoint
 
 pytestmark = pytest.mark.django_db

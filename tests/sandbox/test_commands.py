@@ -1,4 +1,4 @@
-"""The taobao_sandbox and sandbox_bench commands run as a developer would run them."""
+"""``manage.py taobao_sandbox`` and ``manage.py bench sandbox`` run as a developer would."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 import requests
 
-from ordersync.sandbox import bench
 from tests.support import ROOT
+from tools.bench import gateway as bench
 
 
 def test_taobao_sandbox_command_serves_a_scenario():

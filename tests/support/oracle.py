@@ -1,11 +1,12 @@
 """The tests' oracle: every trade and refund of a shop stored with the platform's current
-content (``ordersync.bench.oracle`` holds the one comparison; here are its assertions)."""
+content (``tools.bench.oracle`` holds the one comparison; here are its assertions)."""
 
 from __future__ import annotations
 
 from django.utils import timezone
 
-from ordersync.bench.oracle import (
+from shops.models import Checkpoint, SyncRun
+from tools.bench.oracle import (
     KINDS,
     TRADES,
     compare,
@@ -16,7 +17,6 @@ from ordersync.bench.oracle import (
     stored,
     truth,
 )
-from shops.models import Checkpoint, SyncRun
 
 
 def assert_matches_oracle(gateway, shop) -> None:

@@ -1,5 +1,5 @@
-"""The seed article's naive scheme now lives with the benchmarks; the tests import it here."""
+"""The naive scheme now lives with the benchmarks; the tests import it here."""
 
-from ordersync.bench.naive import naive_sync, naive_sync_refunds
+from tools.bench.naive import naive_sync, naive_sync_refunds
 
 __all__ = ["naive_sync", "naive_sync_refunds"]

@@ -15,7 +15,7 @@ from ordersync.taobao.store import client_for
 from ordersync.taobao.types import PLATFORM_TZ
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import app_credentials, client_for_shop
-from trades.feed_models import ChangeEvent
+from trades.feed.models import ChangeEvent
 from trades.models import Refund, Trade
 from trades.sync.incremental import sync_shop
 from trades.sync.streams import REFUND_FIELDS, STREAMS, TRADE_FIELDS

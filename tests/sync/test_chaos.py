@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from ordersync.bench.chaos import MARKET as CHAOS_MARKET
-from ordersync.bench.chaos import Timing, chaos_faults, run_chaos
 from shops.models import Checkpoint, SyncRun
 from tests.support.oracle import assert_current_within, assert_matches_oracle
+from tools.bench.chaos import MARKET as CHAOS_MARKET
+from tools.bench.chaos import Timing, chaos_faults, run_chaos
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 

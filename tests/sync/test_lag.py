@@ -16,7 +16,7 @@ from shops.models import Checkpoint, Shop, SyncRun, TopApp
 from shops.top import client_for_shop
 from tests.support.clock import advance
 from tests.support.processes import manage
-from trades.feed import Change
+from trades.feed.changes import Change
 from trades.models import Trade
 from trades.sync import late
 from trades.sync.incremental import INCREMENTV, _cursor, sync_shop
@@ -170,13 +170,13 @@ def test_a_tmc_write_of_a_change_no_window_listed_counts_as_a_late_arrival(make_
 
 
 def test_the_tmc_consumer_counts_what_polling_passed_without_listing(make_shop, gateway, settings):
-    from trades.tmc import Consumer
+    from trades.tmc.consumer import Consumer
 
     settings.TMC_COLLAPSE_SECONDS = 0
     shop = make_shop("consumed")
     gateway.control("apps", {"app_key": "app-1", "app_secret": "s3cret", "calls_per_minute": 0})
     consumer = Consumer(shop.app)
-    from trades.tmc import permit_shops
+    from trades.tmc.consumer import permit_shops
 
     permit_shops(shop.app, consumer.client)
     future = timezone.now() + timedelta(minutes=10)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ordersync.bench.oracle import REFUNDS, TRADES, compare_shop, lost
 from shops.models import SyncRun
 from tests.support.oracle import assert_matches_oracle
+from tools.bench.oracle import REFUNDS, TRADES, compare_shop, lost
 from trades.models import Refund, Trade
 from trades.sync.backfill import backfill_shop
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from trades.models import ReconcileReport, Trade
 from trades.sync.backfill import backfill_shop
 from trades.sync.reconcile import reconcile_shop
-from trades.webhook_models import EventType, WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import EventType, WebhookDelivery, WebhookEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

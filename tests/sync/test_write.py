@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.records import wire_trade as trade
-from trades.feed_models import ChangeEvent
+from trades.feed.models import ChangeEvent
 from trades.models import Trade, TradeLine
 from trades.sync.write import MalformedRecord, write_refunds, write_trades
 

@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 
 from ordersync.taobao.types import PLATFORM_TZ
-from trades.feed_models import ChangeEvent
+from trades.feed.models import ChangeEvent
 from trades.sync.incremental import sync_shop
-from trades.tmc import Consumer, PullResult
+from trades.tmc.consumer import Consumer, PullResult
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,8 @@ from shops.top import client_for_shop
 from tests.support.clock import advance
 from tests.support.waiting import wait_until
 from trades.models import Refund, Trade
-from trades.tmc import Consumer, counters, permit_shops
-from trades.tmc_models import TmcShop
+from trades.tmc.consumer import Consumer, counters, permit_shops
+from trades.tmc.models import TmcShop
 
 from .conftest import drain, platform, running
 

@@ -15,7 +15,7 @@ from tests.support import ROOT
 from tests.support.processes import database_url
 from tests.support.waiting import wait_until
 from trades.models import Trade
-from trades.tmc_models import TmcShop
+from trades.tmc.models import TmcShop
 
 from .conftest import platform
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ordersync.bench.receiver import Behaviour, Receiver
-from trades.webhook_models import SUBSCRIBABLE
+from tools.bench.receiver import Behaviour, Receiver
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import SUBSCRIBABLE
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from tests.support.records import wire_trade
 from trades.sync.write import write_trades
-from trades.webhook_models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from trades.webhooks.runner import deliver_batch
 
 pytestmark = pytest.mark.django_db

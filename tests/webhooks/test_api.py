@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from tests.support.api import client_for
 from tests.support.records import wire_trade
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.key_models import ApiKey
 from trades.sync.write import write_trades
-from trades.webhook_models import WebhookDelivery, WebhookEndpoint, WebhookSecret
+from trades.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookSecret
 from trades.webhooks.runner import deliver_batch, sweep_webhooks
 from trades.webhooks.signing import verify_signature
 

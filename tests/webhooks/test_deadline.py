@@ -11,9 +11,9 @@ import pytest
 
 from tests.support.records import wire_trade
 from trades.sync.write import write_trades
-from trades.webhook_models import SUBSCRIBABLE, WebhookDelivery
 from trades.webhooks.delivery import lease_seconds, request_seconds
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import SUBSCRIBABLE, WebhookDelivery
 from trades.webhooks.runner import deliver_batch
 
 pytestmark = pytest.mark.django_db

@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ordersync.bench.receiver import Receiver
 from tests.support.records import wire_trade
+from tools.bench.receiver import Receiver
 from trades.sync.write import write_trades
-from trades.webhook_models import WebhookAttempt, WebhookCounter, WebhookDelivery
 from trades.webhooks import retry
 from trades.webhooks.endpoints import rotate_secret
 from trades.webhooks.guard import AddressRefused, check_url, is_public
+from trades.webhooks.models import WebhookAttempt, WebhookCounter, WebhookDelivery
 from trades.webhooks.runner import deliver_batch, sweep_webhooks
 from trades.webhooks.signing import InvalidSignature, verify_signature
 

@@ -9,9 +9,9 @@ from shops.actions import mark_needs_reauth
 from tests.support.records import wire_trade
 from trades.models import ReconcileReport
 from trades.sync.write import write_refunds, write_trades
-from trades.webhook_models import WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint, update_endpoint
 from trades.webhooks.events import emit_found_missing
+from trades.webhooks.models import WebhookDelivery, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -9,19 +9,19 @@ import requests
 from django.utils import timezone
 
 from tests.support.api import client_for
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.key_models import ApiKey
-from trades.webhook_models import (
+from trades.webhooks import delivery as delivery_module
+from trades.webhooks.delivery import connection_error
+from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.guard import is_public
+from trades.webhooks.models import (
     EventType,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
 )
-from trades.webhooks import delivery as delivery_module
-from trades.webhooks.delivery import connection_error
-from trades.webhooks.endpoints import create_endpoint
-from trades.webhooks.guard import is_public
 from trades.webhooks.runner import deliver_batch
 
 pytestmark = pytest.mark.django_db

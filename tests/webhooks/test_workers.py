@@ -12,12 +12,12 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from ordersync.bench.receiver import Behaviour, Receiver
 from tests.support.processes import deliverer
 from tests.support.records import wire_trade
+from tools.bench.receiver import Behaviour, Receiver
 from trades.sync.write import write_trades
-from trades.webhook_models import WebhookDelivery, WebhookEvent
 from trades.webhooks.endpoints import create_endpoint
+from trades.webhooks.models import WebhookDelivery, WebhookEvent
 from trades.webhooks.runner import sweep_webhooks
 from trades.webhooks.signing import verify_signature
 

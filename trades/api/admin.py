@@ -12,6 +12,7 @@ from django.utils import timezone
 from shops import caps
 from shops.console.one_time import show_once
 from shops.console.tenancy import WRITE_ROLES, TenantScopedAdmin
+from trades.api.key_models import ApiKey
 from trades.api.keys import (
     KeyExpiryRefused,
     change_key_expiry,
@@ -19,7 +20,6 @@ from trades.api.keys import (
     revoke_api_key,
     usable_keys,
 )
-from trades.key_models import ApiKey
 
 
 class ApiKeyForm(forms.ModelForm):

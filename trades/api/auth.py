@@ -7,8 +7,8 @@ from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
 from ordersync import ratelimit
+from trades.api.key_models import ApiKey
 from trades.api.keys import find_api_key, note_key_used
-from trades.key_models import ApiKey
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -12,8 +12,8 @@ from rest_framework.request import Request
 
 from shops.jobs import JOB_TASKS
 from shops.models import Shop, SyncRun
+from trades.api.models import Job
 from trades.api.pagination import BIGINT_MAX, PageQuery, fields_param
-from trades.api_models import Job
 from trades.models import REFUND_STATUSES, TRADE_STATUSES
 
 

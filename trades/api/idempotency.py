@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from ordersync import crypto
 from shops.models import Tenant
-from trades.api_models import IdempotencyKey
+from trades.api.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

@@ -8,7 +8,7 @@ from django_q.models import Task
 
 from shops.jobs import request_job
 from shops.models import Shop
-from trades.api_models import Job
+from trades.api.models import Job
 
 HOOK = "trades.api.jobs.record_job_outcome"
 MAX_ERROR = 2000

@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from trades.api import filters
 from trades.api import serializers as s
 from trades.api.auth import HasWriteKey
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key, revoke_api_key, rotate_api_key
 from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
-from trades.key_models import ApiKey
 
 _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The key's id.")
 

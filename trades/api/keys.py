@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from shops import caps
 from shops.models import Tenant
-from trades.key_models import ApiKey
+from trades.api.key_models import ApiKey
 
 TOKEN_PREFIX = "osk"
 # Writing last_used_at on every request would turn every read into a write.

@@ -11,9 +11,9 @@ from rest_framework import serializers
 
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.api.filters import EnumField
-from trades.api_models import Job
-from trades.feed_models import ChangeEvent
-from trades.key_models import ApiKey
+from trades.api.key_models import ApiKey
+from trades.api.models import Job
+from trades.feed.models import ChangeEvent
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
 

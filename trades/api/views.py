@@ -27,9 +27,9 @@ from trades.api import fastrows, filters, headers, idempotency
 from trades.api import serializers as s
 from trades.api.errors import ErrorSerializer
 from trades.api.jobs import queue_job, refresh
+from trades.api.models import Job
 from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
-from trades.api_models import Job
-from trades.feed import InvalidCursor, read_changes_page
+from trades.feed.changes import InvalidCursor, read_changes_page
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 429)}

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.db.models.functions.datetime
-import trades.feed_models
+import trades.feed.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                 ('previous_status', models.CharField(blank=True, help_text='null when the row was inserted', max_length=64, null=True)),
                 ('modified', models.DateTimeField(help_text="the platform's modified time of this version")),
                 ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('txid', trades.feed_models.Xid8Field(db_default=trades.feed_models.CurrentXactId(), editable=False)),
+                ('txid', trades.feed.models.Xid8Field(db_default=trades.feed.models.CurrentXactId(), editable=False)),
                 ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='change_events', to='shops.shop')),
                 ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='change_events', to='shops.tenant')),
             ],

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from ordersync.taobao.types import parse_time
 from shops.models import Checkpoint, Shop
-from trades.feed import Change
+from trades.feed.changes import Change
 
 MODIFIED = "modified"  # windows on modification time (increment.get, refunds.receive.get)
 VISIBLE = "async_modified"  # windows on visibility time (incrementv.get): no lag gap

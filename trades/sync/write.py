@@ -13,7 +13,7 @@ same second. Records that come from those detail APIs already (``current=True``)
 themselves. So the change feed never shows a status moving backwards unless the platform
 moved it.
 
-Every row that changes is handed to :func:`trades.feed.record_changes` in the same
+Every row that changes is handed to :func:`trades.feed.changes.record_changes` in the same
 transaction: that is the one place the change feed and the webhook outbox hook in.
 """
 
@@ -35,7 +35,7 @@ from ordersync.taobao.types import parse_money, parse_time
 from shops.models import Shop
 from shops.top import client_for_shop
 from trades.db import binary_cursor
-from trades.feed import Change, record_changes
+from trades.feed.changes import Change, record_changes
 
 TRADE_COLUMNS = {
     # column: (postgres array type, value from the wire trade)

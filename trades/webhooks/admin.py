@@ -14,8 +14,8 @@ from shops import caps
 from shops.console.one_time import show_once
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import WRITE_ROLES, ReadOnlyInline, TenantScopedAdmin, scoped
-from trades.webhook_models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.webhooks import endpoints as actions
+from trades.webhooks.models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class EndpointForm(forms.ModelForm):

@@ -25,16 +25,16 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from trades.webhook_models import (
+from trades.webhooks import payload
+from trades.webhooks.deadline import Deadline
+from trades.webhooks.guard import AddressRefused, check_url, guarded_session
+from trades.webhooks.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
     WebhookSecret,
 )
-from trades.webhooks import payload
-from trades.webhooks.deadline import Deadline
-from trades.webhooks.guard import AddressRefused, check_url, guarded_session
 from trades.webhooks.signing import signature_headers
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from shops import caps
 from shops.models import Tenant
-from trades.webhook_models import (
+from trades.webhooks.guard import BadURL, is_public, parse_url
+from trades.webhooks.models import (
     SUBSCRIBABLE,
     EventType,
     WebhookDelivery,
@@ -28,7 +29,6 @@ from trades.webhook_models import (
     WebhookEvent,
     WebhookSecret,
 )
-from trades.webhooks.guard import BadURL, is_public, parse_url
 from trades.webhooks.outbox import queue_deliveries
 
 SECRET_PREFIX = "whsec_"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from shops.models import Shop
 from shops.signals import shop_needs_reauth
 from trades.models import ReconcileReport
-from trades.webhook_models import EventType
+from trades.webhooks.models import EventType
 from trades.webhooks.outbox import emit
 
 MISSING_TIDS_SHOWN = 100

@@ -20,8 +20,8 @@ from functools import partial
 from django.conf import settings
 from django.db import connection, transaction
 
-from trades.feed_models import ChangeEvent
-from trades.webhook_models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from trades.feed.models import ChangeEvent
+from trades.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 DELIVER_TASK = "trades.webhooks.tasks.deliver_webhooks_task"
 

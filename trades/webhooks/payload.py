@@ -6,7 +6,7 @@ import json
 
 from django.urls import reverse
 
-from trades.webhook_models import WebhookEvent
+from trades.webhooks.models import WebhookEvent
 
 # which API object an event is about: (data key, route name, route kwarg)
 _LINKS = {

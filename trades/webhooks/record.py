@@ -16,14 +16,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from trades.webhook_models import (
+from trades.webhooks import retry
+from trades.webhooks.delivery import Outcome, Result
+from trades.webhooks.models import (
     WebhookAttempt,
     WebhookCounter,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from trades.webhooks import retry
-from trades.webhooks.delivery import Outcome, Result
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from shops.caps import OverCap
 from shops.models import Tenant
+from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.key_models import ApiKey
 
 
 class Command(BaseCommand):

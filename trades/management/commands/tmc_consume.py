@@ -1,4 +1,4 @@
-"""Run the TMC consumers: a long-lived process beside ``qcluster`` (see README, "TMC")."""
+"""Run the TMC consumers: a long-lived process beside ``qcluster`` (see docs/tmc.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from shops.models import TopApp
-from trades.tmc import Consumer, check_group
+from trades.tmc.consumer import Consumer, check_group
 
 log = logging.getLogger(__name__)
 

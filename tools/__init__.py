@@ -1,0 +1,1 @@
+"""Tools above the apps: the benchmarks and the demo, which drive shops and trades."""

@@ -1,0 +1,115 @@
+"""Backfill throughput and memory: one size per child process, so each peak RSS is its own.
+
+The parent asks ``manage.py bench --backfill-child N``; the child generates N trades in a
+sandbox of its own, backfills them and prints one JSON line with its figures. Peak RSS is
+the child's high-water mark (``ru_maxrss``), the sandbox (another process) not included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+
+from tools.bench.sandbox import ROOT, SandboxProcess
+from tools.bench.world import BenchWorld
+from trades.sync.backfill import backfill_shop
+
+MB = 1024 * 1024
+
+
+def backfill_in_child(trades: int, timeout: float = 4 * 3600) -> dict:
+    """Run one backfill of ``trades`` in a fresh process; return its figures."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "bench", "--backfill-child", str(trades)],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"the backfill child failed:\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def measure_backfill(trades: int, days: int = 30, log=print) -> dict:
+    """Generate ``trades`` over ``days`` in a sandbox and backfill them; return the figures."""
+    with SandboxProcess(seed=11) as sandbox:
+        world = BenchWorld(sandbox)
+        try:
+            log(f"backfill: generating {trades:,} trades in the sandbox …")
+            started = time.perf_counter()
+            shop = world.shop("backfill", history_trades=trades, history_days=days)
+            generated = time.perf_counter() - started
+            log(f"backfill: generated in {generated:.0f}s; backfilling …")
+            sampler = RssSampler()
+            rss_before = sampler.rss()
+            started = time.perf_counter()
+            with sampler:
+                run = backfill_shop(shop, days + 1, on_progress=lambda progress: sampler.sample())
+            seconds = time.perf_counter() - started
+        finally:
+            world.remove()
+    return {
+        "trades": trades,
+        "outcome": run.outcome,
+        "trades_written": run.trades_written,
+        "seconds": round(seconds, 1),
+        "trades_per_second": round(run.trades_written / seconds),
+        "api_calls": run.api_calls,
+        "rss_mb_before": round(rss_before, 1),
+        "rss_mb_peak": round(max(sampler.peak, _max_rss_mb()), 1),
+        "rss_mb_by_quarter": sampler.quarters(),
+        "sandbox_generation_seconds": round(generated, 1),
+    }
+
+
+class RssSampler:
+    """This process's RSS every 0.2 s in a thread, and at each progress report."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.samples: list[float] = []
+        self.peak = 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> float:
+        return self.process.memory_info().rss / MB
+
+    def sample(self) -> None:
+        value = self.rss()
+        self.samples.append(value)
+        self.peak = max(self.peak, value)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.2):
+            self.sample()
+
+    def quarters(self) -> list[float]:
+        if not self.samples:
+            return []
+        n = len(self.samples)
+        return [round(self.samples[min(n - 1, (n * k) // 4)], 1) for k in (1, 2, 3, 4)]
+
+    def __enter__(self) -> RssSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sample()
+
+
+def _max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

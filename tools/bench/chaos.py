@@ -1,0 +1,342 @@
+"""ordersync against the naive scheme (``naive.py``), side by side on one faulty sandbox; and
+the chaos run the tests share.
+
+A chaos run is never idle-proof by construction alone, so it is built to fail an engine
+that does nothing while the faults are on: the overlap is scaled to the run (a few seconds,
+not the 300 s that would re-read the whole run at the end), part of the changes lag longer
+than the configured lag, and every few seconds while the faults are on the run checks that
+every change old enough (its own lag, at least the configured one, plus a grace of about
+one interval) is stored with the sandbox's content (``tools.bench.oracle``).
+
+In the benchmark, two sellers of the same sandbox get the same market and live through the
+same faults. Each round runs an ordersync sync of both streams for one seller and a naive
+sync of both for the other. Then the market and the faults stop, both get one last pass
+after the visibility lag, and each side's store is compared with the ground truth by content.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.test.utils import override_settings
+
+from ordersync.sandbox.scenarios import SCENARIOS
+from ordersync.taobao.client import TopClient
+from ordersync.taobao.retry import RetryPolicy
+from ordersync.taobao.types import PLATFORM_TZ
+from shops.models import Checkpoint, SyncRun
+from shops.top import app_credentials
+from tools.bench import oracle
+from tools.bench.naive import naive_sync, naive_sync_refunds
+from trades.sync.incremental import sync_shop
+
+# The chaos scenario's faults are listed once, one line each, in the sandbox's ``chaos``
+# scenario (ordersync/sandbox/scenarios.py); a chaos run takes them all with these durations
+# shortened so it lasts seconds, not minutes: hangs 35 s -> 3 s, bans 3 s -> 1 s, slow
+# answers 2 s -> 0.5 s, clock skew 30 s -> 3 s, a shop's rejection 180 s -> 3 s, the later
+# of two same-second versions visible 5 s -> 2 s after the first, the lag's heavy tail
+# 30 s / 600 s at most -> 2 s / 12 s at most (beyond lag + overlap). The constant part of
+# the lag comes from the run's Timing.
+SHORTER = {
+    "hang_seconds": 3,
+    "ban_seconds": 1,
+    "slow_seconds": 0.5,
+    "skew_seconds": 3,
+    "rejection_seconds": 3,
+    "same_second_delay_seconds": 2,
+    "lag_tail_seconds": 2,
+    "lag_max_seconds": 12,
+}
+# The chaos scenario's market is 30 new trades, 60 changes and 6 refunds a minute; thirty
+# times that, so a run of seconds sees hundreds of changes.
+MARKET = {"trades_per_minute": 900, "changes_per_minute": 1800, "refunds_per_minute": 180}
+QUIET = {"trades_per_minute": 0, "changes_per_minute": 0, "refunds_per_minute": 0}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A chaos run's clock, scaled to its length (seconds)."""
+
+    lag: int = 3  # SYNC_LAG_SECONDS
+    overlap: int = 4  # SYNC_OVERLAP_SECONDS: a few intervals, far less than the run
+    interval: float = 1.0  # between two sync rounds
+    # how long after a change could first be listed it must be stored: one interval, the
+    # round that lists it, and one failed round under faults (a hang, a ban, a rejection)
+    grace: float = 8.0
+    check_every: float = 3.0  # the during-run check, and the sandbox's lag switching
+
+    @property
+    def sandbox_lags(self) -> tuple[int, int]:
+        """The sandbox's lag, switched at every check so part of the changes lag longer than
+        the configured lag: below it, then above it (within lag + overlap, which the overlap
+        is there to cover; a longer tail needs late-arrival detection)."""
+        return (max(0, self.lag - 1), self.lag + self.overlap - 1)
+
+    def settings(self) -> dict:
+        # a sweep of the trailing span finds what the lag tail hid from the windows
+        return {
+            "SYNC_LAG_SECONDS": self.lag,
+            "SYNC_OVERLAP_SECONDS": self.overlap,
+            "SYNC_SWEEP_SECONDS": 60,
+            "SYNC_SWEEP_PERIOD_SECONDS": 3,
+        }
+
+
+def chaos_faults(timing: Timing) -> dict:
+    """Every fault of the sandbox's ``chaos`` scenario, durations shortened for ``timing``."""
+    return {**SCENARIOS["chaos"]["faults"], **SHORTER, "lag_seconds": timing.sandbox_lags[0]}
+
+
+def run_chaos(
+    sandbox,
+    nicks: list[str],
+    *,
+    seconds: float,
+    timing: Timing,
+    sync_round: Callable[[], None],
+    check: Callable[[], int],
+    faults: dict | None = None,
+    market: dict | None = None,
+    final_round: Callable[[], None] | None = None,
+) -> dict:
+    """Run ``sync_round`` every ``timing.interval`` through ``seconds`` of market and faults
+    and then the faults alone until every change is due, calling ``check`` (which returns
+    how many records it found due, and raises or records what is late) every
+    ``timing.check_every`` while the faults are on; then stop them, wait out the lag and run
+    ``final_round`` (``sync_round`` by default). Returns what happened."""
+    faults = faults or chaos_faults(timing)
+    skew = faults.get("skew_seconds", 0)
+    # The platform's clock is skewed from the start, as a real one is.
+    sandbox.control("faults", {"skew_seconds": skew})
+    sync_round()  # the first run only sets the cursors
+    for nick in nicks:
+        sandbox.control("market", {"nick": nick, **(market or MARKET)})
+    sandbox.control("faults", faults)
+    lags = itertools.cycle(timing.sandbox_lags[1:] + timing.sandbox_lags[:1])
+    started = time.monotonic()
+    next_check = started + timing.check_every
+    # After the market stops, the faults stay on until every change it made is due, so the
+    # checks while the faults are on cover them all.
+    drain = seconds + max(timing.sandbox_lags) + timing.grace + timing.check_every
+    rounds = checks = due = 0
+    market_on = True
+    while time.monotonic() - started < drain:
+        tick = time.monotonic()
+        if market_on and tick - started >= seconds:
+            for nick in nicks:
+                sandbox.control("market", {"nick": nick, **QUIET})
+            market_on = False
+        sync_round()
+        rounds += 1
+        if time.monotonic() >= next_check:
+            sandbox.control("faults", {"lag_seconds": next(lags)})
+            due = max(due, check())
+            checks += 1
+            next_check += timing.check_every
+        time.sleep(max(0.0, timing.interval - (time.monotonic() - tick)))
+    injected = sandbox.control("stats")["errors_injected"]
+    sandbox.control("faults", {"reset": True, "skew_seconds": skew})
+    # the last pass comes late enough for every change, even for a scheme whose "now" is
+    # the local clock (behind the platform's by the skew)
+    time.sleep(max(timing.sandbox_lags) + max(0, skew) + 1)
+    (final_round or sync_round)()
+    return {
+        "seconds": seconds,
+        "rounds": rounds,
+        "checks_during_run": checks,
+        "due_at_last_check": due,
+        "errors_injected": sum(injected.values()),
+        "sync_lag_seconds": timing.lag,
+        "sync_overlap_seconds": timing.overlap,
+        "sandbox_lag_seconds": list(timing.sandbox_lags),
+        "grace_seconds": timing.grace,
+    }
+
+
+def compare_with_chaos(world, seconds: float, interval: float = 1.0) -> dict:
+    """Run both schemes for ``seconds`` of chaos; return their losses, calls and times."""
+    timing = Timing(interval=interval)
+    faults = chaos_faults(timing)
+    figures = side_by_side(world, "chaos", MARKET, faults, seconds, timing)
+    return {
+        "scenario": "chaos (sandbox), durations shortened, market x30",
+        "faults": faults,
+        "market_per_minute": MARKET,
+        **figures,
+    }
+
+
+def compare_with_burst(world, trades: int, minutes: float, interval: float = 2.0) -> dict:
+    """A Double 11 burst: ``trades`` new trades in ``minutes``, each changed about once more,
+    under the ``double11`` scenario's faults (peak-mode lists without sub-orders, visibility
+    lag, ``isp`` errors, slow answers) with the lag shortened to 5 s and slow answers to 0.3 s."""
+    per_minute = trades / minutes
+    market = {
+        "trades_per_minute": per_minute,
+        "changes_per_minute": per_minute,
+        "refunds_per_minute": per_minute / 100,
+    }
+    timing = Timing(lag=5, overlap=6, interval=interval, grace=4 * interval + 6, check_every=10)
+    faults = {
+        **SCENARIOS["double11"]["faults"],
+        "lag_seconds": timing.sandbox_lags[0],
+        "slow_seconds": 0.3,
+        "skew_seconds": 3,
+    }
+    # peak-mode lists lack sub-orders: every listed trade costs a trade.fullinfo.get
+    fan_out = {"SYNC_FULLINFO_CONCURRENCY": 16}
+    figures = side_by_side(world, "d11", market, faults, minutes * 60, timing, fan_out)
+    return {
+        "scenario": f"double11 (sandbox): {trades:,} new trades in {minutes:g} min",
+        "faults": faults,
+        "market_per_minute": market,
+        **figures,
+    }
+
+
+def side_by_side(
+    world, name: str, market: dict, faults: dict, seconds: float, timing: Timing, overrides=None
+) -> dict:
+    """Two sellers of one sandbox with the same market and faults: one synced by ordersync, one
+    by the naive scheme, in one loop, both checked by content while the faults are on; then a
+    quiet last pass after the lag, and the count."""
+    sandbox = world.sandbox
+    ours = world.shop(f"{name}-ordersync")
+    naive_shop = world.shop(f"{name}-naive")
+    naive = NaiveSide(naive_shop)
+    engine = EngineSide(ours)
+    timing_settings = {**timing.settings(), "TOP_BACKOFF_CAP": 0.2, "TOP_READ_TIMEOUT": 5}
+
+    def both() -> None:
+        engine.round()
+        naive.round()
+
+    def check() -> int:
+        now = oracle.platform_now(sandbox)
+        due = oracle.due_by(now, timing.lag, timing.grace)
+        naive.late(sandbox, due)
+        return engine.late(sandbox, due)
+
+    with override_settings(**timing_settings, **(overrides or {})):
+        run = run_chaos(
+            sandbox,
+            [ours.seller_nick, naive_shop.seller_nick],
+            seconds=seconds,
+            timing=timing,
+            sync_round=both,
+            check=check,
+            faults=faults,
+            market=market,
+        )
+    return {**run, "ordersync": engine.figures(sandbox), "naive": naive.figures(sandbox)}
+
+
+class Side:
+    """What both schemes report: their store against the oracle, during the run and at the
+    end, and the API calls they spent."""
+
+    shop = None
+    seconds = 0.0
+    late_max = 0  # the most records found late (missing or stale) by one during-run check
+
+    def store(self, kind: oracle.Kind) -> dict[int, dict]:
+        raise NotImplementedError
+
+    def calls(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def late(self, sandbox, due) -> int:
+        """Count the records ``due`` says must be stored by now that are not; return how
+        many were due."""
+        diffs = [
+            oracle.compare(
+                kind, oracle.truth(sandbox, self.shop.seller_nick, kind), self.store(kind), due
+            )
+            for kind in oracle.KINDS
+        ]
+        self.late_max = max(self.late_max, oracle.lost(diffs))
+        return sum(diff.checked for diff in diffs)
+
+    def figures(self, sandbox) -> dict:
+        nick = self.shop.seller_nick
+        trades, refunds = (
+            oracle.compare(kind, oracle.truth(sandbox, nick, kind), self.store(kind))
+            for kind in oracle.KINDS
+        )
+        calls = self.calls()
+        total_calls = calls["trades"] + calls["refunds"]
+        changed = trades.checked + refunds.checked
+        return {
+            "trades": trades.checked,
+            "refunds": refunds.checked,
+            "trades_lost": trades.lost,
+            "trades_missing": len(trades.missing),
+            "trades_stale": len(trades.stale),
+            "refunds_lost": refunds.lost,
+            "refunds_missing": len(refunds.missing),
+            "refunds_stale": len(refunds.stale),
+            "late_during_run": self.late_max,
+            "api_calls": total_calls,
+            "api_calls_trades": calls["trades"],
+            "api_calls_refunds": calls["refunds"],
+            "api_calls_per_changed_trade": round(calls["trades"] / max(trades.checked, 1), 3),
+            "api_calls_per_changed_refund": round(calls["refunds"] / max(refunds.checked, 1), 3),
+            "api_calls_per_changed_record": round(total_calls / max(changed, 1), 3),
+            "sync_seconds": round(self.seconds, 2),
+        }
+
+
+class EngineSide(Side):
+    def __init__(self, shop) -> None:
+        self.shop = shop
+
+    def round(self) -> None:
+        started = time.perf_counter()
+        for stream in ("trades", "refunds"):
+            sync_shop(self.shop, stream)
+        # a failed window backs off; the benchmark's rounds are its schedule
+        Checkpoint.objects.filter(shop=self.shop).update(next_run_at=None)
+        self.seconds += time.perf_counter() - started
+
+    def store(self, kind: oracle.Kind) -> dict[int, dict]:
+        return oracle.stored(self.shop, kind)
+
+    def calls(self) -> dict[str, int]:
+        runs = SyncRun.objects.filter(shop=self.shop, kind=SyncRun.Kind.INCREMENTAL)
+        return {
+            stream: sum(runs.filter(stream=stream).values_list("api_calls", flat=True))
+            for stream in ("trades", "refunds")
+        }
+
+
+class NaiveSide(Side):
+    def __init__(self, shop) -> None:
+        self.shop = shop
+        credentials = app_credentials(shop.app)
+        # the naive scheme does not retry: a failed call just ends the window
+        self.clients = {
+            stream: TopClient(credentials, policy=RetryPolicy(max_attempts=1), read_timeout=5)
+            for stream in ("trades", "refunds")
+        }
+        now = datetime.now(PLATFORM_TZ).replace(microsecond=0)
+        self.starts = {"trades": now, "refunds": now}
+        self.stores: dict[str, dict[int, dict]] = {"trades": {}, "refunds": {}}
+
+    def round(self) -> None:
+        started = time.perf_counter()
+        session = self.shop.session_key
+        for stream, sync in (("trades", naive_sync), ("refunds", naive_sync_refunds)):
+            self.starts[stream] = sync(
+                self.clients[stream], session, self.starts[stream], self.stores[stream]
+            )
+        self.seconds += time.perf_counter() - started
+
+    def store(self, kind: oracle.Kind) -> dict[int, dict]:
+        return self.stores[kind.name]
+
+    def calls(self) -> dict[str, int]:
+        return {stream: client.calls for stream, client in self.clients.items()}

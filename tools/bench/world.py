@@ -1,0 +1,61 @@
+"""Throwaway tenants, apps and shops wired to a sandbox, removed after the benchmark."""
+
+from __future__ import annotations
+
+import time
+
+from shops.actions import ensure_checkpoints
+from shops.models import Shop, Tenant, TopApp
+from shops.schedules import remove_schedules
+from trades.feed.models import ChangeEvent, FeedCommit
+from trades.models import Refund, Trade, TradeLine
+
+
+class BenchWorld:
+    def __init__(self, sandbox, calls_per_minute: int = 100000) -> None:
+        self.sandbox = sandbox
+        self.tag = f"bench-{int(time.time() * 1000)}"
+        sandbox.control(
+            "apps", {"app_key": self.tag, "app_secret": "bench-secret", "calls_per_minute": 0}
+        )
+        self.tenant = Tenant.objects.create(name=self.tag, slug=self.tag)
+        self.app = TopApp.objects.create(
+            name=self.tag,
+            app_key=self.tag,
+            app_secret="bench-secret",
+            gateway_url=sandbox.gateway_url,
+            calls_per_minute=calls_per_minute,
+        )
+
+    def shop(self, nick: str, history_trades: int = 0, history_days: float = 30) -> Shop:
+        seller = self.sandbox.control(
+            "sellers",
+            {
+                "app_key": self.tag,
+                "nick": f"{self.tag}-{nick}",
+                "history_trades": history_trades,
+                "history_days": history_days,
+            },
+            timeout=600 + history_trades / 500,  # a million trades take minutes to generate
+        )
+        shop = Shop.objects.create(
+            tenant=self.tenant,
+            app=self.app,
+            seller_nick=seller["nick"],
+            seller_id=seller["user_id"],
+            session_key=seller["session"],
+        )
+        ensure_checkpoints(shop)
+        return shop
+
+    def remove(self) -> None:
+        """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
+        # a sync in auto mode may have given a shop its schedules; they name the shop by id
+        for shop in Shop.objects.filter(tenant=self.tenant):
+            remove_schedules(shop)
+
+        TradeLine.objects.filter(trade__tenant=self.tenant)._raw_delete("default")
+        for model in (ChangeEvent, FeedCommit, Trade, Refund):
+            model.objects.filter(tenant=self.tenant)._raw_delete("default")
+        self.tenant.delete()
+        self.app.delete()

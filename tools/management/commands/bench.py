@@ -1,0 +1,37 @@
+"""``manage.py bench [part]``: every benchmark of ordersync behind one command.
+
+With no part, the report: the parts named by ``--only`` (naive, double11, backfill, scheduler,
+api, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``. With a part,
+that benchmark alone, printing its figures: ``bench sync``, ``bench tmc``, ``bench api``,
+``bench webhooks``, ``bench ratelimit``, ``bench sandbox`` (``bench PART --help`` for its
+flags). Figures, never assertions.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from tools.bench.parts import api, ratelimit, report, sandbox, sync, tmc, webhooks
+
+PARTS: dict[str, type[BaseCommand]] = {
+    "sync": sync.Part,
+    "tmc": tmc.Part,
+    "api": api.Part,
+    "webhooks": webhooks.Part,
+    "ratelimit": ratelimit.Part,
+    "sandbox": sandbox.Part,
+}
+
+
+class Command(BaseCommand):
+    help = "Run the benchmarks: the report with no part, or one part and its figures."
+
+    def add_arguments(self, parser) -> None:
+        report.Part().add_arguments(parser)
+        parts = parser.add_subparsers(dest="part", metavar="part", required=False)
+        for name, part in PARTS.items():
+            part().add_arguments(parts.add_parser(name, help=part.help, description=part.help))
+
+    def handle(self, *args, **opts) -> None:
+        part = PARTS.get(opts.pop("part") or "", report.Part)
+        part(stdout=self.stdout._out, stderr=self.stderr._out).handle(*args, **opts)

@@ -1,0 +1,96 @@
+"""The tenant's change feed: one row per insert or update of a trade or refund."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Now
+
+from shops.models import Shop, Tenant
+
+
+class Xid8Field(models.Field):
+    """PostgreSQL's 64-bit, never-wrapping transaction id (``xid8``), seen from Python as int."""
+
+    description = "PostgreSQL transaction id (xid8)"
+
+    def db_type(self, connection) -> str:
+        return "xid8"
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else int(value)
+
+    def to_python(self, value):
+        return None if value is None else int(value)
+
+    def get_prep_value(self, value):
+        # xid8 has no cast from bigint, only from text
+        return None if value is None else str(value)
+
+
+class CurrentXactId(models.Func):
+    """``pg_current_xact_id()``: the writing transaction's id (the top-level one in a savepoint)."""
+
+    function = "pg_current_xact_id"
+    template = "%(function)s()"
+    output_field = Xid8Field()
+
+
+class ChangeEvent(models.Model):
+    """One change. Partners read them in the order of their transactions' commits.
+
+    ``txid`` is the id of the transaction that wrote the row; the transaction's place in the
+    feed is its :class:`FeedCommit`, taken as it commits (see ``trades.feed.changes``).
+    """
+
+    class Entity(models.TextChoices):
+        TRADE = "trade"
+        REFUND = "refund"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="change_events")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="change_events")
+    entity = models.CharField(max_length=8, choices=Entity.choices)
+    object_id = models.BigIntegerField(help_text="Trade.pk or Refund.pk")
+    key = models.BigIntegerField(help_text="tid or refund_id")
+    status = models.CharField(max_length=64)
+    # NULL ("inserted") must stay distinct from an empty status
+    previous_status = models.CharField(  # noqa: DJ001
+        max_length=64, null=True, blank=True, help_text="null when the row was inserted"
+    )
+    modified = models.DateTimeField(help_text="the platform's modified time of this version")
+    created_at = models.DateTimeField(db_default=Now())
+    txid = Xid8Field(db_default=CurrentXactId(), editable=False)
+
+    class Meta:
+        indexes = [
+            # the change feed joins a tenant's commits to their rows by txid, in id order
+            models.Index(fields=["tenant", "txid", "id"], name="changeevent_tenant_feed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.key} -> {self.status}"
+
+
+class FeedCommit(models.Model):
+    """The feed position (``id``) of one transaction that wrote a tenant's changes.
+
+    Rows are inserted only by the ``changeevent_feed_commit`` trigger (migration 0007), which
+    runs as the writing transaction commits and holds the tenant's feed lock until the commit
+    has ended: a tenant's positions are therefore handed out in commit order, and a position
+    is visible only after every smaller one of the tenant has committed or rolled back.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    txid = Xid8Field(editable=False)
+
+    class Meta:
+        constraints = [
+            # one position per transaction; the feed joins commits to their rows by txid
+            models.UniqueConstraint(fields=["tenant", "txid"], name="feedcommit_tenant_txid_uniq"),
+        ]
+        indexes = [
+            # the partner API's change feed reads a tenant's commits after a position
+            models.Index(fields=["tenant", "id"], name="feedcommit_tenant_position_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"position {self.pk} (transaction {self.txid})"

@@ -1,0 +1,48 @@
+"""What the TMC consumers keep in PostgreSQL: counters for ``/metrics`` and per-shop state."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from shops.models import Shop
+
+
+class TmcStat(models.Model):
+    """One counter of the TMC consumers of an app, summed over every consumer process.
+
+    Names: ``messages:<outcome>``, ``fetches:<kind>``, ``confirm_lag_seconds:sum|count``,
+    ``freshness_seconds:sum|count`` (see ``trades/tmc/consumer.py``).
+    """
+
+    app_key = models.CharField(max_length=64)
+    name = models.CharField(max_length=64)
+    value = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app_key", "name"], name="tmcstat_one_per_series")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app_key} {self.name}: {self.value:g}"
+
+
+class TmcShop(models.Model):
+    """A shop's TMC subscription and the freshness of the last change TMC brought in."""
+
+    shop = models.OneToOneField(
+        Shop, on_delete=models.CASCADE, primary_key=True, related_name="tmc"
+    )
+    permitted_at = models.DateTimeField(
+        null=True, blank=True, help_text="taobao.tmc.user.permit succeeded; null: permit again"
+    )
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_change_modified = models.DateTimeField(
+        null=True, blank=True, help_text="platform modified of the last change TMC wrote"
+    )
+    freshness_seconds = models.FloatField(
+        null=True, blank=True, help_text="platform modified → committed here, last change"
+    )
+
+    def __str__(self) -> str:
+        return f"TMC of shop {self.shop_id}"

@@ -1,0 +1,208 @@
+"""Webhook endpoints and their deliveries through the API (writes need read_write keys)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from trades.api import filters
+from trades.api.pagination import BIGINT_MAX, PageQuery
+from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
+from trades.webhooks import endpoints as actions
+from trades.webhooks import serializers as ws
+from trades.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The endpoint's id.")
+_DELIVERY_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The delivery's id.")
+
+
+def _invalid(exc: actions.InvalidEndpoint, field: str) -> exceptions.ValidationError:
+    return exceptions.ValidationError({field: [str(exc)]})
+
+
+def _issued(issued: actions.IssuedSecret, code: int) -> Response:
+    data = ws.WebhookEndpointSerializer(issued.endpoint).data
+    data["secret"] = issued.secret
+    return Response(data, status=code)
+
+
+@extend_schema_view(
+    list=_list_schema(ws.WebhookEndpointSerializer, PageQuery, "WebhookEndpointPage"),
+    retrieve=_retrieve_schema(ws.WebhookEndpointSerializer, "id", "The endpoint's id."),
+)
+class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
+    """The tenant's webhook endpoints."""
+
+    serializer_class = ws.WebhookEndpointSerializer
+    ordering = ("-id",)
+
+    def tenant_queryset(self) -> QuerySet:
+        return actions.with_secret_expiries(WebhookEndpoint.objects.for_tenant(self.tenant))
+
+    @extend_schema(
+        request=ws.WebhookEndpointSerializer,
+        responses={201: ws.IssuedEndpointSerializer, **ERRORS},
+        summary="Add an endpoint (read_write scope); the response holds its secret, once.",
+    )
+    def create(self, request: Request) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        body = ws.WebhookEndpointSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fields = body.validated_data
+        try:
+            issued = actions.create_endpoint(
+                self.tenant, fields["url"], fields["event_types"], fields.get("description", "")
+            )
+        except actions.InvalidEndpoint as exc:
+            raise _invalid(exc, "url") from None
+        if fields.get("is_active") is False:
+            actions.update_endpoint(issued.endpoint, is_active=False)
+        return _issued(issued, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[_ID],
+        request=ws.WebhookEndpointSerializer,
+        responses={200: ws.WebhookEndpointSerializer, **ERRORS},
+        summary="Change an endpoint (read_write scope); is_active=true enables it again.",
+    )
+    def partial_update(self, request: Request, **kwargs: Any) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        endpoint = self.get_object()
+        body = ws.WebhookEndpointSerializer(endpoint, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        try:
+            actions.update_endpoint(endpoint, **body.validated_data)
+        except actions.InvalidEndpoint as exc:
+            raise _invalid(exc, "url") from None
+        return Response(ws.WebhookEndpointSerializer(endpoint).data)
+
+    @extend_schema(
+        parameters=[_ID],
+        responses={204: None, **ERRORS},
+        summary="Delete an endpoint with its deliveries (read_write scope).",
+    )
+    def destroy(self, request: Request, **kwargs: Any) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        actions.delete_endpoint(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[_ID],
+        request=ws.RotateSecretSerializer,
+        responses={201: ws.IssuedEndpointSerializer, **ERRORS},
+        summary="New signing secret (read_write scope); the current one signs too for a while.",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="rotate-secret",
+        serializer_class=ws.RotateSecretSerializer,
+    )
+    def rotate_secret(self, request: Request, **kwargs: Any) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        endpoint = self.get_object()
+        body = ws.RotateSecretSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        overlap = timedelta(seconds=body.validated_data["overlap_seconds"])
+        return _issued(actions.rotate_secret(endpoint, overlap), status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[_ID],
+        request=None,
+        responses={202: ws.WebhookDeliverySerializer, **ERRORS},
+        summary="Send a webhook.test event to this endpoint now (read_write scope).",
+    )
+    @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
+    def test(self, request: Request, **kwargs: Any) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        try:
+            delivery = actions.send_test_event(self.get_object())
+        except actions.InvalidEndpoint as exc:
+            raise _invalid(exc, "id") from None
+        return Response(ws.WebhookDeliverySerializer(delivery).data, status.HTTP_202_ACCEPTED)
+
+
+class DeliveryQuery(PageQuery):
+    endpoint = serializers.IntegerField(
+        required=False, min_value=1, max_value=BIGINT_MAX, help_text="Only this endpoint's."
+    )
+    state = filters.enum(WebhookDelivery.State.choices, "Only deliveries in this state.")
+
+
+@extend_schema_view(
+    list=_list_schema(ws.WebhookDeliverySerializer, DeliveryQuery, "WebhookDeliveryPage"),
+    retrieve=_retrieve_schema(ws.WebhookDeliveryDetailSerializer, "id", "The delivery's id."),
+)
+class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
+    """Deliveries of the tenant's events to its endpoints, newest first, with every attempt."""
+
+    query_class = DeliveryQuery
+    ordering = ("-id",)
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        if self.action == "retrieve":
+            return ws.WebhookDeliveryDetailSerializer
+        return ws.WebhookDeliverySerializer
+
+    def tenant_queryset(self) -> QuerySet:
+        deliveries = WebhookDelivery.objects.filter(tenant=self.tenant).select_related("event")
+        if self.action == "retrieve":
+            return deliveries.prefetch_related("log")
+        return deliveries
+
+    @extend_schema(
+        parameters=[_DELIVERY_ID],
+        request=None,
+        responses={202: ws.RedeliveredSerializer, **ERRORS},
+        summary="Send this delivery again now (read_write scope).",
+    )
+    @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
+    def redeliver(self, request: Request, **kwargs: Any) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        delivery = self.get_object()
+        done = actions.redeliver(self.tenant.pk, WebhookDelivery.objects.filter(pk=delivery.pk))
+        return _redelivered(done)
+
+    @extend_schema(
+        # distinct from the detail action's id, which the same path stem would give it
+        operation_id="v1_webhook_deliveries_redeliver_range",
+        request=ws.RedeliverRangeSerializer,
+        responses={202: ws.RedeliveredSerializer, **ERRORS},
+        summary="Send an endpoint's deliveries of a time range again (read_write scope), a "
+        "page at a time: at most WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still "
+        "waiting for a first try; pass next_after as after for the next page.",
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="redeliver",
+        serializer_class=ws.RedeliverRangeSerializer,
+    )
+    def redeliver_range(self, request: Request) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        body = ws.RedeliverRangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        wanted = body.validated_data
+        if not WebhookEndpoint.objects.for_tenant(self.tenant).filter(pk=wanted["endpoint"]):
+            raise exceptions.NotFound()
+        deliveries = WebhookDelivery.objects.filter(
+            tenant=self.tenant,
+            endpoint_id=wanted["endpoint"],
+            created_at__gte=wanted["created_after"],
+            created_at__lt=wanted["created_before"],
+        )
+        if "state" in wanted:
+            deliveries = deliveries.filter(state=wanted["state"])
+        return _redelivered(actions.redeliver(self.tenant.pk, deliveries, wanted["after"]))
+
+
+def _redelivered(done: actions.Redelivered) -> Response:
+    body = {"redelivered": done.count, "next_after": done.next_after}
+    return Response(body, status=status.HTTP_202_ACCEPTED)
