@@ -8,7 +8,14 @@ import re
 import pytest
 
 from tests.support import ROOT
-from tests.support.processes import PRODUCTION, child_env, run_manage, run_python
+from tests.support.processes import (
+    PRODUCTION,
+    child_env,
+    failed_starts,
+    run_manage,
+    run_python,
+    settings_values,
+)
 
 BAD_SETTINGS = [
     ({**PRODUCTION, "DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
@@ -50,52 +57,27 @@ def test_bad_setting_stops_with_one_clear_message(bad_starts, overrides, message
     assert len(stderr.strip().splitlines()) == 1, stderr
 
 
-# manage.py's main() once per case in one child process: a bad value stops it while the
-# settings load, before Django sets anything up, so each case starts from fresh settings.
-START_EACH = """
-import contextlib, io, json, os, sys
-from django.conf import settings
-from django.utils.functional import empty
-import manage
-
-results = {}
-for case in sys.argv[1:]:
-    saved = dict(os.environ)
-    os.environ.update(json.loads(case))
-    sys.modules.pop("ordersync.settings", None)
-    settings._wrapped = empty
-    sys.argv, stderr, code = ["manage.py", "check"], io.StringIO(), 0
-    try:
-        with contextlib.redirect_stderr(stderr):
-            manage.main()
-    except SystemExit as exc:
-        code = exc.code
-    results[case] = (code, stderr.getvalue())
-    os.environ.clear()
-    os.environ.update(saved)
-print(json.dumps(results))
-"""
-
-
 @pytest.fixture(scope="module")
 def bad_starts() -> dict[str, tuple[int, str]]:
     """(exit code, stderr) of ``manage.py check`` per case of the test above, by its JSON."""
-    cases = [json.dumps(overrides, sort_keys=True) for overrides, _ in BAD_SETTINGS]
-    result = run_python(["-c", START_EACH, *cases], child_env(), timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return {case: tuple(outcome) for case, outcome in json.loads(result.stdout).items()}
+    outcomes = failed_starts([overrides for overrides, _ in BAD_SETTINGS])
+    return {
+        json.dumps(o, sort_keys=True): r for (o, _), r in zip(BAD_SETTINGS, outcomes, strict=True)
+    }
 
 
-@pytest.mark.parametrize(("word", "debug"), [("True", True), ("false", False), ("0", False)])
-def test_booleans_accept_the_usual_words(word, debug):
-    result = run_manage(
-        {**PRODUCTION, "DEBUG": word},
-        "shell",
-        "-c",
-        "from django.conf import settings; print(settings.DEBUG)",
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == str(debug)
+WORDS = [("True", True), ("false", False), ("0", False)]
+
+
+@pytest.fixture(scope="module")
+def debug_by_word() -> dict[str, str]:
+    values = settings_values([{**PRODUCTION, "DEBUG": word} for word, _ in WORDS], ["DEBUG"])
+    return dict(zip([word for word, _ in WORDS], values, strict=True))
+
+
+@pytest.mark.parametrize(("word", "debug"), WORDS)
+def test_booleans_accept_the_usual_words(debug_by_word, word, debug):
+    assert debug_by_word[word] == str(debug)
 
 
 def test_production_settings_start_when_complete(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,3 +68,66 @@ def deliverer(seconds: float, **env: str) -> subprocess.Popen:
     """``manage.py deliver_webhooks`` for ``seconds``, allowed to deliver to loopback."""
     env = {"WEBHOOKS_ALLOW_PRIVATE": "true", **env}
     return manage("deliver_webhooks", "--seconds", str(seconds), env=env)
+
+
+# manage.py's main() once per case, in one process: a start that stops while the settings
+# load (a bad value) stops before Django sets anything up, so each case loads them afresh.
+_STARTS = """
+import contextlib, io, json, os, sys
+from django.conf import settings
+from django.utils.functional import empty
+import manage
+
+results = []
+for case in sys.argv[1:]:
+    saved = dict(os.environ)
+    os.environ.update(json.loads(case))
+    sys.modules.pop("ordersync.settings", None)
+    settings._wrapped = empty
+    sys.argv, stderr, code = ["manage.py", "check"], io.StringIO(), 0
+    try:
+        with contextlib.redirect_stderr(stderr):
+            manage.main()
+    except SystemExit as exc:
+        code = exc.code
+    results.append((code, stderr.getvalue()))
+    os.environ.clear()
+    os.environ.update(saved)
+print(json.dumps(results))
+"""
+
+# The settings module run once per case, in one process: what ``manage.py shell -c
+# "print(settings.NAME, ...)"`` prints under each environment, without a process each.
+_VALUES = """
+import json, os, runpy, sys
+from django.conf import global_settings
+
+names, results = sys.argv[1].split(","), []
+for case in sys.argv[2:]:
+    saved = dict(os.environ)
+    os.environ.update(json.loads(case))
+    values = runpy.run_path("ordersync/settings.py")
+    # as django.conf.settings answers: Django's default where the module sets none
+    found = [values[n] if n in values else getattr(global_settings, n) for n in names]
+    results.append(" ".join(map(str, found)))
+    os.environ.clear()
+    os.environ.update(saved)
+print(json.dumps(results))
+"""
+
+
+def failed_starts(cases: list[dict[str, str]]) -> list[tuple[int, str]]:
+    """(exit code, stderr) of ``manage.py check`` under each environment in ``cases``, for
+    starts that a bad setting stops; one child process for all of them."""
+    result = run_python(["-c", _STARTS, *map(json.dumps, cases)], child_env(), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [tuple(outcome) for outcome in json.loads(result.stdout)]
+
+
+def settings_values(cases: list[dict[str, str]], names: list[str]) -> list[str]:
+    """The settings ``names`` as ``print`` shows them, under each environment in ``cases``;
+    one child process for all of them."""
+    args = ["-c", _VALUES, ",".join(names), *map(json.dumps, cases)]
+    result = run_python(args, child_env(), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
