@@ -8,9 +8,12 @@ The server outlives the process that started it, so data survives restarts.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -27,6 +30,17 @@ def _start_server(pgdata: Path):
     # pgserver's own mkdir fails when two processes start at once; ours tolerates it.
     pgdata.mkdir(exist_ok=True)
     return pgserver.get_server(pgdata, cleanup_mode=None)
+
+
+@contextmanager
+def _starting(data_dir: Path) -> Iterator[None]:
+    """Hold the data dir's start lock: one process at a time starts (or finds) its server.
+
+    pgserver reads ``postmaster.pid`` to find a running server; a process starting beside
+    another one's ``initdb`` read it half-written (seen with parallel test workers)."""
+    with open(data_dir / ".start.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _check_data_dir(data_dir: Path) -> None:
@@ -59,7 +73,8 @@ def embedded_database_url(data_dir: Path) -> str:
     """Start (or find) the embedded server and return a ``DATABASE_URL`` for it."""
     _check_data_dir(data_dir)
     try:
-        server = _start_server(data_dir / "postgres")
+        with _starting(data_dir):
+            server = _start_server(data_dir / "postgres")
         _ensure_database(server.get_uri("postgres"))
     except ImproperlyConfigured:
         raise
