@@ -9,11 +9,14 @@ The server outlives the process that started it, so data survives restarts; stop
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -45,6 +48,17 @@ def _start_server(pgdata: Path) -> PostgresServer:
     forget_dead_handles(pgdata)
     server: PostgresServer = pgserver.get_server(pgdata, cleanup_mode=None)
     return server
+
+
+@contextmanager
+def _starting(data_dir: Path) -> Iterator[None]:
+    """Hold the data dir's start lock: one process at a time starts (or finds) its server.
+
+    pgserver reads ``postmaster.pid`` to find a running server; a process starting beside
+    another one's ``initdb`` read it half-written (seen with parallel test workers)."""
+    with open(data_dir / ".start.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def forget_dead_handles(pgdata: Path) -> list[int]:
@@ -96,7 +110,8 @@ def embedded_database_url(data_dir: Path) -> str:
     """Start (or find) the embedded server and return a ``DATABASE_URL`` for it."""
     _check_data_dir(data_dir)
     try:
-        server = _start_server(data_dir / "postgres")
+        with _starting(data_dir):
+            server = _start_server(data_dir / "postgres")
         _ensure_database(server.get_uri("postgres"))
     except ImproperlyConfigured:
         raise

@@ -31,13 +31,16 @@ NOW = "extract(epoch from clock_timestamp())::float8"
 
 
 def state_connection() -> psycopg.Connection:
-    """This thread's autocommit connection to the default database."""
+    """This thread's autocommit connection to the default database (the one Django uses
+    now: a test run switches it to the test database after processes start)."""
+    params = connections["default"].get_connection_params()
+    kwargs = {k: v for k, v in params.items() if k in CONNECT_KEYS and v not in (None, "")}
     conn = getattr(_local, "conn", None)
-    if conn is None or conn.closed or _local.pid != os.getpid():
-        params = connections["default"].get_connection_params()
-        kwargs = {k: v for k, v in params.items() if k in CONNECT_KEYS and v not in (None, "")}
+    if conn is None or conn.closed or _local.pid != os.getpid() or _local.kwargs != kwargs:
+        if conn is not None and not conn.closed and _local.pid == os.getpid():
+            conn.close()  # (a forked child must leave its parent's socket alone)
         conn = psycopg.connect(**kwargs, autocommit=True)
-        _local.conn, _local.pid = conn, os.getpid()
+        _local.conn, _local.pid, _local.kwargs = conn, os.getpid(), kwargs
     return conn
 
 
