@@ -19,6 +19,7 @@ test-all:  ## every test, in CI's two stages: the fast set, then the end-to-end 
 lint:  ## what CI checks before the tests
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 format:

@@ -18,8 +18,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 DATABASE_NAME = "ordersync"
 # pgserver lists every process that uses the server here, and stops it (on request) only
@@ -27,7 +32,7 @@ DATABASE_NAME = "ordersync"
 HANDLES = ".handle_pids.json"
 
 
-def _pgserver():
+def _pgserver() -> ModuleType:
     # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback it picks is fine.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
@@ -36,12 +41,13 @@ def _pgserver():
     return pgserver
 
 
-def _start_server(pgdata: Path):
+def _start_server(pgdata: Path) -> PostgresServer:
     pgserver = _pgserver()
     # pgserver's own mkdir fails when two processes start at once; ours tolerates it.
     pgdata.mkdir(exist_ok=True)
     forget_dead_handles(pgdata)
-    return pgserver.get_server(pgdata, cleanup_mode=None)
+    server: PostgresServer = pgserver.get_server(pgdata, cleanup_mode=None)
+    return server
 
 
 @contextmanager
@@ -114,7 +120,8 @@ def embedded_database_url(data_dir: Path) -> str:
             f"ORDERSYNC_DATA_DIR={data_dir}: the embedded PostgreSQL could not start: "
             f"{type(exc).__name__}: {exc} (log: {data_dir / 'postgres' / 'log'})"
         ) from exc
-    return server.get_uri(DATABASE_NAME)
+    uri: str = server.get_uri(DATABASE_NAME)
+    return uri
 
 
 def stop_server(data_dir: Path) -> str:

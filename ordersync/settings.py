@@ -230,6 +230,7 @@ else:
 # a table in PostgreSQL, created by migration ordersync 0004. "default" stays in-process: it
 # takes django-q2's cluster statistics, written every half second, which need not be shared.
 SHARED_CACHE_TABLE = "ordersync_cache"
+_shared_cache: dict[str, object]
 if REDIS_URL:
     _shared_cache = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -67,6 +67,7 @@ class PgLimiterStore:
                     [app_key],
                 )
                 row = self._locked(conn, app_key)
+            assert row is not None  # inserted just above, in this transaction
             state, now = row
             result = fn(state, now)
             conn.execute(
@@ -75,7 +76,9 @@ class PgLimiterStore:
             )
         return result
 
-    def _locked(self, conn: psycopg.Connection, app_key: str) -> tuple[dict, float] | None:
+    def _locked(
+        self, conn: psycopg.Connection, app_key: str
+    ) -> tuple[dict[str, Any], float] | None:
         return conn.execute(
             f"SELECT state, {NOW} FROM {self.table} WHERE app_key = %s FOR UPDATE", [app_key]
         ).fetchone()
@@ -87,7 +90,9 @@ class PgClockStore:
     table = PlatformClockOffset._meta.db_table
 
     def reference_time(self) -> float:
-        return state_connection().execute(f"SELECT {NOW}").fetchone()[0]
+        row = state_connection().execute(f"SELECT {NOW}").fetchone()
+        assert row is not None  # a SELECT without FROM always returns its row
+        return float(row[0])
 
     def load(self, key: str) -> Offset | None:
         row = (

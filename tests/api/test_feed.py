@@ -19,7 +19,7 @@ from trades.feed.changes import Change, InvalidCursor, decode_cursor, read_chang
 from trades.feed.models import ChangeEvent, FeedCommit
 from trades.sync.write import write_trades
 
-NOW = timezone.make_aware(datetime(2026, 11, 11, 0, 0))
+NOW = datetime(2026, 11, 11, 0, 0, tzinfo=timezone.get_current_timezone())
 
 
 def change(object_id: int, status: str = "WAIT_BUYER_PAY", previous: str | None = None) -> Change:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
-T0 = timezone.make_aware(datetime(2026, 11, 11, 0, 0, 0))
+T0 = datetime(2026, 11, 11, 0, 0, 0, tzinfo=timezone.get_current_timezone())
 
 
 def wire_trade(
