@@ -50,7 +50,7 @@ class PresaleMix:
         if "peak_days" in data:
             days = [str(day) for day in data["peak_days"]]
             for day in days:
-                datetime.strptime(f"2024-{day}", "%Y-%m-%d")  # ValueError: a 400
+                datetime.strptime(f"2024-{day} +0800", "%Y-%m-%d %z")  # ValueError: a 400
             self.peak_days = days
         if "presale_window_days" in data:
             self.window_days = max(0, int(data["presale_window_days"]))
