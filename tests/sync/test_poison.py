@@ -165,7 +165,9 @@ def _assert_unresolved_shown(client, shop, count: int) -> None:
     user = User.objects.create_superuser("operator", "op@example.com", "pw")
     client.force_login(user)
     metrics = client.get("/metrics").content.decode()
-    assert f'ordersync_unresolved_records{{shop_id="{shop.pk}"' in metrics
+    assert (
+        f'ordersync_unresolved_records{{tenant="{shop.tenant.slug}",shop_id="{shop.pk}"' in metrics
+    )
     line = next(
         line
         for line in metrics.splitlines()
