@@ -16,6 +16,7 @@ class TradesConfig(AppConfig):
         follow_changes(outbox.append_change_events)
         observability.register(
             metrics.reconcile_reports,
+            metrics.presale_reservations,
             metrics.change_feed,
             metrics.webhooks,
             metrics.tmc,

@@ -13,6 +13,7 @@ from trades.channels import shop_channels
 from trades.feed.models import ChangeEvent
 from trades.jdp.models import JdpShop
 from trades.models import ReconcileReport
+from trades.presale.models import PresaleReservation
 from trades.tmc.models import TmcShop, TmcStat
 from trades.webhooks.models import WebhookCounter, WebhookDelivery, WebhookEndpoint
 
@@ -38,6 +39,23 @@ def change_feed(out: Exposition) -> None:
         (rows,) = cursor.fetchone()
     out.family("ordersync_change_feed_rows", "gauge", "rows in the change feed (estimate)")
     out.sample("ordersync_change_feed_rows", rows)
+
+
+def presale_reservations(out: Exposition) -> None:
+    """Per shop, the units open presale trades hold: reserved (deposit paid) and pending."""
+    name = "ordersync_presale_reserved_units"
+    out.family(name, "gauge", "units held by presale trades, per shop and stage")
+    rows = (
+        PresaleReservation.objects.values("shop", "stage")
+        .annotate(units=Sum("units"))
+        .order_by("shop", "stage")
+    )
+    shops = {
+        s.pk: s
+        for s in Shop.objects.select_related("tenant").filter(pk__in={r["shop"] for r in rows})
+    }
+    for row in rows:
+        out.sample(name, row["units"], stage=row["stage"], **shop_labels(shops[row["shop"]]))
 
 
 def webhooks(out: Exposition) -> None:

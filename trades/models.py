@@ -36,6 +36,15 @@ REFUND_STATUSES = [
 ]
 
 
+# Presale trades holding stock or about to: deposit paid (reserved) or not yet (pending), and
+# not closed. Reference: docs/platform.md §5.1. ``trades/presale/reservations.py`` sums them.
+OPEN_PRESALE = (
+    models.Q(type="step")
+    & models.Q(step_trade_status__in=["FRONT_NOPAID_FINAL_NOPAID", "FRONT_PAID_FINAL_NOPAID"])
+    & ~models.Q(status__in=["TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"])
+)
+
+
 class TenantQuerySet(models.QuerySet):
     def for_tenant(self, tenant: Tenant) -> TenantQuerySet:
         return self.filter(tenant=tenant)
@@ -95,6 +104,11 @@ class Trade(models.Model):
                 condition=~models.Q(buyer_open_uid=""),
                 name="trade_tenant_buyer_idx",
             ),
+            # presale reservations (the API, the console, /metrics) read the open presale
+            # trades only: the same condition as their view's, so the planner proves it
+            models.Index(
+                fields=["tenant", "shop"], condition=OPEN_PRESALE, name="trade_open_presale_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -110,6 +124,9 @@ class TradeLine(models.Model):
     refund_status = models.CharField(max_length=64, blank=True, default="")
     num_iid = models.BigIntegerField(null=True, blank=True)
     sku_id = models.CharField(max_length=64, blank=True, default="")
+    outer_sku_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="the seller's own SKU code"
+    )
     title = models.CharField(max_length=300, blank=True, default="")
     price = money()
     num = models.IntegerField(null=True, blank=True)
@@ -212,6 +229,7 @@ from trades.api.key_models import ApiKey  # noqa: E402, F401
 from trades.api.models import IdempotencyKey, Job  # noqa: E402, F401
 from trades.feed.models import ChangeEvent  # noqa: E402, F401
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels  # noqa: E402, F401
+from trades.presale.models import PresaleReservation  # noqa: E402, F401
 from trades.tmc.models import TmcShop, TmcStat  # noqa: E402, F401
 from trades.webhooks.models import (  # noqa: E402, F401
     WebhookAttempt,

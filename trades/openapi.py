@@ -27,6 +27,7 @@ RESOURCES = [
     api.CHANGES,
     api.SYNC_RUNS,
     api.RECONCILE_REPORTS,
+    api.PRESALE_RESERVATIONS,
     api.JOBS,
     webhooks.WEBHOOK_ENDPOINTS,
     webhooks.WEBHOOK_DELIVERIES,

@@ -13,6 +13,7 @@ from trades.api.key_views import ApiKeyViewSet
 from trades.api.views import (
     ChangeViewSet,
     JobViewSet,
+    PresaleReservationViewSet,
     ReconcileReportViewSet,
     RefundViewSet,
     ShopViewSet,
@@ -28,6 +29,7 @@ router.register("refunds", RefundViewSet, basename="refund")
 router.register("sync-runs", SyncRunViewSet, basename="syncrun")
 router.register("reconcile-reports", ReconcileReportViewSet, basename="reconcilereport")
 router.register("changes", ChangeViewSet, basename="change")
+router.register("presale-reservations", PresaleReservationViewSet, basename="presalereservation")
 router.register("jobs", JobViewSet, basename="job")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhookendpoint")

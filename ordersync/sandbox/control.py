@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl, unquote
 
-from ordersync.sandbox import activity, clock, jdp
+from ordersync.sandbox import activity, clock, jdp, presale
 from ordersync.sandbox.apis import HANDLERS
 from ordersync.sandbox.fields import refund_content, trade_content
 from ordersync.sandbox.world import World
@@ -67,6 +67,9 @@ def _route(world: World, verb: str, path: str, params: dict, data: dict) -> dict
     if route == ("GET", "oracle/trades"):
         seller = _seller(world, params.get("nick", ""))
         return {"trades": _oracle_trades(seller, params.get("fields"))}
+    if route == ("GET", "oracle/presale"):
+        seller = _seller(world, params.get("nick", ""))
+        return presale.ground_truth(seller.by_created)
     if route == ("GET", "oracle/refunds"):
         seller = _seller(world, params.get("nick", ""))
         return {"refunds": _oracle_refunds(seller, params.get("fields"))}
@@ -100,6 +103,7 @@ ENDPOINTS = [
     "GET|POST /_sandbox/faults",
     "GET /_sandbox/oracle/trades?nick=&fields=",
     "GET /_sandbox/oracle/refunds?nick=&fields=",
+    "GET /_sandbox/oracle/presale?nick=",
     "GET /_sandbox/stats",
     "GET /_sandbox/time",
     "GET|POST /_sandbox/clock",
@@ -164,10 +168,17 @@ def _market(world: World, data: dict) -> dict:
     for name in ("trades_per_minute", "changes_per_minute", "refunds_per_minute"):
         if name in data:
             setattr(rates, name, max(0.0, float(data[name])))
+    try:
+        seller.presale.update(data)
+    except (TypeError, ValueError) as exc:
+        raise ControlError(400, f"bad presale setting: {exc}") from None
     burst = int(data.get("burst", 0))
     if burst:
         activity.new_trades(world, seller, burst, world.now())
+    for _ in range(int(data.get("changes", 0))):  # move that many open trades on, now
+        activity.random_change(world, seller, world.now())
     return {
+        **seller.presale.as_dict(),
         "nick": seller.nick,
         "trades_per_minute": rates.trades_per_minute,
         "changes_per_minute": rates.changes_per_minute,

@@ -96,7 +96,7 @@ def new_trade(seller: Seller, ids: Ids, ts: float, lag: int) -> TradeRecord:
     rng = seller.rng
     created = int(ts)
     tid = ids.next_tid()
-    ttype = rng.choices([t for t, _ in TYPE_WEIGHTS], [w for _, w in TYPE_WEIGHTS])[0]
+    ttype = _trade_type(seller, ts)
     n_orders = 1 if rng.random() < 0.65 else rng.randint(2, 4)
     post_fee = 0 if rng.random() < 0.6 else rng.choice([500, 800, 1000, 1200])
     buyer_nick, buyer_open_uid = rng.choice(seller.buyers)
@@ -178,6 +178,18 @@ def new_trade(seller: Seller, ids: Ids, ts: float, lag: int) -> TradeRecord:
     seller.add_trade(trade)
     seller.publish(trade, ts, lag)
     return trade
+
+
+def _trade_type(seller: Seller, ts: float) -> str:
+    """A new trade's type: presale with the market's share at ``ts`` when it sets one."""
+    rng = seller.rng
+    share = seller.presale.share_at(ts)
+    if share is None:
+        return rng.choices([t for t, _ in TYPE_WEIGHTS], [w for _, w in TYPE_WEIGHTS])[0]
+    if rng.random() < share:
+        return "step"
+    others = [(t, w) for t, w in TYPE_WEIGHTS if t != "step"]
+    return rng.choices([t for t, _ in others], [w for _, w in others])[0]
 
 
 def _set_status(state: dict, status: str, only: set[str] | None = None) -> None:

@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass, field
 
 from ordersync.sandbox.clock import fmt
+from ordersync.sandbox.presale import PresaleMix
 
 DAY = 86400
 INFINITY = float("inf")
@@ -252,6 +253,7 @@ class Seller:
         self.open_trades: list[TradeRecord] = []
         self.open_refunds: list[Refund] = []
         self.rates = MarketRates()
+        self.presale = PresaleMix()
         self.generation = 0
         self.bulk = False  # while replaying history: append to the indexes, sort at the end
         self.max_visible_at = 0
@@ -272,6 +274,7 @@ class Seller:
             self.unhidden.items = list(self.by_modified.items)
             self.hide_queue, self.hide_seq, self.pruned_to = [], 0, -INFINITY
         self.__dict__.setdefault("list_scans", 0)
+        self.__dict__.setdefault("presale", PresaleMix())
         for refund in self.refunds.values():
             if not getattr(refund, "versions", None):  # a snapshot from before refund versions
                 trade = self.trades.get(refund.tid)

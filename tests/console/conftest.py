@@ -14,6 +14,7 @@ from trades.api.keys import create_api_key
 from trades.feed.models import ChangeEvent
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
+from trades.presale.models import PresaleReservation
 from trades.tmc.models import TmcShop
 from trades.webhooks.endpoints import create_endpoint, send_test_event
 
@@ -115,6 +116,11 @@ def one_of_each(shop, tid: int) -> dict:
     endpoint = create_endpoint(
         shop.tenant, f"https://{shop.tenant.slug}.example/hook", ["trade.created"]
     )
+    presale = make_trade(shop, tid + 5, status="WAIT_BUYER_PAY")
+    Trade.objects.filter(pk=presale.pk).update(
+        type="step", step_trade_status="FRONT_PAID_FINAL_NOPAID"
+    )
+    TradeLine.objects.create(trade=presale, oid=tid + 5, sku_id=f"sku-{tid}", num=2)
     return {
         "tenant": shop.tenant,
         "membership": Membership.objects.filter(tenant=shop.tenant).first(),
@@ -128,6 +134,7 @@ def one_of_each(shop, tid: int) -> dict:
         "webhookendpoint": endpoint.endpoint,
         "webhookdelivery": send_test_event(endpoint.endpoint),
         "tmcshop": TmcShop.objects.create(shop=shop, permitted_at=T0),
+        "presalereservation": PresaleReservation.objects.get(shop=shop),
         "jdpshop": JdpShop.objects.create(
             shop=shop, rds=JdpRds.objects.get_or_create(name="rds-1")[0], status=1
         ),

@@ -27,6 +27,7 @@ APP = {
     "webhookendpoint": "trades",
     "webhookdelivery": "trades",
     "tmcshop": "trades",
+    "presalereservation": "trades",
     "jdpshop": "trades",
     "shopchannels": "trades",
 }
@@ -40,6 +41,7 @@ READ_ONLY = {
     "reconcilereport",
     "webhookdelivery",
     "tmcshop",
+    "presalereservation",
     "shopchannels",
 }
 # viewers do not see API keys at all

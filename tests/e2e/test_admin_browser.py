@@ -205,6 +205,7 @@ LISTS = [
     "trades/apikey/",
     "trades/tmcshop/",
     "trades/tmcstat/",
+    "trades/presalereservation/",
 ]
 
 
@@ -334,7 +335,7 @@ def test_the_console_answers_support_operators_and_owners(
     # find a trade: true counts, partial tid, buyer, receiver, status, time range
     trades = f"{base}/admin/trades/trade/"
     page.goto(trades)
-    assert page.locator(".paginator .result-count").inner_text() == "2,554"
+    assert page.locator(".paginator .result-count").inner_text() == "2,555"
     assert fits(page), "the trade list is wider than a 1366-px laptop"
     shot(page, "10-trades-1366px")
     for term, expected in [
@@ -394,6 +395,8 @@ def test_the_console_answers_support_operators_and_owners(
     assert "could not resolve host hooks.nowhere.invalid" in text and "Errno" not in text
     assert '{"error": "maintenance"}' in text
     shot(page, "15-webhook-delivery")
+    page.goto(f"{base}/admin/trades/presalereservation/")  # reserved stock, with its totals
+    assert "2 units held by 1 trades" in page.locator(".presale-totals").inner_text()
     page.goto(f"{base}/admin/trades/webhookdelivery/")
     assert fits(page)
 

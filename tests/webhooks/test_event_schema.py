@@ -37,6 +37,11 @@ def _emit_every_kind(shop, endpoint) -> None:
         shop,
         [wire_trade(3900000000000016884, "WAIT_SELLER_SEND_GOODS", "2026-11-11 00:01:00")],
     )
+    for minute, stage in enumerate(
+        ("FRONT_PAID_FINAL_NOPAID", "FRONT_PAID_FINAL_PAID", "FRONT_PAID_FRONT_FORFEITED")
+    ):  # a presale trade's deposit, final payment; another's forfeit
+        presale = wire_trade(2 + minute // 2, "WAIT_BUYER_PAY", f"2026-11-11 00:0{minute + 2}:00")
+        write_trades(shop, [{**presale, "type": "step", "step_trade_status": stage}])
     write_refunds(shop, [REFUND])
     write_refunds(shop, [{**REFUND, "status": "SUCCESS", "modified": "2026-11-11 00:20:00"}])
     mark_needs_reauth(shop, "SessionInvalid: invalid-sessionkey")

@@ -110,6 +110,17 @@ SHOP = {
     "last_run": SYNC_RUN,
     "failed_runs_24h": 0,
 }
+RESERVATION = {
+    "id": "deposit_paid:7:712345678901:5012345678:JKT-NAVY-L",
+    "shop": 7,
+    "stage": "deposit_paid",
+    "num_iid": 712345678901,
+    "num_iid_str": "712345678901",
+    "sku_id": "5012345678",
+    "outer_sku_id": "JKT-NAVY-L",
+    "units": 412,
+    "trades": 388,
+}
 REPORT = {
     "id": 31,
     "shop": 7,

@@ -16,6 +16,7 @@ from shops.models import Shop, SyncRun
 from trades.api.models import Job
 from trades.api.pagination import BIGINT_MAX, PageQuery, fields_param
 from trades.models import REFUND_STATUSES, TRADE_STATUSES
+from trades.presale.models import PresaleReservation
 
 
 class EnumField(serializers.ChoiceField):
@@ -110,6 +111,18 @@ class ReconcileReportQuery(RangeCheck, PageQuery):
     day_before = serializers.DateField(required=False, help_text="Day before (YYYY-MM-DD).")
 
 
+class PresaleReservationQuery(PageQuery):
+    shop = _id("Only this shop's reservations.")
+    sku = _text("Only this SKU: its `sku_id` or its `outer_sku_id`.", 64)
+    stage = EnumField(
+        PresaleReservation.Stage.choices,
+        required=False,
+        default=PresaleReservation.Stage.DEPOSIT_PAID,
+        help_text="`deposit_paid` (the default): the units reserved; `deposit_unpaid`: the "
+        "units ordered whose deposit is not paid yet.",
+    )
+
+
 class JobQuery(PageQuery):
     shop = _id("Only jobs of this shop.")
     kind = enum(list(JOB_TASKS), "Only jobs of this kind.")
@@ -181,6 +194,7 @@ LOOKUPS = {
     "day_before": "day__lt",
     "endpoint": "endpoint_id",
     "state": "state",
+    "stage": "stage",
 }
 
 

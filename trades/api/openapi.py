@@ -150,6 +150,21 @@ SYNC_RUNS = Resource(
         "retrieve": retrieve_operation("sync run", ex.SYNC_RUN),
     },
 )
+PRESALE_RESERVATIONS = Resource(
+    "Presale reservations",
+    "The stock the tenant's presale (预售) trades hold, per shop and SKU: freeze it until "
+    "the final payment or the forfeit.",
+    {
+        "list": list_operation(
+            "presale reservations",
+            ex.page(ex.RESERVATION),
+            " One row per shop, SKU and stage, with the units and trades. `stage` is "
+            "`deposit_paid` unless asked otherwise: the units reserved. `shop` and `sku` "
+            "(a `sku_id` or an `outer_sku_id`) filter them. The numbers are those of the "
+            "stored trades as they are now; the `trade.presale_*` events say when they move.",
+        ),
+    },
+)
 RECONCILE_REPORTS = Resource(
     "Reconcile reports",
     "The daily count of each shop's trades and refunds against the platform, and what it repaired.",

@@ -16,6 +16,7 @@ from trades.api.models import Job
 from trades.feed.changes import ENTITY_CHOICES
 from trades.feed.models import ChangeEvent
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
+from trades.presale.models import PresaleReservation
 
 
 def string_id(source: str) -> serializers.CharField:
@@ -210,6 +211,33 @@ class ShopSerializer(serializers.ModelSerializer):
         return SyncRunSerializer(runs[0]).data if runs else None
 
 
+class PresaleReservationSerializer(serializers.ModelSerializer):
+    num_iid_str = string_id("num_iid")
+
+    class Meta:
+        model = PresaleReservation
+        fields = [
+            "id",
+            "shop",
+            "stage",
+            "num_iid",
+            "num_iid_str",
+            "sku_id",
+            "outer_sku_id",
+            "units",
+            "trades",
+        ]
+        extra_kwargs = {
+            "id": {"help_text": "Unique per row: stage, shop, item and SKU."},
+            "stage": {
+                "help_text": "`deposit_paid`: reserved, the final payment is due; "
+                "`deposit_unpaid`: ordered, the deposit is due."
+            },
+            "units": {"help_text": "Units of this SKU the trades hold (sub-order `num`)."},
+            "trades": {"help_text": "Presale trades holding them."},
+        }
+
+
 class ReconcileReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReconcileReport
@@ -287,10 +315,16 @@ class ChangeSerializer(serializers.ModelSerializer):
             "status",
             "previous_status",
             "modified",
+            "signals",
             "created_at",
         ]
         extra_kwargs = {
             "key": {"help_text": "tid for a trade, refund_id for a refund."},
+            "signals": {
+                "help_text": "Events this change is beside its own, in order: a presale trade's "
+                "stage transitions (`trade.presale_deposit_paid`, `trade.presale_final_paid`, "
+                "`trade.presale_forfeited`); usually empty."
+            },
             "previous_status": {"help_text": "null when the row was inserted."},
             "created_at": {"help_text": "When the change was written."},
             "id": {"help_text": "Unique per change: lets a consumer drop a change it has seen."},

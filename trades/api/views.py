@@ -33,6 +33,7 @@ from trades.api.models import Job
 from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
 from trades.feed.changes import InvalidCursor, read_changes_page
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
+from trades.presale.models import PresaleReservation
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 429)}
 
@@ -465,6 +466,30 @@ class ReconcileReportViewSet(ReadOnlyTenantViewSet):
 
     def tenant_queryset(self) -> QuerySet:
         return ReconcileReport.objects.for_tenant(self.tenant)
+
+
+@extend_schema_view(
+    list=_list_schema(
+        s.PresaleReservationSerializer, filters.PresaleReservationQuery, "PresaleReservationPage"
+    )
+)
+class PresaleReservationViewSet(TenantViewSet):
+    """Units of each SKU held by the tenant's open presale trades; a list only."""
+
+    openapi_resource = openapi.PRESALE_RESERVATIONS
+
+    serializer_class = s.PresaleReservationSerializer
+    query_class = filters.PresaleReservationQuery
+    ordering = ("id",)
+    list = ReadOnlyTenantViewSet.list
+    render = ReadOnlyTenantViewSet.render
+
+    def tenant_queryset(self) -> QuerySet:
+        reservations = PresaleReservation.objects.for_tenant(self.tenant)
+        sku = self.request.query_params.get("sku")  # validated by ``list`` first
+        if sku:
+            reservations = reservations.filter(Q(sku_id=sku) | Q(outer_sku_id=sku))
+        return reservations
 
 
 class ChangeViewSet(TenantViewSet):

@@ -65,6 +65,8 @@ class Change:
     status: str
     previous_status: str | None  # None when the row was inserted
     modified: datetime
+    # events this change is beside its own, e.g. ``trade.presale_deposit_paid``
+    signals: tuple[str, ...] = ()
 
 
 class InvalidCursor(ValueError):
@@ -92,14 +94,20 @@ def record_changes(shop: Shop, changes: list[Change]) -> None:
         [change.status for change in changes],
         [change.previous_status for change in changes],
         [change.modified for change in changes],
+        # text, not text[]: unnest would flatten a 2-D array; split again in SQL
+        [",".join(change.signals) for change in changes],
     ]
     with binary_cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {ChangeEvent._meta.db_table}
-                (tenant_id, shop_id, entity, object_id, key, status, previous_status, modified)
-            SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::bigint[],
-                                 %b::bigint[], %b::text[], %b::text[], %b::timestamptz[])
+                (tenant_id, shop_id, entity, object_id, key, status, previous_status, modified,
+                 signals)
+            SELECT u.t, u.s, u.e, u.o, u.k, u.st, u.p, u.m,
+                   coalesce(string_to_array(nullif(u.sig, ''), ','), '{{}}')::varchar[]
+            FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::bigint[], %b::bigint[],
+                        %b::text[], %b::text[], %b::timestamptz[], %b::text[])
+                 AS u(t, s, e, o, k, st, p, m, sig)
             RETURNING id
             """.strip(),
             columns,

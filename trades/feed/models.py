@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Value
 from django.db.models.functions import Now
 
 from shops.models import Shop, Tenant
@@ -60,6 +62,13 @@ class ChangeEvent(models.Model):
         max_length=64, null=True, blank=True, help_text="null when the row was inserted"
     )
     modified = models.DateTimeField(help_text="the platform's modified time of this version")
+    signals = ArrayField(
+        models.CharField(max_length=32),
+        default=list,
+        db_default=Value([], output_field=ArrayField(models.CharField(max_length=32))),
+        blank=True,
+        help_text="events this change carries beside its own (presale stage transitions)",
+    )
     created_at = models.DateTimeField(db_default=Now())
     txid = Xid8Field(db_default=CurrentXactId(), editable=False)
 

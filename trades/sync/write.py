@@ -38,6 +38,7 @@ from shops.models import Shop
 from shops.top import client_for_shop
 from trades.db import binary_cursor
 from trades.feed.changes import Change, record_changes
+from trades.presale import stages
 
 # column: (postgres array type, value from the wire record)
 Columns = dict[str, tuple[str, Callable[[dict[str, Any]], Any]]]
@@ -71,6 +72,7 @@ LINE_COLUMNS: Columns = {
     "refund_status": ("text", lambda o: o.get("refund_status") or ""),
     "num_iid": ("bigint", lambda o: o.get("num_iid")),
     "sku_id": ("text", lambda o: str(o.get("sku_id") or "")),
+    "outer_sku_id": ("text", lambda o: str(o.get("outer_sku_id") or "")[:64]),
     "title": ("text", lambda o: (o.get("title") or "")[:300]),
     "price": ("numeric", lambda o: parse_money(o.get("price"))),
     "num": ("integer", lambda o: o.get("num")),
@@ -164,6 +166,9 @@ class Entity:
     columns: Columns
     fetch: Callable[[TopClient, Shop, int], dict[str, Any]]  # the detail API: always current
     gone: type[Exception]
+    # the stored row's stage (SQL) and a record's (Python) whose moves are events of their own
+    stage_sql: str = "''"
+    stage: Callable[[dict], str] = lambda record: ""
 
 
 def _fullinfo(client: TopClient, shop: Shop, tid: int) -> dict[str, Any]:
@@ -178,7 +183,16 @@ def _refund(client: TopClient, shop: Shop, refund_id: int) -> dict[str, Any]:
     return api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
 
 
-TRADE = Entity("trade", "tid", "trades_trade", TRADE_COLUMNS, _fullinfo, TradeNotFound)
+TRADE = Entity(
+    "trade",
+    "tid",
+    "trades_trade",
+    TRADE_COLUMNS,
+    _fullinfo,
+    TradeNotFound,
+    stages.STAGE_SQL,
+    stages.stage,
+)
 REFUND = Entity("refund", "refund_id", "trades_refund", REFUND_COLUMNS, _refund, RefundNotFound)
 REQUIRED = ("status", "created", "modified")
 
@@ -233,27 +247,33 @@ def _write(
     arrays = _columns(records, columns, (key, *REQUIRED))
     keys = arrays[0]
     with binary_cursor() as cursor:
-        # Lock the rows we may replace first, so the status they had is exact.
+        # Lock the rows we may replace first, so the status and stage they had are exact.
         cursor.execute(
-            f"SELECT {key}, status FROM {table} WHERE shop_id = %s AND {key} = ANY(%s)"
-            f" ORDER BY {key} FOR UPDATE",
+            f"SELECT {key}, status, {entity.stage_sql} FROM {table}"
+            f" WHERE shop_id = %s AND {key} = ANY(%s) ORDER BY {key} FOR UPDATE",
             [shop.pk, keys],
         )
-        previous = dict(cursor.fetchall())
+        previous = {row[0]: row[1:] for row in cursor.fetchall()}
         params = {f"c_{name}": values for name, values in zip(columns, arrays, strict=True)}
         cursor.execute(
             _upsert_sql(table, key, columns),
             {"tenant": shop.tenant_id, "shop": shop.pk, "settled": settled, **params},
         )
         rows = cursor.fetchall()
-    changes = [
-        # a row another writer inserted since our lock has no known previous status: ""
-        Change(
-            entity.name, pk, value, status, None if inserted else previous.get(value, ""), modified
-        )
-        for pk, value, status, modified, inserted in rows
-    ]
+    by_key = {record[key]: record for record in records}
+    changes = [_change(entity, row, previous.get(row[1], ("", "")), by_key[row[1]]) for row in rows]
     return records, changes
+
+
+def _change(entity: Entity, row: tuple, previous: tuple[str, str], record: dict) -> Change:
+    """The change a returned row made; a row another writer inserted since our lock has no
+    known previous status ("") nor stage ("")."""
+    pk, value, status, modified, inserted = row
+    # signals are derived here only, so a re-read (no row returned) never repeats one
+    signals = stages.transitions(previous[1], entity.stage(record))
+    return Change(
+        entity.name, pk, value, status, None if inserted else previous[0], modified, signals
+    )
 
 
 def _prepare(

@@ -34,6 +34,22 @@ EVENTS = {
         "From `data.previous_status` to `data.status`; sent beside the `trade.updated` of "
         "the same change.",
     ),
+    EventType.TRADE_PRESALE_DEPOSIT_PAID: Described(
+        "A presale trade's deposit was paid",
+        "Its `step_trade_status` moved to `FRONT_PAID_FINAL_NOPAID`: its units are reserved "
+        "(`GET /api/v1/presale-reservations/`) until the final payment or the forfeit; sent "
+        "once, beside the `trade.created` or `trade.updated` of the same change.",
+    ),
+    EventType.TRADE_PRESALE_FINAL_PAID: Described(
+        "A presale trade's final payment was made",
+        "Its `step_trade_status` moved to `FRONT_PAID_FINAL_PAID`: its units are no longer "
+        "reserved, it is an ordinary paid trade now; sent once, after the deposit event.",
+    ),
+    EventType.TRADE_PRESALE_FORFEITED: Described(
+        "A presale trade's deposit was forfeited",
+        "The final payment was not made in time (`FRONT_PAID_FRONT_FORFEITED`): the reserved "
+        "units are free again; sent once, after the deposit event.",
+    ),
     EventType.REFUND_CREATED: Described(
         "A refund was stored for the first time", "`data.previous_status` is null."
     ),

@@ -46,7 +46,8 @@ _FAN_OUT = f"""
 """
 
 # A change is ``<entity>.created`` or ``<entity>.updated``; a trade whose status moved is
-# also ``trade.status_changed``.
+# also ``trade.status_changed``; each of the change's signals (a presale stage it passed) is
+# an event of its own.
 _CHANGES = f"""
     SELECT c.tenant_id, c.shop_id, t.type,
            jsonb_build_object(
@@ -63,6 +64,7 @@ _CHANGES = f"""
         (CASE WHEN c.entity = 'trade' AND c.previous_status IS NOT NULL
                    AND c.status <> c.previous_status
               THEN '{EventType.TRADE_STATUS_CHANGED}' END)
+        UNION ALL SELECT unnest(c.signals)::text
     ) AS t(type)
     WHERE c.id = ANY(%s::bigint[]) AND t.type IS NOT NULL
 """
