@@ -23,9 +23,10 @@ class PresaleReservationAdmin(TenantScopedAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
+        context = getattr(response, "context_data", None) or {}
+        changelist = context.get("cl")
         if changelist is not None:  # not a redirect: the totals of what the filters kept
-            response.context_data["totals"] = changelist.queryset.aggregate(
+            context["totals"] = changelist.queryset.aggregate(
                 units=Sum("units"), trades=Sum("trades"), rows=Count("id")
             )
         return response

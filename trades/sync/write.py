@@ -168,7 +168,7 @@ class Entity:
     gone: type[Exception]
     # the stored row's stage (SQL) and a record's (Python) whose moves are events of their own
     stage_sql: str = "''"
-    stage: Callable[[dict], str] = lambda record: ""
+    stage: Callable[[dict[str, Any]], str] = lambda record: ""
 
 
 def _fullinfo(client: TopClient, shop: Shop, tid: int) -> dict[str, Any]:
@@ -265,7 +265,9 @@ def _write(
     return records, changes
 
 
-def _change(entity: Entity, row: tuple, previous: tuple[str, str], record: dict) -> Change:
+def _change(
+    entity: Entity, row: tuple[Any, ...], previous: tuple[str, str], record: dict[str, Any]
+) -> Change:
     """The change a returned row made; a row another writer inserted since our lock has no
     known previous status ("") nor stage ("")."""
     pk, value, status, modified, inserted = row
