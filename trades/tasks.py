@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -17,6 +17,7 @@ from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 from trades.sync.reconcile import reconcile_shop
+from trades.sync.refetch import refetch_shop
 
 
 def _active(shop_id: int) -> Shop | None:
@@ -116,3 +117,17 @@ def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:
     # the daily schedule follows a RECONCILE_HOUR changed since it was made
     schedules.sync_schedules(Shop.objects.get(pk=shop.pk))
     return [report.missing_found for report in reports]
+
+
+@_ends_requested("refetch")
+def refetch_shop_task(shop_id: int, params: dict) -> dict:
+    """Re-pull the trades or the window in ``params`` (``shops.refetch.refetch_params``);
+    return the outcome, which the job's result hook keeps."""
+    shop = _active(shop_id)
+    if shop is None:
+        return {"error": "shop not active"}
+    if "tids" in params:
+        return refetch_shop(shop, tids=params["tids"]).as_dict()
+    start = datetime.fromisoformat(params["modified_after"])
+    end = datetime.fromisoformat(params["modified_before"])
+    return refetch_shop(shop, modified_after=start, modified_before=end).as_dict()

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shops.models import Checkpoint, Shop, SyncRun
+from shops.refetch import MAX_TIDS, BadRefetch, refetch_params
 from trades.api.filters import EnumField
 from trades.api.key_models import ApiKey
 from trades.api.models import Job
@@ -234,7 +235,35 @@ class ReconcileReportSerializer(serializers.ModelSerializer):
 
 
 class JobRequestSerializer(serializers.Serializer):
-    kind = EnumField(choices=["sync", "backfill", "reconcile"])
+    kind = EnumField(choices=["sync", "backfill", "reconcile", "refetch"])
+    tids = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text=f"refetch: up to {MAX_TIDS} trade ids (numbers or decimal strings), each "
+        "fetched with trade.fullinfo.get and written.",
+    )
+    modified_after = serializers.CharField(
+        required=False,
+        help_text="refetch: start of a window of modified time (ISO 8601; without an offset, "
+        "platform time, Asia/Shanghai) re-read from the platform's lists. At most one day "
+        "wide, within the last 90 days.",
+    )
+    modified_before = serializers.CharField(
+        required=False, help_text="refetch: end of the window (after modified_after)."
+    )
+
+    def validate(self, data: dict) -> dict:
+        """A refetch gets its ``params``; other kinds take no arguments."""
+        extra = {k: data[k] for k in ("tids", "modified_after", "modified_before") if k in data}
+        if data["kind"] != "refetch":
+            if extra:
+                raise serializers.ValidationError(f"{', '.join(extra)}: only for kind refetch")
+            return data
+        try:
+            data["params"] = refetch_params(**extra)
+        except BadRefetch as error:
+            raise serializers.ValidationError(str(error)) from None
+        return data
 
 
 class JobQueuedSerializer(serializers.Serializer):
@@ -261,10 +290,17 @@ class JobSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "error",
+            "params",
+            "outcome",
         ]
         extra_kwargs = {
             "state": {"help_text": "queued (waiting or running), succeeded or failed."},
             "error": {"help_text": "Why the last attempt failed; empty otherwise."},
+            "params": {"help_text": "What a refetch was asked for: tids, or the window."},
+            "outcome": {
+                "help_text": "What a refetch did, once done: run (its sync run), fetched, "
+                "written, not_found and failed (tids; *_str as strings)."
+            },
         }
 
     def get_url(self, job: Job) -> str:

@@ -332,7 +332,7 @@ class ShopViewSet(ReadOnlyTenantViewSet):
         shop = self.get_object()
         body = s.JobRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        job = queue_job(shop, body.validated_data["kind"])
+        job = queue_job(shop, body.validated_data["kind"], body.validated_data.get("params"))
         url = reverse("job-detail", kwargs={"pk": job.pk})
         data = {
             "shop": shop.pk,
