@@ -21,6 +21,7 @@ RESOURCES = [
     api.SYNC_RUNS,
     api.RECONCILE_REPORTS,
     api.JOBS,
+    api.TRADE_EXPORTS,  # and REFUND_EXPORTS: one tag
     webhooks.WEBHOOK_ENDPOINTS,
     webhooks.WEBHOOK_DELIVERIES,
     api.API_KEYS,
