@@ -131,3 +131,16 @@ def refetch_shop_task(shop_id: int, params: dict) -> dict:
     start = datetime.fromisoformat(params["modified_after"])
     end = datetime.fromisoformat(params["modified_before"])
     return refetch_shop(shop, modified_after=start, modified_before=end).as_dict()
+
+
+def jdp_consume_task() -> int:
+    """The scheduled JDP pass (beside or instead of ``jdp_consume``): statuses, then one pass
+    over every live shop. Returns the rows read."""
+    from trades.jdp import runner
+
+    runner.refresh_all_statuses()
+    connections = runner.Connections()
+    try:
+        return runner.consume_once(connections)
+    finally:
+        connections.close()

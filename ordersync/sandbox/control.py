@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl, unquote
 
-from ordersync.sandbox import activity, clock
+from ordersync.sandbox import activity, clock, jdp
 from ordersync.sandbox.apis import HANDLERS
 from ordersync.sandbox.fields import refund_content, trade_content
 from ordersync.sandbox.world import World
@@ -51,6 +51,10 @@ def _route(world: World, verb: str, path: str, params: dict, data: dict) -> dict
         return world.revoke(nick, data.get("app_key") or None)
     if route == ("GET", "tmc"):
         return world.tmc.stats(world.now())
+    if route == ("POST", "jdp/rds"):
+        return _jdp_rds(world, str(data["name"]), str(data["url"]))
+    if route == ("GET", "jdp"):
+        return world.jdp.stats(world)
     if route == ("POST", "market"):
         return _market(world, data)
     if route == ("POST", "faults"):
@@ -173,6 +177,21 @@ def _market(world: World, data: dict) -> dict:
         "burst": burst,
         "trades": len(seller.trades),
     }
+
+
+def _jdp_rds(world: World, name: str, url: str) -> dict:
+    """Register the ISV's RDS ``name`` at ``url`` and create the push tables in it (as the
+    Jushita console does with its DDL)."""
+    try:
+        connection = jdp.connect(url)
+    except Exception as error:  # unreachable or refused: the caller's URL is wrong
+        raise ControlError(400, f"cannot connect to the RDS: {type(error).__name__}") from None
+    try:
+        jdp.create_tables(connection)
+    finally:
+        connection.close()
+    world.jdp.rds[name] = url
+    return {"rds": sorted(world.jdp.rds)}
 
 
 def _seller(world: World, nick: str):

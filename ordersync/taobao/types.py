@@ -29,6 +29,7 @@ LIST_WRAPPERS = {
     "shippings": "shipping",
     "trace_list": "transit_step_info",
     "messages": "tmc_message",
+    "users": "jdp_user",
 }
 
 

@@ -40,3 +40,12 @@ def one_time_secrets(context) -> dict:
 
     request = context.get("request")
     return {"secrets": take_secrets(request) if request is not None else []}
+
+
+@register.filter
+def grouped(value) -> str:
+    """``2,550``: a count with its thousands grouped."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)

@@ -54,7 +54,7 @@ def run_manage(env_overrides: dict[str, str], *args: str) -> subprocess.Complete
         ({"TOP_READ_TIMEOUT": "soon"}, "TOP_READ_TIMEOUT"),
         ({"TOP_CONNECT_TIMEOUT": "0"}, "TOP_CONNECT_TIMEOUT=0.0 must be a positive number"),
         ({"SYNC_LAG_SECONDS": "-5"}, "SYNC_LAG_SECONDS=-5 must not be negative"),
-        ({"SYNC_DEGRADE_FAILURE_RATE": "1.5"}, "SYNC_DEGRADE_FAILURE_RATE=1.5: a share"),
+        ({"SYNC_DEGRADE_AFTER_MINUTES": "0"}, "SYNC_DEGRADE_AFTER_MINUTES=0 must be a positive"),
         ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE='Mars/Olympus' is not a time zone"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not valid"),

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from ordersync.taobao.types import PLATFORM_TZ, parse_time
+from ordersync.shown import shown
+from ordersync.taobao.types import parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.models import Trade
 from trades.tmc.models import TmcShop
@@ -51,7 +52,7 @@ def status_line(shops: list[Shop]) -> str:
     calls = hour.aggregate(n=Sum("api_calls"))["n"] or 0
     failed = hour.filter(outcome="failed").count()
     return (
-        f"{now.astimezone(PLATFORM_TZ):%H:%M:%S %z}  {trades.count():,} trades | "
+        f"{shown(now)[11:]}  {trades.count():,} trades | "
         f"newest change {_age(trades.aggregate(m=Max('modified'))['m'], now)} old | "
         f"max cursor lag {_seconds(_cursor_lag(shops, now))} | {tmc_freshness(shops, now)} | "
         f"{calls} API calls, {failed} failed runs in the last hour"

@@ -64,6 +64,8 @@ class ChangeEvent(models.Model):
         indexes = [
             # the change feed joins a tenant's commits to their rows by txid, in id order
             models.Index(fields=["tenant", "txid", "id"], name="changeevent_tenant_feed_idx"),
+            # the console's trade page lists one trade's versions (its status history)
+            models.Index(fields=["shop", "key", "id"], name="changeevent_shop_key_idx"),
         ]
 
     def __str__(self) -> str:

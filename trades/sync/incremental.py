@@ -381,7 +381,8 @@ def read_window(
             items = not_stored(shop, spec, items)
         if spec.needs_orders:
             items = complete_page(shop, client, items, set_aside)
-        result = spec.write(shop, items, client=client)  # it settles same-second conflicts
+        # it settles same-second conflicts
+        result = spec.write(shop, items, client=client, channel="polling")
         if watch is not None:
             watch.saw(keys, result.changes)
         counters.pages += 1

@@ -51,6 +51,8 @@ SET_ASIDE_SLOTS = (
     (Checkpoint.Stream.BACKFILL, SET_ASIDE, False),
     (Checkpoint.Stream.BACKFILL, REFUND_SET_ASIDE, True),
     (Checkpoint.Stream.REFUNDS, SET_ASIDE, True),
+    (Checkpoint.Stream.JDP_TRADES, SET_ASIDE, False),
+    (Checkpoint.Stream.JDP_REFUNDS, SET_ASIDE, True),
 )
 
 
@@ -405,7 +407,8 @@ def _repair(
                 continue  # still unwritable: it stays set aside, the others are written
             batch.append(record)
             fetched.add(value)
-        result = write(shop, batch, current=True)  # detail answers: always current
+        # detail answers: always current
+        result = write(shop, batch, current=True, channel="reconcile")
         counters.trades_seen += result.seen
         counters.trades_written += result.written
         fixed.update(change.key for change in result.changes)

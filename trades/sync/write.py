@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.dispatch import Signal
 from psycopg.types.json import Jsonb
 
 from ordersync.taobao import api
@@ -83,6 +84,12 @@ REFUND_COLUMNS = {
     "modified": ("timestamptz", lambda r: parse_time(r.get("modified"))),
     "payload": ("jsonb", Jsonb),
 }
+
+
+# Sent after a write that changed rows: ``shop``, ``entity`` ("trade" or "refund"),
+# ``changes`` and ``channel`` (who wrote: "polling", "reconcile", "tmc", "jdp"; "" unnamed).
+# The push channels count from it what polling and the reconcile found before them.
+written = Signal()
 
 
 @dataclass(frozen=True)
@@ -256,7 +263,12 @@ def _prepare(
 
 
 def write_trades(
-    shop: Shop, trades: list[dict], *, client: TopClient | None = None, current: bool = False
+    shop: Shop,
+    trades: list[dict],
+    *,
+    client: TopClient | None = None,
+    current: bool = False,
+    channel: str = "",
 ) -> WriteResult:
     """Upsert a page of wire trades (each with ``orders``) and their sub-orders.
 
@@ -270,7 +282,13 @@ def write_trades(
         by_tid = {record["tid"]: record for record in records}
         _write_lines([(c.object_id, by_tid[c.key]) for c in changes])
         record_changes(shop, changes)
+    _announce(shop, TRADE, changes, channel)
     return WriteResult(len(trades), len(changes), changes)
+
+
+def _announce(shop: Shop, entity: Entity, changes: list[Change], channel: str) -> None:
+    if changes:
+        written.send(Entity, shop=shop, entity=entity.name, changes=changes, channel=channel)
 
 
 def _write_lines(trades: list[tuple[int, dict]]) -> None:
@@ -292,7 +310,12 @@ def _write_lines(trades: list[tuple[int, dict]]) -> None:
 
 
 def write_refunds(
-    shop: Shop, refunds: list[dict], *, client: TopClient | None = None, current: bool = False
+    shop: Shop,
+    refunds: list[dict],
+    *,
+    client: TopClient | None = None,
+    current: bool = False,
+    channel: str = "",
 ) -> WriteResult:
     """Upsert a page of wire refunds (``current``: from ``taobao.refund.get``)."""
     if not refunds:
@@ -301,6 +324,7 @@ def write_refunds(
     with transaction.atomic():
         _, changes = _write(shop, REFUND, records, settled)
         record_changes(shop, changes)
+    _announce(shop, REFUND, changes, channel)
     return WriteResult(len(refunds), len(changes), changes)
 
 

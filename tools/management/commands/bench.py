@@ -2,20 +2,21 @@
 
 With no part, the report: the parts named by ``--only`` (naive, double11, backfill, scheduler,
 api, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``. With a part,
-that benchmark alone, printing its figures: ``bench sync``, ``bench tmc``, ``bench api``,
-``bench webhooks``, ``bench ratelimit``, ``bench sandbox`` (``bench PART --help`` for its
-flags). Figures, never assertions.
+that benchmark alone, printing its figures: ``bench sync``, ``bench tmc``, ``bench jdp``,
+``bench api``, ``bench webhooks``, ``bench ratelimit``, ``bench sandbox`` (``bench PART
+--help`` for its flags). Figures, never assertions.
 """
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from tools.bench.parts import api, ratelimit, report, sandbox, sync, tmc, webhooks
+from tools.bench.parts import api, jdp, ratelimit, report, sandbox, sync, tmc, webhooks
 
 PARTS: dict[str, type[BaseCommand]] = {
     "sync": sync.Part,
     "tmc": tmc.Part,
+    "jdp": jdp.Part,
     "api": api.Part,
     "webhooks": webhooks.Part,
     "ratelimit": ratelimit.Part,
