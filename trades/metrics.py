@@ -14,6 +14,7 @@ from trades.feed.models import ChangeEvent
 from trades.jdp.models import JdpShop
 from trades.models import ReconcileReport
 from trades.tmc.models import TmcShop, TmcStat
+from trades.webhooks import health
 from trades.webhooks.models import WebhookCounter, WebhookDelivery, WebhookEndpoint
 
 
@@ -55,6 +56,40 @@ def webhooks(out: Exposition) -> None:
     disabled = WebhookEndpoint.objects.filter(is_active=False).count()
     out.family("ordersync_webhook_endpoints_disabled", "gauge", "endpoints disabled")
     out.sample("ordersync_webhook_endpoints_disabled", disabled)
+    endpoint_health(out)
+
+
+ENDPOINT_HEALTH = (
+    ("ordersync_webhook_endpoint_backlog", "backlog", "deliveries pending per endpoint"),
+    (
+        "ordersync_webhook_endpoint_oldest_pending_seconds",
+        "oldest_pending_seconds",
+        "age of the endpoint's oldest pending delivery",
+    ),
+    (
+        "ordersync_webhook_endpoint_success_ratio",
+        "success_rate_24h",
+        "share of the endpoint's attempts of the last 24 hours that succeeded",
+    ),
+)
+
+
+def endpoint_health(out: Exposition) -> None:
+    """Per active endpoint: backlog, oldest pending age, success ratio (absent when there is
+    nothing to measure)."""
+    endpoints = list(
+        WebhookEndpoint.objects.filter(is_active=True)
+        .select_related("tenant")
+        .order_by("id")
+        .only("id", "tenant__slug")
+    )
+    found = health.endpoint_health([e.pk for e in endpoints])
+    for name, attribute, help_text in ENDPOINT_HEALTH:
+        out.family(name, "gauge", help_text)
+        for endpoint in endpoints:
+            value = getattr(found[endpoint.pk], attribute)
+            if value is not None:
+                out.sample(name, value, tenant=endpoint.tenant.slug, endpoint_id=endpoint.pk)
 
 
 def tmc(out: Exposition) -> None:

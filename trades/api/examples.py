@@ -180,6 +180,12 @@ ENDPOINT = {
     "disabled_at": None,
     "failing_since": None,
     "secrets_expire_at": [None],
+    "health": {
+        "backlog": 2,
+        "oldest_pending_seconds": 41.5,
+        "attempts_24h": 1240,
+        "success_rate_24h": 0.9992,
+    },
     "created_at": "2026-11-01T09:05:00+08:00",
     "updated_at": "2026-11-01T09:05:00+08:00",
 }
