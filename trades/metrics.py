@@ -9,6 +9,8 @@ from django.db.models import Sum
 from ordersync.observability import Exposition
 from shops.metrics import shop_labels
 from shops.models import Shop
+from trades.api.feed_position import feed_position
+from trades.api.key_models import ApiKey
 from trades.channels import shop_channels
 from trades.feed.models import ChangeEvent
 from trades.jdp.models import JdpShop
@@ -57,6 +59,17 @@ def webhooks(out: Exposition) -> None:
     out.family("ordersync_webhook_endpoints_disabled", "gauge", "endpoints disabled")
     out.sample("ordersync_webhook_endpoints_disabled", disabled)
     endpoint_health(out)
+
+
+def feed_consumers(out: Exposition) -> None:
+    """Per usable API key that has read the change feed: the age of its oldest unread change."""
+    name = "ordersync_feed_consumer_lag_seconds"
+    out.family(name, "gauge", "age of the oldest change an API key has not read (0: caught up)")
+    keys = ApiKey.objects.filter(revoked_at__isnull=True, feed_read_at__isnull=False)
+    for key in keys.select_related("tenant").order_by("id"):
+        lag = feed_position(key).lag_seconds
+        if lag is not None:
+            out.sample(name, lag, tenant=key.tenant.slug, api_key=key.prefix)
 
 
 ENDPOINT_HEALTH = (

@@ -168,6 +168,7 @@ API_KEY = {
     "expires_at": None,
     "revoked_at": None,
     "last_used_at": "2026-11-11T10:04:59.870+08:00",
+    "feed": {"read_at": "2026-11-11T10:04:59.870+08:00", "lag_seconds": 0.0, "caught_up": True},
 }
 TOKEN = "osk_ecd97b41e6f9_JeXWY-CZnx2NQ6JeAyP-YsMvMqZxDqj_1edpi9W9GcY"
 ENDPOINT = {

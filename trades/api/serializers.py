@@ -341,7 +341,31 @@ class ChangePageSerializer(serializers.Serializer):
     has_more = serializers.BooleanField(help_text="More changes are ready now: read again.")
 
 
+class FeedPositionSerializer(serializers.Serializer):
+    read_at = serializers.DateTimeField(
+        allow_null=True, help_text="When this key last read the change feed; null: never."
+    )
+    lag_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Age of the oldest change this key has not read yet; 0 when caught up.",
+    )
+    caught_up = serializers.BooleanField(
+        allow_null=True, help_text="Whether the key has read every change visible now."
+    )
+
+
 class ApiKeySerializer(serializers.ModelSerializer):
+    feed = serializers.SerializerMethodField(
+        help_text="Where this key's reader stands in the change feed, and its lag."
+    )
+
+    @extend_schema_field(FeedPositionSerializer)
+    def get_feed(self, key: ApiKey) -> dict:
+        from trades.api.feed_position import feed_position
+
+        data = feed_position(key).as_dict()
+        return FeedPositionSerializer(data).data
+
     class Meta:
         model = ApiKey
         fields = [
@@ -353,6 +377,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
             "expires_at",
             "revoked_at",
             "last_used_at",
+            "feed",
         ]
         read_only_fields = ["prefix", "created_at", "revoked_at", "last_used_at"]
 

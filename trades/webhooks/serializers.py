@@ -104,7 +104,9 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     def get_health(self, endpoint: WebhookEndpoint) -> dict:
         from trades.webhooks.health import endpoint_health
 
-        return endpoint_health([endpoint.pk])[endpoint.pk].as_dict()
+        page = self.context.get("health") or {}  # a list reads its page's health at once
+        found = page.get(endpoint.pk) or endpoint_health([endpoint.pk])[endpoint.pk]
+        return found.as_dict()
 
 
 class IssuedEndpointSerializer(WebhookEndpointSerializer):
