@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -62,8 +63,17 @@ def _dev_encryption_key() -> str:
     key_file = ORDERSYNC_DATA_DIR / "field-encryption.key"
     if not key_file.exists():
         ORDERSYNC_DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(Fernet.generate_key().decode())
-        key_file.chmod(0o600)
+        # Written aside and linked into place: processes starting together (test workers,
+        # the demo's children) all end up reading the one key that won, never half a file.
+        draft = key_file.with_name(f"{key_file.name}.{os.getpid()}")
+        draft.write_text(Fernet.generate_key().decode())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return key_file.read_text().strip()
 
 
@@ -220,6 +230,7 @@ else:
 # a table in PostgreSQL, created by migration ordersync 0004. "default" stays in-process: it
 # takes django-q2's cluster statistics, written every half second, which need not be shared.
 SHARED_CACHE_TABLE = "ordersync_cache"
+_shared_cache: dict[str, object]
 if REDIS_URL:
     _shared_cache = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from django.conf import settings
@@ -206,7 +207,7 @@ class Checkpoint(models.Model):
             return 0.0
         elapsed = ((now or timezone.now()) - self.lag_measured_at).total_seconds()
         halvings = max(0.0, elapsed) / settings.SYNC_LAG_HALF_LIFE_SECONDS
-        return self.measured_lag_seconds * 0.5**halvings
+        return self.measured_lag_seconds * math.pow(0.5, halvings)
 
 
 # The streams every shop has a checkpoint for from the start (reconcile's comes with its

@@ -25,7 +25,7 @@ class BadRefetch(ValueError):
     """The request is not one the re-pull can run; the message says why."""
 
 
-def parse_tids(values) -> list[int]:
+def parse_tids(values: object) -> list[int]:
     """Trade ids from numbers, digit strings, or one string of ids separated by commas,
     spaces or new lines; duplicates dropped, order kept."""
     if isinstance(values, str):
@@ -39,7 +39,7 @@ def parse_tids(values) -> list[int]:
     return tids
 
 
-def _tid(value) -> int:
+def _tid(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise BadRefetch(f"{value!r} is not a trade id (a positive integer)")
     text = str(value).strip()
@@ -48,8 +48,9 @@ def _tid(value) -> int:
     return int(text)
 
 
-def parse_time(value, name: str) -> datetime:
+def parse_time(value: object, name: str) -> datetime:
     """An ISO 8601 time; one without an offset is platform time (Asia/Shanghai)."""
+    parsed: datetime | None
     if isinstance(value, datetime):
         parsed = value
     else:
@@ -84,7 +85,10 @@ def check_window(start: datetime, end: datetime, now: datetime | None = None) ->
 
 
 def refetch_params(
-    tids=None, modified_after=None, modified_before=None, now: datetime | None = None
+    tids: object = None,
+    modified_after: object = None,
+    modified_before: object = None,
+    now: datetime | None = None,
 ) -> dict:
     """The job's arguments (JSON-ready) from a request of tids or of a window, checked."""
     window = modified_after is not None or modified_before is not None

@@ -10,7 +10,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -142,7 +143,7 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
         view = self.admin_site.admin_view(self.export_view)
         return [path("export/", view, name=name), *super().get_urls()]
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """``?format=ndjson|csv&modified_after=…&modified_before=…&shop=…&tenant=…&cursor=…``"""
         if not self.has_view_permission(request):
             raise PermissionDenied

@@ -17,7 +17,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
@@ -68,7 +67,7 @@ KINDS = {
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    fields = [Trade._meta.get_field(name) for name in ORDER]
+    fields = [Trade._meta.get_field("modified"), Trade._meta.pk]
     try:
         modified, pk = _decode(cursor, fields)
     except ValueError:
@@ -110,7 +109,7 @@ def _finish(row: dict) -> dict:
     return row
 
 
-def _json(value: Any) -> str:
+def _json(value: object) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -137,7 +136,7 @@ def csv_lines(kind: Kind, rows_: Iterator[dict]) -> Iterator[str]:
     yield f"#end rows={count} cursor={cursor}\n"
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
     return "" if value is None else value

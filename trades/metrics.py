@@ -134,9 +134,8 @@ def tmc(out: Exposition) -> None:
     )
     rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop__tenant")
     for row in rows:
-        out.sample(
-            "ordersync_tmc_shop_freshness_seconds", row.freshness_seconds, **shop_labels(row.shop)
-        )
+        freshness = row.freshness_seconds or 0.0
+        out.sample("ordersync_tmc_shop_freshness_seconds", freshness, **shop_labels(row.shop))
 
 
 def channels(out: Exposition) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -19,6 +21,10 @@ from trades.sync.incremental import sync_shop
 from trades.sync.reconcile import reconcile_shop
 from trades.sync.refetch import refetch_shop
 
+P = ParamSpec("P")
+R = TypeVar("R")
+ShopTask = Callable[Concatenate[int, P], R]  # a task taking the shop's primary key first
+
 
 def _active(shop_id: int) -> Shop | None:
     shop = Shop.objects.select_related("app", "tenant").get(pk=shop_id)
@@ -31,18 +37,18 @@ def _backing_off(shop: Shop, stream: str) -> bool:
     ).exists()
 
 
-def _ends_requested(kind: str):
+def _ends_requested(kind: str) -> Callable[[ShopTask[P, R]], ShopTask[P, R]]:
     """Decorate a task: when it ends, however, a job of its kind requested for the shop
     through the API is no longer queued or running (shops/jobs.py)."""
 
-    def decorate(task):
-        @functools.wraps(task)
-        def run(shop_id: int, *args, **kwargs):
+    def decorate(task: ShopTask[P, R]) -> ShopTask[P, R]:
+        def run(shop_id: int, /, *args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return task(shop_id, *args, **kwargs)
             finally:
                 job_finished(shop_id, kind)
 
+        functools.update_wrapper(run, task)
         return run
 
     return decorate
@@ -120,7 +126,7 @@ def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:
 
 
 @_ends_requested("refetch")
-def refetch_shop_task(shop_id: int, params: dict) -> dict:
+def refetch_shop_task(shop_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Re-pull the trades or the window in ``params`` (``shops.refetch.refetch_params``);
     return the outcome, which the job's result hook keeps."""
     shop = _active(shop_id)

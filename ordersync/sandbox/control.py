@@ -72,13 +72,10 @@ def _route(world: World, verb: str, path: str, params: dict, data: dict) -> dict
         return {"refunds": _oracle_refunds(seller, params.get("fields"))}
     if route == ("GET", "stats"):
         return world.stats()
-    if route == ("GET", "time"):
-        now = world.now()
-        return {
-            "time": clock.fmt(now),
-            "epoch_ms": int(now * 1000),
-            "skew_seconds": world.clock.skew_seconds,
-        }
+    if route == ("GET", "time") or route == ("GET", "clock"):
+        return _time(world)
+    if route == ("POST", "clock"):
+        return _clock(world, data)
     if route == ("POST", "snapshot"):
         path = data.get("path") or world.snapshot_path
         if not path:
@@ -105,6 +102,7 @@ ENDPOINTS = [
     "GET /_sandbox/oracle/refunds?nick=&fields=",
     "GET /_sandbox/stats",
     "GET /_sandbox/time",
+    "GET|POST /_sandbox/clock",
     "POST /_sandbox/oauth",
     "POST /_sandbox/snapshot",
 ]
@@ -192,6 +190,54 @@ def _jdp_rds(world: World, name: str, url: str) -> dict:
         connection.close()
     world.jdp.rds[name] = url
     return {"rds": sorted(world.jdp.rds)}
+
+
+def _time(world: World) -> dict:
+    now = world.now()
+    return {
+        "time": clock.fmt(now),
+        "epoch_ms": int(now * 1000),
+        "skew_seconds": world.clock.skew_seconds,
+        "moved_seconds": world.clock.moved_seconds,
+        "mode": world.clock.mode,
+    }
+
+
+def _clock(world: World, data: dict) -> dict:
+    """Move the platform time: ``mode`` (``manual`` stops it, ``real`` lets it run), ``set``
+    (a GMT+8 time, or epoch seconds), ``advance`` (seconds; the market acts through them in
+    steps of ``step`` seconds, 1 by default)."""
+    unknown = sorted(set(data) - {"mode", "set", "advance", "step"})
+    if unknown:
+        raise ControlError(400, f"clock: unknown field {unknown[0]!r}")
+    if "mode" in data:
+        world.clock.set_mode(data["mode"])
+    if "set" in data:
+        world.clock.set(_epoch(data["set"]))
+        world.clock_moved()
+    seconds = _seconds(data, "advance", 0.0)
+    if seconds:
+        activity.advance(world, seconds, _seconds(data, "step", 1.0) or 1.0)
+    return _time(world)
+
+
+def _epoch(value) -> float:
+    """A GMT+8 ``yyyy-MM-dd HH:mm:ss`` or epoch seconds."""
+    if isinstance(value, str):
+        return clock.parse(value)
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not 946684800 <= value < 4102444800:  # 2000 to 2100; NaN fails too
+        raise ControlError(400, "set: yyyy-MM-dd HH:mm:ss (GMT+8) or epoch seconds")
+    return float(value)
+
+
+def _seconds(data: dict, name: str, default: float) -> float:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ControlError(400, f"{name}: a number of seconds")
+    if not 0 <= value <= 366 * 86400:  # NaN fails too
+        raise ControlError(400, f"{name}: seconds, from 0 to a year")
+    return float(value)
 
 
 def _seller(world: World, nick: str):

@@ -130,7 +130,7 @@ class Sandbox:
         self.url = f"http://{host}:{self.port}"
         self.gateway_url = f"{self.url}/router/rest"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._market = LiveMarket(self.state)
         self.jdp_pusher = Pusher(self.state)

@@ -171,8 +171,11 @@ class World:
         self.faults.update(values)
         if self.clock.skew_seconds != self.faults.skew_seconds:
             self.clock.skew_seconds = self.faults.skew_seconds
-            for seller in self.sellers.values():
-                seller.generation += 1  # cached lists depend on "now"
+            self.clock_moved()
+
+    def clock_moved(self) -> None:
+        for seller in self.sellers.values():
+            seller.generation += 1  # cached lists depend on "now"
 
     # --- snapshots ------------------------------------------------------------------------
     def __getstate__(self) -> dict:

@@ -73,7 +73,7 @@ class MalformedResponse(ValueError):
     """A ``jdp_response`` that does not hold one record of its kind."""
 
 
-def parse_response(kind: str, text: str | bytes | None) -> dict:
+def parse_response(kind: str, text: str | bytes | None) -> dict[str, Any]:
     """The record (``"trade"`` or ``"refund"``) a row's ``jdp_response`` holds, normalised as
     the client normalises answers (lists unwrapped, ids exact ints)."""
     root, key = RESPONSE_ROOTS[kind]
@@ -85,8 +85,9 @@ def parse_response(kind: str, text: str | bytes | None) -> dict:
     record = inner.get(key) if isinstance(inner, dict) else None
     if not isinstance(record, dict):
         raise MalformedResponse(f"no {root}.{key} object")
-    return normalise(record)
+    normalised: dict[str, Any] = normalise(record)
+    return normalised
 
 
-def _bool(value: Any) -> bool:
+def _bool(value: object) -> bool:
     return value.lower() == "true" if isinstance(value, str) else bool(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.template import Context
 
 from shops.models import Membership, Shop
 
@@ -11,7 +12,7 @@ SHOWN = 5
 
 
 @register.inclusion_tag("admin/shops/reauth_banner.html", takes_context=True)
-def reauth_banner(context) -> dict:
+def reauth_banner(context: Context) -> dict[str, object]:
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_staff:
@@ -25,7 +26,7 @@ def reauth_banner(context) -> dict:
 
 
 @register.simple_tag(takes_context=True)
-def may_connect(context) -> bool:
+def may_connect(context: Context) -> bool:
     """Whether the user may connect shops (an owner or admin somewhere, or an operator)."""
     from shops.console.tenancy import WRITE_ROLES, has_role
 
@@ -34,7 +35,7 @@ def may_connect(context) -> bool:
 
 
 @register.inclusion_tag("admin/shops/one_time_secrets.html", takes_context=True)
-def one_time_secrets(context) -> dict:
+def one_time_secrets(context: Context) -> dict[str, object]:
     """New tokens and secrets, shown on this page and never again (shops/console/one_time.py)."""
     from shops.console.one_time import take_secrets
 
@@ -43,9 +44,9 @@ def one_time_secrets(context) -> dict:
 
 
 @register.filter
-def grouped(value) -> str:
+def grouped(value: int | str | None) -> str:
     """``2,550``: a count with its thousands grouped."""
     try:
-        return f"{int(value):,}"
+        return f"{int(value):,}"  # type: ignore[arg-type]  # None and words are caught below
     except (TypeError, ValueError):
         return str(value)

@@ -17,7 +17,7 @@ from trades.models import ReconcileReport, Refund, Trade, TradeLine
 from trades.tmc.models import TmcShop
 from trades.webhooks.endpoints import create_endpoint, send_test_event
 
-T0 = timezone.make_aware(datetime(2026, 11, 11, 10, 0, 0))
+T0 = datetime(2026, 11, 11, 10, 0, 0, tzinfo=timezone.get_current_timezone())
 
 
 @pytest.fixture

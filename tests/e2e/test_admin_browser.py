@@ -28,13 +28,13 @@ from shops.console import paginator
 from shops.models import Membership, Shop, SyncRun
 from shops.schedules import sync_schedules
 from tests.console.conftest import T0, bulk_trades, make_trade, one_of_each, record_history
+from tests.support import ROOT
 from trades.models import Trade, TradeLine
 from trades.sync.runs import evaluate_health
 from trades.webhooks.delivery import connection_error
 from trades.webhooks.endpoints import create_endpoint, send_test_event
 from trades.webhooks.models import WebhookAttempt
 
-ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "browser"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 NICK = "tea-house"

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from shops.models import Checkpoint
+from tests.support import ROOT
 from tests.support.oracle import assert_matches_oracle
-from tests.sync.test_concurrency import database_url
+from tests.support.processes import database_url
 from trades.feed.models import ChangeEvent
 
 from .conftest import consume, wait_pushed
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 

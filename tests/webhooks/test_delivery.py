@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.webhooks.conftest import wire_trade
+from tests.support.records import wire_trade
 from tools.bench.receiver import Receiver
 from trades.sync.write import write_trades
 from trades.webhooks import retry

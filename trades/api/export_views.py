@@ -3,6 +3,7 @@ CSV (``trades.exports``), resumable by cursor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, StreamingHttpResponse
@@ -35,11 +36,13 @@ class ExportQuery(filters.RangeCheck, serializers.Serializer):
 class QueryFormat(DefaultContentNegotiation):
     """``format`` here names the export's format, not a DRF renderer: errors stay JSON."""
 
-    def select_renderer(self, request, renderers, format_suffix=None):
+    def select_renderer(
+        self, request: Request, renderers: list, format_suffix: str | None = None
+    ) -> tuple:
         return renderers[0], renderers[0].media_type
 
 
-def _schema(what: str):
+def _schema(what: str) -> Callable:
     return extend_schema(
         operation_id=f"exports_{what}",
         parameters=[ExportQuery],

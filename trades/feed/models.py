@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.functions import Now
 
 from shops.models import Shop, Tenant
@@ -13,16 +14,18 @@ class Xid8Field(models.Field):
 
     description = "PostgreSQL transaction id (xid8)"
 
-    def db_type(self, connection) -> str:
+    def db_type(self, connection: BaseDatabaseWrapper) -> str:
         return "xid8"
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: int | str | None, expression: object, connection: BaseDatabaseWrapper
+    ) -> int | None:
         return None if value is None else int(value)
 
-    def to_python(self, value):
+    def to_python(self, value: int | str | None) -> int | None:
         return None if value is None else int(value)
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: int | str | None) -> str | None:
         # xid8 has no cast from bigint, only from text
         return None if value is None else str(value)
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -26,7 +28,12 @@ from django.utils import timezone
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.errors import RefundNotFound, SessionInvalid, TradeNotFound
+from ordersync.taobao.errors import (
+    InvalidRequest,
+    RefundNotFound,
+    SessionInvalid,
+    TradeNotFound,
+)
 from ordersync.taobao.types import PLATFORM_TZ, parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
@@ -35,7 +42,7 @@ from trades.sync import locks, runs
 from trades.sync.poison import REFUND_SET_ASIDE, SET_ASIDE, unresolved_slot
 from trades.sync.reading import read_backward, read_forward
 from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS, refunds_receive_get
-from trades.sync.write import malformed, write_refunds, write_trades
+from trades.sync.write import WriteResult, malformed, write_refunds, write_trades
 from trades.webhooks.events import emit_found_missing
 
 log = logging.getLogger("ordersync.sync")
@@ -92,7 +99,8 @@ def _reconcile_days(
     now = client.clock.now()
     today = now.astimezone(PLATFORM_TZ).date()
     days = [day] if day else _days_due(shop, today)
-    reports, failed = [], False
+    reports: list[ReconcileReport] = []
+    failed = False
     try:
         _repair_set_aside(shop, client)
     except Exception as error:
@@ -182,7 +190,9 @@ def _repair_set_aside(shop: Shop, client: TopClient) -> None:
         _settle(shop, stream, slot, tried, settled, set_aside)
 
 
-def _settle(shop: Shop, stream: str, slot: str, tried: set, settled: set, reasons: dict) -> None:
+def _settle(
+    shop: Shop, stream: str, slot: str, tried: set[str], settled: set[str], reasons: dict[str, Any]
+) -> None:
     """Take the ``tried`` keys off the set-aside list: ``settled`` ones for good, the others
     onto the unresolved list (keys set aside meanwhile stay where they are)."""
     since = timezone.now().date().isoformat()
@@ -201,7 +211,7 @@ def _settle(shop: Shop, stream: str, slot: str, tried: set, settled: set, reason
         checkpoint.save(update_fields=["progress"])
 
 
-def unresolved_records(shop: Shop) -> list[dict]:
+def unresolved_records(shop: Shop) -> list[dict[str, Any]]:
     """Every set-aside record of ``shop`` the platform did not return to the reconcile:
     ``{"stream", "key", "reason", "since"}``."""
     found = []
@@ -251,17 +261,19 @@ def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
     return report
 
 
-def _modified(entry: dict) -> datetime:
+def _modified(entry: dict[str, Any]) -> datetime:
     """A listing entry's ``modified``; one without it (malformed) counts as newer than any row
     we hold, so the detail API (always current) is asked for the record."""
     return parse_time(entry.get("modified")) or UNKNOWN
 
 
-def _local(shop: Shop, tids) -> dict[int, datetime]:
+def _local(shop: Shop, tids: Iterable[int]) -> dict[int, datetime]:
     return dict(Trade.objects.filter(shop=shop, tid__in=list(tids)).values_list("tid", "modified"))
 
 
-def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileReport:
+def _compare(
+    shop: Shop, client: TopClient, start: datetime, end: datetime, counters: runs.Counters
+) -> ReconcileReport:
     types = ",".join(settings.SYNC_TRADE_TYPES)
     sold = partial(
         api.trades_sold_get,
@@ -330,7 +342,14 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
     )
 
 
-def _compare_refunds(shop: Shop, client: TopClient, start, end, counters, report) -> None:
+def _compare_refunds(
+    shop: Shop,
+    client: TopClient,
+    start: datetime,
+    end: datetime,
+    counters: runs.Counters,
+    report: ReconcileReport,
+) -> None:
     """The day's refunds (by modified) on the platform against ours; repair the difference
     and add it to ``report``."""
     platform: dict[int, datetime] = {}
@@ -384,10 +403,17 @@ def _compare_refunds(shop: Shop, client: TopClient, start, end, counters, report
 
 
 def _repair(
-    shop: Shop, client: TopClient, keys: list[int], counters, *, refunds: bool = False
+    shop: Shop,
+    client: TopClient,
+    keys: list[int],
+    counters: runs.Counters,
+    *,
+    refunds: bool = False,
 ) -> tuple[set[int], set[int]]:
     """Fetch full trades (``fullinfo``) or refunds (``refund.get``) and write them; return the
     keys fetched and the keys written."""
+    gone: type[InvalidRequest]
+    write: Callable[..., WriteResult]
     if refunds:
         fetch = partial(api.refund_get, client, shop.session_key, fields=REFUND_FIELDS)
         key, gone, write = "refund_id", RefundNotFound, write_refunds

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
@@ -36,7 +37,7 @@ class Outcome:
     not_found: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready, the ids also as strings (JavaScript rounds 19-digit numbers)."""
         data = asdict(self)
         for name in ("not_found", "failed"):
@@ -61,8 +62,10 @@ def refetch_shop(
     try:
         if tids is not None:
             _refetch_tids(shop, client, tids, outcome)
-        else:
+        elif modified_after is not None and modified_before is not None:
             _refetch_window(shop, client, modified_after, modified_before, counters, outcome)
+        else:
+            raise ValueError("give tids, or modified_after and modified_before")
     except Exception as error:
         _finish(run, client.calls - calls_before, counters, outcome, error)
         if isinstance(error, SessionInvalid):
@@ -72,7 +75,13 @@ def refetch_shop(
     return outcome
 
 
-def _finish(run, calls: int, counters, outcome: Outcome, error: Exception | None = None) -> None:
+def _finish(
+    run: SyncRun,
+    calls: int,
+    counters: runs.Counters,
+    outcome: Outcome,
+    error: Exception | None = None,
+) -> None:
     counters.api_calls = calls
     counters.trades_seen, counters.trades_written = outcome.fetched, outcome.written
     if outcome.not_found:
@@ -89,7 +98,7 @@ def _refetch_tids(shop: Shop, client: TopClient, tids: list[int], outcome: Outco
     outcome.written = result.written
 
 
-def _fetch(shop: Shop, client: TopClient, tid: int, outcome: Outcome) -> dict | None:
+def _fetch(shop: Shop, client: TopClient, tid: int, outcome: Outcome) -> dict[str, object] | None:
     """The trade in full, or None (counted as not found or failed)."""
     try:
         trade = api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
@@ -108,7 +117,14 @@ def _fetch(shop: Shop, client: TopClient, tid: int, outcome: Outcome) -> dict | 
     return trade
 
 
-def _refetch_window(shop, client, start, end, counters, outcome: Outcome) -> None:
+def _refetch_window(
+    shop: Shop,
+    client: TopClient,
+    start: datetime,
+    end: datetime,
+    counters: runs.Counters,
+    outcome: Outcome,
+) -> None:
     """Both streams over the window, up to platform time at most."""
     now = client.clock.now()
     end = min(end, now.replace(microsecond=0))

@@ -9,6 +9,7 @@ import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -40,7 +41,9 @@ class Counters:
     pages: int = 0
     trades_seen: int = 0
     trades_written: int = 0
-    set_aside: list[dict] = field(default_factory=list)  # poison records left to reconcile
+    set_aside: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # poison records left to reconcile
     late_arrivals: int = 0  # changes found behind a window end already passed
     notes: list[str] = field(default_factory=list)  # what the run did out of the ordinary
 
@@ -72,7 +75,9 @@ def close_lost_runs(shop: Shop, stream: str, kind: str) -> int:
     )
 
 
-def finish_run(run: SyncRun, counters: Counters, outcome: str, error: Exception | None = None):
+def finish_run(
+    run: SyncRun, counters: Counters, outcome: str, error: Exception | None = None
+) -> SyncRun:
     run.outcome = outcome
     run.finished_at = timezone.now()
     for name, value in asdict(counters).items():
@@ -153,7 +158,7 @@ def _narrows(error: Exception, failures: int) -> bool:
     return failures >= 2
 
 
-def narrowed(progress: dict, *, incremental: bool = False) -> dict:
+def narrowed(progress: dict[str, Any], *, incremental: bool = False) -> dict[str, Any]:
     """``progress`` with every stored width halved (never under a minute)."""
     progress = dict(progress)
     if incremental and "window_seconds" not in progress:

@@ -13,10 +13,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -142,7 +143,7 @@ def _jobs(rows: list[tuple]) -> list[Job]:
     ]
 
 
-def active_secrets(endpoint_ids) -> dict[int, tuple[str, ...]]:
+def active_secrets(endpoint_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
     """Each endpoint's secrets that still sign, newest first."""
     now = timezone.now()
     found: dict[int, tuple[str, ...]] = {}
@@ -171,7 +172,7 @@ def send(job: Job) -> Result:
     it, and cannot touch the other jobs of its batch (a batch holds many tenants' jobs)."""
     started, clock = timezone.now(), time.monotonic()
 
-    def done(outcome: str, **fields) -> Result:
+    def done(outcome: str, **fields: Any) -> Result:
         duration = int((time.monotonic() - clock) * 1000)
         return Result(job, started, duration, outcome, **fields)
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from shops.refetch import BadRefetch, refetch_params
 from trades.management.commands._shop import find_shop
@@ -13,13 +15,13 @@ class Command(BaseCommand):
         "trade.fullinfo.get) or a window of modified time (no cursor moves)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("shop", help="shop id or seller nick")
         parser.add_argument("--tids", nargs="+", help="trade ids (at most 100)")
         parser.add_argument("--modified-after", help="ISO 8601; without offset, platform time")
         parser.add_argument("--modified-before", help="ISO 8601; at most a day after the start")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: str, **opts: Any) -> None:
         shop = find_shop(opts["shop"])
         tids = " ".join(opts["tids"]) if opts["tids"] else None
         try:
