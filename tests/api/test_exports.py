@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.api.conftest import T0, make_trade
+from tests.support.records import T0, make_trade
 from trades import exports
 from trades.models import Refund, Trade, TradeLine
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from tests.api.conftest import client_for
 from tests.api.test_feed import change
+from tests.support.api import client_for
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 from trades.feed.changes import record_changes

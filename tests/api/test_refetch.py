@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 from trades.api.jobs import record_job_outcome
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key

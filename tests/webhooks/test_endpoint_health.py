@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 from trades.webhooks.health import endpoint_health
