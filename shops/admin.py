@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from ordersync.shown import shown
-from shops import actions, jobs, members, schedules
+from shops import actions, jobs, members, refetch, schedules
 from shops.caps import OverCap
 from shops.console import connect
 from shops.console.health import PLATFORM_TZ, format_lag, lag, problems, with_health
@@ -237,6 +237,27 @@ class BackfillForm(forms.Form):
         )
 
 
+class RefetchForm(forms.Form):
+    tids = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=f"up to {refetch.MAX_TIDS} trade ids, separated by spaces, commas or lines",
+    )
+    modified_after = forms.CharField(
+        required=False, help_text="or a window: platform time, YYYY-MM-DD HH:MM:SS"
+    )
+    modified_before = forms.CharField(required=False, help_text="at most a day after the start")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        given = {k: v for k, v in data.items() if v}
+        try:
+            data["params"] = refetch.refetch_params(**given)
+        except refetch.BadRefetch as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
+
+
 class ReconcileForm(forms.Form):
     day = forms.DateField(
         help_text="platform (Asia/Shanghai) day of trade creation, YYYY-MM-DD",
@@ -338,7 +359,7 @@ class ShopAdmin(TenantScopedAdmin):
         ("Schedule", {"fields": ("interval_mode", "interval_minutes")}),
     )
     inlines = [RecentRunsInline]
-    actions = ["sync_now", "backfill", "reconcile", "pause", "resume"]
+    actions = ["sync_now", "backfill", "reconcile", "refetch", "pause", "resume"]
     change_form_template = "admin/shops/shop/change_form.html"
     change_list_template = "admin/shops/shop/change_list.html"
 
@@ -470,6 +491,15 @@ class ShopAdmin(TenantScopedAdmin):
             return None
         return self._action_form(request, queryset, form, "reconcile", "Reconcile a day")
 
+    @admin.action(description="Re-pull trades…", permissions=["change"])
+    def refetch(self, request: HttpRequest, queryset: QuerySet[Shop]):
+        form = RefetchForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            params = form.cleaned_data["params"]
+            self._queue(request, self._writable(request, queryset), "refetch", params)
+            return None
+        return self._action_form(request, queryset, form, "refetch", "Re-pull trades")
+
     def _action_form(self, request, queryset, form, action: str, title: str) -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
@@ -533,6 +563,7 @@ class ShopAdmin(TenantScopedAdmin):
             ("sync_now", "Sync now"),
             ("backfill", "Backfill…"),
             ("reconcile", "Reconcile a day…"),
+            ("refetch", "Re-pull a window…"),
             ("pause", "Pause"),
             ("resume", "Resume"),
         ]

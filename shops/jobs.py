@@ -26,6 +26,7 @@ JOB_TASKS = {
     "sync": "trades.tasks.sync_shop_task",
     "backfill": "trades.tasks.backfill_shop_task",
     "reconcile": "trades.tasks.reconcile_shop_task",
+    "refetch": "trades.tasks.refetch_shop_task",
 }
 
 _TABLE = JobRequest._meta.db_table

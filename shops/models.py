@@ -220,6 +220,7 @@ class SyncRun(models.Model):
         BACKFILL = "backfill"
         INCREMENTAL = "incremental"
         RECONCILE = "reconcile"
+        REFETCH = "refetch"  # a targeted re-pull of trades or a window (no cursor moved)
 
     class Outcome(models.TextChoices):
         RUNNING = "running"

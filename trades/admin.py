@@ -8,8 +8,11 @@ DISTINCT over the table), search by exact id, and order by an index of the tenan
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from shops.console.daterange import DateRangeFilter
@@ -17,7 +20,9 @@ from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import ShopFilter, TenantScopedAdmin
 from shops.console.times import in_zone, short
+from trades import exports
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
+from trades.api.export_views import ExportQuery
 from trades.feed.models import ChangeEvent
 from trades.jdp.admin import JdpShopAdmin  # noqa: F401  (registers the JDP views)
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
@@ -129,9 +134,43 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     def get_search_results(self, request, queryset, search_term):
         return exact_number_search(queryset, search_term, self.exact_search_fields), False
 
+    # --- export: the rows the user may see, streamed like the API's exports/ ----------------
+    export_what = ""
+
+    def get_urls(self):
+        if not self.export_what:
+            return super().get_urls()
+        name = f"{self.opts.app_label}_{self.opts.model_name}_export"
+        view = self.admin_site.admin_view(self.export_view)
+        return [path("export/", view, name=name), *super().get_urls()]
+
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
+        """``?format=ndjson|csv&modified_after=…&modified_before=…&shop=…&tenant=…&cursor=…``"""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        query = ExportQuery(data={k: v for k, v in request.GET.items() if k != "tenant"})
+        if not query.is_valid():
+            return JsonResponse({"errors": query.errors}, status=400)
+        queryset = self.get_queryset(request)  # scoped to the user's tenants
+        if request.GET.get("tenant", "").isdigit():
+            queryset = queryset.filter(tenant_id=int(request.GET["tenant"]))
+        try:
+            return exports.response(self.export_what, queryset, query.validated_data)
+        except exports.BadExportCursor as error:
+            return JsonResponse({"errors": {"cursor": [str(error)]}}, status=400)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra = dict(extra_context or {})
+        if self.export_what:
+            name = f"admin:{self.opts.app_label}_{self.opts.model_name}_export"
+            extra["export_url"] = reverse(name)
+        return super().changelist_view(request, extra)
+
 
 @admin.register(Trade)
 class TradeAdmin(BigTableAdmin):
+    export_what = "trades"
+    change_list_template = "admin/trades/export_change_list.html"
     list_display = (
         "tid",
         "shop_nick",
@@ -241,6 +280,8 @@ class TradeAdmin(BigTableAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(BigTableAdmin):
+    export_what = "refunds"
+    change_list_template = "admin/trades/export_change_list.html"
     list_display = ("refund_id", "tid", "shop", "status", "refund_fee", "modified")
     list_filter = (
         ShopFilter,

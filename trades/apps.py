@@ -18,6 +18,7 @@ class TradesConfig(AppConfig):
             metrics.reconcile_reports,
             metrics.presale_reservations,
             metrics.change_feed,
+            metrics.feed_consumers,
             metrics.webhooks,
             metrics.tmc,
             metrics.channels,

@@ -9,12 +9,15 @@ from django.db.models import Sum
 from ordersync.observability import Exposition
 from shops.metrics import shop_labels
 from shops.models import Shop
+from trades.api.feed_position import feed_position
+from trades.api.key_models import ApiKey
 from trades.channels import shop_channels
 from trades.feed.models import ChangeEvent
 from trades.jdp.models import JdpShop
 from trades.models import ReconcileReport
 from trades.presale.models import PresaleReservation
 from trades.tmc.models import TmcShop, TmcStat
+from trades.webhooks import health
 from trades.webhooks.models import WebhookCounter, WebhookDelivery, WebhookEndpoint
 
 
@@ -73,6 +76,51 @@ def webhooks(out: Exposition) -> None:
     disabled = WebhookEndpoint.objects.filter(is_active=False).count()
     out.family("ordersync_webhook_endpoints_disabled", "gauge", "endpoints disabled")
     out.sample("ordersync_webhook_endpoints_disabled", disabled)
+    endpoint_health(out)
+
+
+def feed_consumers(out: Exposition) -> None:
+    """Per usable API key that has read the change feed: the age of its oldest unread change."""
+    name = "ordersync_feed_consumer_lag_seconds"
+    out.family(name, "gauge", "age of the oldest change an API key has not read (0: caught up)")
+    keys = ApiKey.objects.filter(revoked_at__isnull=True, feed_read_at__isnull=False)
+    for key in keys.select_related("tenant").order_by("id"):
+        lag = feed_position(key).lag_seconds
+        if lag is not None:
+            out.sample(name, lag, tenant=key.tenant.slug, api_key=key.prefix)
+
+
+ENDPOINT_HEALTH = (
+    ("ordersync_webhook_endpoint_backlog", "backlog", "deliveries pending per endpoint"),
+    (
+        "ordersync_webhook_endpoint_oldest_pending_seconds",
+        "oldest_pending_seconds",
+        "age of the endpoint's oldest pending delivery",
+    ),
+    (
+        "ordersync_webhook_endpoint_success_ratio",
+        "success_rate_24h",
+        "share of the endpoint's attempts of the last 24 hours that succeeded",
+    ),
+)
+
+
+def endpoint_health(out: Exposition) -> None:
+    """Per active endpoint: backlog, oldest pending age, success ratio (absent when there is
+    nothing to measure)."""
+    endpoints = list(
+        WebhookEndpoint.objects.filter(is_active=True)
+        .select_related("tenant")
+        .order_by("id")
+        .only("id", "tenant__slug")
+    )
+    found = health.endpoint_health([e.pk for e in endpoints])
+    for name, attribute, help_text in ENDPOINT_HEALTH:
+        out.family(name, "gauge", help_text)
+        for endpoint in endpoints:
+            value = getattr(found[endpoint.pk], attribute)
+            if value is not None:
+                out.sample(name, value, tenant=endpoint.tenant.slug, endpoint_id=endpoint.pk)
 
 
 def tmc(out: Exposition) -> None:

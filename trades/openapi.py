@@ -29,6 +29,7 @@ RESOURCES = [
     api.RECONCILE_REPORTS,
     api.PRESALE_RESERVATIONS,
     api.JOBS,
+    api.TRADE_EXPORTS,  # and REFUND_EXPORTS: one tag
     webhooks.WEBHOOK_ENDPOINTS,
     webhooks.WEBHOOK_DELIVERIES,
     api.API_KEYS,

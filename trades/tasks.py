@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
-from typing import Concatenate, ParamSpec, TypeVar
+from datetime import date, datetime, timedelta
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -19,6 +19,7 @@ from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 from trades.sync.reconcile import reconcile_shop
+from trades.sync.refetch import refetch_shop
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -122,6 +123,20 @@ def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:
     # the daily schedule follows a RECONCILE_HOUR changed since it was made
     schedules.sync_schedules(Shop.objects.get(pk=shop.pk))
     return [report.missing_found for report in reports]
+
+
+@_ends_requested("refetch")
+def refetch_shop_task(shop_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Re-pull the trades or the window in ``params`` (``shops.refetch.refetch_params``);
+    return the outcome, which the job's result hook keeps."""
+    shop = _active(shop_id)
+    if shop is None:
+        return {"error": "shop not active"}
+    if "tids" in params:
+        return refetch_shop(shop, tids=params["tids"]).as_dict()
+    start = datetime.fromisoformat(params["modified_after"])
+    end = datetime.fromisoformat(params["modified_before"])
+    return refetch_shop(shop, modified_after=start, modified_before=end).as_dict()
 
 
 def jdp_consume_task() -> int:

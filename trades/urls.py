@@ -9,6 +9,7 @@ from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from trades.api.errors import api_not_found
+from trades.api.export_views import RefundExportViewSet, TradeExportViewSet
 from trades.api.key_views import ApiKeyViewSet
 from trades.api.views import (
     ChangeViewSet,
@@ -31,6 +32,8 @@ router.register("reconcile-reports", ReconcileReportViewSet, basename="reconcile
 router.register("changes", ChangeViewSet, basename="change")
 router.register("presale-reservations", PresaleReservationViewSet, basename="presalereservation")
 router.register("jobs", JobViewSet, basename="job")
+router.register("exports/trades", TradeExportViewSet, basename="export-trades")
+router.register("exports/refunds", RefundExportViewSet, basename="export-refunds")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhookendpoint")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhookdelivery")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from shops import caps
 from shops.console.one_time import show_once
 from shops.console.tenancy import WRITE_ROLES, TenantScopedAdmin
+from trades.api.feed_position import feed_position
 from trades.api.key_models import ApiKey
 from trades.api.keys import (
     KeyExpiryRefused,
@@ -66,7 +67,24 @@ class ApiKeyAdmin(TenantScopedAdmin):
     deleted_with_parent = True  # an operator deleting the tenant deletes its keys
 
     form = ApiKeyForm
-    list_display = ["name", "tenant", "prefix", "scope", "expires_at", "revoked_at", "last_used_at"]
+    list_display = [
+        "name",
+        "tenant",
+        "prefix",
+        "scope",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "feed_lag",
+    ]
+
+    @admin.display(description="change feed lag")
+    def feed_lag(self, key: ApiKey) -> str:
+        position = feed_position(key)
+        if position.lag_seconds is None:
+            return "never read" if position.read_at is None else "—"
+        return "caught up" if position.caught_up else f"{position.lag_seconds:.0f} s behind"
+
     list_filter = ["scope"]
     list_select_related = ["tenant"]
     search_fields = ["name", "prefix"]

@@ -179,6 +179,7 @@ API_KEY = {
     "expires_at": None,
     "revoked_at": None,
     "last_used_at": "2026-11-11T10:04:59.870+08:00",
+    "feed": {"read_at": "2026-11-11T10:04:59.870+08:00", "lag_seconds": 0.0, "caught_up": True},
 }
 TOKEN = "osk_ecd97b41e6f9_JeXWY-CZnx2NQ6JeAyP-YsMvMqZxDqj_1edpi9W9GcY"
 ENDPOINT = {
@@ -191,6 +192,12 @@ ENDPOINT = {
     "disabled_at": None,
     "failing_since": None,
     "secrets_expire_at": [None],
+    "health": {
+        "backlog": 2,
+        "oldest_pending_seconds": 41.5,
+        "attempts_24h": 1240,
+        "success_rate_24h": 0.9992,
+    },
     "created_at": "2026-11-01T09:05:00+08:00",
     "updated_at": "2026-11-01T09:05:00+08:00",
 }

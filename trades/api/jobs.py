@@ -15,13 +15,17 @@ MAX_ERROR = 2000
 
 
 @transaction.atomic
-def queue_job(shop: Shop, kind: str) -> Job:
-    """Queue a job of ``kind`` for ``shop`` and record it; return the record.
+def queue_job(shop: Shop, kind: str, params: dict | None = None) -> Job:
+    """Queue a job of ``kind`` for ``shop`` (with ``params``, a re-pull's) and record it;
+    return the record.
 
     One transaction: a job the shop's caps refuse (``OverCap``, ``TooSoon``) leaves no record.
     """
-    task_id = request_job(shop, kind, hook=HOOK)
-    return Job.objects.create(tenant_id=shop.tenant_id, shop=shop, kind=kind, task_id=task_id)
+    args = (params,) if params else ()
+    task_id = request_job(shop, kind, *args, hook=HOOK)
+    return Job.objects.create(
+        tenant_id=shop.tenant_id, shop=shop, kind=kind, task_id=task_id, params=params or {}
+    )
 
 
 def record_job_outcome(task: Task) -> None:
@@ -31,6 +35,7 @@ def record_job_outcome(task: Task) -> None:
         started_at=task.started,
         finished_at=task.stopped or timezone.now(),
         error="" if task.success else str(task.result or "")[:MAX_ERROR],
+        outcome=task.result if task.success and isinstance(task.result, dict) else {},
     )
 
 

@@ -33,6 +33,11 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    feed_cursor = models.CharField(
+        max_length=100, blank=True, default="", editable=False,
+        help_text="the change-feed cursor this key was last handed (where its reader stands)",
+    )  # fmt: skip
+    feed_read_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "API key"

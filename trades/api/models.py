@@ -9,7 +9,7 @@ from shops.models import Shop, Tenant
 
 
 class Job(models.Model):
-    """A job (sync, backfill, reconcile) a partner asked for, with what became of it.
+    """A job (sync, backfill, reconcile, refetch) a partner asked for, with what became of it.
 
     The worker's result hook (``trades.api.jobs.record_job_outcome``) writes the outcome here:
     the task queue keeps only its latest results, a job's record stays as long as its shop.
@@ -29,6 +29,12 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
+    params = models.JSONField(
+        default=dict, blank=True, help_text="what the job was asked to do (a re-pull's tids)"
+    )
+    outcome = models.JSONField(
+        default=dict, blank=True, help_text="what the job did (a re-pull's counts), once done"
+    )
 
     def __str__(self) -> str:
         return f"{self.kind} of shop {self.shop_id} ({self.state})"

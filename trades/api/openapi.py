@@ -76,12 +76,15 @@ SHOPS = Resource(
         ),
         "retrieve": retrieve_operation("shop", ex.SHOP),
         "jobs": Operation(
-            "Run a sync, backfill or reconcile now",
+            "Run a sync, backfill, reconcile or refetch now",
             "Queues a job for the shop (read_write scope) and answers 202 at once. `Location` "
             "(and `url`) is the job: `GET` it until its `state` is `succeeded` or `failed`. "
             "A tenant may queue a limited number of jobs per hour (429 with `Retry-After` "
-            "past it).",
-            request={"kind": "sync"},
+            "past it). A `refetch` re-pulls up to 100 `tids` (numbers or strings) with "
+            "trade.fullinfo.get, or one window (`modified_after`, `modified_before`: at most "
+            "a day, within 90 days) with no cursor moved; the job's `outcome` counts fetched, "
+            "written, not found and failed.",
+            request={"kind": "refetch", "tids": ["4012345678901234567"]},
             response=ex.JOB_QUEUED,
             status=202,
         ),
@@ -227,6 +230,26 @@ API_KEYS = Resource(
             status=201,
         ),
     },
+)
+
+EXPORT_TAG = "Exports"
+_EXPORT = (
+    " of the API key's tenant over a range of modified time (`modified_after` inclusive, "
+    "`modified_before` exclusive; `shop` narrows), oldest change first, streamed as "
+    "`format=ndjson` (default) or `csv`. Every row carries its `cursor`: an export cut off "
+    "resumes with `cursor=` the last one received. NDJSON ends with "
+    '`{"end": true, "rows": n, "cursor": …}`, CSV with `#end rows=n cursor=…`: without it the '
+    "export was cut. Ids come as numbers and as strings (`tid_str`, `oid_str`, `refund_id_str`)."
+)
+TRADE_EXPORTS = Resource(
+    EXPORT_TAG,
+    "Bulk exports of a tenant's trades and refunds, streamed and resumable.",
+    {"list": Operation("Export trades", "Trades with their lines (`lines`)" + _EXPORT)},
+)
+REFUND_EXPORTS = Resource(
+    EXPORT_TAG,
+    TRADE_EXPORTS.description,
+    {"list": Operation("Export refunds", "Refunds" + _EXPORT)},
 )
 
 RESPONSES = {

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shops.models import Checkpoint, Shop, SyncRun
+from shops.refetch import MAX_TIDS, BadRefetch, refetch_params
 from trades.api.filters import EnumField
 from trades.api.key_models import ApiKey
 from trades.api.models import Job
@@ -262,7 +263,35 @@ class ReconcileReportSerializer(serializers.ModelSerializer):
 
 
 class JobRequestSerializer(serializers.Serializer):
-    kind = EnumField(choices=["sync", "backfill", "reconcile"])
+    kind = EnumField(choices=["sync", "backfill", "reconcile", "refetch"])
+    tids = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text=f"refetch: up to {MAX_TIDS} trade ids (numbers or decimal strings), each "
+        "fetched with trade.fullinfo.get and written.",
+    )
+    modified_after = serializers.CharField(
+        required=False,
+        help_text="refetch: start of a window of modified time (ISO 8601; without an offset, "
+        "platform time, Asia/Shanghai) re-read from the platform's lists. At most one day "
+        "wide, within the last 90 days.",
+    )
+    modified_before = serializers.CharField(
+        required=False, help_text="refetch: end of the window (after modified_after)."
+    )
+
+    def validate(self, data: dict) -> dict:
+        """A refetch gets its ``params``; other kinds take no arguments."""
+        extra = {k: data[k] for k in ("tids", "modified_after", "modified_before") if k in data}
+        if data["kind"] != "refetch":
+            if extra:
+                raise serializers.ValidationError(f"{', '.join(extra)}: only for kind refetch")
+            return data
+        try:
+            data["params"] = refetch_params(**extra)
+        except BadRefetch as error:
+            raise serializers.ValidationError(str(error)) from None
+        return data
 
 
 class JobQueuedSerializer(serializers.Serializer):
@@ -289,10 +318,17 @@ class JobSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "error",
+            "params",
+            "outcome",
         ]
         extra_kwargs = {
             "state": {"help_text": "queued (waiting or running), succeeded or failed."},
             "error": {"help_text": "Why the last attempt failed; empty otherwise."},
+            "params": {"help_text": "What a refetch was asked for: tids, or the window."},
+            "outcome": {
+                "help_text": "What a refetch did, once done: run (its sync run), fetched, "
+                "written, not_found and failed (tids; *_str as strings)."
+            },
         }
 
     def get_url(self, job: Job) -> str:
@@ -339,7 +375,31 @@ class ChangePageSerializer(serializers.Serializer):
     has_more = serializers.BooleanField(help_text="More changes are ready now: read again.")
 
 
+class FeedPositionSerializer(serializers.Serializer):
+    read_at = serializers.DateTimeField(
+        allow_null=True, help_text="When this key last read the change feed; null: never."
+    )
+    lag_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Age of the oldest change this key has not read yet; 0 when caught up.",
+    )
+    caught_up = serializers.BooleanField(
+        allow_null=True, help_text="Whether the key has read every change visible now."
+    )
+
+
 class ApiKeySerializer(serializers.ModelSerializer):
+    feed = serializers.SerializerMethodField(
+        help_text="Where this key's reader stands in the change feed, and its lag."
+    )
+
+    @extend_schema_field(FeedPositionSerializer)
+    def get_feed(self, key: ApiKey) -> dict:
+        from trades.api.feed_position import feed_position
+
+        data = feed_position(key).as_dict()
+        return FeedPositionSerializer(data).data
+
     class Meta:
         model = ApiKey
         fields = [
@@ -351,6 +411,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
             "expires_at",
             "revoked_at",
             "last_used_at",
+            "feed",
         ]
         read_only_fields = ["prefix", "created_at", "revoked_at", "last_used_at"]
 

@@ -28,6 +28,7 @@ from shops.models import Shop, SyncRun, Tenant
 from trades.api import fastrows, filters, headers, idempotency, openapi
 from trades.api import serializers as s
 from trades.api.errors import ErrorSerializer
+from trades.api.feed_position import note_read
 from trades.api.jobs import queue_job, refresh
 from trades.api.models import Job
 from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
@@ -341,7 +342,7 @@ class ShopViewSet(ReadOnlyTenantViewSet):
         shop = self.get_object()
         body = s.JobRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        job = queue_job(shop, body.validated_data["kind"])
+        job = queue_job(shop, body.validated_data["kind"], body.validated_data.get("params"))
         url = reverse("job-detail", kwargs={"pk": job.pk})
         data = {
             "shop": shop.pk,
@@ -516,5 +517,6 @@ class ChangeViewSet(TenantViewSet):
         except InvalidCursor as exc:
             name = "after" if "after" in request.query_params else "cursor"
             raise serializers.ValidationError({name: [str(exc)]}) from None
+        note_read(request.auth, cursor)  # consumer health: where this key's reader stands
         data = only(s.ChangeSerializer(events, many=True).data, chosen)
         return Response({"results": data, "next_cursor": cursor, "has_more": has_more})

@@ -21,6 +21,7 @@ from shops.console.tenancy import WRITE_ROLES, ReadOnlyInline, TenantScopedAdmin
 from shops.console.times import in_zone, short
 from trades.webhooks import endpoints as actions
 from trades.webhooks import payload
+from trades.webhooks.health import endpoint_health
 from trades.webhooks.models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -65,11 +66,45 @@ class EndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(TenantScopedAdmin):
     form = EndpointForm
-    list_display = ["url", "tenant", "is_active", "disabled_reason", "failing_since"]
+    list_display = [
+        "url",
+        "tenant",
+        "is_active",
+        "disabled_reason",
+        "failing_since",
+        "backlog",
+        "oldest_pending",
+        "success_rate",
+    ]
     list_filter = ["is_active"]
     list_select_related = ["tenant"]
     search_fields = ["url", "description"]
     readonly_fields = ["disabled_reason", "disabled_at", "failing_since"]
+
+    # --- health: one pair of grouped queries for the whole page ------------------------------
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        self._health = endpoint_health([e.pk for e in changelist.result_list])
+        return changelist
+
+    def _health_of(self, endpoint: WebhookEndpoint):
+        found = getattr(self, "_health", {})
+        return found.get(endpoint.pk) or endpoint_health([endpoint.pk])[endpoint.pk]
+
+    @admin.display(description="backlog")
+    def backlog(self, endpoint: WebhookEndpoint) -> int:
+        return self._health_of(endpoint).backlog
+
+    @admin.display(description="oldest pending")
+    def oldest_pending(self, endpoint: WebhookEndpoint) -> str:
+        seconds = self._health_of(endpoint).oldest_pending_seconds
+        return "—" if seconds is None else f"{seconds:.0f} s"
+
+    @admin.display(description="success 24h")
+    def success_rate(self, endpoint: WebhookEndpoint) -> str:
+        rate = self._health_of(endpoint).success_rate_24h
+        return "—" if rate is None else f"{rate:.1%}"
+
     actions = ["rotate_secrets", "send_test_events"]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:

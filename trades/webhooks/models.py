@@ -147,6 +147,12 @@ class WebhookDelivery(models.Model):
             # API and admin: an endpoint's / a tenant's deliveries, newest first
             models.Index(fields=["endpoint", "-id"], name="webhookdelivery_endpoint_idx"),
             models.Index(fields=["tenant", "-id"], name="webhookdelivery_tenant_idx"),
+            # endpoint health (API, console, /metrics): an endpoint's backlog and its oldest
+            models.Index(
+                fields=["endpoint", "created_at"],
+                condition=Q(state="pending"),
+                name="webhookdelivery_ep_pending_idx",
+            ),
             # redeliver's cap counts a tenant's deliveries waiting for their first try
             models.Index(
                 fields=["tenant"],
@@ -181,7 +187,11 @@ class WebhookAttempt(models.Model):
     error = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
-        indexes = [models.Index(fields=["delivery", "id"], name="webhookattempt_delivery_idx")]
+        indexes = [
+            models.Index(fields=["delivery", "id"], name="webhookattempt_delivery_idx"),
+            # endpoint health: the attempts of the last day
+            models.Index(fields=["started_at"], name="webhookattempt_started_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"

@@ -40,6 +40,17 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class EndpointHealthSerializer(serializers.Serializer):
+    backlog = serializers.IntegerField(help_text="Deliveries pending (not yet delivered).")
+    oldest_pending_seconds = serializers.FloatField(
+        allow_null=True, help_text="Age of the oldest pending delivery; null with none."
+    )
+    attempts_24h = serializers.IntegerField(help_text="Delivery attempts in the last 24 hours.")
+    success_rate_24h = serializers.FloatField(
+        allow_null=True, help_text="Share of those attempts that succeeded; null with none."
+    )
+
+
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     url = StrictURLField(max_length=2000, help_text="Where events are POSTed (http or https).")
     description = StrictCharField(
@@ -54,6 +65,9 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     secrets_expire_at = serializers.SerializerMethodField(
         help_text="When each secret that still signs stops (null: the current one)."
     )
+    health = serializers.SerializerMethodField(
+        help_text="How the endpoint keeps up: backlog, oldest pending, success rate."
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -67,6 +81,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "disabled_at",
             "failing_since",
             "secrets_expire_at",
+            "health",
             "created_at",
             "updated_at",
         ]
@@ -84,6 +99,14 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 
         field = serializers.DateTimeField()
         return [field.to_representation(at) if at else None for at in secret_expiries(endpoint)]
+
+    @extend_schema_field(EndpointHealthSerializer)
+    def get_health(self, endpoint: WebhookEndpoint) -> dict:
+        from trades.webhooks.health import endpoint_health
+
+        page = self.context.get("health") or {}  # a list reads its page's health at once
+        found = page.get(endpoint.pk) or endpoint_health([endpoint.pk])[endpoint.pk]
+        return found.as_dict()
 
 
 class IssuedEndpointSerializer(WebhookEndpointSerializer):

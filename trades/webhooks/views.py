@@ -17,6 +17,7 @@ from trades.api.pagination import BIGINT_MAX, PageQuery
 from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
 from trades.webhooks import endpoints as actions
 from trades.webhooks import serializers as ws
+from trades.webhooks.health import endpoint_health
 from trades.webhooks.models import WebhookDelivery, WebhookEndpoint
 from trades.webhooks.openapi import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
@@ -45,6 +46,11 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
 
     serializer_class = ws.WebhookEndpointSerializer
     ordering = ("-id",)
+
+    def render(self, rows: list[Any]) -> list[dict[str, Any]]:
+        """A page with the health of all its endpoints read at once (two queries)."""
+        context = {**self.get_serializer_context(), "health": endpoint_health([r.pk for r in rows])}
+        return self.get_serializer_class()(rows, many=True, context=context).data
 
     def tenant_queryset(self) -> QuerySet:
         return actions.with_secret_expiries(WebhookEndpoint.objects.for_tenant(self.tenant))

@@ -1,0 +1,101 @@
+"""``GET exports/trades`` and ``GET exports/refunds``: a tenant's rows streamed as NDJSON or
+CSV (``trades.exports``), resumable by cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import Http404, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
+
+from shops.models import Shop
+from trades import exports
+from trades.api import filters, openapi
+from trades.api.views import ERRORS, TenantViewSet
+
+
+class ExportQuery(filters.RangeCheck, serializers.Serializer):
+    ranges = ("modified",)
+
+    format = filters.EnumField(
+        choices=list(exports.MEDIA), required=False, default="ndjson", help_text="ndjson or csv."
+    )
+    shop = filters._id("Only rows of this shop.")
+    modified_after = filters._since("Modified")
+    modified_before = filters._until("Modified")
+    cursor = serializers.CharField(
+        required=False, max_length=500, help_text="The `cursor` of the last row received."
+    )
+
+
+class QueryFormat(DefaultContentNegotiation):
+    """``format`` here names the export's format, not a DRF renderer: errors stay JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: list, format_suffix: str | None = None
+    ) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
+def _schema(what: str) -> Callable:
+    return extend_schema(
+        operation_id=f"exports_{what}",
+        parameters=[ExportQuery],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description=f"The tenant's {what}, one JSON object a line, each with its "
+                '`cursor`; the last line is `{"end": true, "rows": n, "cursor": …}`.',
+            ),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="A header, a row each, then `#end rows=n cursor=…`.",
+            ),
+            **ERRORS,
+        },
+    )
+
+
+class _ExportViewSet(TenantViewSet):
+    content_negotiation_class = QueryFormat
+    what = ""
+
+    def list(self, request: Request, **kwargs: Any) -> StreamingHttpResponse:
+        params = filters.parse_query(request, ExportQuery)
+        shops = Shop.objects.for_tenant(self.tenant)
+        if "shop" in params and not shops.filter(pk=params["shop"]).exists():
+            raise Http404
+        if "cursor" in params:
+            try:
+                exports.decode_cursor(params["cursor"])
+            except exports.BadExportCursor as error:
+                raise serializers.ValidationError({"cursor": [str(error)]}) from None
+        queryset = exports.KINDS[self.what].model.objects.filter(tenant=self.tenant)
+        return exports.response(self.what, queryset, params)
+
+
+class TradeExportViewSet(_ExportViewSet):
+    """A tenant's trades with their lines, oldest change first."""
+
+    what = "trades"
+    openapi_resource = openapi.TRADE_EXPORTS
+
+    @_schema("trades")
+    def list(self, request: Request, **kwargs: Any) -> StreamingHttpResponse:
+        return super().list(request, **kwargs)
+
+
+class RefundExportViewSet(_ExportViewSet):
+    """A tenant's refunds, oldest change first."""
+
+    what = "refunds"
+    openapi_resource = openapi.REFUND_EXPORTS
+
+    @_schema("refunds")
+    def list(self, request: Request, **kwargs: Any) -> StreamingHttpResponse:
+        return super().list(request, **kwargs)
