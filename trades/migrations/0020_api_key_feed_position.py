@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trades', '0017_webhook_endpoint_health_indexes'),
+        ('trades', '0019_webhook_endpoint_health_indexes'),
     ]
 
     operations = [

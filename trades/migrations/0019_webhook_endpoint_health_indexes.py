@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('shops', '0009_syncrun_refetch_kind'),
-        ('trades', '0016_job_params_and_outcome'),
+        ('trades', '0018_job_params_and_outcome'),
     ]
 
     operations = [

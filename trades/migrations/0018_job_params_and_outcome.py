@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trades', '0015_changeevent_shop_key'),
+        ('trades', '0017_presale_reservations'),
     ]
 
     operations = [
