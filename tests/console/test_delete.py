@@ -43,8 +43,9 @@ def test_owner_deletes_a_shop_with_its_synced_rows_and_schedules(client, schedul
     assert not page.context["perms_lacking"] and not page.context["protected"]
     counts = dict(page.context["model_count"])
     checkpoints = Checkpoint.objects.filter(shop=shop).count()
-    assert counts["trades"] == 1 and counts["checkpoints"] == checkpoints >= 3
-    assert "Trades: 1" in page.content.decode()
+    trades = Trade.objects.filter(shop=shop).count()
+    assert counts["trades"] == trades >= 1 and counts["checkpoints"] == checkpoints >= 3
+    assert f"Trades: {trades}" in page.content.decode()
 
     response = client.post(shop_url(shop), {"post": "yes"})
     assert response.status_code == 302, response.content.decode()[:2000]
