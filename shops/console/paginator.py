@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from django.contrib.admin import ShowFacets
+from django.contrib.admin.views.main import PAGE_VAR
 from django.core.paginator import Paginator
 
 
@@ -32,8 +33,6 @@ MAX_PAGE = 10**9
 
 
 def requested_page(request) -> int:
-    from django.contrib.admin.views.main import PAGE_VAR
-
     try:
         page = int(request.GET.get(PAGE_VAR, 1))
     except ValueError:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from shops.console.one_time import take_secrets
+from shops.console.tenancy import WRITE_ROLES, has_role
 from shops.models import Membership, Shop
 
 register = template.Library()
@@ -27,8 +29,6 @@ def reauth_banner(context) -> dict:
 @register.simple_tag(takes_context=True)
 def may_connect(context) -> bool:
     """Whether the user may connect shops (an owner or admin somewhere, or an operator)."""
-    from shops.console.tenancy import WRITE_ROLES, has_role
-
     request = context.get("request")
     return request is not None and has_role(request, None, WRITE_ROLES)
 
@@ -36,7 +36,5 @@ def may_connect(context) -> bool:
 @register.inclusion_tag("admin/shops/one_time_secrets.html", takes_context=True)
 def one_time_secrets(context) -> dict:
     """New tokens and secrets, shown on this page and never again (shops/console/one_time.py)."""
-    from shops.console.one_time import take_secrets
-
     request = context.get("request")
     return {"secrets": take_secrets(request) if request is not None else []}

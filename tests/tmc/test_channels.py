@@ -11,7 +11,7 @@ import pytest
 from tests.support.oracle import assert_matches_oracle, trades_current
 from trades.feed.changes import read_changes
 from trades.sync.incremental import sync_shop
-from trades.tmc.consumer import counters
+from trades.tmc.stats import counters
 
 from .conftest import (
     freshness,

@@ -14,8 +14,10 @@ from ordersync.taobao import api
 from shops.models import Shop
 from shops.top import client_for_shop
 from trades.models import Refund, Trade
-from trades.tmc.consumer import Consumer, counters, permit_shops
+from trades.tmc.consumer import Consumer
 from trades.tmc.models import TmcShop
+from trades.tmc.permits import permit_shops
+from trades.tmc.stats import counters
 
 from .conftest import drain, platform, running, wait_until
 

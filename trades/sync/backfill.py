@@ -18,6 +18,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
@@ -30,6 +31,7 @@ from trades.sync.poison import REFUND_SET_ASIDE, SetAside
 from trades.sync.reading import WindowTooLarge, prefetched, read_forward
 from trades.sync.streams import REFUNDS, TRADE_FIELDS
 from trades.sync.windows import Window, narrower
+from trades.sync.write import write_trades
 
 DAY = timedelta(days=1)
 
@@ -265,13 +267,9 @@ def _read_slice(shop: Shop, client: TopClient, window: Window, counters, set_asi
 
 
 def _write_page(shop: Shop, client: TopClient, items: list[dict], counters, set_aside) -> None:
-    from trades.sync.write import write_trades
-
     items = complete_page(shop, client, set_aside.drop_malformed(items, "tid"), set_aside)
     result = write_trades(shop, items)
-    counters.pages += 1
-    counters.trades_seen += result.seen
-    counters.trades_written += result.written
+    counters.count_written(result)
 
 
 def _backfill_refunds(shop: Shop, client: TopClient, counters, on_progress) -> None:
@@ -306,8 +304,6 @@ def _backfill_refunds(shop: Shop, client: TopClient, counters, on_progress) -> N
 @transaction.atomic
 def _finish(shop: Shop) -> None:
     checkpoint = _lock(shop)
-    from django.utils import timezone
-
     checkpoint.progress = {**checkpoint.progress, "finished_at": format_time(timezone.now())}
     checkpoint.last_success_at = timezone.now()
     checkpoint.consecutive_failures = 0

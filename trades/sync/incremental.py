@@ -384,9 +384,7 @@ def read_window(
         result = spec.write(shop, items, client=client)  # it settles same-second conflicts
         if watch is not None:
             watch.saw(keys, result.changes)
-        counters.pages += 1
-        counters.trades_seen += result.seen
-        counters.trades_written += result.written
+        counters.count_written(result)
     return rows
 
 

@@ -260,55 +260,23 @@ def _local(shop: Shop, tids) -> dict[int, datetime]:
 
 
 def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileReport:
-    types = ",".join(settings.SYNC_TRADE_TYPES)
+    """The day's trades (by created) on the platform against ours; repair the difference."""
     sold = partial(
         api.trades_sold_get,
         client,
         shop.session_key,
         start_created=start,
         end_created=end - timedelta(seconds=1),  # both bounds are inclusive
-        type=types,
+        type=",".join(settings.SYNC_TRADE_TYPES),
     )
     platform_count = sold(fields="tid", page_size=1, use_has_next=False).total_results or 0
     local_count = Trade.objects.filter(
         shop=shop, created__gte=start, created__lt=end, type__in=settings.SYNC_TRADE_TYPES
     ).aggregate(n=Count("id"))["n"]
-
-    platform: dict[int, datetime] = {}
-    if platform_count != local_count:
-        fetch = partial(sold, fields=LISTING_FIELDS, page_size=100, use_has_next=True)
-        for items in read_forward(lambda page_no: fetch(page_no=page_no)):
-            platform.update({t["tid"]: _modified(t) for t in items if t.get("tid")})
+    platform = _listed_by_created(sold) if platform_count != local_count else {}
     if end > start:
-        changed = partial(
-            api.trades_sold_increment_get,
-            client,
-            shop.session_key,
-            start_modified=start,
-            end_modified=end,
-            fields=LISTING_FIELDS,
-            page_size=100,
-            type=types,
-        )
-        pages = read_backward(
-            lambda page_no, start_at, size: changed(
-                page_no=page_no, start_modified=start_at, page_size=size
-            ),
-            start=start,
-            page_size=100,
-            split_threshold=10**9,  # a reconcile reads the whole day, however large
-        )
-        for items in pages:
-            for t in items:
-                if t.get("tid"):
-                    modified = _modified(t)
-                    platform[t["tid"]] = max(modified, platform.get(t["tid"], modified))
-
-    local = _local(shop, platform)
-    missing = sorted(tid for tid in platform if tid not in local)
-    stale = sorted(
-        tid for tid, modified in platform.items() if tid in local and local[tid] < modified
-    )
+        _add_listed_by_modified(platform, shop, client, start, end)
+    missing, stale = _differences(shop, platform)
     fetched, fixed = _repair(shop, client, missing + stale, counters)
     return ReconcileReport(
         tenant_id=shop.tenant_id,
@@ -326,6 +294,53 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
             "not_found": sorted(set(missing + stale) - fetched)[:DETAIL_LIMIT],
         },
     )
+
+
+def _listed_by_created(sold) -> dict[int, datetime]:
+    """Every trade the platform lists as created in the day: tid → modified."""
+    fetch = partial(sold, fields=LISTING_FIELDS, page_size=100, use_has_next=True)
+    platform: dict[int, datetime] = {}
+    for items in read_forward(lambda page_no: fetch(page_no=page_no)):
+        platform.update({t["tid"]: _modified(t) for t in items if t.get("tid")})
+    return platform
+
+
+def _add_listed_by_modified(platform: dict, shop: Shop, client: TopClient, start, end) -> None:
+    """Add the trades modified in the day (created any time), keeping each one's newest
+    ``modified``."""
+    changed = partial(
+        api.trades_sold_increment_get,
+        client,
+        shop.session_key,
+        start_modified=start,
+        end_modified=end,
+        fields=LISTING_FIELDS,
+        page_size=100,
+        type=",".join(settings.SYNC_TRADE_TYPES),
+    )
+    pages = read_backward(
+        lambda page_no, start_at, size: changed(
+            page_no=page_no, start_modified=start_at, page_size=size
+        ),
+        start=start,
+        page_size=100,
+        split_threshold=10**9,  # a reconcile reads the whole day, however large
+    )
+    for items in pages:
+        for t in items:
+            if t.get("tid"):
+                modified = _modified(t)
+                platform[t["tid"]] = max(modified, platform.get(t["tid"], modified))
+
+
+def _differences(shop: Shop, platform: dict[int, datetime]) -> tuple[list[int], list[int]]:
+    """The tids we lack, and those we hold in an older version than the platform's."""
+    local = _local(shop, platform)
+    missing = sorted(tid for tid in platform if tid not in local)
+    stale = sorted(
+        tid for tid, modified in platform.items() if tid in local and local[tid] < modified
+    )
+    return missing, stale
 
 
 def _compare_refunds(shop: Shop, client: TopClient, start, end, counters, report) -> None:
@@ -406,7 +421,6 @@ def _repair(
             batch.append(record)
             fetched.add(value)
         result = write(shop, batch, current=True)  # detail answers: always current
-        counters.trades_seen += result.seen
-        counters.trades_written += result.written
+        counters.count_written(result, pages=0)
         fixed.update(change.key for change in result.changes)
     return fetched, fixed

@@ -18,6 +18,7 @@ from shops import actions
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.sync.poison import TradesNotFound, count_not_found
 from trades.sync.windows import narrower
+from trades.sync.write import WriteResult
 
 log = logging.getLogger("ordersync.sync")
 
@@ -38,6 +39,12 @@ class Counters:
     set_aside: list[dict] = field(default_factory=list)  # poison records left to reconcile
     late_arrivals: int = 0  # changes found behind a window end already passed
     notes: list[str] = field(default_factory=list)  # what the run did out of the ordinary
+
+    def count_written(self, result: WriteResult, pages: int = 1) -> None:
+        """A page (or, with ``pages=0``, a batch of details) went through the write path."""
+        self.pages += pages
+        self.trades_seen += result.seen
+        self.trades_written += result.written
 
 
 def start_run(shop: Shop, stream: str, kind: str) -> SyncRun:

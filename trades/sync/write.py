@@ -23,7 +23,6 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import transaction
 from psycopg.types.json import Jsonb
@@ -36,6 +35,7 @@ from shops.models import Shop
 from shops.top import client_for_shop
 from trades.db import binary_cursor
 from trades.feed.changes import Change, record_changes
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 
 TRADE_COLUMNS = {
     # column: (postgres array type, value from the wire trade)
@@ -154,14 +154,10 @@ class Entity:
 
 
 def _fullinfo(client: TopClient, shop: Shop, tid: int) -> dict:
-    from trades.sync.streams import TRADE_FIELDS  # streams imports this module
-
     return api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
 
 
 def _refund(client: TopClient, shop: Shop, refund_id: int) -> dict:
-    from trades.sync.streams import REFUND_FIELDS
-
     return api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
 
 
@@ -328,7 +324,3 @@ def stored_whole(shop: Shop, entries: list[dict]) -> dict[int, dict]:
             ],
         )
         return {tid: json.loads(payload) for tid, payload in cursor.fetchall()}
-
-
-def platform_modified(record: dict) -> datetime | None:
-    return parse_time(record.get("modified"))

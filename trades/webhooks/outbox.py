@@ -19,6 +19,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
+from django_q.tasks import async_task
 
 from trades.feed.models import ChangeEvent
 from trades.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -94,8 +95,6 @@ def emit(tenant_id: int, type: str, data: dict, shop_id: int | None = None) -> l
 def queue_deliveries(delivery_ids: Iterable[int], not_before: float | None = None) -> None:
     """Hand deliveries to the workers in batches of ``WEBHOOKS_BATCH_SIZE``; a task with
     ``not_before`` (epoch seconds) waits for it before it claims them."""
-    from django_q.tasks import async_task
-
     ids = list(delivery_ids)
     size = settings.WEBHOOKS_BATCH_SIZE
     for start in range(0, len(ids), size):

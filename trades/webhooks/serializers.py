@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trades.api.filters import EnumField
+from trades.webhooks.endpoints import secret_expiries
 from trades.webhooks.models import (
     SUBSCRIBABLE,
     WebhookAttempt,
@@ -83,8 +84,6 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         ]
 
     def get_secrets_expire_at(self, endpoint: WebhookEndpoint) -> list[str | None]:
-        from trades.webhooks.endpoints import secret_expiries
-
         field = serializers.DateTimeField()
         return [field.to_representation(at) if at else None for at in secret_expiries(endpoint)]
 
