@@ -142,7 +142,7 @@ ADMIN_LOGIN_THROTTLE_RATE = matching(
     "ADMIN_LOGIN_THROTTLE_RATE", "20/h", _RATE_PATTERN, "attempts/period, e.g. 20/h"
 )
 
-# --- HTTPS (production defaults with DEBUG=False; see README "Security") ----------------------
+# --- HTTPS (production defaults with DEBUG=False; see docs/operations.md) ----------------------
 # Cookies only over HTTPS, never readable by scripts; every plain-HTTP request redirected.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = boolean("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True

@@ -7,7 +7,7 @@ from django.db import models
 from shops.models import Shop, Tenant
 
 # The statuses the platform documents; the API's status filters accept these.
-# Reference: top-api.md, taobao.trades.sold.get "status" and taobao.refunds.receive.get
+# Reference: docs/platform.md §5, taobao.trades.sold.get "status" and taobao.refunds.receive.get
 TRADE_STATUSES = [
     "TRADE_NO_CREATE_PAY",
     "WAIT_BUYER_PAY",

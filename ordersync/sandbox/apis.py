@@ -1,7 +1,7 @@
 """The API handlers. Each takes a :class:`Call` and returns the response fields (lists as
 plain Python lists; the envelope is added by the protocol layer).
 
-References: top-api.md §4 (trades.sold.get, increment.get, incrementv.get, fullinfo.get,
+References: docs/platform.md §4 (trades.sold.get, increment.get, incrementv.get, fullinfo.get,
 trade.get, refunds.receive.get, refund.get, logistics.trace.search, time.get) and §7 (TMC:
 tmc.user.permit/cancel/get, tmc.group.add, tmc.messages.consume/confirm).
 """
@@ -128,7 +128,7 @@ def paged(call: Call, items: list, render) -> tuple[dict, list]:
     page_no = int_param(call, "page_no", 1, 1)
     page_size = int_param(call, "page_size", 40, 1, 100)
     if faults.max_page_no and page_no > faults.max_page_no and faults.applies_to(call.method):
-        # The platform's deepest page is not documented (top-api §11): the sandbox answers
+        # The platform's deepest page is not documented (docs/platform.md §11): the sandbox answers
         # as for any page_no out of bounds.
         raise invalid_arg("page_no", f"must be 1..{faults.max_page_no}")
     if faults.tie_shuffle and call.method in MODIFIED_SORTED and faults.applies_to(call.method):

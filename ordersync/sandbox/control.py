@@ -1,4 +1,4 @@
-"""The JSON control and ground-truth API under ``/_sandbox/`` (documented in README.md)."""
+"""The JSON control and ground-truth API under ``/_sandbox/`` (documented in docs/sandbox.md)."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ class Faults:
     skew_seconds: float = 0.0  # sandbox clock = real clock + skew
     drift_rate: float = 0.0  # chance, per increment.get page, that trades in its window change
     drift_trades: int = 1  # how many trades one drift event changes
-    # order of the refund list, which the platform does not document (top-api.md §4.8):
+    # order of the refund list, which the platform does not document (docs/platform.md §4.8):
     # "modified_desc" (like the trade lists) or "created_asc" (stable: created, refund_id)
     refund_order: str = "modified_desc"
     peak_mode: bool = False  # list APIs omit orders, payment and logistics fields

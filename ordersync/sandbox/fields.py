@@ -6,7 +6,7 @@ import hashlib
 import json
 from functools import lru_cache
 
-# Left out of list APIs in peak mode (top-api.md §4.13).
+# Left out of list APIs in peak mode (docs/platform.md §4.13).
 PEAK_DROPPED = frozenset(
     {
         "orders",

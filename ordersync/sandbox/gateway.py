@@ -61,7 +61,7 @@ def handle(world: World, query: str, body: bytes, content_type: str) -> Reply:
 
 
 def wrong_verb(world: World, query: str) -> Reply:
-    """Any verb but GET and POST: code 9, "use uppercase POST or GET" (top-api §3.1)."""
+    """Any verb but GET and POST: code 9, "use uppercase POST or GET" (docs/platform.md §3.1)."""
     fmt = merge_params(query, b"", "").get("format") or "xml"
     with world.lock:
         world.errors[9] += 1
@@ -110,7 +110,7 @@ def _process(world: World, params: dict) -> tuple[str, dict]:
 
 def no_permission(method: str) -> TopError:
     """An API the app's permission packages do not include. Code 11 and this sub_code are
-    what top-api.md §3.1–3.2 records (a public capture); whether the platform checks the
+    what docs/platform.md §3.1–3.2 records (a public capture); whether the platform checks the
     permission before or after flow control is UNCONFIRMED: here it comes first, so a
     refused call spends no budget."""
     return TopError(11, "isv.permission-api-package-limit", f"no permission for {method}")
@@ -126,7 +126,7 @@ def _check_signature(params: dict, secret: str) -> None:
     given = given.upper()
     if sign(params, secret, sign_method) == given:
         return
-    # How the platform treats a present, empty parameter is not documented (top-api §1.4).
+    # How the platform treats a present, empty parameter is not documented (docs/platform.md §1.4).
     # The Java SDK never sends one; the Python, PHP and Go SDKs send it and sign it as a
     # bare name. Both must work against the sandbox, so both forms are accepted.
     has_empty = any(value == "" for name, value in params.items() if name != "sign")

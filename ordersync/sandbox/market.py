@@ -27,10 +27,10 @@ TERMINAL = frozenset({"TRADE_FINISHED", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"
 DEFAULT_TYPES = frozenset({"fixed", "auction", "auto_delivery", "ec", "cod", "step"})
 ALL_TYPES = DEFAULT_TYPES | {"tmall_i18n", "o2o_offlinetrade", "nopaid", "fenxiao", "eticket"}
 # refunds.receive.get without ``type`` lists refunds of guarantee_trade (fixed, auction) and
-# auto_delivery trades only (top-api.md §4.8: "type (default guarantee_trade, auto_delivery)")
+# auto_delivery trades only (docs/platform.md §4.8: "type (default guarantee_trade, auto_delivery)")
 REFUND_DEFAULT_TYPES = frozenset({"fixed", "auction", "auto_delivery"})
 # Orders the refund list can be sorted in: the platform does not document its order
-# (top-api.md §4.8, UNCONFIRMED), so the ``refund_order`` fault picks one.
+# (docs/platform.md §4.8, UNCONFIRMED), so the ``refund_order`` fault picks one.
 REFUND_ORDERS = ("modified_desc", "created_asc")
 TRADE_STATUSES = frozenset(
     {

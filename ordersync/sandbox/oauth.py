@@ -1,6 +1,6 @@
 """Seller authorization: ``/authorize`` (code flow) and ``/token`` (code and refresh grants).
 
-Reference: top-api.md §9. Refresh tokens rotate: each refresh returns a new one and the old
+Reference: docs/platform.md §9. Refresh tokens rotate: each refresh returns a new one and the old
 one stops working. Sessions expire after ``session_ttl_seconds`` and then get code 27.
 """
 

@@ -1,6 +1,6 @@
 """Wire format of the TOP gateway: parameters, system-parameter errors and envelopes.
 
-Reference: top-api.md §1–3 (shared design notes).
+Reference: docs/platform.md §1–3.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """TMC (淘宝消息服务), the HTTP-pull form: permits, per-group queues, consume and confirm.
 
-Reference: top-api.md §7 (topics §7.5, content fields §7.6, delivery semantics §7.7, HTTP
+Reference: docs/platform.md §7 (topics §7.5, content fields §7.6, delivery semantics §7.7, HTTP
 consume/confirm §7.8) and §10.10 (what a simulator must reproduce).
 
 A change to a trade or refund of a permitted seller publishes a message to every app that
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ordersync.sandbox.clock import fmt
 
 MESSAGE_ID_BASE = 8_100_000_000_000_000_000  # int64 ids beyond 2^53, like the platform's
-PUB_APP_KEY = "12497914"  # the publisher key official trade messages carry (top-api §7.8)
+PUB_APP_KEY = "12497914"  # the publisher key official trade messages carry (docs/platform.md §7.8)
 MAX_QUEUE = 200_000  # beyond this a queue drops its oldest messages (no consumer running)
 DEFAULT_GROUP = "default"
 
@@ -229,7 +229,7 @@ class Tmc:
         }
 
 
-# --- topics and contents (top-api §7.5, §7.6) ---------------------------------------------
+# --- topics and contents (docs/platform.md §7.5, §7.6) --------------------------------------------
 def trade_topic(previous: dict | None, data: dict) -> str:
     """The topic of a new trade version, from what changed since ``previous``."""
     if previous is None:

@@ -35,7 +35,7 @@ class Page:
 
 def time_get(client: TopClient) -> datetime:
     """Platform time, aware Asia/Shanghai (second resolution)."""
-    # Reference: taobao.time.get, top-api.md §4.7 (metadata: util/taobao_time_get.json)
+    # Reference: taobao.time.get, docs/platform.md §4.7 (metadata: util/taobao_time_get.json)
     body = client.call("taobao.time.get", {})
     return _required(parse_time(body.get("time")), "time", "taobao.time.get")
 
@@ -54,7 +54,7 @@ def trades_sold_get(
     type: str | None = None,
 ) -> Page:
     """Sold trades by creation time, ``created`` descending; only the last 3 months."""
-    # Reference: taobao.trades.sold.get, top-api.md §4.1 (tbtrade/taobao_trades_sold_get.json)
+    # Reference: taobao.trades.sold.get, docs/platform.md §4.1 (tbtrade/taobao_trades_sold_get.json)
     params = {
         "fields": fields,
         "start_created": start_created,
@@ -86,7 +86,7 @@ def trades_sold_increment_get(
     ``use_has_next`` defaults to False because reading from the last page back needs
     ``total_results``.
     """
-    # Reference: http://developer.alibaba.com/docs/api.htm?apiId=128, top-api.md §4.2
+    # Reference: http://developer.alibaba.com/docs/api.htm?apiId=128, docs/platform.md §4.2
     params = {
         "fields": fields,
         "start_modified": start_modified,
@@ -117,7 +117,7 @@ def trades_sold_incrementv_get(
     window ≤ 1 day), newest first. Unlike ``modified``, that time has no visibility gap.
 
     Apps without the API's permission package get code 11 (PermissionDenied)."""
-    # Reference: https://developer.alibaba.com/docs/api.htm?apiId=21470, top-api.md §4.3
+    # Reference: https://developer.alibaba.com/docs/api.htm?apiId=21470, docs/platform.md §4.3
     params = {
         "fields": fields,
         "start_create": start_create,
@@ -133,7 +133,8 @@ def trades_sold_incrementv_get(
 
 def trade_fullinfo_get(client: TopClient, session: str, tid: int, fields: Fields) -> dict:
     """One trade in full: the final word on a trade's state."""
-    # Reference: taobao.trade.fullinfo.get, top-api.md §4.5 (tbtrade/taobao_trade_fullinfo_get.json)
+    # Reference: taobao.trade.fullinfo.get, docs/platform.md §4.5
+    # (metadata: tbtrade/taobao_trade_fullinfo_get.json)
     params = {"tid": tid, "fields": fields}
     return _item(client, "taobao.trade.fullinfo.get", params, session, "trade")
 
@@ -154,7 +155,7 @@ def refunds_receive_get(
 
     Without ``type`` the platform lists only refunds of guarantee_trade and auto_delivery
     trades; pass every type wanted. The list's sort order is not documented."""
-    # Reference: taobao.refunds.receive.get, top-api.md §4.8 (refund/…receive_get.json)
+    # Reference: taobao.refunds.receive.get, docs/platform.md §4.8 (refund/…receive_get.json)
     params = {
         "fields": fields,
         "start_modified": start_modified,
@@ -169,14 +170,14 @@ def refunds_receive_get(
 
 def refund_get(client: TopClient, session: str, refund_id: int, fields: Fields) -> dict:
     """One refund."""
-    # Reference: taobao.refund.get, top-api.md §4.9 (tbrefund/taobao_refund_get.json)
+    # Reference: taobao.refund.get, docs/platform.md §4.9 (tbrefund/taobao_refund_get.json)
     params = {"refund_id": refund_id, "fields": fields}
     return _item(client, "taobao.refund.get", params, session, "refund")
 
 
 def logistics_trace_search(client: TopClient, session: str, tid: int) -> dict:
     """The logistics trace of a trade: out_sid, company_name, status, trace_list[]."""
-    # Reference: taobao.logistics.trace.search, top-api.md §4.10
+    # Reference: taobao.logistics.trace.search, docs/platform.md §4.10
     body = client.call("taobao.logistics.trace.search", {"tid": tid}, session=session)
     body.pop("request_id", None)
     body.setdefault("trace_list", [])
@@ -201,7 +202,7 @@ def tmc_user_permit(
 ) -> bool:
     """Subscribe the session's seller to the app's TMC topics (``topics`` overwrites). The
     seller's messages go to the group ``default`` until :func:`tmc_group_add` moves it."""
-    # Reference: taobao.tmc.user.permit, top-api.md §7.1 (tmc/taobao_tmc_user_permit.json)
+    # Reference: taobao.tmc.user.permit, docs/platform.md §7.1 (tmc/taobao_tmc_user_permit.json)
     params = {"topics": ",".join(topics) if topics else None}
     body = client.call("taobao.tmc.user.permit", params, session=session)
     return _bool(body.get("is_success"))
@@ -210,7 +211,7 @@ def tmc_user_permit(
 def tmc_group_add(client: TopClient, group: str, nicks: Iterable[str]) -> str:
     """Put permitted sellers (at most 200 ``nicks``) in the app's TMC ``group``: their new
     messages are consumed from that group; messages queued before stay where they were."""
-    # Reference: taobao.tmc.group.add, top-api.md §7.1 (tmc/taobao_tmc_group_add.json)
+    # Reference: taobao.tmc.group.add, docs/platform.md §7.1 (tmc/taobao_tmc_group_add.json)
     params = {"group_name": group, "nicks": ",".join(nicks)}
     body = client.call("taobao.tmc.group.add", params)
     return str(body.get("group_name") or group)
@@ -221,7 +222,8 @@ def tmc_messages_consume(
 ) -> list[TmcMessage]:
     """Pull up to ``quantity`` (10..200) messages of the app's ``group``; each must be
     confirmed, or it comes back after the server's visibility timeout."""
-    # Reference: taobao.tmc.messages.consume, top-api.md §7.8 (tmc/taobao_tmc_messages_consume.json)
+    # Reference: taobao.tmc.messages.consume, docs/platform.md §7.8
+    # (metadata: tmc/taobao_tmc_messages_consume.json)
     params = {"group_name": group, "quantity": quantity}
     body = client.call("taobao.tmc.messages.consume", params)
     return [_tmc_message(m) for m in body.get("messages") or []]
@@ -229,7 +231,8 @@ def tmc_messages_consume(
 
 def tmc_messages_confirm(client: TopClient, ids: Iterable[int], *, group: str = "default") -> bool:
     """Confirm consumed messages (at most 200 ids per call)."""
-    # Reference: taobao.tmc.messages.confirm, top-api.md §7.8 (tmc/taobao_tmc_messages_confirm.json)
+    # Reference: taobao.tmc.messages.confirm, docs/platform.md §7.8
+    # (metadata: tmc/taobao_tmc_messages_confirm.json)
     params = {"group_name": group, "s_message_ids": ",".join(str(i) for i in ids)}
     body = client.call("taobao.tmc.messages.confirm", params)
     return _bool(body.get("is_success"))

@@ -194,7 +194,7 @@ class TopClient:
             "session": session or None,
         }
         system = {k: v for k, v in system.items() if v is not None}
-        # Never send an empty param: whether the server signs it is unknown (top-api §1.4).
+        # Never send an empty param: whether the server signs it is unknown (docs/platform.md §1.4).
         form = {k: w for k, v in params.items() if (w := to_wire(v)) is not None}
         system["sign"] = sign({**form, **system}, self.app.app_secret, self.app.sign_method)
         return system, form

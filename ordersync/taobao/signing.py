@@ -17,7 +17,7 @@ def signing_string(params: Mapping[str, str], include_empty: bool = False) -> st
 
     ``sign`` itself is left out. Empty values are left out as the official Java and .NET
     SDKs do; ``include_empty`` keeps them (as bare names), as the official Python, PHP and
-    Go SDKs do (top-api.md §1.4).
+    Go SDKs do (docs/platform.md §1.4).
     """
     return "".join(
         f"{name}{params[name]}"

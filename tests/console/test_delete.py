@@ -1,5 +1,5 @@
 """Deleting from the console: a shop or tenant goes with its read-only synced rows and its
-schedules, for exactly the roles the README names."""
+schedules, for exactly the roles docs/console.md names."""
 
 from __future__ import annotations
 

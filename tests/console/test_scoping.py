@@ -41,8 +41,8 @@ READ_ONLY = {
 }
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey"}
-# what the admin role changes and adds (README: act on shops, schedules, API keys, webhooks);
-# adding a shop means connecting it, so its add page redirects to the connect form
+# what the admin role changes and adds (docs/console.md: act on shops, schedules, API keys,
+# webhooks); adding a shop means connecting it, so its add page redirects to the connect form
 ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint"}
 ADMIN_ADDS = {"shop": 302, "apikey": 200, "webhookendpoint": 200}
 

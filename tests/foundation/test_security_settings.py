@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def documented_production_values() -> dict[str, str]:
-    """The uncommented assignments of .env.example: the values the README calls production."""
+    """The uncommented assignments of .env.example: the production values (docs/operations.md)."""
     text = (ROOT / ".env.example").read_text()
     return dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", text, re.M))
 

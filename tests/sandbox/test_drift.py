@@ -1,5 +1,6 @@
-"""The failure the seed articles describe: forward paging of increment.get over a window
-whose trades change between page calls skips trades; paging from the last page does not."""
+"""The failure the increment.get doc warns of (docs/platform.md §4.2): forward paging of
+increment.get over a window whose trades change between page calls skips trades; paging from
+the last page does not."""
 
 from __future__ import annotations
 

@@ -282,7 +282,7 @@ def test_the_official_python_sdk_works_unchanged(sb, top):
 
 def test_empty_values_signed_or_not_are_both_accepted(top):
     """Java/.NET SDKs leave empty values out of the signature; Python, PHP and Go sign them
-    as bare names (top-api.md §1.4). The gateway takes either, and nothing else."""
+    as bare names (docs/platform.md §1.4). The gateway takes either, and nothing else."""
     for sign_method in ("md5", "hmac", "hmac-sha256"):
         query = top.system("taobao.time.get", sign_method)
         body = {"buyer_nick": "", "fields": "tid"}

@@ -191,7 +191,7 @@ CLOSED = ("TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO")
 
 
 def expected_topic(before: dict, after: dict) -> str:
-    """The topic the platform sends for a lifecycle step (top-api.md §7.5)."""
+    """The topic the platform sends for a lifecycle step (docs/platform.md §7.5)."""
     was, now = before["status"], after["status"]
     if was == "WAIT_BUYER_PAY" and now == "WAIT_SELLER_SEND_GOODS":
         name = "TradeBuyerPay"  # paid, or the final payment of a presale

@@ -1,4 +1,4 @@
-"""The seed article's naive scheme now lives with the benchmarks; the tests import it here."""
+"""The naive scheme now lives with the benchmarks; the tests import it here."""
 
 from tools.bench.naive import naive_sync, naive_sync_refunds
 

@@ -1,4 +1,4 @@
-"""The one mapping function, table-tested with the payloads of top-api.md §2.4, §3."""
+"""The one mapping function, table-tested with the payloads of docs/platform.md §2.4, §3."""
 
 from __future__ import annotations
 

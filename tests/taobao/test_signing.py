@@ -1,4 +1,4 @@
-"""Signing reproduces the vectors of top-api.md §1.5."""
+"""Signing reproduces the vectors of docs/platform.md §1.5."""
 
 from __future__ import annotations
 

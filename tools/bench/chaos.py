@@ -1,4 +1,4 @@
-"""ordersync against the seed article's naive scheme, side by side on one faulty sandbox; and
+"""ordersync against the naive scheme (``naive.py``), side by side on one faulty sandbox; and
 the chaos run the tests share.
 
 A chaos run is never idle-proof by construction alone, so it is built to fail an engine

@@ -1,4 +1,4 @@
-"""The seed article's naive scheme, kept only to show that the sandbox makes it lose orders.
+"""A naive sync scheme, kept only to show that the sandbox makes it lose orders.
 
 Forward paging with ``has_next``, the local clock as "now", the next window starting one
 second after the last one ended, and the checkpoint moved even when a call failed. It asks

@@ -114,7 +114,23 @@ def text(results: dict) -> str:
     return "\n".join(lines)
 
 
-def markdown(results: dict) -> str:
+NOTES_START = "<!-- notes: written by hand; `manage.py bench` keeps them as they are -->"
+NOTES_END = "<!-- end of notes -->"
+
+
+def notes(path: Path) -> str:
+    """The hand-written notes of the page at ``path`` (markers included), or ``""``."""
+    text = path.read_text() if path.exists() else ""
+    start, end = text.find(NOTES_START), text.find(NOTES_END)
+    return text[start : end + len(NOTES_END)] if 0 <= start < end else ""
+
+
+def write_markdown(path: Path, results: dict) -> None:
+    """Render ``results`` to ``path``, keeping the notes the page already holds."""
+    path.write_text(markdown(results, notes(path)))
+
+
+def markdown(results: dict, kept_notes: str = "") -> str:
     m, parts = results["machine"], results["parts"]
     out = [
         "# Benchmarks",
@@ -136,6 +152,7 @@ def markdown(results: dict) -> str:
         "|---|---|",
         *[f"| {name} | {value} |" for name, value in headline(results)],
         "",
+        *([kept_notes, ""] if kept_notes else []),
         "## What the figures mean",
         "",
         *MEANING,

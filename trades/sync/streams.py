@@ -14,7 +14,7 @@ from trades.sync.write import write_refunds, write_trades
 
 def refunds_receive_get(client, session: str, **params) -> api.Page:
     """``refunds.receive.get`` naming every type we sync: without ``type`` the platform lists
-    only refunds of guarantee_trade and auto_delivery trades (top-api.md §4.8). Trade lists
+    only refunds of guarantee_trade and auto_delivery trades (docs/platform.md §4.8). Trade lists
     name their types where they are read (``SYNC_TRADE_TYPES`` too)."""
     params.setdefault("type", ",".join(settings.SYNC_TRADE_TYPES))
     return api.refunds_receive_get(client, session, **params)

@@ -1,6 +1,6 @@
 """The second channel: TMC messages bring changed trades in within seconds.
 
-TMC is at-least-once, unordered and incomplete (top-api.md §7.7), so a message is only a
+TMC is at-least-once, unordered and incomplete (docs/platform.md §7.7), so a message is only a
 hint: "trade T of seller S changed". For each pull the consumer collapses the messages per
 trade and per refund, fetches the current state (``trade.fullinfo.get``, ``refund.get``),
 writes it through the sync engine's write path (monotonic by ``modified``, change feed and

@@ -1,6 +1,6 @@
 """``manage.py bench``: every benchmark figure of ordersync from one run on this machine.
 
-Parts (``--only``): naive (ordersync against the seed article's naive scheme on the chaos
+Parts (``--only``): naive (ordersync against the naive scheme of ``naive.py`` on the chaos
 scenario), double11 (the same two on a burst of 50,000 new trades in three minutes), backfill
 (trades/s and peak RSS per size), scheduler (many shops on a cadence by one qcluster), api
 (partner API latency and requests/s), webhooks (deliveries/s). Results are merged into
@@ -102,7 +102,7 @@ class Part(BaseCommand):
             path = Path(opts["json"])
             results = json.loads(path.read_text())
             markdown = Path(opts["markdown"] or path.with_suffix(".md"))
-            markdown.write_text(report.markdown(results))
+            report.write_markdown(markdown, results)
             self.stdout.write(report.text(results))
             return
         only = [p.strip() for p in opts["only"].split(",") if p.strip()]
@@ -141,7 +141,7 @@ class Part(BaseCommand):
             }
             # written after each part: a long run cut short keeps what it measured
             results = report.merge(path, machine, {name: parts[name]})
-            markdown.write_text(report.markdown(results))
+            report.write_markdown(markdown, results)
         self.stdout.write(report.text({"machine": describe_machine(), "parts": parts}))
         self.stdout.write(f"results: {path}, {markdown}")
 

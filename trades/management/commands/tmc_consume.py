@@ -1,4 +1,4 @@
-"""Run the TMC consumers: a long-lived process beside ``qcluster`` (see README, "TMC")."""
+"""Run the TMC consumers: a long-lived process beside ``qcluster`` (see docs/tmc.md)."""
 
 from __future__ import annotations
 

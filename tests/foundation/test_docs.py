@@ -1,0 +1,151 @@
+"""The docs navigate: the README's map and `docs/` agree, every link lands, nothing is cited
+that the repository does not hold, and the generated benchmark page is what its generator
+writes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from tools.bench import report
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+REPO_PATH = re.compile(r"`((?:ordersync|shops|trades|tests|templates|docs)/[\w./-]*)`")
+FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+# Written in parts so that this file does not name what it looks for.
+OUTSIDE = [
+    "../" + "shared",
+    "shared/" + "top-api",
+    "top-" + "api.md",
+    "top-" + "api §",
+    "DESIGN" + ".md",
+    "STYLE" + ".md",
+    "seed " + "article",
+]
+
+
+def pages() -> list[Path]:
+    return sorted(DOCS.glob("*.md"))
+
+
+def docs_map() -> set[str]:
+    """The `docs/*.md` pages the README's documentation map links to."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Documentation", 1)[1].split("\n## ", 1)[0]
+    return {target for target in LINK.findall(table) if target.startswith("docs/")}
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {slug(h) for h in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+def links(page: Path) -> list[str]:
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return [t for t in LINK.findall(text) if not re.match(r"[a-z]+:", t)]
+
+
+def project_files() -> list[Path]:
+    """What git tracks or would track; without git, the tree but local state."""
+    git = shutil.which("git")
+    listing = subprocess.run(
+        [git or "false", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if git and listing.returncode == 0:
+        files = [ROOT / name for name in listing.stdout.splitlines() if name]
+    else:
+        local = {".git", ".venv", ".data", ".hypothesis", ".ruff_cache", "__pycache__", "artifacts"}
+        files = [f for f in ROOT.rglob("*") if not local & set(f.relative_to(ROOT).parts)]
+    return [f for f in files if f.is_file() and f.suffix not in {".png", ".pickle", ".gz", ".pyc"}]
+
+
+def test_the_readme_is_a_front_page():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) < 200
+    for heading in ("## Quick start", "## Documentation", "## Layout"):
+        assert heading in readme
+
+
+def test_the_docs_map_and_the_docs_folder_agree():
+    linked = docs_map()
+    assert len(linked) >= 10, linked
+    missing = {target for target in linked if not (ROOT / target).is_file()}
+    assert missing == set(), "linked from the README's map but absent"
+    unlinked = {f"docs/{page.name}" for page in pages()} - linked
+    assert unlinked == set(), "pages of docs/ missing from the README's map"
+
+
+def test_every_relative_link_lands():
+    broken = []
+    for page in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *pages()]:
+        for target in links(page):
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            if not dest.exists():
+                broken.append(f"{page.name}: {target}")
+            elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert broken == []
+
+
+def test_every_path_the_docs_name_exists():
+    named = {
+        (page.name, path)
+        for page in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *pages()]
+        for path in REPO_PATH.findall(page.read_text(encoding="utf-8"))
+    }
+    assert len(named) > 50
+    assert sorted((page, path) for page, path in named if not (ROOT / path).exists()) == []
+
+
+def test_nothing_cites_what_the_repository_does_not_hold():
+    found = []
+    for path in project_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        found += [f"{path.relative_to(ROOT)}: {word}" for word in OUTSIDE if word in text]
+    assert found == []
+
+
+def test_the_quick_start_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'"
+    assert f"```bash\n{install} && .venv/bin/python manage.py demo\n```" in readme
+    assert "```bash\n.venv/bin/python -m pytest\n```" in readme
+    ci = (ROOT / ".ci" / "run").read_text().replace(" --quiet", "")
+    for command in [*install.split(" && "), ".venv/bin/python -m pytest"]:
+        assert f"\n{command}\n" in ci, command
+
+
+def test_the_benchmark_page_is_what_bench_writes_from_its_figures():
+    page = DOCS / "benchmarks.md"
+    results = json.loads((DOCS / "benchmarks.json").read_text())
+    assert report.notes(page), "the hand-written notes have lost their markers"
+    assert report.markdown(results, report.notes(page)) == page.read_text()
+
+
+def test_bench_keeps_the_notes_when_it_rewrites_the_page(tmp_path):
+    page = tmp_path / "benchmarks.md"
+    results = json.loads((DOCS / "benchmarks.json").read_text())
+    notes = f"{report.NOTES_START}\nhand-written\n{report.NOTES_END}"
+    page.write_text(f"# old page\n\n{notes}\n\nold figures\n")
+    report.write_markdown(page, results)
+    written = page.read_text()
+    assert notes in written and "old figures" not in written
+    assert written == report.markdown(results, notes)
