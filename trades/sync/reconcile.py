@@ -318,19 +318,29 @@ def _add_listed_by_modified(platform: dict, shop: Shop, client: TopClient, start
         page_size=100,
         type=",".join(settings.SYNC_TRADE_TYPES),
     )
-    pages = read_backward(
-        lambda page_no, start_at, size: changed(
+    _keep_newest(platform, "tid", _whole_day_backward(changed, start))
+
+
+def _whole_day_backward(listing, start, **options):
+    """Every page of ``listing`` from ``start`` to its end, read backward like the sync."""
+    return read_backward(
+        lambda page_no, start_at, size: listing(
             page_no=page_no, start_modified=start_at, page_size=size
         ),
         start=start,
         page_size=100,
         split_threshold=10**9,  # a reconcile reads the whole day, however large
+        **options,
     )
+
+
+def _keep_newest(platform: dict[int, datetime], key: str, pages) -> None:
+    """Add each listed record's ``modified`` under its ``key``, the newest when listed twice."""
     for items in pages:
-        for t in items:
-            if t.get("tid"):
-                modified = _modified(t)
-                platform[t["tid"]] = max(modified, platform.get(t["tid"], modified))
+        for record in items:
+            if record.get(key):
+                modified = _modified(record)
+                platform[record[key]] = max(modified, platform.get(record[key], modified))
 
 
 def _differences(shop: Shop, platform: dict[int, datetime]) -> tuple[list[int], list[int]]:
@@ -357,20 +367,9 @@ def _compare_refunds(shop: Shop, client: TopClient, start, end, counters, report
             fields=REFUND_LISTING_FIELDS,
             page_size=100,
         )
-        pages = read_backward(
-            lambda page_no, start_at, size: listing(
-                page_no=page_no, start_modified=start_at, page_size=size
-            ),
-            start=start,
-            page_size=100,
-            split_threshold=10**9,  # a reconcile reads the whole day, however large
-            by_modified=False,  # the refund list's order is not documented
-        )
-        for items in pages:
-            for r in items:
-                if r.get("refund_id"):
-                    modified = _modified(r)
-                    platform[r["refund_id"]] = max(modified, platform.get(r["refund_id"], modified))
+        # the refund list's order is not documented
+        pages = _whole_day_backward(listing, start, by_modified=False)
+        _keep_newest(platform, "refund_id", pages)
     local_count = Refund.objects.filter(shop=shop, modified__gte=start, modified__lt=end).aggregate(
         n=Count("id")
     )["n"]
