@@ -3,30 +3,61 @@
 With no ``DATABASE_URL`` the project runs a real PostgreSQL server (binaries from the
 ``pgserver`` wheel) in ``ORDERSYNC_DATA_DIR/postgres``. The first process starts it; every
 later process (web, workers, ``manage.py`` commands, tests) finds it running and shares it.
-The server outlives the process that started it, so data survives restarts.
+The server outlives the process that started it, so data survives restarts; stop it with
+``python -m ordersync.embedded_db stop [DATA_DIR]``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 DATABASE_NAME = "ordersync"
+# pgserver lists every process that uses the server here, and stops it (on request) only
+# when the process asking is the last one listed.
+HANDLES = ".handle_pids.json"
 
 
-def _start_server(pgdata: Path):
+def _pgserver():
     # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback it picks is fine.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     import pgserver
 
+    return pgserver
+
+
+def _start_server(pgdata: Path):
+    pgserver = _pgserver()
     # pgserver's own mkdir fails when two processes start at once; ours tolerates it.
     pgdata.mkdir(exist_ok=True)
+    forget_dead_handles(pgdata)
     return pgserver.get_server(pgdata, cleanup_mode=None)
+
+
+def forget_dead_handles(pgdata: Path) -> list[int]:
+    """Drop from pgserver's list the processes that are gone; return those still running.
+
+    A process leaves the list at exit, but one killed (SIGKILL, a crash, a timeout) never
+    does, and with it listed the server could never be stopped."""
+    import psutil
+
+    handles = pgdata / HANDLES
+    # the lock pgserver holds while it reads and writes the list
+    with _pgserver().PostgresServer._lock:
+        if not handles.exists():
+            return []
+        pids = json.loads(handles.read_text() or "[]")
+        live = [pid for pid in pids if psutil.pid_exists(pid)]
+        if live != pids:
+            handles.write_text(json.dumps(live))
+    return live
 
 
 def _check_data_dir(data_dir: Path) -> None:
@@ -69,3 +100,52 @@ def embedded_database_url(data_dir: Path) -> str:
             f"{type(exc).__name__}: {exc} (log: {data_dir / 'postgres' / 'log'})"
         ) from exc
     return server.get_uri(DATABASE_NAME)
+
+
+def stop_server(data_dir: Path) -> str:
+    """Stop the embedded server of ``data_dir`` unless a running process still uses it;
+    return what happened, in a sentence. Raise ``RuntimeError`` when it cannot stop."""
+    pgdata = data_dir.expanduser().resolve() / "postgres"
+    pgserver = _pgserver()
+    info = pgserver.utils.PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        return f"The embedded PostgreSQL in {pgdata} is not running."
+    live = [pid for pid in forget_dead_handles(pgdata) if pid != os.getpid()]
+    if live:
+        raise RuntimeError(
+            f"The embedded PostgreSQL in {pgdata} is still used by {_describe(live)}: "
+            "stop them first."
+        )
+    pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+    return f"Stopped the embedded PostgreSQL in {pgdata}."
+
+
+def _describe(pids: list[int]) -> str:
+    import psutil
+
+    names = []
+    for pid in pids:
+        try:
+            names.append(f"{pid} ({' '.join(psutil.Process(pid).cmdline()[1:3])})")
+        except psutil.Error:
+            names.append(str(pid))
+    return ", ".join(names)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m ordersync.embedded_db stop [DATA_DIR]`` (default: ``ORDERSYNC_DATA_DIR``,
+    else ``.data`` beside ``manage.py``, as in the settings)."""
+    if argv[:1] != ["stop"] or len(argv) > 2:
+        print("usage: python -m ordersync.embedded_db stop [DATA_DIR]", file=sys.stderr)
+        return 2
+    default = os.environ.get("ORDERSYNC_DATA_DIR") or Path(__file__).resolve().parents[1] / ".data"
+    try:
+        print(stop_server(Path(argv[1] if len(argv) > 1 else default)))
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

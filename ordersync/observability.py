@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hmac
 import logging
+import platform
 from collections.abc import Callable
 from datetime import timedelta
+from importlib import metadata
 
+import django
 import redis
 from django.conf import settings
 from django.db import connection
@@ -95,8 +98,10 @@ class Exposition:
         self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
 
     def sample(self, name: str, value: float, **labels) -> None:
+        """One sample; a boolean value is written 1 or 0, a boolean label "true" or "false"."""
+        value = int(value) if isinstance(value, bool) else value
         if labels:
-            inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
             self.lines.append(f"{name}{{{inner}}} {value}")
         else:
             self.lines.append(f"{name} {value}")
@@ -105,7 +110,9 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-def _escape(value) -> str:
+def _label(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -150,11 +157,22 @@ def _limiter(out: Exposition) -> None:
         )
 
 
+def _build_info(out: Exposition) -> None:
+    out.family("ordersync_build_info", "gauge", "1, labelled with the versions running")
+    out.sample(
+        "ordersync_build_info",
+        1,
+        version=metadata.version("ordersync"),
+        python=platform.python_version(),
+        django=django.get_version(),
+    )
+
+
 Collector = Callable[[Exposition], None]
 
 # The platform's figures; each app adds its own when it is ready (shops, then trades), so the
 # project package never imports the apps it serves.
-COLLECTORS: list[Collector] = [_top_calls, _limiter]
+COLLECTORS: list[Collector] = [_build_info, _top_calls, _limiter]
 
 
 def register(*collectors: Collector) -> None:

@@ -398,8 +398,17 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStateEnum": "trades.api.models.Job.State",
         "DeliveryStateEnum": "trades.webhooks.models.WebhookDelivery.State",
+        "WebhookEventTypeEnum": "trades.webhooks.catalog.EVENT_CHOICES",
+        "EntityEnum": "trades.feed.changes.ENTITY_CHOICES",
     },
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: the version with webhooks (each event type is one, with its body)
+    "OAS_VERSION": "3.1.0",
+    # ours first: it adds the webhooks, whose enums spectacular's hook then names
+    "POSTPROCESSING_HOOKS": [
+        "trades.openapi.finish_schema",
+        "drf_spectacular.hooks.postprocess_schema_enums",
+    ],
 }
 
 # Reverse proxies in front of gunicorn that append to X-Forwarded-For: the client address of the
@@ -423,6 +432,14 @@ TOKEN_REFRESH_AHEAD_SECONDS = positive_int("TOKEN_REFRESH_AHEAD_SECONDS", 3 * 86
 
 # --- outbound webhooks ----------------------------------------------------------------------
 WEBHOOKS_ALLOW_PRIVATE = boolean("WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Loopback receivers only (127.0.0.0/8, ::1): what `manage.py demo` sets for its children, so a
+# receiver on this machine can be tried. A loopback URL reaches this host's own services, so
+# it is refused outside development.
+WEBHOOKS_ALLOW_LOOPBACK = boolean("WEBHOOKS_ALLOW_LOOPBACK", default=False)
+if WEBHOOKS_ALLOW_LOOPBACK and not DEBUG:
+    raise ImproperlyConfigured(
+        "WEBHOOKS_ALLOW_LOOPBACK=True is for the demo on a development machine: it needs DEBUG=True"
+    )
 WEBHOOKS_TIMEOUT = positive_number("WEBHOOKS_TIMEOUT", 10.0)
 # the retry ladder: seconds after each failed attempt (±20% jitter); about three days in all
 _ladder = read(

@@ -18,7 +18,9 @@ SYNC_TASK = "trades.tasks.sync_shop_task"
 RECONCILE_TASK = "trades.tasks.reconcile_shop_task"
 PLATFORM_TZ = ZoneInfo("Asia/Shanghai")
 DEGRADED_MINUTES = 30
-IDLE_MINUTES = 30
+# A shop whose volume is not measured yet (new, or still backfilling) is polled often: taken
+# for idle, a busy shop would wait half an hour for the run that finds out it is not.
+UNMEASURED_MINUTES = 1
 
 
 def sync_name(shop: Shop) -> str:
@@ -32,7 +34,9 @@ def reconcile_name(shop: Shop) -> str:
 def interval_minutes(shop: Shop) -> int:
     if shop.degraded:
         return DEGRADED_MINUTES
-    return shop.interval_minutes or IDLE_MINUTES
+    if shop.interval_minutes is None:
+        return UNMEASURED_MINUTES
+    return shop.interval_minutes
 
 
 def next_reconcile_at(now: datetime) -> datetime:

@@ -80,7 +80,7 @@ def tmc(out: Exposition) -> None:
         "gauge",
         "freshness of the last TMC change, per shop",
     )
-    rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop")
+    rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop__tenant")
     for row in rows:
         out.sample(
             "ordersync_tmc_shop_freshness_seconds", row.freshness_seconds, **shop_labels(row.shop)

@@ -1,10 +1,14 @@
-"""``manage.py demo`` as a newcomer runs it: the service comes up, the API and the admin
-answer, and the backfilled trades match the sandbox's own record of its world."""
+"""``manage.py demo`` as a newcomer runs it: the service comes up, the curl it prints returns
+trades, the TMC consumer runs, a webhook reaches a receiver on this machine, Ctrl-C and
+SIGTERM stop every child within seconds saying what they wait for, and the backfilled trades
+match the sandbox's own record of its world."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -15,12 +19,17 @@ import psycopg
 import pytest
 import requests
 
+from ordersync.embedded_db import HANDLES, embedded_database_url, stop_server
 from ordersync.sandbox.clock import fmt, parse
 from ordersync.sandbox.world import World
+from tools.bench.receiver import Behaviour, Receiver
+from trades.webhooks.signing import verify_signature
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 LAG_MARGIN = 60  # seconds: the sandbox's index lag in the demo is 20 s
+CHILDREN = ("qcluster", "tmc", "web", "sandbox")
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ", re.M)
 
 
 def start_demo(env: dict, *flags: str) -> subprocess.Popen:
@@ -34,72 +43,187 @@ def start_demo(env: dict, *flags: str) -> subprocess.Popen:
     )
 
 
-def test_demo_runs_the_service_and_backfills_every_shop(tmp_path):
+def read_until(demo: subprocess.Popen, marker: str) -> str:
+    """The demo's output up to and including the first line holding ``marker``."""
+    lines = []
+    for line in demo.stdout:
+        lines.append(line)
+        if marker in line:
+            return "".join(lines)
+    raise AssertionError(f"the demo ended before {marker!r}:\n{''.join(lines)[-3000:]}")
+
+
+def stop_demo(demo: subprocess.Popen, signum: int) -> tuple[str, float]:
+    """Send ``signum``; return the rest of the output and the seconds the stop took."""
+    began = time.monotonic()
+    demo.send_signal(signum)
+    rest, _ = demo.communicate(timeout=120)
+    return rest, time.monotonic() - began
+
+
+def end(demo: subprocess.Popen) -> None:
+    """After a failure: stop the demo as a user would, so that it stops its children (each
+    runs in a session of its own, which killing the demo alone would leave running)."""
+    if demo.poll() is None:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    yield tmp_path / "data"
+    if (tmp_path / "data" / "postgres" / "PG_VERSION").exists():
+        stop_server(tmp_path / "data")
+
+
+@pytest.fixture
+def env(data_dir) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DATABASE_URL"))}
-    env["ORDERSYNC_DATA_DIR"] = str(tmp_path / "data")
+    env["ORDERSYNC_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def test_the_quick_start_ends_with_the_printed_curl_returning_trades(env, data_dir):
+    demo = start_demo(env)
+    try:
+        banner = read_until(demo, "Backfilling")
+        text = banner + read_until(demo, "trades |")  # the first status line
+        assert LOG_LINE.search(text) is None, text  # no log line cut into the banner
+        curl = re.search(r"^  try +(curl .*)$", banner, re.M).group(1)
+        web = re.search(r"admin +(http://127\.0\.0\.1:\d+)/admin/", banner).group(1)
+        key = re.search(r"API key +(\S+)", banner).group(1)
+
+        # the exact printed command, split as a shell would split it
+        answer = subprocess.run(
+            shlex.split(curl), capture_output=True, text=True, timeout=60, check=True
+        )
+        trades = json.loads(answer.stdout)["results"]
+        assert len(trades) > 0 and all("tid" in trade for trade in trades)
+
+        _tmc_brings_changes(demo, data_dir)
+        _a_webhook_reaches_a_receiver_on_this_machine(web, key, banner)
+        rest, took = stop_demo(demo, signal.SIGINT)
+    finally:
+        end(demo)
+    assert demo.returncode == 0, rest[-3000:]
+    _stopped_in_order_within_seconds(rest, took, "Ctrl-C")
+    assert json.loads((data_dir / "postgres" / HANDLES).read_text()) == []
+    assert "Stopped the embedded PostgreSQL" in stop_server(data_dir)
+
+
+def _tmc_brings_changes(demo: subprocess.Popen, data_dir: Path) -> None:
+    """The consumer runs as a child and its freshness shows in the status line."""
+    line = read_until(demo, "TMC lag")
+    assert re.search(r"TMC lag [\d.]+s \(last message \d+s ago\)", line), line
+    assert "TMC consumer running for demo-app" in (data_dir / "logs" / "tmc.log").read_text()
+    assert re.search(r"newest change \d+s old \| max cursor lag \d+s", line), line
+
+
+def _a_webhook_reaches_a_receiver_on_this_machine(web: str, key: str, banner: str) -> None:
+    assert "receivers on this machine (127.0.0.1, ::1, localhost) allowed" in banner
+    with Receiver(Behaviour()) as receiver:
+        created = requests.post(
+            f"{web}/api/v1/webhook-endpoints/",
+            json={"url": receiver.url, "event_types": ["trade.created", "trade.updated"]},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        deadline = time.monotonic() + 120
+        while not receiver.received:  # the live market's next change of an acme shop
+            assert time.monotonic() < deadline, "no webhook reached the loopback receiver"
+            time.sleep(0.5)
+    first = receiver.received[0]
+    verify_signature([created.json()["secret"]], first.headers, first.body)
+    assert json.loads(first.body)["type"] in ("trade.created", "trade.updated")
+
+
+def _stopped_in_order_within_seconds(rest: str, took: float, cause: str) -> None:
+    assert f"{cause}: stopping …" in rest, rest
+    said = re.findall(r"^  stopping (\w+)(?:: (.+))? …$", rest, re.M)
+    assert [name for name, _ in said] == list(CHILDREN), rest
+    assert all(reason for _, reason in said), rest  # each says what it waits for
+    for name in CHILDREN:
+        stopped = re.search(rf"^  {name} stopped in ([\d.]+) s$", rest, re.M)
+        assert stopped and float(stopped.group(1)) < 10, rest  # not killed after its time
+    assert "Stopped qcluster, then tmc, then web, then sandbox." in rest
+    print(f"{cause}: every child stopped in {took:.1f} s")
+    assert took < 30, rest
+
+
+def test_demo_backfills_every_shop_and_sigterm_saves_the_world_like_ctrl_c(env, data_dir):
+    _ctrl_c_during_the_backfills_pauses_them(env)
     demo = start_demo(env, "--exit-after-backfill")
     try:
-        output = []
-        for line in demo.stdout:
-            output.append(line)
-            if line.startswith("  metrics"):
-                break
-        text = "".join(output)
-        web = re.search(r"admin +(http://127\.0\.0\.1:\d+)/admin/", text).group(1)
+        text = read_until(demo, "  metrics")
         key = re.search(r"API key +(\S+)", text).group(1)
-
-        # the service answers while the workers backfill
-        assert requests.get(f"{web}/admin/login/", timeout=30).status_code == 200
-        trades = requests.get(
-            f"{web}/api/v1/trades", headers={"Authorization": f"Bearer {key}"}, timeout=30
-        )
-        assert trades.status_code == 200, trades.text
-        assert requests.get(f"{web}/api/v1/trades", timeout=30).status_code == 401
-        assert requests.get(f"{web}/metrics", timeout=30).status_code == 200
-
         rest, _ = demo.communicate(timeout=600)
-        output.append(rest)
     finally:
-        if demo.poll() is None:
-            demo.kill()
-    assert demo.returncode == 0, "".join(output)[-3000:]
+        end(demo)
+    assert demo.returncode == 0, (text + rest)[-3000:]
     assert "Backfills done." in rest
-
-    world = World.load(str(tmp_path / "data" / "sandbox-world.pickle"))
-    url = _embedded_url(tmp_path / "data")
-    with psycopg.connect(url) as conn:
+    snapshot = data_dir / "sandbox-world.pickle"
+    world = World.load(str(snapshot))
+    with psycopg.connect(embedded_database_url(data_dir)) as conn:
         for nick, seller in world.sellers.items():
             _assert_backfilled(conn, nick, seller)
         (synced,) = conn.execute("SELECT count(*) FROM trades_trade").fetchone()
 
-    try:
-        _second_run_resumes_and_stops_on_ctrl_c(env, key, synced)
-    finally:
-        _stop_embedded(tmp_path / "data")
+    saved = snapshot.stat().st_mtime
+    _second_run_resumes_and_stops_on_sigterm(env, key, synced)
+    assert snapshot.stat().st_mtime > saved  # the sandbox saved its world on SIGTERM
+
+    snapshot.unlink()
+    third = subprocess.run(
+        [sys.executable, "manage.py", "demo", "--port", "0", "--sandbox-port", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert third.returncode != 0
+    assert "The sandbox's saved world" in third.stderr and "is missing" in third.stderr
+    assert "--new-sandbox" in third.stderr
+    assert "Building the sandbox" not in third.stdout
+    assert not snapshot.exists()  # said, not silently rebuilt
 
 
-def _second_run_resumes_and_stops_on_ctrl_c(env: dict, key: str, synced: int) -> None:
+def _ctrl_c_during_the_backfills_pauses_them(env: dict) -> None:
+    """A worker finishes its task before it stops; asked to pause, a backfill ends after
+    its slice, so the workers stop in seconds (the run below resumes and completes them)."""
     demo = start_demo(env)
     try:
-        output = []
-        for line in demo.stdout:
-            output.append(line)
-            if "trades synced" in line:
-                break
-        text = "".join(output)
+        read_until(demo, "Backfilling")
+        line = ""
+        while not re.search(r"\[#+\.+\]", line):  # a backfill under way
+            line = demo.stdout.readline()
+            assert line, "the demo ended during the backfills"
+        rest, took = stop_demo(demo, signal.SIGINT)
+    finally:
+        end(demo)
+    assert demo.returncode == 0, rest[-3000:]
+    _stopped_in_order_within_seconds(rest, took, "Ctrl-C")
+
+
+def _second_run_resumes_and_stops_on_sigterm(env: dict, key: str, synced: int) -> None:
+    demo = start_demo(env)
+    try:
+        text = read_until(demo, "trades |")
         assert "Building the sandbox" not in text, text  # the sandbox's world was restored
         assert f"API key    {key}" in text and "(new:" not in text, text
-        live = int(re.search(r"([\d,]+) trades synced", text).group(1).replace(",", ""))
+        live = int(re.search(r"([\d,]+) trades \|", text).group(1).replace(",", ""))
         assert live >= synced
         web = re.search(r"admin +(http://127\.0\.0\.1:\d+)/admin/", text).group(1)
         _wait_until_healthy(web)
-        demo.send_signal(signal.SIGINT)
-        rest, _ = demo.communicate(timeout=120)
+        rest, took = stop_demo(demo, signal.SIGTERM)
     finally:
-        if demo.poll() is None:
-            demo.kill()
+        end(demo)
     assert demo.returncode == 0, rest[-3000:]
-    assert "Stopped qcluster, then web, then sandbox." in rest, rest[-3000:]
+    _stopped_in_order_within_seconds(rest, took, "SIGTERM")
 
 
 def _wait_until_healthy(web: str, timeout: float = 180) -> None:
@@ -145,15 +269,3 @@ def _assert_backfilled(conn, nick: str, seller) -> None:
 
 def _minus(stamp: str, seconds: int) -> str:
     return fmt(parse(stamp) - seconds)
-
-
-def _embedded_url(data_dir: Path) -> str:
-    from ordersync.embedded_db import embedded_database_url
-
-    return embedded_database_url(data_dir)
-
-
-def _stop_embedded(data_dir: Path) -> None:
-    import pgserver
-
-    pgserver.get_server(data_dir / "postgres", cleanup_mode="stop").cleanup()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -104,3 +105,44 @@ def test_database_url_mode_uses_that_server_and_starts_none(data_dir, tmp_path):
     assert embedded == "False"
     assert f"host={host}" in url
     assert not (other_data_dir / "postgres").exists()
+
+
+HOLD = (
+    "import sys, time; from pathlib import Path; from ordersync.embedded_db import "
+    "embedded_database_url; embedded_database_url(Path(sys.argv[1])); print('up', flush=True); "
+    "time.sleep(600)"
+)
+
+
+def test_a_killed_process_does_not_keep_the_server_from_stopping(data_dir):
+    """pgserver lists each process that uses the server and stops it only for the last one;
+    a process killed with SIGKILL never leaves that list."""
+    import signal
+
+    from ordersync.embedded_db import HANDLES, stop_server
+
+    start_in_subprocess(data_dir)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(data_dir)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "up"
+        with pytest.raises(RuntimeError, match=rf"still used by {holder.pid} "):
+            stop_server(data_dir)  # a live user is named, and the server keeps running
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        assert holder.pid in json.loads((data_dir / "postgres" / HANDLES).read_text())
+
+        assert "Stopped the embedded PostgreSQL" in stop_server(data_dir)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()
+    out = subprocess.run(
+        [sys.executable, "-m", "ordersync.embedded_db", "stop", str(data_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and "is not running" in out.stdout, out.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from django.test import override_settings
 from django.utils import timezone
@@ -67,7 +68,7 @@ def test_metrics_show_calls_lag_and_runs_in_prometheus_format(client, make_shop,
         assert line.startswith("#") or SAMPLE.match(line), line
     assert 'method="taobao.trades.sold.incrementv.get",outcome="ok",code="0"' in body
     assert 'ordersync_top_call_duration_seconds_bucket{method="taobao.time.get",le="+Inf"}' in body
-    labels = f'shop_id="{shop.pk}",shop="{shop.seller_nick}",stream="trades"'
+    labels = f'tenant="tenant-a",shop_id="{shop.pk}",shop="{shop.seller_nick}",stream="trades"'
     assert f"ordersync_cursor_lag_seconds{{{labels}}}" in body
     assert 'ordersync_sync_runs_last_hour{kind="incremental",outcome="succeeded"} 1' in body
     assert "ordersync_change_feed_rows" in body
@@ -96,7 +97,7 @@ def test_shops_with_the_same_nick_are_distinct_series(client, tenant_a, tenant_b
     series = _series(body)
     assert len(series) == len(set(series)), "duplicate series"
     for shop in shops:
-        labels = f'shop_id="{shop.pk}",shop="twin"'
+        labels = f'tenant="{shop.tenant.slug}",shop_id="{shop.pk}",shop="twin"'
         assert f'ordersync_cursor_lag_seconds{{{labels},stream="trades"}}' in body
         assert f"ordersync_tmc_shop_freshness_seconds{{{labels}}} 1.5" in body
 
@@ -168,3 +169,65 @@ def test_debug_off_means_metrics_need_a_token():
     assert production.stdout.strip().splitlines()[-1] == "True"
     development = run_python(["manage.py", "shell", "-c", code], child_env(DEBUG="True"))
     assert development.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_per_shop_flags_are_prometheus_booleans(client, tenant_a, tenant_b, top_app):
+    healthy = Shop.objects.create(tenant=tenant_a, app=top_app, seller_nick="ok", seller_id=1)
+    slow = Shop.objects.create(
+        tenant=tenant_b, app=top_app, seller_nick="slow", seller_id=2, degraded=True
+    )
+    locked = Shop.objects.create(
+        tenant=tenant_b,
+        app=top_app,
+        seller_nick="locked",
+        seller_id=3,
+        status=Shop.Status.NEEDS_REAUTH,
+    )
+
+    body = client.get("/metrics").content.decode()
+    for line in body.splitlines():
+        assert line.startswith("#") or SAMPLE.match(line), line
+
+    def flag(name: str, shop: Shop) -> str:
+        labels = f'tenant="{shop.tenant.slug}",shop_id="{shop.pk}",shop="{shop.seller_nick}"'
+        (line,) = [row for row in body.splitlines() if row.startswith(f"{name}{{{labels}}} ")]
+        return line.rsplit(" ", 1)[1]
+
+    assert [flag("ordersync_shop_degraded", s) for s in (healthy, slow, locked)] == ["0", "1", "0"]
+    assert [flag("ordersync_shop_needs_reauth", s) for s in (healthy, slow, locked)] == [
+        "0",
+        "0",
+        "1",
+    ]
+    # no Python spelling of a boolean anywhere
+    assert "True" not in body and "False" not in body
+    assert 'ordersync_shops{status="active",degraded="true"} 1' in body
+    assert 'ordersync_shops{status="active",degraded="false"} 1' in body
+
+
+def test_build_info_names_the_versions_running(client, db):
+    import platform
+    from importlib import metadata
+
+    import django
+
+    body = client.get("/metrics").content.decode()
+    assert "# TYPE ordersync_build_info gauge" in body
+    expected = (
+        f'ordersync_build_info{{version="{metadata.version("ordersync")}",'
+        f'python="{platform.python_version()}",django="{django.get_version()}"}} 1'
+    )
+    assert expected in body.splitlines()
+
+
+def test_every_series_is_documented(client, tenant_a, top_app):
+    """docs/metrics.md has a row for each family /metrics writes, and no row for one it does
+    not."""
+    shop = Shop.objects.create(tenant=tenant_a, app=top_app, seller_nick="doc", seller_id=1)
+    ensure_checkpoints(shop)
+    Checkpoint.objects.update(cursor=timezone.now() - timedelta(minutes=5))
+    body = client.get("/metrics").content.decode()
+    families = set(re.findall(r"^# TYPE (\S+) ", body, re.M))
+    page = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    documented = set(re.findall(r"^\| `(ordersync_[a-z_]+)", page, re.M))
+    assert families == documented

@@ -32,6 +32,10 @@ def run_manage(env_overrides: dict[str, str], *args: str) -> subprocess.Complete
         ({**PRODUCTION, "DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
         ({**PRODUCTION, "DEBUG": "ture"}, "DEBUG='ture' is not a boolean"),
         ({"WEBHOOKS_ALLOW_PRIVATE": "sometimes"}, "WEBHOOKS_ALLOW_PRIVATE='sometimes' is not"),
+        (
+            {**PRODUCTION, "WEBHOOKS_ALLOW_LOOPBACK": "true"},
+            "WEBHOOKS_ALLOW_LOOPBACK=True is for the demo on a development machine",
+        ),
         ({"DEBUG": "False"}, "SECRET_KEY must be set when DEBUG=False"),
         (
             {**PRODUCTION, "SECRET_KEY": "change-me-to-a-long-random-string"},

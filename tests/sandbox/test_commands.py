@@ -38,6 +38,28 @@ def test_taobao_sandbox_command_serves_a_scenario():
     assert proc.returncode == 0
 
 
+def test_sigterm_saves_the_world_as_ctrl_c_does(tmp_path):
+    snapshot = tmp_path / "world.pickle"
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "taobao_sandbox", "--port", "0", "--snapshot", snapshot],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = ""
+        while not line.startswith("Ctrl-C"):
+            line = proc.stdout.readline()
+            assert line, "the command exited early"
+        assert line.strip() == "Ctrl-C (or SIGTERM) to stop, saving the world."
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert f"Saved the world to {snapshot}." in rest
+    assert snapshot.stat().st_size > 0
+
+
 def check_consistent(figures: dict) -> None:
     """The report's fields agree with each other and with the sandbox's own count."""
     assert figures["calls"] > 0 and figures["errors"] == 0

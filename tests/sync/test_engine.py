@@ -17,8 +17,27 @@ from tests.sync.naive import naive_sync
 from trades.models import Trade
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
+from trades.sync.runs import request_pause
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_backfill_asked_to_pause_ends_after_the_slice_in_hand_and_resumes(make_shop):
+    shop = make_shop("pause", history_trades=400, history_days=10)
+    request_pause(True)
+    try:
+        paused = backfill_shop(shop, 12, time_limit=600)
+    finally:
+        request_pause(False)
+    assert paused.outcome == SyncRun.Outcome.SUCCEEDED
+    state = Checkpoint.objects.get(shop=shop, stream="backfill").progress
+    assert "finished_at" not in state
+    assert parse_time(state["trades_done_until"]) < parse_time(state["until"])
+
+    resumed = backfill_shop(shop, 12, time_limit=600)
+    assert "finished_at" in Checkpoint.objects.get(shop=shop, stream="backfill").progress
+    assert paused.trades_written < 400
+    assert paused.trades_written + resumed.trades_written == 400
 
 
 def test_backfill_matches_the_oracle_and_resumes_after_a_failure(make_shop, gateway, settings):

@@ -14,7 +14,7 @@ from tools.bench.receiver import Receiver
 from trades.sync.write import write_trades
 from trades.webhooks import retry
 from trades.webhooks.endpoints import rotate_secret
-from trades.webhooks.guard import AddressRefused, check_url, is_public
+from trades.webhooks.guard import AddressRefused, allowed, check_url, is_public
 from trades.webhooks.models import WebhookAttempt, WebhookCounter, WebhookDelivery
 from trades.webhooks.runner import deliver_batch, sweep_webhooks
 from trades.webhooks.signing import InvalidSignature, verify_signature
@@ -168,6 +168,29 @@ def test_private_addresses_are_refused_unless_allowed(shop_a, endpoint, receiver
     (result,) = deliver_batch()
     assert result.outcome == "refused" and "127.0.0.1" not in result.error
     assert receiver.received == []
+
+
+def test_the_demo_setting_lets_loopback_through_and_nothing_else(
+    shop_a, endpoint, receiver, settings
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    settings.WEBHOOKS_ALLOW_LOOPBACK = True
+    write_trades(shop_a, [wire_trade()])
+    (result,) = deliver_batch()
+    assert result.outcome == "success", result.error
+    assert len(receiver.received) == 1
+    check_url("http://localhost:8080/hook")
+    for private in ("http://10.1.2.3/hook", "http://169.254.169.254/", "http://[fc00::1]/"):
+        with pytest.raises(AddressRefused):
+            check_url(private)
+    assert [allowed(a) for a in ("127.0.0.2", "::1", "::ffff:127.0.0.1", "192.168.1.1")] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    settings.WEBHOOKS_ALLOW_LOOPBACK = False
+    assert not allowed("127.0.0.1")
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Sum
+from datetime import datetime, timedelta
+
+from django.db.models import Max, Sum
 from django.utils import timezone
 
-from ordersync.taobao.types import parse_time
+from ordersync.taobao.types import PLATFORM_TZ, parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.models import Trade
+from trades.tmc.models import TmcShop
 
 BAR = 24
 
@@ -39,14 +42,50 @@ def backfill_lines(shops: list[Shop]) -> tuple[list[str], bool]:
 
 
 def status_line(shops: list[Shop]) -> str:
+    """What the service promises, measured: how fresh the data is and what it cost.
+
+    Times are platform time (Asia/Shanghai), with the offset shown."""
     now = timezone.now()
-    cursors = Checkpoint.objects.filter(shop__in=shops, stream="trades", cursor__isnull=False)
-    lag = max(((now - c.cursor).total_seconds() for c in cursors), default=0)
-    trades = Trade.objects.filter(shop__in=shops).count()
-    hour = SyncRun.objects.filter(shop__in=shops, started_at__gte=now - timezone.timedelta(hours=1))
+    trades = Trade.objects.filter(shop__in=shops)
+    hour = SyncRun.objects.filter(shop__in=shops, started_at__gte=now - timedelta(hours=1))
     calls = hour.aggregate(n=Sum("api_calls"))["n"] or 0
     failed = hour.filter(outcome="failed").count()
     return (
-        f"{now:%H:%M:%S}  {trades:,} trades synced | max cursor lag {lag:.0f}s | "
-        f"{calls} API calls and {failed} failed runs in the last hour"
+        f"{now.astimezone(PLATFORM_TZ):%H:%M:%S %z}  {trades.count():,} trades | "
+        f"newest change {_age(trades.aggregate(m=Max('modified'))['m'], now)} old | "
+        f"max cursor lag {_seconds(_cursor_lag(shops, now))} | {tmc_freshness(shops, now)} | "
+        f"{calls} API calls, {failed} failed runs in the last hour"
     )
+
+
+def _cursor_lag(shops: list[Shop], now: datetime) -> float | None:
+    cursors = Checkpoint.objects.filter(shop__in=shops, stream="trades", cursor__isnull=False)
+    return max(((now - c.cursor).total_seconds() for c in cursors), default=None)
+
+
+def tmc_freshness(shops: list[Shop], now: datetime) -> str:
+    """TMC's last change per shop: the slowest one, from the platform's ``modified`` to our
+    commit, and how long ago the last message came."""
+    rows = TmcShop.objects.filter(shop__in=shops, last_message_at__isnull=False)
+    if not rows:
+        return "TMC: no message yet"
+    slowest = max(row.freshness_seconds or 0 for row in rows)
+    latest = max(row.last_message_at for row in rows)
+    return f"TMC lag {slowest:.1f}s (last message {_age(latest, now)} ago)"
+
+
+def _age(when: datetime | None, now: datetime) -> str:
+    return _seconds(None if when is None else (now - when).total_seconds())
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{max(0.0, value):.0f}s"
+
+
+def running_jobs(shops: list[Shop]) -> str:
+    """The runs the workers hold, for "stopping qcluster: …"."""
+    runs = SyncRun.objects.filter(shop__in=shops, outcome=SyncRun.Outcome.RUNNING)
+    held = [f"{run.kind} of {run.shop.seller_nick}" for run in runs.select_related("shop")]
+    if not held:
+        return "its workers hold no run"
+    return "its workers finish " + ", ".join(sorted(set(held))) + " (a backfill pauses)"

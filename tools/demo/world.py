@@ -10,8 +10,10 @@ from pathlib import Path
 import requests
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
+from django_q.models import OrmQ
 
-from shops.actions import onboard_shop, queue_job
+from shops.actions import JOB_TASKS, onboard_shop, queue_job
 from shops.models import Checkpoint, Membership, Shop, Tenant, TopApp
 
 APP_KEY, APP_SECRET = "demo-app", "demo-app-secret"
@@ -122,11 +124,29 @@ def build_service(gateway_url: str, sellers: dict[str, dict]) -> list[Shop]:
 
 
 def resume_backfills(shops: list[Shop]) -> None:
-    """A backfill cut short by a previous stop is queued again; it resumes where it was."""
+    """A backfill cut short by a previous stop is queued again; it resumes where it was.
+
+    Not when its task still waits in the queue: a second task would start a new backfill
+    once the first has finished. Call it before the workers start."""
+    release_dead_claims()
+    waiting = queued_shops(JOB_TASKS["backfill"])
     for shop in shops:
         progress = Checkpoint.objects.get(shop=shop, stream="backfill").progress
-        if progress.get("until") and not progress.get("finished_at"):
+        unfinished = progress.get("until") and not progress.get("finished_at")
+        if unfinished and shop.pk not in waiting:
             queue_job(shop, "backfill")
+
+
+def release_dead_claims() -> None:
+    """Tasks claimed by workers the last stop had to kill go back to the queue now, not
+    after ``Q_RETRY``. Only before the demo's own workers start: no other cluster uses the
+    demo's data, so every claim left is a dead one."""
+    OrmQ.objects.filter(lock__gt=timezone.now()).update(lock=timezone.now())
+
+
+def queued_shops(func: str) -> set[int]:
+    """The shops that a queued task of ``func`` is for (the ORM broker's queue)."""
+    return {task.args()[0] for task in OrmQ.objects.all() if task.func() == func}
 
 
 def ensure_users(creds: Credentials) -> None:
@@ -148,3 +168,8 @@ def ensure_users(creds: Credentials) -> None:
         tenant=Tenant.objects.get(slug="acme"),
         defaults={"role": Membership.Role.OWNER},
     )
+
+
+def has_service() -> bool:
+    """Whether the database already holds the demo's shops (from an earlier run)."""
+    return Shop.objects.filter(app__app_key=APP_KEY).exists()

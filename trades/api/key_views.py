@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from trades.api import filters
+from trades.api import filters, openapi
 from trades.api import serializers as s
 from trades.api.auth import HasWriteKey
 from trades.api.key_models import ApiKey
@@ -29,6 +29,8 @@ _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The key's 
 class ApiKeyViewSet(ReadOnlyTenantViewSet):
     """The tenant's API keys, for read_write keys only. Tokens are never shown again."""
 
+    openapi_resource = openapi.API_KEYS
+
     serializer_class = s.ApiKeySerializer
     ordering = ("-id",)
     # a read key (a BI tool, say) has no business knowing which other keys exist
@@ -40,7 +42,6 @@ class ApiKeyViewSet(ReadOnlyTenantViewSet):
     @extend_schema(
         request=s.ApiKeySerializer,
         responses={201: s.IssuedApiKeySerializer, **ERRORS},
-        summary="Create a key (read_write scope); the response holds the token, once.",
     )
     def create(self, request: Request) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -52,7 +53,6 @@ class ApiKeyViewSet(ReadOnlyTenantViewSet):
     @extend_schema(
         parameters=[_ID],
         responses={204: None, **ERRORS},
-        summary="Revoke a key (read_write scope); it stops working at once.",
     )
     def destroy(self, request: Request, **kwargs: Any) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -63,7 +63,6 @@ class ApiKeyViewSet(ReadOnlyTenantViewSet):
         parameters=[_ID],
         request=s.RotateSerializer,
         responses={201: s.IssuedApiKeySerializer, **ERRORS},
-        summary="Replace a key with a new one (read_write scope), optionally overlapping.",
     )
     @action(detail=True, methods=["post"], serializer_class=s.RotateSerializer)
     def rotate(self, request: Request, **kwargs: Any) -> Response:

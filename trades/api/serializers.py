@@ -13,6 +13,7 @@ from shops.models import Checkpoint, Shop, SyncRun
 from trades.api.filters import EnumField
 from trades.api.key_models import ApiKey
 from trades.api.models import Job
+from trades.feed.changes import ENTITY_CHOICES
 from trades.feed.models import ChangeEvent
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 
@@ -271,6 +272,7 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class ChangeSerializer(serializers.ModelSerializer):
+    entity = serializers.ChoiceField(choices=ENTITY_CHOICES, read_only=True)
     key_str = string_id("key")
 
     class Meta:

@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shops.models import Shop, SyncRun, Tenant
-from trades.api import fastrows, filters, headers, idempotency
+from trades.api import fastrows, filters, headers, idempotency, openapi
 from trades.api import serializers as s
 from trades.api.errors import ErrorSerializer
 from trades.api.jobs import queue_job, refresh
@@ -99,8 +99,32 @@ class ApiSchema(AutoSchema):
     """Our lists declare their page body themselves; spectacular must not wrap it in an array.
 
     Every operation can be throttled, so every one documents Retry-After on its 429 and the
-    rate-limit headers; POSTs take Idempotency-Key, details answer If-None-Match.
+    rate-limit headers; POSTs take Idempotency-Key, details answer If-None-Match. Tags,
+    summaries, descriptions and examples come from the view's ``openapi_resource``.
     """
+
+    def _resource(self) -> openapi.Resource | None:
+        return getattr(self.view, "openapi_resource", None)
+
+    def _operation(self) -> openapi.Operation | None:
+        resource = self._resource()
+        return resource and resource.operations.get(getattr(self.view, "action", None))
+
+    def get_tags(self) -> list[str]:
+        resource = self._resource()
+        return [resource.tag] if resource else super().get_tags()
+
+    def get_summary(self) -> str | None:
+        operation = self._operation()
+        return operation.summary if operation else super().get_summary()
+
+    def get_description(self) -> str:
+        operation = self._operation()
+        return operation.description if operation else super().get_description()
+
+    def get_examples(self) -> list:
+        operation = self._operation()
+        return [*super().get_examples(), *(operation.examples() if operation else [])]
 
     def get_override_parameters(self) -> list:
         params = [*super().get_override_parameters(), RETRY_AFTER, *RATE_LIMIT]
@@ -268,6 +292,8 @@ def _retrieve_schema(item: type[serializers.Serializer], lookup: str, what: str)
 class ShopViewSet(ReadOnlyTenantViewSet):
     """The tenant's shops with their sync health."""
 
+    openapi_resource = openapi.SHOPS
+
     serializer_class = s.ShopSerializer
     query_class = filters.ShopQuery
     ordering = ("id",)
@@ -299,8 +325,6 @@ class ShopViewSet(ReadOnlyTenantViewSet):
         request=s.JobRequestSerializer,
         responses={202: s.JobQueuedSerializer, **ERRORS},
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH), LOCATION],
-        summary="Request a sync, backfill or reconcile of the shop now (read_write scope).",
-        description="The answer's `Location` (and `url`) is the job: `GET` it for its state.",
     )
     @action(detail=True, methods=["post"], serializer_class=s.JobRequestSerializer)
     def jobs(self, request: Request, **kwargs: Any) -> Response:
@@ -331,6 +355,8 @@ class ShopViewSet(ReadOnlyTenantViewSet):
 class JobViewSet(ReadOnlyTenantViewSet):
     """Jobs queued through ``POST shops/{id}/jobs/``, with their state, newest first."""
 
+    openapi_resource = openapi.JOBS
+
     serializer_class = s.JobSerializer
     query_class = filters.JobQuery
     ordering = ("-id",)
@@ -348,6 +374,8 @@ class JobViewSet(ReadOnlyTenantViewSet):
 )
 class TradeViewSet(ReadOnlyTenantViewSet):
     """Trades with their sub-orders, newest change first."""
+
+    openapi_resource = openapi.TRADES
 
     query_class = filters.TradeQuery
     ordering = ("-modified", "-id")
@@ -383,6 +411,8 @@ class TradeViewSet(ReadOnlyTenantViewSet):
 class RefundViewSet(ReadOnlyTenantViewSet):
     """Refunds, newest change first."""
 
+    openapi_resource = openapi.REFUNDS
+
     query_class = filters.RefundQuery
     ordering = ("-modified", "-id")
     lookup_field = "refund_id"
@@ -402,6 +432,8 @@ class RefundViewSet(ReadOnlyTenantViewSet):
 class SyncRunViewSet(ReadOnlyTenantViewSet):
     """Sync runs of the tenant's shops, newest first."""
 
+    openapi_resource = openapi.SYNC_RUNS
+
     serializer_class = s.SyncRunSerializer
     query_class = filters.SyncRunQuery
     ordering = ("-id",)
@@ -417,6 +449,8 @@ class SyncRunViewSet(ReadOnlyTenantViewSet):
 class ReconcileReportViewSet(ReadOnlyTenantViewSet):
     """Daily reconcile reports of the tenant's shops, newest first."""
 
+    openapi_resource = openapi.RECONCILE_REPORTS
+
     serializer_class = s.ReconcileReportSerializer
     query_class = filters.ReconcileReportQuery
     ordering = ("-created_at", "-id")
@@ -428,6 +462,8 @@ class ReconcileReportViewSet(ReadOnlyTenantViewSet):
 class ChangeViewSet(TenantViewSet):
     """The change feed."""
 
+    openapi_resource = openapi.CHANGES
+
     serializer_class = s.ChangeSerializer
 
     def tenant_queryset(self) -> QuerySet:
@@ -436,14 +472,6 @@ class ChangeViewSet(TenantViewSet):
     @extend_schema(
         parameters=[filters.ChangeQuery, DEPRECATED_AFTER],
         responses={200: s.ChangePageSerializer, **ERRORS},
-        description=(
-            "Every insert or update of the tenant's trades and refunds, in commit order. "
-            "Keep the returned `next_cursor` and pass it as `cursor`: a reader that does so "
-            "never misses or repeats a change, even while several writers commit at once. "
-            "Two changes of one trade come in the order they were committed, and a change is "
-            "readable as soon as it commits. `shop` reads one shop's changes with the same "
-            "cursors."
-        ),
     )
     def list(self, request: Request) -> Response:
         params = filters.parse_query(request, filters.ChangeQuery)

@@ -46,6 +46,16 @@ def follow_changes(follower: Callable[[list[int]], object]) -> None:
         FOLLOWERS.append(follower)
 
 
+# what each entity of the feed is, in the words of the schema
+ENTITIES = {
+    ChangeEvent.Entity.TRADE: "A trade was inserted (`previous_status` null) or updated; `key` "
+    "is its `tid`.",
+    ChangeEvent.Entity.REFUND: "A refund was inserted (`previous_status` null) or updated; "
+    "`key` is its `refund_id`.",
+}
+ENTITY_CHOICES = [(value, ENTITIES[value]) for value in ChangeEvent.Entity.values]
+
+
 @dataclass(frozen=True)
 class Change:
     entity: str  # "trade" | "refund"

@@ -93,6 +93,8 @@ def _with_time_limit(on_progress, time_limit: float | None):
             on_progress(progress)
         if time.monotonic() > stop_at:
             raise Paused(f"stopped after {time_limit:.0f}s; the next run resumes here")
+        if runs.pause_requested():
+            raise Paused("asked to pause; the next run resumes here")
 
     return report
 
@@ -107,6 +109,7 @@ def _run(shop: Shop, days: int | None, client: TopClient, on_progress) -> SyncRu
         _backfill_trades(shop, client, counters, on_progress)
         _backfill_refunds(shop, client, counters, on_progress)
         _finish(shop)
+        runs.follow_volume(shop, client.clock.now())  # backfill and runs alike wrote it
     except Locked:
         counters.api_calls = client.calls - calls_before
         return runs.finish_run(run, counters, SyncRun.Outcome.SKIPPED)

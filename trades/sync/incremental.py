@@ -107,7 +107,7 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
         return run
     counters.api_calls = client.calls - calls_before
     runs.finish_run(run, counters, SyncRun.Outcome.SUCCEEDED)
-    runs.record_success(shop)
+    runs.record_success(shop, run.window_end)
     return run
 
 

@@ -7,20 +7,24 @@ import logging
 import os
 import socket
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Sum
+from django.core.cache import caches
+from django.db.models import F
 from django.utils import timezone
 
 from ordersync.taobao.errors import RateLimited, SessionInvalid, TradeServiceRejected, Transient
 from shops import actions
 from shops.models import Checkpoint, Shop, SyncRun
+from trades.models import Trade
 from trades.sync.poison import TradesNotFound, count_not_found
 from trades.sync.windows import narrower
 from trades.sync.write import WriteResult
 
 log = logging.getLogger("ordersync.sync")
+RATE_SPANS = (timedelta(minutes=10), timedelta(hours=1))  # see changed_per_hour
+PAUSE_KEY, PAUSE_SECONDS = "sync:pause-backfills", 300  # see request_pause
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 HEALTH_RUNS = 10
@@ -190,12 +194,55 @@ def evaluate_health(shop: Shop) -> None:
         actions.set_degraded(shop, True)
 
 
-def changed_per_hour(shop: Shop, hours: int = 2) -> float:
-    since = timezone.now() - timedelta(hours=hours)
-    written = SyncRun.objects.filter(
-        shop=shop, kind=SyncRun.Kind.INCREMENTAL, stream="trades", started_at__gte=since
-    ).aggregate(total=Sum("trades_written"))["total"]
-    return (written or 0) / hours
+def changed_per_hour(shop: Shop, until: datetime) -> float:
+    """How many of the shop's trades change per hour, up to ``until`` (platform time).
+
+    Counted in our table, whoever wrote them (the backfill, a sync run, TMC): what the runs
+    wrote is no measure, since after a backfill, or with TMC on, a busy shop's runs find
+    almost everything stored already. The higher rate of the last ten minutes and of the last
+    hour: a shop that gets busy is polled faster within minutes; one that calms down is
+    slowed only after a quiet hour."""
+    return max(
+        _changed(shop, until - span, until) * timedelta(hours=1) / span for span in RATE_SPANS
+    )
+
+
+def _changed(shop: Shop, since: datetime, until: datetime) -> int:
+    return Trade.objects.filter(
+        tenant_id=shop.tenant_id,  # trade_tenant_modified_idx
+        shop=shop,
+        modified__gt=since,
+        modified__lte=until,
+    ).count()
+
+
+def request_pause(pause: bool) -> None:
+    """Ask every worker's backfill to stop after the slice in hand (``True``), or no longer.
+
+    A backfill run reads slices for up to ``SYNC_RUN_TIME_LIMIT``, and a worker stopping
+    gracefully finishes its task first: asked to pause, the run ends within a slice, as if
+    its time were up, and the next run resumes it. Used by ``manage.py demo`` on Ctrl-C."""
+    if pause:
+        caches["shared"].set(PAUSE_KEY, True, timeout=PAUSE_SECONDS)
+    else:
+        caches["shared"].delete(PAUSE_KEY)
+
+
+def pause_requested() -> bool:
+    return bool(caches["shared"].get(PAUSE_KEY))
+
+
+def backfilling(shop: Shop) -> bool:
+    progress = Checkpoint.objects.get(shop=shop, stream=Checkpoint.Stream.BACKFILL).progress
+    return bool(progress.get("until")) and not progress.get("finished_at")
+
+
+def follow_volume(shop: Shop, until: datetime | None) -> None:
+    """In auto mode, set the shop's interval from its measured volume. Not while its backfill
+    runs: the recent trades come last, so until it ends the volume is unknown, not zero."""
+    if shop.interval_mode != Shop.IntervalMode.AUTO or backfilling(shop):
+        return
+    actions.set_interval(shop, auto_interval(changed_per_hour(shop, until or timezone.now())))
 
 
 def auto_interval(rate_per_hour: float) -> int:
@@ -206,7 +253,7 @@ def auto_interval(rate_per_hour: float) -> int:
     return max(1, min(10, round(3000 / rate_per_hour)))
 
 
-def record_success(shop: Shop) -> None:
+def record_success(shop: Shop, until: datetime | None = None) -> None:
+    """After a successful run whose windows reached ``until``: health, then cadence."""
     evaluate_health(shop)
-    if shop.interval_mode == Shop.IntervalMode.AUTO:
-        actions.set_interval(shop, auto_interval(changed_per_hour(shop)))
+    follow_volume(shop, until)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from shops import caps
 from shops.models import Tenant
-from trades.webhooks.guard import BadURL, is_public, parse_url
+from trades.webhooks.guard import BadURL, allowed, parse_url
 from trades.webhooks.models import (
     SUBSCRIBABLE,
     EventType,
@@ -67,7 +67,7 @@ def check_url(url: str) -> str:
         ipaddress.ip_address(target.host)
     except ValueError:
         return url
-    if not settings.WEBHOOKS_ALLOW_PRIVATE and not is_public(target.host):
+    if not allowed(target.host):
         raise InvalidEndpoint("url must not point at a private, loopback or link-local address")
     return url
 

@@ -4,7 +4,8 @@ A tenant chooses the URL, so without a guard it could make our workers call the 
 a cloud metadata service (169.254.169.254) or anything else behind the firewall. Two checks:
 every address the host resolves to must be public before we send, and the socket we actually
 connect must be to a public address (a second DNS answer can differ from the first: DNS
-rebinding). ``WEBHOOKS_ALLOW_PRIVATE`` turns both off, for development and tests.
+rebinding). ``WEBHOOKS_ALLOW_PRIVATE`` turns both off, for development and tests;
+``WEBHOOKS_ALLOW_LOOPBACK`` (the demo, never with ``DEBUG=False``) lets loopback through.
 """
 
 from __future__ import annotations
@@ -121,8 +122,20 @@ def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def _allowed(address: str) -> bool:
-    return settings.WEBHOOKS_ALLOW_PRIVATE or is_public(address)
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8 and ``::1``, also inside an IPv6 form that embeds IPv4."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.is_loopback:
+        return True
+    inside = embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else []
+    return bool(inside) and all(v4.is_loopback for v4 in inside)
+
+
+def allowed(address: str) -> bool:
+    """Whether webhooks may reach ``address`` under the current settings."""
+    if settings.WEBHOOKS_ALLOW_PRIVATE or is_public(address):
+        return True
+    return settings.WEBHOOKS_ALLOW_LOOPBACK and is_loopback(address)
 
 
 def check_url(url: str) -> None:
@@ -135,14 +148,14 @@ def check_url(url: str) -> None:
     if settings.WEBHOOKS_ALLOW_PRIVATE:
         return
     infos = socket.getaddrinfo(target.host, target.port, proto=socket.IPPROTO_TCP)
-    refused = sorted({info[4][0] for info in infos if not is_public(info[4][0])})
+    refused = sorted({info[4][0] for info in infos if not allowed(info[4][0])})
     if refused:
         raise AddressRefused(f"{target.host} resolves to non-public {', '.join(refused)}")
 
 
 def _checked(connection, sock: socket.socket) -> socket.socket:
     peer = sock.getpeername()[0]
-    if not _allowed(peer):
+    if not allowed(peer):
         sock.close()
         raise AddressRefused(f"{connection.host} connected to non-public {peer}")
     return sock

@@ -17,15 +17,17 @@ _LINKS = {
 }
 
 
-# platform ids that outgrow JavaScript's exact integers (2**53)
+# platform ids that outgrow JavaScript's exact integers (2**53), alone and in lists
 STRING_IDS = ("tid", "oid", "refund_id")
+STRING_ID_LISTS = ("tids", "refund_ids")
 
 
 def with_string_ids(data: dict) -> dict:
     """``data`` plus ``<id>_str`` beside each platform id (``tids_str`` beside ``tids``)."""
     extra = {f"{key}_str": str(data[key]) for key in STRING_IDS if data.get(key) is not None}
-    if isinstance(data.get("tids"), list):
-        extra["tids_str"] = [str(tid) for tid in data["tids"]]
+    for key in STRING_ID_LISTS:
+        if isinstance(data.get(key), list):
+            extra[f"{key}_str"] = [str(value) for value in data[key]]
     return {**data, **extra}
 
 

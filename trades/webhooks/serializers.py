@@ -8,13 +8,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trades.api.filters import EnumField
+from trades.webhooks.catalog import EVENT_CHOICES, SUBSCRIBABLE_CHOICES
 from trades.webhooks.endpoints import secret_expiries
-from trades.webhooks.models import (
-    SUBSCRIBABLE,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from trades.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.webhooks.payload import with_string_ids
 
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
@@ -52,7 +48,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     )
     is_active = StrictBooleanField(required=False, help_text="false stops deliveries.")
     event_types = serializers.ListField(
-        child=EnumField(choices=SUBSCRIBABLE),
+        child=EnumField(choices=SUBSCRIBABLE_CHOICES),
         min_length=1,
         help_text="The event types sent to this URL.",
     )
@@ -83,6 +79,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    @extend_schema_field(serializers.ListField(child=serializers.DateTimeField(allow_null=True)))
     def get_secrets_expire_at(self, endpoint: WebhookEndpoint) -> list[str | None]:
         field = serializers.DateTimeField()
         return [field.to_representation(at) if at else None for at in secret_expiries(endpoint)]
@@ -127,7 +124,9 @@ class WebhookAttemptSerializer(serializers.ModelSerializer):
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.CharField(source="event.public_id", help_text="`webhook-id` sent.")
-    event_type = serializers.CharField(source="event.type")
+    event_type = serializers.ChoiceField(
+        source="event.type", choices=EVENT_CHOICES, read_only=True, help_text="The event's type."
+    )
 
     class Meta:
         model = WebhookDelivery

@@ -18,6 +18,7 @@ from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retri
 from trades.webhooks import endpoints as actions
 from trades.webhooks import serializers as ws
 from trades.webhooks.models import WebhookDelivery, WebhookEndpoint
+from trades.webhooks.openapi import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
 _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The endpoint's id.")
 _DELIVERY_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The delivery's id.")
@@ -40,6 +41,8 @@ def _issued(issued: actions.IssuedSecret, code: int) -> Response:
 class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
     """The tenant's webhook endpoints."""
 
+    openapi_resource = WEBHOOK_ENDPOINTS
+
     serializer_class = ws.WebhookEndpointSerializer
     ordering = ("-id",)
 
@@ -49,7 +52,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
     @extend_schema(
         request=ws.WebhookEndpointSerializer,
         responses={201: ws.IssuedEndpointSerializer, **ERRORS},
-        summary="Add an endpoint (read_write scope); the response holds its secret, once.",
     )
     def create(self, request: Request) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -70,7 +72,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
         parameters=[_ID],
         request=ws.WebhookEndpointSerializer,
         responses={200: ws.WebhookEndpointSerializer, **ERRORS},
-        summary="Change an endpoint (read_write scope); is_active=true enables it again.",
     )
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -86,7 +87,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
     @extend_schema(
         parameters=[_ID],
         responses={204: None, **ERRORS},
-        summary="Delete an endpoint with its deliveries (read_write scope).",
     )
     def destroy(self, request: Request, **kwargs: Any) -> Response:
         filters.parse_query(request, filters.NoQuery)
@@ -97,7 +97,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
         parameters=[_ID],
         request=ws.RotateSecretSerializer,
         responses={201: ws.IssuedEndpointSerializer, **ERRORS},
-        summary="New signing secret (read_write scope); the current one signs too for a while.",
     )
     @action(
         detail=True,
@@ -117,7 +116,6 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
         parameters=[_ID],
         request=None,
         responses={202: ws.WebhookDeliverySerializer, **ERRORS},
-        summary="Send a webhook.test event to this endpoint now (read_write scope).",
     )
     @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
     def test(self, request: Request, **kwargs: Any) -> Response:
@@ -143,6 +141,8 @@ class DeliveryQuery(PageQuery):
 class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
     """Deliveries of the tenant's events to its endpoints, newest first, with every attempt."""
 
+    openapi_resource = WEBHOOK_DELIVERIES
+
     query_class = DeliveryQuery
     ordering = ("-id",)
 
@@ -161,7 +161,6 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
         parameters=[_DELIVERY_ID],
         request=None,
         responses={202: ws.RedeliveredSerializer, **ERRORS},
-        summary="Send this delivery again now (read_write scope).",
     )
     @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
     def redeliver(self, request: Request, **kwargs: Any) -> Response:
@@ -175,9 +174,6 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
         operation_id="v1_webhook_deliveries_redeliver_range",
         request=ws.RedeliverRangeSerializer,
         responses={202: ws.RedeliveredSerializer, **ERRORS},
-        summary="Send an endpoint's deliveries of a time range again (read_write scope), a "
-        "page at a time: at most WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still "
-        "waiting for a first try; pass next_after as after for the next page.",
     )
     @action(
         detail=False,

@@ -1,6 +1,8 @@
-"""Run the local Taobao gateway (the sandbox) until Ctrl-C."""
+"""Run the local Taobao gateway (the sandbox) until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
+
+import signal
 
 from django.core.management.base import BaseCommand
 
@@ -37,6 +39,15 @@ class Command(BaseCommand):
                     f"  seller {seller['nick']}  user_id {seller['user_id']}  "
                     f"session {seller['session']}"
                 )
-        self.stdout.write("Ctrl-C to stop.")
+        saving = ", saving the world" if sandbox.snapshot else ""
+        self.stdout.write(f"Ctrl-C (or SIGTERM) to stop{saving}.")
         self.stdout.flush()
+        # SIGTERM stops as Ctrl-C does: with --snapshot, the world is saved first
+        signal.signal(signal.SIGTERM, _interrupt)
         sandbox.serve_forever()
+        if sandbox.snapshot:
+            self.stdout.write(f"Saved the world to {sandbox.snapshot}.")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

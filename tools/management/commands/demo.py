@@ -1,5 +1,5 @@
 """Run the whole service on this machine: embedded PostgreSQL, a local Taobao sandbox with
-two tenants and four shops, the workers and the web server."""
+two tenants and four shops, the workers, the TMC consumer and the web server."""
 
 from __future__ import annotations
 
@@ -10,22 +10,30 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from ordersync.embedded_db import forget_dead_handles
 from shops.models import Tenant
 from tools.bench.sandbox import free_port
 from tools.demo import world
-from tools.demo.children import Children, wait_for_http
-from tools.demo.status import backfill_lines, status_line
+from tools.demo.children import STOP_SECONDS, Children, wait_for_http
+from tools.demo.status import backfill_lines, running_jobs, status_line
+from tools.demo.terminal import allow_loopback_webhooks, log_to_file, stop_on_sigterm
 from trades.api.keys import create_api_key
+from trades.sync.runs import request_pause
 
-# Workers first (they finish their task and stop calling), then web, then the sandbox, which
-# saves its world and must outlive everything that talks to it.
-STOP_ORDER = ("qcluster", "web", "sandbox")
+# Workers first (they finish their task and stop calling), then the TMC consumer (it
+# confirms its pull), then web, then the sandbox, which saves its world and must outlive
+# everything that talks to it.
+STOP_ORDER = ("qcluster", "tmc", "web", "sandbox")
+GUNICORN_CONF = "ordersync/gunicorn.conf.py"
 
 
 class Command(BaseCommand):
-    help = "Run ordersync with a local sandbox: migrate, onboard demo shops, workers and web."
+    help = (
+        "Run ordersync with a local sandbox: migrate, onboard demo shops, workers, TMC "
+        "consumer and web."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000, help="web port (0: any free)")
@@ -33,23 +41,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--exit-after-backfill", action="store_true", help="stop once the backfills are done"
         )
+        parser.add_argument(
+            "--new-sandbox",
+            action="store_true",
+            help="build a new sandbox world when the saved one is missing",
+        )
 
     def handle(self, *args, **opts):
         data = settings.ORDERSYNC_DATA_DIR
         (data / "logs").mkdir(parents=True, exist_ok=True)
+        # This process's own log lines (django-q2's "Enqueued …") would cut into the banner.
+        log_to_file(data / "logs" / "demo.log")
         os.environ.setdefault("SYNC_LAG_SECONDS", "30")  # the sandbox's index lags 20 s
         os.environ.setdefault("Q_WORKERS", "2")
+        self.loopback = allow_loopback_webhooks()
         web_port = opts["port"] or free_port()
         sandbox_port = opts["sandbox_port"] or free_port()
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-
-        self.stdout.write("Migrating the database …")
-        call_command("migrate", verbosity=0)
+        snapshot = data / "sandbox-world.pickle"
         children = Children(data / "logs")
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        stop_on_sigterm()
         try:
-            self.start(children, sandbox_port, web_port, sandbox_url)
+            self.stdout.write("Migrating the database …")
+            call_command("migrate", verbosity=0)
+            request_pause(False)  # a demo that died while stopping left it asked
+            self.check_snapshot(snapshot, opts["new_sandbox"])
+            self.start_sandbox(children, sandbox_port, snapshot)
             shops, creds, new_key = self.setup(sandbox_url)
+            self.start_service(children, shops, web_port)
             self.show_where(web_port, sandbox_url, creds, new_key)
             self.show_backfills(children, shops)
             if opts["exit_after_backfill"]:
@@ -60,42 +79,72 @@ class Command(BaseCommand):
                 children.check()
                 self.stdout.write(status_line(shops))
                 time.sleep(10)
-        except KeyboardInterrupt:
-            self.stdout.write("\nStopping …")
+        except KeyboardInterrupt as interrupt:
+            self.stdout.write(f"\n{str(interrupt) or 'Ctrl-C'}: stopping …")
         finally:
-            stopped = children.stop(order=STOP_ORDER)
-            self.stdout.write(
-                f"Stopped {', then '.join(stopped)}. "
-                "Run `manage.py demo` again to resume with the same data."
-            )
+            self.stop(children)
 
-    def start(self, children: Children, sandbox_port: int, web_port: int, url: str) -> None:
-        snapshot = settings.ORDERSYNC_DATA_DIR / "sandbox-world.pickle"
+    def stop(self, children: Children) -> None:
+        if not children.children:
+            return
+        # a second Ctrl-C would leave children running: each gets a bounded time anyway
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self.stdout.write(f"Stopping the children in turn (each at most {STOP_SECONDS:.0f} s):")
+        request_pause(True)  # a backfill in hand ends after its slice, not after minutes
+        try:
+            stopped = children.stop(order=STOP_ORDER, say=self.stdout.write)
+        finally:
+            request_pause(False)
+        if children.killed and settings.EMBEDDED_DATABASE:
+            # killed, they could not leave the embedded server's list of its users
+            forget_dead_handles(settings.ORDERSYNC_DATA_DIR / "postgres")
+        if "qcluster" in children.killed:
+            self.stdout.write(
+                "Nothing is lost: every finished backfill slice and window is recorded, and the "
+                "runs the workers held resume where they stopped at the next start."
+            )
+        self.stdout.write(
+            f"Stopped {', then '.join(stopped)}. "
+            "Run `manage.py demo` again to resume with the same data."
+        )
+
+    def check_snapshot(self, snapshot, new_sandbox: bool) -> None:
+        """The service's data belongs to the sandbox world saved at the last stop: without
+        it, a new world would not hold the trades and sessions the database knows."""
+        if snapshot.exists() or not world.has_service():
+            return
+        if not new_sandbox:
+            raise CommandError(
+                f"The sandbox's saved world ({snapshot}) is missing, but the database holds "
+                "the demo's shops and trades from it (was the last demo killed?). Run "
+                "`manage.py demo --new-sandbox` to build a new world (the shops get new "
+                "sessions; the trades already stored stay), or start afresh with an empty "
+                "ORDERSYNC_DATA_DIR."
+            )
+        self.stdout.write(f"The sandbox's saved world ({snapshot}) is missing: building a new one.")
+
+    def start_sandbox(self, children: Children, sandbox_port: int, snapshot) -> None:
         children.manage(
             "sandbox",
-            "taobao_sandbox",
-            "--port",
-            str(sandbox_port),
-            "--seed",
-            "42",
-            "--snapshot",
-            str(snapshot),
+            *("taobao_sandbox", "--port", str(sandbox_port), "--seed", "42"),
+            *("--snapshot", str(snapshot)),
             stop_signal=signal.SIGINT,
+            waits_for=lambda: f"saving its world to {snapshot}",
         )
-        wait_for_http(f"{url}/_sandbox/time")
-        children.manage("qcluster", "qcluster")
+        wait_for_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/time")
+
+    def start_service(self, children: Children, shops, web_port: int) -> None:
+        children.manage("qcluster", "qcluster", waits_for=lambda: running_jobs(shops))
+        children.manage(
+            "tmc", "tmc_consume", waits_for=lambda: "it writes and confirms its current pull"
+        )
         os.environ["GUNICORN_BIND"] = f"127.0.0.1:{web_port}"
         os.environ.setdefault("WEB_CONCURRENCY", "2")
         children.start(
             "web",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "ordersync/gunicorn.conf.py",
-                "ordersync.wsgi",
-            ],
+            [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, "ordersync.wsgi"],
+            waits_for=lambda: "it answers the requests in hand",
         )
         wait_for_http(f"http://127.0.0.1:{web_port}/healthz")
 
@@ -147,8 +196,9 @@ class Command(BaseCommand):
             f"  API key    {creds.api_key}"
             + ("  (new: shown here, kept in the data dir)" if new_key else "")
         )
-        w(f"             curl -H 'Authorization: Bearer {creds.api_key}' {web}/api/v1/trades")
+        w(f"  try        curl -H 'Authorization: Bearer {creds.api_key}' {web}/api/v1/trades/")
         w(f"  metrics    {web}/metrics      health {web}/healthz")
+        w(f"  webhooks   {self.loopback}")
         w(f"  sandbox    {sandbox_url}/_sandbox/stats")
         w(f"  logs       {settings.ORDERSYNC_DATA_DIR / 'logs'}")
         w("")

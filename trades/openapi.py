@@ -1,0 +1,60 @@
+"""The OpenAPI document's last touches, above the API and the webhooks that build on it.
+
+:func:`finish_schema` runs after spectacular built the operations: it adds the webhooks (one
+per event type), the tags with their descriptions, the three signature headers of each
+webhook and the meaning of each response status.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.plumbing import process_webhooks
+
+from trades.api import openapi as api
+from trades.webhooks import openapi as webhooks
+
+# the tags in the order a partner reads them
+RESOURCES = [
+    api.SHOPS,
+    api.TRADES,
+    api.REFUNDS,
+    api.CHANGES,
+    api.SYNC_RUNS,
+    api.RECONCILE_REPORTS,
+    api.JOBS,
+    webhooks.WEBHOOK_ENDPOINTS,
+    webhooks.WEBHOOK_DELIVERIES,
+    api.API_KEYS,
+]
+EVENTS_TAG = {"name": webhooks.TAG, "description": "What ordersync POSTs to webhook endpoints."}
+
+
+def finish_schema(result: dict, generator, request, public) -> dict:
+    """Runs before spectacular's enum hook, so the webhooks' enums get their components too."""
+    _add_webhooks(result, generator.registry)
+    _describe_responses(result)
+    result["tags"] = [{"name": r.tag, "description": r.description} for r in RESOURCES]
+    result["tags"].append(EVENTS_TAG)
+    return result
+
+
+def _add_webhooks(result: dict, registry) -> None:
+    result["webhooks"] = process_webhooks(webhooks.WEBHOOKS, registry)
+    # the webhooks' bodies were registered after the components were built
+    for name, schema in registry.build({}).get("schemas", {}).items():
+        result["components"]["schemas"].setdefault(name, schema)
+    for item in result["webhooks"].values():
+        for operation in item.values():
+            operation["parameters"] = [_header(name, text) for name, text in webhooks.HEADERS]
+
+
+def _header(name: str, description: str) -> dict:
+    where = {"in": "header", "name": name, "required": True}
+    return {**where, "description": description, "schema": {"type": "string"}}
+
+
+def _describe_responses(result: dict) -> None:
+    for item in result["paths"].values():
+        for operation in item.values():
+            for code, response in operation.get("responses", {}).items():
+                if not response.get("description"):
+                    response["description"] = api.RESPONSES.get(code, "")

@@ -1,0 +1,62 @@
+"""What each event type means, in the words the schema and the docs show partners.
+
+Every type in :class:`~trades.webhooks.models.EventType` has its entry here; the schema test
+fails on a type without one, and on an emitted type the schema does not describe.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from trades.webhooks.models import SUBSCRIBABLE, EventType
+
+
+class Described(NamedTuple):
+    summary: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.summary}. {self.detail}"
+
+
+EVENTS = {
+    EventType.TRADE_CREATED: Described(
+        "A trade was stored for the first time",
+        "From any channel (polling, TMC, JDP, the reconcile); `data.previous_status` is null.",
+    ),
+    EventType.TRADE_UPDATED: Described(
+        "A stored trade changed",
+        "Its status, payment, logistics or sub-orders changed on the platform; sent for "
+        "every change, with or without a new status.",
+    ),
+    EventType.TRADE_STATUS_CHANGED: Described(
+        "A stored trade's status moved",
+        "From `data.previous_status` to `data.status`; sent beside the `trade.updated` of "
+        "the same change.",
+    ),
+    EventType.REFUND_CREATED: Described(
+        "A refund was stored for the first time", "`data.previous_status` is null."
+    ),
+    EventType.REFUND_UPDATED: Described(
+        "A stored refund changed", "Its status, fee or other fields changed on the platform."
+    ),
+    EventType.SHOP_NEEDS_REAUTH: Described(
+        "A shop must be authorized again",
+        "The seller's authorization stopped working, so the shop's syncing is stopped until "
+        "a tenant admin authorizes it again; `data.reason` says what the platform answered.",
+    ),
+    EventType.RECONCILE_FOUND_MISSING: Described(
+        "The daily reconcile found missing records",
+        "It found trades or refunds the sync had missed and stored them (their `*.created` "
+        "events are sent too); the first 100 ids are listed.",
+    ),
+    EventType.TEST: Described(
+        "A test event",
+        "Sent on request (`POST /api/v1/webhook-endpoints/{id}/test/`) to one endpoint, "
+        "whatever it subscribes to; it cannot be subscribed to.",
+    ),
+}
+
+# (value, description) pairs: serializer choices whose labels become the schema's text
+EVENT_CHOICES = [(value, str(EVENTS[value])) for value in EventType.values]
+SUBSCRIBABLE_CHOICES = [(value, str(EVENTS[value])) for value in SUBSCRIBABLE]

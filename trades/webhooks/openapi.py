@@ -1,0 +1,324 @@
+"""The webhooks in the OpenAPI document: one entry per event type, with its body and example.
+
+The request bodies are what ``trades.webhooks.payload.render`` sends; the schema test renders
+a real event of every type and validates it against its entry here.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, OpenApiWebhook, extend_schema
+from rest_framework import serializers
+
+from trades.api import examples as ex
+from trades.api.openapi import Operation, Resource, list_operation, retrieve_operation
+from trades.webhooks.catalog import EVENT_CHOICES, EVENTS
+from trades.webhooks.models import EventType
+
+TAG = "Webhook events"
+INT64 = {"min_value": 1, "max_value": 2**63 - 1}
+
+
+def _string_id(name: str) -> serializers.CharField:
+    return serializers.CharField(help_text=f"`{name}` as a decimal string, exact in JavaScript.")
+
+
+class ChangeData(serializers.Serializer):
+    """What a trade or refund event says of the change (a row of the change feed)."""
+
+    shop = serializers.IntegerField(help_text="The shop's id in this API.")
+    status = serializers.CharField(help_text="The status in this version.")
+    previous_status = serializers.CharField(
+        allow_null=True, help_text="The status before this change; null when it is new."
+    )
+    modified = serializers.DateTimeField(
+        help_text="The platform's modified time of this version: deliveries are not ordered, "
+        "keep the newest you have seen."
+    )
+    change_id = serializers.IntegerField(help_text="The change's `id` in the change feed.")
+
+
+class TradeChangeData(ChangeData):
+    tid = serializers.IntegerField(**INT64, help_text="The platform's trade id.")
+    tid_str = _string_id("tid")
+
+
+class RefundChangeData(ChangeData):
+    refund_id = serializers.IntegerField(**INT64, help_text="The platform's refund id.")
+    refund_id_str = _string_id("refund_id")
+
+
+class ShopNeedsReauthData(serializers.Serializer):
+    shop = serializers.IntegerField(help_text="The shop's id in this API.")
+    seller_nick = serializers.CharField(help_text="The seller's nick on the platform.")
+    reason = serializers.CharField(help_text="What the platform answered.")
+
+
+class ReconcileFoundMissingData(serializers.Serializer):
+    shop = serializers.IntegerField(help_text="The shop's id in this API.")
+    report = serializers.IntegerField(help_text="The reconcile report's id.")
+    day = serializers.DateField(help_text="The platform day (Asia/Shanghai) reconciled.")
+    missing_found = serializers.IntegerField(help_text="Trades found missing and stored.")
+    tids = serializers.ListField(
+        child=serializers.IntegerField(**INT64), help_text="The first 100 of those trades."
+    )
+    tids_str = serializers.ListField(
+        child=serializers.CharField(), help_text="`tids` as decimal strings."
+    )
+    refunds_missing_found = serializers.IntegerField(help_text="Refunds found missing.")
+    refund_ids = serializers.ListField(
+        child=serializers.IntegerField(**INT64), help_text="The first 100 of those refunds."
+    )
+    refund_ids_str = serializers.ListField(
+        child=serializers.CharField(), help_text="`refund_ids` as decimal strings."
+    )
+
+
+class TestEventData(serializers.Serializer):
+    endpoint = serializers.IntegerField(help_text="The endpoint the test was sent to.")
+    message = serializers.CharField()
+
+
+class EventLinks(serializers.Serializer):
+    changes = serializers.CharField(help_text="The change feed.")
+    trade = serializers.CharField(required=False, help_text="The trade (trade events).")
+    refund = serializers.CharField(required=False, help_text="The refund (refund events).")
+    shop = serializers.CharField(required=False, help_text="The shop.")
+    reconcile = serializers.CharField(required=False, help_text="The reconcile report.")
+
+
+class WebhookEvent(serializers.Serializer):
+    """The body of every webhook request; ``data`` depends on ``type``."""
+
+    id = serializers.CharField(
+        help_text="The event's id, also sent as `webhook-id`; the same on every retry and "
+        "redelivery: deduplicate on it."
+    )
+    type = serializers.ChoiceField(choices=EVENT_CHOICES)
+    created = serializers.DateTimeField(help_text="When the event was written.")
+    tenant = serializers.CharField(help_text="The tenant's slug.")
+    links = EventLinks(help_text="API paths of what the event is about.")
+
+
+def _event(name: str, data: type[serializers.Serializer]) -> type[WebhookEvent]:
+    """A :class:`WebhookEvent` whose ``data`` has the shape of ``data``."""
+    doc = f"A webhook body whose `data` is a {data.__name__}."
+    return type(name, (WebhookEvent,), {"__doc__": doc, "data": data()})
+
+
+TradeEvent = _event("TradeEvent", TradeChangeData)
+RefundEvent = _event("RefundEvent", RefundChangeData)
+ShopEvent = _event("ShopEvent", ShopNeedsReauthData)
+ReconcileEvent = _event("ReconcileEvent", ReconcileFoundMissingData)
+TestEvent = _event("TestEvent", TestEventData)
+
+BODIES = {
+    EventType.TRADE_CREATED: TradeEvent,
+    EventType.TRADE_UPDATED: TradeEvent,
+    EventType.TRADE_STATUS_CHANGED: TradeEvent,
+    EventType.REFUND_CREATED: RefundEvent,
+    EventType.REFUND_UPDATED: RefundEvent,
+    EventType.SHOP_NEEDS_REAUTH: ShopEvent,
+    EventType.RECONCILE_FOUND_MISSING: ReconcileEvent,
+    EventType.TEST: TestEvent,
+}
+
+_TRADE = {
+    "tid": 3900000000000016884,
+    "tid_str": "3900000000000016884",
+    "shop": 7,
+    "status": "WAIT_SELLER_SEND_GOODS",
+    "previous_status": "WAIT_BUYER_PAY",
+    "modified": "2026-11-11T00:00:01+08:00",
+    "change_id": 991,
+}
+_REFUND = {
+    "refund_id": 2900000000000016885,
+    "refund_id_str": "2900000000000016885",
+    "shop": 7,
+    "status": "SUCCESS",
+    "previous_status": "WAIT_SELLER_AGREE",
+    "modified": "2026-11-12T10:20:00+08:00",
+    "change_id": 1207,
+}
+_CHANGES = "/api/v1/changes/"
+EXAMPLE_DATA = {
+    EventType.TRADE_CREATED: {**_TRADE, "status": "WAIT_BUYER_PAY", "previous_status": None},
+    EventType.TRADE_UPDATED: _TRADE,
+    EventType.TRADE_STATUS_CHANGED: _TRADE,
+    EventType.REFUND_CREATED: {
+        **_REFUND,
+        "status": "WAIT_SELLER_AGREE",
+        "previous_status": None,
+    },
+    EventType.REFUND_UPDATED: _REFUND,
+    EventType.SHOP_NEEDS_REAUTH: {
+        "shop": 7,
+        "seller_nick": "acme-flagship",
+        "reason": "SessionInvalid: invalid-sessionkey",
+    },
+    EventType.RECONCILE_FOUND_MISSING: {
+        "shop": 7,
+        "report": 31,
+        "day": "2026-11-11",
+        "missing_found": 1,
+        "tids": [3900000000000016884],
+        "tids_str": ["3900000000000016884"],
+        "refunds_missing_found": 0,
+        "refund_ids": [],
+        "refund_ids_str": [],
+    },
+    EventType.TEST: {"endpoint": 3, "message": "a test event"},
+}
+EXAMPLE_LINKS = {
+    "trade": {"changes": _CHANGES, "trade": "/api/v1/trades/3900000000000016884/"},
+    "refund": {"changes": _CHANGES, "refund": "/api/v1/refunds/2900000000000016885/"},
+    "shop": {"changes": _CHANGES, "shop": "/api/v1/shops/7/"},
+    "reconcile": {"changes": _CHANGES, "reconcile": "/api/v1/reconcile-reports/31/"},
+    "webhook": {"changes": _CHANGES},
+}
+
+
+def example_body(event_type: str) -> dict:
+    """A body of ``event_type`` as the receiver gets it."""
+    return {
+        "id": "evt_3f1c9a4e0b6d4c1fa2b7e8d9c0a1b2c3",
+        "type": event_type,
+        "created": "2026-11-11T00:00:02.104+08:00",
+        "tenant": "acme",
+        "data": EXAMPLE_DATA[event_type],
+        "links": EXAMPLE_LINKS[event_type.split(".")[0]],
+    }
+
+
+HEADERS = [
+    ("webhook-id", "The event's id (`evt_…`): deduplicate on it."),
+    ("webhook-timestamp", "Seconds since 1970 when this attempt was signed."),
+    (
+        "webhook-signature",
+        '`t=<timestamp>` and one `v1=<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.'
+        '{raw body}">` per secret that still signs. Verify it: see docs/webhooks-verify.md.',
+    ),
+]
+
+SIGNED = (
+    "Sent as a POST with a JSON body and three headers; verify `webhook-signature` before "
+    "trusting the body (docs/webhooks-verify.md has the check in Python, Node, Java, Go and "
+    "PHP)."
+)
+
+_RESPONSES = {
+    "2XX": OpenApiResponse(description="Delivered. Answer quickly and work afterwards."),
+    "410": OpenApiResponse(description="Gone: the endpoint is disabled, nothing more is sent."),
+    "default": OpenApiResponse(
+        description="Anything else (another status, a redirect, a timeout): tried again on "
+        "the retry ladder (about 3 days), then given up; redeliver it through the API."
+    ),
+}
+
+
+def _webhook(event_type: str) -> OpenApiWebhook:
+    return OpenApiWebhook(
+        name=event_type,
+        decorator=extend_schema(
+            operation_id=f"webhook_{event_type.replace('.', '_')}",
+            summary=EVENTS[event_type].summary,
+            description=f"{EVENTS[event_type].detail}\n\n{SIGNED}",
+            tags=[TAG],
+            request=BODIES[event_type],
+            responses=_RESPONSES,
+            examples=[OpenApiExample(event_type, value=example_body(event_type))],
+        ),
+    )
+
+
+WEBHOOKS = [_webhook(event_type) for event_type in EventType.values]
+
+
+# the API's webhook resources: endpoints and deliveries
+WEBHOOK_ENDPOINTS = Resource(
+    "Webhook endpoints",
+    "URLs that receive signed events (see the webhooks of this document).",
+    {
+        "list": list_operation("webhook endpoints", ex.page(ex.ENDPOINT)),
+        "retrieve": retrieve_operation("webhook endpoint", ex.ENDPOINT),
+        "create": Operation(
+            "Add a webhook endpoint",
+            "Events of the listed types are POSTed to the URL (read_write scope). The answer "
+            "holds the signing secret once: store it to verify `webhook-signature`.",
+            request={
+                "url": ex.ENDPOINT["url"],
+                "description": ex.ENDPOINT["description"],
+                "event_types": ex.ENDPOINT["event_types"],
+            },
+            response={**ex.ENDPOINT, "secret": ex.SECRET},
+            status=201,
+        ),
+        "partial_update": Operation(
+            "Change a webhook endpoint",
+            "Changes the fields sent (read_write scope); `is_active: true` enables a disabled "
+            "endpoint again.",
+            request={"event_types": ["trade.created", "trade.updated"], "is_active": True},
+            response={**ex.ENDPOINT, "event_types": ["trade.created", "trade.updated"]},
+        ),
+        "destroy": Operation(
+            "Delete a webhook endpoint",
+            "Deletes the endpoint and its deliveries (read_write scope).",
+            status=204,
+        ),
+        "rotate_secret": Operation(
+            "Rotate a webhook signing secret",
+            "Issues a new secret (read_write scope). The current one keeps signing beside it "
+            "for `overlap_seconds`: each request then carries two `v1` signatures, so the "
+            "receiver can switch without refusing one.",
+            request={"overlap_seconds": 86400},
+            response={
+                **ex.ENDPOINT,
+                "secrets_expire_at": [None, "2026-11-12T10:00:00+08:00"],
+                "secret": ex.SECRET,
+            },
+            status=201,
+        ),
+        "test": Operation(
+            "Send a test event",
+            "Queues a `webhook.test` event to this endpoint only (read_write scope), whatever "
+            "it subscribes to; follow it in the delivery returned.",
+            response=ex.TEST_DELIVERY,
+            status=202,
+        ),
+    },
+)
+WEBHOOK_DELIVERIES = Resource(
+    "Webhook deliveries",
+    "Each event for each endpoint, with every attempt; send any again.",
+    {
+        "list": list_operation(
+            "webhook deliveries",
+            ex.page(ex.DELIVERY),
+            " Newest first; `endpoint` and `state` filter them.",
+        ),
+        "retrieve": retrieve_operation(
+            "webhook delivery", ex.DELIVERY_DETAIL, " With the event's `data` and every attempt."
+        ),
+        "redeliver": Operation(
+            "Send a delivery again",
+            "Queues the delivery again now (read_write scope) with the same `webhook-id`, "
+            "whatever its state.",
+            response={"redelivered": 1, "next_after": None},
+            status=202,
+        ),
+        "redeliver_range": Operation(
+            "Send an endpoint's deliveries of a time range again",
+            "Queues them again (read_write scope) a page at a time: at most "
+            "WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still waiting for a first "
+            "try. While `next_after` is not null, send the request again with it as `after`.",
+            request={
+                "endpoint": 3,
+                "created_after": "2026-11-11T00:00:00+08:00",
+                "created_before": "2026-11-12T00:00:00+08:00",
+                "state": "failed",
+            },
+            response={"redelivered": 500, "next_after": 10520},
+            status=202,
+        ),
+    },
+)
