@@ -96,7 +96,9 @@ def test_a_refused_incrementv_is_remembered_and_a_late_change_is_swept_and_measu
     lag, overlap = late.lag_and_overlap(checkpoint, late.MODIFIED)
     assert lag.total_seconds() >= 3 and overlap.total_seconds() >= 3  # both widened
     body = client.get("/metrics").content.decode()
-    labels = f'shop_id="{shop.pk}",shop="{shop.seller_nick}",stream="trades"'
+    labels = (
+        f'tenant="{shop.tenant.slug}",shop_id="{shop.pk}",shop="{shop.seller_nick}",stream="trades"'
+    )
     assert f"ordersync_late_arrivals_total{{{labels}}} 1" in body
     assert f"ordersync_measured_lag_seconds{{{labels}}}" in body
 

@@ -98,7 +98,9 @@ def test_confirm_lag_and_shop_freshness_are_in_metrics(make_shop, consumer, gate
     assert 0 <= total / count < 30  # publish → confirm, seconds (pub_time has 1 s resolution)
     row = TmcShop.objects.get(shop=shop)
     fresh = metric(
-        text, f'ordersync_tmc_shop_freshness_seconds{{shop_id="{shop.pk}",shop="metered"}}'
+        text,
+        "ordersync_tmc_shop_freshness_seconds"
+        f'{{tenant="{shop.tenant.slug}",shop_id="{shop.pk}",shop="metered"}}',
     )
     assert fresh == row.freshness_seconds and 0 <= fresh < 30
     assert row.last_change_modified == max(t.modified for t in Trade.objects.filter(shop=shop))
