@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django_q.tasks import async_task
+
+# looked up at each call (tasks.async_task): tests replace django_q's one in one place
+from django_q import tasks
 
 from shops import schedules
 from shops.jobs import JOB_TASKS
@@ -118,4 +120,4 @@ def queue_job(shop: Shop, kind: str, *args) -> str:
     Operators' and the system's jobs: no cap, no cooldown (tenants' go through
     :func:`shops.jobs.request_job`).
     """
-    return async_task(JOB_TASKS[kind], shop.pk, *args, task_name=f"{kind}-shop-{shop.pk}")
+    return tasks.async_task(JOB_TASKS[kind], shop.pk, *args, task_name=f"{kind}-shop-{shop.pk}")

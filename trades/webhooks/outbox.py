@@ -19,7 +19,9 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
-from django_q.tasks import async_task
+
+# looked up at each call (tasks.async_task): tests replace django_q's one in one place
+from django_q import tasks
 
 from trades.feed.models import ChangeEvent
 from trades.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -99,4 +101,4 @@ def queue_deliveries(delivery_ids: Iterable[int], not_before: float | None = Non
     size = settings.WEBHOOKS_BATCH_SIZE
     for start in range(0, len(ids), size):
         batch = ids[start : start + size]
-        async_task(DELIVER_TASK, batch, not_before, task_name="deliver-webhooks")
+        tasks.async_task(DELIVER_TASK, batch, not_before, task_name="deliver-webhooks")
