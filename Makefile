@@ -9,15 +9,17 @@ install:  ## a virtual environment with ordersync and its development tools
 dev:  ## the whole service on this machine (embedded PostgreSQL, sandbox, workers, web)
 	$(PY) manage.py demo
 
-test:  ## the fast set: every test but the end-to-end ones
-	$(PY) -m pytest -m "not e2e"
-
-test-all:  ## every test, as CI runs it
+test:  ## the fast set: every test but the end-to-end ones, in parallel
 	$(PY) -m pytest
+
+test-all:  ## every test, in CI's two stages: the fast set, then the end-to-end set
+	$(PY) -m pytest
+	$(PY) -m pytest -m e2e
 
 lint:  ## what CI checks before the tests
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest -q -p no:cacheprovider tests/foundation/test_import_rule.py  # imports one way
 

@@ -11,6 +11,7 @@ from functools import cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 @cache
@@ -47,13 +48,15 @@ class EncryptedTextField(models.TextField):
     Empty strings are stored as they are (nothing to hide, and "no token" stays visible).
     """
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: str | None, expression: object, connection: BaseDatabaseWrapper
+    ) -> str | None:
         if not value:
             return value
         return decrypt(value)
 
-    def get_prep_value(self, value):
-        value = super().get_prep_value(value)
-        if not value:
-            return value
-        return encrypt(value)
+    def get_prep_value(self, value: object) -> str | None:
+        text: str | None = super().get_prep_value(value)
+        if not text:
+            return text
+        return encrypt(text)

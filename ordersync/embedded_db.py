@@ -9,14 +9,22 @@ The server outlives the process that started it, so data survives restarts; stop
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 DATABASE_NAME = "ordersync"
 # pgserver lists every process that uses the server here, and stops it (on request) only
@@ -24,7 +32,7 @@ DATABASE_NAME = "ordersync"
 HANDLES = ".handle_pids.json"
 
 
-def _pgserver():
+def _pgserver() -> ModuleType:
     # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback it picks is fine.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
@@ -33,12 +41,24 @@ def _pgserver():
     return pgserver
 
 
-def _start_server(pgdata: Path):
+def _start_server(pgdata: Path) -> PostgresServer:
     pgserver = _pgserver()
     # pgserver's own mkdir fails when two processes start at once; ours tolerates it.
     pgdata.mkdir(exist_ok=True)
     forget_dead_handles(pgdata)
-    return pgserver.get_server(pgdata, cleanup_mode=None)
+    server: PostgresServer = pgserver.get_server(pgdata, cleanup_mode=None)
+    return server
+
+
+@contextmanager
+def _starting(data_dir: Path) -> Iterator[None]:
+    """Hold the data dir's start lock: one process at a time starts (or finds) its server.
+
+    pgserver reads ``postmaster.pid`` to find a running server; a process starting beside
+    another one's ``initdb`` read it half-written (seen with parallel test workers)."""
+    with open(data_dir / ".start.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def forget_dead_handles(pgdata: Path) -> list[int]:
@@ -90,7 +110,8 @@ def embedded_database_url(data_dir: Path) -> str:
     """Start (or find) the embedded server and return a ``DATABASE_URL`` for it."""
     _check_data_dir(data_dir)
     try:
-        server = _start_server(data_dir / "postgres")
+        with _starting(data_dir):
+            server = _start_server(data_dir / "postgres")
         _ensure_database(server.get_uri("postgres"))
     except ImproperlyConfigured:
         raise
@@ -99,7 +120,8 @@ def embedded_database_url(data_dir: Path) -> str:
             f"ORDERSYNC_DATA_DIR={data_dir}: the embedded PostgreSQL could not start: "
             f"{type(exc).__name__}: {exc} (log: {data_dir / 'postgres' / 'log'})"
         ) from exc
-    return server.get_uri(DATABASE_NAME)
+    uri: str = server.get_uri(DATABASE_NAME)
+    return uri
 
 
 def stop_server(data_dir: Path) -> str:

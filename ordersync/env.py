@@ -11,15 +11,16 @@ import binascii
 import re
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
+T = TypeVar("T")
 
 
-def read(name: str, cast: Callable[..., Any], **kwargs: Any) -> Any:
+def read(name: str, cast: Callable[..., T], **kwargs: Any) -> T:
     """Read ``name`` with ``env.<cast>``; any problem names the variable."""
     try:
         return cast(name, **kwargs)
@@ -49,21 +50,21 @@ def boolean(name: str, default: bool) -> bool:
 
 
 def positive_int(name: str, default: int) -> int:
-    value = read(name, env.int, default=default)
+    value: int = read(name, env.int, default=default)
     if value <= 0:
         raise ImproperlyConfigured(f"{name}={value} must be a positive whole number")
     return value
 
 
 def non_negative_int(name: str, default: int) -> int:
-    value = read(name, env.int, default=default)
+    value: int = read(name, env.int, default=default)
     if value < 0:
         raise ImproperlyConfigured(f"{name}={value} must not be negative")
     return value
 
 
 def positive_number(name: str, default: float) -> float:
-    value = read(name, env.float, default=default)
+    value: float = read(name, env.float, default=default)
     if not value > 0:  # also refuses nan
         raise ImproperlyConfigured(f"{name}={value} must be a positive number")
     return value
@@ -71,14 +72,14 @@ def positive_number(name: str, default: float) -> float:
 
 def matching(name: str, default: str, pattern: str, expected: str) -> str:
     """A string that must match ``pattern``; ``expected`` says what it should look like."""
-    value = read(name, env.str, default=default)
+    value: str = read(name, env.str, default=default)
     if not re.fullmatch(pattern, value):
         raise ImproperlyConfigured(f"{name}={value!r} is not valid: expected {expected}")
     return value
 
 
 def time_zone(name: str, default: str) -> str:
-    value = read(name, env.str, default=default)
+    value: str = read(name, env.str, default=default)
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -10,6 +10,7 @@ client from trying many usernames.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -24,7 +25,7 @@ def _username_key(username: str) -> str:
 
 
 class ThrottledLoginForm(AdminAuthenticationForm):
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         rate = ratelimit.parse_rate(settings.ADMIN_LOGIN_THROTTLE_RATE)
         address = ratelimit.client_address(self.request) if self.request else "unknown"

@@ -97,7 +97,7 @@ class Exposition:
     def family(self, name: str, kind: str, help_text: str) -> None:
         self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
 
-    def sample(self, name: str, value: float, **labels) -> None:
+    def sample(self, name: str, value: float, **labels: object) -> None:
         """One sample; a boolean value is written 1 or 0, a boolean label "true" or "false"."""
         value = int(value) if isinstance(value, bool) else value
         if labels:
@@ -110,7 +110,7 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-def _label(value) -> str:
+def _label(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -17,12 +17,17 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 
 from ordersync.models import RateCounter
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+    from redis import Redis
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RATE_PATTERN = r"[0-9]+/[smhd][a-z]*"
@@ -88,9 +93,7 @@ def hit(key: str, rate: Rate) -> Hit:
 
 
 def _hit_redis(key: str, seconds: int) -> tuple[int, float]:
-    cache = caches["shared"]
-    name = cache.make_and_validate_key(f"rate:{key}")
-    client = cache._cache.get_client(name, write=True)
+    name, client = _redis(key)
     # MULTI/EXEC: the window is created with its expiry and counted in one atomic step
     pipe = client.pipeline(transaction=True)
     pipe.set(name, 0, ex=seconds, nx=True)
@@ -106,11 +109,18 @@ def _hit_redis(key: str, seconds: int) -> tuple[int, float]:
 def reset(key: str) -> None:
     """Forget the count of ``key`` (its next request opens a new window)."""
     if settings.REDIS_URL:
-        cache = caches["shared"]
-        name = cache.make_and_validate_key(f"rate:{key}")
-        cache._cache.get_client(name, write=True).delete(name)
+        name, client = _redis(key)
+        client.delete(name)
     else:
         RateCounter.objects.filter(key=key).delete()
+
+
+def _redis(key: str) -> tuple[str, Redis]:
+    """The shared cache's name for the counter of ``key``, and the redis-py client to use."""
+    cache = caches["shared"]
+    name = cache.make_and_validate_key(f"rate:{key}")
+    # the client of Django's RedisCache is a private attribute (left out of its stubs)
+    return name, cache._cache.get_client(name, write=True)  # type: ignore[attr-defined]
 
 
 def prune() -> int:
@@ -120,21 +130,21 @@ def prune() -> int:
         cursor.execute(
             f"DELETE FROM {RateCounter._meta.db_table} WHERE window_ends < statement_timestamp()"
         )
-        deleted = cursor.rowcount
+        deleted: int = cursor.rowcount
         cursor.execute(f"DELETE FROM {settings.SHARED_CACHE_TABLE} WHERE expires < now()")
     return deleted
 
 
-def client_address(request) -> str:
+def client_address(request: HttpRequest) -> str:
     """The client's IP: the connection's, or the one ``NUM_PROXIES`` trusted proxies saw.
 
     ``X-Forwarded-For`` is only read when proxies are declared, and then counted from the
     right (the part our own proxies appended): a client cannot choose its address by sending
     the header itself.
     """
-    remote = request.META.get("REMOTE_ADDR") or "unknown"
+    remote: str = request.META.get("REMOTE_ADDR") or "unknown"
     proxies = settings.NUM_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -62,8 +63,17 @@ def _dev_encryption_key() -> str:
     key_file = ORDERSYNC_DATA_DIR / "field-encryption.key"
     if not key_file.exists():
         ORDERSYNC_DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(Fernet.generate_key().decode())
-        key_file.chmod(0o600)
+        # Written aside and linked into place: processes starting together (test workers,
+        # the demo's children) all end up reading the one key that won, never half a file.
+        draft = key_file.with_name(f"{key_file.name}.{os.getpid()}")
+        draft.write_text(Fernet.generate_key().decode())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return key_file.read_text().strip()
 
 
@@ -174,6 +184,8 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = time_zone("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
+# the console writes times ISO-like with their zone (ordersync/formats/en/formats.py)
+FORMAT_MODULE_PATH = ["ordersync.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -218,6 +230,7 @@ else:
 # a table in PostgreSQL, created by migration ordersync 0004. "default" stays in-process: it
 # takes django-q2's cluster statistics, written every half second, which need not be shared.
 SHARED_CACHE_TABLE = "ordersync_cache"
+_shared_cache: dict[str, object]
 if REDIS_URL:
     _shared_cache = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -246,7 +259,13 @@ METRICS_NEED_TOKEN = not DEBUG
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            # stamped in platform time with its offset (ordersync/shown.py)
+            "()": "ordersync.shown.PlatformTimeFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {
         "handlers": ["console"],
@@ -272,12 +291,9 @@ SYNC_PAGE_SIZE = positive_int("SYNC_PAGE_SIZE", 100)
 if SYNC_PAGE_SIZE > 100:
     raise ImproperlyConfigured(f"SYNC_PAGE_SIZE={SYNC_PAGE_SIZE}: the platform allows at most 100")
 SYNC_FULLINFO_CONCURRENCY = positive_int("SYNC_FULLINFO_CONCURRENCY", 4)
-SYNC_DEGRADE_FAILURE_RATE = positive_number("SYNC_DEGRADE_FAILURE_RATE", 0.3)
-if SYNC_DEGRADE_FAILURE_RATE > 1:
-    raise ImproperlyConfigured(
-        f"SYNC_DEGRADE_FAILURE_RATE={SYNC_DEGRADE_FAILURE_RATE}: a share, above 0 and at most 1"
-    )
-SYNC_RECOVER_AFTER_SUCCESSES = positive_int("SYNC_RECOVER_AFTER_SUCCESSES", 5)
+# A shop goes degraded when one stream's runs have all failed for this long (a blip of a
+# failed run or two never does); its next successful run restores it.
+SYNC_DEGRADE_AFTER_MINUTES = positive_int("SYNC_DEGRADE_AFTER_MINUTES", 15)
 # A run stops starting windows after SYNC_RUN_TIME_LIMIT seconds, and a window that reads
 # longer than SYNC_WINDOW_TIME_LIMIT keeps what it wrote and is read again narrower: both
 # well inside Q_TIMEOUT, so a heavy window is never killed and retried at the same width.
@@ -361,6 +377,23 @@ TMC_PERMIT_REFRESH_SECONDS = positive_int("TMC_PERMIT_REFRESH_SECONDS", 30)
 for _name in ("TMC_COLLAPSE_SECONDS", "TMC_IDLE_SECONDS", "TMC_SETTLE_MARGIN_SECONDS"):
     if not 0 <= globals()[_name] <= 60:
         raise ImproperlyConfigured(f"{_name}={globals()[_name]}: must be 0-60 seconds")
+
+# --- JDP, the third channel (jdp_consume) ------------------------------------------------
+# The ISV's Jushita RDS the platform pushes into (mysql://user:password@host:port/database);
+# empty: JDP off. More RDS can be named in the console (their URLs encrypted at rest).
+JDP_DATABASE_URL = read("JDP_DATABASE_URL", env.str, default="")
+if JDP_DATABASE_URL and not JDP_DATABASE_URL.startswith("mysql://"):
+    raise ImproperlyConfigured("JDP_DATABASE_URL must be a mysql:// URL")
+# Rows re-read behind the checkpoint: the push may stamp a row behind rows already read.
+JDP_OVERLAP_SECONDS = non_negative_int("JDP_OVERLAP_SECONDS", 10)
+JDP_BATCH_SIZE = positive_int("JDP_BATCH_SIZE", 500)
+JDP_IDLE_SECONDS = read("JDP_IDLE_SECONDS", env.float, default=1.0)
+# With JDP live for a shop, polling runs at this interval (1-30) as the safety net.
+JDP_SAFETY_POLL_MINUTES = positive_int("JDP_SAFETY_POLL_MINUTES", 30)
+if not 1 <= JDP_SAFETY_POLL_MINUTES <= 30:
+    raise ImproperlyConfigured(f"JDP_SAFETY_POLL_MINUTES={JDP_SAFETY_POLL_MINUTES}: must be 1-30")
+# A change older than this when polling finds it (or JDP delivers it) counts against JDP.
+JDP_LATE_SECONDS = positive_int("JDP_LATE_SECONDS", 300)
 
 # --- partner REST API -----------------------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]

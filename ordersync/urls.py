@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ordersync import observability
 
 urlpatterns = [
+    # the bare address opens the console (never a 404 page)
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     # the apps' URLs by name: the project package imports none of them
     path("admin/dashboard/", include("shops.console.urls")),
     path("admin/", admin.site.urls),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 # looked up at each call (tasks.async_task): tests replace django_q's one in one place
 from django_q import tasks
@@ -48,11 +49,24 @@ def resume_shop(shop: Shop) -> None:
 
 
 @transaction.atomic
-def set_degraded(shop: Shop, degraded: bool) -> None:
-    """Enter or leave degraded mode: fewer, larger pulls while the shop keeps failing."""
-    if Shop.objects.filter(pk=shop.pk).exclude(degraded=degraded).update(degraded=degraded):
-        log.warning("shop %s %s degraded mode", shop.pk, "enters" if degraded else "leaves")
-    shop.degraded = degraded
+def set_degraded(shop: Shop, degraded: bool, reason: str = "") -> None:
+    """Enter or leave degraded mode: fewer, larger pulls while a stream keeps failing.
+
+    ``reason`` says which failures; ``degraded_since`` keeps the time the shop entered the
+    mode while it stays in it (a new reason only updates the text).
+    """
+    reason = reason[:500] if degraded else ""
+    now = timezone.now()
+    rows = Shop.objects.filter(pk=shop.pk)
+    if rows.exclude(degraded=degraded).update(
+        degraded=degraded, degraded_since=now if degraded else None, degraded_reason=reason
+    ):
+        verb = "enters" if degraded else "leaves"
+        log.warning("shop %s %s degraded mode: %s", shop.pk, verb, reason or "a run succeeded")
+        shop.degraded_since = now if degraded else None
+    elif degraded:
+        rows.update(degraded_reason=reason)
+    shop.degraded, shop.degraded_reason = degraded, reason
     schedules.sync_schedules(shop)
 
 

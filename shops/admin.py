@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from django import forms
@@ -16,10 +15,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from shops import actions, jobs, schedules
+from ordersync.shown import shown
+from shops import actions, jobs, members, schedules
 from shops.caps import OverCap
 from shops.console import connect
 from shops.console.health import PLATFORM_TZ, format_lag, lag, problems, with_health
+from shops.console.one_time import show_once
+from shops.console.pages import pre
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import (
     OWNER_ROLES,
@@ -30,20 +32,10 @@ from shops.console.tenancy import (
     has_role,
     scoped,
 )
+from shops.console.times import duration, in_zone, short, window
 from shops.models import Checkpoint, Membership, Shop, SyncRun, Tenant, TopApp
 
 NOBODY: frozenset[str] = frozenset()  # only operators (superusers)
-
-
-def pre(text: str) -> str:
-    """Multi-line text (tracebacks, JSON) kept readable in the admin."""
-    if not text:
-        return "—"
-    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
-
-
-def pretty_json(value) -> str:
-    return pre(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str))
 
 
 @admin.register(Tenant)
@@ -57,20 +49,106 @@ class TenantAdmin(TenantScopedAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+class InviteForm(forms.ModelForm):
+    """An owner adds a member by user name: an existing user, or a new one created with a
+    first password shown once."""
+
+    username = forms.CharField(max_length=150, help_text="their sign-in name for this console")
+    email = forms.EmailField(required=False, help_text="for a new user")
+
+    class Meta:
+        model = Membership
+        fields = ("tenant", "role")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        tenant, username = cleaned.get("tenant"), cleaned.get("username")
+        if tenant and username and tenant.memberships.filter(user__username=username).exists():
+            raise forms.ValidationError(f"{username} is already a member of {tenant}.")
+        return cleaned
+
+
+class MembershipChangeForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ("user", "tenant", "role")
+
+    def clean_role(self) -> str:
+        role = self.cleaned_data["role"]
+        if self.instance.pk and not members.leaves_an_owner(self.instance, role):
+            raise forms.ValidationError("The tenant needs an owner: make someone else owner first.")
+        return role
+
+
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
-    """Operators add members; a tenant's owners change roles and remove members."""
+    """A tenant's owners invite members, change their roles and remove them."""
 
-    add_roles = NOBODY
+    add_roles = OWNER_ROLES
     change_roles = OWNER_ROLES
     delete_roles = OWNER_ROLES
-    list_display = ("user", "role")
+    list_display = ("user", "email", "role")
     list_filter = ("role",)
     list_select_related = ("user", "tenant")
     raw_id_fields = ("user",)
+    actions = ["remove_members"]
+
+    @admin.display(description="email", ordering="user__email")
+    def email(self, membership: Membership) -> str:
+        return membership.user.email or "—"
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        kwargs["form"] = MembershipChangeForm if obj else InviteForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return ("user", "tenant", "role") if obj else ("username", "email", "tenant", "role")
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
-        return () if request.user.is_superuser else ("user", "tenant")
+        return ("user", "tenant") if obj else ()
+
+    def save_model(self, request: HttpRequest, obj: Membership, form, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["role"])
+            return
+        data = form.cleaned_data
+        invited = members.invite_member(data["tenant"], data["username"], data["email"], obj.role)
+        obj.pk, obj.user = invited.membership.pk, invited.membership.user
+        if invited.password:
+            show_once(request, f"The first password of {data['username']}", invited.password)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        if request.user.is_superuser:  # operators may leave a tenant ownerless (or delete it)
+            obj.delete()
+            return
+        try:
+            members.remove_member(obj)
+        except members.MemberRefused as exc:  # another owner left meanwhile
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Membership | None = None) -> bool:
+        """Owners remove members, but never their tenant's last owner."""
+        allowed = super().has_delete_permission(request, obj)
+        if not allowed or obj is None or request.user.is_superuser:
+            return allowed
+        return members.leaves_an_owner(obj)
+
+    def get_actions(self, request: HttpRequest):
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)  # remove_members keeps the last owner
+        return found
+
+    @admin.action(description="Remove selected members", permissions=["delete"])
+    def remove_members(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        removed = 0
+        for membership in scoped(request, queryset, "tenant", OWNER_ROLES):
+            try:
+                members.remove_member(membership)
+            except members.MemberRefused as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            removed += 1
+        self.message_user(request, f"Removed {removed} member(s).")
 
 
 class TopAppForm(forms.ModelForm):
@@ -121,6 +199,7 @@ class RecentRunsInline(ReadOnlyInline):
     verbose_name_plural = "last runs"
     fields = readonly_fields = (
         "started_at",
+        "took",
         "kind",
         "stream",
         "outcome",
@@ -137,6 +216,10 @@ class RecentRunsInline(ReadOnlyInline):
         newest = SyncRun.objects.filter(shop_id=shop_id).order_by("-started_at")
         ids = list(newest.values_list("pk", flat=True)[: self.LIMIT]) if shop_id else []
         return super().get_queryset(request).filter(pk__in=ids).order_by("-started_at")
+
+    @admin.display(description="duration")
+    def took(self, run: SyncRun) -> str:
+        return duration(run.started_at, run.finished_at)
 
     @admin.display(description="error")
     def error_summary(self, run: SyncRun) -> str:
@@ -175,14 +258,14 @@ STATUS_COLOURS = {
 }
 
 
-def status_badge(shop: Shop) -> str:
+def status_badge(shop: Shop, with_mode: bool = True) -> str:
     colour = STATUS_COLOURS.get(shop.status, "#424242")
     badge = format_html(
         '<span style="background:{};color:#fff;padding:1px 6px;border-radius:8px">{}</span>',
         colour,
         shop.get_status_display(),
     )
-    if shop.degraded:
+    if shop.degraded and with_mode:
         badge = format_html(
             '{} <span style="background:#ef6c00;color:#fff;padding:1px 6px;'
             'border-radius:8px">degraded</span>',
@@ -195,12 +278,12 @@ def status_badge(shop: Shop) -> str:
 class ShopAdmin(TenantScopedAdmin):
     list_display = (
         "seller_nick",
-        "platform",
         "status_badge",
         "cursor_lag",
         "last_success",
         "failures",
-        "degraded",
+        "sync_mode",
+        "next_run",
         "calls_today",
     )
     list_filter = ("status", "platform", "degraded")
@@ -215,6 +298,10 @@ class ShopAdmin(TenantScopedAdmin):
         "status_badge",
         "status_reason",
         "problem_list",
+        "sync_mode",
+        "degraded_since_shown",
+        "degraded_reason",
+        "next_run",
         "cursor_lag",
         "last_success",
         "failures",
@@ -234,6 +321,10 @@ class ShopAdmin(TenantScopedAdmin):
                     "status_badge",
                     "status_reason",
                     "problem_list",
+                    "sync_mode",
+                    "degraded_since_shown",
+                    "degraded_reason",
+                    "next_run",
                     "cursor_lag",
                     "last_success",
                     "failures",
@@ -257,17 +348,37 @@ class ShopAdmin(TenantScopedAdmin):
     # --- columns ----------------------------------------------------------------------------
     @admin.display(description="status", ordering="status")
     def status_badge(self, shop: Shop) -> str:
-        return status_badge(shop)
+        return status_badge(shop, with_mode=False)  # the sync mode has a column of its own
 
     @admin.display(description="cursor lag", ordering="cursor")
     def cursor_lag(self, shop: Shop) -> str:
         return format_lag(lag(shop))
 
-    @admin.display(description="last success", ordering="last_success")
-    def last_success(self, shop: Shop):
-        return shop.last_success or "never"
+    @admin.display(description=in_zone("last success"), ordering="last_success")
+    def last_success(self, shop: Shop) -> str:
+        return short(shop.last_success, "never")
 
-    @admin.display(description="failures in a row", ordering="failures")
+    @admin.display(description="sync mode", ordering="degraded")
+    def sync_mode(self, shop: Shop) -> str:
+        """ "healthy" or "degraded" in words (a boolean icon read a healthy shop as a red ✗)."""
+        if not shop.degraded:
+            return "healthy"
+        return format_html(
+            '<span class="degraded" title="{}">degraded</span>', shop.degraded_reason
+        )
+
+    @admin.display(description="degraded since")
+    def degraded_since_shown(self, shop: Shop) -> str:
+        return shown(shop.degraded_since) if shop.degraded else "—"
+
+    @admin.display(description=in_zone("next sync"), ordering="next_sync")
+    def next_run(self, shop: Shop) -> str:
+        """When the sync schedule fires next, or why it does not."""
+        if shop.status != Shop.Status.ACTIVE:
+            return f"none ({shop.get_status_display().lower()})"
+        return short(getattr(shop, "next_sync", None), "not scheduled")
+
+    @admin.display(description="fails in a row", ordering="failures")
     def failures(self, shop: Shop) -> int:
         return shop.failures
 
@@ -295,8 +406,8 @@ class ShopAdmin(TenantScopedAdmin):
                 "",
                 "<tr>" + "<td>{}</td>" * 10 + "</tr>",
                 (
-                    (c.stream, c.cursor or "—", c.last_success_at or "—")
-                    + (c.consecutive_failures, c.next_run_at or "—")
+                    (c.stream, shown(c.cursor), shown(c.last_success_at))
+                    + (c.consecutive_failures, shown(c.next_run_at))
                     + (c.progress.get("source", "—") if c.cursor else "—",)
                     + (f"{c.measured_lag():.0f} s", c.late_arrivals)
                     # records the reconcile will repair / the platform did not return to it
@@ -466,11 +577,12 @@ class SyncRunAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     tenant_field = "shop__tenant"
     read_only = True
     list_display = (
-        "started_at",
+        "started",
         "shop",
         "kind",
         "stream",
         "outcome",
+        "took",
         "api_calls",
         "trades_written",
         "error_class",
@@ -478,11 +590,39 @@ class SyncRunAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     list_filter = ("outcome", "kind", "stream")
     list_select_related = ("shop",)
     ordering = ("-started_at",)
-    exclude = ("error_message",)
-    readonly_fields = ("error",)
+    fieldsets = (
+        (None, {"fields": ("shop", "kind", "stream", "outcome", "worker")}),
+        ("When", {"fields": ("started_exact", "finished", "took", "window_exact")}),
+        (
+            "What it did",
+            {"fields": ("api_calls", "pages", "trades_seen", "trades_written", "late_arrivals")},
+        ),
+        ("Out of the ordinary", {"fields": ("notes", "set_aside", "error_class", "error")}),
+    )
+    readonly_fields = ("started_exact", "finished", "took", "window_exact", "error")
 
     def get_list_filter(self, request: HttpRequest):
         return [ShopFilter, *super().get_list_filter(request)]
+
+    @admin.display(description=in_zone("started"), ordering="started_at")
+    def started(self, run: SyncRun) -> str:
+        return short(run.started_at)
+
+    @admin.display(description="started")
+    def started_exact(self, run: SyncRun) -> str:
+        return shown(run.started_at)
+
+    @admin.display(description="finished")
+    def finished(self, run: SyncRun) -> str:
+        return shown(run.finished_at, "not yet")
+
+    @admin.display(description="duration")
+    def took(self, run: SyncRun) -> str:
+        return duration(run.started_at, run.finished_at)
+
+    @admin.display(description="window (platform time)")
+    def window_exact(self, run: SyncRun) -> str:
+        return window(run.window_start, run.window_end)
 
     @admin.display(description="error message")
     def error(self, run: SyncRun) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from ordersync.observability import Exposition
@@ -45,7 +45,7 @@ def shops(out: Exposition) -> None:
         shop__status=Shop.Status.ACTIVE, stream__in=["trades", "refunds"], cursor__isnull=False
     ).select_related("shop__tenant")
     for c in checkpoints:
-        lag = round((now - c.cursor).total_seconds(), 1)
+        lag = round((now - (c.cursor or now)).total_seconds(), 1)
         out.sample("ordersync_cursor_lag_seconds", lag, **shop_labels(c.shop), stream=c.stream)
     _late_arrivals(out, checkpoints, now)
     _kept_records(out)
@@ -70,7 +70,7 @@ def _kept_records(out: Exposition) -> None:
                 out.sample(name, count, **shop_labels(c.shop), stream=c.stream)
 
 
-def _late_arrivals(out: Exposition, checkpoints, now) -> None:
+def _late_arrivals(out: Exposition, checkpoints: QuerySet[Checkpoint], now: datetime) -> None:
     """Per shop stream: the lag measured from late arrivals (decayed) and how many there were
     (docs/lag.md)."""
     out.family(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from django.conf import settings
@@ -120,7 +121,14 @@ class Shop(models.Model):
         null=True, blank=True, help_text="the fixed interval, or the last one chosen in auto mode"
     )
     degraded = models.BooleanField(
-        default=False, help_text="fewer, larger pulls after too many failures"
+        default=False,
+        help_text="fewer, larger pulls while a stream keeps failing (SYNC_DEGRADE_AFTER_MINUTES)",
+    )
+    degraded_since = models.DateTimeField(
+        null=True, blank=True, help_text="when the shop entered degraded mode"
+    )
+    degraded_reason = models.CharField(
+        max_length=500, blank=True, default="", help_text="the failures that degraded the shop"
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -154,6 +162,9 @@ class Checkpoint(models.Model):
         BACKFILL = "backfill"
         # the daily reconcile: its failures, backoff and run lock (no cursor)
         RECONCILE = "reconcile"
+        # the Jushita push tables: cursor = jdp_modified up to which every row is written
+        JDP_TRADES = "jdp_trades"
+        JDP_REFUNDS = "jdp_refunds"
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="checkpoints")
     stream = models.CharField(max_length=16, choices=Stream.choices)
@@ -196,7 +207,7 @@ class Checkpoint(models.Model):
             return 0.0
         elapsed = ((now or timezone.now()) - self.lag_measured_at).total_seconds()
         halvings = max(0.0, elapsed) / settings.SYNC_LAG_HALF_LIFE_SECONDS
-        return self.measured_lag_seconds * 0.5**halvings
+        return self.measured_lag_seconds * math.pow(0.5, halvings)
 
 
 # The streams every shop has a checkpoint for from the start (reconcile's comes with its

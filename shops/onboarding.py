@@ -8,11 +8,11 @@ sessions before they expire; a refresh the platform refuses marks the shop ``nee
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ordersync.taobao import oauth
@@ -55,7 +55,7 @@ def connect_shop(tenant: Tenant, app: TopApp, token: oauth.TokenResult) -> tuple
     )
 
 
-def due_for_refresh(now=None):
+def due_for_refresh(now: datetime | None = None) -> QuerySet[Shop]:
     """Shops whose session expires within ``TOKEN_REFRESH_AHEAD_SECONDS`` (and can refresh)."""
     now = now or timezone.now()
     horizon = now + timedelta(seconds=settings.TOKEN_REFRESH_AHEAD_SECONDS)
@@ -67,7 +67,7 @@ def due_for_refresh(now=None):
     )
 
 
-def expired_without_refresh(now=None):
+def expired_without_refresh(now: datetime | None = None) -> QuerySet[Shop]:
     """Shops whose session has expired and which hold no usable refresh token."""
     now = now or timezone.now()
     return (

@@ -6,6 +6,7 @@ Functions are named by their dotted path, so this module needs nothing from ``tr
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -93,7 +94,7 @@ def remove_schedules(shop: Shop) -> None:
     Schedule.objects.filter(name__in=[sync_name(shop), reconcile_name(shop)]).delete()
 
 
-def on_shop_deleted(sender, instance: Shop, **kwargs) -> None:
+def on_shop_deleted(sender: type[Shop], instance: Shop, **kwargs: Any) -> None:
     """A shop deleted any way (admin, ORM, its tenant's cascade) takes its schedules along:
     left behind, they would run every few minutes for a shop that is gone."""
     remove_schedules(instance)

@@ -2,17 +2,78 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.db import connection, connections, transaction
+from django.test import TransactionTestCase
 
 from ordersync.sandbox.server import start_sandbox
 from ordersync.taobao.stats import call_stats
 from ordersync.taobao.store import close_state_connection
 from shops.actions import ensure_checkpoints
 from shops.models import Membership, Shop, Tenant, TopApp
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # A million PBKDF2 rounds per password made each console fixture take seconds. In the
+    # tests' own processes only: the servers and commands they start keep Django's hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The end-to-end folder first: its tests take minutes each, and a worker that starts one
+    last ends the whole stage that much later (``--dist load`` hands the first tests out two
+    a worker, the rest as workers free up)."""
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/e2e/"))
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core for the fast set, whose tests mostly wait (on a
+    sandbox, a child process, a lock): on two cores four workers ran it in 4 min 47 s. One
+    per core for the second stage (``-m e2e``): its wall-clock chaos runs and clusters
+    compute, and four at once on two cores missed their deadlines."""
+    per_core = 1 if config.getoption("markexpr") == "e2e" else 2
+    return per_core * (os.cpu_count() or 1)
+
+
+# What migrate writes once and no test changes: kept across transactional tests.
+MIGRATED_DATA = frozenset({"django_content_type", "auth_permission"})
+
+
+def _delete_test_data(self: TransactionTestCase) -> None:
+    """End a transactional test by deleting every row it could have written.
+
+    Django's own teardown truncates every table and then rebuilds the content types and
+    permissions that migrate made, about a second per test here; deleting the rows of the
+    other tables in one transaction (foreign keys checked at its end) takes milliseconds."""
+    for alias in self._databases_names(include_mirrors=False):
+        conn = connections[alias]
+        tables = conn.introspection.django_table_names(only_existing=True, include_views=False)
+        with transaction.atomic(using=alias), conn.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for table in sorted(set(tables) - MIGRATED_DATA):
+                cursor.execute(f"DELETE FROM {conn.ops.quote_name(table)}")
+
+
+TransactionTestCase._fixture_teardown = _delete_test_data
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database commits without waiting for its WAL to reach the disk: a crash
+    loses the last commits of a database that is thrown away anyway, and the transactional
+    tests' flushes and the child processes' commits stop waiting on fsync."""
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            name = connection.ops.quote_name(connection.settings_dict["NAME"])
+            cursor.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
+        connection.close()  # the next connection starts with the setting
 
 
 @pytest.fixture(autouse=True)

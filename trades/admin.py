@@ -12,11 +12,15 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from shops.admin import pre, pretty_json
+from shops.console.daterange import DateRangeFilter
+from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
-from shops.console.tenancy import ReadOnlyInline, ShopFilter, TenantScopedAdmin
+from shops.console.tenancy import ShopFilter, TenantScopedAdmin
+from shops.console.times import in_zone, short
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
-from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade, TradeLine
+from trades.feed.models import ChangeEvent
+from trades.jdp.admin import JdpShopAdmin  # noqa: F401  (registers the JDP views)
+from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
 from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 
@@ -37,6 +41,52 @@ def fixed_choices_filter(field: str, choices: list[str], title: str):
     return Filter
 
 
+MAX_BIGINT = 2**63 - 1
+TID_PREFIX_DIGITS = 5  # the fewest digits searched as the start of a trade id
+MOBILE_DIGITS = 4  # the most digits searched as the end of the receiver's mobile
+
+
+def tid_prefix(digits: str) -> Q:
+    """Trade ids that start with ``digits``: one range of ``trade_tid_idx`` per possible
+    length (ids have up to 19 digits), so a partial id is found without scanning."""
+    start = int(digits)
+    match = Q()
+    for extra in range(0, 20 - len(digits)):
+        low, high = start * 10**extra, (start + 1) * 10**extra
+        if low > MAX_BIGINT:
+            break
+        match |= Q(tid__gte=low, tid__lt=min(high, MAX_BIGINT))
+    return match
+
+
+def trade_search(queryset: QuerySet, term: str) -> QuerySet:
+    """What support types to find a trade.
+
+    Digits: 5 or more are the start of a trade id (indexed); up to 4 are the last digits of
+    the receiver's mobile. Text: part of the buyer's nick, the buyer's whole open uid, or part
+    of the receiver's name. Receiver name and mobile are searched in the trade as the platform
+    sent it (``payload``): it masks them (``王*``, ``138********``), and masked characters
+    match nothing. Text and mobile searches read the listed trades of the tenant (narrow them
+    by shop, status or time); id searches use the index.
+    """
+    term = term.strip()
+    if not term:
+        return queryset
+    if term.isdigit():
+        if len(term) > 19:
+            return queryset.none()
+        if len(term) >= TID_PREFIX_DIGITS:
+            return queryset.filter(tid_prefix(term))
+        if len(term) <= MOBILE_DIGITS:
+            return queryset.filter(payload__receiver_mobile__endswith=term)
+        return queryset.none()
+    return queryset.filter(
+        Q(buyer_nick__icontains=term)
+        | Q(buyer_open_uid=term)
+        | Q(payload__receiver_name__icontains=term)
+    )
+
+
 def exact_number_search(queryset: QuerySet, term: str, fields: list[str]) -> QuerySet:
     """Exact lookups by id (each field indexed); anything else finds nothing."""
     term = term.strip()
@@ -50,19 +100,18 @@ def exact_number_search(queryset: QuerySet, term: str, fields: list[str]) -> Que
     return queryset.filter(match)
 
 
-class TradeLineInline(ReadOnlyInline):
-    model = TradeLine
-    verbose_name_plural = "sub-orders"
-    fields = readonly_fields = (
-        "oid",
-        "title",
-        "sku_id",
-        "num",
-        "price",
-        "payment",
-        "status",
-        "refund_status",
+HISTORY_LIMIT = 200  # versions of one trade shown
+
+
+def table(headers: tuple[str, ...], rows) -> str:
+    """A small HTML table: escaped headers and cells."""
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
     )
+    return format_html("<table><tr>{}</tr>{}</table>", head, body)
 
 
 class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
@@ -82,22 +131,96 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
 
 @admin.register(Trade)
 class TradeAdmin(BigTableAdmin):
-    list_display = ("tid", "shop", "status", "type", "created", "modified", "payment")
+    list_display = (
+        "tid",
+        "shop_nick",
+        "status",
+        "buyer_nick",
+        "created_at",
+        "modified_at",
+        "payment",
+    )
     list_filter = (
         ShopFilter,
         fixed_choices_filter("status", TRADE_STATUSES, "status"),
-        ("created", admin.DateFieldListFilter),
-        ("modified", admin.DateFieldListFilter),
+        ("created", DateRangeFilter),
+        ("modified", DateRangeFilter),
     )
     list_select_related = ("shop",)
     # the tenant's (tenant, -created, -id) index serves the default list
     ordering = ("-created", "-id")
     search_fields = ("tid",)
-    search_help_text = "Exact trade id (tid)."
-    exact_search_fields = ["tid"]
-    inlines = [TradeLineInline]
-    exclude = ("payload",)
-    readonly_fields = ("refunds", "payload_readable")
+    search_help_text = (
+        "A trade id or its first 5+ digits; a buyer nick (part) or open uid; a receiver name "
+        "(part) or the last 1-4 digits of the receiver's mobile. Receiver fields are searched "
+        "as the platform sent them, masked (王*, 138********): masked characters never match."
+    )
+
+    def get_search_results(self, request, queryset, search_term):
+        return trade_search(queryset, search_term), False
+
+    @admin.display(description="shop")
+    def shop_nick(self, trade: Trade) -> str:
+        return trade.shop.seller_nick
+
+    @admin.display(description=in_zone("created"), ordering="created")
+    def created_at(self, trade: Trade) -> str:
+        return short(trade.created)
+
+    @admin.display(description=in_zone("modified"), ordering="modified")
+    def modified_at(self, trade: Trade) -> str:
+        return short(trade.modified)
+
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("tid", "shop", "status", "type"),
+                    ("buyer_nick", "buyer_open_uid"),
+                    ("created", "modified", "pay_time", "consign_time", "end_time"),
+                    ("payment", "total_fee", "post_fee"),
+                    ("receiver_state", "receiver_city", "receiver_district"),
+                )
+            },
+        ),
+        ("Sub-orders", {"fields": ("sub_orders",)}),
+        ("Refunds", {"fields": ("refunds",)}),
+        ("Status history (from the change feed)", {"fields": ("status_history",)}),
+        ("Raw", {"fields": ("payload_readable",), "classes": ("collapse",)}),
+    )
+    readonly_fields = ("sub_orders", "refunds", "status_history", "payload_readable")
+
+    @admin.display(description="sub-orders")
+    def sub_orders(self, trade: Trade) -> str:
+        rows = trade.lines.order_by("oid")
+        if not rows:
+            return "none"
+        return table(
+            ("oid", "title", "sku", "num", "price", "payment", "status", "refund status"),
+            (
+                (r.oid, r.title, r.sku_id or "—", r.num, r.price, r.payment, r.status)
+                + (r.refund_status or "—",)
+                for r in rows
+            ),
+        )
+
+    @admin.display(description="status history")
+    def status_history(self, trade: Trade) -> str:
+        """Every version the feed recorded, oldest first (changeevent_shop_key_idx)."""
+        rows = ChangeEvent.objects.filter(
+            shop_id=trade.shop_id, entity=ChangeEvent.Entity.TRADE, key=trade.tid
+        ).order_by("id")[:HISTORY_LIMIT]
+        if not rows:
+            return "none recorded"
+        return table(
+            (in_zone("platform modified"), "from", "to", in_zone("recorded"), "change id"),
+            (
+                (short(e.modified), e.previous_status or "(new)", e.status)
+                + (short(e.created_at), e.pk)
+                for e in rows
+            ),
+        )
 
     @admin.display(description="refunds")
     def refunds(self, trade: Trade) -> str:
@@ -105,14 +228,9 @@ class TradeAdmin(BigTableAdmin):
         rows = Refund.objects.filter(shop_id=trade.shop_id, tid=trade.tid).order_by("created")
         if not rows:
             return "none"
-        return format_html(
-            "<table><tr><th>refund id</th><th>oid</th><th>status</th><th>fee</th>"
-            "<th>modified</th></tr>{}</table>",
-            format_html_join(
-                "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ((r.refund_id, r.oid or "—", r.status, r.refund_fee, r.modified) for r in rows),
-            ),
+        return table(
+            ("refund id", "oid", "status", "fee", in_zone("modified")),
+            ((r.refund_id, r.oid or "—", r.status, r.refund_fee, short(r.modified)) for r in rows),
         )
 
     @admin.display(description="payload (as last seen on the platform)")
@@ -145,24 +263,44 @@ class RefundAdmin(BigTableAdmin):
 class ReconcileReportAdmin(BigTableAdmin):
     list_display = (
         "day",
-        "shop",
-        "platform_count",
-        "local_count",
-        "missing_found",
-        "stale_fixed",
-        "refunds_platform_count",
-        "refunds_local_count",
-        "refunds_missing_found",
-        "refunds_stale_fixed",
+        "shop_nick",
+        "trades_counted",
+        "trades_fixed",
+        "refunds_counted",
+        "refunds_fixed",
         "unresolved",
         "api_calls",
-        "created_at",
+        "created",
     )
     list_filter = (ShopFilter, ("day", admin.DateFieldListFilter))
     list_select_related = ("shop",)
     ordering = ("-created_at",)  # reconcile_tenant_recent_idx
     exclude = ("details",)
     readonly_fields = ("details_readable",)
+
+    @admin.display(description="shop")
+    def shop_nick(self, report: ReconcileReport) -> str:
+        return report.shop.seller_nick
+
+    @admin.display(description="trades TOP/ours")
+    def trades_counted(self, report: ReconcileReport) -> str:
+        return f"{report.platform_count}/{report.local_count}"
+
+    @admin.display(description="missing/stale")
+    def trades_fixed(self, report: ReconcileReport) -> str:
+        return f"{report.missing_found}/{report.stale_fixed}"
+
+    @admin.display(description="refunds TOP/ours")
+    def refunds_counted(self, report: ReconcileReport) -> str:
+        return f"{report.refunds_platform_count}/{report.refunds_local_count}"
+
+    @admin.display(description="missing/stale")
+    def refunds_fixed(self, report: ReconcileReport) -> str:
+        return f"{report.refunds_missing_found}/{report.refunds_stale_fixed}"
+
+    @admin.display(description=in_zone("made"), ordering="created_at")
+    def created(self, report: ReconcileReport) -> str:
+        return short(report.created_at)
 
     @admin.display(
         description="what was found (tids and refund ids missing or stale, unresolved records)"

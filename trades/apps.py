@@ -8,10 +8,16 @@ class TradesConfig(AppConfig):
         from ordersync import observability
         from trades import metrics
         from trades.feed.changes import follow_changes
+        from trades.jdp import findings
         from trades.webhooks import events, outbox
 
         events.connect()
+        findings.connect()
         follow_changes(outbox.append_change_events)
         observability.register(
-            metrics.reconcile_reports, metrics.change_feed, metrics.webhooks, metrics.tmc
+            metrics.reconcile_reports,
+            metrics.change_feed,
+            metrics.webhooks,
+            metrics.tmc,
+            metrics.channels,
         )

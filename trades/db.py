@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import psycopg
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 
-def binary_cursor():
+def binary_cursor() -> CursorWrapper:
     """A server-binding cursor on Django's connection (so inside its transaction).
 
     Django binds parameters client-side, quoting every array element into the SQL text;
@@ -15,4 +16,7 @@ def binary_cursor():
     """
     connection.ensure_connection()
     # wrapped like Django's own cursors, so query logging and execute wrappers still apply
-    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+    # (a private method the stubs leave out)
+    cursor = psycopg.Cursor(connection.connection)
+    wrapped: CursorWrapper = connection._prepare_cursor(cursor)  # type: ignore[attr-defined]
+    return wrapped

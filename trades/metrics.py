@@ -1,4 +1,5 @@
-"""The trades' figures on ``/metrics``: reconcile, the change feed, webhooks, TMC."""
+"""The trades' figures on ``/metrics``: reconcile, the change feed, webhooks, TMC, and the
+channels of each shop (JDP's counters with them)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from django.db.models import Sum
 
 from ordersync.observability import Exposition
 from shops.metrics import shop_labels
+from shops.models import Shop
+from trades.channels import shop_channels
 from trades.feed.models import ChangeEvent
+from trades.jdp.models import JdpShop
 from trades.models import ReconcileReport
 from trades.tmc.models import TmcShop, TmcStat
 from trades.webhooks.models import WebhookCounter, WebhookDelivery, WebhookEndpoint
@@ -82,6 +86,29 @@ def tmc(out: Exposition) -> None:
     )
     rows = TmcShop.objects.filter(freshness_seconds__isnull=False).select_related("shop__tenant")
     for row in rows:
-        out.sample(
-            "ordersync_tmc_shop_freshness_seconds", row.freshness_seconds, **shop_labels(row.shop)
-        )
+        freshness = row.freshness_seconds or 0.0
+        out.sample("ordersync_tmc_shop_freshness_seconds", freshness, **shop_labels(row.shop))
+
+
+def channels(out: Exposition) -> None:
+    """Per shop: which channels are live and how far each trails; JDP's counters."""
+    shops = list(Shop.objects.exclude(status=Shop.Status.DISABLED).select_related("tenant"))
+    states = shop_channels(shops)
+    out.family("ordersync_channel_live", "gauge", "1 while the channel brings changes in")
+    out.family("ordersync_channel_lag_seconds", "gauge", "how far each live channel trails")
+    for shop in shops:
+        for channel in states[shop.pk]:
+            labels = {**shop_labels(shop), "channel": channel.name}
+            out.sample("ordersync_channel_live", int(channel.live), **labels)
+            if channel.live and channel.lag_seconds is not None:
+                out.sample("ordersync_channel_lag_seconds", round(channel.lag_seconds, 1), **labels)
+    out.family(
+        "ordersync_jdp_changes_total",
+        "counter",
+        "JDP per shop: changes written; late; missed (found first by polling or the reconcile)",
+    )
+    kinds = ("changes_written", "late", "missed_by_polling", "missed_by_reconcile")
+    for row in JdpShop.objects.select_related("shop__tenant"):
+        for kind in kinds:
+            labels = {**shop_labels(row.shop), "kind": kind}
+            out.sample("ordersync_jdp_changes_total", getattr(row, kind), **labels)

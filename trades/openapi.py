@@ -7,10 +7,17 @@ webhook and the meaning of each response status.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from drf_spectacular.plumbing import process_webhooks
 
 from trades.api import openapi as api
 from trades.webhooks import openapi as webhooks
+
+if TYPE_CHECKING:
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.plumbing import ComponentRegistry
+    from rest_framework.request import Request
 
 # the tags in the order a partner reads them
 RESOURCES = [
@@ -28,7 +35,9 @@ RESOURCES = [
 EVENTS_TAG = {"name": webhooks.TAG, "description": "What ordersync POSTs to webhook endpoints."}
 
 
-def finish_schema(result: dict, generator, request, public) -> dict:
+def finish_schema(
+    result: dict[str, Any], generator: SchemaGenerator, request: Request | None, public: bool
+) -> dict[str, Any]:
     """Runs before spectacular's enum hook, so the webhooks' enums get their components too."""
     _add_webhooks(result, generator.registry)
     _describe_responses(result)
@@ -37,7 +46,7 @@ def finish_schema(result: dict, generator, request, public) -> dict:
     return result
 
 
-def _add_webhooks(result: dict, registry) -> None:
+def _add_webhooks(result: dict[str, Any], registry: ComponentRegistry) -> None:
     result["webhooks"] = process_webhooks(webhooks.WEBHOOKS, registry)
     # the webhooks' bodies were registered after the components were built
     for name, schema in registry.build({}).get("schemas", {}).items():

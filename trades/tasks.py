@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Concatenate, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -13,10 +15,15 @@ from shops import schedules
 from shops.actions import queue_job
 from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
+from trades.jdp import runner
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 from trades.sync.reconcile import reconcile_shop
+
+P = ParamSpec("P")
+R = TypeVar("R")
+ShopTask = Callable[Concatenate[int, P], R]  # a task taking the shop's primary key first
 
 
 def _active(shop_id: int) -> Shop | None:
@@ -30,18 +37,18 @@ def _backing_off(shop: Shop, stream: str) -> bool:
     ).exists()
 
 
-def _ends_requested(kind: str):
+def _ends_requested(kind: str) -> Callable[[ShopTask[P, R]], ShopTask[P, R]]:
     """Decorate a task: when it ends, however, a job of its kind requested for the shop
     through the API is no longer queued or running (shops/jobs.py)."""
 
-    def decorate(task):
-        @functools.wraps(task)
-        def run(shop_id: int, *args, **kwargs):
+    def decorate(task: ShopTask[P, R]) -> ShopTask[P, R]:
+        def run(shop_id: int, /, *args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return task(shop_id, *args, **kwargs)
             finally:
                 job_finished(shop_id, kind)
 
+        functools.update_wrapper(run, task)
         return run
 
     return decorate
@@ -116,3 +123,14 @@ def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:
     # the daily schedule follows a RECONCILE_HOUR changed since it was made
     schedules.sync_schedules(Shop.objects.get(pk=shop.pk))
     return [report.missing_found for report in reports]
+
+
+def jdp_consume_task() -> int:
+    """The scheduled JDP pass (beside or instead of ``jdp_consume``): statuses, then one pass
+    over every live shop. Returns the rows read."""
+    runner.refresh_all_statuses()
+    connections = runner.Connections()
+    try:
+        return runner.consume_once(connections)
+    finally:
+        connections.close()

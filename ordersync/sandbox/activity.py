@@ -1,5 +1,5 @@
 """What the market does over time: history at seller creation, random live changes at given
-rates (a background thread), and Double 11 bursts."""
+rates (a background thread in real time, or stepped with the clock), and Double 11 bursts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ordersync.sandbox import lifecycle
+from ordersync.sandbox.clock import REAL
 from ordersync.sandbox.market import TERMINAL, Refund, Seller, TradeRecord
 
 if TYPE_CHECKING:
@@ -150,8 +151,25 @@ def tick(world: World, elapsed: float) -> None:
             random_refund(world, seller, now)
 
 
+MAX_STEPS = 10_000  # a long advance takes longer steps
+
+
+def advance(world: World, seconds: float, step: float = 1.0) -> None:
+    """Move the clock on by ``seconds`` in steps of ``step``, the market acting at its rates
+    in each step as it would have in real time (lock held)."""
+    step = max(step, seconds / MAX_STEPS)
+    left = seconds
+    while left > 0:
+        part = min(step, left)
+        world.clock.advance(part)
+        tick(world, part)
+        left -= part
+    world.clock_moved()
+
+
 class LiveMarket(threading.Thread):
-    """Background thread that keeps the market moving in real time."""
+    """Background thread that keeps the market moving in real time (not while the clock is
+    manual: then the market moves only with :func:`advance`)."""
 
     interval = 0.05
 
@@ -165,7 +183,8 @@ class LiveMarket(threading.Thread):
         while not self.stopped.wait(self.interval):
             current = time.monotonic()
             with self.world.lock:
-                tick(self.world, current - last)
+                if self.world.clock.mode == REAL:
+                    tick(self.world, current - last)
             last = current
 
     def stop(self) -> None:

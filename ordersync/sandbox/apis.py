@@ -3,14 +3,15 @@ plain Python lists; the envelope is added by the protocol layer).
 
 References: docs/platform.md §4 (trades.sold.get, increment.get, incrementv.get, fullinfo.get,
 trade.get, refunds.receive.get, refund.get, logistics.trace.search, time.get) and §7 (TMC:
-tmc.user.permit/cancel/get, tmc.group.add, tmc.messages.consume/confirm).
+tmc.user.permit/cancel/get, tmc.group.add, tmc.messages.consume/confirm) and §8 (JDP:
+jushita.jdp.user.add, jushita.jdp.users.get, jushita.jdp.user.delete).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ordersync.sandbox import activity, clock, lifecycle, tmc
+from ordersync.sandbox import activity, clock, jdp, lifecycle, tmc
 from ordersync.sandbox.faults import LIST_METHODS
 from ordersync.sandbox.fields import parse_fields, project, project_trade
 from ordersync.sandbox.market import (
@@ -382,6 +383,42 @@ def tmc_messages_confirm(call: Call) -> dict:
     return {"is_success": True}
 
 
+# --- Jushita data push (docs/platform.md §8) ------------------------------------------------
+def jdp_user_add(call: Call) -> dict:
+    """Enrol the session's seller into the app's RDS ``rds_name``; ``history_days`` (≤ 90)
+    of history are pushed too."""
+    rds_name = required(call, "rds_name")
+    if rds_name not in call.world.jdp.rds:
+        raise isv("isv.rds-not-exist", f"rds {rds_name} not found")
+    days = int_param(call, "history_days", 0, 0, jdp.MAX_HISTORY_DAYS)
+    call.world.jdp.add_user(call.world, call.params["app_key"], call.seller, rds_name, days)
+    return {"is_success": True}
+
+
+def jdp_users_get(call: Call) -> dict:
+    """The app's enrolled users (``user_id`` narrows to one), paged."""
+    world = call.world
+    world.jdp.refresh_status(world)
+    app_key = call.params["app_key"]
+    users = [u for (app, _), u in sorted(world.jdp.users.items()) if app == app_key]
+    raw_id = call.params.get("user_id", "")
+    if raw_id:
+        if not raw_id.isdigit():
+            raise invalid_arg("user_id", "not a number")
+        users = [u for u in users if u.user_id == int(raw_id)]
+    page_no = int_param(call, "page_no", 1, 1)
+    page_size = int_param(call, "page_size", 100, 1, 200)
+    page = users[(page_no - 1) * page_size : page_no * page_size]
+    return {"users": [u.render() for u in page], "total_results": len(users)}
+
+
+def jdp_user_delete(call: Call) -> dict:
+    """End the push for seller ``nick`` (status 3)."""
+    nick = required(call, "nick")
+    call.world.jdp.delete_user(call.params["app_key"], nick, call.now)
+    return {"is_success": True}
+
+
 def _buyer(call: Call) -> str | None:
     return call.params.get("buyer_nick") or None
 
@@ -447,5 +484,8 @@ HANDLERS = {
     "taobao.tmc.group.add": (tmc_group_add, False),
     "taobao.tmc.messages.consume": (tmc_messages_consume, False),
     "taobao.tmc.messages.confirm": (tmc_messages_confirm, False),
+    "taobao.jushita.jdp.user.add": (jdp_user_add, True),
+    "taobao.jushita.jdp.users.get": (jdp_users_get, False),
+    "taobao.jushita.jdp.user.delete": (jdp_user_delete, False),
 }
 assert set(HANDLERS) >= LIST_METHODS

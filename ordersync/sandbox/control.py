@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl, unquote
 
-from ordersync.sandbox import activity, clock
+from ordersync.sandbox import activity, clock, jdp
 from ordersync.sandbox.apis import HANDLERS
 from ordersync.sandbox.fields import refund_content, trade_content
 from ordersync.sandbox.world import World
@@ -67,15 +67,6 @@ def _refunds_truth(world: World, params: dict, data: dict) -> dict:
     return {"refunds": _oracle_refunds(seller, params.get("fields"))}
 
 
-def _time(world: World, params: dict, data: dict) -> dict:
-    now = world.now()
-    return {
-        "time": clock.fmt(now),
-        "epoch_ms": int(now * 1000),
-        "skew_seconds": world.clock.skew_seconds,
-    }
-
-
 def _snapshot(world: World, params: dict, data: dict) -> dict:
     path = data.get("path") or world.snapshot_path
     if not path:
@@ -101,6 +92,7 @@ ENDPOINTS = [
     "GET /_sandbox/oracle/refunds?nick=&fields=",
     "GET /_sandbox/stats",
     "GET /_sandbox/time",
+    "GET|POST /_sandbox/clock",
     "POST /_sandbox/oauth",
     "POST /_sandbox/snapshot",
 ]
@@ -110,13 +102,19 @@ ROUTES = {
     ("POST", "apps"): lambda world, params, data: _apps(world, data),
     ("POST", "sellers"): lambda world, params, data: _sellers(world, data),
     ("GET", "tmc"): lambda world, params, data: world.tmc.stats(world.now()),
+    ("POST", "jdp/rds"): lambda world, params, data: _jdp_rds(
+        world, str(data["name"]), str(data["url"])
+    ),
+    ("GET", "jdp"): lambda world, params, data: world.jdp.stats(world),
     ("POST", "market"): lambda world, params, data: _market(world, data),
     ("POST", "faults"): _set_faults,
     ("GET", "faults"): lambda world, params, data: world.faults.as_dict(),
     ("GET", "oracle/trades"): _trades_truth,
     ("GET", "oracle/refunds"): _refunds_truth,
     ("GET", "stats"): lambda world, params, data: world.stats(),
-    ("GET", "time"): _time,
+    ("GET", "time"): lambda world, params, data: _time(world),
+    ("GET", "clock"): lambda world, params, data: _time(world),
+    ("POST", "clock"): lambda world, params, data: _clock(world, data),
     ("POST", "snapshot"): _snapshot,
     ("POST", "oauth"): _oauth,
     ("GET", ""): lambda world, params, data: {"endpoints": ENDPOINTS},
@@ -192,6 +190,69 @@ def _market(world: World, data: dict) -> dict:
         "burst": burst,
         "trades": len(seller.trades),
     }
+
+
+def _jdp_rds(world: World, name: str, url: str) -> dict:
+    """Register the ISV's RDS ``name`` at ``url`` and create the push tables in it (as the
+    Jushita console does with its DDL)."""
+    try:
+        connection = jdp.connect(url)
+    except Exception as error:  # unreachable or refused: the caller's URL is wrong
+        raise ControlError(400, f"cannot connect to the RDS: {type(error).__name__}") from None
+    try:
+        jdp.create_tables(connection)
+    finally:
+        connection.close()
+    world.jdp.rds[name] = url
+    return {"rds": sorted(world.jdp.rds)}
+
+
+def _time(world: World) -> dict:
+    now = world.now()
+    return {
+        "time": clock.fmt(now),
+        "epoch_ms": int(now * 1000),
+        "skew_seconds": world.clock.skew_seconds,
+        "moved_seconds": world.clock.moved_seconds,
+        "mode": world.clock.mode,
+    }
+
+
+def _clock(world: World, data: dict) -> dict:
+    """Move the platform time: ``mode`` (``manual`` stops it, ``real`` lets it run), ``set``
+    (a GMT+8 time, or epoch seconds), ``advance`` (seconds; the market acts through them in
+    steps of ``step`` seconds, 1 by default)."""
+    unknown = sorted(set(data) - {"mode", "set", "advance", "step"})
+    if unknown:
+        raise ControlError(400, f"clock: unknown field {unknown[0]!r}")
+    if "mode" in data:
+        world.clock.set_mode(data["mode"])
+    if "set" in data:
+        world.clock.set(_epoch(data["set"]))
+        world.clock_moved()
+    seconds = _seconds(data, "advance", 0.0)
+    if seconds:
+        activity.advance(world, seconds, _seconds(data, "step", 1.0) or 1.0)
+    return _time(world)
+
+
+def _epoch(value) -> float:
+    """A GMT+8 ``yyyy-MM-dd HH:mm:ss`` or epoch seconds."""
+    if isinstance(value, str):
+        return clock.parse(value)
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not 946684800 <= value < 4102444800:  # 2000 to 2100; NaN fails too
+        raise ControlError(400, "set: yyyy-MM-dd HH:mm:ss (GMT+8) or epoch seconds")
+    return float(value)
+
+
+def _seconds(data: dict, name: str, default: float) -> float:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ControlError(400, f"{name}: a number of seconds")
+    if not 0 <= value <= 366 * 86400:  # NaN fails too
+        raise ControlError(400, f"{name}: seconds, from 0 to a year")
+    return float(value)
 
 
 def _seller(world: World, nick: str):

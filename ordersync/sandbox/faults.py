@@ -84,6 +84,14 @@ class Faults:
     tmc_reorder_rate: float = 0.0  # held back up to tmc_reorder_seconds; batches shuffled
     tmc_reorder_seconds: float = 3.0
     tmc_visibility_seconds: float = 30.0  # a consumed, unconfirmed message comes back then
+    # Jushita data push (sandbox/jdp.py): delay per change, a heavy tail, rows stamped in the
+    # past, and a cap on rows pushed per second (0: none)
+    jdp_delay_seconds: float = 1.0
+    jdp_delay_tail_rate: float = 0.0
+    jdp_delay_max_seconds: float = 30.0
+    jdp_reorder_rate: float = 0.0
+    jdp_reorder_seconds: float = 3.0
+    jdp_push_per_second: int = 0
     methods: list[str] = field(default_factory=list)  # faults apply only to these (empty: all)
     # trade.fullinfo.get answers isv.trade-not-exist for these tids, though the lists show
     # them (a detail index lagging behind the lists)

@@ -322,9 +322,10 @@ class Seller:
         return version
 
     def notify(self, kind: str, topic: str | None, data: dict, previous: dict | None) -> None:
-        """Tell the listener about a live change (history replays are not announced)."""
+        """Tell the listener about a live change (history replays are not announced);
+        ``topic`` "" (no TMC message of its own) is told too: the JDP push carries it."""
         listener = getattr(self, "listener", None)
-        if listener is not None and not self.bulk and topic != "":
+        if listener is not None and not self.bulk:
             listener(self, kind, topic, data, previous)
 
     def add_refund(self, refund: Refund) -> None:

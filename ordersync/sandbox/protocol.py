@@ -44,6 +44,7 @@ LIST_ITEMS = {
     "service_orders": "service_order",
     "promotion_details": "promotion_detail",
     "messages": "tmc_message",
+    "users": "jdp_user",
 }
 
 MAX_SKEW_SECONDS = 600

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from ordersync.sandbox import control, gateway, oauth, scenarios
 from ordersync.sandbox.activity import LiveMarket
+from ordersync.sandbox.jdp import Pusher
 from ordersync.sandbox.world import World
 
 
@@ -129,18 +130,21 @@ class Sandbox:
         self.url = f"http://{host}:{self.port}"
         self.gateway_url = f"{self.url}/router/rest"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._market = LiveMarket(self.state)
+        self.jdp_pusher = Pusher(self.state)
 
     def start(self) -> Sandbox:
         self._thread.start()
         self._market.start()
+        self.jdp_pusher.start()
         return self
 
     def stop(self) -> None:
         """Stop serving; with a snapshot path, save the world there first."""
         self._market.stop()
+        self.jdp_pusher.stop()
         self._server.shutdown()
         self._server.server_close()
         if self.snapshot:

@@ -14,7 +14,7 @@ import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from ordersync.sandbox import activity, lifecycle, tmc
+from ordersync.sandbox import activity, jdp, lifecycle, tmc
 from ordersync.sandbox.clock import Clock
 from ordersync.sandbox.faults import Bans, Faults
 from ordersync.sandbox.market import Seller
@@ -65,6 +65,7 @@ class World:
         self.errors: Counter = Counter()
         self.snapshot_path: str | None = None
         self.tmc = tmc.Tmc(seed)
+        self.jdp = jdp.Jdp(seed)
         # isv.trade-service-rejection is stateful: seller nick -> sandbox time it ends
         self.rejected_until: dict[str, float] = {}
 
@@ -149,7 +150,11 @@ class World:
         return {"apps": sorted(apps), "messages": messages}
 
     def announce(self, seller: Seller, kind: str, topic, data: dict, previous) -> None:
-        """Publish the TMC message of a live trade or refund change."""
+        """Queue the JDP push of a live trade or refund change, and publish its TMC message
+        (none for ``topic`` "")."""
+        self.jdp.changed(self.faults, self.now(), seller, kind, data)
+        if topic == "":
+            return
         if kind == "trade":
             topic = topic or tmc.trade_topic(previous, data)
             content = tmc.trade_content(topic, data)
@@ -166,8 +171,11 @@ class World:
         self.faults.update(values)
         if self.clock.skew_seconds != self.faults.skew_seconds:
             self.clock.skew_seconds = self.faults.skew_seconds
-            for seller in self.sellers.values():
-                seller.generation += 1  # cached lists depend on "now"
+            self.clock_moved()
+
+    def clock_moved(self) -> None:
+        for seller in self.sellers.values():
+            seller.generation += 1  # cached lists depend on "now"
 
     # --- snapshots ------------------------------------------------------------------------
     def __getstate__(self) -> dict:
@@ -184,6 +192,8 @@ class World:
         if "lag_rng" not in state:  # a snapshot from before lags were drawn per change
             self.lag_rng = random.Random(f"{self.seed}:lag")
         self.__dict__.setdefault("rejected_until", {})
+        if "jdp" not in state:  # a snapshot from before JDP
+            self.jdp = jdp.Jdp(self.seed)
         for seller in self.sellers.values():
             seller.listener = self.announce
 
@@ -213,4 +223,5 @@ class World:
             "errors_returned": {str(code): n for code, n in sorted(self.errors.items())},
             "bans_issued": self.bans.issued,
             "tmc": self.tmc.stats(self.now()),
+            "jdp": dict(self.jdp.counts),
         }

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ordersync.taobao.errors import Transient
 from ordersync.taobao.types import normalise, parse_time
@@ -24,11 +24,12 @@ if TYPE_CHECKING:
     from ordersync.taobao.client import TopClient
 
 Fields = str | Iterable[str]
+T = TypeVar("T")
 
 
 @dataclass
 class Page:
-    items: list[dict]
+    items: list[dict[str, Any]]
     total_results: int | None  # absent when use_has_next=true
     has_next: bool | None
 
@@ -131,7 +132,7 @@ def trades_sold_incrementv_get(
     return _list(client, "taobao.trades.sold.incrementv.get", params, session, "trades")
 
 
-def trade_fullinfo_get(client: TopClient, session: str, tid: int, fields: Fields) -> dict:
+def trade_fullinfo_get(client: TopClient, session: str, tid: int, fields: Fields) -> dict[str, Any]:
     """One trade in full: the final word on a trade's state."""
     # Reference: taobao.trade.fullinfo.get, docs/platform.md §4.5
     # (metadata: tbtrade/taobao_trade_fullinfo_get.json)
@@ -168,14 +169,14 @@ def refunds_receive_get(
     return _list(client, "taobao.refunds.receive.get", params, session, "refunds")
 
 
-def refund_get(client: TopClient, session: str, refund_id: int, fields: Fields) -> dict:
+def refund_get(client: TopClient, session: str, refund_id: int, fields: Fields) -> dict[str, Any]:
     """One refund."""
     # Reference: taobao.refund.get, docs/platform.md §4.9 (tbrefund/taobao_refund_get.json)
     params = {"refund_id": refund_id, "fields": fields}
     return _item(client, "taobao.refund.get", params, session, "refund")
 
 
-def logistics_trace_search(client: TopClient, session: str, tid: int) -> dict:
+def logistics_trace_search(client: TopClient, session: str, tid: int) -> dict[str, Any]:
     """The logistics trace of a trade: out_sid, company_name, status, trace_list[]."""
     # Reference: taobao.logistics.trace.search, docs/platform.md §4.10
     body = client.call("taobao.logistics.trace.search", {"tid": tid}, session=session)
@@ -250,14 +251,16 @@ def _tmc_message(raw: dict[str, Any]) -> TmcMessage:
         id=int(raw["id"]),
         topic=str(raw.get("topic") or ""),
         content=normalise(content) if isinstance(content, dict) else {},
-        user_id=int(user_id) if user_id not in (None, "") else None,
+        user_id=int(user_id) if user_id is not None and user_id != "" else None,
         user_nick=str(raw.get("user_nick") or ""),
         pub_time=parse_time(raw.get("pub_time")),
         retried=int(raw.get("retried") or 0),
     )
 
 
-def _list(client: TopClient, method: str, params: dict, session: str, list_key: str) -> Page:
+def _list(
+    client: TopClient, method: str, params: dict[str, Any], session: str, list_key: str
+) -> Page:
     check = partial(_check_page, list_key=list_key, params=params, method=method)
     body = client.call(method, params, session=session, check=check)
     total = body.get("total_results")
@@ -269,17 +272,22 @@ def _list(client: TopClient, method: str, params: dict, session: str, list_key: 
     )
 
 
-def _item(client: TopClient, method: str, params: dict, session: str, key: str) -> dict:
+def _item(
+    client: TopClient, method: str, params: dict[str, Any], session: str, key: str
+) -> dict[str, Any]:
     """The ``key`` object of a detail API's answer; an answer without it is retried like any
     broken answer (inside the client's retry loop), then raised as Transient."""
 
     def check(body: dict[str, Any]) -> None:
         _required(body.get(key), key, method)
 
-    return client.call(method, params, session=session, check=check)[key]
+    item: dict[str, Any] = client.call(method, params, session=session, check=check)[key]
+    return item
 
 
-def _check_page(body: dict[str, Any], *, list_key: str, params: dict, method: str) -> None:
+def _check_page(
+    body: dict[str, Any], *, list_key: str, params: dict[str, Any], method: str
+) -> None:
     """Raise Transient when a list body lacks what a success must carry.
 
     A success carries ``total_results`` (``has_next`` with ``use_has_next``) and the list
@@ -296,11 +304,11 @@ def _check_page(body: dict[str, Any], *, list_key: str, params: dict, method: st
         _required(body.get(list_key), list_key, method)
 
 
-def _bool(value: Any) -> bool:
+def _bool(value: object) -> bool:
     return value.lower() == "true" if isinstance(value, str) else bool(value)
 
 
-def _required(value: Any, name: str, method: str) -> Any:
+def _required(value: T | None, name: str, method: str) -> T:
     if value is None:
         # A success envelope without its payload is a broken gateway answer, not an answer.
         raise Transient(f"response has no {name!r}", method=method)

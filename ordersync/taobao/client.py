@@ -154,8 +154,12 @@ class TopClient:
                 self.sleep(delay)
 
     def _call_once(
-        self, method: str, params: dict[str, Any], session: str | None, check=None
-    ) -> dict:
+        self,
+        method: str,
+        params: dict[str, Any],
+        session: str | None,
+        check: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         query, form = self._signed(method, params, session)
         started = time.monotonic()
         self.calls += 1
@@ -182,7 +186,7 @@ class TopClient:
         self, method: str, params: dict[str, Any], session: str | None
     ) -> tuple[dict[str, str], dict[str, str]]:
         """System params for the query string, business params for the form body."""
-        system = {
+        system: dict[str, str | None] = {
             "method": method,
             "app_key": self.app.app_key,
             "timestamp": format_time(self.clock.now()),
@@ -193,11 +197,11 @@ class TopClient:
             "simplify": "true" if self.simplify else None,
             "session": session or None,
         }
-        system = {k: v for k, v in system.items() if v is not None}
+        sent = {k: v for k, v in system.items() if v is not None}
         # Never send an empty param: whether the server signs it is unknown (docs/platform.md §1.4).
         form = {k: w for k, v in params.items() if (w := to_wire(v)) is not None}
-        system["sign"] = sign({**form, **system}, self.app.app_secret, self.app.sign_method)
-        return system, form
+        sent["sign"] = sign({**form, **sent}, self.app.app_secret, self.app.sign_method)
+        return sent, form
 
     def _report(
         self, method: str, started: float, outcome: str, code: int | None, sub_code: str | None

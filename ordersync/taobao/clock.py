@@ -107,7 +107,7 @@ class PlatformClock:
 
     def offset(self) -> float:
         """Seconds to add to the local clock to get platform time."""
-        probing = getattr(self._refreshing, "offset", None)
+        probing: float | None = getattr(self._refreshing, "offset", None)
         if probing is not None:
             # The time.get call itself needs a timestamp: the last known offset, or a guess.
             return probing

@@ -6,7 +6,7 @@ Reference: https://developer.alibaba.com/docs/doc.htm?articleId=102707&docType=1
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 BAN_RE = re.compile(r"(\d+)\s+more\s+seconds?")
 # accesscontrol.limited-by-app-api-access-count and the older isv.access-limited-by-… names
@@ -17,6 +17,16 @@ RATE_LIMIT_CODES = frozenset({4, 5, 6, 7, 8})
 PERMISSION_CODES = frozenset({11, 12, 13})
 CONFIGURATION_CODES = frozenset({9, *range(21, 26), *range(28, 35)})
 INVALID_REQUEST_CODES = frozenset({40, 41, 42, 43, 47})
+
+
+class ErrorFields(TypedDict, total=False):
+    """The keyword fields every TopError carries besides its message."""
+
+    code: int | None
+    sub_code: str | None
+    sub_msg: str | None
+    request_id: str | None
+    method: str | None
 
 
 class TopError(Exception):
@@ -57,7 +67,9 @@ class TopError(Exception):
 class RateLimited(TopError):
     """Code 7 and friends: every call in ``scope`` must wait ``ban_seconds``."""
 
-    def __init__(self, msg: str = "", *, ban_seconds: int = 1, scope: str = "app", **kw: Any):
+    def __init__(
+        self, msg: str = "", *, ban_seconds: int = 1, scope: str = "app", **kw: Unpack[ErrorFields]
+    ) -> None:
         self.ban_seconds = ban_seconds
         self.scope = scope  # "app" | "api" | "app-api"
         super().__init__(msg, **kw)
@@ -66,7 +78,7 @@ class RateLimited(TopError):
 class Transient(TopError):
     """``isp.*``, code 10, transport failures, 5xx and malformed bodies: retry with backoff."""
 
-    def __init__(self, msg: str = "", *, excerpt: str = "", **kw: Any) -> None:
+    def __init__(self, msg: str = "", *, excerpt: str = "", **kw: Unpack[ErrorFields]) -> None:
         self.excerpt = excerpt
         super().__init__(msg, **kw)
 
@@ -109,10 +121,10 @@ class ConfigurationError(TopError):
     """9, 21–25, 28–34: bad signature, app key, method, timestamp or version."""
 
 
-def error_from_response(payload: dict, method: str) -> TopError:
+def error_from_response(payload: dict[str, Any], method: str) -> TopError:
     """Return the error class for a TOP ``error_response`` (wrapped or not)."""
     body = payload.get("error_response", payload)
-    kw = {
+    kw: ErrorFields = {
         "code": _int_or_none(body.get("code")),
         "sub_code": body.get("sub_code") or None,
         "sub_msg": body.get("sub_msg") or None,
@@ -152,8 +164,8 @@ def error_from_response(payload: dict, method: str) -> TopError:
     return TopError(msg, **kw)
 
 
-def _int_or_none(value: Any) -> int | None:
+def _int_or_none(value: str | int | None) -> int | None:
     try:
-        return int(value)
+        return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None

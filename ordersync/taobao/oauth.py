@@ -108,7 +108,7 @@ def _oauth_error(payload: dict[str, Any]) -> TopError:
     return kind(description or error, sub_code=error, method=TOKEN_METHOD)
 
 
-def _json_or_none(response: requests.Response) -> Any:
+def _json_or_none(response: requests.Response) -> object:
     try:
         return response.json()
     except ValueError:

@@ -40,7 +40,7 @@ class RetryPolicy:
         if isinstance(error, RateLimited):
             # Wait the whole ban, plus a little so the fleet does not return at one instant.
             return error.ban_seconds + self.jitter(min(1.0, 0.1 * error.ban_seconds))
-        backoff = min(self.cap, self.base * 2 ** (attempt - 1))
+        backoff = min(self.cap, self.base * 2.0 ** (attempt - 1))
         return backoff / 2 + self.jitter(backoff / 2)
 
     def jitter(self, spread: float) -> float:

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
@@ -27,7 +28,9 @@ FLUSH_SECONDS = 5.0
 class CallStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: dict[tuple, list] = defaultdict(lambda: [0, 0.0, [0] * len(BUCKETS)])
+        self._pending: dict[tuple[str, str, str, int], list[Any]] = defaultdict(
+            lambda: [0, 0.0, [0] * len(BUCKETS)]
+        )
         self._flushed_at = time.monotonic()
 
     def __call__(self, record: CallRecord) -> None:

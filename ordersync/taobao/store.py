@@ -31,13 +31,16 @@ NOW = "extract(epoch from clock_timestamp())::float8"
 
 
 def state_connection() -> psycopg.Connection:
-    """This thread's autocommit connection to the default database."""
+    """This thread's autocommit connection to the default database (the one Django uses
+    now: a test run switches it to the test database after processes start)."""
+    params = connections["default"].get_connection_params()
+    kwargs = {k: v for k, v in params.items() if k in CONNECT_KEYS and v not in (None, "")}
     conn = getattr(_local, "conn", None)
-    if conn is None or conn.closed or _local.pid != os.getpid():
-        params = connections["default"].get_connection_params()
-        kwargs = {k: v for k, v in params.items() if k in CONNECT_KEYS and v not in (None, "")}
+    if conn is None or conn.closed or _local.pid != os.getpid() or _local.kwargs != kwargs:
+        if conn is not None and not conn.closed and _local.pid == os.getpid():
+            conn.close()  # (a forked child must leave its parent's socket alone)
         conn = psycopg.connect(**kwargs, autocommit=True)
-        _local.conn, _local.pid = conn, os.getpid()
+        _local.conn, _local.pid, _local.kwargs = conn, os.getpid(), kwargs
     return conn
 
 
@@ -64,6 +67,7 @@ class PgLimiterStore:
                     [app_key],
                 )
                 row = self._locked(conn, app_key)
+            assert row is not None  # inserted just above, in this transaction
             state, now = row
             result = fn(state, now)
             conn.execute(
@@ -72,7 +76,9 @@ class PgLimiterStore:
             )
         return result
 
-    def _locked(self, conn: psycopg.Connection, app_key: str) -> tuple[dict, float] | None:
+    def _locked(
+        self, conn: psycopg.Connection, app_key: str
+    ) -> tuple[dict[str, Any], float] | None:
         return conn.execute(
             f"SELECT state, {NOW} FROM {self.table} WHERE app_key = %s FOR UPDATE", [app_key]
         ).fetchone()
@@ -84,7 +90,9 @@ class PgClockStore:
     table = PlatformClockOffset._meta.db_table
 
     def reference_time(self) -> float:
-        return state_connection().execute(f"SELECT {NOW}").fetchone()[0]
+        row = state_connection().execute(f"SELECT {NOW}").fetchone()
+        assert row is not None  # a SELECT without FROM always returns its row
+        return float(row[0])
 
     def load(self, key: str) -> Offset | None:
         row = (

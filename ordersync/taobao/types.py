@@ -29,6 +29,7 @@ LIST_WRAPPERS = {
     "shippings": "shipping",
     "trace_list": "transit_step_info",
     "messages": "tmc_message",
+    "users": "jdp_user",
 }
 
 
@@ -39,6 +40,14 @@ def parse_time(s: str | None) -> datetime | None:
     return datetime.strptime(s, WIRE_TIME_FORMAT).replace(tzinfo=PLATFORM_TZ)
 
 
+def require_time(s: str | None) -> datetime:
+    """``parse_time`` of a time that must be there (a stored state's); ValueError when absent."""
+    value = parse_time(s)
+    if value is None:
+        raise ValueError("a required time is absent")
+    return value
+
+
 def format_time(value: datetime) -> str:
     """Return ``value`` as the platform writes it; naive datetimes are refused, not guessed."""
     if value.tzinfo is None:
@@ -46,7 +55,7 @@ def format_time(value: datetime) -> str:
     return value.astimezone(PLATFORM_TZ).strftime(WIRE_TIME_FORMAT)
 
 
-def parse_money(s: Any) -> Decimal | None:
+def parse_money(s: object) -> Decimal | None:
     """Return a money string such as ``"200.07"`` as a Decimal (None when absent or blank)."""
     if s is None or s == "":
         return None
@@ -56,7 +65,7 @@ def parse_money(s: Any) -> Decimal | None:
         raise ValueError(f"not a money amount: {s!r}") from None
 
 
-def to_wire(value: Any) -> str | None:
+def to_wire(value: object) -> str | None:
     """Serialise one request parameter; None means "do not send it" (nor sign it)."""
     if value is None:
         return None
@@ -77,7 +86,8 @@ def to_wire(value: Any) -> str | None:
     return text or None
 
 
-def normalise(value: Any, key: str | None = None) -> Any:
+# decoded JSON in, decoded JSON out: no static shape to name
+def normalise(value: Any, key: str | None = None) -> Any:  # noqa: ANN401
     """Flatten list wrappers and make ids exact ints, recursively."""
     if isinstance(value, dict):
         inner = _unwrap_list(value, key)
@@ -91,7 +101,7 @@ def normalise(value: Any, key: str | None = None) -> Any:
     return value
 
 
-def _unwrap_list(value: dict, key: str | None) -> list | None:
+def _unwrap_list(value: dict[str, Any], key: str | None) -> list[Any] | None:
     if key is None:
         return None
     if key in LIST_WRAPPERS and not value:

@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from ordersync.taobao import oauth
 from ordersync.taobao.errors import SessionInvalid, TopError
-from shops.console.tenancy import WRITE_ROLES, has_role, tenant_ids
+from shops.console.tenancy import WRITE_ROLES, filled_in, has_role, tenant_ids
 from shops.models import Shop, Tenant, TopApp
 from shops.onboarding import SellerOwnedElsewhere, connect_shop
 from shops.top import app_credentials
@@ -53,7 +53,16 @@ class ConnectForm(forms.Form):
 
     def __init__(self, request: HttpRequest, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["tenant"].queryset = writable_tenants(request)
+        tenants = writable_tenants(request)
+        self.fields["tenant"].queryset = tenants
+        fixed = {} if request.user.is_superuser else filled_in(tenants)
+        if fixed:  # a user of one tenant does not pick it
+            field = self.fields["tenant"]
+            field.initial, field.disabled, field.widget = (
+                fixed["initial"],
+                True,
+                forms.HiddenInput(),
+            )
 
 
 def issue_state(request: HttpRequest, tenant: Tenant, app: TopApp) -> str:
@@ -110,18 +119,24 @@ def authorize_url(request: HttpRequest, tenant: Tenant, app: TopApp) -> str:
 
 def connect_view(request: HttpRequest, admin_context: dict) -> HttpResponse:
     """GET: choose tenant and app (prefilled when re-authorizing); POST: go to /authorize."""
+    shop = reauthorized_shop(request)
     if request.method == "POST":
         form = ConnectForm(request, request.POST)
         if form.is_valid():
             url = authorize_url(request, form.cleaned_data["tenant"], form.cleaned_data["app"])
             return HttpResponseRedirect(url)
     else:
-        initial = {}
-        shop = reauthorized_shop(request)
-        if shop is not None:
-            initial = {"tenant": shop.tenant_id, "app": shop.app_id}
+        initial = {"tenant": shop.tenant_id, "app": shop.app_id} if shop else {}
         form = ConnectForm(request, initial=initial)
-    context = {**admin_context, "title": "Connect a Taobao shop", "form": form}
+    title = f"Re-authorize {shop.seller_nick}" if shop else "Connect a Taobao shop"
+    tenants = list(form.fields["tenant"].queryset[:2])
+    context = {
+        **admin_context,
+        "title": title,
+        "form": form,
+        "shop": shop,
+        "tenant": shop.tenant if shop else (tenants[0] if len(tenants) == 1 else None),
+    }
     return TemplateResponse(request, "admin/shops/shop/connect.html", context)
 
 

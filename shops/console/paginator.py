@@ -1,30 +1,49 @@
-"""A changelist paginator for tables too big to count."""
+"""A changelist paginator for tables too big to count in full."""
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 
 from django.contrib.admin import ShowFacets
 from django.contrib.admin.views.main import PAGE_VAR
 from django.core.paginator import Paginator
 
+EXACT_COUNT_LIMIT = 10_000  # rows counted exactly; past this the count is PostgreSQL's estimate
+
 
 class BoundedCountPaginator(Paginator):
-    """Counts only as far as the next page: ``SELECT COUNT(*) FROM (… LIMIT per_page + 1)``.
+    """A true count while it is cheap, an estimate said as one past ``EXACT_COUNT_LIMIT``.
 
-    The admin learns there is a next page without counting millions of rows; its page links
-    stop one page past the current one. ``page_number`` is the page the request asks for.
+    ``SELECT COUNT(*) FROM (… LIMIT EXACT_COUNT_LIMIT + 1)`` reads at most that many index
+    entries of the filtered list; when it reaches the limit, the count is the planner's row
+    estimate for the same filtered query (``EXPLAIN``: ``pg_class.reltuples`` scaled by the
+    filters' selectivity) and ``estimated`` is True, so pages say "about N".
+    ``page_number`` is the page the request asks for.
     """
 
     def __init__(self, object_list, per_page, *, page_number: int = 1, **kwargs) -> None:
         super().__init__(object_list, per_page, **kwargs)
         self.page_number = max(1, page_number)
+        self.estimated = False
+        self.exact_limit = EXACT_COUNT_LIMIT
 
     @cached_property
     def count(self) -> int:
-        offset = (self.page_number - 1) * self.per_page
-        window = self.object_list.order_by()[offset : offset + self.per_page + 1]
-        return offset + window.count()
+        rows = self.object_list.order_by()
+        exact = rows[: EXACT_COUNT_LIMIT + 1].count()
+        if exact <= EXACT_COUNT_LIMIT:
+            return exact
+        self.estimated = True
+        # never fewer than the rows seen, nor than the page asked for needs
+        seen = max(exact, (self.page_number - 1) * self.per_page + 1)
+        return max(seen, planned_rows(rows))
+
+
+def planned_rows(queryset) -> int:
+    """The planner's estimate of how many rows ``queryset`` returns (no rows are read)."""
+    plan = json.loads(queryset.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 # Past this the OFFSET would leave PostgreSQL's bigint: such a page is answered as the
@@ -41,7 +60,8 @@ def requested_page(request) -> int:
 
 
 class BoundedCountAdminMixin:
-    """For the admin of a huge table: no full count, no facet counts, no "show all"."""
+    """For the admin of a huge table: a bounded count (or an estimate said as one), no facet
+    counts, no "show all"."""
 
     show_full_result_count = False
     list_max_show_all = 0

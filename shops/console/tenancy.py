@@ -12,6 +12,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django import forms
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -158,6 +159,15 @@ def cascaded_only(admin_site: admin.AdminSite) -> set[type[Model]]:
     }
 
 
+def filled_in(tenants: QuerySet[Tenant]) -> dict[str, Any]:
+    """Form field options that fill in the tenant of a user who may write to one only: a
+    hidden, fixed field (its value comes from the server, never from the request)."""
+    only = list(tenants[:2])
+    if len(only) != 1:
+        return {}
+    return {"initial": only[0].pk, "disabled": True, "widget": forms.HiddenInput}
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
     """Scopes a tenant-owned model's admin by the user's memberships.
 
@@ -190,6 +200,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
             queryset = self.tenant_choices(db_field.related_model, request)
             if queryset is not None:
                 kwargs["queryset"] = queryset
+            if db_field.related_model is Tenant and queryset is not None:
+                kwargs.update(filled_in(queryset))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def tenant_choices(self, model: type[Model], request: HttpRequest) -> QuerySet | None:

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 STDIN = "-"
 
 
 def read_secret(
-    given: str | None, env_name: str, option: str, stdin: TextIO | None = None, warn=None
+    given: str | None,
+    env_name: str,
+    option: str,
+    stdin: TextIO | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> str:
     """The secret: ``given`` (``-``: the first line of stdin), else ``env_name``'s value.
 
@@ -45,13 +50,13 @@ def read_secret(
     return value
 
 
-class ReadsSecrets:
+class ReadsSecrets(BaseCommand):
     """For a command taking secrets: ``self.secret(...)`` reads one as :func:`read_secret`
     does; ``call_command(..., stdin=…)`` stands in for standard input (as createsuperuser)."""
 
-    stealth_options = ("stdin",)
+    stealth_options: tuple[str, ...] = ("stdin",)
 
-    def execute(self, *args, **options):
+    def execute(self, *args: Any, **options: Any) -> str | None:
         self._stdin = options.pop("stdin", None)
         return super().execute(*args, **options)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.template import Context
 
 from shops.console.one_time import take_secrets
 from shops.console.tenancy import WRITE_ROLES, has_role
@@ -13,7 +14,7 @@ SHOWN = 5
 
 
 @register.inclusion_tag("admin/shops/reauth_banner.html", takes_context=True)
-def reauth_banner(context) -> dict:
+def reauth_banner(context: Context) -> dict[str, object]:
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_staff:
@@ -27,14 +28,23 @@ def reauth_banner(context) -> dict:
 
 
 @register.simple_tag(takes_context=True)
-def may_connect(context) -> bool:
+def may_connect(context: Context) -> bool:
     """Whether the user may connect shops (an owner or admin somewhere, or an operator)."""
     request = context.get("request")
     return request is not None and has_role(request, None, WRITE_ROLES)
 
 
 @register.inclusion_tag("admin/shops/one_time_secrets.html", takes_context=True)
-def one_time_secrets(context) -> dict:
+def one_time_secrets(context: Context) -> dict[str, object]:
     """New tokens and secrets, shown on this page and never again (shops/console/one_time.py)."""
     request = context.get("request")
     return {"secrets": take_secrets(request) if request is not None else []}
+
+
+@register.filter
+def grouped(value: int | str | None) -> str:
+    """``2,550``: a count with its thousands grouped."""
+    try:
+        return f"{int(value):,}"  # type: ignore[arg-type]  # None and words are caught below
+    except (TypeError, ValueError):
+        return str(value)

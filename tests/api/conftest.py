@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from shops.models import Checkpoint, SyncRun
+from tests.support.api import client_for
+from tests.support.records import make_refund, make_report, make_trade
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
-from trades.models import ReconcileReport, Refund, Trade, TradeLine
-
-T0 = timezone.make_aware(datetime(2026, 11, 11, 0, 0, 0))
-
-
-def client_for(token: str | None) -> APIClient:
-    client = APIClient()
-    if token:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.fixture
@@ -40,66 +31,6 @@ def reader_client(tenant_a, bob) -> APIClient:
 def outsider_client(tenant_b, charlie) -> APIClient:
     issued = create_api_key(tenant_b, "B's ERP", ApiKey.Scope.READ_WRITE, created_by=charlie)
     return client_for(issued.token)
-
-
-def make_trade(
-    shop,
-    tid: int,
-    *,
-    minutes: int = 0,
-    status: str = "WAIT_SELLER_SEND_GOODS",
-    lines: int = 2,
-    **extra,
-) -> Trade:
-    at = T0 + timedelta(minutes=minutes)
-    trade = Trade.objects.create(
-        tenant_id=shop.tenant_id,
-        shop=shop,
-        tid=tid,
-        status=status,
-        type=extra.pop("type", "fixed"),
-        created=extra.pop("created", at),
-        modified=extra.pop("modified", at),
-        payment=Decimal("99.50"),
-        buyer_open_uid=extra.pop("buyer_open_uid", f"buyer-{tid % 3}"),
-        payload={"tid": tid},
-        **extra,
-    )
-    TradeLine.objects.bulk_create(
-        TradeLine(trade=trade, oid=tid * 10 + n, title=f"item {n}", num=1, price=Decimal("49.75"))
-        for n in range(lines)
-    )
-    return trade
-
-
-def make_report(shop, day: str = "2026-11-11") -> ReconcileReport:
-    return ReconcileReport.objects.create(
-        tenant_id=shop.tenant_id,
-        shop=shop,
-        day=day,
-        platform_count=10,
-        local_count=9,
-        missing_found=1,
-        details={"missing": [1]},
-    )
-
-
-def make_refund(
-    shop, refund_id: int, tid: int, *, minutes: int = 0, oid: int | None = None
-) -> Refund:
-    at = T0 + timedelta(minutes=minutes)
-    return Refund.objects.create(
-        tenant_id=shop.tenant_id,
-        shop=shop,
-        refund_id=refund_id,
-        tid=tid,
-        oid=tid * 10 if oid is None else oid,
-        status="WAIT_SELLER_AGREE",
-        refund_fee=Decimal("49.75"),
-        created=at,
-        modified=at,
-        payload={"refund_id": refund_id},
-    )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from shops.jobs import job_finished
 from shops.models import Checkpoint, JobRequest
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 from trades.webhooks.endpoints import create_endpoint

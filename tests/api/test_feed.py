@@ -14,12 +14,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.sync.test_write import trade
+from tests.support.records import wire_trade as trade
 from trades.feed.changes import Change, InvalidCursor, decode_cursor, read_changes, record_changes
 from trades.feed.models import ChangeEvent, FeedCommit
 from trades.sync.write import write_trades
 
-NOW = timezone.make_aware(datetime(2026, 11, 11, 0, 0))
+NOW = datetime(2026, 11, 11, 0, 0, tzinfo=timezone.get_current_timezone())
 
 
 def change(object_id: int, status: str = "WAIT_BUYER_PAY", previous: str | None = None) -> Change:

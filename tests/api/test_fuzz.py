@@ -15,7 +15,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.conftest import client_for, make_trade
+from tests.support.api import client_for
+from tests.support.inputs import NASTY
+from tests.support.records import make_trade
 from trades.api.filters import ChangeQuery
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
@@ -24,34 +26,6 @@ from trades.urls import router
 
 pytestmark = pytest.mark.django_db
 
-NASTY = [
-    "Infinity",
-    "-Infinity",
-    "NaN",
-    "1e400",
-    "-1e400",
-    "9" * 40,
-    "-" + "9" * 40,
-    "18446744073709551616",
-    "9223372036854775808",
-    "0",
-    "-1",
-    "1.5",
-    "\x00",
-    "a\x00b",
-    "2026-13-01",
-    "0001-01-01T00:00:00+14:00",
-    "9999-12-31T23:59:59-14:00",
-    "0000-00-00",
-    "10000-01-01",
-    "2026-11-11T25:00:00",
-    "true",
-    "[]",
-    "{}",
-    "",
-    " ",
-    "🙂",
-]
 values = st.one_of(st.sampled_from(NASTY), st.text(max_size=30))
 JSON_SCALARS = [
     "1e400",

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 from trades.api.auth import ApiKeyRateThrottle
 from trades.api.key_models import ApiKey
 from trades.api.keys import (

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.api.conftest import T0, make_refund, make_report, make_trade
+from tests.support.records import T0, make_refund, make_report, make_trade
 from trades.api.keys import create_api_key
 from trades.webhooks.endpoints import create_endpoint, rotate_secret, send_test_event
 

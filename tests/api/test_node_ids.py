@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from tests.api.conftest import make_trade
+from tests.support.records import make_trade
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 from trades.feed.changes import Change, record_changes

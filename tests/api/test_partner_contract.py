@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from tests.api.conftest import make_refund, make_trade
+from tests.support.records import make_refund, make_trade
 from trades.api.auth import ApiKeyRateThrottle
 from trades.api.jobs import record_job_outcome
 from trades.api.key_models import ApiKey

@@ -13,11 +13,12 @@ from django.utils import timezone
 from ordersync import ratelimit
 from ordersync.models import RateCounter
 from ordersync.tasks import heartbeat
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 from trades.api.auth import ApiKeyRateThrottle
 from trades.api.keys import create_api_key
 
 
+@pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_stress_24_clients_on_gunicorn_get_no_more_than_the_budget(capsys):
     """Real gunicorn workers, 24 client threads started together, 4 requests each."""

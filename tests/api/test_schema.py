@@ -9,7 +9,7 @@ from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, settings
 
-from tests.api.conftest import make_refund, make_trade
+from tests.support.records import make_refund, make_trade
 from trades.api.auth import ApiKeyRateThrottle
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key

@@ -7,15 +7,12 @@ import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.processes import child_env, run_python
+from tests.support.processes import child_env, run_python
 from trades.api.keys import create_api_key
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # One "worker": its own interpreter, settings and cache client, on the test database.
 REQUESTS = """
@@ -72,6 +69,7 @@ def redis_url(tmp_path):
         proc.wait(timeout=10)
 
 
+@pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_share_one_budget_in_postgresql(tenant_a):
     token = create_api_key(tenant_a, "ERP").token
@@ -82,6 +80,7 @@ def test_two_processes_share_one_budget_in_postgresql(tenant_a):
     assert requests_from_a_process(other, 1) == [200]  # the budget is still per key
 
 
+@pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_share_one_budget_in_redis(tenant_a, redis_url):
     token = create_api_key(tenant_a, "ERP").token

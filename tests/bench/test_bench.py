@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from shops.models import Shop, Tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_bench_naive_part_writes_its_figures(tmp_path):

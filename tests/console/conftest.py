@@ -11,11 +11,13 @@ from django.utils import timezone
 from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Membership, SyncRun
 from trades.api.keys import create_api_key
+from trades.feed.models import ChangeEvent
+from trades.jdp.models import JdpRds, JdpShop, ShopChannels
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 from trades.tmc.models import TmcShop
 from trades.webhooks.endpoints import create_endpoint, send_test_event
 
-T0 = timezone.make_aware(datetime(2026, 11, 11, 10, 0, 0))
+T0 = datetime(2026, 11, 11, 10, 0, 0, tzinfo=timezone.get_current_timezone())
 
 
 @pytest.fixture
@@ -43,6 +45,21 @@ def make_trade(shop, tid: int, *, minutes: int = 0, status: str = "WAIT_SELLER_S
         modified=at,
         payload={"tid": tid, "status": status, "orders": {"order": [{"oid": tid, "title": "茶"}]}},
     )
+
+
+def record_history(trade, versions: list[tuple[str | None, str, int]]) -> None:
+    """Change-feed rows of ``trade``: (previous status, status, minutes after T0) each."""
+    for previous, status, minutes in versions:
+        ChangeEvent.objects.create(
+            tenant_id=trade.tenant_id,
+            shop_id=trade.shop_id,
+            entity="trade",
+            object_id=trade.pk,
+            key=trade.tid,
+            status=status,
+            previous_status=previous,
+            modified=T0 + timedelta(minutes=minutes),
+        )
 
 
 def bulk_trades(shop, first_tid: int, count: int) -> None:
@@ -111,6 +128,10 @@ def one_of_each(shop, tid: int) -> dict:
         "webhookendpoint": endpoint.endpoint,
         "webhookdelivery": send_test_event(endpoint.endpoint),
         "tmcshop": TmcShop.objects.create(shop=shop, permitted_at=T0),
+        "jdpshop": JdpShop.objects.create(
+            shop=shop, rds=JdpRds.objects.get_or_create(name="rds-1")[0], status=1
+        ),
+        "shopchannels": ShopChannels.objects.get(pk=shop.pk),
     }
 
 

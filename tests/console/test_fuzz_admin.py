@@ -12,7 +12,7 @@ from django.contrib import admin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.test_fuzz import NASTY
+from tests.support.inputs import NASTY
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.core import signing
 from django.test import Client
 from django_q.models import OrmQ, Schedule
 
 from shops import schedules
+from shops.console.connect import STATE_SALT
 from shops.models import Shop
 from shops.top import client_for_shop
 
@@ -186,7 +188,9 @@ def test_viewers_and_other_tenants_cannot_start(client, oauth_app, alice, bob, t
     client.force_login(bob)
     assert client.get(CONNECT).status_code == 403
     assert client.post(CONNECT, {"tenant": 1, "app": oauth_app.pk}).status_code == 403
-    client.force_login(alice)  # alice may connect, but only to her tenant
+    client.force_login(alice)  # alice may connect, but only to her tenant: the form fills it in
     response = client.post(CONNECT, {"tenant": tenant_b.pk, "app": oauth_app.pk})
-    assert response.status_code == 200 and response.context["form"].errors
+    assert response.status_code == 302
+    state = parse_qs(urlsplit(response["Location"]).query)["state"][0]
+    assert signing.loads(state, salt=STATE_SALT)["t"] == alice.membership_set.get().tenant_id
     assert client.get("/admin/shops/shop/add/").status_code == 302

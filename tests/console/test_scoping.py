@@ -27,6 +27,8 @@ APP = {
     "webhookendpoint": "trades",
     "webhookdelivery": "trades",
     "tmcshop": "trades",
+    "jdpshop": "trades",
+    "shopchannels": "trades",
 }
 MODELS = list(APP)
 # synced data and logs: nobody edits them in the admin
@@ -38,13 +40,14 @@ READ_ONLY = {
     "reconcilereport",
     "webhookdelivery",
     "tmcshop",
+    "shopchannels",
 }
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey"}
 # what the admin role changes and adds (docs/console.md: act on shops, schedules, API keys,
 # webhooks); adding a shop means connecting it, so its add page redirects to the connect form
-ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint"}
-ADMIN_ADDS = {"shop": 302, "apikey": 200, "webhookendpoint": 200}
+ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint", "jdpshop"}
+ADMIN_ADDS = {"shop": 302, "apikey": 200, "webhookendpoint": 200, "jdpshop": 200}
 
 
 def url(model: str, suffix: str = "", pk: int | None = None) -> str:
@@ -187,12 +190,23 @@ def test_foreign_key_choices_are_scoped(world, alice, charlie, operator):
     assert set(field.queryset) == set(Shop.objects.all())
 
 
-def test_api_key_add_form_refuses_another_tenant(client, world, alice):
+def test_api_key_add_form_fills_in_the_only_tenant_whatever_is_posted(client, world, alice):
     client.force_login(alice)
+    assert 'type="hidden" name="tenant"' in client.get(url("apikey", "add/")).content.decode()
     other = world["b"]["tenant"].pk
     response = client.post(url("apikey", "add/"), {"tenant": other, "name": "x", "scope": "read"})
-    assert response.status_code == 200 and "tenant" in response.context["adminform"].form.errors
-    assert not ApiKey.objects.filter(name="x").exists()
+    assert response.status_code == 302
+    assert [key.tenant for key in ApiKey.objects.filter(name="x")] == [world["a"]["tenant"]]
+
+
+def test_a_user_of_several_tenants_picks_among_their_own(client, world, alice, charlie):
+    Membership.objects.create(user=alice, tenant=world["b"]["tenant"], role="viewer")
+    Membership.objects.create(user=charlie, tenant=world["a"]["tenant"], role="admin")
+    client.force_login(charlie)  # writes to both tenants now: a list of the two
+    html = client.get(url("apikey", "add/")).content.decode()
+    assert html.count("<option value=") >= 2 and 'type="hidden" name="tenant"' not in html
+    client.force_login(alice)  # owner of A, viewer of B: A is filled in
+    assert 'type="hidden" name="tenant"' in client.get(url("apikey", "add/")).content.decode()
 
 
 def test_shop_filter_offers_only_the_users_shops(client, world, alice):

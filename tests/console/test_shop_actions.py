@@ -85,7 +85,13 @@ def test_shop_page_shows_health_buttons_and_last_runs(client, world, alice):
     assert "Traceback (most recent call last):" in html  # the failed run's error, readable
     assert f"/admin/shops/shop/connect/?shop={shop.pk}" in html
     listing = client.get(CHANGELIST).content.decode()
-    for column in ("Cursor lag", "Last success", "Failures in a row", "API calls today"):
+    for column in (
+        "Cursor lag",
+        "Last success (+08:00)",
+        "Fails in a row",
+        "Sync mode",
+        "Next sync",
+    ):
         assert column in listing, column
 
 

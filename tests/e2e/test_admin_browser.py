@@ -12,21 +12,34 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connections
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
-from shops.models import Shop, SyncRun
-from trades.models import Trade
+from shops.actions import ensure_checkpoints
+from shops.console import paginator
+from shops.models import Membership, Shop, SyncRun
+from shops.schedules import sync_schedules
+from tests.console.conftest import T0, bulk_trades, make_trade, one_of_each, record_history
+from tests.support import ROOT
+from trades.models import Trade, TradeLine
+from trades.sync.runs import evaluate_health
+from trades.webhooks.delivery import connection_error
+from trades.webhooks.endpoints import create_endpoint, send_test_event
+from trades.webhooks.models import WebhookAttempt
 
-ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "browser"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 NICK = "tea-house"
 TIMEOUT_MS = 15_000
+LAPTOP_WIDTH = 1366
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -59,7 +72,8 @@ def browser_page(monkeypatch):
         old.unlink()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        # a 1366-px laptop: the console's lists must fit its width
+        context = browser.new_context(viewport={"width": LAPTOP_WIDTH, "height": 900})
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         yield page
@@ -125,8 +139,11 @@ def test_tenant_admin_connects_a_shop_and_sees_its_trades(
     assert "b-shop" not in page.locator("#content").inner_text()
     page.click("text=Connect a Taobao shop")
     page.wait_for_url(re.compile(r"/admin/shops/shop/connect/$"))
-    tenants = page.locator("#id_tenant option").all_inner_texts()
-    assert tenants == ["Tenant A"], tenants
+    # alice writes to one tenant: the form fills it in, she never picks it from a list
+    tenant = page.locator("#id_tenant")
+    assert tenant.get_attribute("type") == "hidden"
+    assert tenant.get_attribute("value") == str(alice.membership_set.get().tenant_id)
+    assert "created in Tenant A" in page.locator("#content").inner_text()
     shot(page, "02-connect-form")
 
     # 3. through the sandbox's /authorize (the seller approves) and back to the new shop
@@ -170,3 +187,274 @@ def test_tenant_admin_connects_a_shop_and_sees_its_trades(
     response = page.goto(f"{base}/admin/shops/shop/{foreign.pk}/change/")
     assert response is not None and response.status == 404
     shot(page, "07-other-tenant-shop-404")
+
+
+# every list of the console
+LISTS = [
+    "trades/trade/",
+    "trades/refund/",
+    "trades/reconcilereport/",
+    "shops/shop/",
+    "shops/syncrun/",
+    "shops/checkpoint/",
+    "shops/membership/",
+    "shops/tenant/",
+    "shops/topapp/",
+    "trades/webhookdelivery/",
+    "trades/webhookendpoint/",
+    "trades/apikey/",
+    "trades/tmcshop/",
+    "trades/tmcstat/",
+]
+
+
+OPERATORS_ONLY = {"shops/topapp/", "trades/tmcstat/"}
+
+
+def fits_at(page, base: str, path: str) -> bool:
+    page.goto(f"{base}/admin/{path}")
+    if fits(page):
+        return True
+    shot(page, "too-wide-" + path.replace("/", "-").strip("-"))
+    return False
+
+
+def fits(page) -> bool:
+    """Whether the page, and the list's own scrolling box, need no sideways scrolling."""
+    return page.evaluate(
+        """() => document.documentElement.scrollWidth <= window.innerWidth &&
+            [...document.querySelectorAll('#changelist .results')].every(
+                box => box.scrollWidth <= box.clientWidth)"""
+    )
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", f"pw-{username}")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+
+
+def seed_console(shop) -> dict:
+    """What support looks for: 2,550 trades, three with buyers and (masked) receivers, one
+    with sub-orders and a status history; a failing run; a webhook delivery that failed."""
+    bulk_trades(shop, 100_000, 2_550)
+    people = [
+        (3900000000000016884, "tea-lover", "AAHm5xk", "王*", "*******5678"),
+        (3900000000000016885, "coffee-fan", "AAFz2pq", "李*", "138********"),
+        (3900000000000099999, "tea-master", "AAQq8zz", "张*", "*******1234"),
+    ]
+    for index, (tid, nick, uid, name, mobile) in enumerate(people):
+        trade = make_trade(shop, tid, minutes=60 * 24 * index)
+        trade.buyer_nick, trade.buyer_open_uid = nick, uid
+        trade.payload = {**trade.payload, "receiver_name": name, "receiver_mobile": mobile}
+        trade.save()
+    first = Trade.objects.get(tid=people[0][0])
+    TradeLine.objects.create(trade=first, oid=people[0][0] + 1, title="龙井 250 g", num=2)
+    record_history(
+        first, [(None, "WAIT_BUYER_PAY", 0), ("WAIT_BUYER_PAY", "WAIT_SELLER_SEND_GOODS", 7)]
+    )
+    run = SyncRun.objects.create(shop=shop, stream="trades", kind="incremental", outcome="failed")
+    SyncRun.objects.filter(pk=run.pk).update(
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=42),
+        window_start=T0 - timedelta(minutes=35),
+        window_end=T0 - timedelta(minutes=5),
+        error_class="Transient",
+        error_message="HTTP 502 Bad Gateway",
+    )
+    endpoint = create_endpoint(
+        shop.tenant, "https://hooks.nowhere.invalid/orders", ["trade.created"]
+    )
+    delivery = send_test_event(endpoint.endpoint)
+    unresolved = OSError("Failed to resolve")
+    unresolved.__cause__ = socket.gaierror(-2, "Name or service not known")
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=1,
+        started_at=T0,
+        duration_ms=3,
+        outcome="connection_error",
+        error=connection_error(unresolved, endpoint.endpoint.url),
+    )
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=2,
+        started_at=T0 + timedelta(minutes=1),
+        duration_ms=40,
+        outcome="http_error",
+        status_code=503,
+        response_body='{"error": "maintenance"}',
+        error="HTTP 503",
+    )
+    # a row of every other list (refunds, reports, keys…), of another shop of the tenant
+    other = Shop.objects.create(
+        tenant=shop.tenant, app=shop.app, seller_nick="seller-c", seller_id=3003, session_key="c"
+    )
+    world = one_of_each(other, 4_000_001)
+    return {
+        "trade": first,
+        "run": SyncRun.objects.get(pk=run.pk),
+        "delivery": delivery,
+        "world": world,
+    }
+
+
+def record_runs(shop, minutes_ago: list[tuple[int, str]]) -> None:
+    """Finished trade runs of ``shop`` that started that many minutes ago, oldest first."""
+    now = timezone.now()
+    for ago, outcome in minutes_ago:
+        run = SyncRun.objects.create(shop=shop, stream="trades", kind="incremental")
+        at = now - timedelta(minutes=ago)
+        failed = outcome == "failed"
+        SyncRun.objects.filter(pk=run.pk).update(
+            outcome=outcome,
+            started_at=at,
+            finished_at=at + timedelta(seconds=5),
+            error_class="Transient" if failed else "",
+            error_message="HTTP 502" if failed else "",
+        )
+        evaluate_health(shop)
+
+
+def test_the_console_answers_support_operators_and_owners(
+    browser_page, live_server, alice, bob, shop_a, settings, monkeypatch
+):
+    """Items of the console walked in a browser at 1366 px: finding trades with true counts,
+    times in platform time with the zone, pages that answer the next question, members,
+    and degraded mode that a blip does not trigger."""
+    page, base = browser_page, live_server.url
+    ensure_checkpoints(shop_a)
+    sync_schedules(shop_a)
+    seeded = seed_console(shop_a)
+    sign_in(page, base, "alice")
+
+    # find a trade: true counts, partial tid, buyer, receiver, status, time range
+    trades = f"{base}/admin/trades/trade/"
+    page.goto(trades)
+    assert page.locator(".paginator .result-count").inner_text() == "2,554"
+    assert fits(page), "the trade list is wider than a 1366-px laptop"
+    shot(page, "10-trades-1366px")
+    for term, expected in [
+        ("390000000000001688", {3900000000000016884, 3900000000000016885}),
+        ("tea-", {3900000000000016884, 3900000000000099999}),
+        ("AAFz2pq", {3900000000000016885}),
+        ("王", {3900000000000016884}),
+        ("5678", {3900000000000016884}),
+    ]:
+        page.goto(trades)
+        page.fill("#searchbar", term)
+        with page.expect_navigation():
+            page.click("#changelist-search input[type=submit]")
+        assert listed_tids(page) == expected, term
+        counted = page.locator("#changelist-search .result-count").inner_text()
+        assert counted == str(len(expected))
+    assert "clear the search and filters" in page.locator("#changelist-search").inner_text()
+    assert "Show all" not in page.locator("#content").inner_text()
+    shot(page, "11-trade-search")
+    page.goto(trades)
+    created = page.locator("details[data-filter-title='created'] form.date-range")
+    created.locator("input[name=created__gte]").fill("2026-11-12")
+    created.locator("input[name=created__lt]").fill("2026-11-13")
+    with page.expect_navigation():
+        created.locator("input[type=submit]").click()
+    assert listed_tids(page) == {3900000000000016885}
+    page.goto(f"{trades}?status=WAIT_SELLER_SEND_GOODS&q=tea-")
+    assert listed_tids(page) == {3900000000000016884, 3900000000000099999}
+    monkeypatch.setattr(paginator, "EXACT_COUNT_LIMIT", 1_000)
+    page.goto(trades)
+    assert page.locator(".paginator .result-count").inner_text().startswith("about ")
+    shot(page, "12-trades-estimated-count")
+    monkeypatch.setattr(paginator, "EXACT_COUNT_LIMIT", 10_000)
+
+    # a trade: sub-orders, then the status history from the feed, then the raw JSON; times
+    # in platform time with the zone
+    page.goto(f"{trades}{seeded['trade'].pk}/change/")
+    text = page.locator("#content").inner_text()
+    assert text.index("龙井 250 g") < text.index("Status history") < text.index("Raw")
+    assert "WAIT_BUYER_PAY" in text and "(new)" in text and "11-11 10:07:00" in text
+    assert "2026-11-11 10:00:00 CST" in text  # created, in Asia/Shanghai with its zone
+    shot(page, "13-trade-page")
+
+    # a sync run: start, duration, exact window
+    page.goto(f"{base}/admin/shops/syncrun/{seeded['run'].pk}/change/")
+    text = page.locator("#content").inner_text()
+    assert "2026-11-11 10:00:00 +08:00" in text and "42.0 s" in text
+    assert "2026-11-11 09:25:00 +08:00 → 2026-11-11 09:55:00 +08:00 (30 min 0 s)" in text
+    shot(page, "14-sync-run")
+    page.goto(f"{base}/admin/shops/syncrun/")
+    assert fits(page)
+
+    # a webhook delivery: the body sent, what came back, a readable error
+    page.goto(f"{base}/admin/trades/webhookdelivery/{seeded['delivery'].pk}/change/")
+    text = page.locator("#content").inner_text()
+    assert '"type": "webhook.test"' in text and '"created": "' in text and "+08:00" in text
+    assert "could not resolve host hooks.nowhere.invalid" in text and "Errno" not in text
+    assert '{"error": "maintenance"}' in text
+    shot(page, "15-webhook-delivery")
+    page.goto(f"{base}/admin/trades/webhookdelivery/")
+    assert fits(page)
+
+    # a shop: healthy in words, its next sync; a blip does not degrade it, sustained
+    # failure does and says why and since when
+    shops = f"{base}/admin/shops/shop/"
+    # a blip: two failed runs of six (one a manual sync in the same 502 burst), then success
+    record_runs(shop_a, [(70, "succeeded"), (65, "failed"), (64, "failed"), (60, "succeeded")])
+    record_runs(shop_a, [(55, "succeeded"), (50, "succeeded")])
+    page.goto(shops)
+    row = page.locator("#result_list tr", has_text="seller-a")
+    assert row.locator("td.field-sync_mode").inner_text() == "healthy"
+    assert row.locator("td.field-sync_mode img").count() == 0  # no red ✗
+    assert row.locator("td.field-next_run").inner_text() not in ("", "not scheduled")
+    assert fits(page)
+    shot(page, "16-shops-healthy")
+    # sustained: every run fails for 20 minutes
+    record_runs(shop_a, [(ago, "failed") for ago in (25, 20, 15, 10, 5)])
+    page.goto(shops)
+    row = page.locator("#result_list tr", has_text="seller-a")
+    assert row.locator("td.field-sync_mode").inner_text() == "degraded"
+    page.goto(f"{shops}{shop_a.pk}/change/")
+    text = page.locator("#content").inner_text()
+    assert "trades: all 5 runs failed over 20 min since" in text and "HTTP 502" in text
+    assert re.search(r"degraded since:?\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00", text, re.I)
+    assert page.locator("text=Re-authorize seller-a").count() == 1
+    shot(page, "17-shop-degraded")
+
+    # members: alice invites frank (the tenant is filled in), removes bob
+    page.goto(f"{base}/admin/shops/membership/add/")
+    assert page.locator("#id_tenant").get_attribute("type") == "hidden"
+    page.fill("#id_username", "frank")
+    page.fill("#id_email", "frank@example.com")
+    page.select_option("#id_role", "viewer")
+    with page.expect_navigation():
+        page.click("input[name=_save]")
+    password = page.locator("code.one-time-secret").inner_text()
+    assert get_user_model().objects.get(username="frank").check_password(password)
+    page.check(f"input[name=_selected_action][value='{Membership.objects.get(user=bob).pk}']")
+    page.select_option("select[name=action]", "remove_members")
+    with page.expect_navigation():
+        page.click("button[name=index]")
+    assert "Removed 1 member(s)." in page.locator(".messagelist").inner_text()
+    assert not Membership.objects.filter(user=bob).exists()
+    shot(page, "18-members")
+
+    # "View site" opens the API docs; the bare address opens the console
+    page.goto(f"{base}/admin/")
+    href = page.locator("#user-tools a", has_text="View site").get_attribute("href")
+    assert href == "/api/docs/"
+    assert page.goto(f"{base}{href}").status == 200
+    page.goto(f"{base}/")
+    assert page.url == f"{base}/admin/"
+
+    # every list fits the laptop, for the owner
+    assert [
+        path for path in LISTS if path not in OPERATORS_ONLY and not fits_at(page, base, path)
+    ] == []
+
+    # an operator sees every tenant, with a tenant column, still within the laptop's width
+    get_user_model().objects.create_superuser("olga", password="pw-olga")
+    sign_in(page, base, "olga")
+    assert [path for path in LISTS if not fits_at(page, base, path)] == []
+    shot(page, "19-operator-deliveries")

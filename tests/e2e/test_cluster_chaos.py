@@ -26,7 +26,10 @@ from django_q.tasks import async_task
 
 from shops.actions import onboard_shop
 from shops.models import Checkpoint, Shop, SyncRun
+from tests.support import ROOT
 from tests.support.oracle import assert_current_within, assert_matches_oracle
+from tests.support.processes import database_url
+from tests.support.waiting import wait_until
 from tools.bench.chaos import MARKET as CHAOS_MARKET
 from tools.bench.chaos import Timing, chaos_faults, run_chaos
 from tools.bench.receiver import Behaviour, Receiver
@@ -34,7 +37,6 @@ from trades.webhooks.endpoints import create_endpoint
 from trades.webhooks.models import WebhookDelivery, WebhookEvent
 from trades.webhooks.tasks import SWEEP_TASK
 
-ROOT = Path(__file__).resolve().parents[2]
 # The overlap is a few rounds, not the whole run; the sandbox's lag switches between below
 # and above the configured lag; a change must be stored within its lag + about two rounds of
 # the cluster (a run that failed, or the run a killed worker held, is read again).
@@ -81,14 +83,6 @@ def worker_mid_run(cluster: subprocess.Popen) -> int | None:
     return None
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
-
-
 def backfilled(shops) -> bool:
     return all(
         Checkpoint.objects.get(shop=shop, stream="backfill").progress.get("finished_at")
@@ -125,8 +119,6 @@ def test_zero_loss_under_chaos_with_a_killed_worker(
 ):
     """Once with ``incrementv.get`` allowed (windows on the time a change became visible),
     once refused for the app (windows on ``modified``: late arrivals are swept and measured)."""
-    from tests.sync.test_concurrency import database_url
-
     settings.WEBHOOKS_ALLOW_PRIVATE = True
     if incrementv == "refused":
         gateway.control(

@@ -22,10 +22,10 @@ import requests
 from ordersync.embedded_db import HANDLES, embedded_database_url, stop_server
 from ordersync.sandbox.clock import fmt, parse
 from ordersync.sandbox.world import World
+from tests.support import ROOT
 from tools.bench.receiver import Behaviour, Receiver
 from trades.webhooks.signing import verify_signature
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 LAG_MARGIN = 60  # seconds: the sandbox's index lag in the demo is 20 s
 CHILDREN = ("qcluster", "tmc", "web", "sandbox")

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from shops.models import Checkpoint, SyncRun
 from tests.support.oracle import assert_matches_oracle
-from tests.webhooks.test_workers import deliverer
+from tests.support.processes import deliverer
 from tools.bench.receiver import Behaviour, Receiver
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop

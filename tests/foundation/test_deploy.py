@@ -17,9 +17,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ordersync.tasks import heartbeat
-from tests.processes import child_env, run_python
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+from tests.support.processes import child_env, run_python
 
 
 def _compose() -> dict:

@@ -10,9 +10,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tests.support import ROOT
 from tools.bench import report
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 REPO_PATH = re.compile(r"`((?:ordersync|shops|trades|tests|templates|docs)/[\w./-]*)`")

@@ -14,7 +14,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from ordersync.embedded_db import embedded_database_url
-from tests.foundation.test_settings import ROOT, run_manage
+from tests.support import ROOT
+from tests.support.processes import run_manage
 
 START = (
     "import sys; from pathlib import Path; from ordersync.embedded_db import embedded_database_url;"
@@ -52,6 +53,7 @@ def postmaster_pid(data_dir: Path) -> int:
     return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
 
 
+@pytest.mark.e2e
 def test_two_processes_start_one_server_and_data_survives(data_dir):
     with ThreadPoolExecutor(2) as pool:
         urls = list(pool.map(start_in_subprocess, [data_dir, data_dir]))
@@ -90,6 +92,7 @@ def test_unusable_data_dir_stops_manage_py(tmp_path):
     assert "ORDERSYNC_DATA_DIR" in result.stderr
 
 
+@pytest.mark.e2e
 def test_database_url_mode_uses_that_server_and_starts_none(data_dir, tmp_path):
     url = start_in_subprocess(data_dir)
     other_data_dir = tmp_path / "unused"

@@ -9,7 +9,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 APPS = ("ordersync", "shops", "trades", "tools")
 
 # (who imports, what it must not import, except what): first match of the importer wins.

@@ -16,8 +16,7 @@ from ordersync.tasks import heartbeat
 from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Shop, TopApp
 from shops.top import client_for_shop
-from tests.foundation.test_settings import PRODUCTION
-from tests.processes import child_env, run_python
+from tests.support.processes import PRODUCTION, settings_values
 from trades.sync.incremental import sync_shop
 from trades.tmc.models import TmcShop
 
@@ -163,12 +162,8 @@ def test_production_serves_metrics_with_the_token(client, db):
 
 
 def test_debug_off_means_metrics_need_a_token():
-    code = "from django.conf import settings; print(settings.METRICS_NEED_TOKEN)"
-    production = run_python(["manage.py", "shell", "-c", code], child_env(**PRODUCTION))
-    assert production.returncode == 0, production.stderr
-    assert production.stdout.strip().splitlines()[-1] == "True"
-    development = run_python(["manage.py", "shell", "-c", code], child_env(DEBUG="True"))
-    assert development.stdout.strip().splitlines()[-1] == "False"
+    cases = [PRODUCTION, {"DEBUG": "True"}]
+    assert settings_values(cases, ["METRICS_NEED_TOKEN"]) == ["True", "False"]
 
 
 def test_per_shop_flags_are_prometheus_booleans(client, tenant_a, tenant_b, top_app):

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
-from tests.foundation.test_settings import PRODUCTION, run_manage
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+from tests.support.processes import PRODUCTION, failed_starts, run_manage, settings_values
 
 
 def documented_production_values() -> dict[str, str]:
@@ -28,48 +26,61 @@ def test_check_deploy_is_clean_with_the_documented_production_values():
     assert "no issues" in result.stdout
 
 
-PRINT = (
-    "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
-    " s.SESSION_COOKIE_HTTPONLY, s.CSRF_COOKIE_HTTPONLY, s.SECURE_SSL_REDIRECT,"
-    " s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER, s.CSRF_TRUSTED_ORIGINS)"
-)
+SECURITY = [
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "CSRF_COOKIE_HTTPONLY",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_PROXY_SSL_HEADER",
+    "CSRF_TRUSTED_ORIGINS",
+]
+FROM_THE_ENVIRONMENT = {
+    **PRODUCTION,
+    "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https",
+    "CSRF_TRUSTED_ORIGINS": "https://console.example.com,https://ops.example.com:8443",
+    "SECURE_SSL_REDIRECT": "False",
+    "SECURE_COOKIES": "no",
+    "SECURE_HSTS_SECONDS": "0",
+}
 
 
-def test_debug_off_is_secure_by_default():
-    result = run_manage({**PRODUCTION}, "shell", "-c", PRINT)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "True True True True True 31536000 None []"
+@pytest.fixture(scope="module")
+def security() -> dict[str, str]:
+    """The security settings, printed, by default and as the environment sets them."""
+    default, configured = settings_values([PRODUCTION, FROM_THE_ENVIRONMENT], SECURITY)
+    return {"default": default, "configured": configured}
 
 
-def test_proxy_header_and_trusted_origins_come_from_the_environment():
-    overrides = {
-        **PRODUCTION,
-        "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https",
-        "CSRF_TRUSTED_ORIGINS": "https://console.example.com,https://ops.example.com:8443",
-        "SECURE_SSL_REDIRECT": "False",
-        "SECURE_COOKIES": "no",
-        "SECURE_HSTS_SECONDS": "0",
-    }
-    result = run_manage(overrides, "shell", "-c", PRINT)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == (
+def test_debug_off_is_secure_by_default(security):
+    assert security["default"] == "True True True True True 31536000 None []"
+
+
+def test_proxy_header_and_trusted_origins_come_from_the_environment(security):
+    assert security["configured"] == (
         "False False True True False 0 ('HTTP_X_FORWARDED_PROTO', 'https') "
         "['https://console.example.com', 'https://ops.example.com:8443']"
     )
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"CSRF_TRUSTED_ORIGINS": "console.example.com"}, "each must be scheme://host"),
-        ({"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}, "SECURE_PROXY_SSL_HEADER="),
-        ({"ADMIN_LOGIN_THROTTLE_RATE": "often"}, "ADMIN_LOGIN_THROTTLE_RATE='often'"),
-    ],
-)
-def test_bad_security_settings_stop_the_start(overrides, message):
-    result = run_manage(overrides)
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
+BAD = [
+    ({"CSRF_TRUSTED_ORIGINS": "console.example.com"}, "each must be scheme://host"),
+    ({"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}, "SECURE_PROXY_SSL_HEADER="),
+    ({"ADMIN_LOGIN_THROTTLE_RATE": "often"}, "ADMIN_LOGIN_THROTTLE_RATE='often'"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_starts() -> list[tuple[int, str]]:
+    return failed_starts([overrides for overrides, _ in BAD])
+
+
+@pytest.mark.parametrize("case", range(len(BAD)), ids=[message for _, message in BAD])
+def test_bad_security_settings_stop_the_start(bad_starts, case):
+    returncode, stderr = bad_starts[case]
+    assert returncode == 2, stderr
+    assert BAD[case][1] in stderr and "Traceback" not in stderr
 
 
 @pytest.mark.parametrize("password", ["qwertyuiop", "password1234", "5839201746382", "short-9xZ"])

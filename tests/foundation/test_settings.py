@@ -4,82 +4,84 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
-from tests.processes import child_env, run_python
-
-ROOT = Path(__file__).resolve().parents[2]
-# a production-grade key, so that each case below fails for its own reason only
-GOOD_KEY = "k7Qp2vXz9LmN4rT8wY1bC6dF3gH5jK0sA-Ue_WiRoPqZxVyMnBtGcDhEfJlIkOa"
-PRODUCTION = {
-    "DEBUG": "False",
-    "SECRET_KEY": GOOD_KEY,
-    "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-}
-
-
-def run_manage(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return run_python(["manage.py", *(args or ("check",))], child_env(**env_overrides))
-
-
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({**PRODUCTION, "DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
-        ({**PRODUCTION, "DEBUG": "ture"}, "DEBUG='ture' is not a boolean"),
-        ({"WEBHOOKS_ALLOW_PRIVATE": "sometimes"}, "WEBHOOKS_ALLOW_PRIVATE='sometimes' is not"),
-        (
-            {**PRODUCTION, "WEBHOOKS_ALLOW_LOOPBACK": "true"},
-            "WEBHOOKS_ALLOW_LOOPBACK=True is for the demo on a development machine",
-        ),
-        ({"DEBUG": "False"}, "SECRET_KEY must be set when DEBUG=False"),
-        (
-            {**PRODUCTION, "SECRET_KEY": "change-me-to-a-long-random-string"},
-            "SECRET_KEY is a placeholder",
-        ),
-        ({**PRODUCTION, "SECRET_KEY": "short-but-random-9f3k"}, "SECRET_KEY is too weak"),
-        ({**PRODUCTION, "SECRET_KEY": "x" * 60}, "SECRET_KEY is too weak"),
-        (
-            {**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""},
-            "FIELD_ENCRYPTION_KEYS must be set when DEBUG=False",
-        ),
-        ({"FIELD_ENCRYPTION_KEYS": "not-a-key"}, "FIELD_ENCRYPTION_KEYS: key #1"),
-        ({"DATABASE_URL": "mysql://u:p@localhost/db"}, "DATABASE_URL must point at PostgreSQL"),
-        ({"Q_TIMEOUT": "600", "Q_RETRY": "300"}, "Q_RETRY=300 must be larger than Q_TIMEOUT"),
-        ({"Q_WORKERS": "0"}, "Q_WORKERS=0 must be a positive whole number"),
-        ({"TOP_READ_TIMEOUT": "soon"}, "TOP_READ_TIMEOUT"),
-        ({"TOP_CONNECT_TIMEOUT": "0"}, "TOP_CONNECT_TIMEOUT=0.0 must be a positive number"),
-        ({"SYNC_LAG_SECONDS": "-5"}, "SYNC_LAG_SECONDS=-5 must not be negative"),
-        ({"SYNC_DEGRADE_FAILURE_RATE": "1.5"}, "SYNC_DEGRADE_FAILURE_RATE=1.5: a share"),
-        ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE='Mars/Olympus' is not a time zone"),
-        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid"),
-        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not valid"),
-        ({"API_KEY_THROTTLE_RATE": "fast"}, "API_KEY_THROTTLE_RATE='fast' is not valid"),
-    ],
+from tests.support import ROOT
+from tests.support.processes import (
+    PRODUCTION,
+    child_env,
+    failed_starts,
+    run_manage,
+    run_python,
+    settings_values,
 )
-def test_bad_setting_stops_with_one_clear_message(overrides, message):
-    result = run_manage(overrides)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("ordersync: configuration error:")
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+BAD_SETTINGS = [
+    ({**PRODUCTION, "DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
+    ({**PRODUCTION, "DEBUG": "ture"}, "DEBUG='ture' is not a boolean"),
+    ({"WEBHOOKS_ALLOW_PRIVATE": "sometimes"}, "WEBHOOKS_ALLOW_PRIVATE='sometimes' is not"),
+    (
+        {**PRODUCTION, "WEBHOOKS_ALLOW_LOOPBACK": "true"},
+        "WEBHOOKS_ALLOW_LOOPBACK=True is for the demo on a development machine",
+    ),
+    ({"DEBUG": "False"}, "SECRET_KEY must be set when DEBUG=False"),
+    (
+        {**PRODUCTION, "SECRET_KEY": "change-me-to-a-long-random-string"},
+        "SECRET_KEY is a placeholder",
+    ),
+    ({**PRODUCTION, "SECRET_KEY": "short-but-random-9f3k"}, "SECRET_KEY is too weak"),
+    ({**PRODUCTION, "SECRET_KEY": "x" * 60}, "SECRET_KEY is too weak"),
+    (
+        {**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""},
+        "FIELD_ENCRYPTION_KEYS must be set when DEBUG=False",
+    ),
+    ({"FIELD_ENCRYPTION_KEYS": "not-a-key"}, "FIELD_ENCRYPTION_KEYS: key #1"),
+    ({"DATABASE_URL": "mysql://u:p@localhost/db"}, "DATABASE_URL must point at PostgreSQL"),
+    ({"Q_TIMEOUT": "600", "Q_RETRY": "300"}, "Q_RETRY=300 must be larger than Q_TIMEOUT"),
+    ({"Q_WORKERS": "0"}, "Q_WORKERS=0 must be a positive whole number"),
+    ({"TOP_READ_TIMEOUT": "soon"}, "TOP_READ_TIMEOUT"),
+    ({"TOP_CONNECT_TIMEOUT": "0"}, "TOP_CONNECT_TIMEOUT=0.0 must be a positive number"),
+    ({"SYNC_LAG_SECONDS": "-5"}, "SYNC_LAG_SECONDS=-5 must not be negative"),
+    ({"SYNC_DEGRADE_AFTER_MINUTES": "0"}, "SYNC_DEGRADE_AFTER_MINUTES=0 must be a positive"),
+    ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE='Mars/Olympus' is not a time zone"),
+    ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid"),
+    ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not valid"),
+    ({"API_KEY_THROTTLE_RATE": "fast"}, "API_KEY_THROTTLE_RATE='fast' is not valid"),
+]
 
 
-@pytest.mark.parametrize(("word", "debug"), [("True", True), ("false", False), ("0", False)])
-def test_booleans_accept_the_usual_words(word, debug):
-    result = run_manage(
-        {**PRODUCTION, "DEBUG": word},
-        "shell",
-        "-c",
-        "from django.conf import settings; print(settings.DEBUG)",
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == str(debug)
+@pytest.mark.parametrize(("overrides", "message"), BAD_SETTINGS)
+def test_bad_setting_stops_with_one_clear_message(bad_starts, overrides, message):
+    returncode, stderr = bad_starts[json.dumps(overrides, sort_keys=True)]
+    assert returncode == 2, stderr
+    assert stderr.startswith("ordersync: configuration error:")
+    assert message in stderr
+    assert "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+@pytest.fixture(scope="module")
+def bad_starts() -> dict[str, tuple[int, str]]:
+    """(exit code, stderr) of ``manage.py check`` per case of the test above, by its JSON."""
+    outcomes = failed_starts([overrides for overrides, _ in BAD_SETTINGS])
+    return {
+        json.dumps(o, sort_keys=True): r for (o, _), r in zip(BAD_SETTINGS, outcomes, strict=True)
+    }
+
+
+WORDS = [("True", True), ("false", False), ("0", False)]
+
+
+@pytest.fixture(scope="module")
+def debug_by_word() -> dict[str, str]:
+    values = settings_values([{**PRODUCTION, "DEBUG": word} for word, _ in WORDS], ["DEBUG"])
+    return dict(zip([word for word, _ in WORDS], values, strict=True))
+
+
+@pytest.mark.parametrize(("word", "debug"), WORDS)
+def test_booleans_accept_the_usual_words(debug_by_word, word, debug):
+    assert debug_by_word[word] == str(debug)
 
 
 def test_production_settings_start_when_complete(tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
@@ -29,7 +27,7 @@ class Top:
         params = {
             "method": method,
             "app_key": self.app_key,
-            "timestamp": fmt(time.time() + self.sb.state.clock.skew_seconds),
+            "timestamp": fmt(self.sb.state.now()),
             "format": "json",
             "v": "2.0",
             "sign_method": sign_method,
@@ -81,6 +79,11 @@ def control(sb, verb: str, path: str, payload: dict | None = None, **params):
     response = requests.request(verb, f"{sb.url}/_sandbox/{path}", json=payload, params=params)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def later(sb, seconds: float) -> dict:
+    """Move the sandbox's clock on by ``seconds`` instead of waiting for them."""
+    return control(sb, "POST", "clock", {"advance": seconds})
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import requests
 
+from tests.support import ROOT
 from tools.bench import gateway as bench
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_taobao_sandbox_command_serves_a_scenario():

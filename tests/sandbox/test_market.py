@@ -192,8 +192,8 @@ def test_unhidden_index_lists_what_a_full_scan_lists():
         # lag 2 s (changes pending), then 0 (versions hidden at once), then the clock goes
         # 30 s back: versions hidden since are visible again and must be listed
         for lag, skew in ((2, 0), (2, 0), (0, 0), (0, 0), (0, -30), (0, 0)):
-            time.sleep(0.7)
             with world.lock:
+                activity.advance(world, 0.7, step=0.05)  # the market changes trades meanwhile
                 world.set_faults({"lag_seconds": lag, "skew_seconds": skew})
                 now = world.now()
                 start, end = int(now) - 86400, int(now) + 5

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 
 from ordersync.sandbox import lifecycle
 from ordersync.sandbox.tmc import TRADE_TOPICS
 
-from .conftest import APP_KEY, Top, control, error_of
+from .conftest import APP_KEY, Top, control, error_of, later
 
 
 def consume(top: Top, quantity: int = 100, **extra) -> list[dict]:
@@ -69,14 +68,14 @@ def test_unconfirmed_messages_come_back_with_growing_retried(sb, top):
     first = consume(top)
     assert len(first) == 1 and first[0]["retried"] == 0
     assert consume(top) == []  # invisible while in flight
-    time.sleep(1.1)
+    later(sb, 1.1)
     second = consume(top)
     assert [m["id"] for m in second] == [first[0]["id"]] and second[0]["retried"] == 1
-    time.sleep(1.1)
+    later(sb, 1.1)
     third = consume(top)
     assert third[0]["retried"] == 2
     confirm(top, third)
-    time.sleep(1.1)
+    later(sb, 1.1)
     assert consume(top) == []
 
 
@@ -121,7 +120,7 @@ def test_drop_duplicate_and_reorder_faults(sb, top):
     assert consume(top) == []
     control(sb, "POST", "faults", {"tmc_drop_rate": 0.0, "tmc_duplicate_rate": 1.0})
     change(sb)
-    time.sleep(1.05)
+    later(sb, 1.05)
     messages = consume(top)
     assert len(messages) == 2 and len({m["id"] for m in messages}) == 2
     assert messages[0]["content"] == messages[1]["content"]
@@ -133,7 +132,7 @@ def test_drop_duplicate_and_reorder_faults(sb, top):
         {"tmc_duplicate_rate": 0.0, "tmc_reorder_rate": 1.0, "tmc_reorder_seconds": 1.0},
     )
     tids = change(sb, count=5)
-    time.sleep(1.05)
+    later(sb, 1.05)
     got = [json.loads(m["content"])["tid"] for m in consume(top)]
     assert sorted(got) == sorted(tids)
     stats = control(sb, "GET", "tmc")
@@ -173,7 +172,7 @@ def test_group_add_moves_new_messages_to_the_named_group(sb, top):
     assert sorted(json.loads(m["content"])["tid"] for m in in_group) == sorted(tids)
     assert len(consume(top)) == 1  # the old message, in "default"
     confirm(top, in_group, group_name="g1")
-    time.sleep(1.1)  # past the visibility timeout: only unconfirmed ones would come back
+    later(sb, 1.1)  # past the visibility timeout: only unconfirmed ones would come back
     assert consume(top, group_name="g1") == []
     assert control(sb, "GET", "tmc")["queues"][f"{APP_KEY}/g1"]["pending"] == 0
 
@@ -266,7 +265,7 @@ def test_reordering_delivers_a_later_message_of_a_trade_first(sb, top):
         for trade in unpaid:
             assert lifecycle.advance(seller, trade, world.now(), 0)
     assert len(unpaid) >= 10
-    time.sleep(1.05)  # every held-back message is due
+    later(sb, 1.05)  # every held-back message is due
     delivered = consume(top, quantity=200)
     assert len(delivered) == 30 + len(unpaid)
     inverted = []

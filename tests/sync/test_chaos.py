@@ -14,7 +14,7 @@ from tools.bench.chaos import Timing, chaos_faults, run_chaos
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 TIMING = Timing(lag=3, overlap=4, interval=1.0, grace=10.0, check_every=3.0)
 # on top of the chaos scenario: peak-mode lists without sub-orders, so every listed trade

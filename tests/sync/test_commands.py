@@ -112,11 +112,12 @@ def test_sync_status_lists_every_shop_with_its_state(make_shop, gateway):
     make_shop("fresh")
     run("backfill_shop", str(synced.pk), "--days", "2")
     run("sync_shop", str(synced.pk))
-    Shop.objects.filter(seller_nick="fresh").update(degraded=True)
+    Shop.objects.filter(seller_nick="fresh").update(degraded=True, degraded_reason="trades: …")
 
     out, _ = run("sync_status")
 
-    header, *rows = out.splitlines()
+    header, *rows, legend = out.splitlines()
+    assert legend == "Times are in Asia/Shanghai (TIME_ZONE)."
     assert header.split() == [
         "id",
         "shop",
@@ -133,10 +134,12 @@ def test_sync_status_lists_every_shop_with_its_state(make_shop, gateway):
     ]
     by_nick = {row.split()[1]: row for row in rows}
     assert re.search(
-        r"active\s+normal\s+\d+m\d\ds\s+\d+m\d\ds\s+0\s+done\s+incremental succeeded",
+        r"active\s+normal\s+\d+m\d\ds\s+\d+m\d\ds\s+0\s+done\s+incremental succeeded "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00$",
         by_nick["synced"],
     ), by_nick["synced"]
     assert re.search(r"active\s+degraded\s+-\s+-\s+0\s+-\s+-$", by_nick["fresh"]), by_nick["fresh"]
+    assert "degraded since —: trades: …" in out
 
 
 @pytest.mark.parametrize("fault", ["rejection", "ban"])

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from shops.models import Checkpoint, SyncRun
+from tests.support.processes import manage
 
-ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def database_url() -> str:
-    params = connection.get_connection_params()
-    host = params.get("host") or "127.0.0.1"
-    port = params.get("port") or 5432
-    return f"postgresql://{params['user']}@/{params['dbname']}?host={host}&port={port}"
-
-
-def manage(*args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env["DATABASE_URL"] = database_url()
-    return subprocess.Popen(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_two_workers_on_one_shop_stream_one_runs_one_leaves(make_shop, gateway):

@@ -12,6 +12,7 @@ from ordersync.taobao.retry import RetryPolicy
 from ordersync.taobao.types import parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import app_credentials
+from tests.support.clock import advance
 from tests.support.oracle import assert_matches_oracle
 from tests.sync.naive import naive_sync
 from trades.models import Trade
@@ -79,6 +80,7 @@ def _sold_get_calls(gateway, shop: Shop) -> int:
     return calls.get(shop.app.app_key, 0)
 
 
+@pytest.mark.e2e
 def test_the_naive_scheme_loses_trades_in_the_same_sandbox(make_shop, gateway, sandbox_app):
     shop = make_shop("naive", history_trades=0)
     client = TopClient(app_credentials(sandbox_app), policy=RetryPolicy(max_attempts=1))
@@ -140,12 +142,12 @@ def test_a_double_11_burst_is_synced_whole(make_shop, gateway, settings):
     Checkpoint.objects.filter(shop=shop).update(cursor=timezone.now() - timedelta(minutes=1))
     gateway.faults(lag_seconds=2, drift_rate=0.3)
     gateway.control("market", {"nick": "d11", "burst": 3000, "changes_per_minute": 600})
-    time.sleep(2)
+    advance(gateway, 2, step=0.1)
     gateway.control("market", {"nick": "d11", "changes_per_minute": 0})
-    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    advance(gateway, settings.SYNC_LAG_SECONDS + 1)
     assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
     gateway.faults(drift_rate=0)  # drift changes trades while they are read: one more round
-    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    advance(gateway, settings.SYNC_LAG_SECONDS + 1)
     assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
     assert sync_shop(shop, "refunds").outcome == SyncRun.Outcome.SUCCEEDED
     assert_matches_oracle(gateway, shop)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from shops.models import Checkpoint, SyncRun
+from tests.support.clock import advance
 from trades.models import Trade
 from trades.sync.incremental import sync_shop
 
@@ -61,6 +61,7 @@ def test_a_stream_with_nothing_wrong_keeps_its_width(make_shop, settings):
     assert run.outcome == SyncRun.Outcome.SUCCEEDED and run.pages == 1
 
 
+@pytest.mark.e2e
 def test_a_window_that_runs_out_of_time_keeps_its_writes_and_is_read_narrower(
     make_shop, gateway, settings
 ):
@@ -71,7 +72,7 @@ def test_a_window_that_runs_out_of_time_keeps_its_writes_and_is_read_narrower(
     start = timezone.now() - timedelta(minutes=10)
     Checkpoint.objects.filter(shop=shop, stream="trades").update(cursor=start)
     gateway.control("market", {"nick": "overrun", "burst": 250})
-    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    advance(gateway, settings.SYNC_LAG_SECONDS + 1)
     gateway.faults(slow_rate=1.0, slow_seconds=0.6)  # a window of 6 calls takes 3.6 s
 
     run = sync_shop(shop, "trades")

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from ordersync.taobao.store import close_state_connection
 from shops.models import Checkpoint, SyncRun
+from tests.support.clock import advance
 from trades.sync.incremental import sync_shop
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_idle_shop_is_served_while_a_busy_shop_saturates_the_budget(
@@ -30,7 +31,7 @@ def test_an_idle_shop_is_served_while_a_busy_shop_saturates_the_budget(
     Checkpoint.objects.filter(shop__in=[busy, idle], stream="trades").update(cursor=start)
     gateway.control("market", {"nick": "busy-shop", "burst": 60})
     gateway.faults(peak_mode=True)  # lists lack orders: one fullinfo call per busy trade
-    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    advance(gateway, settings.SYNC_LAG_SECONDS + 1)
     sync_shop(idle, "trades")  # the platform clock is measured before the busy shop starts
 
     busy_runs = []

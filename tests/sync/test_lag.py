@@ -14,11 +14,13 @@ from django.utils import timezone
 from ordersync.taobao import api
 from shops.models import Checkpoint, Shop, SyncRun, TopApp
 from shops.top import client_for_shop
+from tests.support.clock import advance
+from tests.support.processes import manage
 from trades.feed.changes import Change
 from trades.models import Trade
 from trades.sync import late
+from trades.sync.fields import TRADE_FIELDS
 from trades.sync.incremental import INCREMENTV, _cursor, sync_shop
-from trades.sync.streams import TRADE_FIELDS
 from trades.sync.write import write_trades
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,12 +61,15 @@ def late_trade(gateway, shop: Shop, lag: int) -> int:
     return tid
 
 
-def sync_until(shop: Shop, seconds: float, done=lambda: False) -> list[SyncRun]:
-    runs, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline and not done():
+def sync_until(gateway, shop: Shop, seconds: float, done=lambda: False) -> list[SyncRun]:
+    """Run the trade stream until ``done()``, platform time moving on by 0.3 s a run, for
+    at most ``seconds`` of platform time."""
+    runs, moved = [], 0.0
+    while moved < seconds and not done():
         runs.append(sync_shop(shop, "trades"))
         Checkpoint.objects.filter(shop=shop).update(next_run_at=None)
-        time.sleep(0.3)
+        advance(gateway, 0.3)
+        moved += 0.3
     return runs
 
 
@@ -80,7 +85,7 @@ def test_a_refused_incrementv_is_remembered_and_a_late_change_is_swept_and_measu
     sync_shop(shop, "trades")  # the cursor starts at the present
     tid = late_trade(gateway, shop, lag=5)
 
-    runs = sync_until(shop, 12, stored(shop, tid))
+    runs = sync_until(gateway, shop, 12, stored(shop, tid))
 
     assert Trade.objects.filter(shop=shop, tid=tid).exists()
     assert TopApp.objects.get(pk=shop.app_id).incrementv_denied_at is not None
@@ -111,7 +116,7 @@ def test_incrementv_windows_on_visibility_time_lose_no_late_change_without_a_swe
     sync_shop(shop, "trades")
     tid = late_trade(gateway, shop, lag=5)
 
-    runs = sync_until(shop, 12, stored(shop, tid))
+    runs = sync_until(gateway, shop, 12, stored(shop, tid))
 
     assert Trade.objects.filter(shop=shop, tid=tid).exists()
     assert Checkpoint.objects.get(shop=shop, stream="trades").progress["source"] == (
@@ -135,7 +140,7 @@ def test_a_refusal_switches_a_visibility_time_cursor_back_by_the_sweep_span(
     assert _cursor(checkpoint, late.MODIFIED) == checkpoint.cursor - timedelta(seconds=60)
     assert _cursor(checkpoint, late.VISIBLE) == checkpoint.cursor
     deny_incrementv(gateway, shop.app)
-    time.sleep(1.1)
+    advance(gateway, 1.1)
     assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
     checkpoint = Checkpoint.objects.get(shop=shop, stream="trades")
     assert checkpoint.progress["source"] == "modified"
@@ -216,7 +221,7 @@ def test_a_window_holds_no_row_lock_across_its_http_calls(make_shop, gateway, se
     shop = make_shop("unlocked")
     sync_shop(shop, "trades")
     gateway.control("market", {"nick": shop.seller_nick, "burst": 5})
-    time.sleep(2.1)
+    advance(gateway, 2.1)
     client = client_for_shop(shop)
     listed, written, release = [], threading.Event(), threading.Event()
     real_call = client.call
@@ -270,7 +275,7 @@ def test_a_narrowest_window_is_read_whole_and_a_whole_read_that_died_is_read_in_
     shop = make_shop("parted")
     sync_shop(shop, "trades")
     gateway.control("market", {"nick": shop.seller_nick, "burst": 7})
-    time.sleep(2.1)
+    advance(gateway, 2.1)
     narrowest = {"window_seconds": 60, "source": "async_modified"}
     Checkpoint.objects.filter(shop=shop, stream="trades").update(progress=narrowest)
 
@@ -287,7 +292,7 @@ def test_a_narrowest_window_is_read_whole_and_a_whole_read_that_died_is_read_in_
     Checkpoint.objects.filter(pk=checkpoint.pk).update(
         cursor=checkpoint.cursor - timedelta(seconds=5), progress={**narrowest, "whole": died}
     )
-    runs = sync_until(shop, 20, lambda: Trade.objects.filter(shop=shop).count() == 7)
+    runs = sync_until(gateway, shop, 20, lambda: Trade.objects.filter(shop=shop).count() == 7)
 
     notes = [note for r in runs for note in r.notes]
     assert any("did not finish: read in committed parts" in note for note in notes), notes
@@ -305,15 +310,13 @@ def test_a_worker_killed_while_reading_a_narrowest_window_whole_leaves_it_to_par
     import os
     import signal
 
-    from tests.sync.test_concurrency import manage
-
     settings.SYNC_LAG_SECONDS = 1
     settings.SYNC_OVERLAP_SECONDS = 4
     settings.SYNC_PAGE_SIZE = 2
     shop = make_shop("killed")
     sync_shop(shop, "trades")
     gateway.control("market", {"nick": shop.seller_nick, "burst": 7})
-    time.sleep(2.1)
+    advance(gateway, 2.1)
     Checkpoint.objects.filter(shop=shop, stream="trades").update(
         progress={"window_seconds": 60, "source": "async_modified"}
     )
@@ -333,7 +336,7 @@ def test_a_worker_killed_while_reading_a_narrowest_window_whole_leaves_it_to_par
     worker.communicate(timeout=30)
     gateway.faults(slow_rate=0.0)
 
-    runs = sync_until(shop, 20, lambda: Trade.objects.filter(shop=shop).count() == 7)
+    runs = sync_until(gateway, shop, 20, lambda: Trade.objects.filter(shop=shop).count() == 7)
 
     notes = [note for r in runs for note in r.notes]
     assert any("did not finish: read in committed parts" in note for note in notes), notes
@@ -358,7 +361,7 @@ def test_a_fresh_change_is_stored_at_once_although_the_measured_lag_widened_the_
     before = set(gateway.oracle_trades(shop.seller_nick))
     gateway.control("market", {"nick": shop.seller_nick, "burst": 1})
     (tid,) = set(gateway.oracle_trades(shop.seller_nick)) - before
-    time.sleep(tight.SYNC_LAG_SECONDS + 1)
+    advance(gateway, tight.SYNC_LAG_SECONDS + 1)
 
     run = sync_shop(shop, "trades")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from shops.models import Checkpoint, SyncRun
+from tests.support.clock import advance
 from trades.models import Refund, Trade, TradeLine
 from trades.sync.incremental import sync_shop
 from trades.sync.reconcile import reconcile_shop
@@ -20,7 +20,7 @@ def _burst(gateway, shop, settings, count: int) -> list[int]:
     start = timezone.now() - timedelta(minutes=5)
     Checkpoint.objects.filter(shop=shop, stream="trades").update(cursor=start)
     gateway.control("market", {"nick": shop.seller_nick, "burst": count})
-    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    advance(gateway, settings.SYNC_LAG_SECONDS + 1)
     return sorted(gateway.oracle_trades(shop.seller_nick))
 
 

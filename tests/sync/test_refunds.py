@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ordersync.taobao.types import PLATFORM_TZ
 from shops.models import Checkpoint, SyncRun
+from tests.support.clock import advance
 from trades.models import ReconcileReport, Refund
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
@@ -70,7 +71,7 @@ def test_live_refunds_with_lag_and_drift_lose_nothing_in_either_list_order(
         Checkpoint.objects.filter(shop=shop).update(next_run_at=None)
     gateway.control("market", {"nick": shop.seller_nick} | QUIET)
     gateway.faults(drift_rate=0.0)
-    time.sleep(settings.SYNC_LAG_SECONDS + 1)
+    advance(gateway, settings.SYNC_LAG_SECONDS + 1)
     assert sync_shop(shop, "refunds").outcome == SyncRun.Outcome.SUCCEEDED
 
     truth = _truth(gateway, shop)

@@ -1,4 +1,4 @@
-"""Schedules follow the shop; failure rates degrade it and successes restore it."""
+"""Schedules follow the shop; sustained failure degrades it and a success restores it."""
 
 from __future__ import annotations
 
@@ -36,31 +36,69 @@ def test_schedules_are_created_once_and_follow_the_shop(shop_a):
     assert len(schedules_of(shop_a)) == 2
 
 
-def record(shop: Shop, *outcomes: str) -> None:
-    for outcome in outcomes:
-        SyncRun.objects.create(shop=shop, stream="trades", kind="incremental", outcome=outcome)
+def record(shop: Shop, at: datetime, outcome: str, stream: str = "trades") -> None:
+    """A finished incremental run that started at ``at`` and took ten seconds."""
+    run = SyncRun.objects.create(
+        shop=shop, stream=stream, kind="incremental", outcome=outcome, error_class="Transient"
+    )
+    SyncRun.objects.filter(pk=run.pk).update(
+        started_at=at, finished_at=at + timedelta(seconds=10), error_message="HTTP 502"
+    )
+    evaluate_health(shop)
+    shop.refresh_from_db()
 
 
-def test_failure_rate_degrades_and_successes_restore(shop_a, settings):
-    settings.SYNC_DEGRADE_FAILURE_RATE = 0.3
-    settings.SYNC_RECOVER_AFTER_SUCCESSES = 5
-    record(shop_a, "succeeded", "succeeded", "failed", "failed", "skipped")
-    evaluate_health(shop_a)
-    shop_a.refresh_from_db()
-    assert not shop_a.degraded  # four finished runs are too few to judge
-    record(shop_a, "failed")
-    evaluate_health(shop_a)
-    shop_a.refresh_from_db()
-    assert shop_a.degraded
+T0 = timezone.now() - timedelta(hours=3)
 
-    record(shop_a, *["succeeded"] * 4)
-    evaluate_health(shop_a)
-    shop_a.refresh_from_db()
-    assert shop_a.degraded  # four successes in a row are not yet enough
-    record(shop_a, "succeeded")
-    evaluate_health(shop_a)
-    shop_a.refresh_from_db()
+
+def test_a_blip_does_not_degrade(shop_a, settings):
+    """Two failed runs of six, one a manual sync during a 502 burst: the shop stays normal."""
+    settings.SYNC_DEGRADE_AFTER_MINUTES = 15
+    record(shop_a, T0, "succeeded")
+    record(shop_a, T0 + timedelta(minutes=5), "failed")
+    record(shop_a, T0 + timedelta(minutes=6), "failed")  # "Sync now" in the same burst
     assert not shop_a.degraded
+    for minutes in (10, 15, 20):
+        record(shop_a, T0 + timedelta(minutes=minutes), "succeeded")
+    assert not shop_a.degraded and shop_a.degraded_reason == ""
+    # failures spread over an hour, each followed by a success, are blips too
+    for minutes in range(30, 90, 10):
+        record(shop_a, T0 + timedelta(minutes=minutes), "failed")
+        record(shop_a, T0 + timedelta(minutes=minutes + 1), "succeeded")
+    assert not shop_a.degraded
+
+
+def test_sustained_failure_degrades_and_one_success_restores(shop_a, settings):
+    settings.SYNC_DEGRADE_AFTER_MINUTES = 15
+    record(shop_a, T0, "succeeded")
+    record(shop_a, T0 + timedelta(minutes=2), "failed")
+    record(shop_a, T0 + timedelta(minutes=10), "failed")
+    assert not shop_a.degraded  # 8 minutes of failures: not yet
+    record(shop_a, T0 + timedelta(minutes=17), "failed", stream="refunds")
+    assert not shop_a.degraded  # another stream's failure does not lengthen this one's
+    record(shop_a, T0 + timedelta(minutes=18), "failed")
+    assert shop_a.degraded
+    assert shop_a.degraded_since is not None
+    assert shop_a.degraded_reason.startswith("trades: all 3 runs failed over 16 min since ")
+    assert "+08:00; last: Transient: HTTP 502" in shop_a.degraded_reason
+    assert schedules_of(shop_a)[sync_name(shop_a)].minutes == 30
+    since = shop_a.degraded_since
+    record(shop_a, T0 + timedelta(minutes=48), "failed")
+    assert shop_a.degraded_since == since  # still the same spell
+    assert "all 4 runs failed over 46 min" in shop_a.degraded_reason
+
+    record(shop_a, T0 + timedelta(minutes=78), "succeeded")
+    assert not shop_a.degraded  # the first success restores it
+    assert (shop_a.degraded_since, shop_a.degraded_reason) == (None, "")
+
+
+def test_the_setting_decides_how_long_is_sustained(shop_a, settings):
+    settings.SYNC_DEGRADE_AFTER_MINUTES = 60
+    record(shop_a, T0, "failed")
+    record(shop_a, T0 + timedelta(minutes=30), "failed")
+    assert not shop_a.degraded
+    record(shop_a, T0 + timedelta(minutes=61), "failed")
+    assert shop_a.degraded
 
 
 def test_interval_follows_volume():

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.records import wire_trade as trade
 from trades.feed.models import ChangeEvent
 from trades.models import Trade, TradeLine
 from trades.sync.write import MalformedRecord, write_refunds, write_trades
-
-
-def trade(tid=1, status="WAIT_BUYER_PAY", modified="2026-11-11 00:00:10", oids=(1,)):
-    return {
-        "tid": tid,
-        "status": status,
-        "type": "fixed",
-        "created": "2026-11-11 00:00:00",
-        "modified": modified,
-        "payment": "10.50",
-        "orders": [{"oid": oid, "status": status, "price": "10.50", "num": 1} for oid in oids],
-    }
 
 
 def test_insert_then_newer_update_is_written_and_fed(shop_a):

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -15,8 +14,8 @@ import requests
 from ordersync.sandbox.server import start_sandbox
 from ordersync.taobao.client import AppCredentials
 from ordersync.taobao.store import close_state_connection, state_connection
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 _ids = itertools.count(1)
 
 

@@ -53,14 +53,6 @@ def running(consumer: Consumer):
     assert not thread.is_alive() and not errors, errors
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def start_polling(shop) -> None:
     """Give both streams a cursor at the present (no backfill: the shops start empty)."""
     sync_shop(shop, "trades")

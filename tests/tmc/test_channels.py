@@ -9,6 +9,7 @@ from itertools import groupby
 import pytest
 
 from tests.support.oracle import assert_matches_oracle, trades_current
+from tests.support.waiting import wait_until
 from trades.feed.changes import read_changes
 from trades.sync.incremental import sync_shop
 from trades.tmc.stats import counters
@@ -20,10 +21,9 @@ from .conftest import (
     running,
     start_polling,
     stop_market,
-    wait_until,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LIVE = {"trades_per_minute": 300, "changes_per_minute": 600, "refunds_per_minute": 60}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 
 import pytest
@@ -13,13 +12,15 @@ from django.test import Client
 from ordersync.taobao import api
 from shops.models import Shop
 from shops.top import client_for_shop
+from tests.support.clock import advance
+from tests.support.waiting import wait_until
 from trades.models import Refund, Trade
 from trades.tmc.consumer import Consumer
 from trades.tmc.models import TmcShop
 from trades.tmc.permits import permit_shops
 from trades.tmc.stats import counters
 
-from .conftest import drain, platform, running, wait_until
+from .conftest import drain, platform, running
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,7 +64,7 @@ def test_a_pull_writes_collapses_and_confirms(make_shop, consumer, gateway):
     permit_shops(consumer.app, consumer.client)
     gateway.faults(tmc_duplicate_rate=1.0)
     gateway.control("market", {"nick": "pull", "burst": 4})
-    time.sleep(1.05)  # duplicates arrive up to a second later
+    advance(gateway, 1.05)  # duplicates arrive up to a second later
     result = drain(consumer)
     assert result.received == 8
     assert result.fetches["trade"] == 4  # one fetch per trade, however many messages
@@ -142,9 +143,9 @@ def test_a_failed_fetch_is_not_confirmed_and_comes_back(make_shop, consumer, gat
     assert result.outcomes == {"failed": 2} and result.confirmed == []
     assert pending(gateway) == 2 and not Trade.objects.filter(shop=shop).exists()
     gateway.faults(isp_rate=0.0)
-    wait_until(
-        lambda: tmc_stats(gateway)["queues"]["app-1/default"]["ready"] == 2, 10, "redelivery"
-    )
+    assert tmc_stats(gateway)["queues"]["app-1/default"]["ready"] == 0  # in flight
+    advance(gateway, 4)  # the visibility timeout
+    assert tmc_stats(gateway)["queues"]["app-1/default"]["ready"] == 2
     again = drain(consumer)
     assert again.received == 2 and again.outcomes == {"written": 2}
     assert Trade.objects.filter(shop=shop).count() == 2 and pending(gateway) == 0
@@ -156,10 +157,10 @@ def test_refund_messages_write_the_refund_and_its_trade(make_shop, consumer, gat
     gateway.control("market", {"nick": "refunds", "burst": 30})
     permit_shops(consumer.app, consumer.client)
     gateway.control("market", {"nick": "refunds", "changes_per_minute": 6000})
-    time.sleep(0.5)
+    advance(gateway, 0.5, step=0.05)
     gateway.control("market", {"nick": "refunds", "changes_per_minute": 0})
     gateway.control("market", {"nick": "refunds", "refunds_per_minute": 6000})
-    time.sleep(0.3)
+    advance(gateway, 0.3, step=0.05)
     gateway.control("market", {"nick": "refunds", "refunds_per_minute": 0})
     drain(consumer)
     refunds = gateway.oracle_refunds("refunds")

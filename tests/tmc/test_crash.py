@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.sync.test_concurrency import database_url
+from tests.support import ROOT
+from tests.support.processes import database_url
+from tests.support.waiting import wait_until
 from trades.models import Trade
 from trades.tmc.models import TmcShop
 
-from .conftest import platform, wait_until
+from .conftest import platform
 
-ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def start_consumer(log: Path) -> subprocess.Popen:

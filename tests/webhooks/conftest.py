@@ -42,14 +42,3 @@ def issued(tenant_a, receiver):
 @pytest.fixture
 def endpoint(issued):
     return issued.endpoint
-
-
-def wire_trade(tid=1, status="WAIT_BUYER_PAY", modified="2026-11-11 00:00:10") -> dict:
-    return {
-        "tid": tid,
-        "status": status,
-        "type": "fixed",
-        "created": "2026-11-11 00:00:00",
-        "modified": modified,
-        "orders": [{"oid": tid, "status": status}],
-    }

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.webhooks.conftest import wire_trade
+from tests.support.records import wire_trade
 from trades.sync.write import write_trades
 from trades.webhooks.endpoints import create_endpoint
 from trades.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent

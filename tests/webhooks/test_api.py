@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.api.conftest import client_for
-from tests.webhooks.conftest import wire_trade
+from tests.support.api import client_for
+from tests.support.records import wire_trade
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 from trades.sync.write import write_trades

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.webhooks.conftest import wire_trade
+from tests.support.records import wire_trade
 from trades.sync.write import write_trades
 from trades.webhooks.delivery import lease_seconds, request_seconds
 from trades.webhooks.endpoints import create_endpoint

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.webhooks.conftest import wire_trade
+from tests.support.records import wire_trade
 from tools.bench.receiver import Receiver
 from trades.sync.write import write_trades
 from trades.webhooks import retry
@@ -38,7 +38,8 @@ def test_a_change_arrives_signed_with_a_small_payload(shop_a, issued, receiver):
     assert got.headers["webhook-id"] == body["id"] and body["id"].startswith("evt_")
     assert body["type"] == "trade.created" and body["tenant"] == "tenant-a"
     assert body["data"]["tid"] == 77 and body["data"]["status"] == "WAIT_BUYER_PAY"
-    assert body["data"]["modified"] and body["created"]
+    # one zone in one record: platform time, as the API writes it
+    assert body["data"]["modified"].endswith("+08:00") and body["created"].endswith("+08:00")
     assert body["links"] == {"changes": "/api/v1/changes/", "trade": "/api/v1/trades/77/"}
     assert got.headers["content-type"] == "application/json"
 

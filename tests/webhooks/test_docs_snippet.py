@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.webhooks.conftest import wire_trade
+from tests.support.records import wire_trade
 from trades.sync.write import write_trades
 from trades.webhooks.endpoints import rotate_secret
 from trades.webhooks.runner import deliver_batch

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 from shops.actions import mark_needs_reauth
-from tests.webhooks.conftest import wire_trade
+from tests.support.records import wire_trade
 from trades.models import ReconcileReport
 from trades.sync.write import write_refunds, write_trades
 from trades.webhooks.endpoints import create_endpoint, update_endpoint

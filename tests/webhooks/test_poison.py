@@ -8,7 +8,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 from trades.webhooks import delivery as delivery_module

@@ -5,19 +5,15 @@ The receiver fails 30% of requests and hangs on 5%; every event arrives, correct
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-from tests.sync.test_concurrency import database_url
-from tests.webhooks.conftest import wire_trade
+from tests.support.processes import deliverer
+from tests.support.records import wire_trade
 from tools.bench.receiver import Behaviour, Receiver
 from trades.sync.write import write_trades
 from trades.webhooks.endpoints import create_endpoint
@@ -25,21 +21,7 @@ from trades.webhooks.models import WebhookDelivery, WebhookEvent
 from trades.webhooks.runner import sweep_webhooks
 from trades.webhooks.signing import verify_signature
 
-ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def deliverer(seconds: float, **env_extra: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(DATABASE_URL=database_url(), WEBHOOKS_ALLOW_PRIVATE="true", **env_extra)
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "deliver_webhooks", "--seconds", str(seconds)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def write_many(shop, count: int) -> None:

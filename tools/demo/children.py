@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -55,7 +56,7 @@ class Children:
         )
         self.children.append(Child(name, proc, stop_signal, waits_for))
 
-    def manage(self, name: str, *args: str, **options) -> None:
+    def manage(self, name: str, *args: str, **options: Any) -> None:
         self.start(name, [sys.executable, "manage.py", *args], **options)
 
     def check(self) -> None:

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from ordersync.taobao.types import PLATFORM_TZ, parse_time
+from ordersync.shown import shown
+from ordersync.taobao.types import require_time
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.models import Trade
 from trades.tmc.models import TmcShop
@@ -20,8 +21,8 @@ def backfill_share(progress: dict) -> float:
         return 1.0
     if not progress.get("until"):
         return 0.0
-    begin, until = parse_time(progress["from"]), parse_time(progress["until"])
-    done = parse_time(progress["trades_done_until"])
+    begin, until = require_time(progress["from"]), require_time(progress["until"])
+    done = require_time(progress["trades_done_until"])
     return 0.95 * (done - begin) / (until - begin)
 
 
@@ -51,7 +52,7 @@ def status_line(shops: list[Shop]) -> str:
     calls = hour.aggregate(n=Sum("api_calls"))["n"] or 0
     failed = hour.filter(outcome="failed").count()
     return (
-        f"{now.astimezone(PLATFORM_TZ):%H:%M:%S %z}  {trades.count():,} trades | "
+        f"{shown(now)[11:]}  {trades.count():,} trades | "
         f"newest change {_age(trades.aggregate(m=Max('modified'))['m'], now)} old | "
         f"max cursor lag {_seconds(_cursor_lag(shops, now))} | {tmc_freshness(shops, now)} | "
         f"{calls} API calls, {failed} failed runs in the last hour"
@@ -60,7 +61,7 @@ def status_line(shops: list[Shop]) -> str:
 
 def _cursor_lag(shops: list[Shop], now: datetime) -> float | None:
     cursors = Checkpoint.objects.filter(shop__in=shops, stream="trades", cursor__isnull=False)
-    return max(((now - c.cursor).total_seconds() for c in cursors), default=None)
+    return max(((now - c.cursor).total_seconds() for c in cursors if c.cursor), default=None)
 
 
 def tmc_freshness(shops: list[Shop], now: datetime) -> str:
@@ -70,7 +71,7 @@ def tmc_freshness(shops: list[Shop], now: datetime) -> str:
     if not rows:
         return "TMC: no message yet"
     slowest = max(row.freshness_seconds or 0 for row in rows)
-    latest = max(row.last_message_at for row in rows)
+    latest = max(row.last_message_at for row in rows if row.last_message_at)
     return f"TMC lag {slowest:.1f}s (last message {_age(latest, now)} ago)"
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from types import FrameType
 
 from django.conf import settings
 
@@ -25,7 +26,7 @@ def log_to_file(path: Path) -> None:
     root.addHandler(handler)
 
 
-def _interrupt(signum: int, frame) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from shops.actions import JOB_TASKS, onboard_shop, queue_job
+from shops.actions import onboard_shop, queue_job
+from shops.jobs import JOB_TASKS
 from shops.models import Checkpoint, Membership, Shop, Tenant, TopApp
 
 APP_KEY, APP_SECRET = "demo-app", "demo-app-secret"
@@ -36,7 +38,9 @@ class Credentials:
     api_key: str
 
     @classmethod
-    def load_or_create(cls, path: Path, make_api_key) -> tuple[Credentials, bool]:
+    def load_or_create(
+        cls, path: Path, make_api_key: Callable[[], str]
+    ) -> tuple[Credentials, bool]:
         if path.exists():
             return cls(**json.loads(path.read_text())), False
         creds = cls(secrets.token_urlsafe(9), secrets.token_urlsafe(9), make_api_key())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
@@ -9,6 +11,10 @@ from rest_framework.request import Request
 from ordersync import ratelimit
 from trades.api.key_models import ApiKey
 from trades.api.keys import find_api_key, note_key_used
+
+if TYPE_CHECKING:
+    from drf_spectacular.openapi import AutoSchema
+    from rest_framework.views import APIView
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -43,7 +49,7 @@ class HasApiKey(permissions.BasePermission):
 
     message = "This API key has the read scope; this request needs read_write."
 
-    def has_permission(self, request: Request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey):
             raise exceptions.NotAuthenticated()
@@ -55,7 +61,7 @@ class HasWriteKey(HasApiKey):
 
     message = "This API key has the read scope; this endpoint needs read_write."
 
-    def has_permission(self, request: Request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return super().has_permission(request, view) and request.auth.can_write
 
 
@@ -73,7 +79,7 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
         self.rate = self.get_rate()
         self.result: ratelimit.Hit | None = None
 
-    def allow_request(self, request: Request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         if not isinstance(request.auth, ApiKey):
             return True
         self.result = ratelimit.hit(f"key:{request.auth.pk}", ratelimit.parse_rate(self.rate))
@@ -103,7 +109,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "trades.api.auth.ApiKeyAuthentication"
     name = "ApiKey"
 
-    def get_security_definition(self, auto_schema) -> dict:
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, object]:
         return {
             "type": "http",
             "scheme": "bearer",

@@ -7,6 +7,8 @@ validation errors) maps each offending field or query parameter to its messages.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
@@ -36,7 +38,7 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-def _field_errors(detail) -> dict[str, list[str]]:
+def _field_errors(detail: object) -> dict[str, list[str]]:
     """``{field: [message, …]}`` from DRF's nested detail, with plain strings for people.
 
     A list item's error (``{0: [...]}`` from a ListField) says which item; a nested
@@ -47,7 +49,7 @@ def _field_errors(detail) -> dict[str, list[str]]:
     return errors
 
 
-def _collect(detail, field: str, item: str, errors: dict[str, list[str]]) -> None:
+def _collect(detail: object, field: str, item: str, errors: dict[str, list[str]]) -> None:
     if isinstance(detail, dict):
         for key, value in detail.items():
             if isinstance(key, int):
@@ -102,7 +104,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 @csrf_exempt  # the API uses no cookies; a POST to an unknown path is a 404, not a CSRF 403
-def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Unmatched paths under the API answer in the API's error shape, not Django's HTML.
 
     A path that only lacks its trailing slash is answered as if it had it (any method):

@@ -8,6 +8,7 @@ it equal to :class:`~trades.api.serializers.TradeSerializer`) at a fraction of t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ from trades.api import serializers as s
 from trades.models import Trade, TradeLine
 
 
-def _datetime(value: Any) -> str | None:
+def _datetime(value: datetime | None) -> str | None:
     # as DRF's DateTimeField: local time zone, ISO 8601, "Z" for UTC
     if not value:
         return None
@@ -29,13 +30,13 @@ def _datetime(value: Any) -> str | None:
 def _decimal(places: int) -> Callable[[Any], str | None]:
     quantum = Decimal(1).scaleb(-places)
 
-    def render(value: Any) -> str | None:
+    def render(value: Decimal | None) -> str | None:
         return None if value is None else f"{value.quantize(quantum):f}"
 
     return render
 
 
-def _string(value: Any) -> str | None:
+def _string(value: object) -> str | None:
     return None if value is None else str(value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -20,13 +21,13 @@ from trades.models import REFUND_STATUSES, TRADE_STATUSES
 class EnumField(serializers.ChoiceField):
     """A choice whose error lists every allowed value, so a person can fix the request."""
 
-    def __init__(self, choices, **kwargs) -> None:
+    def __init__(self, choices: Iterable[Any], **kwargs: Any) -> None:
         super().__init__(choices, **kwargs)
         allowed = ", ".join(str(value) for value in self.choices)
         self.error_messages["invalid_choice"] = f'"{{input}}" is not one of: {allowed}.'
 
 
-def enum(choices, help_text: str) -> EnumField:
+def enum(choices: Iterable[Any], help_text: str) -> EnumField:
     return EnumField(choices, required=False, help_text=help_text)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+if TYPE_CHECKING:
+    from rest_framework.throttling import BaseThrottle
 
-def rate_limit_headers(throttle: Any) -> dict[str, str]:
+
+def rate_limit_headers(throttle: BaseThrottle) -> dict[str, str]:
     """``RateLimit-Limit/Remaining/Reset`` from a throttle's state after it decided.
 
     Reads either a counter throttle's ``result`` (count and window left) or DRF's
@@ -35,7 +38,7 @@ def _headers(limit: int, remaining: int, reset_seconds: float) -> dict[str, str]
     }
 
 
-def etag(data: Any) -> str:
+def etag(data: object) -> str:
     """A strong entity tag of a JSON body: it changes whenever the body would."""
     raw = json.dumps(data, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
     return f'"{hashlib.sha256(raw.encode()).hexdigest()[:32]}"'

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -122,7 +122,7 @@ def _replay(record: IdempotencyKey) -> Response:
     return response
 
 
-def _prune(tenant: Tenant, now) -> None:
+def _prune(tenant: Tenant, now: datetime) -> None:
     # a bounded batch per new key keeps the table at about the keys of the last KEEP
     expired = IdempotencyKey.objects.filter(tenant=tenant, expires_at__lte=now)
     IdempotencyKey.objects.filter(pk__in=expired.values("pk")[:PRUNE_BATCH]).delete()

@@ -16,7 +16,7 @@ from trades.api import filters, openapi
 from trades.api import serializers as s
 from trades.api.auth import HasWriteKey
 from trades.api.key_models import ApiKey
-from trades.api.keys import create_api_key, revoke_api_key, rotate_api_key
+from trades.api.keys import IssuedKey, create_api_key, revoke_api_key, rotate_api_key
 from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
 
 _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The key's id.")
@@ -80,7 +80,7 @@ class ApiKeyViewSet(ReadOnlyTenantViewSet):
         return _issued(issued, status.HTTP_201_CREATED)
 
 
-def _issued(issued, code: int) -> Response:
+def _issued(issued: IssuedKey, code: int) -> Response:
     data = s.ApiKeySerializer(issued.key).data
     data["token"] = issued.token
     return Response(data, status=code)

@@ -7,15 +7,19 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from shops import caps
 from shops.models import Tenant
 from trades.api.key_models import ApiKey
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 TOKEN_PREFIX = "osk"
 # Writing last_used_at on every request would turn every read into a write.
@@ -46,7 +50,7 @@ def create_api_key(
     scope: str = ApiKey.Scope.READ,
     *,
     expires_at: datetime | None = None,
-    created_by=None,
+    created_by: AbstractBaseUser | None = None,
     capped: bool = True,
 ) -> IssuedKey:
     """Create a key for ``tenant``; the returned token is the only copy there will be.
@@ -77,7 +81,7 @@ def create_api_key(
     return IssuedKey(key=key, token=token)
 
 
-def usable_keys(tenant: Tenant):
+def usable_keys(tenant: Tenant) -> QuerySet[ApiKey]:
     """The tenant's keys that are neither revoked nor expired."""
     now = timezone.now()
     return ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).filter(
@@ -94,7 +98,9 @@ def revoke_api_key(key: ApiKey) -> ApiKey:
 
 
 @transaction.atomic
-def rotate_api_key(key: ApiKey, *, grace: timedelta = timedelta(0), created_by=None) -> IssuedKey:
+def rotate_api_key(
+    key: ApiKey, *, grace: timedelta = timedelta(0), created_by: AbstractBaseUser | None = None
+) -> IssuedKey:
     """Issue a key like ``key`` and retire ``key``: now, or after ``grace`` so both overlap.
 
     The overlap lets a partner deploy the new token before the old one stops working.

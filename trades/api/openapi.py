@@ -33,7 +33,7 @@ class Operation:
         return found + [_answer(body["code"], body, code) for code, body in ex.ERRORS.items()]
 
 
-def _answer(name: str, body: Any, status: int) -> OpenApiExample:
+def _answer(name: str, body: object, status: int) -> OpenApiExample:
     return OpenApiExample(name, value=body, response_only=True, status_codes=[str(status)])
 
 

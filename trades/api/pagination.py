@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Model
 from rest_framework import serializers
 
 DEFAULT_LIMIT = 50
@@ -64,7 +65,7 @@ def _decode(cursor: str, fields: list[models.Field]) -> list[Any]:
     return decoded
 
 
-def _in_range(value: Any) -> bool:
+def _in_range(value: object) -> bool:
     if value is None:
         return False
     if isinstance(value, datetime):
@@ -98,11 +99,11 @@ def keyset_page(
     return rows, _encode([_cursor_value(_get(last, name)) for name in names])
 
 
-def _get(row: Any, name: str) -> Any:
+def _get(row: Model | dict[str, object], name: str) -> object:
     return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
-def _cursor_value(value: Any) -> Any:
+def _cursor_value(value: object) -> object:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 

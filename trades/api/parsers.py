@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
@@ -15,7 +16,12 @@ class BoundedJSONParser(JSONParser):
     """A body nested deeper than ``MAX_DEPTH`` is a 400, as is one too deep to parse at all
     (the standard parser raises RecursionError, a 500, past about a thousand levels)."""
 
-    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+    def parse(
+        self,
+        stream: IO[bytes],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> object:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
@@ -25,7 +31,7 @@ class BoundedJSONParser(JSONParser):
         return data
 
 
-def _depth_exceeds(data: Any, limit: int) -> bool:
+def _depth_exceeds(data: object, limit: int) -> bool:
     """Whether containers nest deeper than ``limit``; iterative, so no recursion of its own."""
     stack = [(data, 1)]
     while stack:

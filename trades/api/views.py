@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Model, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.openapi import AutoSchema
@@ -146,7 +148,7 @@ class ApiSchema(AutoSchema):
             bodies.setdefault(code, self._get_response_for_code(body, code, direction=direction))
         return bodies
 
-    def _is_list_view(self, serializer=None) -> bool:
+    def _is_list_view(self, serializer: serializers.BaseSerializer | None = None) -> bool:
         # still a list for naming the operation (`…_list`), never for wrapping a response
         return serializer is None and getattr(self.view, "action", None) == "list"
 
@@ -186,7 +188,9 @@ class TenantViewSet(viewsets.GenericViewSet):
                 self.idempotency_claim.record.delete()
             raise
 
-    def finalize_response(self, request: Request, response, *args: Any, **kwargs: Any):
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)
         if self.idempotency_claim is not None:
             idempotency.finish(self.idempotency_claim, response)
@@ -202,7 +206,7 @@ class TenantViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet:
         return self.tenant_queryset()
 
-    def get_object(self) -> Any:
+    def get_object(self) -> Model:
         lookup = _lookup_int(self.kwargs[self.lookup_field])
         obj = self.get_queryset().filter(**{self.lookup_field: lookup}).order_by("id").first()
         if obj is None:
@@ -274,11 +278,15 @@ def only(results: list[dict[str, Any]], chosen: list[str] | None) -> list[dict[s
     return [{name: row[name] for name in chosen} for row in results]
 
 
-def _list_schema(item: type[serializers.Serializer], query: type, name: str):
+def _list_schema(
+    item: type[serializers.Serializer], query: type, name: str
+) -> Callable[[Any], Any]:
     return extend_schema(parameters=[query], responses={200: page_serializer(item, name), **ERRORS})
 
 
-def _retrieve_schema(item: type[serializers.Serializer], lookup: str, what: str):
+def _retrieve_schema(
+    item: type[serializers.Serializer], lookup: str, what: str
+) -> Callable[[Any], Any]:
     return extend_schema(
         parameters=[OpenApiParameter(lookup, int, OpenApiParameter.PATH, description=what)],
         responses={200: item, **ERRORS},

@@ -22,6 +22,7 @@ import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -47,7 +48,7 @@ def follow_changes(follower: Callable[[list[int]], object]) -> None:
 
 
 # what each entity of the feed is, in the words of the schema
-ENTITIES = {
+ENTITIES: dict[str, str] = {
     ChangeEvent.Entity.TRADE: "A trade was inserted (`previous_status` null) or updated; `key` "
     "is its `tid`.",
     ChangeEvent.Entity.REFUND: "A refund was inserted (`previous_status` null) or updated; "
@@ -82,7 +83,7 @@ def record_changes(shop: Shop, changes: list[Change]) -> None:
         return
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_changes must run inside the transaction that wrote the rows")
-    columns = [
+    columns: list[list[Any]] = [
         [shop.tenant_id] * len(changes),
         [shop.pk] * len(changes),
         [change.entity for change in changes],
@@ -191,7 +192,8 @@ def read_changes_page(
     events = list(ChangeEvent.objects.raw(sql, [*params, limit + 1]))
     has_more = len(events) > limit
     events = events[:limit]
-    end = (events[-1].position, events[-1].pk) if events else (position, event_id)
+    # ``position`` is a column of the raw query, not a field of the model
+    end = (events[-1].position, events[-1].pk) if events else (position, event_id)  # type: ignore[attr-defined]
     if top is not None and not has_more and top > end:
         # The other shops' changes up to ``top`` were all visible before the page was read
         # (positions become visible in order), so none of this shop's lies behind it: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.functions import Now
 
 from shops.models import Shop, Tenant
@@ -13,16 +14,18 @@ class Xid8Field(models.Field):
 
     description = "PostgreSQL transaction id (xid8)"
 
-    def db_type(self, connection) -> str:
+    def db_type(self, connection: BaseDatabaseWrapper) -> str:
         return "xid8"
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: int | str | None, expression: object, connection: BaseDatabaseWrapper
+    ) -> int | None:
         return None if value is None else int(value)
 
-    def to_python(self, value):
+    def to_python(self, value: int | str | None) -> int | None:
         return None if value is None else int(value)
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: int | str | None) -> str | None:
         # xid8 has no cast from bigint, only from text
         return None if value is None else str(value)
 
@@ -64,6 +67,8 @@ class ChangeEvent(models.Model):
         indexes = [
             # the change feed joins a tenant's commits to their rows by txid, in id order
             models.Index(fields=["tenant", "txid", "id"], name="changeevent_tenant_feed_idx"),
+            # the console's trade page lists one trade's versions (its status history)
+            models.Index(fields=["shop", "key", "id"], name="changeevent_shop_key_idx"),
         ]
 
     def __str__(self) -> str:

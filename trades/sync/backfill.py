@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -22,14 +23,15 @@ from django.utils import timezone
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.types import format_time, parse_time
+from ordersync.taobao.types import format_time, parse_time, require_time
 from shops.models import SYNCED_STREAMS, Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.sync import locks, runs
+from trades.sync.fields import TRADE_FIELDS
 from trades.sync.incremental import complete_page, read_window
 from trades.sync.poison import REFUND_SET_ASIDE, SetAside
 from trades.sync.reading import WindowTooLarge, prefetched, read_forward
-from trades.sync.streams import REFUNDS, TRADE_FIELDS
+from trades.sync.streams import REFUNDS
 from trades.sync.windows import Window, narrower
 from trades.sync.write import write_trades
 
@@ -47,6 +49,9 @@ class Progress:
     slices: int = 0  # slices of this stage written by this run
 
 
+OnProgress = Callable[[Progress], None] | None
+
+
 class Locked(Exception):
     """Another worker is running this shop's backfill."""
 
@@ -56,7 +61,7 @@ def backfill_shop(
     days: int | None = None,
     *,
     client: TopClient | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: OnProgress = None,
     time_limit: float | None = None,
 ) -> SyncRun:
     """Backfill (or resume the unfinished backfill of) ``shop``; return the run.
@@ -83,7 +88,7 @@ class Paused(Exception):
     """The run has had its time; the backfill goes on in a later run."""
 
 
-def _with_time_limit(on_progress, time_limit: float | None):
+def _with_time_limit(on_progress: OnProgress, time_limit: float | None) -> OnProgress:
     if time_limit is None:
         return on_progress
     stop_at = time.monotonic() + time_limit
@@ -99,7 +104,7 @@ def _with_time_limit(on_progress, time_limit: float | None):
     return report
 
 
-def _run(shop: Shop, days: int | None, client: TopClient, on_progress) -> SyncRun:
+def _run(shop: Shop, days: int | None, client: TopClient, on_progress: OnProgress) -> SyncRun:
     run = runs.start_run(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)
     counters = runs.Counters()
     calls_before = client.calls
@@ -136,10 +141,10 @@ def _lock(shop: Shop) -> Checkpoint:
 
 
 @transaction.atomic
-def _begin(shop: Shop, client: TopClient, days: int) -> dict:
+def _begin(shop: Shop, client: TopClient, days: int) -> dict[str, Any]:
     """Start a new backfill unless one is unfinished; return its state."""
     checkpoint = _lock(shop)
-    state = checkpoint.progress
+    state: dict[str, Any] = checkpoint.progress
     if state.get("until") and not state.get("finished_at"):
         return state  # resume
     now = client.clock.now().replace(microsecond=0)
@@ -169,27 +174,29 @@ def describe(checkpoint: Checkpoint | None, running: bool = False) -> str:
         return "-"
     if state.get("finished_at"):
         return "done"
-    begin, until = parse_time(state["from"]), parse_time(state["until"])
-    stage = "trades" if parse_time(state["trades_done_until"]) < until else "refunds"
-    done = parse_time(state[f"{stage}_done_until"])
+    _, trades_done, until = _span(state, "trades")
+    stage = "trades" if trades_done < until else "refunds"
+    begin, done, until = _span(state, stage)
     share = (done - begin) / (until - begin) if until > begin else 1.0
     text = f"{stage} {share:.0%}"
     if running:
         return f"{text}, running"
-    if checkpoint.consecutive_failures:
+    if checkpoint and checkpoint.consecutive_failures:
         text += f", failed ×{checkpoint.consecutive_failures}"
     return text
 
 
-def _span(state: dict, stage: str) -> tuple[datetime, datetime, datetime]:
+def _span(state: dict[str, Any], stage: str) -> tuple[datetime, datetime, datetime]:
     return (
-        parse_time(state["from"]),
-        parse_time(state[f"{stage}_done_until"]),
-        parse_time(state["until"]),
+        require_time(state["from"]),
+        require_time(state[f"{stage}_done_until"]),
+        require_time(state["until"]),
     )
 
 
-def _report(state: dict, stage: str, counters: runs.Counters, on_progress, slices: int) -> None:
+def _report(
+    state: dict[str, Any], stage: str, counters: runs.Counters, on_progress: OnProgress, slices: int
+) -> None:
     if on_progress is None:
         return
     begin, done, until = _span(state, stage)
@@ -204,7 +211,9 @@ def _report(state: dict, stage: str, counters: runs.Counters, on_progress, slice
     )
 
 
-def _backfill_trades(shop: Shop, client: TopClient, counters, on_progress) -> None:
+def _backfill_trades(
+    shop: Shop, client: TopClient, counters: runs.Counters, on_progress: OnProgress
+) -> None:
     # A slice that fails (transiently, or again and again) is halved by runs.record_failure.
     slices = 0
     while True:
@@ -216,7 +225,9 @@ def _backfill_trades(shop: Shop, client: TopClient, counters, on_progress) -> No
 
 
 @transaction.atomic
-def _trade_slice(shop: Shop, client: TopClient, counters) -> tuple[dict | None, bool]:
+def _trade_slice(
+    shop: Shop, client: TopClient, counters: runs.Counters
+) -> tuple[dict[str, Any] | None, bool]:
     """Read and write the next slice; return the new state (None when all are done) and
     whether a slice was written."""
     checkpoint = _lock(shop)
@@ -244,7 +255,9 @@ def _trade_slice(shop: Shop, client: TopClient, counters) -> tuple[dict | None, 
     return state, written
 
 
-def _read_slice(shop: Shop, client: TopClient, window: Window, counters, set_aside) -> None:
+def _read_slice(
+    shop: Shop, client: TopClient, window: Window, counters: runs.Counters, set_aside: SetAside
+) -> None:
     fetch = partial(
         api.trades_sold_get,
         client,
@@ -257,10 +270,9 @@ def _read_slice(shop: Shop, client: TopClient, window: Window, counters, set_asi
     )
     # The first page also counts the slice, so a slice that is too large is split early.
     first = fetch(page_no=1, use_has_next=False)
-    if (first.total_results or 0) > settings.SYNC_SPLIT_THRESHOLD and (
-        window.end - window.start > timedelta(minutes=1)
-    ):
-        raise WindowTooLarge(first.total_results)
+    total = first.total_results or 0
+    if total > settings.SYNC_SPLIT_THRESHOLD and window.end - window.start > timedelta(minutes=1):
+        raise WindowTooLarge(total)
     _write_page(shop, client, first.items, counters, set_aside)
     if len(first.items) < settings.SYNC_PAGE_SIZE:
         return
@@ -269,13 +281,21 @@ def _read_slice(shop: Shop, client: TopClient, window: Window, counters, set_asi
         _write_page(shop, client, items, counters, set_aside)
 
 
-def _write_page(shop: Shop, client: TopClient, items: list[dict], counters, set_aside) -> None:
+def _write_page(
+    shop: Shop,
+    client: TopClient,
+    items: list[dict[str, Any]],
+    counters: runs.Counters,
+    set_aside: SetAside,
+) -> None:
     items = complete_page(shop, client, set_aside.drop_malformed(items, "tid"), set_aside)
     result = write_trades(shop, items)
     counters.count_written(result)
 
 
-def _backfill_refunds(shop: Shop, client: TopClient, counters, on_progress) -> None:
+def _backfill_refunds(
+    shop: Shop, client: TopClient, counters: runs.Counters, on_progress: OnProgress
+) -> None:
     """Refunds have no created-time list: their history is read by modified, a day at a time."""
     slices = 0
     while True:

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import transaction
@@ -39,15 +41,23 @@ from django.utils import timezone
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
 from ordersync.taobao.errors import PermissionDenied
-from ordersync.taobao.types import format_time, parse_time
+from ordersync.taobao.types import format_time, parse_time, require_time
 from shops.models import Checkpoint, Shop, SyncRun, TopApp
 from shops.top import client_for_shop
+from trades.feed.changes import Change
 from trades.models import Refund, Trade
 from trades.sync import late, locks, runs
+from trades.sync.fields import TRADE_FIELDS
 from trades.sync.late import MODIFIED, VISIBLE
 from trades.sync.poison import SetAside
-from trades.sync.reading import WindowOverrun, WindowTooLarge, complete_trades, read_backward
-from trades.sync.streams import STREAMS, TRADE_FIELDS, Stream
+from trades.sync.reading import (
+    Fetch,
+    WindowOverrun,
+    WindowTooLarge,
+    complete_trades,
+    read_backward,
+)
+from trades.sync.streams import STREAMS, Stream
 from trades.sync.windows import MIN_WIDTH, Window, narrower, next_window, wider
 from trades.sync.write import stored_whole
 
@@ -185,7 +195,7 @@ def _sync_window(
             counters.late_arrivals += watch.flush(shop)
     counters.set_aside += set_aside.entries()
     if parts:
-        done = window.end >= parse_time(parts["end"])
+        done = window.end >= require_time(parts["end"])
         # the next part twice as wide: only the heavy stretch of the window is read narrow
         grown = min(2 * parts["seconds"], int((window.end - window.start).total_seconds()) * 2)
         parts = None if done else {**parts, "next": format_time(window.end), "seconds": grown}
@@ -202,10 +212,10 @@ def _time_limit(
     checkpoint: Checkpoint,
     window: Window,
     width: timedelta,
-    parts: dict | None,
+    parts: dict[str, Any] | None,
     source: str,
     counters: runs.Counters,
-) -> tuple[Window, dict | None, float | None]:
+) -> tuple[Window, dict[str, Any] | None, float | None]:
     """The window to read now, the parts it belongs to, and its deadline (None: whole).
 
     A window of the narrowest width is read whole however long it takes, recorded first on
@@ -234,15 +244,15 @@ def _time_limit(
     return window, None, None
 
 
-def _parts_of(window: Window, source: str) -> dict:
+def _parts_of(window: Window, source: str) -> dict[str, Any]:
     seconds = max(1, int((window.end - window.start).total_seconds()) // 2)
     start, end = format_time(window.start), format_time(window.end)
     return {"next": start, "end": end, "seconds": seconds, "source": source}
 
 
-def _part(parts: dict) -> Window:
-    start = parse_time(parts["next"])
-    return Window(start, min(parse_time(parts["end"]), start + timedelta(seconds=parts["seconds"])))
+def _part(parts: dict[str, Any]) -> Window:
+    start, end = require_time(parts["next"]), require_time(parts["end"])
+    return Window(start, min(end, start + timedelta(seconds=parts["seconds"])))
 
 
 def _span(window: Window) -> str:
@@ -253,7 +263,7 @@ def _overran(
     checkpoint: Checkpoint,
     window: Window,
     width: timedelta,
-    parts: dict | None,
+    parts: dict[str, Any] | None,
     counters: runs.Counters,
 ) -> None:
     """A window outlived ``SYNC_WINDOW_TIME_LIMIT``: what it wrote stays, the cursor stays.
@@ -289,10 +299,10 @@ class Watch:
     seen_at: datetime | None = None  # platform time the window began reading
     found: list[float] = field(default_factory=list)
 
-    def keys(self, items: list[dict]) -> dict[int, datetime | None]:
+    def keys(self, items: list[dict[str, Any]]) -> dict[int, datetime | None]:
         return late.window_keys(items, self.spec.key, self.source)
 
-    def saw(self, keys: dict, changes) -> None:
+    def saw(self, keys: dict[int, datetime | None], changes: Iterable[Change]) -> None:
         changed = (c.key for c in changes)
         self.found += late.samples(changed, keys, self.passed, self.lag, self.seen_at)
 
@@ -311,7 +321,7 @@ def read_split(
     counters: runs.Counters,
     deadline: float | None = None,
     set_aside: SetAside | None = None,
-    **how,
+    **how: Unpack[ReadHow],
 ) -> tuple[int, bool]:
     """Read a window, in halves while a part holds more than ``SYNC_SPLIT_THRESHOLD`` rows.
 
@@ -330,6 +340,14 @@ def read_split(
         halves = window.halves()
         rows = sum(read_split(*args, h, counters, deadline, set_aside, **how)[0] for h in halves)
         return rows, True
+
+
+class ReadHow(TypedDict, total=False):
+    """How ``read_split`` reads each part: ``read_window``'s keyword arguments."""
+
+    source: str
+    watch: Watch | None
+    skip_stored: bool
 
 
 def read_window(
@@ -381,35 +399,36 @@ def read_window(
             items = not_stored(shop, spec, items)
         if spec.needs_orders:
             items = complete_page(shop, client, items, set_aside)
-        result = spec.write(shop, items, client=client)  # it settles same-second conflicts
+        # it settles same-second conflicts
+        result = spec.write(shop, items, client=client, channel="polling")
         if watch is not None:
             watch.saw(keys, result.changes)
         counters.count_written(result)
     return rows
 
 
-def _lister(shop: Shop, spec: Stream, client: TopClient, window: Window, source: str):
+def _lister(shop: Shop, spec: Stream, client: TopClient, window: Window, source: str) -> Fetch:
     """The page fetcher of one window: ``fetch(page_no, start, page_size) -> Page``, reading
     from ``start`` to the window's end."""
-    types = {"type": ",".join(settings.SYNC_TRADE_TYPES)} if spec.needs_orders else {}
+    types = ",".join(settings.SYNC_TRADE_TYPES) if spec.needs_orders else None
     session = shop.session_key
 
-    def fetch(page_no: int, start: datetime, page_size: int):
+    def fetch(page_no: int, start: datetime, page_size: int) -> api.Page:
         if source == VISIBLE:
             fields = f"{spec.fields},{VISIBLE}"
             return api.trades_sold_incrementv_get(
                 client, session, start_create=start, end_create=window.end, fields=fields,
-                page_no=page_no, page_size=page_size, **types,
+                page_no=page_no, page_size=page_size, type=types,
             )  # fmt: skip
         return spec.list_modified(
             client, session, start_modified=start, end_modified=window.end, fields=spec.fields,
-            page_no=page_no, page_size=page_size, **types,
+            page_no=page_no, page_size=page_size, type=types,
         )  # fmt: skip
 
     return fetch
 
 
-def not_stored(shop: Shop, spec: Stream, items: list[dict]) -> list[dict]:
+def not_stored(shop: Shop, spec: Stream, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``items`` without the records already stored at their ``modified`` or a newer one."""
     if not items:
         return items
@@ -491,7 +510,7 @@ def sweep(
     now = client.clock.now()
     state = checkpoint.progress.get("sweep") or {}
     if "next" in state:
-        start, end = parse_time(state["next"]), parse_time(state["end"])
+        start, end = require_time(state["next"]), require_time(state["end"])
     else:
         last = parse_time(state.get("at"))
         if last is not None and (now - last).total_seconds() < settings.SYNC_SWEEP_PERIOD_SECONDS:
@@ -525,8 +544,8 @@ def sweep(
 
 
 def complete_page(
-    shop: Shop, client: TopClient, items: list[dict], set_aside: SetAside | None
-) -> list[dict]:
+    shop: Shop, client: TopClient, items: list[dict[str, Any]], set_aside: SetAside | None
+) -> list[dict[str, Any]]:
     """Trades of a page completed with ``fullinfo`` where the list entry lacks ``orders``
     (and the version it shows is not stored whole already)."""
     stored = partial(stored_whole, shop)
@@ -544,15 +563,17 @@ def fan_out(shop: Shop) -> int:
     return 1 if shop.degraded else settings.SYNC_FULLINFO_CONCURRENCY
 
 
-def fullinfo_fetcher(shop: Shop, client: TopClient):
-    def fetch(tid: int) -> dict:
+def fullinfo_fetcher(shop: Shop, client: TopClient) -> Callable[[int], dict[str, Any]]:
+    def fetch(tid: int) -> dict[str, Any]:
         return api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
 
     return fetch
 
 
 @transaction.atomic
-def _set_progress(checkpoint: Checkpoint, set_aside: SetAside | None = None, **values) -> None:
+def _set_progress(
+    checkpoint: Checkpoint, set_aside: SetAside | None = None, **values: object
+) -> None:
     """Merge ``values`` into the checkpoint's progress (None removes a key) in a short
     transaction of its own: what other writers put there meanwhile stays."""
     row = Checkpoint.objects.select_for_update().get(pk=checkpoint.pk)
@@ -564,7 +585,7 @@ def _set_progress(checkpoint: Checkpoint, set_aside: SetAside | None = None, **v
     checkpoint.progress = row.progress
 
 
-def _keep(checkpoint: Checkpoint, width: timedelta, parts: dict | None) -> None:
+def _keep(checkpoint: Checkpoint, width: timedelta, parts: dict[str, Any] | None) -> None:
     """Keep the cursor; read the next window ``width`` wide (or the next of ``parts``)."""
     overruns = checkpoint.progress.get("overruns", 0) + 1  # shown on the shop's checkpoint
     seconds = int(width.total_seconds())
@@ -578,7 +599,7 @@ def _advance(
     width: timedelta,
     source: str,
     set_aside: SetAside | None = None,
-    parts: dict | None = None,
+    parts: dict[str, Any] | None = None,
 ) -> bool:
     """Move the cursor to ``cursor`` once everything before it is written; False, and no
     move, when another writer moved the cursor since ``checkpoint`` was read."""

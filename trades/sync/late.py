@@ -18,8 +18,9 @@ and the overlap of that shop's windows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -42,7 +43,8 @@ def lag_and_overlap(checkpoint: Checkpoint, source: str) -> tuple[timedelta, tim
     On ``modified``: the settings, both widened by what the measured lag exceeds
     ``SYNC_LAG_SECONDS``. On visibility time there is no lag gap: ``VISIBLE_LAG_SECONDS``
     (at most the setting) and the overlap setting."""
-    lag, overlap = settings.SYNC_LAG_SECONDS, settings.SYNC_OVERLAP_SECONDS
+    lag: float = settings.SYNC_LAG_SECONDS
+    overlap: float = settings.SYNC_OVERLAP_SECONDS
     if source == VISIBLE:
         lag = min(lag, VISIBLE_LAG_SECONDS)
     else:
@@ -53,7 +55,7 @@ def lag_and_overlap(checkpoint: Checkpoint, source: str) -> tuple[timedelta, tim
 
 def samples(
     changed: Iterable[int],
-    keys: dict[int, datetime | None],
+    keys: Mapping[int, datetime | None],
     passed: datetime,
     lag: timedelta,
     seen_at: datetime | None = None,
@@ -72,7 +74,7 @@ def samples(
     return out
 
 
-def window_keys(items: list[dict], key: str, source: str) -> dict[int, datetime | None]:
+def window_keys(items: list[dict[str, Any]], key: str, source: str) -> dict[int, datetime | None]:
     """Each listed record's window key (``modified`` or ``async_modified``), by its key."""
     return {item[key]: parse_time(item.get(source)) for item in items if key in item}
 
@@ -105,7 +107,9 @@ def note_pushed(shop: Shop, changes: list[Change]) -> int:
     late = 0
     for stream, entity in (("trades", "trade"), ("refunds", "refund")):
         checkpoint = cursors.get(stream)
-        if checkpoint is None or checkpoint.progress.get("source", MODIFIED) != MODIFIED:
+        if checkpoint is None or checkpoint.cursor is None:
+            continue
+        if checkpoint.progress.get("source", MODIFIED) != MODIFIED:
             continue
         lag, _ = lag_and_overlap(checkpoint, MODIFIED)
         keys = {c.key: c.modified for c in changes if c.entity == entity}

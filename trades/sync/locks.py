@@ -39,7 +39,8 @@ def is_locked(checkpoint_pk: int) -> bool:
             " AND classid = %s AND objid = %s AND objsubid = 2 AND granted)",
             [RUN_LOCK, checkpoint_pk],
         )
-        return cursor.fetchone()[0]
+        (held,) = cursor.fetchone()
+        return bool(held)
 
 
 def _unlock(checkpoint_pk: int) -> None:

@@ -20,6 +20,7 @@ The backfill keeps refunds apart from trades (``refund_set_aside``, ``refund_unr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -65,7 +66,7 @@ class SetAside:
             allowed |= {int(key) for key in kept if key.isdigit()}
         return cls(allowed=allowed, slot=slot)
 
-    def drop_malformed(self, items: list[dict], key: str) -> list[dict]:
+    def drop_malformed(self, items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
         """``items`` without the malformed ones, which are set aside."""
         good = []
         for item in items:
@@ -84,7 +85,7 @@ class SetAside:
         for tid in tids:
             self.records[str(tid)] = NOT_FOUND
 
-    def entries(self) -> list[dict]:
+    def entries(self) -> list[dict[str, Any]]:
         return [{"key": key, "reason": reason} for key, reason in self.records.items()]
 
     def save_on(self, checkpoint: Checkpoint) -> None:
@@ -98,7 +99,7 @@ class SetAside:
         checkpoint.progress = progress
 
 
-def count_not_found(progress: dict, tids: list[int]) -> dict:
+def count_not_found(progress: dict[str, Any], tids: list[int]) -> dict[str, Any]:
     """``progress`` with one more failed window counted for each of ``tids``."""
     counts = dict(progress.get("not_found", {}))
     for tid in tids:

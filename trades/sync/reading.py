@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from django.db import connection
 
@@ -38,6 +39,7 @@ POSITION_PASSES = 12
 BOUNDARY = timedelta(seconds=1)
 
 Fetch = Callable[[int, datetime, int], Page]  # (page_no, start_modified, page_size) -> page
+R = TypeVar("R")
 
 
 class WindowTooLarge(Exception):
@@ -63,7 +65,7 @@ def read_backward(
     page_size: int,
     split_threshold: int,
     by_modified: bool = True,
-) -> Iterator[list[dict]]:
+) -> Iterator[list[dict[str, Any]]]:
     """Yield the pages of the window that starts at ``start``, oldest rows first.
 
     ``fetch(page_no, start_modified, page_size)`` reads one page of the window from
@@ -127,7 +129,9 @@ def _fullest_last_page(rows: int, page_size: int) -> int:
     return max(sizes, key=lambda size: rows % size or size)
 
 
-def _passes(fetch: Fetch, start: datetime, total: int, page_size: int) -> Iterator[list[dict]]:
+def _passes(
+    fetch: Fetch, start: datetime, total: int, page_size: int
+) -> Iterator[list[dict[str, Any]]]:
     """Pages last to first by position, in passes, until a pass saw the count hold and, over
     the passes, as many distinct rows as the window holds (bounded, then WindowUnstable).
 
@@ -135,7 +139,7 @@ def _passes(fetch: Fetch, start: datetime, total: int, page_size: int) -> Iterat
     seconds, which no time bound can split: rows whose order changes between calls are
     read again until every one was seen. A row entering while another leaves keeps both
     tests quiet: that is a late arrival, for the lag and the daily reconcile."""
-    seen: set[tuple] = set()
+    seen: set[tuple[int | None, int | None]] = set()
     for _ in range(POSITION_PASSES):
         grew = False
         for page_no in range(math.ceil(total / page_size), 0, -1):
@@ -151,20 +155,20 @@ def _passes(fetch: Fetch, start: datetime, total: int, page_size: int) -> Iterat
     raise WindowUnstable(f"rows kept moving in the window over {POSITION_PASSES} passes")
 
 
-def _identity(item: dict) -> tuple:
+def _identity(item: dict[str, Any]) -> tuple[int | None, int | None]:
     return item.get("tid"), item.get("refund_id")
 
 
-def _modified(item: dict) -> datetime | None:
+def _modified(item: dict[str, Any]) -> datetime | None:
     return parse_time(item.get("modified")) if item.get("modified") else None
 
 
-def _newest(items: list[dict]) -> datetime | None:
+def _newest(items: list[dict[str, Any]]) -> datetime | None:
     times = [t for t in map(_modified, items) if t is not None]
     return max(times) if times else None
 
 
-def read_forward(fetch: Callable[[int], Page]) -> Iterator[list[dict]]:
+def read_forward(fetch: Callable[[int], Page]) -> Iterator[list[dict[str, Any]]]:
     """Yield pages first to last with ``has_next``: safe only where the sort key never
     changes (``created``, for ``trades.sold.get``). A page deeper than the platform answers
     raises WindowTooLarge: the caller reads narrower slices."""
@@ -181,8 +185,8 @@ def read_forward(fetch: Callable[[int], Page]) -> Iterator[list[dict]]:
         page_no += 1
 
 
-def _in_thread(fetch: Callable[[int], dict]) -> Callable[[int], dict]:
-    def run(key: int) -> dict:
+def _in_thread(fetch: Callable[[int], R]) -> Callable[[int], R]:
+    def run(key: int) -> R:
         try:
             return fetch(key)
         finally:
@@ -194,13 +198,13 @@ def _in_thread(fetch: Callable[[int], dict]) -> Callable[[int], dict]:
 
 
 def complete_trades(
-    trades: list[dict],
-    fetch_full: Callable[[int], dict],
+    trades: list[dict[str, Any]],
+    fetch_full: Callable[[int], dict[str, Any]],
     concurrency: int,
     *,
     not_found: list[int] | None = None,
-    stored: Callable[[list[dict]], dict[int, dict]] | None = None,
-) -> list[dict]:
+    stored: Callable[[list[dict[str, Any]]], dict[int, dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
     """Replace list entries that lack ``orders`` (peak-mode lists drop them) by the full trade.
 
     ``trade.fullinfo.get`` is always current, so the full trade may be newer than the entry.
@@ -226,8 +230,8 @@ def complete_trades(
     return [by_tid.get(trade["tid"], trade) for trade in trades]
 
 
-def _or_none(fetch: Callable[[int], dict]) -> Callable[[int], dict | None]:
-    def run(tid: int) -> dict | None:
+def _or_none(fetch: Callable[[int], dict[str, Any]]) -> Callable[[int], dict[str, Any] | None]:
+    def run(tid: int) -> dict[str, Any] | None:
         try:
             return fetch(tid)
         except TradeNotFound:
@@ -236,7 +240,7 @@ def _or_none(fetch: Callable[[int], dict]) -> Callable[[int], dict | None]:
     return run
 
 
-def prefetched(pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+def prefetched(pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
     """Yield ``pages`` while the next one is already being fetched in a thread.
 
     The HTTP call for page n+1 overlaps the database write of page n. Errors are raised in

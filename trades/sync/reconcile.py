@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -26,16 +28,22 @@ from django.utils import timezone
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.errors import RefundNotFound, SessionInvalid, TradeNotFound
+from ordersync.taobao.errors import (
+    InvalidRequest,
+    RefundNotFound,
+    SessionInvalid,
+    TradeNotFound,
+)
 from ordersync.taobao.types import PLATFORM_TZ, parse_time
 from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.models import ReconcileReport, Refund, Trade
 from trades.sync import locks, runs
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.poison import REFUND_SET_ASIDE, SET_ASIDE, unresolved_slot
 from trades.sync.reading import read_backward, read_forward
-from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS, refunds_receive_get
-from trades.sync.write import malformed, write_refunds, write_trades
+from trades.sync.streams import refunds_receive_get
+from trades.sync.write import WriteResult, malformed, write_refunds, write_trades
 from trades.webhooks.events import emit_found_missing
 
 log = logging.getLogger("ordersync.sync")
@@ -51,6 +59,8 @@ SET_ASIDE_SLOTS = (
     (Checkpoint.Stream.BACKFILL, SET_ASIDE, False),
     (Checkpoint.Stream.BACKFILL, REFUND_SET_ASIDE, True),
     (Checkpoint.Stream.REFUNDS, SET_ASIDE, True),
+    (Checkpoint.Stream.JDP_TRADES, SET_ASIDE, False),
+    (Checkpoint.Stream.JDP_REFUNDS, SET_ASIDE, True),
 )
 
 
@@ -90,7 +100,8 @@ def _reconcile_days(
     now = client.clock.now()
     today = now.astimezone(PLATFORM_TZ).date()
     days = [day] if day else _days_due(shop, today)
-    reports, failed = [], False
+    reports: list[ReconcileReport] = []
+    failed = False
     try:
         _repair_set_aside(shop, client)
     except Exception as error:
@@ -180,7 +191,9 @@ def _repair_set_aside(shop: Shop, client: TopClient) -> None:
         _settle(shop, stream, slot, tried, settled, set_aside)
 
 
-def _settle(shop: Shop, stream: str, slot: str, tried: set, settled: set, reasons: dict) -> None:
+def _settle(
+    shop: Shop, stream: str, slot: str, tried: set[str], settled: set[str], reasons: dict[str, Any]
+) -> None:
     """Take the ``tried`` keys off the set-aside list: ``settled`` ones for good, the others
     onto the unresolved list (keys set aside meanwhile stay where they are)."""
     since = timezone.now().date().isoformat()
@@ -199,7 +212,7 @@ def _settle(shop: Shop, stream: str, slot: str, tried: set, settled: set, reason
         checkpoint.save(update_fields=["progress"])
 
 
-def unresolved_records(shop: Shop) -> list[dict]:
+def unresolved_records(shop: Shop) -> list[dict[str, Any]]:
     """Every set-aside record of ``shop`` the platform did not return to the reconcile:
     ``{"stream", "key", "reason", "since"}``."""
     found = []
@@ -249,17 +262,19 @@ def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
     return report
 
 
-def _modified(entry: dict) -> datetime:
+def _modified(entry: dict[str, Any]) -> datetime:
     """A listing entry's ``modified``; one without it (malformed) counts as newer than any row
     we hold, so the detail API (always current) is asked for the record."""
     return parse_time(entry.get("modified")) or UNKNOWN
 
 
-def _local(shop: Shop, tids) -> dict[int, datetime]:
+def _local(shop: Shop, tids: Iterable[int]) -> dict[int, datetime]:
     return dict(Trade.objects.filter(shop=shop, tid__in=list(tids)).values_list("tid", "modified"))
 
 
-def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileReport:
+def _compare(
+    shop: Shop, client: TopClient, start: datetime, end: datetime, counters: runs.Counters
+) -> ReconcileReport:
     """The day's trades (by created) on the platform against ours; repair the difference."""
     sold = partial(
         api.trades_sold_get,
@@ -296,7 +311,7 @@ def _compare(shop: Shop, client: TopClient, start, end, counters) -> ReconcileRe
     )
 
 
-def _listed_by_created(sold) -> dict[int, datetime]:
+def _listed_by_created(sold: Callable[..., api.Page]) -> dict[int, datetime]:
     """Every trade the platform lists as created in the day: tid → modified."""
     fetch = partial(sold, fields=LISTING_FIELDS, page_size=100, use_has_next=True)
     platform: dict[int, datetime] = {}
@@ -305,7 +320,9 @@ def _listed_by_created(sold) -> dict[int, datetime]:
     return platform
 
 
-def _add_listed_by_modified(platform: dict, shop: Shop, client: TopClient, start, end) -> None:
+def _add_listed_by_modified(
+    platform: dict[int, datetime], shop: Shop, client: TopClient, start: datetime, end: datetime
+) -> None:
     """Add the trades modified in the day (created any time), keeping each one's newest
     ``modified``."""
     changed = partial(
@@ -321,7 +338,9 @@ def _add_listed_by_modified(platform: dict, shop: Shop, client: TopClient, start
     _keep_newest(platform, "tid", _whole_day_backward(changed, start))
 
 
-def _whole_day_backward(listing, start, **options):
+def _whole_day_backward(
+    listing: Callable[..., api.Page], start: datetime, **options: Any
+) -> Iterator[list[dict[str, Any]]]:
     """Every page of ``listing`` from ``start`` to its end, read backward like the sync."""
     return read_backward(
         lambda page_no, start_at, size: listing(
@@ -334,7 +353,9 @@ def _whole_day_backward(listing, start, **options):
     )
 
 
-def _keep_newest(platform: dict[int, datetime], key: str, pages) -> None:
+def _keep_newest(
+    platform: dict[int, datetime], key: str, pages: Iterable[list[dict[str, Any]]]
+) -> None:
     """Add each listed record's ``modified`` under its ``key``, the newest when listed twice."""
     for items in pages:
         for record in items:
@@ -353,7 +374,14 @@ def _differences(shop: Shop, platform: dict[int, datetime]) -> tuple[list[int], 
     return missing, stale
 
 
-def _compare_refunds(shop: Shop, client: TopClient, start, end, counters, report) -> None:
+def _compare_refunds(
+    shop: Shop,
+    client: TopClient,
+    start: datetime,
+    end: datetime,
+    counters: runs.Counters,
+    report: ReconcileReport,
+) -> None:
     """The day's refunds (by modified) on the platform against ours; repair the difference
     and add it to ``report``."""
     platform: dict[int, datetime] = {}
@@ -396,10 +424,17 @@ def _compare_refunds(shop: Shop, client: TopClient, start, end, counters, report
 
 
 def _repair(
-    shop: Shop, client: TopClient, keys: list[int], counters, *, refunds: bool = False
+    shop: Shop,
+    client: TopClient,
+    keys: list[int],
+    counters: runs.Counters,
+    *,
+    refunds: bool = False,
 ) -> tuple[set[int], set[int]]:
     """Fetch full trades (``fullinfo``) or refunds (``refund.get``) and write them; return the
     keys fetched and the keys written."""
+    gone: type[InvalidRequest]
+    write: Callable[..., WriteResult]
     if refunds:
         fetch = partial(api.refund_get, client, shop.session_key, fields=REFUND_FIELDS)
         key, gone, write = "refund_id", RefundNotFound, write_refunds
@@ -419,7 +454,8 @@ def _repair(
                 continue  # still unwritable: it stays set aside, the others are written
             batch.append(record)
             fetched.add(value)
-        result = write(shop, batch, current=True)  # detail answers: always current
+        # detail answers: always current
+        result = write(shop, batch, current=True, channel="reconcile")
         counters.count_written(result, pages=0)
         fixed.update(change.key for change in result.changes)
     return fetched, fixed

@@ -8,12 +8,15 @@ import os
 import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db.models import F
+from django.db.models import Count, F, Min
 from django.utils import timezone
 
+from ordersync.shown import iso, shown
 from ordersync.taobao.errors import RateLimited, SessionInvalid, TradeServiceRejected, Transient
 from shops import actions
 from shops.models import Checkpoint, Shop, SyncRun
@@ -27,7 +30,6 @@ RATE_SPANS = (timedelta(minutes=10), timedelta(hours=1))  # see changed_per_hour
 PAUSE_KEY, PAUSE_SECONDS = "sync:pause-backfills", 300  # see request_pause
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
-HEALTH_RUNS = 10
 BACKOFF_CAP = timedelta(hours=1)
 REJECTION_PAUSE = timedelta(minutes=3)  # what isv.trade-service-rejection asks for
 WORKER_LOST = "WorkerLost"
@@ -40,7 +42,9 @@ class Counters:
     pages: int = 0
     trades_seen: int = 0
     trades_written: int = 0
-    set_aside: list[dict] = field(default_factory=list)  # poison records left to reconcile
+    set_aside: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # poison records left to reconcile
     late_arrivals: int = 0  # changes found behind a window end already passed
     notes: list[str] = field(default_factory=list)  # what the run did out of the ordinary
 
@@ -78,7 +82,9 @@ def close_lost_runs(shop: Shop, stream: str, kind: str) -> int:
     )
 
 
-def finish_run(run: SyncRun, counters: Counters, outcome: str, error: Exception | None = None):
+def finish_run(
+    run: SyncRun, counters: Counters, outcome: str, error: Exception | None = None
+) -> SyncRun:
     run.outcome = outcome
     run.finished_at = timezone.now()
     for name, value in asdict(counters).items():
@@ -96,8 +102,8 @@ def finish_run(run: SyncRun, counters: Counters, outcome: str, error: Exception 
                 "stream": run.stream,
                 "kind": run.kind,
                 "outcome": outcome,
-                "window_start": run.window_start.isoformat() if run.window_start else None,
-                "window_end": run.window_end.isoformat() if run.window_end else None,
+                "window_start": iso(run.window_start),
+                "window_end": iso(run.window_end),
                 "seconds": round((run.finished_at - run.started_at).total_seconds(), 3),
                 **asdict(counters),
                 "set_aside": [entry["key"] for entry in counters.set_aside],
@@ -159,7 +165,7 @@ def _narrows(error: Exception, failures: int) -> bool:
     return failures >= 2
 
 
-def narrowed(progress: dict, *, incremental: bool = False) -> dict:
+def narrowed(progress: dict[str, Any], *, incremental: bool = False) -> dict[str, Any]:
     """``progress`` with every stored width halved (never under a minute)."""
     progress = dict(progress)
     if incremental and "window_seconds" not in progress:
@@ -171,27 +177,67 @@ def narrowed(progress: dict, *, incremental: bool = False) -> dict:
     return progress
 
 
-def evaluate_health(shop: Shop) -> None:
-    """Degrade a shop whose recent runs fail too often; restore it after a run of successes."""
-    outcomes = list(
-        SyncRun.objects.filter(shop=shop, kind=SyncRun.Kind.INCREMENTAL)
-        .exclude(outcome__in=[SyncRun.Outcome.RUNNING, SyncRun.Outcome.SKIPPED])
-        .order_by("-started_at")
-        .values_list("outcome", flat=True)[:HEALTH_RUNS]
+# The streams whose sustained failure degrades a shop (the incremental ones).
+DEGRADING_STREAMS = ("trades", "refunds")
+
+
+@dataclass(frozen=True)
+class FailureSpell:
+    """A stream's failed incremental runs since its last success."""
+
+    stream: str
+    first: datetime
+    last: datetime
+    runs: int
+    error: str
+
+    @property
+    def minutes(self) -> float:
+        return (self.last - self.first).total_seconds() / 60
+
+    def sustained(self) -> bool:
+        """Failing for ``SYNC_DEGRADE_AFTER_MINUTES`` or longer, over two runs or more: a
+        blip (a failed run or two in a 502 burst, then a success) never is."""
+        return self.runs >= 2 and self.minutes >= settings.SYNC_DEGRADE_AFTER_MINUTES
+
+    def reason(self) -> str:
+        return (
+            f"{self.stream}: all {self.runs} runs failed over {self.minutes:.0f} min since "
+            f"{shown(self.first)}; last: {self.error}"
+        )
+
+
+def failure_spell(shop: Shop, stream: str) -> FailureSpell | None:
+    """The stream's failures since its last successful run; None while it succeeds.
+
+    Read through ``syncrun_shop_recent_idx``.
+    """
+    runs = SyncRun.objects.filter(shop=shop, stream=stream, kind=SyncRun.Kind.INCREMENTAL)
+    failed = runs.filter(outcome=SyncRun.Outcome.FAILED)
+    last_ok = runs.filter(outcome=SyncRun.Outcome.SUCCEEDED).order_by("-started_at").first()
+    if last_ok is not None:
+        failed = failed.filter(started_at__gt=last_ok.started_at)
+    latest = failed.order_by("-started_at").first()
+    if latest is None:
+        return None
+    spell = failed.aggregate(first=Min("started_at"), runs=Count("id"))
+    return FailureSpell(
+        stream=stream,
+        first=spell["first"],
+        last=latest.finished_at or latest.started_at,
+        runs=spell["runs"],
+        error=f"{latest.error_class}: {latest.error_message}"[:200],
     )
-    if not outcomes:
-        return
-    failed = sum(outcome == SyncRun.Outcome.FAILED for outcome in outcomes)
-    recent = outcomes[: settings.SYNC_RECOVER_AFTER_SUCCESSES]
-    if shop.degraded:
-        if len(recent) == settings.SYNC_RECOVER_AFTER_SUCCESSES and not any(
-            outcome == SyncRun.Outcome.FAILED for outcome in recent
-        ):
-            actions.set_degraded(shop, False)
-    elif len(outcomes) >= HEALTH_RUNS // 2 and failed / len(outcomes) >= (
-        settings.SYNC_DEGRADE_FAILURE_RATE
-    ):
-        actions.set_degraded(shop, True)
+
+
+def evaluate_health(shop: Shop) -> None:
+    """Degrade a shop while one of its streams keeps failing; restore it once none does."""
+    spells = [spell for spell in map(partial(failure_spell, shop), DEGRADING_STREAMS) if spell]
+    sustained = [spell for spell in spells if spell.sustained()]
+    if sustained:
+        actions.set_degraded(shop, True, "; ".join(spell.reason() for spell in sustained))
+    elif shop.degraded or Shop.objects.filter(pk=shop.pk, degraded=True).exists():
+        actions.set_degraded(shop, False)
 
 
 def changed_per_hour(shop: Shop, until: datetime) -> float:

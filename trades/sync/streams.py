@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
 from ordersync.taobao import api
+from ordersync.taobao.client import TopClient
 from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
-from trades.sync.write import write_refunds, write_trades
+from trades.sync.write import WriteResult, write_refunds, write_trades
 
 
-def refunds_receive_get(client, session: str, **params) -> api.Page:
+def refunds_receive_get(
+    client: TopClient, session: str, *, type: str | None = None, **params: Any
+) -> api.Page:
     """``refunds.receive.get`` naming every type we sync: without ``type`` the platform lists
     only refunds of guarantee_trade and auto_delivery trades (docs/platform.md §4.8). Trade lists
     name their types where they are read (``SYNC_TRADE_TYPES`` too)."""
-    params.setdefault("type", ",".join(settings.SYNC_TRADE_TYPES))
-    return api.refunds_receive_get(client, session, **params)
+    every = ",".join(settings.SYNC_TRADE_TYPES)
+    return api.refunds_receive_get(client, session, type=type or every, **params)
 
 
 @dataclass(frozen=True)
@@ -25,8 +29,8 @@ class Stream:
     name: str
     key: str
     fields: str
-    list_modified: Callable  # (client, session, *, start_modified, end_modified, …) -> Page
-    write: Callable
+    list_modified: Callable[..., api.Page]  # (client, session, *, start_modified, …) -> Page
+    write: Callable[..., WriteResult]  # (shop, records, *, client, current) -> WriteResult
     needs_orders: bool
     # the list is sorted by modified, descending (documented for increment.get only)
     sorted_by_modified: bool = False

@@ -23,8 +23,10 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 from psycopg.types.json import Jsonb
 
 from ordersync.taobao import api
@@ -37,7 +39,10 @@ from trades.db import binary_cursor
 from trades.feed.changes import Change, record_changes
 from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 
-TRADE_COLUMNS = {
+# column: (postgres array type, value from the wire record)
+Columns = dict[str, tuple[str, Callable[[dict[str, Any]], Any]]]
+
+TRADE_COLUMNS: Columns = {
     # column: (postgres array type, value from the wire trade)
     "tid": ("bigint", lambda t: t["tid"]),
     "status": ("text", lambda t: t.get("status") or ""),
@@ -60,7 +65,7 @@ TRADE_COLUMNS = {
     "payload": ("jsonb", Jsonb),
 }
 
-LINE_COLUMNS = {
+LINE_COLUMNS: Columns = {
     "oid": ("bigint", lambda o: o["oid"]),
     "status": ("text", lambda o: o.get("status") or ""),
     "refund_status": ("text", lambda o: o.get("refund_status") or ""),
@@ -73,7 +78,7 @@ LINE_COLUMNS = {
     "divide_order_fee": ("numeric", lambda o: parse_money(o.get("divide_order_fee"))),
 }
 
-REFUND_COLUMNS = {
+REFUND_COLUMNS: Columns = {
     "refund_id": ("bigint", lambda r: r["refund_id"]),
     "tid": ("bigint", lambda r: r["tid"]),
     "oid": ("bigint", lambda r: r.get("oid")),
@@ -83,6 +88,12 @@ REFUND_COLUMNS = {
     "modified": ("timestamptz", lambda r: parse_time(r.get("modified"))),
     "payload": ("jsonb", Jsonb),
 }
+
+
+# Sent after a write that changed rows: ``shop``, ``entity`` ("trade" or "refund"),
+# ``changes`` and ``channel`` (who wrote: "polling", "reconcile", "tmc", "jdp"; "" unnamed).
+# The push channels count from it what polling and the reconcile found before them.
+written = Signal()
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,7 @@ class MalformedRecord(ValueError):
     """A platform record without the keys every record has; nothing of its page is written."""
 
 
-def malformed(record: dict, key: str) -> str:
+def malformed(record: dict[str, Any], key: str) -> str:
     """What makes ``record`` unwritable ("" when nothing): the checks ``_write`` makes."""
     missing = [k for k in (key, "status", "created", "modified") if record.get(k) in (None, "")]
     if missing:
@@ -106,7 +117,9 @@ def malformed(record: dict, key: str) -> str:
     return ""
 
 
-def _columns(records: list[dict], columns: dict, required: tuple[str, ...]) -> list[list]:
+def _columns(
+    records: list[dict[str, Any]], columns: Columns, required: tuple[str, ...]
+) -> list[list[Any]]:
     for record in records:
         missing = [key for key in required if record.get(key) in (None, "")]
         if missing:
@@ -114,9 +127,9 @@ def _columns(records: list[dict], columns: dict, required: tuple[str, ...]) -> l
     return [[extract(record) for record in records] for _, extract in columns.values()]
 
 
-def _newest_per_key(records: list[dict], key: str) -> list[dict]:
+def _newest_per_key(records: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     """One record per key (the newest), sorted by key so concurrent writers lock in one order."""
-    newest: dict[int, dict] = {}
+    newest: dict[int, dict[str, Any]] = {}
     for record in records:
         current = newest.get(record[key])
         if current is None or (record.get("modified") or "") >= (current.get("modified") or ""):
@@ -124,7 +137,7 @@ def _newest_per_key(records: list[dict], key: str) -> list[dict]:
     return [newest[k] for k in sorted(newest)]
 
 
-def _upsert_sql(table: str, key: str, columns: dict) -> str:
+def _upsert_sql(table: str, key: str, columns: Columns) -> str:
     names = ", ".join(columns)
     unnest = ", ".join(f"%(c_{name})b::{pg}[]" for name, (pg, _) in columns.items())
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name != key)
@@ -148,16 +161,16 @@ class Entity:
     name: str
     key: str
     table: str
-    columns: dict
-    fetch: Callable[[TopClient, Shop, int], dict]  # the detail API: always current
+    columns: Columns
+    fetch: Callable[[TopClient, Shop, int], dict[str, Any]]  # the detail API: always current
     gone: type[Exception]
 
 
-def _fullinfo(client: TopClient, shop: Shop, tid: int) -> dict:
+def _fullinfo(client: TopClient, shop: Shop, tid: int) -> dict[str, Any]:
     return api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
 
 
-def _refund(client: TopClient, shop: Shop, refund_id: int) -> dict:
+def _refund(client: TopClient, shop: Shop, refund_id: int) -> dict[str, Any]:
     return api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
 
 
@@ -166,7 +179,7 @@ REFUND = Entity("refund", "refund_id", "trades_refund", REFUND_COLUMNS, _refund,
 REQUIRED = ("status", "created", "modified")
 
 
-def _ties(shop: Shop, entity: Entity, records: list[dict]) -> list[int]:
+def _ties(shop: Shop, entity: Entity, records: list[dict[str, Any]]) -> list[int]:
     """Keys of ``records`` whose stored row has the same ``modified`` and other content."""
     key = entity.key
     with binary_cursor() as cursor:
@@ -188,8 +201,8 @@ def _ties(shop: Shop, entity: Entity, records: list[dict]) -> list[int]:
 
 
 def _settle(
-    shop: Shop, entity: Entity, records: list[dict], client: TopClient | None
-) -> tuple[list[dict], list[int]]:
+    shop: Shop, entity: Entity, records: list[dict[str, Any]], client: TopClient | None
+) -> tuple[list[dict[str, Any]], list[int]]:
     """``records`` with every same-second conflict replaced by the platform's current record
     (dropped when the platform no longer has it); and the keys so settled."""
     ties = _ties(shop, entity, records)
@@ -207,7 +220,9 @@ def _settle(
     return _newest_per_key(kept + list(current.values()), entity.key), list(current)
 
 
-def _write(shop: Shop, entity: Entity, records: list[dict], settled: list[int]):
+def _write(
+    shop: Shop, entity: Entity, records: list[dict[str, Any]], settled: list[int]
+) -> tuple[list[dict[str, Any]], list[Change]]:
     """Upsert ``records``; return them (one per key) and the changes they made."""
     key, table, columns = entity.key, entity.table, entity.columns
     records = _newest_per_key(records, key)
@@ -238,8 +253,12 @@ def _write(shop: Shop, entity: Entity, records: list[dict], settled: list[int]):
 
 
 def _prepare(
-    shop: Shop, entity: Entity, records: list[dict], client: TopClient | None, current: bool
-) -> tuple[list[dict], list[int]]:
+    shop: Shop,
+    entity: Entity,
+    records: list[dict[str, Any]],
+    client: TopClient | None,
+    current: bool,
+) -> tuple[list[dict[str, Any]], list[int]]:
     """The records to write and the keys that may replace a row of the same second.
 
     Runs before the write's transaction: the detail calls that settle conflicts hold no
@@ -252,7 +271,12 @@ def _prepare(
 
 
 def write_trades(
-    shop: Shop, trades: list[dict], *, client: TopClient | None = None, current: bool = False
+    shop: Shop,
+    trades: list[dict[str, Any]],
+    *,
+    client: TopClient | None = None,
+    current: bool = False,
+    channel: str = "",
 ) -> WriteResult:
     """Upsert a page of wire trades (each with ``orders``) and their sub-orders.
 
@@ -266,10 +290,16 @@ def write_trades(
         by_tid = {record["tid"]: record for record in records}
         _write_lines([(c.object_id, by_tid[c.key]) for c in changes])
         record_changes(shop, changes)
+    _announce(shop, TRADE, changes, channel)
     return WriteResult(len(trades), len(changes), changes)
 
 
-def _write_lines(trades: list[tuple[int, dict]]) -> None:
+def _announce(shop: Shop, entity: Entity, changes: list[Change], channel: str) -> None:
+    if changes:
+        written.send(Entity, shop=shop, entity=entity.name, changes=changes, channel=channel)
+
+
+def _write_lines(trades: list[tuple[int, dict[str, Any]]]) -> None:
     pairs = [(trade_id, order) for trade_id, trade in trades for order in trade.get("orders") or []]
     if not pairs:
         return
@@ -288,7 +318,12 @@ def _write_lines(trades: list[tuple[int, dict]]) -> None:
 
 
 def write_refunds(
-    shop: Shop, refunds: list[dict], *, client: TopClient | None = None, current: bool = False
+    shop: Shop,
+    refunds: list[dict[str, Any]],
+    *,
+    client: TopClient | None = None,
+    current: bool = False,
+    channel: str = "",
 ) -> WriteResult:
     """Upsert a page of wire refunds (``current``: from ``taobao.refund.get``)."""
     if not refunds:
@@ -297,10 +332,11 @@ def write_refunds(
     with transaction.atomic():
         _, changes = _write(shop, REFUND, records, settled)
         record_changes(shop, changes)
+    _announce(shop, REFUND, changes, channel)
     return WriteResult(len(refunds), len(changes), changes)
 
 
-def stored_whole(shop: Shop, entries: list[dict]) -> dict[int, dict]:
+def stored_whole(shop: Shop, entries: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """The stored trades (by tid) that already hold what the list ``entries`` show: same
     ``modified``, every listed field equal, and complete (with ``orders``). A list entry
     without ``orders`` needs no ``fullinfo`` call for those."""

@@ -28,7 +28,7 @@ from shops.actions import mark_needs_reauth
 from shops.models import Shop
 from shops.top import client_for_shop
 from trades.sync import late
-from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.write import write_refunds, write_trades
 from trades.tmc.permits import forget_permit
 from trades.tmc.stats import PullResult, note_freshness

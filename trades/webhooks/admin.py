@@ -4,18 +4,30 @@ Scoping is the console's one mixin."""
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from shops import caps
 from shops.console.one_time import show_once
+from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import WRITE_ROLES, ReadOnlyInline, TenantScopedAdmin, scoped
+from shops.console.times import in_zone, short
 from trades.webhooks import endpoints as actions
+from trades.webhooks import payload
 from trades.webhooks.models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+def clipped(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters for a list column; the whole of it on hover."""
+    shown = text if len(text) <= width else text[: width - 1] + "…"
+    return format_html('<span title="{}">{}</span>', text, shown)
 
 
 class EndpointForm(forms.ModelForm):
@@ -96,11 +108,20 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
 
 
 class AttemptInline(ReadOnlyInline):
-    """Every attempt of the delivery, for whoever may see the delivery (tenant staff too)."""
+    """Every attempt of the delivery, for whoever may see the delivery (tenant staff too):
+    what came back (status, the start of the body) and a readable error."""
 
     model = WebhookAttempt
-    fields = ["number", "started_at", "duration_ms", "outcome", "status_code", "error"]
+    fields = ["number", "started", "duration_ms", "outcome", "status_code", "error", "answer"]
     readonly_fields = fields
+
+    @admin.display(description=in_zone("started"))
+    def started(self, attempt: WebhookAttempt) -> str:
+        return short(attempt.started_at)
+
+    @admin.display(description="response body (start)")
+    def answer(self, attempt: WebhookAttempt) -> str:
+        return pre(attempt.response_body) if attempt.response_body else "—"
 
 
 class DeliveryStateFilter(admin.SimpleListFilter):
@@ -117,7 +138,15 @@ class DeliveryStateFilter(admin.SimpleListFilter):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     read_only = True  # deliveries come from events; members with write roles redeliver them
-    list_display = ["id", "endpoint", "event", "state", "attempts", "next_attempt_at", "last_error"]
+    list_display = [
+        "id",
+        "endpoint_url",
+        "event_type",
+        "state",
+        "attempts",
+        "next_attempt",
+        "error",
+    ]
     list_filter = [DeliveryStateFilter]
     list_select_related = ["endpoint", "event"]
     raw_id_fields = ["endpoint", "event", "tenant"]
@@ -135,7 +164,29 @@ class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
         "last_status_code",
         "last_error",
         "delivered_at",
+        "request_body",
     ]
+
+    @admin.display(description="endpoint")
+    def endpoint_url(self, delivery: WebhookDelivery) -> str:
+        return clipped(delivery.endpoint.url, 48)
+
+    @admin.display(description="event")
+    def event_type(self, delivery: WebhookDelivery) -> str:
+        return delivery.event.type
+
+    @admin.display(description="last error")
+    def error(self, delivery: WebhookDelivery) -> str:
+        return clipped(delivery.last_error, 60) if delivery.last_error else "—"
+
+    @admin.display(description=in_zone("next attempt"), ordering="next_attempt_at")
+    def next_attempt(self, delivery: WebhookDelivery) -> str:
+        return short(delivery.next_attempt_at)
+
+    @admin.display(description="request body (signed and sent on every attempt)")
+    def request_body(self, delivery: WebhookDelivery) -> str:
+        body = payload.render(delivery.event, delivery.event.tenant.slug)
+        return pretty_json(json.loads(body))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # deliveries come from events

@@ -21,6 +21,8 @@ import threading
 import time
 from typing import Any
 
+from urllib3.connection import HTTPConnection
+
 _current = threading.local()
 
 
@@ -50,7 +52,7 @@ class Deadline:
             self.finished = True  # the watchdog drops it when its turn comes
         _current.deadline = None
 
-    def watch(self, connection: Any) -> None:
+    def watch(self, connection: HTTPConnection) -> None:
         with self._lock:
             if self.finished:
                 return
@@ -106,7 +108,7 @@ class _Watchdog:
 _watchdog = _Watchdog()
 
 
-def _shut(connection: Any) -> None:
+def _shut(connection: HTTPConnection) -> None:
     sock = getattr(connection, "sock", None)
     if sock is None:
         return  # still connecting: bounded by the connect timeout, then refused in _new_conn
@@ -130,7 +132,7 @@ class WatchedConnection:
             raise DeadlinePassed(f"no complete answer within {deadline.seconds:g}s")
         return sock
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:
+    def request(self, *args: Any, **kwargs: Any) -> None:
         deadline = current()
         if deadline is not None:
             deadline.watch(self)

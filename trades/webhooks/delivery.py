@@ -13,10 +13,12 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -141,7 +143,7 @@ def _jobs(rows: list[tuple]) -> list[Job]:
     ]
 
 
-def active_secrets(endpoint_ids) -> dict[int, tuple[str, ...]]:
+def active_secrets(endpoint_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
     """Each endpoint's secrets that still sign, newest first."""
     now = timezone.now()
     found: dict[int, tuple[str, ...]] = {}
@@ -170,7 +172,7 @@ def send(job: Job) -> Result:
     it, and cannot touch the other jobs of its batch (a batch holds many tenants' jobs)."""
     started, clock = timezone.now(), time.monotonic()
 
-    def done(outcome: str, **fields) -> Result:
+    def done(outcome: str, **fields: Any) -> Result:
         duration = int((time.monotonic() - clock) * 1000)
         return Result(job, started, duration, outcome, **fields)
 
@@ -215,18 +217,20 @@ def _post(job: Job, done: Callable[..., Result]) -> Result:
             if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
                 return done(Outcome.TIMEOUT, error=f"no answer within {timeout:g}s")
             log.info("webhook delivery %s: %s: %s", job.delivery_id, type(exc).__name__, exc)
-            return done(Outcome.CONNECTION_ERROR, error=connection_error(exc))
+            return done(Outcome.CONNECTION_ERROR, error=connection_error(exc, job.url))
     if cut:
         return done(Outcome.TIMEOUT, error=_too_slow(deadline))
     return done(_classify(code), status_code=code, response_body=text, error=_error(code, location))
 
 
-def connection_error(exc: BaseException) -> str:
-    """What a tenant is told of a failed connection: its kind, not the exception's text
-    (which may name addresses the host resolved to, or our own network)."""
+def connection_error(exc: BaseException, url: str = "") -> str:
+    """What a tenant is told of a failed connection: its kind and the endpoint's own host,
+    not the exception's text (``gaierror: [Errno -2] …``, which may name addresses the host
+    resolved to, or our own network)."""
     causes = _causes(exc)
     if any(isinstance(c, socket.gaierror | urllib3.exceptions.NameResolutionError) for c in causes):
-        return "connection failed: the host name could not be resolved"
+        host = urlsplit(url).hostname or "the host"
+        return f"connection failed: could not resolve host {host} (DNS)"
     if any(isinstance(c, ConnectionRefusedError) for c in causes):
         return "connection failed: connection refused"
     if any(isinstance(c, ssl.SSLError | requests.exceptions.SSLError) for c in causes):

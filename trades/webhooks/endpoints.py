@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -107,7 +108,7 @@ def create_endpoint(
 
 
 @transaction.atomic
-def update_endpoint(endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
+def update_endpoint(endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
     """Change url, event_types, description or is_active. Enabling clears the disabled
     reason and the failure run, and the deliveries that waited become due."""
     if "url" in changes:

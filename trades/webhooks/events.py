@@ -3,6 +3,8 @@ reconcile that found trades the sync had missed. Both go through the outbox like
 
 from __future__ import annotations
 
+from typing import Any
+
 from shops.models import Shop
 from shops.signals import shop_needs_reauth
 from trades.models import ReconcileReport
@@ -12,7 +14,7 @@ from trades.webhooks.outbox import emit
 MISSING_TIDS_SHOWN = 100
 
 
-def _on_needs_reauth(sender, shop: Shop, reason: str, **kwargs) -> None:
+def _on_needs_reauth(sender: object, shop: Shop, reason: str, **kwargs: Any) -> None:
     emit(
         shop.tenant_id,
         EventType.SHOP_NEEDS_REAUTH,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import idna
@@ -153,7 +154,7 @@ def check_url(url: str) -> None:
         raise AddressRefused(f"{target.host} resolves to non-public {', '.join(refused)}")
 
 
-def _checked(connection, sock: socket.socket) -> socket.socket:
+def _checked(connection: HTTPConnection, sock: socket.socket) -> socket.socket:
     peer = sock.getpeername()[0]
     if not allowed(peer):
         sock.close()
@@ -181,7 +182,7 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
 
 
 class _GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             "http": _GuardedHTTPPool,

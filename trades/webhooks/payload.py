@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.urls import reverse
 
+from ordersync.shown import iso
 from trades.webhooks.models import WebhookEvent
 
 # which API object an event is about: (data key, route name, route kwarg)
@@ -31,6 +33,18 @@ def with_string_ids(data: dict) -> dict:
     return {**data, **extra}
 
 
+def in_platform_time(data: dict) -> dict:
+    """``data`` with its ``modified`` time written in platform time (``+08:00``), as the API
+    writes it: the database hands it over in UTC."""
+    modified = data.get("modified")
+    if not isinstance(modified, str):
+        return data
+    try:
+        return {**data, "modified": iso(datetime.fromisoformat(modified))}
+    except ValueError:
+        return data
+
+
 def links(event: WebhookEvent) -> dict[str, str]:
     """API paths of the object the event is about, and of the change feed."""
     found = {"changes": reverse("change-list")}
@@ -45,7 +59,8 @@ def links(event: WebhookEvent) -> dict[str, str]:
 def render(event: WebhookEvent, tenant_slug: str) -> bytes:
     """The request body: ``{id, type, created, tenant, data, links}`` as compact JSON.
 
-    Platform ids in ``data`` come as numbers and as strings (``tid_str``…), as in the API.
+    Platform ids in ``data`` come as numbers and as strings (``tid_str``…), as in the API;
+    times are ISO 8601 in platform time (``+08:00``), as in the API.
 
     ``data.modified`` (for trades and refunds) is the platform's modified time of the version
     reported: deliveries are not ordered, so a receiver keeps the newest it has seen.
@@ -53,9 +68,9 @@ def render(event: WebhookEvent, tenant_slug: str) -> bytes:
     body = {
         "id": event.public_id,
         "type": event.type,
-        "created": event.created_at.isoformat(),
+        "created": iso(event.created_at),
         "tenant": tenant_slug,
-        "data": with_string_ids(event.data),
+        "data": with_string_ids(in_platform_time(event.data)),
         "links": links(event),
     }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -106,7 +106,7 @@ def _count(results: list[Result]) -> None:
         cursor.execute(_COUNT_SQL, [outcomes, [counts[o] for o in outcomes]])
 
 
-def _endpoint_health(results: list[Result], now) -> None:
+def _endpoint_health(results: list[Result], now: datetime) -> None:
     """A success clears an endpoint's failure run; 410 disables it at once; a run of failures
     longer than ``WEBHOOKS_DISABLE_AFTER_HOURS`` disables it with the reason."""
     healthy = {r.job.endpoint_id for r in results if r.ok}

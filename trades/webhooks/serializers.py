@@ -19,7 +19,7 @@ MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 class StrictBooleanField(serializers.BooleanField):
     """JSON true or false only: the schema says boolean, so 0, "yes" or "on" are errors."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> bool:
         if not isinstance(data, bool):
             self.fail("invalid", input=data)
         return data
@@ -28,14 +28,14 @@ class StrictBooleanField(serializers.BooleanField):
 class StrictURLField(serializers.URLField):
     """A JSON string only (DRF would turn a number into its text)."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class StrictCharField(serializers.CharField):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from ordersync.observability import run_checks
@@ -10,7 +12,7 @@ from ordersync.observability import run_checks
 class Command(BaseCommand):
     help = "Check the database, the broker and the cluster heartbeat; exit 1 when one fails."
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         healthy, checks = run_checks()
         for name, result in checks.items():
             self.stdout.write(f"{name:<9} {result}")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from shops.management.secrets import ReadsSecrets
 from shops.models import TopApp
@@ -9,7 +11,7 @@ from shops.models import TopApp
 class Command(ReadsSecrets, BaseCommand):
     help = "Add or update the ISV's TOP app (its secret is stored encrypted)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--app-key", required=True)
         parser.add_argument(
             "--app-secret",
@@ -21,7 +23,7 @@ class Command(ReadsSecrets, BaseCommand):
         parser.add_argument("--sign-method", choices=TopApp.SignMethod.values)
         parser.add_argument("--calls-per-minute", type=int)
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         secret = self.secret(opts["app_secret"], "TOP_APP_SECRET", "--app-secret")
         gateway = opts["gateway_url"]
         defaults = {"name": opts["name"] or opts["app_key"], "app_secret": secret}

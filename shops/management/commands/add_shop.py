@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.text import slugify
 
 from shops.actions import onboard_shop
@@ -11,7 +13,7 @@ from shops.models import Shop, Tenant, TopApp
 class Command(ReadsSecrets, BaseCommand):
     help = "Onboard a seller's shop with a session key (operators); queues its backfill."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, help="tenant slug (created if missing)")
         parser.add_argument("--app-key", required=True)
         parser.add_argument("--nick", required=True, help="seller nick")
@@ -24,7 +26,7 @@ class Command(ReadsSecrets, BaseCommand):
         parser.add_argument("--platform", choices=Shop.Platform.values, default="taobao")
         parser.add_argument("--no-backfill", action="store_true")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         session = self.secret(opts["session"], "TOP_SESSION_KEY", "--session")
         try:
             app = TopApp.objects.get(app_key=opts["app_key"])

@@ -4,7 +4,7 @@ With no part, the report: the parts named by ``--only`` (naive, double11, backfi
 api, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``. ``bench naive``
 (or ``bench chaos``), ``bench double11``, ``bench backfill`` and ``bench scheduler`` are one
 part of that report, written the same way. The other parts run one benchmark alone and print
-its figures: ``bench sync``, ``bench tmc``, ``bench api``, ``bench webhooks``,
+its figures: ``bench sync``, ``bench tmc``, ``bench jdp``, ``bench api``, ``bench webhooks``,
 ``bench ratelimit``, ``bench sandbox`` (``bench PART --help`` for its flags). Figures, never
 assertions.
 """
@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from tools.bench.parts import api, ratelimit, report, sandbox, sync, tmc, webhooks
+from tools.bench.parts import api, jdp, ratelimit, report, sandbox, sync, tmc, webhooks
 
 PARTS: dict[str, type[BaseCommand]] = {
     "sync": sync.Part,
     "tmc": tmc.Part,
+    "jdp": jdp.Part,
     "api": api.Part,
     "webhooks": webhooks.Part,
     "ratelimit": ratelimit.Part,

@@ -7,13 +7,15 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ordersync.embedded_db import forget_dead_handles
-from shops.models import Tenant
+from shops.models import Shop, Tenant
 from tools.bench.sandbox import free_port
 from tools.demo import world
 from tools.demo.children import STOP_SECONDS, Children, wait_for_http
@@ -35,7 +37,7 @@ class Command(BaseCommand):
         "consumer and web."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="web port (0: any free)")
         parser.add_argument("--sandbox-port", type=int, default=8100, help="0: any free")
         parser.add_argument(
@@ -47,7 +49,7 @@ class Command(BaseCommand):
             help="build a new sandbox world when the saved one is missing",
         )
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         data = settings.ORDERSYNC_DATA_DIR
         (data / "logs").mkdir(parents=True, exist_ok=True)
         # This process's own log lines (django-q2's "Enqueued …") would cut into the banner.
@@ -109,7 +111,7 @@ class Command(BaseCommand):
             "Run `manage.py demo` again to resume with the same data."
         )
 
-    def check_snapshot(self, snapshot, new_sandbox: bool) -> None:
+    def check_snapshot(self, snapshot: Path, new_sandbox: bool) -> None:
         """The service's data belongs to the sandbox world saved at the last stop: without
         it, a new world would not hold the trades and sessions the database knows."""
         if snapshot.exists() or not world.has_service():
@@ -124,7 +126,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"The sandbox's saved world ({snapshot}) is missing: building a new one.")
 
-    def start_sandbox(self, children: Children, sandbox_port: int, snapshot) -> None:
+    def start_sandbox(self, children: Children, sandbox_port: int, snapshot: Path) -> None:
         children.manage(
             "sandbox",
             *("taobao_sandbox", "--port", str(sandbox_port), "--seed", "42"),
@@ -134,7 +136,7 @@ class Command(BaseCommand):
         )
         wait_for_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/time")
 
-    def start_service(self, children: Children, shops, web_port: int) -> None:
+    def start_service(self, children: Children, shops: list[Shop], web_port: int) -> None:
         children.manage("qcluster", "qcluster", waits_for=lambda: running_jobs(shops))
         children.manage(
             "tmc", "tmc_consume", waits_for=lambda: "it writes and confirms its current pull"
@@ -148,7 +150,7 @@ class Command(BaseCommand):
         )
         wait_for_http(f"http://127.0.0.1:{web_port}/healthz")
 
-    def setup(self, sandbox_url: str):
+    def setup(self, sandbox_url: str) -> tuple[list[Shop], world.Credentials, bool]:
         control = world.SandboxControl(sandbox_url)
         first_nick = world.TENANTS[0][2][0][0]
         sellers = {}
@@ -168,7 +170,7 @@ class Command(BaseCommand):
         world.ensure_users(creds)
         return shops, creds, new_key
 
-    def show_backfills(self, children: Children, shops) -> None:
+    def show_backfills(self, children: Children, shops: list[Shop]) -> None:
         self.stdout.write("Backfilling (the workers pull 90 days of every shop) …")
         tty = sys.stdout.isatty()
         last = ""
@@ -185,7 +187,9 @@ class Command(BaseCommand):
                 return
             time.sleep(1 if tty else 5)
 
-    def show_where(self, web_port: int, sandbox_url: str, creds, new_key: bool) -> None:
+    def show_where(
+        self, web_port: int, sandbox_url: str, creds: world.Credentials, new_key: bool
+    ) -> None:
         web = f"http://127.0.0.1:{web_port}"
         w = self.stdout.write
         w("ordersync is running:")

@@ -3,11 +3,12 @@ from __future__ import annotations
 import math
 import sys
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from shops.models import Checkpoint
+from shops.models import Checkpoint, Shop
 from trades.management.commands._shop import find_shop
 from trades.sync.backfill import Progress, backfill_shop
 
@@ -31,7 +32,7 @@ def progress_line(progress: Progress) -> str:
 class Command(BaseCommand):
     help = "Backfill a shop's history (or resume its unfinished backfill), with a progress bar."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("shop", help="shop id or seller nick")
         parser.add_argument("--days", type=int, help="how far back (default BACKFILL_DAYS)")
         parser.add_argument(
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             help="exit at a ban or rejection instead of waiting it out",
         )
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         shop = find_shop(opts["shop"])
         tty = sys.stderr.isatty()
 
@@ -62,7 +63,7 @@ class Command(BaseCommand):
         if run.outcome == "failed":
             raise CommandError(f"{run.error_class}: {run.error_message} (resume by running again)")
 
-    def _wait_out(self, shop, reason: str, tty: bool) -> None:
+    def _wait_out(self, shop: Shop, reason: str, tty: bool) -> None:
         """Count down to the backfill checkpoint's next run time, one second at a time (on a
         terminal in place; in a log every 30 seconds)."""
         checkpoint = Checkpoint.objects.get(shop=shop, stream=Checkpoint.Stream.BACKFILL)

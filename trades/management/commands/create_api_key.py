@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from shops.caps import OverCap
@@ -16,13 +17,13 @@ from trades.api.keys import create_api_key
 class Command(BaseCommand):
     help = "Create an API key for a tenant and print its token (shown this once)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("tenant", help="the tenant's slug")
         parser.add_argument("name", help="who uses the key")
         parser.add_argument("--scope", choices=ApiKey.Scope.values, default=ApiKey.Scope.READ)
         parser.add_argument("--days", type=int, help="expire after this many days")
 
-    def handle(self, tenant: str, name: str, scope: str, days: int | None, **options) -> None:
+    def handle(self, tenant: str, name: str, scope: str, days: int | None, **options: Any) -> None:
         try:
             tenant_obj = Tenant.objects.get(slug=tenant)
         except Tenant.DoesNotExist:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trades.management.commands._shop import find_shop
 from trades.sync.reconcile import reconcile_shop
@@ -14,11 +15,11 @@ class Command(BaseCommand):
         "one reconciled whole, at least yesterday, and today; or one day)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("shop", help="shop id or seller nick")
         parser.add_argument("--day", help="platform date, YYYY-MM-DD")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         shop = find_shop(opts["shop"])
         try:
             day = date.fromisoformat(opts["day"]) if opts["day"] else None

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trades.management.commands._shop import find_shop
 from trades.sync.incremental import sync_shop
@@ -9,11 +11,11 @@ from trades.sync.incremental import sync_shop
 class Command(BaseCommand):
     help = "Run one incremental sync of a shop in the foreground (trades, then refunds)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("shop", help="shop id or seller nick")
         parser.add_argument("--stream", choices=["trades", "refunds"])
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         shop = find_shop(opts["shop"])
         failed = False
         for stream in [opts["stream"]] if opts["stream"] else ["trades", "refunds"]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from ordersync.shown import shown, zone
 from shops.models import Checkpoint, Shop, SyncRun
 from trades.sync import locks
 from trades.sync.backfill import describe
@@ -16,7 +17,7 @@ def lag_text(cursor) -> str:
 
 
 class Command(BaseCommand):
-    help = "A table of shops: status, cursor lag, last run, failures, mode."
+    help = "A table of shops: status, cursor lag, last run, failures, mode (and why degraded)."
 
     def handle(self, *args, **opts):
         header = f"{'id':>4} {'shop':<20} {'status':<13} {'mode':<9} {'trades lag':>10} "
@@ -42,9 +43,10 @@ class Command(BaseCommand):
                 f"{lag_text(trades.cursor if trades else None):>10} "
                 f"{lag_text(refunds.cursor if refunds else None):>11} {failures:>5}  "
                 f"{describe(backfill, running):<24} "
-                + (
-                    f"{last.kind} {last.outcome} {last.started_at:%Y-%m-%d %H:%M:%S}"
-                    if last
-                    else "-"
-                )
+                + (f"{last.kind} {last.outcome} {shown(last.started_at)}" if last else "-")
             )
+            if shop.degraded:
+                self.stdout.write(
+                    f"{'':>4} degraded since {shown(shop.degraded_since)}: {shop.degraded_reason}"
+                )
+        self.stdout.write(f"Times are in {zone()} (TIME_ZONE).")

@@ -1,0 +1,94 @@
+"""Records for tests that need no sandbox: as the platform's APIs render them (``wire_*``),
+or stored as the engine stores them (``make_*``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from trades.models import ReconcileReport, Refund, Trade, TradeLine
+
+T0 = datetime(2026, 11, 11, 0, 0, 0, tzinfo=timezone.get_current_timezone())
+
+
+def wire_trade(
+    tid: int = 1,
+    status: str = "WAIT_BUYER_PAY",
+    modified: str = "2026-11-11 00:00:10",
+    oids: tuple[int, ...] | None = None,
+) -> dict:
+    """A trade as ``trade.fullinfo.get`` returns it, with one sub-order per ``oids`` (one
+    numbered like the trade without them)."""
+    return {
+        "tid": tid,
+        "status": status,
+        "type": "fixed",
+        "created": "2026-11-11 00:00:00",
+        "modified": modified,
+        "payment": "10.50",
+        "orders": [
+            {"oid": oid, "status": status, "price": "10.50", "num": 1} for oid in oids or (tid,)
+        ],
+    }
+
+
+def make_trade(
+    shop,
+    tid: int,
+    *,
+    minutes: int = 0,
+    status: str = "WAIT_SELLER_SEND_GOODS",
+    lines: int = 2,
+    **extra,
+) -> Trade:
+    at = T0 + timedelta(minutes=minutes)
+    trade = Trade.objects.create(
+        tenant_id=shop.tenant_id,
+        shop=shop,
+        tid=tid,
+        status=status,
+        type=extra.pop("type", "fixed"),
+        created=extra.pop("created", at),
+        modified=extra.pop("modified", at),
+        payment=Decimal("99.50"),
+        buyer_open_uid=extra.pop("buyer_open_uid", f"buyer-{tid % 3}"),
+        payload={"tid": tid},
+        **extra,
+    )
+    TradeLine.objects.bulk_create(
+        TradeLine(trade=trade, oid=tid * 10 + n, title=f"item {n}", num=1, price=Decimal("49.75"))
+        for n in range(lines)
+    )
+    return trade
+
+
+def make_report(shop, day: str = "2026-11-11") -> ReconcileReport:
+    return ReconcileReport.objects.create(
+        tenant_id=shop.tenant_id,
+        shop=shop,
+        day=day,
+        platform_count=10,
+        local_count=9,
+        missing_found=1,
+        details={"missing": [1]},
+    )
+
+
+def make_refund(
+    shop, refund_id: int, tid: int, *, minutes: int = 0, oid: int | None = None
+) -> Refund:
+    at = T0 + timedelta(minutes=minutes)
+    return Refund.objects.create(
+        tenant_id=shop.tenant_id,
+        shop=shop,
+        refund_id=refund_id,
+        tid=tid,
+        oid=tid * 10 if oid is None else oid,
+        status="WAIT_SELLER_AGREE",
+        refund_fee=Decimal("49.75"),
+        created=at,
+        modified=at,
+        payload={"refund_id": refund_id},
+    )

@@ -1,0 +1,142 @@
+"""JDP in the console: the RDS (operators), each shop's enrolment and findings, and a page
+of every shop's channels with their lag."""
+
+from __future__ import annotations
+
+import threading
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from ordersync.taobao.errors import TopError
+from shops.console.tenancy import TenantScopedAdmin
+from trades.channels import shop_channels
+from trades.jdp.enrol import enrol_shop, refresh_statuses
+from trades.jdp.models import JdpRds, JdpShop, ShopChannels
+
+
+@admin.register(JdpRds)
+class JdpRdsAdmin(admin.ModelAdmin):
+    """Operators only (no tenant owns an RDS); the URL is encrypted at rest, never shown."""
+
+    list_display = ("name", "has_url")
+    fields = ("name", "url")
+
+    def has_url(self, obj: JdpRds) -> bool:
+        return bool(obj.url)
+
+    has_url.boolean = True
+    has_url.short_description = "own URL (else JDP_DATABASE_URL)"
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.base_fields["url"].widget = forms.PasswordInput(render_value=False)
+        form.base_fields["url"].required = False
+        return form
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change and not form.cleaned_data.get("url"):
+            obj.url = JdpRds.objects.get(pk=obj.pk).url  # left empty: keep the stored one
+        super().save_model(request, obj, form, change)
+
+
+class EnrolForm(forms.ModelForm):
+    class Meta:
+        model = JdpShop
+        fields = ("shop", "rds", "history_days")
+
+    def clean_history_days(self) -> int:
+        days = self.cleaned_data["history_days"]
+        if days > 90:
+            raise forms.ValidationError("the platform pushes at most 90 days of history")
+        return days
+
+
+@admin.register(JdpShop)
+class JdpShopAdmin(TenantScopedAdmin):
+    """Adding a row enrols the shop (``taobao.jushita.jdp.user.add``); the action reads the
+    status back. Counters are written by the consumer and the safety polling."""
+
+    tenant_field = "shop__tenant"
+    deleted_with_parent = True  # ended with manage.py jdp_enrol --delete (user.delete)
+    form = EnrolForm
+    list_display = (
+        "shop",
+        "rds",
+        "status",
+        "behind_seconds",
+        "freshness_seconds",
+        "changes_written",
+        "late",
+        "missed_by_polling",
+        "missed_by_reconcile",
+        "status_checked_at",
+    )
+    list_filter = ("status",)
+    list_select_related = ("shop", "rds")
+    raw_id_fields = ("shop",)
+    search_fields = ("shop__seller_nick",)
+    show_full_result_count = False
+    actions = ("read_status",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return ()
+        return [f.name for f in JdpShop._meta.fields]
+
+    def save_model(self, request, obj: JdpShop, form, change) -> None:
+        if change:
+            return
+        try:
+            enrol_shop(obj.shop, obj.rds, obj.history_days)
+        except TopError as error:
+            self.message_user(request, f"the platform refused: {error}", messages.ERROR)
+
+    @admin.action(description="Read the JDP status back from the platform")
+    def read_status(self, request: HttpRequest, queryset) -> None:
+        apps = {state.shop.app for state in queryset.select_related("shop__app")}
+        for app in apps:
+            try:
+                refresh_statuses(app)
+            except TopError as error:
+                self.message_user(request, f"{app}: {error}", messages.ERROR)
+        self.message_user(request, f"status read for {len(apps)} app(s)")
+
+
+@admin.register(ShopChannels)
+class ShopChannelsAdmin(TenantScopedAdmin):
+    """Every visible shop: which channels are live, and how far each one trails."""
+
+    read_only = True
+    list_display = ("seller_nick", "status", "polling_channel", "tmc_channel", "jdp_channel")
+    list_select_related = ("tenant",)
+    search_fields = ("seller_nick",)
+    show_full_result_count = False
+
+    # the page's channels, read once per request; per thread, as one admin serves every request
+    _page = threading.local()
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._page.channels = shop_channels(list(changelist.result_list))
+        return changelist
+
+    def _show(self, obj, index: int) -> str:
+        channel = getattr(self._page, "channels", {}).get(obj.pk, [None] * 3)[index]
+        if channel is None or not channel.live:
+            return "off"
+        lag = channel.lag_seconds
+        return "live" if lag is None else f"live, {lag:,.0f} s behind"
+
+    @admin.display(description="polling (cursor lag)")
+    def polling_channel(self, obj) -> str:
+        return self._show(obj, 0)
+
+    @admin.display(description="TMC (freshness)")
+    def tmc_channel(self, obj) -> str:
+        return self._show(obj, 1)
+
+    @admin.display(description="JDP (behind the push)")
+    def jdp_channel(self, obj) -> str:
+        return self._show(obj, 2)

@@ -1,0 +1,80 @@
+"""Reading the pushed tables of an RDS (PyMySQL), one batch at a time, by ``jdp_modified``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import unquote, urlsplit
+
+import pymysql
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from ordersync.taobao.types import PLATFORM_TZ
+from trades.jdp.models import JdpRds
+
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class Row:
+    key: int
+    jdp_modified: datetime  # aware, platform time (the RDS keeps naive GMT+8)
+    response: str | None
+    hashcode: str = ""
+
+
+def url_of(rds: JdpRds) -> str:
+    url = rds.url or settings.JDP_DATABASE_URL
+    if not url:
+        raise ImproperlyConfigured(f"RDS {rds.name} has no URL and JDP_DATABASE_URL is empty")
+    return url
+
+
+def connect(url: str) -> pymysql.connections.Connection:
+    """A connection in autocommit: each read sees what the push committed by then."""
+    parts = urlsplit(url)
+    return pymysql.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        database=parts.path.lstrip("/"),
+        charset="utf8mb4",
+        autocommit=True,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+    )
+
+
+def read_batch(
+    connection, table: str, key: str, nick: str, after: tuple[datetime, int], limit: int
+) -> list[Row]:
+    """Up to ``limit`` rows of seller ``nick`` after ``after`` = (jdp_modified, key), in
+    (jdp_modified, key) order: the index (seller_nick, jdp_modified) serves it."""
+    stamp = _naive(after[0])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {key}, jdp_modified, jdp_response, jdp_hashcode FROM {table}"
+            " WHERE seller_nick = %s AND (jdp_modified > %s OR (jdp_modified = %s AND"
+            f" {key} > %s)) ORDER BY jdp_modified, {key} LIMIT %s",
+            [nick, stamp, stamp, after[1], limit],
+        )
+        return [Row(int(k), _aware(m), r, h or "") for k, m, r, h in cursor.fetchall()]
+
+
+def newest(connection, table: str, nick: str) -> datetime | None:
+    """The newest ``jdp_modified`` of seller ``nick`` (how far the push has come)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(jdp_modified) FROM {table} WHERE seller_nick = %s", [nick])
+        value = cursor.fetchone()[0]
+    return _aware(value) if value is not None else None
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(PLATFORM_TZ).replace(tzinfo=None)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=PLATFORM_TZ)
