@@ -14,6 +14,7 @@ COPY pyproject.toml README.md ./
 COPY ordersync ordersync
 COPY shops shops
 COPY trades trades
+COPY tools tools
 COPY templates templates
 COPY manage.py ./
 RUN pip install . \

@@ -21,6 +21,7 @@ lint:  ## what CI checks before the tests
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest -q -p no:cacheprovider tests/foundation/test_import_rule.py  # imports one way
 
 format:
 	.venv/bin/ruff check --fix .

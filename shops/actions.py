@@ -7,7 +7,11 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+# looked up at each call (tasks.async_task): tests replace django_q's one in one place
+from django_q import tasks
+
 from shops import schedules
+from shops.jobs import JOB_TASKS
 from shops.models import SYNCED_STREAMS, Checkpoint, Shop
 from shops.signals import shop_needs_reauth
 
@@ -124,15 +128,10 @@ def onboard_shop(
     return shop, created
 
 
-JOB_TASKS = {
-    "sync": "trades.tasks.sync_shop_task",
-    "backfill": "trades.tasks.backfill_shop_task",
-    "reconcile": "trades.tasks.reconcile_shop_task",
-}
-
-
 def queue_job(shop: Shop, kind: str, *args) -> str:
-    """Queue one job for the workers (``args`` follow the shop's id); return the task id."""
-    from django_q.tasks import async_task
+    """Queue one job for the workers (``args`` follow the shop's id); return the task id.
 
-    return async_task(JOB_TASKS[kind], shop.pk, *args, task_name=f"{kind}-shop-{shop.pk}")
+    Operators' and the system's jobs: no cap, no cooldown (tenants' go through
+    :func:`shops.jobs.request_job`).
+    """
+    return tasks.async_task(JOB_TASKS[kind], shop.pk, *args, task_name=f"{kind}-shop-{shop.pk}")

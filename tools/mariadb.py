@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pymysql
+
 MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = "mariadb-install-db"
 START_TIMEOUT = 60.0
@@ -95,8 +97,6 @@ def start(root: Path) -> MariaDB:
 
 
 def _wait_ready(server: MariaDB) -> None:
-    import pymysql
-
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if server.process.poll() is not None:

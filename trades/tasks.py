@@ -15,6 +15,7 @@ from shops import schedules
 from shops.actions import queue_job
 from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
+from trades.jdp import runner
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
@@ -142,8 +143,6 @@ def refetch_shop_task(shop_id: int, params: dict[str, Any]) -> dict[str, Any]:
 def jdp_consume_task() -> int:
     """The scheduled JDP pass (beside or instead of ``jdp_consume``): statuses, then one pass
     over every live shop. Returns the rows read."""
-    from trades.jdp import runner
-
     runner.refresh_all_statuses()
     connections = runner.Connections()
     try:

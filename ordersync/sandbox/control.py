@@ -34,63 +34,55 @@ def handle(world: World, verb: str, path: str, query: str, body: bytes) -> tuple
 
 def _route(world: World, verb: str, path: str, params: dict, data: dict) -> dict:
     parts = path.split("/")[2:]  # after "/_sandbox"
-    route = (verb, "/".join(parts))
-    if route == ("POST", "apps"):
-        return _apps(world, data)
-    if route == ("POST", "sellers"):
-        return _sellers(world, data)
-    if (
-        verb == "POST"
-        and len(parts) == 3
-        and parts[0] == "sellers"
-        and parts[2] == "expire_session"
-    ):
-        return {"expired": world.expire_sessions(_seller(world, unquote(parts[1])).nick)}
-    if verb == "POST" and len(parts) == 3 and parts[0] == "sellers" and parts[2] == "revoke":
-        nick = _seller(world, unquote(parts[1])).nick
-        return world.revoke(nick, data.get("app_key") or None)
-    if route == ("GET", "tmc"):
-        return world.tmc.stats(world.now())
-    if route == ("POST", "jdp/rds"):
-        return _jdp_rds(world, str(data["name"]), str(data["url"]))
-    if route == ("GET", "jdp"):
-        return world.jdp.stats(world)
-    if route == ("POST", "market"):
-        return _market(world, data)
-    if route == ("POST", "faults"):
-        if data.pop("reset", False):
-            world.faults = type(world.faults)()
-        world.set_faults(data)
-        return world.faults.as_dict()
-    if route == ("GET", "faults"):
-        return world.faults.as_dict()
-    if route == ("GET", "oracle/trades"):
-        seller = _seller(world, params.get("nick", ""))
-        return {"trades": _oracle_trades(seller, params.get("fields"))}
-    if route == ("GET", "oracle/presale"):
-        seller = _seller(world, params.get("nick", ""))
-        return presale.ground_truth(seller.by_created)
-    if route == ("GET", "oracle/refunds"):
-        seller = _seller(world, params.get("nick", ""))
-        return {"refunds": _oracle_refunds(seller, params.get("fields"))}
-    if route == ("GET", "stats"):
-        return world.stats()
-    if route == ("GET", "time") or route == ("GET", "clock"):
-        return _time(world)
-    if route == ("POST", "clock"):
-        return _clock(world, data)
-    if route == ("POST", "snapshot"):
-        path = data.get("path") or world.snapshot_path
-        if not path:
-            raise ControlError(400, "give a path, or start the sandbox with --snapshot")
-        world.save(path)
-        return {"saved": path}
-    if route == ("POST", "oauth"):
-        world.oauth_next = {"nick": data.get("nick"), "deny": bool(data.get("deny"))}
-        return dict(world.oauth_next)
-    if route == ("GET", ""):
-        return {"endpoints": ENDPOINTS}
+    route = ROUTES.get((verb, "/".join(parts)))
+    if route is not None:
+        return route(world, params, data)
+    if verb == "POST" and len(parts) == 3 and parts[0] == "sellers" and parts[2] in SELLER_ROUTES:
+        return SELLER_ROUTES[parts[2]](world, _seller(world, unquote(parts[1])), data)
     raise ControlError(404, f"no control endpoint {verb} {path}")
+
+
+def _expire_session(world: World, seller, data: dict) -> dict:
+    return {"expired": world.expire_sessions(seller.nick)}
+
+
+def _revoke(world: World, seller, data: dict) -> dict:
+    return world.revoke(seller.nick, data.get("app_key") or None)
+
+
+def _set_faults(world: World, params: dict, data: dict) -> dict:
+    if data.pop("reset", False):
+        world.faults = type(world.faults)()
+    world.set_faults(data)
+    return world.faults.as_dict()
+
+
+def _trades_truth(world: World, params: dict, data: dict) -> dict:
+    seller = _seller(world, params.get("nick", ""))
+    return {"trades": _oracle_trades(seller, params.get("fields"))}
+
+
+def _refunds_truth(world: World, params: dict, data: dict) -> dict:
+    seller = _seller(world, params.get("nick", ""))
+    return {"refunds": _oracle_refunds(seller, params.get("fields"))}
+
+
+def _presale_truth(world: World, params: dict, data: dict) -> dict:
+    seller = _seller(world, params.get("nick", ""))
+    return presale.ground_truth(seller.by_created)
+
+
+def _snapshot(world: World, params: dict, data: dict) -> dict:
+    path = data.get("path") or world.snapshot_path
+    if not path:
+        raise ControlError(400, "give a path, or start the sandbox with --snapshot")
+    world.save(path)
+    return {"saved": path}
+
+
+def _oauth(world: World, params: dict, data: dict) -> dict:
+    world.oauth_next = {"nick": data.get("nick"), "deny": bool(data.get("deny"))}
+    return dict(world.oauth_next)
 
 
 ENDPOINTS = [
@@ -110,6 +102,32 @@ ENDPOINTS = [
     "POST /_sandbox/oauth",
     "POST /_sandbox/snapshot",
 ]
+
+# (verb, path after /_sandbox/) → handler(world, query parameters, JSON body)
+ROUTES = {
+    ("POST", "apps"): lambda world, params, data: _apps(world, data),
+    ("POST", "sellers"): lambda world, params, data: _sellers(world, data),
+    ("GET", "tmc"): lambda world, params, data: world.tmc.stats(world.now()),
+    ("POST", "jdp/rds"): lambda world, params, data: _jdp_rds(
+        world, str(data["name"]), str(data["url"])
+    ),
+    ("GET", "jdp"): lambda world, params, data: world.jdp.stats(world),
+    ("POST", "market"): lambda world, params, data: _market(world, data),
+    ("POST", "faults"): _set_faults,
+    ("GET", "faults"): lambda world, params, data: world.faults.as_dict(),
+    ("GET", "oracle/trades"): _trades_truth,
+    ("GET", "oracle/refunds"): _refunds_truth,
+    ("GET", "oracle/presale"): _presale_truth,
+    ("GET", "stats"): lambda world, params, data: world.stats(),
+    ("GET", "time"): lambda world, params, data: _time(world),
+    ("GET", "clock"): lambda world, params, data: _time(world),
+    ("POST", "clock"): lambda world, params, data: _clock(world, data),
+    ("POST", "snapshot"): _snapshot,
+    ("POST", "oauth"): _oauth,
+    ("GET", ""): lambda world, params, data: {"endpoints": ENDPOINTS},
+}
+# POST /_sandbox/sellers/<nick>/<action> → handler(world, seller, JSON body)
+SELLER_ROUTES = {"expire_session": _expire_session, "revoke": _revoke}
 
 
 def _apps(world: World, data: dict) -> dict:

@@ -6,6 +6,7 @@ import json
 from functools import cached_property
 
 from django.contrib.admin import ShowFacets
+from django.contrib.admin.views.main import PAGE_VAR
 from django.core.paginator import Paginator
 
 EXACT_COUNT_LIMIT = 10_000  # rows counted exactly; past this the count is PostgreSQL's estimate
@@ -51,8 +52,6 @@ MAX_PAGE = 10**9
 
 
 def requested_page(request) -> int:
-    from django.contrib.admin.views.main import PAGE_VAR
-
     try:
         page = int(request.GET.get(PAGE_VAR, 1))
     except ValueError:

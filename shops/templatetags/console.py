@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import template
 from django.template import Context
 
+from shops.console.one_time import take_secrets
+from shops.console.tenancy import WRITE_ROLES, has_role
 from shops.models import Membership, Shop
 
 register = template.Library()
@@ -28,8 +30,6 @@ def reauth_banner(context: Context) -> dict[str, object]:
 @register.simple_tag(takes_context=True)
 def may_connect(context: Context) -> bool:
     """Whether the user may connect shops (an owner or admin somewhere, or an operator)."""
-    from shops.console.tenancy import WRITE_ROLES, has_role
-
     request = context.get("request")
     return request is not None and has_role(request, None, WRITE_ROLES)
 
@@ -37,8 +37,6 @@ def may_connect(context: Context) -> bool:
 @register.inclusion_tag("admin/shops/one_time_secrets.html", takes_context=True)
 def one_time_secrets(context: Context) -> dict[str, object]:
     """New tokens and secrets, shown on this page and never again (shops/console/one_time.py)."""
-    from shops.console.one_time import take_secrets
-
     request = context.get("request")
     return {"secrets": take_secrets(request) if request is not None else []}
 

@@ -53,6 +53,16 @@ def test_compose_and_image_run_with_debug_off_by_default():
         assert services[name]["env_file"] == [{"path": ".env", "required": True}], name
 
 
+def test_image_copies_every_package_of_the_project():
+    """A package left out of the image is an app the container cannot import at start."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (include,) = re.findall(r"^include = \[(.*)\]$", pyproject, re.MULTILINE)
+    packages = {name.strip(' "*') for name in include.split(",")}
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    assert packages == {"ordersync", "shops", "trades", "tools"}
+    assert packages <= copied
+
+
 def _dockerfile_run(word: str) -> str:
     """The shell command of the Dockerfile's RUN instruction that mentions ``word``."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")

@@ -17,8 +17,9 @@ from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import app_credentials, client_for_shop
 from trades.feed.models import ChangeEvent
 from trades.models import Refund, Trade
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.incremental import sync_shop
-from trades.sync.streams import REFUND_FIELDS, STREAMS, TRADE_FIELDS
+from trades.sync.streams import STREAMS
 from trades.sync.write import write_refunds, write_trades
 
 pytestmark = pytest.mark.django_db(transaction=True)

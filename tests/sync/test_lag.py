@@ -19,8 +19,8 @@ from tests.support.processes import manage
 from trades.feed.changes import Change
 from trades.models import Trade
 from trades.sync import late
+from trades.sync.fields import TRADE_FIELDS
 from trades.sync.incremental import INCREMENTV, _cursor, sync_shop
-from trades.sync.streams import TRADE_FIELDS
 from trades.sync.write import write_trades
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -178,7 +178,7 @@ def test_the_tmc_consumer_counts_what_polling_passed_without_listing(make_shop, 
     shop = make_shop("consumed")
     gateway.control("apps", {"app_key": "app-1", "app_secret": "s3cret", "calls_per_minute": 0})
     consumer = Consumer(shop.app)
-    from trades.tmc.consumer import permit_shops
+    from trades.tmc.permits import permit_shops
 
     permit_shops(shop.app, consumer.client)
     future = timezone.now() + timedelta(minutes=10)

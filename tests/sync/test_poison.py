@@ -165,9 +165,8 @@ def _assert_unresolved_shown(client, shop, count: int) -> None:
     user = User.objects.create_superuser("operator", "op@example.com", "pw")
     client.force_login(user)
     metrics = client.get("/metrics").content.decode()
-    assert (
-        f'ordersync_unresolved_records{{tenant="{shop.tenant.slug}",shop_id="{shop.pk}"' in metrics
-    )
+    labels = f'tenant="{shop.tenant.slug}",shop_id="{shop.pk}"'
+    assert f"ordersync_unresolved_records{{{labels}" in metrics
     line = next(
         line
         for line in metrics.splitlines()

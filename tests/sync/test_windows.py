@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ordersync.taobao.types import PLATFORM_TZ
-from trades.sync.windows import Window, day_slices, narrower, next_window, wider
+from trades.sync.windows import Window, narrower, next_window, wider
 
 T0 = datetime(2026, 11, 11, 0, 0, tzinfo=PLATFORM_TZ)
 MIN = timedelta(minutes=1)
@@ -24,10 +24,3 @@ def test_narrower_and_wider_stay_in_bounds():
     assert narrower(30 * MIN) == 15 * MIN
     assert narrower(MIN) == MIN
     assert wider(20 * MIN, 30 * MIN) == 30 * MIN
-
-
-def test_day_slices_cover_the_span_without_gaps():
-    slices = day_slices(T0, T0 + timedelta(days=2, hours=5))
-    assert slices[0].start == T0 and slices[-1].end == T0 + timedelta(days=2, hours=5)
-    assert all(a.end == b.start for a, b in zip(slices, slices[1:], strict=False))
-    assert all(s.end - s.start <= timedelta(days=1) for s in slices)

@@ -12,7 +12,8 @@ from django.db import connection
 from ordersync.taobao.types import PLATFORM_TZ
 from trades.feed.models import ChangeEvent
 from trades.sync.incremental import sync_shop
-from trades.tmc.consumer import Consumer, PullResult
+from trades.tmc.consumer import Consumer
+from trades.tmc.stats import PullResult
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from tests.support.oracle import assert_matches_oracle, trades_current
 from tests.support.waiting import wait_until
 from trades.feed.changes import read_changes
 from trades.sync.incremental import sync_shop
-from trades.tmc.consumer import counters
+from trades.tmc.stats import counters
 
 from .conftest import (
     freshness,

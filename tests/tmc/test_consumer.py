@@ -15,8 +15,10 @@ from shops.top import client_for_shop
 from tests.support.clock import advance
 from tests.support.waiting import wait_until
 from trades.models import Refund, Trade
-from trades.tmc.consumer import Consumer, counters, permit_shops
+from trades.tmc.consumer import Consumer
 from trades.tmc.models import TmcShop
+from trades.tmc.permits import permit_shops
+from trades.tmc.stats import counters
 
 from .conftest import drain, platform, running
 
@@ -98,7 +100,8 @@ def test_confirm_lag_and_shop_freshness_are_in_metrics(make_shop, consumer, gate
     row = TmcShop.objects.get(shop=shop)
     fresh = metric(
         text,
-        f'ordersync_tmc_shop_freshness_seconds{{tenant="{shop.tenant.slug}",shop_id="{shop.pk}",shop="metered"}}',
+        "ordersync_tmc_shop_freshness_seconds"
+        f'{{tenant="{shop.tenant.slug}",shop_id="{shop.pk}",shop="metered"}}',
     )
     assert fresh == row.freshness_seconds and 0 <= fresh < 30
     assert row.last_change_modified == max(t.modified for t in Trade.objects.filter(shop=shop))

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from ordersync.taobao import api
 from ordersync.taobao.errors import TopError
 from ordersync.taobao.types import PLATFORM_TZ
-from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 
 
 def naive_sync(client, session: str, start: datetime, store: dict[int, dict]) -> datetime:

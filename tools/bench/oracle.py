@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from ordersync.sandbox.fields import refund_content, trade_content
 from ordersync.taobao.types import parse_time
 from trades.models import Refund, Trade
-from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 
 
 @dataclass(frozen=True)

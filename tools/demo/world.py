@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from shops.actions import JOB_TASKS, onboard_shop, queue_job
+from shops.actions import onboard_shop, queue_job
+from shops.jobs import JOB_TASKS
 from shops.models import Checkpoint, Membership, Shop, Tenant, TopApp
 
 APP_KEY, APP_SECRET = "demo-app", "demo-app-secret"

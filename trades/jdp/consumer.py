@@ -32,9 +32,9 @@ from ordersync.taobao.types import PLATFORM_TZ
 from shops.models import Checkpoint, Shop
 from trades.jdp import rds
 from trades.jdp.models import JdpShop
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.locks import run_lock
 from trades.sync.poison import SetAside
-from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.write import write_refunds, write_trades
 
 EPOCH = datetime(2000, 1, 1, tzinfo=PLATFORM_TZ)  # before any pushed row

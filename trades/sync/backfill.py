@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
@@ -26,11 +27,13 @@ from ordersync.taobao.types import format_time, parse_time, require_time
 from shops.models import SYNCED_STREAMS, Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.sync import locks, runs
+from trades.sync.fields import TRADE_FIELDS
 from trades.sync.incremental import complete_page, read_window
 from trades.sync.poison import REFUND_SET_ASIDE, SetAside
 from trades.sync.reading import WindowTooLarge, prefetched, read_forward
-from trades.sync.streams import REFUNDS, TRADE_FIELDS
+from trades.sync.streams import REFUNDS
 from trades.sync.windows import Window, narrower
+from trades.sync.write import write_trades
 
 DAY = timedelta(days=1)
 
@@ -285,13 +288,9 @@ def _write_page(
     counters: runs.Counters,
     set_aside: SetAside,
 ) -> None:
-    from trades.sync.write import write_trades
-
     items = complete_page(shop, client, set_aside.drop_malformed(items, "tid"), set_aside)
     result = write_trades(shop, items)
-    counters.pages += 1
-    counters.trades_seen += result.seen
-    counters.trades_written += result.written
+    counters.count_written(result)
 
 
 def _backfill_refunds(
@@ -328,8 +327,6 @@ def _backfill_refunds(
 @transaction.atomic
 def _finish(shop: Shop) -> None:
     checkpoint = _lock(shop)
-    from django.utils import timezone
-
     checkpoint.progress = {**checkpoint.progress, "finished_at": format_time(timezone.now())}
     checkpoint.last_success_at = timezone.now()
     checkpoint.consecutive_failures = 0

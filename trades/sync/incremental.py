@@ -47,6 +47,7 @@ from shops.top import client_for_shop
 from trades.feed.changes import Change
 from trades.models import Refund, Trade
 from trades.sync import late, locks, runs
+from trades.sync.fields import TRADE_FIELDS
 from trades.sync.late import MODIFIED, VISIBLE
 from trades.sync.poison import SetAside
 from trades.sync.reading import (
@@ -56,7 +57,7 @@ from trades.sync.reading import (
     complete_trades,
     read_backward,
 )
-from trades.sync.streams import STREAMS, TRADE_FIELDS, Stream
+from trades.sync.streams import STREAMS, Stream
 from trades.sync.windows import MIN_WIDTH, Window, narrower, next_window, wider
 from trades.sync.write import stored_whole
 
@@ -402,9 +403,7 @@ def read_window(
         result = spec.write(shop, items, client=client, channel="polling")
         if watch is not None:
             watch.saw(keys, result.changes)
-        counters.pages += 1
-        counters.trades_seen += result.seen
-        counters.trades_written += result.written
+        counters.count_written(result)
     return rows
 
 

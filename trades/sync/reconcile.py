@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -39,9 +39,10 @@ from shops.models import Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.models import ReconcileReport, Refund, Trade
 from trades.sync import locks, runs
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.poison import REFUND_SET_ASIDE, SET_ASIDE, unresolved_slot
 from trades.sync.reading import read_backward, read_forward
-from trades.sync.streams import REFUND_FIELDS, TRADE_FIELDS, refunds_receive_get
+from trades.sync.streams import refunds_receive_get
 from trades.sync.write import WriteResult, malformed, write_refunds, write_trades
 from trades.webhooks.events import emit_found_missing
 
@@ -274,55 +275,23 @@ def _local(shop: Shop, tids: Iterable[int]) -> dict[int, datetime]:
 def _compare(
     shop: Shop, client: TopClient, start: datetime, end: datetime, counters: runs.Counters
 ) -> ReconcileReport:
-    types = ",".join(settings.SYNC_TRADE_TYPES)
+    """The day's trades (by created) on the platform against ours; repair the difference."""
     sold = partial(
         api.trades_sold_get,
         client,
         shop.session_key,
         start_created=start,
         end_created=end - timedelta(seconds=1),  # both bounds are inclusive
-        type=types,
+        type=",".join(settings.SYNC_TRADE_TYPES),
     )
     platform_count = sold(fields="tid", page_size=1, use_has_next=False).total_results or 0
     local_count = Trade.objects.filter(
         shop=shop, created__gte=start, created__lt=end, type__in=settings.SYNC_TRADE_TYPES
     ).aggregate(n=Count("id"))["n"]
-
-    platform: dict[int, datetime] = {}
-    if platform_count != local_count:
-        fetch = partial(sold, fields=LISTING_FIELDS, page_size=100, use_has_next=True)
-        for items in read_forward(lambda page_no: fetch(page_no=page_no)):
-            platform.update({t["tid"]: _modified(t) for t in items if t.get("tid")})
+    platform = _listed_by_created(sold) if platform_count != local_count else {}
     if end > start:
-        changed = partial(
-            api.trades_sold_increment_get,
-            client,
-            shop.session_key,
-            start_modified=start,
-            end_modified=end,
-            fields=LISTING_FIELDS,
-            page_size=100,
-            type=types,
-        )
-        pages = read_backward(
-            lambda page_no, start_at, size: changed(
-                page_no=page_no, start_modified=start_at, page_size=size
-            ),
-            start=start,
-            page_size=100,
-            split_threshold=10**9,  # a reconcile reads the whole day, however large
-        )
-        for items in pages:
-            for t in items:
-                if t.get("tid"):
-                    modified = _modified(t)
-                    platform[t["tid"]] = max(modified, platform.get(t["tid"], modified))
-
-    local = _local(shop, platform)
-    missing = sorted(tid for tid in platform if tid not in local)
-    stale = sorted(
-        tid for tid, modified in platform.items() if tid in local and local[tid] < modified
-    )
+        _add_listed_by_modified(platform, shop, client, start, end)
+    missing, stale = _differences(shop, platform)
     fetched, fixed = _repair(shop, client, missing + stale, counters)
     return ReconcileReport(
         tenant_id=shop.tenant_id,
@@ -340,6 +309,69 @@ def _compare(
             "not_found": sorted(set(missing + stale) - fetched)[:DETAIL_LIMIT],
         },
     )
+
+
+def _listed_by_created(sold: Callable[..., api.Page]) -> dict[int, datetime]:
+    """Every trade the platform lists as created in the day: tid → modified."""
+    fetch = partial(sold, fields=LISTING_FIELDS, page_size=100, use_has_next=True)
+    platform: dict[int, datetime] = {}
+    for items in read_forward(lambda page_no: fetch(page_no=page_no)):
+        platform.update({t["tid"]: _modified(t) for t in items if t.get("tid")})
+    return platform
+
+
+def _add_listed_by_modified(
+    platform: dict[int, datetime], shop: Shop, client: TopClient, start: datetime, end: datetime
+) -> None:
+    """Add the trades modified in the day (created any time), keeping each one's newest
+    ``modified``."""
+    changed = partial(
+        api.trades_sold_increment_get,
+        client,
+        shop.session_key,
+        start_modified=start,
+        end_modified=end,
+        fields=LISTING_FIELDS,
+        page_size=100,
+        type=",".join(settings.SYNC_TRADE_TYPES),
+    )
+    _keep_newest(platform, "tid", _whole_day_backward(changed, start))
+
+
+def _whole_day_backward(
+    listing: Callable[..., api.Page], start: datetime, **options: Any
+) -> Iterator[list[dict[str, Any]]]:
+    """Every page of ``listing`` from ``start`` to its end, read backward like the sync."""
+    return read_backward(
+        lambda page_no, start_at, size: listing(
+            page_no=page_no, start_modified=start_at, page_size=size
+        ),
+        start=start,
+        page_size=100,
+        split_threshold=10**9,  # a reconcile reads the whole day, however large
+        **options,
+    )
+
+
+def _keep_newest(
+    platform: dict[int, datetime], key: str, pages: Iterable[list[dict[str, Any]]]
+) -> None:
+    """Add each listed record's ``modified`` under its ``key``, the newest when listed twice."""
+    for items in pages:
+        for record in items:
+            if record.get(key):
+                modified = _modified(record)
+                platform[record[key]] = max(modified, platform.get(record[key], modified))
+
+
+def _differences(shop: Shop, platform: dict[int, datetime]) -> tuple[list[int], list[int]]:
+    """The tids we lack, and those we hold in an older version than the platform's."""
+    local = _local(shop, platform)
+    missing = sorted(tid for tid in platform if tid not in local)
+    stale = sorted(
+        tid for tid, modified in platform.items() if tid in local and local[tid] < modified
+    )
+    return missing, stale
 
 
 def _compare_refunds(
@@ -363,20 +395,9 @@ def _compare_refunds(
             fields=REFUND_LISTING_FIELDS,
             page_size=100,
         )
-        pages = read_backward(
-            lambda page_no, start_at, size: listing(
-                page_no=page_no, start_modified=start_at, page_size=size
-            ),
-            start=start,
-            page_size=100,
-            split_threshold=10**9,  # a reconcile reads the whole day, however large
-            by_modified=False,  # the refund list's order is not documented
-        )
-        for items in pages:
-            for r in items:
-                if r.get("refund_id"):
-                    modified = _modified(r)
-                    platform[r["refund_id"]] = max(modified, platform.get(r["refund_id"], modified))
+        # the refund list's order is not documented
+        pages = _whole_day_backward(listing, start, by_modified=False)
+        _keep_newest(platform, "refund_id", pages)
     local_count = Refund.objects.filter(shop=shop, modified__gte=start, modified__lt=end).aggregate(
         n=Count("id")
     )["n"]
@@ -435,7 +456,6 @@ def _repair(
             fetched.add(value)
         # detail answers: always current
         result = write(shop, batch, current=True, channel="reconcile")
-        counters.trades_seen += result.seen
-        counters.trades_written += result.written
+        counters.count_written(result, pages=0)
         fixed.update(change.key for change in result.changes)
     return fetched, fixed

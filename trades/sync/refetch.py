@@ -21,8 +21,9 @@ from shops.models import Shop, SyncRun
 from shops.refetch import check_window
 from shops.top import client_for_shop
 from trades.sync import runs
+from trades.sync.fields import TRADE_FIELDS
 from trades.sync.incremental import read_split
-from trades.sync.streams import STREAMS, TRADE_FIELDS
+from trades.sync.streams import STREAMS
 from trades.sync.windows import Window
 from trades.sync.write import malformed, write_trades
 

@@ -23,6 +23,7 @@ from shops.models import Checkpoint, Shop, SyncRun
 from trades.models import Trade
 from trades.sync.poison import TradesNotFound, count_not_found
 from trades.sync.windows import narrower
+from trades.sync.write import WriteResult
 
 log = logging.getLogger("ordersync.sync")
 RATE_SPANS = (timedelta(minutes=10), timedelta(hours=1))  # see changed_per_hour
@@ -46,6 +47,12 @@ class Counters:
     )  # poison records left to reconcile
     late_arrivals: int = 0  # changes found behind a window end already passed
     notes: list[str] = field(default_factory=list)  # what the run did out of the ordinary
+
+    def count_written(self, result: WriteResult, pages: int = 1) -> None:
+        """A page (or, with ``pages=0``, a batch of details) went through the write path."""
+        self.pages += pages
+        self.trades_seen += result.seen
+        self.trades_written += result.written
 
 
 def start_run(shop: Shop, stream: str, kind: str) -> SyncRun:

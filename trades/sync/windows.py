@@ -43,13 +43,3 @@ def narrower(width: timedelta) -> timedelta:
 def wider(width: timedelta, limit: timedelta) -> timedelta:
     """Twice the width, up to ``limit``: windows grow back when the shop is quiet again."""
     return min(limit, width * 2)
-
-
-def day_slices(start: datetime, end: datetime) -> list[Window]:
-    """Consecutive windows of at most one day covering ``[start, end)``, oldest first."""
-    slices, cursor = [], start
-    while cursor < end:
-        step = min(end, cursor + timedelta(days=1))
-        slices.append(Window(cursor, step))
-        cursor = step
-    return slices

@@ -23,7 +23,6 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -39,6 +38,7 @@ from shops.top import client_for_shop
 from trades.db import binary_cursor
 from trades.feed.changes import Change, record_changes
 from trades.presale import stages
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 
 # column: (postgres array type, value from the wire record)
 Columns = dict[str, tuple[str, Callable[[dict[str, Any]], Any]]]
@@ -172,14 +172,10 @@ class Entity:
 
 
 def _fullinfo(client: TopClient, shop: Shop, tid: int) -> dict[str, Any]:
-    from trades.sync.streams import TRADE_FIELDS  # streams imports this module
-
     return api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
 
 
 def _refund(client: TopClient, shop: Shop, refund_id: int) -> dict[str, Any]:
-    from trades.sync.streams import REFUND_FIELDS
-
     return api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
 
 
@@ -386,7 +382,3 @@ def stored_whole(shop: Shop, entries: list[dict[str, Any]]) -> dict[int, dict[st
             ],
         )
         return {tid: json.loads(payload) for tid, payload in cursor.fetchall()}
-
-
-def platform_modified(record: dict[str, Any]) -> datetime | None:
-    return parse_time(record.get("modified"))

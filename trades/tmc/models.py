@@ -11,7 +11,7 @@ class TmcStat(models.Model):
     """One counter of the TMC consumers of an app, summed over every consumer process.
 
     Names: ``messages:<outcome>``, ``fetches:<kind>``, ``confirm_lag_seconds:sum|count``,
-    ``freshness_seconds:sum|count`` (see ``trades/tmc/consumer.py``).
+    ``freshness_seconds:sum|count`` (see ``trades/tmc/stats.py``).
     """
 
     app_key = models.CharField(max_length=64)

@@ -20,6 +20,9 @@ from functools import partial
 from django.conf import settings
 from django.db import connection, transaction
 
+# looked up at each call (tasks.async_task): tests replace django_q's one in one place
+from django_q import tasks
+
 from trades.feed.models import ChangeEvent
 from trades.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -96,10 +99,8 @@ def emit(tenant_id: int, type: str, data: dict, shop_id: int | None = None) -> l
 def queue_deliveries(delivery_ids: Iterable[int], not_before: float | None = None) -> None:
     """Hand deliveries to the workers in batches of ``WEBHOOKS_BATCH_SIZE``; a task with
     ``not_before`` (epoch seconds) waits for it before it claims them."""
-    from django_q.tasks import async_task
-
     ids = list(delivery_ids)
     size = settings.WEBHOOKS_BATCH_SIZE
     for start in range(0, len(ids), size):
         batch = ids[start : start + size]
-        async_task(DELIVER_TASK, batch, not_before, task_name="deliver-webhooks")
+        tasks.async_task(DELIVER_TASK, batch, not_before, task_name="deliver-webhooks")

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from trades.api.filters import EnumField
 from trades.webhooks.catalog import EVENT_CHOICES, SUBSCRIBABLE_CHOICES
+from trades.webhooks.endpoints import secret_expiries
 from trades.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.webhooks.payload import with_string_ids
 
@@ -95,8 +96,6 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.DateTimeField(allow_null=True)))
     def get_secrets_expire_at(self, endpoint: WebhookEndpoint) -> list[str | None]:
-        from trades.webhooks.endpoints import secret_expiries
-
         field = serializers.DateTimeField()
         return [field.to_representation(at) if at else None for at in secret_expiries(endpoint)]
 

@@ -39,12 +39,17 @@ class Command(BaseCommand):
                     f"  seller {seller['nick']}  user_id {seller['user_id']}  "
                     f"session {seller['session']}"
                 )
-        saving = ", saving the world" if sandbox.snapshot else ""
-        self.stdout.write(f"Ctrl-C (or SIGTERM) to stop{saving}.")
-        self.stdout.flush()
-        # SIGTERM stops as Ctrl-C does: with --snapshot, the world is saved first
+        # SIGTERM stops as Ctrl-C does: with --snapshot, the world is saved first. Both are
+        # handled from before the ready line on: a caller may stop the sandbox as soon as it
+        # reads that line.
         signal.signal(signal.SIGTERM, _interrupt)
-        sandbox.serve_forever()
+        saving = ", saving the world" if sandbox.snapshot else ""
+        try:
+            self.stdout.write(f"Ctrl-C (or SIGTERM) to stop{saving}.")
+            self.stdout.flush()
+            sandbox.serve_forever()
+        except KeyboardInterrupt:  # stopped before serving began
+            sandbox.stop()
         if sandbox.snapshot:
             self.stdout.write(f"Saved the world to {sandbox.snapshot}.")
 

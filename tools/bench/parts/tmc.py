@@ -20,8 +20,9 @@ from tools.bench.world import BenchWorld
 from trades.feed.models import ChangeEvent
 from trades.models import Trade
 from trades.sync.incremental import sync_shop
-from trades.tmc.consumer import Consumer, counters
+from trades.tmc.consumer import Consumer
 from trades.tmc.models import TmcStat
+from trades.tmc.stats import counters
 
 
 class Part(BaseCommand):

@@ -1,10 +1,12 @@
 """``manage.py bench [part]``: every benchmark of ordersync behind one command.
 
 With no part, the report: the parts named by ``--only`` (naive, double11, backfill, scheduler,
-api, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``. With a part,
-that benchmark alone, printing its figures: ``bench sync``, ``bench tmc``, ``bench jdp``,
-``bench api``, ``bench webhooks``, ``bench ratelimit``, ``bench sandbox``, ``bench presale``
-(``bench PART --help`` for its flags). Figures, never assertions.
+api, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``. ``bench naive``
+(or ``bench chaos``), ``bench double11``, ``bench backfill`` and ``bench scheduler`` are one
+part of that report, written the same way. The other parts run one benchmark alone and print
+its figures: ``bench sync``, ``bench tmc``, ``bench jdp``, ``bench api``, ``bench webhooks``,
+``bench ratelimit``, ``bench sandbox``, ``bench presale`` (``bench PART --help`` for its
+flags). Figures, never assertions.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ PARTS: dict[str, type[BaseCommand]] = {
     "sandbox": sandbox.Part,
     "presale": presale.Part,
 }
+# parts of the report that are a command of their own only there: name → aliases
+REPORT_PARTS = {"naive": ["chaos"], "double11": [], "backfill": [], "scheduler": []}
 
 
 class Command(BaseCommand):
@@ -31,6 +35,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         report.Part().add_arguments(parser)
         parts = parser.add_subparsers(dest="part", metavar="part", required=False)
+        for name, aliases in REPORT_PARTS.items():
+            helps = f"the report's {name} part alone (as --only {name})"
+            part = parts.add_parser(name, aliases=aliases, help=helps, description=helps)
+            report.Part().add_arguments(part)
+            part.set_defaults(only=name)
         for name, part in PARTS.items():
             part().add_arguments(parts.add_parser(name, help=part.help, description=part.help))
 

@@ -11,7 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from shops.models import TopApp
-from trades.tmc.consumer import Consumer, check_group
+from trades.tmc.consumer import Consumer
+from trades.tmc.permits import check_group
 
 log = logging.getLogger(__name__)
 

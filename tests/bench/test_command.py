@@ -1,0 +1,50 @@
+"""``manage.py bench``: one command whose parts take the flags of the commands they replaced."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from django.core.management import call_command
+
+from tools.management.commands.bench import Command
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def parse(*args: str) -> dict:
+    return vars(Command().create_parser("manage.py", "bench").parse_args(args))
+
+
+def test_no_part_is_the_report_with_its_flags():
+    opts = parse("--quick", "--only", "naive", "--chaos-seconds", "6")
+    assert opts["part"] is None and opts["quick"] and opts["only"] == "naive"
+    assert opts["chaos_seconds"] == 6 and opts["json"] == "docs/benchmarks.json"
+
+
+def test_a_part_of_the_report_runs_alone_under_its_name_or_alias():
+    for name in ("naive", "chaos"):
+        opts = parse(name, "--quick", "--chaos-seconds", "6")
+        assert opts["only"] == "naive" and opts["quick"] and opts["chaos_seconds"] == 6
+    assert parse("backfill", "--backfill-sizes", "100")["only"] == "backfill"
+
+
+def test_each_part_reads_the_flags_of_the_command_it_replaced():
+    assert parse("ratelimit", "--budget=30", "--json")["budget"] == 30
+    assert parse("sync", "--backfill-trades", "50", "--runs", "2")["backfill_trades"] == 50
+    assert parse("tmc", "--drop", "0.5")["drop"] == 0.5
+    assert parse("api", "--trades", "10", "--skip-http")["skip_http"]
+    assert parse("webhooks", "--events", "10")["events"] == 10
+    assert parse("sandbox", "--spread", "3600")["spread"] == 3600
+
+
+def test_the_sandbox_part_prints_its_figures(capsys):
+    call_command("bench", "sandbox", "--seconds", "1", "--clients", "1", "--trades", "200")
+    assert "list calls of 100 trades in 1 s from 1 client processes" in capsys.readouterr().out
+
+
+def test_render_rewrites_the_page_from_the_figures_unchanged(tmp_path):
+    for name in ("benchmarks.json", "benchmarks.md"):
+        shutil.copy(DOCS / name, tmp_path / name)
+    call_command("bench", "--render", "--json", str(tmp_path / "benchmarks.json"))
+    assert (tmp_path / "benchmarks.md").read_text() == (DOCS / "benchmarks.md").read_text()

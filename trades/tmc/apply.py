@@ -1,0 +1,270 @@
+"""One pull's messages for one shop: fetch what they point at, write it, name each outcome.
+
+A message is only a hint ("trade T changed"), so the messages of a pull are collapsed per
+trade and per refund, each is fetched once in its current state and written through the sync
+engine's write path in one transaction. The consumer confirms a message only after that
+transaction committed (see :mod:`trades.tmc.consumer`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from ordersync.taobao import api
+from ordersync.taobao.api import TmcMessage
+from ordersync.taobao.client import TopClient
+from ordersync.taobao.errors import InvalidRequest, SessionInvalid, TopError
+from ordersync.taobao.store import close_state_connection
+from ordersync.taobao.types import parse_time
+from shops.actions import mark_needs_reauth
+from shops.models import Shop
+from shops.top import client_for_shop
+from trades.sync import late
+from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
+from trades.sync.write import write_refunds, write_trades
+from trades.tmc.permits import forget_permit
+from trades.tmc.stats import PullResult, note_freshness
+
+log = logging.getLogger("trades.tmc")
+
+TRADE_PREFIX = "taobao_trade_"
+REFUND_PREFIX = "taobao_refund_"
+AUTH_CANCEL = "taobao_top_AuthCancel"
+MAX_SETTLE_WAIT = 3.0  # a publish time far ahead of our clock must not stall the consumer
+
+# What became of a message (the ``outcome`` label of ordersync_tmc_messages_total).
+WRITTEN = "written"  # its trade/refund was fetched and written (or already current)
+COLLAPSED = "collapsed"  # another message for the same trade/refund in the pull covered it
+NOT_FOUND = "not_found"  # the platform no longer shows the trade/refund
+FILTERED = "filtered"  # a trade type the sync does not keep (SYNC_TRADE_TYPES)
+UNKNOWN_SELLER = "unknown_seller"  # no shop of this app for the seller
+INACTIVE_SHOP = "inactive_shop"  # the shop is paused or needs re-authorisation
+AUTH_CANCEL_OUTCOME = "auth_cancel"
+SESSION_INVALID = "session_invalid"  # the fetch found the session dead: shop → needs_reauth
+IGNORED = "ignored"  # a topic the consumer has no use for
+FAILED = "failed"  # fetch or write failed: left unconfirmed, the platform sends it again
+
+NOT_THERE = object()  # a fetch answered "no such trade/refund"
+
+
+@dataclass
+class ShopWork:
+    """The messages of one pull for one shop, collapsed per trade and per refund."""
+
+    shop: Shop
+    trades: dict[int, list[TmcMessage]] = field(default_factory=lambda: defaultdict(list))
+    refunds: dict[int, list[TmcMessage]] = field(default_factory=lambda: defaultdict(list))
+
+    def messages(self) -> set[int]:
+        ids = {m.id for ms in self.trades.values() for m in ms}
+        return ids | {m.id for ms in self.refunds.values() for m in ms}
+
+
+def triage(message: TmcMessage, shop: Shop | None, work: dict) -> str | None:
+    """File ``message`` under its shop's work; or return the outcome of a message that
+    needs no fetch (it is confirmed as it is)."""
+    if message.topic == AUTH_CANCEL:
+        if shop is not None:
+            forget_permit(shop)
+            mark_needs_reauth(shop, "taobao_top_AuthCancel: the seller revoked the app")
+        return AUTH_CANCEL_OUTCOME
+    if shop is None:
+        return UNKNOWN_SELLER
+    if shop.status != Shop.Status.ACTIVE:
+        return INACTIVE_SHOP
+    content = message.content
+    tid = _int(content.get("tid"))
+    if message.topic.startswith(REFUND_PREFIX) and _int(content.get("refund_id")):
+        item = work.setdefault(shop.pk, ShopWork(shop))
+        item.refunds[_int(content["refund_id"])].append(message)
+        if tid:  # a refund step changes its trade's sub-order too
+            item.trades[tid].append(message)
+        return None
+    if message.topic.startswith(TRADE_PREFIX) and tid:
+        work.setdefault(shop.pk, ShopWork(shop)).trades[tid].append(message)
+        return None
+    return IGNORED
+
+
+def apply_shop(client: TopClient, item: ShopWork, result: PullResult) -> None:
+    """Fetch, write and count what the messages of ``item`` point at; ``client`` is the
+    app's (one client per app: one limiter, one platform clock)."""
+    shop = item.shop
+    try:
+        trades = fetch_all(client, shop, "trade", list(item.trades), result)
+        refunds = fetch_all(client, shop, "refund", list(item.refunds), result)
+    except SessionInvalid as error:
+        forget_permit(shop)
+        mark_needs_reauth(shop, f"TMC fetch: {error}")
+        settle(result, SESSION_INVALID, item.messages())
+        return
+    try:
+        written = _write(shop, trades, refunds)
+    except Exception:
+        log.exception("TMC write for shop %s failed; its messages come back", shop.pk)
+        settle(result, FAILED, item.messages())
+        return
+    # committed: from here on the messages may be confirmed
+    _note_written(client, shop, written, result)
+    _count_outcomes(item, trades, refunds, result)
+
+
+def _write(shop: Shop, trades: dict, refunds: dict) -> list:
+    """Write the fetched records the sync keeps in one transaction; return the changes."""
+    keep = [t for t in trades.values() if isinstance(t, dict) and _kept_type(t)]
+    with transaction.atomic():
+        written = write_trades(shop, keep, current=True).changes
+        written += write_refunds(
+            shop, [r for r in refunds.values() if isinstance(r, dict)], current=True
+        ).changes
+    return written
+
+
+def _note_written(client: TopClient, shop: Shop, written: list, result: PullResult) -> None:
+    """Tell the polling side what TMC brought in, and how fresh it was."""
+    late.note_pushed(shop, written)  # changes a polling window passed without listing
+    now = client.clock.now()
+    result.freshness += [(now - c.modified).total_seconds() for c in written]
+    if written:
+        newest = max(c.modified for c in written)
+        note_freshness(shop, newest, (now - newest).total_seconds())
+
+
+def _count_outcomes(item: ShopWork, trades: dict, refunds: dict, result: PullResult) -> None:
+    """Each message's outcome, to be confirmed; those whose fetch failed come back."""
+    failed = {m.id for key, ms in item.trades.items() if trades[key] is None for m in ms}
+    failed |= {m.id for key, ms in item.refunds.items() if refunds[key] is None for m in ms}
+    for message_id, outcome in outcomes(item, trades, refunds).items():
+        if message_id not in failed:
+            result.outcomes[outcome] += 1
+            result.confirmed.append(message_id)
+    if failed:
+        result.outcomes[FAILED] += len(failed)
+
+
+def outcomes(item: ShopWork, trades: dict, refunds: dict) -> dict[int, str]:
+    """The outcome of each message of ``item`` (first message per key: its fetch's)."""
+    outcomes: dict[int, str] = {}
+    for groups, fetched in ((item.trades, trades), (item.refunds, refunds)):
+        for key, messages in groups.items():
+            value = fetched[key]
+            first = (
+                NOT_FOUND
+                if value is NOT_THERE
+                else FILTERED
+                if isinstance(value, dict) and "tid" in value and not _kept_type(value)
+                else WRITTEN
+            )
+            for index, message in enumerate(messages):
+                outcome = first if index == 0 else COLLAPSED
+                # a refund message also filed under its trade keeps its refund outcome
+                if outcomes.get(message.id) not in (None, COLLAPSED):
+                    continue
+                outcomes[message.id] = outcome
+    return outcomes
+
+
+def settle(result: PullResult, outcome: str, ids: set[int]) -> None:
+    result.outcomes[outcome] += len(ids)
+    if outcome != FAILED:
+        result.confirmed += sorted(ids)
+
+
+def fetch_all(
+    client: TopClient, shop: Shop, kind: str, keys: list[int], result: PullResult
+) -> dict[int, object]:
+    """Fetch each key: the record, NOT_THERE, or None when the fetch failed.
+
+    Up to ``TMC_FETCH_CONCURRENCY`` threads, each fetching a share of the keys and closing
+    its database connection (the limiter's) when done."""
+    fetch = _fetch_trade if kind == "trade" else _fetch_refund
+    client = client_for_shop(shop, client)  # the shared budget is fair between shops
+
+    def one(key: int):
+        try:
+            return _settled(fetch, client, shop, key, result)
+        except SessionInvalid:
+            raise
+        except InvalidRequest as error:  # no such trade/refund (any more)
+            log.info("TMC %s %s of shop %s: %s", kind, key, shop.pk, error)
+            return NOT_THERE
+        except TopError as error:
+            log.warning("TMC fetch of %s %s (shop %s) failed: %s", kind, key, shop.pk, error)
+            return None
+
+    def share(chunk: list[int]) -> list[tuple[int, object]]:
+        try:
+            return [(key, one(key)) for key in chunk]
+        finally:
+            close_state_connection()
+
+    if not keys:
+        return {}
+    result.fetches[kind] += len(keys)
+    threads = min(settings.TMC_FETCH_CONCURRENCY, len(keys))
+    chunks = [keys[i::threads] for i in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        return dict(pair for pairs in pool.map(share, chunks) for pair in pairs)
+
+
+def _settled(fetch, client: TopClient, shop: Shop, key: int, result: PullResult):
+    """Fetch a record whose ``modified`` second is over (see :func:`settle_wait`); None
+    if it keeps changing (its messages come back later)."""
+    for _ in range(3):
+        asked_at = client.clock.now()
+        record = fetch(client, shop, key)
+        wait = settle_wait(parse_time(record.get("modified")), asked_at)
+        if wait <= 0:
+            return record
+        result.refetches.append(key)
+        time.sleep(min(wait, MAX_SETTLE_WAIT))
+    return None
+
+
+def _fetch_trade(client: TopClient, shop: Shop, tid: int) -> dict:
+    return api.trade_fullinfo_get(client, shop.session_key, tid, TRADE_FIELDS)
+
+
+def _fetch_refund(client: TopClient, shop: Shop, refund_id: int) -> dict:
+    return api.refund_get(client, shop.session_key, refund_id, REFUND_FIELDS)
+
+
+def settle_wait(modified: datetime | None, now: datetime) -> float:
+    """Seconds until the platform second of ``modified`` is surely over.
+
+    ``modified`` has one-second resolution and the write path only replaces a row by a
+    strictly newer ``modified``. Two changes of a trade within one second share it, so if
+    we stored the first, the second could never replace it (and polling, reading it later
+    with the same ``modified``, could not either). So a record is only taken once its second
+    has passed: ``modified`` + 1 s, plus ``TMC_SETTLE_MARGIN_SECONDS`` for the error of our
+    estimate of platform time."""
+    if modified is None:
+        return 0.0
+    ready = modified.timestamp() + 1.0 + settings.TMC_SETTLE_MARGIN_SECONDS
+    return ready - now.timestamp()
+
+
+def trade_key(message: TmcMessage) -> int | None:
+    """The tid a trade or refund message is about (None for other topics)."""
+    if message.topic.startswith((TRADE_PREFIX, REFUND_PREFIX)):
+        return _int(message.content.get("tid"))
+    return None
+
+
+def _kept_type(trade: dict) -> bool:
+    return (trade.get("type") or "") in settings.SYNC_TRADE_TYPES
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
