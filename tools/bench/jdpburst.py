@@ -14,9 +14,13 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
 
 from tools.bench.oracle import KINDS, compare_shop, lost
 from trades.sync.incremental import sync_shop
@@ -75,13 +79,37 @@ def safety_poll(shop, run: Run) -> None:
     run.polls += 1
 
 
+def scale_polling(scale: float) -> None:
+    """The polling's own windows shrink with the run's clock: overlap and sweep."""
+    for name in ("SYNC_OVERLAP_SECONDS", "SYNC_SWEEP_SECONDS", "SYNC_SWEEP_PERIOD_SECONDS"):
+        setattr(settings, name, max(1, round(getattr(settings, name) / scale)))
+
+
+class Poller(threading.Thread):
+    """The safety polling beside the consumer: a pass every ``every`` seconds."""
+
+    def __init__(self, shop, run: Run, every: float) -> None:
+        super().__init__(daemon=True)
+        self.shop, self.run_, self.every = shop, run, every
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stop.wait(self.every):
+                safety_poll(self.shop, self.run_)
+        finally:
+            connection.close()
+
+
 def double11(sandbox, shop, opts, say) -> tuple[Run, list]:
     """The run; return it and the oracle's diffs at the end."""
     sandbox.control("faults", {**FAULTS, "jdp_push_per_second": opts["push_per_second"]})
     run, rng = Run(), random.Random(11)
     consumer = Consumer(shop.pk, Path(opts["log"]), opts["batch"])
     poll_every = opts["safety_poll_minutes"] * 60 / opts["scale"]
+    scale_polling(opts["scale"])
     safety_poll(shop, run)  # the cursor starts before the burst
+    poller = Poller(shop, run, poll_every)
     consumer.start()
     say(
         f"burst of {opts['trades']:,} trades, market on {opts['market_seconds']:.0f}s, "
@@ -92,17 +120,20 @@ def double11(sandbox, shop, opts, say) -> tuple[Run, list]:
     started = time.monotonic()
     sandbox.control("market", {"nick": shop.seller_nick, "burst": opts["trades"]})
     say(f"  burst generated in {time.monotonic() - started:.1f}s")
+    poller.start()
     try:
-        _drive(sandbox, shop, opts, run, rng, consumer, poll_every, started)
+        _drive(sandbox, shop, opts, run, rng, consumer, started)
     finally:
         consumer.kill(signal.SIGTERM)
+        poller.stop.set()
+        poller.join()
     return run, compare_shop(sandbox, shop, kinds=KINDS)
 
 
-def _drive(sandbox, shop, opts, run, rng, consumer, poll_every, started) -> None:
+def _drive(sandbox, shop, opts, run, rng, consumer, started) -> None:
     market_end = started + opts["market_seconds"]
     kill_at = _kill_times(rng, started, market_end, opts["kills"])
-    next_poll, next_check = started + poll_every, market_end
+    next_check = market_end
     deadline = market_end + opts["settle_seconds"]
     market_on = True
     while time.monotonic() < deadline:
@@ -116,9 +147,6 @@ def _drive(sandbox, shop, opts, run, rng, consumer, poll_every, started) -> None
             consumer.kill()
             run.kills += 1
             consumer.start()
-        if now >= next_poll:
-            safety_poll(shop, run)
-            next_poll += poll_every
         if not market_on and not kill_at and now >= next_check:
             if _settled(sandbox, shop):
                 run.settled_after = time.monotonic() - started
