@@ -16,6 +16,7 @@ from shops.actions import queue_job
 from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
 from trades.jdp import runner
+from trades.jdp.enrol import filled_by_push
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
@@ -111,6 +112,8 @@ def backfill_shop_task(shop_id: int, days: int | None = None) -> str:
     shop = _active(shop_id)
     if shop is None:
         return "shop not active"
+    if days is None and filled_by_push(shop):
+        return "filled by the JDP push"  # the onboarding's backfill; an operator's has days
     return backfill_shop(shop, days, time_limit=settings.SYNC_RUN_TIME_LIMIT).outcome
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from ordersync.taobao import jdp
 from ordersync.taobao.client import TopClient
 from ordersync.taobao.store import client_for
+from ordersync.taobao.types import format_time
 from shops.actions import mark_needs_reauth
 from shops.models import Checkpoint, Shop, TopApp
 from shops.schedules import sync_schedules
@@ -48,8 +49,36 @@ def enrol_shop(
         )
         for stream in (Checkpoint.Stream.JDP_TRADES, Checkpoint.Stream.JDP_REFUNDS):
             Checkpoint.objects.get_or_create(shop=shop, stream=stream)
+        if history_days:
+            _backfill_by_push(shop, history_days)
         _poll_at_safety_cadence(shop, True)
     return state
+
+
+def _backfill_by_push(shop: Shop, history_days: int) -> None:
+    """The push brings the history: the shop's backfill is done (an unfinished one ends),
+    and the onboarding's queued one finds nothing to do (``trades.tasks``)."""
+    checkpoint, _ = Checkpoint.objects.select_for_update().get_or_create(
+        shop=shop, stream=Checkpoint.Stream.BACKFILL
+    )
+    if checkpoint.progress.get("finished_at") and "filled_by" not in checkpoint.progress:
+        return  # a backfill by the APIs filled it already
+    checkpoint.progress = {
+        "filled_by": "jdp",
+        "history_days": history_days,
+        "finished_at": format_time(timezone.now()),
+    }
+    checkpoint.save(update_fields=["progress"])
+
+
+def filled_by_push(shop: Shop) -> bool:
+    """Whether the shop's history came with its JDP enrolment (no backfill by the APIs)."""
+    progress = (
+        Checkpoint.objects.filter(shop=shop, stream=Checkpoint.Stream.BACKFILL)
+        .values_list("progress", flat=True)
+        .first()
+    ) or {}
+    return progress.get("filled_by") == "jdp"
 
 
 def unenrol_shop(state: JdpShop, client: TopClient | None = None) -> None:
