@@ -29,7 +29,9 @@ def test_two_workers_on_one_shop_stream_one_runs_one_leaves(make_shop, gateway):
     ran = next(run for run in runs if run.outcome == "succeeded")
     left = next(run for run in runs if run.outcome == "skipped")
     assert left.api_calls == 0
-    assert ran.started_at <= left.finished_at <= ran.finished_at  # it left while the other ran
+    # it left while the other ran: the runner stamps its start just after it takes the lock,
+    # so the one that found the lock held may finish a moment before that stamp
+    assert ran.started_at - timedelta(seconds=1) <= left.finished_at <= ran.finished_at
     assert Checkpoint.objects.get(shop=shop, stream="trades").cursor > timezone.now() - timedelta(
         minutes=10
     )
