@@ -7,16 +7,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from shops.models import Checkpoint
-from tests.support import ROOT
 from tests.support.oracle import assert_matches_oracle
-from tests.support.processes import database_url
+from tests.support.processes import manage
 from trades.feed.models import ChangeEvent
 
 from .conftest import consume, wait_pushed
@@ -25,17 +23,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
 def start_consumer(shop, log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(
-        DATABASE_URL=database_url(),
+    env = dict(
         JDP_BATCH_SIZE="20",
         JDP_IDLE_SECONDS="0.05",
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
     )
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "jdp_consume", "--shop", str(shop.pk)],
-        cwd=ROOT,
+    return manage(
+        "jdp_consume",
+        "--shop",
+        str(shop.pk),
         env=env,
         stdout=log.open("a"),
         stderr=subprocess.STDOUT,

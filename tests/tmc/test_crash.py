@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
-from tests.support.processes import database_url
+from tests.support.processes import manage
 from tests.support.waiting import wait_until
 from trades.models import Trade
 from trades.tmc.models import TmcShop
@@ -23,17 +21,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def start_consumer(log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(
-        DATABASE_URL=database_url(),
+    env = dict(
         TMC_COLLAPSE_SECONDS="0",
         TMC_IDLE_SECONDS="0.05",
         TOP_READ_TIMEOUT="30",
         LOG_LEVEL="INFO",
     )
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "tmc_consume", "--app", "app-1"],
-        cwd=ROOT,
+    return manage(
+        "tmc_consume",
+        "--app",
+        "app-1",
         env=env,
         stdout=log.open("a"),
         stderr=subprocess.STDOUT,
