@@ -6,15 +6,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.foundation.test_docs import REPO_PATH, anchors, links, pages
 from tests.support import ROOT
+from tests.support.docs import REPO_PATH, broken_links, pages, settings_read
 
 ZH = ROOT / "docs" / "zh"
 COUNTERPARTS = {ROOT / "README.md": ROOT / "README.zh-CN.md"} | {
     page: ZH / page.name for page in pages()
 }
-CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
-SETTING = re.compile(r"\b[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+\b")
+CODE = re.compile(r"```.*?```|`[^`]+`", re.S)
+WORD = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
 COMMAND = re.compile(r"manage\.py ([a-z][a-z0-9_]+)")
 METRIC = re.compile(r"\bordersync_[a-z0-9_]+")
 
@@ -23,7 +23,8 @@ def named(page: Path) -> set[str]:
     """What a page names in code: settings, `manage.py` commands and metric series."""
     code = " ".join(CODE.findall(page.read_text(encoding="utf-8")))
     commands = {f"manage.py {name}" for name in COMMAND.findall(code)}
-    return set(SETTING.findall(code)) | commands | set(METRIC.findall(code))
+    settings = set(WORD.findall(code)) & settings_read()
+    return settings | commands | set(METRIC.findall(code))
 
 
 def test_every_english_page_has_its_chinese_counterpart():
@@ -50,15 +51,7 @@ def test_the_chinese_pages_are_chinese():
 
 
 def test_every_link_of_a_chinese_page_lands():
-    broken = []
-    for page in COUNTERPARTS.values():
-        for target in links(page):
-            path, _, anchor = target.partition("#")
-            dest = (page.parent / path).resolve() if path else page
-            if not dest.exists():
-                broken.append(f"{page.name}: {target}")
-            elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
-                broken.append(f"{page.name}: {target} (no such heading)")
+    broken = [link for page in COUNTERPARTS.values() for link in broken_links(page)]
     assert broken == []
 
 
