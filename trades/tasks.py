@@ -17,6 +17,7 @@ from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
 from trades.jdp import runner
 from trades.jdp.enrol import filled_by_push
+from trades.logistics.tracking import track_shop
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
@@ -152,3 +153,9 @@ def jdp_consume_task() -> int:
         return runner.consume_once(connections)
     finally:
         connections.close()
+
+
+def track_parcels_task() -> str:
+    """Scheduled every ten minutes: each active shop's parcels (trades/logistics/)."""
+    tallies = [track_shop(shop) for shop in Shop.objects.filter(status=Shop.Status.ACTIVE)]
+    return f"{sum(t.read for t in tallies)} traces read in {len(tallies)} shops"
