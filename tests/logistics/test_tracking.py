@@ -121,3 +121,24 @@ def test_with_tracking_off_nothing_is_read(shop_a, settings):
     settings.LOGISTICS_TRACKING = False
     write_trades(shop_a, [wire_shipped(10, {"YTO1": (11,)})])
     assert track_shop(shop_a) == Tally() and not Parcel.objects.exists()
+
+
+def test_metrics_count_each_shops_stalled_and_tracked_parcels(client, shop_a, shop_b):
+    read(parcel_of(shop_a, {"YTO1": (11,)}), 30, CONSIGN)
+    parcel_of(shop_b, {"ZTO9": (11,)})
+    body = client.get("/metrics").content.decode()
+
+    def sample(family: str, shop) -> list[str]:
+        return [
+            line
+            for line in body.splitlines()
+            if line.startswith(family + "{") and f'shop_id="{shop.pk}"' in line
+        ]
+
+    stalled = "ordersync_logistics_stalled_parcels"
+    (line,) = sample(stalled, shop_a)
+    assert 'stall="no_pickup"' in line and line.endswith(" 1")
+    assert sample(stalled, shop_b) == []
+    for shop in (shop_a, shop_b):
+        (line,) = sample("ordersync_logistics_tracked_parcels", shop)
+        assert line.endswith(" 1")
