@@ -7,10 +7,18 @@ from datetime import timedelta
 
 import pytest
 
+from shops.models import Shop
 from tests.support.records import wire_shipped
 from trades.feed.models import ChangeEvent
 from trades.logistics.models import Parcel
-from trades.logistics.tracking import Tally, apply_trace, discover_parcels, end_parcels, track_shop
+from trades.logistics.tracking import (
+    Tally,
+    apply_trace,
+    discover_parcels,
+    end_parcels,
+    shops_to_track,
+    track_shop,
+)
 from trades.sync.write import write_trades
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +150,21 @@ def test_metrics_count_each_shops_stalled_and_tracked_parcels(client, shop_a, sh
     for shop in (shop_a, shop_b):
         (line,) = sample("ordersync_logistics_tracked_parcels", shop)
         assert line.endswith(" 1")
+
+
+def test_shops_without_parcels_come_first_then_the_most_overdue(shop_a, shop_b, top_app):
+    parcel_of(shop_a, {"YTO1": (11,)})
+    write_trades(shop_b, [wire_shipped(10, {"ZTO9": (11,)}, consigned="2026-11-10 08:00:00")])
+    discover_parcels(shop_b)
+    new = Shop.objects.create(
+        tenant=shop_a.tenant, app=top_app, seller_nick="new", seller_id=9, session_key="x"
+    )
+    Shop.objects.create(
+        tenant=shop_a.tenant,
+        app=top_app,
+        seller_nick="gone",
+        seller_id=8,
+        session_key="y",
+        status=Shop.Status.NEEDS_REAUTH,
+    )
+    assert list(shops_to_track()) == [new, shop_b, shop_a]

@@ -17,11 +17,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.errors import RateLimited, SessionInvalid, TopError, Transient
+from ordersync.taobao.errors import (
+    InvalidRequest,
+    RateLimited,
+    SessionInvalid,
+    TopError,
+    Transient,
+)
 from ordersync.taobao.types import parse_time
 from shops.models import Shop
 from shops.top import client_for_shop
@@ -70,6 +76,17 @@ def track_shop(shop: Shop, client: TopClient | None = None) -> Tally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [TRACK_LOCK, shop.pk])
     return tally
+
+
+def shops_to_track() -> QuerySet[Shop]:
+    """The active shops, those without parcels yet first, then by their most overdue one."""
+    oldest = (
+        Parcel.objects.filter(shop=OuterRef("pk"), next_check_at__isnull=False)
+        .order_by("next_check_at")
+        .values("next_check_at")[:1]
+    )
+    shops = Shop.objects.filter(status=Shop.Status.ACTIVE).select_related("app", "tenant")
+    return shops.annotate(due=Subquery(oldest)).order_by(F("due").asc(nulls_first=True), "pk")
 
 
 # --- parcels of shipped trades ---------------------------------------------------------------
@@ -160,6 +177,10 @@ def check_parcels(shop: Shop, client: TopClient, now: datetime, tally: Tally) ->
         except TopError as error:
             tally.failed += 1
             _read_failed(parcel, now, error)
+            continue
+        if body.get("out_sid") and body["out_sid"] != parcel.out_sid:
+            tally.failed += 1  # another waybill's trace: the trade's waybills changed
+            _read_failed(parcel, now, InvalidRequest(f"waybill {body['out_sid']}"))
             continue
         tally.read += 1
         apply_trace(parcel.pk, body, now, tally)
