@@ -162,6 +162,7 @@ def end_parcels(shop: Shop, now: datetime, tally: Tally) -> None:
             before = trace.state(parcel)
             parcel.done = Parcel.Done.TRADE_ENDED
             _settle(parcel, before, now, tally)
+        tally.ended += 1
 
 
 # --- reading traces --------------------------------------------------------------------------
