@@ -16,7 +16,9 @@ def _hours(since: datetime | None) -> str:
     if since is None:
         return "—"
     hours = (timezone.now() - since).total_seconds() / 3600
-    return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.0f} h"
+    if hours >= 48:
+        return _("%(days).1f d") % {"days": hours / 24}
+    return _("%(hours).0f h") % {"hours": hours}
 
 
 @admin.register(StalledParcel)
