@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django_q.models import Schedule
 
 from shops.models import Shop
 from tests.support.records import wire_shipped
@@ -20,6 +21,7 @@ from trades.logistics.tracking import (
     track_shop,
 )
 from trades.sync.write import write_trades
+from trades.tasks import track_parcels_task
 
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
@@ -168,3 +170,10 @@ def test_shops_without_parcels_come_first_then_the_most_overdue(shop_a, shop_b, 
         status=Shop.Status.NEEDS_REAUTH,
     )
     assert list(shops_to_track()) == [new, shop_b, shop_a]
+
+
+def test_the_schedule_runs_the_task_over_the_active_shops(shop_a, settings):
+    schedule = Schedule.objects.get(name="logistics-track")
+    assert (schedule.func, schedule.minutes) == ("trades.tasks.track_parcels_task", 10)
+    settings.LOGISTICS_TRACKING = False  # no gateway here: the run visits the shop, reads none
+    assert track_parcels_task() == "0 traces read in 1 shops"
