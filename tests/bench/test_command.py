@@ -49,6 +49,7 @@ def test_the_logistics_part_prints_its_figures(capsys):
     call_command("bench", "logistics", "--trades", "4", "--days", "1", "--tick-minutes", "120")
     out = capsys.readouterr().out
     assert "trace calls per consigned trade per day" in out and "trace calls per parcel" in out
+    assert "trace calls per consigned trade per day in transit" in out
 
 
 def test_render_rewrites_the_page_from_the_figures_unchanged(tmp_path):

@@ -74,7 +74,6 @@ class Part(BaseCommand):
             shop, client_for(app_credentials(shop.app), clock=WorldClock(world))
         )
         sync_shop(shop, "trades", client=client)
-        shipped = Parcel.objects.filter(shop=shop).values("trade").distinct().count()
         totals = Tally()
         for _ in range(int(days * 24 * 60 / tick_minutes)):
             _add(totals, track_shop(shop, client))
@@ -82,6 +81,11 @@ class Part(BaseCommand):
         calls = world.calls[METHOD][shop.app.app_key]
         shipped = Parcel.objects.filter(shop=shop).values("trade").distinct().count()
         self._report(shop, shipped or 1, days, calls, totals)
+        transit = _days_in_transit(shop, client.clock.now())
+        self.stdout.write(
+            f"{calls / max(transit, 1e-9):.2f} trace calls per consigned trade per day in transit "
+            f"({transit:.0f} trade-days from consignment to the last parcel's signing)"
+        )
 
     def _report(self, shop: Shop, shipped: int, days: float, calls: int, totals: Tally) -> None:
         parcels = Parcel.objects.filter(shop=shop)
@@ -97,6 +101,17 @@ class Part(BaseCommand):
             f"{done.get('', 0)} still tracked; {totals.stalled} stalls raised, "
             f"{totals.resumed} cleared; {totals.failed} reads failed"
         )
+
+
+def _days_in_transit(shop: Shop, end: datetime) -> float:
+    """Per trade, from its first consignment to its last parcel's signing (or ``end`` while
+    one is not signed), in days; summed over the trades."""
+    spans: dict[int, tuple[datetime, datetime]] = {}
+    for parcel in Parcel.objects.filter(shop=shop):
+        last = parcel.last_event_at if parcel.done and parcel.last_event_at else end
+        first, latest = spans.get(parcel.trade_id, (parcel.consigned_at, last))
+        spans[parcel.trade_id] = (min(first, parcel.consigned_at), max(latest, last))
+    return sum((last - first).total_seconds() for first, last in spans.values()) / 86400
 
 
 def _add(totals: Tally, tally: Tally) -> None:
