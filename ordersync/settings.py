@@ -395,6 +395,18 @@ if not 1 <= JDP_SAFETY_POLL_MINUTES <= 30:
 # A change older than this when polling finds it (or JDP delivers it) counts against JDP.
 JDP_LATE_SECONDS = positive_int("JDP_LATE_SECONDS", 300)
 
+# --- parcels (trades/logistics/, docs/signals.md) --------------------------------------------
+LOGISTICS_TRACKING = boolean("LOGISTICS_TRACKING", True)
+LOGISTICS_STALL_HOURS = positive_number("LOGISTICS_STALL_HOURS", 72.0)
+LOGISTICS_PICKUP_HOURS = positive_number("LOGISTICS_PICKUP_HOURS", 24.0)
+LOGISTICS_MIN_CHECK_HOURS = positive_number("LOGISTICS_MIN_CHECK_HOURS", 2.0)
+LOGISTICS_MAX_CHECK_HOURS = positive_number("LOGISTICS_MAX_CHECK_HOURS", 24.0)
+LOGISTICS_CHECKS_PER_RUN = positive_int("LOGISTICS_CHECKS_PER_RUN", 200)
+if LOGISTICS_MAX_CHECK_HOURS < LOGISTICS_MIN_CHECK_HOURS:
+    raise ImproperlyConfigured(
+        "LOGISTICS_MAX_CHECK_HOURS must not be below LOGISTICS_MIN_CHECK_HOURS"
+    )
+
 # --- partner REST API -----------------------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK = {

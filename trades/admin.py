@@ -25,6 +25,7 @@ from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
 from trades.api.export_views import ExportQuery
 from trades.feed.models import ChangeEvent
 from trades.jdp.admin import JdpShopAdmin  # noqa: F401  (registers the JDP views)
+from trades.logistics.admin import StalledParcelAdmin  # noqa: F401  (registers it)
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
 from trades.presale.admin import PresaleReservationAdmin  # noqa: F401  (registers it)
 from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)

@@ -17,6 +17,7 @@ class TradesConfig(AppConfig):
         observability.register(
             metrics.reconcile_reports,
             metrics.presale_reservations,
+            metrics.parcels,
             metrics.change_feed,
             metrics.feed_consumers,
             metrics.webhooks,

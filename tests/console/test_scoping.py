@@ -28,6 +28,7 @@ APP = {
     "webhookdelivery": "trades",
     "tmcshop": "trades",
     "presalereservation": "trades",
+    "stalledparcel": "trades",
     "jdpshop": "trades",
     "shopchannels": "trades",
 }
@@ -42,6 +43,7 @@ READ_ONLY = {
     "webhookdelivery",
     "tmcshop",
     "presalereservation",
+    "stalledparcel",
     "shopchannels",
 }
 # viewers do not see API keys at all

@@ -206,6 +206,7 @@ LISTS = [
     "trades/tmcshop/",
     "trades/tmcstat/",
     "trades/presalereservation/",
+    "trades/stalledparcel/",
 ]
 
 
@@ -335,7 +336,7 @@ def test_the_console_answers_support_operators_and_owners(
     # find a trade: true counts, partial tid, buyer, receiver, status, time range
     trades = f"{base}/admin/trades/trade/"
     page.goto(trades)
-    assert page.locator(".paginator .result-count").inner_text() == "2,555"
+    assert page.locator(".paginator .result-count").inner_text() == "2,556"
     assert fits(page), "the trade list is wider than a 1366-px laptop"
     shot(page, "10-trades-1366px")
     for term, expected in [
@@ -397,6 +398,11 @@ def test_the_console_answers_support_operators_and_owners(
     shot(page, "15-webhook-delivery")
     page.goto(f"{base}/admin/trades/presalereservation/")  # reserved stock, with its totals
     assert "2 units held by 1 trades" in page.locator(".presale-totals").inner_text()
+    page.goto(f"{base}/admin/trades/stalledparcel/")  # the parcels the carrier left alone
+    row = page.locator("#result_list tbody tr").first
+    assert "YTO4000007" in row.inner_text() and "卖家已发货" in row.inner_text()
+    assert fits(page)
+    shot(page, "15b-stalled-parcels")
     page.goto(f"{base}/admin/trades/webhookdelivery/")
     assert fits(page)
 

@@ -195,9 +195,10 @@ CHANGES = Resource(
             "changes of one trade come in the order they were committed, and a change is "
             "readable as soon as it commits. `has_more` says more are ready now; otherwise "
             "poll again later with the same cursor. `shop` reads one shop's changes with the "
-            "same cursors. `entity` says what changed (trade or refund); `previous_status` is "
-            "null when the row was inserted. Fetch the full object from the trades or "
-            "refunds endpoint by `key`.",
+            "same cursors. `entity` says what changed (trade, refund, or a parcel of a shipped "
+            "trade whose stall began or ended); `previous_status` is null when the row was "
+            "inserted. Fetch the full object from the trades or refunds endpoint by `key` (a "
+            "parcel's `key` is its trade's `tid`).",
             response=ex.page(ex.CHANGE, next_cursor="MjozOTE6OTkx"),
         ),
     },

@@ -355,11 +355,15 @@ class ChangeSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         extra_kwargs = {
-            "key": {"help_text": "tid for a trade, refund_id for a refund."},
+            "key": {
+                "help_text": "tid for a trade (and for a parcel: its trade's), refund_id for a "
+                "refund."
+            },
             "signals": {
                 "help_text": "Events this change is beside its own, in order: a presale trade's "
                 "stage transitions (`trade.presale_deposit_paid`, `trade.presale_final_paid`, "
-                "`trade.presale_forfeited`); usually empty."
+                "`trade.presale_forfeited`), a parcel's stall beginning (`logistics.stalled`) "
+                "or ending (`logistics.resumed`); usually empty."
             },
             "previous_status": {"help_text": "null when the row was inserted."},
             "created_at": {"help_text": "When the change was written."},

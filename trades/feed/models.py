@@ -50,12 +50,13 @@ class ChangeEvent(models.Model):
     class Entity(models.TextChoices):
         TRADE = "trade"
         REFUND = "refund"
+        PARCEL = "parcel"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="change_events")
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="change_events")
     entity = models.CharField(max_length=8, choices=Entity.choices)
-    object_id = models.BigIntegerField(help_text="Trade.pk or Refund.pk")
-    key = models.BigIntegerField(help_text="tid or refund_id")
+    object_id = models.BigIntegerField(help_text="Trade.pk, Refund.pk or Parcel.pk")
+    key = models.BigIntegerField(help_text="tid (of a trade or a parcel's trade) or refund_id")
     status = models.CharField(max_length=64)
     # NULL ("inserted") must stay distinct from an empty status
     previous_status = models.CharField(  # noqa: DJ001
@@ -67,7 +68,7 @@ class ChangeEvent(models.Model):
         default=list,
         db_default=Value([], output_field=ArrayField(models.CharField(max_length=32))),
         blank=True,
-        help_text="events this change carries beside its own (presale stage transitions)",
+        help_text="events this change carries beside its own (presale stages, parcel stalls)",
     )
     created_at = models.DateTimeField(db_default=Now())
     txid = Xid8Field(db_default=CurrentXactId(), editable=False)

@@ -19,6 +19,8 @@ class EventType(models.TextChoices):
     TRADE_PRESALE_DEPOSIT_PAID = "trade.presale_deposit_paid"
     TRADE_PRESALE_FINAL_PAID = "trade.presale_final_paid"
     TRADE_PRESALE_FORFEITED = "trade.presale_forfeited"
+    LOGISTICS_STALLED = "logistics.stalled"
+    LOGISTICS_RESUMED = "logistics.resumed"
     REFUND_CREATED = "refund.created"
     REFUND_UPDATED = "refund.updated"
     SHOP_NEEDS_REAUTH = "shop.needs_reauth"

@@ -42,6 +42,20 @@ class TradeChangeData(ChangeData):
     tid_str = _string_id("tid")
 
 
+class ParcelChangeData(TradeChangeData):
+    """A parcel's stall began or ended; ``status`` is the parcel's state, ``modified`` its last
+    movement."""
+
+    out_sid = serializers.CharField(help_text="The waybill.")
+    company_name = serializers.CharField(help_text="The carrier.")
+    consigned_at = serializers.DateTimeField(help_text="When the seller consigned it.")
+    last_event = serializers.ListField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="The last trace event: [time (platform time), description, action].",
+    )
+
+
 class RefundChangeData(ChangeData):
     refund_id = serializers.IntegerField(**INT64, help_text="The platform's refund id.")
     refund_id_str = _string_id("refund_id")
@@ -80,7 +94,9 @@ class TestEventData(serializers.Serializer):
 
 class EventLinks(serializers.Serializer):
     changes = serializers.CharField(help_text="The change feed.")
-    trade = serializers.CharField(required=False, help_text="The trade (trade events).")
+    trade = serializers.CharField(
+        required=False, help_text="The trade (trade events, and a parcel's)."
+    )
     refund = serializers.CharField(required=False, help_text="The refund (refund events).")
     shop = serializers.CharField(required=False, help_text="The shop.")
     reconcile = serializers.CharField(required=False, help_text="The reconcile report.")
@@ -107,6 +123,7 @@ def _event(name: str, data: type[serializers.Serializer]) -> type[WebhookEvent]:
 
 TradeEvent = _event("TradeEvent", TradeChangeData)
 RefundEvent = _event("RefundEvent", RefundChangeData)
+ParcelEvent = _event("ParcelEvent", ParcelChangeData)
 ShopEvent = _event("ShopEvent", ShopNeedsReauthData)
 ReconcileEvent = _event("ReconcileEvent", ReconcileFoundMissingData)
 TestEvent = _event("TestEvent", TestEventData)
@@ -118,6 +135,8 @@ BODIES = {
     EventType.TRADE_PRESALE_DEPOSIT_PAID: TradeEvent,
     EventType.TRADE_PRESALE_FINAL_PAID: TradeEvent,
     EventType.TRADE_PRESALE_FORFEITED: TradeEvent,
+    EventType.LOGISTICS_STALLED: ParcelEvent,
+    EventType.LOGISTICS_RESUMED: ParcelEvent,
     EventType.REFUND_CREATED: RefundEvent,
     EventType.REFUND_UPDATED: RefundEvent,
     EventType.SHOP_NEEDS_REAUTH: ShopEvent,
@@ -143,6 +162,16 @@ _REFUND = {
     "modified": "2026-11-12T10:20:00+08:00",
     "change_id": 1207,
 }
+_PARCEL = {
+    **_TRADE,
+    "status": "no_movement",
+    "previous_status": "moving",
+    "modified": "2026-11-12T09:30:00+08:00",
+    "out_sid": "YTO880012345678",
+    "company_name": "圆通速递",
+    "consigned_at": "2026-11-11T20:05:00+08:00",
+    "last_event": ["2026-11-12 09:30:00", "快件已到达【杭州转运中心】", "TRANSPORT"],
+}
 _CHANGES = "/api/v1/changes/"
 EXAMPLE_DATA = {
     EventType.TRADE_CREATED: {**_TRADE, "status": "WAIT_BUYER_PAY", "previous_status": None},
@@ -151,6 +180,8 @@ EXAMPLE_DATA = {
     EventType.TRADE_PRESALE_DEPOSIT_PAID: {**_TRADE, "status": "WAIT_BUYER_PAY"},
     EventType.TRADE_PRESALE_FINAL_PAID: _TRADE,
     EventType.TRADE_PRESALE_FORFEITED: {**_TRADE, "status": "TRADE_CLOSED_BY_TAOBAO"},
+    EventType.LOGISTICS_STALLED: _PARCEL,
+    EventType.LOGISTICS_RESUMED: {**_PARCEL, "status": "moving", "previous_status": "no_movement"},
     EventType.REFUND_CREATED: {
         **_REFUND,
         "status": "WAIT_SELLER_AGREE",
@@ -178,6 +209,7 @@ EXAMPLE_DATA = {
 EXAMPLE_LINKS = {
     "trade": {"changes": _CHANGES, "trade": "/api/v1/trades/3900000000000016884/"},
     "refund": {"changes": _CHANGES, "refund": "/api/v1/refunds/2900000000000016885/"},
+    "logistics": {"changes": _CHANGES, "trade": "/api/v1/trades/3900000000000016884/"},
     "shop": {"changes": _CHANGES, "shop": "/api/v1/shops/7/"},
     "reconcile": {"changes": _CHANGES, "reconcile": "/api/v1/reconcile-reports/31/"},
     "webhook": {"changes": _CHANGES},
