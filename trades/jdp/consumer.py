@@ -63,7 +63,12 @@ REFUNDS = Table(
     "refund", "jdp_tb_refund", "refund_id", Checkpoint.Stream.JDP_REFUNDS,
     _names(REFUND_FIELDS), write_refunds,
 )  # fmt: skip
-TABLES = (TRADES, REFUNDS)
+# Tmall's refunds: the same record (taobao.refund.get's answer), the same write path
+TM_REFUNDS = Table(
+    "refund", "jdp_tm_refund", "refund_id", Checkpoint.Stream.JDP_TM_REFUNDS,
+    _names(REFUND_FIELDS), write_refunds,
+)  # fmt: skip
+TABLES = (TRADES, REFUNDS, TM_REFUNDS)
 
 
 @dataclass
@@ -102,7 +107,7 @@ def _version(row) -> tuple:
 
 
 def consume_shop(shop: Shop, connection, seen: Seen | None = None) -> dict[str, PassResult]:
-    """One pass over both pushed tables of ``shop``; return what each did."""
+    """One pass over every pushed table of ``shop``; return what each did."""
     return {table.name: consume_table(shop, table, connection, seen) for table in TABLES}
 
 

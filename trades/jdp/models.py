@@ -1,7 +1,8 @@
 """What the JDP channel keeps in PostgreSQL: the ISV's RDS and each enrolled shop's state.
 
-The cursors of the two pushed tables are checkpoints (streams ``jdp_trades`` and
-``jdp_refunds``): their run lock, set-aside records and failures work as the sync engine's.
+The cursors of the pushed tables are checkpoints (streams ``jdp_trades``, ``jdp_refunds``
+and Tmall's ``jdp_tm_refunds``): their run lock, set-aside records and failures work as the
+sync engine's.
 """
 
 from __future__ import annotations
@@ -9,7 +10,13 @@ from __future__ import annotations
 from django.db import models
 
 from ordersync.crypto import EncryptedTextField
-from shops.models import Shop
+from shops.models import Checkpoint, Shop
+
+JDP_STREAMS = (
+    Checkpoint.Stream.JDP_TRADES,
+    Checkpoint.Stream.JDP_REFUNDS,
+    Checkpoint.Stream.JDP_TM_REFUNDS,
+)
 
 
 class JdpRds(models.Model):
