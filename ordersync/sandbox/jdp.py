@@ -64,8 +64,12 @@ CREATE TABLE IF NOT EXISTS jdp_tb_trade (
   KEY ind_jdp_tb_trade_modified (modified)
 ) DEFAULT CHARSET=utf8mb4
 """
-REFUND_TABLE = """
-CREATE TABLE IF NOT EXISTS jdp_tb_refund (
+
+
+def _refund_table(name: str, extra: str = "") -> str:
+    """The DDL of a refund table: ``jdp_tb_refund``, or Tmall's with ``refund_phase``."""
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
   refund_id bigint NOT NULL,
   seller_nick varchar(32) NOT NULL,
   buyer_nick varchar(32) NOT NULL,
@@ -73,36 +77,20 @@ CREATE TABLE IF NOT EXISTS jdp_tb_refund (
   created datetime NOT NULL,
   tid bigint NOT NULL,
   oid bigint NOT NULL,
-  modified datetime NOT NULL,
+  modified datetime NOT NULL,{extra}
   jdp_hashcode varchar(128) NOT NULL,
   jdp_response mediumtext NOT NULL,
   jdp_created datetime NOT NULL,
   jdp_modified datetime NOT NULL,
   PRIMARY KEY (refund_id),
-  KEY ind_jdp_tb_refund_seller_nick_jdp_modified (seller_nick, jdp_modified),
-  KEY ind_jdp_tb_refund_jdp_modified (jdp_modified)
+  KEY ind_{name}_seller_nick_jdp_modified (seller_nick, jdp_modified),
+  KEY ind_{name}_jdp_modified (jdp_modified)
 ) DEFAULT CHARSET=utf8mb4
 """
-TM_REFUND_TABLE = """
-CREATE TABLE IF NOT EXISTS jdp_tm_refund (
-  refund_id bigint NOT NULL,
-  seller_nick varchar(32) NOT NULL,
-  buyer_nick varchar(32) NOT NULL,
-  status varchar(64) NOT NULL,
-  created datetime NOT NULL,
-  tid bigint NOT NULL,
-  oid bigint NOT NULL,
-  modified datetime NOT NULL,
-  refund_phase varchar(32) NOT NULL,
-  jdp_hashcode varchar(128) NOT NULL,
-  jdp_response mediumtext NOT NULL,
-  jdp_created datetime NOT NULL,
-  jdp_modified datetime NOT NULL,
-  PRIMARY KEY (refund_id),
-  KEY ind_jdp_tm_refund_seller_nick_jdp_modified (seller_nick, jdp_modified),
-  KEY ind_jdp_tm_refund_jdp_modified (jdp_modified)
-) DEFAULT CHARSET=utf8mb4
-"""
+
+
+REFUND_TABLE = _refund_table("jdp_tb_refund")
+TM_REFUND_TABLE = _refund_table("jdp_tm_refund", "\n  refund_phase varchar(32) NOT NULL,")
 TRADE_COLUMNS = ("tid", "status", "type", "seller_nick", "buyer_nick", "created", "modified")
 REFUND_COLUMNS = ("refund_id", "seller_nick", "buyer_nick", "status", "created", "tid", "oid")
 REFUND_COLUMNS += ("modified",)
