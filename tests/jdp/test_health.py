@@ -11,7 +11,9 @@ import pytest
 from shops.models import Checkpoint
 from shops.top import client_for_shop
 from tests.support.clock import SandboxClock, advance
+from trades.jdp import runner
 from trades.jdp.models import JdpFinding, JdpShop
+from trades.models import Trade
 from trades.sync.incremental import sync_shop
 
 from .conftest import consume, wait_pushed
@@ -120,3 +122,30 @@ def test_what_jdp_delivers_first_is_late_by_platform_time(gateway, enrolled_shop
     consume(shop)
     assert JdpShop.objects.get(shop=shop).late == 3
     assert not JdpFinding.objects.filter(shop=shop).exists()
+
+
+def test_a_finding_made_just_after_jdp_delivered_is_settled_from_the_rds(
+    gateway, enrolled_shop, held_push
+):
+    """Polling stored a version as the consumer read it (the consumer's write changed
+    nothing, and its lookup of findings came before the finding): the sweep finds the
+    version in the RDS and settles it, in time, instead of counting it missed."""
+    shop = enrolled_shop("race", history_trades=5)
+    pusher = held_push(shop)
+    gateway.control("market", {"nick": "race", "burst": 1})
+    tid = max(gateway.sandbox.state.sellers["race"].trades)
+    advance(gateway, 2)  # the push is due
+    pusher.push_once()
+    connections = runner.Connections()  # one consumer process: it skips rows it wrote
+    try:
+        consume(shop, connections)
+        trade = Trade.objects.get(shop=shop, tid=tid)
+        JdpFinding.objects.create(
+            shop=shop, entity="trade", key=trade.tid, modified=trade.modified, channel="polling"
+        )
+        advance(gateway, 120)
+        connections.clients.clear()  # its clock measures the moved platform time again
+        consume(shop, connections)
+    finally:
+        connections.close()
+    assert outcomes(shop) == {"in_time": 1}

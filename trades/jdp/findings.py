@@ -16,6 +16,7 @@ Counted per channel that found it (console, ``/metrics``).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -25,6 +26,8 @@ from trades.jdp.models import JdpFinding, JdpShop
 from trades.sync.write import written
 
 CHANNELS = ("polling", "reconcile")
+# keys → (modified, jdp_modified) of the rows the RDS holds for them
+Pushed = Callable[[list[int]], dict[int, tuple[datetime, datetime]]]
 OPEN = (JdpFinding.Outcome.PENDING, JdpFinding.Outcome.MISSED)
 
 
@@ -74,16 +77,29 @@ def _settle(finding: JdpFinding, stamp: datetime) -> None:
     finding.save(update_fields=["outcome", "delivered"])
 
 
-def sweep(shop, entity: str, pass_started: datetime) -> int:
+def sweep(shop, entity: str, pass_started: datetime, pushed: Pushed) -> int:
     """A whole pass over ``entity``'s tables started at platform time ``pass_started``:
-    the pending findings past their deadline by then are missed; return how many."""
+    the pending findings past their deadline by then are missed, unless the RDS holds the
+    version or a newer one after all (polling stored it just as the consumer read it: the
+    finding came after the delivery), which settles them; return how many were missed."""
     read_to = pass_started - timedelta(seconds=settings.JDP_OVERLAP_SECONDS)
-    return JdpFinding.objects.filter(
-        shop=shop,
-        entity=entity,
-        outcome=JdpFinding.Outcome.PENDING,
-        modified__lt=read_to - _late(),
-    ).update(outcome=JdpFinding.Outcome.MISSED)
+    due = list(
+        JdpFinding.objects.filter(
+            shop=shop,
+            entity=entity,
+            outcome=JdpFinding.Outcome.PENDING,
+            modified__lt=read_to - _late(),
+        )
+    )
+    rows = pushed(sorted({finding.key for finding in due})) if due else {}
+    missed = []
+    for finding in due:
+        modified, stamp = rows.get(finding.key, (None, None))
+        if modified is not None and stamp is not None and modified >= finding.modified:
+            _settle(finding, stamp)
+        else:
+            missed.append(finding.pk)
+    return JdpFinding.objects.filter(pk__in=missed).update(outcome=JdpFinding.Outcome.MISSED)
 
 
 def counts(shop_ids: list[int]) -> dict[int, Counter]:

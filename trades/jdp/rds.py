@@ -65,6 +65,22 @@ def read_batch(
     return [Row(int(k), _aware(m), r, h or "") for k, m, r, h in rows]
 
 
+def pushed(
+    connection, table: str, key: str, nick: str, keys: list[int]
+) -> dict[int, tuple[datetime, datetime]]:
+    """Of the rows of seller ``nick`` with ``keys``: key → (``modified``, ``jdp_modified``)."""
+    if not keys:
+        return {}
+    marks = ", ".join(["%s"] * len(keys))
+    rows = _select(
+        connection,
+        f"SELECT {key}, modified, jdp_modified FROM {table}"
+        f" WHERE seller_nick = %s AND {key} IN ({marks})",
+        [nick, *keys],
+    )
+    return {int(k): (_aware(m), _aware(j)) for k, m, j in rows}
+
+
 def newest(connection, table: str, nick: str) -> datetime | None:
     """The newest ``jdp_modified`` of seller ``nick`` (how far the push has come)."""
     rows = _select(

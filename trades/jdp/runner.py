@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from datetime import datetime
+from functools import partial
 
 import pymysql
 from django.conf import settings
@@ -98,9 +99,30 @@ def consume_shop(connections: Connections, state: JdpShop) -> int:
         rows += result.rows
         whole = whole and result.locked
     if whole and started is not None:
-        for entity in {table.kind for table in consumer.TABLES}:
-            findings.sweep(state.shop, entity, started)
+        try:
+            sweep(state.shop, connections.get(url), started)
+        except pymysql.Error:  # the next whole pass sweeps again
+            log.warning("JDP findings of shop %s not swept", state.shop_id, exc_info=True)
+            connections.drop(url)
     return rows
+
+
+def sweep(shop: Shop, connection, started: datetime) -> None:
+    """Settle or miss the shop's findings past their deadline, looking each up in the RDS."""
+    for entity in {table.kind for table in consumer.TABLES}:
+        tables = [table for table in consumer.TABLES if table.kind == entity]
+        findings.sweep(shop, entity, started, partial(_pushed, connection, shop, tables))
+
+
+def _pushed(connection, shop: Shop, tables: list, keys: list[int]) -> dict:
+    """What the RDS holds of ``keys`` in ``tables``: the newest of each key."""
+    found: dict = {}
+    for table in tables:
+        for key, version in rds.pushed(
+            connection, table.name, table.key, shop.seller_nick, keys
+        ).items():
+            found[key] = max(found.get(key, version), version)
+    return found
 
 
 def refresh_all_statuses() -> None:
