@@ -165,6 +165,7 @@ class Checkpoint(models.Model):
         # the Jushita push tables: cursor = jdp_modified up to which every row is written
         JDP_TRADES = "jdp_trades"
         JDP_REFUNDS = "jdp_refunds"
+        JDP_TM_REFUNDS = "jdp_tm_refunds"  # Tmall's refund table
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="checkpoints")
     stream = models.CharField(max_length=16, choices=Stream.choices)

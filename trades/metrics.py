@@ -13,7 +13,8 @@ from trades.api.feed_position import feed_position
 from trades.api.key_models import ApiKey
 from trades.channels import shop_channels
 from trades.feed.models import ChangeEvent
-from trades.jdp.models import JdpShop
+from trades.jdp import findings
+from trades.jdp.models import JdpFinding, JdpShop
 from trades.logistics.models import Parcel
 from trades.models import ReconcileReport
 from trades.presale.models import PresaleReservation
@@ -197,10 +198,27 @@ def channels(out: Exposition) -> None:
     out.family(
         "ordersync_jdp_changes_total",
         "counter",
-        "JDP per shop: changes written; late; missed (found first by polling or the reconcile)",
+        "JDP per shop: changes written; late (delivered first, stamped past JDP_LATE_SECONDS)",
     )
-    kinds = ("changes_written", "late", "missed_by_polling", "missed_by_reconcile")
-    for row in JdpShop.objects.select_related("shop__tenant"):
-        for kind in kinds:
+    rows = list(JdpShop.objects.select_related("shop__tenant"))
+    for row in rows:
+        for kind in ("changes_written", "late"):
             labels = {**shop_labels(row.shop), "kind": kind}
             out.sample("ordersync_jdp_changes_total", getattr(row, kind), **labels)
+    jdp_findings(out, rows)
+
+
+def jdp_findings(out: Exposition, rows: list[JdpShop]) -> None:
+    """What polling and the reconcile stored before JDP, by what JDP then did with it."""
+    out.family(
+        "ordersync_jdp_findings",
+        "gauge",
+        "versions polling or the reconcile stored before JDP, by outcome (platform times)",
+    )
+    found = findings.counts([row.shop_id for row in rows])
+    for row in rows:
+        for channel in findings.CHANNELS:
+            for outcome in JdpFinding.Outcome.values:
+                count = found[row.shop_id][(channel, outcome)]
+                labels = {**shop_labels(row.shop), "channel": channel, "outcome": outcome}
+                out.sample("ordersync_jdp_findings", count, **labels)

@@ -175,7 +175,10 @@ def _sellers(world: World, data: dict) -> dict:
     if not nick:
         raise ControlError(400, "nick is required")
     seller, created = world.add_seller(
-        nick, int(data.get("history_trades", 0)), float(data.get("history_days", 30))
+        nick,
+        int(data.get("history_trades", 0)),
+        float(data.get("history_days", 30)),
+        bool(data.get("tmall", False)),
     )
     session = world.issue_session(app_key, nick)
     return {

@@ -234,9 +234,10 @@ class MarketRates:
 class Seller:
     """One seller's shop: trades, refunds, indexes, and the query cache."""
 
-    def __init__(self, nick: str, user_id: int, seed: str) -> None:
+    def __init__(self, nick: str, user_id: int, seed: str, tmall: bool = False) -> None:
         self.nick = nick
         self.user_id = user_id
+        self.tmall = tmall  # a Tmall (B) shop: JDP pushes its refunds into jdp_tm_refund
         self.rng = random.Random(seed)
         self.trades: dict[int, TradeRecord] = {}
         self.by_created: list[TradeRecord] = []

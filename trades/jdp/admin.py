@@ -4,16 +4,19 @@ of every shop's channels with their lag."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from ordersync.taobao.errors import TopError
 from shops.console.tenancy import TenantScopedAdmin
 from trades.channels import shop_channels
+from trades.jdp import findings
 from trades.jdp.enrol import enrol_shop, refresh_statuses
-from trades.jdp.models import JdpRds, JdpShop, ShopChannels
+from trades.jdp.models import JdpFinding, JdpRds, JdpShop, ShopChannels
 
 
 @admin.register(JdpRds)
@@ -69,8 +72,8 @@ class JdpShopAdmin(TenantScopedAdmin):
         "freshness_seconds",
         "changes_written",
         "late",
-        "missed_by_polling",
-        "missed_by_reconcile",
+        "found_by_polling",
+        "found_by_reconcile",
         "status_checked_at",
     )
     list_filter = ("status",)
@@ -80,10 +83,26 @@ class JdpShopAdmin(TenantScopedAdmin):
     show_full_result_count = False
     actions = ("read_status",)
 
+    # the page's findings, read once per request (per thread: one admin serves them all)
+    _page = threading.local()
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._page.found = findings.counts([row.shop_id for row in changelist.result_list])
+        return changelist
+
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         if obj is None:
             return ()
         return [f.name for f in JdpShop._meta.fields]
+
+    @admin.display(description=_("stored first by polling"))
+    def found_by_polling(self, obj: JdpShop) -> str:
+        return found_text(getattr(self._page, "found", {}).get(obj.shop_id), "polling")
+
+    @admin.display(description=_("stored first by the reconcile"))
+    def found_by_reconcile(self, obj: JdpShop) -> str:
+        return found_text(getattr(self._page, "found", {}).get(obj.shop_id), "reconcile")
 
     def save_model(self, request, obj: JdpShop, form, change) -> None:
         if change:
@@ -109,7 +128,14 @@ class ShopChannelsAdmin(TenantScopedAdmin):
     """Every visible shop: which channels are live, and how far each one trails."""
 
     read_only = True
-    list_display = ("seller_nick", "status", "polling_channel", "tmc_channel", "jdp_channel")
+    list_display = (
+        "seller_nick",
+        "status",
+        "polling_channel",
+        "tmc_channel",
+        "jdp_channel",
+        "jdp_findings",
+    )
     list_select_related = ("tenant",)
     search_fields = ("seller_nick",)
     show_full_result_count = False
@@ -120,6 +146,7 @@ class ShopChannelsAdmin(TenantScopedAdmin):
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
         self._page.channels = shop_channels(list(changelist.result_list))
+        self._page.found = findings.counts([shop.pk for shop in changelist.result_list])
         return changelist
 
     def _show(self, obj, index: int) -> str:
@@ -140,3 +167,20 @@ class ShopChannelsAdmin(TenantScopedAdmin):
     @admin.display(description="JDP (behind the push)")
     def jdp_channel(self, obj) -> str:
         return self._show(obj, 2)
+
+    @admin.display(description=_("JDP findings (stored first by polling; by the reconcile)"))
+    def jdp_findings(self, obj) -> str:
+        found = getattr(self._page, "found", {}).get(obj.pk)
+        if not found:
+            return "–"
+        return "; ".join(found_text(found, channel) for channel in findings.CHANNELS)
+
+
+def found_text(found: Counter | None, channel: str) -> str:
+    """What became of the versions ``channel`` stored before JDP: late, missed, awaiting."""
+    found = found or Counter()
+    return _("%(late)d late, %(missed)d missed, %(pending)d awaiting JDP") % {
+        "late": found[(channel, JdpFinding.Outcome.LATE)],
+        "missed": found[(channel, JdpFinding.Outcome.MISSED)],
+        "pending": found[(channel, JdpFinding.Outcome.PENDING)],
+    }
