@@ -115,6 +115,8 @@ MIDDLEWARE = [
     "ordersync.badinput.RejectNulBytesMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # who acts, for the audit log (an API key names itself when it authenticates)
+    "shops.audit.actor.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -17,6 +17,8 @@ from django.utils.html import format_html, format_html_join
 
 from ordersync.shown import shown
 from shops import actions, jobs, members, refetch, schedules
+from shops.audit import Action
+from shops.audit.console import AuditedAdminMixin
 from shops.caps import OverCap
 from shops.console import connect
 from shops.console.health import PLATFORM_TZ, format_lag, lag, problems, with_health
@@ -187,7 +189,7 @@ class TopAppForm(forms.ModelForm):
 
 
 @admin.register(TopApp)
-class TopAppAdmin(admin.ModelAdmin):
+class TopAppAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The ISV's apps: operators only (the default permissions give tenant staff none)."""
 
     form = TopAppForm
@@ -297,6 +299,7 @@ def status_badge(shop: Shop, with_mode: bool = True) -> str:
 
 @admin.register(Shop)
 class ShopAdmin(TenantScopedAdmin):
+    audit_deleted = Action.SHOP_DISCONNECTED
     list_display = (
         "seller_nick",
         "status_badge",
@@ -454,6 +457,7 @@ class ShopAdmin(TenantScopedAdmin):
         for shop in active:
             if request.user.is_superuser:  # operators are not a tenant: no caps
                 actions.queue_job(shop, kind, *args)
+                jobs.record_job(shop, kind, args)
                 queued += 1
                 continue
             try:
