@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from shops.audit.models import Action, ActorKind, AuditEntry
 from trades.api import filters, openapi
 from trades.api.auth import HasWriteKey
-from trades.api.export_views import _ExportViewSet, _schema
+from trades.api.export_views import AuditExportQuery, _ExportViewSet, _schema
 from trades.api.views import ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
 
 
@@ -73,7 +73,8 @@ class AuditExportViewSet(_ExportViewSet):
     what = "audit"
     openapi_resource = openapi.AUDIT_EXPORTS
     permission_classes = [HasWriteKey]
+    query_class = AuditExportQuery
 
-    @_schema("audit")
+    @_schema("audit", AuditExportQuery)
     def list(self, request: Request, **kwargs: Any) -> StreamingHttpResponse:
         return super().list(request, **kwargs)
