@@ -29,6 +29,7 @@ from trades.feed.models import ChangeEvent
 from trades.jdp.admin import JdpShopAdmin  # noqa: F401  (registers the JDP views)
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
 from trades.presale.admin import PresaleReservationAdmin  # noqa: F401  (registers it)
+from trades.retention.models import RetentionRun
 from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 
@@ -389,3 +390,21 @@ class AuditEntryAdmin(BigTableAdmin):
     @admin.display(description=_("details"))
     def details_shown(self, entry: AuditEntry) -> str:
         return pretty_json(entry.details)
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    """Operators only (no tenant owns a run): what each retention run removed."""
+
+    list_display = ("started_at", "finished_at", "outcome", "removed")
+    list_filter = ("outcome",)
+    ordering = ("-started_at",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -17,6 +17,7 @@ from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
 from trades.jdp import runner
 from trades.jdp.enrol import filled_by_push
+from trades.retention.run import run_retention
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
@@ -152,3 +153,8 @@ def jdp_consume_task() -> int:
         return runner.consume_once(connections)
     finally:
         connections.close()
+
+
+def retention_task() -> dict[str, int]:
+    """Scheduled daily: prune what is past its age, erase buyer data that is due."""
+    return run_retention().removed
