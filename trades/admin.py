@@ -379,7 +379,7 @@ class AuditEntryAdmin(BigTableAdmin):
             return queryset, False
         return queryset.filter(Q(actor=term) | Q(actor__startswith=f"{term} (")), False
 
-    @admin.display(description=in_zone(_("at")), ordering="at")
+    @admin.display(description=in_zone("at"), ordering="at")
     def when(self, entry: AuditEntry) -> str:
         return short(entry.at)
 

@@ -157,4 +157,5 @@ def jdp_consume_task() -> int:
 
 def retention_task() -> dict[str, int]:
     """Scheduled daily: prune what is past its age, erase buyer data that is due."""
-    return run_retention().removed
+    removed: dict[str, int] = run_retention().removed
+    return removed

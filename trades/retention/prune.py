@@ -125,7 +125,7 @@ def prune_tenant_feed(tenant: Tenant, cutoff: datetime, limit: int) -> int:
     while True:
         params = {"tenant": tenant.pk, "after": after, "guard": guard, "cutoff": cutoff}
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_FEED_SQL, {**params, "limit": limit})
+            cursor.execute(_FEED_SQL, {**params, "limit": limit})  # type: ignore[dict-item]
             last, changes, commits = cursor.fetchone()
         total += changes
         if last is None or not commits:
