@@ -86,6 +86,8 @@ class MembershipChangeForm(forms.ModelForm):
 class MembershipAdmin(TenantScopedAdmin):
     """A tenant's owners invite members, change their roles and remove them."""
 
+    audited = ("changed",)  # inviting and removing record themselves (shops/members.py)
+
     add_roles = OWNER_ROLES
     change_roles = OWNER_ROLES
     delete_roles = OWNER_ROLES
@@ -121,7 +123,7 @@ class MembershipAdmin(TenantScopedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         if request.user.is_superuser:  # operators may leave a tenant ownerless (or delete it)
-            obj.delete()
+            members.forget_member(obj)
             return
         try:
             members.remove_member(obj)

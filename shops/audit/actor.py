@@ -4,6 +4,7 @@ command or task; nothing set means the service itself (``system``)."""
 from __future__ import annotations
 
 import contextvars
+import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,11 @@ def set_actor(actor: Actor) -> None:
     """Replace the actor for the rest of the current ``acting`` block (API authentication
     runs inside the request's block and names the key)."""
     _current.set(actor)
+
+
+def command_actor(name: str) -> Actor:
+    """An operator running ``manage.py name`` on a host: the OS user is all there is to say."""
+    return Actor(ActorKind.SYSTEM, f"manage.py {name} ({getpass.getuser()})"[:200])
 
 
 def _where(request: HttpRequest) -> dict[str, Any]:

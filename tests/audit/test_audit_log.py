@@ -172,3 +172,31 @@ def test_three_actors_in_the_console(client, alice, bob, charlie, tenant_a, tena
     exported = b"".join(client.get(f"{url}export/", {"format": "ndjson"}).streaming_content)
     ids = [json.loads(line).get("id") for line in exported.splitlines()]
     assert mine.pk in ids and theirs.pk not in ids
+
+
+def test_commands_name_the_host_user(tenant_a, capsys):
+    from django.core.management import call_command
+
+    call_command("create_api_key", tenant_a.slug, "nightly export")
+    entry = AuditEntry.objects.get(action="api_key.created")
+    assert entry.actor_kind == "system" and entry.actor.startswith("manage.py create_api_key (")
+    assert capsys.readouterr().out.startswith("osk_")
+
+
+def test_members_invited_changed_and_removed_in_the_console(client, alice, tenant_a):
+    client.force_login(alice)
+    body = {"username": "erin", "email": "", "tenant": tenant_a.pk, "role": "viewer"}
+    assert client.post("/admin/shops/membership/add/", body).status_code == 302
+    added = AuditEntry.objects.get(action="admin.added", object_type="shops.membership")
+    assert added.actor == "alice" and added.changes["role"] == [None, "viewer"]
+    membership = tenant_a.memberships.get(user__username="erin")
+    change = {"role": "admin"}
+    url = f"/admin/shops/membership/{membership.pk}/change/"
+    assert client.post(url, change).status_code == 302
+    changed = AuditEntry.objects.get(action="admin.changed", object_type="shops.membership")
+    assert changed.changes == {"role": ["viewer", "admin"]}
+    body = {"action": "remove_members", "_selected_action": [membership.pk]}
+    client.post("/admin/shops/membership/", body)
+    removed = AuditEntry.objects.get(action="admin.deleted", object_type="shops.membership")
+    assert removed.changes["role"] == ["admin", None] and removed.tenant_id == tenant_a.pk
+    assert AuditEntry.objects.filter(object_type="shops.membership").count() == 3

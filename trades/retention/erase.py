@@ -10,7 +10,7 @@ the buyer and receiver columns emptied, and every ``buyer_*`` and ``receiver_*``
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
@@ -22,23 +22,29 @@ from trades.models import Refund, Trade
 
 _PERSONAL = "k LIKE 'buyer\\_%%' OR k LIKE 'receiver\\_%%' OR k IN ('oaid', 'desc')"
 _STRIP = f"payload - ARRAY(SELECT k FROM jsonb_object_keys(payload) k WHERE {_PERSONAL})"
+# Batches walk the shop's rows by (time, id) on the shop's own index (trade_shop_created_idx,
+# refund_shop_modified_idx), so each batch starts where the last ended instead of re-reading
+# the shop's rows from the first.
 _TRADES_SQL = f"""
     WITH batch AS (
-        SELECT id FROM {Trade._meta.db_table}
-        WHERE shop_id = %(shop)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
+        SELECT id, created AS at FROM {Trade._meta.db_table}
+        WHERE shop_id = %(shop)s AND (created, id) > (%(at)s, %(after)s)
+        ORDER BY created, id LIMIT %(limit)s
     )
     UPDATE {Trade._meta.db_table} t SET buyer_open_uid = '', buyer_nick = '',
         receiver_state = '', receiver_city = '', receiver_district = '', payload = {_STRIP}
-    FROM batch WHERE t.id = batch.id RETURNING t.id
+    FROM batch WHERE t.id = batch.id RETURNING batch.at, t.id
 """
 _REFUNDS_SQL = f"""
     WITH batch AS (
-        SELECT id FROM {Refund._meta.db_table}
-        WHERE shop_id = %(shop)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
+        SELECT id, modified AS at FROM {Refund._meta.db_table}
+        WHERE shop_id = %(shop)s AND (modified, id) > (%(at)s, %(after)s)
+        ORDER BY modified, id LIMIT %(limit)s
     )
     UPDATE {Refund._meta.db_table} r SET payload = {_STRIP}
-    FROM batch WHERE r.id = batch.id RETURNING r.id
+    FROM batch WHERE r.id = batch.id RETURNING batch.at, r.id
 """
+_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def due_for_erasure(grace: timedelta, now: datetime | None = None) -> QuerySet[Shop]:
@@ -64,15 +70,15 @@ def erase_buyer_data(shop: Shop, limit: int) -> dict[str, int]:
 
 
 def _update_in_batches(sql: str, shop_id: int, limit: int) -> int:
-    total, after = 0, 0
+    total, last = 0, (_START, 0)
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, {"shop": shop_id, "after": after, "limit": limit})
-            ids = [row[0] for row in cursor.fetchall()]
-        total += len(ids)
-        if len(ids) < limit:
+            cursor.execute(sql, {"shop": shop_id, "at": last[0], "after": last[1], "limit": limit})
+            rows = cursor.fetchall()
+        total += len(rows)
+        if len(rows) < limit:
             return total
-        after = max(ids)
+        last = max(rows)
 
 
 def erase_due(grace: timedelta, limit: int) -> int:
