@@ -3,7 +3,10 @@ held for long and a stopped run loses nothing but its unfinished batch."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -83,13 +86,26 @@ _REPORTS_SQL = f"""
 """
 
 
+# Called with each batch's duration in seconds (``manage.py bench retention`` listens).
+BATCH_OBSERVERS: list[Callable[[float], object]] = []
+
+
+def run_batch(sql: str, params: dict[str, Any]) -> tuple[int, tuple | None]:
+    """One batch in its own transaction: ``(rowcount, first row or None)``."""
+    started = time.monotonic()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        result = (cursor.rowcount, cursor.fetchone() if cursor.description else None)
+    for observe in BATCH_OBSERVERS:
+        observe(time.monotonic() - started)
+    return result
+
+
 def _delete_in_batches(sql: str, cutoff: datetime, limit: int) -> int:
     """Run a batch DELETE until a batch removes fewer than ``limit`` rows; return the count."""
     total = 0
     while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, {"cutoff": cutoff, "limit": limit})
-            removed = cursor.rowcount
+        removed, _ = run_batch(sql, {"cutoff": cutoff, "limit": limit})
         total += removed
         if removed < limit:
             return total
@@ -124,9 +140,8 @@ def prune_tenant_feed(tenant: Tenant, cutoff: datetime, limit: int) -> int:
     total, after = 0, 0
     while True:
         params = {"tenant": tenant.pk, "after": after, "guard": guard, "cutoff": cutoff}
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_FEED_SQL, {**params, "limit": limit})  # type: ignore[dict-item]
-            last, changes, commits = cursor.fetchone()
+        _, row = run_batch(_FEED_SQL, {**params, "limit": limit})
+        last, changes, commits = row or (None, 0, 0)
         total += changes
         if last is None or not commits:
             return total
