@@ -53,9 +53,12 @@ class Secret:
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
-    """The row's concrete fields (foreign keys as ids); secrets wrapped in :class:`Secret`."""
+    """The row's concrete fields (foreign keys as ids), but the ones every save stamps
+    (``auto_now``); secrets wrapped in :class:`Secret`."""
     values = {}
     for field in obj._meta.concrete_fields:
+        if getattr(field, "auto_now", False):
+            continue
         value = getattr(obj, field.attname)
         values[field.attname] = Secret(value) if is_secret(field) else _plain(value)
     return values

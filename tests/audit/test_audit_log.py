@@ -200,3 +200,17 @@ def test_members_invited_changed_and_removed_in_the_console(client, alice, tenan
     removed = AuditEntry.objects.get(action="admin.deleted", object_type="shops.membership")
     assert removed.changes["role"] == ["admin", None] and removed.tenant_id == tenant_a.pk
     assert AuditEntry.objects.filter(object_type="shops.membership").count() == 3
+
+
+def test_a_schedule_change_is_a_diff_of_what_changed(client, alice, shop_a):
+    client.force_login(alice)
+    body = {
+        "interval_mode": "fixed",
+        "interval_minutes": 7,
+        "sync_runs-TOTAL_FORMS": 0,
+        "sync_runs-INITIAL_FORMS": 0,
+    }
+    assert client.post(f"/admin/shops/shop/{shop_a.pk}/change/", body).status_code == 302
+    entry = AuditEntry.objects.get(action="admin.changed")
+    assert entry.changes == {"interval_minutes": [None, 7], "interval_mode": ["auto", "fixed"]}
+    assert (entry.object_type, entry.object_id) == ("shops.shop", str(shop_a.pk))

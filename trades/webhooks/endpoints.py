@@ -127,7 +127,6 @@ def update_endpoint(endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoin
         setattr(endpoint, name, value)
     endpoint.save()
     changed = diff(before, snapshot(endpoint))
-    changed.pop("updated_at", None)
     if changed:
         audit.record(audit.Action.ENDPOINT_CHANGED, target=endpoint, changes=changed)
     return endpoint
