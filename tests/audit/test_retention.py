@@ -220,3 +220,30 @@ def test_the_job_records_its_progress_and_outcome(shop_a):
     assert stored.outcome == "succeeded" and stored.finished_at is not None
     assert stored.removed["reconcile_reports"] == 5
     assert "sync_runs" not in stored.removed and SyncRun.objects.count() == 1  # 0 keeps all
+
+
+def test_a_failing_part_is_recorded_as_the_runs_outcome(shop_a, monkeypatch):
+    from trades.retention import run as job
+
+    def broken(cutoff, limit):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(job.PARTS, "sync_runs", ("RETENTION_SYNC_RUN_DAYS", broken))
+    with pytest.raises(RuntimeError):
+        run_retention()
+    stored = RetentionRun.objects.get()
+    assert stored.outcome == "failed" and stored.error == "RuntimeError: disk full"
+    assert "change_events" in stored.removed  # the parts before it are counted
+
+
+def test_the_daily_schedule_runs_the_task():
+    import inspect
+    from importlib import import_module
+
+    from django.utils.module_loading import import_string
+
+    migration = import_module("trades.migrations.0022_retention_schedule")
+    assert migration.NAME == "retention"
+    func = '"func": "trades.tasks.retention_task", "schedule_type": "D"'
+    assert func in inspect.getsource(migration)
+    assert import_string("trades.tasks.retention_task")() == RetentionRun.objects.get().removed
