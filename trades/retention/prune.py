@@ -127,15 +127,25 @@ def prune_reconcile_reports(cutoff: datetime, limit: int) -> int:
     return _delete_in_batches(_REPORTS_SQL, cutoff, limit)
 
 
+# A feed position is one writer's transaction: a page of a sync holds up to 100 changes.
+CHANGES_PER_COMMIT = 100
+
+
+def feed_commits(limit: int) -> int:
+    """Positions per feed batch, so that a batch removes about ``limit`` changes."""
+    return max(1, limit // CHANGES_PER_COMMIT)
+
+
 def prune_feed(cutoff: datetime, limit: int) -> int:
     """Every tenant's changes older than ``cutoff`` that every active consumer has read."""
     tenants = Tenant.objects.filter(pk__in=FeedCommit.objects.values("tenant_id"))
-    return sum(prune_tenant_feed(tenant, cutoff, limit) for tenant in tenants)
+    return sum(prune_tenant_feed(tenant, cutoff, feed_commits(limit)) for tenant in tenants)
 
 
 def prune_tenant_feed(tenant: Tenant, cutoff: datetime, limit: int) -> int:
-    """Remove the tenant's old commits below its slowest active consumer; stop at the first
-    batch that removes nothing (later commits are newer). Returns the changes removed."""
+    """Remove the tenant's old commits below its slowest active consumer, ``limit`` positions
+    a batch; stop at the first batch that removes nothing (later commits are newer). Returns
+    the changes removed."""
     guard = first_unread_position(tenant)
     total, after = 0, 0
     while True:

@@ -33,7 +33,9 @@ class Part(BaseCommand):
         parser.add_argument("--changes", type=int, default=200_000, help="changes written")
         parser.add_argument("--per-commit", type=int, default=100, help="changes a transaction")
         parser.add_argument("--read", type=float, default=0.5, help="share the consumer read")
-        parser.add_argument("--batch", type=int, default=1000, help="commits a batch")
+        parser.add_argument(
+            "--batch", type=int, default=1000, help="RETENTION_BATCH_SIZE (changes a batch)"
+        )
 
     def handle(self, *args, **opts) -> None:
         settings.DEBUG = False
@@ -63,7 +65,8 @@ class Part(BaseCommand):
         started = time.monotonic()
         try:
             cutoff = timezone.now() - timedelta(days=30)
-            removed = prune.prune_tenant_feed(shop.tenant, cutoff, opts["batch"])
+            commits = prune.feed_commits(opts["batch"])
+            removed = prune.prune_tenant_feed(shop.tenant, cutoff, commits)
         finally:
             prune.BATCH_OBSERVERS.remove(batches.append)
         took = time.monotonic() - started
@@ -72,7 +75,7 @@ class Part(BaseCommand):
             f"{written} changes in {written // opts['per_commit']} commits, the consumer had "
             f"{unread} unread: removed {removed}, kept {kept} ({kept - unread} of them read: "
             f"the commit it stands on); {took:.2f} s, {removed / took:,.0f} changes/s; "
-            f"{len(batches)} batches of {opts['batch']} commits, longest "
+            f"{len(batches)} batches of {prune.feed_commits(opts['batch'])} commits, longest "
             f"{max(batches) * 1000:.0f} ms, median {statistics.median(batches) * 1000:.0f} ms"
         )
 
