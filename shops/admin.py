@@ -7,6 +7,8 @@ from datetime import date
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -38,6 +40,15 @@ from shops.console.times import duration, in_zone, short, window
 from shops.models import Checkpoint, Membership, Shop, SyncRun, Tenant, TopApp
 
 NOBODY: frozenset[str] = frozenset()  # only operators (superusers)
+
+
+# Operators' changes to console users (staff, superuser, passwords: masked) are audited too.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+    pass
 
 
 @admin.register(Tenant)

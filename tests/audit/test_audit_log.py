@@ -214,3 +214,13 @@ def test_a_schedule_change_is_a_diff_of_what_changed(client, alice, shop_a):
     entry = AuditEntry.objects.get(action="admin.changed")
     assert entry.changes == {"interval_minutes": [None, 7], "interval_mode": ["auto", "fixed"]}
     assert (entry.object_type, entry.object_id) == ("shops.shop", str(shop_a.pk))
+
+
+def test_an_operator_setting_a_password_is_recorded_masked(client, operator, bob):
+    client.force_login(operator)
+    url = f"/admin/auth/user/{bob.pk}/password/"
+    body = {"password1": "a-long-new-pw-9", "password2": "a-long-new-pw-9"}
+    assert client.post(url, body).status_code == 302
+    entry = AuditEntry.objects.get(action="admin.changed", object_type="auth.user")
+    assert entry.changes["password"] == ["••••••", "•••••• (new)"]
+    assert entry.actor == "olga" and entry.tenant_id is None
