@@ -115,6 +115,8 @@ MIDDLEWARE = [
     "ordersync.badinput.RejectNulBytesMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # who acts, for the audit log (an API key names itself when it authenticates)
+    "shops.audit.actor.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -524,4 +526,12 @@ TENANT_TEST_EVENTS_PER_HOUR = positive_int("TENANT_TEST_EVENTS_PER_HOUR", 60)
 WEBHOOKS_REDELIVER_PAGE = positive_int("WEBHOOKS_REDELIVER_PAGE", 1000)
 # POST shops/{id}/jobs/: one queued or running per shop and kind, then a cooldown
 SHOP_JOB_COOLDOWN_SECONDS = positive_int("SHOP_JOB_COOLDOWN_SECONDS", 300)
+# Retention (docs/audit-retention.md): ages in days, 0 keeps everything of that part
+RETENTION_FEED_DAYS = non_negative_int("RETENTION_FEED_DAYS", 30)
+RETENTION_WEBHOOK_EVENT_DAYS = non_negative_int("RETENTION_WEBHOOK_EVENT_DAYS", 30)
+RETENTION_WEBHOOK_ATTEMPT_DAYS = non_negative_int("RETENTION_WEBHOOK_ATTEMPT_DAYS", 14)
+RETENTION_SYNC_RUN_DAYS = non_negative_int("RETENTION_SYNC_RUN_DAYS", 30)
+RETENTION_RECONCILE_REPORT_DAYS = non_negative_int("RETENTION_RECONCILE_REPORT_DAYS", 180)
+RETENTION_BATCH_SIZE = positive_int("RETENTION_BATCH_SIZE", 1000)
+BUYER_DATA_GRACE_DAYS = non_negative_int("BUYER_DATA_GRACE_DAYS", 30)
 SHOP_BACKFILL_COOLDOWN_SECONDS = positive_int("SHOP_BACKFILL_COOLDOWN_SECONDS", 6 * 3600)

@@ -7,6 +7,8 @@ from datetime import date
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -17,6 +19,8 @@ from django.utils.html import format_html, format_html_join
 
 from ordersync.shown import shown
 from shops import actions, jobs, members, refetch, schedules
+from shops.audit import Action
+from shops.audit.console import AuditedAdminMixin
 from shops.caps import OverCap
 from shops.console import connect
 from shops.console.health import PLATFORM_TZ, format_lag, lag, problems, with_health
@@ -36,6 +40,15 @@ from shops.console.times import duration, in_zone, short, window
 from shops.models import Checkpoint, Membership, Shop, SyncRun, Tenant, TopApp
 
 NOBODY: frozenset[str] = frozenset()  # only operators (superusers)
+
+
+# Operators' changes to console users (staff, superuser, passwords: masked) are audited too.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+    pass
 
 
 @admin.register(Tenant)
@@ -84,6 +97,8 @@ class MembershipChangeForm(forms.ModelForm):
 class MembershipAdmin(TenantScopedAdmin):
     """A tenant's owners invite members, change their roles and remove them."""
 
+    audited = ("changed",)  # inviting and removing record themselves (shops/members.py)
+
     add_roles = OWNER_ROLES
     change_roles = OWNER_ROLES
     delete_roles = OWNER_ROLES
@@ -119,7 +134,7 @@ class MembershipAdmin(TenantScopedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         if request.user.is_superuser:  # operators may leave a tenant ownerless (or delete it)
-            obj.delete()
+            members.forget_member(obj)
             return
         try:
             members.remove_member(obj)
@@ -187,7 +202,7 @@ class TopAppForm(forms.ModelForm):
 
 
 @admin.register(TopApp)
-class TopAppAdmin(admin.ModelAdmin):
+class TopAppAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The ISV's apps: operators only (the default permissions give tenant staff none)."""
 
     form = TopAppForm
@@ -297,6 +312,7 @@ def status_badge(shop: Shop, with_mode: bool = True) -> str:
 
 @admin.register(Shop)
 class ShopAdmin(TenantScopedAdmin):
+    audit_deleted = Action.SHOP_DISCONNECTED
     list_display = (
         "seller_nick",
         "status_badge",
@@ -454,6 +470,7 @@ class ShopAdmin(TenantScopedAdmin):
         for shop in active:
             if request.user.is_superuser:  # operators are not a tenant: no caps
                 actions.queue_job(shop, kind, *args)
+                jobs.record_job(shop, kind, args)
                 queued += 1
                 continue
             try:

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from shops import audit
 from shops.caps import OverCap, TooSoon
 from shops.models import Checkpoint, JobRequest, Shop
 
@@ -73,7 +74,13 @@ def request_job(shop: Shop, kind: str, *args, **q_options: str) -> str:
             "one backfill at a time per shop",
         )
     _claim(shop, kind, timezone.now())
+    record_job(shop, kind, args)
     return async_task(task, shop.pk, *args, task_name=f"{kind} shop {shop.pk}", **q_options)
+
+
+def record_job(shop: Shop, kind: str, args: tuple) -> None:
+    """The audit entry of a job someone asked for (``shop.sync``, ``shop.refetch``, ...)."""
+    audit.record(f"shop.{kind}", target=shop, details={"args": list(args)} if args else {})
 
 
 def _backfill_unfinished(shop: Shop) -> bool:

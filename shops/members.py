@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from shops import audit
+from shops.audit.diff import diff, snapshot
 from shops.models import Membership, Tenant
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ def invite_member(tenant: Tenant, username: str, email: str, role: str) -> Invit
     if Membership.objects.filter(user=user, tenant=tenant).exists():
         raise MemberRefused(f"{username} is already a member of {tenant}")
     membership = Membership.objects.create(user=user, tenant=tenant, role=role)
+    added = diff({}, snapshot(membership))
+    audit.record(audit.Action.ADMIN_ADDED, target=membership, changes=added)
     log.info("tenant %s: %s invited as %s", tenant.pk, username, role)
     return Invited(membership, password)
 
@@ -61,5 +65,12 @@ def remove_member(membership: Membership) -> None:
     list(locked)  # one remover at a time per tenant: two owners cannot remove each other
     if not leaves_an_owner(membership):
         raise MemberRefused(f"{membership.user} is the last owner of {membership.tenant}")
-    membership.delete()
+    forget_member(membership)
     log.info("tenant %s: member %s removed", membership.tenant_id, membership.user_id)
+
+
+def forget_member(membership: Membership) -> None:
+    """Delete the membership and record it (no owner check: operators may)."""
+    gone = diff(snapshot(membership), {})
+    audit.record(audit.Action.ADMIN_DELETED, target=membership, changes=gone)
+    membership.delete()

@@ -130,6 +130,13 @@ class Shop(models.Model):
     degraded_reason = models.CharField(
         max_length=500, blank=True, default="", help_text="the failures that degraded the shop"
     )
+    authorization_lost_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when the shop last lost its authorization (needs_reauth); its buyer data is "
+        "erased BUYER_DATA_GRACE_DAYS later unless the seller authorizes again",
+    )
+    buyer_data_erased_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -286,3 +293,7 @@ class JobRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.shop_id} requested {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+# Kept in a module of its own; imported here so Django registers it with the app.
+from shops.audit.models import AuditEntry  # noqa: E402, F401

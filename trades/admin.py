@@ -14,20 +14,23 @@ from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
+from shops.audit.models import AuditEntry
 from shops.console.daterange import DateRangeFilter
 from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
-from shops.console.tenancy import ShopFilter, TenantScopedAdmin
+from shops.console.tenancy import OWNER_ROLES, ShopFilter, TenantScopedAdmin
 from shops.console.times import in_zone, short
 from trades import exports
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
-from trades.api.export_views import ExportQuery
+from trades.api.export_views import AuditExportQuery, ExportQuery
 from trades.feed.models import ChangeEvent
 from trades.jdp.admin import JdpShopAdmin  # noqa: F401  (registers the JDP views)
 from trades.logistics.admin import StalledParcelAdmin  # noqa: F401  (registers it)
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
 from trades.presale.admin import PresaleReservationAdmin  # noqa: F401  (registers it)
+from trades.retention.models import RetentionRun
 from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 
@@ -137,6 +140,7 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
 
     # --- export: the rows the user may see, streamed like the API's exports/ ----------------
     export_what = ""
+    export_query: type = ExportQuery
 
     def get_urls(self):
         if not self.export_what:
@@ -149,7 +153,7 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
         """``?format=ndjson|csv&modified_after=…&modified_before=…&shop=…&tenant=…&cursor=…``"""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        query = ExportQuery(data={k: v for k, v in request.GET.items() if k != "tenant"})
+        query = self.export_query(data={k: v for k, v in request.GET.items() if k != "tenant"})
         if not query.is_valid():
             return JsonResponse({"errors": query.errors}, status=400)
         queryset = self.get_queryset(request)  # scoped to the user's tenants
@@ -350,3 +354,58 @@ class ReconcileReportAdmin(BigTableAdmin):
     )
     def details_readable(self, report: ReconcileReport) -> str:
         return pretty_json(report.details) if report.details else pre("")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(BigTableAdmin):
+    """The audit log: a tenant's owners see their tenant's, operators every entry (those of
+    no tenant too: TOP apps). Nobody changes or deletes an entry (the database refuses)."""
+
+    view_roles = OWNER_ROLES
+    change_roles = frozenset()
+    export_what = "audit"
+    export_query = AuditExportQuery
+    change_list_template = "admin/trades/export_change_list.html"
+    list_display = ("when", "actor", "actor_kind", "ip", "action", "object_type", "object_repr")
+    list_filter = ("action", "actor_kind", ("at", DateRangeFilter))
+    ordering = ("-at", "-id")
+    search_fields = ("actor",)
+    search_help_text = _("A user name or an API key's name or prefix (exact).")
+    readonly_fields = ("when", "changes_shown", "details_shown")
+    exclude = ("changes", "details", "at")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(actor=term) | Q(actor__startswith=f"{term} (")), False
+
+    @admin.display(description=in_zone("at"), ordering="at")
+    def when(self, entry: AuditEntry) -> str:
+        return short(entry.at)
+
+    @admin.display(description=_("changes"))
+    def changes_shown(self, entry: AuditEntry) -> str:
+        return pretty_json(entry.changes)
+
+    @admin.display(description=_("details"))
+    def details_shown(self, entry: AuditEntry) -> str:
+        return pretty_json(entry.details)
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    """Operators only (no tenant owns a run): what each retention run removed."""
+
+    list_display = ("started_at", "finished_at", "outcome", "removed")
+    list_filter = ("outcome",)
+    ordering = ("-started_at",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -231,6 +231,7 @@ from trades.feed.models import ChangeEvent  # noqa: E402, F401
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels  # noqa: E402, F401
 from trades.logistics.models import Parcel, StalledParcel  # noqa: E402, F401
 from trades.presale.models import PresaleReservation  # noqa: E402, F401
+from trades.retention.models import RetentionRun  # noqa: E402, F401
 from trades.tmc.models import TmcShop, TmcStat  # noqa: E402, F401
 from trades.webhooks.models import (  # noqa: E402, F401
     WebhookAttempt,

@@ -33,6 +33,7 @@ RESOURCES = [
     webhooks.WEBHOOK_ENDPOINTS,
     webhooks.WEBHOOK_DELIVERIES,
     api.API_KEYS,
+    api.AUDIT,
 ]
 EVENTS_TAG = {"name": webhooks.TAG, "description": "What ordersync POSTs to webhook endpoints."}
 

@@ -18,6 +18,7 @@ from shops.models import Checkpoint, Shop
 from trades.jdp import runner
 from trades.jdp.enrol import filled_by_push
 from trades.logistics.tracking import shops_to_track, track_shop
+from trades.retention.run import run_retention
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
@@ -166,3 +167,9 @@ def track_parcels_task() -> str:
         read += track_shop(shop).read
         shops += 1
     return f"{read} traces read in {shops} shops"
+
+
+def retention_task() -> dict[str, int]:
+    """Scheduled daily: prune what is past its age, erase buyer data that is due."""
+    removed: dict[str, int] = run_retention().removed
+    return removed

@@ -22,6 +22,7 @@ from django.db.models import CASCADE, Model, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.text import capfirst
 
+from shops.audit.console import AuditedAdminMixin
 from shops.models import Membership, Shop, Tenant
 
 Role = Membership.Role
@@ -168,7 +169,7 @@ def filled_in(tenants: QuerySet[Tenant]) -> dict[str, Any]:
     return {"initial": only[0].pk, "disabled": True, "widget": forms.HiddenInput}
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Scopes a tenant-owned model's admin by the user's memberships.
 
     ``tenant_field`` is the lookup from the model to its tenant. Viewers see, owners and admins

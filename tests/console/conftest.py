@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from shops import audit
 from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Membership, SyncRun
 from trades.api.keys import create_api_key
@@ -141,6 +142,7 @@ def one_of_each(shop, tid: int) -> dict:
             shop=shop, rds=JdpRds.objects.get_or_create(name="rds-1")[0], status=1
         ),
         "shopchannels": ShopChannels.objects.get(pk=shop.pk),
+        "auditentry": audit.record(audit.Action.SHOP_PAUSED, target=shop),
     }
 
 

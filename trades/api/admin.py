@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from shops import caps
+from shops import audit, caps
+from shops.audit.diff import one_change
 from shops.console.one_time import show_once
 from shops.console.tenancy import WRITE_ROLES, TenantScopedAdmin
 from trades.api.feed_position import feed_position
@@ -61,6 +62,8 @@ class ApiKeyForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(TenantScopedAdmin):
+    # creating, revoking and expiring record themselves (trades/api/keys.py); a rename here
+    audited: tuple[str, ...] = ()
     # a tenant's viewers do not see its keys; owners and admins manage them; revoke, never delete
     view_roles = WRITE_ROLES
     delete_roles = frozenset()
@@ -103,6 +106,9 @@ class ApiKeyAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         if change:
             obj.save(update_fields=["name"])
+            if "name" in form.changed_data:
+                renamed = one_change("name", form.initial.get("name"), obj.name)
+                audit.record(audit.Action.ADMIN_CHANGED, target=obj, changes=renamed)
             if "expires_at" in form.changed_data:
                 try:
                     change_key_expiry(obj, form.cleaned_data["expires_at"])

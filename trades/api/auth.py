@@ -9,6 +9,7 @@ from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
 from ordersync import ratelimit
+from shops.audit.actor import key_actor, set_actor
 from trades.api.key_models import ApiKey
 from trades.api.keys import find_api_key, note_key_used
 
@@ -36,6 +37,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             count_failure_of_address(request)
             raise exceptions.AuthenticationFailed("Unknown, expired or revoked API key.")
         note_key_used(key)
+        set_actor(key_actor(request, key.pk, key.name, key.prefix))
         # There is no user: a key acts for its tenant, not for the person who created it.
         return (None, key)
 

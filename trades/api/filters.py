@@ -195,6 +195,10 @@ LOOKUPS = {
     "endpoint": "endpoint_id",
     "state": "state",
     "stage": "stage",
+    "action": "action",
+    "actor_kind": "actor_kind",
+    "at_after": "at__gte",
+    "at_before": "at__lt",
 }
 
 

@@ -252,6 +252,30 @@ REFUND_EXPORTS = Resource(
     TRADE_EXPORTS.description,
     {"list": Operation("Export refunds", "Refunds" + _EXPORT)},
 )
+AUDIT = Resource(
+    "Audit log",
+    "Who did what to the tenant, when and from where: jobs asked for, keys, webhook "
+    "endpoints, shops connected or paused, changes in the console. Read_write keys only.",
+    {
+        "list": list_operation(
+            "audit entries",
+            ex.page(ex.AUDIT_ENTRY),
+            " Newest first; `action`, `actor_kind` and `at_after`/`at_before` filter them.",
+        ),
+        "retrieve": retrieve_operation("audit entry", ex.AUDIT_ENTRY),
+    },
+)
+AUDIT_EXPORTS = Resource(
+    EXPORT_TAG,
+    TRADE_EXPORTS.description,
+    {
+        "list": Operation(
+            "Export the audit log",
+            "Audit entries, oldest first; `modified_after`/`modified_before` bound their `at`"
+            + _EXPORT,
+        )
+    },
+)
 
 RESPONSES = {
     "200": "OK.",

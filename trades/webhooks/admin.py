@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from shops import caps
+from shops import audit, caps
 from shops.console.one_time import show_once
 from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
@@ -65,6 +65,9 @@ class EndpointForm(forms.ModelForm):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(TenantScopedAdmin):
+    # creating, changing and rotating record themselves (trades/webhooks/endpoints.py)
+    audited = ("deleted",)
+    audit_deleted = audit.Action.ENDPOINT_DELETED
     form = EndpointForm
     list_display = [
         "url",

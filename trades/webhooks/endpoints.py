@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from shops import caps
+from shops import audit, caps
+from shops.audit.diff import diff, snapshot
 from shops.models import Tenant
 from trades.webhooks.guard import BadURL, allowed, parse_url
 from trades.webhooks.models import (
@@ -104,6 +105,8 @@ def create_endpoint(
     )
     secret = new_secret()
     WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
+    changes = diff({}, snapshot(endpoint))
+    audit.record(audit.Action.ENDPOINT_CREATED, target=endpoint, changes=changes)
     return IssuedSecret(endpoint, secret)
 
 
@@ -119,9 +122,13 @@ def update_endpoint(endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoin
         changes.update(disabled_reason="", disabled_at=None, failing_since=None)
     elif changes.get("is_active") is False and endpoint.is_active:
         changes.update(disabled_reason="disabled by the tenant", disabled_at=timezone.now())
+    before = snapshot(endpoint)
     for name, value in changes.items():
         setattr(endpoint, name, value)
     endpoint.save()
+    changed = diff(before, snapshot(endpoint))
+    if changed:
+        audit.record(audit.Action.ENDPOINT_CHANGED, target=endpoint, changes=changed)
     return endpoint
 
 
@@ -138,6 +145,8 @@ def rotate_secret(endpoint: WebhookEndpoint, overlap: timedelta | None = None) -
     )
     secret = new_secret()
     WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
+    details = {"old_secrets_sign_until": retire_at.isoformat()}
+    audit.record(audit.Action.ENDPOINT_SECRET_ROTATED, target=endpoint, details=details)
     return IssuedSecret(endpoint, secret)
 
 
@@ -259,4 +268,7 @@ def waiting_deliveries(tenant_id: int, up_to: int) -> int:
 
 def delete_endpoint(endpoint: WebhookEndpoint) -> None:
     """Remove the endpoint with its secrets and deliveries."""
+    audit.record(
+        audit.Action.ENDPOINT_DELETED, target=endpoint, changes=diff(snapshot(endpoint), {})
+    )
     endpoint.delete()

@@ -5,7 +5,8 @@ api, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``. `
 (or ``bench chaos``), ``bench double11``, ``bench backfill`` and ``bench scheduler`` are one
 part of that report, written the same way. The other parts run one benchmark alone and print
 its figures: ``bench sync``, ``bench tmc``, ``bench jdp``, ``bench api``, ``bench webhooks``,
-``bench ratelimit``, ``bench sandbox``, ``bench presale``, ``bench logistics`` (``bench PART
+``bench ratelimit``, ``bench sandbox``, ``bench presale``, ``bench logistics``,
+``bench retention`` (``bench PART
 --help`` for its flags). Figures, never assertions.
 """
 
@@ -20,6 +21,7 @@ from tools.bench.parts import (
     presale,
     ratelimit,
     report,
+    retention,
     sandbox,
     sync,
     tmc,
@@ -36,6 +38,7 @@ PARTS: dict[str, type[BaseCommand]] = {
     "sandbox": sandbox.Part,
     "presale": presale.Part,
     "logistics": logistics.Part,
+    "retention": retention.Part,
 }
 # parts of the report that are a command of their own only there: name → aliases
 REPORT_PARTS = {"naive": ["chaos"], "double11": [], "backfill": [], "scheduler": []}
