@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from shops import caps
 from shops.console.one_time import show_once
@@ -78,7 +79,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
         "feed_lag",
     ]
 
-    @admin.display(description="change feed lag")
+    @admin.display(description=_("change feed lag"))
     def feed_lag(self, key: ApiKey) -> str:
         position = feed_position(key)
         if position.lag_seconds is None:
@@ -115,7 +116,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
         obj.pk = issued.key.pk
         show_once(request, f"The token of API key {issued.key.name!r}", issued.token)
 
-    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             revoke_api_key(key)

@@ -8,6 +8,7 @@ import threading
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from ordersync.taobao.errors import TopError
 from shops.console.tenancy import TenantScopedAdmin
@@ -27,7 +28,7 @@ class JdpRdsAdmin(admin.ModelAdmin):
         return bool(obj.url)
 
     has_url.boolean = True
-    has_url.short_description = "own URL (else JDP_DATABASE_URL)"
+    has_url.short_description = _("own URL (else JDP_DATABASE_URL)")
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -93,7 +94,7 @@ class JdpShopAdmin(TenantScopedAdmin):
         except TopError as error:
             self.message_user(request, f"the platform refused: {error}", messages.ERROR)
 
-    @admin.action(description="Read the JDP status back from the platform")
+    @admin.action(description=_("Read the JDP status back from the platform"))
     def read_status(self, request: HttpRequest, queryset) -> None:
         apps = {state.shop.app for state in queryset.select_related("shop__app")}
         for app in apps:
@@ -129,14 +130,14 @@ class ShopChannelsAdmin(TenantScopedAdmin):
         lag = channel.lag_seconds
         return "live" if lag is None else f"live, {lag:,.0f} s behind"
 
-    @admin.display(description="polling (cursor lag)")
+    @admin.display(description=_("polling (cursor lag)"))
     def polling_channel(self, obj) -> str:
         return self._show(obj, 0)
 
-    @admin.display(description="TMC (freshness)")
+    @admin.display(description=_("TMC (freshness)"))
     def tmc_channel(self, obj) -> str:
         return self._show(obj, 1)
 
-    @admin.display(description="JDP (behind the push)")
+    @admin.display(description=_("JDP (behind the push)"))
     def jdp_channel(self, obj) -> str:
         return self._show(obj, 2)
