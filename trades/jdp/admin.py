@@ -4,6 +4,7 @@ of every shop's channels with their lag."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ordersync.taobao.errors import TopError
 from shops.console.tenancy import TenantScopedAdmin
+from shops.console.times import seconds_text
 from trades.channels import shop_channels
 from trades.jdp.enrol import enrol_shop, refresh_statuses
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels
@@ -50,7 +52,7 @@ class EnrolForm(forms.ModelForm):
     def clean_history_days(self) -> int:
         days = self.cleaned_data["history_days"]
         if days > 90:
-            raise forms.ValidationError("the platform pushes at most 90 days of history")
+            raise forms.ValidationError(_("the platform pushes at most 90 days of history"))
         return days
 
 
@@ -92,7 +94,8 @@ class JdpShopAdmin(TenantScopedAdmin):
         try:
             enrol_shop(obj.shop, obj.rds, obj.history_days)
         except TopError as error:
-            self.message_user(request, f"the platform refused: {error}", messages.ERROR)
+            message = _("the platform refused: %(error)s") % {"error": error}
+            self.message_user(request, message, messages.ERROR)
 
     @admin.action(description=_("Read the JDP status back from the platform"))
     def read_status(self, request: HttpRequest, queryset) -> None:
@@ -102,7 +105,7 @@ class JdpShopAdmin(TenantScopedAdmin):
                 refresh_statuses(app)
             except TopError as error:
                 self.message_user(request, f"{app}: {error}", messages.ERROR)
-        self.message_user(request, f"status read for {len(apps)} app(s)")
+        self.message_user(request, _("status read for %(count)d app(s)") % {"count": len(apps)})
 
 
 @admin.register(ShopChannels)
@@ -126,9 +129,11 @@ class ShopChannelsAdmin(TenantScopedAdmin):
     def _show(self, obj, index: int) -> str:
         channel = getattr(self._page, "channels", {}).get(obj.pk, [None] * 3)[index]
         if channel is None or not channel.live:
-            return "off"
+            return _("off")
         lag = channel.lag_seconds
-        return "live" if lag is None else f"live, {lag:,.0f} s behind"
+        if lag is None:
+            return _("live")
+        return _("live, %(span)s behind") % {"span": seconds_text(timedelta(seconds=lag))}
 
     @admin.display(description=_("polling (cursor lag)"))
     def polling_channel(self, obj) -> str:

@@ -5,6 +5,7 @@ Scoping is the console's one mixin."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django import forms
 from django.conf import settings
@@ -19,7 +20,7 @@ from shops.console.one_time import show_once
 from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import WRITE_ROLES, ReadOnlyInline, TenantScopedAdmin, scoped
-from shops.console.times import in_zone, short
+from shops.console.times import in_zone, seconds_text, short
 from trades.webhooks import endpoints as actions
 from trades.webhooks import payload
 from trades.webhooks.health import endpoint_health
@@ -56,7 +57,7 @@ class EndpointForm(forms.ModelForm):
                 caps.check_count(
                     WebhookEndpoint.objects.filter(tenant=tenant).count(),
                     settings.TENANT_MAX_WEBHOOK_ENDPOINTS,
-                    "webhook endpoints; delete one first",
+                    _("webhook endpoints; delete one first"),
                     "TENANT_MAX_WEBHOOK_ENDPOINTS",
                 )
             except caps.OverCap as exc:
@@ -99,7 +100,7 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
     @admin.display(description=_("oldest pending"))
     def oldest_pending(self, endpoint: WebhookEndpoint) -> str:
         seconds = self._health_of(endpoint).oldest_pending_seconds
-        return "—" if seconds is None else f"{seconds:.0f} s"
+        return "—" if seconds is None else seconds_text(timedelta(seconds=seconds))
 
     @admin.display(description=_("success 24h"))
     def success_rate(self, endpoint: WebhookEndpoint) -> str:
@@ -122,13 +123,15 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
             obj.tenant, fields["url"], fields["event_types"], fields["description"]
         )
         obj.pk = issued.endpoint.pk
-        show_once(request, f"The signing secret of {issued.endpoint.url}", issued.secret)
+        label = _("The signing secret of %(url)s") % {"url": issued.endpoint.url}
+        show_once(request, label, issued.secret)
 
     @admin.action(description=_("Rotate the signing secret (the old one keeps signing a while)"))
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet) -> None:
         for endpoint in scoped(request, queryset, "tenant", WRITE_ROLES):
             issued = actions.rotate_secret(endpoint)
-            show_once(request, f"The new signing secret of {endpoint.url}", issued.secret)
+            label = _("The new signing secret of %(url)s") % {"url": endpoint.url}
+            show_once(request, label, issued.secret)
 
     @admin.action(description=_("Send a test event"))
     def send_test_events(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -140,7 +143,7 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
                 self.message_user(request, f"{endpoint.url}: {exc}", messages.ERROR)
                 continue
             sent += 1
-        self.message_user(request, f"Queued {sent} test event(s).")
+        self.message_user(request, _("Queued %(count)d test event(s).") % {"count": sent})
 
 
 class AttemptInline(ReadOnlyInline):
@@ -242,8 +245,10 @@ class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
             if done.next_after is not None:
                 self.message_user(
                     request,
-                    "Some selected deliveries were not queued: a redeliver queues one page "
-                    "at most (WEBHOOKS_REDELIVER_PAGE); select them again once these are sent.",
+                    _(
+                        "Some selected deliveries were not queued: a redeliver queues one page "
+                        "at most (WEBHOOKS_REDELIVER_PAGE); select them again once these are sent."
+                    ),
                     messages.WARNING,
                 )
-        self.message_user(request, f"Queued {count} delivery(ies) again.")
+        self.message_user(request, _("Queued %(count)d delivery(ies) again.") % {"count": count})
