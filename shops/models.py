@@ -123,7 +123,7 @@ class Shop(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("active")
         PAUSED = "paused", _("paused")
-        NEEDS_REAUTH = "needs_reauth", _("needs reauth")
+        NEEDS_REAUTH = "needs_reauth", _("needs re-authorization")
         DISABLED = "disabled", _("disabled")
 
     class IntervalMode(models.TextChoices):

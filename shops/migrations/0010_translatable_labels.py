@@ -205,7 +205,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='shop',
             name='status',
-            field=models.CharField(choices=[('active', 'active'), ('paused', 'paused'), ('needs_reauth', 'needs reauth'), ('disabled', 'disabled')], default='active', max_length=16, verbose_name='status'),
+            field=models.CharField(choices=[('active', 'active'), ('paused', 'paused'), ('needs_reauth', 'needs re-authorization'), ('disabled', 'disabled')], default='active', max_length=16, verbose_name='status'),
         ),
         migrations.AlterField(
             model_name='shop',
