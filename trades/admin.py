@@ -7,6 +7,8 @@ DISTINCT over the table), search by exact id, and order by an index of the tenan
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -29,11 +31,14 @@ from trades.jdp.admin import JdpShopAdmin  # noqa: F401  (registers the JDP view
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
 from trades.presale.admin import PresaleReservationAdmin  # noqa: F401  (registers it)
 from trades.statuses import status_choices, status_shown
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 
 
-def fixed_choices_filter(field: str, choices: list[str], title: str):
+def fixed_choices_filter(field: str, choices: list[str], title: StrOrPromise):
     """An exact-match filter with known choices: no SELECT DISTINCT over a big table."""
 
     class Filter(admin.SimpleListFilter):
@@ -111,7 +116,7 @@ def exact_number_search(queryset: QuerySet, term: str, fields: list[str]) -> Que
 HISTORY_LIMIT = 200  # versions of one trade shown
 
 
-def table(headers: tuple[str, ...], rows) -> str:
+def table(headers: tuple[StrOrPromise, ...], rows) -> str:
     """A small HTML table: escaped headers and cells."""
     head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
     body = format_html_join(
@@ -249,7 +254,7 @@ class TradeAdmin(BigTableAdmin):
     )
 
     @admin.display(description=_("sub-orders"))
-    def sub_orders(self, trade: Trade) -> str:
+    def sub_orders(self, trade: Trade) -> StrOrPromise:
         rows = trade.lines.order_by("oid")
         if not rows:
             return _("none")
@@ -272,7 +277,7 @@ class TradeAdmin(BigTableAdmin):
         )
 
     @admin.display(description=_("status history"))
-    def status_history(self, trade: Trade) -> str:
+    def status_history(self, trade: Trade) -> StrOrPromise:
         """Every version the feed recorded, oldest first (changeevent_shop_key_idx)."""
         rows = ChangeEvent.objects.filter(
             shop_id=trade.shop_id, entity=ChangeEvent.Entity.TRADE, key=trade.tid
@@ -299,7 +304,7 @@ class TradeAdmin(BigTableAdmin):
         )
 
     @admin.display(description=_("refunds"))
-    def refunds(self, trade: Trade) -> str:
+    def refunds(self, trade: Trade) -> StrOrPromise:
         # refund_shop_tid_idx
         rows = Refund.objects.filter(shop_id=trade.shop_id, tid=trade.tid).order_by("created")
         if not rows:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop, Tenant
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # The statuses the platform documents; the API's status filters accept these.
 # Reference: docs/platform.md §5, taobao.trades.sold.get "status" and taobao.refunds.receive.get
@@ -51,7 +56,7 @@ class TenantQuerySet(models.QuerySet):
         return self.filter(tenant=tenant)
 
 
-def money(verbose_name: str) -> models.DecimalField:
+def money(verbose_name: StrOrPromise) -> models.DecimalField:
     return models.DecimalField(verbose_name, max_digits=14, decimal_places=2, null=True, blank=True)
 
 

@@ -4,13 +4,16 @@ column header names the zone (lists must fit a 1366-px laptop); spans in words."
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 
 from ordersync.shown import offset, shown, zone
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def short(value: datetime | None, empty: str = "—") -> str:
@@ -20,7 +23,7 @@ def short(value: datetime | None, empty: str = "—") -> str:
     return f"{value.astimezone(zone()):%m-%d %H:%M:%S}"
 
 
-def in_zone(label: str | Promise) -> Promise:
+def in_zone(label: StrOrPromise) -> StrOrPromise:
     """A column header that names the display zone's offset: ``created (+08:00)``; in the
     language of the page that shows it."""
     return format_lazy("{} ({})", label, offset(timezone.now().astimezone(zone())))

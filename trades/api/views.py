@@ -12,6 +12,7 @@ from django.http import Http404
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -267,7 +268,8 @@ def chosen_fields(
         raise serializers.ValidationError(
             {
                 "fields": [
-                    f"Unknown field {', '.join(map(repr, unknown))}; known: {', '.join(known)}."
+                    _("Unknown field %(unknown)s; known: %(known)s.")
+                    % {"unknown": ", ".join(map(repr, unknown)), "known": ", ".join(known)}
                 ]
             }
         )

@@ -20,6 +20,10 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AlterModelOptions(
+            name='apikey',
+            options={'verbose_name': 'API key', 'verbose_name_plural': 'API keys'},
+        ),
+        migrations.AlterModelOptions(
             name='changeevent',
             options={'verbose_name': 'change event', 'verbose_name_plural': 'change events'},
         ),

@@ -185,7 +185,6 @@ class WebhookDelivery(models.Model):
     class Meta:
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
-        verbose_name_plural = "webhook deliveries"
         indexes = [
             # the sweep polls pending deliveries that are due
             models.Index(

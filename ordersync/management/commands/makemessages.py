@@ -5,6 +5,8 @@ dropping strings the code no longer has. CONTRIBUTING.md gives the whole workflo
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.commands import makemessages
 
 # folders holding no string the console or the API shows
@@ -12,7 +14,7 @@ NOT_SHOWN = ["tests/*", "ordersync/sandbox/*", "tools/*", "artifacts/*", "docs/*
 
 
 class Command(makemessages.Command):
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> str | None:
         options["ignore_patterns"] = [*options["ignore_patterns"], *NOT_SHOWN]
         options["add_location"] = options["add_location"] or "file"
         options["no_obsolete"] = True
