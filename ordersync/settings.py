@@ -111,8 +111,8 @@ MIDDLEWARE = [
     # The admin's and the API docs' static files, served by gunicorn itself (no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # the console's language: the switch's cookie, else the browser's Accept-Language, else
-    # LANGUAGE_CODE; the partner API follows Accept-Language only (ordersync/language.py)
+    # the console's language: the switch's cookie, else LANGUAGE_CODE; the partner API
+    # follows Accept-Language only (ordersync/language.py)
     "ordersync.language.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "ordersync.badinput.RejectNulBytesMiddleware",
@@ -184,8 +184,8 @@ for _origin in CSRF_TRUSTED_ORIGINS:
             "https://ordersync.example.com"
         )
 
-# The console's and the API's languages; LANGUAGE_CODE is the default when the browser asks
-# for none of them (the demo runs in zh-hans). Catalogue: locale/ (CONTRIBUTING.md).
+# The console's and the API's languages; LANGUAGE_CODE is the console's until a user picks
+# another with the switch (the demo runs in zh-hans). Catalogue: locale/ (CONTRIBUTING.md).
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LANGUAGE_CODE = matching("LANGUAGE_CODE", "en", r"zh-hans|en|en-us", "zh-hans or en")
 LOCALE_PATHS = [BASE_DIR / "locale"]

@@ -28,7 +28,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             count_failure_of_address(request)
             return None
-        scheme, _, token = header.partition(" ")
+        scheme, _space, token = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not token.strip():
             count_failure_of_address(request)
             raise exceptions.AuthenticationFailed(_("Use 'Authorization: Bearer <API key>'."))
