@@ -40,10 +40,10 @@ from shops.models import Checkpoint, Membership, Shop, SyncRun, Tenant, TopApp
 NOBODY: frozenset[str] = frozenset()  # only operators (superusers)
 # the jobs' names in the console's messages
 JOB_NAMES = {
-    "sync": _("a sync"),
-    "backfill": _("a backfill"),
-    "reconcile": _("a reconcile"),
-    "refetch": _("a re-pull"),
+    "sync": _("sync"),
+    "backfill": _("backfill"),
+    "reconcile": _("reconcile"),
+    "refetch": _("refetch"),
 }
 CHECKPOINT_HEADERS = (
     _("stream"),
