@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ordersync.crypto import EncryptedTextField
@@ -53,7 +54,11 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.tenant} ({self.role})"
+        return gettext("%(user)s in %(tenant)s (%(role)s)") % {
+            "user": self.user,
+            "tenant": self.tenant,
+            "role": self.get_role_display(),
+        }
 
     @property
     def can_write(self) -> bool:
@@ -211,7 +216,7 @@ class Shop(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.seller_nick} ({self.platform})"
+        return f"{self.seller_nick} ({self.get_platform_display()})"
 
 
 class Checkpoint(models.Model):
@@ -269,7 +274,7 @@ class Checkpoint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.shop} {self.stream} @ {self.cursor}"
+        return f"{self.shop} {self.get_stream_display()} @ {self.cursor}"
 
     def records_kept(self, state: str) -> int:
         """How many records this stream holds ``set_aside`` (waiting for the reconcile) or
@@ -362,7 +367,7 @@ class SyncRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.shop} {self.outcome}"
+        return f"{self.get_kind_display()} {self.shop} {self.get_outcome_display()}"
 
 
 class JobRequest(models.Model):

@@ -116,13 +116,18 @@ def exact_number_search(queryset: QuerySet, term: str, fields: list[str]) -> Que
 HISTORY_LIMIT = 200  # versions of one trade shown
 
 
+def cell(value: object) -> object:
+    """A table cell: ``—`` for nothing."""
+    return "—" if value is None or value == "" else value
+
+
 def table(headers: tuple[StrOrPromise, ...], rows) -> str:
     """A small HTML table: escaped headers and cells."""
     head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
     body = format_html_join(
         "",
         "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
+        ((format_html_join("", "<td>{}</td>", ((cell(c),) for c in row)),) for row in rows),
     )
     return format_html("<table><tr>{}</tr>{}</table>", head, body)
 

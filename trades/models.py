@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop, Tenant
@@ -140,7 +141,7 @@ class Trade(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"trade {self.tid} ({self.status})"
+        return gettext("trade %(tid)s (%(status)s)") % {"tid": self.tid, "status": self.status}
 
 
 class TradeLine(models.Model):
@@ -177,7 +178,7 @@ class TradeLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"order {self.oid} of {self.trade_id}"
+        return gettext("sub-order %(oid)s of %(trade)s") % {"oid": self.oid, "trade": self.trade_id}
 
 
 class Refund(models.Model):
@@ -223,7 +224,11 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"refund {self.refund_id} of trade {self.tid} ({self.status})"
+        return gettext("refund %(id)s of trade %(tid)s (%(status)s)") % {
+            "id": self.refund_id,
+            "tid": self.tid,
+            "status": self.status,
+        }
 
 
 class ReconcileReport(models.Model):
@@ -286,7 +291,11 @@ class ReconcileReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"reconcile {self.shop} {self.day}: {self.missing_found} missing"
+        return gettext("reconcile %(shop)s %(day)s: %(count)s missing") % {
+            "shop": self.shop,
+            "day": self.day,
+            "count": self.missing_found,
+        }
 
 
 # Kept in modules of their own; imported here so Django registers them with the app.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models.functions import Now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop, Tenant
@@ -56,7 +57,11 @@ class Job(models.Model):
         verbose_name_plural = _("jobs")
 
     def __str__(self) -> str:
-        return f"{self.kind} of shop {self.shop_id} ({self.state})"
+        return gettext("%(kind)s of shop %(shop)s (%(state)s)") % {
+            "kind": self.kind,
+            "shop": self.shop_id,
+            "state": self.get_state_display(),
+        }
 
 
 class IdempotencyKey(models.Model):

@@ -7,6 +7,7 @@ The cursors of the two pushed tables are checkpoints (streams ``jdp_trades`` and
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ordersync.crypto import EncryptedTextField
@@ -96,7 +97,7 @@ class JdpShop(models.Model):
         verbose_name_plural = _("JDP shops")
 
     def __str__(self) -> str:
-        return f"JDP of shop {self.shop_id}"
+        return gettext("JDP of shop %(shop)s") % {"shop": self.shop_id}
 
     @property
     def live(self) -> bool:

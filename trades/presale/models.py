@@ -52,4 +52,4 @@ class PresaleReservation(models.Model):
         db_table = "trades_presalereservation"
 
     def __str__(self) -> str:
-        return f"{self.units} × {self.sku_id or self.num_iid} ({self.stage})"
+        return f"{self.units} × {self.sku_id or self.num_iid} ({self.get_stage_display()})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop
@@ -61,4 +62,4 @@ class TmcShop(models.Model):
         verbose_name_plural = _("TMC shops")
 
     def __str__(self) -> str:
-        return f"TMC of shop {self.shop_id}"
+        return gettext("TMC of shop %(shop)s") % {"shop": self.shop_id}

@@ -34,9 +34,11 @@ def clipped(text: str, width: int) -> str:
 
 
 class EndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=2000, assume_scheme="https")
+    url = forms.URLField(label=_("URL"), max_length=2000, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
-        choices=[(t, t) for t in SUBSCRIBABLE], widget=forms.CheckboxSelectMultiple
+        label=_("event types"),
+        choices=[(t, t) for t in SUBSCRIBABLE],
+        widget=forms.CheckboxSelectMultiple,
     )
 
     class Meta:

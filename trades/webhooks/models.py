@@ -7,6 +7,7 @@ from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ordersync.crypto import EncryptedTextField
@@ -98,7 +99,11 @@ class WebhookSecret(models.Model):
         verbose_name_plural = _("webhook secrets")
 
     def __str__(self) -> str:
-        return f"secret {self.pk} of endpoint {self.endpoint_id}"  # never the secret itself
+        # never the secret itself
+        return gettext("secret %(id)s of endpoint %(endpoint)s") % {
+            "id": self.pk,
+            "endpoint": self.endpoint_id,
+        }
 
 
 class WebhookEvent(models.Model):
@@ -210,7 +215,10 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"delivery {self.pk} ({self.state})"
+        return gettext("delivery %(id)s (%(state)s)") % {
+            "id": self.pk,
+            "state": self.get_state_display(),
+        }
 
 
 class WebhookAttempt(models.Model):
@@ -250,7 +258,11 @@ class WebhookAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"
+        return gettext("attempt %(number)s of delivery %(delivery)s: %(outcome)s") % {
+            "number": self.number,
+            "delivery": self.delivery_id,
+            "outcome": self.get_outcome_display(),
+        }
 
 
 class WebhookCounter(models.Model):
