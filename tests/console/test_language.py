@@ -119,3 +119,18 @@ def test_api_authentication_detail_in_chinese(db):
     assert answer.status_code == 401
     assert answer.json()["detail"] == "API 密钥未知、已过期或已吊销。"
     assert answer.json()["code"] == "authentication_failed"
+
+
+def test_the_openapi_document_reads_in_either_language(client):
+    english = client.get("/api/schema/", {"format": "json"}).json()
+    chinese = client.get("/api/schema/", {"format": "json", "lang": "zh-hans"}).json()
+    assert english["paths"].keys() == chinese["paths"].keys()  # the same API
+    trades = "/api/v1/trades/"
+    assert english["paths"][trades]["get"]["summary"] == "List trades"
+    assert chinese["paths"][trades]["get"]["summary"] == "列出订单"
+    assert "分页返回" in chinese["paths"][trades]["get"]["description"]
+    assert chinese["paths"][trades]["get"]["tags"] == english["paths"][trades]["get"]["tags"]
+    assert "[简体中文](?lang=zh-hans)" in english["info"]["description"]  # the docs' switch
+    assert chinese["info"]["description"].startswith("按 API 密钥读取")
+    docs = client.get("/api/docs/", {"lang": "zh-hans"}).content.decode()
+    assert r'url: "/api/schema/?lang\u003Dzh\u002Dhans"' in docs  # loads the Chinese document

@@ -121,11 +121,11 @@ class ApiSchema(AutoSchema):
 
     def get_summary(self) -> str | None:
         operation = self._operation()
-        return operation.summary if operation else super().get_summary()
+        return str(operation.summary) if operation else super().get_summary()
 
     def get_description(self) -> str:
         operation = self._operation()
-        return operation.description if operation else super().get_description()
+        return str(operation.description) if operation else super().get_description()
 
     def get_examples(self) -> list:
         operation = self._operation()
