@@ -4,7 +4,6 @@ of every shop's channels with their lag."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,7 +12,6 @@ from django.utils.translation import gettext_lazy as _
 
 from ordersync.taobao.errors import TopError
 from shops.console.tenancy import TenantScopedAdmin
-from shops.console.times import seconds_text
 from trades.channels import shop_channels
 from trades.jdp.enrol import enrol_shop, refresh_statuses
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels
@@ -133,7 +131,7 @@ class ShopChannelsAdmin(TenantScopedAdmin):
         lag = channel.lag_seconds
         if lag is None:
             return _("live")
-        return _("live, %(span)s behind") % {"span": seconds_text(timedelta(seconds=lag))}
+        return _("live, %(seconds)s s behind") % {"seconds": f"{lag:,.0f}"}
 
     @admin.display(description=_("polling (cursor lag)"))
     def polling_channel(self, obj) -> str:
