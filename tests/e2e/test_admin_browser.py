@@ -26,7 +26,7 @@ from django_q.models import OrmQ
 
 from shops.actions import ensure_checkpoints
 from shops.console import paginator
-from shops.models import Membership, Shop, SyncRun
+from shops.models import Checkpoint, Membership, Shop, SyncRun
 from shops.schedules import sync_schedules
 from tests.console.conftest import T0, bulk_trades, make_trade, one_of_each, record_history
 from tests.support import ROOT
@@ -606,6 +606,8 @@ def test_the_console_in_chinese_shows_no_english_of_ours(
         status=Shop.Status.NEEDS_REAUTH,
     )  # fmt: skip
     record_runs(shop_a, [(ago, "failed") for ago in (25, 20, 15, 10, 5)])  # degraded
+    behind = timezone.now() - timedelta(minutes=45, seconds=20)  # the lag, in words
+    Checkpoint.objects.filter(shop=shop_a, stream="trades").update(cursor=behind)
 
     page.goto(f"{base}/admin/login/")
     assert "ordersync 控制台" in page.locator("#site-name").inner_text()
@@ -618,6 +620,8 @@ def test_the_console_in_chinese_shows_no_english_of_ours(
         if (words := walk_in_chinese(page, url, name, allowed))
     }
     assert found == {}, f"English words of ours on the Chinese console: {found}"
+    page.goto(f"{base}/admin/dashboard/")
+    assert "落后 45 分钟" in page.locator("#content").inner_text()
 
     # an action's form and its message
     page.goto(f"{base}/admin/shops/shop/{shop_a.pk}/change/")
