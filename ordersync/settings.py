@@ -111,6 +111,9 @@ MIDDLEWARE = [
     # The admin's and the API docs' static files, served by gunicorn itself (no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # the console's language: the switch's cookie, else LANGUAGE_CODE; the partner API
+    # follows Accept-Language only (ordersync/language.py)
+    "ordersync.language.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "ordersync.badinput.RejectNulBytesMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -183,7 +186,12 @@ for _origin in CSRF_TRUSTED_ORIGINS:
             "https://ordersync.example.com"
         )
 
-LANGUAGE_CODE = "en-us"
+# The console's and the API's languages; LANGUAGE_CODE is the console's until a user picks
+# another with the switch (the demo runs in zh-hans). Catalogue: locale/ (CONTRIBUTING.md).
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LANGUAGE_CODE = matching("LANGUAGE_CODE", "en", r"zh-hans|en|en-us", "zh-hans or en")
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "ordersync_language"
 TIME_ZONE = time_zone("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 # the console writes times ISO-like with their zone (ordersync/formats/en/formats.py)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from shops import audit
@@ -70,8 +71,8 @@ def request_job(shop: Shop, kind: str, *args, **q_options: str) -> str:
         ) from None
     if kind == "backfill" and _backfill_unfinished(shop):
         raise OverCap(
-            "the shop's backfill is unfinished and resumes by itself",
-            "one backfill at a time per shop",
+            _("the shop's backfill is unfinished and resumes by itself"),
+            _("one backfill at a time per shop"),
         )
     _claim(shop, kind, timezone.now())
     record_job(shop, kind, args)
@@ -108,15 +109,19 @@ def _claim(shop: Shop, kind: str, now: datetime) -> None:
     last = JobRequest.objects.get(shop=shop, kind=kind)
     if last.finished_at is None and last.requested_at > params["lost"]:
         raise OverCap(
-            f"a {kind} of this shop requested at {last.requested_at:%Y-%m-%d %H:%M:%S %Z} "
-            "is still queued or running",
-            f"one queued or running {kind} per shop",
+            _("a %(kind)s of this shop requested at %(at)s is still queued or running")
+            % {"kind": kind, "at": f"{last.requested_at:%Y-%m-%d %H:%M:%S %Z}"},
+            _("one queued or running %(kind)s per shop") % {"kind": kind},
         )
     setting = (
         "SHOP_BACKFILL_COOLDOWN_SECONDS" if kind == "backfill" else "SHOP_JOB_COOLDOWN_SECONDS"
     )
     wait = (last.requested_at + timedelta(seconds=cooldown) - now).total_seconds()
-    raise TooSoon(f"a {kind} of this shop was requested less than {cooldown} s ago", setting, wait)
+    message = _("a %(kind)s of this shop was requested less than %(seconds)d s ago") % {
+        "kind": kind,
+        "seconds": cooldown,
+    }
+    raise TooSoon(message, setting, wait)
 
 
 def job_finished(shop_id: int, kind: str) -> None:

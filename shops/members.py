@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from shops import audit
 from shops.audit.diff import diff, snapshot
@@ -41,7 +42,10 @@ def invite_member(tenant: Tenant, username: str, email: str, role: str) -> Invit
     elif not user.is_staff:
         user_model.objects.filter(pk=user.pk).update(is_staff=True)
     if Membership.objects.filter(user=user, tenant=tenant).exists():
-        raise MemberRefused(f"{username} is already a member of {tenant}")
+        raise MemberRefused(
+            _("%(username)s is already a member of %(tenant)s")
+            % {"username": username, "tenant": tenant}
+        )
     membership = Membership.objects.create(user=user, tenant=tenant, role=role)
     added = diff({}, snapshot(membership))
     audit.record(audit.Action.ADMIN_ADDED, target=membership, changes=added)
@@ -64,7 +68,10 @@ def remove_member(membership: Membership) -> None:
     locked = Membership.objects.select_for_update().filter(tenant_id=membership.tenant_id)
     list(locked)  # one remover at a time per tenant: two owners cannot remove each other
     if not leaves_an_owner(membership):
-        raise MemberRefused(f"{membership.user} is the last owner of {membership.tenant}")
+        raise MemberRefused(
+            _("%(user)s is the last owner of %(tenant)s")
+            % {"user": membership.user, "tenant": membership.tenant}
+        )
     forget_member(membership)
     log.info("tenant %s: member %s removed", membership.tenant_id, membership.user_id)
 

@@ -7,6 +7,8 @@ DISTINCT over the table), search by exact id, and order by an index of the tenan
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -31,18 +33,22 @@ from trades.logistics.admin import StalledParcelAdmin  # noqa: F401  (registers 
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
 from trades.presale.admin import PresaleReservationAdmin  # noqa: F401  (registers it)
 from trades.retention.models import RetentionRun
+from trades.statuses import status_choices, status_shown
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 
 
-def fixed_choices_filter(field: str, choices: list[str], title: str):
+def fixed_choices_filter(field: str, choices: list[str], title: StrOrPromise):
     """An exact-match filter with known choices: no SELECT DISTINCT over a big table."""
 
     class Filter(admin.SimpleListFilter):
         parameter_name = field
 
         def lookups(self, request, model_admin):
-            return [(value, value) for value in choices]
+            return status_choices(choices)
 
         def queryset(self, request, queryset):
             return queryset.filter(**{field: self.value()}) if self.value() else queryset
@@ -113,13 +119,18 @@ def exact_number_search(queryset: QuerySet, term: str, fields: list[str]) -> Que
 HISTORY_LIMIT = 200  # versions of one trade shown
 
 
-def table(headers: tuple[str, ...], rows) -> str:
+def cell(value: object) -> object:
+    """A table cell: ``—`` for nothing."""
+    return "—" if value is None or value == "" else value
+
+
+def table(headers: tuple[StrOrPromise, ...], rows) -> str:
     """A small HTML table: escaped headers and cells."""
     head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
     body = format_html_join(
         "",
         "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
+        ((format_html_join("", "<td>{}</td>", ((cell(c),) for c in row)),) for row in rows),
     )
     return format_html("<table><tr>{}</tr>{}</table>", head, body)
 
@@ -179,7 +190,7 @@ class TradeAdmin(BigTableAdmin):
     list_display = (
         "tid",
         "shop_nick",
-        "status",
+        "status_label",
         "buyer_nick",
         "created_at",
         "modified_at",
@@ -187,7 +198,7 @@ class TradeAdmin(BigTableAdmin):
     )
     list_filter = (
         ShopFilter,
-        fixed_choices_filter("status", TRADE_STATUSES, "status"),
+        fixed_choices_filter("status", TRADE_STATUSES, _("status")),
         ("created", DateRangeFilter),
         ("modified", DateRangeFilter),
     )
@@ -195,7 +206,7 @@ class TradeAdmin(BigTableAdmin):
     # the tenant's (tenant, -created, -id) index serves the default list
     ordering = ("-created", "-id")
     search_fields = ("tid",)
-    search_help_text = (
+    search_help_text = _(
         "A trade id or its first 5+ digits; a buyer nick (part) or open uid; a receiver name "
         "(part) or the last 1-4 digits of the receiver's mobile. Receiver fields are searched "
         "as the platform sent them, masked (王*, 138********): masked characters never match."
@@ -204,15 +215,23 @@ class TradeAdmin(BigTableAdmin):
     def get_search_results(self, request, queryset, search_term):
         return trade_search(queryset, search_term), False
 
-    @admin.display(description="shop")
+    @admin.display(description=_("shop"))
     def shop_nick(self, trade: Trade) -> str:
         return trade.shop.seller_nick
 
-    @admin.display(description=in_zone("created"), ordering="created")
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, trade: Trade) -> str:
+        return status_shown(trade.status)
+
+    @admin.display(description=_("presale stage"))
+    def step_label(self, trade: Trade) -> str:
+        return status_shown(trade.step_trade_status)
+
+    @admin.display(description=in_zone(_("created")), ordering="created")
     def created_at(self, trade: Trade) -> str:
         return short(trade.created)
 
-    @admin.display(description=in_zone("modified"), ordering="modified")
+    @admin.display(description=in_zone(_("modified")), ordering="modified")
     def modified_at(self, trade: Trade) -> str:
         return short(trade.modified)
 
@@ -221,7 +240,7 @@ class TradeAdmin(BigTableAdmin):
             None,
             {
                 "fields": (
-                    ("tid", "shop", "status", "type"),
+                    ("tid", "shop", "status_label", "type", "step_label"),
                     ("buyer_nick", "buyer_open_uid"),
                     ("created", "modified", "pay_time", "consign_time", "end_time"),
                     ("payment", "total_fee", "post_fee"),
@@ -229,56 +248,85 @@ class TradeAdmin(BigTableAdmin):
                 )
             },
         ),
-        ("Sub-orders", {"fields": ("sub_orders",)}),
-        ("Refunds", {"fields": ("refunds",)}),
-        ("Status history (from the change feed)", {"fields": ("status_history",)}),
-        ("Raw", {"fields": ("payload_readable",), "classes": ("collapse",)}),
+        (_("Sub-orders"), {"fields": ("sub_orders",)}),
+        (_("Refunds"), {"fields": ("refunds",)}),
+        (_("Status history (from the change feed)"), {"fields": ("status_history",)}),
+        (_("Raw"), {"fields": ("payload_readable",), "classes": ("collapse",)}),
     )
-    readonly_fields = ("sub_orders", "refunds", "status_history", "payload_readable")
+    readonly_fields = (
+        "status_label",
+        "step_label",
+        "sub_orders",
+        "refunds",
+        "status_history",
+        "payload_readable",
+    )
 
-    @admin.display(description="sub-orders")
-    def sub_orders(self, trade: Trade) -> str:
+    @admin.display(description=_("sub-orders"))
+    def sub_orders(self, trade: Trade) -> StrOrPromise:
         rows = trade.lines.order_by("oid")
         if not rows:
-            return "none"
+            return _("none")
         return table(
-            ("oid", "title", "sku", "num", "price", "payment", "status", "refund status"),
             (
-                (r.oid, r.title, r.sku_id or "—", r.num, r.price, r.payment, r.status)
-                + (r.refund_status or "—",)
+                _("oid"),
+                _("title"),
+                _("SKU"),
+                _("quantity"),
+                _("price"),
+                _("payment"),
+                _("status"),
+                _("refund status"),
+            ),
+            (
+                (r.oid, r.title, r.sku_id or "—", r.num, r.price, r.payment, status_shown(r.status))
+                + (status_shown(r.refund_status) or "—",)
                 for r in rows
             ),
         )
 
-    @admin.display(description="status history")
-    def status_history(self, trade: Trade) -> str:
+    @admin.display(description=_("status history"))
+    def status_history(self, trade: Trade) -> StrOrPromise:
         """Every version the feed recorded, oldest first (changeevent_shop_key_idx)."""
         rows = ChangeEvent.objects.filter(
             shop_id=trade.shop_id, entity=ChangeEvent.Entity.TRADE, key=trade.tid
         ).order_by("id")[:HISTORY_LIMIT]
         if not rows:
-            return "none recorded"
+            return _("none recorded")
         return table(
-            (in_zone("platform modified"), "from", "to", in_zone("recorded"), "change id"),
             (
-                (short(e.modified), e.previous_status or "(new)", e.status)
+                in_zone(_("platform modified")),
+                _("from"),
+                _("to"),
+                in_zone(_("recorded")),
+                _("change id"),
+            ),
+            (
+                (
+                    short(e.modified),
+                    status_shown(e.previous_status) if e.previous_status else _("(new)"),
+                )
+                + (status_shown(e.status),)
                 + (short(e.created_at), e.pk)
                 for e in rows
             ),
         )
 
-    @admin.display(description="refunds")
-    def refunds(self, trade: Trade) -> str:
+    @admin.display(description=_("refunds"))
+    def refunds(self, trade: Trade) -> StrOrPromise:
         # refund_shop_tid_idx
         rows = Refund.objects.filter(shop_id=trade.shop_id, tid=trade.tid).order_by("created")
         if not rows:
-            return "none"
+            return _("none")
         return table(
-            ("refund id", "oid", "status", "fee", in_zone("modified")),
-            ((r.refund_id, r.oid or "—", r.status, r.refund_fee, short(r.modified)) for r in rows),
+            (_("refund id"), _("oid"), _("status"), _("fee"), in_zone(_("modified"))),
+            (
+                (r.refund_id, r.oid or "—", status_shown(r.status), r.refund_fee, short(r.modified))
+                for r in rows
+            ),
         )
 
-    @admin.display(description="payload (as last seen on the platform)")
+    @admin.display(description=_("payload (as last seen on the platform)"))
     def payload_readable(self, trade: Trade) -> str:
         return pretty_json(trade.payload)
 
@@ -287,21 +335,25 @@ class TradeAdmin(BigTableAdmin):
 class RefundAdmin(BigTableAdmin):
     export_what = "refunds"
     change_list_template = "admin/trades/export_change_list.html"
-    list_display = ("refund_id", "tid", "shop", "status", "refund_fee", "modified")
+    list_display = ("refund_id", "tid", "shop", "status_label", "refund_fee", "modified")
     list_filter = (
         ShopFilter,
-        fixed_choices_filter("status", REFUND_STATUSES, "status"),
+        fixed_choices_filter("status", REFUND_STATUSES, _("status")),
         ("modified", admin.DateFieldListFilter),
     )
     list_select_related = ("shop",)
     ordering = ("-modified", "-id")  # refund_tenant_modified_idx
     search_fields = ("refund_id",)
-    search_help_text = "Exact refund id or trade id (tid)."
+    search_help_text = _("Exact refund id or trade id (tid).")
     exact_search_fields = ["refund_id", "tid"]
     exclude = ("payload",)
-    readonly_fields = ("payload_readable",)
+    readonly_fields = ("status_label", "payload_readable")
 
-    @admin.display(description="payload")
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, refund: Refund) -> str:
+        return status_shown(refund.status)
+
+    @admin.display(description=_("payload"))
     def payload_readable(self, refund: Refund) -> str:
         return pretty_json(refund.payload)
 
@@ -325,32 +377,32 @@ class ReconcileReportAdmin(BigTableAdmin):
     exclude = ("details",)
     readonly_fields = ("details_readable",)
 
-    @admin.display(description="shop")
+    @admin.display(description=_("shop"))
     def shop_nick(self, report: ReconcileReport) -> str:
         return report.shop.seller_nick
 
-    @admin.display(description="trades TOP/ours")
+    @admin.display(description=_("trades TOP/ours"))
     def trades_counted(self, report: ReconcileReport) -> str:
         return f"{report.platform_count}/{report.local_count}"
 
-    @admin.display(description="missing/stale")
+    @admin.display(description=_("missing/stale"))
     def trades_fixed(self, report: ReconcileReport) -> str:
         return f"{report.missing_found}/{report.stale_fixed}"
 
-    @admin.display(description="refunds TOP/ours")
+    @admin.display(description=_("refunds TOP/ours"))
     def refunds_counted(self, report: ReconcileReport) -> str:
         return f"{report.refunds_platform_count}/{report.refunds_local_count}"
 
-    @admin.display(description="missing/stale")
+    @admin.display(description=_("missing/stale"))
     def refunds_fixed(self, report: ReconcileReport) -> str:
         return f"{report.refunds_missing_found}/{report.refunds_stale_fixed}"
 
-    @admin.display(description=in_zone("made"), ordering="created_at")
+    @admin.display(description=in_zone(_("made")), ordering="created_at")
     def created(self, report: ReconcileReport) -> str:
         return short(report.created_at)
 
     @admin.display(
-        description="what was found (tids and refund ids missing or stale, unresolved records)"
+        description=_("what was found (tids and refund ids missing or stale, unresolved records)")
     )
     def details_readable(self, report: ReconcileReport) -> str:
         return pretty_json(report.details) if report.details else pre("")

@@ -1,7 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TradesConfig(AppConfig):
+    verbose_name = _("Trades")
     name = "trades"
 
     def ready(self) -> None:

@@ -59,7 +59,9 @@ class AuditEntry(models.Model):
         related_name="+",
         verbose_name=_("tenant"),
     )
-    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    actor_kind = models.CharField(
+        max_length=16, choices=ActorKind.choices, verbose_name=_("kind of actor")
+    )
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.DO_NOTHING,
@@ -67,21 +69,29 @@ class AuditEntry(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("user"),
     )
-    actor_key_id = models.BigIntegerField(null=True, blank=True)
+    actor_key_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("API key id"))
     actor = models.CharField(
         max_length=200, verbose_name=_("who"), help_text=_("user name or key name and prefix")
     )
     ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP address"))
-    user_agent = models.CharField(max_length=300, blank=True, default="")
-    action = models.CharField(max_length=40, choices=Action.choices, verbose_name=_("action"))
-    object_type = models.CharField(max_length=64, blank=True, default="")
-    object_id = models.CharField(max_length=64, blank=True, default="")
-    object_repr = models.CharField(max_length=200, blank=True, default="")
-    changes = models.JSONField(
-        default=dict, blank=True, help_text=_("field: [before, after]; secrets masked")
+    user_agent = models.CharField(
+        max_length=300, blank=True, default="", verbose_name=_("user agent")
     )
-    details = models.JSONField(default=dict, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices, verbose_name=_("action"))
+    object_type = models.CharField(
+        max_length=64, blank=True, default="", verbose_name=_("object type")
+    )
+    object_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("object id"))
+    object_repr = models.CharField(max_length=200, blank=True, default="", verbose_name=_("object"))
+    changes = models.JSONField(
+        default=dict,
+        blank=True,
+        verbose_name=_("changes"),
+        help_text=_("field: [before, after]; secrets masked"),
+    )
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
 
     class Meta:
         verbose_name = _("audit entry")

@@ -21,6 +21,7 @@ from django.db import router
 from django.db.models import CASCADE, Model, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
 from shops.audit.console import AuditedAdminMixin
 from shops.models import Membership, Shop, Tenant
@@ -91,7 +92,7 @@ def id_value(list_filter: admin.SimpleListFilter) -> int:
 class TenantFilter(admin.SimpleListFilter):
     """Operators narrow any list to one tenant."""
 
-    title = "tenant"
+    title = _("tenant")
     parameter_name = "tenant"
 
     def lookups(self, request, model_admin):
@@ -106,7 +107,7 @@ class TenantFilter(admin.SimpleListFilter):
 class ShopFilter(admin.SimpleListFilter):
     """The user's shops, from the small shop table (never a DISTINCT over a big one)."""
 
-    title = "shop"
+    title = _("shop")
     parameter_name = "shop"
 
     def lookups(self, request, model_admin):
@@ -296,12 +297,12 @@ class TenantScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
         related = super().get_list_select_related(request)
         if not request.user.is_superuser or self.tenant_field == "id" or related is True:
             return related
-        *hops, _ = self.tenant_field.split("__")
+        *hops, _last = self.tenant_field.split("__")
         return [*(related or []), "__".join([*hops, "tenant"])]
 
-    @admin.display(description="tenant")
+    @admin.display(description=_("tenant"))
     def tenant_name(self, obj: Model) -> str:
-        *hops, _ = self.tenant_field.split("__")
+        *hops, _last = self.tenant_field.split("__")
         for hop in hops:
             obj = getattr(obj, hop)
         return str(obj.tenant)

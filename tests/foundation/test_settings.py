@@ -47,6 +47,7 @@ BAD_SETTINGS = [
     ({"SYNC_DEGRADE_AFTER_MINUTES": "0"}, "SYNC_DEGRADE_AFTER_MINUTES=0 must be a positive"),
     ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE='Mars/Olympus' is not a time zone"),
     ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid"),
+    ({"LANGUAGE_CODE": "fr"}, "LANGUAGE_CODE='fr' is not valid: expected zh-hans or en"),
     ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not valid"),
     ({"API_KEY_THROTTLE_RATE": "fast"}, "API_KEY_THROTTLE_RATE='fast' is not valid"),
 ]

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from shops import audit, caps
 from shops.audit.diff import diff, one_change, snapshot
@@ -68,7 +69,7 @@ def create_api_key(
         caps.check_count(
             usable_keys(tenant).count(),
             settings.TENANT_MAX_API_KEYS,
-            "usable API keys; revoke one first",
+            _("usable API keys; revoke one first"),
             "TENANT_MAX_API_KEYS",
         )
     prefix, token = _new_token()
@@ -151,15 +152,17 @@ def change_key_expiry(key: ApiKey, expires_at: datetime | None) -> ApiKey:
     """
     now = timezone.now()
     if expires_at is None and key.expires_at is not None:
-        raise KeyExpiryRefused("A key's expiry cannot be removed; rotate it for a new key.")
+        raise KeyExpiryRefused(_("A key's expiry cannot be removed; rotate it for a new key."))
     alive = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     not_longer = Q(expires_at__isnull=True) | Q(expires_at__gte=expires_at) if expires_at else Q()
     changed = ApiKey.objects.filter(alive & not_longer, pk=key.pk).update(expires_at=expires_at)
     if not changed:
         key.refresh_from_db(fields=["expires_at", "revoked_at"])
         if not key.is_usable(now):
-            raise KeyExpiryRefused("An expired or revoked key cannot be revived; create a new one.")
-        raise KeyExpiryRefused("A key's expiry can only be brought forward; rotate it instead.")
+            raise KeyExpiryRefused(
+                _("An expired or revoked key cannot be revived; create a new one.")
+            )
+        raise KeyExpiryRefused(_("A key's expiry can only be brought forward; rotate it instead."))
     changes = one_change("expires_at", key.expires_at, expires_at)
     audit.record(audit.Action.API_KEY_EXPIRY, target=key, changes=changes)
     key.expires_at = expires_at

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -285,7 +286,9 @@ class JobRequestSerializer(serializers.Serializer):
         extra = {k: data[k] for k in ("tids", "modified_after", "modified_before") if k in data}
         if data["kind"] != "refetch":
             if extra:
-                raise serializers.ValidationError(f"{', '.join(extra)}: only for kind refetch")
+                raise serializers.ValidationError(
+                    _("%(fields)s: only for kind refetch") % {"fields": ", ".join(extra)}
+                )
             return data
         try:
             data["params"] = refetch_params(**extra)
@@ -421,7 +424,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     def validate_expires_at(self, value: datetime | None) -> datetime | None:
         if value is not None and value <= timezone.now():
-            raise serializers.ValidationError("Must be in the future.")
+            raise serializers.ValidationError(_("Must be in the future."))
         return value
 
 

@@ -30,7 +30,7 @@ class JdpRdsAdmin(admin.ModelAdmin):
         return bool(obj.url)
 
     has_url.boolean = True
-    has_url.short_description = "own URL (else JDP_DATABASE_URL)"
+    has_url.short_description = _("own URL (else JDP_DATABASE_URL)")
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -52,7 +52,7 @@ class EnrolForm(forms.ModelForm):
     def clean_history_days(self) -> int:
         days = self.cleaned_data["history_days"]
         if days > 90:
-            raise forms.ValidationError("the platform pushes at most 90 days of history")
+            raise forms.ValidationError(_("the platform pushes at most 90 days of history"))
         return days
 
 
@@ -110,9 +110,10 @@ class JdpShopAdmin(TenantScopedAdmin):
         try:
             enrol_shop(obj.shop, obj.rds, obj.history_days)
         except TopError as error:
-            self.message_user(request, f"the platform refused: {error}", messages.ERROR)
+            message = _("the platform refused: %(error)s") % {"error": error}
+            self.message_user(request, message, messages.ERROR)
 
-    @admin.action(description="Read the JDP status back from the platform")
+    @admin.action(description=_("Read the JDP status back from the platform"))
     def read_status(self, request: HttpRequest, queryset) -> None:
         apps = {state.shop.app for state in queryset.select_related("shop__app")}
         for app in apps:
@@ -120,7 +121,7 @@ class JdpShopAdmin(TenantScopedAdmin):
                 refresh_statuses(app)
             except TopError as error:
                 self.message_user(request, f"{app}: {error}", messages.ERROR)
-        self.message_user(request, f"status read for {len(apps)} app(s)")
+        self.message_user(request, _("status read for %(count)d app(s)") % {"count": len(apps)})
 
 
 @admin.register(ShopChannels)
@@ -152,19 +153,21 @@ class ShopChannelsAdmin(TenantScopedAdmin):
     def _show(self, obj, index: int) -> str:
         channel = getattr(self._page, "channels", {}).get(obj.pk, [None] * 3)[index]
         if channel is None or not channel.live:
-            return "off"
+            return _("off")
         lag = channel.lag_seconds
-        return "live" if lag is None else f"live, {lag:,.0f} s behind"
+        if lag is None:
+            return _("live")
+        return _("live, %(seconds)s s behind") % {"seconds": f"{lag:,.0f}"}
 
-    @admin.display(description="polling (cursor lag)")
+    @admin.display(description=_("polling (cursor lag)"))
     def polling_channel(self, obj) -> str:
         return self._show(obj, 0)
 
-    @admin.display(description="TMC (freshness)")
+    @admin.display(description=_("TMC (freshness)"))
     def tmc_channel(self, obj) -> str:
         return self._show(obj, 1)
 
-    @admin.display(description="JDP (behind the push)")
+    @admin.display(description=_("JDP (behind the push)"))
     def jdp_channel(self, obj) -> str:
         return self._show(obj, 2)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ordersync.crypto import EncryptedTextField
@@ -25,12 +26,19 @@ JDP_STREAMS = (
 class JdpRds(models.Model):
     """One RDS the platform pushes into, by the name enrolment gives (``rds_name``)."""
 
-    name = models.CharField(max_length=64, unique=True, help_text="the rds_name of enrolment")
+    name = models.CharField(
+        max_length=64, unique=True, help_text=_("the rds_name of enrolment"), verbose_name=_("name")
+    )
     url = EncryptedTextField(
         blank=True,
         default="",
-        help_text="mysql://user:password@host:port/database; empty: JDP_DATABASE_URL",
+        help_text=_("mysql://user:password@host:port/database; empty: JDP_DATABASE_URL"),
+        verbose_name=_("URL"),
     )
+
+    class Meta:
+        verbose_name = _("JDP RDS")
+        verbose_name_plural = _("JDP RDS")
 
     def __str__(self) -> str:
         return self.name
@@ -41,38 +49,57 @@ class JdpShop(models.Model):
 
     class Status(models.IntegerChoices):
         # taobao.jushita.jdp.users.get
-        PAUSED = 0, "paused"
-        NORMAL = 1, "normal"
-        SESSION_INVALID = 2, "session invalid (push stopped)"
-        DELETED = 3, "deleted"
+        PAUSED = 0, _("paused")
+        NORMAL = 1, _("normal")
+        SESSION_INVALID = 2, _("session invalid (push stopped)")
+        DELETED = 3, _("deleted")
 
     shop = models.OneToOneField(
-        Shop, on_delete=models.CASCADE, primary_key=True, related_name="jdp"
+        Shop, on_delete=models.CASCADE, primary_key=True, related_name="jdp", verbose_name=_("shop")
     )
-    rds = models.ForeignKey(JdpRds, on_delete=models.PROTECT, related_name="shops")
-    history_days = models.PositiveSmallIntegerField(default=0)
-    enrolled_at = models.DateTimeField(null=True, blank=True)
-    status = models.SmallIntegerField(choices=Status.choices, null=True, blank=True)
-    status_checked_at = models.DateTimeField(null=True, blank=True)
-    last_row_at = models.DateTimeField(null=True, blank=True, help_text="last batch written")
+    rds = models.ForeignKey(
+        JdpRds, on_delete=models.PROTECT, related_name="shops", verbose_name=_("rds")
+    )
+    history_days = models.PositiveSmallIntegerField(default=0, verbose_name=_("history days"))
+    enrolled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enrolled at"))
+    status = models.SmallIntegerField(
+        choices=Status.choices, null=True, blank=True, verbose_name=_("status")
+    )
+    status_checked_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("status checked at")
+    )
+    last_row_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("last batch written"), verbose_name=_("last row at")
+    )
     freshness_seconds = models.FloatField(
-        null=True, blank=True, help_text="platform modified → committed here, last change"
+        null=True,
+        blank=True,
+        help_text=_("platform modified → committed here, last change"),
+        verbose_name=_("freshness seconds"),
     )
     behind_seconds = models.FloatField(
-        null=True, blank=True, help_text="newest jdp_modified in the RDS − the checkpoint"
+        null=True,
+        blank=True,
+        help_text=_("newest jdp_modified in the RDS − the checkpoint"),
+        verbose_name=_("behind seconds"),
     )
-    rows_read = models.BigIntegerField(default=0)
-    changes_written = models.BigIntegerField(default=0)
+    rows_read = models.BigIntegerField(default=0, verbose_name=_("rows read"))
+    changes_written = models.BigIntegerField(default=0, verbose_name=_("changes written"))
     late = models.BigIntegerField(
         default=0,
         help_text=_(
             "changes JDP delivered first, stamped (jdp_modified) more than JDP_LATE_SECONDS"
             " after their modified"
         ),
+        verbose_name=_("late"),
     )
 
+    class Meta:
+        verbose_name = _("JDP shop")
+        verbose_name_plural = _("JDP shops")
+
     def __str__(self) -> str:
-        return f"JDP of shop {self.shop_id}"
+        return gettext("JDP of shop %(shop)s") % {"shop": self.shop_id}
 
     @property
     def live(self) -> bool:
@@ -134,5 +161,5 @@ class ShopChannels(Shop):
 
     class Meta:
         proxy = True
-        verbose_name = "shop channels"
-        verbose_name_plural = "shop channels"
+        verbose_name = _("shop channels")
+        verbose_name_plural = _("shop channels")

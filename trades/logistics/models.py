@@ -28,16 +28,23 @@ class Parcel(models.Model):
         OFFLINE = "offline", _("offline-consigned")
         TRADE_ENDED = "trade_ended", _("trade finished or closed")
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
-    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="parcels")
-    tid = models.BigIntegerField()
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="+", verbose_name=_("shop")
+    )
+    trade = models.ForeignKey(
+        Trade, on_delete=models.CASCADE, related_name="parcels", verbose_name=_("trade")
+    )
+    tid = models.BigIntegerField(_("tid"))
     out_sid = models.CharField(_("waybill"), max_length=64)
     company_name = models.CharField(_("carrier"), max_length=64, blank=True, default="")
     sub_oids = ArrayField(
         models.BigIntegerField(),
         default=list,
         blank=True,
+        verbose_name=_("sub-orders"),
         help_text=_("the sub-orders on this waybill, when the trade went out on several"),
     )
     status = models.CharField(_("status"), max_length=200, blank=True, default="")
@@ -46,11 +53,13 @@ class Parcel(models.Model):
     )
     consigned_at = models.DateTimeField(_("consigned"))
     last_event_at = models.DateTimeField(_("last movement"), null=True, blank=True)
-    picked_up = models.BooleanField(default=False)
-    trade_modified = models.DateTimeField(help_text=_("the trade version it was read from"))
-    next_check_at = models.DateTimeField(null=True, blank=True)
-    checks = models.PositiveIntegerField(default=0, help_text=_("trace reads so far"))
-    done = models.CharField(max_length=16, choices=Done.choices, blank=True, default="")
+    picked_up = models.BooleanField(_("picked up"), default=False)
+    trade_modified = models.DateTimeField(
+        _("trade modified"), help_text=_("the trade version it was read from")
+    )
+    next_check_at = models.DateTimeField(_("next read"), null=True, blank=True)
+    checks = models.PositiveIntegerField(_("reads"), default=0, help_text=_("trace reads so far"))
+    done = models.CharField(_("done"), max_length=16, choices=Done.choices, blank=True, default="")
     stalled_at = models.DateTimeField(_("stalled since"), null=True, blank=True)
     stall = models.CharField(_("stall"), max_length=16, choices=Stall.choices, blank=True)
 

@@ -12,13 +12,18 @@ class RetentionRun(models.Model):
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
 
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
-    removed = models.JSONField(
-        default=dict, blank=True, help_text=_("rows removed per part so far (updated per part)")
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
+    outcome = models.CharField(
+        max_length=16, choices=Outcome.choices, default=Outcome.RUNNING, verbose_name=_("outcome")
     )
-    error = models.TextField(blank=True, default="")
+    removed = models.JSONField(
+        default=dict,
+        blank=True,
+        verbose_name=_("removed"),
+        help_text=_("rows removed per part so far (updated per part)"),
+    )
+    error = models.TextField(blank=True, default="", verbose_name=_("error"))
 
     class Meta:
         verbose_name = _("retention run")

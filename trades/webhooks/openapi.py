@@ -6,6 +6,7 @@ a real event of every type and validates it against its entry here.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
 
@@ -275,14 +276,16 @@ WEBHOOKS = [_webhook(event_type) for event_type in EventType.values]
 # the API's webhook resources: endpoints and deliveries
 WEBHOOK_ENDPOINTS = Resource(
     "Webhook endpoints",
-    "URLs that receive signed events (see the webhooks of this document).",
+    _("URLs that receive signed events (see the webhooks of this document)."),
     {
-        "list": list_operation("webhook endpoints", ex.page(ex.ENDPOINT)),
-        "retrieve": retrieve_operation("webhook endpoint", ex.ENDPOINT),
+        "list": list_operation(_("webhook endpoints"), ex.page(ex.ENDPOINT)),
+        "retrieve": retrieve_operation(_("webhook endpoint"), ex.ENDPOINT),
         "create": Operation(
-            "Add a webhook endpoint",
-            "Events of the listed types are POSTed to the URL (read_write scope). The answer "
-            "holds the signing secret once: store it to verify `webhook-signature`.",
+            _("Add a webhook endpoint"),
+            _(
+                "Events of the listed types are POSTed to the URL (read_write scope). The answer "
+                "holds the signing secret once: store it to verify `webhook-signature`."
+            ),
             request={
                 "url": ex.ENDPOINT["url"],
                 "description": ex.ENDPOINT["description"],
@@ -292,22 +295,26 @@ WEBHOOK_ENDPOINTS = Resource(
             status=201,
         ),
         "partial_update": Operation(
-            "Change a webhook endpoint",
-            "Changes the fields sent (read_write scope); `is_active: true` enables a disabled "
-            "endpoint again.",
+            _("Change a webhook endpoint"),
+            _(
+                "Changes the fields sent (read_write scope); `is_active: true` enables a disabled "
+                "endpoint again."
+            ),
             request={"event_types": ["trade.created", "trade.updated"], "is_active": True},
             response={**ex.ENDPOINT, "event_types": ["trade.created", "trade.updated"]},
         ),
         "destroy": Operation(
-            "Delete a webhook endpoint",
-            "Deletes the endpoint and its deliveries (read_write scope).",
+            _("Delete a webhook endpoint"),
+            _("Deletes the endpoint and its deliveries (read_write scope)."),
             status=204,
         ),
         "rotate_secret": Operation(
-            "Rotate a webhook signing secret",
-            "Issues a new secret (read_write scope). The current one keeps signing beside it "
-            "for `overlap_seconds`: each request then carries two `v1` signatures, so the "
-            "receiver can switch without refusing one.",
+            _("Rotate a webhook signing secret"),
+            _(
+                "Issues a new secret (read_write scope). The current one keeps signing beside it "
+                "for `overlap_seconds`: each request then carries two `v1` signatures, so the "
+                "receiver can switch without refusing one."
+            ),
             request={"overlap_seconds": 86400},
             response={
                 **ex.ENDPOINT,
@@ -317,9 +324,11 @@ WEBHOOK_ENDPOINTS = Resource(
             status=201,
         ),
         "test": Operation(
-            "Send a test event",
-            "Queues a `webhook.test` event to this endpoint only (read_write scope), whatever "
-            "it subscribes to; follow it in the delivery returned.",
+            _("Send a test event"),
+            _(
+                "Queues a `webhook.test` event to this endpoint only (read_write scope), whatever "
+                "it subscribes to; follow it in the delivery returned."
+            ),
             response=ex.TEST_DELIVERY,
             status=202,
         ),
@@ -327,28 +336,34 @@ WEBHOOK_ENDPOINTS = Resource(
 )
 WEBHOOK_DELIVERIES = Resource(
     "Webhook deliveries",
-    "Each event for each endpoint, with every attempt; send any again.",
+    _("Each event for each endpoint, with every attempt; send any again."),
     {
         "list": list_operation(
-            "webhook deliveries",
+            _("webhook deliveries"),
             ex.page(ex.DELIVERY),
-            " Newest first; `endpoint` and `state` filter them.",
+            _(" Newest first; `endpoint` and `state` filter them."),
         ),
         "retrieve": retrieve_operation(
-            "webhook delivery", ex.DELIVERY_DETAIL, " With the event's `data` and every attempt."
+            _("webhook delivery"),
+            ex.DELIVERY_DETAIL,
+            _(" With the event's `data` and every attempt."),
         ),
         "redeliver": Operation(
-            "Send a delivery again",
-            "Queues the delivery again now (read_write scope) with the same `webhook-id`, "
-            "whatever its state.",
+            _("Send a delivery again"),
+            _(
+                "Queues the delivery again now (read_write scope) with the same `webhook-id`, "
+                "whatever its state."
+            ),
             response={"redelivered": 1, "next_after": None},
             status=202,
         ),
         "redeliver_range": Operation(
-            "Send an endpoint's deliveries of a time range again",
-            "Queues them again (read_write scope) a page at a time: at most "
-            "WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still waiting for a first "
-            "try. While `next_after` is not null, send the request again with it as `after`.",
+            _("Send an endpoint's deliveries of a time range again"),
+            _(
+                "Queues them again (read_write scope) a page at a time: at most "
+                "WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still waiting for a first "
+                "try. While `next_after` is not null, send the request again with it as `after`."
+            ),
             request={
                 "endpoint": 3,
                 "created_after": "2026-11-11T00:00:00+08:00",
