@@ -165,6 +165,10 @@ class Checkpoint(models.Model):
         # the Jushita push tables: cursor = jdp_modified up to which every row is written
         JDP_TRADES = "jdp_trades"
         JDP_REFUNDS = "jdp_refunds"
+        # items and their stock (trades/items): one stream per item list
+        ITEMS_ONSALE = "items_onsale"
+        ITEMS_SOLDOUT = "items_soldout"
+        ITEMS_SHELVED = "items_shelved"
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="checkpoints")
     stream = models.CharField(max_length=16, choices=Stream.choices)

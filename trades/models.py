@@ -228,6 +228,7 @@ class ReconcileReport(models.Model):
 from trades.api.key_models import ApiKey  # noqa: E402, F401
 from trades.api.models import IdempotencyKey, Job  # noqa: E402, F401
 from trades.feed.models import ChangeEvent  # noqa: E402, F401
+from trades.items.models import Item, ItemSku  # noqa: E402, F401
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels  # noqa: E402, F401
 from trades.presale.models import PresaleReservation  # noqa: E402, F401
 from trades.tmc.models import TmcShop, TmcStat  # noqa: E402, F401

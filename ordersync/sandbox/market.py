@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.presale import PresaleMix
+from ordersync.sandbox.stock import Stock
 
 DAY = 86400
 INFINITY = float("inf")
@@ -262,6 +263,7 @@ class Seller:
         self.list_scans = 0  # lists computed (not answered from the cache), for the benchmark
         self.catalog: list[dict] = []
         self.buyers: list[tuple[str, str]] = []
+        self.stock: Stock | None = None  # items and SKU stock (ordersync.sandbox.stock)
         # Called as listener(seller, kind, topic, data, previous) for each live change
         # ("trade" or "refund"); the world publishes TMC messages from it.
         self.listener = None
@@ -275,6 +277,7 @@ class Seller:
             self.hide_queue, self.hide_seq, self.pruned_to = [], 0, -INFINITY
         self.__dict__.setdefault("list_scans", 0)
         self.__dict__.setdefault("presale", PresaleMix())
+        self.__dict__.setdefault("stock", None)  # a snapshot from before items
         for refund in self.refunds.values():
             if not getattr(refund, "versions", None):  # a snapshot from before refund versions
                 trade = self.trades.get(refund.tid)

@@ -109,9 +109,11 @@ class MalformedRecord(ValueError):
     """A platform record without the keys every record has; nothing of its page is written."""
 
 
-def malformed(record: dict[str, Any], key: str) -> str:
-    """What makes ``record`` unwritable ("" when nothing): the checks ``_write`` makes."""
-    missing = [k for k in (key, "status", "created", "modified") if record.get(k) in (None, "")]
+def malformed(record: dict[str, Any], key: str, required: tuple[str, ...] | None = None) -> str:
+    """What makes ``record`` unwritable ("" when nothing): the checks ``_write`` makes
+    (``required``: the keys besides ``key``, those of trades and refunds by default)."""
+    keys = (key, *(REQUIRED if required is None else required))
+    missing = [k for k in keys if record.get(k) in (None, "")]
     if missing:
         return f"record without {', '.join(missing)}"
     if any(order.get("oid") in (None, "") for order in record.get("orders") or []):
