@@ -134,7 +134,7 @@ class TradeLine(models.Model):
     divide_order_fee = money()
     # what the line counts as sold now (trades.replenish.sales): the day and the units
     sold_on = models.DateField(null=True, blank=True)
-    sold_units = models.IntegerField(default=0)
+    sold_units = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
