@@ -27,6 +27,7 @@ from trades.feed.models import ChangeEvent
 from trades.jdp.admin import JdpShopAdmin  # noqa: F401  (registers the JDP views)
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
 from trades.presale.admin import PresaleReservationAdmin  # noqa: F401  (registers it)
+from trades.replenish.admin import ReplenishSettingsAdmin, SuggestionAdmin  # noqa: F401
 from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 

@@ -132,7 +132,7 @@ class TradeLine(models.Model):
     num = models.IntegerField(null=True, blank=True)
     payment = money()
     divide_order_fee = money()
-    # what the line counts as sold now (trades.replenish.sales): the day and the units
+    # what the line counts as sold now (trades.sales.counting): the day and the units
     sold_on = models.DateField(null=True, blank=True)
     sold_units = models.IntegerField(default=0, db_default=0)
 
@@ -234,7 +234,8 @@ from trades.feed.models import ChangeEvent  # noqa: E402, F401
 from trades.items.models import Item, ItemSku  # noqa: E402, F401
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels  # noqa: E402, F401
 from trades.presale.models import PresaleReservation  # noqa: E402, F401
-from trades.replenish.models import SkuDailySales  # noqa: E402, F401
+from trades.replenish.models import ReplenishSettings, Suggestion  # noqa: E402, F401
+from trades.sales.models import SkuDailySales  # noqa: E402, F401
 from trades.tmc.models import TmcShop, TmcStat  # noqa: E402, F401
 from trades.webhooks.models import (  # noqa: E402, F401
     WebhookAttempt,

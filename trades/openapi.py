@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from drf_spectacular.plumbing import process_webhooks
 
 from trades.api import openapi as api
+from trades.replenish.views import RESOURCE as REPLENISHMENT
 from trades.webhooks import openapi as webhooks
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ RESOURCES = [
     api.SYNC_RUNS,
     api.RECONCILE_REPORTS,
     api.PRESALE_RESERVATIONS,
+    REPLENISHMENT,
     api.JOBS,
     api.TRADE_EXPORTS,  # and REFUND_EXPORTS: one tag
     webhooks.WEBHOOK_ENDPOINTS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -17,12 +18,14 @@ from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
 from trades.jdp import runner
 from trades.jdp.enrol import filled_by_push
+from trades.replenish.suggest import refresh_replenishment
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 from trades.sync.reconcile import reconcile_shop
 from trades.sync.refetch import refetch_shop
 
+log = logging.getLogger("ordersync.sync")
 P = ParamSpec("P")
 R = TypeVar("R")
 ShopTask = Callable[Concatenate[int, P], R]  # a task taking the shop's primary key first
@@ -141,6 +144,18 @@ def refetch_shop_task(shop_id: int, params: dict[str, Any]) -> dict[str, Any]:
     start = datetime.fromisoformat(params["modified_after"])
     end = datetime.fromisoformat(params["modified_before"])
     return refetch_shop(shop, modified_after=start, modified_before=end).as_dict()
+
+
+def replenishment_task() -> dict[str, int]:
+    """The daily replenishment pass: each active shop's items, then its suggestions (one
+    shop failing leaves the others to go on). Returns the SKUs covered per shop."""
+    done = {}
+    for shop in Shop.objects.filter(status=Shop.Status.ACTIVE).select_related("app", "tenant"):
+        try:
+            done[shop.seller_nick] = refresh_replenishment(shop)
+        except Exception:
+            log.exception("replenishment of shop %s failed", shop.pk)
+    return done
 
 
 def jdp_consume_task() -> int:

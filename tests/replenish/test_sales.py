@@ -7,7 +7,7 @@ import pytest
 
 from shops.models import Checkpoint, SyncRun
 from tests.support.clock import advance, manual
-from trades.replenish.models import SkuDailySales
+from trades.sales.models import SkuDailySales
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
 

@@ -1,7 +1,7 @@
 """A forecast you can explain: daily units per SKU for the days ahead, from recent sales.
 
-For one SKU, from its daily units up to yesterday (``history``, oldest first) and which of
-those days and of the days ahead are promotion days:
+For one SKU, from its daily units up to yesterday (``history``, oldest first, from its
+first sale on) and which of those days and of the days ahead are promotion days:
 
 1. **Weekday shape**: over the last ``SHAPE_DAYS`` ordinary days (promotion days left out),
    each weekday's mean over the overall mean, shrunk toward 1 by ``SHRINK`` days' worth of
@@ -56,6 +56,7 @@ def forecast(
 ) -> Forecast:
     """Forecast ``horizon`` days after ``last_day`` (the day of ``history[-1]``)."""
     promo = promo or set()
+    history = _since_first_sale(history)
     days = [last_day - timedelta(days=len(history) - 1 - i) for i in range(len(history))]
     ordinary = [(d, u) for d, u in zip(days, history, strict=True) if d not in promo]
     index = _weekday_index(ordinary[-SHAPE_DAYS:])
@@ -74,6 +75,12 @@ def forecast(
     low = [max(0.0, f - Z * sigma) for f in daily]
     high = [f + Z * sigma for f in daily]
     return Forecast(daily, low, high, level, growth, index, lift, sigma)
+
+
+def _since_first_sale(history: list[int]) -> list[int]:
+    """The days from the SKU's first sale on: before it, it was not for sale (no evidence)."""
+    first = next((i for i, units in enumerate(history) if units > 0), len(history))
+    return history[first:]
 
 
 def baseline(history: list[int], horizon: int) -> list[float]:

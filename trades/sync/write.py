@@ -38,7 +38,7 @@ from shops.top import client_for_shop
 from trades.db import binary_cursor
 from trades.feed.changes import Change, record_changes
 from trades.presale import stages
-from trades.replenish import sales
+from trades.sales import counting as sales
 from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 
 # column: (postgres array type, value from the wire record)
@@ -326,7 +326,7 @@ def _announce(shop: Shop, entity: Entity, changes: list[Change], channel: str) -
 
 def _write_lines(shop: Shop, trades: list[tuple[int, dict[str, Any]]]) -> None:
     """Upsert the sub-orders of written trades; what they count as sold goes to the sales
-    per SKU and day (``trades.replenish.sales``) in the same transaction."""
+    per SKU and day (``trades.sales.counting``) in the same transaction."""
     lines = [
         (trade_id, order, sales.sold(trade, order))
         for trade_id, trade in trades
