@@ -16,6 +16,7 @@ from shops import schedules
 from shops.actions import queue_job
 from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
+from trades.items.streams import ITEM_STREAMS
 from trades.jdp import runner
 from trades.jdp.enrol import filled_by_push
 from trades.replenish.suggest import refresh_replenishment
@@ -144,6 +145,20 @@ def refetch_shop_task(shop_id: int, params: dict[str, Any]) -> dict[str, Any]:
     start = datetime.fromisoformat(params["modified_after"])
     end = datetime.fromisoformat(params["modified_before"])
     return refetch_shop(shop, modified_after=start, modified_before=end).as_dict()
+
+
+def items_sync_task() -> dict[str, list[str]]:
+    """The scheduled item pass: each active shop's item streams that are not backing off,
+    within one run's time (the next pass goes on with the shops left)."""
+    stop_at = time.monotonic() + settings.SYNC_RUN_TIME_LIMIT
+    done: dict[str, list[str]] = {}
+    for shop in Shop.objects.filter(status=Shop.Status.ACTIVE).select_related("app", "tenant"):
+        if time.monotonic() > stop_at:
+            break
+        streams = [s.name for s in ITEM_STREAMS if not _backing_off(shop, s.name)]
+        runs = [sync_shop(shop, name, stop_at=stop_at) for name in streams]
+        done[shop.seller_nick] = [f"{run.stream}: {run.outcome}" for run in runs]
+    return done
 
 
 def replenishment_task() -> dict[str, int]:

@@ -9,6 +9,9 @@ from shops.models import Checkpoint, SyncRun
 from tests.support.clock import advance, manual
 from trades.items.models import Item, ItemSku
 from trades.items.streams import sync_items
+from trades.tasks import items_sync_task
+
+STREAMS = ("items_onsale", "items_soldout", "items_shelved")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,4 +95,10 @@ def test_items_and_stock_match_the_oracle_after_sales_restocks_and_faults(
     advance(gateway, 300)
     for _ in range(3):
         sync_round(shop)
+    assert not differences(gateway, shop)
+
+
+def test_the_scheduled_pass_reads_every_active_shop(make_shop, gateway):
+    shop = make_shop("scheduled", history_trades=50, history_days=3)
+    assert items_sync_task()["scheduled"] == [f"{s}: succeeded" for s in STREAMS]
     assert not differences(gateway, shop)
