@@ -413,7 +413,7 @@ INVENTORY_MAX_PAGE = 101
 def items_onsale_get(call: Call) -> dict:
     page_no, page_size = int_param(call, "page_no", 1, 1), int_param(call, "page_size", 40, 1, 200)
     if page_no * page_size > ONSALE_MAX_ROWS:
-        raise isv("isv.invalid-parameter", "page_no*page_size must not pass 20000")
+        raise invalid_arg("page_no", "page_no*page_size must not pass 20000")
     return _item_list(call, stock.ONSALE, None)
 
 
