@@ -30,6 +30,8 @@ APP = {
     "presalereservation": "trades",
     "jdpshop": "trades",
     "shopchannels": "trades",
+    "suggestion": "trades",
+    "replenishsettings": "trades",
 }
 MODELS = list(APP)
 # synced data and logs: nobody edits them in the admin
@@ -43,12 +45,13 @@ READ_ONLY = {
     "tmcshop",
     "presalereservation",
     "shopchannels",
+    "suggestion",
 }
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey"}
 # what the admin role changes and adds (docs/console.md: act on shops, schedules, API keys,
 # webhooks); adding a shop means connecting it, so its add page redirects to the connect form
-ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint", "jdpshop"}
+ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint", "jdpshop", "replenishsettings"}
 ADMIN_ADDS = {"shop": 302, "apikey": 200, "webhookendpoint": 200, "jdpshop": 200}
 
 

@@ -37,9 +37,13 @@ class ReplenishSettingsAdmin(TenantScopedAdmin):
     fields = ("shop", "lead_time_days", "review_days", "service_level", "promotion_days")
     readonly_fields = ("shop",)
     actions = ("recompute",)
+    deleted_with_parent = True  # goes with its shop; never deleted on its own
 
     def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
         return False  # every shop gets its settings with its first recompute
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # they go with their shop
 
     def save_model(self, request: HttpRequest, obj: ReplenishSettings, form, change) -> None:
         super().save_model(request, obj, form, change)
