@@ -244,6 +244,10 @@ class Checkpoint(models.Model):
         JDP_TRADES = "jdp_trades", _("JDP trades")
         JDP_REFUNDS = "jdp_refunds", _("JDP refunds")
         JDP_TM_REFUNDS = "jdp_tm_refunds", _("JDP Tmall refunds")  # Tmall's refund table
+        # items and their stock (trades/items): one stream per item list
+        ITEMS_ONSALE = "items_onsale", _("items on sale")
+        ITEMS_SOLDOUT = "items_soldout", _("items sold out")
+        ITEMS_SHELVED = "items_shelved", _("items in the warehouse")
 
     shop = models.ForeignKey(
         Shop, on_delete=models.CASCADE, related_name="checkpoints", verbose_name=_("shop")

@@ -37,6 +37,7 @@ from trades.statuses import status_choices, status_shown
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+from trades.replenish.admin import ReplenishSettingsAdmin, SuggestionAdmin  # noqa: F401
 from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 

@@ -10,9 +10,11 @@ class TradesConfig(AppConfig):
         from ordersync import observability
         from trades import metrics
         from trades.feed.changes import follow_changes
+        from trades.items.streams import register_streams
         from trades.jdp import findings
         from trades.webhooks import events, outbox
 
+        register_streams()
         events.connect()
         findings.connect()
         follow_changes(outbox.append_change_events)

@@ -169,6 +169,9 @@ class TradeLine(models.Model):
     num = models.IntegerField(null=True, blank=True, verbose_name=_("num"))
     payment = money(_("payment"))
     divide_order_fee = money(_("divide order fee"))
+    # what the line counts as sold now (trades.sales.counting): the day and the units
+    sold_on = models.DateField(null=True, blank=True, verbose_name=_("sold on"))
+    sold_units = models.IntegerField(default=0, db_default=0, verbose_name=_("sold units"))
 
     class Meta:
         verbose_name = _("trade line")
@@ -302,10 +305,13 @@ class ReconcileReport(models.Model):
 from trades.api.key_models import ApiKey  # noqa: E402, F401
 from trades.api.models import IdempotencyKey, Job  # noqa: E402, F401
 from trades.feed.models import ChangeEvent  # noqa: E402, F401
+from trades.items.models import Item, ItemSku  # noqa: E402, F401
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels  # noqa: E402, F401
 from trades.logistics.models import Parcel, StalledParcel  # noqa: E402, F401
 from trades.presale.models import PresaleReservation  # noqa: E402, F401
+from trades.replenish.models import ReplenishSettings, Suggestion  # noqa: E402, F401
 from trades.retention.models import RetentionRun  # noqa: E402, F401
+from trades.sales.models import SkuDailySales  # noqa: E402, F401
 from trades.tmc.models import TmcShop, TmcStat  # noqa: E402, F401
 from trades.webhooks.models import (  # noqa: E402, F401
     WebhookAttempt,

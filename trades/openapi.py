@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.plumbing import process_webhooks
 
 from trades.api import openapi as api
+from trades.replenish.views import RESOURCE as REPLENISHMENT
 from trades.webhooks import openapi as webhooks
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ RESOURCES = [
     api.SYNC_RUNS,
     api.RECONCILE_REPORTS,
     api.PRESALE_RESERVATIONS,
+    REPLENISHMENT,
     api.JOBS,
     api.TRADE_EXPORTS,  # and REFUND_EXPORTS: one tag
     webhooks.WEBHOOK_ENDPOINTS,

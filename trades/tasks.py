@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -15,9 +16,11 @@ from shops import schedules
 from shops.actions import queue_job
 from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
+from trades.items.streams import ITEM_STREAMS
 from trades.jdp import runner
 from trades.jdp.enrol import filled_by_push
 from trades.logistics.tracking import shops_to_track, track_shop
+from trades.replenish.suggest import refresh_replenishment
 from trades.retention.run import run_retention
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
@@ -25,6 +28,7 @@ from trades.sync.incremental import sync_shop
 from trades.sync.reconcile import reconcile_shop
 from trades.sync.refetch import refetch_shop
 
+log = logging.getLogger("ordersync.sync")
 P = ParamSpec("P")
 R = TypeVar("R")
 ShopTask = Callable[Concatenate[int, P], R]  # a task taking the shop's primary key first
@@ -143,6 +147,32 @@ def refetch_shop_task(shop_id: int, params: dict[str, Any]) -> dict[str, Any]:
     start = datetime.fromisoformat(params["modified_after"])
     end = datetime.fromisoformat(params["modified_before"])
     return refetch_shop(shop, modified_after=start, modified_before=end).as_dict()
+
+
+def items_sync_task() -> dict[str, list[str]]:
+    """The scheduled item pass: each active shop's item streams that are not backing off,
+    within one run's time (the next pass goes on with the shops left)."""
+    stop_at = time.monotonic() + settings.SYNC_RUN_TIME_LIMIT
+    done: dict[str, list[str]] = {}
+    for shop in Shop.objects.filter(status=Shop.Status.ACTIVE).select_related("app", "tenant"):
+        if time.monotonic() > stop_at:
+            break
+        streams = [s.name for s in ITEM_STREAMS if not _backing_off(shop, s.name)]
+        runs = [sync_shop(shop, name, stop_at=stop_at) for name in streams]
+        done[shop.seller_nick] = [f"{run.stream}: {run.outcome}" for run in runs]
+    return done
+
+
+def replenishment_task() -> dict[str, int]:
+    """The daily replenishment pass: each active shop's items, then its suggestions (one
+    shop failing leaves the others to go on). Returns the SKUs covered per shop."""
+    done = {}
+    for shop in Shop.objects.filter(status=Shop.Status.ACTIVE).select_related("app", "tenant"):
+        try:
+            done[shop.seller_nick] = refresh_replenishment(shop)
+        except Exception:
+            log.exception("replenishment of shop %s failed", shop.pk)
+    return done
 
 
 def jdp_consume_task() -> int:

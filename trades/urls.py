@@ -22,6 +22,7 @@ from trades.api.views import (
     SyncRunViewSet,
     TradeViewSet,
 )
+from trades.replenish.views import ReplenishmentViewSet
 from trades.webhooks.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
 
 router = SimpleRouter()
@@ -33,6 +34,7 @@ router.register("reconcile-reports", ReconcileReportViewSet, basename="reconcile
 router.register("changes", ChangeViewSet, basename="change")
 router.register("presale-reservations", PresaleReservationViewSet, basename="presalereservation")
 router.register("jobs", JobViewSet, basename="job")
+router.register("replenishment", ReplenishmentViewSet, basename="replenishment")
 router.register("exports/trades", TradeExportViewSet, basename="export-trades")
 router.register("exports/refunds", RefundExportViewSet, basename="export-refunds")
 router.register("exports/audit", AuditExportViewSet, basename="export-audit")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ordersync.sandbox import lifecycle
 from ordersync.sandbox.clock import REAL
 from ordersync.sandbox.market import TERMINAL, Refund, Seller, TradeRecord
+from ordersync.sandbox.stock import Demand, draw_times
 
 if TYPE_CHECKING:
     from ordersync.sandbox.world import World
@@ -28,8 +29,8 @@ def simulate_history(world: World, seller: Seller, count: int, days: float, now:
     """Create ``count`` trades spread over the last ``days`` and replay their lifecycles up
     to ``now``, so that every version lies in the past."""
     rng = seller.rng
-    span = max(1.0, days * 86400)
-    starts = sorted(now - rng.random() * span for _ in range(count))
+    demand = seller.stock.demand if seller.stock is not None else Demand()
+    starts = draw_times(rng, demand, count, days, now)
     seller.bulk = True
     try:
         for created in starts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ordersync.sandbox import activity, clock, jdp, lifecycle, logistics, tmc
+from ordersync.sandbox import activity, clock, jdp, lifecycle, logistics, stock, tmc
 from ordersync.sandbox.faults import LIST_METHODS
 from ordersync.sandbox.fields import parse_fields, project, project_trade
 from ordersync.sandbox.market import (
@@ -123,16 +123,19 @@ def window(call: Call, start_name: str, end_name: str) -> tuple[int, int]:
 MODIFIED_SORTED = frozenset({"taobao.trades.sold.increment.get", "taobao.refunds.receive.get"})
 
 
-def paged(call: Call, items: list, render) -> tuple[dict, list]:
+def paged(call: Call, items: list, render, max_size: int = 100) -> tuple[dict, list]:
     """Slice one page of ``items`` and add total_results or has_next."""
     faults = call.world.faults
     page_no = int_param(call, "page_no", 1, 1)
-    page_size = int_param(call, "page_size", 40, 1, 100)
+    page_size = int_param(call, "page_size", 40, 1, max_size)
     if faults.max_page_no and page_no > faults.max_page_no and faults.applies_to(call.method):
         # The platform's deepest page is not documented (docs/platform.md §11): the sandbox answers
         # as for any page_no out of bounds.
         raise invalid_arg("page_no", f"must be 1..{faults.max_page_no}")
-    if faults.tie_shuffle and call.method in MODIFIED_SORTED and faults.applies_to(call.method):
+    sorted_by_modified = call.method in MODIFIED_SORTED or call.params.get(
+        "order_by", ""
+    ).startswith("modified")
+    if faults.tie_shuffle and sorted_by_modified and faults.applies_to(call.method):
         items = shuffle_ties(items, call.world.fault_rng)
     chunk = items[(page_no - 1) * page_size : page_no * page_size]
     result: dict = {}
@@ -384,6 +387,103 @@ def tmc_messages_confirm(call: Call) -> dict:
     return {"is_success": True}
 
 
+# --- items (docs/platform.md §12) ---------------------------------------------------------
+# What the item lists may return (the rest needs item.seller.get), per their documentation.
+ITEM_LIST_FIELDS = frozenset(
+    {
+        "approve_status", "num_iid", "title", "nick", "type", "cid", "pic_url", "num", "props",
+        "valid_thru", "list_time", "price", "has_discount", "has_invoice", "has_warranty",
+        "has_showcase", "modified", "delist_time", "postage_id", "seller_cids", "outer_id",
+        "sold_quantity",
+    }
+)  # fmt: skip
+ITEM_ORDER_COLUMNS = frozenset({"list_time", "delist_time", "num", "modified", "sold_quantity"})
+# items.inventory.get ``banner``: for_shelved is the default and the first three together
+BANNERS = {
+    "for_shelved": frozenset({"regular_shelved", "never_on_shelf", "off_shelf"}),
+    "regular_shelved": frozenset({"regular_shelved"}),
+    "never_on_shelf": frozenset({"never_on_shelf"}),
+    "off_shelf": frozenset({"off_shelf"}),
+    "sold_out": frozenset({"sold_out"}),
+    "violation_off_shelf": frozenset({"violation_off_shelf"}),
+}
+ONSALE_MAX_ROWS = 20_000  # page_no × page_size beyond this is refused (items.onsale.get)
+INVENTORY_MAX_PAGE = 101
+
+
+def items_onsale_get(call: Call) -> dict:
+    page_no, page_size = int_param(call, "page_no", 1, 1), int_param(call, "page_size", 40, 1, 200)
+    if page_no * page_size > ONSALE_MAX_ROWS:
+        raise invalid_arg("page_no", "page_no*page_size must not pass 20000")
+    return _item_list(call, stock.ONSALE, None)
+
+
+def items_inventory_get(call: Call) -> dict:
+    int_param(call, "page_no", 1, 1, INVENTORY_MAX_PAGE)
+    banner = call.params.get("banner") or "for_shelved"
+    if banner not in BANNERS:
+        raise invalid_arg("banner", f"unknown banner {banner}")
+    return _item_list(call, stock.INSTOCK, BANNERS[banner])
+
+
+def _item_list(call: Call, status: str, banners: frozenset | None) -> dict:
+    spec = parse_fields(required(call, "fields"))
+    names = tuple(n for n in spec.names if n in ITEM_LIST_FIELDS)
+    start = date_param(call, "start_modified") or 0
+    end = date_param(call, "end_modified") or int(call.now)
+    versions = [
+        v
+        for v in stock.listed(_stock(call), call.now, frozenset({status}), banners)
+        if start <= v.modified <= end
+    ]
+    versions = _item_order(call, versions)
+    result, items = paged(
+        call, versions, lambda v: {k: v.data[k] for k in names if k in v.data}, 200
+    )
+    if items:
+        result["items"] = items
+    for version in _drifting(call, versions):  # pagination drift: a sale before the next page
+        sku = call.seller.rng.choice(version.item.state["skus"])
+        stock.sell(
+            _stock(call), [{"sku_id": sku["sku_id"], "num": 1}], call.now, call.world.draw_lag()
+        )
+    return result
+
+
+def _item_order(call: Call, versions: list) -> list:
+    column, _, direction = (call.params.get("order_by") or "list_time:desc").partition(":")
+    if column not in ITEM_ORDER_COLUMNS or direction not in ("asc", "desc"):
+        raise invalid_arg("order_by", "column:asc or column:desc")
+    if column == "modified":
+        key = lambda v: (v.modified, v.item.num_iid)  # noqa: E731
+    else:
+        key = lambda v: (str(v.data.get(column, "")), v.item.num_iid)  # noqa: E731
+    return sorted(versions, key=key, reverse=direction == "desc")
+
+
+def item_seller_get(call: Call) -> dict:
+    """One item, always current, with its SKUs (``sku`` or ``skus`` in ``fields``)."""
+    spec = parse_fields(required(call, "fields"))
+    raw = required(call, "num_iid")
+    if not raw.isdigit():
+        raise invalid_arg("num_iid", "not a number")
+    item = _stock(call).items.get(int(raw))
+    if item is None:
+        raise isv("isv.item-not-exist", f"item {raw} not found")
+    data = item.current.data
+    out = {k: data[k] for k in spec.names if k in data and k not in ("sku", "skus")}
+    if {"sku", "skus"} & set(spec.names):
+        skus = [dict(s) for s in data["skus"]]
+        out["skus"] = {"sku": skus} if call.wrap else skus
+    return {"item": out}
+
+
+def _stock(call: Call) -> stock.Stock:
+    if call.seller.stock is None:  # a seller from a snapshot made before items
+        raise isv("isv.item-not-exist", "the seller has no items")
+    return call.seller.stock
+
+
 # --- Jushita data push (docs/platform.md §8) ------------------------------------------------
 def jdp_user_add(call: Call) -> dict:
     """Enrol the session's seller into the app's RDS ``rds_name``; ``history_days`` (≤ 90)
@@ -488,5 +588,8 @@ HANDLERS = {
     "taobao.jushita.jdp.user.add": (jdp_user_add, True),
     "taobao.jushita.jdp.users.get": (jdp_users_get, False),
     "taobao.jushita.jdp.user.delete": (jdp_user_delete, False),
+    "taobao.items.onsale.get": (items_onsale_get, True),
+    "taobao.items.inventory.get": (items_inventory_get, True),
+    "taobao.item.seller.get": (item_seller_get, True),
 }
 assert set(HANDLERS) >= LIST_METHODS

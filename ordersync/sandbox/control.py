@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl, unquote
 
-from ordersync.sandbox import activity, clock, jdp, logistics, presale
+from ordersync.sandbox import activity, clock, jdp, logistics, presale, stock
 from ordersync.sandbox.apis import HANDLERS
 from ordersync.sandbox.fields import refund_content, trade_content
 from ordersync.sandbox.world import World
@@ -77,6 +77,35 @@ def _logistics_truth(world: World, params: dict, data: dict) -> dict:
     return logistics.ground_truth(seller.logistics, seller.by_created, world.now())
 
 
+def _items_truth(world: World, params: dict, data: dict) -> dict:
+    """Every item of the seller now, with each SKU's quantity."""
+    return {"items": stock.truth(_stock(world, params))}
+
+
+def _sales_truth(world: World, params: dict, data: dict) -> dict:
+    """Paid units per SKU per GMT+8 day, and the demand shape the history was drawn with."""
+    seller = _seller(world, params.get("nick", ""))
+    demand = seller.stock.demand.as_dict() if seller.stock is not None else {}
+    return {"sales": stock.sales_truth(seller.by_created), "demand": demand}
+
+
+def _restock(world: World, seller, data: dict) -> dict:
+    """A delivery: ``units`` more of ``sku_id``, visible to the item lists after the lag."""
+    if seller.stock is None:
+        raise ControlError(404, "this seller has no items")
+    units = int(data.get("units", 0))
+    if units <= 0:
+        raise ControlError(400, "units: a positive number")
+    return stock.restock(seller.stock, str(data["sku_id"]), units, world.now(), world.draw_lag())
+
+
+def _stock(world: World, params: dict):
+    seller = _seller(world, params.get("nick", ""))
+    if seller.stock is None:
+        raise ControlError(404, "this seller has no items")
+    return seller.stock
+
+
 def _snapshot(world: World, params: dict, data: dict) -> dict:
     path = data.get("path") or world.snapshot_path
     if not path:
@@ -102,6 +131,9 @@ ENDPOINTS = [
     "GET /_sandbox/oracle/refunds?nick=&fields=",
     "GET /_sandbox/oracle/presale?nick=",
     "GET /_sandbox/oracle/logistics?nick=",
+    "GET /_sandbox/oracle/items?nick=",
+    "GET /_sandbox/oracle/sales?nick=",
+    "POST /_sandbox/sellers/<nick>/restock",
     "GET /_sandbox/stats",
     "GET /_sandbox/time",
     "GET|POST /_sandbox/clock",
@@ -125,6 +157,8 @@ ROUTES = {
     ("GET", "oracle/refunds"): _refunds_truth,
     ("GET", "oracle/presale"): _presale_truth,
     ("GET", "oracle/logistics"): _logistics_truth,
+    ("GET", "oracle/items"): _items_truth,
+    ("GET", "oracle/sales"): _sales_truth,
     ("GET", "stats"): lambda world, params, data: world.stats(),
     ("GET", "time"): lambda world, params, data: _time(world),
     ("GET", "clock"): lambda world, params, data: _time(world),
@@ -134,7 +168,7 @@ ROUTES = {
     ("GET", ""): lambda world, params, data: {"endpoints": ENDPOINTS},
 }
 # POST /_sandbox/sellers/<nick>/<action> → handler(world, seller, JSON body)
-SELLER_ROUTES = {"expire_session": _expire_session, "revoke": _revoke}
+SELLER_ROUTES = {"expire_session": _expire_session, "revoke": _revoke, "restock": _restock}
 
 
 def _apps(world: World, data: dict) -> dict:

@@ -200,8 +200,8 @@ def _rejection() -> TopError:
 
 
 COUNT_KEYS = ("total_results", "has_next")
-LIST_KEYS = ("trades", "refunds", "trace_list")
-ITEM_KEYS = ("trade", "refund", "time", "status")
+LIST_KEYS = ("trades", "refunds", "trace_list", "items")
+ITEM_KEYS = ("trade", "refund", "time", "status", "item")
 
 
 def _incomplete(world: World, method: str, result: dict) -> dict | None:

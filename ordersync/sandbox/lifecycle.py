@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import string
 
+from ordersync.sandbox import stock as stock_
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.market import (
     REFUND_OPEN,
@@ -72,8 +73,9 @@ def cents(text: str) -> int:
     return int(whole) * 100 + int((frac + "00")[:2])
 
 
-def setup_seller(seller: Seller) -> None:
-    """Give a new seller a catalog and a pool of buyers (seeded)."""
+def setup_seller(seller: Seller, stock_rng: random.Random | None = None, ts: float = 0) -> None:
+    """Give a new seller a catalog, a pool of buyers and (with ``stock_rng``) items with
+    stock as of platform time ``ts`` (seeded)."""
     rng = seller.rng
     for i in range(24):
         seller.catalog.append(
@@ -89,6 +91,8 @@ def setup_seller(seller: Seller) -> None:
     for _ in range(400):
         token = "".join(rng.choices(string.ascii_letters + string.digits, k=20))
         seller.buyers.append((f"t***{rng.randint(10, 99)}", "AAH" + token))
+    if stock_rng is not None:
+        seller.stock = stock_.setup_stock(stock_rng, seller.catalog, seller.nick, ts)
 
 
 def new_trade(seller: Seller, ids: Ids, ts: float, lag: int) -> TradeRecord:
@@ -103,7 +107,7 @@ def new_trade(seller: Seller, ids: Ids, ts: float, lag: int) -> TradeRecord:
     state_, city, district = rng.choice(REGIONS)
     orders = []
     for i in range(n_orders):
-        item = rng.choice(seller.catalog)
+        item = _pick(seller, rng)
         num = rng.choice([1, 1, 1, 2, 3])
         total = item["price"] * num
         discount = 0 if rng.random() < 0.7 else total // 10
@@ -116,7 +120,7 @@ def new_trade(seller: Seller, ids: Ids, ts: float, lag: int) -> TradeRecord:
                 "status": "WAIT_BUYER_PAY",
                 "refund_status": "NO_REFUND",
                 "num_iid": item["num_iid"],
-                "sku_id": rng.choice(item["skus"]),
+                "sku_id": item["sku_id"],
                 "title": item["title"],
                 "price": money(item["price"]),
                 "num": num,
@@ -177,7 +181,27 @@ def new_trade(seller: Seller, ids: Ids, ts: float, lag: int) -> TradeRecord:
     trade = TradeRecord(tid, seller.nick, created, state)
     seller.add_trade(trade)
     seller.publish(trade, ts, lag)
+    if ttype == "cod":
+        _sell(seller, state, ts, lag)  # cash on delivery: sold when ordered
     return trade
+
+
+def _pick(seller: Seller, rng: random.Random) -> dict:
+    """The catalog entry and SKU of a new sub-order: by popularity where the seller has
+    stock (``stock.Stock.pick``), else any SKU of any entry."""
+    stock = getattr(seller, "stock", None)
+    if stock is None:
+        item = rng.choice(seller.catalog)
+        return {**item, "sku_id": rng.choice(item["skus"])}
+    num_iid, sku_id = stock.pick(rng)
+    return {**stock.entries[num_iid], "sku_id": sku_id}
+
+
+def _sell(seller: Seller, state: dict, ts: float, lag: int) -> None:
+    stock = getattr(seller, "stock", None)
+    if stock is not None:
+        active = [o for o in state["orders"] if o["status"] not in stock_.CLOSED_LINES]
+        stock_.sell(stock, active, ts, lag)
 
 
 def _trade_type(seller: Seller, ts: float) -> str:
@@ -246,6 +270,8 @@ def advance(seller: Seller, trade: TradeRecord, ts: float, lag: int) -> bool:
     else:
         return False
     seller.publish(trade, ts, lag)
+    if status == "WAIT_BUYER_PAY" and state.get("pay_time") == now:
+        _sell(seller, state, ts, lag)  # paid (a presale: its final payment)
     if state["status"] in TERMINAL:
         _drop_open(seller.open_trades, trade)
     return True

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.logistics import LogisticsMix
 from ordersync.sandbox.presale import PresaleMix
+from ordersync.sandbox.stock import Stock
 
 DAY = 86400
 INFINITY = float("inf")
@@ -265,6 +266,7 @@ class Seller:
         self.list_scans = 0  # lists computed (not answered from the cache), for the benchmark
         self.catalog: list[dict] = []
         self.buyers: list[tuple[str, str]] = []
+        self.stock: Stock | None = None  # items and SKU stock (ordersync.sandbox.stock)
         # Called as listener(seller, kind, topic, data, previous) for each live change
         # ("trade" or "refund"); the world publishes TMC messages from it.
         self.listener = None
@@ -279,6 +281,7 @@ class Seller:
         self.__dict__.setdefault("list_scans", 0)
         self.__dict__.setdefault("presale", PresaleMix())
         self.__dict__.setdefault("logistics", LogisticsMix())
+        self.__dict__.setdefault("stock", None)  # a snapshot from before items
         for refund in self.refunds.values():
             if not getattr(refund, "versions", None):  # a snapshot from before refund versions
                 trade = self.trades.get(refund.tid)

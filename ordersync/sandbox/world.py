@@ -100,7 +100,7 @@ class World:
             return seller, False
         user_id = 2_200_000_000 + zlib.crc32(nick.encode()) % 100_000_000
         seller = Seller(nick, user_id, f"{self.seed}:seller:{nick}", tmall)
-        lifecycle.setup_seller(seller)
+        lifecycle.setup_seller(seller, random.Random(f"{self.seed}:stock:{nick}"), self.now())
         self.sellers[nick] = seller
         seller.listener = self.announce
         activity.simulate_history(

@@ -176,6 +176,74 @@ def refund_get(client: TopClient, session: str, refund_id: int, fields: Fields) 
     return _item(client, "taobao.refund.get", params, session, "refund")
 
 
+def items_onsale_get(
+    client: TopClient,
+    session: str,
+    *,
+    start_modified: datetime,
+    end_modified: datetime,
+    fields: Fields,
+    page_no: int = 1,
+    page_size: int = 100,
+    order_by: str = "modified:desc",
+    **_: Any,
+) -> Page:
+    """The seller's items on sale modified in [start, end], ``modified`` descending.
+
+    Only list fields (no SKUs): ``item.seller.get`` has the rest. ``page_no × page_size``
+    must stay within 20,000 rows."""
+    # Reference: taobao.items.onsale.get, docs/platform.md §12.1
+    params = {
+        "fields": fields,
+        "start_modified": start_modified,
+        "end_modified": end_modified,
+        "page_no": page_no,
+        "page_size": page_size,
+        "order_by": order_by,
+        "use_has_next": False,
+    }
+    return _list(client, "taobao.items.onsale.get", params, session, "items")
+
+
+def items_inventory_get(
+    client: TopClient,
+    session: str,
+    *,
+    start_modified: datetime,
+    end_modified: datetime,
+    fields: Fields,
+    page_no: int = 1,
+    page_size: int = 100,
+    order_by: str = "modified:desc",
+    banner: str = "for_shelved",
+    **_: Any,
+) -> Page:
+    """The seller's items in the warehouse under one ``banner`` (the platform's default
+    for_shelved leaves out sold_out, the items whose stock ran out), ``modified``
+    descending; pages up to 101."""
+    # Reference: taobao.items.inventory.get, docs/platform.md §12.2
+    params = {
+        "fields": fields,
+        "start_modified": start_modified,
+        "end_modified": end_modified,
+        "page_no": page_no,
+        "page_size": page_size,
+        "order_by": order_by,
+        "banner": banner,
+        "use_has_next": False,
+    }
+    return _list(client, "taobao.items.inventory.get", params, session, "items")
+
+
+def item_seller_get(
+    client: TopClient, session: str, num_iid: int, fields: Fields
+) -> dict[str, Any]:
+    """One item of the seller, always current, with its SKUs when ``fields`` names ``sku``."""
+    # Reference: taobao.item.seller.get, docs/platform.md §12.3
+    params = {"num_iid": num_iid, "fields": fields}
+    return _item(client, "taobao.item.seller.get", params, session, "item")
+
+
 def logistics_trace_search(
     client: TopClient, session: str, tid: int, sub_tids: Sequence[int] = ()
 ) -> dict[str, Any]:

@@ -26,6 +26,8 @@ LIST_WRAPPERS = {
     "promotion_details": "promotion_detail",
     "service_orders": "service_order",
     "refunds": "refund",
+    "items": "item",
+    "skus": "sku",
     "shippings": "shipping",
     "trace_list": "transit_step_info",
     "messages": "tmc_message",

@@ -17,6 +17,8 @@ from trades.jdp.models import JdpRds, JdpShop, ShopChannels
 from trades.logistics.models import StalledParcel
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 from trades.presale.models import PresaleReservation
+from trades.replenish.models import Suggestion
+from trades.replenish.suggest import settings_of
 from trades.tmc.models import TmcShop
 from trades.webhooks.endpoints import create_endpoint, send_test_event
 
@@ -143,6 +145,8 @@ def one_of_each(shop, tid: int) -> dict:
         ),
         "shopchannels": ShopChannels.objects.get(pk=shop.pk),
         "auditentry": audit.record(audit.Action.SHOP_PAUSED, target=shop),
+        "suggestion": _suggestion(shop),
+        "replenishsettings": settings_of(shop),
     }
 
 
@@ -165,6 +169,15 @@ def _stalled_parcel(shop, tid: int) -> dict:
         stall="no_pickup",
     )
     return {"stalledparcel": parcel}
+
+
+def _suggestion(shop) -> Suggestion:
+    numbers = dict.fromkeys(("on_hand", "reserved", "available", "suggested_qty"), 3)
+    decimals = dict.fromkeys(("forecast_7d", "demand", "band", "safety_stock"), 1)
+    return Suggestion.objects.create(
+        tenant_id=shop.tenant_id, shop=shop, sku_id=f"sku-{shop.pk}", cover_days=14,
+        computed_at=T0, **numbers, **decimals,
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -32,6 +32,8 @@ APP = {
     "jdpshop": "trades",
     "shopchannels": "trades",
     "auditentry": "shops",
+    "suggestion": "trades",
+    "replenishsettings": "trades",
 }
 MODELS = list(APP)
 # synced data and logs: nobody edits them in the admin
@@ -47,6 +49,7 @@ READ_ONLY = {
     "stalledparcel",
     "shopchannels",
     "auditentry",
+    "suggestion",
 }
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey", "auditentry"}
@@ -54,7 +57,7 @@ HIDDEN_FROM_VIEWERS = {"apikey", "auditentry"}
 OWNERS_ONLY = {"auditentry"}
 # what the admin role changes and adds (docs/console.md: act on shops, schedules, API keys,
 # webhooks); adding a shop means connecting it, so its add page redirects to the connect form
-ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint", "jdpshop"}
+ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint", "jdpshop", "replenishsettings"}
 ADMIN_ADDS = {"shop": 302, "apikey": 200, "webhookendpoint": 200, "jdpshop": 200}
 
 

@@ -74,7 +74,8 @@ def test_forward_paging_loses_trades_that_backward_paging_finds(sb, app):
     modified = {t["tid"]: t["modified"] for t in oracle(sb, "drifty")}
     assert all(modified[tid] > end for tid in moved)
     found = lost & backward
-    assert found and found == lost - moved  # the very trades forward paging lost
+    # every lost trade still in the window was found (a found one may have moved since)
+    assert found and lost - moved <= found
     assert len(found) >= len(lost) / 2  # seed 42: 34 of 35 (one changed meanwhile)
     assert after <= backward
     assert control(sb, "GET", "stats")["errors_injected"]["drift"] > 0

@@ -162,8 +162,12 @@ def _sync_window(
     lag, overlap = late.lag_and_overlap(checkpoint, source)
     limit = window_limit(shop)
     width = min(limit, timedelta(seconds=checkpoint.progress.get("window_seconds", 1e9)))
-    # A stream without a cursor (no backfill yet) starts at the present.
-    cursor = _cursor(checkpoint, source) or (now - lag)
+    # A stream without a cursor (no backfill yet) starts at the present, or reads everything
+    # since ``spec.since`` in its first window.
+    cursor = _cursor(checkpoint, source)
+    if cursor is None and spec.since is not None:
+        cursor, width = spec.since + overlap, now - spec.since
+    cursor = cursor or (now - lag)
     parts = checkpoint.progress.get("parts")
     if parts and parts.get("source", MODIFIED) != source:
         parts = None  # read in another time: the parts no longer apply
@@ -389,7 +393,7 @@ def read_window(
             raise WindowOverrun(f"window {window.start} – {window.end} ran out of time")
         rows += len(items)
         if set_aside is not None:
-            items = set_aside.drop_malformed(items, spec.key)
+            items = set_aside.drop_malformed(items, spec.key, spec.required)
         keys = watch.keys(items) if watch is not None else {}
         if source == VISIBLE:
             # not part of the trade: a payload with it would differ from the same version
@@ -432,7 +436,7 @@ def not_stored(shop: Shop, spec: Stream, items: list[dict[str, Any]]) -> list[di
     """``items`` without the records already stored at their ``modified`` or a newer one."""
     if not items:
         return items
-    model = Trade if spec.name == "trades" else Refund
+    model: Any = spec.model or (Trade if spec.name == "trades" else Refund)
     keys = [item[spec.key] for item in items]
     stored = dict(
         model.objects.filter(shop=shop, **{f"{spec.key}__in": keys}).values_list(

@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 
 from shops.models import Checkpoint
-from trades.sync.write import malformed
+from trades.sync.write import REQUIRED, malformed
 
 NOT_FOUND = "trade-not-exist"
 MAX_KEPT = 1000  # tids whose not-found windows are counted (the oldest counts are forgotten)
@@ -66,11 +66,13 @@ class SetAside:
             allowed |= {int(key) for key in kept if key.isdigit()}
         return cls(allowed=allowed, slot=slot)
 
-    def drop_malformed(self, items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    def drop_malformed(
+        self, items: list[dict[str, Any]], key: str, required: tuple[str, ...] = REQUIRED
+    ) -> list[dict[str, Any]]:
         """``items`` without the malformed ones, which are set aside."""
         good = []
         for item in items:
-            reason = malformed(item, key)
+            reason = malformed(item, key, required)
             if reason:
                 self.records[str(item.get(key) or "?")] = f"malformed: {reason}"
             else:

@@ -139,7 +139,7 @@ def _passes(
     seconds, which no time bound can split: rows whose order changes between calls are
     read again until every one was seen. A row entering while another leaves keeps both
     tests quiet: that is a late arrival, for the lag and the daily reconcile."""
-    seen: set[tuple[int | None, int | None]] = set()
+    seen: set[tuple[int | None, int | None, int | None]] = set()
     for _ in range(POSITION_PASSES):
         grew = False
         for page_no in range(math.ceil(total / page_size), 0, -1):
@@ -155,8 +155,8 @@ def _passes(
     raise WindowUnstable(f"rows kept moving in the window over {POSITION_PASSES} passes")
 
 
-def _identity(item: dict[str, Any]) -> tuple[int | None, int | None]:
-    return item.get("tid"), item.get("refund_id")
+def _identity(item: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
+    return item.get("tid"), item.get("refund_id"), item.get("num_iid")
 
 
 def _modified(item: dict[str, Any]) -> datetime | None:

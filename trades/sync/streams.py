@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Model
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
@@ -34,6 +36,13 @@ class Stream:
     needs_orders: bool
     # the list is sorted by modified, descending (documented for increment.get only)
     sorted_by_modified: bool = False
+    # what every listed record carries (without it, the record is set aside as malformed)
+    required: tuple[str, ...] = ("status", "created", "modified")
+    # the stored rows (for "already stored at this modified"); None: trades or refunds
+    model: type[Model] | None = None
+    # a stream whose records may be older than any window (items): its first window reads
+    # from here to now − lag; None: the first window starts at the present
+    since: datetime | None = None
 
 
 TRADES = Stream(
@@ -47,3 +56,8 @@ TRADES = Stream(
 )
 REFUNDS = Stream("refunds", "refund_id", REFUND_FIELDS, refunds_receive_get, write_refunds, False)
 STREAMS = {stream.name: stream for stream in (TRADES, REFUNDS)}
+
+
+def register(stream: Stream) -> None:
+    """Add a stream of another folder (items) to the engine's (at app start)."""
+    STREAMS[stream.name] = stream

@@ -38,6 +38,7 @@ from shops.top import client_for_shop
 from trades.db import binary_cursor
 from trades.feed.changes import Change, record_changes
 from trades.presale import stages
+from trades.sales import counting as sales
 from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 
 # column: (postgres array type, value from the wire record)
@@ -109,9 +110,11 @@ class MalformedRecord(ValueError):
     """A platform record without the keys every record has; nothing of its page is written."""
 
 
-def malformed(record: dict[str, Any], key: str) -> str:
-    """What makes ``record`` unwritable ("" when nothing): the checks ``_write`` makes."""
-    missing = [k for k in (key, "status", "created", "modified") if record.get(k) in (None, "")]
+def malformed(record: dict[str, Any], key: str, required: tuple[str, ...] | None = None) -> str:
+    """What makes ``record`` unwritable ("" when nothing): the checks ``_write`` makes
+    (``required``: the keys besides ``key``, those of trades and refunds by default)."""
+    keys = (key, *(REQUIRED if required is None else required))
+    missing = [k for k in keys if record.get(k) in (None, "")]
     if missing:
         return f"record without {', '.join(missing)}"
     if any(order.get("oid") in (None, "") for order in record.get("orders") or []):
@@ -310,7 +313,7 @@ def write_trades(
     with transaction.atomic():
         records, changes = _write(shop, TRADE, records, settled)
         by_tid = {record["tid"]: record for record in records}
-        _write_lines([(c.object_id, by_tid[c.key]) for c in changes])
+        _write_lines(shop, [(c.object_id, by_tid[c.key]) for c in changes])
         record_changes(shop, changes)
     _announce(shop, TRADE, changes, channel)
     return WriteResult(len(trades), len(changes), changes)
@@ -321,14 +324,25 @@ def _announce(shop: Shop, entity: Entity, changes: list[Change], channel: str) -
         written.send(Entity, shop=shop, entity=entity.name, changes=changes, channel=channel)
 
 
-def _write_lines(trades: list[tuple[int, dict[str, Any]]]) -> None:
-    pairs = [(trade_id, order) for trade_id, trade in trades for order in trade.get("orders") or []]
-    if not pairs:
+def _write_lines(shop: Shop, trades: list[tuple[int, dict[str, Any]]]) -> None:
+    """Upsert the sub-orders of written trades; what they count as sold goes to the sales
+    per SKU and day (``trades.sales.counting``) in the same transaction."""
+    lines = [
+        (trade_id, order, sales.sold(trade, order))
+        for trade_id, trade in trades
+        for order in trade.get("orders") or []
+    ]
+    if not lines:
         return
-    pairs.sort(key=lambda pair: (pair[0], pair[1]["oid"]))
+    lines.sort(key=lambda line: (line[0], line[1]["oid"]))
+    pairs = [(trade_id, order) for trade_id, order, _ in lines]
+    before = sales.counted(pairs)
     arrays = _columns([order for _, order in pairs], LINE_COLUMNS, ("oid",))
-    names = list(LINE_COLUMNS)
-    unnest = ", ".join(f"%b::{pg}[]" for pg, _ in LINE_COLUMNS.values())
+    arrays += [[count[0] for *_, count in lines], [count[1] for *_, count in lines]]
+    names = [*LINE_COLUMNS, "sold_on", "sold_units"]
+    unnest = ", ".join(
+        f"%b::{pg}[]" for pg in [*(pg for pg, _ in LINE_COLUMNS.values()), "date", "int"]
+    )
     updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != "oid")
     sql = f"""
         INSERT INTO trades_tradeline (trade_id, {", ".join(names)})
@@ -337,6 +351,7 @@ def _write_lines(trades: list[tuple[int, dict[str, Any]]]) -> None:
     """
     with binary_cursor() as cursor:
         cursor.execute(sql, [[trade_id for trade_id, _ in pairs], *arrays])
+    sales.add_differences(shop, lines, before)
 
 
 def write_refunds(

@@ -22,6 +22,7 @@ from tools.demo.children import STOP_SECONDS, Children, wait_for_http
 from tools.demo.status import backfill_lines, running_jobs, status_line
 from tools.demo.terminal import allow_loopback_webhooks, log_to_file, stop_on_sigterm
 from trades.api.keys import create_api_key
+from trades.replenish.suggest import refresh_replenishment
 from trades.sync.runs import request_pause
 
 # Workers first (they finish their task and stop calling), then the TMC consumer (it
@@ -75,6 +76,7 @@ class Command(BaseCommand):
             self.start_service(children, shops, web_port)
             self.show_where(web_port, sandbox_url, creds, new_key)
             self.show_backfills(children, shops)
+            self.show_replenishment(shops, web_port)
             if opts["exit_after_backfill"]:
                 self.stdout.write("Backfills done.")
                 return
@@ -188,6 +190,17 @@ class Command(BaseCommand):
             if finished:
                 return
             time.sleep(1 if tty else 5)
+
+    def show_replenishment(self, shops: list[Shop], web_port: int) -> None:
+        """Items and stock of every shop, then its purchase suggestions (the daily schedule
+        recomputes them from here on)."""
+        self.stdout.write("Reading items and stock, computing purchase suggestions …")
+        total = sum(refresh_replenishment(shop) for shop in shops)
+        web = f"http://127.0.0.1:{web_port}"
+        self.stdout.write(
+            f"Purchase suggestions: {total} SKUs — {web}/admin/trades/suggestion/ , "
+            f"{web}/api/v1/replenishment/ (and csv/)"
+        )
 
     def show_where(
         self, web_port: int, sandbox_url: str, creds: world.Credentials, new_key: bool
