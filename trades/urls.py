@@ -21,7 +21,11 @@ from trades.api.views import (
     SyncRunViewSet,
     TradeViewSet,
 )
-from trades.webhooks.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
+from trades.webhooks.views import (
+    WebhookDeliveryViewSet,
+    WebhookEndpointViewSet,
+    WebhookReplayViewSet,
+)
 
 router = SimpleRouter()
 router.register("shops", ShopViewSet, basename="shop")
@@ -37,5 +41,6 @@ router.register("exports/refunds", RefundExportViewSet, basename="export-refunds
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhookendpoint")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhookdelivery")
+router.register("webhook-replays", WebhookReplayViewSet, basename="webhookreplay")
 
 urlpatterns = [*router.urls, re_path(r"", api_not_found)]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -150,6 +152,20 @@ class ChangeQuery(serializers.Serializer):
         if "after" in attrs:
             attrs["cursor"] = attrs.pop("after")
         return attrs
+
+
+class AsOfQuery(serializers.Serializer):
+    as_of = serializers.DateTimeField(
+        help_text="A past time (ISO 8601; without an offset, platform time): the cursor "
+        "starts at the changes committed at or after it."
+    )
+
+    def validate_as_of(self, value: datetime) -> datetime:
+        if value > timezone.now():
+            raise serializers.ValidationError(
+                "as_of is in the future: a cursor can start only where the feed has been."
+            )
+        return value
 
 
 def parse_query(request: Request, query_class: type[serializers.Serializer]) -> dict[str, Any]:

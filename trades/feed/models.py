@@ -40,6 +40,14 @@ class CurrentXactId(models.Func):
     output_field = Xid8Field()
 
 
+class ClockTimestamp(models.Func):
+    """``clock_timestamp()``: the time the statement runs at, not its transaction's start."""
+
+    function = "clock_timestamp"
+    template = "%(function)s()"
+    output_field = models.DateTimeField()
+
+
 class ChangeEvent(models.Model):
     """One change. Partners read them in the order of their transactions' commits.
 
@@ -95,6 +103,9 @@ class FeedCommit(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     txid = Xid8Field(editable=False)
+    # Taken by the trigger's INSERT as the transaction commits, after all its changes were
+    # written: no change of the transaction was written later than this.
+    committed_at = models.DateTimeField(db_default=ClockTimestamp(), editable=False)
 
     class Meta:
         constraints = [
@@ -104,6 +115,10 @@ class FeedCommit(models.Model):
         indexes = [
             # the partner API's change feed reads a tenant's commits after a position
             models.Index(fields=["tenant", "id"], name="feedcommit_tenant_position_idx"),
+            # a cursor "as of" a time, and replays of a time range, read commits by time
+            models.Index(
+                fields=["tenant", "committed_at", "id"], name="feedcommit_tenant_time_idx"
+            ),
         ]
 
     def __str__(self) -> str:

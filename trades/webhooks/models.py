@@ -7,6 +7,7 @@ from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 from ordersync.crypto import EncryptedTextField
 from shops.models import Shop, Tenant
@@ -23,6 +24,8 @@ class EventType(models.TextChoices):
     REFUND_UPDATED = "refund.updated"
     SHOP_NEEDS_REAUTH = "shop.needs_reauth"
     RECONCILE_FOUND_MISSING = "reconcile.found_missing"
+    # one of the tenant's endpoints keeps failing and will soon be disabled
+    ENDPOINT_FAILING = "webhook_endpoint.failing"
     # sent on request to one endpoint, whatever it subscribes to
     TEST = "webhook.test"
 
@@ -47,6 +50,11 @@ class WebhookEndpoint(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(
         null=True, blank=True, help_text="first failure since the last success; null when fine"
+    )
+    failing_warned_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when the tenant was warned of this failure run; null when not (yet)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -89,9 +97,21 @@ class WebhookEvent(models.Model):
     type = models.CharField(max_length=32, choices=EventType.choices)
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(db_default=Now())
+    replay = models.ForeignKey(
+        "WebhookReplay",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        help_text="the replay that re-emitted this event; null for an event as it happened",
+    )
 
     class Meta:
         indexes = [
+            # a replay's progress counts its events' deliveries
+            models.Index(
+                fields=["replay"], condition=Q(replay__isnull=False), name="webhookevent_replay_idx"
+            ),
             # the cap on test events counts a tenant's of the last hour
             models.Index(
                 fields=["tenant", "created_at"],
@@ -205,3 +225,63 @@ class WebhookCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome}: {self.count}"
+
+
+class WebhookReplay(models.Model):
+    """Changes of the feed re-emitted as events to one endpoint, on request: the changes
+    committed in ``[since, until)``, or the changes of some trades (``tids``), or both.
+
+    A worker emits them a page at a time (``trades.webhooks.replay``); ``emitted`` and
+    ``position`` say how far it got, so a replay whose worker died goes on where it stopped.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_replays")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="replays")
+    since = models.DateTimeField(null=True, blank=True, help_text=_("commit time, inclusive"))
+    until = models.DateTimeField(help_text=_("commit time, exclusive"))
+    tids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    requested_by = models.CharField(max_length=200, blank=True, default="")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    changes_total = models.PositiveIntegerField(
+        default=0, help_text=_("changes the replay covers, counted when it was requested")
+    )
+    changes_done = models.PositiveIntegerField(default=0, help_text=_("changes re-emitted"))
+    emitted = models.PositiveIntegerField(default=0, help_text=_("events re-emitted"))
+    # where the next page starts: (commit time, feed position, change id) of the last change
+    position = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now())
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    touched_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("the worker's last step; the sweep resumes stale ones")
+    )
+
+    objects = WebhookEndpointQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("webhook replay")
+        verbose_name_plural = _("webhook replays")
+        indexes = [
+            # the sweep looks for replays left unfinished; one running per endpoint
+            models.Index(
+                fields=["endpoint"],
+                condition=Q(state__in=["queued", "running"]),
+                name="webhookreplay_open_idx",
+            ),
+            models.Index(fields=["tenant", "-id"], name="webhookreplay_tenant_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"replay {self.pk} to endpoint {self.endpoint_id} ({self.state})"
+
+    @property
+    def public_id(self) -> str:
+        """The id receivers see in a replayed event's ``replay.id``."""
+        return f"rpl_{self.pk}"
