@@ -32,6 +32,7 @@ RESOURCES = [
     api.TRADE_EXPORTS,  # and REFUND_EXPORTS: one tag
     webhooks.WEBHOOK_ENDPOINTS,
     webhooks.WEBHOOK_DELIVERIES,
+    webhooks.WEBHOOK_REPLAYS,
     api.API_KEYS,
 ]
 EVENTS_TAG = {"name": webhooks.TAG, "description": "What ordersync POSTs to webhook endpoints."}

@@ -214,3 +214,34 @@ def test_commit_times_are_stamped_at_commit(shop_a):
         cursor.execute("SELECT committed_at FROM trades_feedcommit")
         (stamped,) = cursor.fetchone()
     assert before <= stamped <= timezone.now()
+
+
+def test_console_owner_asks_viewer_follows_outsider_sees_nothing(
+    client, alice, bob, charlie, history, endpoint
+):
+    client.force_login(alice)
+    picked = client.post(
+        "/admin/trades/webhookendpoint/",
+        {"action": "replay_events", "_selected_action": [endpoint.pk]},
+    )
+    assert picked.status_code == 302 and f"endpoint={endpoint.pk}" in picked["Location"]
+    bad = client.post(
+        "/admin/trades/webhookreplay/add/",
+        {"endpoint": endpoint.pk, "since": "2999-01-01 00:00"},
+    )
+    assert bad.status_code == 200 and "future" in bad.content.decode()
+    since = (history - timedelta(minutes=1)).isoformat()
+    added = client.post(
+        "/admin/trades/webhookreplay/add/", {"endpoint": endpoint.pk, "since": since}
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    replay = WebhookReplay.objects.get()
+    assert replay.requested_by == "console user alice" and replay.changes_total == 5
+
+    client.force_login(bob)  # a viewer follows it but asks for none
+    assert client.get(f"/admin/trades/webhookreplay/{replay.pk}/change/").status_code == 200
+    assert client.get("/admin/trades/webhookreplay/add/").status_code == 403
+    client.force_login(charlie)
+    page = client.get("/admin/trades/webhookreplay/")
+    assert page.status_code == 200 and f">{replay.pk}<" not in page.content.decode()
+    assert client.get(f"/admin/trades/webhookreplay/{replay.pk}/change/").status_code in (302, 404)

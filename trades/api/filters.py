@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -154,6 +154,9 @@ class ChangeQuery(serializers.Serializer):
         return attrs
 
 
+FEED_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class AsOfQuery(serializers.Serializer):
     as_of = serializers.DateTimeField(
         help_text="A past time (ISO 8601; without an offset, platform time): the cursor "
@@ -161,6 +164,8 @@ class AsOfQuery(serializers.Serializer):
     )
 
     def validate_as_of(self, value: datetime) -> datetime:
+        if value < FEED_EPOCH:
+            raise serializers.ValidationError("as_of is before 2000: the feed holds nothing then.")
         if value > timezone.now():
             raise serializers.ValidationError(
                 "as_of is in the future: a cursor can start only where the feed has been."
