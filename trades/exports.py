@@ -26,7 +26,11 @@ from trades.api.pagination import RowCompare, _decode, _encode
 from trades.models import Refund, Trade, TradeLine
 
 CHUNK = 1000
-MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+MEDIA = {
+    "ndjson": "application/x-ndjson",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",  # with the optional extra (trades/parquet.py)
+}
 ORDER = ("modified", "id")
 TRADE_COLUMNS = (
     "id", "shop_id", "tid", "status", "type", "created", "modified", "pay_time",
@@ -47,6 +51,10 @@ STRING_IDS = ("tid", "oid", "refund_id")
 
 class BadExportCursor(ValueError):
     pass
+
+
+class FormatUnavailable(ValueError):
+    """The format needs an optional extra this installation lacks (a 406)."""
 
 
 @dataclass(frozen=True)
@@ -159,14 +167,29 @@ def select(queryset: QuerySet, params: dict) -> QuerySet:
     return queryset
 
 
+def _body(fmt: str, kind: Kind, rows_: Iterator[dict]) -> Iterator[str] | Iterator[bytes]:
+    if fmt == "parquet":
+        from trades import parquet  # builds on this module; pyarrow is optional
+
+        if not parquet.available():
+            raise FormatUnavailable(
+                "format=parquet needs the optional parquet extra on the server "
+                "(pip install 'ordersync[parquet]', which brings pyarrow); ndjson and csv work"
+            )
+        return parquet.parquet(kind, rows_)
+    return ndjson(rows_) if fmt == "ndjson" else csv_lines(kind, rows_)
+
+
 def response(what: str, queryset: QuerySet, params: dict) -> StreamingHttpResponse:
     """The streamed export of ``queryset`` (already scoped to what the caller may read),
-    narrowed by ``params`` (format, shop, modified range, cursor: checked already)."""
+    narrowed by ``params`` (format, shop, modified range, cursor: checked already).
+
+    Raises :class:`FormatUnavailable` for Parquet without pyarrow, before anything streams."""
     kind = KINDS[what]
     after = decode_cursor(params["cursor"]) if params.get("cursor") else None
     rows_ = rows(kind, select(queryset, params), after)
     fmt = params.get("format") or "ndjson"
-    body = ndjson(rows_) if fmt == "ndjson" else csv_lines(kind, rows_)
+    body = _body(fmt, kind, rows_)
     answer = StreamingHttpResponse(body, content_type=MEDIA[fmt])
     answer["Content-Disposition"] = f'attachment; filename="{what}.{fmt}"'
     answer["Cache-Control"] = "no-store"
