@@ -5,9 +5,9 @@ PostgreSQL alone can hand out, the limit.
 
 Figures: rows per second and MB per second; peak RSS of this process while it streams
 (sampled every 50 ms; its start for comparison); and, in a second pass (slower: tracemalloc
-traces every allocation), the peak of Python memory, printed at every tenth of the rows so a
-flat line shows memory does not grow with the export. pyarrow's buffers are outside
-tracemalloc: for Parquet the RSS is the figure.
+traces every allocation), the peak of Python memory, printed as each tenth of the export is
+sent, so a flat line shows memory does not grow with the export. The limit comes first.
+pyarrow's buffers are outside tracemalloc: for Parquet the RSS is the figure.
 """
 
 from __future__ import annotations
@@ -123,9 +123,9 @@ class Part(BaseCommand):
         )
         try:
             self.fill(shop, opts["trades"], opts["lines"])
+            self.copy(tenant, opts["trades"])
             for fmt in opts["formats"].split(","):
                 self.measure(tenant, fmt.strip(), opts["trades"], not opts["no_tracemalloc"])
-            self.copy(tenant, opts["trades"])
         finally:
             _drop(tenant)
             tenant.delete()
@@ -152,16 +152,17 @@ class Part(BaseCommand):
         )
 
     def _stream(self, tenant: Tenant, fmt: str, each: Callable[[int], None] | None = None) -> int:
-        """Iterate the export's response as a WSGI server would; return the bytes sent."""
+        """Iterate the export's response as a WSGI server would; return the bytes sent
+        (``each`` is told the bytes sent so far after every piece)."""
         if fmt == "parquet" and not _has_pyarrow():
             raise exports.FormatUnavailable("pyarrow is not installed")
         queryset = Trade.objects.filter(tenant=tenant)
         response = exports.response("trades", queryset, {"format": fmt})
         sent = 0
-        for n, chunk in enumerate(response.streaming_content):
+        for chunk in response.streaming_content:
             sent += len(chunk)
             if each is not None:
-                each(n)
+                each(sent)
         return sent
 
     def measure(self, tenant: Tenant, fmt: str, trades: int, traced: bool) -> None:
@@ -180,16 +181,16 @@ class Part(BaseCommand):
             f"+{(rss.peak - rss.start) / MB:.1f} MB)"
         )
         if traced:
-            self.trace(tenant, fmt, trades)
+            self.trace(tenant, fmt, sent)
 
-    def trace(self, tenant: Tenant, fmt: str, trades: int) -> None:
-        """The export again under tracemalloc: Python's peak at every tenth of the chunks."""
-        chunks = _chunks(fmt, trades)
-        marks = {max(1, chunks * k // 10) - 1 for k in range(1, 11)}
+    def trace(self, tenant: Tenant, fmt: str, total: int) -> None:
+        """The export again under tracemalloc: Python's peak as each tenth of it is sent."""
+        marks = [total * k // 10 for k in range(1, 11)]
         seen: list[str] = []
 
-        def note(n: int) -> None:
-            if n in marks:
+        def note(sent: int) -> None:
+            while marks and sent >= marks[0]:
+                marks.pop(0)
                 seen.append(f"{tracemalloc.get_traced_memory()[1] / MB:.2f}")
 
         tracemalloc.start()
@@ -231,16 +232,6 @@ def _drop(tenant: Tenant) -> None:
             [tenant.pk],
         )
         cursor.execute(f"DELETE FROM {trades} WHERE tenant_id = %s", [tenant.pk])
-
-
-def _chunks(fmt: str, trades: int) -> int:
-    """How many pieces the response yields: a line a row (and the end line, and CSV's
-    header), or a row group a piece for Parquet."""
-    if fmt == "parquet":
-        from trades import parquet
-
-        return trades // parquet.ROW_GROUP + 1
-    return trades + (2 if fmt == "csv" else 1)
 
 
 def _has_pyarrow() -> bool:
