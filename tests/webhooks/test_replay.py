@@ -198,6 +198,21 @@ def test_a_stale_replay_is_resumed_by_the_sweep(history, endpoint, queued):
     assert ("trades.webhooks.tasks.replay_webhooks_task", (replay.pk,)) in queued
 
 
+def test_a_replay_queued_twice_runs_once(history, endpoint, settings, queued):
+    from trades.webhooks.tasks import replay_webhooks_task
+
+    settings.WEBHOOKS_REDELIVER_PAGE = 2  # held back after the first page
+    replay = request_replay(endpoint, since=history - timedelta(minutes=1))
+    assert advance(replay.pk, joining=True) is False  # a worker stepped it just now
+    queued.clear()
+    assert replay_webhooks_task(replay.pk) == "another worker has the replay"
+    assert queued == []  # and it did not queue itself again
+    WebhookReplay.objects.filter(pk=replay.pk).update(
+        touched_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert advance(replay.pk, joining=True) is False  # that worker is gone: taken over
+
+
 def test_the_command_replays_in_the_foreground(history, endpoint, receiver, capsys):
     since = (history - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S%z")
     call_command("replay_webhooks", str(endpoint.pk), "--since", since)

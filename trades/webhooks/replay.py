@@ -39,6 +39,7 @@ from trades.webhooks.outbox import replay_change_events
 REPLAY_TASK = "trades.webhooks.tasks.replay_webhooks_task"
 MAX_TIDS = 100
 PAGE = 500  # changes read per step at most
+TAKEN_SECONDS = 10
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 START = [BEGINNING.isoformat(), 0, 0]
 State = WebhookReplay.State
@@ -177,10 +178,13 @@ def room(replay: WebhookReplay) -> int:
     return min(PAGE, page - busy)
 
 
-def advance(replay_id: int) -> bool:
-    """Emit the replay's next page if there is room; return whether it has finished.
+def advance(replay_id: int, joining: bool = False) -> bool | None:
+    """Emit the replay's next page if there is room; return whether it has finished, or
+    None when another worker is stepping it.
 
-    One step at a time per replay (its row is locked; a second worker leaves at once).
+    One worker per replay: a step holds the replay's row lock, and a worker ``joining`` a
+    replay stepped within ``TAKEN_SECONDS`` (a worker steps at least every second) leaves it
+    to that worker, so a task queued twice (the sweep, a slow queue) does not run twice.
     """
     with transaction.atomic():
         replay = (
@@ -189,9 +193,15 @@ def advance(replay_id: int) -> bool:
             .filter(pk=replay_id)
             .first()
         )
-        if replay is None:
-            return False  # another worker is at it
+        if replay is None or (joining and _taken(replay)):
+            return None
         return _step(replay)
+
+
+def _taken(replay: WebhookReplay) -> bool:
+    fresh = timezone.now() - timedelta(seconds=TAKEN_SECONDS)
+    touched = replay.touched_at
+    return replay.state == State.RUNNING and touched is not None and touched > fresh
 
 
 def _step(replay: WebhookReplay) -> bool:
@@ -224,13 +234,15 @@ def _finish(replay: WebhookReplay, state: str, error: str = "") -> bool:
     return True
 
 
-def run_replay(replay_id: int, seconds: float = 50, pause: float = 1.0) -> bool:
+def run_replay(replay_id: int, seconds: float = 50, pause: float = 1.0) -> bool | None:
     """Step the replay for up to ``seconds``, pausing while the queue has no room; return
-    whether it has finished."""
-    deadline = time.monotonic() + seconds
+    whether it has finished, or None when another worker has it."""
+    deadline, joining = time.monotonic() + seconds, True
     while time.monotonic() < deadline:
-        if advance(replay_id):
-            return True
+        done = advance(replay_id, joining)
+        if done is None or done:
+            return done
+        joining = False
         time.sleep(pause)
     return False
 

@@ -24,8 +24,11 @@ def sweep_webhooks_task() -> str:
 
 def replay_webhooks_task(replay_id: int) -> str:
     """Queued when a replay is asked for: steps it for a while, then queues itself again
-    until it has finished."""
-    if run_replay(replay_id):
+    until it has finished (unless another worker has it)."""
+    done = run_replay(replay_id)
+    if done is None:
+        return "another worker has the replay"
+    if done:
         return "replay finished"
     queue_replay(replay_id)
     return "replay goes on"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -34,7 +35,9 @@ class Command(BaseCommand):
         except (BadRefetch, InvalidReplay, OverCap) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"replay {replay.pk}: {replay.changes_total} changes to {endpoint.url}")
-        while not run_replay(replay.pk, seconds=10):
+        while not (done := run_replay(replay.pk, seconds=10)):
+            if done is None:  # a worker has it: follow its progress
+                time.sleep(5)
             self._progress(replay.pk)
         self._progress(replay.pk)
 
