@@ -513,6 +513,13 @@ if not WEBHOOKS_REQUEUE_SECONDS >= 0:
     )
 WEBHOOKS_DISABLE_AFTER_HOURS = read("WEBHOOKS_DISABLE_AFTER_HOURS", env.float, default=24.0)
 WEBHOOKS_SECRET_OVERLAP_HOURS = read("WEBHOOKS_SECRET_OVERLAP_HOURS", env.float, default=24.0)
+# share of WEBHOOKS_DISABLE_AFTER_HOURS a failure run lasts before its tenant is warned
+# (webhook_endpoint.failing, the console, /metrics)
+WEBHOOKS_WARN_FRACTION = read("WEBHOOKS_WARN_FRACTION", env.float, default=0.5)
+if not 0 < WEBHOOKS_WARN_FRACTION < 1:
+    raise ImproperlyConfigured(
+        f"WEBHOOKS_WARN_FRACTION={WEBHOOKS_WARN_FRACTION} must be between 0 and 1 (exclusive)"
+    )
 WEBHOOKS_CONCURRENCY = positive_int("WEBHOOKS_CONCURRENCY", 8)
 WEBHOOKS_BATCH_SIZE = positive_int("WEBHOOKS_BATCH_SIZE", 100)
 for _name in (
@@ -532,6 +539,8 @@ TENANT_TEST_EVENTS_PER_HOUR = positive_int("TENANT_TEST_EVENTS_PER_HOUR", 60)
 # deliveries one redeliver queues at most, and a tenant's deliveries waiting for a first try
 # above which redeliver waits
 WEBHOOKS_REDELIVER_PAGE = positive_int("WEBHOOKS_REDELIVER_PAGE", 1000)
+# changes one replay to an endpoint may cover at most (a wider range is refused: split it)
+WEBHOOKS_REPLAY_MAX_CHANGES = positive_int("WEBHOOKS_REPLAY_MAX_CHANGES", 100_000)
 # POST shops/{id}/jobs/: one queued or running per shop and kind, then a cooldown
 SHOP_JOB_COOLDOWN_SECONDS = positive_int("SHOP_JOB_COOLDOWN_SECONDS", 300)
 # Retention (docs/audit-retention.md): ages in days, 0 keeps everything of that part

@@ -24,7 +24,7 @@ from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import OWNER_ROLES, ShopFilter, TenantScopedAdmin
 from shops.console.times import in_zone, short
-from trades import exports
+from trades import exports, parquet
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
 from trades.api.export_views import AuditExportQuery, ExportQuery
 from trades.feed.models import ChangeEvent
@@ -162,7 +162,7 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
         return [path("export/", view, name=name), *super().get_urls()]
 
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
-        """``?format=ndjson|csv&modified_after=…&modified_before=…&shop=…&tenant=…&cursor=…``"""
+        """``?format=ndjson|csv|parquet&modified_after=…&modified_before=…&shop=…&tenant=…&cursor=…``"""
         if not self.has_view_permission(request):
             raise PermissionDenied
         query = self.export_query(data={k: v for k, v in request.GET.items() if k != "tenant"})
@@ -175,12 +175,15 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
             return exports.response(self.export_what, queryset, query.validated_data)
         except exports.BadExportCursor as error:
             return JsonResponse({"errors": {"cursor": [str(error)]}}, status=400)
+        except exports.FormatUnavailable as error:
+            return JsonResponse({"errors": {"format": [str(error)]}}, status=406)
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         extra = dict(extra_context or {})
         if self.export_what:
             name = f"admin:{self.opts.app_label}_{self.opts.model_name}_export"
             extra["export_url"] = reverse(name)
+            extra["parquet_export"] = parquet.available()
         return super().changelist_view(request, extra)
 
 

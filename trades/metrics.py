@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from ordersync.observability import Exposition
 from shops.metrics import shop_labels
@@ -104,6 +105,19 @@ def webhooks(out: Exposition) -> None:
     out.family("ordersync_webhook_endpoints_disabled", "gauge", "endpoints disabled")
     out.sample("ordersync_webhook_endpoints_disabled", disabled)
     endpoint_health(out)
+    endpoints_failing(out)
+
+
+def endpoints_failing(out: Exposition) -> None:
+    """Per active endpoint in a failure run: how long it has failed (disabled at
+    ``WEBHOOKS_DISABLE_AFTER_HOURS``; its tenant is warned at ``WEBHOOKS_WARN_FRACTION`` of it)."""
+    name = "ordersync_webhook_endpoint_failing_seconds"
+    out.family(name, "gauge", "how long an active endpoint has failed every delivery")
+    failing = WebhookEndpoint.objects.filter(is_active=True, failing_since__isnull=False)
+    now = timezone.now()
+    for endpoint in failing.select_related("tenant").order_by("id"):
+        seconds = round((now - endpoint.failing_since).total_seconds(), 1)
+        out.sample(name, seconds, tenant=endpoint.tenant.slug, endpoint_id=endpoint.pk)
 
 
 def feed_consumers(out: Exposition) -> None:

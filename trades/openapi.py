@@ -40,6 +40,7 @@ RESOURCES = [
     api.TRADE_EXPORTS,  # and REFUND_EXPORTS: one tag
     webhooks.WEBHOOK_ENDPOINTS,
     webhooks.WEBHOOK_DELIVERIES,
+    webhooks.WEBHOOK_REPLAYS,
     api.API_KEYS,
     api.AUDIT,
 ]

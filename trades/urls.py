@@ -23,7 +23,11 @@ from trades.api.views import (
     TradeViewSet,
 )
 from trades.replenish.views import ReplenishmentViewSet
-from trades.webhooks.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
+from trades.webhooks.views import (
+    WebhookDeliveryViewSet,
+    WebhookEndpointViewSet,
+    WebhookReplayViewSet,
+)
 
 router = SimpleRouter()
 router.register("shops", ShopViewSet, basename="shop")
@@ -42,5 +46,6 @@ router.register("audit", AuditViewSet, basename="auditentry")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhookendpoint")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhookdelivery")
+router.register("webhook-replays", WebhookReplayViewSet, basename="webhookreplay")
 
 urlpatterns = [*router.urls, re_path(r"", api_not_found)]

@@ -7,7 +7,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from shops.actions import mark_needs_reauth
 from tests.api.openapi_walk import document, problems
@@ -16,9 +17,10 @@ from trades.logistics.models import Parcel
 from trades.logistics.tracking import Tally, apply_trace, discover_parcels
 from trades.models import ReconcileReport
 from trades.sync.write import write_refunds, write_trades
-from trades.webhooks.endpoints import send_test_event
-from trades.webhooks.events import emit_found_missing
-from trades.webhooks.models import EventType
+from trades.webhooks.endpoints import create_endpoint, send_test_event
+from trades.webhooks.events import emit_endpoint_failing, emit_found_missing
+from trades.webhooks.models import EventType, WebhookEndpoint
+from trades.webhooks.replay import request_replay, run_replay
 from trades.webhooks.runner import deliver_batch
 
 REFUND_ID = 2900000000000016885
@@ -71,6 +73,21 @@ def _emit_every_kind(shop, endpoint) -> None:
         )
         emit_found_missing(report)
     send_test_event(endpoint)
+    _emit_failing_and_a_replay(shop, endpoint)
+
+
+def _emit_failing_and_a_replay(shop, endpoint) -> None:
+    """A warning about another endpoint, and the trade's changes replayed (body with
+    ``replay``)."""
+    failing = create_endpoint(shop.tenant, "https://wms.example.com/h", ["trade.created"]).endpoint
+    failing.failing_since = timezone.now() - timedelta(hours=13)
+    WebhookEndpoint.objects.filter(pk=failing.pk).update(is_active=False)  # never called here
+    with transaction.atomic():
+        emit_endpoint_failing(failing, failing.failing_since + timedelta(hours=24), "HTTP 503")
+    with connection.cursor() as cursor:  # the test's transaction commits its feed now
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    replay = request_replay(endpoint, tids=[3900000000000016884])
+    assert run_replay(replay.pk, seconds=5) and replay.changes_total > 0
 
 
 @pytest.mark.django_db
@@ -90,6 +107,7 @@ def test_every_emitted_event_matches_its_webhook_in_the_schema(shop_a, issued, r
         assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= {
             name.lower() for name in request.headers
         }
+    assert any("replay" in json.loads(r.body) for r in receiver.received)
     # every type exists in the code for a reason: each one was made here
     assert seen == set(EventType.values)
 

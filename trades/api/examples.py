@@ -293,3 +293,23 @@ THROTTLED = {
     "detail": "Request was throttled. Expected available in 12 seconds.",
 }
 ERRORS = {400: INVALID, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND, 429: THROTTLED}
+
+REPLAY = {
+    "id": 12,
+    "public_id": "rpl_12",
+    "endpoint": 3,
+    "since": "2026-11-11T00:00:00+08:00",
+    "until": "2026-11-12T00:00:00+08:00",
+    "tids": [],
+    "tids_str": [],
+    "state": "running",
+    "changes_total": 18240,
+    "changes_done": 6000,
+    "emitted": 12480,
+    "deliveries": {"pending": 480, "succeeded": 12000, "failed": 0},
+    "error": "",
+    "requested_by": "API key os_7Hq2",
+    "created_at": "2026-11-13T09:00:00+08:00",
+    "started_at": "2026-11-13T09:00:01+08:00",
+    "finished_at": None,
+}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -154,6 +156,25 @@ class ChangeQuery(serializers.Serializer):
         if "after" in attrs:
             attrs["cursor"] = attrs.pop("after")
         return attrs
+
+
+FEED_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class AsOfQuery(serializers.Serializer):
+    as_of = serializers.DateTimeField(
+        help_text="A past time (ISO 8601; without an offset, platform time): the cursor "
+        "starts at the changes committed at or after it."
+    )
+
+    def validate_as_of(self, value: datetime) -> datetime:
+        if value < FEED_EPOCH:
+            raise serializers.ValidationError("as_of is before 2000: the feed holds nothing then.")
+        if value > timezone.now():
+            raise serializers.ValidationError(
+                "as_of is in the future: a cursor can start only where the feed has been."
+            )
+        return value
 
 
 def parse_query(request: Request, query_class: type[serializers.Serializer]) -> dict[str, Any]:

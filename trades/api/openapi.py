@@ -250,6 +250,15 @@ CHANGES = Resource(
             ),
             response=ex.page(ex.CHANGE, next_cursor="MjozOTE6OTkx"),
         ),
+        "cursor": Operation(
+            "A change-feed cursor as of a time",
+            "A cursor that starts a reader at the changes committed at or after `as_of`, so "
+            "a new partner begins where it needs instead of at the start or the head. A "
+            "transaction that began before `as_of` and committed after it comes too: a "
+            "change may come once more than needed, none is missed. With no commit since "
+            "`as_of` the cursor is the head. A future, missing or malformed `as_of` is a 400.",
+            response={"cursor": "MjozODc6MA", "as_of": "2026-11-11T00:00:00+08:00"},
+        ),
     },
 )
 API_KEYS = Resource(

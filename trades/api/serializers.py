@@ -374,6 +374,14 @@ class ChangeSerializer(serializers.ModelSerializer):
         }
 
 
+class FeedCursorSerializer(serializers.Serializer):
+    cursor = serializers.CharField(
+        help_text="Pass as `cursor` to `GET /api/v1/changes/`: the reader starts with the "
+        "changes committed at or after `as_of`."
+    )
+    as_of = serializers.DateTimeField(help_text="The time asked for.")
+
+
 class ChangePageSerializer(serializers.Serializer):
     results = ChangeSerializer(many=True)
     next_cursor = serializers.CharField(

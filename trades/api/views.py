@@ -33,7 +33,7 @@ from trades.api.feed_position import note_read
 from trades.api.jobs import queue_job, refresh
 from trades.api.models import Job
 from trades.api.pagination import BIGINT_MAX, InvalidPageCursor, keyset_page, page_serializer
-from trades.feed.changes import InvalidCursor, read_changes_page
+from trades.feed.changes import InvalidCursor, cursor_as_of, read_changes_page
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 from trades.presale.models import PresaleReservation
 
@@ -522,3 +522,12 @@ class ChangeViewSet(TenantViewSet):
         note_read(request.auth, cursor)  # consumer health: where this key's reader stands
         data = only(s.ChangeSerializer(events, many=True).data, chosen)
         return Response({"results": data, "next_cursor": cursor, "has_more": has_more})
+
+    @extend_schema(
+        parameters=[filters.AsOfQuery], responses={200: s.FeedCursorSerializer, **ERRORS}
+    )
+    @action(detail=False, methods=["get"], url_path="cursor")
+    def cursor(self, request: Request) -> Response:
+        params = filters.parse_query(request, filters.AsOfQuery)
+        cursor = cursor_as_of(self.tenant, params["as_of"])
+        return Response(s.FeedCursorSerializer({"cursor": cursor, "as_of": params["as_of"]}).data)

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Max, Min
 
 from shops.models import Shop, Tenant
 from trades.db import binary_cursor
@@ -211,6 +212,23 @@ def read_changes_page(
         # past them, or a quiet shop's reader would scan them again on every read.
         end = top
     return events, encode_cursor(*end), has_more
+
+
+def cursor_as_of(tenant: Tenant, moment: datetime) -> str:
+    """A cursor from which a reader gets every change committed at or after ``moment``.
+
+    It points before the first commit stamped at or after ``moment``: a transaction that began
+    before ``moment`` and committed after it comes too (a change at most once more than
+    needed, never one missed). With no commit since ``moment`` the cursor is the head, so the
+    reader gets what comes next; with no commit at all, it is the start.
+    """
+    # feedcommit_tenant_time_idx
+    commits = FeedCommit.objects.filter(tenant=tenant)
+    first = commits.filter(committed_at__gte=moment).aggregate(first=Min("id"))["first"]
+    if first is not None:
+        return encode_cursor(first, 0)
+    head = commits.aggregate(head=Max("id"))["head"]
+    return encode_cursor(head, BIGINT_MAX) if head is not None else encode_cursor(0, 0)
 
 
 def _newest(tenant: Tenant, position: int) -> tuple[int, int] | None:

@@ -41,6 +41,14 @@ class CurrentXactId(models.Func):
     output_field = Xid8Field(verbose_name=_("output field"))
 
 
+class ClockTimestamp(models.Func):
+    """``clock_timestamp()``: the time the statement runs at, not its transaction's start."""
+
+    function = "clock_timestamp"
+    template = "%(function)s()"
+    output_field = models.DateTimeField()
+
+
 class ChangeEvent(models.Model):
     """One change. Partners read them in the order of their transactions' commits.
 
@@ -116,6 +124,11 @@ class FeedCommit(models.Model):
         Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
     )
     txid = Xid8Field(editable=False, verbose_name=_("txid"))
+    # Taken by the trigger's INSERT as the transaction commits, after all its changes were
+    # written: no change of the transaction was written later than this.
+    committed_at = models.DateTimeField(
+        db_default=ClockTimestamp(), editable=False, verbose_name=_("committed at")
+    )
 
     class Meta:
         verbose_name = _("feed commit")
@@ -127,6 +140,10 @@ class FeedCommit(models.Model):
         indexes = [
             # the partner API's change feed reads a tenant's commits after a position
             models.Index(fields=["tenant", "id"], name="feedcommit_tenant_position_idx"),
+            # a cursor "as of" a time, and replays of a time range, read commits by time
+            models.Index(
+                fields=["tenant", "committed_at", "id"], name="feedcommit_tenant_time_idx"
+            ),
         ]
 
     def __str__(self) -> str:

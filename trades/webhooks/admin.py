@@ -12,6 +12,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -21,10 +23,18 @@ from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import WRITE_ROLES, ReadOnlyInline, TenantScopedAdmin, scoped
 from shops.console.times import in_zone, seconds_text, short
+from shops.refetch import BadRefetch, parse_tids, parse_time
 from trades.webhooks import endpoints as actions
 from trades.webhooks import payload
 from trades.webhooks.health import endpoint_health
-from trades.webhooks.models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from trades.webhooks.models import (
+    SUBSCRIBABLE,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookReplay,
+)
+from trades.webhooks.replay import InvalidReplay, deliveries_by_state, request_replay
 
 
 def clipped(text: str, width: int) -> str:
@@ -112,7 +122,37 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         rate = self._health_of(endpoint).success_rate_24h
         return "—" if rate is None else f"{rate:.1%}"
 
-    actions = ["rotate_secrets", "send_test_events"]
+    actions = ["rotate_secrets", "send_test_events", "replay_events"]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        """A banner per endpoint of the user's tenants that its tenant was warned about."""
+        warned = self.get_queryset(request).filter(is_active=True, failing_warned_at__isnull=False)
+        window = timedelta(hours=settings.WEBHOOKS_DISABLE_AFTER_HOURS)
+        for endpoint in warned.order_by("pk"):
+            disable_at = endpoint.failing_since + window
+            self.message_user(
+                request,
+                _(
+                    "%(url)s has failed every delivery since %(since)s; it will be disabled "
+                    "at %(at)s unless one succeeds."
+                )
+                % {
+                    "url": endpoint.url,
+                    "since": short(endpoint.failing_since),
+                    "at": short(disable_at),
+                },
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Replay events to the selected endpoint…"))
+    def replay_events(self, request: HttpRequest, queryset: QuerySet):
+        chosen = list(scoped(request, queryset, "tenant", WRITE_ROLES).values_list("pk", flat=True))
+        if len(chosen) != 1:
+            self.message_user(request, _("Select one endpoint to replay to."), messages.ERROR)
+            return None
+        url = reverse("admin:trades_webhookreplay_add")
+        return redirect(f"{url}?endpoint={chosen[0]}")
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         return [*self.readonly_fields, "tenant"] if obj else list(self.readonly_fields)
@@ -257,3 +297,110 @@ class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
                     messages.WARNING,
                 )
         self.message_user(request, _("Queued %(count)d delivery(ies) again.") % {"count": count})
+
+
+class ReplayForm(forms.ModelForm):
+    """What a replay asks for; checked by the same rules as the API."""
+
+    since = forms.CharField(
+        required=False,
+        label=_("since"),
+        help_text=_("commit time, inclusive (2026-11-11 00:00; platform time without offset)"),
+    )
+    until = forms.CharField(
+        required=False, label=_("until"), help_text=_("commit time, exclusive; default now")
+    )
+    tids = forms.CharField(
+        required=False,
+        label=_("tids"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("only these trades' changes: up to 100 ids, separated by spaces or commas"),
+    )
+
+    class Meta:
+        model = WebhookReplay
+        fields = ["endpoint"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        try:
+            cleaned["wanted"] = {
+                "since": parse_time(cleaned["since"], "since") if cleaned.get("since") else None,
+                "until": parse_time(cleaned["until"], "until") if cleaned.get("until") else None,
+                "tids": parse_tids(cleaned["tids"]) if cleaned.get("tids") else [],
+            }
+            if cleaned.get("endpoint") is not None:
+                self.instance = request_replay(
+                    cleaned["endpoint"], **cleaned["wanted"], requested_by=self.requested_by
+                )
+        except (BadRefetch, InvalidReplay, caps.OverCap) as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return cleaned
+
+
+@admin.register(WebhookReplay)
+class WebhookReplayAdmin(TenantScopedAdmin):
+    """Replays: owners and admins ask for one (the add form); members follow their progress."""
+
+    form = ReplayForm
+    list_display = ["id", "endpoint_url", "state", "progress", "emitted", "deliveries", "created"]
+    list_filter = ["state"]
+    list_select_related = ["endpoint", "tenant"]
+    ordering = ["-id"]
+    readonly_fields = [
+        "tenant",
+        "endpoint",
+        "since",
+        "until",
+        "tids",
+        "state",
+        "changes_total",
+        "changes_done",
+        "emitted",
+        "deliveries",
+        "error",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.requested_by = f"console user {request.user.get_username()}"
+        return form
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return self.readonly_fields if obj else []
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return self.readonly_fields if obj else ["endpoint", "since", "until", "tids"]
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a replay is asked for once; it is followed, not edited
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: WebhookReplay, form, change: bool) -> None:
+        obj.pk = form.instance.pk  # request_replay saved it while the form was cleaned
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        return {"endpoint": request.GET.get("endpoint")}
+
+    @admin.display(description=_("endpoint"))
+    def endpoint_url(self, replay: WebhookReplay) -> str:
+        return clipped(replay.endpoint.url, 48)
+
+    @admin.display(description=_("changes"))
+    def progress(self, replay: WebhookReplay) -> str:
+        return f"{replay.changes_done} / {replay.changes_total}"
+
+    @admin.display(description=_("deliveries"))
+    def deliveries(self, replay: WebhookReplay) -> str:
+        found = deliveries_by_state([replay.pk])[replay.pk]
+        return ", ".join(f"{state} {count}" for state, count in found.items())
+
+    @admin.display(description=in_zone(_("requested")))
+    def created(self, replay: WebhookReplay) -> str:
+        return short(replay.created_at)

@@ -79,6 +79,13 @@ EVENTS = {
         "It found trades or refunds the sync had missed and stored them (their `*.created` "
         "events are sent too); the first 100 ids are listed.",
     ),
+    EventType.ENDPOINT_FAILING: Described(
+        "One of the tenant's webhook endpoints keeps failing",
+        "Every delivery to it failed since `data.failing_since`; unless one succeeds it is "
+        "disabled at `data.disable_at` (`WEBHOOKS_DISABLE_AFTER_HOURS` after the first "
+        "failure). Sent once per failure run, to the tenant's other endpoints that subscribe "
+        "to it, when the run passes `WEBHOOKS_WARN_FRACTION` of that time.",
+    ),
     EventType.TEST: Described(
         "A test event",
         "Sent on request (`POST /api/v1/webhook-endpoints/{id}/test/`) to one endpoint, "

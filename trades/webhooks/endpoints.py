@@ -123,7 +123,9 @@ def update_endpoint(endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoin
     if "event_types" in changes:
         changes["event_types"] = check_event_types(changes["event_types"])
     if changes.get("is_active") and not endpoint.is_active:
-        changes.update(disabled_reason="", disabled_at=None, failing_since=None)
+        changes.update(
+            disabled_reason="", disabled_at=None, failing_since=None, failing_warned_at=None
+        )
     elif changes.get("is_active") is False and endpoint.is_active:
         changes.update(disabled_reason="disabled by the tenant", disabled_at=timezone.now())
     before = snapshot(endpoint)

@@ -27,6 +27,8 @@ class EventType(models.TextChoices):
     REFUND_UPDATED = "refund.updated", _("refund updated")
     SHOP_NEEDS_REAUTH = "shop.needs_reauth", _("shop needs reauth")
     RECONCILE_FOUND_MISSING = "reconcile.found_missing", _("reconcile found missing")
+    # one of the tenant's endpoints keeps failing and will soon be disabled
+    ENDPOINT_FAILING = "webhook_endpoint.failing", _("endpoint failing")
     # sent on request to one endpoint, whatever it subscribes to
     TEST = "webhook.test", _("webhook test")
 
@@ -62,6 +64,12 @@ class WebhookEndpoint(models.Model):
         blank=True,
         help_text=_("first failure since the last success; null when fine"),
         verbose_name=_("failing since"),
+    )
+    failing_warned_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("when the tenant was warned of this failure run; null when not (yet)"),
+        verbose_name=_("failing warned at"),
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
@@ -126,11 +134,24 @@ class WebhookEvent(models.Model):
     type = models.CharField(max_length=32, choices=EventType.choices, verbose_name=_("type"))
     data = models.JSONField(default=dict, verbose_name=_("data"))
     created_at = models.DateTimeField(db_default=Now(), verbose_name=_("created at"))
+    replay = models.ForeignKey(
+        "WebhookReplay",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        help_text=_("the replay that re-emitted this event; null for an event as it happened"),
+        verbose_name=_("replay"),
+    )
 
     class Meta:
         verbose_name = _("webhook event")
         verbose_name_plural = _("webhook events")
         indexes = [
+            # a replay's progress counts its events' deliveries
+            models.Index(
+                fields=["replay"], condition=Q(replay__isnull=False), name="webhookevent_replay_idx"
+            ),
             # the cap on test events counts a tenant's of the last hour
             models.Index(
                 fields=["tenant", "created_at"],
@@ -279,3 +300,89 @@ class WebhookCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome}: {self.count}"
+
+
+class WebhookReplay(models.Model):
+    """Changes of the feed re-emitted as events to one endpoint, on request: the changes
+    committed in ``[since, until)``, or the changes of some trades (``tids``), or both.
+
+    A worker emits them a page at a time (``trades.webhooks.replay``); ``emitted`` and
+    ``position`` say how far it got, so a replay whose worker died goes on where it stopped.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="webhook_replays", verbose_name=_("tenant")
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="replays",
+        verbose_name=_("webhook endpoint"),
+    )
+    since = models.DateTimeField(
+        null=True, blank=True, help_text=_("commit time, inclusive"), verbose_name=_("since")
+    )
+    until = models.DateTimeField(help_text=_("commit time, exclusive"), verbose_name=_("until"))
+    tids = ArrayField(models.BigIntegerField(), default=list, blank=True, verbose_name=_("tids"))
+    requested_by = models.CharField(
+        max_length=200, blank=True, default="", verbose_name=_("requested by")
+    )
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, verbose_name=_("state")
+    )
+    changes_total = models.PositiveIntegerField(
+        default=0,
+        help_text=_("changes the replay covers, counted when it was requested"),
+        verbose_name=_("changes in all"),
+    )
+    changes_done = models.PositiveIntegerField(
+        default=0, help_text=_("changes re-emitted"), verbose_name=_("changes done")
+    )
+    emitted = models.PositiveIntegerField(
+        default=0, help_text=_("events re-emitted"), verbose_name=_("emitted")
+    )
+    # where the next page starts: (commit time, feed position, change id) of the last change
+    position = models.JSONField(default=list, blank=True, verbose_name=_("position"))
+    error = models.CharField(max_length=500, blank=True, default="", verbose_name=_("error"))
+    created_at = models.DateTimeField(db_default=Now(), verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    touched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("the worker's last step; the sweep resumes stale ones"),
+        verbose_name=_("touched at"),
+    )
+
+    objects = WebhookEndpointQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("webhook replay")
+        verbose_name_plural = _("webhook replays")
+        indexes = [
+            # the sweep looks for replays left unfinished; one running per endpoint
+            models.Index(
+                fields=["endpoint"],
+                condition=Q(state__in=["queued", "running"]),
+                name="webhookreplay_open_idx",
+            ),
+            models.Index(fields=["tenant", "-id"], name="webhookreplay_tenant_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return gettext("replay %(id)s to endpoint %(endpoint)s (%(state)s)") % {
+            "id": self.pk,
+            "endpoint": self.endpoint_id,
+            "state": self.state,
+        }
+
+    @property
+    def public_id(self) -> str:
+        """The id receivers see in a replayed event's ``replay.id``."""
+        return f"rpl_{self.pk}"

@@ -88,6 +88,15 @@ class ReconcileFoundMissingData(serializers.Serializer):
     )
 
 
+class EndpointFailingData(serializers.Serializer):
+    endpoint = serializers.IntegerField(help_text="The failing endpoint's id.")
+    url = serializers.CharField(help_text="Its URL.")
+    failing_since = serializers.DateTimeField(help_text="Its first failure since a success.")
+    disable_at = serializers.DateTimeField(help_text="When it is disabled unless one succeeds.")
+    last_error = serializers.CharField(help_text="What its last attempt got.")
+    backlog = serializers.IntegerField(help_text="Its deliveries pending.")
+
+
 class TestEventData(serializers.Serializer):
     endpoint = serializers.IntegerField(help_text="The endpoint the test was sent to.")
     message = serializers.CharField()
@@ -103,6 +112,10 @@ class EventLinks(serializers.Serializer):
     reconcile = serializers.CharField(required=False, help_text="The reconcile report.")
 
 
+class ReplayMark(serializers.Serializer):
+    id = serializers.CharField(help_text="The replay's id (`rpl_…`).")
+
+
 class WebhookEvent(serializers.Serializer):
     """The body of every webhook request; ``data`` depends on ``type``."""
 
@@ -114,6 +127,12 @@ class WebhookEvent(serializers.Serializer):
     created = serializers.DateTimeField(help_text="When the event was written.")
     tenant = serializers.CharField(help_text="The tenant's slug.")
     links = EventLinks(help_text="API paths of what the event is about.")
+    replay = ReplayMark(
+        required=False,
+        help_text="Only in an event re-emitted by a replay: which replay. Absent from events "
+        "as they happen. A replayed event has an `id` of its own; `data.change_id` names the "
+        "change it reports again.",
+    )
 
 
 def _event(name: str, data: type[serializers.Serializer]) -> type[WebhookEvent]:
@@ -128,6 +147,7 @@ ParcelEvent = _event("ParcelEvent", ParcelChangeData)
 ShopEvent = _event("ShopEvent", ShopNeedsReauthData)
 ReconcileEvent = _event("ReconcileEvent", ReconcileFoundMissingData)
 TestEvent = _event("TestEvent", TestEventData)
+EndpointFailingEvent = _event("EndpointFailingEvent", EndpointFailingData)
 
 BODIES = {
     EventType.TRADE_CREATED: TradeEvent,
@@ -142,6 +162,7 @@ BODIES = {
     EventType.REFUND_UPDATED: RefundEvent,
     EventType.SHOP_NEEDS_REAUTH: ShopEvent,
     EventType.RECONCILE_FOUND_MISSING: ReconcileEvent,
+    EventType.ENDPOINT_FAILING: EndpointFailingEvent,
     EventType.TEST: TestEvent,
 }
 
@@ -205,6 +226,14 @@ EXAMPLE_DATA = {
         "refund_ids": [],
         "refund_ids_str": [],
     },
+    EventType.ENDPOINT_FAILING: {
+        "endpoint": 4,
+        "url": "https://wms.example.com/hooks/ordersync",
+        "failing_since": "2026-11-11T08:00:00+08:00",
+        "disable_at": "2026-11-12T08:00:00+08:00",
+        "last_error": "HTTP 503",
+        "backlog": 1840,
+    },
     EventType.TEST: {"endpoint": 3, "message": "a test event"},
 }
 EXAMPLE_LINKS = {
@@ -214,6 +243,7 @@ EXAMPLE_LINKS = {
     "shop": {"changes": _CHANGES, "shop": "/api/v1/shops/7/"},
     "reconcile": {"changes": _CHANGES, "reconcile": "/api/v1/reconcile-reports/31/"},
     "webhook": {"changes": _CHANGES},
+    "webhook_endpoint": {"changes": _CHANGES},
 }
 
 
@@ -323,6 +353,20 @@ WEBHOOK_ENDPOINTS = Resource(
             },
             status=201,
         ),
+        "replays": Operation(
+            "Replay changes to this endpoint",
+            "Re-emits, as new events marked `replay: {id}`, the changes committed in "
+            "`[since, until)` or those of up to 100 `tids` (or both), to this endpoint only "
+            "(read_write scope); other endpoints get nothing. Only the event types the "
+            "endpoint subscribes to. A worker emits them a page at a time; follow `state`, "
+            "`changes_done` of `changes_total` and `deliveries` in `GET "
+            "/api/v1/webhook-replays/{id}/`. 400: no since and no tids, since in the future, "
+            "until before since, a bad tid, more than WEBHOOKS_REPLAY_MAX_CHANGES changes, a "
+            "disabled endpoint; 409 while the endpoint has a replay queued or running.",
+            request={"since": "2026-11-11T00:00:00+08:00", "until": "2026-11-12T00:00:00+08:00"},
+            response=ex.REPLAY,
+            status=202,
+        ),
         "test": Operation(
             _("Send a test event"),
             _(
@@ -373,5 +417,17 @@ WEBHOOK_DELIVERIES = Resource(
             response={"redelivered": 500, "next_after": 10520},
             status=202,
         ),
+    },
+)
+WEBHOOK_REPLAYS = Resource(
+    "Webhook replays",
+    "Changes re-emitted to one endpoint on request, with their progress and outcome.",
+    {
+        "list": list_operation(
+            "webhook replays",
+            ex.page(ex.REPLAY),
+            " Newest first; `endpoint` and `state` filter them.",
+        ),
+        "retrieve": retrieve_operation("webhook replay", ex.REPLAY),
     },
 )

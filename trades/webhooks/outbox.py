@@ -85,12 +85,34 @@ _CHANGES = f"""
 
 _ONE = "SELECT %s::bigint, %s::bigint, %s::text, %s::jsonb"
 
+# A replay's page: the events of ``fresh`` that one endpoint subscribes to, marked with the
+# replay, delivered to that endpoint only (whether other endpoints subscribe does not matter).
+_TO_ONE = f"""
+    WITH fresh (tenant_id, shop_id, type, data) AS ({_CHANGES}),
+    target AS (SELECT id, tenant_id, event_types FROM {WebhookEndpoint._meta.db_table}
+               WHERE id = %s),
+    events AS (
+        INSERT INTO {WebhookEvent._meta.db_table} (tenant_id, shop_id, type, data, replay_id)
+        SELECT f.tenant_id, f.shop_id, f.type, f.data, %s
+        FROM fresh f JOIN target e ON e.tenant_id = f.tenant_id AND f.type = ANY(e.event_types)
+        RETURNING id, tenant_id
+    )
+    INSERT INTO {WebhookDelivery._meta.db_table}
+        (tenant_id, endpoint_id, event_id, state, attempts, next_attempt_at, last_error)
+    SELECT ev.tenant_id, %s, ev.id, 'pending', 0, now(), '' FROM events ev
+    RETURNING id
+"""
+
 
 def _fan_out(fresh: str, params: list) -> list[int]:
+    return _insert(_FAN_OUT.format(fresh=fresh), params)
+
+
+def _insert(sql: str, params: list) -> list[int]:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("the outbox must be written inside the transaction it reports on")
     with connection.cursor() as cursor:
-        cursor.execute(_FAN_OUT.format(fresh=fresh), params)
+        cursor.execute(sql, params)
         delivery_ids = [row[0] for row in cursor.fetchall()]
     if delivery_ids:
         transaction.on_commit(partial(queue_deliveries, delivery_ids))
@@ -100,6 +122,14 @@ def _fan_out(fresh: str, params: list) -> list[int]:
 def append_change_events(change_ids: list[int]) -> list[int]:
     """Events for the given change-feed rows; return the ids of the deliveries created."""
     return _fan_out(_CHANGES, [change_ids]) if change_ids else []
+
+
+def replay_change_events(change_ids: list[int], endpoint_id: int, replay_id: int) -> list[int]:
+    """The events of the given changes again, for one endpoint only, marked as the replay's;
+    return the ids of the deliveries created."""
+    if not change_ids:
+        return []
+    return _insert(_TO_ONE, [change_ids, endpoint_id, replay_id, endpoint_id])
 
 
 def emit(tenant_id: int, type: str, data: dict, shop_id: int | None = None) -> list[int]:

@@ -59,7 +59,8 @@ def links(event: WebhookEvent) -> dict[str, str]:
 
 
 def render(event: WebhookEvent, tenant_slug: str) -> bytes:
-    """The request body: ``{id, type, created, tenant, data, links}`` as compact JSON.
+    """The request body: ``{id, type, created, tenant, data, links}`` as compact JSON, and
+    ``replay: {id}`` in an event a replay re-emitted.
 
     Platform ids in ``data`` come as numbers and as strings (``tid_str``…), as in the API;
     times are ISO 8601 in platform time (``+08:00``), as in the API.
@@ -75,4 +76,6 @@ def render(event: WebhookEvent, tenant_slug: str) -> bytes:
         "data": with_string_ids(in_platform_time(event.data)),
         "links": links(event),
     }
+    if event.replay_id is not None:
+        body["replay"] = {"id": f"rpl_{event.replay_id}"}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from trades.webhooks import retry
 from trades.webhooks.delivery import Outcome, Result
+from trades.webhooks.events import emit_endpoint_failing
 from trades.webhooks.models import (
     WebhookAttempt,
     WebhookCounter,
@@ -116,11 +117,12 @@ def _endpoint_health(results: list[Result], now: datetime) -> None:
     endpoints = WebhookEndpoint.objects
     if healthy:
         endpoints.filter(pk__in=sorted(healthy), failing_since__isnull=False).update(
-            failing_since=None
+            failing_since=None, failing_warned_at=None
         )
     if failing:
         first = min(r.started_at for r in results if r.job.endpoint_id in failing)
         endpoints.filter(pk__in=failing, failing_since__isnull=True).update(failing_since=first)
+        warn_failing(failing, {pk: r.error or r.outcome for pk, r in last_failure.items()}, now)
     for endpoint_id in gone:
         disable(endpoint_id, f"the endpoint answered 410 Gone at {now:%Y-%m-%d %H:%M:%S %Z}")
     window = timedelta(hours=settings.WEBHOOKS_DISABLE_AFTER_HOURS)
@@ -135,6 +137,26 @@ def _endpoint_health(results: list[Result], now: datetime) -> None:
             f"(over {settings.WEBHOOKS_DISABLE_AFTER_HOURS:g} h); last: "
             f"{last.error or last.outcome}",
         )
+
+
+def warn_failing(endpoint_ids: list[int], last_errors: dict[int, str], now: datetime) -> None:
+    """Warn the tenant, once per failure run, of each endpoint failing for longer than
+    ``WEBHOOKS_WARN_FRACTION`` of ``WEBHOOKS_DISABLE_AFTER_HOURS``: a
+    ``webhook_endpoint.failing`` event to its other endpoints, and a log line (the console
+    and ``/metrics`` read ``failing_warned_at`` and ``failing_since``)."""
+    window = timedelta(hours=settings.WEBHOOKS_DISABLE_AFTER_HOURS)
+    due = WebhookEndpoint.objects.filter(
+        pk__in=endpoint_ids,
+        is_active=True,
+        failing_warned_at__isnull=True,
+        failing_since__lte=now - window * settings.WEBHOOKS_WARN_FRACTION,
+    )
+    for endpoint in due.order_by("pk").select_for_update(skip_locked=True):
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_warned_at=now)
+        assert endpoint.failing_since is not None  # filtered above
+        disable_at = endpoint.failing_since + window
+        log.warning("webhook endpoint %s failing since %s", endpoint.pk, endpoint.failing_since)
+        emit_endpoint_failing(endpoint, disable_at, last_errors.get(endpoint.pk, ""))
 
 
 def disable(endpoint_id: int, reason: str) -> bool:

@@ -7,11 +7,18 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from shops.refetch import MAX_TIDS, BadRefetch, parse_tids, parse_time
 from trades.api.filters import EnumField, later_than
 from trades.webhooks.catalog import EVENT_CHOICES, SUBSCRIBABLE_CHOICES
 from trades.webhooks.endpoints import secret_expiries
-from trades.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from trades.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookReplay,
+)
 from trades.webhooks.payload import with_string_ids
+from trades.webhooks.replay import deliveries_by_state
 
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 
@@ -209,3 +216,74 @@ class RedeliveredSerializer(serializers.Serializer):
         allow_null=True,
         help_text="More are left: send the request again with this as after. null: done.",
     )
+
+
+class ReplayRequestSerializer(serializers.Serializer):
+    since = serializers.CharField(
+        required=False,
+        help_text="Changes committed at or after (ISO 8601; without an offset, platform time). "
+        "Required without tids.",
+    )
+    until = serializers.CharField(
+        required=False, help_text="Changes committed before; default and at most: now."
+    )
+    tids = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text=f"Only the changes of these trades (up to {MAX_TIDS}, numbers or decimal "
+        "strings); with since/until, only those in the range.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        try:
+            return {
+                "since": parse_time(data["since"], "since") if "since" in data else None,
+                "until": parse_time(data["until"], "until") if "until" in data else None,
+                "tids": parse_tids(data["tids"]) if "tids" in data else [],
+            }
+        except BadRefetch as error:
+            raise serializers.ValidationError(str(error)) from None
+
+
+class WebhookReplaySerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(read_only=True)
+    public_id = serializers.CharField(
+        read_only=True, help_text="What replayed events carry as `replay.id`."
+    )
+    tids_str = serializers.SerializerMethodField(help_text="`tids` as decimal strings.")
+    deliveries = serializers.SerializerMethodField(
+        help_text="The replayed events' deliveries per state (pending, succeeded, failed)."
+    )
+
+    class Meta:
+        model = WebhookReplay
+        fields = [
+            "id",
+            "public_id",
+            "endpoint",
+            "since",
+            "until",
+            "tids",
+            "tids_str",
+            "state",
+            "changes_total",
+            "changes_done",
+            "emitted",
+            "deliveries",
+            "error",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_tids_str(self, replay: WebhookReplay) -> list[str]:
+        return [str(tid) for tid in replay.tids]
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}})
+    def get_deliveries(self, replay: WebhookReplay) -> dict[str, int]:
+        found = self.context.get("deliveries")
+        if found is None:
+            found = deliveries_by_state([replay.pk])
+        return found.get(replay.pk, {})

@@ -18,8 +18,9 @@ from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retri
 from trades.webhooks import endpoints as actions
 from trades.webhooks import serializers as ws
 from trades.webhooks.health import endpoint_health
-from trades.webhooks.models import WebhookDelivery, WebhookEndpoint
-from trades.webhooks.openapi import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
+from trades.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookReplay
+from trades.webhooks.openapi import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, WEBHOOK_REPLAYS
+from trades.webhooks.replay import InvalidReplay, deliveries_by_state, request_replay
 
 _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The endpoint's id.")
 _DELIVERY_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The delivery's id.")
@@ -132,6 +133,25 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
             raise _invalid(exc, "id") from None
         return Response(ws.WebhookDeliverySerializer(delivery).data, status.HTTP_202_ACCEPTED)
 
+    @extend_schema(
+        parameters=[_ID],
+        request=ws.ReplayRequestSerializer,
+        responses={202: ws.WebhookReplaySerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], serializer_class=ws.ReplayRequestSerializer)
+    def replays(self, request: Request, **kwargs: Any) -> Response:
+        filters.parse_query(request, filters.NoQuery)
+        endpoint = self.get_object()
+        body = ws.ReplayRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            replay = request_replay(
+                endpoint, **body.validated_data, requested_by=f"API key {request.auth.prefix}"
+            )
+        except InvalidReplay as exc:
+            raise exceptions.ValidationError({"detail": [str(exc)]}) from None
+        return Response(ws.WebhookReplaySerializer(replay).data, status.HTTP_202_ACCEPTED)
+
 
 class DeliveryQuery(PageQuery):
     endpoint = serializers.IntegerField(
@@ -203,6 +223,36 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
         if "state" in wanted:
             deliveries = deliveries.filter(state=wanted["state"])
         return _redelivered(actions.redeliver(self.tenant.pk, deliveries, wanted["after"]))
+
+
+class ReplayQuery(PageQuery):
+    endpoint = serializers.IntegerField(
+        required=False, min_value=1, max_value=BIGINT_MAX, help_text="Only this endpoint's."
+    )
+    state = filters.enum(WebhookReplay.State.choices, "Only replays in this state.")
+
+
+@extend_schema_view(
+    list=_list_schema(ws.WebhookReplaySerializer, ReplayQuery, "WebhookReplayPage"),
+    retrieve=_retrieve_schema(ws.WebhookReplaySerializer, "id", "The replay's id."),
+)
+class WebhookReplayViewSet(ReadOnlyTenantViewSet):
+    """Replays of the tenant's changes to one of its endpoints, newest first."""
+
+    openapi_resource = WEBHOOK_REPLAYS
+
+    serializer_class = ws.WebhookReplaySerializer
+    query_class = ReplayQuery
+    ordering = ("-id",)
+
+    def tenant_queryset(self) -> QuerySet:
+        return WebhookReplay.objects.for_tenant(self.tenant)
+
+    def render(self, rows: list[Any]) -> list[dict[str, Any]]:
+        """A page with its replays' delivery counts read at once."""
+        found = deliveries_by_state([r.pk for r in rows])
+        context = {**self.get_serializer_context(), "deliveries": found}
+        return self.get_serializer_class()(rows, many=True, context=context).data
 
 
 def _redelivered(done: actions.Redelivered) -> Response:

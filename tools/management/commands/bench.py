@@ -6,7 +6,7 @@ api, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``. `
 part of that report, written the same way. The other parts run one benchmark alone and print
 its figures: ``bench sync``, ``bench tmc``, ``bench jdp``, ``bench api``, ``bench webhooks``,
 ``bench ratelimit``, ``bench sandbox``, ``bench presale``, ``bench logistics``,
-``bench retention`` (``bench PART
+``bench retention``, ``bench export`` (``bench PART
 --help`` for its flags). Figures, never assertions.
 """
 
@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 
 from tools.bench.parts import (
     api,
+    export,
     jdp,
     logistics,
     presale,
@@ -39,6 +40,7 @@ PARTS: dict[str, type[BaseCommand]] = {
     "presale": presale.Part,
     "logistics": logistics.Part,
     "retention": retention.Part,
+    "export": export.Part,
 }
 # parts of the report that are a command of their own only there: name → aliases
 REPORT_PARTS = {"naive": ["chaos"], "double11": [], "backfill": [], "scheduler": []}
