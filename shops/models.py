@@ -130,6 +130,12 @@ class Shop(models.Model):
     degraded_reason = models.CharField(
         max_length=500, blank=True, default="", help_text="the failures that degraded the shop"
     )
+    next_sync_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the dispatcher queues the next sync (active shops)"
+    )
+    next_reconcile_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the dispatcher queues the next daily reconcile"
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -147,6 +153,17 @@ class Shop(models.Model):
         indexes = [
             # the scheduler and the console list shops of one status
             models.Index(fields=["status"], name="shop_status_idx"),
+            # shops.schedules.dispatch_due_shops polls the due active shops every minute
+            models.Index(
+                fields=["next_sync_at"],
+                condition=Q(status="active"),
+                name="shop_sync_due_idx",
+            ),
+            models.Index(
+                fields=["next_reconcile_at"],
+                condition=Q(status="active"),
+                name="shop_reconcile_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:

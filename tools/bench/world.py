@@ -6,7 +6,6 @@ import time
 
 from shops.actions import ensure_checkpoints
 from shops.models import Shop, Tenant, TopApp
-from shops.schedules import remove_schedules
 from trades.feed.models import ChangeEvent, FeedCommit
 from trades.models import Refund, Trade, TradeLine
 
@@ -50,10 +49,6 @@ class BenchWorld:
 
     def remove(self) -> None:
         """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
-        # a sync in auto mode may have given a shop its schedules; they name the shop by id
-        for shop in Shop.objects.filter(tenant=self.tenant):
-            remove_schedules(shop)
-
         TradeLine.objects.filter(trade__tenant=self.tenant)._raw_delete("default")
         for model in (ChangeEvent, FeedCommit, Trade, Refund):
             model.objects.filter(tenant=self.tenant)._raw_delete("default")
