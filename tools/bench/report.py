@@ -226,22 +226,38 @@ def _backfill(f: dict) -> list[str]:
 
 def _scheduler(f: dict) -> list[str]:
     lag, run_ms, db = f["cursor_lag_seconds"], f["run_ms"], f["database"]
+    gaps = f.get("seconds_between_runs", {})
+    cpu = f.get("cpu_percent_of_one_core") or {"qcluster": f["cluster_cpu_percent"]}
     rows = [
         ("shops (with a live market)", f"{f['shops']:,} ({f['active_shops']})"),
         ("cadence, cycles", f"every {f['cadence_minutes']} min, {f['cycles']} cycles"),
         ("qcluster workers", f["workers"]),
+        ("dispatch", f.get("dispatcher", "one django-q2 schedule per shop")),
         ("first cycle (every shop synced once)", f"{f['first_cycle_seconds']} s"),
         (
             "cursor lag p50 / p99 / max (s)",
             f"{lag.get('p50')} / {lag.get('p99')} / {lag.get('max')} "
-            f"(includes the {f['sync_lag_seconds']} s visibility lag; "
-            f"{lag.get('samples')} samples)",
+            f"(aim: p99 ≤ {f.get('lag_aim_seconds', '—')} s = cadence + "
+            f"{f['sync_lag_seconds']} s lag + 60 s; {lag.get('samples')} samples)",
+        ),
+        (
+            "seconds between a shop's runs p50 / p99 / max",
+            f"{gaps.get('p50')} / {gaps.get('p99')} / {gaps.get('max')} "
+            f"({f.get('gaps_over_cadence_plus_60s', '—')} over cadence + 60 s)",
         ),
         ("API calls per idle shop run (trades + refunds)", f["api_calls_per_idle_shop_run"]),
         ("sync runs by outcome", ", ".join(f"{k} {v}" for k, v in f["runs"].items() if v)),
         ("run duration p50 / p99 (ms)", f"{run_ms.get('p50')} / {run_ms.get('p99')}"),
-        ("qcluster CPU (% of one core)", f["cluster_cpu_percent"]),
+        *[(f"CPU of {name} (% of one core)", value) for name, value in cpu.items()],
     ]
+    if "queue_depth" in f:
+        depth = f["queue_depth"]
+        rows.append(
+            (
+                "broker queue depth p50 / p99 / max",
+                f"{depth.get('p50')} / {depth.get('p99')} / {depth.get('max')}",
+            )
+        )
     rows += [
         (f"PostgreSQL {name.replace('_per_second', '')}/s", value)
         for name, value in db.items()
@@ -253,6 +269,25 @@ def _scheduler(f: dict) -> list[str]:
         "| figure | value |",
         "|---|---|",
         *[f"| {label} | {value} |" for label, value in rows],
+        *_timeline(f.get("timeline", [])),
+    ]
+
+
+def _timeline(rows: list[dict]) -> list[str]:
+    """Every ~30 s: the broker's queue depth, CPU (% of one core) and commits/s."""
+    if not rows:
+        return []
+    names = [k for k in rows[0] if k not in ("t", "queue")]
+    return [
+        "",
+        "Over time (every ~30 s; CPU in % of one core):",
+        "",
+        "| s | queue depth | " + " | ".join(n.replace("_", " ") for n in names) + " |",
+        "|---:|---:|" + "---:|" * len(names),
+        *[
+            f"| {r['t']} | {r['queue']} | " + " | ".join(str(r[n]) for n in names) + " |"
+            for r in rows
+        ],
     ]
 
 
