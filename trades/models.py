@@ -55,8 +55,12 @@ def money() -> models.DecimalField:
 
 
 class Trade(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="trades")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="trades")
+    # No single-column indexes on the two keys: trade_tenant_*_idx and trade_one_per_shop_tid
+    # lead with them, and every index more is one more write per stored trade (backfill).
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="trades", db_index=False
+    )
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="trades", db_index=False)
     tid = models.BigIntegerField()
     status = models.CharField(max_length=64)
     type = models.CharField(max_length=64, blank=True, default="")
@@ -118,7 +122,8 @@ class Trade(models.Model):
 class TradeLine(models.Model):
     """A sub-order (``orders.order[]``); single-item trades have ``oid == tid``."""
 
-    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="lines")
+    # indexed by tradeline_one_per_oid (trade_id, oid)
+    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="lines", db_index=False)
     oid = models.BigIntegerField()
     status = models.CharField(max_length=64, blank=True, default="")
     refund_status = models.CharField(max_length=64, blank=True, default="")
