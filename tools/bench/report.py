@@ -79,7 +79,7 @@ def headline(results: dict) -> list[tuple[str, str]]:
     if "api" in parts:
         a = parts["api"]["figures"]
         http = ", ".join(
-            f"limit={r['page']}: {r['requests_per_second']:,.0f} req/s" for r in a["gunicorn"]
+            f"{_target(r['page'])}: {r['requests_per_second']:,.0f} req/s" for r in a["gunicorn"]
         )
         rows.append(
             (
@@ -233,7 +233,19 @@ def _scheduler(f: dict) -> list[str]:
         ("cadence, cycles", f"every {f['cadence_minutes']} min, {f['cycles']} cycles"),
         ("qcluster workers", f["workers"]),
         ("dispatch", f.get("dispatcher", "one django-q2 schedule per shop")),
-        ("first cycle (every shop synced once)", f"{f['first_cycle_seconds']} s"),
+        (
+            "first cycle (every shop synced once)",
+            f"{f['first_cycle_seconds']} s"
+            + (
+                f" ({f['shops_run_in_first_cycle']:,} of {f['shops']:,} shops ran)"
+                if "shops_run_in_first_cycle" in f
+                else ""
+            ),
+        ),
+        (
+            "syncs/s the cadence needs / the cluster ran",
+            f"{f.get('syncs_per_second_needed', '—')} / {f.get('syncs_per_second_done', '—')}",
+        ),
         (
             "cursor lag p50 / p99 / max (s)",
             f"{lag.get('p50')} / {lag.get('p99')} / {lag.get('max')} "
@@ -301,13 +313,23 @@ def _api(f: dict) -> list[str]:
         f"| in-process GET /api/v1/trades/?limit={p['page']}, {p['requests']} requests "
         f"| {p['p50_ms']} | {p['p99_ms']} | |",
     ]
+    if "psql" in f:
+        q = f["psql"]
+        out.append(
+            f"| the same request's {q['queries']} queries in `psql` alone (the database floor, "
+            f"mean of {q['repeat']}) | {q['ms_per_request']} | | |"
+        )
     out += [
         f"| gunicorn -w {r['workers']}, {r['clients']} client threads, {r['seconds']:.0f} s, "
-        f"limit={r['page']} ({r['errors']} errors) | {r['p50_ms']} | {r['p99_ms']} "
+        f"{_target(r['page'])} ({r['errors']} errors) | {r['p50_ms']} | {r['p99_ms']} "
         f"| {r['requests_per_second']:,.0f} |"
         for r in f["gunicorn"]
     ]
     return out
+
+
+def _target(page: int | str) -> str:
+    return "a static 200 (the framework floor)" if page == "static" else f"limit={page}"
 
 
 def _webhooks(f: dict) -> list[str]:

@@ -63,7 +63,7 @@ def measure_scheduler(
         world = BenchWorld(sandbox)
         try:
             log(f"scheduler: creating {shops:,} sandbox sellers and shops …")
-            made = [world.shop(f"s{n:05d}") for n in range(shops)]
+            made = world.shops([f"s{n:05d}" for n in range(shops)])
             _on_cadence(made, cadence_minutes)
             for shop in made[:active]:
                 sandbox.control("market", {"nick": shop.seller_nick, **ACTIVE_MARKET})
@@ -131,6 +131,10 @@ class _Run:
             "sync_lag_seconds": settings.SYNC_LAG_SECONDS,
             "lag_aim_seconds": self.cadence * 60 + settings.SYNC_LAG_SECONDS + 60,
             "first_cycle_seconds": round((steady - self.started).total_seconds()),
+            "shops_run_in_first_cycle": self.ran_in_first_cycle,
+            # the rate the cadence asks for against the rate the cluster ran them at
+            "syncs_per_second_needed": round(len(self.ids) / (self.cadence * 60), 1),
+            "syncs_per_second_done": _rate_done(self.ids, steady, steady_seconds),
             "steady_seconds": round(steady_seconds),
             "cursor_lag_seconds": _percentiles(self.lags),
             **_run_figures(self.ids, self.idle_ids, steady, self.cadence),
@@ -144,15 +148,18 @@ class _Run:
         }
 
     def _first_cycle(self, cluster, log):
-        """Wait until every shop ran once (at most two intervals); start the meters."""
+        """Wait until every shop ran once, at most two intervals (a cluster that cannot keep
+        up is measured as it is: how far behind is the figure); start the meters."""
         deadline = time.monotonic() + 2 * self.cadence * 60 + 2 * SCHEDULER_TICK
-        while not _all_ran_once(self.ids, self.started):
+        while (ran := _ran_once(self.ids, self.started)) < len(self.ids):
             if time.monotonic() > deadline:
-                raise RuntimeError("not every shop was synced once: the cluster did not keep up")
+                log(f"scheduler: only {ran:,} of {len(self.ids):,} shops ran in two intervals")
+                break
             _alive(cluster)
             time.sleep(SAMPLE_SECONDS)
+        self.ran_in_first_cycle = ran
         steady = timezone.now()
-        log(f"scheduler: every shop ran once after {(steady - self.started).seconds}s")
+        log(f"scheduler: {ran:,} shops ran once after {(steady - self.started).seconds}s")
         self.pg_before = _pg_counters()
         self.meters = {
             "qcluster": _Cpu(lambda: _tree(cluster.pid)),
@@ -285,15 +292,15 @@ def _stop_cluster(cluster: subprocess.Popen) -> None:
         cluster.wait(timeout=15)
 
 
-def _all_ran_once(ids: list[int], since) -> bool:
-    done = (
+def _ran_once(ids: list[int], since) -> int:
+    """How many of the shops finished a sync since ``since``."""
+    return (
         SyncRun.objects.filter(shop_id__in=ids, stream="trades", started_at__gte=since)
         .exclude(outcome=SyncRun.Outcome.RUNNING)
         .values("shop_id")
         .distinct()
         .count()
     )
-    return done == len(ids)
 
 
 def _cursor_lags(ids: list[int]) -> list[float]:
@@ -326,6 +333,13 @@ def _run_figures(ids: list[int], idle_ids: list[int], since, cadence_minutes: in
         "seconds_between_runs": _percentiles(gaps),
         "gaps_over_cadence_plus_60s": sum(1 for gap in gaps if gap > late),
     }
+
+
+def _rate_done(ids: list[int], since, seconds: float) -> float:
+    done = SyncRun.objects.filter(
+        shop_id__in=ids, stream="trades", kind="incremental", started_at__gte=since
+    ).count()
+    return round(done / seconds, 1)
 
 
 def _gaps(runs) -> list[float]:

@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ordersync.taobao.store import close_state_connection
-from tools.bench import api, report
+from tools.bench import api, psql_floor, report
 from tools.bench.backfill import backfill_in_child, measure_backfill
 from tools.bench.chaos import compare_with_burst, compare_with_chaos
 from tools.bench.machine import describe_machine, load_average
@@ -191,6 +191,7 @@ class Part(BaseCommand):
             "trades": sizes["api_trades"],
             "lines": lines,
             "in_process": api.time_in_process(token, 100, sizes["api_samples"]),
+            "psql": psql_floor.time_in_psql(psql_floor.list_queries(token, 100)),
             "gunicorn": api.time_through_gunicorn(
                 token, page=100, workers=3, clients=8, seconds=sizes["api_seconds"]
             ),
