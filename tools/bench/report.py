@@ -10,7 +10,9 @@ import contextlib
 import json
 from pathlib import Path
 
-PARTS = ("naive", "double11", "backfill", "scheduler", "api", "webhooks")
+from tools.bench import aims
+
+PARTS = ("naive", "double11", "backfill", "scheduler", "api", "feed", "tmc", "webhooks")
 
 
 def merge(path: Path, machine: dict, parts: dict) -> dict:
@@ -152,6 +154,7 @@ def markdown(results: dict, kept_notes: str = "") -> str:
         "|---|---|",
         *[f"| {name} | {value} |" for name, value in headline(results)],
         "",
+        *aims.markdown(parts),
         *([kept_notes, ""] if kept_notes else []),
         "## What the figures mean",
         "",
@@ -212,16 +215,45 @@ def _naive(f: dict) -> list[str]:
 def _backfill(f: dict) -> list[str]:
     return [
         "One child process per size (its own peak RSS); the sandbox runs in another process.",
+        "Beside each size, on the same rows: the sandbox's raw page rate (the source limit:",
+        "every page read, nothing written) and the stored rows loaded again with `COPY` into",
+        "the same tables (the write limit: no upsert, no change feed).",
         "",
-        "| trades | seconds | trades/s | API calls | RSS before (MB) | peak RSS (MB) "
-        "| RSS by quarter (MB) |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| trades | seconds | trades/s | source limit (trades/s) | COPY (trades/s) | API calls "
+        "| RSS before (MB) | peak RSS (MB) | RSS by quarter (MB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         *[
-            f"| {s['trades']:,} | {s['seconds']} | {s['trades_per_second']:,} | {s['api_calls']:,} "
+            f"| {s['trades']:,} | {s['seconds']} | {s['trades_per_second']:,} "
+            f"| {_limit(s, 'source')} | {_limit(s, 'write')} | {s['api_calls']:,} "
             f"| {s['rss_mb_before']} | {s['rss_mb_peak']} | {s['rss_mb_by_quarter']} |"
             for s in f["sizes"]
         ],
     ]
+
+
+def _limit(size: dict, name: str) -> str:
+    limit = size.get("limits", {}).get(name)
+    return f"{limit['trades_per_second']:,}" if limit else "—"
+
+
+def _feed(f: dict) -> list[str]:
+    return [
+        f"{f['changes']:,} changes of one tenant read by one client in pages of {f['page']:,} "
+        "(Django's test client in-process: the API's own cost, no network).",
+        "",
+        "| reader | seconds | changes/s |",
+        "|---|---:|---:|",
+        f"| GET /api/v1/changes/ ({f['pages']:,} pages) | {f['seconds']} "
+        f"| {f['changes_per_second']:,} |",
+        f"| the same rows, same join and order, copied out by `psql` (the floor) "
+        f"| {f['psql_seconds']} | {f['psql_changes_per_second']:,} |",
+    ]
+
+
+def _tmc(f: dict) -> list[str]:
+    from tools.bench.tmc import lines
+
+    return ["```", *lines(f), "```"]
 
 
 def _scheduler(f: dict) -> list[str]:
@@ -381,6 +413,8 @@ RENDERERS = {
     "backfill": _backfill,
     "scheduler": _scheduler,
     "api": _api,
+    "feed": _feed,
+    "tmc": _tmc,
     "webhooks": _webhooks,
 }
 TITLES = {
@@ -389,5 +423,7 @@ TITLES = {
     "backfill": "2. Backfill",
     "scheduler": "3. Scheduler scale",
     "api": "4. Partner API",
+    "feed": "4b. Change feed",
+    "tmc": "4c. Freshness with TMC",
     "webhooks": "5. Webhooks",
 }
