@@ -21,6 +21,7 @@ from django.utils import timezone
 
 # looked up at each call (tasks.async_task): tests replace django_q's one in one place
 from django_q import tasks
+from django_q.brokers import get_broker
 
 from shops.models import Shop
 
@@ -35,6 +36,11 @@ UNMEASURED_MINUTES = 1
 # the shops due before its next pass, so none waits a whole pass for its turn.
 DISPATCH_AHEAD = timedelta(seconds=90)
 DISPATCH_BATCH = 500
+# At most this many tasks waiting in the broker (about 90 s of work for 10,000 shops every
+# 5 minutes). A cluster that falls behind would otherwise get every shop queued again each
+# interval, the queue growing without end; past it, due shops wait on their row and the most
+# overdue are queued first at the next pass, so none is skipped.
+DISPATCH_QUEUE_LIMIT = 3000
 
 
 def interval_minutes(shop: Shop) -> int:
@@ -77,12 +83,17 @@ def _at_reconcile_hour(when: datetime | None) -> bool:
 
 
 def dispatch_due_shops(now: datetime | None = None, batch: int = DISPATCH_BATCH) -> dict[str, int]:
-    """Queue the sync of every active shop due by ``now`` + ``DISPATCH_AHEAD`` and the
-    reconcile of every one due by ``now``; return how many of each were queued."""
+    """Queue the sync of every active shop due by ``now`` + ``DISPATCH_AHEAD`` (most overdue
+    first, while the broker holds fewer than ``DISPATCH_QUEUE_LIMIT`` tasks) and the reconcile
+    of every one due by ``now``; return how many of each were queued."""
     now = now or timezone.now()
     counts = {"sync": 0, "reconcile": 0}
-    while claimed := _claim(now, batch, "next_sync_at", now + DISPATCH_AHEAD):
+    room = DISPATCH_QUEUE_LIMIT - (get_broker().queue_size() or 0)
+    while room > 0 and (
+        claimed := _claim(now, min(batch, room), "next_sync_at", now + DISPATCH_AHEAD)
+    ):
         counts["sync"] += len(claimed)
+        room -= len(claimed)
     while claimed := _claim(now, batch, "next_reconcile_at", now):
         counts["reconcile"] += len(claimed)
     return counts

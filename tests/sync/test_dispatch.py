@@ -109,6 +109,23 @@ def test_the_queue_and_the_stamps_commit_together(shops, monkeypatch):
     assert dict(Shop.objects.values_list("pk", "next_sync_at")) == before
 
 
+def test_a_full_queue_holds_due_shops_back_most_overdue_first(shops, monkeypatch):
+    """A cluster behind its work: shops are not queued again on top of the backlog; those
+    left due are queued first, oldest due first, once there is room."""
+    from shops import schedules
+
+    monkeypatch.setattr(schedules, "DISPATCH_QUEUE_LIMIT", 2)
+    now = timezone.now()
+    for minutes, shop in enumerate(shops):
+        Shop.objects.filter(pk=shop.pk).update(next_sync_at=now - timedelta(minutes=10 - minutes))
+    assert dispatch_due_shops(now) == {"sync": 2, "reconcile": 0}
+    assert queued() == [(SYNC_TASK, shops[0].pk), (SYNC_TASK, shops[1].pk)]
+    assert dispatch_due_shops(now) == {"sync": 0, "reconcile": 0}  # still full
+    OrmQ.objects.all().delete()  # the workers took them
+    assert dispatch_due_shops(now) == {"sync": 2, "reconcile": 0}
+    assert queued() == [(SYNC_TASK, shops[2].pk), (SYNC_TASK, shops[3].pk)]
+
+
 def test_next_due_keeps_the_phase_and_skips_missed_slots():
     due = timezone.now()
     assert next_due(due, due + timedelta(seconds=40), 5) == due + timedelta(minutes=5)
