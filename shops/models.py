@@ -206,6 +206,18 @@ class Shop(models.Model):
     buyer_data_erased_at = models.DateTimeField(
         null=True, blank=True, verbose_name=_("buyer data erased at")
     )
+    next_sync_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("when the dispatcher queues the next sync (active shops)"),
+        verbose_name=_("next sync at"),
+    )
+    next_reconcile_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("when the dispatcher queues the next daily reconcile"),
+        verbose_name=_("next reconcile at"),
+    )
     created = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
     updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
@@ -225,6 +237,17 @@ class Shop(models.Model):
         indexes = [
             # the scheduler and the console list shops of one status
             models.Index(fields=["status"], name="shop_status_idx"),
+            # shops.schedules.dispatch_due_shops polls the due active shops every minute
+            models.Index(
+                fields=["next_sync_at"],
+                condition=Q(status="active"),
+                name="shop_sync_due_idx",
+            ),
+            models.Index(
+                fields=["next_reconcile_at"],
+                condition=Q(status="active"),
+                name="shop_reconcile_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -62,11 +62,21 @@ def money(verbose_name: StrOrPromise) -> models.DecimalField:
 
 
 class Trade(models.Model):
+    # No single-column indexes on the two keys: trade_tenant_*_idx and trade_one_per_shop_tid
+    # lead with them, and every index more is one more write per stored trade (backfill).
     tenant = models.ForeignKey(
-        Tenant, on_delete=models.CASCADE, related_name="trades", verbose_name=_("tenant")
+        Tenant,
+        on_delete=models.CASCADE,
+        related_name="trades",
+        db_index=False,
+        verbose_name=_("tenant"),
     )
     shop = models.ForeignKey(
-        Shop, on_delete=models.CASCADE, related_name="trades", verbose_name=_("shop")
+        Shop,
+        on_delete=models.CASCADE,
+        related_name="trades",
+        db_index=False,
+        verbose_name=_("shop"),
     )
     tid = models.BigIntegerField(verbose_name=_("tid"))
     status = models.CharField(max_length=64, verbose_name=_("status"))
@@ -147,8 +157,13 @@ class Trade(models.Model):
 class TradeLine(models.Model):
     """A sub-order (``orders.order[]``); single-item trades have ``oid == tid``."""
 
+    # indexed by tradeline_one_per_oid (trade_id, oid)
     trade = models.ForeignKey(
-        Trade, on_delete=models.CASCADE, related_name="lines", verbose_name=_("trade")
+        Trade,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,
+        verbose_name=_("trade"),
     )
     oid = models.BigIntegerField(verbose_name=_("oid"))
     status = models.CharField(max_length=64, blank=True, default="", verbose_name=_("status"))

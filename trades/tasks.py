@@ -12,7 +12,6 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from django.conf import settings
 from django.utils import timezone
 
-from shops import schedules
 from shops.actions import queue_job
 from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
@@ -130,8 +129,6 @@ def reconcile_shop_task(shop_id: int, day: str | None = None) -> list[int]:
         return []
     day_ = date.fromisoformat(day) if day else None
     reports = reconcile_shop(shop, day_, time_limit=settings.SYNC_RUN_TIME_LIMIT)
-    # the daily schedule follows a RECONCILE_HOUR changed since it was made
-    schedules.sync_schedules(Shop.objects.get(pk=shop.pk))
     return [report.missing_found for report in reports]
 
 

@@ -39,6 +39,10 @@ def parse_time(s: str | None) -> datetime | None:
     """Return the aware Asia/Shanghai datetime of a ``yyyy-MM-dd HH:mm:ss`` wire string."""
     if s is None or s == "":
         return None
+    if len(s) == 19 and s[10] == " " and s[4] == s[7] == "-" and s[13] == s[16] == ":":
+        # the wire shape exactly: fromisoformat reads it ~20× faster than strptime (the write
+        # path parses a few times per record); any other shape gets strptime's strict check
+        return datetime.fromisoformat(s).replace(tzinfo=PLATFORM_TZ)
     return datetime.strptime(s, WIRE_TIME_FORMAT).replace(tzinfo=PLATFORM_TZ)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import CharField, IntegerField, Max, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models import F, IntegerField, Max, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_q.models import Schedule
 
 from shops.models import Checkpoint, Shop, SyncRun
 
@@ -24,7 +23,7 @@ def start_of_platform_day(now: datetime) -> datetime:
 
 def with_health(shops: QuerySet[Shop], now: datetime | None = None) -> QuerySet[Shop]:
     """Annotate ``cursor``, ``last_success``, ``failures``, ``last_error``, ``calls_today``,
-    ``next_sync`` (when the shop's sync schedule fires next; None when it has none).
+    ``next_sync`` (when the dispatcher queues the shop's next sync; None when not active).
 
     Each is a subquery on a shop's few checkpoints, or on its runs since midnight through
     ``syncrun_shop_recent_idx``; a page of shops costs one query.
@@ -39,9 +38,6 @@ def with_health(shops: QuerySet[Shop], now: datetime | None = None) -> QuerySet[
         .values("calls")
     )
     failing = Checkpoint.objects.filter(shop=OuterRef("pk"), consecutive_failures__gt=0)
-    # the name shops.schedules.sync_name gives it
-    name = Concat(Value("shop-"), Cast(OuterRef("pk"), CharField()), Value("-sync"))
-    schedule = Schedule.objects.filter(name=name)
     return shops.annotate(
         cursor=Subquery(trades.values("cursor")[:1]),
         last_success=Subquery(trades.values("last_success_at")[:1]),
@@ -52,7 +48,7 @@ def with_health(shops: QuerySet[Shop], now: datetime | None = None) -> QuerySet[
         ),
         last_error=Subquery(failing.order_by("-consecutive_failures").values("last_error")[:1]),
         calls_today=Coalesce(Subquery(today[:1]), 0, output_field=IntegerField()),
-        next_sync=Subquery(schedule.values("next_run")[:1]),
+        next_sync=F("next_sync_at"),
     )
 
 

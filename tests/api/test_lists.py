@@ -236,6 +236,31 @@ def test_fast_trade_rows_match_the_documented_serializer(owner_client, shop_a):
     assert listed == documented
 
 
+@pytest.mark.django_db(transaction=True)
+def test_fast_change_rows_match_the_documented_serializer(owner_client, shop_a):
+    from django.db import transaction
+
+    from trades.api.serializers import ChangeSerializer
+    from trades.feed.changes import Change, record_changes
+    from trades.feed.models import ChangeEvent
+
+    with transaction.atomic():  # positions are taken as a transaction commits
+        record_changes(
+            shop_a,
+            [
+                Change("trade", 1, 9001, "WAIT_BUYER_PAY", None, T0),
+                Change(
+                    "trade", 2, 9002, "WAIT_SELLER_SEND_GOODS", "WAIT_BUYER_PAY", T0,
+                    ["trade.presale_deposit_paid"],
+                ),
+            ],
+        )  # fmt: skip
+    listed = owner_client.get("/api/v1/changes/").json()["results"]
+    documented = ChangeSerializer(ChangeEvent.objects.order_by("id"), many=True).data
+    assert len(listed) == 2 and listed == documented
+    assert [c["signals"] for c in listed] == [[], ["trade.presale_deposit_paid"]]
+
+
 def test_unknown_paths_answer_in_the_error_shape(owner_client):
     response = owner_client.get("/api/v1/nothing-here/")
     assert response.status_code == 404

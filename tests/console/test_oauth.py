@@ -9,7 +9,7 @@ import pytest
 import requests
 from django.core import signing
 from django.test import Client
-from django_q.models import OrmQ, Schedule
+from django_q.models import OrmQ
 
 from shops import schedules
 from shops.console.connect import STATE_SALT
@@ -73,7 +73,7 @@ def test_full_round_trip_creates_the_shop_and_queues_its_backfill(
     assert (shop.tenant, shop.seller_nick, shop.status) == (tenant_a, "tea-house", "active")
     assert shop.session_key and shop.refresh_token and shop.session_expires_at
     assert [q.task["func"] for q in OrmQ.objects.all()] == ["trades.tasks.backfill_shop_task"]
-    assert Schedule.objects.filter(name=schedules.sync_name(shop)).exists()
+    assert Shop.objects.get(pk=shop.pk).next_sync_at is not None
     assert shop.checkpoints.count() == 3
     # the session is real: the sandbox accepts it
     top = client_for_shop(shop)
@@ -94,7 +94,7 @@ def test_reauthorizing_the_same_seller_updates_its_tokens(
     assert again.pk == first.pk and Shop.objects.count() == 1
     assert again.session_key != first.session_key and again.refresh_token != first.refresh_token
     assert again.status == Shop.Status.ACTIVE and again.status_reason == ""
-    assert Schedule.objects.filter(name=schedules.sync_name(again)).exists()
+    assert again.next_sync_at is not None
 
 
 @pytest.mark.parametrize("status", [Shop.Status.PAUSED, Shop.Status.DISABLED])
@@ -105,14 +105,15 @@ def test_reauthorizing_keeps_a_paused_or_disabled_shop_stopped(
     client.force_login(alice)
     connect(client, gateway, tenant_a, oauth_app, "tea-house")
     first = Shop.objects.get(seller_nick="tea-house")
+    first.status, first.status_reason = status, "stopped by ops"
     Shop.objects.filter(pk=first.pk).update(status=status, status_reason="stopped by ops")
-    schedules.remove_schedules(first)
+    schedules.sync_schedules(first)
     response = connect(client, gateway, tenant_a, oauth_app, "tea-house")
     assert response.status_code == 302
     again = Shop.objects.get(pk=first.pk)
     assert again.session_key != first.session_key and again.refresh_token != first.refresh_token
     assert (again.status, again.status_reason) == (status, "stopped by ops")
-    assert not Schedule.objects.filter(name=schedules.sync_name(again)).exists()
+    assert again.next_sync_at is None and again.next_reconcile_at is None
     page = client.get(response["Location"])
     assert f"stays {again.get_status_display().lower()}" in page.content.decode()
 

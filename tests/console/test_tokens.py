@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from ordersync.taobao import oauth
-from shops import schedules, tasks
+from shops import tasks
 from shops.actions import onboard_shop
 from shops.models import Shop
 from shops.onboarding import refresh_shop_token
@@ -83,7 +83,7 @@ def test_a_refused_refresh_marks_needs_reauth_and_shows_the_banner(
     shop = Shop.objects.get(pk=authorized.pk)
     assert shop.status == Shop.Status.NEEDS_REAUTH
     assert "invalid refresh_token" in shop.status_reason
-    assert not Schedule.objects.filter(name=schedules.sync_name(shop)).exists()
+    assert shop.next_sync_at is None and shop.next_reconcile_at is None
     client.force_login(alice)
     html = client.get("/admin/").content.decode()
     assert 'id="reauth-banner"' in html and "tea-house" in html

@@ -148,22 +148,6 @@ def _tz():
     return PLATFORM_TZ
 
 
-def test_the_scheduled_reconcile_moves_its_schedule_to_a_changed_hour(make_shop, settings):
-    from django_q.models import Schedule
-
-    from ordersync.taobao.types import PLATFORM_TZ
-    from shops.schedules import reconcile_name, sync_schedules
-    from trades.tasks import reconcile_shop_task
-
-    shop = make_shop("hourly", history_trades=5, history_days=1)
-    settings.RECONCILE_HOUR = 3
-    sync_schedules(shop)
-    settings.RECONCILE_HOUR = 4  # changed in the environment and restarted
-    assert len(reconcile_shop_task(shop.pk)) == 2  # yesterday and today
-    moved = Schedule.objects.get(name=reconcile_name(shop)).next_run.astimezone(PLATFORM_TZ)
-    assert moved.hour == 4
-
-
 def test_a_reconcile_that_finds_missing_trades_emits_one_event_per_report(make_shop, gateway):
     shop = make_shop("found", history_trades=60, history_days=2)
     backfill_shop(shop, 3)

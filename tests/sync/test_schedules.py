@@ -1,39 +1,41 @@
-"""Schedules follow the shop; sustained failure degrades it and a success restores it."""
+"""Due times follow the shop; sustained failure degrades it and a success restores it."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from django.utils import timezone
-from django_q.models import Schedule
 
 from shops import actions
 from shops.models import Checkpoint, Shop, SyncRun
-from shops.schedules import UNMEASURED_MINUTES, reconcile_name, sync_name, sync_schedules
+from shops.schedules import UNMEASURED_MINUTES, interval_minutes, sync_schedules
 from trades.models import Trade
 from trades.sync.runs import auto_interval, evaluate_health, record_success
 
 
-def schedules_of(shop: Shop) -> dict[str, Schedule]:
-    return {s.name: s for s in Schedule.objects.filter(name__startswith=f"shop-{shop.pk}-")}
+def due(shop: Shop) -> tuple[datetime | None, datetime | None]:
+    """The shop's next sync and reconcile as the dispatcher reads them."""
+    shop.refresh_from_db(fields=["next_sync_at", "next_reconcile_at"])
+    return shop.next_sync_at, shop.next_reconcile_at
 
 
-def test_schedules_are_created_once_and_follow_the_shop(shop_a):
+def test_due_times_are_set_once_and_follow_the_shop(shop_a):
     sync_schedules(shop_a)
+    first = due(shop_a)
     sync_schedules(shop_a)
-    found = schedules_of(shop_a)
-    assert set(found) == {sync_name(shop_a), reconcile_name(shop_a)}
-    assert found[sync_name(shop_a)].func == "trades.tasks.sync_shop_task"
-    assert found[reconcile_name(shop_a)].schedule_type == Schedule.DAILY
+    assert due(shop_a) == first and None not in first  # idempotent: an active shop keeps both
 
-    actions.set_interval(shop_a, 5)
-    assert schedules_of(shop_a)[sync_name(shop_a)].minutes == 5
-    actions.set_degraded(shop_a, True)
-    assert schedules_of(shop_a)[sync_name(shop_a)].minutes == 30
+    later = timezone.now() + timedelta(minutes=25)
+    Shop.objects.filter(pk=shop_a.pk).update(next_sync_at=later, interval_minutes=30)
+    shop_a.refresh_from_db()
+    actions.set_interval(shop_a, 5)  # a shorter interval brings the next sync within it
+    assert due(shop_a)[0] <= timezone.now() + timedelta(minutes=5)
+    actions.set_degraded(shop_a, True)  # a longer one does not push it away
+    assert due(shop_a)[0] <= timezone.now() + timedelta(minutes=5)
     actions.pause_shop(shop_a)
-    assert schedules_of(shop_a) == {}
+    assert due(shop_a) == (None, None)
     actions.resume_shop(shop_a)
-    assert len(schedules_of(shop_a)) == 2
+    assert None not in due(shop_a)
 
 
 def record(shop: Shop, at: datetime, outcome: str, stream: str = "trades") -> None:
@@ -81,7 +83,7 @@ def test_sustained_failure_degrades_and_one_success_restores(shop_a, settings):
     assert shop_a.degraded_since is not None
     assert shop_a.degraded_reason.startswith("trades: all 3 runs failed over 16 min since ")
     assert "+08:00; last: Transient: HTTP 502" in shop_a.degraded_reason
-    assert schedules_of(shop_a)[sync_name(shop_a)].minutes == 30
+    assert interval_minutes(shop_a) == 30  # the dispatcher spaces its syncs further apart
     since = shop_a.degraded_since
     record(shop_a, T0 + timedelta(minutes=48), "failed")
     assert shop_a.degraded_since == since  # still the same spell
@@ -108,27 +110,18 @@ def test_interval_follows_volume():
     assert auto_interval(100000) == 1
 
 
-def test_a_deleted_shop_or_tenant_takes_its_schedules_along(shop_a, shop_b):
-    sync_schedules(shop_a)
-    sync_schedules(shop_b)
-    Shop.objects.filter(pk=shop_a.pk).delete()  # not through the admin
-    assert schedules_of(shop_a) == {}
-    shop_b.tenant.delete()  # the tenant's cascade
-    assert schedules_of(shop_b) == {}
-
-
-def test_the_reconcile_schedule_follows_a_changed_hour(shop_a, settings):
+def test_the_reconcile_follows_a_changed_hour(shop_a, settings):
     from ordersync.taobao.types import PLATFORM_TZ
 
     settings.RECONCILE_HOUR = 3
     sync_schedules(shop_a)
-    first = schedules_of(shop_a)[reconcile_name(shop_a)].next_run
+    first = due(shop_a)[1]
     assert first.astimezone(PLATFORM_TZ).hour == 3
     sync_schedules(shop_a)
-    assert schedules_of(shop_a)[reconcile_name(shop_a)].next_run == first  # unchanged: kept
+    assert due(shop_a)[1] == first  # unchanged: kept
     settings.RECONCILE_HOUR = 5
     sync_schedules(shop_a)
-    moved = schedules_of(shop_a)[reconcile_name(shop_a)].next_run.astimezone(PLATFORM_TZ)
+    moved = due(shop_a)[1].astimezone(PLATFORM_TZ)
     assert moved.hour == 5 and moved.minute == 0
 
 
@@ -158,7 +151,7 @@ def _backfill(shop: Shop, finished: bool) -> None:
 def test_a_shop_not_measured_yet_is_polled_often_not_put_on_the_idle_cadence(shop_a):
     sync_schedules(shop_a)
     assert shop_a.interval_minutes is None
-    assert schedules_of(shop_a)[sync_name(shop_a)].minutes == UNMEASURED_MINUTES == 1
+    assert interval_minutes(shop_a) == UNMEASURED_MINUTES == 1
 
 
 def test_after_its_backfill_a_busy_shop_runs_at_the_cadence_of_its_volume(shop_a):
@@ -170,7 +163,7 @@ def test_after_its_backfill_a_busy_shop_runs_at_the_cadence_of_its_volume(shop_a
     sync_schedules(shop_a)
     record_success(shop_a, now)  # a run during the backfill: the volume is not known yet
     shop_a.refresh_from_db()
-    assert schedules_of(shop_a)[sync_name(shop_a)].minutes == UNMEASURED_MINUTES
+    assert interval_minutes(shop_a) == UNMEASURED_MINUTES
 
     _backfill(shop_a, finished=True)
     SyncRun.objects.create(
@@ -179,7 +172,7 @@ def test_after_its_backfill_a_busy_shop_runs_at_the_cadence_of_its_volume(shop_a
     record_success(shop_a, now)
     shop_a.refresh_from_db()
     assert shop_a.interval_minutes == auto_interval(900) == 3
-    assert schedules_of(shop_a)[sync_name(shop_a)].minutes == 3
+    assert interval_minutes(shop_a) == 3
 
 
 def test_a_shop_that_gets_busy_is_polled_faster_within_minutes(shop_a):

@@ -4,6 +4,7 @@ requests/s through gunicorn on loopback with a small threaded load generator."""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -19,6 +20,7 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from shops.models import Shop, Tenant, TopApp
+from tools.bench import floor_wsgi
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 from trades.models import Trade
@@ -47,9 +49,9 @@ FROM generate_series(%(start)s, %(stop)s) AS g
 
 LINES_SQL = """
 INSERT INTO trades_tradeline (
-    trade_id, oid, status, refund_status, num_iid, sku_id, title, price, num, payment,
-    divide_order_fee)
-SELECT t.id, t.tid * 10 + k, t.status, '', 600000 + k, 'sku-' || k, '商品 ' || k, 49.50, 1,
+    trade_id, oid, status, refund_status, num_iid, sku_id, outer_sku_id, title, price, num,
+    payment, divide_order_fee)
+SELECT t.id, t.tid * 10 + k, t.status, '', 600000 + k, 'sku-' || k, '', '商品 ' || k, 49.50, 1,
        49.50, 49.50
 FROM trades_trade t CROSS JOIN generate_series(1, %(lines)s) AS k
 WHERE t.shop_id = %(shop)s AND t.tid BETWEEN 4000000000000 + %(start)s AND 4000000000000 + %(stop)s
@@ -137,7 +139,7 @@ def time_through_gunicorn(token: str, *, page: int, workers: int, clients: int, 
     env = {
         **os.environ,
         "DEBUG": "false",
-        "SECRET_KEY": "bench-" + token[-20:],
+        "SECRET_KEY": secrets.token_urlsafe(50),  # DEBUG off refuses a weak key
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "API_KEY_THROTTLE_RATE": "100000000/min",  # measure the API, not the throttle
         "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
@@ -147,7 +149,7 @@ def time_through_gunicorn(token: str, *, page: int, workers: int, clients: int, 
     server = subprocess.Popen(
         [
             str(gunicorn),
-            "ordersync.wsgi",
+            "tools.bench.floor_wsgi",  # ordersync, plus a static 200 for the floor
             "-b",
             f"127.0.0.1:{port}",
             "-w",
@@ -162,8 +164,8 @@ def time_through_gunicorn(token: str, *, page: int, workers: int, clients: int, 
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_until_up(base)
-        for size in sorted({page, 10}):
-            url = f"{base}/api/v1/trades/?limit={size}"
+        targets = [(size, f"{base}/api/v1/trades/?limit={size}") for size in sorted({page, 10})]
+        for size, url in [*targets, ("static", base + floor_wsgi.STATIC_PATH)]:
             server_cpu, client_cpu = _cpu_seconds(server.pid), time.process_time()
             done, errors, latencies = _load(url, token, clients, seconds)
             server_cpu = _cpu_seconds(server.pid) - server_cpu

@@ -3,6 +3,8 @@
 The parent asks ``manage.py bench --backfill-child N``; the child generates N trades in a
 sandbox of its own, backfills them and prints one JSON line with its figures. Peak RSS is
 the child's high-water mark (``ru_maxrss``), the sandbox (another process) not included.
+Beside each size, the limits of ``limits.py`` measured on the same rows: the sandbox's raw
+page rate and the rows loaded again with ``COPY``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 
 import psutil
 
+from tools.bench import limits as limits_
 from tools.bench.sandbox import ROOT, SandboxProcess
 from tools.bench.world import BenchWorld
 from trades.sync.backfill import backfill_shop
@@ -57,6 +60,8 @@ def measure_backfill(trades: int, days: int = 30, log=print) -> dict:
             with sampler:
                 run = backfill_shop(shop, days + 1, on_progress=lambda progress: sampler.sample())
             seconds = time.perf_counter() - started
+            log(f"backfill: {run.trades_written:,} trades in {seconds:.0f}s; the limits …")
+            limits = {"source": limits_.source_rate(shop, days), "write": limits_.copy_rate(shop)}
         finally:
             world.remove()
     return {
@@ -70,6 +75,7 @@ def measure_backfill(trades: int, days: int = 30, log=print) -> dict:
         "rss_mb_peak": round(max(sampler.peak, _max_rss_mb()), 1),
         "rss_mb_by_quarter": sampler.quarters(),
         "sandbox_generation_seconds": round(generated, 1),
+        "limits": limits,
     }
 
 

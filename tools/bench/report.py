@@ -10,7 +10,9 @@ import contextlib
 import json
 from pathlib import Path
 
-PARTS = ("naive", "double11", "backfill", "scheduler", "api", "webhooks")
+from tools.bench import aims
+
+PARTS = ("naive", "double11", "backfill", "scheduler", "api", "feed", "tmc", "webhooks")
 
 
 def merge(path: Path, machine: dict, parts: dict) -> dict:
@@ -79,7 +81,7 @@ def headline(results: dict) -> list[tuple[str, str]]:
     if "api" in parts:
         a = parts["api"]["figures"]
         http = ", ".join(
-            f"limit={r['page']}: {r['requests_per_second']:,.0f} req/s" for r in a["gunicorn"]
+            f"{_target(r['page'])}: {r['requests_per_second']:,.0f} req/s" for r in a["gunicorn"]
         )
         rows.append(
             (
@@ -152,6 +154,7 @@ def markdown(results: dict, kept_notes: str = "") -> str:
         "|---|---|",
         *[f"| {name} | {value} |" for name, value in headline(results)],
         "",
+        *aims.markdown(parts),
         *([kept_notes, ""] if kept_notes else []),
         "## What the figures mean",
         "",
@@ -212,36 +215,93 @@ def _naive(f: dict) -> list[str]:
 def _backfill(f: dict) -> list[str]:
     return [
         "One child process per size (its own peak RSS); the sandbox runs in another process.",
+        "Beside each size, on the same rows: the sandbox's raw page rate (the source limit:",
+        "every page read, nothing written) and the stored rows loaded again with `COPY` into",
+        "the same tables (the write limit: no upsert, no change feed).",
         "",
-        "| trades | seconds | trades/s | API calls | RSS before (MB) | peak RSS (MB) "
-        "| RSS by quarter (MB) |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| trades | seconds | trades/s | source limit (trades/s) | COPY (trades/s) | API calls "
+        "| RSS before (MB) | peak RSS (MB) | RSS by quarter (MB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         *[
-            f"| {s['trades']:,} | {s['seconds']} | {s['trades_per_second']:,} | {s['api_calls']:,} "
+            f"| {s['trades']:,} | {s['seconds']} | {s['trades_per_second']:,} "
+            f"| {_limit(s, 'source')} | {_limit(s, 'write')} | {s['api_calls']:,} "
             f"| {s['rss_mb_before']} | {s['rss_mb_peak']} | {s['rss_mb_by_quarter']} |"
             for s in f["sizes"]
         ],
     ]
 
 
+def _limit(size: dict, name: str) -> str:
+    limit = size.get("limits", {}).get(name)
+    return f"{limit['trades_per_second']:,}" if limit else "—"
+
+
+def _feed(f: dict) -> list[str]:
+    return [
+        f"{f['changes']:,} changes of one tenant read by one client in pages of {f['page']:,} "
+        "(Django's test client in-process: the API's own cost, no network).",
+        "",
+        "| reader | seconds | changes/s |",
+        "|---|---:|---:|",
+        f"| GET /api/v1/changes/ ({f['pages']:,} pages) | {f['seconds']} "
+        f"| {f['changes_per_second']:,} |",
+        f"| the same rows, same join and order, copied out by `psql` (the floor) "
+        f"| {f['psql_seconds']} | {f['psql_changes_per_second']:,} |",
+    ]
+
+
+def _tmc(f: dict) -> list[str]:
+    from tools.bench.tmc import lines
+
+    return ["```", *lines(f), "```"]
+
+
 def _scheduler(f: dict) -> list[str]:
     lag, run_ms, db = f["cursor_lag_seconds"], f["run_ms"], f["database"]
+    gaps = f.get("seconds_between_runs", {})
+    cpu = f.get("cpu_percent_of_one_core") or {"qcluster": f["cluster_cpu_percent"]}
     rows = [
         ("shops (with a live market)", f"{f['shops']:,} ({f['active_shops']})"),
         ("cadence, cycles", f"every {f['cadence_minutes']} min, {f['cycles']} cycles"),
         ("qcluster workers", f["workers"]),
-        ("first cycle (every shop synced once)", f"{f['first_cycle_seconds']} s"),
+        ("dispatch", f.get("dispatcher", "one django-q2 schedule per shop")),
+        (
+            "first cycle (every shop synced once)",
+            f"{f['first_cycle_seconds']} s"
+            + (
+                f" ({f['shops_run_in_first_cycle']:,} of {f['shops']:,} shops ran)"
+                if "shops_run_in_first_cycle" in f
+                else ""
+            ),
+        ),
+        (
+            "syncs/s the cadence needs / the cluster ran",
+            f"{f.get('syncs_per_second_needed', '—')} / {f.get('syncs_per_second_done', '—')}",
+        ),
         (
             "cursor lag p50 / p99 / max (s)",
             f"{lag.get('p50')} / {lag.get('p99')} / {lag.get('max')} "
-            f"(includes the {f['sync_lag_seconds']} s visibility lag; "
-            f"{lag.get('samples')} samples)",
+            f"(aim: p99 ≤ {f.get('lag_aim_seconds', '—')} s = cadence + "
+            f"{f['sync_lag_seconds']} s lag + 60 s; {lag.get('samples')} samples)",
+        ),
+        (
+            "seconds between a shop's runs p50 / p99 / max",
+            f"{gaps.get('p50')} / {gaps.get('p99')} / {gaps.get('max')} "
+            f"({f.get('gaps_over_cadence_plus_60s', '—')} over cadence + 60 s)",
         ),
         ("API calls per idle shop run (trades + refunds)", f["api_calls_per_idle_shop_run"]),
         ("sync runs by outcome", ", ".join(f"{k} {v}" for k, v in f["runs"].items() if v)),
         ("run duration p50 / p99 (ms)", f"{run_ms.get('p50')} / {run_ms.get('p99')}"),
-        ("qcluster CPU (% of one core)", f["cluster_cpu_percent"]),
+        *[(f"CPU of {name} (% of one core)", value) for name, value in cpu.items()],
     ]
+    if "queue_depth" in f:
+        depth = f["queue_depth"]
+        rows.append(
+            (
+                "broker queue depth p50 / p99 / max",
+                f"{depth.get('p50')} / {depth.get('p99')} / {depth.get('max')}",
+            )
+        )
     rows += [
         (f"PostgreSQL {name.replace('_per_second', '')}/s", value)
         for name, value in db.items()
@@ -253,6 +313,25 @@ def _scheduler(f: dict) -> list[str]:
         "| figure | value |",
         "|---|---|",
         *[f"| {label} | {value} |" for label, value in rows],
+        *_timeline(f.get("timeline", [])),
+    ]
+
+
+def _timeline(rows: list[dict]) -> list[str]:
+    """Every ~30 s: the broker's queue depth, CPU (% of one core) and commits/s."""
+    if not rows:
+        return []
+    names = [k for k in rows[0] if k not in ("t", "queue")]
+    return [
+        "",
+        "Over time (every ~30 s; CPU in % of one core):",
+        "",
+        "| s | queue depth | " + " | ".join(n.replace("_", " ") for n in names) + " |",
+        "|---:|---:|" + "---:|" * len(names),
+        *[
+            f"| {r['t']} | {r['queue']} | " + " | ".join(str(r[n]) for n in names) + " |"
+            for r in rows
+        ],
     ]
 
 
@@ -266,13 +345,23 @@ def _api(f: dict) -> list[str]:
         f"| in-process GET /api/v1/trades/?limit={p['page']}, {p['requests']} requests "
         f"| {p['p50_ms']} | {p['p99_ms']} | |",
     ]
+    if "psql" in f:
+        q = f["psql"]
+        out.append(
+            f"| the same request's {q['queries']} queries in `psql` alone (the database floor, "
+            f"mean of {q['repeat']}) | {q['ms_per_request']} | | |"
+        )
     out += [
         f"| gunicorn -w {r['workers']}, {r['clients']} client threads, {r['seconds']:.0f} s, "
-        f"limit={r['page']} ({r['errors']} errors) | {r['p50_ms']} | {r['p99_ms']} "
+        f"{_target(r['page'])} ({r['errors']} errors) | {r['p50_ms']} | {r['p99_ms']} "
         f"| {r['requests_per_second']:,.0f} |"
         for r in f["gunicorn"]
     ]
     return out
+
+
+def _target(page: int | str) -> str:
+    return "a static 200 (the framework floor)" if page == "static" else f"limit={page}"
 
 
 def _webhooks(f: dict) -> list[str]:
@@ -306,6 +395,8 @@ MEANING = [
     "  time includes the refunds backfill that follows), pages fetched from the sandbox on",
     "  loopback, 30 days of history. **Peak RSS**: the high-water mark of a process that",
     "  did only that backfill; equal peaks for both sizes mean memory does not grow with size.",
+    "- **Syncs/s needed / ran**: the shops divided by the cadence against the scheduled syncs",
+    "  the cluster started per second once every shop had run (or two intervals had passed).",
     "- **Cursor lag**: platform now minus a shop's trades cursor, sampled every few seconds for",
     "  every shop. It includes the configured visibility lag (`SYNC_LAG_SECONDS`) and up to one",
     "  cadence interval by design: p50 ≈ lag + interval/2 means the cluster keeps up.",
@@ -313,6 +404,9 @@ MEANING = [
     "  (one per stream: the last page of an empty window).",
     "- **Database load**: `pg_stat_database` deltas per second of the whole database while the",
     "  cluster ran (commits, rows read, written).",
+    "- **CPU (% of one core)**: user + system time of the qcluster (with its workers), of the",
+    "  PostgreSQL backends serving the benchmark's database and of the sandbox, over the",
+    "  steady part; on 2 cores shared with other work, 200 is everything.",
     "- **Partner API**: the trade list with sub-orders, 100 a page, on a tenant of that many",
     "  trades; latency in-process (no network), requests/s through gunicorn on loopback with the",
     "  load generator on the same 2 cores.",
@@ -324,6 +418,8 @@ RENDERERS = {
     "backfill": _backfill,
     "scheduler": _scheduler,
     "api": _api,
+    "feed": _feed,
+    "tmc": _tmc,
     "webhooks": _webhooks,
 }
 TITLES = {
@@ -332,5 +428,7 @@ TITLES = {
     "backfill": "2. Backfill",
     "scheduler": "3. Scheduler scale",
     "api": "4. Partner API",
+    "feed": "4b. Change feed",
+    "tmc": "4c. Freshness with TMC",
     "webhooks": "5. Webhooks",
 }

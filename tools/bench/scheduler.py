@@ -1,21 +1,27 @@
 """Scheduler scale: many sandbox sellers synced on a fixed cadence by one real ``qcluster``.
 
-Each shop gets the product's own django-q2 schedule (``shops.schedules.sync_schedules``) at a
-fixed interval; one ``manage.py qcluster`` (``Q_WORKERS`` workers, the ORM broker) runs them
-for a few cadence cycles. While it does, every trades cursor is sampled every few seconds:
-cursor lag = platform now − cursor, which includes the configured visibility lag
-(``SYNC_LAG_SECONDS``) by design. Database load comes from ``pg_stat_database`` deltas.
+Each shop is due every ``cadence`` minutes, the first due times spread over one interval (as
+shops onboarded over time are); the product's one dispatcher (``shops.schedules``, run every
+minute by django-q2) queues the due ones, and one ``manage.py qcluster`` (``--workers``, the
+ORM broker) runs them for a few cadence cycles. While it does, every trades cursor is sampled
+every few seconds: cursor lag = platform now − cursor, which includes the configured
+visibility lag (``SYNC_LAG_SECONDS``) by design. Beside it: the CPU of the qcluster, of the
+PostgreSQL backends serving this database and of the sandbox (the platform), the broker's
+queue depth over time, and ``pg_stat_database`` deltas.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,9 +29,8 @@ import psutil
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from django_q.models import Schedule
+from django_q.models import OrmQ, Schedule
 
-from shops import schedules
 from shops.models import Checkpoint, Shop, SyncRun
 from tools.bench.sandbox import ROOT, SandboxProcess
 from tools.bench.world import BenchWorld
@@ -43,8 +48,11 @@ PG_COUNTERS = (
     "blks_hit",
 )
 SAMPLE_SECONDS = 5
+TIMELINE_SECONDS = 30
 CLUSTER_LOG = Path(tempfile.gettempdir()) / "ordersync-bench-qcluster.log"
 SCHEDULER_TICK = 30  # django-q2 looks at its schedules every 30 s
+# the schedule migration shops 0010 makes; a flushed test database may have lost it
+DISPATCH = {"func": "shops.tasks.dispatch_shops", "schedule_type": "I", "minutes": 1}
 
 
 def measure_scheduler(
@@ -55,78 +63,191 @@ def measure_scheduler(
         world = BenchWorld(sandbox)
         try:
             log(f"scheduler: creating {shops:,} sandbox sellers and shops …")
-            made = [_shop(world, n, cadence_minutes) for n in range(shops)]
+            made = world.shops([f"s{n:05d}" for n in range(shops)])
+            _on_cadence(made, cadence_minutes)
             for shop in made[:active]:
                 sandbox.control("market", {"nick": shop.seller_nick, **ACTIVE_MARKET})
-            return _run(made, active, cadence_minutes, cycles, workers, log)
+            run = _Run(made, active, cadence_minutes, workers, sandbox.process.pid)
+            return run.measure(cycles, log)
         finally:
-            world.remove()  # with the shops' schedules
+            world.remove()  # with the shops and their due times
 
 
-def _shop(world: BenchWorld, n: int, cadence_minutes: int) -> Shop:
-    shop = world.shop(f"s{n:05d}")
-    shop.interval_mode = Shop.IntervalMode.FIXED
-    shop.interval_minutes = cadence_minutes
-    shop.save(update_fields=["interval_mode", "interval_minutes"])
-    # Start the incremental cursors at the present, as a finished backfill would leave them.
-    start = timezone.now() - timedelta(seconds=settings.SYNC_LAG_SECONDS)
-    Checkpoint.objects.filter(shop=shop, stream__in=["trades", "refunds"]).update(cursor=start)
-    schedules.sync_schedules(shop)
-    # Only the sync cadence is measured; a daily reconcile must not fall into the run.
-    Schedule.objects.filter(name=schedules.reconcile_name(shop)).delete()
-    return shop
-
-
-def _run(shops, active, cadence_minutes, cycles, workers, log) -> dict:
-    ids = [s.pk for s in shops]
-    idle_ids = ids[active:]
-    measured = cycles * cadence_minutes * 60
-    log(
-        f"scheduler: one qcluster ({workers} workers), {len(ids):,} shops every "
-        f"{cadence_minutes} min, {cycles} cycles (~{(measured + 2 * SCHEDULER_TICK) / 60:.0f} min)"
+def _on_cadence(shops: list[Shop], cadence_minutes: int) -> None:
+    """Fixed cadence, cursors at the present (as a finished backfill leaves them), first due
+    times spread over one interval, and the dispatcher's schedule due now."""
+    now = timezone.now()
+    step = timedelta(minutes=cadence_minutes) / len(shops)
+    for n, shop in enumerate(shops):
+        shop.interval_mode, shop.interval_minutes = Shop.IntervalMode.FIXED, cadence_minutes
+        shop.next_sync_at = now + n * step
+    Shop.objects.bulk_update(
+        shops, ["interval_mode", "interval_minutes", "next_sync_at"], batch_size=1000
     )
-    cluster = _start_cluster(workers)
-    try:
-        started = timezone.now()
-        steady_at = None
-        lags: list[float] = []
-        pg_before = cpu_before = None
-        deadline = time.monotonic() + SCHEDULER_TICK + measured + 5
+    start = now - timedelta(seconds=settings.SYNC_LAG_SECONDS)
+    Checkpoint.objects.filter(shop__in=shops, stream__in=["trades", "refunds"]).update(cursor=start)
+    Schedule.objects.update_or_create(
+        name="dispatch-shops", defaults={**DISPATCH, "repeats": -1, "next_run": now}
+    )
+
+
+class _Run:
+    """One qcluster over the shops, sampled every few seconds."""
+
+    def __init__(self, shops, active, cadence_minutes, workers, sandbox_pid) -> None:
+        self.ids = [s.pk for s in shops]
+        self.idle_ids = self.ids[active:]
+        self.active, self.cadence, self.workers = active, cadence_minutes, workers
+        self.sandbox_pid = sandbox_pid
+        self.lags: list[float] = []
+        self.timeline: list[dict] = []
+
+    def measure(self, cycles: int, log) -> dict:
+        measured = cycles * self.cadence * 60
+        log(
+            f"scheduler: one qcluster ({self.workers} workers), {len(self.ids):,} shops every "
+            f"{self.cadence} min, {cycles} cycles (~{(measured + 2 * SCHEDULER_TICK) / 60:.0f}"
+            " min after the first cycle)"
+        )
+        cluster = _start_cluster(self.workers)
+        try:
+            self.started = timezone.now()
+            steady = self._first_cycle(cluster, log)
+            self._sample(cluster, measured)
+            ended = timezone.now()
+            cpu = {name: meter.seconds() for name, meter in self.meters.items()}
+            pg_after = _pg_counters()
+        finally:
+            _stop_cluster(cluster)
+        steady_seconds = (ended - steady).total_seconds()
+        return {
+            "shops": len(self.ids),
+            "active_shops": self.active,
+            "active_market_per_minute": ACTIVE_MARKET,
+            "cadence_minutes": self.cadence,
+            "cycles": cycles,
+            "workers": self.workers,
+            "dispatcher": "one task every minute, SELECT … FOR UPDATE SKIP LOCKED",
+            "sync_lag_seconds": settings.SYNC_LAG_SECONDS,
+            "lag_aim_seconds": self.cadence * 60 + settings.SYNC_LAG_SECONDS + 60,
+            "first_cycle_seconds": round((steady - self.started).total_seconds()),
+            "shops_run_in_first_cycle": self.ran_in_first_cycle,
+            # the rate the cadence asks for against the rate the cluster ran them at
+            "syncs_per_second_needed": round(len(self.ids) / (self.cadence * 60), 1),
+            "syncs_per_second_done": _rate_done(self.ids, steady, steady_seconds),
+            "steady_seconds": round(steady_seconds),
+            "cursor_lag_seconds": _percentiles(self.lags),
+            **_run_figures(self.ids, self.idle_ids, steady, self.cadence),
+            "cpu_percent_of_one_core": {
+                name: round(100 * seconds / steady_seconds, 1) for name, seconds in cpu.items()
+            },
+            "cluster_cpu_percent": round(100 * cpu["qcluster"] / steady_seconds, 1),
+            "queue_depth": _percentiles([row["queue"] for row in self.timeline]),
+            "timeline": self.timeline,
+            "database": _rates(self.pg_before, pg_after),
+        }
+
+    def _first_cycle(self, cluster, log):
+        """Wait until every shop ran once, at most two intervals (a cluster that cannot keep
+        up is measured as it is: how far behind is the figure); start the meters."""
+        deadline = time.monotonic() + 2 * self.cadence * 60 + 2 * SCHEDULER_TICK
+        while (ran := _ran_once(self.ids, self.started)) < len(self.ids):
+            if time.monotonic() > deadline:
+                log(f"scheduler: only {ran:,} of {len(self.ids):,} shops ran in two intervals")
+                break
+            _alive(cluster)
+            time.sleep(SAMPLE_SECONDS)
+        self.ran_in_first_cycle = ran
+        steady = timezone.now()
+        log(f"scheduler: {ran:,} shops ran once after {(steady - self.started).seconds}s")
+        self.pg_before = _pg_counters()
+        self.meters = {
+            "qcluster": _Cpu(lambda: _tree(cluster.pid)),
+            "postgresql": _Cpu(_backends),
+            "sandbox": _Cpu(lambda: _tree(self.sandbox_pid)),
+        }
+        return steady
+
+    def _sample(self, cluster, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        last = time.monotonic()
+        marks = {"cpu": {n: m.seconds() for n, m in self.meters.items()}, "pg": _pg_counters()}
         while time.monotonic() < deadline:
             time.sleep(SAMPLE_SECONDS)
-            if cluster.poll() is not None:
-                raise RuntimeError(
-                    f"the qcluster exited during the benchmark:\n{CLUSTER_LOG.read_text()[-3000:]}"
-                )
-            if steady_at is None and _all_ran_once(ids, started):
-                steady_at = timezone.now()
-                pg_before, cpu_before = _pg_counters(), _cpu_seconds(cluster.pid)
-                log(f"scheduler: every shop ran once after {(steady_at - started).seconds}s")
-            if steady_at is not None:
-                lags.extend(_cursor_lags(ids))
-        ended = timezone.now()
-        cpu = _cpu_seconds(cluster.pid) - cpu_before if cpu_before is not None else None
-        pg_after = _pg_counters()
-    finally:
-        _stop_cluster(cluster)
-    if steady_at is None:
-        raise RuntimeError("not every shop was synced once: the cluster did not keep up")
-    steady_seconds = (ended - steady_at).total_seconds()
-    return {
-        "shops": len(ids),
-        "active_shops": active,
-        "active_market_per_minute": ACTIVE_MARKET,
-        "cadence_minutes": cadence_minutes,
-        "cycles": cycles,
-        "workers": workers,
-        "sync_lag_seconds": settings.SYNC_LAG_SECONDS,
-        "first_cycle_seconds": round((steady_at - started).total_seconds()),
-        "steady_seconds": round(steady_seconds),
-        "cursor_lag_seconds": _percentiles(lags),
-        **_run_figures(ids, idle_ids, started),
-        "cluster_cpu_percent": round(100 * cpu / steady_seconds, 1) if cpu is not None else None,
-        "database": _rates(pg_before, pg_after),
-    }
+            _alive(cluster)
+            self.lags.extend(_cursor_lags(self.ids))
+            for meter in self.meters.values():
+                meter.seconds()  # a backend that ends between two marks is still counted
+            if time.monotonic() - last >= TIMELINE_SECONDS:
+                marks = self._mark(marks, time.monotonic() - last)
+                last = time.monotonic()
+
+    def _mark(self, marks: dict, seconds: float) -> dict:
+        cpu = {n: m.seconds() for n, m in self.meters.items()}
+        pg = _pg_counters()
+        self.timeline.append(
+            {
+                "t": round((timezone.now() - self.started).total_seconds()),
+                "queue": OrmQ.objects.count(),
+                **{f"{n}_cpu": round(100 * (cpu[n] - marks["cpu"][n]) / seconds) for n in cpu},
+                "commits_per_second": round(
+                    (pg["xact_commit"] - marks["pg"]["xact_commit"]) / seconds
+                ),
+            }
+        )
+        return {"cpu": cpu, "pg": pg}
+
+
+class _Cpu:
+    """CPU seconds a changing set of processes used since the meter started."""
+
+    def __init__(self, processes) -> None:
+        self.processes = processes
+        self.last: dict[int, float] = {}
+        self.total = 0.0
+        self.seconds()
+        self.total = 0.0
+
+    def seconds(self) -> float:
+        for proc in self.processes():
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            used = times.user + times.system
+            self.total += used - self.last.get(proc.pid, used)
+            self.last[proc.pid] = used
+        return self.total
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _backends() -> list[psutil.Process]:
+    """The PostgreSQL backends serving this database now (other databases' are not ours)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            found.append(psutil.Process(pid))
+    return found
+
+
+def _alive(cluster: subprocess.Popen) -> None:
+    if cluster.poll() is not None:
+        raise RuntimeError(
+            f"the qcluster exited during the benchmark:\n{CLUSTER_LOG.read_text()[-3000:]}"
+        )
 
 
 def _start_cluster(workers: int) -> subprocess.Popen:
@@ -141,8 +262,9 @@ def _start_cluster(workers: int) -> subprocess.Popen:
         LOG_LEVEL="WARNING",
         # as in production: DEBUG off (it keeps every query's text), the same keys as ours
         DEBUG="false",
-        # the development key is refused with DEBUG off; the cluster alone signs its tasks
-        SECRET_KEY=settings.SECRET_KEY.replace("insecure-dev-key", "bench-scheduler-key"),
+        # the development key is refused with DEBUG off; the cluster alone signs and reads its
+        # tasks (the dispatcher queues them), so a key of its own will do
+        SECRET_KEY=secrets.token_urlsafe(50),
         FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
     )
     if params.get("password"):
@@ -170,15 +292,15 @@ def _stop_cluster(cluster: subprocess.Popen) -> None:
         cluster.wait(timeout=15)
 
 
-def _all_ran_once(ids: list[int], since) -> bool:
-    done = (
+def _ran_once(ids: list[int], since) -> int:
+    """How many of the shops finished a sync since ``since``."""
+    return (
         SyncRun.objects.filter(shop_id__in=ids, stream="trades", started_at__gte=since)
         .exclude(outcome=SyncRun.Outcome.RUNNING)
         .values("shop_id")
         .distinct()
         .count()
     )
-    return done == len(ids)
 
 
 def _cursor_lags(ids: list[int]) -> list[float]:
@@ -189,7 +311,7 @@ def _cursor_lags(ids: list[int]) -> list[float]:
     return [(now - cursor).total_seconds() for cursor in cursors if cursor]
 
 
-def _run_figures(ids: list[int], idle_ids: list[int], since) -> dict:
+def _run_figures(ids: list[int], idle_ids: list[int], since, cadence_minutes: int) -> dict:
     runs = SyncRun.objects.filter(shop_id__in=ids, kind="incremental", started_at__gte=since)
     outcomes = {outcome: runs.filter(outcome=outcome).count() for outcome in SyncRun.Outcome.values}
     idle = runs.filter(shop_id__in=idle_ids, outcome=SyncRun.Outcome.SUCCEEDED)
@@ -200,13 +322,36 @@ def _run_figures(ids: list[int], idle_ids: list[int], since) -> dict:
         for run in runs.filter(outcome=SyncRun.Outcome.SUCCEEDED).only("started_at", "finished_at")
         if run.finished_at
     ]
+    gaps = _gaps(runs.filter(stream="trades"))
+    late = cadence_minutes * 60 + 60
     return {
         "runs": outcomes,
         "api_calls_per_idle_stream_run": _round(per_stream_run, 3),
         # a scheduled sync task runs both streams (trades and refunds)
         "api_calls_per_idle_shop_run": _round(per_stream_run and per_stream_run * 2, 3),
         "run_ms": _percentiles(durations),
+        "seconds_between_runs": _percentiles(gaps),
+        "gaps_over_cadence_plus_60s": sum(1 for gap in gaps if gap > late),
     }
+
+
+def _rate_done(ids: list[int], since, seconds: float) -> float:
+    done = SyncRun.objects.filter(
+        shop_id__in=ids, stream="trades", kind="incremental", started_at__gte=since
+    ).count()
+    return round(done / seconds, 1)
+
+
+def _gaps(runs) -> list[float]:
+    """Seconds between one shop's successive runs: above the cadence, a run came late."""
+    starts: dict[int, list] = defaultdict(list)
+    for shop_id, started in runs.order_by("started_at").values_list("shop_id", "started_at"):
+        starts[shop_id].append(started)
+    return [
+        (later - earlier).total_seconds()
+        for times in starts.values()
+        for earlier, later in zip(times, times[1:], strict=False)
+    ]
 
 
 def _pg_counters() -> dict:
@@ -229,18 +374,6 @@ def _rates(before: dict | None, after: dict) -> dict:
     }
     rates["note"] = "whole database, pg_stat_database deltas over the steady part"
     return rates
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        parent = psutil.Process(pid)
-        total = 0.0
-        for proc in [parent, *parent.children(recursive=True)]:
-            times = proc.cpu_times()
-            total += times.user + times.system
-        return total
-    except psutil.NoSuchProcess:
-        return 0.0
 
 
 def _percentiles(values: list[float]) -> dict:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from shops.actions import ensure_checkpoints
-from shops.models import Shop, Tenant, TopApp
-from shops.schedules import remove_schedules
+from shops.models import SYNCED_STREAMS, Checkpoint, Shop, Tenant, TopApp
 from trades.feed.models import ChangeEvent, FeedCommit
 from trades.models import Refund, Trade, TradeLine
 
@@ -48,12 +48,40 @@ class BenchWorld:
         ensure_checkpoints(shop)
         return shop
 
+    def shops(self, nicks: list[str]) -> list[Shop]:
+        """Many idle sellers at once: the sandbox asked from a few threads, the shops and
+        their checkpoints written in bulk (10,000 one by one took longer than the run)."""
+        body = {"app_key": self.tag, "history_trades": 0}
+        with ThreadPoolExecutor(4) as pool:
+            sellers = list(
+                pool.map(
+                    lambda nick: self.sandbox.control(
+                        "sellers", {**body, "nick": f"{self.tag}-{nick}"}
+                    ),
+                    nicks,
+                )
+            )
+        made = Shop.objects.bulk_create(
+            [
+                Shop(
+                    tenant=self.tenant,
+                    app=self.app,
+                    seller_nick=seller["nick"],
+                    seller_id=seller["user_id"],
+                    session_key=seller["session"],
+                )
+                for seller in sellers
+            ],
+            batch_size=1000,
+        )
+        Checkpoint.objects.bulk_create(
+            [Checkpoint(shop=shop, stream=stream) for shop in made for stream in SYNCED_STREAMS],
+            batch_size=1000,
+        )
+        return made
+
     def remove(self) -> None:
         """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
-        # a sync in auto mode may have given a shop its schedules; they name the shop by id
-        for shop in Shop.objects.filter(tenant=self.tenant):
-            remove_schedules(shop)
-
         TradeLine.objects.filter(trade__tenant=self.tenant)._raw_delete("default")
         for model in (ChangeEvent, FeedCommit, Trade, Refund):
             model.objects.filter(tenant=self.tenant)._raw_delete("default")

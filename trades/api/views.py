@@ -520,7 +520,7 @@ class ChangeViewSet(TenantViewSet):
             name = "after" if "after" in request.query_params else "cursor"
             raise serializers.ValidationError({name: [str(exc)]}) from None
         note_read(request.auth, cursor)  # consumer health: where this key's reader stands
-        data = only(s.ChangeSerializer(events, many=True).data, chosen)
+        data = only(fastrows.render_changes(events), chosen)
         return Response({"results": data, "next_cursor": cursor, "has_more": has_more})
 
     @extend_schema(

@@ -122,13 +122,18 @@ def malformed(record: dict[str, Any], key: str, required: tuple[str, ...] | None
     return ""
 
 
-def _columns(
-    records: list[dict[str, Any]], columns: Columns, required: tuple[str, ...]
-) -> list[list[Any]]:
+def _check(records: list[dict[str, Any]], required: tuple[str, ...]) -> None:
+    """Raise ``MalformedRecord`` for the first record without a ``required`` key."""
     for record in records:
         missing = [key for key in required if record.get(key) in (None, "")]
         if missing:
             raise MalformedRecord(f"record without {', '.join(missing)}: {str(record)[:200]}")
+
+
+def _columns(
+    records: list[dict[str, Any]], columns: Columns, required: tuple[str, ...]
+) -> list[list[Any]]:
+    _check(records, required)
     return [[extract(record) for record in records] for _, extract in columns.values()]
 
 
@@ -198,6 +203,10 @@ REQUIRED = ("status", "created", "modified")
 
 def _ties(shop: Shop, entity: Entity, records: list[dict[str, Any]]) -> list[int]:
     """Keys of ``records`` whose stored row has the same ``modified`` and other content."""
+    same_second = set(_same_second(shop, entity, records))
+    if not same_second:
+        return []  # a new or newer page (a backfill's): no payload sent to compare
+    records = [r for r in records if r[entity.key] in same_second]
     key = entity.key
     with binary_cursor() as cursor:
         cursor.execute(
@@ -217,6 +226,21 @@ def _ties(shop: Shop, entity: Entity, records: list[dict[str, Any]]) -> list[int
         return [row[0] for row in cursor.fetchall()]
 
 
+def _same_second(shop: Shop, entity: Entity, records: list[dict[str, Any]]) -> list[int]:
+    """Keys of ``records`` stored with the same ``modified``: the only possible ties."""
+    key = entity.key
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT t.{key} FROM {entity.table} t
+            JOIN unnest(%b::bigint[], %b::timestamptz[]) AS u(k, m) ON t.{key} = u.k
+            WHERE t.shop_id = %b AND t.modified = u.m
+            """,
+            [[r[key] for r in records], [parse_time(r["modified"]) for r in records], shop.pk],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _settle(
     shop: Shop, entity: Entity, records: list[dict[str, Any]], client: TopClient | None
 ) -> tuple[list[dict[str, Any]], list[int]]:
@@ -231,7 +255,7 @@ def _settle(
         # gone from the platform's scope: the stored row stays as it is
         with contextlib.suppress(entity.gone):
             current[value] = entity.fetch(client, shop, value)
-    _columns(list(current.values()), entity.columns, (entity.key, *REQUIRED))
+    _check(list(current.values()), (entity.key, *REQUIRED))
     tied = set(ties)
     kept = [r for r in records if r[entity.key] not in tied]
     return _newest_per_key(kept + list(current.values()), entity.key), list(current)
@@ -289,7 +313,7 @@ def _prepare(
     Runs before the write's transaction: the detail calls that settle conflicts hold no
     lock of ours (inside a caller's transaction they cannot help it)."""
     records = _newest_per_key(records, entity.key)
-    _columns(records, entity.columns, (entity.key, *REQUIRED))  # malformed: raise before I/O
+    _check(records, (entity.key, *REQUIRED))  # malformed: raise before I/O
     if current:
         return records, [r[entity.key] for r in records]
     return _settle(shop, entity, records, client)

@@ -10,7 +10,7 @@ import os
 
 from django.core.management.base import BaseCommand
 
-from tools.bench import api
+from tools.bench import api, psql_floor
 
 
 class Part(BaseCommand):
@@ -34,6 +34,11 @@ class Part(BaseCommand):
             f"in-process GET /api/v1/trades/?limit={timing['page']} (with sub-orders), "
             f"{timing['requests']} requests: p50 {timing['p50_ms']} ms, p99 {timing['p99_ms']} ms"
         )
+        psql = psql_floor.time_in_psql(psql_floor.list_queries(token, opts["page"]))
+        self.stdout.write(
+            f"the same request's {psql['queries']} queries in psql alone: "
+            f"{psql['ms_per_request']} ms (mean of {psql['repeat']})"
+        )
         if opts["skip_http"]:
             return
         for r in api.time_through_gunicorn(
@@ -45,10 +50,14 @@ class Part(BaseCommand):
         ):
             self.stdout.write(
                 f"gunicorn -w {r['workers']}, {r['clients']} client threads, "
-                f"{r['seconds']:.0f} s, GET limit={r['page']}: {r['requests_per_second']:.0f} "
+                f"{r['seconds']:.0f} s, GET {_target(r['page'])}: {r['requests_per_second']:.0f} "
                 f"requests/s ({r['ok']} ok, {r['errors']} errors, client-side p50 "
                 f"{r['p50_ms']} ms; CPU per request: gunicorn "
                 f"{r['gunicorn_cpu_ms_per_request']} ms, load generator "
                 f"{r['load_generator_cpu_ms_per_request']} ms)"
             )
         self.stdout.write(f"load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+
+
+def _target(page: int | str) -> str:
+    return "a static 200 (the floor)" if page == "static" else f"limit={page}"

@@ -19,8 +19,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tools import mariadb
 from tools.bench import jdpburst
 from tools.bench.oracle import TRADES, compare, stored, truth
-from tools.bench.parts.tmc import _freshness, _pct
 from tools.bench.sandbox import SandboxProcess
+from tools.bench.tmc import _freshness, _pct
 from tools.bench.world import BenchWorld
 from trades.jdp import runner
 from trades.jdp.enrol import enrol_shop

@@ -23,12 +23,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ordersync.taobao.store import close_state_connection
-from tools.bench import api, report
+from tools.bench import api, feed, psql_floor, report
 from tools.bench.backfill import backfill_in_child, measure_backfill
 from tools.bench.chaos import compare_with_burst, compare_with_chaos
 from tools.bench.machine import describe_machine, load_average
 from tools.bench.sandbox import SandboxProcess
 from tools.bench.scheduler import measure_scheduler
+from tools.bench.tmc import measure_tmc
 from tools.bench.webhooks import measure_webhooks
 from tools.bench.world import BenchWorld
 
@@ -37,13 +38,15 @@ FULL = {
     "burst_trades": 50_000,
     "burst_minutes": 3.0,
     "backfill_sizes": [100_000, 1_000_000],
-    "shops": 1000,
+    "shops": 10_000,
     "active_shops": 50,
     "cadence_minutes": 5,
     "cycles": 2,
     "api_trades": 1_000_000,
     "api_seconds": 15.0,
     "api_samples": 300,
+    "feed_changes": 1_000_000,
+    "tmc_seconds": 60.0,
 }
 QUICK = {
     "chaos_seconds": 10,
@@ -57,6 +60,8 @@ QUICK = {
     "api_trades": 20_000,
     "api_seconds": 5.0,
     "api_samples": 100,
+    "feed_changes": 20_000,
+    "tmc_seconds": 15.0,
 }
 
 
@@ -82,8 +87,15 @@ class Part(BaseCommand):
             "--cadence-minutes", type=int, help="the shops' sync interval (the product's is 1-30)"
         )
         parser.add_argument("--cycles", type=int, help="cadence cycles the scheduler part runs")
-        parser.add_argument("--workers", type=int, default=2, help="qcluster workers")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=12,
+            help="qcluster workers (a sync mostly waits on the platform and the database)",
+        )
         parser.add_argument("--api-trades", type=int)
+        parser.add_argument("--feed-changes", type=int, help="changes the feed part reads")
+        parser.add_argument("--tmc-seconds", type=float, help="market seconds of the tmc part")
         parser.add_argument(
             "--render", action="store_true", help="only rewrite the .md from the JSON file"
         )
@@ -191,10 +203,17 @@ class Part(BaseCommand):
             "trades": sizes["api_trades"],
             "lines": lines,
             "in_process": api.time_in_process(token, 100, sizes["api_samples"]),
+            "psql": psql_floor.time_in_psql(psql_floor.list_queries(token, 100)),
             "gunicorn": api.time_through_gunicorn(
                 token, page=100, workers=3, clients=8, seconds=sizes["api_seconds"]
             ),
         }
+
+    def _feed(self, sizes: dict, opts: dict) -> dict:
+        return feed.read_all(feed.load_changes(sizes["feed_changes"], log=self._log))
+
+    def _tmc(self, sizes: dict, opts: dict) -> dict:
+        return measure_tmc(seconds=sizes["tmc_seconds"], log=self._log)
 
     def _webhooks(self, sizes: dict, opts: dict) -> dict:
         figures = measure_webhooks(opts["quick"])

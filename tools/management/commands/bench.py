@@ -1,9 +1,10 @@
 """``manage.py bench [part]``: every benchmark of ordersync behind one command.
 
 With no part, the report: the parts named by ``--only`` (naive, double11, backfill, scheduler,
-api, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``. ``bench naive``
-(or ``bench chaos``), ``bench double11``, ``bench backfill`` and ``bench scheduler`` are one
-part of that report, written the same way. The other parts run one benchmark alone and print
+api, feed, tmc, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``.
+``bench naive`` (or ``bench chaos``), ``bench double11``, ``bench backfill``, ``bench scheduler``
+and ``bench feed`` are one part of that report, written the same way. The other parts run one
+benchmark alone and print
 its figures: ``bench sync``, ``bench tmc``, ``bench jdp``, ``bench api``, ``bench webhooks``,
 ``bench ratelimit``, ``bench sandbox``, ``bench presale``, ``bench logistics``,
 ``bench retention``, ``bench export`` (``bench PART
@@ -43,7 +44,13 @@ PARTS: dict[str, type[BaseCommand]] = {
     "export": export.Part,
 }
 # parts of the report that are a command of their own only there: name → aliases
-REPORT_PARTS = {"naive": ["chaos"], "double11": [], "backfill": [], "scheduler": []}
+REPORT_PARTS = {
+    "naive": ["chaos"],
+    "double11": [],
+    "backfill": [],
+    "scheduler": [],
+    "feed": [],
+}
 
 
 class Command(BaseCommand):
