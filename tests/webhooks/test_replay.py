@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from shops.audit.models import AuditEntry
 from tests.support.api import client_for
 from tests.support.records import wire_trade
 from tools.bench.receiver import Behaviour, Receiver
@@ -160,6 +161,9 @@ def test_three_actors(history, owner, reader, outsider, endpoint, queued):
     created = answer.json()
     assert created["state"] == "queued" and created["changes_total"] == 5
     assert ("trades.webhooks.tasks.replay_webhooks_task", (created["id"],)) in queued
+    entry = AuditEntry.objects.get(action="webhook.replay")
+    assert entry.tenant_id == endpoint.tenant_id and entry.object_id == str(endpoint.pk)
+    assert entry.details["replay"] == f"rpl_{created['id']}" and entry.details["changes"] == 5
     # one open replay per endpoint
     assert owner.post(url, body, "json").status_code == 409
 

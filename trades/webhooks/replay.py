@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 # looked up at each call (tasks.async_task): tests replace django_q's one in one place
 from django_q import tasks
 
-from shops import caps
+from shops import audit, caps
 from shops.models import Shop
 from trades.feed.models import ChangeEvent, FeedCommit
 from trades.webhooks.endpoints import waiting_deliveries
@@ -145,8 +146,21 @@ def request_replay(
     )
     replay.changes_total = _count(replay)
     replay.save()
+    audit.record(audit.Action.WEBHOOK_REPLAY, target=endpoint, details=_asked(replay))
     transaction.on_commit(partial(queue_replay, replay.pk))
     return replay
+
+
+def _asked(replay: WebhookReplay) -> dict[str, Any]:
+    """What a replay asked for, as the audit log keeps it."""
+    since = replay.since.isoformat() if replay.since else None
+    return {
+        "replay": replay.public_id,
+        "since": since,
+        "until": replay.until.isoformat(),
+        "tids": [str(tid) for tid in replay.tids],
+        "changes": replay.changes_total,
+    }
 
 
 def _count(replay: WebhookReplay) -> int:
