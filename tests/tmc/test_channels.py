@@ -8,6 +8,7 @@ from itertools import groupby
 
 import pytest
 
+from tests.support.clock import advance
 from tests.support.oracle import assert_matches_oracle, trades_current
 from tests.support.waiting import wait_until
 from trades.feed.changes import read_changes
@@ -42,6 +43,7 @@ def assert_monotonic_feed(shop) -> None:
         assert stamps == sorted(set(stamps)), stamps
 
 
+@pytest.mark.alone  # freshness on the wall clock
 def test_with_tmc_changes_arrive_within_seconds_without_polling(make_shop, gateway, consumer):
     shop = make_shop("fresh")
     with running(consumer):
@@ -79,7 +81,7 @@ def test_duplicates_reordering_and_drops_end_equal_to_the_oracle(make_shop, gate
             sync_shop(shop, "trades")
             sync_shop(shop, "refunds")
         stop_market(gateway, "chaos")
-        time.sleep(4 + 1)  # the polling lag
+        advance(gateway, 4 + 1)  # the polling lag
         sync_shop(shop, "trades")
         sync_shop(shop, "refunds")
         wait_until(
@@ -105,7 +107,7 @@ def test_polling_alone_loses_nothing_when_tmc_drops_everything(make_shop, gatewa
             sync_shop(shop, "trades")
             sync_shop(shop, "refunds")
         stop_market(gateway, "silent")
-        time.sleep(4 + 1)
+        advance(gateway, 4 + 1)  # the polling lag
         sync_shop(shop, "trades")
         sync_shop(shop, "refunds")
     assert_matches_oracle(gateway, shop)
