@@ -43,7 +43,6 @@ def assert_monotonic_feed(shop) -> None:
         assert stamps == sorted(set(stamps)), stamps
 
 
-@pytest.mark.alone  # freshness on the wall clock
 def test_with_tmc_changes_arrive_within_seconds_without_polling(make_shop, gateway, consumer):
     shop = make_shop("fresh")
     with running(consumer):
