@@ -28,10 +28,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The end-to-end folder first: its tests take minutes each, and a worker that starts one
-    last ends the whole stage that much later (``--dist load`` hands the first tests out two
-    a worker, the rest as workers free up)."""
-    items.sort(key=lambda item: not item.nodeid.startswith("tests/e2e/"))
+    """The tests marked ``alone`` first, one after another while the other worker waits (an
+    ``alone`` test that comes later waits for the test beside it to end, the demo's minutes
+    with two idle workers' worth of time); then the end-to-end folder, whose tests take
+    minutes each: a worker that starts one last ends the whole stage that much later
+    (``--dist load`` hands the first tests out in turns, the rest as workers free up)."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("alone") is None,
+            not item.nodeid.startswith("tests/e2e/"),
+        )
+    )
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
