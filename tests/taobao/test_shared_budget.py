@@ -12,7 +12,7 @@ import pytest
 from ordersync.taobao import api
 from ordersync.taobao.limiter import TokenBucketLimiter
 from ordersync.taobao.store import PgLimiterStore, client_for
-from tests.taobao.conftest import control, run_workers
+from tests.support.taobao import control, run_workers
 
 
 @pytest.mark.e2e

@@ -10,12 +10,7 @@ import pytest
 
 from tests.support.clock import advance
 from tests.support.oracle import assert_matches_oracle, trades_current
-from tests.support.waiting import wait_until
-from trades.feed.changes import read_changes
-from trades.sync.incremental import sync_shop
-from trades.tmc.stats import counters
-
-from .conftest import (
+from tests.support.tmc import (
     freshness,
     market,
     percentile,
@@ -23,6 +18,10 @@ from .conftest import (
     start_polling,
     stop_market,
 )
+from tests.support.waiting import wait_until
+from trades.feed.changes import read_changes
+from trades.sync.incremental import sync_shop
+from trades.tmc.stats import counters
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LIVE = {"trades_per_minute": 300, "changes_per_minute": 600, "refunds_per_minute": 60}
