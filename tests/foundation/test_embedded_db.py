@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -128,9 +129,17 @@ def test_a_start_slower_than_pgservers_timeout_waits_for_the_server(data_dir, mo
         raise subprocess.TimeoutExpired("pg_ctl", kwargs.get("timeout", 10))
 
     monkeypatch.setattr(postgres_server, "pg_ctl", outlasted)
-    url = embedded_database_url(data_dir)
-    with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT 1").fetchone() == (1,)
+    try:
+        url = embedded_database_url(data_dir)
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        # this process's handle keeps the server (cleanup_mode None): drop it, so that
+        # data_dir's teardown, as for a server a child process started, stops the server
+        pgdata = (data_dir / "postgres").resolve()
+        handle = postgres_server.PostgresServer._instances.pop(pgdata, None)
+        if handle is not None:
+            handle.global_process_id_list.get_and_remove(os.getpid())
 
 
 HOLD = (
