@@ -16,6 +16,8 @@ COPY shops shops
 COPY trades trades
 COPY tools tools
 COPY templates templates
+# the console in Chinese: the compiled catalogue (django.mo) is committed, no gettext needed
+COPY locale locale
 COPY manage.py ./
 RUN pip install . \
     && useradd --system --home-dir /var/lib/ordersync --create-home ordersync

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from ordersync import ratelimit
 
@@ -37,7 +38,8 @@ class ThrottledLoginForm(AdminAuthenticationForm):
         if refused:
             minutes = -(-max(hit.retry_after for hit in refused) // 60)
             raise ValidationError(
-                f"Too many sign-in attempts. Try again in {minutes} minute(s).",
+                _("Too many sign-in attempts. Try again in %(minutes)d minute(s).")
+                % {"minutes": minutes},
                 code="throttled",
             )
         cleaned = super().clean()

@@ -111,10 +111,15 @@ MIDDLEWARE = [
     # The admin's and the API docs' static files, served by gunicorn itself (no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # the console's language: the switch's cookie, else LANGUAGE_CODE; the partner API
+    # follows Accept-Language only (ordersync/language.py)
+    "ordersync.language.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "ordersync.badinput.RejectNulBytesMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # who acts, for the audit log (an API key names itself when it authenticates)
+    "shops.audit.actor.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -181,7 +186,12 @@ for _origin in CSRF_TRUSTED_ORIGINS:
             "https://ordersync.example.com"
         )
 
-LANGUAGE_CODE = "en-us"
+# The console's and the API's languages; LANGUAGE_CODE is the console's until a user picks
+# another with the switch (the demo runs in zh-hans). Catalogue: locale/ (CONTRIBUTING.md).
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LANGUAGE_CODE = matching("LANGUAGE_CODE", "en", r"zh-hans|en|en-us", "zh-hans or en")
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "ordersync_language"
 TIME_ZONE = time_zone("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 # the console writes times ISO-like with their zone (ordersync/formats/en/formats.py)
@@ -395,6 +405,18 @@ if not 1 <= JDP_SAFETY_POLL_MINUTES <= 30:
 # A change older than this when polling finds it (or JDP delivers it) counts against JDP.
 JDP_LATE_SECONDS = positive_int("JDP_LATE_SECONDS", 300)
 
+# --- parcels (trades/logistics/, docs/signals.md) --------------------------------------------
+LOGISTICS_TRACKING = boolean("LOGISTICS_TRACKING", True)
+LOGISTICS_STALL_HOURS = positive_number("LOGISTICS_STALL_HOURS", 72.0)
+LOGISTICS_PICKUP_HOURS = positive_number("LOGISTICS_PICKUP_HOURS", 24.0)
+LOGISTICS_MIN_CHECK_HOURS = positive_number("LOGISTICS_MIN_CHECK_HOURS", 2.0)
+LOGISTICS_MAX_CHECK_HOURS = positive_number("LOGISTICS_MAX_CHECK_HOURS", 24.0)
+LOGISTICS_CHECKS_PER_RUN = positive_int("LOGISTICS_CHECKS_PER_RUN", 200)
+if LOGISTICS_MAX_CHECK_HOURS < LOGISTICS_MIN_CHECK_HOURS:
+    raise ImproperlyConfigured(
+        "LOGISTICS_MAX_CHECK_HOURS must not be below LOGISTICS_MIN_CHECK_HOURS"
+    )
+
 # --- partner REST API -----------------------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK = {
@@ -512,4 +534,12 @@ TENANT_TEST_EVENTS_PER_HOUR = positive_int("TENANT_TEST_EVENTS_PER_HOUR", 60)
 WEBHOOKS_REDELIVER_PAGE = positive_int("WEBHOOKS_REDELIVER_PAGE", 1000)
 # POST shops/{id}/jobs/: one queued or running per shop and kind, then a cooldown
 SHOP_JOB_COOLDOWN_SECONDS = positive_int("SHOP_JOB_COOLDOWN_SECONDS", 300)
+# Retention (docs/audit-retention.md): ages in days, 0 keeps everything of that part
+RETENTION_FEED_DAYS = non_negative_int("RETENTION_FEED_DAYS", 30)
+RETENTION_WEBHOOK_EVENT_DAYS = non_negative_int("RETENTION_WEBHOOK_EVENT_DAYS", 30)
+RETENTION_WEBHOOK_ATTEMPT_DAYS = non_negative_int("RETENTION_WEBHOOK_ATTEMPT_DAYS", 14)
+RETENTION_SYNC_RUN_DAYS = non_negative_int("RETENTION_SYNC_RUN_DAYS", 30)
+RETENTION_RECONCILE_REPORT_DAYS = non_negative_int("RETENTION_RECONCILE_REPORT_DAYS", 180)
+RETENTION_BATCH_SIZE = positive_int("RETENTION_BATCH_SIZE", 1000)
+BUYER_DATA_GRACE_DAYS = non_negative_int("BUYER_DATA_GRACE_DAYS", 30)
 SHOP_BACKFILL_COOLDOWN_SECONDS = positive_int("SHOP_BACKFILL_COOLDOWN_SECONDS", 6 * 3600)

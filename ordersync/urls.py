@@ -11,6 +11,8 @@ urlpatterns = [
     # the apps' URLs by name: the project package imports none of them
     path("admin/dashboard/", include("shops.console.urls")),
     path("admin/", admin.site.urls),
+    # the console's language switch posts here (Django's set_language view)
+    path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", observability.healthz, name="healthz"),
     path("metrics", observability.metrics, name="metrics"),
     path("api/v1/", include("trades.urls")),

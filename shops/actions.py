@@ -11,7 +11,7 @@ from django.utils import timezone
 # looked up at each call (tasks.async_task): tests replace django_q's one in one place
 from django_q import tasks
 
-from shops import schedules
+from shops import audit, schedules
 from shops.jobs import JOB_TASKS
 from shops.models import SYNCED_STREAMS, Checkpoint, Shop, Tenant, TopApp
 from shops.signals import shop_needs_reauth
@@ -28,8 +28,13 @@ def ensure_checkpoints(shop: Shop) -> None:
 def mark_needs_reauth(shop: Shop, reason: str) -> None:
     """The session is invalid: stop the shop's schedules until it is authorized again."""
     updated = Shop.objects.filter(pk=shop.pk).exclude(status=Shop.Status.NEEDS_REAUTH)
-    if updated.update(status=Shop.Status.NEEDS_REAUTH, status_reason=reason[:500]):
+    now = timezone.now()
+    if updated.update(
+        status=Shop.Status.NEEDS_REAUTH, status_reason=reason[:500], authorization_lost_at=now
+    ):
         log.warning("shop %s needs re-authorization: %s", shop.pk, reason)
+        shop.authorization_lost_at = now
+        audit.record(audit.Action.SHOP_NEEDS_REAUTH, target=shop, details={"reason": reason})
         shop_needs_reauth.send(sender=Shop, shop=shop, reason=reason[:500])
     shop.status, shop.status_reason = Shop.Status.NEEDS_REAUTH, reason[:500]
     schedules.sync_schedules(shop)
@@ -37,16 +42,24 @@ def mark_needs_reauth(shop: Shop, reason: str) -> None:
 
 @transaction.atomic
 def pause_shop(shop: Shop) -> None:
-    Shop.objects.filter(pk=shop.pk).update(status=Shop.Status.PAUSED)
+    rows = Shop.objects.filter(pk=shop.pk).exclude(status=Shop.Status.PAUSED)
+    if rows.update(status=Shop.Status.PAUSED):
+        audit.record(audit.Action.SHOP_PAUSED, target=shop, changes=_status(shop, "paused"))
     shop.status = Shop.Status.PAUSED
     schedules.sync_schedules(shop)
 
 
 @transaction.atomic
 def resume_shop(shop: Shop) -> None:
-    Shop.objects.filter(pk=shop.pk).update(status=Shop.Status.ACTIVE, status_reason="")
+    rows = Shop.objects.filter(pk=shop.pk).exclude(status=Shop.Status.ACTIVE)
+    if rows.update(status=Shop.Status.ACTIVE, status_reason=""):
+        audit.record(audit.Action.SHOP_RESUMED, target=shop, changes=_status(shop, "active"))
     shop.status, shop.status_reason = Shop.Status.ACTIVE, ""
     schedules.sync_schedules(shop)
+
+
+def _status(shop: Shop, new: str) -> dict[str, list[str]]:
+    return {"status": [shop.status, new]}
 
 
 @transaction.atomic
@@ -122,6 +135,11 @@ def onboard_shop(
     if not created and shop.status == Shop.Status.NEEDS_REAUTH:
         Shop.objects.filter(pk=shop.pk).update(status=Shop.Status.ACTIVE, status_reason="")
         shop.status, shop.status_reason = Shop.Status.ACTIVE, ""
+    if shop.authorization_lost_at is not None:  # authorized again: nothing to erase
+        Shop.objects.filter(pk=shop.pk).update(authorization_lost_at=None)
+        shop.authorization_lost_at = None
+    connected = audit.Action.SHOP_CONNECTED if created else audit.Action.SHOP_REAUTHORIZED
+    audit.record(connected, target=shop, details={"seller_id": seller_id, "app": app.app_key})
     ensure_checkpoints(shop)
     schedules.sync_schedules(shop)
     if created and backfill:

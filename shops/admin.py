@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,9 +16,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from ordersync.shown import shown
 from shops import actions, jobs, members, refetch, schedules
+from shops.audit import Action
+from shops.audit.console import AuditedAdminMixin
 from shops.caps import OverCap
 from shops.console import connect
 from shops.console.health import PLATFORM_TZ, format_lag, lag, problems, with_health
@@ -32,10 +38,38 @@ from shops.console.tenancy import (
     has_role,
     scoped,
 )
-from shops.console.times import duration, in_zone, short, window
+from shops.console.times import duration, in_zone, seconds_text, short, window
 from shops.models import Checkpoint, Membership, Shop, SyncRun, Tenant, TopApp
 
 NOBODY: frozenset[str] = frozenset()  # only operators (superusers)
+# the jobs' names in the console's messages
+JOB_NAMES = {
+    "sync": _("sync"),
+    "backfill": _("backfill"),
+    "reconcile": _("reconcile"),
+    "refetch": _("refetch"),
+}
+CHECKPOINT_HEADERS = (
+    _("stream"),
+    _("cursor"),
+    _("last success"),
+    _("failures"),
+    _("next run"),
+    _("windows on"),
+    _("measured lag"),
+    _("late arrivals"),
+    _("set aside"),
+    _("unresolved"),
+)
+
+
+# Operators' changes to console users (staff, superuser, passwords: masked) are audited too.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+    pass
 
 
 @admin.register(Tenant)
@@ -53,8 +87,10 @@ class InviteForm(forms.ModelForm):
     """An owner adds a member by user name: an existing user, or a new one created with a
     first password shown once."""
 
-    username = forms.CharField(max_length=150, help_text="their sign-in name for this console")
-    email = forms.EmailField(required=False, help_text="for a new user")
+    username = forms.CharField(
+        label=_("user name"), max_length=150, help_text=_("their sign-in name for this console")
+    )
+    email = forms.EmailField(label=_("email"), required=False, help_text=_("for a new user"))
 
     class Meta:
         model = Membership
@@ -64,7 +100,10 @@ class InviteForm(forms.ModelForm):
         cleaned = super().clean()
         tenant, username = cleaned.get("tenant"), cleaned.get("username")
         if tenant and username and tenant.memberships.filter(user__username=username).exists():
-            raise forms.ValidationError(f"{username} is already a member of {tenant}.")
+            raise forms.ValidationError(
+                _("%(username)s is already a member of %(tenant)s.")
+                % {"username": username, "tenant": tenant}
+            )
         return cleaned
 
 
@@ -76,13 +115,17 @@ class MembershipChangeForm(forms.ModelForm):
     def clean_role(self) -> str:
         role = self.cleaned_data["role"]
         if self.instance.pk and not members.leaves_an_owner(self.instance, role):
-            raise forms.ValidationError("The tenant needs an owner: make someone else owner first.")
+            raise forms.ValidationError(
+                _("The tenant needs an owner: make someone else owner first.")
+            )
         return role
 
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
     """A tenant's owners invite members, change their roles and remove them."""
+
+    audited = ("changed",)  # inviting and removing record themselves (shops/members.py)
 
     add_roles = OWNER_ROLES
     change_roles = OWNER_ROLES
@@ -93,7 +136,7 @@ class MembershipAdmin(TenantScopedAdmin):
     raw_id_fields = ("user",)
     actions = ["remove_members"]
 
-    @admin.display(description="email", ordering="user__email")
+    @admin.display(description=_("email"), ordering="user__email")
     def email(self, membership: Membership) -> str:
         return membership.user.email or "—"
 
@@ -115,11 +158,12 @@ class MembershipAdmin(TenantScopedAdmin):
         invited = members.invite_member(data["tenant"], data["username"], data["email"], obj.role)
         obj.pk, obj.user = invited.membership.pk, invited.membership.user
         if invited.password:
-            show_once(request, f"The first password of {data['username']}", invited.password)
+            label = _("The first password of %(username)s") % {"username": data["username"]}
+            show_once(request, label, invited.password)
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         if request.user.is_superuser:  # operators may leave a tenant ownerless (or delete it)
-            obj.delete()
+            members.forget_member(obj)
             return
         try:
             members.remove_member(obj)
@@ -138,7 +182,7 @@ class MembershipAdmin(TenantScopedAdmin):
         found.pop("delete_selected", None)  # remove_members keeps the last owner
         return found
 
-    @admin.action(description="Remove selected members", permissions=["delete"])
+    @admin.action(description=_("Remove selected members"), permissions=["delete"])
     def remove_members(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         removed = 0
         for membership in scoped(request, queryset, "tenant", OWNER_ROLES):
@@ -148,18 +192,18 @@ class MembershipAdmin(TenantScopedAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
                 continue
             removed += 1
-        self.message_user(request, f"Removed {removed} member(s).")
+        self.message_user(request, _("Removed %(count)d member(s).") % {"count": removed})
 
 
 class TopAppForm(forms.ModelForm):
     """The app secret is write-only: typed once, stored encrypted, never shown again."""
 
     new_app_secret = forms.CharField(
-        label="app secret",
+        label=_("app secret"),
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False),
-        help_text="the app's secret from the TOP console; leave empty to keep the current one",
+        help_text=_("the app's secret from the TOP console; leave empty to keep the current one"),
     )
 
     class Meta:
@@ -177,7 +221,7 @@ class TopAppForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         if not self.instance.pk and not cleaned.get("new_app_secret"):
-            self.add_error("new_app_secret", "an app needs its secret to sign calls")
+            self.add_error("new_app_secret", _("an app needs its secret to sign calls"))
         return cleaned
 
     def save(self, commit: bool = True) -> TopApp:
@@ -187,7 +231,7 @@ class TopAppForm(forms.ModelForm):
 
 
 @admin.register(TopApp)
-class TopAppAdmin(admin.ModelAdmin):
+class TopAppAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The ISV's apps: operators only (the default permissions give tenant staff none)."""
 
     form = TopAppForm
@@ -196,7 +240,7 @@ class TopAppAdmin(admin.ModelAdmin):
 
 class RecentRunsInline(ReadOnlyInline):
     model = SyncRun
-    verbose_name_plural = "last runs"
+    verbose_name_plural = _("last runs")
     fields = readonly_fields = (
         "started_at",
         "took",
@@ -217,11 +261,11 @@ class RecentRunsInline(ReadOnlyInline):
         ids = list(newest.values_list("pk", flat=True)[: self.LIMIT]) if shop_id else []
         return super().get_queryset(request).filter(pk__in=ids).order_by("-started_at")
 
-    @admin.display(description="duration")
+    @admin.display(description=_("duration"))
     def took(self, run: SyncRun) -> str:
         return duration(run.started_at, run.finished_at)
 
-    @admin.display(description="error")
+    @admin.display(description=_("error"))
     def error_summary(self, run: SyncRun) -> str:
         return f"{run.error_class}: {run.error_message[:200]}" if run.error_class else ""
 
@@ -230,23 +274,31 @@ class BackfillForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["days"] = forms.IntegerField(
+            label=_("days"),
             min_value=1,
             max_value=settings.BACKFILL_DAYS,
             initial=7,
-            help_text="days of trades and refunds to read again, by creation time",
+            help_text=_("days of trades and refunds to read again, by creation time"),
         )
 
 
 class RefetchForm(forms.Form):
     tids = forms.CharField(
+        label=_("trade ids"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text=f"up to {refetch.MAX_TIDS} trade ids, separated by spaces, commas or lines",
+        help_text=format_lazy(
+            _("up to {} trade ids, separated by spaces, commas or lines"), refetch.MAX_TIDS
+        ),
     )
     modified_after = forms.CharField(
-        required=False, help_text="or a window: platform time, YYYY-MM-DD HH:MM:SS"
+        label=_("modified after"),
+        required=False,
+        help_text=_("or a window: platform time, YYYY-MM-DD HH:MM:SS"),
     )
-    modified_before = forms.CharField(required=False, help_text="at most a day after the start")
+    modified_before = forms.CharField(
+        label=_("modified before"), required=False, help_text=_("at most a day after the start")
+    )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -260,14 +312,15 @@ class RefetchForm(forms.Form):
 
 class ReconcileForm(forms.Form):
     day = forms.DateField(
-        help_text="platform (Asia/Shanghai) day of trade creation, YYYY-MM-DD",
+        label=_("day"),
+        help_text=_("platform (Asia/Shanghai) day of trade creation, YYYY-MM-DD"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     def clean_day(self) -> date:
         day = self.cleaned_data["day"]
         if day > timezone.now().astimezone(PLATFORM_TZ).date():
-            raise forms.ValidationError("that day has not happened yet")
+            raise forms.ValidationError(_("that day has not happened yet"))
         return day
 
 
@@ -289,14 +342,16 @@ def status_badge(shop: Shop, with_mode: bool = True) -> str:
     if shop.degraded and with_mode:
         badge = format_html(
             '{} <span style="background:#ef6c00;color:#fff;padding:1px 6px;'
-            'border-radius:8px">degraded</span>',
+            'border-radius:8px">{}</span>',
             badge,
+            _("degraded"),
         )
     return badge
 
 
 @admin.register(Shop)
 class ShopAdmin(TenantScopedAdmin):
+    audit_deleted = Action.SHOP_DISCONNECTED
     list_display = (
         "seller_nick",
         "status_badge",
@@ -336,7 +391,7 @@ class ShopAdmin(TenantScopedAdmin):
     fieldsets = (
         (None, {"fields": ("seller_nick", "seller_id", "platform", "tenant", "app")}),
         (
-            "Health",
+            _("Health"),
             {
                 "fields": (
                     "status_badge",
@@ -355,8 +410,8 @@ class ShopAdmin(TenantScopedAdmin):
                 )
             },
         ),
-        ("Authorization", {"fields": ("session_expires_at", "refresh_expires_at")}),
-        ("Schedule", {"fields": ("interval_mode", "interval_minutes")}),
+        (_("Authorization"), {"fields": ("session_expires_at", "refresh_expires_at")}),
+        (_("Schedule"), {"fields": ("interval_mode", "interval_minutes")}),
     )
     inlines = [RecentRunsInline]
     actions = ["sync_now", "backfill", "reconcile", "refetch", "pause", "resume"]
@@ -367,70 +422,68 @@ class ShopAdmin(TenantScopedAdmin):
         return with_health(super().get_queryset(request))
 
     # --- columns ----------------------------------------------------------------------------
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_badge(self, shop: Shop) -> str:
         return status_badge(shop, with_mode=False)  # the sync mode has a column of its own
 
-    @admin.display(description="cursor lag", ordering="cursor")
+    @admin.display(description=_("cursor lag"), ordering="cursor")
     def cursor_lag(self, shop: Shop) -> str:
         return format_lag(lag(shop))
 
-    @admin.display(description=in_zone("last success"), ordering="last_success")
+    @admin.display(description=in_zone(_("last success")), ordering="last_success")
     def last_success(self, shop: Shop) -> str:
-        return short(shop.last_success, "never")
+        return short(shop.last_success, _("never"))
 
-    @admin.display(description="sync mode", ordering="degraded")
+    @admin.display(description=_("sync mode"), ordering="degraded")
     def sync_mode(self, shop: Shop) -> str:
         """ "healthy" or "degraded" in words (a boolean icon read a healthy shop as a red ✗)."""
         if not shop.degraded:
-            return "healthy"
+            return _("healthy")
         return format_html(
-            '<span class="degraded" title="{}">degraded</span>', shop.degraded_reason
+            '<span class="degraded" title="{}">{}</span>', shop.degraded_reason, _("degraded")
         )
 
-    @admin.display(description="degraded since")
+    @admin.display(description=_("degraded since"))
     def degraded_since_shown(self, shop: Shop) -> str:
         return shown(shop.degraded_since) if shop.degraded else "—"
 
-    @admin.display(description=in_zone("next sync"), ordering="next_sync")
+    @admin.display(description=in_zone(_("next sync")), ordering="next_sync")
     def next_run(self, shop: Shop) -> str:
         """When the sync schedule fires next, or why it does not."""
         if shop.status != Shop.Status.ACTIVE:
-            return f"none ({shop.get_status_display().lower()})"
-        return short(getattr(shop, "next_sync", None), "not scheduled")
+            return _("none (%(status)s)") % {"status": shop.get_status_display()}
+        return short(getattr(shop, "next_sync", None), _("not scheduled"))
 
-    @admin.display(description="fails in a row", ordering="failures")
+    @admin.display(description=_("fails in a row"), ordering="failures")
     def failures(self, shop: Shop) -> int:
         return shop.failures
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def last_error(self, shop: Shop) -> str:
         return pre(shop.last_error or "")
 
-    @admin.display(description="API calls today", ordering="calls_today")
+    @admin.display(description=_("API calls today"), ordering="calls_today")
     def calls_today(self, shop: Shop) -> int:
         return shop.calls_today
 
-    @admin.display(description="problems")
+    @admin.display(description=_("problems"))
     def problem_list(self, shop: Shop) -> str:
-        return ", ".join(problems(shop)) or "none"
+        return ", ".join(str(p) for p in problems(shop)) or _("none")
 
-    @admin.display(description="streams")
+    @admin.display(description=_("streams"))
     def checkpoints(self, shop: Shop) -> str:
         rows = Checkpoint.objects.filter(shop=shop).order_by("stream")
         return format_html(
-            "<table><tr><th>stream</th><th>cursor</th><th>last success</th>"
-            "<th>failures</th><th>next run</th><th>windows on</th>"
-            "<th>measured lag</th><th>late arrivals</th><th>set aside</th><th>unresolved</th>"
-            "</tr>{}</table>",
+            "<table><tr>{}</tr>{}</table>",
+            format_html_join("", "<th>{}</th>", ((h,) for h in CHECKPOINT_HEADERS)),
             format_html_join(
                 "",
                 "<tr>" + "<td>{}</td>" * 10 + "</tr>",
                 (
-                    (c.stream, shown(c.cursor), shown(c.last_success_at))
+                    (c.get_stream_display(), shown(c.cursor), shown(c.last_success_at))
                     + (c.consecutive_failures, shown(c.next_run_at))
                     + (c.progress.get("source", "—") if c.cursor else "—",)
-                    + (f"{c.measured_lag():.0f} s", c.late_arrivals)
+                    + (seconds_text(timedelta(seconds=c.measured_lag())), c.late_arrivals)
                     # records the reconcile will repair / the platform did not return to it
                     + (c.records_kept("set_aside"), c.records_kept("unresolved"))
                     for c in rows
@@ -454,6 +507,7 @@ class ShopAdmin(TenantScopedAdmin):
         for shop in active:
             if request.user.is_superuser:  # operators are not a tenant: no caps
                 actions.queue_job(shop, kind, *args)
+                jobs.record_job(shop, kind, args)
                 queued += 1
                 continue
             try:
@@ -463,42 +517,47 @@ class ShopAdmin(TenantScopedAdmin):
                 continue
             queued += 1
         skipped = len(shops) - len(active)
-        self.message_user(request, f"Queued {kind} for {queued} shop(s).")
+        self.message_user(
+            request,
+            _("Queued %(job)s for %(count)d shop(s).") % {"job": JOB_NAMES[kind], "count": queued},
+        )
         if skipped:
             self.message_user(
-                request, f"{skipped} shop(s) are not active and were skipped.", messages.WARNING
+                request,
+                _("%(count)d shop(s) are not active and were skipped.") % {"count": skipped},
+                messages.WARNING,
             )
 
-    @admin.action(description="Sync now", permissions=["change"])
+    @admin.action(description=_("Sync now"), permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
         self._queue(request, self._writable(request, queryset), "sync")
 
-    @admin.action(description="Backfill N days…", permissions=["change"])
+    @admin.action(description=_("Backfill N days…"), permissions=["change"])
     def backfill(self, request: HttpRequest, queryset: QuerySet[Shop]):
         form = BackfillForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             days = form.cleaned_data["days"]
             self._queue(request, self._writable(request, queryset), "backfill", days)
             return None
-        return self._action_form(request, queryset, form, "backfill", "Backfill N days")
+        return self._action_form(request, queryset, form, "backfill", _("Backfill N days"))
 
-    @admin.action(description="Reconcile a day…", permissions=["change"])
+    @admin.action(description=_("Reconcile a day…"), permissions=["change"])
     def reconcile(self, request: HttpRequest, queryset: QuerySet[Shop]):
         form = ReconcileForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             day = form.cleaned_data["day"].isoformat()
             self._queue(request, self._writable(request, queryset), "reconcile", day)
             return None
-        return self._action_form(request, queryset, form, "reconcile", "Reconcile a day")
+        return self._action_form(request, queryset, form, "reconcile", _("Reconcile a day"))
 
-    @admin.action(description="Re-pull trades…", permissions=["change"])
+    @admin.action(description=_("Re-pull trades…"), permissions=["change"])
     def refetch(self, request: HttpRequest, queryset: QuerySet[Shop]):
         form = RefetchForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             params = form.cleaned_data["params"]
             self._queue(request, self._writable(request, queryset), "refetch", params)
             return None
-        return self._action_form(request, queryset, form, "refetch", "Re-pull trades")
+        return self._action_form(request, queryset, form, "refetch", _("Re-pull trades"))
 
     def _action_form(self, request, queryset, form, action: str, title: str) -> HttpResponse:
         context = {
@@ -511,19 +570,19 @@ class ShopAdmin(TenantScopedAdmin):
         }
         return TemplateResponse(request, "admin/shops/shop/action_form.html", context)
 
-    @admin.action(description="Pause", permissions=["change"])
+    @admin.action(description=_("Pause"), permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
         shops = [s for s in self._writable(request, queryset) if s.status == Shop.Status.ACTIVE]
         for shop in shops:
             actions.pause_shop(shop)
-        self.message_user(request, f"Paused {len(shops)} shop(s).")
+        self.message_user(request, _("Paused %(count)d shop(s).") % {"count": len(shops)})
 
-    @admin.action(description="Resume", permissions=["change"])
+    @admin.action(description=_("Resume"), permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
         shops = [s for s in self._writable(request, queryset) if s.status == Shop.Status.PAUSED]
         for shop in shops:
             actions.resume_shop(shop)
-        self.message_user(request, f"Resumed {len(shops)} paused shop(s).")
+        self.message_user(request, _("Resumed %(count)d paused shop(s).") % {"count": len(shops)})
 
     # --- connecting shops -------------------------------------------------------------------
     def get_urls(self):
@@ -560,12 +619,12 @@ class ShopAdmin(TenantScopedAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
         buttons = [
-            ("sync_now", "Sync now"),
-            ("backfill", "Backfill…"),
-            ("reconcile", "Reconcile a day…"),
-            ("refetch", "Re-pull a window…"),
-            ("pause", "Pause"),
-            ("resume", "Resume"),
+            ("sync_now", _("Sync now")),
+            ("backfill", _("Backfill…")),
+            ("reconcile", _("Reconcile a day…")),
+            ("refetch", _("Re-pull a window…")),
+            ("pause", _("Pause")),
+            ("resume", _("Resume")),
         ]
         extra = {"shop_buttons": buttons, **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
@@ -593,11 +652,11 @@ class CheckpointAdmin(TenantScopedAdmin):
     readonly_fields = ("error",)
     exclude = ("last_error",)
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def error(self, checkpoint: Checkpoint) -> str:
         return pre(checkpoint.last_error)
 
-    @admin.display(description="measured lag (s)", ordering="measured_lag_seconds")
+    @admin.display(description=_("measured lag (s)"), ordering="measured_lag_seconds")
     def measured_lag(self, checkpoint: Checkpoint) -> int:
         """Decayed to now: what widens this stream's lag and overlap (docs/lag.md)."""
         return round(checkpoint.measured_lag())
@@ -623,38 +682,38 @@ class SyncRunAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     ordering = ("-started_at",)
     fieldsets = (
         (None, {"fields": ("shop", "kind", "stream", "outcome", "worker")}),
-        ("When", {"fields": ("started_exact", "finished", "took", "window_exact")}),
+        (_("When"), {"fields": ("started_exact", "finished", "took", "window_exact")}),
         (
-            "What it did",
+            _("What it did"),
             {"fields": ("api_calls", "pages", "trades_seen", "trades_written", "late_arrivals")},
         ),
-        ("Out of the ordinary", {"fields": ("notes", "set_aside", "error_class", "error")}),
+        (_("Out of the ordinary"), {"fields": ("notes", "set_aside", "error_class", "error")}),
     )
     readonly_fields = ("started_exact", "finished", "took", "window_exact", "error")
 
     def get_list_filter(self, request: HttpRequest):
         return [ShopFilter, *super().get_list_filter(request)]
 
-    @admin.display(description=in_zone("started"), ordering="started_at")
+    @admin.display(description=in_zone(_("started")), ordering="started_at")
     def started(self, run: SyncRun) -> str:
         return short(run.started_at)
 
-    @admin.display(description="started")
+    @admin.display(description=_("started"))
     def started_exact(self, run: SyncRun) -> str:
         return shown(run.started_at)
 
-    @admin.display(description="finished")
+    @admin.display(description=_("finished"))
     def finished(self, run: SyncRun) -> str:
-        return shown(run.finished_at, "not yet")
+        return shown(run.finished_at, _("not yet"))
 
-    @admin.display(description="duration")
+    @admin.display(description=_("duration"))
     def took(self, run: SyncRun) -> str:
         return duration(run.started_at, run.finished_at)
 
-    @admin.display(description="window (platform time)")
+    @admin.display(description=_("window (platform time)"))
     def window_exact(self, run: SyncRun) -> str:
         return window(run.window_start, run.window_end)
 
-    @admin.display(description="error message")
+    @admin.display(description=_("error message"))
     def error(self, run: SyncRun) -> str:
         return pre(run.error_message)

@@ -1,7 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ShopsConfig(AppConfig):
+    verbose_name = _("Shops")
     name = "shops"
 
     def ready(self) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from django.utils.translation import gettext as _
+
 from shops.models import Tenant
 
 
@@ -19,7 +21,7 @@ class OverCap(Exception):
     status = 409
 
     def __init__(self, message: str, cap: str) -> None:
-        super().__init__(f"{message} (cap: {cap})")
+        super().__init__(_("%(message)s (cap: %(cap)s)") % {"message": message, "cap": cap})
         self.cap = cap
 
 
@@ -42,4 +44,5 @@ def lock_tenant(tenant_id: int) -> None:
 def check_count(current: int, most: int, what: str, setting: str) -> None:
     """Raise :class:`OverCap` if a tenant holding ``current`` of ``what`` may not add one."""
     if current >= most:
-        raise OverCap(f"the tenant already has {current} {what}", setting)
+        message = _("the tenant already has %(count)d %(what)s") % {"count": current, "what": what}
+        raise OverCap(message, setting)

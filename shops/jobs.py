@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
+from shops import audit
 from shops.caps import OverCap, TooSoon
 from shops.models import Checkpoint, JobRequest, Shop
 
@@ -69,11 +71,17 @@ def request_job(shop: Shop, kind: str, *args: object, **q_options: str) -> str:
         ) from None
     if kind == "backfill" and _backfill_unfinished(shop):
         raise OverCap(
-            "the shop's backfill is unfinished and resumes by itself",
-            "one backfill at a time per shop",
+            _("the shop's backfill is unfinished and resumes by itself"),
+            _("one backfill at a time per shop"),
         )
     _claim(shop, kind, timezone.now())
+    record_job(shop, kind, args)
     return async_task(task, shop.pk, *args, task_name=f"{kind} shop {shop.pk}", **q_options)
+
+
+def record_job(shop: Shop, kind: str, args: tuple) -> None:
+    """The audit entry of a job someone asked for (``shop.sync``, ``shop.refetch``, ...)."""
+    audit.record(f"shop.{kind}", target=shop, details={"args": list(args)} if args else {})
 
 
 def _backfill_unfinished(shop: Shop) -> bool:
@@ -102,15 +110,19 @@ def _claim(shop: Shop, kind: str, now: datetime) -> None:
     last = JobRequest.objects.get(shop=shop, kind=kind)
     if last.finished_at is None and last.requested_at > lost:
         raise OverCap(
-            f"a {kind} of this shop requested at {last.requested_at:%Y-%m-%d %H:%M:%S %Z} "
-            "is still queued or running",
-            f"one queued or running {kind} per shop",
+            _("a %(kind)s of this shop requested at %(at)s is still queued or running")
+            % {"kind": kind, "at": f"{last.requested_at:%Y-%m-%d %H:%M:%S %Z}"},
+            _("one queued or running %(kind)s per shop") % {"kind": kind},
         )
     setting = (
         "SHOP_BACKFILL_COOLDOWN_SECONDS" if kind == "backfill" else "SHOP_JOB_COOLDOWN_SECONDS"
     )
     wait = (last.requested_at + timedelta(seconds=cooldown) - now).total_seconds()
-    raise TooSoon(f"a {kind} of this shop was requested less than {cooldown} s ago", setting, wait)
+    message = _("a %(kind)s of this shop was requested less than %(seconds)d s ago") % {
+        "kind": kind,
+        "seconds": cooldown,
+    }
+    raise TooSoon(message, setting, wait)
 
 
 def job_finished(shop_id: int, kind: str) -> None:

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.translation import gettext as _
 
+from shops import audit
+from shops.audit.diff import diff, snapshot
 from shops.models import Membership, Tenant
 
 log = logging.getLogger(__name__)
@@ -39,8 +42,13 @@ def invite_member(tenant: Tenant, username: str, email: str, role: str) -> Invit
     elif not user.is_staff:
         user_model.objects.filter(pk=user.pk).update(is_staff=True)
     if Membership.objects.filter(user=user, tenant=tenant).exists():
-        raise MemberRefused(f"{username} is already a member of {tenant}")
+        raise MemberRefused(
+            _("%(username)s is already a member of %(tenant)s")
+            % {"username": username, "tenant": tenant}
+        )
     membership = Membership.objects.create(user=user, tenant=tenant, role=role)
+    added = diff({}, snapshot(membership))
+    audit.record(audit.Action.ADMIN_ADDED, target=membership, changes=added)
     log.info("tenant %s: %s invited as %s", tenant.pk, username, role)
     return Invited(membership, password)
 
@@ -60,6 +68,16 @@ def remove_member(membership: Membership) -> None:
     locked = Membership.objects.select_for_update().filter(tenant_id=membership.tenant_id)
     list(locked)  # one remover at a time per tenant: two owners cannot remove each other
     if not leaves_an_owner(membership):
-        raise MemberRefused(f"{membership.user} is the last owner of {membership.tenant}")
-    membership.delete()
+        raise MemberRefused(
+            _("%(user)s is the last owner of %(tenant)s")
+            % {"user": membership.user, "tenant": membership.tenant}
+        )
+    forget_member(membership)
     log.info("tenant %s: member %s removed", membership.tenant_id, membership.user_id)
+
+
+def forget_member(membership: Membership) -> None:
+    """Delete the membership and record it (no owner check: operators may)."""
+    gone = diff(snapshot(membership), {})
+    audit.record(audit.Action.ADMIN_DELETED, target=membership, changes=gone)
+    membership.delete()

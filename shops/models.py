@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ordersync.crypto import EncryptedTextField
 
@@ -16,9 +18,13 @@ from ordersync.crypto import EncryptedTextField
 class Tenant(models.Model):
     """A merchant company; everything a partner or tenant admin sees hangs off one."""
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=64, unique=True)
-    created = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    slug = models.SlugField(max_length=64, unique=True, verbose_name=_("slug"))
+    created = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+
+    class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
 
     def __str__(self) -> str:
         return self.name
@@ -26,21 +32,33 @@ class Tenant(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner"
-        ADMIN = "admin"
-        VIEWER = "viewer"
+        OWNER = "owner", _("owner")
+        ADMIN = "admin", _("admin")
+        VIEWER = "viewer", _("viewer")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("user")
+    )
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant")
+    )
+    role = models.CharField(
+        max_length=16, choices=Role.choices, default=Role.VIEWER, verbose_name=_("role")
+    )
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "tenant"], name="membership_one_per_tenant")
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.tenant} ({self.role})"
+        return gettext("%(user)s in %(tenant)s (%(role)s)") % {
+            "user": self.user,
+            "tenant": self.tenant,
+            "role": self.get_role_display(),
+        }
 
     @property
     def can_write(self) -> bool:
@@ -51,28 +69,42 @@ class TopApp(models.Model):
     """The ISV's application on the Taobao Open Platform; its API budget is shared."""
 
     class SignMethod(models.TextChoices):
-        MD5 = "md5"
-        HMAC = "hmac"
-        HMAC_SHA256 = "hmac-sha256"
+        MD5 = "md5", _("md5")
+        HMAC = "hmac", _("hmac")
+        HMAC_SHA256 = "hmac-sha256", _("hmac-sha256")
 
-    name = models.CharField(max_length=100)
-    app_key = models.CharField(max_length=64, unique=True)
-    app_secret = EncryptedTextField()
-    gateway_url = models.URLField(default="https://gw.api.taobao.com/router/rest")
-    authorize_url = models.URLField(default="https://oauth.taobao.com/authorize")
-    token_url = models.URLField(default="https://oauth.taobao.com/token")
-    sign_method = models.CharField(
-        max_length=16, choices=SignMethod.choices, default=SignMethod.HMAC_SHA256
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    app_key = models.CharField(max_length=64, unique=True, verbose_name=_("app key"))
+    app_secret = EncryptedTextField(verbose_name=_("app secret"))
+    gateway_url = models.URLField(
+        default="https://gw.api.taobao.com/router/rest", verbose_name=_("gateway URL")
     )
-    calls_per_minute = models.PositiveIntegerField(default=1000)
+    authorize_url = models.URLField(
+        default="https://oauth.taobao.com/authorize", verbose_name=_("authorize URL")
+    )
+    token_url = models.URLField(
+        default="https://oauth.taobao.com/token", verbose_name=_("token URL")
+    )
+    sign_method = models.CharField(
+        max_length=16,
+        choices=SignMethod.choices,
+        default=SignMethod.HMAC_SHA256,
+        verbose_name=_("sign method"),
+    )
+    calls_per_minute = models.PositiveIntegerField(default=1000, verbose_name=_("calls per minute"))
     incrementv_denied_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="when the platform last refused taobao.trades.sold.incrementv.get to this app "
-        "(no permission): trade windows then run on modified time",
+        help_text=_(
+            "when the platform last refused taobao.trades.sold.incrementv.get to this app "
+            "(no permission): trade windows then run on modified time"
+        ),
+        verbose_name=_("incrementv denied at"),
     )
 
     class Meta:
+        verbose_name = _("TOP app")
+        verbose_name_plural = _("TOP apps")
         constraints = [
             models.CheckConstraint(
                 condition=Q(calls_per_minute__gt=0), name="topapp_budget_positive"
@@ -90,52 +122,98 @@ class ShopQuerySet(models.QuerySet):
 
 class Shop(models.Model):
     class Platform(models.TextChoices):
-        TAOBAO = "taobao"
-        TMALL = "tmall"
+        TAOBAO = "taobao", _("taobao")
+        TMALL = "tmall", _("tmall")
 
     class Status(models.TextChoices):
-        ACTIVE = "active"
-        PAUSED = "paused"
-        NEEDS_REAUTH = "needs_reauth"
-        DISABLED = "disabled"
+        ACTIVE = "active", _("active")
+        PAUSED = "paused", _("paused")
+        NEEDS_REAUTH = "needs_reauth", _("needs re-authorization")
+        DISABLED = "disabled", _("disabled")
 
     class IntervalMode(models.TextChoices):
-        AUTO = "auto", "follows the shop's volume"
-        FIXED = "fixed", "fixed interval"
+        AUTO = "auto", _("follows the shop's volume")
+        FIXED = "fixed", _("fixed interval")
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="shops")
-    app = models.ForeignKey(TopApp, on_delete=models.PROTECT, related_name="shops")
-    platform = models.CharField(max_length=8, choices=Platform.choices, default=Platform.TAOBAO)
-    seller_nick = models.CharField(max_length=128)
-    seller_id = models.BigIntegerField(help_text="the platform's taobao_user_id")
-    session_key = EncryptedTextField(blank=True, default="")
-    refresh_token = EncryptedTextField(blank=True, default="")
-    session_expires_at = models.DateTimeField(null=True, blank=True)
-    refresh_expires_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    status_reason = models.CharField(max_length=500, blank=True, default="")
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="shops", verbose_name=_("tenant")
+    )
+    app = models.ForeignKey(
+        TopApp, on_delete=models.PROTECT, related_name="shops", verbose_name=_("app")
+    )
+    platform = models.CharField(
+        max_length=8, choices=Platform.choices, default=Platform.TAOBAO, verbose_name=_("platform")
+    )
+    seller_nick = models.CharField(max_length=128, verbose_name=_("seller nick"))
+    seller_id = models.BigIntegerField(
+        help_text=_("the platform's taobao_user_id"), verbose_name=_("seller id")
+    )
+    session_key = EncryptedTextField(blank=True, default="", verbose_name=_("session key"))
+    refresh_token = EncryptedTextField(blank=True, default="", verbose_name=_("refresh token"))
+    session_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("session expires at")
+    )
+    refresh_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("refresh expires at")
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
+    )
+    status_reason = models.CharField(
+        max_length=500, blank=True, default="", verbose_name=_("status reason")
+    )
     interval_mode = models.CharField(
-        max_length=8, choices=IntervalMode.choices, default=IntervalMode.AUTO
+        max_length=8,
+        choices=IntervalMode.choices,
+        default=IntervalMode.AUTO,
+        verbose_name=_("interval mode"),
     )
     interval_minutes = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="the fixed interval, or the last one chosen in auto mode"
+        null=True,
+        blank=True,
+        help_text=_("the fixed interval, or the last one chosen in auto mode"),
+        verbose_name=_("interval minutes"),
     )
     degraded = models.BooleanField(
         default=False,
-        help_text="fewer, larger pulls while a stream keeps failing (SYNC_DEGRADE_AFTER_MINUTES)",
+        help_text=_(
+            "fewer, larger pulls while a stream keeps failing (SYNC_DEGRADE_AFTER_MINUTES)"
+        ),
+        verbose_name=_("degraded"),
     )
     degraded_since = models.DateTimeField(
-        null=True, blank=True, help_text="when the shop entered degraded mode"
+        null=True,
+        blank=True,
+        help_text=_("when the shop entered degraded mode"),
+        verbose_name=_("degraded since"),
     )
     degraded_reason = models.CharField(
-        max_length=500, blank=True, default="", help_text="the failures that degraded the shop"
+        max_length=500,
+        blank=True,
+        default="",
+        help_text=_("the failures that degraded the shop"),
+        verbose_name=_("degraded reason"),
     )
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    authorization_lost_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        verbose_name=_("authorization lost at"),
+        help_text=_(
+            "when the shop last lost its authorization (needs_reauth); its buyer data is "
+            "erased BUYER_DATA_GRACE_DAYS later unless the seller authorizes again"
+        ),
+    )
+    buyer_data_erased_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("buyer data erased at")
+    )
+    created = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     objects = ShopQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
         constraints = [
             models.UniqueConstraint(fields=["app", "seller_id"], name="shop_one_per_app_seller"),
             models.CheckConstraint(
@@ -150,49 +228,66 @@ class Shop(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.seller_nick} ({self.platform})"
+        return f"{self.seller_nick} ({self.get_platform_display()})"
 
 
 class Checkpoint(models.Model):
     """Where one stream of one shop stands; its row lock is the run lock of that stream."""
 
     class Stream(models.TextChoices):
-        TRADES = "trades"
-        REFUNDS = "refunds"
-        BACKFILL = "backfill"
+        TRADES = "trades", _("trades")
+        REFUNDS = "refunds", _("refunds")
+        BACKFILL = "backfill", _("backfill")
         # the daily reconcile: its failures, backoff and run lock (no cursor)
-        RECONCILE = "reconcile"
+        RECONCILE = "reconcile", _("reconcile")
         # the Jushita push tables: cursor = jdp_modified up to which every row is written
-        JDP_TRADES = "jdp_trades"
-        JDP_REFUNDS = "jdp_refunds"
+        JDP_TRADES = "jdp_trades", _("JDP trades")
+        JDP_REFUNDS = "jdp_refunds", _("JDP refunds")
+        JDP_TM_REFUNDS = "jdp_tm_refunds", _("JDP Tmall refunds")  # Tmall's refund table
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="checkpoints")
-    stream = models.CharField(max_length=16, choices=Stream.choices)
-    cursor = models.DateTimeField(
-        null=True, blank=True, help_text="platform time up to which everything is written"
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="checkpoints", verbose_name=_("shop")
     )
-    progress = models.JSONField(default=dict, blank=True, help_text="resumable job state")
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    next_run_at = models.DateTimeField(null=True, blank=True)
+    stream = models.CharField(max_length=16, choices=Stream.choices, verbose_name=_("stream"))
+    cursor = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("platform time up to which everything is written"),
+        verbose_name=_("cursor"),
+    )
+    progress = models.JSONField(
+        default=dict, blank=True, help_text=_("resumable job state"), verbose_name=_("progress")
+    )
+    last_success_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last success at"))
+    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, verbose_name=_("consecutive failures")
+    )
+    next_run_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next run at"))
     measured_lag_seconds = models.PositiveIntegerField(
         default=0,
-        help_text="visibility lag measured from late arrivals (decays with "
-        "SYNC_LAG_HALF_LIFE_SECONDS from lag_measured_at); widens lag and overlap",
+        help_text=_(
+            "visibility lag measured from late arrivals (decays with "
+            "SYNC_LAG_HALF_LIFE_SECONDS from lag_measured_at); widens lag and overlap"
+        ),
+        verbose_name=_("measured lag seconds"),
     )
-    lag_measured_at = models.DateTimeField(null=True, blank=True)
+    lag_measured_at = models.DateTimeField(null=True, blank=True, verbose_name=_("lag measured at"))
     late_arrivals = models.PositiveIntegerField(
-        default=0, help_text="changes first seen behind a window end already passed"
+        default=0,
+        help_text=_("changes first seen behind a window end already passed"),
+        verbose_name=_("late arrivals"),
     )
 
     class Meta:
+        verbose_name = _("checkpoint")
+        verbose_name_plural = _("checkpoints")
         constraints = [
             models.UniqueConstraint(fields=["shop", "stream"], name="checkpoint_one_per_stream")
         ]
 
     def __str__(self) -> str:
-        return f"{self.shop} {self.stream} @ {self.cursor}"
+        return f"{self.shop} {self.get_stream_display()} @ {self.cursor}"
 
     def records_kept(self, state: str) -> int:
         """How many records this stream holds ``set_aside`` (waiting for the reconcile) or
@@ -217,45 +312,66 @@ SYNCED_STREAMS = (Checkpoint.Stream.TRADES, Checkpoint.Stream.REFUNDS, Checkpoin
 
 class SyncRun(models.Model):
     class Kind(models.TextChoices):
-        BACKFILL = "backfill"
-        INCREMENTAL = "incremental"
-        RECONCILE = "reconcile"
-        REFETCH = "refetch"  # a targeted re-pull of trades or a window (no cursor moved)
+        BACKFILL = "backfill", _("backfill")
+        INCREMENTAL = "incremental", _("incremental")
+        RECONCILE = "reconcile", _("reconcile")
+        REFETCH = (
+            "refetch",
+            _("refetch"),
+        )  # a targeted re-pull of trades or a window (no cursor moved)
 
     class Outcome(models.TextChoices):
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        SKIPPED = "skipped", "skipped (another run holds the lock)"
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped (another run holds the lock)")
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="sync_runs")
-    stream = models.CharField(max_length=16, choices=Checkpoint.Stream.choices)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    window_start = models.DateTimeField(null=True, blank=True)
-    window_end = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
-    api_calls = models.PositiveIntegerField(default=0)
-    pages = models.PositiveIntegerField(default=0)
-    trades_seen = models.PositiveIntegerField(default=0)
-    trades_written = models.PositiveIntegerField(default=0)
-    error_class = models.CharField(max_length=100, blank=True, default="")
-    error_message = models.TextField(blank=True, default="")
-    worker = models.CharField(max_length=100, blank=True, default="", help_text="host:pid")
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="sync_runs", verbose_name=_("shop")
+    )
+    stream = models.CharField(
+        max_length=16, choices=Checkpoint.Stream.choices, verbose_name=_("stream")
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    window_start = models.DateTimeField(null=True, blank=True, verbose_name=_("window start"))
+    window_end = models.DateTimeField(null=True, blank=True, verbose_name=_("window end"))
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    outcome = models.CharField(
+        max_length=16, choices=Outcome.choices, default=Outcome.RUNNING, verbose_name=_("outcome")
+    )
+    api_calls = models.PositiveIntegerField(default=0, verbose_name=_("API calls"))
+    pages = models.PositiveIntegerField(default=0, verbose_name=_("pages"))
+    trades_seen = models.PositiveIntegerField(default=0, verbose_name=_("trades seen"))
+    trades_written = models.PositiveIntegerField(default=0, verbose_name=_("trades written"))
+    error_class = models.CharField(
+        max_length=100, blank=True, default="", verbose_name=_("error class")
+    )
+    error_message = models.TextField(blank=True, default="", verbose_name=_("error message"))
+    worker = models.CharField(
+        max_length=100, blank=True, default="", help_text=_("host:pid"), verbose_name=_("worker")
+    )
     set_aside = models.JSONField(
         default=list,
         blank=True,
-        help_text="records this run could not sync and left to the reconcile (tid, reason)",
+        help_text=_("records this run could not sync and left to the reconcile (tid, reason)"),
+        verbose_name=_("set aside"),
     )
     late_arrivals = models.PositiveIntegerField(
-        default=0, help_text="changes this run found behind a window end already passed"
+        default=0,
+        help_text=_("changes this run found behind a window end already passed"),
+        verbose_name=_("late arrivals"),
     )
     notes = models.JSONField(
-        default=list, blank=True, help_text="what the run did out of the ordinary, and why"
+        default=list,
+        blank=True,
+        help_text=_("what the run did out of the ordinary, and why"),
+        verbose_name=_("notes"),
     )
 
     class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
         indexes = [
             # the console and the failure-rate check read a shop's latest runs
             models.Index(fields=["shop", "-started_at"], name="syncrun_shop_recent_idx"),
@@ -264,7 +380,7 @@ class SyncRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.shop} {self.outcome}"
+        return f"{self.get_kind_display()} {self.shop} {self.get_outcome_display()}"
 
 
 class JobRequest(models.Model):
@@ -273,15 +389,23 @@ class JobRequest(models.Model):
     TOP budget on a stream of backfills. ``finished_at`` is set when a task of that kind ends.
     """
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="job_requests")
-    kind = models.CharField(max_length=16)
-    requested_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="job_requests", verbose_name=_("shop")
+    )
+    kind = models.CharField(max_length=16, verbose_name=_("kind"))
+    requested_at = models.DateTimeField(verbose_name=_("requested at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("job request")
+        verbose_name_plural = _("job requests")
         constraints = [
             models.UniqueConstraint(fields=["shop", "kind"], name="jobrequest_one_per_kind")
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.shop_id} requested {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+# Kept in a module of its own; imported here so Django registers it with the app.
+from shops.audit.models import AuditEntry  # noqa: E402, F401

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from ordersync.taobao.types import PLATFORM_TZ
 
@@ -31,20 +32,23 @@ def parse_tids(values: object) -> list[int]:
     if isinstance(values, str):
         values = [v for v in re.split(r"[\s,;]+", values) if v]
     if not isinstance(values, list) or not values:
-        raise BadRefetch("tids must be a non-empty list of trade ids")
+        raise BadRefetch(_("tids must be a non-empty list of trade ids"))
     tids = [_tid(value) for value in values]
     tids = list(dict.fromkeys(tids))
     if len(tids) > MAX_TIDS:
-        raise BadRefetch(f"{len(tids)} tids given; at most {MAX_TIDS} per job")
+        raise BadRefetch(
+            _("%(count)d tids given; at most %(most)d per job")
+            % {"count": len(tids), "most": MAX_TIDS}
+        )
     return tids
 
 
 def _tid(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise BadRefetch(f"{value!r} is not a trade id (a positive integer)")
+        raise BadRefetch(_("%(value)r is not a trade id (a positive integer)") % {"value": value})
     text = str(value).strip()
     if not text.isdigit() or int(text) <= 0 or len(text) > 19:
-        raise BadRefetch(f"{value!r} is not a trade id (a positive integer)")
+        raise BadRefetch(_("%(value)r is not a trade id (a positive integer)") % {"value": value})
     return int(text)
 
 
@@ -60,7 +64,8 @@ def parse_time(value: object, name: str) -> datetime:
             parsed = None
     if parsed is None:
         raise BadRefetch(
-            f"{name} {value!r} is not a time (ISO 8601, e.g. 2026-11-11T10:00:00+08:00)"
+            _("%(name)s %(value)r is not a time (ISO 8601, e.g. 2026-11-11T10:00:00+08:00)")
+            % {"name": name, "value": value}
         )
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=PLATFORM_TZ)
@@ -71,17 +76,19 @@ def check_window(start: datetime, end: datetime, now: datetime | None = None) ->
     """Raise :class:`BadRefetch` for a window the platform would refuse."""
     now = now or timezone.now()
     if end <= start:
-        raise BadRefetch("modified_before must be after modified_after")
+        raise BadRefetch(_("modified_before must be after modified_after"))
     if end - start > MAX_WINDOW:
         raise BadRefetch(
-            f"the window is {end - start} wide; the platform lists at most {MAX_WINDOW} at once"
+            _("the window is %(width)s wide; the platform lists at most %(most)s at once")
+            % {"width": end - start, "most": MAX_WINDOW}
         )
     if start < now - SCOPE:
         raise BadRefetch(
-            f"modified_after is before the platform's scope (the last {SCOPE.days} days)"
+            _("modified_after is before the platform's scope (the last %(days)d days)")
+            % {"days": SCOPE.days}
         )
     if start >= now:
-        raise BadRefetch("modified_after is in the future")
+        raise BadRefetch(_("modified_after is in the future"))
 
 
 def refetch_params(
@@ -93,11 +100,11 @@ def refetch_params(
     """The job's arguments (JSON-ready) from a request of tids or of a window, checked."""
     window = modified_after is not None or modified_before is not None
     if (tids is not None) == window:
-        raise BadRefetch("give either tids, or modified_after and modified_before")
+        raise BadRefetch(_("give either tids, or modified_after and modified_before"))
     if tids is not None:
         return {"tids": parse_tids(tids)}
     if modified_after is None or modified_before is None:
-        raise BadRefetch("a window needs both modified_after and modified_before")
+        raise BadRefetch(_("a window needs both modified_after and modified_before"))
     start = parse_time(modified_after, "modified_after")
     end = parse_time(modified_before, "modified_before")
     check_window(start, end, now)

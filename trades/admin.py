@@ -7,6 +7,8 @@ DISTINCT over the table), search by exact id, and order by an index of the tenan
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -14,31 +16,39 @@ from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
+from shops.audit.models import AuditEntry
 from shops.console.daterange import DateRangeFilter
 from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
-from shops.console.tenancy import ShopFilter, TenantScopedAdmin
+from shops.console.tenancy import OWNER_ROLES, ShopFilter, TenantScopedAdmin
 from shops.console.times import in_zone, short
 from trades import exports
 from trades.api.admin import ApiKeyAdmin  # noqa: F401  (registers API keys)
-from trades.api.export_views import ExportQuery
+from trades.api.export_views import AuditExportQuery, ExportQuery
 from trades.feed.models import ChangeEvent
 from trades.jdp.admin import JdpShopAdmin  # noqa: F401  (registers the JDP views)
+from trades.logistics.admin import StalledParcelAdmin  # noqa: F401  (registers it)
 from trades.models import REFUND_STATUSES, TRADE_STATUSES, ReconcileReport, Refund, Trade
 from trades.presale.admin import PresaleReservationAdmin  # noqa: F401  (registers it)
+from trades.retention.models import RetentionRun
+from trades.statuses import status_choices, status_shown
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 from trades.tmc.admin import TmcShopAdmin  # noqa: F401  (registers the TMC views)
 from trades.webhooks.admin import WebhookDeliveryAdmin  # noqa: F401  (registers webhooks)
 
 
-def fixed_choices_filter(field: str, choices: list[str], title: str):
+def fixed_choices_filter(field: str, choices: list[str], title: StrOrPromise):
     """An exact-match filter with known choices: no SELECT DISTINCT over a big table."""
 
     class Filter(admin.SimpleListFilter):
         parameter_name = field
 
         def lookups(self, request, model_admin):
-            return [(value, value) for value in choices]
+            return status_choices(choices)
 
         def queryset(self, request, queryset):
             return queryset.filter(**{field: self.value()}) if self.value() else queryset
@@ -109,13 +119,18 @@ def exact_number_search(queryset: QuerySet, term: str, fields: list[str]) -> Que
 HISTORY_LIMIT = 200  # versions of one trade shown
 
 
-def table(headers: tuple[str, ...], rows) -> str:
+def cell(value: object) -> object:
+    """A table cell: ``—`` for nothing."""
+    return "—" if value is None or value == "" else value
+
+
+def table(headers: tuple[StrOrPromise, ...], rows) -> str:
     """A small HTML table: escaped headers and cells."""
     head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
     body = format_html_join(
         "",
         "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
+        ((format_html_join("", "<td>{}</td>", ((cell(c),) for c in row)),) for row in rows),
     )
     return format_html("<table><tr>{}</tr>{}</table>", head, body)
 
@@ -136,6 +151,7 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
 
     # --- export: the rows the user may see, streamed like the API's exports/ ----------------
     export_what = ""
+    export_query: type = ExportQuery
 
     def get_urls(self):
         if not self.export_what:
@@ -148,7 +164,7 @@ class BigTableAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
         """``?format=ndjson|csv&modified_after=…&modified_before=…&shop=…&tenant=…&cursor=…``"""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        query = ExportQuery(data={k: v for k, v in request.GET.items() if k != "tenant"})
+        query = self.export_query(data={k: v for k, v in request.GET.items() if k != "tenant"})
         if not query.is_valid():
             return JsonResponse({"errors": query.errors}, status=400)
         queryset = self.get_queryset(request)  # scoped to the user's tenants
@@ -174,7 +190,7 @@ class TradeAdmin(BigTableAdmin):
     list_display = (
         "tid",
         "shop_nick",
-        "status",
+        "status_label",
         "buyer_nick",
         "created_at",
         "modified_at",
@@ -182,7 +198,7 @@ class TradeAdmin(BigTableAdmin):
     )
     list_filter = (
         ShopFilter,
-        fixed_choices_filter("status", TRADE_STATUSES, "status"),
+        fixed_choices_filter("status", TRADE_STATUSES, _("status")),
         ("created", DateRangeFilter),
         ("modified", DateRangeFilter),
     )
@@ -190,7 +206,7 @@ class TradeAdmin(BigTableAdmin):
     # the tenant's (tenant, -created, -id) index serves the default list
     ordering = ("-created", "-id")
     search_fields = ("tid",)
-    search_help_text = (
+    search_help_text = _(
         "A trade id or its first 5+ digits; a buyer nick (part) or open uid; a receiver name "
         "(part) or the last 1-4 digits of the receiver's mobile. Receiver fields are searched "
         "as the platform sent them, masked (王*, 138********): masked characters never match."
@@ -199,15 +215,23 @@ class TradeAdmin(BigTableAdmin):
     def get_search_results(self, request, queryset, search_term):
         return trade_search(queryset, search_term), False
 
-    @admin.display(description="shop")
+    @admin.display(description=_("shop"))
     def shop_nick(self, trade: Trade) -> str:
         return trade.shop.seller_nick
 
-    @admin.display(description=in_zone("created"), ordering="created")
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, trade: Trade) -> str:
+        return status_shown(trade.status)
+
+    @admin.display(description=_("presale stage"))
+    def step_label(self, trade: Trade) -> str:
+        return status_shown(trade.step_trade_status)
+
+    @admin.display(description=in_zone(_("created")), ordering="created")
     def created_at(self, trade: Trade) -> str:
         return short(trade.created)
 
-    @admin.display(description=in_zone("modified"), ordering="modified")
+    @admin.display(description=in_zone(_("modified")), ordering="modified")
     def modified_at(self, trade: Trade) -> str:
         return short(trade.modified)
 
@@ -216,7 +240,7 @@ class TradeAdmin(BigTableAdmin):
             None,
             {
                 "fields": (
-                    ("tid", "shop", "status", "type"),
+                    ("tid", "shop", "status_label", "type", "step_label"),
                     ("buyer_nick", "buyer_open_uid"),
                     ("created", "modified", "pay_time", "consign_time", "end_time"),
                     ("payment", "total_fee", "post_fee"),
@@ -224,56 +248,85 @@ class TradeAdmin(BigTableAdmin):
                 )
             },
         ),
-        ("Sub-orders", {"fields": ("sub_orders",)}),
-        ("Refunds", {"fields": ("refunds",)}),
-        ("Status history (from the change feed)", {"fields": ("status_history",)}),
-        ("Raw", {"fields": ("payload_readable",), "classes": ("collapse",)}),
+        (_("Sub-orders"), {"fields": ("sub_orders",)}),
+        (_("Refunds"), {"fields": ("refunds",)}),
+        (_("Status history (from the change feed)"), {"fields": ("status_history",)}),
+        (_("Raw"), {"fields": ("payload_readable",), "classes": ("collapse",)}),
     )
-    readonly_fields = ("sub_orders", "refunds", "status_history", "payload_readable")
+    readonly_fields = (
+        "status_label",
+        "step_label",
+        "sub_orders",
+        "refunds",
+        "status_history",
+        "payload_readable",
+    )
 
-    @admin.display(description="sub-orders")
-    def sub_orders(self, trade: Trade) -> str:
+    @admin.display(description=_("sub-orders"))
+    def sub_orders(self, trade: Trade) -> StrOrPromise:
         rows = trade.lines.order_by("oid")
         if not rows:
-            return "none"
+            return _("none")
         return table(
-            ("oid", "title", "sku", "num", "price", "payment", "status", "refund status"),
             (
-                (r.oid, r.title, r.sku_id or "—", r.num, r.price, r.payment, r.status)
-                + (r.refund_status or "—",)
+                _("oid"),
+                _("title"),
+                _("SKU"),
+                _("quantity"),
+                _("price"),
+                _("payment"),
+                _("status"),
+                _("refund status"),
+            ),
+            (
+                (r.oid, r.title, r.sku_id or "—", r.num, r.price, r.payment, status_shown(r.status))
+                + (status_shown(r.refund_status) or "—",)
                 for r in rows
             ),
         )
 
-    @admin.display(description="status history")
-    def status_history(self, trade: Trade) -> str:
+    @admin.display(description=_("status history"))
+    def status_history(self, trade: Trade) -> StrOrPromise:
         """Every version the feed recorded, oldest first (changeevent_shop_key_idx)."""
         rows = ChangeEvent.objects.filter(
             shop_id=trade.shop_id, entity=ChangeEvent.Entity.TRADE, key=trade.tid
         ).order_by("id")[:HISTORY_LIMIT]
         if not rows:
-            return "none recorded"
+            return _("none recorded")
         return table(
-            (in_zone("platform modified"), "from", "to", in_zone("recorded"), "change id"),
             (
-                (short(e.modified), e.previous_status or "(new)", e.status)
+                in_zone(_("platform modified")),
+                _("from"),
+                _("to"),
+                in_zone(_("recorded")),
+                _("change id"),
+            ),
+            (
+                (
+                    short(e.modified),
+                    status_shown(e.previous_status) if e.previous_status else _("(new)"),
+                )
+                + (status_shown(e.status),)
                 + (short(e.created_at), e.pk)
                 for e in rows
             ),
         )
 
-    @admin.display(description="refunds")
-    def refunds(self, trade: Trade) -> str:
+    @admin.display(description=_("refunds"))
+    def refunds(self, trade: Trade) -> StrOrPromise:
         # refund_shop_tid_idx
         rows = Refund.objects.filter(shop_id=trade.shop_id, tid=trade.tid).order_by("created")
         if not rows:
-            return "none"
+            return _("none")
         return table(
-            ("refund id", "oid", "status", "fee", in_zone("modified")),
-            ((r.refund_id, r.oid or "—", r.status, r.refund_fee, short(r.modified)) for r in rows),
+            (_("refund id"), _("oid"), _("status"), _("fee"), in_zone(_("modified"))),
+            (
+                (r.refund_id, r.oid or "—", status_shown(r.status), r.refund_fee, short(r.modified))
+                for r in rows
+            ),
         )
 
-    @admin.display(description="payload (as last seen on the platform)")
+    @admin.display(description=_("payload (as last seen on the platform)"))
     def payload_readable(self, trade: Trade) -> str:
         return pretty_json(trade.payload)
 
@@ -282,21 +335,25 @@ class TradeAdmin(BigTableAdmin):
 class RefundAdmin(BigTableAdmin):
     export_what = "refunds"
     change_list_template = "admin/trades/export_change_list.html"
-    list_display = ("refund_id", "tid", "shop", "status", "refund_fee", "modified")
+    list_display = ("refund_id", "tid", "shop", "status_label", "refund_fee", "modified")
     list_filter = (
         ShopFilter,
-        fixed_choices_filter("status", REFUND_STATUSES, "status"),
+        fixed_choices_filter("status", REFUND_STATUSES, _("status")),
         ("modified", admin.DateFieldListFilter),
     )
     list_select_related = ("shop",)
     ordering = ("-modified", "-id")  # refund_tenant_modified_idx
     search_fields = ("refund_id",)
-    search_help_text = "Exact refund id or trade id (tid)."
+    search_help_text = _("Exact refund id or trade id (tid).")
     exact_search_fields = ["refund_id", "tid"]
     exclude = ("payload",)
-    readonly_fields = ("payload_readable",)
+    readonly_fields = ("status_label", "payload_readable")
 
-    @admin.display(description="payload")
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, refund: Refund) -> str:
+        return status_shown(refund.status)
+
+    @admin.display(description=_("payload"))
     def payload_readable(self, refund: Refund) -> str:
         return pretty_json(refund.payload)
 
@@ -320,32 +377,87 @@ class ReconcileReportAdmin(BigTableAdmin):
     exclude = ("details",)
     readonly_fields = ("details_readable",)
 
-    @admin.display(description="shop")
+    @admin.display(description=_("shop"))
     def shop_nick(self, report: ReconcileReport) -> str:
         return report.shop.seller_nick
 
-    @admin.display(description="trades TOP/ours")
+    @admin.display(description=_("trades TOP/ours"))
     def trades_counted(self, report: ReconcileReport) -> str:
         return f"{report.platform_count}/{report.local_count}"
 
-    @admin.display(description="missing/stale")
+    @admin.display(description=_("missing/stale"))
     def trades_fixed(self, report: ReconcileReport) -> str:
         return f"{report.missing_found}/{report.stale_fixed}"
 
-    @admin.display(description="refunds TOP/ours")
+    @admin.display(description=_("refunds TOP/ours"))
     def refunds_counted(self, report: ReconcileReport) -> str:
         return f"{report.refunds_platform_count}/{report.refunds_local_count}"
 
-    @admin.display(description="missing/stale")
+    @admin.display(description=_("missing/stale"))
     def refunds_fixed(self, report: ReconcileReport) -> str:
         return f"{report.refunds_missing_found}/{report.refunds_stale_fixed}"
 
-    @admin.display(description=in_zone("made"), ordering="created_at")
+    @admin.display(description=in_zone(_("made")), ordering="created_at")
     def created(self, report: ReconcileReport) -> str:
         return short(report.created_at)
 
     @admin.display(
-        description="what was found (tids and refund ids missing or stale, unresolved records)"
+        description=_("what was found (tids and refund ids missing or stale, unresolved records)")
     )
     def details_readable(self, report: ReconcileReport) -> str:
         return pretty_json(report.details) if report.details else pre("")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(BigTableAdmin):
+    """The audit log: a tenant's owners see their tenant's, operators every entry (those of
+    no tenant too: TOP apps). Nobody changes or deletes an entry (the database refuses)."""
+
+    view_roles = OWNER_ROLES
+    change_roles = frozenset()
+    export_what = "audit"
+    export_query = AuditExportQuery
+    change_list_template = "admin/trades/export_change_list.html"
+    list_display = ("when", "actor", "actor_kind", "ip", "action", "object_type", "object_repr")
+    list_filter = ("action", "actor_kind", ("at", DateRangeFilter))
+    ordering = ("-at", "-id")
+    search_fields = ("actor",)
+    search_help_text = _("A user name or an API key's name or prefix (exact).")
+    readonly_fields = ("when", "changes_shown", "details_shown")
+    exclude = ("changes", "details", "at")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(actor=term) | Q(actor__startswith=f"{term} (")), False
+
+    @admin.display(description=in_zone("at"), ordering="at")
+    def when(self, entry: AuditEntry) -> str:
+        return short(entry.at)
+
+    @admin.display(description=_("changes"))
+    def changes_shown(self, entry: AuditEntry) -> str:
+        return pretty_json(entry.changes)
+
+    @admin.display(description=_("details"))
+    def details_shown(self, entry: AuditEntry) -> str:
+        return pretty_json(entry.details)
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    """Operators only (no tenant owns a run): what each retention run removed."""
+
+    list_display = ("started_at", "finished_at", "outcome", "removed")
+    list_filter = ("outcome",)
+    ordering = ("-started_at",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

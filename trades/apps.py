@@ -1,7 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TradesConfig(AppConfig):
+    verbose_name = _("Trades")
     name = "trades"
 
     def ready(self) -> None:
@@ -17,6 +19,7 @@ class TradesConfig(AppConfig):
         observability.register(
             metrics.reconcile_reports,
             metrics.presale_reservations,
+            metrics.parcels,
             metrics.change_feed,
             metrics.feed_consumers,
             metrics.webhooks,

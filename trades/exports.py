@@ -22,12 +22,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
+from shops.audit.models import AuditEntry
 from trades.api.pagination import RowCompare, _decode, _encode
 from trades.models import Refund, Trade, TradeLine
 
 CHUNK = 1000
 MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
-ORDER = ("modified", "id")
 TRADE_COLUMNS = (
     "id", "shop_id", "tid", "status", "type", "created", "modified", "pay_time",
     "consign_time", "end_time", "payment", "total_fee", "post_fee", "buyer_open_uid",
@@ -40,6 +40,10 @@ LINE_COLUMNS = (
 )  # fmt: skip
 REFUND_COLUMNS = (
     "id", "shop_id", "refund_id", "tid", "oid", "status", "refund_fee", "created", "modified",
+)  # fmt: skip
+AUDIT_COLUMNS = (
+    "id", "at", "actor_kind", "actor", "actor_user_id", "actor_key_id", "ip", "user_agent",
+    "action", "object_type", "object_id", "object_repr", "changes", "details",
 )  # fmt: skip
 # ids past 2**53 lose digits in JavaScript's JSON.parse: each has a string twin
 STRING_IDS = ("tid", "oid", "refund_id")
@@ -54,6 +58,11 @@ class Kind:
     model: type
     columns: tuple[str, ...]
     with_lines: bool
+    time_field: str = "modified"  # rows come in (time_field, id) order; the range is on it
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return (self.time_field, "id")
 
     def header(self) -> list[str]:
         ids = [f"{c}_str" for c in self.columns if c in STRING_IDS]
@@ -63,6 +72,7 @@ class Kind:
 KINDS = {
     "trades": Kind(Trade, TRADE_COLUMNS, True),
     "refunds": Kind(Refund, REFUND_COLUMNS, False),
+    "audit": Kind(AuditEntry, AUDIT_COLUMNS, False, time_field="at"),
 }
 
 
@@ -79,15 +89,17 @@ def rows(kind: Kind, queryset: QuerySet, after: tuple | None = None) -> Iterator
     """Every row of ``queryset`` after the position ``after``, in export order, chunk by
     chunk; each row a dict of the kind's columns (and ``lines``) with its ``cursor``."""
     while True:
-        chunk_qs = queryset if after is None else queryset.filter(RowCompare(ORDER, ">", after))
-        chunk = list(chunk_qs.order_by(*ORDER).values(*kind.columns)[:CHUNK])
+        chunk_qs = (
+            queryset if after is None else queryset.filter(RowCompare(kind.order, ">", after))
+        )
+        chunk = list(chunk_qs.order_by(*kind.order).values(*kind.columns)[:CHUNK])
         if not chunk:
             return
         if kind.with_lines:
             _attach_lines(chunk)
         for row in chunk:
-            yield _finish(row)
-        after = (chunk[-1]["modified"], chunk[-1]["id"])
+            yield _finish(row, kind.time_field)
+        after = (chunk[-1][kind.time_field], chunk[-1]["id"])
 
 
 def _attach_lines(chunk: list[dict]) -> None:
@@ -101,11 +113,11 @@ def _attach_lines(chunk: list[dict]) -> None:
         row["lines"] = by_trade[row["id"]]
 
 
-def _finish(row: dict) -> dict:
+def _finish(row: dict, time_field: str) -> dict:
     for name in STRING_IDS:
         if name in row:
             row[f"{name}_str"] = None if row[name] is None else str(row[name])
-    row["cursor"] = _encode([row["modified"].isoformat(), row["id"]])
+    row["cursor"] = _encode([row[time_field].isoformat(), row["id"]])
     return row
 
 
@@ -130,8 +142,9 @@ def csv_lines(kind: Kind, rows_: Iterator[dict]) -> Iterator[str]:
     yield _csv_line(header)
     for row in rows_:
         count, cursor = count + 1, row["cursor"]
-        if kind.with_lines:
-            row["lines"] = _json(row["lines"])
+        for name in ("lines", "changes", "details"):
+            if name in row:
+                row[name] = _json(row[name])
         yield _csv_line([_cell(row.get(name)) for name in header])
     yield f"#end rows={count} cursor={cursor}\n"
 
@@ -148,14 +161,15 @@ def _csv_line(values: list) -> str:
     return out.getvalue()
 
 
-def select(queryset: QuerySet, params: dict) -> QuerySet:
-    """``queryset`` narrowed to the request's ``shop`` and range of modified time."""
+def select(kind: Kind, queryset: QuerySet, params: dict) -> QuerySet:
+    """``queryset`` narrowed to the request's ``shop`` and range of the kind's time (given as
+    ``modified_after`` / ``modified_before``)."""
     if "shop" in params:
         queryset = queryset.filter(shop_id=params["shop"])
     if "modified_after" in params:
-        queryset = queryset.filter(modified__gte=params["modified_after"])
+        queryset = queryset.filter(**{f"{kind.time_field}__gte": params["modified_after"]})
     if "modified_before" in params:
-        queryset = queryset.filter(modified__lt=params["modified_before"])
+        queryset = queryset.filter(**{f"{kind.time_field}__lt": params["modified_before"]})
     return queryset
 
 
@@ -164,7 +178,7 @@ def response(what: str, queryset: QuerySet, params: dict) -> StreamingHttpRespon
     narrowed by ``params`` (format, shop, modified range, cursor: checked already)."""
     kind = KINDS[what]
     after = decode_cursor(params["cursor"]) if params.get("cursor") else None
-    rows_ = rows(kind, select(queryset, params), after)
+    rows_ = rows(kind, select(kind, queryset, params), after)
     fmt = params.get("format") or "ndjson"
     body = ndjson(rows_) if fmt == "ndjson" else csv_lines(kind, rows_)
     answer = StreamingHttpResponse(body, content_type=MEDIA[fmt])

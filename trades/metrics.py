@@ -4,7 +4,7 @@ channels of each shop (JDP's counters with them)."""
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from ordersync.observability import Exposition
 from shops.metrics import shop_labels
@@ -13,7 +13,9 @@ from trades.api.feed_position import feed_position
 from trades.api.key_models import ApiKey
 from trades.channels import shop_channels
 from trades.feed.models import ChangeEvent
-from trades.jdp.models import JdpShop
+from trades.jdp import findings
+from trades.jdp.models import JdpFinding, JdpShop
+from trades.logistics.models import Parcel
 from trades.models import ReconcileReport
 from trades.presale.models import PresaleReservation
 from trades.tmc.models import TmcShop, TmcStat
@@ -59,6 +61,31 @@ def presale_reservations(out: Exposition) -> None:
     }
     for row in rows:
         out.sample(name, row["units"], stage=row["stage"], **shop_labels(shops[row["shop"]]))
+
+
+def parcels(out: Exposition) -> None:
+    """Per shop: the parcels stalled now (by stall), and the parcels still tracked."""
+    stalled, tracked = "ordersync_logistics_stalled_parcels", "ordersync_logistics_tracked_parcels"
+    out.family(stalled, "gauge", "parcels with a raised stall alert, per shop and stall")
+    out.family(tracked, "gauge", "parcels whose trace is still read, per shop")
+    rows = list(
+        Parcel.objects.filter(stalled_at__isnull=False)
+        .values("shop", "stall")
+        .annotate(n=Count("id"))
+        .order_by("shop", "stall")
+    )
+    counts = list(
+        Parcel.objects.filter(next_check_at__isnull=False)
+        .values("shop")
+        .annotate(n=Count("id"))
+        .order_by("shop")
+    )
+    ids = {r["shop"] for r in rows} | {r["shop"] for r in counts}
+    shops = {s.pk: s for s in Shop.objects.select_related("tenant").filter(pk__in=ids)}
+    for row in rows:
+        out.sample(stalled, row["n"], stall=row["stall"], **shop_labels(shops[row["shop"]]))
+    for row in counts:
+        out.sample(tracked, row["n"], **shop_labels(shops[row["shop"]]))
 
 
 def webhooks(out: Exposition) -> None:
@@ -171,10 +198,27 @@ def channels(out: Exposition) -> None:
     out.family(
         "ordersync_jdp_changes_total",
         "counter",
-        "JDP per shop: changes written; late; missed (found first by polling or the reconcile)",
+        "JDP per shop: changes written; late (delivered first, stamped past JDP_LATE_SECONDS)",
     )
-    kinds = ("changes_written", "late", "missed_by_polling", "missed_by_reconcile")
-    for row in JdpShop.objects.select_related("shop__tenant"):
-        for kind in kinds:
+    rows = list(JdpShop.objects.select_related("shop__tenant"))
+    for row in rows:
+        for kind in ("changes_written", "late"):
             labels = {**shop_labels(row.shop), "kind": kind}
             out.sample("ordersync_jdp_changes_total", getattr(row, kind), **labels)
+    jdp_findings(out, rows)
+
+
+def jdp_findings(out: Exposition, rows: list[JdpShop]) -> None:
+    """What polling and the reconcile stored before JDP, by what JDP then did with it."""
+    out.family(
+        "ordersync_jdp_findings",
+        "gauge",
+        "versions polling or the reconcile stored before JDP, by outcome (platform times)",
+    )
+    found = findings.counts([row.shop_id for row in rows])
+    for row in rows:
+        for channel in findings.CHANNELS:
+            for outcome in JdpFinding.Outcome.values:
+                count = found[row.shop_id][(channel, outcome)]
+                labels = {**shop_labels(row.shop), "channel": channel, "outcome": outcome}
+                out.sample("ordersync_jdp_findings", count, **labels)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop, Tenant
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # The statuses the platform documents; the API's status filters accept these.
 # Reference: docs/platform.md §5, taobao.trades.sold.get "status" and taobao.refunds.receive.get
@@ -50,38 +57,60 @@ class TenantQuerySet(models.QuerySet):
         return self.filter(tenant=tenant)
 
 
-def money() -> models.DecimalField:
-    return models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+def money(verbose_name: StrOrPromise) -> models.DecimalField:
+    return models.DecimalField(verbose_name, max_digits=14, decimal_places=2, null=True, blank=True)
 
 
 class Trade(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="trades")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="trades")
-    tid = models.BigIntegerField()
-    status = models.CharField(max_length=64)
-    type = models.CharField(max_length=64, blank=True, default="")
-    created = models.DateTimeField()
-    modified = models.DateTimeField()
-    pay_time = models.DateTimeField(null=True, blank=True)
-    consign_time = models.DateTimeField(null=True, blank=True)
-    end_time = models.DateTimeField(null=True, blank=True)
-    payment = money()
-    total_fee = money()
-    post_fee = money()
-    buyer_open_uid = models.CharField(max_length=128, blank=True, default="")
-    buyer_nick = models.CharField(max_length=128, blank=True, default="")
-    receiver_state = models.CharField(max_length=64, blank=True, default="")
-    receiver_city = models.CharField(max_length=64, blank=True, default="")
-    receiver_district = models.CharField(max_length=64, blank=True, default="")
-    step_trade_status = models.CharField(max_length=64, blank=True, default="")
-    step_paid_fee = money()
-    payload = models.JSONField(default=dict, help_text="the last full trade seen on the platform")
-    first_synced_at = models.DateTimeField(auto_now_add=True)
-    last_synced_at = models.DateTimeField(auto_now=True)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="trades", verbose_name=_("tenant")
+    )
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="trades", verbose_name=_("shop")
+    )
+    tid = models.BigIntegerField(verbose_name=_("tid"))
+    status = models.CharField(max_length=64, verbose_name=_("status"))
+    type = models.CharField(max_length=64, blank=True, default="", verbose_name=_("type"))
+    created = models.DateTimeField(verbose_name=_("created"))
+    modified = models.DateTimeField(verbose_name=_("modified"))
+    pay_time = models.DateTimeField(null=True, blank=True, verbose_name=_("pay time"))
+    consign_time = models.DateTimeField(null=True, blank=True, verbose_name=_("consign time"))
+    end_time = models.DateTimeField(null=True, blank=True, verbose_name=_("end time"))
+    payment = money(_("payment"))
+    total_fee = money(_("total fee"))
+    post_fee = money(_("post fee"))
+    buyer_open_uid = models.CharField(
+        max_length=128, blank=True, default="", verbose_name=_("buyer open uid")
+    )
+    buyer_nick = models.CharField(
+        max_length=128, blank=True, default="", verbose_name=_("buyer nick")
+    )
+    receiver_state = models.CharField(
+        max_length=64, blank=True, default="", verbose_name=_("receiver state")
+    )
+    receiver_city = models.CharField(
+        max_length=64, blank=True, default="", verbose_name=_("receiver city")
+    )
+    receiver_district = models.CharField(
+        max_length=64, blank=True, default="", verbose_name=_("receiver district")
+    )
+    step_trade_status = models.CharField(
+        max_length=64, blank=True, default="", verbose_name=_("step trade status")
+    )
+    step_paid_fee = money(_("step paid fee"))
+    payload = models.JSONField(
+        default=dict,
+        help_text=_("the last full trade seen on the platform"),
+        verbose_name=_("payload"),
+    )
+    first_synced_at = models.DateTimeField(auto_now_add=True, verbose_name=_("first synced at"))
+    last_synced_at = models.DateTimeField(auto_now=True, verbose_name=_("last synced at"))
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("trade")
+        verbose_name_plural = _("trades")
         constraints = [
             models.UniqueConstraint(fields=["shop", "tid"], name="trade_one_per_shop_tid"),
         ]
@@ -112,53 +141,69 @@ class Trade(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"trade {self.tid} ({self.status})"
+        return gettext("trade %(tid)s (%(status)s)") % {"tid": self.tid, "status": self.status}
 
 
 class TradeLine(models.Model):
     """A sub-order (``orders.order[]``); single-item trades have ``oid == tid``."""
 
-    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="lines")
-    oid = models.BigIntegerField()
-    status = models.CharField(max_length=64, blank=True, default="")
-    refund_status = models.CharField(max_length=64, blank=True, default="")
-    num_iid = models.BigIntegerField(null=True, blank=True)
-    sku_id = models.CharField(max_length=64, blank=True, default="")
-    outer_sku_id = models.CharField(
-        max_length=64, blank=True, default="", help_text="the seller's own SKU code"
+    trade = models.ForeignKey(
+        Trade, on_delete=models.CASCADE, related_name="lines", verbose_name=_("trade")
     )
-    title = models.CharField(max_length=300, blank=True, default="")
-    price = money()
-    num = models.IntegerField(null=True, blank=True)
-    payment = money()
-    divide_order_fee = money()
+    oid = models.BigIntegerField(verbose_name=_("oid"))
+    status = models.CharField(max_length=64, blank=True, default="", verbose_name=_("status"))
+    refund_status = models.CharField(
+        max_length=64, blank=True, default="", verbose_name=_("refund status")
+    )
+    num_iid = models.BigIntegerField(null=True, blank=True, verbose_name=_("num iid"))
+    sku_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("SKU id"))
+    outer_sku_id = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_("the seller's own SKU code"),
+        verbose_name=_("outer SKU id"),
+    )
+    title = models.CharField(max_length=300, blank=True, default="", verbose_name=_("title"))
+    price = money(_("price"))
+    num = models.IntegerField(null=True, blank=True, verbose_name=_("num"))
+    payment = money(_("payment"))
+    divide_order_fee = money(_("divide order fee"))
 
     class Meta:
+        verbose_name = _("trade line")
+        verbose_name_plural = _("trade lines")
         constraints = [
             models.UniqueConstraint(fields=["trade", "oid"], name="tradeline_one_per_oid"),
         ]
 
     def __str__(self) -> str:
-        return f"order {self.oid} of {self.trade_id}"
+        return gettext("sub-order %(oid)s of %(trade)s") % {"oid": self.oid, "trade": self.trade_id}
 
 
 class Refund(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="refunds")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="refunds")
-    refund_id = models.BigIntegerField()
-    tid = models.BigIntegerField()
-    oid = models.BigIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=64)
-    refund_fee = money()
-    created = models.DateTimeField()
-    modified = models.DateTimeField()
-    payload = models.JSONField(default=dict)
-    first_synced_at = models.DateTimeField(auto_now_add=True)
-    last_synced_at = models.DateTimeField(auto_now=True)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="refunds", verbose_name=_("tenant")
+    )
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="refunds", verbose_name=_("shop")
+    )
+    refund_id = models.BigIntegerField(verbose_name=_("refund id"))
+    tid = models.BigIntegerField(verbose_name=_("tid"))
+    oid = models.BigIntegerField(null=True, blank=True, verbose_name=_("oid"))
+    status = models.CharField(max_length=64, verbose_name=_("status"))
+    refund_fee = money(_("refund fee"))
+    created = models.DateTimeField(verbose_name=_("created"))
+    modified = models.DateTimeField(verbose_name=_("modified"))
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
+    first_synced_at = models.DateTimeField(auto_now_add=True, verbose_name=_("first synced at"))
+    last_synced_at = models.DateTimeField(auto_now=True, verbose_name=_("last synced at"))
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         constraints = [
             models.UniqueConstraint(fields=["shop", "refund_id"], name="refund_one_per_shop"),
         ]
@@ -179,41 +224,66 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"refund {self.refund_id} of trade {self.tid} ({self.status})"
+        return gettext("refund %(id)s of trade %(tid)s (%(status)s)") % {
+            "id": self.refund_id,
+            "tid": self.tid,
+            "status": self.status,
+        }
 
 
 class ReconcileReport(models.Model):
     """One shop's platform day checked against ours: what was missing or stale, and fixed."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reconcile_reports")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="reconcile_reports")
-    day = models.DateField(
-        help_text="platform (Asia/Shanghai) day: of trade creation, of refund modification"
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="reconcile_reports", verbose_name=_("tenant")
     )
-    platform_count = models.PositiveIntegerField()
-    local_count = models.PositiveIntegerField()
-    missing_found = models.PositiveIntegerField(default=0)
-    stale_fixed = models.PositiveIntegerField(default=0)
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="reconcile_reports", verbose_name=_("shop")
+    )
+    day = models.DateField(
+        help_text=_("platform (Asia/Shanghai) day: of trade creation, of refund modification"),
+        verbose_name=_("day"),
+    )
+    platform_count = models.PositiveIntegerField(verbose_name=_("platform count"))
+    local_count = models.PositiveIntegerField(verbose_name=_("local count"))
+    missing_found = models.PositiveIntegerField(default=0, verbose_name=_("missing found"))
+    stale_fixed = models.PositiveIntegerField(default=0, verbose_name=_("stale fixed"))
     refunds_platform_count = models.PositiveIntegerField(
-        default=0, help_text="refunds the platform lists as modified that day"
+        default=0,
+        help_text=_("refunds the platform lists as modified that day"),
+        verbose_name=_("refunds platform count"),
     )
     refunds_local_count = models.PositiveIntegerField(
-        default=0, help_text="our refunds last modified that day"
+        default=0,
+        help_text=_("our refunds last modified that day"),
+        verbose_name=_("refunds local count"),
     )
-    refunds_missing_found = models.PositiveIntegerField(default=0)
-    refunds_stale_fixed = models.PositiveIntegerField(default=0)
+    refunds_missing_found = models.PositiveIntegerField(
+        default=0, verbose_name=_("refunds missing found")
+    )
+    refunds_stale_fixed = models.PositiveIntegerField(
+        default=0, verbose_name=_("refunds stale fixed")
+    )
     unresolved = models.PositiveIntegerField(
         default=0,
-        help_text="set-aside records of the shop the platform did not return (in the details)",
+        help_text=_("set-aside records of the shop the platform did not return (in the details)"),
+        verbose_name=_("unresolved"),
     )
-    api_calls = models.PositiveIntegerField(default=0)
-    duration_seconds = models.FloatField(default=0)
-    details = models.JSONField(default=dict, blank=True, help_text="tids found missing or stale")
-    created_at = models.DateTimeField(auto_now_add=True)
+    api_calls = models.PositiveIntegerField(default=0, verbose_name=_("API calls"))
+    duration_seconds = models.FloatField(default=0, verbose_name=_("duration seconds"))
+    details = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("tids found missing or stale"),
+        verbose_name=_("details"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("reconcile report")
+        verbose_name_plural = _("reconcile reports")
         indexes = [
             # console and API: a shop's reports, newest day first
             models.Index(fields=["shop", "-day"], name="reconcile_shop_day_idx"),
@@ -221,7 +291,11 @@ class ReconcileReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"reconcile {self.shop} {self.day}: {self.missing_found} missing"
+        return gettext("reconcile %(shop)s %(day)s: %(count)s missing") % {
+            "shop": self.shop,
+            "day": self.day,
+            "count": self.missing_found,
+        }
 
 
 # Kept in modules of their own; imported here so Django registers them with the app.
@@ -229,7 +303,9 @@ from trades.api.key_models import ApiKey  # noqa: E402, F401
 from trades.api.models import IdempotencyKey, Job  # noqa: E402, F401
 from trades.feed.models import ChangeEvent  # noqa: E402, F401
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels  # noqa: E402, F401
+from trades.logistics.models import Parcel, StalledParcel  # noqa: E402, F401
 from trades.presale.models import PresaleReservation  # noqa: E402, F401
+from trades.retention.models import RetentionRun  # noqa: E402, F401
 from trades.tmc.models import TmcShop, TmcStat  # noqa: E402, F401
 from trades.webhooks.models import (  # noqa: E402, F401
     WebhookAttempt,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.plumbing import process_webhooks
 
 from trades.api import openapi as api
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
     from drf_spectacular.plumbing import ComponentRegistry
     from rest_framework.request import Request
 
+# the document's own description; its links switch the language of the docs page (/api/docs/)
+DESCRIPTION = _(
+    "Trades, refunds and a gapless change feed of one tenant, by API key. "
+    "Read in: [简体中文](?lang=zh-hans) · [English](?lang=en)"
+)
 # the tags in the order a partner reads them
 RESOURCES = [
     api.SHOPS,
@@ -33,8 +39,9 @@ RESOURCES = [
     webhooks.WEBHOOK_ENDPOINTS,
     webhooks.WEBHOOK_DELIVERIES,
     api.API_KEYS,
+    api.AUDIT,
 ]
-EVENTS_TAG = {"name": webhooks.TAG, "description": "What ordersync POSTs to webhook endpoints."}
+EVENTS_TAG = {"name": webhooks.TAG, "description": _("What ordersync POSTs to webhook endpoints.")}
 
 
 def finish_schema(
@@ -43,8 +50,9 @@ def finish_schema(
     """Runs before spectacular's enum hook, so the webhooks' enums get their components too."""
     _add_webhooks(result, generator.registry)
     _describe_responses(result)
-    result["tags"] = [{"name": r.tag, "description": r.description} for r in RESOURCES]
-    result["tags"].append(EVENTS_TAG)
+    result["tags"] = [{"name": r.tag, "description": str(r.description)} for r in RESOURCES]
+    result["tags"].append({**EVENTS_TAG, "description": str(EVENTS_TAG["description"])})
+    result["info"]["description"] = str(DESCRIPTION)
     return result
 
 
@@ -68,4 +76,4 @@ def _describe_responses(result: dict) -> None:
         for operation in item.values():
             for code, response in operation.get("responses", {}).items():
                 if not response.get("description"):
-                    response["description"] = api.RESPONSES.get(code, "")
+                    response["description"] = str(api.RESPONSES.get(code, ""))

@@ -17,6 +17,8 @@ from shops.jobs import job_finished
 from shops.models import Checkpoint, Shop
 from trades.jdp import runner
 from trades.jdp.enrol import filled_by_push
+from trades.logistics.tracking import shops_to_track, track_shop
+from trades.retention.run import run_retention
 from trades.sync import locks
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
@@ -152,3 +154,22 @@ def jdp_consume_task() -> int:
         return runner.consume_once(connections)
     finally:
         connections.close()
+
+
+def track_parcels_task() -> str:
+    """Scheduled every ten minutes: the active shops' parcels (trades/logistics/), the shop
+    with the most overdue parcel first, until the run's time is up (the rest next run)."""
+    stop_at = time.monotonic() + settings.SYNC_RUN_TIME_LIMIT
+    read = shops = 0
+    for shop in shops_to_track():
+        if time.monotonic() > stop_at:
+            break
+        read += track_shop(shop).read
+        shops += 1
+    return f"{read} traces read in {shops} shops"
+
+
+def retention_task() -> dict[str, int]:
+    """Scheduled daily: prune what is past its age, erase buyer data that is due."""
+    removed: dict[str, int] = run_retention().removed
+    return removed

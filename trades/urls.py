@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from trades.api.audit_views import AuditExportViewSet, AuditViewSet
 from trades.api.errors import api_not_found
 from trades.api.export_views import RefundExportViewSet, TradeExportViewSet
 from trades.api.key_views import ApiKeyViewSet
@@ -34,6 +35,8 @@ router.register("presale-reservations", PresaleReservationViewSet, basename="pre
 router.register("jobs", JobViewSet, basename="job")
 router.register("exports/trades", TradeExportViewSet, basename="export-trades")
 router.register("exports/refunds", RefundExportViewSet, basename="export-refunds")
+router.register("exports/audit", AuditExportViewSet, basename="export-audit")
+router.register("audit", AuditViewSet, basename="auditentry")
 router.register("api-keys", ApiKeyViewSet, basename="apikey")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhookendpoint")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhookdelivery")

@@ -71,6 +71,24 @@ def random_change(world: World, seller: Seller, ts: float) -> None:
     change_trade(world, seller, trade, ts)
 
 
+SHIPPABLE = ("WAIT_BUYER_PAY", "WAIT_SELLER_SEND_GOODS", "SELLER_CONSIGNED_PART")
+
+
+def ship(world: World, seller: Seller, count: int, ts: float) -> int:
+    """Move up to ``count`` open trades on until every sub-order is consigned (some close
+    unpaid on the way, as trades do); return how many were shipped."""
+    shipped = 0
+    for trade in list(seller.open_trades):
+        if shipped >= count:
+            break
+        for _ in range(6):  # pay (a presale twice), consign (in parts), at most
+            if trade.state["status"] not in SHIPPABLE:
+                break
+            lifecycle.advance(seller, trade, ts, 0)
+        shipped += trade.state["status"] == "WAIT_BUYER_CONFIRM_GOODS"
+    return shipped
+
+
 def change_trade(world: World, seller: Seller, trade: TradeRecord, ts: float) -> None:
     """Advance ``trade`` (or edit its memo when it cannot move); with ``same_second_rate``,
     a second version follows in the same second, visible later."""

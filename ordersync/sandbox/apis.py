@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ordersync.sandbox import activity, clock, jdp, lifecycle, tmc
+from ordersync.sandbox import activity, clock, jdp, lifecycle, logistics, tmc
 from ordersync.sandbox.faults import LIST_METHODS
 from ordersync.sandbox.fields import parse_fields, project, project_trade
 from ordersync.sandbox.market import (
@@ -279,28 +279,29 @@ def refund_get(call: Call) -> dict:
 
 
 def logistics_trace_search(call: Call) -> dict:
+    """The trace of a trade's waybill; a split shipment's per sub-order (``is_split=1``,
+    ``sub_tid``). A trade with several waybills read whole shows its first one only."""
     trade = _own_trade(call)
-    state = trade.current.data
-    shipped = [o for o in state["orders"] if "consign_time" in o]
-    if not shipped:
+    bills = logistics.waybills(trade.current.data)
+    if not bills:
         return {"tid": trade.tid, "status": "等待发货", "trace_list": []}
-    first = shipped[0]
-    sent = clock.parse(first["consign_time"])
-    steps = [(sent, "卖家已发货", "CONSIGN"), (sent + 6 * 3600, "快件已揽收", "GOT")]
-    steps.append((sent + 30 * 3600, "快件运输中", "TRANSPORT"))
-    if state.get("end_time") and state["status"] == "TRADE_FINISHED":
-        steps.append((clock.parse(state["end_time"]), "已签收", "SIGNED"))
-    steps = [s for s in steps if s[0] <= call.now]
-    return {
-        "tid": trade.tid,
-        "out_sid": first.get("invoice_no", ""),
-        "company_name": first.get("logistics_company", ""),
-        "status": steps[-1][1],
-        "trace_list": [
-            {"status_time": clock.fmt(t), "status_desc": desc, "action": action}
-            for t, desc, action in steps
-        ],
-    }
+    out_sid = next(iter(bills))
+    if call.params.get("is_split", "0") == "1":
+        out_sid = _split_waybill(call, bills)
+    found = logistics.parcel(call.seller.logistics, trade.tid, out_sid, bills[out_sid])
+    return logistics.trace(found, call.now)
+
+
+def _split_waybill(call: Call, bills: dict[str, list[dict]]) -> str:
+    """The one waybill the ``sub_tid`` sub-orders went out on (an isv error otherwise)."""
+    raw = required(call, "sub_tid")
+    wanted = {part.strip() for part in raw.split(",") if part.strip()}
+    if not wanted or len(wanted) > 50:
+        raise invalid_arg("sub_tid", "1 to 50 sub-order ids")
+    found = {sid for sid, orders in bills.items() for o in orders if str(o["oid"]) in wanted}
+    if len(found) != 1:
+        raise isv("isv.logistics-trace-not-exist", "子订单没有同一个运单")
+    return found.pop()
 
 
 def tmc_user_permit(call: Call) -> dict:

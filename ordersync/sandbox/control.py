@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl, unquote
 
-from ordersync.sandbox import activity, clock, jdp, presale
+from ordersync.sandbox import activity, clock, jdp, logistics, presale
 from ordersync.sandbox.apis import HANDLERS
 from ordersync.sandbox.fields import refund_content, trade_content
 from ordersync.sandbox.world import World
@@ -72,6 +72,11 @@ def _presale_truth(world: World, params: dict, data: dict) -> dict:
     return presale.ground_truth(seller.by_created)
 
 
+def _logistics_truth(world: World, params: dict, data: dict) -> dict:
+    seller = _seller(world, params.get("nick", ""))
+    return logistics.ground_truth(seller.logistics, seller.by_created, world.now())
+
+
 def _snapshot(world: World, params: dict, data: dict) -> dict:
     path = data.get("path") or world.snapshot_path
     if not path:
@@ -96,6 +101,7 @@ ENDPOINTS = [
     "GET /_sandbox/oracle/trades?nick=&fields=",
     "GET /_sandbox/oracle/refunds?nick=&fields=",
     "GET /_sandbox/oracle/presale?nick=",
+    "GET /_sandbox/oracle/logistics?nick=",
     "GET /_sandbox/stats",
     "GET /_sandbox/time",
     "GET|POST /_sandbox/clock",
@@ -118,6 +124,7 @@ ROUTES = {
     ("GET", "oracle/trades"): _trades_truth,
     ("GET", "oracle/refunds"): _refunds_truth,
     ("GET", "oracle/presale"): _presale_truth,
+    ("GET", "oracle/logistics"): _logistics_truth,
     ("GET", "stats"): lambda world, params, data: world.stats(),
     ("GET", "time"): lambda world, params, data: _time(world),
     ("GET", "clock"): lambda world, params, data: _time(world),
@@ -168,7 +175,10 @@ def _sellers(world: World, data: dict) -> dict:
     if not nick:
         raise ControlError(400, "nick is required")
     seller, created = world.add_seller(
-        nick, int(data.get("history_trades", 0)), float(data.get("history_days", 30))
+        nick,
+        int(data.get("history_trades", 0)),
+        float(data.get("history_days", 30)),
+        bool(data.get("tmall", False)),
     )
     session = world.issue_session(app_key, nick)
     return {
@@ -188,15 +198,19 @@ def _market(world: World, data: dict) -> dict:
             setattr(rates, name, max(0.0, float(data[name])))
     try:
         seller.presale.update(data)
+        seller.logistics.update(data)
     except (TypeError, ValueError) as exc:
-        raise ControlError(400, f"bad presale setting: {exc}") from None
+        raise ControlError(400, f"bad presale or logistics setting: {exc}") from None
     burst = int(data.get("burst", 0))
     if burst:
         activity.new_trades(world, seller, burst, world.now())
     for _ in range(int(data.get("changes", 0))):  # move that many open trades on, now
         activity.random_change(world, seller, world.now())
+    shipped = activity.ship(world, seller, int(data.get("ship", 0)), world.now())
     return {
         **seller.presale.as_dict(),
+        **seller.logistics.as_dict(),
+        "shipped": shipped,
         "nick": seller.nick,
         "trades_per_minute": rates.trades_per_minute,
         "changes_per_minute": rates.changes_per_minute,

@@ -200,8 +200,8 @@ def _rejection() -> TopError:
 
 
 COUNT_KEYS = ("total_results", "has_next")
-LIST_KEYS = ("trades", "refunds")
-ITEM_KEYS = ("trade", "refund", "time")
+LIST_KEYS = ("trades", "refunds", "trace_list")
+ITEM_KEYS = ("trade", "refund", "time", "status")
 
 
 def _incomplete(world: World, method: str, result: dict) -> dict | None:

@@ -1,5 +1,6 @@
 """Jushita data push (聚石塔 JDP): the platform writes enrolled sellers' trades and refunds
-into the ISV's own RDS (MySQL), tables ``jdp_tb_trade`` and ``jdp_tb_refund``.
+into the ISV's own RDS (MySQL), tables ``jdp_tb_trade`` and ``jdp_tb_refund``, and a Tmall
+seller's refunds into ``jdp_tm_refund``.
 
 Reference: docs/platform.md §8 (management APIs, table columns, what ``jdp_response`` holds).
 The platform documents neither latency nor the order of ``jdp_modified``, and its notices
@@ -15,7 +16,12 @@ speak of push throttling in peaks; so this pusher takes the harsher reading of e
 - at most ``jdp_push_per_second`` rows are pushed per second (0: no cap); the rest wait;
 - a seller whose session for the app died gets status 2 and nothing more is pushed for it
   until it is enrolled again (what changed meanwhile is not pushed later: polling must find
-  it). Deleting (``user.delete``) sets status 3 and stops the push too.
+  it). Deleting (``user.delete``) sets status 3 and stops the push too;
+- a Tmall seller's refunds (a seller created with ``"tmall": true``) go to ``jdp_tm_refund``
+  only, never to ``jdp_tb_refund``: a reader of the Taobao table alone never sees them. The
+  platform documents the table's columns (``jdp_tb_refund``'s plus ``refund_phase``) but not
+  its ``jdp_response``: the sandbox writes ``taobao.refund.get``'s answer there (the
+  ``refund_phase`` column copies the refund's).
 
 The rows are written by :class:`Pusher` (a thread of the sandbox) through PyMySQL, outside
 the world's lock. The sandbox imports nothing of the project's apps.
@@ -58,8 +64,12 @@ CREATE TABLE IF NOT EXISTS jdp_tb_trade (
   KEY ind_jdp_tb_trade_modified (modified)
 ) DEFAULT CHARSET=utf8mb4
 """
-REFUND_TABLE = """
-CREATE TABLE IF NOT EXISTS jdp_tb_refund (
+
+
+def _refund_table(name: str, extra: str = "") -> str:
+    """The DDL of a refund table: ``jdp_tb_refund``, or Tmall's with ``refund_phase``."""
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
   refund_id bigint NOT NULL,
   seller_nick varchar(32) NOT NULL,
   buyer_nick varchar(32) NOT NULL,
@@ -67,16 +77,20 @@ CREATE TABLE IF NOT EXISTS jdp_tb_refund (
   created datetime NOT NULL,
   tid bigint NOT NULL,
   oid bigint NOT NULL,
-  modified datetime NOT NULL,
+  modified datetime NOT NULL,{extra}
   jdp_hashcode varchar(128) NOT NULL,
   jdp_response mediumtext NOT NULL,
   jdp_created datetime NOT NULL,
   jdp_modified datetime NOT NULL,
   PRIMARY KEY (refund_id),
-  KEY ind_jdp_tb_refund_seller_nick_jdp_modified (seller_nick, jdp_modified),
-  KEY ind_jdp_tb_refund_jdp_modified (jdp_modified)
+  KEY ind_{name}_seller_nick_jdp_modified (seller_nick, jdp_modified),
+  KEY ind_{name}_jdp_modified (jdp_modified)
 ) DEFAULT CHARSET=utf8mb4
 """
+
+
+REFUND_TABLE = _refund_table("jdp_tb_refund")
+TM_REFUND_TABLE = _refund_table("jdp_tm_refund", "\n  refund_phase varchar(32) NOT NULL,")
 TRADE_COLUMNS = ("tid", "status", "type", "seller_nick", "buyer_nick", "created", "modified")
 REFUND_COLUMNS = ("refund_id", "seller_nick", "buyer_nick", "status", "created", "tid", "oid")
 REFUND_COLUMNS += ("modified",)
@@ -240,7 +254,7 @@ class Jdp:
         self.counts["pushed"] += 1
         if kind == TRADE:
             return trade_row(seller.trades[key].current.data, stamp)
-        return refund_row(seller.refunds[key].data, stamp)
+        return refund_row(seller.refunds[key].data, stamp, getattr(seller, "tmall", False))
 
 
 def trade_row(data: dict, stamp: float) -> Row:
@@ -251,11 +265,15 @@ def trade_row(data: dict, stamp: float) -> Row:
     return Row("jdp_tb_trade", values, response, stamp)
 
 
-def refund_row(data: dict, stamp: float) -> Row:
-    """The ``jdp_tb_refund`` row of a refund: ``taobao.refund.get``'s answer."""
+def refund_row(data: dict, stamp: float, tmall: bool = False) -> Row:
+    """The ``jdp_tb_refund`` row of a refund (``jdp_tm_refund`` of a Tmall seller's, with
+    its ``refund_phase``): ``taobao.refund.get``'s answer."""
     response = _json({"refund_get_response": {"refund": data}})
     values = {name: data.get(name) or "" for name in REFUND_COLUMNS}
-    return Row("jdp_tb_refund", values, response, stamp)
+    if not tmall:
+        return Row("jdp_tb_refund", values, response, stamp)
+    values["refund_phase"] = data.get("refund_phase") or "onsale"
+    return Row("jdp_tm_refund", values, response, stamp)
 
 
 def _json(value: dict) -> str:
@@ -283,6 +301,7 @@ def create_tables(connection) -> None:
     with connection.cursor() as cursor:
         cursor.execute(TRADE_TABLE)
         cursor.execute(REFUND_TABLE)
+        cursor.execute(TM_REFUND_TABLE)
 
 
 def write_rows(connection, rows: list[Row]) -> None:

@@ -229,7 +229,7 @@ def advance(seller: Seller, trade: TradeRecord, ts: float, lag: int) -> bool:
     if status == "WAIT_BUYER_PAY":
         _pay_or_close(state, rng, now)
     elif status in ("WAIT_SELLER_SEND_GOODS", "SELLER_CONSIGNED_PART"):
-        if not _consign(state, rng, now):
+        if not _consign(seller, state, now):
             return False
     elif status in ("WAIT_BUYER_CONFIRM_GOODS", "TRADE_BUYER_SIGNED"):
         if trade.open_refund_oids():
@@ -270,7 +270,7 @@ def _pay_or_close(state: dict, rng: random.Random, now: str) -> None:
     state["pay_time"] = now
 
 
-def _consign(state: dict, rng: random.Random, now: str) -> bool:
+def _consign(seller: Seller, state: dict, now: str) -> bool:
     waiting = [
         o
         for o in state["orders"]
@@ -278,15 +278,18 @@ def _consign(state: dict, rng: random.Random, now: str) -> bool:
     ]
     if not waiting:
         return False
+    rng = seller.rng
     if len(waiting) > 1 and rng.random() < 0.5:
         waiting = waiting[:1]
     code, name = rng.choice(COMPANIES)
     invoice = f"{code}{rng.randint(10**11, 10**12 - 1)}"
-    for order in waiting:
+    split = len(waiting) > 1 and seller.logistics.split(f"{state['tid']}:{now}")
+    for at, order in enumerate(waiting):
         order["status"] = "WAIT_BUYER_CONFIRM_GOODS"
         order["consign_time"] = now
         order["logistics_company"] = name
-        order["invoice_no"] = invoice
+        # a split shipment: one waybill per sub-order, numbered after the first
+        order["invoice_no"] = f"{invoice[:-2]}{at:02d}" if split else invoice
     state.setdefault("consign_time", now)
     state["status"] = _paid_status(state)
     state["is_part_consign"] = state["status"] == "SELLER_CONSIGNED_PART"

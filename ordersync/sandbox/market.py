@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass, field
 
 from ordersync.sandbox.clock import fmt
+from ordersync.sandbox.logistics import LogisticsMix
 from ordersync.sandbox.presale import PresaleMix
 
 DAY = 86400
@@ -233,9 +234,10 @@ class MarketRates:
 class Seller:
     """One seller's shop: trades, refunds, indexes, and the query cache."""
 
-    def __init__(self, nick: str, user_id: int, seed: str) -> None:
+    def __init__(self, nick: str, user_id: int, seed: str, tmall: bool = False) -> None:
         self.nick = nick
         self.user_id = user_id
+        self.tmall = tmall  # a Tmall (B) shop: JDP pushes its refunds into jdp_tm_refund
         self.rng = random.Random(seed)
         self.trades: dict[int, TradeRecord] = {}
         self.by_created: list[TradeRecord] = []
@@ -254,6 +256,7 @@ class Seller:
         self.open_refunds: list[Refund] = []
         self.rates = MarketRates()
         self.presale = PresaleMix()
+        self.logistics = LogisticsMix()
         self.generation = 0
         self.bulk = False  # while replaying history: append to the indexes, sort at the end
         self.max_visible_at = 0
@@ -275,6 +278,7 @@ class Seller:
             self.hide_queue, self.hide_seq, self.pruned_to = [], 0, -INFINITY
         self.__dict__.setdefault("list_scans", 0)
         self.__dict__.setdefault("presale", PresaleMix())
+        self.__dict__.setdefault("logistics", LogisticsMix())
         for refund in self.refunds.values():
             if not getattr(refund, "versions", None):  # a snapshot from before refund versions
                 trade = self.trades.get(refund.tid)

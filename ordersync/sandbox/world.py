@@ -92,14 +92,14 @@ class World:
         return app
 
     def add_seller(
-        self, nick: str, history_trades: int = 0, history_days: float = 30
+        self, nick: str, history_trades: int = 0, history_days: float = 30, tmall: bool = False
     ) -> tuple[Seller, bool]:
         """Return the seller ``nick``, creating it (with history) if new; and whether new."""
         seller = self.sellers.get(nick)
         if seller is not None:
             return seller, False
         user_id = 2_200_000_000 + zlib.crc32(nick.encode()) % 100_000_000
-        seller = Seller(nick, user_id, f"{self.seed}:seller:{nick}")
+        seller = Seller(nick, user_id, f"{self.seed}:seller:{nick}", tmall)
         lifecycle.setup_seller(seller)
         self.sellers[nick] = seller
         seller.listener = self.announce

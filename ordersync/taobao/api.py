@@ -11,7 +11,7 @@ between shops; app-level calls (time, TMC consume/confirm) use an unbound client
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -176,10 +176,26 @@ def refund_get(client: TopClient, session: str, refund_id: int, fields: Fields) 
     return _item(client, "taobao.refund.get", params, session, "refund")
 
 
-def logistics_trace_search(client: TopClient, session: str, tid: int) -> dict[str, Any]:
-    """The logistics trace of a trade: out_sid, company_name, status, trace_list[]."""
+def logistics_trace_search(
+    client: TopClient, session: str, tid: int, sub_tids: Sequence[int] = ()
+) -> dict[str, Any]:
+    """The logistics trace of a trade, or of the waybill its sub-orders ``sub_tids`` went out
+    on (a split shipment): out_sid, company_name, status, trace_list[].
+
+    A success carries ``status``, and a shipped waybill (``out_sid``) at least its consignment
+    step: an answer without them is broken, not "no news", and is retried like one."""
     # Reference: taobao.logistics.trace.search, docs/platform.md §4.10
-    body = client.call("taobao.logistics.trace.search", {"tid": tid}, session=session)
+    method = "taobao.logistics.trace.search"
+    params: dict[str, Any] = {"tid": tid}
+    if sub_tids:
+        params.update(is_split=1, sub_tid=",".join(str(oid) for oid in sub_tids))
+
+    def check(body: dict[str, Any]) -> None:
+        _required(body.get("status"), "status", method)
+        if body.get("out_sid"):
+            _required(body.get("trace_list") or None, "trace_list", method)
+
+    body = client.call(method, params, session=session, check=check)
     body.pop("request_id", None)
     body.setdefault("trace_list", [])
     return body

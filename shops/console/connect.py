@@ -20,6 +20,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ordersync.taobao import oauth
 from ordersync.taobao.errors import SessionInvalid, TopError
@@ -46,9 +48,11 @@ def writable_tenants(request: HttpRequest):
 
 
 class ConnectForm(forms.Form):
-    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), empty_label=None)
+    tenant = forms.ModelChoiceField(
+        label=gettext_lazy("tenant"), queryset=Tenant.objects.none(), empty_label=None
+    )
     app = forms.ModelChoiceField(
-        queryset=TopApp.objects.order_by("name"), empty_label=None, label="TOP app"
+        queryset=TopApp.objects.order_by("name"), empty_label=None, label=gettext_lazy("TOP app")
     )
 
     def __init__(self, request: HttpRequest, *args, **kwargs) -> None:
@@ -83,20 +87,20 @@ def accept_state(request: HttpRequest, state: str) -> tuple[Tenant, TopApp]:
     try:
         payload = signing.loads(state, salt=STATE_SALT, max_age=settings.OAUTH_STATE_MAX_AGE)
     except signing.SignatureExpired:
-        raise StateRejected("the authorization took too long; please start again") from None
+        raise StateRejected(_("the authorization took too long; please start again")) from None
     except signing.BadSignature:
-        raise StateRejected("the authorization state is not valid") from None
+        raise StateRejected(_("the authorization state is not valid")) from None
     pending = request.session.get(SESSION_KEY, [])
     if payload.get("u") != request.user.pk or payload.get("n") not in pending:
-        raise StateRejected("this authorization was not started in this session")
+        raise StateRejected(_("this authorization was not started in this session"))
     pending.remove(payload["n"])
     request.session[SESSION_KEY] = pending
     if not has_role(request, payload["t"], WRITE_ROLES):
-        raise StateRejected("you may no longer connect shops to this tenant")
+        raise StateRejected(_("you may no longer connect shops to this tenant"))
     tenant = Tenant.objects.filter(pk=payload["t"]).first()
     app = TopApp.objects.filter(pk=payload["a"]).first()
     if tenant is None or app is None:
-        raise StateRejected("the tenant or app of this authorization is gone")
+        raise StateRejected(_("the tenant or app of this authorization is gone"))
     return tenant, app
 
 
@@ -128,7 +132,10 @@ def connect_view(request: HttpRequest, admin_context: dict) -> HttpResponse:
     else:
         initial = {"tenant": shop.tenant_id, "app": shop.app_id} if shop else {}
         form = ConnectForm(request, initial=initial)
-    title = f"Re-authorize {shop.seller_nick}" if shop else "Connect a Taobao shop"
+    if shop:
+        title = _("Re-authorize %(shop)s") % {"shop": shop.seller_nick}
+    else:
+        title = _("Connect a Taobao shop")
     tenants = list(form.fields["tenant"].queryset[:2])
     context = {
         **admin_context,
@@ -158,32 +165,45 @@ def callback_view(request: HttpRequest, admin_context: dict) -> HttpResponse:
         return _refused(request, admin_context, str(error))
     if request.GET.get("error"):
         reason = request.GET.get("error_description") or request.GET["error"]
-        messages.warning(request, f"The seller did not authorize the shop ({reason}).")
+        messages.warning(
+            request, _("The seller did not authorize the shop (%(reason)s).") % {"reason": reason}
+        )
         return redirect("admin:shops_shop_changelist")
     code = request.GET.get("code", "")
     if not code:
-        return _refused(request, admin_context, "the platform sent no authorization code")
+        return _refused(request, admin_context, _("the platform sent no authorization code"))
     try:
         token = oauth.exchange_code(app_credentials(app), code, callback_uri(request))
         shop, created = connect_shop(tenant, app, token)
     except SellerOwnedElsewhere as error:
-        return _refused(request, admin_context, f"{error}; ask the operators to move it")
+        reason = _("%(error)s; ask the operators to move it") % {"error": error}
+        return _refused(request, admin_context, reason)
     except SessionInvalid as error:
-        return _refused(request, admin_context, f"the platform refused the code: {error}")
+        reason = _("the platform refused the code: %(error)s") % {"error": error}
+        return _refused(request, admin_context, reason)
     except TopError as error:
         log.warning("OAuth code exchange for tenant %s failed: %s", tenant.pk, error)
-        return _refused(request, admin_context, f"the platform could not be reached: {error}")
+        reason = _("the platform could not be reached: %(error)s") % {"error": error}
+        return _refused(request, admin_context, reason)
     if created:
-        messages.success(request, f"Connected {shop.seller_nick}; its backfill is queued.")
+        messages.success(
+            request, _("Connected %(shop)s; its backfill is queued.") % {"shop": shop.seller_nick}
+        )
     else:
-        messages.success(request, f"Re-authorized {shop.seller_nick}; its tokens are updated.")
+        messages.success(
+            request,
+            _("Re-authorized %(shop)s; its tokens are updated.") % {"shop": shop.seller_nick},
+        )
         if shop.status != Shop.Status.ACTIVE:
             messages.warning(
-                request, f"{shop.seller_nick} stays {shop.get_status_display().lower()}."
+                request,
+                _("%(shop)s stays %(status)s.")
+                % {"shop": shop.seller_nick, "status": shop.get_status_display()},
             )
     return redirect("admin:shops_shop_change", shop.pk)
 
 
 def _refused(request: HttpRequest, admin_context: dict, reason: str) -> HttpResponse:
-    context = {**admin_context, "title": "The shop was not connected", "reason": reason}
+    title = _("The shop was not connected")
+    context = {**admin_context, "title": title, "reason": reason}
     return TemplateResponse(request, "admin/shops/shop/connect_refused.html", context, status=400)

@@ -14,6 +14,7 @@ from django.db.models.functions import TruncHour
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ordersync.taobao.limiter import TokenBucketLimiter
 from ordersync.taobao.models import ApiBudget, ApiCallStat
@@ -139,7 +140,7 @@ def budgets(now: datetime) -> list[Budget]:
     out = []
     for app in TopApp.objects.order_by("name"):
         state = states.get(app.app_key, {})
-        burst, _ = TokenBucketLimiter(None, app.calls_per_minute).budget(app.app_key)
+        burst, _rate = TokenBucketLimiter(None, app.calls_per_minute).budget(app.app_key)
         bans = [
             (scope, int(until - wall))
             for scope, until in sorted(state.get("bans", {}).items())
@@ -180,7 +181,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     context = {
         **admin.site.each_context(request),
-        "title": "Dashboard",
+        "title": _("Dashboard"),
         "sections": sections(request, now),
         "budgets": budgets(now) if request.user.is_superuser else [],
         "now": now,

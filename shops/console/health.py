@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import CharField, IntegerField, Max, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_q.models import Schedule
 
 from shops.models import Checkpoint, Shop, SyncRun
@@ -64,42 +65,54 @@ def lag(shop: Shop, now: datetime | None = None) -> timedelta | None:
 
 
 def format_lag(value: timedelta | None) -> str:
+    """A lag in words: ``3 min``, ``2 h 5 min``, ``1 d 4 h`` (``3 分钟`` in Chinese)."""
     if value is None:
-        return "not synced yet"
+        return _("not synced yet")
     seconds = int(value.total_seconds())
     if seconds < 3600:
-        return f"{seconds // 60} min"
+        return _("%(minutes)d min") % {"minutes": seconds // 60}
     if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+        return _("%(hours)d h %(minutes)d min") % {
+            "hours": seconds // 3600,
+            "minutes": seconds % 3600 // 60,
+        }
+    return _("%(days)d d %(hours)d h") % {
+        "days": seconds // 86400,
+        "hours": seconds % 86400 // 3600,
+    }
+
+
+# what needs an operator's eye, most serious first: (code, words)
+SEVERITY = ("needs_reauth", "disabled", "degraded", "failing", "lagging", "paused")
+
+
+def problem_codes(shop: Shop, now: datetime | None = None) -> list[tuple[str, str]]:
+    """``[(code, words), …]``, most serious first; the words in the page's language."""
+    found = []
+    if shop.status == Shop.Status.NEEDS_REAUTH:
+        found.append(("needs_reauth", _("needs re-authorization")))
+    if shop.status == Shop.Status.DISABLED:
+        found.append(("disabled", _("disabled")))
+    if shop.degraded:
+        found.append(("degraded", _("degraded mode")))
+    if getattr(shop, "failures", 0):
+        found.append(("failing", _("failing (%(count)d in a row)") % {"count": shop.failures}))
+    late = lag(shop, now)
+    if shop.status == Shop.Status.ACTIVE and late is not None and late > LAG_WARNING:
+        found.append(("lagging", _("lagging %(lag)s") % {"lag": format_lag(late)}))
+    if shop.status == Shop.Status.PAUSED:
+        found.append(("paused", _("paused")))
+    return found
 
 
 def problems(shop: Shop, now: datetime | None = None) -> list[str]:
     """What needs an operator's eye, most serious first."""
-    found = []
-    if shop.status == Shop.Status.NEEDS_REAUTH:
-        found.append("needs re-authorization")
-    if shop.status == Shop.Status.DISABLED:
-        found.append("disabled")
-    if shop.degraded:
-        found.append("degraded mode")
-    if getattr(shop, "failures", 0):
-        found.append(f"failing ({shop.failures} in a row)")
-    late = lag(shop, now)
-    if shop.status == Shop.Status.ACTIVE and late is not None and late > LAG_WARNING:
-        found.append(f"lagging {format_lag(late)}")
-    if shop.status == Shop.Status.PAUSED:
-        found.append("paused")
-    return found
-
-
-SEVERITY = {"needs re-authorization": 0, "disabled": 1, "degraded mode": 2}
+    return [words for _code, words in problem_codes(shop, now)]
 
 
 def severity(shop: Shop, now: datetime | None = None) -> int:
     """0 = worst; shops without problems sort last."""
-    found = problems(shop, now)
+    found = problem_codes(shop, now)
     if not found:
         return 9
-    first = found[0]
-    return SEVERITY.get(first, 3 if first.startswith("failing") else 4)
+    return min(SEVERITY.index(found[0][0]), 4)

@@ -21,7 +21,9 @@ from django.db import router
 from django.db.models import CASCADE, Model, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
+from shops.audit.console import AuditedAdminMixin
 from shops.models import Membership, Shop, Tenant
 
 Role = Membership.Role
@@ -90,7 +92,7 @@ def id_value(list_filter: admin.SimpleListFilter) -> int:
 class TenantFilter(admin.SimpleListFilter):
     """Operators narrow any list to one tenant."""
 
-    title = "tenant"
+    title = _("tenant")
     parameter_name = "tenant"
 
     def lookups(self, request, model_admin):
@@ -105,7 +107,7 @@ class TenantFilter(admin.SimpleListFilter):
 class ShopFilter(admin.SimpleListFilter):
     """The user's shops, from the small shop table (never a DISTINCT over a big one)."""
 
-    title = "shop"
+    title = _("shop")
     parameter_name = "shop"
 
     def lookups(self, request, model_admin):
@@ -168,7 +170,7 @@ def filled_in(tenants: QuerySet[Tenant]) -> dict[str, Any]:
     return {"initial": only[0].pk, "disabled": True, "widget": forms.HiddenInput}
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Scopes a tenant-owned model's admin by the user's memberships.
 
     ``tenant_field`` is the lookup from the model to its tenant. Viewers see, owners and admins
@@ -295,12 +297,12 @@ class TenantScopedAdmin(admin.ModelAdmin):
         related = super().get_list_select_related(request)
         if not request.user.is_superuser or self.tenant_field == "id" or related is True:
             return related
-        *hops, _ = self.tenant_field.split("__")
+        *hops, _last = self.tenant_field.split("__")
         return [*(related or []), "__".join([*hops, "tenant"])]
 
-    @admin.display(description="tenant")
+    @admin.display(description=_("tenant"))
     def tenant_name(self, obj: Model) -> str:
-        *hops, _ = self.tenant_field.split("__")
+        *hops, _last = self.tenant_field.split("__")
         for hop in hops:
             obj = getattr(obj, hop)
         return str(obj.tenant)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 from django.template import Context
+from django.utils import translation
+from django.utils.html import format_html
 
 from shops.console.one_time import take_secrets
 from shops.console.tenancy import WRITE_ROLES, has_role
@@ -39,6 +41,25 @@ def one_time_secrets(context: Context) -> dict[str, object]:
     """New tokens and secrets, shown on this page and never again (shops/console/one_time.py)."""
     request = context.get("request")
     return {"secrets": take_secrets(request) if request is not None else []}
+
+
+# Chinese reads large counts in 万 (10⁴) and 亿 (10⁸)
+CHINESE_UNITS = ((100_000_000, "亿"), (10_000, "万"))
+
+
+@register.filter
+def counted(value: int | str | None) -> str:
+    """A large count as the page's language reads it: ``123,456`` in English, ``12.35万`` in
+    Chinese, with the exact figure on hover."""
+    exact = grouped(value)
+    if not str(value).isdigit() or not translation.get_language().startswith("zh"):
+        return exact
+    number = int(str(value))
+    for size, unit in CHINESE_UNITS:
+        if number >= size:
+            short = f"{number / size:.2f}".rstrip("0").rstrip(".")
+            return format_html('<span title="{}">{}{}</span>', exact, short, unit)
+    return exact
 
 
 @register.filter

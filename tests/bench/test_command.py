@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
 
 from tools.management.commands.bench import Command
@@ -41,6 +42,14 @@ def test_each_part_reads_the_flags_of_the_command_it_replaced():
 def test_the_sandbox_part_prints_its_figures(capsys):
     call_command("bench", "sandbox", "--seconds", "1", "--clients", "1", "--trades", "200")
     assert "list calls of 100 trades in 1 s from 1 client processes" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_logistics_part_prints_its_figures(capsys):
+    call_command("bench", "logistics", "--trades", "4", "--days", "1", "--tick-minutes", "120")
+    out = capsys.readouterr().out
+    assert "trace calls per consigned trade per day" in out and "trace calls per parcel" in out
+    assert "trace calls per consigned trade per day in transit" in out
 
 
 def test_render_rewrites_the_page_from_the_figures_unchanged(tmp_path):

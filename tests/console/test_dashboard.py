@@ -77,7 +77,7 @@ def test_operator_sees_every_tenant_and_the_budget(client, shops, operator, top_
     # calls of the last hour: the 0.2 h run (2 calls) and the fixture's runs of A and B (3 each)
     (budget,) = response.context["budgets"]
     assert (budget.calls_last_hour, budget.budget_per_hour, budget.waits) == (8, 36000, 7)
-    assert re.search(r"<td>8</td>\s*<td>36000</td>", html)
+    assert re.search(r"<td>8</td>\s*<td>36,000</td>", html)  # grouped by thousands
 
 
 def test_index_links_the_dashboard(client, alice, bob):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 from datetime import timedelta
 from html import unescape
@@ -75,8 +74,16 @@ def test_a_trade_shows_sub_orders_before_raw_json_and_its_status_history(client,
     html = page(client, f"/admin/trades/trade/{trade.pk}/change/")
     assert html.index("Sub-orders") < html.index("Status history") < html.index('"title": "茶"')
     history = html[html.index("Status history") :]
-    assert re.search(r"11-11 10:00:00</td><td>\(new\)</td><td>WAIT_BUYER_PAY", history)
-    assert re.search(r"11-11 10:09:00</td><td>WAIT_BUYER_PAY</td><td>TRADE_FINISHED", history)
+    # each status with the platform's name beside its code
+    pay, finished = (
+        f'{name} <code class="status-code">{code}</code>'
+        for name, code in (
+            ("waiting for the buyer to pay", "WAIT_BUYER_PAY"),
+            ("trade finished", "TRADE_FINISHED"),
+        )
+    )
+    assert f"11-11 10:00:00</td><td>(new)</td><td>{pay}" in history
+    assert f"11-11 10:09:00</td><td>{pay}</td><td>{finished}" in history
 
 
 def test_a_shop_shows_its_next_run_and_reads_healthy_or_degraded_in_words(client, alice, shop_a):

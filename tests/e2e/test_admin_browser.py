@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from django_q.models import OrmQ
 
 from shops.actions import ensure_checkpoints
 from shops.console import paginator
-from shops.models import Membership, Shop, SyncRun
+from shops.models import Checkpoint, Membership, Shop, SyncRun
 from shops.schedules import sync_schedules
 from tests.support import ROOT
 from tests.support.console import T0, bulk_trades, make_trade, one_of_each, record_history
@@ -206,6 +207,7 @@ LISTS = [
     "trades/tmcshop/",
     "trades/tmcstat/",
     "trades/presalereservation/",
+    "trades/stalledparcel/",
 ]
 
 
@@ -335,7 +337,7 @@ def test_the_console_answers_support_operators_and_owners(
     # find a trade: true counts, partial tid, buyer, receiver, status, time range
     trades = f"{base}/admin/trades/trade/"
     page.goto(trades)
-    assert page.locator(".paginator .result-count").inner_text() == "2,555"
+    assert page.locator(".paginator .result-count").inner_text() == "2,556"
     assert fits(page), "the trade list is wider than a 1366-px laptop"
     shot(page, "10-trades-1366px")
     for term, expected in [
@@ -397,6 +399,11 @@ def test_the_console_answers_support_operators_and_owners(
     shot(page, "15-webhook-delivery")
     page.goto(f"{base}/admin/trades/presalereservation/")  # reserved stock, with its totals
     assert "2 units held by 1 trades" in page.locator(".presale-totals").inner_text()
+    page.goto(f"{base}/admin/trades/stalledparcel/")  # the parcels the carrier left alone
+    row = page.locator("#result_list tbody tr").first
+    assert "YTO4000007" in row.inner_text() and "卖家已发货" in row.inner_text()
+    assert fits(page)
+    shot(page, "15b-stalled-parcels")
     page.goto(f"{base}/admin/trades/webhookdelivery/")
     assert fits(page)
 
@@ -461,3 +468,198 @@ def test_the_console_answers_support_operators_and_owners(
     sign_in(page, base, "olga")
     assert [path for path in LISTS if not fits_at(page, base, path)] == []
     shot(page, "19-operator-deliveries")
+
+
+# --- the console in Chinese -----------------------------------------------------------------
+DOC_SHOTS = ROOT / "docs" / "img"
+ZH_SHOTS = SHOTS / "zh"
+# words that stay as they are in the Chinese console: names of things, protocols, formats
+KEPT_WORDS = {
+    "ordersync", "OAuth", "Webhook", "English", "open", "uid", "incrementv", "Location",
+    "Gone", "Bearer", "AppKey", "AppSecret", "SessionKey", "md", "hmac", "sha", "rds", "tid",
+}  # fmt: skip
+# Django's own admin strings its zh_Hans catalogue lacks (screen-reader headers of the index)
+# and the boolean icons' alt text, which Django never translates
+DJANGO_ENGLISH = re.compile(r"Model name|Add link|Change or view list link|\b(?:True|False)\b")
+# text a person reads: visible text nodes outside code and preformatted data, and the
+# attributes a browser shows (tooltips, placeholders, button labels)
+SHOWN_TEXT = """() => {
+  const parts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const data = 'pre, code, script, style, noscript, textarea, .one-time-secret';
+  while (walker.nextNode()) {
+    const parent = walker.currentNode.parentElement;
+    if (!parent || parent.closest(data) || !parent.checkVisibility()) continue;
+    parts.push(walker.currentNode.textContent);
+  }
+  for (const el of document.querySelectorAll('[title], [placeholder], [aria-label], [alt]')) {
+    for (const name of ['title', 'placeholder', 'aria-label', 'alt']) {
+      if (el.getAttribute(name)) parts.push(el.getAttribute(name));
+    }
+  }
+  for (const el of document.querySelectorAll('input[type=submit], input[type=button]')) {
+    parts.push(el.value);
+  }
+  return parts.join('\\n');
+}"""
+
+
+def data_words() -> set[str]:
+    """Every word stored in our tables' text columns: shop nicks, tenant and user names,
+    titles, the platform's error messages… shown as they are, in any language."""
+    from django.apps import apps
+    from django.db import models as db_models
+
+    found = set(get_user_model().objects.values_list("username", flat=True))
+    for model in apps.get_models():
+        if model._meta.app_label not in ("shops", "trades", "taobao") or model._meta.proxy:
+            continue
+        texts = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, db_models.CharField | db_models.TextField)
+        ]
+        for row in model.objects.values_list(*texts)[:5000] if texts else []:
+            found.update(word for value in row for word in re.findall(r"[A-Za-z]+", value or ""))
+    return found
+
+
+def english_words(text: str, allowed: set[str]) -> set[str]:
+    """Words of English left in ``text``: not a code (``WAIT_BUYER_PAY``, ``API``), an
+    address, an identifier, a kept name or a stored value."""
+    found = set()
+    for chunk in text.split():
+        chunk = chunk.strip("()[]{}（）【】「」“”\"'.,;:!?，。；：、…—›·|/%+*")
+        if not chunk or re.search(r"[_@=/\\.:0-9]", chunk):
+            continue
+        for word in re.findall(r"[A-Za-z]+", chunk):
+            if len(word) > 1 and not word.isupper() and word not in allowed:
+                found.add(word)
+    return found
+
+
+def walk_in_chinese(page, url: str, name: str, allowed: set[str]) -> set[str]:
+    """Open ``url``, screenshot it, and return the English words of ours it shows."""
+    response = page.goto(url)
+    assert response is not None and response.status == 200, (url, response and response.status)
+    assert page.locator("html").get_attribute("lang") == "zh-hans", url
+    page.screenshot(path=str(ZH_SHOTS / f"zh-{name}.png"))
+    return english_words(DJANGO_ENGLISH.sub("", page.evaluate(SHOWN_TEXT)), allowed)
+
+
+# the pages docs/console.md shows
+IN_THE_DOCS = ("dashboard", "shops", "trade", "sync-runs", "reconcile-reports", "webhooks")
+IN_THE_DOCS += ("api-keys", "connect")
+
+
+def keep_for_docs() -> None:
+    """``DOCS_SCREENSHOTS=1``: the Chinese screenshots become the docs' (docs/console.md)."""
+    if os.environ.get("DOCS_SCREENSHOTS") != "1":
+        return
+    DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+    for name in IN_THE_DOCS:
+        (DOC_SHOTS / f"zh-{name}.png").write_bytes((ZH_SHOTS / f"zh-{name}.png").read_bytes())
+
+
+def chinese_pages(base: str, seeded: dict, shop) -> list[tuple[str, str]]:
+    world = seeded["world"]
+    admin = f"{base}/admin"
+    return [
+        ("index", f"{admin}/"),
+        ("dashboard", f"{admin}/dashboard/"),
+        ("shops", f"{admin}/shops/shop/"),
+        ("shop", f"{admin}/shops/shop/{shop.pk}/change/"),
+        ("trades", f"{admin}/trades/trade/"),
+        ("trade", f"{admin}/trades/trade/{seeded['trade'].pk}/change/"),
+        ("refunds", f"{admin}/trades/refund/"),
+        ("refund", f"{admin}/trades/refund/{world['refund'].pk}/change/"),
+        ("sync-runs", f"{admin}/shops/syncrun/"),
+        ("sync-run", f"{admin}/shops/syncrun/{seeded['run'].pk}/change/"),
+        ("checkpoints", f"{admin}/shops/checkpoint/"),
+        ("reconcile-reports", f"{admin}/trades/reconcilereport/"),
+        ("reconcile-report", f"{admin}/trades/reconcilereport/{world['reconcilereport'].pk}/"),
+        ("webhooks", f"{admin}/trades/webhookendpoint/"),
+        ("webhook", f"{admin}/trades/webhookendpoint/{world['webhookendpoint'].pk}/change/"),
+        ("deliveries", f"{admin}/trades/webhookdelivery/"),
+        ("delivery", f"{admin}/trades/webhookdelivery/{seeded['delivery'].pk}/change/"),
+        ("api-keys", f"{admin}/trades/apikey/"),
+        ("api-key-new", f"{admin}/trades/apikey/add/"),
+        ("members", f"{admin}/shops/membership/"),
+        ("presale", f"{admin}/trades/presalereservation/"),
+        ("tmc", f"{admin}/trades/tmcshop/"),
+        ("jdp", f"{admin}/trades/jdpshop/"),
+        ("channels", f"{admin}/trades/shopchannels/"),
+        ("connect", f"{admin}/shops/shop/connect/"),
+    ]  # fmt: skip
+
+
+def test_the_console_in_chinese_shows_no_english_of_ours(
+    browser_page, live_server, alice, shop_a, gateway, sandbox_app, settings
+):
+    """The console walked in Chinese (LANGUAGE_CODE=zh-hans, as the demo runs): dashboard,
+    shops, a trade, sync runs, reconcile reports, webhooks, API keys, connecting a shop. No
+    page shows an English word of ours; the language switch then turns it into English."""
+    page, base = browser_page, live_server.url
+    settings.LANGUAGE_CODE = "zh-hans"
+    ZH_SHOTS.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("CI", "").lower() == "true":  # else Chinese shows as boxes in the shots
+        assert subprocess.run(["fc-list", ":lang=zh"], capture_output=True).stdout, "no CJK font"
+    ensure_checkpoints(shop_a)
+    sync_schedules(shop_a)
+    seeded = seed_console(shop_a)
+    Shop.objects.create(  # the banner: a shop whose seller must authorize again
+        tenant=shop_a.tenant, app=shop_a.app, seller_nick="seller-d", seller_id=3004,
+        status=Shop.Status.NEEDS_REAUTH,
+    )  # fmt: skip
+    record_runs(shop_a, [(ago, "failed") for ago in (25, 20, 15, 10, 5)])  # degraded
+    behind = timezone.now() - timedelta(minutes=45, seconds=20)  # the lag, in words
+    Checkpoint.objects.filter(shop=shop_a, stream="trades").update(cursor=behind)
+
+    page.goto(f"{base}/admin/login/")
+    assert "ordersync 控制台" in page.locator("#site-name").inner_text()
+    page.screenshot(path=str(ZH_SHOTS / "zh-login.png"))
+    sign_in(page, base, "alice")
+    allowed = KEPT_WORDS | data_words()
+    found = {
+        name: words
+        for name, url in chinese_pages(base, seeded, shop_a)
+        if (words := walk_in_chinese(page, url, name, allowed))
+    }
+    assert found == {}, f"English words of ours on the Chinese console: {found}"
+    page.goto(f"{base}/admin/dashboard/")
+    assert "落后 45 分钟" in page.locator("#content").inner_text()
+
+    # an action's form and its message
+    page.goto(f"{base}/admin/shops/shop/{shop_a.pk}/change/")
+    page.click("button:has-text('立即同步')")
+    assert (
+        "已为 1 个店铺排队同步。" in page.locator("ul.messagelist:not(#reauth-banner)").inner_text()
+    )
+
+    # connecting a shop through the sandbox's OAuth, in Chinese
+    sandbox_app.authorize_url = f"{gateway.url}/authorize"
+    sandbox_app.token_url = f"{gateway.url}/token"
+    sandbox_app.save()
+    gateway.control("sellers", {"app_key": sandbox_app.app_key, "nick": "tea-house-zh"})
+    gateway.control("oauth", {"nick": "tea-house-zh"})
+    page.goto(f"{base}/admin/shops/shop/connect/")
+    page.select_option("#id_app", str(sandbox_app.pk))
+    page.click("input[type=submit][value='前往淘宝授权']")
+    page.wait_for_url(re.compile(r"/admin/shops/shop/\d+/change/$"))
+    assert (
+        "已接入 tea-house-zh，历史回补已排队。"
+        in page.locator("ul.messagelist:not(#reauth-banner)").inner_text()
+    )
+    page.screenshot(path=str(ZH_SHOTS / "zh-connected.png"))
+    assert english_words(page.evaluate(SHOWN_TEXT), allowed | data_words()) == set()
+    keep_for_docs()
+
+    # the switch: English for this user, then back
+    page.goto(f"{base}/admin/dashboard/")
+    with page.expect_navigation():
+        page.select_option("#language-choice", "en")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "Dashboard" in page.locator("#content").inner_text()
+    with page.expect_navigation():
+        page.select_option("#language-choice", "zh-hans")
+    assert "仪表盘" in page.locator(".breadcrumbs").inner_text()

@@ -102,6 +102,11 @@ def test_the_quick_start_ends_with_the_printed_curl_returning_trades(env, data_d
         )
         trades = json.loads(answer.stdout)["results"]
         assert len(trades) > 0 and all("tid" in trade for trade in trades)
+        # the console opens in Chinese; its switch's cookie turns it English
+        login = f"{web}/admin/login/"
+        assert "ordersync 控制台" in requests.get(login, timeout=30).text
+        english = requests.get(login, cookies={"ordersync_language": "en"}, timeout=30).text
+        assert "ordersync console" in english and "控制台" not in english
 
         _tmc_brings_changes(demo, data_dir)
         _a_webhook_reaches_a_receiver_on_this_machine(web, key, banner)

@@ -5,18 +5,14 @@ writes."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from tests.support import ROOT
+from tests.support.docs import DOCS, LINK, REPO_PATH, broken_links, pages
 from tools.bench import report
 
-DOCS = ROOT / "docs"
-LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
-REPO_PATH = re.compile(r"`((?:ordersync|shops|trades|tests|templates|docs)/[\w./-]*)`")
-FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 # Written in parts so that this file does not name what it looks for.
 OUTSIDE = [
     "../" + "shared",
@@ -29,31 +25,11 @@ OUTSIDE = [
 ]
 
 
-def pages() -> list[Path]:
-    return sorted(DOCS.glob("*.md"))
-
-
 def docs_map() -> set[str]:
     """The `docs/*.md` pages the README's documentation map links to."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("## Documentation", 1)[1].split("\n## ", 1)[0]
     return {target for target in LINK.findall(table) if target.startswith("docs/")}
-
-
-def slug(heading: str) -> str:
-    """The anchor GitHub gives a heading."""
-    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return text.replace(" ", "-")
-
-
-def anchors(page: Path) -> set[str]:
-    text = FENCE.sub("", page.read_text(encoding="utf-8"))
-    return {slug(h) for h in re.findall(r"^#+ (.+)$", text, re.M)}
-
-
-def links(page: Path) -> list[str]:
-    text = FENCE.sub("", page.read_text(encoding="utf-8"))
-    return [t for t in LINK.findall(text) if not re.match(r"[a-z]+:", t)]
 
 
 def project_files() -> list[Path]:
@@ -92,13 +68,7 @@ def test_the_docs_map_and_the_docs_folder_agree():
 def test_every_relative_link_lands():
     broken = []
     for page in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *pages()]:
-        for target in links(page):
-            path, _, anchor = target.partition("#")
-            dest = (page.parent / path).resolve() if path else page
-            if not dest.exists():
-                broken.append(f"{page.name}: {target}")
-            elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
-                broken.append(f"{page.name}: {target} (no such heading)")
+        broken += broken_links(page)
     assert broken == []
 
 

@@ -148,3 +148,52 @@ def test_the_console_and_the_command_enrol(gateway, make_shop, rds_url, client, 
         "by-console": 1,
         "by-command": 3,
     }
+
+
+def test_a_tmall_shops_refunds_come_from_jdp_tm_refund(
+    gateway, enrolled_shop, sandbox_app, rds_url
+):
+    """A Tmall seller's refunds are pushed into ``jdp_tm_refund`` only; the consumer writes
+    them through the one refund write path, and a second pass adds nothing."""
+    tmall_seller(gateway, sandbox_app, "tm-shop", 150)
+    shop = enrolled_shop("tm-shop", history_trades=150)
+    wait_pushed(gateway)
+    refunds = gateway.oracle_refunds("tm-shop")
+    assert refunds and _count(rds_url, "jdp_tb_refund") == 0
+    assert _count(rds_url, "jdp_tm_refund") == len(refunds)
+    consume(shop)
+    assert_matches_oracle(gateway, shop)
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=Checkpoint.Stream.JDP_TM_REFUNDS)
+    assert checkpoint.cursor is not None
+    events = ChangeEvent.objects.filter(shop=shop, entity="refund").count()
+    assert events >= len(refunds)
+    consume(shop)
+    assert ChangeEvent.objects.filter(shop=shop, entity="refund").count() == events
+
+
+def test_an_rds_without_the_tmall_table_is_no_failure(gateway, enrolled_shop, rds_url):
+    shop = enrolled_shop("no-tm", history_trades=30)
+    wait_pushed(gateway)
+    _sql(rds_url, "DROP TABLE jdp_tm_refund")
+    consume(shop)
+    assert_matches_oracle(gateway, shop)
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=Checkpoint.Stream.JDP_TM_REFUNDS)
+    assert checkpoint.consecutive_failures == 0 and not checkpoint.last_error
+
+
+def tmall_seller(gateway, app, nick: str, history_trades: int) -> None:
+    """Create ``nick`` as a Tmall seller in the sandbox (before its shop is added)."""
+    data = {"app_key": app.app_key, "nick": nick, "tmall": True}
+    gateway.control("sellers", {**data, "history_trades": history_trades, "history_days": 10})
+
+
+def _count(url: str, table: str) -> int:
+    from trades.jdp import rds
+
+    connection = rds.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            return cursor.fetchone()[0]
+    finally:
+        connection.close()

@@ -6,11 +6,13 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from shops import audit
 from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Membership, SyncRun
 from trades.api.keys import create_api_key
 from trades.feed.models import ChangeEvent
 from trades.jdp.models import JdpRds, JdpShop, ShopChannels
+from trades.logistics.models import StalledParcel
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 from trades.presale.models import PresaleReservation
 from trades.tmc.models import TmcShop
@@ -107,6 +109,7 @@ def one_of_each(shop, tid: int) -> dict:
     )
     TradeLine.objects.create(trade=presale, oid=tid + 5, sku_id=f"sku-{tid}", num=2)
     return {
+        **_stalled_parcel(shop, tid + 6),
         "tenant": shop.tenant,
         "membership": Membership.objects.filter(tenant=shop.tenant).first(),
         "shop": shop,
@@ -124,4 +127,26 @@ def one_of_each(shop, tid: int) -> dict:
             shop=shop, rds=JdpRds.objects.get_or_create(name="rds-1")[0], status=1
         ),
         "shopchannels": ShopChannels.objects.get(pk=shop.pk),
+        "auditentry": audit.record(audit.Action.SHOP_PAUSED, target=shop),
     }
+
+
+def _stalled_parcel(shop, tid: int) -> dict:
+    """A parcel the carrier did not pick up: a raised stall (stored as the tracker stores it)."""
+    trade = make_trade(shop, tid, status="WAIT_BUYER_CONFIRM_GOODS")
+    parcel = StalledParcel.objects.create(
+        tenant_id=shop.tenant_id,
+        shop=shop,
+        trade=trade,
+        tid=tid,
+        out_sid=f"YTO{tid}",
+        company_name="圆通速递",
+        events=[["2026-11-11 10:00:00", "卖家已发货", "CONSIGN"]],
+        consigned_at=T0,
+        last_event_at=T0,
+        trade_modified=T0,
+        next_check_at=T0 + timedelta(hours=30),
+        stalled_at=T0 + timedelta(hours=24),
+        stall="no_pickup",
+    )
+    return {"stalledparcel": parcel}

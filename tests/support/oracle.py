@@ -3,6 +3,8 @@ content (``tools.bench.oracle`` holds the one comparison; here are its assertion
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.utils import timezone
 
 from shops.models import Checkpoint, SyncRun
@@ -17,6 +19,7 @@ from tools.bench.oracle import (
     stored,
     truth,
 )
+from trades.feed.models import ChangeEvent
 
 
 def assert_matches_oracle(gateway, shop) -> None:
@@ -60,3 +63,43 @@ def trades_current(gateway, shop) -> bool:
     """Whether every trade of the sandbox is stored with its current content (to wait on)."""
     expected = truth(gateway, shop.seller_nick, TRADES)
     return not compare(TRADES, expected, stored(shop, TRADES)).lost
+
+
+def feed_repeats(gateway, shop) -> list[str]:
+    """The changes the feed recorded more often than the platform made them: per record and
+    ``modified`` second, the feed's statuses must be a subsequence of the statuses of the
+    platform's versions of that second. ``modified`` has whole seconds, so two events of one
+    (record, second) are right when the platform changed the record twice in that second
+    (it did: created and paid at once); a third, or the same version twice, is a repeat."""
+    made = platform_versions(gateway, shop.seller_nick)
+    recorded: dict[tuple, list[str]] = {}
+    events = ChangeEvent.objects.filter(shop=shop).order_by("id")
+    for entity, key, modified, status in events.values_list("entity", "key", "modified", "status"):
+        recorded.setdefault((entity, key, modified), []).append(status)
+    return [
+        f"{entity} {key} at {modified}: recorded {statuses}, made {made.get(version)}"
+        for version, statuses in recorded.items()
+        for entity, key, modified in [version]
+        if not _subsequence(statuses, made.get(version, []))
+    ]
+
+
+def platform_versions(gateway, nick: str) -> dict[tuple, list[str]]:
+    """(entity, key, modified) → the statuses of the versions the sandbox made, in order."""
+    world = gateway.sandbox.state
+    made: dict[tuple, list[str]] = {}
+    with world.lock:
+        seller = world.sellers[nick]
+        versions = [("trade", t.tid, v) for t in seller.trades.values() for v in t.versions]
+        versions += [
+            ("refund", int(r.refund_id), v) for r in seller.refunds.values() for v in r.versions
+        ]
+        for entity, key, version in versions:
+            at = datetime.fromtimestamp(version.modified, UTC)
+            made.setdefault((entity, key, at), []).append(version.data["status"])
+    return made
+
+
+def _subsequence(part: list[str], whole: list[str]) -> bool:
+    rest = iter(whole)
+    return all(any(status == other for other in rest) for status in part)

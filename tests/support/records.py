@@ -34,6 +34,23 @@ def wire_trade(
     }
 
 
+def wire_shipped(
+    tid: int,
+    waybills: dict[str, tuple[int, ...]],
+    consigned: str = "2026-11-11 10:00:00",
+    modified: str = "2026-11-11 10:00:00",
+) -> dict:
+    """A trade whose sub-orders went out on ``waybills`` (waybill -> its sub-orders)."""
+    oids = tuple(oid for group in waybills.values() for oid in group)
+    trade = wire_trade(tid, "WAIT_BUYER_CONFIRM_GOODS", modified, oids)
+    bill = {oid: out_sid for out_sid, group in waybills.items() for oid in group}
+    for order in trade["orders"]:
+        order.update(
+            consign_time=consigned, logistics_company="圆通速递", invoice_no=bill[order["oid"]]
+        )
+    return trade
+
+
 def make_trade(
     shop,
     tid: int,

@@ -185,6 +185,8 @@ def test_other_api_functions():
         {
             "logistics_trace_search_response": {
                 "tid": 7,
+                "out_sid": "YTO1",
+                "status": "快件已揽收",
                 "trace_list": {"transit_step_info": [{"action": "GOT"}]},
             }
         }

@@ -4,13 +4,16 @@ describes for it; a type the document lacks, or a body that strays from it, fail
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
 
 from shops.actions import mark_needs_reauth
 from tests.api.openapi_walk import document, problems
-from tests.support.records import wire_trade
+from tests.support.records import wire_shipped, wire_trade
+from trades.logistics.models import Parcel
+from trades.logistics.tracking import Tally, apply_trace, discover_parcels
 from trades.models import ReconcileReport
 from trades.sync.write import write_refunds, write_trades
 from trades.webhooks.endpoints import send_test_event
@@ -19,6 +22,8 @@ from trades.webhooks.models import EventType
 from trades.webhooks.runner import deliver_batch
 
 REFUND_ID = 2900000000000016885
+CONSIGNED = {"status_time": "2026-11-11 10:00:00", "status_desc": "卖家已发货", "action": "CONSIGN"}
+PICKED = {"status_time": "2026-11-12 15:00:00", "status_desc": "快件已揽收", "action": "GOT"}
 REFUND = {
     "refund_id": REFUND_ID,
     "tid": 1,
@@ -42,6 +47,14 @@ def _emit_every_kind(shop, endpoint) -> None:
     ):  # a presale trade's deposit, final payment; another's forfeit
         presale = wire_trade(2 + minute // 2, "WAIT_BUYER_PAY", f"2026-11-11 00:0{minute + 2}:00")
         write_trades(shop, [{**presale, "type": "step", "step_trade_status": stage}])
+    write_trades(shop, [wire_shipped(5, {"YTO1": (5,)})])  # a parcel stalls, then moves
+    discover_parcels(shop)
+    parcel = Parcel.objects.get(shop=shop, out_sid="YTO1")
+    later = parcel.consigned_at + timedelta(hours=30)
+    apply_trace(parcel.pk, {"status": "卖家已发货", "trace_list": [CONSIGNED]}, later, Tally())
+    apply_trace(
+        parcel.pk, {"status": "快件已揽收", "trace_list": [CONSIGNED, PICKED]}, later, Tally()
+    )
     write_refunds(shop, [REFUND])
     write_refunds(shop, [{**REFUND, "status": "SUCCESS", "modified": "2026-11-11 00:20:00"}])
     mark_needs_reauth(shop, "SessionInvalid: invalid-sessionkey")

@@ -173,3 +173,13 @@ def trade_calls(stats: dict) -> int:
         for method, apps in stats["calls"].items()
         if any(name in method for name in TRADE_METHODS)
     )
+
+
+def calls_by_method(before: dict, after: dict) -> dict[str, int]:
+    """The run's calls per API method (all apps), most first."""
+
+    def total(stats: dict, method: str) -> int:
+        return sum(stats["calls"].get(method, {}).values())
+
+    counts = {m: total(after, m) - total(before, m) for m in after["calls"]}
+    return dict(sorted(((m, n) for m, n in counts.items() if n), key=lambda i: -i[1]))

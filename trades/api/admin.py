@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from shops import caps
+from shops import audit, caps
+from shops.audit.diff import one_change
 from shops.console.one_time import show_once
 from shops.console.tenancy import WRITE_ROLES, TenantScopedAdmin
+from shops.console.times import seconds_text
 from trades.api.feed_position import feed_position
 from trades.api.key_models import ApiKey
 from trades.api.keys import (
@@ -35,11 +40,11 @@ class ApiKeyForm(forms.ModelForm):
             return expires_at
         if not stored.is_usable(timezone.now()):
             raise forms.ValidationError(
-                "An expired or revoked key cannot be revived; create a new one."
+                _("An expired or revoked key cannot be revived; create a new one.")
             )
         if stored.expires_at is not None and (expires_at is None or expires_at > stored.expires_at):
             raise forms.ValidationError(
-                "A key's expiry can only be brought forward; rotate it for a longer-lived key."
+                _("A key's expiry can only be brought forward; rotate it for a longer-lived key.")
             )
         return expires_at
 
@@ -51,7 +56,7 @@ class ApiKeyForm(forms.ModelForm):
                 caps.check_count(
                     usable_keys(tenant).count(),
                     settings.TENANT_MAX_API_KEYS,
-                    "usable API keys; revoke one first",
+                    _("usable API keys; revoke one first"),
                     "TENANT_MAX_API_KEYS",
                 )
             except caps.OverCap as exc:
@@ -61,6 +66,8 @@ class ApiKeyForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(TenantScopedAdmin):
+    # creating, revoking and expiring record themselves (trades/api/keys.py); a rename here
+    audited: tuple[str, ...] = ()
     # a tenant's viewers do not see its keys; owners and admins manage them; revoke, never delete
     view_roles = WRITE_ROLES
     delete_roles = frozenset()
@@ -78,12 +85,16 @@ class ApiKeyAdmin(TenantScopedAdmin):
         "feed_lag",
     ]
 
-    @admin.display(description="change feed lag")
+    @admin.display(description=_("change feed lag"))
     def feed_lag(self, key: ApiKey) -> str:
         position = feed_position(key)
         if position.lag_seconds is None:
-            return "never read" if position.read_at is None else "—"
-        return "caught up" if position.caught_up else f"{position.lag_seconds:.0f} s behind"
+            return _("never read") if position.read_at is None else "—"
+        if position.caught_up:
+            return _("caught up")
+        return _("%(span)s behind") % {
+            "span": seconds_text(timedelta(seconds=position.lag_seconds))
+        }
 
     list_filter = ["scope"]
     list_select_related = ["tenant"]
@@ -103,6 +114,9 @@ class ApiKeyAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         if change:
             obj.save(update_fields=["name"])
+            if "name" in form.changed_data:
+                renamed = one_change("name", form.initial.get("name"), obj.name)
+                audit.record(audit.Action.ADMIN_CHANGED, target=obj, changes=renamed)
             if "expires_at" in form.changed_data:
                 try:
                     change_key_expiry(obj, form.cleaned_data["expires_at"])
@@ -113,10 +127,11 @@ class ApiKeyAdmin(TenantScopedAdmin):
             obj.tenant, obj.name, obj.scope, expires_at=obj.expires_at, created_by=request.user
         )
         obj.pk = issued.key.pk
-        show_once(request, f"The token of API key {issued.key.name!r}", issued.token)
+        label = _("The token of API key %(name)s") % {"name": repr(issued.key.name)}
+        show_once(request, label, issued.token)
 
-    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             revoke_api_key(key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+        self.message_user(request, _("Revoked %(count)d key(s).") % {"count": queryset.count()})

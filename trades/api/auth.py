@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
 from ordersync import ratelimit
+from shops.audit.actor import key_actor, set_actor
 from trades.api.key_models import ApiKey
 from trades.api.keys import find_api_key, note_key_used
 
@@ -27,15 +29,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             count_failure_of_address(request)
             return None
-        scheme, _, token = header.partition(" ")
+        scheme, _space, token = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not token.strip():
             count_failure_of_address(request)
-            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <API key>'.")
+            raise exceptions.AuthenticationFailed(_("Use 'Authorization: Bearer <API key>'."))
         key = find_api_key(token.strip())
         if key is None:
             count_failure_of_address(request)
-            raise exceptions.AuthenticationFailed("Unknown, expired or revoked API key.")
+            raise exceptions.AuthenticationFailed(_("Unknown, expired or revoked API key."))
         note_key_used(key)
+        set_actor(key_actor(request, key.pk, key.name, key.prefix))
         # There is no user: a key acts for its tenant, not for the person who created it.
         return (None, key)
 
@@ -47,7 +50,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 class HasApiKey(permissions.BasePermission):
     """Any usable key reads; writing needs the read-write scope."""
 
-    message = "This API key has the read scope; this request needs read_write."
+    message = _("This API key has the read scope; this request needs read_write.")
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         key = request.auth
@@ -59,7 +62,7 @@ class HasApiKey(permissions.BasePermission):
 class HasWriteKey(HasApiKey):
     """Every method needs the read-write scope."""
 
-    message = "This API key has the read scope; this endpoint needs read_write."
+    message = _("This API key has the read scope; this endpoint needs read_write.")
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return super().has_permission(request, view) and request.auth.can_write

@@ -17,6 +17,7 @@ from django.http import (
     JsonResponse,
 )
 from django.urls import Resolver404, resolve
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -24,7 +25,7 @@ from rest_framework.views import exception_handler
 
 from shops.caps import OverCap
 
-DETAIL_FOR_VALIDATION = "The request has invalid fields or query parameters."
+DETAIL_FOR_VALIDATION = _("The request has invalid fields or query parameters.")
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -53,7 +54,7 @@ def _collect(detail: object, field: str, item: str, errors: dict[str, list[str]]
     if isinstance(detail, dict):
         for key, value in detail.items():
             if isinstance(key, int):
-                _collect(value, field, f"{item}Item {key}: ", errors)
+                _collect(value, field, item + _("Item %(index)s: ") % {"index": key}, errors)
             else:
                 _collect(value, f"{field}.{key}" if field else str(key), item, errors)
     elif isinstance(detail, list):
@@ -89,7 +90,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         body = {
             "status": response.status_code,
             "code": "invalid",
-            "detail": DETAIL_FOR_VALIDATION,
+            "detail": str(DETAIL_FOR_VALIDATION),
             "errors": _field_errors(exc.detail),
         }
     else:
@@ -119,4 +120,5 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespon
         else:
             if match.func is not api_not_found:
                 return match.func(request, *match.args, **match.kwargs)
-    return JsonResponse({"status": 404, "code": "not_found", "detail": "Not found."}, status=404)
+    body = {"status": 404, "code": "not_found", "detail": str(exceptions.NotFound.default_detail)}
+    return JsonResponse(body, status=404)

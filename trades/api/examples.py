@@ -68,6 +68,22 @@ REFUND = {
 }
 TRADE_DETAIL = {**TRADE, "refunds": [REFUND], "payload": {"tid": TID, "status": TRADE["status"]}}
 REFUND_DETAIL = {**REFUND, "payload": {"refund_id": REFUND_ID, "status": REFUND["status"]}}
+AUDIT_ENTRY = {
+    "id": 912,
+    "at": "2026-11-11T10:04:12.120+08:00",
+    "actor_kind": "api_key",
+    "actor": "ERP production (3f9a1c2b7d01…)",
+    "actor_user": None,
+    "actor_key_id": 14,
+    "ip": "203.0.113.7",
+    "user_agent": "erp-sync/4.2",
+    "action": "webhook_endpoint.changed",
+    "object_type": "trades.webhookendpoint",
+    "object_id": "3",
+    "object_repr": "https://erp.example.com/hooks/orders",
+    "changes": {"event_types": [["trade.created"], ["trade.created", "refund.created"]]},
+    "details": {},
+}
 SYNC_RUN = {
     "id": 5120,
     "shop": 7,

@@ -42,10 +42,14 @@ class QueryFormat(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _schema(what: str) -> Callable:
+class AuditExportQuery(ExportQuery):
+    shop = None  # entries belong to the tenant, not to a shop
+
+
+def _schema(what: str, query: type[serializers.Serializer] = ExportQuery) -> Callable:
     return extend_schema(
         operation_id=f"exports_{what}",
-        parameters=[ExportQuery],
+        parameters=[query],
         responses={
             (200, "application/x-ndjson"): OpenApiResponse(
                 OpenApiTypes.STR,
@@ -64,9 +68,10 @@ def _schema(what: str) -> Callable:
 class _ExportViewSet(TenantViewSet):
     content_negotiation_class = QueryFormat
     what = ""
+    query_class: type[serializers.Serializer] = ExportQuery
 
     def list(self, request: Request, **kwargs: Any) -> StreamingHttpResponse:
-        params = filters.parse_query(request, ExportQuery)
+        params = filters.parse_query(request, self.query_class)
         shops = Shop.objects.for_tenant(self.tenant)
         if "shop" in params and not shops.filter(pk=params["shop"]).exists():
             raise Http404

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -17,6 +18,11 @@ from trades.api.models import Job
 from trades.api.pagination import BIGINT_MAX, PageQuery, fields_param
 from trades.models import REFUND_STATUSES, TRADE_STATUSES
 from trades.presale.models import PresaleReservation
+
+
+def later_than(other: str) -> str:
+    """The error of a range whose start is after its end (``other`` names the end)."""
+    return _("Must not be later than %(name)s.") % {"name": other}
 
 
 class EnumField(serializers.ChoiceField):
@@ -59,9 +65,7 @@ class RangeCheck:
         for name in self.ranges:
             start, end = attrs.get(f"{name}_after"), attrs.get(f"{name}_before")
             if start and end and start > end:
-                raise serializers.ValidationError(
-                    {f"{name}_after": [f"Must not be later than {name}_before."]}
-                )
+                raise serializers.ValidationError({f"{name}_after": [later_than(f"{name}_before")]})
         return attrs
 
 
@@ -195,6 +199,10 @@ LOOKUPS = {
     "endpoint": "endpoint_id",
     "state": "state",
     "stage": "stage",
+    "action": "action",
+    "actor_kind": "actor_kind",
+    "at_after": "at__gte",
+    "at_before": "at__lt",
 }
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,7 +34,7 @@ PRUNE_BATCH = 100
 class KeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "idempotency_key_reused"
-    default_detail = (
+    default_detail = _(
         "This Idempotency-Key was used for a different request (method, path or body); "
         "use a new key for a new request."
     )
@@ -42,7 +43,7 @@ class KeyReused(exceptions.APIException):
 class KeyInUse(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "idempotency_key_in_use"
-    default_detail = "A request with this Idempotency-Key is still running; retry shortly."
+    default_detail = _("A request with this Idempotency-Key is still running; retry shortly.")
 
 
 class Replayed(Exception):
@@ -80,7 +81,7 @@ def claim(request: Request, tenant: Tenant) -> Claim | None:
     now = timezone.now()
     _prune(tenant, now)
     wanted = fingerprint(request)
-    for _ in range(2):
+    for _attempt in range(2):
         try:
             with transaction.atomic():
                 record = IdempotencyKey.objects.create(

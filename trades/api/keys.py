@@ -13,8 +13,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from shops import caps
+from shops import audit, caps
+from shops.audit.diff import diff, one_change, snapshot
 from shops.models import Tenant
 from trades.api.key_models import ApiKey
 
@@ -52,11 +54,13 @@ def create_api_key(
     expires_at: datetime | None = None,
     created_by: AbstractBaseUser | None = None,
     capped: bool = True,
+    audited: bool = True,
 ) -> IssuedKey:
     """Create a key for ``tenant``; the returned token is the only copy there will be.
 
     Raises :class:`~shops.caps.OverCap` if the tenant has ``TENANT_MAX_API_KEYS`` usable
-    keys already (``capped=False``: a rotation, which replaces one).
+    keys already (``capped=False``: a rotation, which replaces one). ``audited=False``: the
+    caller records the creation itself (a rotation).
     """
     if scope not in ApiKey.Scope.values:
         raise ValueError(f"unknown scope {scope!r}")
@@ -65,7 +69,7 @@ def create_api_key(
         caps.check_count(
             usable_keys(tenant).count(),
             settings.TENANT_MAX_API_KEYS,
-            "usable API keys; revoke one first",
+            _("usable API keys; revoke one first"),
             "TENANT_MAX_API_KEYS",
         )
     prefix, token = _new_token()
@@ -78,6 +82,8 @@ def create_api_key(
         expires_at=expires_at,
         created_by=created_by,
     )
+    if audited:
+        audit.record(audit.Action.API_KEY_CREATED, target=key, changes=diff({}, snapshot(key)))
     return IssuedKey(key=key, token=token)
 
 
@@ -92,7 +98,8 @@ def usable_keys(tenant: Tenant) -> QuerySet[ApiKey]:
 def revoke_api_key(key: ApiKey) -> ApiKey:
     """Revoke ``key`` at once; revoking twice keeps the first time."""
     now = timezone.now()
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now):
+        audit.record(audit.Action.API_KEY_REVOKED, target=key)
     key.refresh_from_db(fields=["revoked_at"])
     return key
 
@@ -115,6 +122,12 @@ def rotate_api_key(
         expires_at=key.expires_at,
         created_by=created_by,
         capped=False,  # it replaces ``key``
+        audited=False,
+    )
+    audit.record(
+        audit.Action.API_KEY_ROTATED,
+        target=key,
+        details={"new_key_id": issued.key.pk, "new_prefix": issued.key.prefix, "grace": str(grace)},
     )
     if grace:
         retire_at = timezone.now() + grace
@@ -139,15 +152,19 @@ def change_key_expiry(key: ApiKey, expires_at: datetime | None) -> ApiKey:
     """
     now = timezone.now()
     if expires_at is None and key.expires_at is not None:
-        raise KeyExpiryRefused("A key's expiry cannot be removed; rotate it for a new key.")
+        raise KeyExpiryRefused(_("A key's expiry cannot be removed; rotate it for a new key."))
     alive = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     not_longer = Q(expires_at__isnull=True) | Q(expires_at__gte=expires_at) if expires_at else Q()
     changed = ApiKey.objects.filter(alive & not_longer, pk=key.pk).update(expires_at=expires_at)
     if not changed:
         key.refresh_from_db(fields=["expires_at", "revoked_at"])
         if not key.is_usable(now):
-            raise KeyExpiryRefused("An expired or revoked key cannot be revived; create a new one.")
-        raise KeyExpiryRefused("A key's expiry can only be brought forward; rotate it instead.")
+            raise KeyExpiryRefused(
+                _("An expired or revoked key cannot be revived; create a new one.")
+            )
+        raise KeyExpiryRefused(_("A key's expiry can only be brought forward; rotate it instead."))
+    changes = one_change("expires_at", key.expires_at, expires_at)
+    audit.record(audit.Action.API_KEY_EXPIRY, target=key, changes=changes)
     key.expires_at = expires_at
     return key
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models.functions import Now
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop, Tenant
 
@@ -16,28 +18,50 @@ class Job(models.Model):
     """
 
     class State(models.TextChoices):
-        QUEUED = "queued"  # waiting for a worker, or running
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+        QUEUED = "queued", _("queued")  # waiting for a worker, or running
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="jobs")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="jobs")
-    kind = models.CharField(max_length=16)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
-    task_id = models.CharField(max_length=64, db_index=True, help_text="django-q2's task id")
-    requested_at = models.DateTimeField(db_default=Now())
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("tenant")
+    )
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("shop")
+    )
+    kind = models.CharField(max_length=16, verbose_name=_("kind"))
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, verbose_name=_("state")
+    )
+    task_id = models.CharField(
+        max_length=64, db_index=True, help_text=_("django-q2's task id"), verbose_name=_("task id")
+    )
+    requested_at = models.DateTimeField(db_default=Now(), verbose_name=_("requested at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    error = models.TextField(blank=True, default="", verbose_name=_("error"))
     params = models.JSONField(
-        default=dict, blank=True, help_text="what the job was asked to do (a re-pull's tids)"
+        default=dict,
+        blank=True,
+        help_text=_("what the job was asked to do (a re-pull's tids)"),
+        verbose_name=_("params"),
     )
     outcome = models.JSONField(
-        default=dict, blank=True, help_text="what the job did (a re-pull's counts), once done"
+        default=dict,
+        blank=True,
+        help_text=_("what the job did (a re-pull's counts), once done"),
+        verbose_name=_("outcome"),
     )
 
+    class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+
     def __str__(self) -> str:
-        return f"{self.kind} of shop {self.shop_id} ({self.state})"
+        return gettext("%(kind)s of shop %(shop)s (%(state)s)") % {
+            "kind": self.kind,
+            "shop": self.shop_id,
+            "state": self.get_state_display(),
+        }
 
 
 class IdempotencyKey(models.Model):
@@ -47,16 +71,26 @@ class IdempotencyKey(models.Model):
     hold secrets shown once (a new API key's token, a webhook signing secret).
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    body = models.TextField(blank=True, default="")
-    location = models.CharField(max_length=2000, blank=True, default="")
-    created_at = models.DateTimeField(db_default=Now())
-    expires_at = models.DateTimeField()
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    fingerprint = models.CharField(
+        max_length=64,
+        help_text=_("SHA-256 of method, path and body"),
+        verbose_name=_("fingerprint"),
+    )
+    status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("status code")
+    )
+    body = models.TextField(blank=True, default="", verbose_name=_("body"))
+    location = models.CharField(max_length=2000, blank=True, default="", verbose_name=_("location"))
+    created_at = models.DateTimeField(db_default=Now(), verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
 
     class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "key"], name="idempotencykey_one_per_key"),
         ]

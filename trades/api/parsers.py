@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import IO, Any
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 # No request body of the API nests deeper than a few levels; a deep one is an attack or a bug.
 MAX_DEPTH = 32
+
+
+def too_deep() -> str:
+    return _("JSON parse error - nested deeper than %(levels)d levels") % {"levels": MAX_DEPTH}
 
 
 class BoundedJSONParser(JSONParser):
@@ -25,9 +30,9 @@ class BoundedJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels") from None
+            raise ParseError(too_deep()) from None
         if _depth_exceeds(data, MAX_DEPTH):
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels")
+            raise ParseError(too_deep())
         return data
 
 

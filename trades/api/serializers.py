@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -285,7 +286,9 @@ class JobRequestSerializer(serializers.Serializer):
         extra = {k: data[k] for k in ("tids", "modified_after", "modified_before") if k in data}
         if data["kind"] != "refetch":
             if extra:
-                raise serializers.ValidationError(f"{', '.join(extra)}: only for kind refetch")
+                raise serializers.ValidationError(
+                    _("%(fields)s: only for kind refetch") % {"fields": ", ".join(extra)}
+                )
             return data
         try:
             data["params"] = refetch_params(**extra)
@@ -355,11 +358,15 @@ class ChangeSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         extra_kwargs = {
-            "key": {"help_text": "tid for a trade, refund_id for a refund."},
+            "key": {
+                "help_text": "tid for a trade (and for a parcel: its trade's), refund_id for a "
+                "refund."
+            },
             "signals": {
                 "help_text": "Events this change is beside its own, in order: a presale trade's "
                 "stage transitions (`trade.presale_deposit_paid`, `trade.presale_final_paid`, "
-                "`trade.presale_forfeited`); usually empty."
+                "`trade.presale_forfeited`), a parcel's stall beginning (`logistics.stalled`) "
+                "or ending (`logistics.resumed`); usually empty."
             },
             "previous_status": {"help_text": "null when the row was inserted."},
             "created_at": {"help_text": "When the change was written."},
@@ -417,7 +424,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     def validate_expires_at(self, value: datetime | None) -> datetime | None:
         if value is not None and value <= timezone.now():
-            raise serializers.ValidationError("Must be in the future.")
+            raise serializers.ValidationError(_("Must be in the future."))
         return value
 
 

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -120,11 +121,11 @@ class ApiSchema(AutoSchema):
 
     def get_summary(self) -> str | None:
         operation = self._operation()
-        return operation.summary if operation else super().get_summary()
+        return str(operation.summary) if operation else super().get_summary()
 
     def get_description(self) -> str:
         operation = self._operation()
-        return operation.description if operation else super().get_description()
+        return str(operation.description) if operation else super().get_description()
 
     def get_examples(self) -> list:
         operation = self._operation()
@@ -267,7 +268,8 @@ def chosen_fields(
         raise serializers.ValidationError(
             {
                 "fields": [
-                    f"Unknown field {', '.join(map(repr, unknown))}; known: {', '.join(known)}."
+                    _("Unknown field %(unknown)s; known: %(known)s.")
+                    % {"unknown": ", ".join(map(repr, unknown)), "known": ", ".join(known)}
                 ]
             }
         )

@@ -53,14 +53,17 @@ ENTITIES: dict[str, str] = {
     "is its `tid`.",
     ChangeEvent.Entity.REFUND: "A refund was inserted (`previous_status` null) or updated; "
     "`key` is its `refund_id`.",
+    ChangeEvent.Entity.PARCEL: "A parcel of a shipped trade stalled (`logistics.stalled` in "
+    "`signals`) or its stall ended (`logistics.resumed`); `key` is the trade's `tid`, `status` "
+    "the parcel's state.",
 }
 ENTITY_CHOICES = [(value, ENTITIES[value]) for value in ChangeEvent.Entity.values]
 
 
 @dataclass(frozen=True)
 class Change:
-    entity: str  # "trade" | "refund"
-    object_id: int  # Trade.pk / Refund.pk
+    entity: str  # "trade" | "refund" | "parcel"
+    object_id: int  # Trade.pk / Refund.pk / Parcel.pk
     key: int  # tid or refund_id
     status: str
     previous_status: str | None  # None when the row was inserted

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Value
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop, Tenant
 
@@ -37,7 +38,7 @@ class CurrentXactId(models.Func):
 
     function = "pg_current_xact_id"
     template = "%(function)s()"
-    output_field = Xid8Field()
+    output_field = Xid8Field(verbose_name=_("output field"))
 
 
 class ChangeEvent(models.Model):
@@ -48,31 +49,49 @@ class ChangeEvent(models.Model):
     """
 
     class Entity(models.TextChoices):
-        TRADE = "trade"
-        REFUND = "refund"
+        TRADE = "trade", _("trade")
+        REFUND = "refund", _("refund")
+        PARCEL = "parcel", _("parcel")
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="change_events")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="change_events")
-    entity = models.CharField(max_length=8, choices=Entity.choices)
-    object_id = models.BigIntegerField(help_text="Trade.pk or Refund.pk")
-    key = models.BigIntegerField(help_text="tid or refund_id")
-    status = models.CharField(max_length=64)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="change_events", verbose_name=_("tenant")
+    )
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="change_events", verbose_name=_("shop")
+    )
+    entity = models.CharField(max_length=8, choices=Entity.choices, verbose_name=_("entity"))
+    object_id = models.BigIntegerField(
+        help_text=_("Trade.pk, Refund.pk or Parcel.pk"), verbose_name=_("object id")
+    )
+    key = models.BigIntegerField(
+        help_text=_("tid (of a trade or a parcel's trade) or refund_id"), verbose_name=_("key")
+    )
+    status = models.CharField(max_length=64, verbose_name=_("status"))
     # NULL ("inserted") must stay distinct from an empty status
     previous_status = models.CharField(  # noqa: DJ001
-        max_length=64, null=True, blank=True, help_text="null when the row was inserted"
+        max_length=64,
+        null=True,
+        blank=True,
+        help_text=_("null when the row was inserted"),
+        verbose_name=_("previous status"),
     )
-    modified = models.DateTimeField(help_text="the platform's modified time of this version")
+    modified = models.DateTimeField(
+        help_text=_("the platform's modified time of this version"), verbose_name=_("modified")
+    )
     signals = ArrayField(
         models.CharField(max_length=32),
         default=list,
         db_default=Value([], output_field=ArrayField(models.CharField(max_length=32))),
         blank=True,
-        help_text="events this change carries beside its own (presale stage transitions)",
+        help_text=_("events this change carries beside its own (presale stages, parcel stalls)"),
+        verbose_name=_("signals"),
     )
-    created_at = models.DateTimeField(db_default=Now())
-    txid = Xid8Field(db_default=CurrentXactId(), editable=False)
+    created_at = models.DateTimeField(db_default=Now(), verbose_name=_("created at"))
+    txid = Xid8Field(db_default=CurrentXactId(), editable=False, verbose_name=_("txid"))
 
     class Meta:
+        verbose_name = _("change event")
+        verbose_name_plural = _("change events")
         indexes = [
             # the change feed joins a tenant's commits to their rows by txid, in id order
             models.Index(fields=["tenant", "txid", "id"], name="changeevent_tenant_feed_idx"),
@@ -93,10 +112,14 @@ class FeedCommit(models.Model):
     is visible only after every smaller one of the tenant has committed or rolled back.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    txid = Xid8Field(editable=False)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
+    txid = Xid8Field(editable=False, verbose_name=_("txid"))
 
     class Meta:
+        verbose_name = _("feed commit")
+        verbose_name_plural = _("feed commits")
         constraints = [
             # one position per transaction; the feed joins commits to their rows by txid
             models.UniqueConstraint(fields=["tenant", "txid"], name="feedcommit_tenant_txid_uniq"),

@@ -28,9 +28,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from ordersync.taobao.jdp import MalformedResponse, parse_response
-from ordersync.taobao.types import PLATFORM_TZ
+from ordersync.taobao.types import PLATFORM_TZ, parse_time
 from shops.models import Checkpoint, Shop
-from trades.jdp import rds
+from trades.jdp import findings, rds
 from trades.jdp.models import JdpShop
 from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
 from trades.sync.locks import run_lock
@@ -63,7 +63,12 @@ REFUNDS = Table(
     "refund", "jdp_tb_refund", "refund_id", Checkpoint.Stream.JDP_REFUNDS,
     _names(REFUND_FIELDS), write_refunds,
 )  # fmt: skip
-TABLES = (TRADES, REFUNDS)
+# Tmall's refunds: the same record (taobao.refund.get's answer), the same write path
+TM_REFUNDS = Table(
+    "refund", "jdp_tm_refund", "refund_id", Checkpoint.Stream.JDP_TM_REFUNDS,
+    _names(REFUND_FIELDS), write_refunds,
+)  # fmt: skip
+TABLES = (TRADES, REFUNDS, TM_REFUNDS)
 
 
 @dataclass
@@ -102,7 +107,7 @@ def _version(row) -> tuple:
 
 
 def consume_shop(shop: Shop, connection, seen: Seen | None = None) -> dict[str, PassResult]:
-    """One pass over both pushed tables of ``shop``; return what each did."""
+    """One pass over every pushed table of ``shop``; return what each did."""
     return {table.name: consume_table(shop, table, connection, seen) for table in TABLES}
 
 
@@ -144,7 +149,10 @@ def consume_batch(
 ) -> None:
     """Write one batch, then move the checkpoint: never the other way round."""
     set_aside = SetAside()
-    changes = write_batch(shop, table, seen.new(table, rows), set_aside)
+    parsed = parse_batch(table, seen.new(table, rows), set_aside)
+    changes = write_batch(shop, table, [record for _, record in parsed])
+    # before the checkpoint moves: a crash in between reads these rows again
+    findings.delivered(shop, table.kind, [_delivery(table, row, r) for row, r in parsed])
     advance(checkpoint_pk, rows, set_aside)
     seen.add(table, rows)
     result.batches += 1
@@ -154,19 +162,28 @@ def consume_batch(
     _note_batch(shop, rows, changes)
 
 
-def write_batch(shop: Shop, table: Table, rows: list, set_aside: SetAside) -> list:
-    """Parse, set aside what cannot be written, keep what the engine keeps, write."""
-    records = []
+def parse_batch(table: Table, rows: list, set_aside: SetAside) -> list[tuple]:
+    """(row, record) of each row whose record the engine keeps; set aside what cannot be
+    written."""
+    parsed = []
     for row in rows:
         try:
-            records.append(parse_response(table.kind, row.response))
+            parsed.append((row, parse_response(table.kind, row.response)))
         except MalformedResponse as error:
             set_aside.records[str(row.key)] = f"malformed jdp_response: {error}"
-    records = set_aside.drop_malformed(records, table.key)
-    records = [_kept(record, table) for record in records if _synced(record, table)]
+    kept = {id(r) for r in set_aside.drop_malformed([r for _, r in parsed], table.key)}
+    return [(row, _kept(r, table)) for row, r in parsed if id(r) in kept and _synced(r, table)]
+
+
+def write_batch(shop: Shop, table: Table, records: list) -> list:
+    """Write the records through the sync write path; return the changes."""
     # not ``current``: the row may be older than what polling stored in the same second,
     # and the write path then asks the detail API (a rare call) which one is current
     return table.write(shop, records, channel="jdp").changes
+
+
+def _delivery(table: Table, row, record: dict) -> tuple[int, datetime, datetime]:
+    return (record[table.key], parse_time(record["modified"]), row.jdp_modified)
 
 
 def _kept(record: dict, table: Table) -> dict:
@@ -194,23 +211,24 @@ def advance(checkpoint_pk: int, rows: list, set_aside: SetAside) -> None:
 
 
 def _note_batch(shop: Shop, rows: list, changes: list) -> None:
-    """Count the batch on the shop's JDP row: rows, changes, late ones, freshness. The
+    """Count the batch on the shop's JDP row: rows, changes, late ones, freshness. Late is
+    by platform times: the row's ``jdp_modified`` against the change's ``modified``. The
     history pushed on enrolment is old by nature: only changes since enrolment count."""
     now = timezone.now()
-    state = JdpShop.objects.filter(shop=shop).values_list("enrolled_at", flat=True)
-    since = state[0] if state and state[0] else now
-    ages = [
-        (now - c.modified).total_seconds() for c in changes if c.modified and c.modified >= since
-    ]
-    late = sum(1 for age in ages if age > settings.JDP_LATE_SECONDS)
+    state = JdpShop.objects.filter(shop=shop).first()
+    live = [c for c in changes if state is not None and state.since_enrolment(c.modified)]
+    stamps = {row.key: row.jdp_modified for row in rows}
+    late = timedelta(seconds=settings.JDP_LATE_SECONDS)
     update = {
         "rows_read": F("rows_read") + len(rows),
         "changes_written": F("changes_written") + len(changes),
-        "late": F("late") + late,
+        "late": F("late") + sum(1 for c in live if stamps[c.key] - c.modified > late),
         "last_row_at": now,
     }
-    if ages:
-        update["freshness_seconds"] = max(0.0, min(ages))
+    if live:
+        update["freshness_seconds"] = max(
+            0.0, min((now - c.modified).total_seconds() for c in live)
+        )
     JdpShop.objects.filter(shop=shop).update(**update)
 
 

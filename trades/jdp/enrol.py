@@ -25,7 +25,7 @@ from shops.actions import mark_needs_reauth
 from shops.models import Checkpoint, Shop, TopApp
 from shops.schedules import sync_schedules
 from shops.top import app_credentials, client_for_shop
-from trades.jdp.models import JdpRds, JdpShop
+from trades.jdp.models import JDP_STREAMS, JdpRds, JdpShop
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def enrol_shop(
                 "status_checked_at": timezone.now(),
             },
         )
-        for stream in (Checkpoint.Stream.JDP_TRADES, Checkpoint.Stream.JDP_REFUNDS):
+        for stream in JDP_STREAMS:
             Checkpoint.objects.get_or_create(shop=shop, stream=stream)
         if history_days:
             _backfill_by_push(shop, history_days)

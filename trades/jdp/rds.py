@@ -15,6 +15,7 @@ from trades.jdp.models import JdpRds
 
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
+NO_SUCH_TABLE = 1146  # ER_NO_SUCH_TABLE
 
 
 @dataclass(frozen=True)
@@ -54,22 +55,53 @@ def read_batch(
     """Up to ``limit`` rows of seller ``nick`` after ``after`` = (jdp_modified, key), in
     (jdp_modified, key) order: the index (seller_nick, jdp_modified) serves it."""
     stamp = _naive(after[0])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {key}, jdp_modified, jdp_response, jdp_hashcode FROM {table}"
-            " WHERE seller_nick = %s AND (jdp_modified > %s OR (jdp_modified = %s AND"
-            f" {key} > %s)) ORDER BY jdp_modified, {key} LIMIT %s",
-            [nick, stamp, stamp, after[1], limit],
-        )
-        return [Row(int(k), _aware(m), r, h or "") for k, m, r, h in cursor.fetchall()]
+    rows = _select(
+        connection,
+        f"SELECT {key}, jdp_modified, jdp_response, jdp_hashcode FROM {table}"
+        " WHERE seller_nick = %s AND (jdp_modified > %s OR (jdp_modified = %s AND"
+        f" {key} > %s)) ORDER BY jdp_modified, {key} LIMIT %s",
+        [nick, stamp, stamp, after[1], limit],
+    )
+    return [Row(int(k), _aware(m), r, h or "") for k, m, r, h in rows]
+
+
+def pushed(
+    connection, table: str, key: str, nick: str, keys: list[int]
+) -> dict[int, tuple[datetime, datetime]]:
+    """Of the rows of seller ``nick`` with ``keys``: key → (``modified``, ``jdp_modified``)."""
+    if not keys:
+        return {}
+    marks = ", ".join(["%s"] * len(keys))
+    rows = _select(
+        connection,
+        f"SELECT {key}, modified, jdp_modified FROM {table}"
+        f" WHERE seller_nick = %s AND {key} IN ({marks})",
+        [nick, *keys],
+    )
+    return {int(k): (_aware(m), _aware(j)) for k, m, j in rows}
 
 
 def newest(connection, table: str, nick: str) -> datetime | None:
     """The newest ``jdp_modified`` of seller ``nick`` (how far the push has come)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MAX(jdp_modified) FROM {table} WHERE seller_nick = %s", [nick])
-        value = cursor.fetchone()[0]
+    rows = _select(
+        connection, f"SELECT MAX(jdp_modified) FROM {table} WHERE seller_nick = %s", [nick]
+    )
+    value = rows[0][0] if rows else None
     return _aware(value) if value is not None else None
+
+
+def _select(connection, sql: str, args: list) -> tuple:
+    """The rows of ``sql``; none when its table does not exist. The tables are the
+    platform's and it does not document when it creates each: an RDS that never had a
+    Tmall shop pushed into it may lack ``jdp_tm_refund``, and that is no failure."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            return cursor.fetchall()
+    except pymysql.err.ProgrammingError as error:
+        if error.args and error.args[0] == NO_SUCH_TABLE:
+            return ()
+        raise
 
 
 def _naive(value: datetime) -> datetime:

@@ -10,6 +10,7 @@ they grow is a figure of ``manage.py bench presale`` (docs/benchmarks.md).
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop, Tenant
 from trades.models import TenantQuerySet
@@ -19,24 +20,36 @@ class PresaleReservation(models.Model):
     """One SKU of one shop: the units and trades of its open presale sub-orders in a stage."""
 
     class Stage(models.TextChoices):
-        DEPOSIT_PAID = "deposit_paid", "deposit paid, final not yet: reserved"
-        DEPOSIT_UNPAID = "deposit_unpaid", "ordered, deposit not yet paid: pending"
+        DEPOSIT_PAID = "deposit_paid", _("deposit paid, final not yet: reserved")
+        DEPOSIT_UNPAID = "deposit_unpaid", _("ordered, deposit not yet paid: pending")
 
-    id = models.CharField(primary_key=True, max_length=200, help_text="stage:shop:item:sku")
-    tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, related_name="+")
-    shop = models.ForeignKey(Shop, on_delete=models.DO_NOTHING, related_name="+")
-    stage = models.CharField(max_length=16, choices=Stage.choices)
-    num_iid = models.BigIntegerField(null=True)
-    sku_id = models.CharField(max_length=64)
-    outer_sku_id = models.CharField(max_length=64)
-    units = models.BigIntegerField(help_text="units of the SKU these trades hold")
-    trades = models.BigIntegerField(help_text="presale trades holding them")
+    id = models.CharField(
+        primary_key=True, max_length=200, help_text=_("stage:shop:item:sku"), verbose_name=_("id")
+    )
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, related_name="+", verbose_name=_("tenant")
+    )
+    shop = models.ForeignKey(
+        Shop, on_delete=models.DO_NOTHING, related_name="+", verbose_name=_("shop")
+    )
+    stage = models.CharField(max_length=16, choices=Stage.choices, verbose_name=_("stage"))
+    num_iid = models.BigIntegerField(null=True, verbose_name=_("num iid"))
+    sku_id = models.CharField(max_length=64, verbose_name=_("SKU id"))
+    outer_sku_id = models.CharField(max_length=64, verbose_name=_("outer SKU id"))
+    units = models.BigIntegerField(
+        help_text=_("units of the SKU these trades hold"), verbose_name=_("units")
+    )
+    trades = models.BigIntegerField(
+        help_text=_("presale trades holding them"), verbose_name=_("trades")
+    )
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("presale reservation")
+        verbose_name_plural = _("presale reservations")
         managed = False
         db_table = "trades_presalereservation"
 
     def __str__(self) -> str:
-        return f"{self.units} × {self.sku_id or self.num_iid} ({self.stage})"
+        return f"{self.units} × {self.sku_id or self.num_iid} ({self.get_stage_display()})"

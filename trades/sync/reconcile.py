@@ -61,6 +61,7 @@ SET_ASIDE_SLOTS = (
     (Checkpoint.Stream.REFUNDS, SET_ASIDE, True),
     (Checkpoint.Stream.JDP_TRADES, SET_ASIDE, False),
     (Checkpoint.Stream.JDP_REFUNDS, SET_ASIDE, True),
+    (Checkpoint.Stream.JDP_TM_REFUNDS, SET_ASIDE, True),
 )
 
 

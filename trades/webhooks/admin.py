@@ -5,6 +5,7 @@ Scoping is the console's one mixin."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django import forms
 from django.conf import settings
@@ -12,13 +13,14 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from shops import caps
+from shops import audit, caps
 from shops.console.one_time import show_once
 from shops.console.pages import pre, pretty_json
 from shops.console.paginator import BoundedCountAdminMixin
 from shops.console.tenancy import WRITE_ROLES, ReadOnlyInline, TenantScopedAdmin, scoped
-from shops.console.times import in_zone, short
+from shops.console.times import in_zone, seconds_text, short
 from trades.webhooks import endpoints as actions
 from trades.webhooks import payload
 from trades.webhooks.health import endpoint_health
@@ -32,9 +34,11 @@ def clipped(text: str, width: int) -> str:
 
 
 class EndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=2000, assume_scheme="https")
+    url = forms.URLField(label=_("URL"), max_length=2000, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
-        choices=[(t, t) for t in SUBSCRIBABLE], widget=forms.CheckboxSelectMultiple
+        label=_("event types"),
+        choices=[(t, t) for t in SUBSCRIBABLE],
+        widget=forms.CheckboxSelectMultiple,
     )
 
     class Meta:
@@ -55,7 +59,7 @@ class EndpointForm(forms.ModelForm):
                 caps.check_count(
                     WebhookEndpoint.objects.filter(tenant=tenant).count(),
                     settings.TENANT_MAX_WEBHOOK_ENDPOINTS,
-                    "webhook endpoints; delete one first",
+                    _("webhook endpoints; delete one first"),
                     "TENANT_MAX_WEBHOOK_ENDPOINTS",
                 )
             except caps.OverCap as exc:
@@ -65,6 +69,9 @@ class EndpointForm(forms.ModelForm):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(TenantScopedAdmin):
+    # creating, changing and rotating record themselves (trades/webhooks/endpoints.py)
+    audited = ("deleted",)
+    audit_deleted = audit.Action.ENDPOINT_DELETED
     form = EndpointForm
     list_display = [
         "url",
@@ -91,16 +98,16 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         found = getattr(self, "_health", {})
         return found.get(endpoint.pk) or endpoint_health([endpoint.pk])[endpoint.pk]
 
-    @admin.display(description="backlog")
+    @admin.display(description=_("backlog"))
     def backlog(self, endpoint: WebhookEndpoint) -> int:
         return self._health_of(endpoint).backlog
 
-    @admin.display(description="oldest pending")
+    @admin.display(description=_("oldest pending"))
     def oldest_pending(self, endpoint: WebhookEndpoint) -> str:
         seconds = self._health_of(endpoint).oldest_pending_seconds
-        return "—" if seconds is None else f"{seconds:.0f} s"
+        return "—" if seconds is None else seconds_text(timedelta(seconds=seconds))
 
-    @admin.display(description="success 24h")
+    @admin.display(description=_("success 24h"))
     def success_rate(self, endpoint: WebhookEndpoint) -> str:
         rate = self._health_of(endpoint).success_rate_24h
         return "—" if rate is None else f"{rate:.1%}"
@@ -121,15 +128,17 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
             obj.tenant, fields["url"], fields["event_types"], fields["description"]
         )
         obj.pk = issued.endpoint.pk
-        show_once(request, f"The signing secret of {issued.endpoint.url}", issued.secret)
+        label = _("The signing secret of %(url)s") % {"url": issued.endpoint.url}
+        show_once(request, label, issued.secret)
 
-    @admin.action(description="Rotate the signing secret (the old one keeps signing a while)")
+    @admin.action(description=_("Rotate the signing secret (the old one keeps signing a while)"))
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet) -> None:
         for endpoint in scoped(request, queryset, "tenant", WRITE_ROLES):
             issued = actions.rotate_secret(endpoint)
-            show_once(request, f"The new signing secret of {endpoint.url}", issued.secret)
+            label = _("The new signing secret of %(url)s") % {"url": endpoint.url}
+            show_once(request, label, issued.secret)
 
-    @admin.action(description="Send a test event")
+    @admin.action(description=_("Send a test event"))
     def send_test_events(self, request: HttpRequest, queryset: QuerySet) -> None:
         sent = 0
         for endpoint in scoped(request, queryset, "tenant", WRITE_ROLES).filter(is_active=True):
@@ -139,7 +148,7 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
                 self.message_user(request, f"{endpoint.url}: {exc}", messages.ERROR)
                 continue
             sent += 1
-        self.message_user(request, f"Queued {sent} test event(s).")
+        self.message_user(request, _("Queued %(count)d test event(s).") % {"count": sent})
 
 
 class AttemptInline(ReadOnlyInline):
@@ -150,17 +159,17 @@ class AttemptInline(ReadOnlyInline):
     fields = ["number", "started", "duration_ms", "outcome", "status_code", "error", "answer"]
     readonly_fields = fields
 
-    @admin.display(description=in_zone("started"))
+    @admin.display(description=in_zone(_("started")))
     def started(self, attempt: WebhookAttempt) -> str:
         return short(attempt.started_at)
 
-    @admin.display(description="response body (start)")
+    @admin.display(description=_("response body (start)"))
     def answer(self, attempt: WebhookAttempt) -> str:
         return pre(attempt.response_body) if attempt.response_body else "—"
 
 
 class DeliveryStateFilter(admin.SimpleListFilter):
-    title = "state"
+    title = _("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
@@ -202,23 +211,23 @@ class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
         "request_body",
     ]
 
-    @admin.display(description="endpoint")
+    @admin.display(description=_("endpoint"))
     def endpoint_url(self, delivery: WebhookDelivery) -> str:
         return clipped(delivery.endpoint.url, 48)
 
-    @admin.display(description="event")
+    @admin.display(description=_("event"))
     def event_type(self, delivery: WebhookDelivery) -> str:
         return delivery.event.type
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def error(self, delivery: WebhookDelivery) -> str:
         return clipped(delivery.last_error, 60) if delivery.last_error else "—"
 
-    @admin.display(description=in_zone("next attempt"), ordering="next_attempt_at")
+    @admin.display(description=in_zone(_("next attempt")), ordering="next_attempt_at")
     def next_attempt(self, delivery: WebhookDelivery) -> str:
         return short(delivery.next_attempt_at)
 
-    @admin.display(description="request body (signed and sent on every attempt)")
+    @admin.display(description=_("request body (signed and sent on every attempt)"))
     def request_body(self, delivery: WebhookDelivery) -> str:
         body = payload.render(delivery.event, delivery.event.tenant.slug)
         return pretty_json(json.loads(body))
@@ -226,7 +235,7 @@ class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # deliveries come from events
 
-    @admin.action(description="Redeliver selected deliveries now")
+    @admin.action(description=_("Redeliver selected deliveries now"))
     def redeliver_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         selected = scoped(request, queryset, "tenant", WRITE_ROLES)
         tenants = selected.order_by().values_list("tenant_id", flat=True).distinct()
@@ -241,8 +250,10 @@ class WebhookDeliveryAdmin(BoundedCountAdminMixin, TenantScopedAdmin):
             if done.next_after is not None:
                 self.message_user(
                     request,
-                    "Some selected deliveries were not queued: a redeliver queues one page "
-                    "at most (WEBHOOKS_REDELIVER_PAGE); select them again once these are sent.",
+                    _(
+                        "Some selected deliveries were not queued: a redeliver queues one page "
+                        "at most (WEBHOOKS_REDELIVER_PAGE); select them again once these are sent."
+                    ),
                     messages.WARNING,
                 )
-        self.message_user(request, f"Queued {count} delivery(ies) again.")
+        self.message_user(request, _("Queued %(count)d delivery(ies) again.") % {"count": count})

@@ -50,6 +50,19 @@ EVENTS = {
         "The final payment was not made in time (`FRONT_PAID_FRONT_FORFEITED`): the reserved "
         "units are free again; sent once, after the deposit event.",
     ),
+    EventType.LOGISTICS_STALLED: Described(
+        "A parcel of a shipped trade stalled",
+        "Its trace showed no new event for `LOGISTICS_STALL_HOURS` (`data.status` "
+        "`no_movement`), or the carrier did not pick it up within `LOGISTICS_PICKUP_HOURS` of "
+        "the consignment (`no_pickup`); `data.out_sid` is the waybill, `data.last_event` the "
+        "last trace event. Sent once per stall, beside a change of entity `parcel`.",
+    ),
+    EventType.LOGISTICS_RESUMED: Described(
+        "A stalled parcel moved again, or its trade ended",
+        "The stall of `logistics.stalled` is over: a new trace event came (`data.status` "
+        "`moving`), the parcel was signed (`signed`), or its trade finished or closed "
+        "(`trade_ended`). Sent once, after the stall's event.",
+    ),
     EventType.REFUND_CREATED: Described(
         "A refund was stored for the first time", "`data.previous_status` is null."
     ),

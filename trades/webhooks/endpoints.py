@@ -18,8 +18,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from shops import caps
+from shops import audit, caps
+from shops.audit.diff import diff, snapshot
 from shops.models import Tenant
 from trades.webhooks.guard import BadURL, allowed, parse_url
 from trades.webhooks.models import (
@@ -60,23 +62,26 @@ def check_url(url: str) -> str:
     try:
         target = parse_url(url)
     except BadURL as exc:
-        raise InvalidEndpoint(f"url {exc}") from None
+        raise InvalidEndpoint(_("url %(problem)s") % {"problem": exc}) from None
     parts = urlsplit(url)
     if parts.username or parts.password:
-        raise InvalidEndpoint("url must not hold credentials; the signature authenticates us")
+        raise InvalidEndpoint(_("url must not hold credentials; the signature authenticates us"))
     try:
         ipaddress.ip_address(target.host)
     except ValueError:
         return url
     if not allowed(target.host):
-        raise InvalidEndpoint("url must not point at a private, loopback or link-local address")
+        raise InvalidEndpoint(_("url must not point at a private, loopback or link-local address"))
     return url
 
 
 def check_event_types(event_types: list[str]) -> list[str]:
     unknown = sorted(set(event_types) - set(SUBSCRIBABLE))
     if unknown or not event_types:
-        raise InvalidEndpoint(f"event_types must be some of {SUBSCRIBABLE}; unknown: {unknown}")
+        raise InvalidEndpoint(
+            _("event_types must be some of %(known)s; unknown: %(unknown)s")
+            % {"known": SUBSCRIBABLE, "unknown": unknown}
+        )
     return sorted(set(event_types))
 
 
@@ -93,7 +98,7 @@ def create_endpoint(
     caps.check_count(
         WebhookEndpoint.objects.filter(tenant=tenant).count(),
         settings.TENANT_MAX_WEBHOOK_ENDPOINTS,
-        "webhook endpoints; delete one first",
+        _("webhook endpoints; delete one first"),
         "TENANT_MAX_WEBHOOK_ENDPOINTS",
     )
     endpoint = WebhookEndpoint.objects.create(
@@ -104,6 +109,8 @@ def create_endpoint(
     )
     secret = new_secret()
     WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
+    changes = diff({}, snapshot(endpoint))
+    audit.record(audit.Action.ENDPOINT_CREATED, target=endpoint, changes=changes)
     return IssuedSecret(endpoint, secret)
 
 
@@ -119,9 +126,13 @@ def update_endpoint(endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoin
         changes.update(disabled_reason="", disabled_at=None, failing_since=None)
     elif changes.get("is_active") is False and endpoint.is_active:
         changes.update(disabled_reason="disabled by the tenant", disabled_at=timezone.now())
+    before = snapshot(endpoint)
     for name, value in changes.items():
         setattr(endpoint, name, value)
     endpoint.save()
+    changed = diff(before, snapshot(endpoint))
+    if changed:
+        audit.record(audit.Action.ENDPOINT_CHANGED, target=endpoint, changes=changed)
     return endpoint
 
 
@@ -138,6 +149,8 @@ def rotate_secret(endpoint: WebhookEndpoint, overlap: timedelta | None = None) -
     )
     secret = new_secret()
     WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
+    details = {"old_secrets_sign_until": retire_at.isoformat()}
+    audit.record(audit.Action.ENDPOINT_SECRET_ROTATED, target=endpoint, details=details)
     return IssuedSecret(endpoint, secret)
 
 
@@ -170,7 +183,7 @@ def send_test_event(endpoint: WebhookEndpoint) -> WebhookDelivery:
     Raises :class:`~shops.caps.TooSoon` past ``TENANT_TEST_EVENTS_PER_HOUR`` of the tenant.
     """
     if not endpoint.is_active:
-        raise InvalidEndpoint("the endpoint is disabled; enable it first")
+        raise InvalidEndpoint(_("the endpoint is disabled; enable it first"))
     _check_test_events(endpoint.tenant_id)
     event = WebhookEvent.objects.create(
         tenant_id=endpoint.tenant_id,
@@ -201,7 +214,8 @@ def _check_test_events(tenant_id: int) -> None:
     )
     if len(recent) >= cap:
         raise caps.TooSoon(
-            f"the tenant sent {cap} test events in the last hour, the most allowed",
+            _("the tenant sent %(count)d test events in the last hour, the most allowed")
+            % {"count": cap},
             "TENANT_TEST_EVENTS_PER_HOUR",
             retry_after=(recent[-1] - hour_ago).total_seconds(),
         )
@@ -231,8 +245,11 @@ def redeliver(tenant_id: int, deliveries: QuerySet[WebhookDelivery], after: int 
     room = page - waiting_deliveries(tenant_id, page)
     if room <= 0:
         raise caps.TooSoon(
-            f"{page} or more of the tenant's deliveries wait for their first try; "
-            "redeliver more when they have been sent",
+            _(
+                "%(count)d or more of the tenant's deliveries wait for their first try; "
+                "redeliver more when they have been sent"
+            )
+            % {"count": page},
             "WEBHOOKS_REDELIVER_PAGE",
             retry_after=60,
         )
@@ -259,4 +276,7 @@ def waiting_deliveries(tenant_id: int, up_to: int) -> int:
 
 def delete_endpoint(endpoint: WebhookEndpoint) -> None:
     """Remove the endpoint with its secrets and deliveries."""
+    audit.record(
+        audit.Action.ENDPOINT_DELETED, target=endpoint, changes=diff(snapshot(endpoint), {})
+    )
     endpoint.delete()

@@ -6,6 +6,7 @@ a real event of every type and validates it against its entry here.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
 
@@ -40,6 +41,20 @@ class ChangeData(serializers.Serializer):
 class TradeChangeData(ChangeData):
     tid = serializers.IntegerField(**INT64, help_text="The platform's trade id.")
     tid_str = _string_id("tid")
+
+
+class ParcelChangeData(TradeChangeData):
+    """A parcel's stall began or ended; ``status`` is the parcel's state, ``modified`` its last
+    movement."""
+
+    out_sid = serializers.CharField(help_text="The waybill.")
+    company_name = serializers.CharField(help_text="The carrier.")
+    consigned_at = serializers.DateTimeField(help_text="When the seller consigned it.")
+    last_event = serializers.ListField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="The last trace event: [time (platform time), description, action].",
+    )
 
 
 class RefundChangeData(ChangeData):
@@ -80,7 +95,9 @@ class TestEventData(serializers.Serializer):
 
 class EventLinks(serializers.Serializer):
     changes = serializers.CharField(help_text="The change feed.")
-    trade = serializers.CharField(required=False, help_text="The trade (trade events).")
+    trade = serializers.CharField(
+        required=False, help_text="The trade (trade events, and a parcel's)."
+    )
     refund = serializers.CharField(required=False, help_text="The refund (refund events).")
     shop = serializers.CharField(required=False, help_text="The shop.")
     reconcile = serializers.CharField(required=False, help_text="The reconcile report.")
@@ -107,6 +124,7 @@ def _event(name: str, data: type[serializers.Serializer]) -> type[WebhookEvent]:
 
 TradeEvent = _event("TradeEvent", TradeChangeData)
 RefundEvent = _event("RefundEvent", RefundChangeData)
+ParcelEvent = _event("ParcelEvent", ParcelChangeData)
 ShopEvent = _event("ShopEvent", ShopNeedsReauthData)
 ReconcileEvent = _event("ReconcileEvent", ReconcileFoundMissingData)
 TestEvent = _event("TestEvent", TestEventData)
@@ -118,6 +136,8 @@ BODIES = {
     EventType.TRADE_PRESALE_DEPOSIT_PAID: TradeEvent,
     EventType.TRADE_PRESALE_FINAL_PAID: TradeEvent,
     EventType.TRADE_PRESALE_FORFEITED: TradeEvent,
+    EventType.LOGISTICS_STALLED: ParcelEvent,
+    EventType.LOGISTICS_RESUMED: ParcelEvent,
     EventType.REFUND_CREATED: RefundEvent,
     EventType.REFUND_UPDATED: RefundEvent,
     EventType.SHOP_NEEDS_REAUTH: ShopEvent,
@@ -143,6 +163,16 @@ _REFUND = {
     "modified": "2026-11-12T10:20:00+08:00",
     "change_id": 1207,
 }
+_PARCEL = {
+    **_TRADE,
+    "status": "no_movement",
+    "previous_status": "moving",
+    "modified": "2026-11-12T09:30:00+08:00",
+    "out_sid": "YTO880012345678",
+    "company_name": "圆通速递",
+    "consigned_at": "2026-11-11T20:05:00+08:00",
+    "last_event": ["2026-11-12 09:30:00", "快件已到达【杭州转运中心】", "TRANSPORT"],
+}
 _CHANGES = "/api/v1/changes/"
 EXAMPLE_DATA = {
     EventType.TRADE_CREATED: {**_TRADE, "status": "WAIT_BUYER_PAY", "previous_status": None},
@@ -151,6 +181,8 @@ EXAMPLE_DATA = {
     EventType.TRADE_PRESALE_DEPOSIT_PAID: {**_TRADE, "status": "WAIT_BUYER_PAY"},
     EventType.TRADE_PRESALE_FINAL_PAID: _TRADE,
     EventType.TRADE_PRESALE_FORFEITED: {**_TRADE, "status": "TRADE_CLOSED_BY_TAOBAO"},
+    EventType.LOGISTICS_STALLED: _PARCEL,
+    EventType.LOGISTICS_RESUMED: {**_PARCEL, "status": "moving", "previous_status": "no_movement"},
     EventType.REFUND_CREATED: {
         **_REFUND,
         "status": "WAIT_SELLER_AGREE",
@@ -178,6 +210,7 @@ EXAMPLE_DATA = {
 EXAMPLE_LINKS = {
     "trade": {"changes": _CHANGES, "trade": "/api/v1/trades/3900000000000016884/"},
     "refund": {"changes": _CHANGES, "refund": "/api/v1/refunds/2900000000000016885/"},
+    "logistics": {"changes": _CHANGES, "trade": "/api/v1/trades/3900000000000016884/"},
     "shop": {"changes": _CHANGES, "shop": "/api/v1/shops/7/"},
     "reconcile": {"changes": _CHANGES, "reconcile": "/api/v1/reconcile-reports/31/"},
     "webhook": {"changes": _CHANGES},
@@ -243,14 +276,16 @@ WEBHOOKS = [_webhook(event_type) for event_type in EventType.values]
 # the API's webhook resources: endpoints and deliveries
 WEBHOOK_ENDPOINTS = Resource(
     "Webhook endpoints",
-    "URLs that receive signed events (see the webhooks of this document).",
+    _("URLs that receive signed events (see the webhooks of this document)."),
     {
-        "list": list_operation("webhook endpoints", ex.page(ex.ENDPOINT)),
-        "retrieve": retrieve_operation("webhook endpoint", ex.ENDPOINT),
+        "list": list_operation(_("webhook endpoints"), ex.page(ex.ENDPOINT)),
+        "retrieve": retrieve_operation(_("webhook endpoint"), ex.ENDPOINT),
         "create": Operation(
-            "Add a webhook endpoint",
-            "Events of the listed types are POSTed to the URL (read_write scope). The answer "
-            "holds the signing secret once: store it to verify `webhook-signature`.",
+            _("Add a webhook endpoint"),
+            _(
+                "Events of the listed types are POSTed to the URL (read_write scope). The answer "
+                "holds the signing secret once: store it to verify `webhook-signature`."
+            ),
             request={
                 "url": ex.ENDPOINT["url"],
                 "description": ex.ENDPOINT["description"],
@@ -260,22 +295,26 @@ WEBHOOK_ENDPOINTS = Resource(
             status=201,
         ),
         "partial_update": Operation(
-            "Change a webhook endpoint",
-            "Changes the fields sent (read_write scope); `is_active: true` enables a disabled "
-            "endpoint again.",
+            _("Change a webhook endpoint"),
+            _(
+                "Changes the fields sent (read_write scope); `is_active: true` enables a disabled "
+                "endpoint again."
+            ),
             request={"event_types": ["trade.created", "trade.updated"], "is_active": True},
             response={**ex.ENDPOINT, "event_types": ["trade.created", "trade.updated"]},
         ),
         "destroy": Operation(
-            "Delete a webhook endpoint",
-            "Deletes the endpoint and its deliveries (read_write scope).",
+            _("Delete a webhook endpoint"),
+            _("Deletes the endpoint and its deliveries (read_write scope)."),
             status=204,
         ),
         "rotate_secret": Operation(
-            "Rotate a webhook signing secret",
-            "Issues a new secret (read_write scope). The current one keeps signing beside it "
-            "for `overlap_seconds`: each request then carries two `v1` signatures, so the "
-            "receiver can switch without refusing one.",
+            _("Rotate a webhook signing secret"),
+            _(
+                "Issues a new secret (read_write scope). The current one keeps signing beside it "
+                "for `overlap_seconds`: each request then carries two `v1` signatures, so the "
+                "receiver can switch without refusing one."
+            ),
             request={"overlap_seconds": 86400},
             response={
                 **ex.ENDPOINT,
@@ -285,9 +324,11 @@ WEBHOOK_ENDPOINTS = Resource(
             status=201,
         ),
         "test": Operation(
-            "Send a test event",
-            "Queues a `webhook.test` event to this endpoint only (read_write scope), whatever "
-            "it subscribes to; follow it in the delivery returned.",
+            _("Send a test event"),
+            _(
+                "Queues a `webhook.test` event to this endpoint only (read_write scope), whatever "
+                "it subscribes to; follow it in the delivery returned."
+            ),
             response=ex.TEST_DELIVERY,
             status=202,
         ),
@@ -295,28 +336,34 @@ WEBHOOK_ENDPOINTS = Resource(
 )
 WEBHOOK_DELIVERIES = Resource(
     "Webhook deliveries",
-    "Each event for each endpoint, with every attempt; send any again.",
+    _("Each event for each endpoint, with every attempt; send any again."),
     {
         "list": list_operation(
-            "webhook deliveries",
+            _("webhook deliveries"),
             ex.page(ex.DELIVERY),
-            " Newest first; `endpoint` and `state` filter them.",
+            _(" Newest first; `endpoint` and `state` filter them."),
         ),
         "retrieve": retrieve_operation(
-            "webhook delivery", ex.DELIVERY_DETAIL, " With the event's `data` and every attempt."
+            _("webhook delivery"),
+            ex.DELIVERY_DETAIL,
+            _(" With the event's `data` and every attempt."),
         ),
         "redeliver": Operation(
-            "Send a delivery again",
-            "Queues the delivery again now (read_write scope) with the same `webhook-id`, "
-            "whatever its state.",
+            _("Send a delivery again"),
+            _(
+                "Queues the delivery again now (read_write scope) with the same `webhook-id`, "
+                "whatever its state."
+            ),
             response={"redelivered": 1, "next_after": None},
             status=202,
         ),
         "redeliver_range": Operation(
-            "Send an endpoint's deliveries of a time range again",
-            "Queues them again (read_write scope) a page at a time: at most "
-            "WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still waiting for a first "
-            "try. While `next_after` is not null, send the request again with it as `after`.",
+            _("Send an endpoint's deliveries of a time range again"),
+            _(
+                "Queues them again (read_write scope) a page at a time: at most "
+                "WEBHOOKS_REDELIVER_PAGE, less the tenant's deliveries still waiting for a first "
+                "try. While `next_after` is not null, send the request again with it as `after`."
+            ),
             request={
                 "endpoint": 3,
                 "created_after": "2026-11-11T00:00:00+08:00",

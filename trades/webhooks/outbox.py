@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django_q import tasks
 
 from trades.feed.models import ChangeEvent
+from trades.logistics.models import Parcel
 from trades.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 DELIVER_TASK = "trades.webhooks.tasks.deliver_webhooks_task"
@@ -48,22 +49,32 @@ _FAN_OUT = f"""
     RETURNING id
 """
 
-# A change is ``<entity>.created`` or ``<entity>.updated``; a trade whose status moved is
-# also ``trade.status_changed``; each of the change's signals (a presale stage it passed) is
-# an event of its own.
+# A trade or refund change is ``<entity>.created`` or ``<entity>.updated``; a trade whose
+# status moved is also ``trade.status_changed``; each of the change's signals (a presale stage
+# it passed, a parcel's stall beginning or ending) is an event of its own. A parcel's change
+# is its signal only, and its data names the waybill.
 _CHANGES = f"""
     SELECT c.tenant_id, c.shop_id, t.type,
            jsonb_build_object(
-               CASE c.entity WHEN 'trade' THEN 'tid' ELSE 'refund_id' END, c.key,
+               CASE c.entity WHEN 'refund' THEN 'refund_id' ELSE 'tid' END, c.key,
                'shop', c.shop_id,
                'status', c.status,
                'previous_status', c.previous_status,
                'modified', c.modified,
                'change_id', c.id
-           ) AS data
+           ) || coalesce(p.data, '{{}}'::jsonb) AS data
     FROM {ChangeEvent._meta.db_table} c
+    LEFT JOIN LATERAL (
+        SELECT jsonb_build_object(
+                   'out_sid', p.out_sid, 'company_name', p.company_name,
+                   'consigned_at', p.consigned_at, 'last_event', p.events -> -1
+               ) AS data
+        FROM {Parcel._meta.db_table} p WHERE c.entity = 'parcel' AND p.id = c.object_id
+    ) p ON true
     CROSS JOIN LATERAL (VALUES
-        (c.entity || CASE WHEN c.previous_status IS NULL THEN '.created' ELSE '.updated' END),
+        (CASE WHEN c.entity <> 'parcel' THEN
+             c.entity || CASE WHEN c.previous_status IS NULL THEN '.created' ELSE '.updated' END
+         END),
         (CASE WHEN c.entity = 'trade' AND c.previous_status IS NOT NULL
                    AND c.status <> c.previous_status
               THEN '{EventType.TRADE_STATUS_CHANGED}' END)

@@ -10,12 +10,14 @@ from django.urls import reverse
 from ordersync.shown import iso
 from trades.webhooks.models import WebhookEvent
 
-# which API object an event is about: (data key, route name, route kwarg)
+# which API object an event (by its type's prefix) is about: (link name, data key, route
+# name, route kwarg); a parcel's events point at its trade
 _LINKS = {
-    "trade": ("tid", "trade-detail", "tid"),
-    "refund": ("refund_id", "refund-detail", "refund_id"),
-    "shop": ("shop", "shop-detail", "pk"),
-    "reconcile": ("report", "reconcilereport-detail", "pk"),
+    "trade": ("trade", "tid", "trade-detail", "tid"),
+    "refund": ("refund", "refund_id", "refund-detail", "refund_id"),
+    "logistics": ("trade", "tid", "trade-detail", "tid"),
+    "shop": ("shop", "shop", "shop-detail", "pk"),
+    "reconcile": ("reconcile", "report", "reconcilereport-detail", "pk"),
 }
 
 
@@ -50,9 +52,9 @@ def links(event: WebhookEvent) -> dict[str, str]:
     found = {"changes": reverse("change-list")}
     entity = event.type.split(".", 1)[0]
     if entity in _LINKS:
-        key, route, kwarg = _LINKS[entity]
+        name, key, route, kwarg = _LINKS[entity]
         if event.data.get(key) is not None:
-            found[entity] = reverse(route, kwargs={kwarg: event.data[key]})
+            found[name] = reverse(route, kwargs={kwarg: event.data[key]})
     return found
 
 

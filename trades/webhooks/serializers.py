@@ -7,7 +7,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from trades.api.filters import EnumField
+from trades.api.filters import EnumField, later_than
 from trades.webhooks.catalog import EVENT_CHOICES, SUBSCRIBABLE_CHOICES
 from trades.webhooks.endpoints import secret_expiries
 from trades.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -199,9 +199,7 @@ class RedeliverRangeSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         if attrs["created_after"] > attrs["created_before"]:
-            raise serializers.ValidationError(
-                {"created_after": ["Must not be later than created_before."]}
-            )
+            raise serializers.ValidationError({"created_after": [later_than("created_before")]})
         return attrs
 
 

@@ -121,6 +121,7 @@ class Part(BaseCommand):
             "changed": changed,
             "calls": after["calls_total"] - before["calls_total"],
             "trade_calls": jdpburst.trade_calls(after) - jdpburst.trade_calls(before),
+            "by_method": jdpburst.calls_by_method(before, after),
             "jdp": after["jdp"],
             "freshness": _freshness(shop),
         }
@@ -155,6 +156,7 @@ class Part(BaseCommand):
             f"trade ({f['trade_calls']}: the polling's and the consumer's same-second detail "
             f"reads); {f['calls']} calls in all, refund stream {run.poll_calls['refunds']}"
         )
+        w(f"  calls by method: {f['by_method']}")
         fresh = f["freshness"]
         w(
             f"  freshness (platform modified → change-feed commit served by the API) "

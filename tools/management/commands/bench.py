@@ -5,8 +5,9 @@ api, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``. `
 (or ``bench chaos``), ``bench double11``, ``bench backfill`` and ``bench scheduler`` are one
 part of that report, written the same way. The other parts run one benchmark alone and print
 its figures: ``bench sync``, ``bench tmc``, ``bench jdp``, ``bench api``, ``bench webhooks``,
-``bench ratelimit``, ``bench sandbox``, ``bench presale`` (``bench PART --help`` for its
-flags). Figures, never assertions.
+``bench ratelimit``, ``bench sandbox``, ``bench presale``, ``bench logistics``,
+``bench retention`` (``bench PART
+--help`` for its flags). Figures, never assertions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,19 @@ from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from tools.bench.parts import api, jdp, presale, ratelimit, report, sandbox, sync, tmc, webhooks
+from tools.bench.parts import (
+    api,
+    jdp,
+    logistics,
+    presale,
+    ratelimit,
+    report,
+    retention,
+    sandbox,
+    sync,
+    tmc,
+    webhooks,
+)
 
 PARTS: dict[str, type[BaseCommand]] = {
     "sync": sync.Part,
@@ -26,6 +39,8 @@ PARTS: dict[str, type[BaseCommand]] = {
     "ratelimit": ratelimit.Part,
     "sandbox": sandbox.Part,
     "presale": presale.Part,
+    "logistics": logistics.Part,
+    "retention": retention.Part,
 }
 # parts of the report that are a command of their own only there: name → aliases
 REPORT_PARTS = {"naive": ["chaos"], "double11": [], "backfill": [], "scheduler": []}

@@ -56,6 +56,8 @@ class Command(BaseCommand):
         log_to_file(data / "logs" / "demo.log")
         os.environ.setdefault("SYNC_LAG_SECONDS", "30")  # the sandbox's index lags 20 s
         os.environ.setdefault("Q_WORKERS", "2")
+        # the console opens in Chinese, its users' language; the switch offers English
+        os.environ.setdefault("LANGUAGE_CODE", "zh-hans")
         self.loopback = allow_loopback_webhooks()
         web_port = opts["port"] or free_port()
         sandbox_port = opts["sandbox_port"] or free_port()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
+from shops import audit
+from shops.audit.actor import command_actor
 from shops.models import Shop
 
 
@@ -15,3 +17,9 @@ def find_shop(ref: str) -> Shop:
     if shop is None:
         raise CommandError(f"no shop {ref!r} (give its id or seller nick)")
     return shop
+
+
+def record_command_job(command: str, shop: Shop, kind: str, **params: object) -> None:
+    """The audit entry of a job an operator runs in the foreground (``shop.backfill``, ...)."""
+    given = {name: value for name, value in params.items() if value}
+    audit.record(f"shop.{kind}", target=shop, details=given, actor=command_actor(command))

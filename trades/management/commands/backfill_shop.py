@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from shops.models import Checkpoint, Shop
-from trades.management.commands._shop import find_shop
+from trades.management.commands._shop import find_shop, record_command_job
 from trades.sync.backfill import Progress, backfill_shop
 
 BAR = 30
@@ -44,6 +44,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         shop = find_shop(opts["shop"])
         tty = sys.stderr.isatty()
+        record_command_job("backfill_shop", shop, "backfill", days=opts["days"])
 
         def show(progress: Progress) -> None:
             line = progress_line(progress)

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from shops.audit.actor import acting, command_actor
 from shops.caps import OverCap
 from shops.models import Tenant
 from trades.api.key_models import ApiKey
@@ -30,7 +31,8 @@ class Command(BaseCommand):
             raise CommandError(f"no tenant with slug {tenant!r}") from None
         expires_at = timezone.now() + timedelta(days=days) if days else None
         try:
-            issued = create_api_key(tenant_obj, name, scope, expires_at=expires_at)
+            with acting(command_actor("create_api_key")):
+                issued = create_api_key(tenant_obj, name, scope, expires_at=expires_at)
         except OverCap as exc:
             raise CommandError(f"{exc}; revoke a key or raise the setting") from None
         self.stdout.write(issued.token)

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trades.management.commands._shop import find_shop
+from trades.management.commands._shop import find_shop, record_command_job
 from trades.sync.reconcile import reconcile_shop
 
 
@@ -25,6 +25,7 @@ class Command(BaseCommand):
             day = date.fromisoformat(opts["day"]) if opts["day"] else None
         except ValueError:
             raise CommandError(f"--day {opts['day']!r} is not a date (YYYY-MM-DD)") from None
+        record_command_job("reconcile_shop", shop, "reconcile", day=opts["day"])
         for report in reconcile_shop(shop, day):
             self.stdout.write(
                 f"{report.day}: platform {report.platform_count}, ours {report.local_count}, "

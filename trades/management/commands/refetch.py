@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from shops.refetch import BadRefetch, refetch_params
-from trades.management.commands._shop import find_shop
+from trades.management.commands._shop import find_shop, record_command_job
 from trades.tasks import refetch_shop_task
 
 
@@ -28,6 +28,7 @@ class Command(BaseCommand):
             params = refetch_params(tids, opts["modified_after"], opts["modified_before"])
         except BadRefetch as error:
             raise CommandError(str(error)) from None
+        record_command_job("refetch", shop, "refetch", params=params)
         outcome = refetch_shop_task(shop.pk, params)
         if "error" in outcome:
             raise CommandError(outcome["error"])
