@@ -13,13 +13,15 @@ import fcntl
 import json
 import logging
 import os
+import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -30,6 +32,8 @@ DATABASE_NAME = "ordersync"
 # pgserver lists every process that uses the server here, and stops it (on request) only
 # when the process asking is the last one listed.
 HANDLES = ".handle_pids.json"
+# how long a start may take on a busy machine before it is an error
+READY_SECONDS = 120.0
 
 
 def _pgserver() -> ModuleType:
@@ -46,8 +50,32 @@ def _start_server(pgdata: Path) -> PostgresServer:
     # pgserver's own mkdir fails when two processes start at once; ours tolerates it.
     pgdata.mkdir(exist_ok=True)
     forget_dead_handles(pgdata)
-    server: PostgresServer = pgserver.get_server(pgdata, cleanup_mode=None)
+    try:
+        server: PostgresServer = pgserver.get_server(pgdata, cleanup_mode=None)
+    except subprocess.TimeoutExpired:
+        # pgserver gives ``pg_ctl start`` 10 s; on a busy machine the server it started
+        # (which keeps starting) may take longer to accept connections.
+        _wait_until_ready(pgdata)
+        pgserver.PostgresServer._instances.pop(pgdata.resolve(), None)  # the failed handle
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
     return server
+
+
+def _wait_until_ready(pgdata: Path, timeout: float = READY_SECONDS) -> None:
+    """Return once the server of ``pgdata`` says it is ready; raise after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not _ready(pgdata):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the server did not get ready within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def _ready(pgdata: Path) -> bool:
+    try:
+        info: Any = _pgserver().utils.PostmasterInfo.read_from_pgdata(pgdata)
+    except AssertionError:  # pgserver's check of a postmaster.pid still being written
+        return False
+    return info is not None and bool(info.is_running()) and info.status == "ready"
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +13,7 @@ from django_q import tasks
 
 from shops import audit, schedules
 from shops.jobs import JOB_TASKS
-from shops.models import SYNCED_STREAMS, Checkpoint, Shop
+from shops.models import SYNCED_STREAMS, Checkpoint, Shop, Tenant, TopApp
 from shops.signals import shop_needs_reauth
 
 log = logging.getLogger(__name__)
@@ -97,15 +98,15 @@ def set_interval(shop: Shop, minutes: int) -> None:
 @transaction.atomic
 def onboard_shop(
     *,
-    tenant,
-    app,
+    tenant: Tenant,
+    app: TopApp,
     seller_nick: str,
     seller_id: int,
     session_key: str,
     refresh_token: str = "",
     platform: str = Shop.Platform.TAOBAO,
-    session_expires_at=None,
-    refresh_expires_at=None,
+    session_expires_at: datetime | None = None,
+    refresh_expires_at: datetime | None = None,
     backfill: bool = True,
 ) -> tuple[Shop, bool]:
     """Add a shop, or give an existing one (same app and seller) its new tokens.
@@ -146,7 +147,7 @@ def onboard_shop(
     return shop, created
 
 
-def queue_job(shop: Shop, kind: str, *args) -> str:
+def queue_job(shop: Shop, kind: str, *args: object) -> str:
     """Queue one job for the workers (``args`` follow the shop's id); return the task id.
 
     Operators' and the system's jobs: no cap, no cooldown (tenants' go through

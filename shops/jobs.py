@@ -56,7 +56,7 @@ def lost_after() -> timedelta:
 
 
 @transaction.atomic
-def request_job(shop: Shop, kind: str, *args, **q_options: str) -> str:
+def request_job(shop: Shop, kind: str, *args: object, **q_options: str) -> str:
     """Queue job ``kind`` (sync, backfill, reconcile) for ``shop`` (``args`` follow the
     shop's id); return the task id. ``q_options`` go to django-q2 (e.g. ``hook``).
 
@@ -95,19 +95,20 @@ def _backfill_unfinished(shop: Shop) -> bool:
 
 def _claim(shop: Shop, kind: str, now: datetime) -> None:
     cooldown = cooldown_seconds(kind)
-    params = {
+    lost = now - lost_after()
+    params: dict[str, int | str | datetime] = {
         "shop": shop.pk,
         "kind": kind,
         "now": now,
         "cooled": now - timedelta(seconds=cooldown),
-        "lost": now - lost_after(),
+        "lost": lost,
     }
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, params)
         if cursor.fetchone():
             return
     last = JobRequest.objects.get(shop=shop, kind=kind)
-    if last.finished_at is None and last.requested_at > params["lost"]:
+    if last.finished_at is None and last.requested_at > lost:
         raise OverCap(
             _("a %(kind)s of this shop requested at %(at)s is still queued or running")
             % {"kind": kind, "at": f"{last.requested_at:%Y-%m-%d %H:%M:%S %Z}"},

@@ -16,6 +16,7 @@ from ordersync.taobao.stats import call_stats
 from ordersync.taobao.store import close_state_connection
 from shops.actions import ensure_checkpoints
 from shops.models import Membership, Shop, Tenant, TopApp
+from tests.support import lanes
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,21 +28,42 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The end-to-end folder first: its tests take minutes each, and a worker that starts one
-    last ends the whole stage that much later (``--dist load`` hands the first tests out two
-    a worker, the rest as workers free up)."""
-    items.sort(key=lambda item: not item.nodeid.startswith("tests/e2e/"))
+    """The tests marked ``alone`` first, one after another while the other worker waits (an
+    ``alone`` test that comes later waits for the test beside it to end, the demo's minutes
+    with two idle workers' worth of time); then the end-to-end folder, whose tests take
+    minutes each: a worker that starts one last ends the whole stage that much later
+    (``--dist load`` hands the first tests out in turns, the rest as workers free up)."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("alone") is None,
+            not item.nodeid.startswith("tests/e2e/"),
+        )
+    )
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: two workers per core for the fast set, whose tests mostly wait (on a
-    sandbox, a child process, a lock): on two cores four workers ran it in 2 min 20 s. One
-    worker for the second stage (``-m e2e``): its wall-clock proofs check every change is
-    current while the faults are on, and a cluster or the demo beside them on two cores made
-    them late (20 changes behind in a 6 s chaos run)."""
+    sandbox, a child process, a lock): on two cores four workers ran it in 2 min 20 s. Two
+    workers for the second stage (``-m e2e``), whose tests mostly wait on child processes
+    and the wall clock; the ones marked ``alone`` run with nothing beside them (below)."""
     if config.getoption("markexpr") == "e2e":
-        return 1
+        return 2
     return 2 * (os.cpu_count() or 1)
+
+
+@pytest.fixture(autouse=True)
+def _alone_or_side_by_side(request: pytest.FixtureRequest, tmp_path_factory):
+    """Between parallel workers, a test marked ``alone`` runs with no other test beside it:
+    its proof checks every change is current on the wall clock while the faults are on, and
+    a cluster or the demo beside it on two cores made it late (20 changes behind in a 6 s
+    chaos run). Every other end-to-end test runs beside one more."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2 or request.node.get_closest_marker("e2e") is None:
+        yield
+        return
+    alone = request.node.get_closest_marker("alone") is not None
+    with lanes.taken(tmp_path_factory.getbasetemp().parent, alone):
+        yield
 
 
 # What migrate writes once and no test changes: kept across transactional tests.

@@ -56,8 +56,10 @@ def _polling(shop: Shop, cursor: datetime | None, now: datetime) -> Channel:
 
 def _tmc(shop: Shop, row: TmcShop | None) -> Channel:
     live = row is not None and row.permitted_at is not None
-    return Channel(TMC, live and shop.status == Shop.Status.ACTIVE, row and row.freshness_seconds)
+    return Channel(
+        TMC, live and shop.status == Shop.Status.ACTIVE, row.freshness_seconds if row else None
+    )
 
 
 def _jdp(row: JdpShop | None) -> Channel:
-    return Channel(JDP, row is not None and row.live, row and row.behind_seconds)
+    return Channel(JDP, row is not None and row.live, row.behind_seconds if row else None)

@@ -11,9 +11,11 @@ from django.core.management import call_command
 
 from shops.models import Shop, Tenant
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.e2e
+@pytest.mark.alone  # no record late during the run, on the wall clock
 def test_bench_naive_part_writes_its_figures(tmp_path):
     out = tmp_path / "bench.json"
     call_command("bench", "--quick", "--only", "naive", "--chaos-seconds", "6", "--json", str(out))

@@ -7,9 +7,8 @@ from datetime import timedelta
 import pytest
 
 from shops.console import paginator
+from tests.support.console import T0, bulk_trades, make_trade
 from trades.models import Trade
-
-from .conftest import T0, bulk_trades, make_trade
 
 pytestmark = pytest.mark.django_db
 TRADES = "/admin/trades/trade/"

@@ -11,8 +11,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from shops.models import Checkpoint
-from tests.console.conftest import make_trade
 from tests.support.api import client_for
+from tests.support.console import make_trade
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
 

@@ -11,10 +11,9 @@ from django.utils import timezone
 
 from shops import actions
 from shops.models import SyncRun
+from tests.support.console import T0, record_history
 from trades.webhooks.delivery import connection_error
 from trades.webhooks.models import WebhookAttempt
-
-from .conftest import T0, record_history
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from .conftest import bulk_trades, make_trade
+from tests.support.console import bulk_trades, make_trade
 
 pytestmark = pytest.mark.django_db
 TRADES = "/admin/trades/trade/"

@@ -28,8 +28,8 @@ from shops.actions import ensure_checkpoints
 from shops.console import paginator
 from shops.models import Checkpoint, Membership, Shop, SyncRun
 from shops.schedules import sync_schedules
-from tests.console.conftest import T0, bulk_trades, make_trade, one_of_each, record_history
 from tests.support import ROOT
+from tests.support.console import T0, bulk_trades, make_trade, one_of_each, record_history
 from trades.models import Trade, TradeLine
 from trades.sync.runs import evaluate_health
 from trades.webhooks.delivery import connection_error

@@ -43,7 +43,7 @@ from trades.webhooks.tasks import SWEEP_TASK
 TIMING = Timing(lag=4, overlap=6, interval=3.0, grace=15.0, check_every=5.0)
 # the benchmark's market shared by three shops
 MARKET = {key: value / 3 for key, value in CHAOS_MARKET.items()}
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.alone, pytest.mark.django_db(transaction=True)]
 
 
 def start_cluster(database_url: str, log: Path, command: str = "qcluster") -> subprocess.Popen:
@@ -100,13 +100,16 @@ def synced_since(shops, since) -> bool:
     )
 
 
-def stop_cluster(cluster: subprocess.Popen) -> None:
-    os.killpg(cluster.pid, signal.SIGTERM)
-    try:
-        cluster.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(cluster.pid, signal.SIGKILL)
-        cluster.wait(timeout=15)
+def stop_clusters(*clusters: subprocess.Popen) -> None:
+    """SIGTERM to every one at once, then wait for each (SIGKILL after 15 s)."""
+    for cluster in clusters:
+        os.killpg(cluster.pid, signal.SIGTERM)
+    for cluster in clusters:
+        try:
+            cluster.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)
+            cluster.wait(timeout=15)
 
 
 def all_delivered() -> bool:
@@ -220,8 +223,7 @@ def run_cluster_chaos(gateway, sandbox_app, tenant_a, tmp_path, database_url: st
         # deliveries a killed worker held come back after their lease, through the sweep
         wait_until(all_delivered, 150, "every webhook delivery")
     finally:
-        stop_cluster(tmc)
-        stop_cluster(cluster)
+        stop_clusters(tmc, cluster)
 
     for shop in Shop.objects.filter(pk__in=[s.pk for s in shops]):
         assert_matches_oracle(gateway, shop)

@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from shops.models import Checkpoint, SyncRun
+from tests.support.clock import advance
 from tests.support.oracle import assert_matches_oracle
 from tests.support.processes import deliverer
 from tools.bench.receiver import Behaviour, Receiver
@@ -65,7 +66,7 @@ def chaos_sync(gateway, shop, seconds: float) -> None:
     gateway.faults(isp_rate=0, http_500_rate=0, malformed_rate=0, ban_rate=0, drift_rate=0)
     # every change is visible after the sandbox's 3 s lag; windows trail the platform's clock
     # (incrementv.get: 2 s) and ordersync's estimate of that clock may be a second behind
-    time.sleep(8)
+    advance(gateway, 8)
     assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
     assert sync_shop(shop, "refunds").outcome == SyncRun.Outcome.SUCCEEDED
 

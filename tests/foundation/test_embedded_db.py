@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ordersync.embedded_db import embedded_database_url
 from tests.support import ROOT
 from tests.support.processes import run_manage
+from tests.support.waiting import wait_until
 
 START = (
     "import sys; from pathlib import Path; from ordersync.embedded_db import embedded_database_url;"
@@ -108,6 +110,36 @@ def test_database_url_mode_uses_that_server_and_starts_none(data_dir, tmp_path):
     assert embedded == "False"
     assert f"host={host}" in url
     assert not (other_data_dir / "postgres").exists()
+
+
+def test_a_start_slower_than_pgservers_timeout_waits_for_the_server(data_dir, monkeypatch):
+    """On a busy machine ``pg_ctl start`` outlasts the 10 s pgserver gives it while the
+    server it launched keeps starting: the start waits for that server instead of failing."""
+    from pgserver import postgres_server
+
+    real_pg_ctl = postgres_server.pg_ctl
+
+    def outlasted(args, **kwargs):
+        if "start" not in args:
+            return real_pg_ctl(args, **kwargs)
+        # the server is launched (its log opened); pg_ctl's wait for it runs out of time
+        real_pg_ctl(["-W" if arg == "-w" else arg for arg in args], **kwargs)
+        log = Path(args[args.index("-l") + 1])
+        wait_until(log.exists, 30, "the server's log")
+        raise subprocess.TimeoutExpired("pg_ctl", kwargs.get("timeout", 10))
+
+    monkeypatch.setattr(postgres_server, "pg_ctl", outlasted)
+    try:
+        url = embedded_database_url(data_dir)
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        # this process's handle keeps the server (cleanup_mode None): drop it, so that
+        # data_dir's teardown, as for a server a child process started, stops the server
+        pgdata = (data_dir / "postgres").resolve()
+        handle = postgres_server.PostgresServer._instances.pop(pgdata, None)
+        if handle is not None:
+            handle.global_process_id_list.get_and_remove(os.getpid())
 
 
 HOLD = (

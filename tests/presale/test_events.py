@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.presale.conftest import presale
+from tests.support.records import presale
 from trades.feed.models import ChangeEvent
 from trades.sync.write import write_trades
 from trades.webhooks.models import WebhookEvent

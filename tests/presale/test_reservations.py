@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import outsider_client, owner_client, reader_client  # noqa: F401
-from tests.presale.conftest import presale
+from tests.support.records import presale
 from trades.presale.models import PresaleReservation
 from trades.sync.write import write_trades
 

@@ -6,8 +6,7 @@ import time
 
 from ordersync.sandbox.clock import fmt, parse
 from ordersync.sandbox.market import ALL_TYPES, DEFAULT_TYPES
-
-from .conftest import control, error_of, make_seller, oracle, trades_of
+from tests.support.sandbox_http import control, error_of, make_seller, oracle, trades_of
 
 HOUR = 3600
 

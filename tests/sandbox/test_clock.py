@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from ordersync.sandbox.clock import fmt, parse
-
-from .conftest import control, oracle
+from tests.support.sandbox_http import control, oracle
 
 
 def clock(sb, body: dict) -> requests.Response:

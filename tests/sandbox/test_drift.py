@@ -9,8 +9,7 @@ import time
 
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.market import DEFAULT_TYPES
-
-from .conftest import Top, control, make_seller, oracle, trades_of
+from tests.support.sandbox_http import Top, control, make_seller, oracle, trades_of
 
 METHOD = "taobao.trades.sold.increment.get"
 PAGE_SIZE = 50

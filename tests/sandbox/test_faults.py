@@ -11,8 +11,15 @@ import requests
 from ordersync.sandbox import activity, lifecycle
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.market import ALL_TYPES
-
-from .conftest import APP_KEY, APP_SECRET, Top, control, error_of, make_seller, trades_of
+from tests.support.sandbox_http import (
+    APP_KEY,
+    APP_SECRET,
+    Top,
+    control,
+    error_of,
+    make_seller,
+    trades_of,
+)
 
 EVERY_TYPE = ",".join(sorted(ALL_TYPES))
 BAN_MSG = re.compile(r"^This ban will last for (\d+) more seconds$")

@@ -6,8 +6,8 @@ import random
 
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.faults import Faults
+from tests.support.sandbox_http import APP_KEY, APP_SECRET, control, error_of, trades_of
 
-from .conftest import APP_KEY, APP_SECRET, control, error_of, trades_of
 from .test_faults import EVERY_TYPE, increment
 
 INCREMENTV = "taobao.trades.sold.incrementv.get"

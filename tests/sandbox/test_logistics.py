@@ -7,7 +7,7 @@ from collections import Counter
 
 import requests
 
-from .conftest import Top, control, error_of, later, make_seller
+from tests.support.sandbox_http import Top, control, error_of, later, make_seller
 
 METHOD = "taobao.logistics.trace.search"
 

@@ -8,8 +8,7 @@ import time
 from ordersync.sandbox import activity
 from ordersync.sandbox.market import DEFAULT_TYPES, LEGAL_MOVES, REFUND_MOVES
 from ordersync.sandbox.server import start_sandbox
-
-from .conftest import APP_KEY, APP_SECRET, control, make_seller, oracle
+from tests.support.sandbox_http import APP_KEY, APP_SECRET, control, make_seller, oracle
 
 
 def run_market(sb, nick: str, minutes: int) -> None:

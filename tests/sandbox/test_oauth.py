@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from .conftest import APP_KEY, APP_SECRET, Top, control, error_of, make_seller
+from tests.support.sandbox_http import APP_KEY, APP_SECRET, Top, control, error_of, make_seller
 
 REDIRECT = "https://isv.example/callback"
 

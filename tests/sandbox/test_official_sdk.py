@@ -13,7 +13,7 @@ from taobao_open.api.rest.TimeGetRequest import TimeGetRequest
 
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.market import DEFAULT_TYPES
-from tests.sandbox.conftest import APP_KEY, APP_SECRET, oracle
+from tests.support.sandbox_http import APP_KEY, APP_SECRET, oracle
 
 
 class TradesSoldIncrementGetRequest(RestApi):

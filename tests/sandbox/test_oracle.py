@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ordersync.sandbox.clock import parse
 from ordersync.sandbox.fields import content_hash
-from tests.sandbox.conftest import control
+from tests.support.sandbox_http import control
 
 FIELDS = "tid,tid_str,status,modified,payment,receiver_city,orders"
 REFUND_FIELDS = "refund_id,tid,oid,status,refund_fee,modified,reason"

@@ -7,8 +7,7 @@ from datetime import datetime
 import requests
 
 from ordersync.sandbox.presale import GMT8, PresaleMix
-
-from .conftest import control, make_seller
+from tests.support.sandbox_http import control, make_seller
 
 
 def at(day: str) -> float:

@@ -13,8 +13,7 @@ import requests
 
 from ordersync.sandbox.clock import fmt
 from ordersync.taobao.signing import sign
-
-from .conftest import APP_KEY, APP_SECRET, Top, control, error_of
+from tests.support.sandbox_http import APP_KEY, APP_SECRET, Top, control, error_of
 
 OFFICIAL = {
     "method": "taobao.item.seller.get",

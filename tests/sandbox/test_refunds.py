@@ -8,8 +8,7 @@ import requests
 
 from ordersync.sandbox import activity
 from ordersync.sandbox.market import ALL_TYPES, REFUND_DEFAULT_TYPES
-
-from .conftest import control
+from tests.support.sandbox_http import control
 
 FIELDS = "refund_id,tid,status,modified,created,desc"
 EVERY_TYPE = ",".join(sorted(ALL_TYPES))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ordersync.sandbox.server import start_sandbox
-
-from .conftest import APP_KEY, APP_SECRET, Top, control, make_seller, oracle
+from tests.support.sandbox_http import APP_KEY, APP_SECRET, Top, control, make_seller, oracle
 
 
 def test_world_survives_a_restart(tmp_path):

@@ -6,8 +6,7 @@ import json
 
 from ordersync.sandbox import lifecycle
 from ordersync.sandbox.tmc import TRADE_TOPICS
-
-from .conftest import APP_KEY, Top, control, error_of, later
+from tests.support.sandbox_http import APP_KEY, Top, control, error_of, later
 
 
 def consume(top: Top, quantity: int = 100, **extra) -> list[dict]:

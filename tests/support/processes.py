@@ -64,10 +64,10 @@ def run_manage(env_overrides: dict[str, str], *args: str) -> subprocess.Complete
     return run_python(["manage.py", *(args or ("check",))], child_env(**env_overrides))
 
 
-def deliverer(seconds: float, **env: str) -> subprocess.Popen:
+def deliverer(seconds: float, *flags: str, **env: str) -> subprocess.Popen:
     """``manage.py deliver_webhooks`` for ``seconds``, allowed to deliver to loopback."""
     env = {"WEBHOOKS_ALLOW_PRIVATE": "true", **env}
-    return manage("deliver_webhooks", "--seconds", str(seconds), env=env)
+    return manage("deliver_webhooks", "--seconds", str(seconds), *flags, env=env)
 
 
 # manage.py's main() once per case, in one process: a start that stops while the settings

@@ -60,6 +60,7 @@ def engine_round(shop):
 
 
 # The refund list's order is undocumented: nothing may be lost in either order.
+@pytest.mark.alone  # every change current on the wall clock
 @pytest.mark.parametrize("refund_order", ["modified_desc", "created_asc"])
 def test_incremental_under_chaos_keeps_every_change_current_while_the_faults_are_on(
     make_shop, gateway, settings, refund_order

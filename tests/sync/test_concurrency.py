@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection as thread_connection
 from django.utils import timezone
 
+from ordersync.taobao.store import close_state_connection
 from shops.models import Checkpoint, SyncRun
 from tests.support.processes import manage
+from trades.sync.incremental import sync_shop
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.e2e  # two real processes
 def test_two_workers_on_one_shop_stream_one_runs_one_leaves(make_shop, gateway):
     shop = make_shop("busy", history_trades=50, history_days=1)
     Checkpoint.objects.filter(shop=shop, stream="trades").update(
@@ -39,14 +45,6 @@ def test_two_workers_on_one_shop_stream_one_runs_one_leaves(make_shop, gateway):
 
 def test_a_run_holds_its_stream_between_windows_so_runs_never_overlap(make_shop, gateway, settings):
     """A duplicate that keeps knocking never slips in between two windows of a run."""
-    import threading
-    import time
-
-    from django.db import connection as thread_connection
-
-    from ordersync.taobao.store import close_state_connection
-    from trades.sync.incremental import sync_shop
-
     settings.SYNC_MAX_WINDOW_SECONDS = 60  # thirty windows, each its own transaction
     settings.SYNC_LAG_SECONDS = 1
     shop = make_shop("knock", history_trades=0)

@@ -15,7 +15,7 @@ from shops.models import Checkpoint, SyncRun
 from tests.support.clock import advance
 from trades.sync.incremental import sync_shop
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.alone, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_idle_shop_is_served_while_a_busy_shop_saturates_the_budget(

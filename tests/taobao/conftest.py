@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import subprocess
-import sys
 
 import pytest
-import requests
 
 from ordersync.sandbox.server import start_sandbox
 from ordersync.taobao.client import AppCredentials
 from ordersync.taobao.store import close_state_connection, state_connection
-from tests.support import ROOT
+from tests.support.taobao import control
 
 _ids = itertools.count(1)
 
@@ -24,13 +20,6 @@ def sandbox():
     sb = start_sandbox(host="127.0.0.1", port=0, seed=42)
     yield sb
     sb.stop()
-
-
-def control(sb, path: str, payload: dict | None = None) -> dict:
-    url = f"{sb.url}/_sandbox/{path}"
-    response = requests.post(url, json=payload) if payload is not None else requests.get(url)
-    response.raise_for_status()
-    return response.json()
 
 
 @pytest.fixture
@@ -91,27 +80,3 @@ def state_db(db):
     conn.execute("DELETE FROM taobao_platformclockoffset")
     yield conn
     close_state_connection()
-
-
-def run_workers(*argsets: list[str], timeout: float = 60) -> list[dict]:
-    """Run tests/taobao/worker.py in real processes on the test database; JSON results."""
-    from django.db import connection
-
-    env = {**os.environ, "TEST_DB_NAME": connection.settings_dict["NAME"]}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.taobao.worker", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for args in argsets
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=timeout)
-        assert proc.returncode == 0, err[-2000:]
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results

@@ -26,7 +26,7 @@ from ordersync.taobao.errors import (
 from ordersync.taobao.retry import RetryPolicy
 from ordersync.taobao.store import client_for
 from ordersync.taobao.types import PLATFORM_TZ, parse_money, parse_time
-from tests.taobao.conftest import control
+from tests.support.taobao import control
 
 FIELDS = "tid,tid_str,status,payment,created,modified,orders"
 ONCE = RetryPolicy(max_attempts=1)

@@ -12,7 +12,7 @@ import pytest
 from ordersync.taobao import api
 from ordersync.taobao.limiter import TokenBucketLimiter
 from ordersync.taobao.store import PgLimiterStore, client_for
-from tests.taobao.conftest import control, run_workers
+from tests.support.taobao import control, run_workers
 
 
 @pytest.mark.e2e
@@ -50,6 +50,7 @@ def _ban_stored(conn, app_key: str) -> bool:
 
 
 @pytest.mark.e2e
+@pytest.mark.alone  # the idle shop's waits, on the wall clock
 def test_two_processes_share_one_budget_and_an_idle_shop_is_served(make_app, sandbox, state_db):
     budget = 240  # per minute: a burst of 12, then 3.8 calls a second
     app = make_app(calls_per_minute=budget)  # the sandbox bans anything over it

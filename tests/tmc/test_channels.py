@@ -8,13 +8,9 @@ from itertools import groupby
 
 import pytest
 
+from tests.support.clock import advance
 from tests.support.oracle import assert_matches_oracle, trades_current
-from tests.support.waiting import wait_until
-from trades.feed.changes import read_changes
-from trades.sync.incremental import sync_shop
-from trades.tmc.stats import counters
-
-from .conftest import (
+from tests.support.tmc import (
     freshness,
     market,
     percentile,
@@ -22,6 +18,10 @@ from .conftest import (
     start_polling,
     stop_market,
 )
+from tests.support.waiting import wait_until
+from trades.feed.changes import read_changes
+from trades.sync.incremental import sync_shop
+from trades.tmc.stats import counters
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LIVE = {"trades_per_minute": 300, "changes_per_minute": 600, "refunds_per_minute": 60}
@@ -79,7 +79,7 @@ def test_duplicates_reordering_and_drops_end_equal_to_the_oracle(make_shop, gate
             sync_shop(shop, "trades")
             sync_shop(shop, "refunds")
         stop_market(gateway, "chaos")
-        time.sleep(4 + 1)  # the polling lag
+        advance(gateway, 4 + 1)  # the polling lag
         sync_shop(shop, "trades")
         sync_shop(shop, "refunds")
         wait_until(
@@ -105,7 +105,7 @@ def test_polling_alone_loses_nothing_when_tmc_drops_everything(make_shop, gatewa
             sync_shop(shop, "trades")
             sync_shop(shop, "refunds")
         stop_market(gateway, "silent")
-        time.sleep(4 + 1)
+        advance(gateway, 4 + 1)  # the polling lag
         sync_shop(shop, "trades")
         sync_shop(shop, "refunds")
     assert_matches_oracle(gateway, shop)

@@ -13,14 +13,13 @@ from ordersync.taobao import api
 from shops.models import Shop
 from shops.top import client_for_shop
 from tests.support.clock import advance
+from tests.support.tmc import drain, platform, running
 from tests.support.waiting import wait_until
 from trades.models import Refund, Trade
 from trades.tmc.consumer import Consumer
 from trades.tmc.models import TmcShop
 from trades.tmc.permits import permit_shops
 from trades.tmc.stats import counters
-
-from .conftest import drain, platform, running
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import manage
+from tests.support.tmc import platform
 from tests.support.waiting import wait_until
 from trades.models import Trade
 from trades.tmc.models import TmcShop
-
-from .conftest import platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

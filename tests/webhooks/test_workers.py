@@ -10,10 +10,12 @@ import time
 from collections import Counter
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.support.processes import deliverer
 from tests.support.records import wire_trade
+from tests.support.waiting import wait_until
 from tools.bench.receiver import Behaviour, Receiver
 from trades.sync.write import write_trades
 from trades.webhooks.endpoints import create_endpoint
@@ -29,11 +31,27 @@ def write_many(shop, count: int) -> None:
         write_trades(shop, [wire_trade(tid=n) for n in range(start + 1, start + 101)])
 
 
+def blocked_on(table: str) -> int:
+    """How many statements wait for a lock on ``table``."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted", [table]
+        )
+        return cursor.fetchone()[0]
+
+
 def test_two_sweepers_never_deliver_one_delivery_twice(shop_a, tenant_a):
+    table = WebhookDelivery._meta.db_table
     with Receiver(Behaviour(status=204)) as receiver:
         create_endpoint(tenant_a, receiver.url, ["trade.created"])
         write_many(shop_a, 400)
-        workers = [deliverer(15, WEBHOOKS_BATCH_SIZE="20") for _ in range(2)]
+        # The two start claiming at the same moment: each waits at its first claim behind
+        # this lock until the other one waits there too (one process starting seconds after
+        # the other on a loaded machine found every delivery sent).
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+            workers = [deliverer(60, "--until-idle", WEBHOOKS_BATCH_SIZE="20") for _ in range(2)]
+            wait_until(lambda: blocked_on(table) == 2, 60, "both sweepers at their first claim")
         outputs = [w.communicate(timeout=120) for w in workers]
         assert [w.returncode for w in workers] == [0, 0], outputs
         ids = Counter(r.headers["webhook-id"] for r in receiver.received)

@@ -112,7 +112,7 @@ def _with_time_limit(on_progress: OnProgress, time_limit: float | None) -> OnPro
 def _run(shop: Shop, days: int | None, client: TopClient, on_progress: OnProgress) -> SyncRun:
     run = runs.start_run(shop, Checkpoint.Stream.BACKFILL, SyncRun.Kind.BACKFILL)
     counters = runs.Counters()
-    calls_before = client.calls
+    calls = runs.CallMeter(client)
     try:
         state = _begin(shop, client, days or settings.BACKFILL_DAYS)
         run.window_start, run.window_end = parse_time(state["from"]), parse_time(state["until"])
@@ -121,16 +121,16 @@ def _run(shop: Shop, days: int | None, client: TopClient, on_progress: OnProgres
         _finish(shop)
         runs.follow_volume(shop, client.clock.now())  # backfill and runs alike wrote it
     except Locked:
-        counters.api_calls = client.calls - calls_before
+        calls.settle(counters)
         return runs.finish_run(run, counters, SyncRun.Outcome.SKIPPED)
     except Paused:
         pass  # every slice so far is recorded: a success, with more to do
     except Exception as error:
-        counters.api_calls = client.calls - calls_before
+        calls.settle(counters)
         runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
         runs.record_failure(shop, Checkpoint.Stream.BACKFILL, error)
         return run
-    counters.api_calls = client.calls - calls_before
+    calls.settle(counters)
     return runs.finish_run(run, counters, SyncRun.Outcome.SUCCEEDED)
 
 

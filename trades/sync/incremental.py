@@ -99,7 +99,7 @@ def sync_shop(
 def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun:
     run = runs.start_run(shop, spec.name, SyncRun.Kind.INCREMENTAL)
     counters = runs.Counters()
-    calls_before = client.calls
+    calls = runs.CallMeter(client)
     step = Step.MORE
     try:
         for _ in range(MAX_WINDOWS_PER_RUN):
@@ -111,11 +111,11 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
         if time.monotonic() <= stop_at:
             sweep(shop, spec, client, counters, stop_at)
     except Exception as error:
-        counters.api_calls = client.calls - calls_before
+        calls.settle(counters)
         runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
         runs.record_failure(shop, spec.name, error)
         return run
-    counters.api_calls = client.calls - calls_before
+    calls.settle(counters)
     runs.finish_run(run, counters, SyncRun.Outcome.SUCCEEDED)
     runs.record_success(shop, run.window_end)
     return run

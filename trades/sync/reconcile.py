@@ -237,7 +237,7 @@ def _record_success(shop: Shop) -> None:
 def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
     run = runs.start_run(shop, Checkpoint.Stream.RECONCILE, SyncRun.Kind.RECONCILE)
     counters = runs.Counters()
-    started, calls_before = time.monotonic(), client.calls
+    started, calls = time.monotonic(), runs.CallMeter(client)
     start = datetime.combine(day, datetime.min.time(), tzinfo=PLATFORM_TZ)
     lag = timedelta(seconds=settings.SYNC_LAG_SECONDS)
     end = min(start + timedelta(days=1), client.clock.now() - lag).replace(microsecond=0)
@@ -250,10 +250,10 @@ def _reconcile_day(shop: Shop, client: TopClient, day: date) -> ReconcileReport:
         if unresolved:
             report.details["unresolved"] = unresolved[:DETAIL_LIMIT]
     except Exception as error:
-        counters.api_calls = client.calls - calls_before
+        calls.settle(counters)
         runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
         raise
-    report.api_calls = counters.api_calls = client.calls - calls_before
+    report.api_calls = calls.settle(counters)
     report.duration_seconds = time.monotonic() - started
     with transaction.atomic():  # the report and its webhook event commit together
         report.save()

@@ -59,7 +59,7 @@ def refetch_shop(
     client = client_for_shop(shop, client)
     run = runs.start_run(shop, "trades", SyncRun.Kind.REFETCH)
     counters, outcome = runs.Counters(), Outcome(run=run.pk)
-    calls_before = client.calls
+    calls = runs.CallMeter(client)
     try:
         if tids is not None:
             _refetch_tids(shop, client, tids, outcome)
@@ -68,22 +68,22 @@ def refetch_shop(
         else:
             raise ValueError("give tids, or modified_after and modified_before")
     except Exception as error:
-        _finish(run, client.calls - calls_before, counters, outcome, error)
+        _finish(run, calls, counters, outcome, error)
         if isinstance(error, SessionInvalid):
             actions.mark_needs_reauth(shop, f"{type(error).__name__}: {error}")
         raise
-    _finish(run, client.calls - calls_before, counters, outcome)
+    _finish(run, calls, counters, outcome)
     return outcome
 
 
 def _finish(
     run: SyncRun,
-    calls: int,
+    calls: runs.CallMeter,
     counters: runs.Counters,
     outcome: Outcome,
     error: Exception | None = None,
 ) -> None:
-    counters.api_calls = calls
+    calls.settle(counters)
     counters.trades_seen, counters.trades_written = outcome.fetched, outcome.written
     if outcome.not_found:
         counters.notes.append(f"not found on the platform: {outcome.not_found}")

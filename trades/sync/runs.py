@@ -17,6 +17,7 @@ from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from ordersync.shown import iso, shown
+from ordersync.taobao.client import TopClient
 from ordersync.taobao.errors import RateLimited, SessionInvalid, TradeServiceRejected, Transient
 from shops import actions
 from shops.models import Checkpoint, Shop, SyncRun
@@ -53,6 +54,19 @@ class Counters:
         self.pages += pages
         self.trades_seen += result.seen
         self.trades_written += result.written
+
+
+class CallMeter:
+    """The API calls a run spends: what its client counted since the run began (a client
+    may serve several runs)."""
+
+    def __init__(self, client: TopClient) -> None:
+        self.client, self.before = client, client.calls
+
+    def settle(self, counters: Counters) -> int:
+        """Put the calls so far into ``counters``; return them."""
+        counters.api_calls = self.client.calls - self.before
+        return counters.api_calls
 
 
 def start_run(shop: Shop, stream: str, kind: str) -> SyncRun:

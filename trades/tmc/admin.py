@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from shops.console.tenancy import TenantScopedAdmin
 from trades.tmc.models import TmcShop, TmcStat
@@ -11,10 +12,10 @@ from trades.tmc.models import TmcShop, TmcStat
 class ReadOnly(admin.ModelAdmin):
     """Written by the consumers only; the console shows them."""
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -188,7 +189,7 @@ def fetch_all(
     fetch = _fetch_trade if kind == "trade" else _fetch_refund
     client = client_for_shop(shop, client)  # the shared budget is fair between shops
 
-    def one(key: int):
+    def one(key: int) -> object:
         try:
             return _settled(fetch, client, shop, key, result)
         except SessionInvalid:
@@ -215,7 +216,9 @@ def fetch_all(
         return dict(pair for pairs in pool.map(share, chunks) for pair in pairs)
 
 
-def _settled(fetch, client: TopClient, shop: Shop, key: int, result: PullResult):
+def _settled(
+    fetch: Fetch, client: TopClient, shop: Shop, key: int, result: PullResult
+) -> dict | None:
     """Fetch a record whose ``modified`` second is over (see :func:`settle_wait`); None
     if it keeps changing (its messages come back later)."""
     for _ in range(3):
@@ -227,6 +230,9 @@ def _settled(fetch, client: TopClient, shop: Shop, key: int, result: PullResult)
         result.refetches.append(key)
         time.sleep(min(wait, MAX_SETTLE_WAIT))
     return None
+
+
+Fetch = Callable[[TopClient, Shop, int], dict]
 
 
 def _fetch_trade(client: TopClient, shop: Shop, tid: int) -> dict:
@@ -263,7 +269,7 @@ def _kept_type(trade: dict) -> bool:
     return (trade.get("type") or "") in settings.SYNC_TRADE_TYPES
 
 
-def _int(value) -> int | None:
+def _int(value: object) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import signal
+from types import FrameType
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from ordersync.sandbox.scenarios import SCENARIOS
 from ordersync.sandbox.server import start_sandbox
@@ -13,7 +15,7 @@ from ordersync.sandbox.server import start_sandbox
 class Command(BaseCommand):
     help = "Serve a local TOP gateway at /router/rest with OAuth and a /_sandbox/ control API."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8100)
         parser.add_argument("--seed", type=int, default=42)
@@ -22,7 +24,9 @@ class Command(BaseCommand):
             "--snapshot", help="load the world from this file if it exists; save it there on exit"
         )
 
-    def handle(self, *args, host: str, port: int, seed: int, scenario: str | None, **options):
+    def handle(
+        self, *args: Any, host: str, port: int, seed: int, scenario: str | None, **options: Any
+    ) -> None:
         sandbox = start_sandbox(
             host=host, port=port, seed=seed, scenario=scenario, snapshot=options.get("snapshot")
         )
@@ -54,5 +58,5 @@ class Command(BaseCommand):
             self.stdout.write(f"Saved the world to {sandbox.snapshot}.")
 
 
-def _interrupt(signum, frame) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt

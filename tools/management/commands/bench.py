@@ -13,7 +13,9 @@ its figures: ``bench sync``, ``bench tmc``, ``bench jdp``, ``bench api``, ``benc
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from typing import Any, TextIO, cast
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from tools.bench.parts import (
     api,
@@ -56,7 +58,7 @@ REPORT_PARTS = {
 class Command(BaseCommand):
     help = "Run the benchmarks: the report with no part, or one part and its figures."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         report.Part().add_arguments(parser)
         parts = parser.add_subparsers(dest="part", metavar="part", required=False)
         for name, aliases in REPORT_PARTS.items():
@@ -64,9 +66,12 @@ class Command(BaseCommand):
             part = parts.add_parser(name, aliases=aliases, help=helps, description=helps)
             report.Part().add_arguments(part)
             part.set_defaults(only=name)
-        for name, part in PARTS.items():
-            part().add_arguments(parts.add_parser(name, help=part.help, description=part.help))
+        for name, command in PARTS.items():
+            helps = command.help
+            command().add_arguments(parts.add_parser(name, help=helps, description=helps))
 
-    def handle(self, *args, **opts) -> None:
+    def handle(self, *args: Any, **opts: Any) -> None:
         part = PARTS.get(opts.pop("part") or "", report.Part)
-        part(stdout=self.stdout._out, stderr=self.stderr._out).handle(*args, **opts)
+        # the streams themselves: a part wraps them as any command does
+        out, err = cast(TextIO, self.stdout._out), cast(TextIO, self.stderr._out)
+        part(stdout=out, stderr=err).handle(*args, **opts)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
@@ -9,7 +12,7 @@ from trades.sync import locks
 from trades.sync.backfill import describe
 
 
-def lag_text(cursor) -> str:
+def lag_text(cursor: datetime | None) -> str:
     if cursor is None:
         return "-"
     seconds = int((timezone.now() - cursor).total_seconds())
@@ -19,7 +22,7 @@ def lag_text(cursor) -> str:
 class Command(BaseCommand):
     help = "A table of shops: status, cursor lag, last run, failures, mode (and why degraded)."
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         header = f"{'id':>4} {'shop':<20} {'status':<13} {'mode':<9} {'trades lag':>10} "
         header += f"{'refunds lag':>11} {'fails':>5}  {'backfill':<24} last run"
         self.stdout.write(header)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from types import FrameType
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 from shops.models import TopApp
@@ -23,15 +25,15 @@ class Command(BaseCommand):
         "each pull is written and confirmed before the process stops."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--app", action="append", help="app key (repeatable); default: all")
         parser.add_argument("--group", default=None, help="TMC group (default: TMC_GROUP)")
 
-    def handle(self, *args, **opts):
-        apps = TopApp.objects.all()
+    def handle(self, *args: Any, **opts: Any) -> None:
+        chosen = TopApp.objects.all()
         if opts["app"]:
-            apps = apps.filter(app_key__in=opts["app"])
-        apps = list(apps)
+            chosen = chosen.filter(app_key__in=opts["app"])
+        apps = list(chosen)
         if not apps:
             raise CommandError("no app to consume for (add one with add_app, or check --app)")
         try:
@@ -40,7 +42,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         stop = threading.Event()
 
-        def on_signal(signum, frame):
+        def on_signal(signum: int, frame: FrameType | None) -> None:
             log.info("TMC consumer: signal %s, finishing the current pull", signum)
             stop.set()
 
