@@ -34,6 +34,7 @@ APP = {
     "auditentry": "shops",
     "suggestion": "trades",
     "replenishsettings": "trades",
+    "webhookreplay": "trades",
 }
 MODELS = list(APP)
 # synced data and logs: nobody edits them in the admin
@@ -50,6 +51,7 @@ READ_ONLY = {
     "shopchannels",
     "auditentry",
     "suggestion",
+    "webhookreplay",  # asked for once (the add form), then followed, never edited
 }
 # viewers do not see API keys at all
 HIDDEN_FROM_VIEWERS = {"apikey", "auditentry"}
@@ -58,7 +60,13 @@ OWNERS_ONLY = {"auditentry"}
 # what the admin role changes and adds (docs/console.md: act on shops, schedules, API keys,
 # webhooks); adding a shop means connecting it, so its add page redirects to the connect form
 ADMIN_CHANGES = {"shop", "apikey", "webhookendpoint", "jdpshop", "replenishsettings"}
-ADMIN_ADDS = {"shop": 302, "apikey": 200, "webhookendpoint": 200, "jdpshop": 200}
+ADMIN_ADDS = {
+    "shop": 302,
+    "apikey": 200,
+    "webhookendpoint": 200,
+    "jdpshop": 200,
+    "webhookreplay": 200,
+}
 
 
 def url(model: str, suffix: str = "", pk: int | None = None) -> str:

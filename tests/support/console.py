@@ -19,6 +19,7 @@ from trades.replenish.models import Suggestion
 from trades.replenish.suggest import settings_of
 from trades.tmc.models import TmcShop
 from trades.webhooks.endpoints import create_endpoint, send_test_event
+from trades.webhooks.models import WebhookReplay
 
 T0 = datetime(2026, 11, 11, 10, 0, 0, tzinfo=timezone.get_current_timezone())
 
@@ -132,6 +133,9 @@ def one_of_each(shop, tid: int) -> dict:
         "auditentry": audit.record(audit.Action.SHOP_PAUSED, target=shop),
         "suggestion": _suggestion(shop),
         "replenishsettings": settings_of(shop),
+        "webhookreplay": WebhookReplay.objects.create(
+            tenant_id=shop.tenant_id, endpoint=endpoint.endpoint, until=T0, tids=[tid]
+        ),
     }
 
 

@@ -169,10 +169,12 @@ class AsOfQuery(serializers.Serializer):
 
     def validate_as_of(self, value: datetime) -> datetime:
         if value < FEED_EPOCH:
-            raise serializers.ValidationError("as_of is before 2000: the feed holds nothing then.")
+            raise serializers.ValidationError(
+                _("as_of is before 2000: the feed holds nothing then.")
+            )
         if value > timezone.now():
             raise serializers.ValidationError(
-                "as_of is in the future: a cursor can start only where the feed has been."
+                _("as_of is in the future: a cursor can start only where the feed has been.")
             )
         return value
 
