@@ -15,6 +15,8 @@ MASK = "••••••"
 SECRET_NAME = re.compile(r"secret|token|password|session_key|hash", re.IGNORECASE)
 # how much of a long value an entry keeps
 MAX_TEXT = 500
+# stamped by the dispatcher whenever a schedule moves (shops/schedules.py): not a setting
+STAMPS = {"next_sync_at", "next_reconcile_at"}
 
 
 def is_secret(field: models.Field | str) -> bool:
@@ -54,10 +56,10 @@ class Secret:
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
     """The row's concrete fields (foreign keys as ids), but the ones every save stamps
-    (``auto_now``); secrets wrapped in :class:`Secret`."""
+    (``auto_now``, the dispatcher's due times); secrets wrapped in :class:`Secret`."""
     values = {}
     for field in obj._meta.concrete_fields:
-        if getattr(field, "auto_now", False):
+        if getattr(field, "auto_now", False) or field.name in STAMPS:
             continue
         value = getattr(obj, field.attname)
         values[field.attname] = Secret(value) if is_secret(field) else _plain(value)

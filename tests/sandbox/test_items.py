@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from .conftest import control, error_of, make_seller
+from tests.support.sandbox_http import control, error_of, make_seller
 
 ONSALE, INVENTORY, DETAIL = (
     "taobao.items.onsale.get",

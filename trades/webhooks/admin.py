@@ -342,6 +342,7 @@ class ReplayForm(forms.ModelForm):
 class WebhookReplayAdmin(TenantScopedAdmin):
     """Replays: owners and admins ask for one (the add form); members follow their progress."""
 
+    deleted_with_parent = True  # goes with its endpoint (and tenant); never deleted on its own
     form = ReplayForm
     list_display = ["id", "endpoint_url", "state", "progress", "emitted", "deliveries", "created"]
     list_filter = ["state"]
