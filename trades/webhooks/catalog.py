@@ -26,7 +26,7 @@ class Described(NamedTuple):
 
     def text(self) -> StrOrPromise:
         """Summary and detail in one, in the language active when it is read."""
-        return format_lazy("{}. {}", self.summary, self.detail)
+        return format_lazy(_("{summary}. {detail}"), summary=self.summary, detail=self.detail)
 
 
 EVENTS = {
