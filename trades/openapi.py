@@ -17,6 +17,7 @@ from trades.replenish.views import RESOURCE as REPLENISHMENT
 from trades.webhooks import openapi as webhooks
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
     from drf_spectacular.generators import SchemaGenerator
     from drf_spectacular.plumbing import ComponentRegistry
     from rest_framework.request import Request
@@ -69,9 +70,9 @@ def _add_webhooks(result: dict[str, Any], registry: ComponentRegistry) -> None:
             operation["parameters"] = [_header(name, text) for name, text in webhooks.HEADERS]
 
 
-def _header(name: str, description: str) -> dict:
+def _header(name: str, description: StrOrPromise) -> dict:
     where = {"in": "header", "name": name, "required": True}
-    return {**where, "description": description, "schema": {"type": "string"}}
+    return {**where, "description": str(description), "schema": {"type": "string"}}
 
 
 def _describe_responses(result: dict) -> None:

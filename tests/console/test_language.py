@@ -132,5 +132,18 @@ def test_the_openapi_document_reads_in_either_language(client):
     assert chinese["paths"][trades]["get"]["tags"] == english["paths"][trades]["get"]["tags"]
     assert "[简体中文](?lang=zh-hans)" in english["info"]["description"]  # the docs' switch
     assert chinese["info"]["description"].startswith("按 API 密钥读取")
+    # the whole document switches: serializer fields' help texts and the webhook events too
+    en_lines, zh_lines = (
+        doc["components"]["schemas"]["Trade"]["properties"]["lines"] for doc in (english, chinese)
+    )
+    assert (en_lines["description"], zh_lines["description"]) == ("The sub-orders.", "子订单。")
+    en_event, zh_event = (doc["webhooks"]["trade.created"]["post"] for doc in (english, chinese))
+    assert en_event["summary"] == "A trade was stored for the first time"
+    assert zh_event["summary"] == "首次存储了一笔订单"
+    assert zh_event["description"].startswith("来自任一渠道（轮询、TMC、JDP、对账）")
+    assert zh_event["parameters"][0]["description"] == "事件的 id（`evt_…`）：请据此去重。"
+    en_explicit = client.get("/api/schema/", {"format": "json", "lang": "en"}).json()
+    assert en_explicit["components"]["schemas"] == english["components"]["schemas"]
+    assert en_explicit["webhooks"] == english["webhooks"]
     docs = client.get("/api/docs/", {"lang": "zh-hans"}).content.decode()
     assert r'url: "/api/schema/?lang\u003Dzh\u002Dhans"' in docs  # loads the Chinese document

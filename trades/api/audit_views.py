@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -42,15 +43,15 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 class AuditQuery(filters.RangeCheck, filters.PageQuery):
     ranges = ("at",)
 
-    action = filters.enum(Action.values, "Only entries of this action.")
-    actor_kind = filters.enum(ActorKind.values, "Only entries of this kind of actor.")
-    at_after = filters._since("Done")
-    at_before = filters._until("Done")
+    action = filters.enum(Action.values, _("Only entries of this action."))
+    actor_kind = filters.enum(ActorKind.values, _("Only entries of this kind of actor."))
+    at_after = filters._since(_("Done at or after (ISO 8601)."))
+    at_before = filters._until(_("Done before (ISO 8601)."))
 
 
 @extend_schema_view(
     list=_list_schema(AuditEntrySerializer, AuditQuery, "AuditPage"),
-    retrieve=_retrieve_schema(AuditEntrySerializer, "id", "The entry's id."),
+    retrieve=_retrieve_schema(AuditEntrySerializer, "id", _("The entry's id.")),
 )
 class AuditViewSet(ReadOnlyTenantViewSet):
     """The tenant's audit log, newest first."""

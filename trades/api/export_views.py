@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, StreamingHttpResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
@@ -26,14 +27,15 @@ class ExportQuery(filters.RangeCheck, serializers.Serializer):
         choices=list(exports.MEDIA),
         required=False,
         default="ndjson",
-        help_text="ndjson, csv, or parquet (with the server's optional parquet extra; "
-        "406 without it).",
+        help_text=_(
+            "ndjson, csv, or parquet (with the server's optional parquet extra; 406 without it)."
+        ),
     )
-    shop = filters._id("Only rows of this shop.")
-    modified_after = filters._since("Modified")
-    modified_before = filters._until("Modified")
+    shop = filters._id(_("Only rows of this shop."))
+    modified_after = filters._since(_("Modified at or after (ISO 8601)."))
+    modified_before = filters._until(_("Modified before (ISO 8601)."))
     cursor = serializers.CharField(
-        required=False, max_length=500, help_text="The `cursor` of the last row received."
+        required=False, max_length=500, help_text=_("The `cursor` of the last row received.")
     )
 
 
@@ -50,6 +52,23 @@ class AuditExportQuery(ExportQuery):
     shop = None  # entries belong to the tenant, not to a shop
 
 
+# the ndjson answer of each export
+_NDJSON = {
+    "trades": _(
+        "The tenant's trades, one JSON object a line, each with its `cursor`; the last line is "
+        '`{"end": true, "rows": n, "cursor": …}`.'
+    ),
+    "refunds": _(
+        "The tenant's refunds, one JSON object a line, each with its `cursor`; the last line "
+        'is `{"end": true, "rows": n, "cursor": …}`.'
+    ),
+    "audit": _(
+        "The tenant's audit entries, one JSON object a line, each with its `cursor`; the last "
+        'line is `{"end": true, "rows": n, "cursor": …}`.'
+    ),
+}
+
+
 def _schema(what: str, query: type[serializers.Serializer] = ExportQuery) -> Callable:
     return extend_schema(
         operation_id=f"exports_{what}",
@@ -57,21 +76,22 @@ def _schema(what: str, query: type[serializers.Serializer] = ExportQuery) -> Cal
         responses={
             (200, "application/x-ndjson"): OpenApiResponse(
                 OpenApiTypes.STR,
-                description=f"The tenant's {what}, one JSON object a line, each with its "
-                '`cursor`; the last line is `{"end": true, "rows": n, "cursor": …}`.',
+                description=_NDJSON[what],
             ),
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR,
-                description="A header, a row each, then `#end rows=n cursor=…`.",
+                description=_("A header, a row each, then `#end rows=n cursor=…`."),
             ),
             (200, "application/vnd.apache.parquet"): OpenApiResponse(
                 OpenApiTypes.BINARY,
-                description="One Parquet file (zstd), sent a row group of 10,000 rows at a "
-                "time; the same columns, each row with its `cursor`, a trade's `lines` a list "
-                "of structs. A cut download has no footer and does not open.",
+                description=_(
+                    "One Parquet file (zstd), sent a row group of 10,000 rows at a "
+                    "time; the same columns, each row with its `cursor`, a trade's `lines` a list "
+                    "of structs. A cut download has no footer and does not open."
+                ),
             ),
             (406, "application/json"): OpenApiResponse(
-                description="format=parquet on a server without the optional parquet extra."
+                description=_("format=parquet on a server without the optional parquet extra.")
             ),
             **ERRORS,
         },

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -20,6 +21,9 @@ from trades.api.models import Job
 from trades.api.pagination import BIGINT_MAX, PageQuery, fields_param
 from trades.models import REFUND_STATUSES, TRADE_STATUSES
 from trades.presale.models import PresaleReservation
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def later_than(other: str) -> str:
@@ -36,26 +40,28 @@ class EnumField(serializers.ChoiceField):
         self.error_messages["invalid_choice"] = f'"{{input}}" is not one of: {allowed}.'
 
 
-def enum(choices: Iterable[Any], help_text: str) -> EnumField:
+def enum(choices: Iterable[Any], help_text: StrOrPromise) -> EnumField:
     return EnumField(choices, required=False, help_text=help_text)
 
 
-def _id(help_text: str) -> serializers.IntegerField:
+def _id(help_text: StrOrPromise) -> serializers.IntegerField:
     return serializers.IntegerField(
         required=False, min_value=1, max_value=BIGINT_MAX, help_text=help_text
     )
 
 
-def _text(help_text: str, max_length: int = 128) -> serializers.CharField:
+def _text(help_text: StrOrPromise, max_length: int = 128) -> serializers.CharField:
     return serializers.CharField(required=False, max_length=max_length, help_text=help_text)
 
 
-def _since(what: str) -> serializers.DateTimeField:
-    return serializers.DateTimeField(required=False, help_text=f"{what} at or after (ISO 8601).")
+def _since(help_text: StrOrPromise) -> serializers.DateTimeField:
+    """The start of a time range, e.g. ``_("Created at or after (ISO 8601).")``."""
+    return serializers.DateTimeField(required=False, help_text=help_text)
 
 
-def _until(what: str) -> serializers.DateTimeField:
-    return serializers.DateTimeField(required=False, help_text=f"{what} before (ISO 8601).")
+def _until(help_text: StrOrPromise) -> serializers.DateTimeField:
+    """The end of a time range, e.g. ``_("Created before (ISO 8601).")``."""
+    return serializers.DateTimeField(required=False, help_text=help_text)
 
 
 class RangeCheck:
@@ -72,81 +78,97 @@ class RangeCheck:
 
 
 class ShopQuery(PageQuery):
-    status = enum(Shop.Status.choices, "Only shops in this status.")
+    status = enum(Shop.Status.choices, gettext_lazy("Only shops in this status."))
 
 
 class TradeQuery(RangeCheck, PageQuery):
     ranges = ("created", "modified")
 
-    shop = _id("Only trades of this shop.")
-    status = enum(TRADE_STATUSES, "Trade status, e.g. WAIT_SELLER_SEND_GOODS.")
+    shop = _id(gettext_lazy("Only trades of this shop."))
+    status = enum(TRADE_STATUSES, gettext_lazy("Trade status, e.g. WAIT_SELLER_SEND_GOODS."))
     # the types synced are the only ones stored
-    type = enum(settings.SYNC_TRADE_TYPES, "Trade type (one of SYNC_TRADE_TYPES), e.g. fixed.")
-    created_after = _since("Created")
-    created_before = _until("Created")
-    modified_after = _since("Modified")
-    modified_before = _until("Modified")
-    buyer_open_uid = _text("The buyer's open uid.")
+    type = enum(
+        settings.SYNC_TRADE_TYPES, gettext_lazy("Trade type (one of SYNC_TRADE_TYPES), e.g. fixed.")
+    )
+    created_after = _since(gettext_lazy("Created at or after (ISO 8601)."))
+    created_before = _until(gettext_lazy("Created before (ISO 8601)."))
+    modified_after = _since(gettext_lazy("Modified at or after (ISO 8601)."))
+    modified_before = _until(gettext_lazy("Modified before (ISO 8601)."))
+    buyer_open_uid = _text(gettext_lazy("The buyer's open uid."))
 
 
 class RefundQuery(RangeCheck, PageQuery):
     ranges = ("modified",)
 
-    shop = _id("Only refunds of this shop.")
-    status = enum(REFUND_STATUSES, "Refund status, e.g. WAIT_SELLER_AGREE.")
-    tid = _id("Only refunds of this trade.")
-    modified_after = _since("Modified")
-    modified_before = _until("Modified")
+    shop = _id(gettext_lazy("Only refunds of this shop."))
+    status = enum(REFUND_STATUSES, gettext_lazy("Refund status, e.g. WAIT_SELLER_AGREE."))
+    tid = _id(gettext_lazy("Only refunds of this trade."))
+    modified_after = _since(gettext_lazy("Modified at or after (ISO 8601)."))
+    modified_before = _until(gettext_lazy("Modified before (ISO 8601)."))
 
 
 class SyncRunQuery(RangeCheck, PageQuery):
     ranges = ("started",)
 
-    shop = _id("Only runs of this shop.")
-    kind = enum(SyncRun.Kind.choices, "Only runs of this kind.")
-    outcome = enum(SyncRun.Outcome.choices, "Only runs with this outcome.")
-    started_after = _since("Started")
-    started_before = _until("Started")
+    shop = _id(gettext_lazy("Only runs of this shop."))
+    kind = enum(SyncRun.Kind.choices, gettext_lazy("Only runs of this kind."))
+    outcome = enum(SyncRun.Outcome.choices, gettext_lazy("Only runs with this outcome."))
+    started_after = _since(gettext_lazy("Started at or after (ISO 8601)."))
+    started_before = _until(gettext_lazy("Started before (ISO 8601)."))
 
 
 class ReconcileReportQuery(RangeCheck, PageQuery):
     ranges = ("day",)
 
-    shop = _id("Only reports of this shop.")
-    day_after = serializers.DateField(required=False, help_text="Day on or after (YYYY-MM-DD).")
-    day_before = serializers.DateField(required=False, help_text="Day before (YYYY-MM-DD).")
+    shop = _id(gettext_lazy("Only reports of this shop."))
+    day_after = serializers.DateField(
+        required=False, help_text=gettext_lazy("Day on or after (YYYY-MM-DD).")
+    )
+    day_before = serializers.DateField(
+        required=False, help_text=gettext_lazy("Day before (YYYY-MM-DD).")
+    )
 
 
 class PresaleReservationQuery(PageQuery):
-    shop = _id("Only this shop's reservations.")
-    sku = _text("Only this SKU: its `sku_id` or its `outer_sku_id`.", 64)
+    shop = _id(gettext_lazy("Only this shop's reservations."))
+    sku = _text(gettext_lazy("Only this SKU: its `sku_id` or its `outer_sku_id`."), 64)
     stage = EnumField(
         PresaleReservation.Stage.choices,
         required=False,
         default=PresaleReservation.Stage.DEPOSIT_PAID,
-        help_text="`deposit_paid` (the default): the units reserved; `deposit_unpaid`: the "
-        "units ordered whose deposit is not paid yet.",
+        help_text=gettext_lazy(
+            "`deposit_paid` (the default): the units reserved; `deposit_unpaid`: the "
+            "units ordered whose deposit is not paid yet."
+        ),
     )
 
 
 class JobQuery(PageQuery):
-    shop = _id("Only jobs of this shop.")
-    kind = enum(list(JOB_TASKS), "Only jobs of this kind.")
-    state = enum(Job.State.choices, "Only jobs in this state.")
+    shop = _id(gettext_lazy("Only jobs of this shop."))
+    kind = enum(list(JOB_TASKS), gettext_lazy("Only jobs of this kind."))
+    state = enum(Job.State.choices, gettext_lazy("Only jobs in this state."))
 
 
 class ChangeQuery(serializers.Serializer):
     cursor = serializers.CharField(
         required=False,
         max_length=200,
-        help_text="`next_cursor` of the previous read; omit to start at the beginning.",
+        help_text=gettext_lazy(
+            "`next_cursor` of the previous read; omit to start at the beginning."
+        ),
     )
     after = serializers.CharField(
-        required=False, max_length=200, help_text="Deprecated: the old name of `cursor`."
+        required=False,
+        max_length=200,
+        help_text=gettext_lazy("Deprecated: the old name of `cursor`."),
     )
-    shop = _id("Only changes of this shop.")
+    shop = _id(gettext_lazy("Only changes of this shop."))
     limit = serializers.IntegerField(
-        required=False, default=100, min_value=1, max_value=1000, help_text="At most 1000."
+        required=False,
+        default=100,
+        min_value=1,
+        max_value=1000,
+        help_text=gettext_lazy("At most 1000."),
     )
     fields = fields_param()
 
@@ -163,8 +185,10 @@ FEED_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 class AsOfQuery(serializers.Serializer):
     as_of = serializers.DateTimeField(
-        help_text="A past time (ISO 8601; without an offset, platform time): the cursor "
-        "starts at the changes committed at or after it."
+        help_text=gettext_lazy(
+            "A past time (ISO 8601; without an offset, platform time): the cursor "
+            "starts at the changes committed at or after it."
+        )
     )
 
     def validate_as_of(self, value: datetime) -> datetime:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
@@ -19,12 +20,12 @@ from trades.api.key_models import ApiKey
 from trades.api.keys import IssuedKey, create_api_key, revoke_api_key, rotate_api_key
 from trades.api.views import ERRORS, ReadOnlyTenantViewSet, _list_schema, _retrieve_schema
 
-_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The key's id.")
+_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description=_("The key's id."))
 
 
 @extend_schema_view(
     list=_list_schema(s.ApiKeySerializer, filters.PageQuery, "ApiKeyPage"),
-    retrieve=_retrieve_schema(s.ApiKeySerializer, "id", "The key's id."),
+    retrieve=_retrieve_schema(s.ApiKeySerializer, "id", _("The key's id.")),
 )
 class ApiKeyViewSet(ReadOnlyTenantViewSet):
     """The tenant's API keys, for read_write keys only. Tokens are never shown again."""

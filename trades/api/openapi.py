@@ -251,12 +251,14 @@ CHANGES = Resource(
             response=ex.page(ex.CHANGE, next_cursor="MjozOTE6OTkx"),
         ),
         "cursor": Operation(
-            "A change-feed cursor as of a time",
-            "A cursor that starts a reader at the changes committed at or after `as_of`, so "
-            "a new partner begins where it needs instead of at the start or the head. A "
-            "transaction that began before `as_of` and committed after it comes too: a "
-            "change may come once more than needed, none is missed. With no commit since "
-            "`as_of` the cursor is the head. A future, missing or malformed `as_of` is a 400.",
+            _("A change-feed cursor as of a time"),
+            _(
+                "A cursor that starts a reader at the changes committed at or after `as_of`, so "
+                "a new partner begins where it needs instead of at the start or the head. A "
+                "transaction that began before `as_of` and committed after it comes too: a "
+                "change may come once more than needed, none is missed. With no commit since "
+                "`as_of` the cursor is the head. A future, missing or malformed `as_of` is a 400."
+            ),
             response={"cursor": "MjozODc6MA", "as_of": "2026-11-11T00:00:00+08:00"},
         ),
     },
@@ -322,15 +324,17 @@ REFUND_EXPORTS = Resource(
 )
 AUDIT = Resource(
     "Audit log",
-    "Who did what to the tenant, when and from where: jobs asked for, keys, webhook "
-    "endpoints, shops connected or paused, changes in the console. Read_write keys only.",
+    _(
+        "Who did what to the tenant, when and from where: jobs asked for, keys, webhook "
+        "endpoints, shops connected or paused, changes in the console. Read_write keys only."
+    ),
     {
         "list": list_operation(
-            "audit entries",
+            _("audit entries"),
             ex.page(ex.AUDIT_ENTRY),
-            " Newest first; `action`, `actor_kind` and `at_after`/`at_before` filter them.",
+            _(" Newest first; `action`, `actor_kind` and `at_after`/`at_before` filter them."),
         ),
-        "retrieve": retrieve_operation("audit entry", ex.AUDIT_ENTRY),
+        "retrieve": retrieve_operation(_("audit entry"), ex.AUDIT_ENTRY),
     },
 )
 AUDIT_EXPORTS = Resource(
@@ -338,9 +342,15 @@ AUDIT_EXPORTS = Resource(
     TRADE_EXPORTS.description,
     {
         "list": Operation(
-            "Export the audit log",
-            "Audit entries, oldest first; `modified_after`/`modified_before` bound their `at`"
-            + _EXPORT,
+            _("Export the audit log"),
+            format_lazy(
+                "{}{}",
+                _(
+                    "Audit entries, oldest first; `modified_after`/`modified_before` bound "
+                    "their `at`"
+                ),
+                _EXPORT,
+            ),
         )
     },
 )

@@ -17,6 +17,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Model
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 DEFAULT_LIMIT = 50
@@ -111,8 +113,10 @@ def fields_param() -> serializers.CharField:
     return serializers.CharField(
         required=False,
         max_length=1000,
-        help_text="Comma-separated names of the fields each result should carry (default: "
-        "all); an unknown name is a 400 listing the known ones.",
+        help_text=_(
+            "Comma-separated names of the fields each result should carry (default: "
+            "all); an unknown name is a 400 listing the known ones."
+        ),
     )
 
 
@@ -120,14 +124,14 @@ class PageQuery(serializers.Serializer):
     """The query parameters every list takes."""
 
     cursor = serializers.CharField(
-        required=False, max_length=500, help_text="`next_cursor` of the previous page."
+        required=False, max_length=500, help_text=_("`next_cursor` of the previous page.")
     )
     limit = serializers.IntegerField(
         required=False,
         default=DEFAULT_LIMIT,
         min_value=1,
         max_value=MAX_LIMIT,
-        help_text=f"Page size, at most {MAX_LIMIT}.",
+        help_text=format_lazy(_("Page size, at most {n}."), n=MAX_LIMIT),
     )
     fields = fields_param()
 
@@ -140,10 +144,10 @@ def page_serializer(item: type[serializers.Serializer], name: str) -> type[seria
         {
             "results": item(many=True),
             "next_cursor": serializers.CharField(
-                allow_null=True, help_text="Pass as `cursor` for the next page; null at the end."
+                allow_null=True, help_text=_("Pass as `cursor` for the next page; null at the end.")
             ),
             "has_more": serializers.BooleanField(
-                help_text="Another page follows (`next_cursor` is not null)."
+                help_text=_("Another page follows (`next_cursor` is not null).")
             ),
             "__doc__": f"One page of {item.__name__.removesuffix('Serializer')} rows.",
         },

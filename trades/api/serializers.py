@@ -6,7 +6,9 @@ from datetime import datetime
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -27,8 +29,13 @@ def string_id(source: str) -> serializers.CharField:
         source=source,
         read_only=True,
         allow_null=True,
-        help_text=f"`{source}` as a decimal string: JavaScript's JSON.parse rounds 19-digit "
-        "numbers, so Node and browser clients read this one.",
+        help_text=format_lazy(
+            gettext_lazy(
+                "`{source}` as a decimal string: JavaScript's JSON.parse rounds 19-digit "
+                "numbers, so Node and browser clients read this one."
+            ),
+            source=source,
+        ),
     )
 
 
@@ -80,7 +87,9 @@ TRADE_FIELDS = [
 
 class TradeSerializer(serializers.ModelSerializer):
     tid_str = string_id("tid")
-    lines = TradeLineSerializer(many=True, read_only=True, help_text="The sub-orders.")
+    lines = TradeLineSerializer(
+        many=True, read_only=True, help_text=gettext_lazy("The sub-orders.")
+    )
 
     class Meta:
         model = Trade
@@ -117,7 +126,9 @@ class RefundSerializer(RefundIds, serializers.ModelSerializer):
 
 
 class RefundDetailSerializer(RefundIds, serializers.ModelSerializer):
-    payload = serializers.JSONField(help_text="The refund as last seen on the platform.")
+    payload = serializers.JSONField(
+        help_text=gettext_lazy("The refund as last seen on the platform.")
+    )
 
     class Meta:
         model = Refund
@@ -125,8 +136,10 @@ class RefundDetailSerializer(RefundIds, serializers.ModelSerializer):
 
 
 class TradeDetailSerializer(TradeSerializer):
-    refunds = serializers.SerializerMethodField(help_text="Refunds of this trade.")
-    payload = serializers.JSONField(help_text="The full trade as last seen on the platform.")
+    refunds = serializers.SerializerMethodField(help_text=gettext_lazy("Refunds of this trade."))
+    payload = serializers.JSONField(
+        help_text=gettext_lazy("The full trade as last seen on the platform.")
+    )
 
     class Meta:
         model = Trade
@@ -139,7 +152,7 @@ class TradeDetailSerializer(TradeSerializer):
 
 class CheckpointSerializer(serializers.ModelSerializer):
     lag_seconds = serializers.SerializerMethodField(
-        help_text="Seconds between the cursor and now; null before the first window."
+        help_text=gettext_lazy("Seconds between the cursor and now; null before the first window.")
     )
 
     class Meta:
@@ -184,9 +197,11 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 class ShopSerializer(serializers.ModelSerializer):
     checkpoints = CheckpointSerializer(many=True, read_only=True)
-    last_run = serializers.SerializerMethodField(help_text="The latest sync run, if any.")
+    last_run = serializers.SerializerMethodField(
+        help_text=gettext_lazy("The latest sync run, if any.")
+    )
     failed_runs_24h = serializers.IntegerField(
-        read_only=True, help_text="Failed sync runs in the last 24 hours."
+        read_only=True, help_text=gettext_lazy("Failed sync runs in the last 24 hours.")
     )
 
     class Meta:
@@ -230,13 +245,17 @@ class PresaleReservationSerializer(serializers.ModelSerializer):
             "trades",
         ]
         extra_kwargs = {
-            "id": {"help_text": "Unique per row: stage, shop, item and SKU."},
+            "id": {"help_text": gettext_lazy("Unique per row: stage, shop, item and SKU.")},
             "stage": {
-                "help_text": "`deposit_paid`: reserved, the final payment is due; "
-                "`deposit_unpaid`: ordered, the deposit is due."
+                "help_text": gettext_lazy(
+                    "`deposit_paid`: reserved, the final payment is due; "
+                    "`deposit_unpaid`: ordered, the deposit is due."
+                )
             },
-            "units": {"help_text": "Units of this SKU the trades hold (sub-order `num`)."},
-            "trades": {"help_text": "Presale trades holding them."},
+            "units": {
+                "help_text": gettext_lazy("Units of this SKU the trades hold (sub-order `num`).")
+            },
+            "trades": {"help_text": gettext_lazy("Presale trades holding them.")},
         }
 
 
@@ -268,17 +287,24 @@ class JobRequestSerializer(serializers.Serializer):
     tids = serializers.ListField(
         child=serializers.JSONField(),
         required=False,
-        help_text=f"refetch: up to {MAX_TIDS} trade ids (numbers or decimal strings), each "
-        "fetched with trade.fullinfo.get and written.",
+        help_text=format_lazy(
+            gettext_lazy(
+                "refetch: up to {n} trade ids (numbers or decimal strings), each "
+                "fetched with trade.fullinfo.get and written."
+            ),
+            n=MAX_TIDS,
+        ),
     )
     modified_after = serializers.CharField(
         required=False,
-        help_text="refetch: start of a window of modified time (ISO 8601; without an offset, "
-        "platform time, Asia/Shanghai) re-read from the platform's lists. At most one day "
-        "wide, within the last 90 days.",
+        help_text=gettext_lazy(
+            "refetch: start of a window of modified time (ISO 8601; without an offset, "
+            "platform time, Asia/Shanghai) re-read from the platform's lists. At most one day "
+            "wide, within the last 90 days."
+        ),
     )
     modified_before = serializers.CharField(
-        required=False, help_text="refetch: end of the window (after modified_after)."
+        required=False, help_text=gettext_lazy("refetch: end of the window (after modified_after).")
     )
 
     def validate(self, data: dict) -> dict:
@@ -301,12 +327,14 @@ class JobQueuedSerializer(serializers.Serializer):
     shop = serializers.IntegerField()
     kind = serializers.CharField()
     task_id = serializers.CharField()
-    job = serializers.IntegerField(help_text="The job's id.")
-    url = serializers.CharField(help_text="The job's path (also in Location): GET its state.")
+    job = serializers.IntegerField(help_text=gettext_lazy("The job's id."))
+    url = serializers.CharField(
+        help_text=gettext_lazy("The job's path (also in Location): GET its state.")
+    )
 
 
 class JobSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField(help_text="This job's path.")
+    url = serializers.SerializerMethodField(help_text=gettext_lazy("This job's path."))
 
     class Meta:
         model = Job
@@ -325,12 +353,18 @@ class JobSerializer(serializers.ModelSerializer):
             "outcome",
         ]
         extra_kwargs = {
-            "state": {"help_text": "queued (waiting or running), succeeded or failed."},
-            "error": {"help_text": "Why the last attempt failed; empty otherwise."},
-            "params": {"help_text": "What a refetch was asked for: tids, or the window."},
+            "state": {
+                "help_text": gettext_lazy("queued (waiting or running), succeeded or failed.")
+            },
+            "error": {"help_text": gettext_lazy("Why the last attempt failed; empty otherwise.")},
+            "params": {
+                "help_text": gettext_lazy("What a refetch was asked for: tids, or the window.")
+            },
             "outcome": {
-                "help_text": "What a refetch did, once done: run (its sync run), fetched, "
-                "written, not_found and failed (tids; *_str as strings)."
+                "help_text": gettext_lazy(
+                    "What a refetch did, once done: run (its sync run), fetched, "
+                    "written, not_found and failed (tids; *_str as strings)."
+                )
             },
         }
 
@@ -359,53 +393,70 @@ class ChangeSerializer(serializers.ModelSerializer):
         ]
         extra_kwargs = {
             "key": {
-                "help_text": "tid for a trade (and for a parcel: its trade's), refund_id for a "
-                "refund."
+                "help_text": gettext_lazy(
+                    "tid for a trade (and for a parcel: its trade's), refund_id for a refund."
+                )
             },
             "signals": {
-                "help_text": "Events this change is beside its own, in order: a presale trade's "
-                "stage transitions (`trade.presale_deposit_paid`, `trade.presale_final_paid`, "
-                "`trade.presale_forfeited`), a parcel's stall beginning (`logistics.stalled`) "
-                "or ending (`logistics.resumed`); usually empty."
+                "help_text": gettext_lazy(
+                    "Events this change is beside its own, in order: a presale trade's "
+                    "stage transitions (`trade.presale_deposit_paid`, `trade.presale_final_paid`, "
+                    "`trade.presale_forfeited`), a parcel's stall beginning (`logistics.stalled`) "
+                    "or ending (`logistics.resumed`); usually empty."
+                )
             },
-            "previous_status": {"help_text": "null when the row was inserted."},
-            "created_at": {"help_text": "When the change was written."},
-            "id": {"help_text": "Unique per change: lets a consumer drop a change it has seen."},
+            "previous_status": {"help_text": gettext_lazy("null when the row was inserted.")},
+            "created_at": {"help_text": gettext_lazy("When the change was written.")},
+            "id": {
+                "help_text": gettext_lazy(
+                    "Unique per change: lets a consumer drop a change it has seen."
+                )
+            },
         }
 
 
 class FeedCursorSerializer(serializers.Serializer):
     cursor = serializers.CharField(
-        help_text="Pass as `cursor` to `GET /api/v1/changes/`: the reader starts with the "
-        "changes committed at or after `as_of`."
+        help_text=gettext_lazy(
+            "Pass as `cursor` to `GET /api/v1/changes/`: the reader starts with the "
+            "changes committed at or after `as_of`."
+        )
     )
-    as_of = serializers.DateTimeField(help_text="The time asked for.")
+    as_of = serializers.DateTimeField(help_text=gettext_lazy("The time asked for."))
 
 
 class ChangePageSerializer(serializers.Serializer):
     results = ChangeSerializer(many=True)
     next_cursor = serializers.CharField(
-        help_text="Pass as `after` next time; returned even when there was nothing new."
+        help_text=gettext_lazy(
+            "Pass as `after` next time; returned even when there was nothing new."
+        )
     )
-    has_more = serializers.BooleanField(help_text="More changes are ready now: read again.")
+    has_more = serializers.BooleanField(
+        help_text=gettext_lazy("More changes are ready now: read again.")
+    )
 
 
 class FeedPositionSerializer(serializers.Serializer):
     read_at = serializers.DateTimeField(
-        allow_null=True, help_text="When this key last read the change feed; null: never."
+        allow_null=True,
+        help_text=gettext_lazy("When this key last read the change feed; null: never."),
     )
     lag_seconds = serializers.FloatField(
         allow_null=True,
-        help_text="Age of the oldest change this key has not read yet; 0 when caught up.",
+        help_text=gettext_lazy(
+            "Age of the oldest change this key has not read yet; 0 when caught up."
+        ),
     )
     caught_up = serializers.BooleanField(
-        allow_null=True, help_text="Whether the key has read every change visible now."
+        allow_null=True,
+        help_text=gettext_lazy("Whether the key has read every change visible now."),
     )
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
     feed = serializers.SerializerMethodField(
-        help_text="Where this key's reader stands in the change feed, and its lag."
+        help_text=gettext_lazy("Where this key's reader stands in the change feed, and its lag.")
     )
 
     @extend_schema_field(FeedPositionSerializer)
@@ -438,7 +489,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 class IssuedApiKeySerializer(ApiKeySerializer):
     token = serializers.CharField(
-        read_only=True, help_text="The key itself. Shown this once; store it now."
+        read_only=True, help_text=gettext_lazy("The key itself. Shown this once; store it now.")
     )
 
     class Meta(ApiKeySerializer.Meta):
@@ -450,5 +501,5 @@ class RotateSerializer(serializers.Serializer):
         min_value=0,
         max_value=7 * 24 * 3600,
         default=0,
-        help_text="How long the old key keeps working.",
+        help_text=gettext_lazy("How long the old key keeps working."),
     )

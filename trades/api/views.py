@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Model, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -13,6 +13,7 @@ from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -37,6 +38,9 @@ from trades.feed.changes import InvalidCursor, cursor_as_of, read_changes_page
 from trades.models import ReconcileReport, Refund, Trade, TradeLine
 from trades.presale.models import PresaleReservation
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 429)}
 
 
@@ -52,21 +56,21 @@ LOCATION = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     response=[202],
-    description="The URL of the job: GET it for the job's state.",
+    description=gettext_lazy("The URL of the job: GET it for the job's state."),
 )
 DEPRECATED_AFTER = OpenApiParameter(
     "after",
     str,
     OpenApiParameter.QUERY,
     deprecated=True,
-    description="The old name of `cursor`; still accepted.",
+    description=gettext_lazy("The old name of `cursor`; still accepted."),
 )
 RETRY_AFTER = OpenApiParameter(
     "Retry-After",
     int,
     OpenApiParameter.HEADER,
     response=[429],
-    description="Seconds until this API key may send requests again.",
+    description=gettext_lazy("Seconds until this API key may send requests again."),
 )
 
 
@@ -75,29 +79,39 @@ _COUNTED = [200, 201, 202, 204, 304, 400, 404, 409, 422, 429]
 RATE_LIMIT = [
     OpenApiParameter(name, int, OpenApiParameter.HEADER, response=_COUNTED, description=description)
     for name, description in (
-        ("RateLimit-Limit", "Requests this API key may send per window."),
-        ("RateLimit-Remaining", "Requests left in the current window."),
-        ("RateLimit-Reset", "Seconds until the window ends."),
+        ("RateLimit-Limit", gettext_lazy("Requests this API key may send per window.")),
+        ("RateLimit-Remaining", gettext_lazy("Requests left in the current window.")),
+        ("RateLimit-Reset", gettext_lazy("Seconds until the window ends.")),
     )
 ]
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     str,
     OpenApiParameter.HEADER,
-    description="Any unique string (a UUID) per intended request. The same key again (for "
-    "24 hours) returns the first successful answer instead of doing it twice; with another "
-    "body it is a 422, while the first still runs a 409.",
+    description=gettext_lazy(
+        "Any unique string (a UUID) per intended request. The same key again (for "
+        "24 hours) returns the first successful answer instead of doing it twice; with another "
+        "body it is a 422, while the first still runs a 409."
+    ),
 )
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
     str,
     OpenApiParameter.HEADER,
-    description="The ETag of the copy you hold: 304 with no body while it is current.",
+    description=gettext_lazy(
+        "The ETag of the copy you hold: 304 with no body while it is current."
+    ),
 )
 ETAG = OpenApiParameter(
-    "ETag", str, OpenApiParameter.HEADER, response=[200, 304], description="The body's tag."
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description=gettext_lazy("The body's tag."),
 )
-NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match named the current ETag.")
+NOT_MODIFIED = OpenApiResponse(
+    description=gettext_lazy("Not modified: If-None-Match named the current ETag.")
+)
 
 
 class ApiSchema(AutoSchema):
@@ -289,7 +303,7 @@ def _list_schema(
 
 
 def _retrieve_schema(
-    item: type[serializers.Serializer], lookup: str, what: str
+    item: type[serializers.Serializer], lookup: str, what: StrOrPromise
 ) -> Callable[[Any], Any]:
     return extend_schema(
         parameters=[OpenApiParameter(lookup, int, OpenApiParameter.PATH, description=what)],
@@ -299,7 +313,7 @@ def _retrieve_schema(
 
 @extend_schema_view(
     list=_list_schema(s.ShopSerializer, filters.ShopQuery, "ShopPage"),
-    retrieve=_retrieve_schema(s.ShopSerializer, "id", "The shop's id."),
+    retrieve=_retrieve_schema(s.ShopSerializer, "id", gettext_lazy("The shop's id.")),
 )
 class ShopViewSet(ReadOnlyTenantViewSet):
     """The tenant's shops with their sync health."""
@@ -362,7 +376,7 @@ class ShopViewSet(ReadOnlyTenantViewSet):
 
 @extend_schema_view(
     list=_list_schema(s.JobSerializer, filters.JobQuery, "JobPage"),
-    retrieve=_retrieve_schema(s.JobSerializer, "id", "The job's id."),
+    retrieve=_retrieve_schema(s.JobSerializer, "id", gettext_lazy("The job's id.")),
 )
 class JobViewSet(ReadOnlyTenantViewSet):
     """Jobs queued through ``POST shops/{id}/jobs/``, with their state, newest first."""
@@ -382,7 +396,9 @@ class JobViewSet(ReadOnlyTenantViewSet):
 
 @extend_schema_view(
     list=_list_schema(s.TradeSerializer, filters.TradeQuery, "TradePage"),
-    retrieve=_retrieve_schema(s.TradeDetailSerializer, "tid", "The platform's trade id."),
+    retrieve=_retrieve_schema(
+        s.TradeDetailSerializer, "tid", gettext_lazy("The platform's trade id.")
+    ),
 )
 class TradeViewSet(ReadOnlyTenantViewSet):
     """Trades with their sub-orders, newest change first."""
@@ -418,7 +434,9 @@ class TradeViewSet(ReadOnlyTenantViewSet):
 
 @extend_schema_view(
     list=_list_schema(s.RefundSerializer, filters.RefundQuery, "RefundPage"),
-    retrieve=_retrieve_schema(s.RefundDetailSerializer, "refund_id", "The platform's refund id."),
+    retrieve=_retrieve_schema(
+        s.RefundDetailSerializer, "refund_id", gettext_lazy("The platform's refund id.")
+    ),
 )
 class RefundViewSet(ReadOnlyTenantViewSet):
     """Refunds, newest change first."""
@@ -439,7 +457,7 @@ class RefundViewSet(ReadOnlyTenantViewSet):
 
 @extend_schema_view(
     list=_list_schema(s.SyncRunSerializer, filters.SyncRunQuery, "SyncRunPage"),
-    retrieve=_retrieve_schema(s.SyncRunSerializer, "id", "The run's id."),
+    retrieve=_retrieve_schema(s.SyncRunSerializer, "id", gettext_lazy("The run's id.")),
 )
 class SyncRunViewSet(ReadOnlyTenantViewSet):
     """Sync runs of the tenant's shops, newest first."""
@@ -456,7 +474,7 @@ class SyncRunViewSet(ReadOnlyTenantViewSet):
 
 @extend_schema_view(
     list=_list_schema(s.ReconcileReportSerializer, filters.ReconcileReportQuery, "ReconcilePage"),
-    retrieve=_retrieve_schema(s.ReconcileReportSerializer, "id", "The report's id."),
+    retrieve=_retrieve_schema(s.ReconcileReportSerializer, "id", gettext_lazy("The report's id.")),
 )
 class ReconcileReportViewSet(ReadOnlyTenantViewSet):
     """Daily reconcile reports of the tenant's shops, newest first."""

@@ -22,14 +22,18 @@ import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
+from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop, Tenant
 from trades.db import binary_cursor
 from trades.feed.models import ChangeEvent, FeedCommit
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 BIGINT_MAX = 2**63 - 1
 CURSOR_VERSION = "2"
@@ -49,14 +53,17 @@ def follow_changes(follower: Callable[[list[int]], object]) -> None:
 
 
 # what each entity of the feed is, in the words of the schema
-ENTITIES: dict[str, str] = {
-    ChangeEvent.Entity.TRADE: "A trade was inserted (`previous_status` null) or updated; `key` "
-    "is its `tid`.",
-    ChangeEvent.Entity.REFUND: "A refund was inserted (`previous_status` null) or updated; "
-    "`key` is its `refund_id`.",
-    ChangeEvent.Entity.PARCEL: "A parcel of a shipped trade stalled (`logistics.stalled` in "
-    "`signals`) or its stall ended (`logistics.resumed`); `key` is the trade's `tid`, `status` "
-    "the parcel's state.",
+ENTITIES: dict[str, StrOrPromise] = {
+    ChangeEvent.Entity.TRADE: _(
+        "A trade was inserted (`previous_status` null) or updated; `key` is its `tid`."
+    ),
+    ChangeEvent.Entity.REFUND: _(
+        "A refund was inserted (`previous_status` null) or updated; `key` is its `refund_id`."
+    ),
+    ChangeEvent.Entity.PARCEL: _(
+        "A parcel of a shipped trade stalled (`logistics.stalled` in `signals`) or its stall "
+        "ended (`logistics.resumed`); `key` is the trade's `tid`, `status` the parcel's state."
+    ),
 }
 ENTITY_CHOICES = [(value, ENTITIES[value]) for value in ChangeEvent.Entity.values]
 
@@ -243,5 +250,5 @@ def read_changes(tenant: Tenant, after: str | None, limit: int) -> tuple[list[Ch
 
     Reading again from the returned cursor never misses or repeats a change.
     """
-    events, cursor, _ = read_changes_page(tenant, after, limit)
+    events, cursor, _more = read_changes_page(tenant, after, limit)
     return events, cursor

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import F, Q, QuerySet
 from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
@@ -40,19 +41,25 @@ EXAMPLE = {
 }  # fmt: skip
 RESOURCE = Resource(
     "Replenishment",
-    "Purchase suggestions per shop and SKU, from stock on hand, presale reservations and the "
-    "7-day sales forecast (docs/replenishment.md explains every number).",
+    _(
+        "Purchase suggestions per shop and SKU, from stock on hand, presale reservations and the "
+        "7-day sales forecast (docs/replenishment.md explains every number)."
+    ),
     {
         "list": list_operation(
-            "purchase suggestions",
+            _("purchase suggestions"),
             {"results": [EXAMPLE], "next_cursor": None, "has_more": False},
-            " `shop`, `sku` (a `sku_id` or an `outer_id`), `runs_out_within` (days) and "
-            "`to_order` (true: only SKUs with a quantity to order) filter them.",
+            _(
+                " `shop`, `sku` (a `sku_id` or an `outer_id`), `runs_out_within` (days) and "
+                "`to_order` (true: only SKUs with a quantity to order) filter them."
+            ),
         ),
         "csv": Operation(
-            "Download purchase suggestions as CSV",
-            "Every suggestion the filters keep, one CSV row each, the SKUs that run out first "
-            "on top (then the largest quantities to order).",
+            _("Download purchase suggestions as CSV"),
+            _(
+                "Every suggestion the filters keep, one CSV row each, the SKUs that run out first "
+                "on top (then the largest quantities to order)."
+            ),
             response="sku_id,outer_id,…\r\n5012345678,JKT-NAVY-L,…\r\n",
         ),
     },
@@ -66,17 +73,17 @@ class SuggestionSerializer(serializers.ModelSerializer):
 
 
 class SuggestionFilters(serializers.Serializer):
-    shop = filters._id("Only this shop's suggestions.")
-    sku = filters._text("Only this SKU: its `sku_id` or its `outer_id`.", 64)
+    shop = filters._id(_("Only this shop's suggestions."))
+    sku = filters._text(_("Only this SKU: its `sku_id` or its `outer_id`."), 64)
     runs_out_within = serializers.IntegerField(
         required=False,
         min_value=0,
         max_value=365,
-        help_text="Only SKUs running out within so many days.",
+        help_text=_("Only SKUs running out within so many days."),
     )
     to_order = serializers.BooleanField(
         required=False,
-        help_text="true: only SKUs with a quantity to order; false: only those without.",
+        help_text=_("true: only SKUs with a quantity to order; false: only those without."),
     )
 
 

@@ -6,6 +6,7 @@ a real event of every type and validates it against its entry here.
 
 from __future__ import annotations
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
@@ -20,26 +21,29 @@ INT64 = {"min_value": 1, "max_value": 2**63 - 1}
 
 
 def _string_id(name: str) -> serializers.CharField:
-    return serializers.CharField(help_text=f"`{name}` as a decimal string, exact in JavaScript.")
+    text = _("`{name}` as a decimal string, exact in JavaScript.")
+    return serializers.CharField(help_text=format_lazy(text, name=name))
 
 
 class ChangeData(serializers.Serializer):
     """What a trade or refund event says of the change (a row of the change feed)."""
 
-    shop = serializers.IntegerField(help_text="The shop's id in this API.")
-    status = serializers.CharField(help_text="The status in this version.")
+    shop = serializers.IntegerField(help_text=_("The shop's id in this API."))
+    status = serializers.CharField(help_text=_("The status in this version."))
     previous_status = serializers.CharField(
-        allow_null=True, help_text="The status before this change; null when it is new."
+        allow_null=True, help_text=_("The status before this change; null when it is new.")
     )
     modified = serializers.DateTimeField(
-        help_text="The platform's modified time of this version: deliveries are not ordered, "
-        "keep the newest you have seen."
+        help_text=_(
+            "The platform's modified time of this version: deliveries are not ordered, "
+            "keep the newest you have seen."
+        )
     )
-    change_id = serializers.IntegerField(help_text="The change's `id` in the change feed.")
+    change_id = serializers.IntegerField(help_text=_("The change's `id` in the change feed."))
 
 
 class TradeChangeData(ChangeData):
-    tid = serializers.IntegerField(**INT64, help_text="The platform's trade id.")
+    tid = serializers.IntegerField(**INT64, help_text=_("The platform's trade id."))
     tid_str = _string_id("tid")
 
 
@@ -47,91 +51,95 @@ class ParcelChangeData(TradeChangeData):
     """A parcel's stall began or ended; ``status`` is the parcel's state, ``modified`` its last
     movement."""
 
-    out_sid = serializers.CharField(help_text="The waybill.")
-    company_name = serializers.CharField(help_text="The carrier.")
-    consigned_at = serializers.DateTimeField(help_text="When the seller consigned it.")
+    out_sid = serializers.CharField(help_text=_("The waybill."))
+    company_name = serializers.CharField(help_text=_("The carrier."))
+    consigned_at = serializers.DateTimeField(help_text=_("When the seller consigned it."))
     last_event = serializers.ListField(
         child=serializers.CharField(),
         allow_null=True,
-        help_text="The last trace event: [time (platform time), description, action].",
+        help_text=_("The last trace event: [time (platform time), description, action]."),
     )
 
 
 class RefundChangeData(ChangeData):
-    refund_id = serializers.IntegerField(**INT64, help_text="The platform's refund id.")
+    refund_id = serializers.IntegerField(**INT64, help_text=_("The platform's refund id."))
     refund_id_str = _string_id("refund_id")
 
 
 class ShopNeedsReauthData(serializers.Serializer):
-    shop = serializers.IntegerField(help_text="The shop's id in this API.")
-    seller_nick = serializers.CharField(help_text="The seller's nick on the platform.")
-    reason = serializers.CharField(help_text="What the platform answered.")
+    shop = serializers.IntegerField(help_text=_("The shop's id in this API."))
+    seller_nick = serializers.CharField(help_text=_("The seller's nick on the platform."))
+    reason = serializers.CharField(help_text=_("What the platform answered."))
 
 
 class ReconcileFoundMissingData(serializers.Serializer):
-    shop = serializers.IntegerField(help_text="The shop's id in this API.")
-    report = serializers.IntegerField(help_text="The reconcile report's id.")
-    day = serializers.DateField(help_text="The platform day (Asia/Shanghai) reconciled.")
-    missing_found = serializers.IntegerField(help_text="Trades found missing and stored.")
+    shop = serializers.IntegerField(help_text=_("The shop's id in this API."))
+    report = serializers.IntegerField(help_text=_("The reconcile report's id."))
+    day = serializers.DateField(help_text=_("The platform day (Asia/Shanghai) reconciled."))
+    missing_found = serializers.IntegerField(help_text=_("Trades found missing and stored."))
     tids = serializers.ListField(
-        child=serializers.IntegerField(**INT64), help_text="The first 100 of those trades."
+        child=serializers.IntegerField(**INT64), help_text=_("The first 100 of those trades.")
     )
     tids_str = serializers.ListField(
-        child=serializers.CharField(), help_text="`tids` as decimal strings."
+        child=serializers.CharField(), help_text=_("`tids` as decimal strings.")
     )
-    refunds_missing_found = serializers.IntegerField(help_text="Refunds found missing.")
+    refunds_missing_found = serializers.IntegerField(help_text=_("Refunds found missing."))
     refund_ids = serializers.ListField(
-        child=serializers.IntegerField(**INT64), help_text="The first 100 of those refunds."
+        child=serializers.IntegerField(**INT64), help_text=_("The first 100 of those refunds.")
     )
     refund_ids_str = serializers.ListField(
-        child=serializers.CharField(), help_text="`refund_ids` as decimal strings."
+        child=serializers.CharField(), help_text=_("`refund_ids` as decimal strings.")
     )
 
 
 class EndpointFailingData(serializers.Serializer):
-    endpoint = serializers.IntegerField(help_text="The failing endpoint's id.")
-    url = serializers.CharField(help_text="Its URL.")
-    failing_since = serializers.DateTimeField(help_text="Its first failure since a success.")
-    disable_at = serializers.DateTimeField(help_text="When it is disabled unless one succeeds.")
-    last_error = serializers.CharField(help_text="What its last attempt got.")
-    backlog = serializers.IntegerField(help_text="Its deliveries pending.")
+    endpoint = serializers.IntegerField(help_text=_("The failing endpoint's id."))
+    url = serializers.CharField(help_text=_("Its URL."))
+    failing_since = serializers.DateTimeField(help_text=_("Its first failure since a success."))
+    disable_at = serializers.DateTimeField(help_text=_("When it is disabled unless one succeeds."))
+    last_error = serializers.CharField(help_text=_("What its last attempt got."))
+    backlog = serializers.IntegerField(help_text=_("Its deliveries pending."))
 
 
 class TestEventData(serializers.Serializer):
-    endpoint = serializers.IntegerField(help_text="The endpoint the test was sent to.")
+    endpoint = serializers.IntegerField(help_text=_("The endpoint the test was sent to."))
     message = serializers.CharField()
 
 
 class EventLinks(serializers.Serializer):
-    changes = serializers.CharField(help_text="The change feed.")
+    changes = serializers.CharField(help_text=_("The change feed."))
     trade = serializers.CharField(
-        required=False, help_text="The trade (trade events, and a parcel's)."
+        required=False, help_text=_("The trade (trade events, and a parcel's).")
     )
-    refund = serializers.CharField(required=False, help_text="The refund (refund events).")
-    shop = serializers.CharField(required=False, help_text="The shop.")
-    reconcile = serializers.CharField(required=False, help_text="The reconcile report.")
+    refund = serializers.CharField(required=False, help_text=_("The refund (refund events)."))
+    shop = serializers.CharField(required=False, help_text=_("The shop."))
+    reconcile = serializers.CharField(required=False, help_text=_("The reconcile report."))
 
 
 class ReplayMark(serializers.Serializer):
-    id = serializers.CharField(help_text="The replay's id (`rpl_…`).")
+    id = serializers.CharField(help_text=_("The replay's id (`rpl_…`)."))
 
 
 class WebhookEvent(serializers.Serializer):
     """The body of every webhook request; ``data`` depends on ``type``."""
 
     id = serializers.CharField(
-        help_text="The event's id, also sent as `webhook-id`; the same on every retry and "
-        "redelivery: deduplicate on it."
+        help_text=_(
+            "The event's id, also sent as `webhook-id`; the same on every retry and "
+            "redelivery: deduplicate on it."
+        )
     )
     type = serializers.ChoiceField(choices=EVENT_CHOICES)
-    created = serializers.DateTimeField(help_text="When the event was written.")
-    tenant = serializers.CharField(help_text="The tenant's slug.")
-    links = EventLinks(help_text="API paths of what the event is about.")
+    created = serializers.DateTimeField(help_text=_("When the event was written."))
+    tenant = serializers.CharField(help_text=_("The tenant's slug."))
+    links = EventLinks(help_text=_("API paths of what the event is about."))
     replay = ReplayMark(
         required=False,
-        help_text="Only in an event re-emitted by a replay: which replay. Absent from events "
-        "as they happen. A replayed event has an `id` of its own; `data.change_id` names the "
-        "change it reports again.",
+        help_text=_(
+            "Only in an event re-emitted by a replay: which replay. Absent from events "
+            "as they happen. A replayed event has an `id` of its own; `data.change_id` names the "
+            "change it reports again."
+        ),
     )
 
 
@@ -260,27 +268,31 @@ def example_body(event_type: str) -> dict:
 
 
 HEADERS = [
-    ("webhook-id", "The event's id (`evt_…`): deduplicate on it."),
-    ("webhook-timestamp", "Seconds since 1970 when this attempt was signed."),
+    ("webhook-id", _("The event's id (`evt_…`): deduplicate on it.")),
+    ("webhook-timestamp", _("Seconds since 1970 when this attempt was signed.")),
     (
         "webhook-signature",
-        '`t=<timestamp>` and one `v1=<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.'
-        '{raw body}">` per secret that still signs. Verify it: see docs/webhooks-verify.md.',
+        _(
+            '`t=<timestamp>` and one `v1=<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.'
+            '{raw body}">` per secret that still signs. Verify it: see docs/webhooks-verify.md.'
+        ),
     ),
 ]
 
-SIGNED = (
+SIGNED = _(
     "Sent as a POST with a JSON body and three headers; verify `webhook-signature` before "
     "trusting the body (docs/webhooks-verify.md has the check in Python, Node, Java, Go and "
     "PHP)."
 )
 
 _RESPONSES = {
-    "2XX": OpenApiResponse(description="Delivered. Answer quickly and work afterwards."),
-    "410": OpenApiResponse(description="Gone: the endpoint is disabled, nothing more is sent."),
+    "2XX": OpenApiResponse(description=_("Delivered. Answer quickly and work afterwards.")),
+    "410": OpenApiResponse(description=_("Gone: the endpoint is disabled, nothing more is sent.")),
     "default": OpenApiResponse(
-        description="Anything else (another status, a redirect, a timeout): tried again on "
-        "the retry ladder (about 3 days), then given up; redeliver it through the API."
+        description=_(
+            "Anything else (another status, a redirect, a timeout): tried again on "
+            "the retry ladder (about 3 days), then given up; redeliver it through the API."
+        )
     ),
 }
 
@@ -291,7 +303,7 @@ def _webhook(event_type: str) -> OpenApiWebhook:
         decorator=extend_schema(
             operation_id=f"webhook_{event_type.replace('.', '_')}",
             summary=EVENTS[event_type].summary,
-            description=f"{EVENTS[event_type].detail}\n\n{SIGNED}",
+            description=format_lazy("{}\n\n{}", EVENTS[event_type].detail, SIGNED),
             tags=[TAG],
             request=BODIES[event_type],
             responses=_RESPONSES,
@@ -354,15 +366,17 @@ WEBHOOK_ENDPOINTS = Resource(
             status=201,
         ),
         "replays": Operation(
-            "Replay changes to this endpoint",
-            "Re-emits, as new events marked `replay: {id}`, the changes committed in "
-            "`[since, until)` or those of up to 100 `tids` (or both), to this endpoint only "
-            "(read_write scope); other endpoints get nothing. Only the event types the "
-            "endpoint subscribes to. A worker emits them a page at a time; follow `state`, "
-            "`changes_done` of `changes_total` and `deliveries` in `GET "
-            "/api/v1/webhook-replays/{id}/`. 400: no since and no tids, since in the future, "
-            "until before since, a bad tid, more than WEBHOOKS_REPLAY_MAX_CHANGES changes, a "
-            "disabled endpoint; 409 while the endpoint has a replay queued or running.",
+            _("Replay changes to this endpoint"),
+            _(
+                "Re-emits, as new events marked `replay: {id}`, the changes committed in "
+                "`[since, until)` or those of up to 100 `tids` (or both), to this endpoint only "
+                "(read_write scope); other endpoints get nothing. Only the event types the "
+                "endpoint subscribes to. A worker emits them a page at a time; follow `state`, "
+                "`changes_done` of `changes_total` and `deliveries` in `GET "
+                "/api/v1/webhook-replays/{id}/`. 400: no since and no tids, since in the future, "
+                "until before since, a bad tid, more than WEBHOOKS_REPLAY_MAX_CHANGES changes, a "
+                "disabled endpoint; 409 while the endpoint has a replay queued or running."
+            ),
             request={"since": "2026-11-11T00:00:00+08:00", "until": "2026-11-12T00:00:00+08:00"},
             response=ex.REPLAY,
             status=202,
@@ -421,13 +435,13 @@ WEBHOOK_DELIVERIES = Resource(
 )
 WEBHOOK_REPLAYS = Resource(
     "Webhook replays",
-    "Changes re-emitted to one endpoint on request, with their progress and outcome.",
+    _("Changes re-emitted to one endpoint on request, with their progress and outcome."),
     {
         "list": list_operation(
-            "webhook replays",
+            _("webhook replays"),
             ex.page(ex.REPLAY),
-            " Newest first; `endpoint` and `state` filter them.",
+            _(" Newest first; `endpoint` and `state` filter them."),
         ),
-        "retrieve": retrieve_operation("webhook replay", ex.REPLAY),
+        "retrieve": retrieve_operation(_("webhook replay"), ex.REPLAY),
     },
 )

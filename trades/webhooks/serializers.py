@@ -4,6 +4,8 @@ answers to create and rotate-secret."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -49,32 +51,32 @@ class StrictCharField(serializers.CharField):
 
 
 class EndpointHealthSerializer(serializers.Serializer):
-    backlog = serializers.IntegerField(help_text="Deliveries pending (not yet delivered).")
+    backlog = serializers.IntegerField(help_text=_("Deliveries pending (not yet delivered)."))
     oldest_pending_seconds = serializers.FloatField(
-        allow_null=True, help_text="Age of the oldest pending delivery; null with none."
+        allow_null=True, help_text=_("Age of the oldest pending delivery; null with none.")
     )
-    attempts_24h = serializers.IntegerField(help_text="Delivery attempts in the last 24 hours.")
+    attempts_24h = serializers.IntegerField(help_text=_("Delivery attempts in the last 24 hours."))
     success_rate_24h = serializers.FloatField(
-        allow_null=True, help_text="Share of those attempts that succeeded; null with none."
+        allow_null=True, help_text=_("Share of those attempts that succeeded; null with none.")
     )
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
-    url = StrictURLField(max_length=2000, help_text="Where events are POSTed (http or https).")
+    url = StrictURLField(max_length=2000, help_text=_("Where events are POSTed (http or https)."))
     description = StrictCharField(
-        max_length=200, required=False, allow_blank=True, help_text="For people."
+        max_length=200, required=False, allow_blank=True, help_text=_("For people.")
     )
-    is_active = StrictBooleanField(required=False, help_text="false stops deliveries.")
+    is_active = StrictBooleanField(required=False, help_text=_("false stops deliveries."))
     event_types = serializers.ListField(
         child=EnumField(choices=SUBSCRIBABLE_CHOICES),
         min_length=1,
-        help_text="The event types sent to this URL.",
+        help_text=_("The event types sent to this URL."),
     )
     secrets_expire_at = serializers.SerializerMethodField(
-        help_text="When each secret that still signs stops (null: the current one)."
+        help_text=_("When each secret that still signs stops (null: the current one).")
     )
     health = serializers.SerializerMethodField(
-        help_text="How the endpoint keeps up: backlog, oldest pending, success rate."
+        help_text=_("How the endpoint keeps up: backlog, oldest pending, success rate.")
     )
 
     class Meta:
@@ -117,7 +119,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 
 class IssuedEndpointSerializer(WebhookEndpointSerializer):
     secret = serializers.CharField(
-        read_only=True, help_text="The signing secret. Shown this once; store it now."
+        read_only=True, help_text=_("The signing secret. Shown this once; store it now.")
     )
 
     class Meta(WebhookEndpointSerializer.Meta):
@@ -129,8 +131,10 @@ class RotateSecretSerializer(serializers.Serializer):
         min_value=0,
         max_value=MAX_OVERLAP_SECONDS,
         required=False,
-        help_text="How long the current secret keeps signing next to the new one "
-        "(default WEBHOOKS_SECRET_OVERLAP_HOURS).",
+        help_text=_(
+            "How long the current secret keeps signing next to the new one "
+            "(default WEBHOOKS_SECRET_OVERLAP_HOURS)."
+        ),
     )
 
     def validate(self, attrs: dict) -> dict:
@@ -153,9 +157,9 @@ class WebhookAttemptSerializer(serializers.ModelSerializer):
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
-    event_id = serializers.CharField(source="event.public_id", help_text="`webhook-id` sent.")
+    event_id = serializers.CharField(source="event.public_id", help_text=_("`webhook-id` sent."))
     event_type = serializers.ChoiceField(
-        source="event.type", choices=EVENT_CHOICES, read_only=True, help_text="The event's type."
+        source="event.type", choices=EVENT_CHOICES, read_only=True, help_text=_("The event's type.")
     )
 
     class Meta:
@@ -177,8 +181,8 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
 
 class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
-    data = serializers.SerializerMethodField(help_text="The event's `data`, as delivered.")
-    log = WebhookAttemptSerializer(many=True, read_only=True, help_text="Every attempt.")
+    data = serializers.SerializerMethodField(help_text=_("The event's `data`, as delivered."))
+    log = WebhookAttemptSerializer(many=True, read_only=True, help_text=_("Every attempt."))
 
     class Meta(WebhookDeliverySerializer.Meta):
         fields = [*WebhookDeliverySerializer.Meta.fields, "data", "log"]
@@ -189,19 +193,19 @@ class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
 
 
 class RedeliverRangeSerializer(serializers.Serializer):
-    endpoint = serializers.IntegerField(min_value=1, help_text="Deliveries of this endpoint.")
-    created_after = serializers.DateTimeField(help_text="Created at or after (ISO 8601).")
-    created_before = serializers.DateTimeField(help_text="Created before (ISO 8601).")
+    endpoint = serializers.IntegerField(min_value=1, help_text=_("Deliveries of this endpoint."))
+    created_after = serializers.DateTimeField(help_text=_("Created at or after (ISO 8601)."))
+    created_before = serializers.DateTimeField(help_text=_("Created before (ISO 8601)."))
     state = EnumField(
         choices=WebhookDelivery.State.choices,
         required=False,
-        help_text="Only deliveries in this state (e.g. failed).",
+        help_text=_("Only deliveries in this state (e.g. failed)."),
     )
     after = serializers.IntegerField(
         min_value=0,
         max_value=2**63 - 1,
         default=0,
-        help_text="Only deliveries with a higher id: the next_after of the previous page.",
+        help_text=_("Only deliveries with a higher id: the next_after of the previous page."),
     )
 
     def validate(self, attrs: dict) -> dict:
@@ -211,27 +215,34 @@ class RedeliverRangeSerializer(serializers.Serializer):
 
 
 class RedeliveredSerializer(serializers.Serializer):
-    redelivered = serializers.IntegerField(help_text="How many deliveries were queued again.")
+    redelivered = serializers.IntegerField(help_text=_("How many deliveries were queued again."))
     next_after = serializers.IntegerField(
         allow_null=True,
-        help_text="More are left: send the request again with this as after. null: done.",
+        help_text=_("More are left: send the request again with this as after. null: done."),
     )
 
 
 class ReplayRequestSerializer(serializers.Serializer):
     since = serializers.CharField(
         required=False,
-        help_text="Changes committed at or after (ISO 8601; without an offset, platform time). "
-        "Required without tids.",
+        help_text=_(
+            "Changes committed at or after (ISO 8601; without an offset, platform time). "
+            "Required without tids."
+        ),
     )
     until = serializers.CharField(
-        required=False, help_text="Changes committed before; default and at most: now."
+        required=False, help_text=_("Changes committed before; default and at most: now.")
     )
     tids = serializers.ListField(
         child=serializers.JSONField(),
         required=False,
-        help_text=f"Only the changes of these trades (up to {MAX_TIDS}, numbers or decimal "
-        "strings); with since/until, only those in the range.",
+        help_text=format_lazy(
+            _(
+                "Only the changes of these trades (up to {n}, numbers or decimal "
+                "strings); with since/until, only those in the range."
+            ),
+            n=MAX_TIDS,
+        ),
     )
 
     def validate(self, data: dict) -> dict:
@@ -248,11 +259,11 @@ class ReplayRequestSerializer(serializers.Serializer):
 class WebhookReplaySerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(read_only=True)
     public_id = serializers.CharField(
-        read_only=True, help_text="What replayed events carry as `replay.id`."
+        read_only=True, help_text=_("What replayed events carry as `replay.id`.")
     )
-    tids_str = serializers.SerializerMethodField(help_text="`tids` as decimal strings.")
+    tids_str = serializers.SerializerMethodField(help_text=_("`tids` as decimal strings."))
     deliveries = serializers.SerializerMethodField(
-        help_text="The replayed events' deliveries per state (pending, succeeded, failed)."
+        help_text=_("The replayed events' deliveries per state (pending, succeeded, failed).")
     )
 
     class Meta:

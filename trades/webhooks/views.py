@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
@@ -22,8 +23,10 @@ from trades.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookRepl
 from trades.webhooks.openapi import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS, WEBHOOK_REPLAYS
 from trades.webhooks.replay import InvalidReplay, deliveries_by_state, request_replay
 
-_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The endpoint's id.")
-_DELIVERY_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The delivery's id.")
+_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description=_("The endpoint's id."))
+_DELIVERY_ID = OpenApiParameter(
+    "id", int, OpenApiParameter.PATH, description=_("The delivery's id.")
+)
 
 
 def _invalid(exc: actions.InvalidEndpoint, field: str) -> exceptions.ValidationError:
@@ -38,7 +41,7 @@ def _issued(issued: actions.IssuedSecret, code: int) -> Response:
 
 @extend_schema_view(
     list=_list_schema(ws.WebhookEndpointSerializer, PageQuery, "WebhookEndpointPage"),
-    retrieve=_retrieve_schema(ws.WebhookEndpointSerializer, "id", "The endpoint's id."),
+    retrieve=_retrieve_schema(ws.WebhookEndpointSerializer, "id", _("The endpoint's id.")),
 )
 class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
     """The tenant's webhook endpoints."""
@@ -155,14 +158,14 @@ class WebhookEndpointViewSet(ReadOnlyTenantViewSet):
 
 class DeliveryQuery(PageQuery):
     endpoint = serializers.IntegerField(
-        required=False, min_value=1, max_value=BIGINT_MAX, help_text="Only this endpoint's."
+        required=False, min_value=1, max_value=BIGINT_MAX, help_text=_("Only this endpoint's.")
     )
-    state = filters.enum(WebhookDelivery.State.choices, "Only deliveries in this state.")
+    state = filters.enum(WebhookDelivery.State.choices, _("Only deliveries in this state."))
 
 
 @extend_schema_view(
     list=_list_schema(ws.WebhookDeliverySerializer, DeliveryQuery, "WebhookDeliveryPage"),
-    retrieve=_retrieve_schema(ws.WebhookDeliveryDetailSerializer, "id", "The delivery's id."),
+    retrieve=_retrieve_schema(ws.WebhookDeliveryDetailSerializer, "id", _("The delivery's id.")),
 )
 class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
     """Deliveries of the tenant's events to its endpoints, newest first, with every attempt."""
@@ -227,14 +230,14 @@ class WebhookDeliveryViewSet(ReadOnlyTenantViewSet):
 
 class ReplayQuery(PageQuery):
     endpoint = serializers.IntegerField(
-        required=False, min_value=1, max_value=BIGINT_MAX, help_text="Only this endpoint's."
+        required=False, min_value=1, max_value=BIGINT_MAX, help_text=_("Only this endpoint's.")
     )
-    state = filters.enum(WebhookReplay.State.choices, "Only replays in this state.")
+    state = filters.enum(WebhookReplay.State.choices, _("Only replays in this state."))
 
 
 @extend_schema_view(
     list=_list_schema(ws.WebhookReplaySerializer, ReplayQuery, "WebhookReplayPage"),
-    retrieve=_retrieve_schema(ws.WebhookReplaySerializer, "id", "The replay's id."),
+    retrieve=_retrieve_schema(ws.WebhookReplaySerializer, "id", _("The replay's id.")),
 )
 class WebhookReplayViewSet(ReadOnlyTenantViewSet):
     """Replays of the tenant's changes to one of its endpoints, newest first."""
