@@ -30,7 +30,6 @@ log = logging.getLogger("ordersync.sync")
 RATE_SPANS = (timedelta(minutes=10), timedelta(hours=1))  # see changed_per_hour
 PAUSE_KEY, PAUSE_SECONDS = "sync:pause-backfills", 300  # see request_pause
 
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
 BACKOFF_CAP = timedelta(hours=1)
 REJECTION_PAUSE = timedelta(minutes=3)  # what isv.trade-service-rejection asks for
 WORKER_LOST = "WorkerLost"
@@ -69,8 +68,14 @@ class CallMeter:
         return counters.api_calls
 
 
+def worker() -> str:
+    """This process, as a run names it: read when the run starts, not at import (a cluster
+    imports the engine before it forks its workers)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def start_run(shop: Shop, stream: str, kind: str) -> SyncRun:
-    return SyncRun.objects.create(shop=shop, stream=stream, kind=kind, worker=WORKER)
+    return SyncRun.objects.create(shop=shop, stream=stream, kind=kind, worker=worker())
 
 
 def skip_run(shop: Shop, stream: str, kind: str) -> SyncRun:
