@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db import connection
 
-from tools.management.commands.bench import Command
+from tools.management.commands.bench import Command, require_migrated
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -57,3 +60,20 @@ def test_render_rewrites_the_page_from_the_figures_unchanged(tmp_path):
         shutil.copy(DOCS / name, tmp_path / name)
     call_command("bench", "--render", "--json", str(tmp_path / "benchmarks.json"))
     assert (tmp_path / "benchmarks.md").read_text() == (DOCS / "benchmarks.md").read_text()
+
+
+@pytest.mark.django_db
+def test_a_database_without_the_migrations_is_a_clear_error():
+    name = f"bare_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    bare = connection.copy()
+    bare.settings_dict["NAME"] = name
+    try:
+        with pytest.raises(CommandError, match=f"'{name}' has unapplied migrations: run"):
+            require_migrated(bare)
+        require_migrated(connection)  # the test database is migrated: no error
+    finally:
+        bare.close()
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}"')

@@ -9,6 +9,7 @@ from tools.bench import gateway as bench
 
 class Part(BaseCommand):
     help = "Benchmark the sandbox: 100-trade taobao.trades.sold.increment.get calls per second."
+    needs_database = False  # the sandbox alone, in child processes
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--seconds", type=float, default=10.0)

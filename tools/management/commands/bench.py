@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from typing import Any, TextIO, cast
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.executor import MigrationExecutor
 
 from tools.bench.parts import (
     api,
@@ -72,6 +75,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         part = PARTS.get(opts.pop("part") or "", report.Part)
+        if getattr(part, "needs_database", True) and not opts.get("render"):
+            require_migrated(connection)
         # the streams themselves: a part wraps them as any command does
         out, err = cast(TextIO, self.stdout._out), cast(TextIO, self.stderr._out)
         part(stdout=out, stderr=err).handle(*args, **opts)
+
+
+def require_migrated(database: BaseDatabaseWrapper) -> None:
+    """A clear error instead of a traceback halfway through a part on a bare database."""
+    executor = MigrationExecutor(database)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise CommandError(
+            f"database {database.settings_dict['NAME']!r} has unapplied migrations: "
+            "run `python manage.py migrate` first"
+        )
