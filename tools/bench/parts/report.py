@@ -157,7 +157,8 @@ class Part(BaseCommand):
             results = report.merge(path, machine, {name: parts[name]})
             report.write_markdown(markdown, results)
         self.stdout.write(report.text({"machine": describe_machine(), "parts": parts}))
-        self.stdout.write(f"results: {path}, {markdown}")
+        pages = ", ".join(map(str, report.pages(markdown).values()))
+        self.stdout.write(f"results: {path}, {pages}")
 
     def _log(self, message: str) -> None:
         self.stderr.write(message)
