@@ -103,19 +103,32 @@ def test_the_quick_start_is_what_ci_runs():
         assert f"\n{command}\n" in ci, command
 
 
-def test_the_benchmark_page_is_what_bench_writes_from_its_figures():
-    page = DOCS / "benchmarks.md"
+def test_the_benchmark_pages_are_what_bench_writes_from_its_figures():
     results = json.loads((DOCS / "benchmarks.json").read_text())
-    assert report.notes(page), "the hand-written notes have lost their markers"
-    assert report.markdown(results, report.notes(page)) == page.read_text()
+    for language, page in report.pages(DOCS / "benchmarks.md").items():
+        assert report.notes(page), f"the notes of {page.name} ({language}) lost their markers"
+        assert report.markdown(results, report.notes(page), language) == page.read_text()
 
 
-def test_bench_keeps_the_notes_when_it_rewrites_the_page(tmp_path):
-    page = tmp_path / "benchmarks.md"
+def test_the_chinese_benchmark_page_is_rendered_in_chinese():
     results = json.loads((DOCS / "benchmarks.json").read_text())
-    notes = f"{report.NOTES_START}\nhand-written\n{report.NOTES_END}"
-    page.write_text(f"# old page\n\n{notes}\n\nold figures\n")
-    report.write_markdown(page, results)
-    written = page.read_text()
-    assert notes in written and "old figures" not in written
-    assert written == report.markdown(results, notes)
+    page = report.markdown(results, language="zh-hans")
+    assert page.startswith("# 基准测试\n\n[English](../benchmarks.md) · 简体中文\n")
+    assert "## 目标与限制" in page and "| 数字 | 值 |" in page
+    assert results["machine"]["git_commit"] in page
+    assert "Aims and limits" not in page and "English" not in report.markdown(results)
+
+
+def test_bench_keeps_the_notes_of_each_page_when_it_rewrites_them(tmp_path):
+    results = json.loads((DOCS / "benchmarks.json").read_text())
+    pages = report.pages(tmp_path / "benchmarks.md")
+    kept = {}
+    for language, page in pages.items():
+        kept[language] = f"{report.NOTES_START}\nhand-written in {language}\n{report.NOTES_END}"
+        page.parent.mkdir(exist_ok=True)
+        page.write_text(f"# old page\n\n{kept[language]}\n\nold figures\n")
+    report.write_markdown(pages["en"], results)
+    for language, page in pages.items():
+        written = page.read_text()
+        assert kept[language] in written and "old figures" not in written
+        assert written == report.markdown(results, kept[language], language)

@@ -7,6 +7,9 @@ same rows by ``COPY`` or ``psql``, a static 200 from the same gunicorn, the core
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 Row = tuple[str, str, str, str]  # figure, measured, aim, limit
 
 
@@ -25,11 +28,15 @@ def _backfill(f: dict) -> list[Row]:
     peaks = ", ".join(f"{s['rss_mb_peak']}" for s in f["sizes"])
     return [
         (
-            f"backfill, {size['trades']:,} trades",
-            f"{size['trades_per_second']:,} trades/s; peak RSS {peaks} MB",
-            "≥ 5,000 trades/s at 1,000,000, RSS flat",
-            f"source {_n(source.get('trades_per_second'))} trades/s (sandbox pages); "
-            f"write {_n(write.get('trades_per_second'))} trades/s (`COPY`)",
+            _("backfill, %(trades)s trades") % {"trades": f"{size['trades']:,}"},
+            _("%(rate)s trades/s; peak RSS %(peaks)s MB")
+            % {"rate": f"{size['trades_per_second']:,}", "peaks": peaks},
+            _("≥ 5,000 trades/s at 1,000,000, RSS flat"),
+            _("source %(source)s trades/s (sandbox pages); write %(write)s trades/s (`COPY`)")
+            % {
+                "source": _n(source.get("trades_per_second")),
+                "write": _n(write.get("trades_per_second")),
+            },
         )
     ]
 
@@ -39,15 +46,23 @@ def _scheduler(f: dict) -> list[Row]:
     cpu = f.get("cpu_percent_of_one_core", {})
     return [
         (
-            f"shops by one qcluster ({f['workers']} workers), every {f['cadence_minutes']} min",
-            f"{f['shops']:,} shops; cursor lag p99 {lag.get('p99')} s; "
-            f"{f.get('syncs_per_second_done', '—')} of {f.get('syncs_per_second_needed', '—')} "
-            "syncs/s",
-            f"10,000 shops, lag p99 ≤ {f.get('lag_aim_seconds', '—')} s, none skipped",
-            "CPU % of one core: "
-            + ", ".join(f"{name} {value}" for name, value in cpu.items())
-            + f"; queue depth max {f.get('queue_depth', {}).get('max', '—')}; "
-            f"{f['database'].get('xact_commit_per_second')} commits/s",
+            _("shops by one qcluster (%(workers)s workers), every %(minutes)s min")
+            % {"workers": f["workers"], "minutes": f["cadence_minutes"]},
+            _("%(shops)s shops; cursor lag p99 %(p99)s s; %(done)s of %(needed)s syncs/s")
+            % {
+                "shops": f"{f['shops']:,}",
+                "p99": lag.get("p99"),
+                "done": f.get("syncs_per_second_done", "—"),
+                "needed": f.get("syncs_per_second_needed", "—"),
+            },
+            _("10,000 shops, lag p99 ≤ %(aim)s s, none skipped")
+            % {"aim": f.get("lag_aim_seconds", "—")},
+            _("CPU %% of one core: %(cpu)s; queue depth max %(depth)s; %(commits)s commits/s")
+            % {
+                "cpu": _(", ").join(f"{process(name)} {value}" for name, value in cpu.items()),
+                "depth": f.get("queue_depth", {}).get("max", "—"),
+                "commits": f["database"].get("xact_commit_per_second"),
+            },
         )
     ]
 
@@ -57,12 +72,18 @@ def _api(f: dict) -> list[Row]:
     hundred, static = pages.get(100, {}), pages.get("static", {})
     return [
         (
-            "partner API, `GET /api/v1/trades/?limit=100` with sub-orders",
-            f"{hundred.get('requests_per_second', '—')} req/s through gunicorn; "
-            f"p50 {f['in_process']['p50_ms']} ms in-process",
-            "≥ 300 req/s, p50 ≤ 30 ms",
-            f"the queries in `psql` alone {f.get('psql', {}).get('ms_per_request', '—')} ms; "
-            f"a static 200 from the same gunicorn {static.get('requests_per_second', '—')} req/s",
+            _("partner API, `GET /api/v1/trades/?limit=100` with sub-orders"),
+            _("%(rate)s req/s through gunicorn; p50 %(p50)s ms in-process")
+            % {"rate": hundred.get("requests_per_second", "—"), "p50": f["in_process"]["p50_ms"]},
+            _("≥ 300 req/s, p50 ≤ 30 ms"),
+            _(
+                "the queries in `psql` alone %(psql)s ms; a static 200 from the same gunicorn "
+                "%(static)s req/s"
+            )
+            % {
+                "psql": f.get("psql", {}).get("ms_per_request", "—"),
+                "static": static.get("requests_per_second", "—"),
+            },
         )
     ]
 
@@ -71,10 +92,10 @@ def _double11(f: dict) -> list[Row]:
     ours = f["ordersync"]
     return [
         (
-            "Double 11 burst, API calls per changed trade (peak-mode lists)",
+            _("Double 11 burst, API calls per changed trade (peak-mode lists)"),
             f"{ours['api_calls_per_changed_trade']}",
-            "≤ 1.1 (one fullinfo per trade that really changed)",
-            "≈ 1.0: every listed trade lacks its sub-orders, one `trade.fullinfo.get` each",
+            _("≤ 1.1 (one fullinfo per trade that really changed)"),
+            _("≈ 1.0: every listed trade lacks its sub-orders, one `trade.fullinfo.get` each"),
         )
     ]
 
@@ -82,10 +103,12 @@ def _double11(f: dict) -> list[Row]:
 def _feed(f: dict) -> list[Row]:
     return [
         (
-            f"change feed, {f['changes']:,} changes read by one client",
-            f"{f['changes_per_second']:,} changes/s",
-            "≥ 20,000 changes/s",
-            f"the same rows by `psql`: {_n(f['psql_changes_per_second'])} changes/s",
+            _("change feed, %(changes)s changes read by one client")
+            % {"changes": f"{f['changes']:,}"},
+            _("%(rate)s changes/s") % {"rate": f"{f['changes_per_second']:,}"},
+            _("≥ 20,000 changes/s"),
+            _("the same rows by `psql`: %(rate)s changes/s")
+            % {"rate": _n(f["psql_changes_per_second"])},
         )
     ]
 
@@ -94,17 +117,29 @@ def _tmc(f: dict) -> list[Row]:
     on, off = f["on"], f["off"]
     return [
         (
-            "freshness with TMC (change → visible in the API)",
-            f"p50 {on['p50']} s, p99 {on['p99']} s",
-            "p50 ≤ 1 s, p99 ≤ 5 s",
-            f"polling alone every {f['interval_seconds']:.0f} s: p50 {off['p50']} s; the "
-            "platform's `modified` has whole seconds (up to 1 s of any figure)",
+            _("freshness with TMC (change → visible in the API)"),
+            _("p50 %(p50)s s, p99 %(p99)s s") % {"p50": on["p50"], "p99": on["p99"]},
+            _("p50 ≤ 1 s, p99 ≤ 5 s"),
+            _(
+                "polling alone every %(interval)s s: p50 %(p50)s s; the platform's `modified` has "
+                "whole seconds (up to 1 s of any figure)"
+            )
+            % {"interval": f"{f['interval_seconds']:.0f}", "p50": off["p50"]},
         )
     ]
 
 
 def _n(value: float | None) -> str:
     return "—" if value is None else f"{value:,}"
+
+
+def process(name: str) -> str:
+    """A process measured for CPU, by its name in the figures, as the reader calls it."""
+    return str(PROCESSES.get(name, name))
+
+
+# the processes whose CPU the scheduler part measures; others are shown as they are
+PROCESSES = {"sandbox": gettext_lazy("sandbox")}
 
 
 BUILDERS = (
@@ -122,9 +157,9 @@ def markdown(parts: dict) -> list[str]:
     if not rows:
         return []
     return [
-        "## Aims and limits",
+        "## " + _("Aims and limits"),
         "",
-        "| figure | measured | aim | what bounds it here |",
+        _("| figure | measured | aim | what bounds it here |"),
         "|---|---|---|---|",
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
         "",

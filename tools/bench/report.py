@@ -1,7 +1,9 @@
 """Benchmark results: kept in one JSON file (parts merged across runs), shown as tables.
 
 Each part keeps the command, time and load average of the run that measured it, so a part
-re-measured alone (``--only backfill``) updates only its own rows.
+re-measured alone (``--only backfill``) updates only its own rows. The tables are one page in
+English and its translation beside it in ``zh/``, both rendered from the same figures by the
+one renderer below: its labels are gettext, figures, commands and code stay as they are.
 """
 
 from __future__ import annotations
@@ -9,6 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tools.bench import aims
 
@@ -33,37 +39,28 @@ def headline(results: dict) -> list[tuple[str, str]]:
     if "naive" in parts:
         f = parts["naive"]["figures"]
         o, n = f["ordersync"], f["naive"]
+        rows.append((_("chaos: trades / refunds lost (ordersync vs naive)"), _lost(o, n, "{}")))
         rows.append(
             (
-                "chaos: trades / refunds lost (ordersync vs naive)",
-                f"{o['trades_lost']} / {o['refunds_lost']} vs {n['trades_lost']} / "
-                f"{n['refunds_lost']} (of {o['trades']}/{o['refunds']} and "
-                f"{n['trades']}/{n['refunds']})",
-            )
-        )
-        rows.append(
-            (
-                "chaos: API calls per changed trade / refund (ordersync vs naive)",
-                f"{o['api_calls_per_changed_trade']} / {o.get('api_calls_per_changed_refund')} vs "
-                f"{n['api_calls_per_changed_trade']} / {n.get('api_calls_per_changed_refund')}",
+                _("chaos: API calls per changed trade / refund (ordersync vs naive)"),
+                _versus(
+                    f"{o['api_calls_per_changed_trade']} / {o.get('api_calls_per_changed_refund')}",
+                    f"{n['api_calls_per_changed_trade']} / {n.get('api_calls_per_changed_refund')}",
+                ),
             )
         )
     if "double11" in parts:
         f = parts["double11"]["figures"]
         o, n = f["ordersync"], f["naive"]
         rows.append(
-            (
-                "Double 11 burst: trades / refunds lost (ordersync vs naive)",
-                f"{o['trades_lost']} / {o['refunds_lost']} vs {n['trades_lost']} / "
-                f"{n['refunds_lost']} (of {o['trades']:,}/{o['refunds']:,} and "
-                f"{n['trades']:,}/{n['refunds']:,})",
-            )
+            (_("Double 11 burst: trades / refunds lost (ordersync vs naive)"), _lost(o, n, "{:,}"))
         )
     for size in parts.get("backfill", {}).get("figures", {}).get("sizes", []):
         rows.append(
             (
-                f"backfill {size['trades']:,} trades",
-                f"{size['trades_per_second']:,} trades/s, peak RSS {size['rss_mb_peak']} MB",
+                _("backfill %(trades)s trades") % {"trades": f"{size['trades']:,}"},
+                _("%(rate)s trades/s, peak RSS %(peak)s MB")
+                % {"rate": f"{size['trades_per_second']:,}", "peak": size["rss_mb_peak"]},
             )
         )
     if "scheduler" in parts:
@@ -72,35 +69,71 @@ def headline(results: dict) -> list[tuple[str, str]]:
         db = s["database"]
         rows.append(
             (
-                f"scheduler: {s['shops']:,} shops every {s['cadence_minutes']} min, one qcluster",
-                f"cursor lag p50 {lag.get('p50')} s, p99 {lag.get('p99')} s (incl. "
-                f"{s['sync_lag_seconds']} s lag); {s['api_calls_per_idle_shop_run']} API "
-                f"calls per idle shop run; {db.get('xact_commit_per_second')} commits/s",
+                _("scheduler: %(shops)s shops every %(minutes)s min, one qcluster")
+                % {"shops": f"{s['shops']:,}", "minutes": s["cadence_minutes"]},
+                _(
+                    "cursor lag p50 %(p50)s s, p99 %(p99)s s (incl. %(lag)s s lag); %(calls)s API "
+                    "calls per idle shop run; %(commits)s commits/s"
+                )
+                % {
+                    "p50": lag.get("p50"),
+                    "p99": lag.get("p99"),
+                    "lag": s["sync_lag_seconds"],
+                    "calls": s["api_calls_per_idle_shop_run"],
+                    "commits": db.get("xact_commit_per_second"),
+                },
             )
         )
     if "api" in parts:
         a = parts["api"]["figures"]
-        http = ", ".join(
-            f"{_target(r['page'])}: {r['requests_per_second']:,.0f} req/s" for r in a["gunicorn"]
+        http = _(", ").join(
+            _("%(target)s: %(rate)s req/s")
+            % {"target": _target(r["page"]), "rate": f"{r['requests_per_second']:,.0f}"}
+            for r in a["gunicorn"]
         )
+        p = a["in_process"]
         rows.append(
             (
-                f"partner API on {a['trades']:,} trades",
-                f"p50 {a['in_process']['p50_ms']} ms, p99 {a['in_process']['p99_ms']} ms "
-                f"(limit={a['in_process']['page']}, in-process); {http or 'HTTP not measured'}",
+                _("partner API on %(trades)s trades") % {"trades": f"{a['trades']:,}"},
+                _("p50 %(p50)s ms, p99 %(p99)s ms (limit=%(page)s, in-process); %(http)s")
+                % {
+                    "p50": p["p50_ms"],
+                    "p99": p["p99_ms"],
+                    "page": p["page"],
+                    "http": http or _("HTTP not measured"),
+                },
             )
         )
     if "webhooks" in parts:
         w = parts["webhooks"]["figures"]
         rows.append(
             (
-                "webhooks",
-                f"{w['deliveries_per_second']} deliveries/s"
+                _("webhooks"),
+                _("%(rate)s deliveries/s") % {"rate": w["deliveries_per_second"]}
                 if w.get("measured")
-                else f"not measured ({w.get('reason', 'not available')})",
+                else _not_measured(w),
             )
         )
     return rows
+
+
+def _versus(ours: str, naive: str) -> str:
+    return _("%(ours)s vs %(naive)s") % {"ours": ours, "naive": naive}
+
+
+def _lost(o: dict, n: dict, count: str) -> str:
+    """Trades / refunds lost by each scheme, then their totals written with ``count``."""
+    return _("%(versus)s (of %(ours)s and %(naive)s)") % {
+        "versus": _versus(
+            f"{o['trades_lost']} / {o['refunds_lost']}", f"{n['trades_lost']} / {n['refunds_lost']}"
+        ),
+        "ours": f"{count.format(o['trades'])}/{count.format(o['refunds'])}",
+        "naive": f"{count.format(n['trades'])}/{count.format(n['refunds'])}",
+    }
+
+
+def _not_measured(f: dict) -> str:
+    return _("not measured (%(reason)s)") % {"reason": f.get("reason", _("not available"))}
 
 
 def text(results: dict) -> str:
@@ -127,38 +160,75 @@ def notes(path: Path) -> str:
     return text[start : end + len(NOTES_END)] if 0 <= start < end else ""
 
 
+TRANSLATED = {"zh-hans": "zh"}  # language → folder of its page, beside the English one
+
+
+def pages(path: Path) -> dict[str, Path]:
+    """Each language's page: ``path`` in English, its translations in folders beside it."""
+    return {"en": path} | {
+        language: path.parent / folder / path.name for language, folder in TRANSLATED.items()
+    }
+
+
 def write_markdown(path: Path, results: dict) -> None:
-    """Render ``results`` to ``path``, keeping the notes the page already holds."""
-    path.write_text(markdown(results, notes(path)))
+    """Render ``results`` to ``path`` and its translations, keeping the notes each page holds."""
+    for language, page in pages(path).items():
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(markdown(results, notes(page), language, english=path.name))
 
 
-def markdown(results: dict, kept_notes: str = "") -> str:
+def markdown(
+    results: dict, kept_notes: str = "", language: str = "en", english: str = "benchmarks.md"
+) -> str:
+    """The page in ``language``; a translation links back to the English page ``english``."""
+    with translation.override(language):
+        return _markdown(results, kept_notes, _languages(language, english))
+
+
+def _languages(language: str, english: str) -> list[str]:
+    """A translated page's first line: a link to the English page, then its own language."""
+    if language == "en":
+        return []
+    names = {code: translation.get_language_info(code)["name_local"] for code in ("en", language)}
+    return [f"[{names['en']}](../{english}) · {names[language]}", ""]
+
+
+def _markdown(results: dict, kept_notes: str, languages: list[str]) -> str:
     m, parts = results["machine"], results["parts"]
     out = [
-        "# Benchmarks",
+        "# " + _("Benchmarks"),
         "",
-        "Produced by `python manage.py bench` (see each part for the exact command and the load",
-        "at the time). Figures from one run on one machine, not assertions: compare them between",
-        "runs on the same machine. Regenerate with the command below; `docs/benchmarks.json`",
-        "holds the same figures and more.",
+        *languages,
+        _(
+            "Produced by `python manage.py bench` (see each part for the exact command and the "
+            "load\n"
+            "at the time). Figures from one run on one machine, not assertions: compare them "
+            "between\n"
+            "runs on the same machine. Regenerate with the command below; `docs/benchmarks.json`\n"
+            "holds the same figures and more."
+        ),
         "",
-        "## Machine",
+        "## " + _("Machine"),
         "",
-        f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram_gb']} GB; {m['os']}",
-        f"- Python {m['python']}, PostgreSQL {m['postgresql']}",
-        f"- commit {m['git_commit']}",
+        "- "
+        + _("CPU: %(cpu)s, %(cores)s cores; RAM %(ram)s GB; %(os)s")
+        % {"cpu": m["cpu"], "cores": m["cores"], "ram": m["ram_gb"], "os": m["os"]},
+        "- "
+        + _("Python %(python)s, PostgreSQL %(postgresql)s")
+        % {"python": m["python"], "postgresql": m["postgresql"]},
+        "- " + _("commit %(commit)s") % {"commit": m["git_commit"]},
         "",
-        "## Headline",
+        "## " + _("Headline"),
         "",
-        "| figure | value |",
+        _("| figure | value |"),
         "|---|---|",
         *[f"| {name} | {value} |" for name, value in headline(results)],
         "",
         *aims.markdown(parts),
         *([kept_notes, ""] if kept_notes else []),
-        "## What the figures mean",
+        "## " + _("What the figures mean"),
         "",
-        *MEANING,
+        *map(str, MEANING),
         "",
     ]
     for name, render in RENDERERS.items():
@@ -167,9 +237,17 @@ def markdown(results: dict, kept_notes: str = "") -> str:
             out += [
                 f"## {TITLES[name]}",
                 "",
-                f"Command: `{part['command']}` — measured {part['measured_at']}, load average "
-                f"{part['load_average_before']} before, {part['load_average_after']} after "
-                f"({m['cores']} cores).",
+                _(
+                    "Command: `%(command)s` — measured %(at)s, load average %(before)s before, "
+                    "%(after)s after (%(cores)s cores)."
+                )
+                % {
+                    "command": part["command"],
+                    "at": part["measured_at"],
+                    "before": part["load_average_before"],
+                    "after": part["load_average_after"],
+                    "cores": m["cores"],
+                },
                 "",
                 *render(part["figures"]),
                 "",
@@ -180,47 +258,66 @@ def markdown(results: dict, kept_notes: str = "") -> str:
 def _naive(f: dict) -> list[str]:
     o, n = f["ordersync"], f["naive"]
     rows = [
-        ("trades in the ground truth", "trades"),
-        ("trades lost (missing + stale by content)", "trades_lost"),
-        ("… missing", "trades_missing"),
-        ("… stale (stored content is not the platform's)", "trades_stale"),
-        ("refunds in the ground truth", "refunds"),
-        ("refunds lost (missing + stale by content)", "refunds_lost"),
-        ("most records late at one check during the run", "late_during_run"),
-        ("API calls (trades + refunds)", "api_calls"),
-        ("API calls per changed trade (trade APIs / trades)", "api_calls_per_changed_trade"),
-        ("API calls per changed refund (refund APIs / refunds)", "api_calls_per_changed_refund"),
-        ("API calls per changed record (all / trades + refunds)", "api_calls_per_changed_record"),
-        ("wall time in sync calls (s)", "sync_seconds"),
+        (_("trades in the ground truth"), "trades"),
+        (_("trades lost (missing + stale by content)"), "trades_lost"),
+        (_("… missing"), "trades_missing"),
+        (_("… stale (stored content is not the platform's)"), "trades_stale"),
+        (_("refunds in the ground truth"), "refunds"),
+        (_("refunds lost (missing + stale by content)"), "refunds_lost"),
+        (_("most records late at one check during the run"), "late_during_run"),
+        (_("API calls (trades + refunds)"), "api_calls"),
+        (_("API calls per changed trade (trade APIs / trades)"), "api_calls_per_changed_trade"),
+        (_("API calls per changed refund (refund APIs / refunds)"), "api_calls_per_changed_refund"),
+        (
+            _("API calls per changed record (all / trades + refunds)"),
+            "api_calls_per_changed_record",
+        ),
+        (_("wall time in sync calls (s)"), "sync_seconds"),
     ]
     return [
-        f"{f['scenario']}: {f['seconds']} s of market and faults, {f['rounds']} rounds (each "
-        f"runs both schemes once), {f['errors_injected']} faults injected, then one last pass "
-        f"after the visibility lag. ordersync runs with a {f['sync_lag_seconds']} s lag and "
-        f"a {f.get('sync_overlap_seconds', '300')} s overlap; the sandbox's lag switches "
-        f"between {f.get('sandbox_lag_seconds', '?')} s, part of the time above the configured "
-        f"lag. After the market stops the faults stay on until every change is due; "
-        f"{f.get('checks_during_run', 0)} checks while the faults were on compared every "
-        f"record made more than its lag + {f.get('grace_seconds', '?')} s earlier by content "
-        f"(the last one {f.get('due_at_last_check', 0)} records).",
+        _(
+            "%(scenario)s: %(seconds)s s of market and faults, %(rounds)s rounds (each runs both "
+            "schemes once), %(faults)s faults injected, then one last pass after the visibility "
+            "lag. ordersync runs with a %(lag)s s lag and a %(overlap)s s overlap; the sandbox's "
+            "lag switches between %(sandbox_lag)s s, part of the time above the configured lag. "
+            "After the market stops the faults stay on until every change is due; %(checks)s "
+            "checks while the faults were on compared every record made more than its lag + "
+            "%(grace)s s earlier by content (the last one %(due)s records)."
+        )
+        % {
+            "scenario": f["scenario"],
+            "seconds": f["seconds"],
+            "rounds": f["rounds"],
+            "faults": f["errors_injected"],
+            "lag": f["sync_lag_seconds"],
+            "overlap": f.get("sync_overlap_seconds", "300"),
+            "sandbox_lag": f.get("sandbox_lag_seconds", "?"),
+            "checks": f.get("checks_during_run", 0),
+            "grace": f.get("grace_seconds", "?"),
+            "due": f.get("due_at_last_check", 0),
+        },
         "",
-        "| | ordersync | naive scheme |",
+        _("| | ordersync | naive scheme |"),
         "|---|---:|---:|",
         *[f"| {label} | {o.get(key, '—')} | {n.get(key, '—')} |" for label, key in rows],
         "",
-        "Faults: " + ", ".join(f"{k}={v}" for k, v in f["faults"].items() if v),
+        _("Faults: ") + ", ".join(f"{k}={v}" for k, v in f["faults"].items() if v),
     ]
 
 
 def _backfill(f: dict) -> list[str]:
     return [
-        "One child process per size (its own peak RSS); the sandbox runs in another process.",
-        "Beside each size, on the same rows: the sandbox's raw page rate (the source limit:",
-        "every page read, nothing written) and the stored rows loaded again with `COPY` into",
-        "the same tables (the write limit: no upsert, no change feed).",
+        _(
+            "One child process per size (its own peak RSS); the sandbox runs in another process.\n"
+            "Beside each size, on the same rows: the sandbox's raw page rate (the source limit:\n"
+            "every page read, nothing written) and the stored rows loaded again with `COPY` into\n"
+            "the same tables (the write limit: no upsert, no change feed)."
+        ),
         "",
-        "| trades | seconds | trades/s | source limit (trades/s) | COPY (trades/s) | API calls "
-        "| RSS before (MB) | peak RSS (MB) | RSS by quarter (MB) |",
+        _(
+            "| trades | seconds | trades/s | source limit (trades/s) | COPY (trades/s) | API calls "
+            "| RSS before (MB) | peak RSS (MB) | RSS by quarter (MB) |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         *[
             f"| {s['trades']:,} | {s['seconds']} | {s['trades_per_second']:,} "
@@ -238,15 +335,20 @@ def _limit(size: dict, name: str) -> str:
 
 def _feed(f: dict) -> list[str]:
     return [
-        f"{f['changes']:,} changes of one tenant read by one client in pages of {f['page']:,} "
-        "(Django's test client in-process: the API's own cost, no network).",
+        _(
+            "%(changes)s changes of one tenant read by one client in pages of %(page)s "
+            "(Django's test client in-process: the API's own cost, no network)."
+        )
+        % {"changes": f"{f['changes']:,}", "page": f"{f['page']:,}"},
         "",
-        "| reader | seconds | changes/s |",
+        _("| reader | seconds | changes/s |"),
         "|---|---:|---:|",
-        f"| GET /api/v1/changes/ ({f['pages']:,} pages) | {f['seconds']} "
-        f"| {f['changes_per_second']:,} |",
-        f"| the same rows, same join and order, copied out by `psql` (the floor) "
-        f"| {f['psql_seconds']} | {f['psql_changes_per_second']:,} |",
+        "| "
+        + _("GET /api/v1/changes/ (%(pages)s pages)") % {"pages": f"{f['pages']:,}"}
+        + f" | {f['seconds']} | {f['changes_per_second']:,} |",
+        "| "
+        + _("the same rows, same join and order, copied out by `psql` (the floor)")
+        + f" | {f['psql_seconds']} | {f['psql_changes_per_second']:,} |",
     ]
 
 
@@ -261,60 +363,84 @@ def _scheduler(f: dict) -> list[str]:
     gaps = f.get("seconds_between_runs", {})
     cpu = f.get("cpu_percent_of_one_core") or {"qcluster": f["cluster_cpu_percent"]}
     rows = [
-        ("shops (with a live market)", f"{f['shops']:,} ({f['active_shops']})"),
-        ("cadence, cycles", f"every {f['cadence_minutes']} min, {f['cycles']} cycles"),
-        ("qcluster workers", f["workers"]),
-        ("dispatch", f.get("dispatcher", "one django-q2 schedule per shop")),
+        (_("shops (with a live market)"), f"{f['shops']:,} ({f['active_shops']})"),
         (
-            "first cycle (every shop synced once)",
-            f"{f['first_cycle_seconds']} s"
-            + (
-                f" ({f['shops_run_in_first_cycle']:,} of {f['shops']:,} shops ran)"
-                if "shops_run_in_first_cycle" in f
-                else ""
-            ),
+            _("cadence, cycles"),
+            _("every %(minutes)s min, %(cycles)s cycles")
+            % {"minutes": f["cadence_minutes"], "cycles": f["cycles"]},
         ),
+        (_("qcluster workers"), f["workers"]),
+        (_("dispatch"), f.get("dispatcher", _("one django-q2 schedule per shop"))),
+        (_("first cycle (every shop synced once)"), _first_cycle(f)),
         (
-            "syncs/s the cadence needs / the cluster ran",
+            _("syncs/s the cadence needs / the cluster ran"),
             f"{f.get('syncs_per_second_needed', '—')} / {f.get('syncs_per_second_done', '—')}",
         ),
         (
-            "cursor lag p50 / p99 / max (s)",
-            f"{lag.get('p50')} / {lag.get('p99')} / {lag.get('max')} "
-            f"(aim: p99 ≤ {f.get('lag_aim_seconds', '—')} s = cadence + "
-            f"{f['sync_lag_seconds']} s lag + 60 s; {lag.get('samples')} samples)",
+            _("cursor lag p50 / p99 / max (s)"),
+            _(
+                "%(p50)s / %(p99)s / %(max)s (aim: p99 ≤ %(aim)s s = cadence + %(lag)s s lag "
+                "+ 60 s; %(samples)s samples)"
+            )
+            % {
+                "p50": lag.get("p50"),
+                "p99": lag.get("p99"),
+                "max": lag.get("max"),
+                "aim": f.get("lag_aim_seconds", "—"),
+                "lag": f["sync_lag_seconds"],
+                "samples": lag.get("samples"),
+            },
         ),
         (
-            "seconds between a shop's runs p50 / p99 / max",
-            f"{gaps.get('p50')} / {gaps.get('p99')} / {gaps.get('max')} "
-            f"({f.get('gaps_over_cadence_plus_60s', '—')} over cadence + 60 s)",
+            _("seconds between a shop's runs p50 / p99 / max"),
+            _("%(p50)s / %(p99)s / %(max)s (%(over)s over cadence + 60 s)")
+            % {
+                "p50": gaps.get("p50"),
+                "p99": gaps.get("p99"),
+                "max": gaps.get("max"),
+                "over": f.get("gaps_over_cadence_plus_60s", "—"),
+            },
         ),
-        ("API calls per idle shop run (trades + refunds)", f["api_calls_per_idle_shop_run"]),
-        ("sync runs by outcome", ", ".join(f"{k} {v}" for k, v in f["runs"].items() if v)),
-        ("run duration p50 / p99 (ms)", f"{run_ms.get('p50')} / {run_ms.get('p99')}"),
-        *[(f"CPU of {name} (% of one core)", value) for name, value in cpu.items()],
+        (_("API calls per idle shop run (trades + refunds)"), f["api_calls_per_idle_shop_run"]),
+        (_("sync runs by outcome"), ", ".join(f"{k} {v}" for k, v in f["runs"].items() if v)),
+        (_("run duration p50 / p99 (ms)"), f"{run_ms.get('p50')} / {run_ms.get('p99')}"),
+        *[
+            (_("CPU of %(name)s (%% of one core)") % {"name": aims.process(name)}, value)
+            for name, value in cpu.items()
+        ],
     ]
     if "queue_depth" in f:
         depth = f["queue_depth"]
         rows.append(
             (
-                "broker queue depth p50 / p99 / max",
+                _("broker queue depth p50 / p99 / max"),
                 f"{depth.get('p50')} / {depth.get('p99')} / {depth.get('max')}",
             )
         )
     rows += [
-        (f"PostgreSQL {name.replace('_per_second', '')}/s", value)
+        (_("PostgreSQL %(name)s/s") % {"name": name.replace("_per_second", "")}, value)
         for name, value in db.items()
         if name.endswith("_per_second")
     ]
     return [
-        f"Measured over the steady part ({f['steady_seconds']} s, after every shop ran once).",
+        _("Measured over the steady part (%(seconds)s s, after every shop ran once).")
+        % {"seconds": f["steady_seconds"]},
         "",
-        "| figure | value |",
+        _("| figure | value |"),
         "|---|---|",
         *[f"| {label} | {value} |" for label, value in rows],
         *_timeline(f.get("timeline", [])),
     ]
+
+
+def _first_cycle(f: dict) -> str:
+    if "shops_run_in_first_cycle" not in f:
+        return _("%(seconds)s s") % {"seconds": f["first_cycle_seconds"]}
+    return _("%(seconds)s s (%(ran)s of %(shops)s shops ran)") % {
+        "seconds": f["first_cycle_seconds"],
+        "ran": f"{f['shops_run_in_first_cycle']:,}",
+        "shops": f"{f['shops']:,}",
+    }
 
 
 def _timeline(rows: list[dict]) -> list[str]:
@@ -324,9 +450,9 @@ def _timeline(rows: list[dict]) -> list[str]:
     names = [k for k in rows[0] if k not in ("t", "queue")]
     return [
         "",
-        "Over time (every ~30 s; CPU in % of one core):",
+        _("Over time (every ~30 s; CPU in %% of one core):") % {},
         "",
-        "| s | queue depth | " + " | ".join(n.replace("_", " ") for n in names) + " |",
+        _("| s | queue depth | ") + " | ".join(map(_column, names)) + " |",
         "|---:|---:|" + "---:|" * len(names),
         *[
             f"| {r['t']} | {r['queue']} | " + " | ".join(str(r[n]) for n in names) + " |"
@@ -335,81 +461,136 @@ def _timeline(rows: list[dict]) -> list[str]:
     ]
 
 
+def _column(name: str) -> str:
+    return str(COLUMNS.get(name, name.replace("_", " ")))
+
+
 def _api(f: dict) -> list[str]:
     p = f["in_process"]
     out = [
-        f"{f['trades']:,} trades with {f['lines']} sub-orders each in one tenant.",
+        _("%(trades)s trades with %(lines)s sub-orders each in one tenant.")
+        % {"trades": f"{f['trades']:,}", "lines": f["lines"]},
         "",
-        "| measurement | p50 (ms) | p99 (ms) | requests/s |",
+        _("| measurement | p50 (ms) | p99 (ms) | requests/s |"),
         "|---|---:|---:|---:|",
-        f"| in-process GET /api/v1/trades/?limit={p['page']}, {p['requests']} requests "
-        f"| {p['p50_ms']} | {p['p99_ms']} | |",
+        "| "
+        + _("in-process GET /api/v1/trades/?limit=%(page)s, %(requests)s requests")
+        % {"page": p["page"], "requests": p["requests"]}
+        + f" | {p['p50_ms']} | {p['p99_ms']} | |",
     ]
     if "psql" in f:
         q = f["psql"]
         out.append(
-            f"| the same request's {q['queries']} queries in `psql` alone (the database floor, "
-            f"mean of {q['repeat']}) | {q['ms_per_request']} | | |"
+            "| "
+            + _(
+                "the same request's %(queries)s queries in `psql` alone (the database floor, "
+                "mean of %(repeat)s)"
+            )
+            % {"queries": q["queries"], "repeat": q["repeat"]}
+            + f" | {q['ms_per_request']} | | |"
         )
     out += [
-        f"| gunicorn -w {r['workers']}, {r['clients']} client threads, {r['seconds']:.0f} s, "
-        f"{_target(r['page'])} ({r['errors']} errors) | {r['p50_ms']} | {r['p99_ms']} "
-        f"| {r['requests_per_second']:,.0f} |"
+        "| "
+        + _(
+            "gunicorn -w %(workers)s, %(clients)s client threads, %(seconds)s s, %(target)s "
+            "(%(errors)s errors)"
+        )
+        % {
+            "workers": r["workers"],
+            "clients": r["clients"],
+            "seconds": f"{r['seconds']:.0f}",
+            "target": _target(r["page"]),
+            "errors": r["errors"],
+        }
+        + f" | {r['p50_ms']} | {r['p99_ms']} | {r['requests_per_second']:,.0f} |"
         for r in f["gunicorn"]
     ]
     return out
 
 
 def _target(page: int | str) -> str:
-    return "a static 200 (the framework floor)" if page == "static" else f"limit={page}"
+    return _("a static 200 (the framework floor)") if page == "static" else f"limit={page}"
 
 
 def _webhooks(f: dict) -> list[str]:
     if not f.get("measured"):
-        return [f"webhooks: not measured ({f.get('reason', 'not available')})"]
+        return [_("webhooks: %(result)s") % {"result": _not_measured(f)}]
     return [
-        "| figure | value |",
+        _("| figure | value |"),
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in f.items() if k not in ("measured", "output")],
     ]
 
 
 MEANING = [
-    "- **Lost** trades or refunds: in the sandbox's ground truth at the end but missing from the",
-    "  scheme's store, or stored with other content: the hash of the whole stored record (the",
-    "  fields ordersync asks for) differs from the record as `trade.fullinfo.get` /",
-    "  `taobao.refund.get` render it now. An older version, a list entry without sub-orders or",
-    "  the wrong one of two same-second versions all count.",
-    "- **Late during the run**: every few seconds while the faults are on, the records whose",
-    "  current version was made more than (its visibility lag, at least the configured one) +",
-    "  a grace of about one interval ago are compared by content too; the figure is the most",
-    "  found missing or stale at one check. An engine that is idle during the faults and",
-    "  catches up in a final quiet pass scores 0 lost at the end but fails here.",
-    "- **API calls per changed trade**: calls to the trade list APIs (with retries, re-reads of",
-    "  the overlap and `trade.fullinfo.get`) divided by the trades that exist at the end; the",
-    "  platform quota, not CPU, is the real ceiling. The naive scheme spends fewer calls because",
-    "  it never retries, never re-reads and never waits out a ban; that is how it loses orders.",
-    "- **Wall time in sync calls**: seconds spent inside each scheme's sync calls. ordersync's",
-    "  includes its backoff after faults and the injected hangs and slow answers it waits out.",
-    "- **Backfill trades/s**: trades written to PostgreSQL per second of `backfill_shop` (its",
-    "  time includes the refunds backfill that follows), pages fetched from the sandbox on",
-    "  loopback, 30 days of history. **Peak RSS**: the high-water mark of a process that",
-    "  did only that backfill; equal peaks for both sizes mean memory does not grow with size.",
-    "- **Syncs/s needed / ran**: the shops divided by the cadence against the scheduled syncs",
-    "  the cluster started per second once every shop had run (or two intervals had passed).",
-    "- **Cursor lag**: platform now minus a shop's trades cursor, sampled every few seconds for",
-    "  every shop. It includes the configured visibility lag (`SYNC_LAG_SECONDS`) and up to one",
-    "  cadence interval by design: p50 ≈ lag + interval/2 means the cluster keeps up.",
-    "- **API calls per idle shop run**: calls one scheduled sync of a shop without changes makes",
-    "  (one per stream: the last page of an empty window).",
-    "- **Database load**: `pg_stat_database` deltas per second of the whole database while the",
-    "  cluster ran (commits, rows read, written).",
-    "- **CPU (% of one core)**: user + system time of the qcluster (with its workers), of the",
-    "  PostgreSQL backends serving the benchmark's database and of the sandbox, over the",
-    "  steady part; on 2 cores shared with other work, 200 is everything.",
-    "- **Partner API**: the trade list with sub-orders, 100 a page, on a tenant of that many",
-    "  trades; latency in-process (no network), requests/s through gunicorn on loopback with the",
-    "  load generator on the same 2 cores.",
+    gettext_lazy(
+        "- **Lost** trades or refunds: in the sandbox's ground truth at the end but missing from "
+        "the\n"
+        "  scheme's store, or stored with other content: the hash of the whole stored record (the\n"
+        "  fields ordersync asks for) differs from the record as `trade.fullinfo.get` /\n"
+        "  `taobao.refund.get` render it now. An older version, a list entry without sub-orders "
+        "or\n"
+        "  the wrong one of two same-second versions all count."
+    ),
+    gettext_lazy(
+        "- **Late during the run**: every few seconds while the faults are on, the records whose\n"
+        "  current version was made more than (its visibility lag, at least the configured one) +\n"
+        "  a grace of about one interval ago are compared by content too; the figure is the most\n"
+        "  found missing or stale at one check. An engine that is idle during the faults and\n"
+        "  catches up in a final quiet pass scores 0 lost at the end but fails here."
+    ),
+    gettext_lazy(
+        "- **API calls per changed trade**: calls to the trade list APIs (with retries, re-reads "
+        "of\n"
+        "  the overlap and `trade.fullinfo.get`) divided by the trades that exist at the end; the\n"
+        "  platform quota, not CPU, is the real ceiling. The naive scheme spends fewer calls "
+        "because\n"
+        "  it never retries, never re-reads and never waits out a ban; that is how it loses orders."
+    ),
+    gettext_lazy(
+        "- **Wall time in sync calls**: seconds spent inside each scheme's sync calls. "
+        "ordersync's\n"
+        "  includes its backoff after faults and the injected hangs and slow answers it waits out."
+    ),
+    gettext_lazy(
+        "- **Backfill trades/s**: trades written to PostgreSQL per second of `backfill_shop` (its\n"
+        "  time includes the refunds backfill that follows), pages fetched from the sandbox on\n"
+        "  loopback, 30 days of history. **Peak RSS**: the high-water mark of a process that\n"
+        "  did only that backfill; equal peaks for both sizes mean memory does not grow with size."
+    ),
+    gettext_lazy(
+        "- **Syncs/s needed / ran**: the shops divided by the cadence against the scheduled syncs\n"
+        "  the cluster started per second once every shop had run (or two intervals had passed)."
+    ),
+    gettext_lazy(
+        "- **Cursor lag**: platform now minus a shop's trades cursor, sampled every few seconds "
+        "for\n"
+        "  every shop. It includes the configured visibility lag (`SYNC_LAG_SECONDS`) and up to "
+        "one\n"
+        "  cadence interval by design: p50 ≈ lag + interval/2 means the cluster keeps up."
+    ),
+    gettext_lazy(
+        "- **API calls per idle shop run**: calls one scheduled sync of a shop without changes "
+        "makes\n"
+        "  (one per stream: the last page of an empty window)."
+    ),
+    gettext_lazy(
+        "- **Database load**: `pg_stat_database` deltas per second of the whole database while "
+        "the\n"
+        "  cluster ran (commits, rows read, written)."
+    ),
+    gettext_lazy(
+        # xgettext:no-python-format
+        "- **CPU (% of one core)**: user + system time of the qcluster (with its workers), of the\n"
+        "  PostgreSQL backends serving the benchmark's database and of the sandbox, over the\n"
+        "  steady part; on 2 cores shared with other work, 200 is everything."
+    ),
+    gettext_lazy(
+        "- **Partner API**: the trade list with sub-orders, 100 a page, on a tenant of that many\n"
+        "  trades; latency in-process (no network), requests/s through gunicorn on loopback with "
+        "the\n"
+        "  load generator on the same 2 cores."
+    ),
 ]
 
 RENDERERS = {
@@ -423,12 +604,19 @@ RENDERERS = {
     "webhooks": _webhooks,
 }
 TITLES = {
-    "naive": "1. ordersync vs the naive scheme (chaos scenario)",
-    "double11": "1b. ordersync vs the naive scheme (a Double 11 burst)",
-    "backfill": "2. Backfill",
-    "scheduler": "3. Scheduler scale",
-    "api": "4. Partner API",
-    "feed": "4b. Change feed",
-    "tmc": "4c. Freshness with TMC",
-    "webhooks": "5. Webhooks",
+    "naive": gettext_lazy("1. ordersync vs the naive scheme (chaos scenario)"),
+    "double11": gettext_lazy("1b. ordersync vs the naive scheme (a Double 11 burst)"),
+    "backfill": gettext_lazy("2. Backfill"),
+    "scheduler": gettext_lazy("3. Scheduler scale"),
+    "api": gettext_lazy("4. Partner API"),
+    "feed": gettext_lazy("4b. Change feed"),
+    "tmc": gettext_lazy("4c. Freshness with TMC"),
+    "webhooks": gettext_lazy("5. Webhooks"),
+}
+# the timeline's columns by their key in the figures; other keys are shown as they are
+COLUMNS = {
+    "qcluster_cpu": gettext_lazy("qcluster cpu"),
+    "postgresql_cpu": gettext_lazy("postgresql cpu"),
+    "sandbox_cpu": gettext_lazy("sandbox cpu"),
+    "commits_per_second": gettext_lazy("commits per second"),
 }

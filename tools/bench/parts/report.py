@@ -4,8 +4,8 @@ Parts (``--only``): naive (ordersync against the naive scheme of ``naive.py`` on
 scenario), double11 (the same two on a burst of 50,000 new trades in three minutes), backfill
 (trades/s and peak RSS per size), scheduler (many shops on a cadence by one qcluster), api
 (partner API latency and requests/s), webhooks (deliveries/s). Results are merged into
-``--json`` (parts not run keep their last figures) and rendered to ``docs/benchmarks.md``.
-Figures, never assertions.
+``--json`` (parts not run keep their last figures) and rendered to ``docs/benchmarks.md`` and,
+in Chinese, ``docs/zh/benchmarks.md``. Figures, never assertions.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ QUICK = {
 
 
 class Part(BaseCommand):
-    help = "Run the benchmarks and write docs/benchmarks.json and docs/benchmarks.md."
+    help = "Run the benchmarks and write docs/benchmarks.json, docs/benchmarks.md and docs/zh."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
@@ -75,7 +75,9 @@ class Part(BaseCommand):
         )
         parser.add_argument("--json", default="docs/benchmarks.json", help="results file")
         parser.add_argument(
-            "--markdown", default=None, help="table file (default: next to --json, .md)"
+            "--markdown",
+            default=None,
+            help="table file (default: next to --json, .md); its Chinese one goes in zh/ beside it",
         )
         parser.add_argument("--chaos-seconds", type=float)
         parser.add_argument("--burst-trades", type=int, help="new trades of the Double 11 part")
@@ -97,7 +99,7 @@ class Part(BaseCommand):
         parser.add_argument("--feed-changes", type=int, help="changes the feed part reads")
         parser.add_argument("--tmc-seconds", type=float, help="market seconds of the tmc part")
         parser.add_argument(
-            "--render", action="store_true", help="only rewrite the .md from the JSON file"
+            "--render", action="store_true", help="only rewrite the pages from the JSON file"
         )
         parser.add_argument("--backfill-child", type=int, help=argparse_hidden())
 
@@ -155,7 +157,8 @@ class Part(BaseCommand):
             results = report.merge(path, machine, {name: parts[name]})
             report.write_markdown(markdown, results)
         self.stdout.write(report.text({"machine": describe_machine(), "parts": parts}))
-        self.stdout.write(f"results: {path}, {markdown}")
+        pages = ", ".join(map(str, report.pages(markdown).values()))
+        self.stdout.write(f"results: {path}, {pages}")
 
     def _log(self, message: str) -> None:
         self.stderr.write(message)
