@@ -18,9 +18,11 @@ import threading
 import time
 
 import psutil
+from django.db import connection
 
 from tools.bench import limits as limits_
 from tools.bench.sandbox import ROOT, SandboxProcess
+from tools.bench.scheduler import CpuMeter, database_backends, process_tree
 from tools.bench.world import BenchWorld
 from trades.sync.backfill import backfill_shop
 
@@ -54,7 +56,12 @@ def measure_backfill(trades: int, days: int = 30, log=print) -> dict:
             shop = world.shop("backfill", history_trades=trades, history_days=days)
             generated = time.perf_counter() - started
             log(f"backfill: generated in {generated:.0f}s; backfilling …")
-            sampler = RssSampler()
+            meters = {
+                "ordersync": CpuMeter(lambda: [psutil.Process()]),
+                "postgresql": CpuMeter(database_backends),
+                "sandbox": CpuMeter(lambda: process_tree(sandbox.process.pid)),
+            }
+            sampler = RssSampler(meters)
             rss_before = sampler.rss()
             started = time.perf_counter()
             with sampler:
@@ -75,14 +82,22 @@ def measure_backfill(trades: int, days: int = 30, log=print) -> dict:
         "rss_mb_peak": round(max(sampler.peak, _max_rss_mb()), 1),
         "rss_mb_by_quarter": sampler.quarters(),
         "sandbox_generation_seconds": round(generated, 1),
+        # CPU seconds per 1,000 trades written: what each process needs of a core
+        "cpu_per_1000_trades": {
+            name: round(1000 * meter.total / max(run.trades_written, 1), 3)
+            for name, meter in meters.items()
+        },
         "limits": limits,
     }
 
 
 class RssSampler:
-    """This process's RSS every 0.2 s in a thread, and at each progress report."""
+    """This process's RSS every 0.2 s in a thread, and at each progress report; and the
+    CPU ``meters``, read every 0.2 s (a PostgreSQL backend that ends between two reads
+    loses what it used since the last one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, meters: dict[str, CpuMeter] | None = None) -> None:
+        self.meters = meters or {}
         self.process = psutil.Process()
         self.samples: list[float] = []
         self.peak = 0.0
@@ -98,8 +113,13 @@ class RssSampler:
         self.peak = max(self.peak, value)
 
     def _run(self) -> None:
-        while not self.stop.wait(0.2):
-            self.sample()
+        try:
+            while not self.stop.wait(0.2):
+                self.sample()
+                for meter in self.meters.values():
+                    meter.seconds()
+        finally:
+            connection.close()  # the backends' query opened this thread's connection
 
     def quarters(self) -> list[float]:
         if not self.samples:
@@ -115,6 +135,8 @@ class RssSampler:
         self.stop.set()
         self.thread.join()
         self.sample()
+        for meter in self.meters.values():
+            meter.seconds()
 
 
 def _max_rss_mb() -> float:

@@ -311,21 +311,32 @@ def _backfill(f: dict) -> list[str]:
             "One child process per size (its own peak RSS); the sandbox runs in another process.\n"
             "Beside each size, on the same rows: the sandbox's raw page rate (the source limit:\n"
             "every page read, nothing written) and the stored rows loaded again with `COPY` into\n"
-            "the same tables (the write limit: no upsert, no change feed)."
+            "the same tables (the write limit: no upsert, no change feed). CPU: seconds of a core\n"
+            "per 1,000 trades written, of the backfilling process, the PostgreSQL backends of its\n"
+            "database and the sandbox, over the backfill; the three share the machine's cores."
         ),
         "",
         _(
             "| trades | seconds | trades/s | source limit (trades/s) | COPY (trades/s) | API calls "
-            "| RSS before (MB) | peak RSS (MB) | RSS by quarter (MB) |"
+            "| RSS before (MB) | peak RSS (MB) | RSS by quarter (MB) "
+            "| CPU s / 1,000 trades (ordersync / PostgreSQL / sandbox) |"
         ),
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
         *[
             f"| {s['trades']:,} | {s['seconds']} | {s['trades_per_second']:,} "
             f"| {_limit(s, 'source')} | {_limit(s, 'write')} | {s['api_calls']:,} "
-            f"| {s['rss_mb_before']} | {s['rss_mb_peak']} | {s['rss_mb_by_quarter']} |"
+            f"| {s['rss_mb_before']} | {s['rss_mb_peak']} | {s['rss_mb_by_quarter']} "
+            f"| {_cpu(s)} |"
             for s in f["sizes"]
         ],
     ]
+
+
+def _cpu(size: dict) -> str:
+    cpu = size.get("cpu_per_1000_trades")
+    if not cpu:
+        return "—"
+    return " / ".join(str(cpu.get(name, "—")) for name in ("ordersync", "postgresql", "sandbox"))
 
 
 def _limit(size: dict, name: str) -> str:

@@ -162,9 +162,9 @@ class _Run:
         log(f"scheduler: {ran:,} shops ran once after {(steady - self.started).seconds}s")
         self.pg_before = _pg_counters()
         self.meters = {
-            "qcluster": _Cpu(lambda: _tree(cluster.pid)),
-            "postgresql": _Cpu(_backends),
-            "sandbox": _Cpu(lambda: _tree(self.sandbox_pid)),
+            "qcluster": CpuMeter(lambda: process_tree(cluster.pid)),
+            "postgresql": CpuMeter(database_backends),
+            "sandbox": CpuMeter(lambda: process_tree(self.sandbox_pid)),
         }
         return steady
 
@@ -198,7 +198,7 @@ class _Run:
         return {"cpu": cpu, "pg": pg}
 
 
-class _Cpu:
+class CpuMeter:
     """CPU seconds a changing set of processes used since the meter started."""
 
     def __init__(self, processes) -> None:
@@ -220,7 +220,7 @@ class _Cpu:
         return self.total
 
 
-def _tree(pid: int) -> list[psutil.Process]:
+def process_tree(pid: int) -> list[psutil.Process]:
     try:
         parent = psutil.Process(pid)
         return [parent, *parent.children(recursive=True)]
@@ -228,7 +228,7 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _backends() -> list[psutil.Process]:
+def database_backends() -> list[psutil.Process]:
     """The PostgreSQL backends serving this database now (other databases' are not ours)."""
     with connection.cursor() as cursor:
         cursor.execute(

@@ -281,7 +281,9 @@ def _read_slice(
     pages: Iterator[list[dict[str, Any]]] = iter([first.items])
     if len(first.items) == settings.SYNC_PAGE_SIZE:
         rest = read_forward(lambda page_no: fetch(page_no=page_no + 1, use_has_next=True))
-        pages = chain(pages, prefetched(rest))
+        # two batches ahead: the next batch is read while this one is written
+        ahead = 2 * -(-WRITE_BATCH // settings.SYNC_PAGE_SIZE)
+        pages = chain(pages, prefetched(rest, ahead))
     for items in batched(pages, WRITE_BATCH):
         _write_page(shop, client, items, counters, set_aside)
 

@@ -19,6 +19,8 @@ shows a row of its window's start second, the step starts one second earlier.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -240,18 +242,57 @@ def _or_none(fetch: Callable[[int], dict[str, Any]]) -> Callable[[int], dict[str
     return run
 
 
-def prefetched(pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
-    """Yield ``pages`` while the next one is already being fetched in a thread.
+# what the reading thread hands over: a page, the error that ended the read, or None at the end
+Handed = list[dict[str, Any]] | Exception | None
 
-    The HTTP call for page n+1 overlaps the database write of page n. Errors are raised in
-    the caller at the page where they happened; nothing after a failed page is yielded.
+
+def prefetched(
+    pages: Iterator[list[dict[str, Any]]], ahead: int = 1
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield ``pages`` while one thread reads up to ``ahead`` pages further.
+
+    The HTTP calls for the next pages overlap the database write of this one; the thread
+    keeps its connections (the limiter's, Django's) for the whole read and closes them at
+    the end. Errors are raised in the caller at the page where they happened; nothing after
+    a failed page is yielded. Closing the iterator early stops the thread after its page.
     """
-    with ThreadPoolExecutor(1) as pool:
-        fetch_next = _in_thread(lambda _: next(pages, None))
-        pending = pool.submit(fetch_next, 0)
+    ready: queue.Queue[Handed] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    reader = threading.Thread(target=_read_ahead, args=(pages, ready, stop), daemon=True)
+    reader.start()
+    try:
         while True:
-            page = pending.result()
-            if page is None:
+            handed = ready.get()
+            if isinstance(handed, Exception):
+                raise handed
+            if handed is None:
                 return
-            pending = pool.submit(fetch_next, 0)
-            yield page
+            yield handed
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _read_ahead(
+    pages: Iterator[list[dict[str, Any]]], ready: queue.Queue[Handed], stop: threading.Event
+) -> None:
+    def hand_over(handed: Handed) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(handed, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for page in pages:
+            if not hand_over(page):
+                return
+        hand_over(None)
+    except Exception as error:
+        hand_over(error)
+    finally:
+        # connections opened in this thread would otherwise outlive it
+        close_state_connection()
+        connection.close()

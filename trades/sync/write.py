@@ -35,7 +35,7 @@ from ordersync.taobao.errors import RefundNotFound, TradeNotFound
 from ordersync.taobao.types import parse_money, parse_time
 from shops.models import Shop
 from shops.top import client_for_shop
-from trades.db import binary_cursor
+from trades.db import binary_cursor, stage, staged
 from trades.feed.changes import Change, record_changes
 from trades.presale import stages
 from trades.sales import counting as sales
@@ -130,11 +130,16 @@ def _check(records: list[dict[str, Any]], required: tuple[str, ...]) -> None:
             raise MalformedRecord(f"record without {', '.join(missing)}: {str(record)[:200]}")
 
 
-def _columns(
+def _rows(
     records: list[dict[str, Any]], columns: Columns, required: tuple[str, ...]
 ) -> list[list[Any]]:
     _check(records, required)
-    return [[extract(record) for record in records] for _, extract in columns.values()]
+    extracts = [extract for _, extract in columns.values()]
+    return [[extract(record) for extract in extracts] for record in records]
+
+
+def _types(columns: Columns) -> dict[str, str]:
+    return {name: pg for name, (pg, _) in columns.items()}
 
 
 def _newest_per_key(records: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -147,14 +152,15 @@ def _newest_per_key(records: list[dict[str, Any]], key: str) -> list[dict[str, A
     return [newest[k] for k in sorted(newest)]
 
 
-def _upsert_sql(table: str, key: str, columns: Columns) -> str:
+def _upsert_sql(table: str, key: str, columns: Columns, stage: str) -> str:
+    """The upsert of the rows staged in ``stage``, in key order (the order rows are locked)."""
     names = ", ".join(columns)
-    unnest = ", ".join(f"%(c_{name})b::{pg}[]" for name, (pg, _) in columns.items())
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name != key)
     # A row of the same second is replaced only by a record the platform settled.
     return f"""
+        {staged(stage)}
         INSERT INTO {table} (tenant_id, shop_id, {names}, first_synced_at, last_synced_at)
-        SELECT %(tenant)s, %(shop)s, u.*, now(), now() FROM unnest({unnest}) AS u({names})
+        SELECT %(tenant)s, %(shop)s, {names}, now(), now() FROM staged ORDER BY {key}
         ON CONFLICT (shop_id, {key}) DO UPDATE SET {updates}, last_synced_at = now()
         WHERE {table}.modified < EXCLUDED.modified
            OR ({table}.modified = EXCLUDED.modified
@@ -267,8 +273,8 @@ def _write(
     """Upsert ``records``; return them (one per key) and the changes they made."""
     key, table, columns = entity.key, entity.table, entity.columns
     records = _newest_per_key(records, key)
-    arrays = _columns(records, columns, (key, *REQUIRED))
-    keys = arrays[0]
+    rows = _rows(records, columns, (key, *REQUIRED))
+    keys = [record[key] for record in records]
     with binary_cursor() as cursor:
         # Lock the rows we may replace first, so the status and stage they had are exact.
         cursor.execute(
@@ -277,14 +283,16 @@ def _write(
             [shop.pk, keys],
         )
         previous = {row[0]: row[1:] for row in cursor.fetchall()}
-        params = {f"c_{name}": values for name, values in zip(columns, arrays, strict=True)}
+        staging = stage(cursor, table, _types(columns), rows)
         cursor.execute(
-            _upsert_sql(table, key, columns),
-            {"tenant": shop.tenant_id, "shop": shop.pk, "settled": settled, **params},
+            _upsert_sql(table, key, columns, staging),
+            {"tenant": shop.tenant_id, "shop": shop.pk, "settled": settled},
         )
-        rows = cursor.fetchall()
+        returned = cursor.fetchall()
     by_key = {record[key]: record for record in records}
-    changes = [_change(entity, row, previous.get(row[1], ("", "")), by_key[row[1]]) for row in rows]
+    changes = [
+        _change(entity, row, previous.get(row[1], ("", "")), by_key[row[1]]) for row in returned
+    ]
     return records, changes
 
 
@@ -361,20 +369,31 @@ def _write_lines(shop: Shop, trades: list[tuple[int, dict[str, Any]]]) -> None:
     lines.sort(key=lambda line: (line[0], line[1]["oid"]))
     pairs = [(trade_id, order) for trade_id, order, _ in lines]
     before = sales.counted(pairs)
-    arrays = _columns([order for _, order in pairs], LINE_COLUMNS, ("oid",))
-    arrays += [[count[0] for *_, count in lines], [count[1] for *_, count in lines]]
-    names = [*LINE_COLUMNS, "sold_on", "sold_units"]
-    unnest = ", ".join(
-        f"%b::{pg}[]" for pg in [*(pg for pg, _ in LINE_COLUMNS.values()), "date", "int"]
-    )
-    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != "oid")
-    sql = f"""
-        INSERT INTO trades_tradeline (trade_id, {", ".join(names)})
-        SELECT * FROM unnest(%b::bigint[], {unnest})
-        ON CONFLICT (trade_id, oid) DO UPDATE SET {updates}
-    """
+    rows = _rows([order for _, order in pairs], LINE_COLUMNS, ("oid",))
+    types = {
+        "trade_id": "bigint",
+        **_types(LINE_COLUMNS),
+        "sold_on": "date",
+        "sold_units": "integer",
+    }
+    names = ", ".join(types)
+    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in types if n not in ("trade_id", "oid"))
     with binary_cursor() as cursor:
-        cursor.execute(sql, [[trade_id for trade_id, _ in pairs], *arrays])
+        staging = stage(
+            cursor,
+            "trades_tradeline",
+            types,
+            (
+                [trade_id, *row, *count]
+                for (trade_id, _, count), row in zip(lines, rows, strict=True)
+            ),
+        )
+        cursor.execute(f"""
+            {staged(staging)}
+            INSERT INTO trades_tradeline ({names})
+            SELECT {names} FROM staged ORDER BY trade_id, oid
+            ON CONFLICT (trade_id, oid) DO UPDATE SET {updates}
+        """)
     sales.add_differences(shop, lines, before)
 
 
