@@ -97,10 +97,19 @@ def _tmc(f: dict) -> list[Row]:
             "freshness with TMC (change → visible in the API)",
             f"p50 {on['p50']} s, p99 {on['p99']} s",
             "p50 ≤ 1 s, p99 ≤ 5 s",
-            f"polling alone every {f['interval_seconds']:.0f} s: p50 {off['p50']} s; the "
-            "platform's `modified` has whole seconds (up to 1 s of any figure)",
+            f"polling alone every {f['interval_seconds']:.0f} s: p50 {off['p50']} s; "
+            + _tmc_bound(f),
         )
     ]
+
+
+def _tmc_bound(f: dict) -> str:
+    if "collapse_seconds" not in f:  # figures measured from the whole-second `modified`
+        return "the platform's `modified` has whole seconds (up to 1 s of any figure)"
+    return (
+        "every version counted from the instant it was made; the consumer's collapse wait "
+        f"(`TMC_COLLAPSE_SECONDS`, {f['collapse_seconds']} s), a fetch, a commit"
+    )
 
 
 def _n(value: float | None) -> str:
