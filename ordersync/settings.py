@@ -380,8 +380,8 @@ if not 10 <= TMC_CONSUME_QUANTITY <= 200:
 TMC_COLLAPSE_SECONDS = read("TMC_COLLAPSE_SECONDS", env.float, default=0.5)
 TMC_IDLE_SECONDS = read("TMC_IDLE_SECONDS", env.float, default=0.2)
 TMC_FETCH_CONCURRENCY = positive_int("TMC_FETCH_CONCURRENCY", 4)
-# A fetched trade is kept once its `modified` second is over plus this margin
-# (trades/tmc/apply.py).
+# A fetched trade may replace a row of its own `modified` second once that second is over
+# plus this margin (trades/tmc/apply.py).
 TMC_SETTLE_MARGIN_SECONDS = read("TMC_SETTLE_MARGIN_SECONDS", env.float, default=0.6)
 TMC_PERMIT_REFRESH_SECONDS = positive_int("TMC_PERMIT_REFRESH_SECONDS", 30)
 for _name in ("TMC_COLLAPSE_SECONDS", "TMC_IDLE_SECONDS", "TMC_SETTLE_MARGIN_SECONDS"):

@@ -67,6 +67,20 @@ def _refunds_truth(world: World, params: dict, data: dict) -> dict:
     return {"refunds": _oracle_refunds(seller, params.get("fields"))}
 
 
+def _versions_truth(world: World, params: dict, data: dict) -> dict:
+    """Every trade version made at or after ``since`` (epoch seconds): ``[tid, made_at,
+    modified]``, ``made_at`` to the fraction of a second, ``modified`` as the wire has it."""
+    seller = _seller(world, params.get("nick", ""))
+    since = float(params.get("since") or 0)
+    versions = (
+        # a version of a snapshot from before ``made_at`` was made in its second
+        (trade.tid, getattr(version, "made_at", version.modified), version.modified)
+        for trade in seller.by_created
+        for version in trade.versions
+    )
+    return {"versions": [list(v) for v in versions if v[1] >= since]}
+
+
 def _presale_truth(world: World, params: dict, data: dict) -> dict:
     seller = _seller(world, params.get("nick", ""))
     return presale.ground_truth(seller.by_created)
@@ -129,6 +143,7 @@ ENDPOINTS = [
     "GET|POST /_sandbox/faults",
     "GET /_sandbox/oracle/trades?nick=&fields=",
     "GET /_sandbox/oracle/refunds?nick=&fields=",
+    "GET /_sandbox/oracle/versions?nick=&since=",
     "GET /_sandbox/oracle/presale?nick=",
     "GET /_sandbox/oracle/logistics?nick=",
     "GET /_sandbox/oracle/items?nick=",
@@ -155,6 +170,7 @@ ROUTES = {
     ("GET", "faults"): lambda world, params, data: world.faults.as_dict(),
     ("GET", "oracle/trades"): _trades_truth,
     ("GET", "oracle/refunds"): _refunds_truth,
+    ("GET", "oracle/versions"): _versions_truth,
     ("GET", "oracle/presale"): _presale_truth,
     ("GET", "oracle/logistics"): _logistics_truth,
     ("GET", "oracle/items"): _items_truth,

@@ -80,11 +80,14 @@ REFUND_MOVES = {
 
 
 class Version:
-    """One immutable state of a trade. ``data`` is the full trade as fullinfo renders it."""
+    """One immutable state of a trade. ``data`` is the full trade as fullinfo renders it;
+    ``made_at`` is the platform time of the change to the fraction of a second (``modified``
+    keeps whole seconds only, as on the wire)."""
 
     __slots__ = (
         "trade",
         "modified",
+        "made_at",
         "visible_at",
         "hidden_at",
         "status",
@@ -94,9 +97,12 @@ class Version:
         "encoded",
     )
 
-    def __init__(self, trade: TradeRecord, modified: int, visible_at: int, data: dict) -> None:
+    def __init__(
+        self, trade: TradeRecord, modified: int, visible_at: int, data: dict, made_at: float = 0.0
+    ) -> None:
         self.trade = trade
         self.modified = modified
+        self.made_at = max(made_at, modified)  # a version of a past second: made in it
         self.visible_at = visible_at
         self.hidden_at = INFINITY  # when the next version becomes visible and replaces this one
         self.status = data["status"]
@@ -317,7 +323,9 @@ class Seller:
         state["modified"] = fmt(modified)
         data = dict(state)
         data["orders"] = [dict(o) for o in state["orders"]]
-        version = Version(trade, modified, visible_at, data)
+        # a version made "in the same second" after another one is not made before it
+        made_at = max(ts, getattr(previous, "made_at", 0.0))
+        version = Version(trade, modified, visible_at, data, made_at)
         if previous is not None:
             previous.hidden_at = visible_at
             self.hide_seq += 1

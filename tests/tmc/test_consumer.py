@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import pytest
@@ -9,12 +10,15 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
+from ordersync.sandbox import lifecycle
 from ordersync.taobao import api
+from ordersync.taobao.store import client_for
 from shops.models import Shop
-from shops.top import client_for_shop
-from tests.support.clock import advance
+from shops.top import app_credentials, client_for_shop
+from tests.support.clock import SandboxClock, advance, manual
 from tests.support.tmc import drain, platform, running
 from tests.support.waiting import wait_until
+from trades.feed.models import ChangeEvent
 from trades.models import Refund, Trade
 from trades.tmc.consumer import Consumer
 from trades.tmc.models import TmcShop
@@ -76,6 +80,44 @@ def test_a_pull_writes_collapses_and_confirms(make_shop, consumer, gateway):
     assert stats["messages:received"] == 8 and stats["messages:collapsed"] == 4
     assert stats["fetches:trade"] == 4 and stats["freshness_seconds:count"] == 4
     assert TmcShop.objects.get(shop=shop).freshness_seconds is not None
+
+
+def test_a_record_fetched_within_its_second_replaces_no_row_of_that_second(
+    make_shop, gateway, sandbox_app, settings
+):
+    """A trade changes twice within one platform second. The first version is written as
+    soon as it is fetched; the second, fetched while that second lasts, replaces no row of
+    its second (a third version could still follow), waits for the second to end unconfirmed,
+    is fetched again and only then replaces it."""
+    settings.TMC_SETTLE_MARGIN_SECONDS = 0.0
+    shop = make_shop("one-second", history_trades=0)
+    world = gateway.sandbox.state
+    manual(gateway)
+    gateway.control("clock", {"set": math.floor(world.now()) + 1.1})
+    credentials = app_credentials(sandbox_app)
+    client = client_for(credentials, clock=SandboxClock(gateway), sleep=lambda _: None)
+    consumer = Consumer(sandbox_app, client=client, collapse_seconds=0)
+    permit_shops(consumer.app, consumer.client)
+    gateway.control("market", {"nick": "one-second", "burst": 1})
+    consumer.pull_once()  # within the second: written at once, nothing older is stored
+    first = Trade.objects.get(shop=shop)
+    assert pending(gateway) == 0
+    seller = world.sellers["one-second"]
+    record = seller.by_created[-1]
+    with world.lock:
+        lifecycle.advance(seller, record, world.now(), 0)  # the second version, same second
+    second = record.current
+    assert second.modified == record.versions[-2].modified and second.status != first.status
+    result = consumer.pull_once()
+    assert result.fetches["trade"] == 1 and list(result.later) and not result.confirmed
+    assert Trade.objects.get(shop=shop).status == first.status  # not replaced within the second
+    assert pending(gateway) == 1 and consumer.held  # held, unconfirmed
+    advance(gateway, 1)  # the second is over
+    drain(consumer)
+    assert Trade.objects.get(shop=shop).status == second.status
+    events = ChangeEvent.objects.filter(shop=shop).order_by("id")
+    assert list(events.values_list("status", flat=True)) == [first.status, second.status]
+    assert pending(gateway) == 0
 
 
 def metric(text: str, line_start: str) -> float:

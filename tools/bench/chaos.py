@@ -34,6 +34,8 @@ from tools.bench import oracle
 from tools.bench.naive import naive_sync, naive_sync_refunds
 from trades.sync.incremental import sync_shop
 
+FULLINFO = "taobao.trade.fullinfo.get"
+
 # The chaos scenario's faults are listed once, one line each, in the sandbox's ``chaos``
 # scenario (ordersync/sandbox/scenarios.py); a chaos run takes them all with these durations
 # shortened so it lasts seconds, not minutes: hangs 35 s -> 3 s, bans 3 s -> 1 s, slow
@@ -190,6 +192,11 @@ def compare_with_burst(world, trades: int, minutes: float, interval: float = 2.0
     # peak-mode lists lack sub-orders: every listed trade costs a trade.fullinfo.get
     fan_out = {"SYNC_FULLINFO_CONCURRENCY": 16}
     figures = side_by_side(world, "d11", market, faults, minutes * 60, timing, fan_out)
+    ours = figures["ordersync"]
+    # the naive scheme never completes a list entry: every fullinfo call is ordersync's
+    calls = world.sandbox.control("stats")["calls"]
+    ours["fullinfo_calls"] = calls.get(FULLINFO, {}).get(world.app.app_key, 0)
+    ours["fullinfo_per_changed_trade"] = round(ours["fullinfo_calls"] / max(ours["trades"], 1), 3)
     return {
         "scenario": f"double11 (sandbox): {trades:,} new trades in {minutes:g} min",
         "faults": faults,

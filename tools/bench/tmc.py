@@ -1,22 +1,29 @@
 """Freshness with TMC on and off, on the same scenario: two shops of two apps in one local
 sandbox with the same market; both polled on the same interval, one also consumed by TMC.
 
-Freshness of a change = the platform ``modified`` of a version (one-second resolution) →
-the commit that made it visible in the partner API (its change-feed event).
+Freshness of a change = the platform time the sandbox made a version (to the fraction of a
+second: ``modified`` on the wire has whole seconds, which would add up to a second to every
+figure) → the commit that first made it, or a newer version of the trade, visible in the
+partner API (the feed position of its change-feed event). Every version made while the market
+runs counts, also those a newer one replaced before ordersync fetched them, so collapsing
+messages is not rewarded; versions never made visible are counted apart.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import OuterRef, Subquery
 
 from ordersync.taobao.types import PLATFORM_TZ
 from tools.bench.sandbox import SandboxProcess
 from tools.bench.world import BenchWorld
-from trades.feed.models import ChangeEvent
+from trades.feed.models import ChangeEvent, FeedCommit
 from trades.models import Trade
 from trades.sync.incremental import sync_shop
 from trades.tmc.consumer import Consumer
@@ -54,6 +61,7 @@ def measure_tmc(
                 "trades_per_minute": per_minute // 3,
                 "changes_per_minute": per_minute - per_minute // 3,
             }
+            market_start = platform_now(sandbox)
             for shop in (on, off):
                 sandbox.control("market", {"nick": shop.seller_nick, **rates})
             log(
@@ -82,7 +90,7 @@ def measure_tmc(
             consumer.join(30)
             tmc = counters(on_world.app.app_key)
             sides = {
-                name: _side(_freshness(shop), _matches(sandbox, shop))
+                name: _side(freshness(sandbox, shop, market_start), _matches(sandbox, shop))
                 for name, shop in (("on", on), ("off", off))
             }
             calls = sandbox.control("stats")["calls"]
@@ -97,6 +105,7 @@ def measure_tmc(
         "interval_seconds": interval,
         "lag_seconds": lag,
         "drop": drop,
+        "collapse_seconds": settings.TMC_COLLAPSE_SECONDS,
         **sides,
         "tmc": {k: int(v) for k, v in tmc.items()},
         "fullinfo_calls": fullinfo,
@@ -114,7 +123,7 @@ def lines(f: dict) -> list[str]:
         s = f[name]
         out.append(
             f"  {label}  p50 {s['p50']:6.2f}s  p99 {s['p99']:6.2f}s  max {s['max']:6.2f}s  "
-            f"over {s['changes']} changes; "
+            f"over {s['changes']} changes{_unseen(s)}; "
             f"{'equals' if s['matches_oracle'] else 'DIFFERS FROM'} the oracle"
         )
     tmc = f["tmc"]
@@ -128,12 +137,18 @@ def lines(f: dict) -> list[str]:
     return out
 
 
-def _side(seconds: list[float], matches: bool) -> dict:
+def _unseen(side: dict) -> str:
+    return f" ({side['unseen']} never visible)" if "unseen" in side else ""
+
+
+def _side(seconds: list[float | None], matches: bool) -> dict:
+    shown = sorted(s for s in seconds if s is not None)
     return {
-        "p50": round(_pct(seconds, 50), 2),
-        "p99": round(_pct(seconds, 99), 2),
-        "max": round(max(seconds, default=0), 2),
-        "changes": len(seconds),
+        "p50": round(_pct(shown, 50), 2),
+        "p99": round(_pct(shown, 99), 2),
+        "max": round(max(shown, default=0), 2),
+        "changes": len(shown),
+        "unseen": len(seconds) - len(shown),
         "matches_oracle": matches,
     }
 
@@ -145,12 +160,43 @@ def _consume(app, stop: threading.Event) -> None:
         connection.close()
 
 
-def _freshness(shop) -> list[float]:
-    events = ChangeEvent.objects.filter(shop=shop, entity="trade")
-    return sorted(
-        (created - modified).total_seconds()
-        for created, modified in events.values_list("created_at", "modified")
+def platform_now(sandbox) -> float:
+    """The sandbox's platform time now, in epoch seconds."""
+    return sandbox.control("time")["epoch_ms"] / 1000
+
+
+def freshness(sandbox, shop, since: float) -> list[float | None]:
+    """For each trade version the sandbox made at or after ``since`` (platform time): seconds
+    until a commit first made it or a newer version visible in the API; None if none did."""
+    nick = quote(shop.seller_nick)
+    versions = sandbox.control(f"oracle/versions?nick={nick}&since={since}")["versions"]
+    offset = platform_now(sandbox) - time.time()  # platform time - this machine's clock
+    commits = _commits(shop, offset)
+    return [_shown(commits.get(tid, []), made_at, modified) for tid, made_at, modified in versions]
+
+
+def _shown(commits: list[tuple[float, float]], made_at: float, modified: float) -> float | None:
+    """Seconds from ``made_at`` to the first commit at or after it that shows ``modified`` or a
+    newer one (``commits``: (committed at, modified shown), in commit order)."""
+    for committed, shown in commits:
+        if committed >= made_at and shown >= modified:
+            return committed - made_at
+    return None
+
+
+def _commits(shop, offset: float) -> dict[int, list[tuple[float, float]]]:
+    """Per tid, the (commit time in platform time, ``modified``) of its change events."""
+    commit = FeedCommit.objects.filter(tenant=OuterRef("tenant"), txid=OuterRef("txid"))
+    events = (
+        ChangeEvent.objects.filter(shop=shop, entity="trade")
+        .annotate(committed=Subquery(commit.values("committed_at")[:1]))
+        .order_by("committed")
+        .values_list("key", "committed", "modified")
     )
+    by_tid: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for tid, committed, modified in events:
+        by_tid[tid].append((committed.timestamp() + offset, modified.timestamp()))
+    return by_tid
 
 
 def _matches(sandbox, shop) -> bool:

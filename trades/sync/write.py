@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,6 +315,7 @@ def _prepare(
     records: list[dict[str, Any]],
     client: TopClient | None,
     current: bool,
+    unsettled: Collection[int] = (),
 ) -> tuple[list[dict[str, Any]], list[int]]:
     """The records to write and the keys that may replace a row of the same second.
 
@@ -323,7 +324,7 @@ def _prepare(
     records = _newest_per_key(records, entity.key)
     _check(records, (entity.key, *REQUIRED))  # malformed: raise before I/O
     if current:
-        return records, [r[entity.key] for r in records]
+        return records, [r[entity.key] for r in records if r[entity.key] not in unsettled]
     return _settle(shop, entity, records, client)
 
 
@@ -333,15 +334,18 @@ def write_trades(
     *,
     client: TopClient | None = None,
     current: bool = False,
+    unsettled: Collection[int] = (),
     channel: str = "",
 ) -> WriteResult:
     """Upsert a page of wire trades (each with ``orders``) and their sub-orders.
 
     ``current``: the trades come from ``trade.fullinfo.get`` and settle same-second
-    conflicts themselves; otherwise conflicts are settled with it (through ``client``)."""
+    conflicts themselves, but those of ``unsettled`` (fetched before their ``modified``
+    second was over) replace only older rows; otherwise conflicts are settled with the
+    detail API (through ``client``)."""
     if not trades:
         return WriteResult(0, 0, [])
-    records, settled = _prepare(shop, TRADE, trades, client, current)
+    records, settled = _prepare(shop, TRADE, trades, client, current, unsettled)
     with transaction.atomic():
         records, changes = _write(shop, TRADE, records, settled)
         by_tid = {record["tid"]: record for record in records}
@@ -403,12 +407,14 @@ def write_refunds(
     *,
     client: TopClient | None = None,
     current: bool = False,
+    unsettled: Collection[int] = (),
     channel: str = "",
 ) -> WriteResult:
-    """Upsert a page of wire refunds (``current``: from ``taobao.refund.get``)."""
+    """Upsert a page of wire refunds (``current``: from ``taobao.refund.get``;
+    ``unsettled`` as for :func:`write_trades`)."""
     if not refunds:
         return WriteResult(0, 0, [])
-    records, settled = _prepare(shop, REFUND, refunds, client, current)
+    records, settled = _prepare(shop, REFUND, refunds, client, current, unsettled)
     with transaction.atomic():
         _, changes = _write(shop, REFUND, records, settled)
         record_changes(shop, changes)
@@ -417,9 +423,11 @@ def write_refunds(
 
 
 def stored_whole(shop: Shop, entries: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """The stored trades (by tid) that already hold what the list ``entries`` show: same
-    ``modified``, every listed field equal, and complete (with ``orders``). A list entry
-    without ``orders`` needs no ``fullinfo`` call for those."""
+    """The stored trades (by tid) that already hold what the list ``entries`` show, or a
+    newer version: complete (with ``orders``) and either the same ``modified`` with every
+    listed field equal or a newer ``modified`` (the list lags behind what a detail call
+    brought in; the newer versions are listed in their own windows). A list entry without
+    ``orders`` needs no ``fullinfo`` call for those."""
     entries = [e for e in entries if e.get("tid") and e.get("modified")]
     if not entries:
         return {}
@@ -429,8 +437,8 @@ def stored_whole(shop: Shop, entries: list[dict[str, Any]]) -> dict[int, dict[st
             SELECT t.tid, t.payload::text FROM trades_trade t
             JOIN unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[]) AS u(k, m, p)
               ON t.tid = u.k
-            WHERE t.shop_id = %b AND t.modified = u.m AND t.payload ? 'orders'
-              AND t.payload @> u.p
+            WHERE t.shop_id = %b AND t.payload ? 'orders'
+              AND (t.modified > u.m OR (t.modified = u.m AND t.payload @> u.p))
             """,
             [
                 [e["tid"] for e in entries],

@@ -2,16 +2,17 @@
 
 A message is only a hint ("trade T changed"), so the messages of a pull are collapsed per
 trade and per refund, each is fetched once in its current state and written through the sync
-engine's write path in one transaction. The consumer confirms a message only after that
-transaction committed (see :mod:`trades.tmc.consumer`).
+engine's write path in one transaction, at once: a record fetched within its ``modified``
+second replaces an older row but not one of its own second, and if it changed nothing its
+messages wait until the second is over and fetch it again (see :func:`settle_wait`). The
+consumer confirms a message only after the transaction that wrote its record committed (see
+:mod:`trades.tmc.consumer`).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -115,18 +116,58 @@ def apply_shop(client: TopClient, item: ShopWork, result: PullResult) -> None:
         return
     # committed: from here on the messages may be confirmed
     _note_written(client, shop, written, result)
+    _hold_unsettled(item, trades, refunds, written, result)
     _count_outcomes(item, trades, refunds, result)
 
 
-def _write(shop: Shop, trades: dict, refunds: dict) -> list:
-    """Write the fetched records the sync keeps in one transaction; return the changes."""
-    keep = [t for t in trades.values() if isinstance(t, dict) and _kept_type(t)]
+@dataclass
+class Fetched:
+    """The answers of one kind's fetches: by key the record, NOT_THERE, or None when the
+    fetch failed; and the keys whose ``modified`` second was not surely over when fetched,
+    with the seconds until it is (see :func:`settle_wait`)."""
+
+    records: dict[int, object]
+    unsettled: dict[int, float] = field(default_factory=dict)
+
+    def __getitem__(self, key: int) -> object:
+        return self.records[key]
+
+    def written(self) -> list[dict]:
+        return [r for r in self.records.values() if isinstance(r, dict)]
+
+
+def _write(shop: Shop, trades: Fetched, refunds: Fetched) -> list:
+    """Write the fetched records the sync keeps in one transaction; return the changes.
+
+    A record fetched within its ``modified`` second replaces only an older row: a second
+    version of that second may follow, and only a record fetched after the second may
+    replace a row of the same second (it is what the platform settled on)."""
+    keep = [t for t in trades.written() if _kept_type(t)]
     with transaction.atomic():
-        written = write_trades(shop, keep, current=True).changes
+        written = write_trades(shop, keep, current=True, unsettled=trades.unsettled).changes
         written += write_refunds(
-            shop, [r for r in refunds.values() if isinstance(r, dict)], current=True
+            shop, refunds.written(), current=True, unsettled=refunds.unsettled
         ).changes
     return written
+
+
+def _hold_unsettled(
+    item: ShopWork, trades: Fetched, refunds: Fetched, written: list, result: PullResult
+) -> None:
+    """Messages whose record was fetched within its second and changed nothing (a row of
+    that second is stored already, perhaps another version of it) wait until the second is
+    over and are fetched again; the others are done."""
+    changed = {(c.entity, c.key) for c in written}
+    for entity, groups, fetched in (
+        ("trade", item.trades, trades),
+        ("refund", item.refunds, refunds),
+    ):
+        for key, wait in fetched.unsettled.items():
+            if (entity, key) in changed:
+                continue
+            result.refetches.append(key)
+            for message in groups[key]:
+                result.later[message.id] = max(wait, result.later.get(message.id, 0.0))
 
 
 def _note_written(client: TopClient, shop: Shop, written: list, result: PullResult) -> None:
@@ -139,19 +180,20 @@ def _note_written(client: TopClient, shop: Shop, written: list, result: PullResu
         note_freshness(shop, newest, (now - newest).total_seconds())
 
 
-def _count_outcomes(item: ShopWork, trades: dict, refunds: dict, result: PullResult) -> None:
-    """Each message's outcome, to be confirmed; those whose fetch failed come back."""
+def _count_outcomes(item: ShopWork, trades: Fetched, refunds: Fetched, result: PullResult) -> None:
+    """Each message's outcome, to be confirmed; those whose fetch failed come back, those
+    held for a settled fetch are counted when it is done."""
     failed = {m.id for key, ms in item.trades.items() if trades[key] is None for m in ms}
     failed |= {m.id for key, ms in item.refunds.items() if refunds[key] is None for m in ms}
     for message_id, outcome in outcomes(item, trades, refunds).items():
-        if message_id not in failed:
+        if message_id not in failed and message_id not in result.later:
             result.outcomes[outcome] += 1
             result.confirmed.append(message_id)
     if failed:
         result.outcomes[FAILED] += len(failed)
 
 
-def outcomes(item: ShopWork, trades: dict, refunds: dict) -> dict[int, str]:
+def outcomes(item: ShopWork, trades: Fetched, refunds: Fetched) -> dict[int, str]:
     """The outcome of each message of ``item`` (first message per key: its fetch's)."""
     outcomes: dict[int, str] = {}
     for groups, fetched in ((item.trades, trades), (item.refunds, refunds)):
@@ -181,58 +223,46 @@ def settle(result: PullResult, outcome: str, ids: set[int]) -> None:
 
 def fetch_all(
     client: TopClient, shop: Shop, kind: str, keys: list[int], result: PullResult
-) -> dict[int, object]:
-    """Fetch each key: the record, NOT_THERE, or None when the fetch failed.
+) -> Fetched:
+    """Fetch each key once, at once: its record, NOT_THERE, or None when the fetch failed.
 
     Up to ``TMC_FETCH_CONCURRENCY`` threads, each fetching a share of the keys and closing
     its database connection (the limiter's) when done."""
     fetch = _fetch_trade if kind == "trade" else _fetch_refund
     client = client_for_shop(shop, client)  # the shared budget is fair between shops
 
-    def one(key: int) -> object:
+    def one(key: int) -> tuple[object, float]:
         try:
-            return _settled(fetch, client, shop, key, result)
+            asked_at = client.clock.now()
+            record = fetch(client, shop, key)
         except SessionInvalid:
             raise
         except InvalidRequest as error:  # no such trade/refund (any more)
             log.info("TMC %s %s of shop %s: %s", kind, key, shop.pk, error)
-            return NOT_THERE
+            return NOT_THERE, 0.0
         except TopError as error:
             log.warning("TMC fetch of %s %s (shop %s) failed: %s", kind, key, shop.pk, error)
-            return None
+            return None, 0.0
+        return record, settle_wait(parse_time(record.get("modified")), asked_at)
 
-    def share(chunk: list[int]) -> list[tuple[int, object]]:
+    def share(chunk: list[int]) -> list[tuple[int, tuple[object, float]]]:
         try:
             return [(key, one(key)) for key in chunk]
         finally:
             close_state_connection()
 
+    fetched = Fetched({})
     if not keys:
-        return {}
+        return fetched
     result.fetches[kind] += len(keys)
     threads = min(settings.TMC_FETCH_CONCURRENCY, len(keys))
     chunks = [keys[i::threads] for i in range(threads)]
     with ThreadPoolExecutor(threads) as pool:
-        return dict(pair for pairs in pool.map(share, chunks) for pair in pairs)
-
-
-def _settled(
-    fetch: Fetch, client: TopClient, shop: Shop, key: int, result: PullResult
-) -> dict | None:
-    """Fetch a record whose ``modified`` second is over (see :func:`settle_wait`); None
-    if it keeps changing (its messages come back later)."""
-    for _ in range(3):
-        asked_at = client.clock.now()
-        record = fetch(client, shop, key)
-        wait = settle_wait(parse_time(record.get("modified")), asked_at)
-        if wait <= 0:
-            return record
-        result.refetches.append(key)
-        time.sleep(min(wait, MAX_SETTLE_WAIT))
-    return None
-
-
-Fetch = Callable[[TopClient, Shop, int], dict]
+        for key, (record, wait) in (pair for pairs in pool.map(share, chunks) for pair in pairs):
+            fetched.records[key] = record
+            if wait > 0:
+                fetched.unsettled[key] = min(wait, MAX_SETTLE_WAIT)
+    return fetched
 
 
 def _fetch_trade(client: TopClient, shop: Shop, tid: int) -> dict:
@@ -246,12 +276,12 @@ def _fetch_refund(client: TopClient, shop: Shop, refund_id: int) -> dict:
 def settle_wait(modified: datetime | None, now: datetime) -> float:
     """Seconds until the platform second of ``modified`` is surely over.
 
-    ``modified`` has one-second resolution and the write path only replaces a row by a
-    strictly newer ``modified``. Two changes of a trade within one second share it, so if
-    we stored the first, the second could never replace it (and polling, reading it later
-    with the same ``modified``, could not either). So a record is only taken once its second
-    has passed: ``modified`` + 1 s, plus ``TMC_SETTLE_MARGIN_SECONDS`` for the error of our
-    estimate of platform time."""
+    ``modified`` has one-second resolution. Two changes of a trade within one second share
+    it, and a record fetched within its second may be the first of them; only a record
+    fetched after the second may replace a stored row of the same second (the write path's
+    settled keys), or the feed could show the second version moving back to the first.
+    The second is over at ``modified`` + 1 s, plus ``TMC_SETTLE_MARGIN_SECONDS`` for the
+    error of our estimate of platform time."""
     if modified is None:
         return 0.0
     ready = modified.timestamp() + 1.0 + settings.TMC_SETTLE_MARGIN_SECONDS

@@ -26,7 +26,7 @@ from ordersync.taobao.client import TopClient
 from ordersync.taobao.store import client_for
 from shops.models import Shop, TopApp
 from shops.top import app_credentials
-from trades.tmc.apply import MAX_SETTLE_WAIT, ShopWork, apply_shop, settle_wait, trade_key, triage
+from trades.tmc.apply import MAX_SETTLE_WAIT, ShopWork, apply_shop, trade_key, triage
 from trades.tmc.permits import check_group, join_group, permit_shops
 from trades.tmc.stats import PullResult, record_stats
 
@@ -114,18 +114,23 @@ class Consumer:
         return result
 
     def hold(self, messages: list[TmcMessage]) -> None:
-        """Keep new messages until due: their trade's ``modified`` second is over (see
-        :func:`settle_wait`) and they waited ``TMC_COLLAPSE_SECONDS``, so that the messages
-        of a burst collapse into one fetch. A redelivery of a held message adds nothing."""
-        now, monotonic = self.client.clock.now(), time.monotonic()
+        """Keep new messages until due: they waited ``TMC_COLLAPSE_SECONDS``, so that the
+        messages of a burst collapse into one fetch. A redelivery of a held message adds
+        nothing."""
+        monotonic = time.monotonic()
         for message in messages:
             if message.id in self.held:
                 continue
-            wait = 0.0
-            if trade_key(message) is not None:
-                settle = min(MAX_SETTLE_WAIT, settle_wait(message.pub_time, now))
-                wait = max(self.collapse_seconds, settle)
+            wait = self.collapse_seconds if trade_key(message) is not None else 0.0
             self.held[message.id] = (message, monotonic + wait)
+
+    def hold_again(self, messages: list[TmcMessage], later: dict[int, float]) -> None:
+        """Hold the messages whose record was fetched within its second and changed nothing
+        until that second is over (``later``: seconds by message id)."""
+        monotonic = time.monotonic()
+        for message in messages:
+            if message.id in later:
+                self.held[message.id] = (message, monotonic + later[message.id])
 
     def due(self, monotonic: float) -> list[TmcMessage]:
         """Take the held messages that are due: each waits for the newest of its trade."""
@@ -162,6 +167,7 @@ class Consumer:
                 result.confirmed.append(message.id)
         for item in work.values():
             apply_shop(self.client, item, result)
+        self.hold_again(messages, result.later)
         self._confirm(messages, result)
 
     def _confirm(self, messages: list[TmcMessage], result: PullResult) -> None:

@@ -24,6 +24,8 @@ class PullResult:
     fetches: Counter = field(default_factory=Counter)
     freshness: list[float] = field(default_factory=list)
     refetches: list[int] = field(default_factory=list)
+    # message id → seconds until its record's second is over: fetched again then
+    later: dict[int, float] = field(default_factory=dict)
     confirm_lags: list[float] = field(default_factory=list)
 
 

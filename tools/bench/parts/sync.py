@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from shops.models import SyncRun
+from tools.bench.machine import load_average
 from tools.bench.sandbox import SandboxProcess
 from tools.bench.world import BenchWorld
 from trades.sync.backfill import Progress, backfill_shop
@@ -105,10 +106,12 @@ class Part(BaseCommand):
             f"after the {settings.SYNC_LAG_SECONDS}s lag …"
         )
         time.sleep(settings.SYNC_LAG_SECONDS + interval)
+        load_before = load_average()
         runs: list[SyncRun] = []
         for _ in range(count):
             runs.append(sync_shop(shop, "trades"))
             time.sleep(interval)
+        load_after = load_average()
         world.sandbox.control(
             "market", {"nick": shop.seller_nick, "trades_per_minute": 0, "changes_per_minute": 0}
         )
@@ -125,6 +128,9 @@ class Part(BaseCommand):
             "minimum_calls": minimum,
             "ratio_to_minimum": round(calls / minimum, 2),
             "overlap_seconds": settings.SYNC_OVERLAP_SECONDS,
+            # per run: API calls, rows listed, trades written
+            "by_run": [[r.api_calls, r.trades_seen, r.trades_written] for r in runs],
+            "load_average": [load_before, load_after],
         }
 
     def report(self, f: dict) -> None:
@@ -145,6 +151,10 @@ class Part(BaseCommand):
             f" = {s['api_calls_per_changed_trade']} per changed trade "
             f"({s['ratio_to_minimum']}x the minimum of {s['minimum_calls']}; rows read "
             f"{s['rows_read']:,} with a {s['overlap_seconds']}s overlap)"
+        )
+        w(
+            f"  steady by run       [calls, rows listed, trades written] {s['by_run']}; "
+            f"load average {s['load_average'][0]} before, {s['load_average'][1]} after"
         )
         w(f"  idle shop           {i['api_calls_per_run']} API calls per run")
         w(f"  taobao.time.get     {f['time_get_calls']} calls in the whole benchmark")
