@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from tests.support.records import T0, make_refund, make_trade
 from trades.api import keys
-from trades.api.keys import create_api_key, find_api_key, revoke_api_key
 from trades.api.key_models import ApiKey
+from trades.api.keys import create_api_key, find_api_key, revoke_api_key
 from trades.api.serializers import ChangeSerializer, TradeSerializer
 from trades.feed.changes import Change, record_changes
 from trades.feed.models import ChangeEvent
