@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -241,7 +242,10 @@ class ReadOnlyTenantViewSet(TenantViewSet):
         params = filters.parse_query(request, self.query_class)
         chosen = chosen_fields(params, self.get_serializer_class())
         queryset = filters.apply_filters(self.get_queryset(), params)
-        rows, next_cursor = page_of(queryset, self.ordering, params)
+        with cursor_param():
+            rows, next_cursor = keyset_page(
+                queryset, self.ordering, params.get("cursor"), params["limit"]
+            )
         results = only(self.render(rows), chosen)
         return Response(
             {"results": results, "next_cursor": next_cursor, "has_more": next_cursor is not None}
@@ -259,12 +263,11 @@ class ReadOnlyTenantViewSet(TenantViewSet):
         return Response(data, headers={"ETag": tag})
 
 
-def page_of(
-    queryset: QuerySet, ordering: tuple[str, ...], params: dict[str, Any]
-) -> tuple[list[Any], str | None]:
-    """The page of ``queryset`` the validated ``cursor`` and ``limit`` ask for."""
+@contextmanager
+def cursor_param() -> Iterator[None]:
+    """A cursor this list did not make is a 400 naming ``cursor``."""
     try:
-        return keyset_page(queryset, ordering, params.get("cursor"), params["limit"])
+        yield
     except InvalidPageCursor as exc:
         raise serializers.ValidationError({"cursor": [str(exc)]}) from None
 
@@ -425,17 +428,21 @@ class TradeViewSet(ReadOnlyTenantViewSet):
 
     def tenant_queryset(self) -> QuerySet:
         trades = Trade.objects.for_tenant(self.tenant)
-        if self.action == "list":
-            return trades
         lines = Prefetch("lines", queryset=TradeLine.objects.order_by("oid", "id"))
         return trades.prefetch_related(lines)
 
     def list(self, request: Request) -> HttpResponse:  # type: ignore[override]
         params = filters.parse_query(request, self.query_class)
         chosen = chosen_fields(params, s.TradeSerializer)
-        queryset = filters.apply_filters(self.get_queryset(), params)
-        rows, next_cursor = page_of(fastrows.trade_values(queryset, chosen), self.ordering, params)
-        return json_page([row["json"] for row in rows], next_cursor, next_cursor is not None)
+        with cursor_param():
+            objects, next_cursor = fastrows.trade_page(
+                self.tenant.pk,
+                filters.lookups(params),
+                params.get("cursor"),
+                params["limit"],
+                chosen,
+            )
+        return json_page(objects, next_cursor, next_cursor is not None)
 
     def get_object(self) -> Trade:
         trade = super().get_object()
