@@ -15,6 +15,7 @@ from tests.support.records import T0, make_refund, make_trade
 from trades.api import keys
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key, find_api_key, revoke_api_key
+from trades.api.pagination import keyset_page
 from trades.api.serializers import ChangeSerializer, TradeSerializer
 from trades.feed.changes import Change, record_changes
 from trades.feed.models import ChangeEvent
@@ -76,6 +77,9 @@ def test_pages_through_cursors_and_filters_match(owner_client, tenant_a, odd_tra
     documented = _documented_trades(tenant_a)
     first = owner_client.get("/api/v1/trades/", {"limit": 2}).json()
     assert first["results"] == documented[:2] and first["has_more"] is True
+    # the cursor is the one the ORM keyset pager makes: cursors handed out before still work
+    trades = Trade.objects.filter(tenant=tenant_a).values("modified", "id")
+    assert first["next_cursor"] == keyset_page(trades, ("-modified", "-id"), None, 2)[1]
     rest = owner_client.get("/api/v1/trades/", {"limit": 2, "cursor": first["next_cursor"]})
     assert rest.json() == {"results": documented[2:], "next_cursor": None, "has_more": False}
     buyer = owner_client.get("/api/v1/trades/", {"buyer_open_uid": "buyer-0"}).json()

@@ -3,7 +3,7 @@ its serializer would render, and the page is those texts joined.
 
 Listing 100 trades with their sub-orders (or 1,000 changes) through ModelSerializer and DRF's
 renderer spends most of its time parsing columns into Python values, building dicts and
-encoding them again. Here PostgreSQL writes each object with ``json_build_object`` in the
+encoding them again. Here PostgreSQL writes each object with ``row_to_json`` in the
 serializer's field order, formatting every value as DRF does (tests hold the output equal to
 :class:`~trades.api.serializers.TradeSerializer` and
 :class:`~trades.api.serializers.ChangeSerializer`):
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -66,17 +67,23 @@ class JsonFormat:
             else:
                 self.expressions[name] = (column, False)
 
-    def sql(self, names: Iterable[str], zone: str, extra: dict[str, str] | None = None) -> str:
-        """``json_build_object(…)`` of ``names`` in that order (``extra``: more SQL by name)."""
-        pairs = []
+    def columns(self, names: Iterable[str], zone: str, extra: dict[str, str] | None = None) -> str:
+        """The select list of ``names`` in that order, each named as its field (``extra``: more
+        SQL by name); ``row_to_json`` of a row of it is the object."""
+        columns = []
         for name in names:
             if extra and name in extra:
                 expression = extra[name]
             else:
                 column, zoned = self.expressions[name]
                 expression = _isoformat(column, zone) if zoned else column
-            pairs.append(f"'{name}', {expression}")
-        return f"json_build_object({', '.join(pairs)})"
+            columns.append(f'{expression} AS "{name}"')
+        return ", ".join(columns)
+
+
+def _object(columns: str) -> str:
+    # row_to_json of a subquery's row: far cheaper per row than json_build_object
+    return f"(SELECT row_to_json(o)::text FROM (SELECT {columns}) o)"
 
 
 TRADE_JSON = JsonFormat(Trade, s.TRADE_FIELDS, Trade._meta.db_table)
@@ -88,23 +95,27 @@ CHANGE_NAMES = tuple(s.ChangeSerializer.Meta.fields)
 
 @cache
 def _trade_sql(names: tuple[str, ...], zone: str) -> str:
+    line = LINE_JSON.columns(LINE_JSON.expressions, zone)
     lines = (
-        f"(SELECT coalesce(json_agg({LINE_JSON.sql(LINE_JSON.expressions, zone)}"
-        f" ORDER BY l.oid, l.id), '[]') FROM {TradeLine._meta.db_table} l"
-        f" WHERE l.trade_id = {Trade._meta.db_table}.id)"
+        f"(SELECT coalesce(json_agg(x), '[]') FROM (SELECT {line}"
+        f" FROM {TradeLine._meta.db_table} l WHERE l.trade_id = {Trade._meta.db_table}.id"
+        " ORDER BY l.oid, l.id) x)"
     )
-    return f"{TRADE_JSON.sql(names, zone, {'lines': lines})}::text"
+    return _object(TRADE_JSON.columns(names, zone, {"lines": lines}))
 
 
 @cache
 def change_sql(names: tuple[str, ...], zone: str) -> str:
     """The text of each change's object, in a query that names the change table ``e``."""
-    return f"{CHANGE_JSON.sql(names, zone)}::text"
+    return _object(CHANGE_JSON.columns(names, zone))
 
 
 # ORM lookups of the list's filters (trades.api.filters.LOOKUPS) as SQL operators
 _OPERATORS = {"": "=", "gte": ">=", "lt": "<"}
 TRADE_ORDER = ("modified", "id")  # both descending: trade_tenant_modified_idx
+# the cursor's values come back as numbers: only the last row's become a datetime
+_ORDER_VALUES = "(extract(epoch FROM modified) * 1000000)::bigint, id"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def trade_page(
@@ -131,7 +142,7 @@ def trade_page(
         params += decode_cursor(cursor, Trade, TRADE_ORDER)
     objects = _trade_sql(tuple(names or TRADE_NAMES), zone_literal())
     sql = (
-        f"SELECT {', '.join(TRADE_ORDER)}, {objects}"
+        f"SELECT {_ORDER_VALUES}, {objects}"
         f" FROM {Trade._meta.db_table} WHERE {' AND '.join(where)}"
         f" ORDER BY {', '.join(f'{column} DESC' for column in TRADE_ORDER)} LIMIT %s"
     )
@@ -140,7 +151,9 @@ def trade_page(
         rows = db.fetchall()
     if len(rows) <= limit:
         return [row[-1] for row in rows], None
-    return [row[-1] for row in rows[:limit]], encode_cursor(rows[limit - 1][:-1])
+    microseconds, last_id, _object = rows[limit - 1]
+    last = [_EPOCH + timedelta(microseconds=microseconds), last_id]
+    return [row[-1] for row in rows[:limit]], encode_cursor(last)
 
 
 def page_body(objects: Iterable[str], next_cursor: str | None, has_more: bool) -> bytes:
