@@ -549,7 +549,7 @@ class ChangeViewSet(TenantViewSet):
         parameters=[filters.ChangeQuery, DEPRECATED_AFTER],
         responses={200: s.ChangePageSerializer, **ERRORS},
     )
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request) -> HttpResponse:
         params = filters.parse_query(request, filters.ChangeQuery)
         chosen = chosen_fields(params, s.ChangeSerializer)
         names = tuple(chosen or fastrows.CHANGE_NAMES)
