@@ -253,9 +253,13 @@ LOOKUPS = {
 }
 
 
+def lookups(params: dict[str, Any]) -> dict[str, Any]:
+    """The ORM lookups the validated ``params`` filter by."""
+    return {LOOKUPS[name]: value for name, value in params.items() if name in LOOKUPS}
+
+
 def apply_filters(queryset: models.QuerySet, params: dict[str, Any]) -> models.QuerySet:
-    lookups = {LOOKUPS[name]: value for name, value in params.items() if name in LOOKUPS}
-    return queryset.filter(**lookups)
+    return queryset.filter(**lookups(params))
 
 
 class NoQuery(serializers.Serializer):

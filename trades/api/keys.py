@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -26,6 +28,11 @@ if TYPE_CHECKING:
 TOKEN_PREFIX = "osk"
 # Writing last_used_at on every request would turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long a process trusts a key it read (revocation elsewhere takes at most this long) and
+# how many keys it keeps; reading the key on every request cost more than listing a page.
+KEY_CACHE_SECONDS = 5.0
+KEY_CACHE_SIZE = 10_000
+_recent: dict[str, tuple[float, ApiKey]] = {}
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,7 @@ def revoke_api_key(key: ApiKey) -> ApiKey:
     now = timezone.now()
     if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now):
         audit.record(audit.Action.API_KEY_REVOKED, target=key)
+    forget_api_key(key)
     key.refresh_from_db(fields=["revoked_at"])
     return key
 
@@ -134,6 +142,7 @@ def rotate_api_key(
         if key.expires_at is None or key.expires_at > retire_at:
             key.expires_at = retire_at
             key.save(update_fields=["expires_at"])
+            forget_api_key(key)
     else:
         revoke_api_key(key)
     return issued
@@ -156,6 +165,7 @@ def change_key_expiry(key: ApiKey, expires_at: datetime | None) -> ApiKey:
     alive = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     not_longer = Q(expires_at__isnull=True) | Q(expires_at__gte=expires_at) if expires_at else Q()
     changed = ApiKey.objects.filter(alive & not_longer, pk=key.pk).update(expires_at=expires_at)
+    forget_api_key(key)
     if not changed:
         key.refresh_from_db(fields=["expires_at", "revoked_at"])
         if not key.is_usable(now):
@@ -170,16 +180,42 @@ def change_key_expiry(key: ApiKey, expires_at: datetime | None) -> ApiKey:
 
 
 def find_api_key(token: str) -> ApiKey | None:
-    """Return the usable key ``token`` belongs to, with its tenant, or ``None``."""
+    """Return the usable key ``token`` belongs to, with its tenant, or ``None``.
+
+    A key read from the database is kept in this process for ``KEY_CACHE_SECONDS``: a
+    revocation or expiry change made here takes effect at once, one made by another process
+    (another gunicorn worker, the admin on another machine) within that bound. The token is
+    checked against the stored hash and the expiry against the clock on every request.
+    """
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
-    key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1]).first()
+    key = _recent_key(parts[1])
     if key is None or not hmac.compare_digest(key.token_hash, hash_token(token)):
         return None
     if not key.is_usable(timezone.now()):
         return None
+    return copy.copy(key)  # the request's own: what it notes on the key stays its own
+
+
+def _recent_key(prefix: str) -> ApiKey | None:
+    now = time.monotonic()
+    kept = _recent.get(prefix)
+    if kept is not None and now - kept[0] < KEY_CACHE_SECONDS:
+        return kept[1]
+    key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
+    if key is None:
+        _recent.pop(prefix, None)
+        return None
+    if len(_recent) >= KEY_CACHE_SIZE:
+        _recent.clear()
+    _recent[prefix] = (now, key)
     return key
+
+
+def forget_api_key(key: ApiKey) -> None:
+    """Drop ``key`` from this process's keys: its next request reads it again."""
+    _recent.pop(key.prefix, None)
 
 
 def note_key_used(key: ApiKey) -> None:
@@ -192,3 +228,6 @@ def note_key_used(key: ApiKey) -> None:
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
     ).update(last_used_at=now)
     key.last_used_at = now
+    kept = _recent.get(key.prefix)
+    if kept is not None:
+        kept[1].last_used_at = now

@@ -67,6 +67,15 @@ def _decode(cursor: str, fields: list[models.Field]) -> list[Any]:
     return decoded
 
 
+def decode_cursor(cursor: str, model: type[Model], names: Sequence[str]) -> list[Any]:
+    """The values of ``names`` (fields of ``model``) a cursor of :func:`keyset_page` holds."""
+    return _decode(cursor, [model._meta.get_field(name) for name in names])
+
+
+def encode_cursor(values: Sequence[object]) -> str:
+    return _encode([_cursor_value(value) for value in values])
+
+
 def _in_range(value: object) -> bool:
     if value is None:
         return False
@@ -90,15 +99,13 @@ def keyset_page(
     descending = ordering[0].startswith("-")
     names = [name.lstrip("-") for name in ordering]
     if cursor:
-        fields = [queryset.model._meta.get_field(name) for name in names]
-        values = _decode(cursor, fields)
+        values = decode_cursor(cursor, queryset.model, names)
         queryset = queryset.filter(RowCompare(names, "<" if descending else ">", values))
     rows = list(queryset.order_by(*ordering)[: limit + 1])
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
-    last = rows[-1]
-    return rows, _encode([_cursor_value(_get(last, name)) for name in names])
+    return rows, encode_cursor([_get(rows[-1], name) for name in names])
 
 
 def _get(row: Model | dict[str, object], name: str) -> object:

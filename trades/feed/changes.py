@@ -172,7 +172,7 @@ def _position(tenant: Tenant, cursor: str | None) -> tuple[int, int]:
 # ``feedcommit_tenant_position_idx`` walks the tenant's positions; ``changeevent_tenant_feed_idx``
 # finds each transaction's rows. ``c.id >= %s`` lets the first index start at the cursor.
 _PAGE_SQL = f"""
-    SELECT e.*, c.id AS position
+    SELECT {{select}}, c.id AS position
     FROM {FeedCommit._meta.db_table} c
     JOIN {ChangeEvent._meta.db_table} e ON e.tenant_id = c.tenant_id AND e.txid = c.txid
     WHERE c.tenant_id = %s AND c.id >= %s AND (c.id, e.id) > (%s, %s) {{shop}}
@@ -192,6 +192,42 @@ _TOP_SQL = f"""
 """
 
 
+@dataclass(frozen=True)
+class _Page:
+    """The query of one page: its SQL (``select`` filled in) and parameters, and where the
+    reader stands before it."""
+
+    tenant: Tenant
+    start: tuple[int, int]
+    limit: int
+    shop_id: int | None
+
+    def query(self, select: str) -> tuple[str, list[int]]:
+        params = [self.tenant.pk, self.start[0], *self.start]
+        shop = ""
+        if self.shop_id is not None:
+            shop = "AND e.shop_id = %s"
+            params.append(self.shop_id)
+        return _PAGE_SQL.format(select=select, shop=shop), [*params, self.limit + 1]
+
+    def end(self, last: tuple[int, int] | None, has_more: bool) -> str:
+        """The cursor after a page whose last change is ``last`` (``None``: no change)."""
+        end = last or self.start
+        if self.shop_id is not None and not has_more:
+            top = _newest(self.tenant, self.start[0])
+            if top is not None and top > end:
+                # The other shops' changes up to ``top`` were all visible before the page was
+                # read (positions become visible in order), so none of this shop's lies
+                # behind it: skip past them, or a quiet shop's reader would scan them again
+                # on every read.
+                end = top
+        return encode_cursor(*end)
+
+
+def _page(tenant: Tenant, after: str | None, limit: int, shop_id: int | None) -> _Page:
+    return _Page(tenant, _position(tenant, after), limit, shop_id)
+
+
 def read_changes_page(
     tenant: Tenant, after: str | None, limit: int, shop_id: int | None = None
 ) -> tuple[list[ChangeEvent], str, bool]:
@@ -200,25 +236,29 @@ def read_changes_page(
     With ``shop_id``, only that shop's changes; the cursor is the same kind, so a reader may
     start or stop filtering at any point without a gap.
     """
-    position, event_id = _position(tenant, after)
-    params = [tenant.pk, position, position, event_id]
-    sql = _PAGE_SQL.format(shop="")
-    top = None
-    if shop_id is not None:
-        sql = _PAGE_SQL.format(shop="AND e.shop_id = %s")
-        params.append(shop_id)
-        top = _newest(tenant, position)
-    events = list(ChangeEvent.objects.raw(sql, [*params, limit + 1]))
+    page = _page(tenant, after, limit, shop_id)
+    events = list(ChangeEvent.objects.raw(*page.query("e.*")))
     has_more = len(events) > limit
     events = events[:limit]
     # ``position`` is a column of the raw query, not a field of the model
-    end = (events[-1].position, events[-1].pk) if events else (position, event_id)  # type: ignore[attr-defined]
-    if top is not None and not has_more and top > end:
-        # The other shops' changes up to ``top`` were all visible before the page was read
-        # (positions become visible in order), so none of this shop's lies behind it: skip
-        # past them, or a quiet shop's reader would scan them again on every read.
-        end = top
-    return events, encode_cursor(*end), has_more
+    last = (events[-1].position, events[-1].pk) if events else None  # type: ignore[attr-defined]
+    return events, page.end(last, has_more), has_more
+
+
+def read_changes_json(
+    tenant: Tenant, after: str | None, limit: int, shop_id: int | None, select: str
+) -> tuple[list[str], str, bool]:
+    """:func:`read_changes_page` with each change as the text ``select`` makes of it in SQL
+    (the change table is ``e``): no model instances, for readers that pass the text on."""
+    page = _page(tenant, after, limit, shop_id)
+    sql, params = page.query(f"{select}, e.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    last = (rows[-1][2], rows[-1][1]) if rows else None
+    return [row[0] for row in rows], page.end(last, has_more), has_more
 
 
 def cursor_as_of(tenant: Tenant, moment: datetime) -> str:
