@@ -231,7 +231,7 @@ def run_cluster_chaos(
         wait_until(lambda: synced_since(shops, since), 60, "the final round")
 
     try:
-        wait_until(lambda: backfilled(shops), 90, "the backfills")
+        wait_until(lambda: backfilled(shops), 180, "the backfills")
         run = run_chaos(
             gateway,
             [shop.seller_nick for shop in shops],
