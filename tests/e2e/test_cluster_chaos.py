@@ -45,6 +45,13 @@ from trades.webhooks.tasks import SWEEP_TASK
 # the cluster (a run that failed, or the run a killed worker held, is read again).
 TIMING = Timing(lag=4, overlap=6, interval=3.0, grace=15.0, check_every=5.0)
 INCREMENTV = "taobao.trades.sold.incrementv.get"
+OTHER_FEATURES = (
+    "logistics-track",
+    "replenishment-daily",
+    "items-sync",
+    "retention",
+    "jdp-consume",
+)
 # the sellers of each app: the one that may call incrementv.get, the one refused it
 SELLERS = {"allowed": ("north", "south"), "refused": ("east", "west")}
 # the benchmark's market shared by the four shops
@@ -155,7 +162,10 @@ def test_zero_loss_under_chaos_with_a_killed_worker(
     apps = {"allowed": sandbox_app, "refused": app_refused_incrementv(gateway, sandbox_app)}
     with Receiver(Behaviour(fail_rate=0.2, seed=5)) as receiver:
         create_endpoint(tenant_a, receiver.url, ["trade.created", "refund.created"])
-        # the schedule the migration makes; a transactional test's flush may have removed it
+        # Not the jobs of other features the migrations schedule: a parcel tracking run under
+        # the faults held one of the two workers for 13 s mid-run, and whether they ran at all
+        # depended on the order of the tests (a transactional test's flush removes them).
+        Schedule.objects.filter(name__in=OTHER_FEATURES).delete()
         Schedule.objects.get_or_create(
             name="webhooks-sweep", defaults={"func": SWEEP_TASK, "schedule_type": "I", "minutes": 1}
         )
