@@ -59,7 +59,7 @@ def _set_faults(world: World, params: dict, data: dict) -> dict:
 
 def _trades_truth(world: World, params: dict, data: dict) -> dict:
     seller = _seller(world, params.get("nick", ""))
-    return {"trades": _oracle_trades(seller, params.get("fields"))}
+    return {"trades": _oracle_trades(world, seller, params.get("fields"))}
 
 
 def _refunds_truth(world: World, params: dict, data: dict) -> dict:
@@ -340,7 +340,7 @@ def _seller(world: World, nick: str):
     return seller
 
 
-def _oracle_trades(seller, fields: str | None) -> list[dict]:
+def _oracle_trades(world: World, seller, fields: str | None) -> list[dict]:
     """Every trade's current version: its status and times, when it became visible to the
     list APIs, and the hash of its whole record as ``trade.fullinfo.get`` renders it with
     ``fields`` (every field without them)."""
@@ -360,6 +360,8 @@ def _oracle_trades(seller, fields: str | None) -> list[dict]:
                 "type": trade.type,
                 "created": data["created"],
                 "visible_at": clock.fmt(version.visible_at),
+                # the trade lists refuse the seller's searches during a rejection spell
+                "listable_at": clock.fmt(world.listable_at(seller.nick, version.visible_at)),
                 "content": content,
             }
         )

@@ -178,19 +178,18 @@ def _inject(world: World, method: str, app_key: str, fmt: str, seller=None) -> N
     if method in LIST_METHODS and faults.rejection_rate and rng.random() < faults.rejection_rate:
         world.injected["rejection"] += 1
         if seller is not None:
-            world.rejected_until[seller.nick] = world.now() + faults.rejection_seconds
+            now = world.now()
+            spell = (now, now + faults.rejection_seconds)
+            world.rejections.setdefault(seller.nick, []).append(spell)
         raise _rejection()
 
 
 def _still_rejected(world: World, nick: str) -> None:
     """The platform's rejection says "3分钟后再查询": until then the shop's searches fail."""
-    until = world.rejected_until.get(nick)
-    if until is None:
-        return
-    if world.now() < until:
+    now = world.now()
+    if world.listable_at(nick, now) > now:
         world.injected["rejection_held"] += 1
         raise _rejection()
-    del world.rejected_until[nick]
 
 
 def _rejection() -> TopError:

@@ -66,12 +66,21 @@ class World:
         self.snapshot_path: str | None = None
         self.tmc = tmc.Tmc(seed)
         self.jdp = jdp.Jdp(seed)
-        # isv.trade-service-rejection is stateful: seller nick -> sandbox time it ends
-        self.rejected_until: dict[str, float] = {}
+        # isv.trade-service-rejection is stateful: seller nick -> the spells (sandbox times,
+        # start and end, in order) during which the seller's searches are refused
+        self.rejections: dict[str, list[tuple[float, float]]] = {}
 
     # --- apps, sellers, sessions ----------------------------------------------------------
     def now(self) -> float:
         return self.clock.now()
+
+    def listable_at(self, nick: str, at: float) -> float:
+        """When the seller's searches can first list what became visible at ``at``: then, or
+        when the rejection spell it fell in ends (and the one after, if it falls in that)."""
+        for start, end in self.rejections.get(nick, ()):
+            if start <= at < end:
+                at = end
+        return at
 
     def add_app(
         self,
@@ -191,7 +200,7 @@ class World:
             self.tmc = tmc.Tmc(self.seed)
         if "lag_rng" not in state:  # a snapshot from before lags were drawn per change
             self.lag_rng = random.Random(f"{self.seed}:lag")
-        self.__dict__.setdefault("rejected_until", {})
+        self.__dict__.setdefault("rejections", {})
         if "jdp" not in state:  # a snapshot from before JDP
             self.jdp = jdp.Jdp(self.seed)
         for seller in self.sellers.values():

@@ -143,6 +143,24 @@ def test_isp_errors_and_rejection(sb, top):
     assert stats["calls"]["taobao.time.get"][APP_KEY] == 2
 
 
+def test_the_oracle_lists_a_trade_made_during_a_rejection_once_it_ends(sb, top, app):
+    """What a rejection kept the shop's searches from listing is listable when it ends."""
+    control(sb, "POST", "clock", {"mode": "manual"})
+    control(sb, "POST", "faults", {"rejection_rate": 1, "rejection_seconds": 60})
+    assert error_of(top.call("taobao.trades.sold.get", fields="tid"))["code"] == 15
+    control(sb, "POST", "faults", {"rejection_rate": 0})
+    before = control(sb, "GET", "oracle/trades", nick="shop-a")["trades"]
+    control(sb, "POST", "clock", {"advance": 10})
+    control(sb, "POST", "market", {"nick": "shop-a", "burst": 1})
+    rows = control(sb, "GET", "oracle/trades", nick="shop-a")["trades"]
+    made = [row for row in rows if row["tid"] not in {old["tid"] for old in before}]
+    assert all(row["listable_at"] == row["visible_at"] for row in before)
+    assert len(made) == 1 and made[0]["listable_at"] > made[0]["visible_at"]
+    control(sb, "POST", "clock", {"advance": 50})
+    assert control(sb, "GET", "time")["time"] == made[0]["listable_at"]
+    assert "error_response" not in top.call("taobao.trades.sold.get", fields="tid")
+
+
 def test_a_rejection_holds_the_shops_list_calls_for_three_minutes(sb, top, app):
     other = Top(sb, session=make_seller(sb, "shop-b")["session"])
     control(sb, "POST", "faults", {"rejection_rate": 1})

@@ -61,10 +61,6 @@ def engine_round(shop):
 
 # The refund list's order is undocumented: nothing may be lost in either order.
 @pytest.mark.alone  # every change current on the wall clock
-# One more try: a window that fails right after a trade-service rejection backs off past the
-# 10 s grace and a check during the run can find its changes late (seen once in five runs);
-# an engine idle during the faults fails both tries (the test below).
-@pytest.mark.flaky(reruns=1)
 @pytest.mark.parametrize("refund_order", ["modified_desc", "created_asc"])
 def test_incremental_under_chaos_keeps_every_change_current_while_the_faults_are_on(
     make_shop, gateway, settings, refund_order

@@ -117,13 +117,15 @@ def compare_shop(
 
 def due_by(now: datetime, configured_lag: float, grace: float) -> Callable[[dict], bool]:
     """Whether an oracle row must be stored at platform time ``now``: its version became
-    visible (its own lag) and the configured lag passed since it was made, plus ``grace``
-    (one sync interval and what a run under faults may take)."""
+    visible (its own lag), the platform let the shop's searches list it (a trade-service
+    rejection refuses them for a while) and the configured lag passed since it was made, plus
+    ``grace`` (one sync interval and what a run under faults may take)."""
     lag = timedelta(seconds=configured_lag)
     grace_delta = timedelta(seconds=grace)
 
     def due(row: dict) -> bool:
-        listed = max(parse_time(row["visible_at"]), parse_time(row["modified"]) + lag)
+        visible = parse_time(row.get("listable_at", row["visible_at"]))
+        listed = max(visible, parse_time(row["modified"]) + lag)
         return listed + grace_delta <= now
 
     return due
