@@ -163,13 +163,19 @@ def _begin(shop: Shop, client: TopClient, days: int) -> dict[str, Any]:
     }
     checkpoint.progress = state
     checkpoint.save(update_fields=["progress"])
+    start_cursors(shop, now)
+    return state
+
+
+def start_cursors(shop: Shop, now: datetime) -> None:
+    """The incremental streams without a cursor start where the history was taken (platform
+    time ``now``), less the overlap: what changes from then on is polled."""
     cursor = now - timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)
     Checkpoint.objects.filter(
         shop=shop,
         stream__in=[Checkpoint.Stream.TRADES, Checkpoint.Stream.REFUNDS],
         cursor__isnull=True,
     ).update(cursor=cursor)
-    return state
 
 
 def describe(checkpoint: Checkpoint | None, running: bool = False) -> str:
