@@ -21,6 +21,7 @@ from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key, revoke_api_key
 from trades.feed.changes import BIGINT_MAX, record_changes
 from trades.feed.models import ChangeEvent
+from trades.jdp.models import JdpFinding
 from trades.models import ReconcileReport, Refund, Trade
 from trades.retention import guard, prune
 from trades.retention.erase import erase_due
@@ -159,6 +160,32 @@ def test_runs_and_reports_go_by_age_but_not_a_running_run(shop_a):
     assert ReconcileReport.objects.count() == 1
 
 
+def _finding(shop, key: int, outcome: str, found_at) -> None:
+    finding = JdpFinding.objects.create(
+        shop=shop, entity="trade", key=key, modified=timezone.now(), channel="polling"
+    )
+    JdpFinding.objects.filter(pk=finding.pk).update(outcome=outcome, found_at=found_at)
+
+
+def test_jdp_findings_go_by_age_whatever_their_outcome(shop_a, shop_b):
+    old = timezone.now() - LONG_AGO
+    for key, outcome in enumerate(("pending", "in_time", "late", "missed")):
+        _finding(shop_a, key, outcome, old)
+    _finding(shop_b, 9, "missed", old)
+    _finding(shop_a, 10, "missed", timezone.now())
+    cutoff = timezone.now() - timedelta(days=90)
+    assert prune.prune_jdp_findings(cutoff, limit=2) == 5
+    assert list(JdpFinding.objects.values_list("key", flat=True)) == [10]
+
+
+@override_settings(RETENTION_JDP_FINDING_DAYS=0)
+def test_jdp_findings_are_all_kept_with_an_age_of_0(shop_a):
+    _finding(shop_a, 1, "late", timezone.now() - LONG_AGO)
+    run_retention()
+    assert "jdp_findings" not in RetentionRun.objects.get().removed
+    assert JdpFinding.objects.count() == 1
+
+
 def _buyer_trade(shop, tid):
     trade = make_trade(shop, tid, buyer_nick="王小明", receiver_city="杭州市")
     payload = {"tid": tid, "buyer_nick": "王小明", "receiver_mobile": "138****0000", "oaid": "x"}
@@ -219,6 +246,7 @@ def test_the_job_records_its_progress_and_outcome(shop_a):
     stored = RetentionRun.objects.get()
     assert stored.outcome == "succeeded" and stored.finished_at is not None
     assert stored.removed["reconcile_reports"] == 5
+    assert stored.removed["jdp_findings"] == 0
     assert "sync_runs" not in stored.removed and SyncRun.objects.count() == 1  # 0 keeps all
 
 

@@ -8,9 +8,11 @@ import pytest
 
 from shops import actions
 from shops.models import Checkpoint
+from tests.support.clock import advance
 from tests.support.oracle import assert_matches_oracle
 from trades.jdp.enrol import enrol_shop
 from trades.jdp.models import JdpRds
+from trades.sync.incremental import sync_shop
 from trades.tasks import backfill_shop_task, resume_unfinished
 
 from .conftest import consume, wait_pushed
@@ -83,3 +85,19 @@ def test_history_ends_a_backfill_left_unfinished(gateway, onboard, rds_url):
     assert resume_unfinished(shop) == []  # not queued again: the push brings the history
     assert backfill_shop_task(shop.pk) == "filled by the JDP push"
     assert sold_get_calls(gateway) == 0
+
+
+def test_polling_checks_the_push_from_the_enrolment_on(gateway, onboard, rds_url, settings):
+    """The history push stands for the backfill, so the polling cursors start where a
+    backfill's would: at the enrolment, less the overlap. What changes after it is polled,
+    however long before the first safety pass, and not only by the push."""
+    settings.SYNC_LAG_SECONDS = 1
+    settings.SYNC_OVERLAP_SECONDS = 2
+    shop, _ = onboard("polled", history_trades=10)
+    enrol(gateway, rds_url, shop, history_days=30)
+    cursors = Checkpoint.objects.filter(shop=shop, stream__in=["trades", "refunds"])
+    assert cursors.count() == 2 and all(c.cursor is not None for c in cursors)
+
+    gateway.control("market", {"nick": "polled", "burst": 5})
+    advance(gateway, 60)  # the first safety pass comes long after
+    assert sync_shop(shop, "trades").trades_written >= 5  # polled, the push not read

@@ -261,6 +261,20 @@ def test_a_window_holds_no_row_lock_across_its_http_calls(make_shop, gateway, se
     assert Trade.objects.filter(shop=shop).count() == 5
 
 
+def _seven_behind(make_shop, gateway, settings, name: str) -> Shop:
+    """A shop synced once, then 7 new trades, listed 2 a page, with every window that has a
+    time limit overrunning it."""
+    settings.SYNC_LAG_SECONDS = 1
+    settings.SYNC_OVERLAP_SECONDS = 4
+    settings.SYNC_PAGE_SIZE = 2
+    settings.SYNC_WINDOW_TIME_LIMIT = 0
+    shop = make_shop(name)
+    sync_shop(shop, "trades")
+    gateway.control("market", {"nick": shop.seller_nick, "burst": 7})
+    advance(gateway, 2.1)
+    return shop
+
+
 def test_a_narrowest_window_is_read_whole_and_a_whole_read_that_died_is_read_in_parts(
     make_shop, gateway, settings
 ):
@@ -268,14 +282,7 @@ def test_a_narrowest_window_is_read_whole_and_a_whole_read_that_died_is_read_in_
     whole without a time limit, recorded first. If that read never finished (the worker was
     killed at Q_TIMEOUT), the window is not read whole again but in committed parts, each
     part's end recorded, halved while a part overruns; the runs say why."""
-    settings.SYNC_LAG_SECONDS = 1
-    settings.SYNC_OVERLAP_SECONDS = 4
-    settings.SYNC_PAGE_SIZE = 2
-    settings.SYNC_WINDOW_TIME_LIMIT = 0  # every window with a time limit overruns
-    shop = make_shop("parted")
-    sync_shop(shop, "trades")
-    gateway.control("market", {"nick": shop.seller_nick, "burst": 7})
-    advance(gateway, 2.1)
+    shop = _seven_behind(make_shop, gateway, settings, "parted")
     narrowest = {"window_seconds": 60, "source": "async_modified"}
     Checkpoint.objects.filter(shop=shop, stream="trades").update(progress=narrowest)
 
@@ -300,6 +307,26 @@ def test_a_narrowest_window_is_read_whole_and_a_whole_read_that_died_is_read_in_
     assert Trade.objects.filter(shop=shop).count() == 7
     assert all(r.outcome == SyncRun.Outcome.SUCCEEDED for r in runs)
     assert "parts" not in Checkpoint.objects.get(shop=shop, stream="trades").progress
+
+
+def test_a_window_the_lag_cut_short_that_overruns_is_read_next_at_the_narrowest_width(
+    make_shop, gateway, settings
+):
+    """A window that ran out of time is read again narrower than it was, not than its width
+    setting: one that ``now − lag`` cut to a few seconds is read next at the narrowest width
+    (whole), after one overrun, instead of listing the same rows again at widths it never
+    had (1,800 s, 900 s, … as many overruns)."""
+    shop = _seven_behind(make_shop, gateway, settings, "cut-short")
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="trades")
+    progress = {**checkpoint.progress, "window_seconds": 1800}
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(progress=progress)
+
+    run = sync_shop(shop, "trades")
+
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED
+    assert any("outlived 0 s: read again 60 s wide" in note for note in run.notes), run.notes
+    assert Checkpoint.objects.get(pk=checkpoint.pk).progress["overruns"] == 1
+    assert Trade.objects.filter(shop=shop).count() == 7
 
 
 def test_a_worker_killed_while_reading_a_narrowest_window_whole_leaves_it_to_parts(

@@ -43,6 +43,7 @@ class Run:
     polls: int = 0
     poll_calls: dict[str, int] = field(default_factory=lambda: {"trades": 0, "refunds": 0})
     poll_wrote: int = 0
+    overruns: int = 0  # safety-polling windows that outlived SYNC_WINDOW_TIME_LIMIT
     settled_after: float = float("nan")
     events: list[str] = field(default_factory=list)
 
@@ -76,6 +77,7 @@ def safety_poll(shop, run: Run) -> None:
         outcome = sync_shop(shop, stream)
         run.poll_wrote += outcome.trades_written or 0
         run.poll_calls[stream] += outcome.api_calls or 0
+        run.overruns += sum("outlived" in note for note in outcome.notes or [])
     run.polls += 1
 
 

@@ -2,11 +2,11 @@
 
 Enrolment (``taobao.jushita.jdp.user.add``) names the RDS and how many days of history the
 platform pushes too; a shop enrolled with history needs no ``trades.sold.get`` backfill to
-be filled. While JDP is live for a shop its polling runs at ``JDP_SAFETY_POLL_MINUTES``: the
-safety net that finds (and counts) what the push missed. Status 2 (the seller's session is
-invalid: the push stopped) marks the shop ``needs_reauth`` as an invalid session anywhere
-does; status 0 or 3 (paused, deleted) only ends the channel: polling returns to its own
-interval.
+be filled, and its polling cursors start at the enrolment, as a backfill's would. While JDP
+is live for a shop its polling runs at ``JDP_SAFETY_POLL_MINUTES``: the safety net that
+finds (and counts) what the push missed. Status 2 (the seller's session is invalid: the push
+stopped) marks the shop ``needs_reauth`` as an invalid session anywhere does; status 0 or 3
+(paused, deleted) only ends the channel: polling returns to its own interval.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from shops.models import Checkpoint, Shop, TopApp
 from shops.schedules import sync_schedules
 from shops.top import app_credentials, client_for_shop
 from trades.jdp.models import JDP_STREAMS, JdpRds, JdpShop
+from trades.sync.backfill import start_cursors
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def enrol_shop(
             Checkpoint.objects.get_or_create(shop=shop, stream=stream)
         if history_days:
             _backfill_by_push(shop, history_days)
+            start_cursors(shop, client.clock.now().replace(microsecond=0))
         _poll_at_safety_cadence(shop, True)
     return state
 

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from shops.models import SyncRun, Tenant
 from trades.feed.models import ChangeEvent, FeedCommit
+from trades.jdp.models import JdpFinding
 from trades.models import ReconcileReport
 from trades.retention.guard import first_unread_position
 from trades.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
@@ -68,22 +69,25 @@ _ATTEMPTS_SQL = f"""
     DELETE FROM {_ATTEMPTS} a USING old WHERE a.id = old.id
 """
 
-_RUNS_SQL = f"""
-    WITH old AS (
-        SELECT id FROM {SyncRun._meta.db_table}
-        WHERE started_at < %(cutoff)s AND outcome <> 'running'
-        ORDER BY started_at LIMIT %(limit)s
-    )
-    DELETE FROM {SyncRun._meta.db_table} r USING old WHERE r.id = old.id
-"""
 
-_REPORTS_SQL = f"""
-    WITH old AS (
-        SELECT id FROM {ReconcileReport._meta.db_table}
-        WHERE created_at < %(cutoff)s ORDER BY id LIMIT %(limit)s
-    )
-    DELETE FROM {ReconcileReport._meta.db_table} r USING old WHERE r.id = old.id
-"""
+def _aged_sql(table: str, column: str, *, order: str = "id", where: str = "") -> str:
+    """A batch DELETE of ``table``'s rows whose ``column`` lies before the cutoff (and that
+    match ``where``), oldest first by ``order``."""
+    return f"""
+        WITH old AS (
+            SELECT id FROM {table} WHERE {column} < %(cutoff)s {where}
+            ORDER BY {order} LIMIT %(limit)s
+        )
+        DELETE FROM {table} r USING old WHERE r.id = old.id
+    """
+
+
+_RUNS_SQL = _aged_sql(
+    SyncRun._meta.db_table, "started_at", order="started_at", where="AND outcome <> 'running'"
+)
+_REPORTS_SQL = _aged_sql(ReconcileReport._meta.db_table, "created_at")
+# found_at is set on insert: the oldest findings come first by id
+_FINDINGS_SQL = _aged_sql(JdpFinding._meta.db_table, "found_at")
 
 
 # Called with each batch's duration in seconds (``manage.py bench retention`` listens).
@@ -125,6 +129,12 @@ def prune_sync_runs(cutoff: datetime, limit: int) -> int:
 
 def prune_reconcile_reports(cutoff: datetime, limit: int) -> int:
     return _delete_in_batches(_REPORTS_SQL, cutoff, limit)
+
+
+def prune_jdp_findings(cutoff: datetime, limit: int) -> int:
+    """JDP findings found before ``cutoff``, whatever their outcome: the counts shown are
+    those of the age kept."""
+    return _delete_in_batches(_FINDINGS_SQL, cutoff, limit)
 
 
 # A feed position is one writer's transaction: a page of a sync holds up to 100 changes.

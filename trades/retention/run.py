@@ -22,6 +22,7 @@ PARTS: dict[str, tuple[str, Callable]] = {
     "webhook_attempts": ("RETENTION_WEBHOOK_ATTEMPT_DAYS", prune.prune_webhook_attempts),
     "sync_runs": ("RETENTION_SYNC_RUN_DAYS", prune.prune_sync_runs),
     "reconcile_reports": ("RETENTION_RECONCILE_REPORT_DAYS", prune.prune_reconcile_reports),
+    "jdp_findings": ("RETENTION_JDP_FINDING_DAYS", prune.prune_jdp_findings),
 }
 
 

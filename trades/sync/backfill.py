@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import chain
@@ -29,10 +29,10 @@ from shops.models import SYNCED_STREAMS, Checkpoint, Shop, SyncRun
 from shops.top import client_for_shop
 from trades.sync import locks, runs
 from trades.sync.fields import TRADE_FIELDS
-from trades.sync.incremental import complete_page, read_window
+from trades.sync.incremental import complete_page, read_window, unchanged
 from trades.sync.poison import REFUND_SET_ASIDE, SetAside
 from trades.sync.reading import WindowTooLarge, prefetched, read_forward
-from trades.sync.streams import REFUNDS
+from trades.sync.streams import REFUNDS, TRADES
 from trades.sync.windows import Window, narrower
 from trades.sync.write import write_trades
 
@@ -163,13 +163,19 @@ def _begin(shop: Shop, client: TopClient, days: int) -> dict[str, Any]:
     }
     checkpoint.progress = state
     checkpoint.save(update_fields=["progress"])
+    start_cursors(shop, now)
+    return state
+
+
+def start_cursors(shop: Shop, now: datetime) -> None:
+    """The incremental streams without a cursor start where the history was taken (platform
+    time ``now``), less the overlap: what changes from then on is polled."""
     cursor = now - timedelta(seconds=settings.SYNC_OVERLAP_SECONDS)
     Checkpoint.objects.filter(
         shop=shop,
         stream__in=[Checkpoint.Stream.TRADES, Checkpoint.Stream.REFUNDS],
         cursor__isnull=True,
     ).update(cursor=cursor)
-    return state
 
 
 def describe(checkpoint: Checkpoint | None, running: bool = False) -> str:
@@ -307,9 +313,11 @@ def _write_page(
     counters: runs.Counters,
     set_aside: SetAside,
 ) -> None:
-    items = complete_page(shop, client, set_aside.drop_malformed(items, "tid"), set_aside)
+    items = set_aside.drop_malformed(items, "tid")
+    listed = len(items)
+    items = complete_page(shop, client, unchanged(shop, TRADES, items), set_aside)
     result = write_trades(shop, items)
-    counters.count_written(result)
+    counters.count_written(replace(result, seen=listed))
 
 
 def _backfill_refunds(

@@ -29,14 +29,14 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
@@ -44,6 +44,7 @@ from ordersync.taobao.errors import PermissionDenied
 from ordersync.taobao.types import format_time, parse_time, require_time
 from shops.models import Checkpoint, Shop, SyncRun, TopApp
 from shops.top import client_for_shop
+from trades.db import binary_cursor
 from trades.feed.changes import Change
 from trades.models import Refund, Trade
 from trades.sync import late, locks, runs
@@ -59,7 +60,6 @@ from trades.sync.reading import (
 )
 from trades.sync.streams import STREAMS, Stream
 from trades.sync.windows import MIN_WIDTH, Window, narrower, next_window, wider
-from trades.sync.write import stored_whole
 
 MAX_WINDOWS_PER_RUN = 500
 PART_FLOOR = timedelta(seconds=1)  # a part this narrow cannot be narrower: read whole
@@ -271,14 +271,15 @@ def _overran(
     counters: runs.Counters,
 ) -> None:
     """A window outlived ``SYNC_WINDOW_TIME_LIMIT``: what it wrote stays, the cursor stays.
-    Read it again narrower (a part: in parts half as wide). Never the same way again."""
+    Read it again narrower than it was (a window that ``now − lag`` cut short: narrower than
+    that; a part: in parts half as wide). Never the same way again."""
     limit = settings.SYNC_WINDOW_TIME_LIMIT
     if parts:
         seconds = max(1, parts["seconds"] // 2)
         parts = {**parts, "seconds": seconds}
         note = f"part {_span(window)} outlived {limit} s: parts of {seconds} s from here"
     else:
-        width = narrower(width)
+        width = narrower(min(width, window.end - window.start))
         note = f"{_span(window)} outlived {limit} s: read again {int(width.total_seconds())} s wide"
     counters.notes.append(note)
     _keep(checkpoint, width, parts)
@@ -373,9 +374,11 @@ def read_window(
 
     Past ``deadline`` (``time.monotonic()``), raise WindowOverrun before the next page.
     With ``set_aside``, poison records are set aside instead of failing the window. ``source``
-    says which time the window is on; ``watch`` collects late arrivals; ``skip_stored``
-    leaves out records already stored at their ``modified`` or a newer one (no detail call,
-    no write)."""
+    says which time the window is on; ``watch`` collects late arrivals. Records whose write
+    would change nothing (stored at a newer ``modified``, or at the same one with every
+    listed field) are left out with one query per page: no detail call, no write.
+    ``skip_stored`` leaves out every record stored at its ``modified`` or a newer one (a
+    same-second version is left to the overlap and the reconcile)."""
     fetch = _lister(shop, spec, client, window, source)
     rows = 0
     pages = read_backward(
@@ -399,15 +402,15 @@ def read_window(
             # not part of the trade: a payload with it would differ from the same version
             # written by TMC or the reconcile
             items = [{k: v for k, v in item.items() if k != VISIBLE} for item in items]
-        if skip_stored:
-            items = not_stored(shop, spec, items)
+        listed = len(items)
+        items = unchanged(shop, spec, items, same_second=skip_stored)
         if spec.needs_orders:
             items = complete_page(shop, client, items, set_aside)
         # it settles same-second conflicts
         result = spec.write(shop, items, client=client, channel="polling")
         if watch is not None:
             watch.saw(keys, result.changes)
-        counters.count_written(result)
+        counters.count_written(replace(result, seen=listed))
     return rows
 
 
@@ -432,23 +435,39 @@ def _lister(shop: Shop, spec: Stream, client: TopClient, window: Window, source:
     return fetch
 
 
-def not_stored(shop: Shop, spec: Stream, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``items`` without the records already stored at their ``modified`` or a newer one."""
-    if not items:
-        return items
+def unchanged(
+    shop: Shop, spec: Stream, items: list[dict[str, Any]], *, same_second: bool = False
+) -> list[dict[str, Any]]:
+    """``items`` without the records whose write would change nothing, in one query: those
+    stored at a newer ``modified``, and those stored at the same one holding every listed
+    field (a trade: whole, with ``orders``). With ``same_second``, every record stored at
+    its ``modified`` is left out, whatever it holds."""
     model: Any = spec.model or (Trade if spec.name == "trades" else Refund)
-    keys = [item[spec.key] for item in items]
-    stored = dict(
-        model.objects.filter(shop=shop, **{f"{spec.key}__in": keys}).values_list(
-            spec.key, "modified"
+    key, table = spec.key, model._meta.db_table
+    # a record without its key or time is the write's to refuse, not this query's
+    known = [(at, item) for at, item in enumerate(items) if item.get(key) and item.get("modified")]
+    if not known:
+        return items
+    whole = "AND t.payload ? 'orders'" if spec.needs_orders else ""
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT u.i FROM {table} t
+            JOIN unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[])
+              WITH ORDINALITY AS u(k, m, p, i) ON t.{key} = u.k
+            WHERE t.shop_id = %b
+              AND (t.modified > u.m OR (t.modified = u.m AND (%b OR t.payload @> u.p {whole})))
+            """,
+            [
+                [item[key] for _, item in known],
+                [parse_time(item["modified"]) for _, item in known],
+                [Jsonb(item) for _, item in known],
+                shop.pk,
+                same_second,
+            ],
         )
-    )
-    fresh = []
-    for item in items:
-        have, listed = stored.get(item[spec.key]), parse_time(item.get("modified"))
-        if have is None or listed is None or have < listed:
-            fresh.append(item)
-    return fresh
+        done = {known[row[0] - 1][0] for row in cursor.fetchall()}
+    return [item for at, item in enumerate(items) if at not in done]
 
 
 def read_ahead(
@@ -550,14 +569,14 @@ def sweep(
 def complete_page(
     shop: Shop, client: TopClient, items: list[dict[str, Any]], set_aside: SetAside | None
 ) -> list[dict[str, Any]]:
-    """Trades of a page completed with ``fullinfo`` where the list entry lacks ``orders``
-    (and the version it shows is not stored whole already)."""
-    stored = partial(stored_whole, shop)
+    """Trades of a page completed with ``fullinfo`` where the list entry lacks ``orders``.
+    Callers leave out first what is stored already (``unchanged``): every window re-reads
+    its overlap, and peak lists would cost a call per row each time."""
     if set_aside is None:
-        return complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop), stored=stored)
+        return complete_trades(items, fullinfo_fetcher(shop, client), fan_out(shop))
     not_found: list[int] = []
     fetch = fullinfo_fetcher(shop, client)
-    items = complete_trades(items, fetch, fan_out(shop), not_found=not_found, stored=stored)
+    items = complete_trades(items, fetch, fan_out(shop), not_found=not_found)
     set_aside.take_not_found(not_found)
     return items
 

@@ -205,21 +205,16 @@ def complete_trades(
     concurrency: int,
     *,
     not_found: list[int] | None = None,
-    stored: Callable[[list[dict[str, Any]]], dict[int, dict[str, Any]]] | None = None,
 ) -> list[dict[str, Any]]:
     """Replace list entries that lack ``orders`` (peak-mode lists drop them) by the full trade.
 
     ``trade.fullinfo.get`` is always current, so the full trade may be newer than the entry.
     A tid the detail API does not find raises TradeNotFound, or, given ``not_found``, is
-    added to it and keeps its list entry. ``stored`` returns, by tid, the stored full trades
-    that already hold what their entries show: those are taken as they are, with no call
-    (every window re-reads its overlap, and peak lists would cost a call per row each time).
+    added to it and keeps its list entry.
     """
-    lacking = [trade for trade in trades if "orders" not in trade]
-    known = stored(lacking) if stored is not None and lacking else {}
-    missing = [trade["tid"] for trade in lacking if trade["tid"] not in known]
+    missing = [trade["tid"] for trade in trades if "orders" not in trade]
     if not missing:
-        return [known.get(trade["tid"], trade) for trade in trades]
+        return trades
     fetch = fetch_full if not_found is None else _or_none(fetch_full)
     if concurrency <= 1:
         full = [fetch(tid) for tid in missing]
@@ -228,7 +223,7 @@ def complete_trades(
             full = list(pool.map(_in_thread(fetch), missing))
     if not_found is not None:
         not_found += [tid for tid, trade in zip(missing, full, strict=True) if trade is None]
-    by_tid = {**known, **{trade["tid"]: trade for trade in full if trade is not None}}
+    by_tid = {trade["tid"]: trade for trade in full if trade is not None}
     return [by_tid.get(trade["tid"], trade) for trade in trades]
 
 

@@ -20,7 +20,6 @@ transaction: that is the one place the change feed and the webhook outbox hook i
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -420,31 +419,3 @@ def write_refunds(
         record_changes(shop, changes)
     _announce(shop, REFUND, changes, channel)
     return WriteResult(len(refunds), len(changes), changes)
-
-
-def stored_whole(shop: Shop, entries: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """The stored trades (by tid) that already hold what the list ``entries`` show, or a
-    newer version: complete (with ``orders``) and either the same ``modified`` with every
-    listed field equal or a newer ``modified`` (the list lags behind what a detail call
-    brought in; the newer versions are listed in their own windows). A list entry without
-    ``orders`` needs no ``fullinfo`` call for those."""
-    entries = [e for e in entries if e.get("tid") and e.get("modified")]
-    if not entries:
-        return {}
-    with binary_cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT t.tid, t.payload::text FROM trades_trade t
-            JOIN unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[]) AS u(k, m, p)
-              ON t.tid = u.k
-            WHERE t.shop_id = %b AND t.payload ? 'orders'
-              AND (t.modified > u.m OR (t.modified = u.m AND t.payload @> u.p))
-            """,
-            [
-                [e["tid"] for e in entries],
-                [parse_time(e["modified"]) for e in entries],
-                [Jsonb(e) for e in entries],
-                shop.pk,
-            ],
-        )
-        return {tid: json.loads(payload) for tid, payload in cursor.fetchall()}

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tools import mariadb
 from tools.bench import jdpburst
+from tools.bench.machine import load_average
 from tools.bench.oracle import TRADES, compare, stored, truth
 from tools.bench.sandbox import SandboxProcess
 from tools.bench.tmc import _pct, freshness, platform_now
@@ -112,7 +113,7 @@ class Part(BaseCommand):
         }
 
     def double11(self, sandbox, shop, opts) -> dict:
-        before = sandbox.control("stats")
+        before, load = sandbox.control("stats"), load_average()
         since = platform_now(sandbox)
         run, diffs = jdpburst.double11(sandbox, shop, opts, self.stderr.write)
         after = sandbox.control("stats")
@@ -126,6 +127,7 @@ class Part(BaseCommand):
             "by_method": jdpburst.calls_by_method(before, after),
             "jdp": after["jdp"],
             "freshness": _shown(sandbox, shop, since),
+            "load": (load, load_average()),
         }
 
     def report_double11(self, opts, f: dict) -> None:
@@ -140,8 +142,10 @@ class Part(BaseCommand):
         w(
             f"  jdp_consume SIGKILLed {run.kills} times and restarted; safety polling every "
             f"{poll:.0f}s ({opts['safety_poll_minutes']:g} min at 1:{opts['scale']:g}), "
-            f"{run.polls} passes, lag {opts['lag']}s"
+            f"{run.polls} passes, lag {opts['lag']}s; {run.overruns} of its windows outlived "
+            f"SYNC_WINDOW_TIME_LIMIT ({settings.SYNC_WINDOW_TIME_LIMIT}s)"
         )
+        w(f"  load average at the start {f['load'][0]}, at the end {f['load'][1]}")
         w(f"  push: {f['jdp']}")
         for diff in f["diffs"]:
             w(f"  {diff}   [bound: 0 missing, 0 stale]")
