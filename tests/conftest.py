@@ -16,7 +16,7 @@ from ordersync.taobao.stats import call_stats
 from ordersync.taobao.store import close_state_connection
 from shops.actions import ensure_checkpoints
 from shops.models import Membership, Shop, Tenant, TopApp
-from tests.support import lanes
+from tests.support import databases, lanes
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,16 +27,67 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# The fast set's longest tests (ten seconds or more each in ``--durations`` on two cores),
+# by node id up to its parameters: handed out first, so that no worker starts one of them
+# when the others are about to end.
+LONGEST = frozenset(
+    {
+        "tests/api/test_exports.py::test_every_trade_once_with_its_lines_and_the_end_line",
+        "tests/api/test_exports.py::test_memory_does_not_grow_with_rows",
+        "tests/api/test_exports_parquet.py::test_memory_holds_one_row_group",
+        "tests/api/test_schema.py::test_api_matches_its_schema",
+        "tests/bench/test_bench.py::test_webhooks_part_delivers_every_event",
+        "tests/bench/test_export_part.py::test_the_export_part_prints_its_figures_and_cleans_up",
+        "tests/bench/test_parts.py::test_backfill_part_prints_its_source_and_write_limits",
+        "tests/bench/test_parts.py::test_tmc_part_keeps_both_shops_equal_to_the_oracle",
+        "tests/console/test_fuzz_admin.py::test_no_changelist_query_is_a_500",
+        "tests/foundation/test_security_settings.py::"
+        "test_check_deploy_is_clean_with_the_documented_production_values",
+        "tests/foundation/test_settings.py::test_a_bad_value_of_any_variable_is_one_clear_message",
+        "tests/foundation/test_settings.py::test_production_settings_start_when_complete",
+        "tests/foundation/test_translations.py::"
+        "test_makemessages_finds_nothing_untranslated_in_zh_hans",
+        "tests/items/test_sync.py::"
+        "test_items_and_stock_match_the_oracle_after_sales_restocks_and_faults",
+        "tests/jdp/test_onboarding.py::test_enrolled_without_history_the_backfill_runs",
+        "tests/logistics/test_e2e.py::test_stalls_are_alerted_once_and_cleared_when_parcels_move",
+        "tests/presale/test_e2e.py::"
+        "test_presale_stages_events_and_reserved_units_match_the_sandbox",
+        "tests/replenish/test_end_to_end.py::test_a_backfilled_shop_gets_a_suggestion_per_sku",
+        "tests/replenish/test_forecast.py::"
+        "test_ours_beats_the_seven_day_average_on_the_sandbox_history",
+        "tests/replenish/test_sales.py::test_sales_per_sku_per_day_follow_the_write_path",
+        "tests/sandbox/test_items.py::test_the_history_has_a_weekday_shape",
+        "tests/sync/test_bodies.py::"
+        "test_every_new_fault_at_once_loses_nothing_and_keeps_nothing_stale",
+        "tests/sync/test_concurrency.py::"
+        "test_a_run_holds_its_stream_between_windows_so_runs_never_overlap",
+        "tests/sync/test_dispatch.py::test_the_migration_turns_per_shop_schedules_into_due_times",
+        "tests/sync/test_engine.py::test_a_double_11_burst_is_synced_whole",
+        "tests/sync/test_lag.py::"
+        "test_a_worker_killed_while_reading_a_narrowest_window_whole_leaves_it_to_parts",
+        "tests/sync/test_poison.py::"
+        "test_a_malformed_refund_is_set_aside_and_repaired_by_the_reconcile",
+        "tests/sync/test_refunds.py::"
+        "test_live_refunds_with_lag_and_drift_lose_nothing_in_either_list_order",
+        "tests/webhooks/test_verify_snippets.py::"
+        "test_the_snippet_accepts_a_real_delivery_and_refuses_forgeries",
+    }
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tests marked ``alone`` first, one after another while the other worker waits (an
     ``alone`` test that comes later waits for the test beside it to end, the demo's minutes
     with two idle workers' worth of time); then the end-to-end folder, whose tests take
     minutes each: a worker that starts one last ends the whole stage that much later
-    (``--dist load`` hands the first tests out in turns, the rest as workers free up)."""
+    (``--dist load`` hands the first tests out in turns, the rest as workers free up); then
+    the fast set's longest tests, for the same reason."""
     items.sort(
         key=lambda item: (
             item.get_closest_marker("alone") is None,
             not item.nodeid.startswith("tests/e2e/"),
+            item.nodeid.split("[")[0] not in LONGEST,
         )
     )
 
@@ -91,15 +142,19 @@ TransactionTestCase._fixture_teardown = _delete_test_data
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database commits without waiting for its WAL to reach the disk: a crash
-    loses the last commits of a database that is thrown away anyway, and the transactional
-    tests' flushes and the child processes' commits stop waiting on fsync."""
+def django_db_setup(django_test_environment, django_db_modify_db_settings, django_db_blocker):
+    """This worker's test database (``test_ordersync_gw0``, …; ``test_ordersync`` in one
+    process), a copy of the migrated template (tests/support/databases.py), dropped at the
+    end with whatever connections a server thread left open."""
+    name = connection.creation._get_test_db_name()
+    old_name = connection.settings_dict["NAME"]
     with django_db_blocker.unblock():
-        with connection.cursor() as cursor:
-            name = connection.ops.quote_name(connection.settings_dict["NAME"])
-            cursor.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
-        connection.close()  # the next connection starts with the setting
+        databases.create_from_template(name)
+        databases.use_database(name)
+    yield
+    with django_db_blocker.unblock():
+        databases.use_database(old_name)
+        databases.drop(name)
 
 
 @pytest.fixture(autouse=True)

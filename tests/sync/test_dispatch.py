@@ -134,13 +134,36 @@ def test_next_due_keeps_the_phase_and_skips_missed_slots():
     assert next_due(due, due + timedelta(minutes=23), 5) == due + timedelta(minutes=25)
 
 
+def migrated(targets: list[tuple[str, str | None]]) -> MigrationExecutor:
+    """The database migrated to ``targets``; its executor, to read the state from."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return MigrationExecutor(connection)
+
+
+def migrated_back(target: tuple[str, str]) -> MigrationExecutor:
+    """The database migrated back to ``target``, the migrations after it unapplied one at a
+    time, the latest first. Django renders the project's state again for every applied
+    migration of its plan between the first and the last it unapplies: at once, that was
+    every migration of the other apps after ``target``, a minute and a half on two cores."""
+    executor = MigrationExecutor(connection)
+    for migration, _ in executor.migration_plan([target]):  # the latest first
+        executor = migrated([in_app_parent(executor, (migration.app_label, migration.name))])
+    return executor
+
+
+def in_app_parent(executor: MigrationExecutor, key: tuple[str, str]) -> tuple[str, str | None]:
+    """The migration before ``key`` in its own app (``None``: the app's start)."""
+    parents = [p.key for p in executor.loader.graph.node_map[key].parents if p.key[0] == key[0]]
+    return (key[0], max(parents)[1] if parents else None)
+
+
 def test_the_migration_turns_per_shop_schedules_into_due_times(tenant_a, top_app):
     """On a database of the previous schema: each shop takes its own schedules' next runs,
     an active shop without one is due now, a paused one has none; the per-shop schedules
     are gone and the dispatcher's schedule is there. Backwards, the schedules come back."""
-    executor = MigrationExecutor(connection)
     old, new = [("shops", "0015_merged_labels")], [("shops", "0016_dispatch_due_times")]
-    executor.migrate(old)
+    executor = migrated_back(old[0])
     queue = [n for n in executor.loader.graph.leaf_nodes() if n[0] == "django_q"]
     apps = executor.loader.project_state(old + queue).apps
     OldShop, OldSchedule = apps.get_model("shops", "Shop"), apps.get_model("django_q", "Schedule")
@@ -162,9 +185,7 @@ def test_the_migration_turns_per_shop_schedules_into_due_times(tenant_a, top_app
     )
     OldSchedule.objects.create(name="ordersync-heartbeat-like", func="x.y", next_run=soon)
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(new)
+    migrated(new)
 
     kept_, bare_, paused_ = (Shop.objects.get(pk=s.pk) for s in (kept, bare, paused))
     assert (kept_.next_sync_at, kept_.next_reconcile_at) == (soon, tonight)
@@ -174,12 +195,8 @@ def test_the_migration_turns_per_shop_schedules_into_due_times(tenant_a, top_app
     assert not {n for n in names if n.startswith("shop-")}
     assert {"dispatch-shops", "ordersync-heartbeat-like"} <= names
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(old)
+    migrated(old)
     back = dict(Schedule.objects.filter(name__startswith="shop-").values_list("name", "next_run"))
     assert back[f"shop-{kept.pk}-sync"] == soon and f"shop-{bare.pk}-sync" in back
     assert "dispatch-shops" not in back and f"shop-{paused.pk}-sync" not in back
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrated(executor.loader.graph.leaf_nodes())
