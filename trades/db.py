@@ -8,6 +8,9 @@ from typing import Any
 import psycopg
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
+from psycopg.types.json import Jsonb
+
+from ordersync.taobao.types import dumps
 
 
 def binary_cursor() -> CursorWrapper:
@@ -23,6 +26,13 @@ def binary_cursor() -> CursorWrapper:
     cursor = psycopg.Cursor(connection.connection)
     wrapped: CursorWrapper = connection._prepare_cursor(cursor)  # type: ignore[attr-defined]
     return wrapped
+
+
+# decoded JSON: no static shape to name
+def jsonb(value: Any) -> Jsonb:  # noqa: ANN401
+    """``value`` as a ``jsonb`` parameter, encoded with orjson (the JSON a platform record
+    is stored as: several times faster than the standard library on a page's payloads)."""
+    return Jsonb(value, dumps=dumps)
 
 
 def stage(

@@ -24,7 +24,7 @@ from ordersync.sandbox.market import (
     Seller,
     TradeRecord,
 )
-from ordersync.sandbox.protocol import Raw, encode, invalid_arg, isv, missing_arg
+from ordersync.sandbox.protocol import fragment, invalid_arg, isv, missing_arg
 from ordersync.sandbox.world import World
 
 DAY = 86400
@@ -174,9 +174,9 @@ def list_trades(call: Call, versions: list, extra=None) -> dict:
             out.pop("modified", None)  # a record the client cannot write
             return out
         if call.json:
-            fragment = version.encoded.get(key)
-            if fragment is not None:
-                return fragment
+            cached = version.encoded.get(key)
+            if cached is not None:
+                return cached
         out = project_trade(version.data, spec, peak, call.wrap)
         if extra:
             extra(version, out)
@@ -184,8 +184,8 @@ def list_trades(call: Call, versions: list, extra=None) -> dict:
             return out
         if len(version.encoded) > 8:
             version.encoded.clear()
-        fragment = version.encoded[key] = Raw(encode(out))
-        return fragment
+        encoded = version.encoded[key] = fragment(out)
+        return encoded
 
     result, trades = paged(call, versions, render)
     if trades:

@@ -6,10 +6,11 @@ Reference: docs/platform.md §1–3.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
+
+import orjson
 
 from ordersync.sandbox import clock
 
@@ -141,10 +142,6 @@ def root_name(method: str) -> str:
     return name.replace(".", "_") + "_response"
 
 
-class Raw(str):
-    """An already-encoded JSON fragment (list items are cached per trade version)."""
-
-
 def wrap_lists(result: dict) -> dict:
     """Wrap the top-level lists of ``result`` the default-JSON way (``{"trade": [...]}``).
 
@@ -156,19 +153,27 @@ def wrap_lists(result: dict) -> dict:
     return out
 
 
-def encode(value) -> str:
-    """JSON-encode ``value``, copying :class:`Raw` fragments as they are."""
-    if isinstance(value, Raw):
-        return value
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_dump(k)}:{encode(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join([v if isinstance(v, Raw) else encode(v) for v in value]) + "]"
-    return _dump(value)
+# orjson hands subclasses of the built-in types to ``_default``, which encodes each as its
+# built-in base, as the standard library does
+ENCODE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
-def _dump(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def dumps(value) -> bytes:
+    """``value`` as compact UTF-8 JSON; a :func:`fragment` in it is copied as it is."""
+    return orjson.dumps(value, default=_default, option=ENCODE_OPTIONS)
+
+
+def fragment(value) -> orjson.Fragment:
+    """``value`` encoded once, to be copied into every answer that holds it (list items are
+    cached per trade version)."""
+    return orjson.Fragment(dumps(value))
+
+
+def _default(value):
+    for base in (str, int, float, dict, list):
+        if isinstance(value, base):
+            return base(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def render(method: str, result: dict, fmt: str, simplify: bool) -> tuple[str, bytes]:
@@ -183,7 +188,7 @@ def render(method: str, result: dict, fmt: str, simplify: bool) -> tuple[str, by
         inner = wrap_lists(result)
         inner["request_id"] = request_id
         body = {root_name(method): inner}
-    return "application/json;charset=UTF-8", encode(body).encode()
+    return "application/json;charset=UTF-8", dumps(body)
 
 
 def render_error(error: TopError, fmt: str) -> tuple[str, bytes]:
@@ -191,10 +196,6 @@ def render_error(error: TopError, fmt: str) -> tuple[str, bytes]:
     if fmt == "xml":
         return "text/xml;charset=UTF-8", _xml_document("error_response", payload, None)
     return "application/json;charset=UTF-8", dumps({"error_response": payload})
-
-
-def dumps(body) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _xml_document(root: str, payload: dict, request_id: str | None) -> bytes:

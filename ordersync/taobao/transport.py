@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import requests
 
 from ordersync.taobao.errors import Transient, error_from_response
-from ordersync.taobao.types import normalise
+from ordersync.taobao.types import loads, normalise
 
 EXCERPT_CHARS = 200
 # Session keys, signatures and secrets travel in URLs and forms; requests puts the URL in
@@ -66,17 +65,20 @@ def transport_error(exc: requests.RequestException, method: str) -> Transient:
 
 def decode_json(status: int, content: bytes, method: str) -> dict[str, Any]:
     """Parse a body as a JSON object; a non-200 status, HTML or truncation is Transient."""
-    text = content.decode("utf-8", errors="replace")
-    excerpt = redact(text[:EXCERPT_CHARS])
     if status != 200:
-        raise Transient(f"HTTP {status}", excerpt=excerpt, method=method)
+        raise Transient(f"HTTP {status}", excerpt=_excerpt(content), method=method)
     try:
-        payload = json.loads(text)
+        payload = loads(content)
     except ValueError:
-        raise Transient("malformed JSON body", excerpt=excerpt, method=method) from None
+        raise Transient("malformed JSON body", excerpt=_excerpt(content), method=method) from None
     if not isinstance(payload, dict):
-        raise Transient("body is not a JSON object", excerpt=excerpt, method=method)
+        raise Transient("body is not a JSON object", excerpt=_excerpt(content), method=method)
     return payload
+
+
+def _excerpt(content: bytes) -> str:
+    """The start of a body, secrets redacted, for an error's message."""
+    return redact(content[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS])
 
 
 def unwrap(payload: dict[str, Any], method: str, *, simplify: bool = False) -> dict[str, Any]:

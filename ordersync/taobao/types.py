@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 PLATFORM_TZ = ZoneInfo("Asia/Shanghai")
 WIRE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -33,6 +35,37 @@ LIST_WRAPPERS = {
     "messages": "tmc_message",
     "users": "jdp_user",
 }
+
+
+# orjson's own ways with datetimes, dataclasses and subclasses are turned off: such values go
+# to the standard library as before (which refuses what it always refused)
+ORJSON_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+# decoded JSON in and out: no static shape to name
+def loads(text: bytes | str) -> Any:  # noqa: ANN401
+    """Decode JSON with orjson; what it refuses (NaN, a lone surrogate, invalid UTF-8) is
+    read by the standard library, as it always was (ValueError when that refuses it too)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        return json.loads(text)
+
+
+def dumps(value: Any) -> bytes:  # noqa: ANN401
+    """Encode ``value`` as compact UTF-8 JSON with orjson; what it refuses (an int beyond 64
+    bits, a datetime, a Decimal) is encoded, or refused, by the standard library as before."""
+    try:
+        return orjson.dumps(value, option=ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def parse_time(s: str | None) -> datetime | None:

@@ -36,7 +36,6 @@ from typing import Any, TypedDict, Unpack
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
@@ -44,7 +43,7 @@ from ordersync.taobao.errors import PermissionDenied
 from ordersync.taobao.types import format_time, parse_time, require_time
 from shops.models import Checkpoint, Shop, SyncRun, TopApp
 from shops.top import client_for_shop
-from trades.db import binary_cursor
+from trades.db import binary_cursor, jsonb
 from trades.feed.changes import Change
 from trades.models import Refund, Trade
 from trades.sync import late, locks, runs
@@ -461,7 +460,7 @@ def unchanged(
             [
                 [item[key] for _, item in known],
                 [parse_time(item["modified"]) for _, item in known],
-                [Jsonb(item) for _, item in known],
+                [jsonb(item) for _, item in known],
                 shop.pk,
                 same_second,
             ],

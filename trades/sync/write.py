@@ -26,7 +26,6 @@ from typing import Any
 
 from django.db import transaction
 from django.dispatch import Signal
-from psycopg.types.json import Jsonb
 
 from ordersync.taobao import api
 from ordersync.taobao.client import TopClient
@@ -34,7 +33,7 @@ from ordersync.taobao.errors import RefundNotFound, TradeNotFound
 from ordersync.taobao.types import parse_money, parse_time
 from shops.models import Shop
 from shops.top import client_for_shop
-from trades.db import binary_cursor, stage, staged
+from trades.db import binary_cursor, jsonb, stage, staged
 from trades.feed.changes import Change, record_changes
 from trades.presale import stages
 from trades.sales import counting as sales
@@ -63,7 +62,7 @@ TRADE_COLUMNS: Columns = {
     "receiver_district": ("text", lambda t: t.get("receiver_district") or ""),
     "step_trade_status": ("text", lambda t: t.get("step_trade_status") or ""),
     "step_paid_fee": ("numeric", lambda t: parse_money(t.get("step_paid_fee"))),
-    "payload": ("jsonb", Jsonb),
+    "payload": ("jsonb", jsonb),
 }
 
 LINE_COLUMNS: Columns = {
@@ -88,7 +87,7 @@ REFUND_COLUMNS: Columns = {
     "refund_fee": ("numeric", lambda r: parse_money(r.get("refund_fee"))),
     "created": ("timestamptz", lambda r: parse_time(r.get("created"))),
     "modified": ("timestamptz", lambda r: parse_time(r.get("modified"))),
-    "payload": ("jsonb", Jsonb),
+    "payload": ("jsonb", jsonb),
 }
 
 
@@ -224,7 +223,7 @@ def _ties(shop: Shop, entity: Entity, records: list[dict[str, Any]]) -> list[int
             [
                 [r[key] for r in records],
                 [parse_time(r["modified"]) for r in records],
-                [Jsonb(r) for r in records],
+                [jsonb(r) for r in records],
                 shop.pk,
             ],
         )
