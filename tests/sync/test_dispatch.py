@@ -148,7 +148,7 @@ def test_a_batch_goes_on_past_a_failing_shop_and_gives_back_what_it_had_no_time_
 ):
     ran: list[int] = []
 
-    def sync_streams(shop_id: int, stop_at: float) -> list[str]:
+    def sync_streams(shop_id: int, stop_at: float, **options: object) -> list[str]:
         ran.append(shop_id)
         if shop_id == shops[0].pk:
             raise RuntimeError("this shop's run broke")
