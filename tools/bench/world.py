@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from shops.actions import ensure_checkpoints
 from shops.models import SYNCED_STREAMS, Checkpoint, Shop, Tenant, TopApp
 from trades.feed.models import ChangeEvent, FeedCommit
+from trades.logistics.models import Parcel
 from trades.models import Refund, Trade, TradeLine
 
 
@@ -98,6 +99,7 @@ class BenchWorld:
     def remove(self) -> None:
         """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
         TradeLine.objects.filter(trade__tenant=self.tenant)._raw_delete("default")
+        Parcel.objects.filter(tenant=self.tenant).delete()  # with their traces; a few
         for model in (ChangeEvent, FeedCommit, Trade, Refund):
             model.objects.filter(tenant=self.tenant)._raw_delete("default")
         self.tenant.delete()
