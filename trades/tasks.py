@@ -12,9 +12,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from django.conf import settings
 from django.utils import timezone
 
+from ordersync.taobao.client import TopClient
 from shops.actions import queue_job
 from shops.jobs import job_finished
-from shops.models import Checkpoint, Shop
+from shops.models import Checkpoint, Shop, SyncRun
+from shops.schedules import due_now
+from shops.top import client_for_shop
 from trades.items.streams import ITEM_STREAMS
 from trades.jdp import runner
 from trades.jdp.enrol import filled_by_push
@@ -39,9 +42,16 @@ def _active(shop_id: int) -> Shop | None:
 
 
 def _backing_off(shop: Shop, stream: str) -> bool:
-    return Checkpoint.objects.filter(
-        shop=shop, stream=stream, next_run_at__gt=timezone.now()
-    ).exists()
+    return bool(_backing_off_of(shop, [stream]))
+
+
+def _backing_off_of(shop: Shop, streams: list[str]) -> set[str]:
+    """Those of ``streams`` that wait after a failure (one query for them all)."""
+    return set(
+        Checkpoint.objects.filter(
+            shop=shop, stream__in=streams, next_run_at__gt=timezone.now()
+        ).values_list("stream", flat=True)
+    )
 
 
 def _ends_requested(kind: str) -> Callable[[ShopTask[P, R]], ShopTask[P, R]]:
@@ -63,19 +73,61 @@ def _ends_requested(kind: str) -> Callable[[ShopTask[P, R]], ShopTask[P, R]]:
 
 @_ends_requested("sync")
 def sync_shop_task(shop_id: int, stream: str | None = None) -> list[str]:
-    """Scheduled sync of a shop's trades and refunds; streams that are backing off wait.
+    """A requested sync of a shop's trades and refunds (or of ``stream``); see
+    :func:`sync_streams`."""
+    # one time budget for the task: both streams end well inside Q_TIMEOUT together
+    return sync_streams(shop_id, time.monotonic() + settings.SYNC_RUN_TIME_LIMIT, stream)
+
+
+def sync_shops_task(shop_ids: list[int]) -> dict[str, int]:
+    """Scheduled (``shops.schedules``): sync a batch of shops one after the other within one
+    run's time, each on its own (a shop that fails leaves the others to go on); the shops not
+    started in time go back to the dispatcher, due now. The shops of one app share a client
+    (its connections to the gateway, its platform clock). Returns how many of each."""
+    stop_at = time.monotonic() + settings.SYNC_RUN_TIME_LIMIT
+    done = {"synced": 0, "failed": 0, "given back": 0}
+    clients: dict[int, TopClient] = {}
+    for index, shop_id in enumerate(shop_ids):
+        if index and time.monotonic() > stop_at:
+            due_now(shop_ids[index:])
+            done["given back"] = len(shop_ids) - index
+            break
+        try:
+            sync_streams(shop_id, stop_at, clients=clients)
+            done["synced"] += 1
+        except Exception:
+            log.exception("scheduled sync of shop %s failed", shop_id)
+            done["failed"] += 1
+    return done
+
+
+def sync_streams(
+    shop_id: int,
+    stop_at: float,
+    stream: str | None = None,
+    clients: dict[int, TopClient] | None = None,
+) -> list[str]:
+    """Sync a shop's trades and refunds (or ``stream``) until ``stop_at``; streams that are
+    backing off wait. Both streams use one client, taken from ``clients`` (by app) when it
+    holds one for the shop's app, and left there.
 
     It also re-queues the shop's backfill or reconcile when one failed and is due again.
     """
     shop = _active(shop_id)
     if shop is None:
         return []
+    clients = {} if clients is None else clients
+    client = clients[shop.app_id] = client_for_shop(shop, clients.get(shop.app_id))
     outcomes = []
-    # one time budget for the task: both streams end well inside Q_TIMEOUT together
-    stop_at = time.monotonic() + settings.SYNC_RUN_TIME_LIMIT
-    for name in [stream] if stream else ["trades", "refunds"]:
-        if not _backing_off(shop, name):
-            outcomes.append(f"{name}: {sync_shop(shop, name, stop_at=stop_at).outcome}")
+    streams = [stream] if stream else ["trades", "refunds"]
+    waiting = _backing_off_of(shop, streams)
+    for name in streams:
+        if name in waiting:
+            continue
+        run = sync_shop(shop, name, client=client, stop_at=stop_at)
+        outcomes.append(f"{name}: {run.outcome}")
+        if run.outcome == SyncRun.Outcome.SUCCEEDED:
+            continue  # the run kept ``shop`` as the row is (its degraded mode, its status)
         shop.refresh_from_db(fields=["status", "degraded"])
         if shop.status != Shop.Status.ACTIVE:
             return outcomes  # e.g. the session turned out invalid: the shop waits for re-auth

@@ -9,6 +9,9 @@ grants more than M calls in any 60 seconds.
 
 Fairness: when tokens are scarce, the next token goes to the waiting shop that was served
 longest ago, so a busy shop with many workers cannot starve a shop that calls now and then.
+When a shop was served is kept only while tokens are scarce (the bucket under half full, or
+another caller waiting): a budget that has room grants every call at once, so thousands of
+shops calling now and then leave nothing in the state, which every call reads and writes.
 """
 
 from __future__ import annotations
@@ -174,7 +177,8 @@ def _attempt(
     if next_shop != shop:
         return _waiting(state, first, "turn", TURN_NAP)
     state["tokens"] = tokens - 1
-    served[shop] = now
+    if tokens - 1 < burst / 2 or len(waiters) > 1:
+        served[shop] = now
     for key, last in list(served.items()):
         if last < now - SERVED_MEMORY:
             del served[key]

@@ -2,7 +2,11 @@
 
 The state is read and written on a connection of its own, in autocommit: a budget taken or
 a ban recorded must be visible to every process at once, and must not wait for (or roll
-back with) whatever transaction the caller happens to be in.
+back with) whatever transaction the caller happens to be in. Its commits do not wait for the
+disk (``synchronous_commit`` off): each API call commits the app's budget row under its row
+lock, and a commit that waited for the flush would hold every worker of the app behind it.
+What a database crash can lose is the last moment of budget and bans: calls counted a little
+low for a minute, a ban learnt again from the platform's next refusal.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ def state_connection() -> psycopg.Connection:
         if conn is not None and not conn.closed and _local.pid == os.getpid():
             conn.close()  # (a forked child must leave its parent's socket alone)
         conn = psycopg.connect(**kwargs, autocommit=True)
+        conn.execute("SET synchronous_commit = off")
         _local.conn, _local.pid, _local.kwargs = conn, os.getpid(), kwargs
     return conn
 

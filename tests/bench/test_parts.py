@@ -47,7 +47,7 @@ def test_api_part_measures_the_list_beside_its_psql_floor():
     queries = psql_floor.list_queries(token, 100)
     assert timing["requests"] == 5 and timing["p50_ms"] > 0
     assert any("trades_tradeline" in sql for sql in queries)
-    assert psql_floor.time_in_psql(queries, repeat=3)["queries"] == len(queries) >= 2
+    assert psql_floor.time_in_psql(queries, repeat=3)["queries"] == len(queries) >= 1
 
 
 def test_tmc_part_keeps_both_shops_equal_to_the_oracle():

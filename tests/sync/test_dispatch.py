@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from ordersync.taobao.types import PLATFORM_TZ
+from shops import schedules
 from shops.models import Shop
 from shops.schedules import (
     DISPATCH_AHEAD,
@@ -23,12 +24,19 @@ from shops.schedules import (
     next_due,
     sync_schedules,
 )
+from trades import tasks as trade_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def queued() -> list[tuple[str, int]]:
-    return sorted((q.task["func"], q.task["args"][0]) for q in OrmQ.objects.all())
+    """(task, shop) of each shop queued; a batch task names several."""
+    found = []
+    for package in OrmQ.objects.all():
+        first = package.task["args"][0]
+        shop_ids = first if isinstance(first, list) else [first]
+        found += [(package.task["func"], shop_id) for shop_id in shop_ids]
+    return sorted(found)
 
 
 @pytest.fixture
@@ -102,6 +110,7 @@ def test_the_queue_and_the_stamps_commit_together(shops, monkeypatch):
         return real(func, *args, **kwargs)
 
     monkeypatch.setattr(tasks, "async_task", failing)
+    monkeypatch.setattr(schedules, "SYNC_SHOPS_PER_TASK", 1)
     before = dict(Shop.objects.values_list("pk", "next_sync_at"))
     with pytest.raises(RuntimeError):
         dispatch_due_shops()
@@ -112,8 +121,6 @@ def test_the_queue_and_the_stamps_commit_together(shops, monkeypatch):
 def test_a_full_queue_holds_due_shops_back_most_overdue_first(shops, monkeypatch):
     """A cluster behind its work: shops are not queued again on top of the backlog; those
     left due are queued first, oldest due first, once there is room."""
-    from shops import schedules
-
     monkeypatch.setattr(schedules, "DISPATCH_QUEUE_LIMIT", 2)
     now = timezone.now()
     for minutes, shop in enumerate(shops):
@@ -124,6 +131,42 @@ def test_a_full_queue_holds_due_shops_back_most_overdue_first(shops, monkeypatch
     OrmQ.objects.all().delete()  # the workers took them
     assert dispatch_due_shops(now) == {"sync": 2, "reconcile": 0}
     assert queued() == [(SYNC_TASK, shops[2].pk), (SYNC_TASK, shops[3].pk)]
+
+
+def test_due_shops_go_in_batches_whose_successes_are_not_saved(shops, monkeypatch):
+    monkeypatch.setattr(schedules, "SYNC_SHOPS_PER_TASK", 2)
+    assert dispatch_due_shops()["sync"] == 5
+    packages = [package.task for package in OrmQ.objects.all()]
+    assert sorted(len(task["args"][0]) for task in packages) == [1, 2, 2]
+    assert {task["func"] for task in packages} == {SYNC_TASK}
+    assert all(task["save"] is False for task in packages)
+    assert queued() == sorted((SYNC_TASK, shop.pk) for shop in shops)
+
+
+def test_a_batch_goes_on_past_a_failing_shop_and_gives_back_what_it_had_no_time_for(
+    shops, monkeypatch
+):
+    ran: list[int] = []
+
+    def sync_streams(shop_id: int, stop_at: float, **options: object) -> list[str]:
+        ran.append(shop_id)
+        if shop_id == shops[0].pk:
+            raise RuntimeError("this shop's run broke")
+        return []
+
+    monkeypatch.setattr(trade_tasks, "sync_streams", sync_streams)
+    ids = [shop.pk for shop in shops]
+    assert trade_tasks.sync_shops_task(ids[:3]) == {"synced": 2, "failed": 1, "given back": 0}
+    assert ran == ids[:3]
+
+    later = timezone.now() + timedelta(hours=1)
+    Shop.objects.filter(pk__in=ids).update(next_sync_at=later)
+    monkeypatch.setattr(settings, "SYNC_RUN_TIME_LIMIT", -1)  # out of time after the first
+    ran.clear()
+    assert trade_tasks.sync_shops_task(ids[1:]) == {"synced": 1, "failed": 0, "given back": 3}
+    assert ran == ids[1:2]
+    due = dict(Shop.objects.values_list("pk", "next_sync_at"))
+    assert due[ids[1]] == later and all(due[pk] <= timezone.now() for pk in ids[2:])
 
 
 def test_next_due_keeps_the_phase_and_skips_missed_slots():

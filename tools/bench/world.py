@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from shops.actions import ensure_checkpoints
 from shops.models import SYNCED_STREAMS, Checkpoint, Shop, Tenant, TopApp
 from trades.feed.models import ChangeEvent, FeedCommit
+from trades.logistics.models import Parcel
 from trades.models import Refund, Trade, TradeLine
 
 
@@ -51,16 +52,7 @@ class BenchWorld:
     def shops(self, nicks: list[str]) -> list[Shop]:
         """Many idle sellers at once: the sandbox asked from a few threads, the shops and
         their checkpoints written in bulk (10,000 one by one took longer than the run)."""
-        body = {"app_key": self.tag, "history_trades": 0}
-        with ThreadPoolExecutor(4) as pool:
-            sellers = list(
-                pool.map(
-                    lambda nick: self.sandbox.control(
-                        "sellers", {**body, "nick": f"{self.tag}-{nick}"}
-                    ),
-                    nicks,
-                )
-            )
+        sellers = self._distinct_sellers(nicks)
         made = Shop.objects.bulk_create(
             [
                 Shop(
@@ -80,9 +72,34 @@ class BenchWorld:
         )
         return made
 
+    def _distinct_sellers(self, nicks: list[str]) -> list[dict]:
+        """One sandbox seller per nick; a seller whose random id another one drew already is
+        asked again under a longer nick (an app has one shop per seller id)."""
+        body = {"app_key": self.tag, "history_trades": 0}
+        sellers: dict[int, dict] = {}
+        while nicks:
+            with ThreadPoolExecutor(4) as pool:
+                drawn = list(
+                    pool.map(
+                        lambda nick: self.sandbox.control(
+                            "sellers", {**body, "nick": f"{self.tag}-{nick}"}
+                        ),
+                        nicks,
+                    )
+                )
+            again = []
+            for nick, seller in zip(nicks, drawn, strict=True):
+                if seller["user_id"] in sellers:
+                    again.append(nick + "x")
+                else:
+                    sellers[seller["user_id"]] = seller
+            nicks = again
+        return list(sellers.values())
+
     def remove(self) -> None:
         """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
         TradeLine.objects.filter(trade__tenant=self.tenant)._raw_delete("default")
+        Parcel.objects.filter(tenant=self.tenant).delete()  # with their traces; a few
         for model in (ChangeEvent, FeedCommit, Trade, Refund):
             model.objects.filter(tenant=self.tenant)._raw_delete("default")
         self.tenant.delete()

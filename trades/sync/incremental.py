@@ -105,10 +105,13 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
             step = _sync_window(shop, spec, client, run, counters)
             if step is not Step.MORE or time.monotonic() > stop_at:
                 break  # caught up, or the run has had its time: the next one goes on
-        if step is Step.CAUGHT_UP and time.monotonic() <= stop_at:
-            read_ahead(shop, spec, client, counters, stop_at)
-        if time.monotonic() <= stop_at:
-            sweep(shop, spec, client, counters, stop_at)
+        if time.monotonic() <= stop_at and window_source(shop, spec) == MODIFIED:
+            checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
+            checkpoint.shop = shop  # the one loaded, with its app
+            if step is Step.CAUGHT_UP:
+                read_ahead(checkpoint, spec, client, counters, stop_at)
+            if time.monotonic() <= stop_at:
+                sweep(checkpoint, spec, client, counters, stop_at)
     except Exception as error:
         calls.settle(counters)
         runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
@@ -116,7 +119,7 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
         return run
     calls.settle(counters)
     runs.finish_run(run, counters, SyncRun.Outcome.SUCCEEDED)
-    runs.record_success(shop, run.window_end)
+    runs.record_success(shop, run.window_end, spec.name)
     return run
 
 
@@ -131,11 +134,11 @@ def window_limit(shop: Shop) -> timedelta:
 
 def window_source(shop: Shop, spec: Stream) -> str:
     """What the stream's windows run on: visibility time (trades, where the app may call
-    ``incrementv.get``) or ``modified``."""
+    ``incrementv.get``) or ``modified``. The refusal is read from ``shop.app`` as it was
+    loaded (a task loads the shop afresh)."""
     if spec.name != "trades" or not settings.SYNC_INCREMENTV:
         return MODIFIED
-    denied = TopApp.objects.filter(pk=shop.app_id).values_list("incrementv_denied_at", flat=True)
-    denied_at = denied.first()
+    denied_at = shop.app.incrementv_denied_at
     if denied_at is not None and timezone.now() - denied_at < INCREMENTV_RECHECK:
         return MODIFIED
     return VISIBLE
@@ -287,7 +290,8 @@ def _overran(
 def _deny_incrementv(shop: Shop, error: PermissionDenied, counters: runs.Counters) -> None:
     """The app may not call incrementv.get: remember it on the app (every shop of it falls
     back to windows on ``modified``, and asks again after ``INCREMENTV_RECHECK``)."""
-    TopApp.objects.filter(pk=shop.app_id).update(incrementv_denied_at=timezone.now())
+    shop.app.incrementv_denied_at = timezone.now()
+    TopApp.objects.filter(pk=shop.app_id).update(incrementv_denied_at=shop.app.incrementv_denied_at)
     counters.notes.append(f"{INCREMENTV} refused ({error}): windows on modified from here")
 
 
@@ -313,7 +317,8 @@ class Watch:
     def flush(self, shop: Shop) -> int:
         """Record what was found on the checkpoint; return how many."""
         found, self.found = self.found, []
-        late.note(shop, self.spec.name, found)
+        if found:
+            late.note(shop, self.spec.name, found)
         return len(found)
 
 
@@ -470,7 +475,7 @@ def unchanged(
 
 
 def read_ahead(
-    shop: Shop, spec: Stream, client: TopClient, counters: runs.Counters, stop_at: float
+    checkpoint: Checkpoint, spec: Stream, client: TopClient, counters: runs.Counters, stop_at: float
 ) -> None:
     """Read the stretch from the cursor to ``now − SYNC_LAG_SECONDS`` of a stream on
     ``modified`` whose windows trail further (the measured lag widened their lag), without
@@ -482,10 +487,8 @@ def read_ahead(
     Only the records not stored yet at their ``modified`` are completed and written; the
     cursor, and so the windows that find the late arrivals, stay where they are. A read that
     outlives ``SYNC_WINDOW_TIME_LIMIT`` (or the run's time) stops: the windows read it all
-    later anyway."""
-    if window_source(shop, spec) != MODIFIED:
-        return
-    checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
+    later anyway. Only for a stream on ``modified``; ``checkpoint`` is the stream's."""
+    shop = checkpoint.shop
     if checkpoint.cursor is None or checkpoint.progress.get("source", MODIFIED) != MODIFIED:
         return
     lag, _ = late.lag_and_overlap(checkpoint, MODIFIED)
@@ -513,7 +516,7 @@ def read_ahead(
 
 
 def sweep(
-    shop: Shop, spec: Stream, client: TopClient, counters: runs.Counters, stop_at: float
+    checkpoint: Checkpoint, spec: Stream, client: TopClient, counters: runs.Counters, stop_at: float
 ) -> None:
     """Every ``SYNC_SWEEP_PERIOD_SECONDS``, re-read the last ``SYNC_SWEEP_SECONDS`` behind
     the cursor of a stream on ``modified``, for changes that became visible only after every
@@ -522,11 +525,12 @@ def sweep(
     Only the records not stored yet at their ``modified`` are completed and written, so a
     sweep costs list calls. It is read in parts of the window width, its progress recorded
     after each, and a run out of time leaves the rest to the next run. A same-second version
-    (equal ``modified``) is left to the overlap and the reconcile."""
+    (equal ``modified``) is left to the overlap and the reconcile. Only for a stream on
+    ``modified``; ``checkpoint`` is the stream's."""
     span = settings.SYNC_SWEEP_SECONDS
-    if not span or window_source(shop, spec) != MODIFIED:
+    if not span:
         return
-    checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
+    shop = checkpoint.shop
     if checkpoint.cursor is None or checkpoint.progress.get("source", MODIFIED) != MODIFIED:
         return
     now = client.clock.now()

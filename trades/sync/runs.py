@@ -255,7 +255,7 @@ def evaluate_health(shop: Shop) -> None:
     sustained = [spell for spell in spells if spell.sustained()]
     if sustained:
         actions.set_degraded(shop, True, "; ".join(spell.reason() for spell in sustained))
-    elif shop.degraded or Shop.objects.filter(pk=shop.pk, degraded=True).exists():
+    elif degraded(shop):
         actions.set_degraded(shop, False)
 
 
@@ -318,7 +318,18 @@ def auto_interval(rate_per_hour: float) -> int:
     return max(1, min(10, round(3000 / rate_per_hour)))
 
 
-def record_success(shop: Shop, until: datetime | None = None) -> None:
-    """After a successful run whose windows reached ``until``: health, then cadence."""
-    evaluate_health(shop)
-    follow_volume(shop, until)
+def record_success(shop: Shop, until: datetime | None = None, stream: str = "trades") -> None:
+    """After a successful run of ``stream`` whose windows reached ``until``: health, then
+    cadence (from the trades' volume, so after a trades run).
+
+    A success never degrades a shop (a failure that makes a spell sustained degrades it when
+    it is recorded), so only a degraded shop's health is looked at again."""
+    if degraded(shop):
+        evaluate_health(shop)
+    if stream == "trades":
+        follow_volume(shop, until)
+
+
+def degraded(shop: Shop) -> bool:
+    """Whether the shop is degraded, as the row says now (``shop`` may be older)."""
+    return shop.degraded or Shop.objects.filter(pk=shop.pk, degraded=True).exists()
