@@ -25,6 +25,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # A million PBKDF2 rounds per password made each console fixture take seconds. In the
     # tests' own processes only: the servers and commands they start keep Django's hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if config.getoption("markexpr") == "e2e":
+        # one test handed to a worker at a time (and one waiting), in the order below:
+        # ``--dist load`` otherwise sends runs of consecutive tests, both demos to one worker
+        config.option.maxschedchunk = 1
 
 
 # The fast set's longest tests (ten seconds or more each in ``--durations`` on two cores),
@@ -76,16 +80,31 @@ LONGEST = frozenset(
 )
 
 
+# The second stage's longest tests that may run side by side, longest first (``--durations``
+# under load: 334 s and 217 s): the two workers start one each as soon as the tests marked
+# ``alone`` are done, and share the shorter ones out after them, so that they end together.
+E2E_LONGEST = (
+    "tests/e2e/test_demo.py::"
+    "test_demo_backfills_every_shop_and_sigterm_saves_the_world_like_ctrl_c",
+    "tests/e2e/test_demo.py::test_the_quick_start_ends_with_the_printed_curl_returning_trades",
+)
+
+
+def _e2e_rank(nodeid: str) -> int:
+    return E2E_LONGEST.index(nodeid) if nodeid in E2E_LONGEST else len(E2E_LONGEST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tests marked ``alone`` first, one after another while the other worker waits (an
     ``alone`` test that comes later waits for the test beside it to end, the demo's minutes
-    with two idle workers' worth of time); then the end-to-end folder, whose tests take
-    minutes each: a worker that starts one last ends the whole stage that much later
-    (``--dist load`` hands the first tests out in turns, the rest as workers free up); then
-    the fast set's longest tests, for the same reason."""
+    with two idle workers' worth of time); then the second stage's longest (``E2E_LONGEST``),
+    then the end-to-end folder, whose tests take minutes each: a worker that starts one last
+    ends the whole stage that much later (``--dist load`` hands the first tests out in turns,
+    the rest as workers free up); then the fast set's longest tests, for the same reason."""
     items.sort(
         key=lambda item: (
             item.get_closest_marker("alone") is None,
+            _e2e_rank(item.nodeid),
             not item.nodeid.startswith("tests/e2e/"),
             item.nodeid.split("[")[0] not in LONGEST,
         )

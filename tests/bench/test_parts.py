@@ -64,7 +64,8 @@ def test_tmc_part_keeps_both_shops_equal_to_the_oracle():
 def test_scheduler_part_runs_shops_through_the_dispatcher_and_one_qcluster():
     from tools.bench.scheduler import measure_scheduler
 
-    figures = measure_scheduler(6, 1, 1, 1, workers=2, log=print)
+    # the test calls the dispatcher itself and samples 20 s, not a minute of each
+    figures = measure_scheduler(6, 1, 1, 1, workers=2, log=print, driven=True, sample_seconds=20)
     assert figures["shops_run_in_first_cycle"] == 6
     assert figures["runs"]["succeeded"] > 0 and figures["runs"]["failed"] == 0
     assert figures["cursor_lag_seconds"]["samples"] > 0 and figures["timeline"]

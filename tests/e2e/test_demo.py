@@ -22,7 +22,7 @@ import requests
 from ordersync.embedded_db import HANDLES, embedded_database_url, stop_server
 from ordersync.sandbox.clock import fmt, parse
 from ordersync.sandbox.world import World
-from tests.support import ROOT
+from tests.support import ROOT, databases
 from tools.bench.receiver import Behaviour, Receiver
 from trades.webhooks.signing import verify_signature
 
@@ -73,10 +73,16 @@ def end(demo: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def data_dir(tmp_path):
-    yield tmp_path / "data"
-    if (tmp_path / "data" / "postgres" / "PG_VERSION").exists():
-        stop_server(tmp_path / "data")
+def data_dir(tmp_path, django_db_setup, django_db_blocker):
+    """A new data folder whose embedded database holds the tests' migrated template (the
+    demo's own migrate then finds nothing to do), its server stopped as a user leaves it."""
+    data = tmp_path / "data"
+    with django_db_blocker.unblock():
+        databases.restore_template(embedded_database_url(data))
+    stop_server(data)
+    yield data
+    if (data / "postgres" / "PG_VERSION").exists():
+        stop_server(data)
 
 
 @pytest.fixture

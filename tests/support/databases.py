@@ -8,6 +8,7 @@ changes) and every worker's database is a copy of it (``CREATE DATABASE … TEMP
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.db.migrations.loader import MigrationLoader
+from pgserver._commands import POSTGRES_BIN_PATH as PG_BIN
+from psycopg.conninfo import make_conninfo
 
 TEMPLATE_PREFIX = "test_ordersync_tpl_"
 # one template is built at a time on a server, whoever asks (a server-wide advisory lock)
@@ -82,18 +85,45 @@ def _build(cursor: CursorWrapper, template: str) -> None:
     cursor.execute(f"ALTER DATABASE {quoted(building)} RENAME TO {quoted(template)}")
 
 
+def _template(cursor: CursorWrapper) -> str:
+    """The migrated template's name, built first if missing."""
+    template = TEMPLATE_PREFIX + migrations_hash()
+    if not _exists(cursor, template):
+        _build(cursor, template)
+    return template
+
+
 def create_from_template(name: str) -> None:
     """Make ``name`` a fresh copy of the migrated template (built first if missing)."""
-    template = TEMPLATE_PREFIX + migrations_hash()
     quoted = connection.ops.quote_name
     with server_cursor() as cursor:
-        if not _exists(cursor, template):
-            _build(cursor, template)
+        template = _template(cursor)
         _drop(cursor, name)
         cursor.execute(f"CREATE DATABASE {quoted(name)} TEMPLATE {quoted(template)}")
         # commits need not wait for the disk in a database thrown away at the end: the
         # transactional tests' cleanups and the child processes' commits stop waiting on fsync
         cursor.execute(f"ALTER DATABASE {quoted(name)} SET synchronous_commit = off")
+
+
+def restore_template(url: str) -> None:
+    """Load the migrated template into the empty database at ``url`` on another server (an
+    embedded one of its own): ``pg_dump`` piped to ``psql``, seconds instead of a migrate.
+    The template lock is held meanwhile: a copy made from a database in use would fail."""
+    params = connection.get_connection_params()
+    server = {key: params[key] for key in ("host", "port", "user", "password") if params.get(key)}
+    with server_cursor() as cursor:
+        source = make_conninfo(**server, dbname=_template(cursor))
+        dump = subprocess.run(
+            [PG_BIN / "pg_dump", "--no-owner", "--no-privileges", source],
+            capture_output=True,
+            check=True,
+        ).stdout
+    subprocess.run(
+        [PG_BIN / "psql", "--quiet", "--set", "ON_ERROR_STOP=1", url],
+        input=dump,
+        capture_output=True,
+        check=True,
+    )
 
 
 def drop(name: str) -> None:

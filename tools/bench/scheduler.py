@@ -53,29 +53,48 @@ CLUSTER_LOG = Path(tempfile.gettempdir()) / "ordersync-bench-qcluster.log"
 SCHEDULER_TICK = 30  # django-q2 looks at its schedules every 30 s
 # the schedule migration shops 0010 makes; a flushed test database may have lost it
 DISPATCH = {"func": "shops.tasks.dispatch_shops", "schedule_type": "I", "minutes": 1}
+# a pass of the dispatcher as at ``now`` + {} minutes, printing what it queued
+DISPATCH_AT = (
+    "from datetime import timedelta; from django.utils import timezone; "
+    "from shops.schedules import dispatch_due_shops; "
+    "print(dispatch_due_shops(timezone.now() + timedelta(minutes={}))['sync'], 'syncs')"
+)
 
 
 def measure_scheduler(
-    shops: int, cadence_minutes: int, cycles: int, active: int, workers: int = 2, log=print
+    shops: int,
+    cadence_minutes: int,
+    cycles: int,
+    active: int,
+    workers: int = 2,
+    log=print,
+    *,
+    driven: bool = False,
+    sample_seconds: float | None = None,
 ) -> dict:
-    """Sync ``shops`` shops (``active`` of them with a live market) for ``cycles`` cycles."""
+    """Sync ``shops`` shops (``active`` of them with a live market) for ``cycles`` cycles.
+
+    ``driven``: the dispatcher is called here at the start of the first cycle and of the
+    sampling instead of waiting for its once-a-minute schedule; ``sample_seconds``: the
+    sampled window instead of the ``cycles`` cadence intervals (the tests' short run)."""
     with SandboxProcess(seed=21) as sandbox:
         world = BenchWorld(sandbox)
         try:
             log(f"scheduler: creating {shops:,} sandbox sellers and shops …")
             made = world.shops([f"s{n:05d}" for n in range(shops)])
-            _on_cadence(made, cadence_minutes)
+            _on_cadence(made, cadence_minutes, driven)
             for shop in made[:active]:
                 sandbox.control("market", {"nick": shop.seller_nick, **ACTIVE_MARKET})
-            run = _Run(made, active, cadence_minutes, workers, sandbox.process.pid)
-            return run.measure(cycles, log)
+            run = _Run(made, active, cadence_minutes, workers, sandbox.process.pid, driven)
+            return run.measure(cycles, log, sample_seconds)
         finally:
             world.remove()  # with the shops and their due times
 
 
-def _on_cadence(shops: list[Shop], cadence_minutes: int) -> None:
+def _on_cadence(shops: list[Shop], cadence_minutes: int, driven: bool) -> None:
     """Fixed cadence, cursors at the present (as a finished backfill leaves them), first due
-    times spread over one interval, and the dispatcher's schedule due now."""
+    times spread over one interval, and the dispatcher's schedule due now (one interval on
+    when the run calls the dispatcher itself)."""
     now = timezone.now()
     step = timedelta(minutes=cadence_minutes) / len(shops)
     for n, shop in enumerate(shops):
@@ -87,32 +106,41 @@ def _on_cadence(shops: list[Shop], cadence_minutes: int) -> None:
     start = now - timedelta(seconds=settings.SYNC_LAG_SECONDS)
     Checkpoint.objects.filter(shop__in=shops, stream__in=["trades", "refunds"]).update(cursor=start)
     Schedule.objects.update_or_create(
-        name="dispatch-shops", defaults={**DISPATCH, "repeats": -1, "next_run": now}
+        name="dispatch-shops",
+        defaults={
+            **DISPATCH,
+            "repeats": -1,
+            "next_run": now + timedelta(minutes=cadence_minutes) if driven else now,
+        },
     )
 
 
 class _Run:
     """One qcluster over the shops, sampled every few seconds."""
 
-    def __init__(self, shops, active, cadence_minutes, workers, sandbox_pid) -> None:
+    def __init__(self, shops, active, cadence_minutes, workers, sandbox_pid, driven) -> None:
         self.ids = [s.pk for s in shops]
         self.idle_ids = self.ids[active:]
         self.active, self.cadence, self.workers = active, cadence_minutes, workers
         self.sandbox_pid = sandbox_pid
         self.lags: list[float] = []
         self.timeline: list[dict] = []
+        self.driven = driven
 
-    def measure(self, cycles: int, log) -> dict:
-        measured = cycles * self.cadence * 60
+    def measure(self, cycles: int, log, sample_seconds: float | None = None) -> dict:
+        measured = sample_seconds or cycles * self.cadence * 60
         log(
             f"scheduler: one qcluster ({self.workers} workers), {len(self.ids):,} shops every "
             f"{self.cadence} min, {cycles} cycles (~{(measured + 2 * SCHEDULER_TICK) / 60:.0f}"
             " min after the first cycle)"
         )
-        cluster = _start_cluster(self.workers)
+        self.env = _cluster_env(self.workers)
+        cluster = _start_cluster(self.env)
         try:
             self.started = timezone.now()
+            self._dispatch(log, 0)
             steady = self._first_cycle(cluster, log)
+            self._dispatch(log, 1)
             self._sample(cluster, measured)
             ended = timezone.now()
             cpu = {name: meter.seconds() for name, meter in self.meters.items()}
@@ -147,6 +175,24 @@ class _Run:
             "database": _rates(self.pg_before, pg_after),
         }
 
+    def _dispatch(self, log, cycle: int) -> None:
+        """A driven run's own pass of the dispatcher as it runs at the start of ``cycle``
+        (0: now; 1: one interval on, run now instead of waited for), in a child with the
+        cluster's settings: the cluster reads only the tasks its own key signed."""
+        if not self.driven:
+            return
+        minutes = cycle * self.cadence
+        passed = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v", "0", "-c", DISPATCH_AT.format(minutes)],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        log(f"scheduler: the dispatcher's pass of cycle {cycle} queued {passed.stdout.strip()}")
+
     def _first_cycle(self, cluster, log):
         """Wait until every shop ran once, at most two intervals (a cluster that cannot keep
         up is measured as it is: how far behind is the figure); start the meters."""
@@ -169,6 +215,9 @@ class _Run:
         return steady
 
     def _sample(self, cluster, seconds: float) -> None:
+        """Sample for ``seconds``, a timeline mark every ``TIMELINE_SECONDS`` (twice in a
+        shorter window)."""
+        every = min(TIMELINE_SECONDS, seconds / 2)
         deadline = time.monotonic() + seconds
         last = time.monotonic()
         marks = {"cpu": {n: m.seconds() for n, m in self.meters.items()}, "pg": _pg_counters()}
@@ -178,7 +227,7 @@ class _Run:
             self.lags.extend(_cursor_lags(self.ids))
             for meter in self.meters.values():
                 meter.seconds()  # a backend that ends between two marks is still counted
-            if time.monotonic() - last >= TIMELINE_SECONDS:
+            if time.monotonic() - last >= every:
                 marks = self._mark(marks, time.monotonic() - last)
                 last = time.monotonic()
 
@@ -250,7 +299,7 @@ def _alive(cluster: subprocess.Popen) -> None:
         )
 
 
-def _start_cluster(workers: int) -> subprocess.Popen:
+def _cluster_env(workers: int) -> dict[str, str]:
     params = connection.get_connection_params()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(
@@ -271,6 +320,10 @@ def _start_cluster(workers: int) -> subprocess.Popen:
         env["DATABASE_URL"] = env["DATABASE_URL"].replace(
             f"{params['user']}@", f"{params['user']}:{params['password']}@"
         )
+    return env
+
+
+def _start_cluster(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
