@@ -25,10 +25,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # A million PBKDF2 rounds per password made each console fixture take seconds. In the
     # tests' own processes only: the servers and commands they start keep Django's hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    if config.getoption("markexpr") == "e2e":
-        # one test handed to a worker at a time (and one waiting), in the order below:
-        # ``--dist load`` otherwise sends runs of consecutive tests, both demos to one worker
-        config.option.maxschedchunk = 1
+    # One test handed to a worker at a time (and one waiting), in the order below: ``--dist
+    # load`` otherwise sends each worker a first run of a quarter of its share, so one worker
+    # got every long test of the fast set (and both demos of the second stage) and ran them
+    # one after another while the others had finished.
+    config.option.maxschedchunk = 1
 
 
 # The fast set's longest tests (ten seconds or more each in ``--durations`` on two cores),
@@ -138,6 +139,10 @@ def _alone_or_side_by_side(request: pytest.FixtureRequest, tmp_path_factory):
 
 # What migrate writes once and no test changes: kept across transactional tests.
 MIGRATED_DATA = frozenset({"django_content_type", "auth_permission"})
+# Rows the migrations write that tests may change (the schedules): put back after each
+# transactional test from a copy taken when the worker's database was made, so a test that
+# reads them does not depend on which tests ran before it on its worker.
+RESTORED = {"django_q_schedule": "tests_migrated_schedule"}
 
 
 def _delete_test_data(self: TransactionTestCase) -> None:
@@ -155,6 +160,8 @@ def _delete_test_data(self: TransactionTestCase) -> None:
             cursor.execute("SET LOCAL ordersync.audit_maintenance = 'on'")
             for table in sorted(set(tables) - MIGRATED_DATA):
                 cursor.execute(f"DELETE FROM {conn.ops.quote_name(table)}")
+            for table, copy in RESTORED.items():
+                cursor.execute(f"INSERT INTO {table} SELECT * FROM {copy}")
 
 
 TransactionTestCase._fixture_teardown = _delete_test_data
@@ -170,6 +177,9 @@ def django_db_setup(django_test_environment, django_db_modify_db_settings, djang
     with django_db_blocker.unblock():
         databases.create_from_template(name)
         databases.use_database(name)
+        with connection.cursor() as cursor:
+            for table, copy in RESTORED.items():
+                cursor.execute(f"CREATE TABLE {copy} AS SELECT * FROM {table}")
     yield
     with django_db_blocker.unblock():
         databases.use_database(old_name)

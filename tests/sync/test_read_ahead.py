@@ -32,10 +32,11 @@ def test_closing_early_stops_the_reading_thread_within_the_pages_ahead():
             read.append(n)
             yield [{"n": n}]
 
-    threads = threading.active_count()
+    before = set(threading.enumerate())
     pages_ahead = prefetched(pages(), ahead=3)
     assert next(pages_ahead) == [{"n": 0}]
+    assert set(threading.enumerate()) - before  # the reading thread
     pages_ahead.close()
-    assert threading.active_count() == threads
+    assert not set(threading.enumerate()) - before  # gone: threads of other tests may end
     # the page handed over, three waiting, and the one the thread held when it was stopped
     assert len(read) <= 5
