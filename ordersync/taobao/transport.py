@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from ordersync.taobao.errors import Transient, error_from_response
 from ordersync.taobao.types import loads, normalise
@@ -21,6 +22,9 @@ SECRET_RE = re.compile(
 
 def redact(text: str) -> str:
     return SECRET_RE.sub(r"\1=***", text)
+
+
+POOL_SIZE = 64  # connections kept per host; not a limit on calls at once
 
 
 class RedactingFilter(logging.Filter):
@@ -38,6 +42,12 @@ def new_http_session() -> requests.Session:
     """A pooled session; ``requests`` already asks for and decodes gzip."""
     http = requests.Session()
     http.headers.update({"Accept-Encoding": "gzip", "User-Agent": "ordersync-top/1"})
+    # a client is shared by a read-ahead thread and the detail calls' threads (up to
+    # SYNC_FULLINFO_CONCURRENCY): urllib3's default of 10 kept connections dropped the rest
+    # after each call, with a warning each time, and opened them again
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
     return http
 
 
