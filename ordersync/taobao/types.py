@@ -6,6 +6,7 @@ Reference: https://developer.alibaba.com/docs/doc.htm?articleId=101617&docType=1
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -48,15 +49,25 @@ ORJSON_OPTIONS = (
 
 
 # decoded JSON in and out: no static shape to name
+# twenty digits in a row may be an integer beyond 64 bits, which orjson reads as a float
+_LONG_DIGITS, _LONG_DIGITS_TEXT = re.compile(rb"\d{20}"), re.compile(r"\d{20}")
+
+
 def loads(text: bytes | str) -> Any:  # noqa: ANN401
-    """Decode JSON with orjson; what it refuses (NaN, a lone surrogate, invalid UTF-8) is
-    read by the standard library, as it always was (ValueError when that refuses it too)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
-        return json.loads(text)
+    """Decode JSON with orjson; what it refuses (NaN, a lone surrogate, invalid UTF-8) or
+    would read otherwise (an integer beyond 64 bits, as a float) is read by the standard
+    library, as it always was (ValueError when that refuses it too)."""
+    long_digits = (
+        _LONG_DIGITS.search(text) if isinstance(text, bytes) else _LONG_DIGITS_TEXT.search(text)
+    )
+    if not long_digits:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    return json.loads(text)
 
 
 def dumps(value: Any) -> bytes:  # noqa: ANN401

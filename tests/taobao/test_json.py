@@ -45,3 +45,10 @@ def test_what_orjson_refuses_to_write_is_written_or_refused_as_before():
     for value in (datetime(2026, 11, 11, tzinfo=PLATFORM_TZ), Decimal("1.00")):
         with pytest.raises(TypeError):
             dumps({"v": value})
+
+
+def test_an_integer_beyond_64_bits_is_read_exactly_not_as_a_float():
+    big = 123456789012345678901234567890
+    assert loads(b'{"tid": %d}' % big) == {"tid": big}
+    assert loads(f'{{"tid": {big}}}') == {"tid": big}
+    assert loads(b'{"tid": 18446744073709551615}') == {"tid": 2**64 - 1}  # orjson's own
