@@ -8,10 +8,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from tools.management.commands.bench import Command, require_migrated
+from tools.management.commands.bench import Command, require_migrated, settings_kept
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -80,3 +81,11 @@ def test_a_database_without_the_migrations_is_a_clear_error():
         bare.close()
         with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{name}"')
+
+
+def test_what_a_part_sets_to_measure_with_does_not_outlive_it():
+    lag = settings.SYNC_LAG_SECONDS
+    with settings_kept():
+        settings.SYNC_LAG_SECONDS = lag + 1
+        settings.BENCH_ONLY = True
+    assert lag == settings.SYNC_LAG_SECONDS and not hasattr(settings, "BENCH_ONLY")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
 from shops.models import Shop
@@ -53,7 +54,9 @@ def test_api_part_measures_the_list_beside_its_psql_floor():
 def test_tmc_part_keeps_both_shops_equal_to_the_oracle():
     from tools.bench.tmc import lines, measure_tmc
 
+    lag = settings.SYNC_LAG_SECONDS
     figures = measure_tmc(seconds=3, changes_per_minute=300, interval=1, lag=1, log=print)
+    assert lag == settings.SYNC_LAG_SECONDS  # the part's lag did not outlive it
     for side in ("on", "off"):
         assert figures[side]["changes"] > 0 and figures[side]["matches_oracle"], figures
     assert figures["tmc"].get("messages:received", 0) > 0

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 from django.db.models import OuterRef, Subquery
+from django.test import override_settings
 
 from ordersync.taobao.types import PLATFORM_TZ
 from tools.bench.sandbox import SandboxProcess
@@ -40,8 +41,13 @@ def measure_tmc(
     log=print,
 ) -> dict:
     """Run the market on both shops; return the freshness of each and the TMC counters."""
-    settings.DEBUG = False
-    settings.SYNC_LAG_SECONDS = lag
+    with override_settings(DEBUG=False, SYNC_LAG_SECONDS=lag):
+        return _measure(seconds, changes_per_minute, interval, lag, drop, log)
+
+
+def _measure(
+    seconds: float, changes_per_minute: int, interval: float, lag: int, drop: float, log
+) -> dict:
     per_minute = changes_per_minute
     with SandboxProcess(seed=13) as sandbox:
         sandbox.control("faults", {"tmc_drop_rate": drop})

@@ -14,6 +14,7 @@ from unittest import mock
 import requests
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 
 from shops.models import Shop, Tenant, TopApp
 from trades.sync.write import write_trades
@@ -94,8 +95,12 @@ def _deliver_in_processes(processes: int) -> None:
 
 def run(events: int = 5000, processes: int = 1) -> dict:
     """Write ``events`` new trades for one endpoint, deliver them all; return the figures."""
-    settings.DEBUG = False  # no query log growing with the work
-    settings.WEBHOOKS_ALLOW_PRIVATE = True  # the receiver is on loopback
+    # no query log growing with the work; the receiver is on loopback
+    with override_settings(DEBUG=False, WEBHOOKS_ALLOW_PRIVATE=True):
+        return _run(events, processes)
+
+
+def _run(events: int, processes: int) -> dict:
     receiver = ReceiverProcess()
     tenant = None
     try:

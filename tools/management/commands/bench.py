@@ -13,8 +13,11 @@ its figures: ``bench sync``, ``bench tmc``, ``bench jdp``, ``bench api``, ``benc
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -79,7 +82,8 @@ class Command(BaseCommand):
             require_migrated(connection)
         # the streams themselves: a part wraps them as any command does
         out, err = cast(TextIO, self.stdout._out), cast(TextIO, self.stderr._out)
-        part(stdout=out, stderr=err).handle(*args, **opts)
+        with settings_kept():
+            part(stdout=out, stderr=err).handle(*args, **opts)
 
 
 def require_migrated(database: BaseDatabaseWrapper) -> None:
@@ -90,3 +94,16 @@ def require_migrated(database: BaseDatabaseWrapper) -> None:
             f"database {database.settings_dict['NAME']!r} has unapplied migrations: "
             "run `python manage.py migrate` first"
         )
+
+
+@contextlib.contextmanager
+def settings_kept() -> Iterator[None]:
+    """Put back the settings a part set to measure with (DEBUG off, a lag, a batch size):
+    called in a process that goes on (the tests, a shell), they would outlive the part."""
+    held: dict[str, Any] = settings._wrapped.__dict__  # type: ignore[misc]
+    saved = dict(held)
+    try:
+        yield
+    finally:
+        held.clear()
+        held.update(saved)
