@@ -56,7 +56,15 @@ OTHER_FEATURES = (
 SELLERS = {"allowed": ("north", "south"), "refused": ("east", "west")}
 # the benchmark's market shared by the four shops
 MARKET = {key: value / 4 for key, value in CHAOS_MARKET.items()}
-pytestmark = [pytest.mark.e2e, pytest.mark.alone, pytest.mark.django_db(transaction=True)]
+# One more try while an open flake is found: a refund late during the run (1 missing, 1
+# stale of 16 due), once in CI alone on its lane; it passed alone just after. An idle
+# engine fails both tries.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.alone,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.flaky(reruns=1),
+]
 
 
 def start_cluster(database_url: str, log: Path, command: str = "qcluster") -> subprocess.Popen:
