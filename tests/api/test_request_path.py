@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from shops.audit.actor import SYSTEM, current_actor
 from tests.support.api import client_for
 from trades.api.key_models import ApiKey
 from trades.api.keys import create_api_key
@@ -75,6 +76,13 @@ def test_the_api_reads_no_session_user_or_messages_and_sets_no_cookie(partner, a
     assert request.user is None  # DRF's: the key acts, not a person
     assert not answer.cookies and "Cookie" not in answer.get("Vary", "")
     assert partner.get("/api/docs/").cookies == {}  # no CSRF cookie: the API takes none
+
+
+def test_the_key_acts_within_its_request_only(partner):
+    # the key names itself as the audit actor inside the request's own block; without the
+    # audit middleware on the API's stack it would stay the actor of what this thread does next
+    assert partner.get(TRADES).status_code == 200
+    assert current_actor() == SYSTEM
 
 
 def test_a_session_never_authenticates_the_api(alice, client):
