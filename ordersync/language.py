@@ -10,13 +10,15 @@ because someone set the console's default or a cookie. Codes never change, only 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.middleware import locale
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation.trans_real import parse_accept_lang_header
 
-API_PREFIX = "/api/"
 API_DEFAULT = "en"
 
 
@@ -46,12 +48,25 @@ def console_language(request: HttpRequest) -> str:
 
 
 class LocaleMiddleware(locale.LocaleMiddleware):
-    """Activates the request's language; Django's response handling (``Content-Language``)."""
+    """The console's language; Django's response handling (``Content-Language``)."""
 
     def process_request(self, request: HttpRequest) -> None:
-        if request.path_info.startswith(API_PREFIX):
-            language = accepted_language(request.headers.get("accept-language", ""))
-        else:
-            language = console_language(request)
-        translation.activate(language)
+        translation.activate(console_language(request))
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class ApiLocaleMiddleware:
+    """The partner API's language (``API_MIDDLEWARE``): its answer says which one it is in
+    (``Content-Language``) and that it depends on ``Accept-Language`` (``Vary``), as Django's
+    LocaleMiddleware says it where no URL carries a language."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        translation.activate(accepted_language(request.headers.get("accept-language", "")))
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response

@@ -107,12 +107,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz and /metrics for local probes and scrapers, before any Host header check
     "ordersync.probes.ProbeMiddleware",
+    # requests under /api/ go through API_MIDDLEWARE below instead of the rest of this list
+    "ordersync.apilane.ApiLaneMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The admin's and the API docs' static files, served by gunicorn itself (no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # the console's language: the switch's cookie, else LANGUAGE_CODE; the partner API
-    # follows Accept-Language only (ordersync/language.py)
+    # the console's language: the switch's cookie, else LANGUAGE_CODE (ordersync/language.py)
     "ordersync.language.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "ordersync.badinput.RejectNulBytesMiddleware",
@@ -121,6 +122,16 @@ MIDDLEWARE = [
     # who acts, for the audit log (an API key names itself when it authenticates)
     "shops.audit.actor.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# The partner API's stack (ordersync/apilane.py): a key in a header and no cookie, so no
+# sessions, CSRF, users, messages or static files; the same security headers, Host check and
+# audit actor as the console, and the language of Accept-Language.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "ordersync.language.ApiLocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "shops.audit.actor.AuditActorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
