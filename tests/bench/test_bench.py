@@ -39,7 +39,9 @@ def test_bench_naive_part_writes_its_figures(tmp_path):
     # checked by content while the faults were on, not only after a quiet last pass
     assert part["figures"]["checks_during_run"] > 0 and ours["late_during_run"] == 0
     assert naive["trades_lost"] + naive["refunds_lost"] > 0
-    assert "ordersync vs the naive scheme" in out.with_suffix(".md").read_text()
+    assert_caught_up(part["figures"])
+    page = out.with_suffix(".md").read_text()
+    assert "ordersync vs the naive scheme" in page and "chaos: ordersync after the market" in page
     # the benchmark removes what it made
     assert not Tenant.objects.filter(slug__startswith="bench-").exists()
     assert not Shop.objects.exists()
@@ -51,3 +53,38 @@ def test_webhooks_part_delivers_every_event(db):
     figures = measure_webhooks(quick=True)
     assert figures["measured"] and figures["delivered"] == figures["events"] == 1000
     assert figures["received"] >= 1000 and figures["deliveries_per_second"] > 0
+
+
+def assert_caught_up(figures: dict) -> None:
+    """After the market: the engine's passes went on until its store equalled the ground
+    truth, past the sandbox's largest lag; the naive scheme's stopped with records lost, and
+    the first quiet pass's count is kept beside the end's."""
+    ours, naive = figures["ordersync"], figures["naive"]
+    assert ours["caught_up"] and ours["catch_up_passes"] >= 1 and ours["catch_up_seconds"] > 0
+    assert not naive["caught_up"] and naive["catch_up_seconds"] is None
+    assert naive["passes_ended_seconds"] > 0
+    for side in (ours, naive):
+        assert side["first_pass"]["trades_lost"] >= side["trades_lost"]
+        assert side["first_pass"]["sync_seconds"] <= side["sync_seconds"]
+    # the last comparison came after every change could be listed
+    assert figures["last_comparison_seconds"] >= figures["largest_lag_seconds"]
+    assert figures["rounds_after_market"] > 0 and figures["market_seconds"] >= figures["seconds"]
+
+
+@pytest.mark.e2e
+def test_bench_double11_part_catches_up_after_the_burst(tmp_path):
+    out = tmp_path / "bench.json"
+    call_command(
+        "bench", "double11", "--burst-trades", "300", "--burst-minutes", "0.2",
+        "--catch-up-minutes", "5", "--json", str(out),
+    )  # fmt: skip
+
+    figures = json.loads(out.read_text())["parts"]["double11"]["figures"]
+    ours = figures["ordersync"]
+    assert ours["trades"] > 0 and ours["trades_lost"] == 0 and ours["refunds_lost"] == 0
+    assert ours["fullinfo_calls"] > 0  # peak-mode lists: the sub-orders came from fullinfo
+    assert_caught_up(figures)
+    page = out.with_suffix(".md").read_text()
+    assert "Double 11 burst: ordersync after the market" in page
+    assert "quiet passes after the market (the first one included)" in page
+    assert not Shop.objects.exists()

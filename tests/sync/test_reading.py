@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import math
 import random
+import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
 
 from ordersync.taobao.api import Page
-from ordersync.taobao.errors import PageTooDeep
+from ordersync.taobao.errors import PageTooDeep, TradeNotFound
+from ordersync.taobao.store import state_connection
 from ordersync.taobao.types import PLATFORM_TZ, format_time
-from trades.sync.reading import WindowTooLarge, read_backward, read_forward
+from trades.sync.reading import WindowTooLarge, fetch_all, read_backward, read_forward
 
 T0 = datetime(2026, 11, 11, 10, 0, tzinfo=PLATFORM_TZ)
 END = T0 + timedelta(hours=1)
@@ -134,3 +137,41 @@ def test_forward_paging_past_the_deepest_page_asks_for_a_narrower_slice():
     assert next(pages) == [{"tid": 1}] and next(pages) == [{"tid": 2}]
     with pytest.raises(WindowTooLarge):
         next(pages)
+
+
+@pytest.mark.django_db
+def test_detail_calls_keep_one_state_connection_per_thread_and_close_it():
+    """The fan-out of ``trade.fullinfo.get`` calls: results in the keys' order, and each
+    thread's limiter connection reused from call to call (a new PostgreSQL backend per call
+    cost more than the call on a burst), all of them closed when the threads end."""
+    backends: list[int] = []
+    opened: list = []
+    lock = threading.Lock()
+
+    def fetch(key: int) -> int:
+        conn = state_connection()
+        with lock:
+            backends.append(conn.info.backend_pid)
+            opened.append(conn)
+        time.sleep(0.005)  # every thread gets keys
+        return key * 2
+
+    keys = list(range(60))
+    assert fetch_all(fetch, keys, 4) == [key * 2 for key in keys]
+    assert len(set(backends)) <= 4  # one per thread, not one per call
+    assert all(conn.closed for conn in opened)
+
+
+def test_detail_calls_raise_the_first_failure_in_key_order_and_stop_taking_keys():
+    taken: list[int] = []
+
+    def fetch(key: int) -> int:
+        taken.append(key)
+        if key in (3, 5):
+            time.sleep(0.01 if key == 3 else 0)  # the later key fails first
+            raise TradeNotFound(f"trade {key}")
+        return key
+
+    with pytest.raises(TradeNotFound, match="trade 3"):
+        fetch_all(fetch, list(range(200)), 4)
+    assert len(taken) < 200  # no thread took more keys after a failure

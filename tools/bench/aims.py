@@ -96,6 +96,39 @@ def _double11(f: dict) -> list[Row]:
             f"{ours['api_calls_per_changed_trade']}",
             _("≤ 1.1 (one fullinfo per trade that really changed)"),
             _double11_least(ours),
+        ),
+        *_double11_keeping_up(f),
+    ]
+
+
+def _double11_keeping_up(f: dict) -> list[Row]:
+    """How far behind the market the engine was at the first quiet pass, and when it caught
+    up; for figures that have the passes after the market."""
+    ours = f["ordersync"]
+    if "first_pass" not in ours:
+        return []
+    first = ours["first_pass"]
+    if ours["caught_up"]:
+        after = _("caught up %(seconds)s s after the market stopped (%(passes)s quiet passes)")
+        seconds = ours["catch_up_seconds"]
+    else:
+        after = _("not caught up %(seconds)s s after the market stopped (%(passes)s quiet passes)")
+        seconds = ours["passes_ended_seconds"]
+    return [
+        (
+            _("Double 11 burst, trades / refunds missing or stale at the first quiet pass"),
+            f"{first['trades_lost']:,} / {first['refunds_lost']:,}; "
+            + after % {"seconds": seconds, "passes": ours["catch_up_passes"]},
+            _("0 / 0: the engine keeps up with the market; 0 lost at the end"),
+            _(
+                "%(sync)s s in sync calls over %(rounds)s rounds for %(market)s s of market "
+                "(one process syncs both streams)"
+            )
+            % {
+                "sync": first["sync_seconds"],
+                "rounds": f["rounds"],
+                "market": f.get("market_seconds", f["seconds"]),
+            },
         )
     ]
 

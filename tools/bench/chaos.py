@@ -10,24 +10,28 @@ one interval) is stored with the sandbox's content (``tools.bench.oracle``).
 
 In the benchmark, two sellers of the same sandbox get the same market and live through the
 same faults. Each round runs an ordersync sync of both streams for one seller and a naive
-sync of both for the other. Then the market and the faults stop, both get one last pass
-after the visibility lag, and each side's store is compared with the ground truth by content.
+sync of both for the other. Then the market and the faults stop and both get a first quiet
+pass after the visibility lag; what is missing or stale there measures how far behind a side
+was. Each side's passes then go on until its store equals the ground truth by content (it has
+caught up) or a cap (``CatchUp``), and the comparisons go on until the last change is past the
+lists' lag: what is missing or stale at the end is lost.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.test.utils import override_settings
 
 from ordersync.sandbox.scenarios import SCENARIOS
 from ordersync.taobao.client import TopClient
 from ordersync.taobao.retry import RetryPolicy
-from ordersync.taobao.types import PLATFORM_TZ
+from ordersync.taobao.types import PLATFORM_TZ, format_time, parse_time
 from shops.models import Checkpoint, SyncRun
 from shops.top import app_credentials
 from tools.bench import oracle
@@ -88,6 +92,27 @@ class Timing:
         }
 
 
+# what a side's first quiet pass after the market left behind, kept beside the end's figures
+FIRST_PASS = (
+    "trades_lost",
+    "trades_missing",
+    "trades_stale",
+    "refunds_lost",
+    "refunds_missing",
+    "refunds_stale",
+    "api_calls",
+    "sync_seconds",
+)
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """How long the passes after the market may go on for a side that has not caught up."""
+
+    seconds: float = 1800.0
+    passes: int = 500
+
+
 def chaos_faults(timing: Timing) -> dict:
     """Every fault of the sandbox's ``chaos`` scenario, durations shortened for ``timing``."""
     return {**SCENARIOS["chaos"]["faults"], **SHORTER, "lag_seconds": timing.sandbox_lags[0]}
@@ -124,31 +149,40 @@ def run_chaos(
     # After the market stops, the faults stay on until every change it made is due, so the
     # checks while the faults are on cover them all.
     drain = seconds + max(timing.sandbox_lags) + timing.grace + timing.check_every
-    rounds = checks = due = 0
-    market_on = True
-    while time.monotonic() - started < drain:
-        tick = time.monotonic()
-        if market_on and tick - started >= seconds:
-            for nick in nicks:
-                sandbox.control("market", {"nick": nick, **QUIET})
-            market_on = False
-        sync_round()
-        rounds += 1
-        if time.monotonic() >= next_check:
-            sandbox.control("faults", {"lag_seconds": next(lags)})
-            due = max(due, check())
-            checks += 1
-            next_check += timing.check_every
-        time.sleep(max(0.0, timing.interval - (time.monotonic() - tick)))
+    rounds = checks = due = rounds_after_market = 0
+    # The market stops on time even while a round takes longer than the whole market (a
+    # burst the engine falls behind on): a check between rounds would let it run on.
+    market = MarketStop(sandbox, nicks, seconds)
+    try:
+        while time.monotonic() - started < drain:
+            tick = time.monotonic()
+            rounds_after_market += bool(market.stopped_at)
+            sync_round()
+            rounds += 1
+            if time.monotonic() >= next_check:
+                sandbox.control("faults", {"lag_seconds": next(lags)})
+                due = max(due, check())
+                checks += 1
+                next_check += timing.check_every
+            time.sleep(max(0.0, timing.interval - (time.monotonic() - tick)))
+    finally:
+        market.stop()
     injected = sandbox.control("stats")["errors_injected"]
     sandbox.control("faults", {"reset": True, "skew_seconds": skew})
-    # the last pass comes late enough for every change, even for a scheme whose "now" is
-    # the local clock (behind the platform's by the skew)
+    faults_off = time.monotonic()
+    # the first quiet pass comes late enough for every change of the configured lags, even
+    # for a scheme whose "now" is the local clock (behind the platform's by the skew); the
+    # heavy tail of the lag is left to the passes that follow (``catch_up``)
     time.sleep(max(timing.sandbox_lags) + max(0, skew) + 1)
     (final_round or sync_round)()
     return {
         "seconds": seconds,
+        "market_seconds": round(market.stopped_at - started, 1),
+        "market_stopped_at": market.stopped_at,  # time.monotonic()
+        "faults_on_seconds_after_market": round(faults_off - market.stopped_at, 1),
+        "faults_off_at": faults_off,  # time.monotonic()
         "rounds": rounds,
+        "rounds_after_market": rounds_after_market,
         "checks_during_run": checks,
         "due_at_last_check": due,
         "errors_injected": sum(injected.values()),
@@ -159,11 +193,35 @@ def run_chaos(
     }
 
 
-def compare_with_chaos(world, seconds: float, interval: float = 1.0) -> dict:
+class MarketStop:
+    """Stops the sellers' market ``seconds`` after it is made, from a timer thread, and
+    knows when it stopped (``time.monotonic()``; 0 while it runs)."""
+
+    def __init__(self, sandbox, nicks: list[str], seconds: float) -> None:
+        self.sandbox, self.nicks = sandbox, nicks
+        self.stopped_at = 0.0
+        self.lock = threading.Lock()
+        self.timer = threading.Timer(seconds, self.stop)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def stop(self) -> None:
+        with self.lock:
+            if self.stopped_at:
+                return
+            for nick in self.nicks:
+                self.sandbox.control("market", {"nick": nick, **QUIET})
+            self.stopped_at = time.monotonic()
+        self.timer.cancel()
+
+
+def compare_with_chaos(
+    world, seconds: float, interval: float = 1.0, cap: CatchUp = CatchUp()
+) -> dict:
     """Run both schemes for ``seconds`` of chaos; return their losses, calls and times."""
     timing = Timing(interval=interval)
     faults = chaos_faults(timing)
-    figures = side_by_side(world, "chaos", MARKET, faults, seconds, timing)
+    figures = side_by_side(world, "chaos", MARKET, faults, seconds, timing, cap=cap)
     return {
         "scenario": "chaos (sandbox), durations shortened, market x30",
         "faults": faults,
@@ -172,7 +230,9 @@ def compare_with_chaos(world, seconds: float, interval: float = 1.0) -> dict:
     }
 
 
-def compare_with_burst(world, trades: int, minutes: float, interval: float = 2.0) -> dict:
+def compare_with_burst(
+    world, trades: int, minutes: float, interval: float = 2.0, cap: CatchUp = CatchUp()
+) -> dict:
     """A Double 11 burst: ``trades`` new trades in ``minutes``, each changed about once more,
     under the ``double11`` scenario's faults (peak-mode lists without sub-orders, visibility
     lag, ``isp`` errors, slow answers) with the lag shortened to 5 s and slow answers to 0.3 s."""
@@ -191,7 +251,7 @@ def compare_with_burst(world, trades: int, minutes: float, interval: float = 2.0
     }
     # peak-mode lists lack sub-orders: every listed trade costs a trade.fullinfo.get
     fan_out = {"SYNC_FULLINFO_CONCURRENCY": 16}
-    figures = side_by_side(world, "d11", market, faults, minutes * 60, timing, fan_out)
+    figures = side_by_side(world, "d11", market, faults, minutes * 60, timing, fan_out, cap)
     ours = figures["ordersync"]
     # the naive scheme never completes a list entry: every fullinfo call is ordersync's
     calls = world.sandbox.control("stats")["calls"]
@@ -206,11 +266,19 @@ def compare_with_burst(world, trades: int, minutes: float, interval: float = 2.0
 
 
 def side_by_side(
-    world, name: str, market: dict, faults: dict, seconds: float, timing: Timing, overrides=None
+    world,
+    name: str,
+    market: dict,
+    faults: dict,
+    seconds: float,
+    timing: Timing,
+    overrides=None,
+    cap: CatchUp = CatchUp(),
 ) -> dict:
     """Two sellers of one sandbox with the same market and faults: one synced by ordersync, one
     by the naive scheme, in one loop, both checked by content while the faults are on; then a
-    quiet last pass after the lag, and the count."""
+    first quiet pass after the lag (its count kept as ``first_pass``), each side's passes until
+    it has caught up (``catch_up``), and the count."""
     sandbox = world.sandbox
     ours = world.shop(f"{name}-ordersync")
     naive_shop = world.shop(f"{name}-naive")
@@ -228,6 +296,7 @@ def side_by_side(
         naive.late(sandbox, due)
         return engine.late(sandbox, due)
 
+    sides = {"ordersync": engine, "naive": naive}
     with override_settings(**timing_settings, **(overrides or {})):
         run = run_chaos(
             sandbox,
@@ -239,7 +308,114 @@ def side_by_side(
             faults=faults,
             market=market,
         )
-    return {**run, "ordersync": engine.figures(sandbox), "naive": naive.figures(sandbox)}
+        first = {name: side.figures(sandbox) for name, side in sides.items()}
+        settle = settled_at(sandbox, sides.values(), run.pop("faults_off_at"), timing, faults)
+        caught = catch_up(sandbox, sides, run.pop("market_stopped_at"), settle, timing, cap)
+    figures = {name: side.figures(sandbox) for name, side in sides.items()}
+    for name, side in figures.items():
+        side |= caught.pop(name)
+        side["first_pass"] = {key: first[name][key] for key in FIRST_PASS}
+    return {
+        **run,
+        **caught,
+        "largest_lag_seconds": largest_lag(faults, timing),
+        "settled_at": format_time(settle),
+        **figures,
+    }
+
+
+def largest_lag(faults: dict, timing: Timing) -> float:
+    """The longest a change made while the faults were on can stay out of the lists: the
+    sandbox's switched lag or its heavy tail's cap, a same-second version's delay after the
+    first, and a shop's rejection spell it may fall in."""
+    lag = max(*timing.sandbox_lags, faults.get("lag_seconds", 0))
+    if faults.get("lag_tail_rate"):
+        lag = max(lag, faults.get("lag_max_seconds", 600))
+    if faults.get("same_second_rate"):
+        lag += faults.get("same_second_delay_seconds", 5)
+    if faults.get("rejection_rate"):
+        lag += faults.get("rejection_seconds", 180)
+    return lag
+
+
+def settled_at(sandbox, sides, faults_off: float, timing: Timing, faults: dict) -> datetime:
+    """The platform time from which every record's current version can be listed by either
+    side: the last to become listable, by the oracle and by the sandbox's largest lag after
+    the last change could be made (the faults stopped at ``faults_off``, a
+    ``time.monotonic()``), plus the configured lag the engine's windows keep and the skew a
+    scheme on the local clock trails by."""
+    now = oracle.platform_now(sandbox)
+    off = now - timedelta(seconds=time.monotonic() - faults_off)
+    listable = [
+        parse_time(row.get("listable_at", row["visible_at"]))
+        for side in sides
+        for kind in oracle.KINDS
+        for row in oracle.truth(sandbox, side.shop.seller_nick, kind).values()
+    ]
+    last = max([*listable, off + timedelta(seconds=largest_lag(faults, timing))])
+    skew = max(0, faults.get("skew_seconds", 0))
+    return last + timedelta(seconds=timing.lag + skew + 1)
+
+
+def catch_up(
+    sandbox, sides: dict, market_stopped: float, settle: datetime, timing: Timing, cap: CatchUp
+) -> dict:
+    """After the first quiet pass: each side not caught up (its store equal to the ground
+    truth by content) runs one more pass every ``timing.interval``, until it has caught up
+    or ``cap``. The comparisons go on until platform time ``settle``, so the last one comes
+    after every change could be listed; a side that has not caught up by then and gains
+    nothing from a pass has nothing left to find. Returns, per side, whether and when it
+    caught up (seconds after the market stopped, quiet passes, the first one included) and
+    the cap's figures."""
+    began = time.monotonic()
+    left = dict(sides)
+    passes = dict.fromkeys(sides, 1)
+    found: dict[str, dict] = {}
+    lost: dict[str, int] = {}
+    equal_since: dict[str, dict] = {}  # the comparison that first found a side caught up
+    while left:
+        settled = oracle.platform_now(sandbox) >= settle
+        for name, side in list(left.items()):
+            now_lost = side.lost_now(sandbox)
+            if now_lost:
+                equal_since.pop(name, None)
+            else:
+                equal_since.setdefault(name, _caught(0, passes[name], market_stopped))
+            stalled = side.stops_when_stalled and settled and lost.get(name) == now_lost
+            if settled and (not now_lost or stalled):
+                found[name] = equal_since.get(name) or _caught(
+                    now_lost, passes[name], market_stopped
+                )
+                del left[name]
+            lost[name] = now_lost
+        out_of_time = time.monotonic() - began > cap.seconds
+        if not left or out_of_time or max(passes[name] for name in left) >= cap.passes:
+            break
+        tick = time.monotonic()
+        for name, side in left.items():
+            side.round()
+            passes[name] += 1
+        time.sleep(max(0.0, timing.interval - (time.monotonic() - tick)))
+    for name in left:  # capped
+        found[name] = _caught(lost[name], passes[name], market_stopped)
+    return {
+        **found,
+        "catch_up_cap_seconds": cap.seconds,
+        "catch_up_cap_passes": cap.passes,
+        "catch_up_wall_seconds": round(time.monotonic() - began, 1),
+        "last_comparison_seconds": round(time.monotonic() - market_stopped, 1),
+    }
+
+
+def _caught(lost: int, passes: int, market_stopped: float) -> dict:
+    """A side's catch-up figures as of now: seconds after the market stopped, passes."""
+    seconds = round(time.monotonic() - market_stopped, 1)
+    return {
+        "caught_up": lost == 0,
+        "catch_up_passes": passes,
+        "catch_up_seconds": seconds if lost == 0 else None,
+        "passes_ended_seconds": seconds,
+    }
 
 
 class Side:
@@ -247,6 +423,8 @@ class Side:
     end, and the API calls they spent."""
 
     shop = None
+    # once every change can be listed, a pass that finds nothing is this side's last
+    stops_when_stalled = True
     seconds = 0.0
     late_max = 0  # the most records found late (missing or stale) by one during-run check
 
@@ -267,6 +445,14 @@ class Side:
         ]
         self.late_max = max(self.late_max, oracle.lost(diffs))
         return sum(diff.checked for diff in diffs)
+
+    def lost_now(self, sandbox) -> int:
+        """Records missing or stale by content now, of every record the platform holds."""
+        nick = self.shop.seller_nick
+        return oracle.lost(
+            oracle.compare(kind, oracle.truth(sandbox, nick, kind), self.store(kind))
+            for kind in oracle.KINDS
+        )
 
     def figures(self, sandbox) -> dict:
         nick = self.shop.seller_nick
@@ -298,6 +484,8 @@ class Side:
 
 
 class EngineSide(Side):
+    stops_when_stalled = False  # its passes go on while it is behind: only the cap ends them
+
     def __init__(self, shop) -> None:
         self.shop = shop
 

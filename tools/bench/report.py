@@ -49,12 +49,16 @@ def headline(results: dict) -> list[tuple[str, str]]:
                 ),
             )
         )
+        if "first_pass" in o:
+            rows.append((_("chaos: ordersync after the market"), caught_up(o)))
     if "double11" in parts:
         f = parts["double11"]["figures"]
         o, n = f["ordersync"], f["naive"]
         rows.append(
             (_("Double 11 burst: trades / refunds lost (ordersync vs naive)"), _lost(o, n, "{:,}"))
         )
+        if "first_pass" in o:
+            rows.append((_("Double 11 burst: ordersync after the market"), caught_up(o)))
     for size in parts.get("backfill", {}).get("figures", {}).get("sizes", []):
         rows.append(
             (
@@ -130,6 +134,29 @@ def _lost(o: dict, n: dict, count: str) -> str:
         "ours": f"{count.format(o['trades'])}/{count.format(o['refunds'])}",
         "naive": f"{count.format(n['trades'])}/{count.format(n['refunds'])}",
     }
+
+
+def caught_up(side: dict) -> str:
+    """When a side's store equalled the ground truth after the market, and how far behind
+    its first quiet pass found it."""
+    first = side["first_pass"]
+    behind = _(
+        "%(trades)s / %(refunds)s trades / refunds missing or stale at the first quiet pass"
+    ) % {
+        "trades": f"{first['trades_lost']:,}",
+        "refunds": f"{first['refunds_lost']:,}",
+    }
+    if side["caught_up"]:
+        done = _("caught up %(seconds)s s after the market stopped, in %(passes)s quiet passes") % {
+            "seconds": side["catch_up_seconds"],
+            "passes": side["catch_up_passes"],
+        }
+    else:
+        done = _("not caught up: %(passes)s quiet passes until %(seconds)s s after the market") % {
+            "seconds": side["passes_ended_seconds"],
+            "passes": side["catch_up_passes"],
+        }
+    return _("%(done)s; %(behind)s") % {"done": done, "behind": behind}
 
 
 def _not_measured(f: dict) -> str:
@@ -275,6 +302,89 @@ def _naive(f: dict) -> list[str]:
         (_("wall time in sync calls (s)"), "sync_seconds"),
     ]
     return [
+        _intro(f),
+        "",
+        _("| | ordersync | naive scheme |"),
+        "|---|---:|---:|",
+        *[f"| {label} | {o.get(key, '—')} | {n.get(key, '—')} |" for label, key in rows],
+        *[f"| {label} | {ours} | {naive} |" for label, ours, naive in _catch_up_rows(o, n)],
+        "",
+        _("Faults: ") + ", ".join(f"{k}={v}" for k, v in f["faults"].items() if v),
+    ]
+
+
+def _catch_up_rows(o: dict, n: dict) -> list[tuple[str, str, str]]:
+    """The first quiet pass and the passes after it, for figures that have them."""
+    if "first_pass" not in o:
+        return []
+
+    def first(side: dict) -> str:
+        return f"{side['first_pass']['trades_lost']:,} / {side['first_pass']['refunds_lost']:,}"
+
+    def seconds(side: dict) -> str:
+        if side["caught_up"]:
+            return str(side["catch_up_seconds"])
+        return _("not caught up (passes ended at %(seconds)s s)") % {
+            "seconds": side["passes_ended_seconds"]
+        }
+
+    return [
+        (_("trades / refunds missing or stale at the first quiet pass"), first(o), first(n)),
+        (
+            _("caught up (store equal to the ground truth by content)"),
+            _yes(o["caught_up"]),
+            _yes(n["caught_up"]),
+        ),
+        (
+            _("quiet passes after the market (the first one included)"),
+            str(o["catch_up_passes"]),
+            str(n["catch_up_passes"]),
+        ),
+        (_("seconds from the market's stop until caught up"), seconds(o), seconds(n)),
+    ]
+
+
+def _yes(value: bool) -> str:
+    return _("yes") if value else _("no")
+
+
+def _intro(f: dict) -> str:
+    values = {
+        "scenario": f["scenario"],
+        "seconds": f["seconds"],
+        "rounds": f["rounds"],
+        "faults": f["errors_injected"],
+        "lag": f["sync_lag_seconds"],
+        "overlap": f.get("sync_overlap_seconds", "300"),
+        "sandbox_lag": f.get("sandbox_lag_seconds", "?"),
+        "checks": f.get("checks_during_run", 0),
+        "grace": f.get("grace_seconds", "?"),
+        "due": f.get("due_at_last_check", 0),
+    }
+    if "catch_up_cap_seconds" not in f:  # figures from before the passes after the market
+        return _old_intro(values)
+    return _(
+        "%(scenario)s: %(seconds)s s of market and faults, %(rounds)s rounds (each runs both "
+        "schemes once; %(after)s of them after the market stopped), %(faults)s faults "
+        "injected. ordersync runs with a %(lag)s s lag and a %(overlap)s s overlap; the "
+        "sandbox's lag switches between %(sandbox_lag)s s, part of the time above the "
+        "configured lag. After the market stops the faults stay on until every change is due; "
+        "%(checks)s checks while the faults were on compared every record made more than its "
+        "lag + %(grace)s s earlier by content (the last one %(due)s records). Then a first "
+        "quiet pass after the visibility lag, and each side's passes until its store equals "
+        "the ground truth by content (at most %(cap)s min); the comparisons go on until every "
+        "change could be listed (the sandbox's largest lag %(largest)s s, its heavy tail "
+        "included). Lost: missing or stale at the end."
+    ) % {
+        **values,
+        "after": f.get("rounds_after_market", "?"),
+        "cap": f"{f['catch_up_cap_seconds'] / 60:g}",
+        "largest": f.get("largest_lag_seconds", "?"),
+    }
+
+
+def _old_intro(values: dict) -> str:
+    return (
         _(
             "%(scenario)s: %(seconds)s s of market and faults, %(rounds)s rounds (each runs both "
             "schemes once), %(faults)s faults injected, then one last pass after the visibility "
@@ -284,25 +394,8 @@ def _naive(f: dict) -> list[str]:
             "checks while the faults were on compared every record made more than its lag + "
             "%(grace)s s earlier by content (the last one %(due)s records)."
         )
-        % {
-            "scenario": f["scenario"],
-            "seconds": f["seconds"],
-            "rounds": f["rounds"],
-            "faults": f["errors_injected"],
-            "lag": f["sync_lag_seconds"],
-            "overlap": f.get("sync_overlap_seconds", "300"),
-            "sandbox_lag": f.get("sandbox_lag_seconds", "?"),
-            "checks": f.get("checks_during_run", 0),
-            "grace": f.get("grace_seconds", "?"),
-            "due": f.get("due_at_last_check", 0),
-        },
-        "",
-        _("| | ordersync | naive scheme |"),
-        "|---|---:|---:|",
-        *[f"| {label} | {o.get(key, '—')} | {n.get(key, '—')} |" for label, key in rows],
-        "",
-        _("Faults: ") + ", ".join(f"{k}={v}" for k, v in f["faults"].items() if v),
-    ]
+        % values
+    )
 
 
 def _backfill(f: dict) -> list[str]:

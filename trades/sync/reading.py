@@ -22,7 +22,6 @@ import math
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -187,16 +186,43 @@ def read_forward(fetch: Callable[[int], Page]) -> Iterator[list[dict[str, Any]]]
         page_no += 1
 
 
-def _in_thread(fetch: Callable[[int], R]) -> Callable[[int], R]:
-    def run(key: int) -> R:
+def fetch_all(fetch: Callable[[int], R], keys: list[int], concurrency: int) -> list[R]:
+    """``fetch`` of every key, in the keys' order, on up to ``concurrency`` threads.
+
+    Each thread takes the next key until none is left, keeping its connections (the API
+    limiter's, Django's) from one call to the next, and closes them once when it ends: one
+    connection per thread, not one per call (a new PostgreSQL backend for each
+    ``trade.fullinfo.get`` of a burst costs more than the call). After a failure no thread
+    takes another key; the first failure in key order is raised once every thread stopped."""
+    results: list[Any] = [None] * len(keys)
+    failures: dict[int, Exception] = {}
+    lock = threading.Lock()
+    indexes = iter(range(len(keys)))
+
+    def work() -> None:
         try:
-            return fetch(key)
+            while True:
+                with lock:
+                    index = None if failures else next(indexes, None)
+                if index is None:
+                    return
+                try:
+                    results[index] = fetch(keys[index])
+                except Exception as error:
+                    with lock:
+                        failures[index] = error
         finally:
-            # connections opened in this pool thread would otherwise outlive it
             close_state_connection()
             connection.close()
 
-    return run
+    threads = [threading.Thread(target=work) for _ in range(min(concurrency, len(keys)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[min(failures)]
+    return results
 
 
 def complete_trades(
@@ -219,8 +245,7 @@ def complete_trades(
     if concurrency <= 1:
         full = [fetch(tid) for tid in missing]
     else:
-        with ThreadPoolExecutor(concurrency) as pool:
-            full = list(pool.map(_in_thread(fetch), missing))
+        full = fetch_all(fetch, missing, concurrency)
     if not_found is not None:
         not_found += [tid for tid, trade in zip(missing, full, strict=True) if trade is None]
     by_tid = {trade["tid"]: trade for trade in full if trade is not None}

@@ -25,7 +25,7 @@ from django.utils import timezone
 from ordersync.taobao.store import close_state_connection
 from tools.bench import api, feed, psql_floor, report
 from tools.bench.backfill import backfill_in_child, measure_backfill
-from tools.bench.chaos import compare_with_burst, compare_with_chaos
+from tools.bench.chaos import CatchUp, compare_with_burst, compare_with_chaos
 from tools.bench.machine import describe_machine, load_average
 from tools.bench.sandbox import SandboxProcess
 from tools.bench.scheduler import measure_scheduler
@@ -82,6 +82,13 @@ class Part(BaseCommand):
         parser.add_argument("--chaos-seconds", type=float)
         parser.add_argument("--burst-trades", type=int, help="new trades of the Double 11 part")
         parser.add_argument("--burst-minutes", type=float, help="minutes the burst lasts")
+        parser.add_argument(
+            "--catch-up-minutes",
+            type=float,
+            default=30.0,
+            help="after the market of naive and double11: how long a side's passes may go on "
+            "until its store equals the ground truth",
+        )
         parser.add_argument("--backfill-sizes", help="comma-separated trade counts")
         parser.add_argument("--shops", type=int)
         parser.add_argument("--active-shops", type=int)
@@ -168,7 +175,7 @@ class Part(BaseCommand):
         with SandboxProcess(seed=31) as sandbox:
             world = BenchWorld(sandbox)
             try:
-                return compare_with_chaos(world, sizes["chaos_seconds"])
+                return compare_with_chaos(world, sizes["chaos_seconds"], cap=_cap(opts))
             finally:
                 world.remove()
 
@@ -176,7 +183,9 @@ class Part(BaseCommand):
         with SandboxProcess(seed=11) as sandbox:
             world = BenchWorld(sandbox)
             try:
-                return compare_with_burst(world, sizes["burst_trades"], sizes["burst_minutes"])
+                return compare_with_burst(
+                    world, sizes["burst_trades"], sizes["burst_minutes"], cap=_cap(opts)
+                )
             finally:
                 world.remove()
 
@@ -223,6 +232,10 @@ class Part(BaseCommand):
         if not figures.get("measured"):
             self._log("webhooks: not measured (not available)")
         return figures
+
+
+def _cap(opts: dict) -> CatchUp:
+    return CatchUp(seconds=opts["catch_up_minutes"] * 60)
 
 
 def argparse_hidden() -> str:
