@@ -340,14 +340,10 @@ def _stop_cluster(cluster: subprocess.Popen) -> None:
     kill), then whatever it left behind killed with its group."""
     if cluster.poll() is None:
         cluster.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             cluster.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the group gone: nothing left behind
         os.killpg(cluster.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # the group is gone: nothing was left behind
     cluster.wait(timeout=15)
 
 
