@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -10,6 +11,7 @@ import requests
 from django.contrib.auth import get_user_model
 from django.db import connection, connections, transaction
 from django.test import TransactionTestCase
+from pytest_django.plugin import blocking_manager_key
 
 from ordersync.sandbox.server import start_sandbox
 from ordersync.taobao.stats import call_stats
@@ -30,6 +32,27 @@ def pytest_configure(config: pytest.Config) -> None:
     # got every long test of the fast set (and both demos of the second stage) and ran them
     # one after another while the others had finished.
     config.option.maxschedchunk = 1
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The controller of parallel workers builds the migrated template (and starts the
+    embedded server) while the workers start and collect: in a fresh clone every worker's
+    first test otherwise waited for the whole build (12 s in CI) after its collection, one
+    core idle. A worker that asks first builds it itself; the others wait for it as before."""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        return
+    if config.getoption("collectonly"):
+        return
+    threading.Thread(target=_template_ahead, args=(config,), daemon=True).start()
+
+
+def _template_ahead(config: pytest.Config) -> None:
+    with config.stash[blocking_manager_key].unblock():
+        try:
+            databases.ensure_template()
+        finally:
+            connection.close()
 
 
 # The fast set's longest tests (ten seconds or more each in ``--durations`` on two cores),
@@ -81,13 +104,22 @@ LONGEST = frozenset(
 )
 
 
-# The second stage's longest tests that may run side by side, longest first (``--durations``
-# under load: 334 s and 217 s): the two workers start one each as soon as the tests marked
-# ``alone`` are done, and share the shorter ones out after them, so that they end together.
+# The second stage's tests that may run side by side and take twenty seconds or more
+# (``--durations`` of CI's clean-clone run, on two cores), longest first: the two workers
+# start the demos as soon as the tests marked ``alone`` are done, then each takes the
+# longest left as it frees up, so that they end together (in CI's order by folder the
+# scheduler smoke and the webhook worker's kill came near the end: one worker ended 23 s
+# after the other; longest first, 2 s in a replay of those durations).
 E2E_LONGEST = (
     "tests/e2e/test_demo.py::"
-    "test_demo_backfills_every_shop_and_sigterm_saves_the_world_like_ctrl_c",
+    "test_demo_backfills_every_shop_and_sigterm_saves_the_world_like_ctrl_c",  # 102 s
     "tests/e2e/test_demo.py::test_the_quick_start_ends_with_the_printed_curl_returning_trades",
+    "tests/bench/test_parts.py::"
+    "test_scheduler_part_runs_shops_through_the_dispatcher_and_one_qcluster",  # 44 s
+    "tests/jdp/test_chaos.py::test_consumer_ends_with_the_oracle_content",
+    "tests/webhooks/test_workers.py::test_a_worker_killed_mid_delivery_loses_nothing",
+    "tests/e2e/test_admin_browser.py::test_the_console_answers_support_operators_and_owners",
+    "tests/e2e/test_webhooks_chaos.py::test_every_event_of_a_chaos_sync_arrives_signed",  # 26 s
 )
 
 

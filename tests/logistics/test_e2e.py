@@ -47,8 +47,15 @@ def signals_by_parcel(shop) -> dict[tuple[int, str], list[str]]:
 def sandbox_client(gateway, shop):
     """The shop's client on the sandbox's clock: days pass in a test, and the platform's
     10-minute timestamp window would refuse the measured offset's first call. Its retries
-    of the trace API's faults do not sleep."""
-    app = client_for(app_credentials(shop.app), clock=SandboxClock(gateway), sleep=lambda _: None)
+    of the trace API's faults do not sleep, and it has the app's budget (as the schedule's
+    client has): the default 1000 calls a minute made the test wait on the wall clock for
+    tokens, a minute of the eight platform days' reads."""
+    app = client_for(
+        app_credentials(shop.app),
+        calls_per_minute=shop.app.calls_per_minute,
+        clock=SandboxClock(gateway),
+        sleep=lambda _: None,
+    )
     return client_for_shop(shop, app)
 
 

@@ -93,6 +93,12 @@ def _template(cursor: CursorWrapper) -> str:
     return template
 
 
+def ensure_template() -> str:
+    """The migrated template's name, built now if missing (whoever asks first builds it)."""
+    with server_cursor() as cursor:
+        return _template(cursor)
+
+
 def create_from_template(name: str) -> None:
     """Make ``name`` a fresh copy of the migrated template (built first if missing)."""
     quoted = connection.ops.quote_name

@@ -49,7 +49,14 @@ class SandboxClock:
 
 
 def sandbox_client(shop: Shop, gateway):
-    return client_for_shop(shop, client_for(app_credentials(shop.app), clock=SandboxClock(gateway)))
+    """The shop's client on the sandbox's clock, with the app's budget: the default 1000
+    calls a minute had the peak-mode details wait on the wall clock for tokens."""
+    app = client_for(
+        app_credentials(shop.app),
+        calls_per_minute=shop.app.calls_per_minute,
+        clock=SandboxClock(gateway),
+    )
+    return client_for_shop(shop, app)
 
 
 def later(gateway, seconds: int) -> None:
