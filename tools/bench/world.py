@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from django.db import models, transaction
+
 from shops.actions import ensure_checkpoints
 from shops.models import SYNCED_STREAMS, Checkpoint, Shop, Tenant, TopApp
-from trades.feed.models import ChangeEvent, FeedCommit
-from trades.logistics.models import Parcel
-from trades.models import Refund, Trade, TradeLine
 
 
 class BenchWorld:
@@ -97,10 +96,32 @@ class BenchWorld:
         return list(sellers.values())
 
     def remove(self) -> None:
-        """Delete what the benchmark made; the large tables by plain DELETE, not row by row."""
-        TradeLine.objects.filter(trade__tenant=self.tenant)._raw_delete("default")
-        Parcel.objects.filter(tenant=self.tenant).delete()  # with their traces; a few
-        for model in (ChangeEvent, FeedCommit, Trade, Refund):
-            model.objects.filter(tenant=self.tenant)._raw_delete("default")
-        self.tenant.delete()
-        self.app.delete()
+        """Delete what the benchmark made, by set-based SQL only: Django's ``delete()``
+        loads every row it cascades to (a 100,000-trade backfill's removal took 1.6 GB)."""
+        with transaction.atomic():
+            purge(Tenant.objects.filter(pk=self.tenant.pk))
+            purge(TopApp.objects.filter(pk=self.app.pk))
+
+
+def purge(rows: models.QuerySet) -> None:
+    """Delete ``rows`` and, first, every row that refers to them, table by table, each with
+    one ``DELETE … WHERE … IN (SELECT …)``: no row is loaded into this process. A reference
+    that is set to NULL on delete is set to NULL the same way."""
+    _purge(rows, (rows.model,))
+
+
+def _purge(rows: models.QuerySet, path: tuple[type[models.Model], ...]) -> None:
+    for relation in rows.model._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and not relation.concrete):
+            continue
+        if not (relation.one_to_many or relation.one_to_one):
+            continue
+        child = relation.related_model
+        if not child._meta.managed or child._meta.proxy:
+            continue  # a view's rows go with the tables it reads
+        referring = child._base_manager.filter(**{f"{relation.field.name}__in": rows})
+        if relation.on_delete is models.SET_NULL:
+            referring.update(**{relation.field.name: None})
+        elif child not in path:  # a cycle's rows go with the first table of it
+            _purge(referring, (*path, child))
+    rows._raw_delete(rows.db)

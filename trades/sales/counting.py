@@ -34,14 +34,18 @@ def sold(trade: dict[str, Any], order: dict[str, Any]) -> Count:
 
 def counted(pairs: list[tuple[int, dict[str, Any]]]) -> dict[tuple[int, int], Count]:
     """What the stored lines of ``pairs`` (trade pk, order) count now, locked for the write."""
+    trades = [t for t, _ in pairs]
     with binary_cursor() as cursor:
         cursor.execute(
             """
             SELECT l.trade_id, l.oid, l.sold_on, l.sold_units FROM trades_tradeline l
             JOIN unnest(%b::bigint[], %b::bigint[]) AS u(t, o) ON l.trade_id = u.t AND l.oid = u.o
+            WHERE l.trade_id = ANY(%b)
             ORDER BY l.trade_id, l.oid FOR UPDATE OF l
             """,
-            [[t for t, _ in pairs], [o["oid"] for _, o in pairs]],
+            # ``= ANY`` beside the join: the lines of these trades are found by index, not by
+            # hashing every stored line
+            [trades, [o["oid"] for _, o in pairs], trades],
         )
         return {(t, o): (day, units) for t, o, day, units in cursor.fetchall()}
 

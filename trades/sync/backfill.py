@@ -337,7 +337,10 @@ def _backfill_refunds(
             # malformed refunds are set aside like trades (kept apart from them), not retried
             set_aside = SetAside.of(checkpoint, REFUND_SET_ASIDE)
             try:
-                read_window(shop, REFUNDS, client, window, runs.Counters(), set_aside=set_aside)
+                # pages read ahead while one is written, as for trades
+                read_window(
+                    shop, REFUNDS, client, window, runs.Counters(), set_aside=set_aside, ahead=20
+                )
             except WindowTooLarge:
                 state["refund_slice_seconds"] = int(narrower(width).total_seconds())
             else:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
@@ -55,6 +55,7 @@ from trades.sync.reading import (
     WindowOverrun,
     WindowTooLarge,
     complete_trades,
+    prefetched,
     read_backward,
 )
 from trades.sync.streams import STREAMS, Stream
@@ -372,6 +373,7 @@ def read_window(
     source: str = MODIFIED,
     watch: Watch | None = None,
     skip_stored: bool = False,
+    ahead: int = 0,
 ) -> int:
     """Read one window from its last page to its first and write every page, each in its own
     transaction; return the rows listed.
@@ -382,10 +384,12 @@ def read_window(
     would change nothing (stored at a newer ``modified``, or at the same one with every
     listed field) are left out with one query per page: no detail call, no write.
     ``skip_stored`` leaves out every record stored at its ``modified`` or a newer one (a
-    same-second version is left to the overlap and the reconcile)."""
+    same-second version is left to the overlap and the reconcile). With ``ahead``, a thread
+    reads up to that many pages ahead while a page is written (what the read does next
+    depends on the pages it read only)."""
     fetch = _lister(shop, spec, client, window, source)
     rows = 0
-    pages = read_backward(
+    pages: Iterator[list[dict[str, Any]]] = read_backward(
         fetch,
         start=window.start,
         # incrementv lists are sorted by async_modified: no narrowing by ``modified`` there
@@ -393,6 +397,8 @@ def read_window(
         page_size=settings.SYNC_PAGE_SIZE,
         split_threshold=split_threshold or settings.SYNC_SPLIT_THRESHOLD,
     )
+    if ahead:
+        pages = prefetched(pages, ahead)
     for index, items in enumerate(pages):
         if index and deadline is not None and time.monotonic() > deadline:
             # checked before a page, not after it: a window whose last page is written in
@@ -442,36 +448,70 @@ def _lister(shop: Shop, spec: Stream, client: TopClient, window: Window, source:
 def unchanged(
     shop: Shop, spec: Stream, items: list[dict[str, Any]], *, same_second: bool = False
 ) -> list[dict[str, Any]]:
-    """``items`` without the records whose write would change nothing, in one query: those
-    stored at a newer ``modified``, and those stored at the same one holding every listed
-    field (a trade: whole, with ``orders``). With ``same_second``, every record stored at
-    its ``modified`` is left out, whatever it holds."""
+    """``items`` without the records whose write would change nothing: those stored at a
+    newer ``modified``, and those stored at the same one holding every listed field (a
+    trade: whole, with ``orders``). With ``same_second``, every record stored at its
+    ``modified`` is left out, whatever it holds.
+
+    Keys and times are compared first; payloads are sent only for the records stored at
+    their own second, usually none (a backfill's new rows): encoding and parsing a page of
+    payloads cost more than the rest of the check. The stored ``modified`` only grows, so
+    a record found stored newer by the first query stays so for the second."""
     model: Any = spec.model or (Trade if spec.name == "trades" else Refund)
     key, table = spec.key, model._meta.db_table
     # a record without its key or time is the write's to refuse, not this query's
     known = [(at, item) for at, item in enumerate(items) if item.get(key) and item.get("modified")]
     if not known:
         return items
+    keys = [item[key] for _, item in known]
+    with binary_cursor() as cursor:
+        # ``= ANY`` beside the join: the planner probes the key index for these rows instead of
+        # hashing every row of the shop (a backfill's cost would grow with what it stored)
+        cursor.execute(
+            f"""
+            SELECT u.i, t.modified > u.m FROM {table} t
+            JOIN unnest(%b::bigint[], %b::timestamptz[]) WITH ORDINALITY AS u(k, m, i)
+              ON t.{key} = u.k
+            WHERE t.shop_id = %b AND t.{key} = ANY(%b) AND t.modified >= u.m
+            """,
+            [keys, [parse_time(item["modified"]) for _, item in known], shop.pk, keys],
+        )
+        stored = cursor.fetchall()
+    done = {known[i - 1][0] for i, newer in stored if newer or same_second}
+    ties = [known[i - 1] for i, newer in stored if not (newer or same_second)]
+    done |= _whole_at_same_second(shop, spec, table, ties)
+    return [item for at, item in enumerate(items) if at not in done]
+
+
+def _whole_at_same_second(
+    shop: Shop, spec: Stream, table: str, ties: list[tuple[int, dict[str, Any]]]
+) -> set[int]:
+    """The places of ``ties`` (place, record) whose stored row, at the record's ``modified``,
+    holds every field the record lists."""
+    if not ties:
+        return set()
+    key = spec.key
+    keys = [item[key] for _, item in ties]
     whole = "AND t.payload ? 'orders'" if spec.needs_orders else ""
     with binary_cursor() as cursor:
         cursor.execute(
             f"""
             SELECT u.i FROM {table} t
-            JOIN unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[])
-              WITH ORDINALITY AS u(k, m, p, i) ON t.{key} = u.k
-            WHERE t.shop_id = %b
-              AND (t.modified > u.m OR (t.modified = u.m AND (%b OR t.payload @> u.p {whole})))
+            JOIN unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[], %b::bigint[])
+              AS u(k, m, p, i) ON t.{key} = u.k
+            WHERE t.shop_id = %b AND t.{key} = ANY(%b) AND t.modified = u.m
+              AND t.payload @> u.p {whole}
             """,
             [
-                [item[key] for _, item in known],
-                [parse_time(item["modified"]) for _, item in known],
-                [jsonb(item) for _, item in known],
+                keys,
+                [parse_time(item["modified"]) for _, item in ties],
+                [jsonb(item) for _, item in ties],
+                [at for at, _ in ties],
                 shop.pk,
-                same_second,
+                keys,
             ],
         )
-        done = {known[row[0] - 1][0] for row in cursor.fetchall()}
-    return [item for at, item in enumerate(items) if at not in done]
+        return {row[0] for row in cursor.fetchall()}
 
 
 def read_ahead(

@@ -212,19 +212,22 @@ def _ties(shop: Shop, entity: Entity, records: list[dict[str, Any]]) -> list[int
         return []  # a new or newer page (a backfill's): no payload sent to compare
     records = [r for r in records if r[entity.key] in same_second]
     key = entity.key
+    keys = [r[key] for r in records]
     with binary_cursor() as cursor:
         cursor.execute(
             f"""
             SELECT t.{key} FROM {entity.table} t
             JOIN unnest(%b::bigint[], %b::timestamptz[], %b::jsonb[]) AS u(k, m, p)
               ON t.{key} = u.k
-            WHERE t.shop_id = %b AND t.modified = u.m AND t.payload IS DISTINCT FROM u.p
+            WHERE t.shop_id = %b AND t.{key} = ANY(%b) AND t.modified = u.m
+              AND t.payload IS DISTINCT FROM u.p
             """,
             [
-                [r[key] for r in records],
+                keys,
                 [parse_time(r["modified"]) for r in records],
                 [jsonb(r) for r in records],
                 shop.pk,
+                keys,
             ],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -233,14 +236,17 @@ def _ties(shop: Shop, entity: Entity, records: list[dict[str, Any]]) -> list[int
 def _same_second(shop: Shop, entity: Entity, records: list[dict[str, Any]]) -> list[int]:
     """Keys of ``records`` stored with the same ``modified``: the only possible ties."""
     key = entity.key
+    keys = [r[key] for r in records]
     with binary_cursor() as cursor:
+        # ``= ANY`` beside the join: the key index is probed for these rows only, instead of
+        # the shop's rows all hashed (a backfill's cost would grow with what it stored)
         cursor.execute(
             f"""
             SELECT t.{key} FROM {entity.table} t
             JOIN unnest(%b::bigint[], %b::timestamptz[]) AS u(k, m) ON t.{key} = u.k
-            WHERE t.shop_id = %b AND t.modified = u.m
+            WHERE t.shop_id = %b AND t.{key} = ANY(%b) AND t.modified = u.m
             """,
-            [[r[key] for r in records], [parse_time(r["modified"]) for r in records], shop.pk],
+            [keys, [parse_time(r["modified"]) for r in records], shop.pk, keys],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -347,7 +353,11 @@ def write_trades(
     with transaction.atomic():
         records, changes = _write(shop, TRADE, records, settled)
         by_tid = {record["tid"]: record for record in records}
-        _write_lines(shop, [(c.object_id, by_tid[c.key]) for c in changes])
+        _write_lines(
+            shop,
+            [(c.object_id, by_tid[c.key]) for c in changes],
+            {c.object_id for c in changes if c.previous_status is None},
+        )
         record_changes(shop, changes)
     _announce(shop, TRADE, changes, channel)
     return WriteResult(len(trades), len(changes), changes)
@@ -358,9 +368,13 @@ def _announce(shop: Shop, entity: Entity, changes: list[Change], channel: str) -
         written.send(Entity, shop=shop, entity=entity.name, changes=changes, channel=channel)
 
 
-def _write_lines(shop: Shop, trades: list[tuple[int, dict[str, Any]]]) -> None:
+def _write_lines(
+    shop: Shop, trades: list[tuple[int, dict[str, Any]]], inserted: Collection[int] = ()
+) -> None:
     """Upsert the sub-orders of written trades; what they count as sold goes to the sales
-    per SKU and day (``trades.sales.counting``) in the same transaction."""
+    per SKU and day (``trades.sales.counting``) in the same transaction. The trades of
+    ``inserted`` (pks) were inserted by this transaction: no line of theirs can be stored
+    (no other transaction sees them), so what their lines counted is not looked up."""
     lines = [
         (trade_id, order, sales.sold(trade, order))
         for trade_id, trade in trades
@@ -370,7 +384,8 @@ def _write_lines(shop: Shop, trades: list[tuple[int, dict[str, Any]]]) -> None:
         return
     lines.sort(key=lambda line: (line[0], line[1]["oid"]))
     pairs = [(trade_id, order) for trade_id, order, _ in lines]
-    before = sales.counted(pairs)
+    stored = [(trade_id, order) for trade_id, order in pairs if trade_id not in inserted]
+    before = sales.counted(stored) if stored else {}
     rows = _rows([order for _, order in pairs], LINE_COLUMNS, ("oid",))
     types = {
         "trade_id": "bigint",
