@@ -43,7 +43,7 @@ def zone_literal() -> str:
 
 
 def _isoformat(column: str, zone: str) -> str:
-    """SQL for DRF's rendering of a timestamptz ``column`` in ``zone`` (migration 0035)."""
+    """SQL for DRF's rendering of a timestamptz ``column`` in ``zone`` (migrations 0035, 0036)."""
     return f"trades_isoformat({column}, {zone})"
 
 
