@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from urllib.parse import parse_qsl, unquote
 
 from ordersync.sandbox import activity, clock, jdp, logistics, presale, stock
@@ -60,6 +61,15 @@ def _set_faults(world: World, params: dict, data: dict) -> dict:
 def _trades_truth(world: World, params: dict, data: dict) -> dict:
     seller = _seller(world, params.get("nick", ""))
     return {"trades": _oracle_trades(world, seller, params.get("fields"))}
+
+
+def _rejections_truth(world: World, params: dict, data: dict) -> dict:
+    """A seller's trade-service rejection spells, during which the trade lists refused the
+    seller's searches: the whole seconds inside each (start rounded up, end down)."""
+    seller = _seller(world, params.get("nick", ""))
+    spells = world.rejections.get(seller.nick, [])
+    inside = [(math.ceil(start), int(end)) for start, end in spells]
+    return {"spells": [[clock.fmt(start), clock.fmt(end)] for start, end in inside if start < end]}
 
 
 def _refunds_truth(world: World, params: dict, data: dict) -> dict:
@@ -144,6 +154,7 @@ ENDPOINTS = [
     "GET /_sandbox/oracle/trades?nick=&fields=",
     "GET /_sandbox/oracle/refunds?nick=&fields=",
     "GET /_sandbox/oracle/versions?nick=&since=",
+    "GET /_sandbox/oracle/rejections?nick=",
     "GET /_sandbox/oracle/presale?nick=",
     "GET /_sandbox/oracle/logistics?nick=",
     "GET /_sandbox/oracle/items?nick=",
@@ -170,6 +181,7 @@ ROUTES = {
     ("GET", "faults"): lambda world, params, data: world.faults.as_dict(),
     ("GET", "oracle/trades"): _trades_truth,
     ("GET", "oracle/refunds"): _refunds_truth,
+    ("GET", "oracle/rejections"): _rejections_truth,
     ("GET", "oracle/versions"): _versions_truth,
     ("GET", "oracle/presale"): _presale_truth,
     ("GET", "oracle/logistics"): _logistics_truth,

@@ -71,7 +71,8 @@ class Timing:
     overlap: int = 4  # SYNC_OVERLAP_SECONDS: a few intervals, far less than the run
     interval: float = 1.0  # between two sync rounds
     # how long after a change could first be listed it must be stored: one interval, the
-    # round that lists it, and one failed round under faults (a hang, a ban, a rejection)
+    # round that lists it, and one failed round under faults (a hang, a ban, a rejection); the
+    # seconds a rejection refuses the shop's searches do not count (oracle.due_by)
     grace: float = 8.0
     check_every: float = 3.0  # the during-run check, and the sandbox's lag switching
 

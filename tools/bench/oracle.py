@@ -115,20 +115,47 @@ def compare_shop(
     ]
 
 
-def due_by(now: datetime, configured_lag: float, grace: float) -> Callable[[dict], bool]:
+Spell = tuple[datetime, datetime]
+
+
+def due_by(
+    now: datetime, configured_lag: float, grace: float, refused: Iterable[Spell] = ()
+) -> Callable[[dict], bool]:
     """Whether an oracle row must be stored at platform time ``now``: its version became
     visible (its own lag), the platform let the shop's searches list it (a trade-service
     rejection refuses them for a while) and the configured lag passed since it was made, plus
-    ``grace`` (one sync interval and what a run under faults may take)."""
+    ``grace`` (one sync interval and what a run under faults may take).
+
+    ``refused``: the spells during which the platform refused the shop's searches
+    (:func:`rejections`). Their seconds do not count against the grace, whenever they fall
+    in it: a change the engine had not listed yet when a spell began waits for its end as
+    much as one that became visible during it."""
     lag = timedelta(seconds=configured_lag)
     grace_delta = timedelta(seconds=grace)
+    spells = list(refused)
 
     def due(row: dict) -> bool:
         visible = parse_time(row.get("listable_at", row["visible_at"]))
         listed = max(visible, parse_time(row["modified"]) + lag)
-        return listed + grace_delta <= now
+        return now - listed - _overlap(spells, listed, now) >= grace_delta
 
     return due
+
+
+def _overlap(spells: list[Spell], start: datetime, end: datetime) -> timedelta:
+    """How much of ``[start, end]`` the ``spells`` cover (they do not overlap each other)."""
+    covered = timedelta(0)
+    for spell_start, spell_end in spells:
+        covered += max(timedelta(0), min(spell_end, end) - max(spell_start, start))
+    return covered
+
+
+def rejections(sandbox, nick: str) -> list[Spell]:
+    """The spells during which the sandbox's trade lists refused seller ``nick``'s searches
+    (``isv.trade-service-rejection``); the refund list is never refused."""
+    query = urlencode({"nick": nick})
+    spells = sandbox.control(f"oracle/rejections?{query}")["spells"]
+    return [(parse_time(start), parse_time(end)) for start, end in spells]
 
 
 def platform_now(sandbox) -> datetime:
