@@ -11,7 +11,7 @@ from django.utils import timezone
 from ordersync.taobao.types import parse_time
 from shops.models import Checkpoint, SyncRun
 from tests.support.clock import advance
-from tools.bench.oracle import REFUNDS, compare, stored, truth
+from tools.bench.oracle import REFUNDS, compare, due_by, platform_now, stored, truth
 from trades.sync.incremental import INCREMENTV, sync_shop
 from trades.tasks import sync_shop_task
 
@@ -88,3 +88,35 @@ def test_a_stream_backing_off_at_its_turn_waits(shop):
 
     assert [o for o in outcomes if o.startswith(("trades", "refunds"))] == ["trades: succeeded"]
     assert refund_runs.count() == before
+
+
+def test_a_same_second_version_is_read_ahead_of_windows_held_back_by_a_measured_lag(
+    shop, gateway, settings
+):
+    """The read-ahead stores the refunds its windows trail behind; a second version of a
+    refund in the same ``modified`` second, visible after the first was read ahead, is stored
+    by the next read-ahead too, not left to windows that trail by the measured lag."""
+    refunds = Checkpoint.objects.get(shop=shop, stream="refunds")
+    Checkpoint.objects.filter(pk=refunds.pk).update(
+        measured_lag_seconds=600, lag_measured_at=timezone.now()
+    )
+    gateway.faults(same_second_rate=1.0, same_second_delay_seconds=20)
+    gateway.control("market", {"nick": shop.seller_nick, "refunds_per_minute": 600})
+    advance(gateway, 2)
+    gateway.control("market", {"nick": shop.seller_nick, "refunds_per_minute": 0})
+    advance(gateway, settings.SYNC_LAG_SECONDS + 1)
+    sync_shop(shop, "refunds")  # the first versions, read ahead
+    advance(gateway, 20)  # the second versions become visible
+
+    run = sync_shop(shop, "refunds")
+
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED
+    assert gateway.control("stats")["errors_injected"].get("same_second", 0) > 0
+
+    listed = due_by(platform_now(gateway), settings.SYNC_LAG_SECONDS, 0)
+
+    def fresh(row: dict) -> bool:  # made since the cursor and visible by now
+        return parse_time(row["modified"]) > refunds.cursor and listed(row)
+
+    diff = compare(REFUNDS, truth(gateway, shop.seller_nick, REFUNDS), stored(shop, REFUNDS), fresh)
+    assert diff.checked > 0 and not diff.lost, str(diff)
