@@ -142,9 +142,9 @@ def _share(stop_at: float, streams_left: int, fair: float) -> float:
     time left until ``stop_at``, and never less than ``fair`` (its part of the whole sync's),
     however long the streams before it ran. A refunds run left no time by the trades would
     read its first window only: no read-ahead of windows a measured lag holds back, no sweep,
-    its fresh changes waiting for the next sync. Each stream overruns its part by at most a
-    window (``SYNC_WINDOW_TIME_LIMIT``), so both end within ``SYNC_RUN_TIME_LIMIT`` plus two
-    windows, inside ``Q_TIMEOUT``."""
+    its fresh changes waiting for the next sync. A stream goes past its part by the window in
+    hand (``SYNC_WINDOW_TIME_LIMIT``), so the two end about where one shared time did: within
+    ``SYNC_RUN_TIME_LIMIT`` plus two windows, inside ``Q_TIMEOUT``."""
     now = time.monotonic()
     return now + max((stop_at - now) / streams_left, fair)
 
