@@ -107,9 +107,9 @@ def sync_streams(
     stream: str | None = None,
     clients: dict[int, TopClient] | None = None,
 ) -> list[str]:
-    """Sync a shop's trades and refunds (or ``stream``) until ``stop_at``; streams that are
-    backing off wait. Both streams use one client, taken from ``clients`` (by app) when it
-    holds one for the shop's app, and left there.
+    """Sync a shop's trades and refunds (or ``stream``) until ``stop_at``, each in its share of
+    the time (:func:`_share`); streams that are backing off wait. Both streams use one client,
+    taken from ``clients`` (by app) when it holds one for the shop's app, and left there.
 
     It also re-queues the shop's backfill or reconcile when one failed and is due again.
     """
@@ -120,11 +120,14 @@ def sync_streams(
     client = clients[shop.app_id] = client_for_shop(shop, clients.get(shop.app_id))
     outcomes = []
     streams = [stream] if stream else ["trades", "refunds"]
+    fair = max(0.0, stop_at - time.monotonic()) / len(streams)
     waiting = _backing_off_of(shop, streams)
-    for name in streams:
-        if name in waiting:
+    for index, name in enumerate(streams):
+        # a back-off read before the trades run may have ended during it: read it again
+        if name in waiting and (index == 0 or _backing_off(shop, name)):
             continue
-        run = sync_shop(shop, name, client=client, stop_at=stop_at)
+        until = _share(stop_at, len(streams) - index, fair)
+        run = sync_shop(shop, name, client=client, stop_at=until)
         outcomes.append(f"{name}: {run.outcome}")
         if run.outcome == SyncRun.Outcome.SUCCEEDED:
             continue  # the run kept ``shop`` as the row is (its degraded mode, its status)
@@ -132,6 +135,18 @@ def sync_streams(
         if shop.status != Shop.Status.ACTIVE:
             return outcomes  # e.g. the session turned out invalid: the shop waits for re-auth
     return outcomes + [f"{kind}: queued" for kind in resume_unfinished(shop)]
+
+
+def _share(stop_at: float, streams_left: int, fair: float) -> float:
+    """When the next of ``streams_left`` streams stops starting windows: an equal part of the
+    time left until ``stop_at``, and never less than ``fair`` (its part of the whole sync's),
+    however long the streams before it ran. A refunds run left no time by the trades would
+    read its first window only: no read-ahead of windows a measured lag holds back, no sweep,
+    its fresh changes waiting for the next sync. A stream goes past its part by the window in
+    hand (``SYNC_WINDOW_TIME_LIMIT``), so the two end about where one shared time did: within
+    ``SYNC_RUN_TIME_LIMIT`` plus two windows, inside ``Q_TIMEOUT``."""
+    now = time.monotonic()
+    return now + max((stop_at - now) / streams_left, fair)
 
 
 def resume_unfinished(shop: Shop) -> list[str]:

@@ -59,9 +59,11 @@ def waiting_out_rejection(shop) -> set[str]:
     now = timezone.now()
     waiting = set()
     for checkpoint in Checkpoint.objects.filter(shop=shop, next_run_at__gt=now):
+        # a run that found the stream's lock taken and left says nothing about the stream:
+        # one that began while the rejected run held the lock started after it
         last = (
             SyncRun.objects.filter(shop=shop, stream=checkpoint.stream)
-            .exclude(outcome=SyncRun.Outcome.RUNNING)
+            .exclude(outcome__in=[SyncRun.Outcome.RUNNING, SyncRun.Outcome.SKIPPED])
             .order_by("-started_at")
             .first()
         )

@@ -524,8 +524,10 @@ def read_ahead(
     Windows that trail by the measured lag leave every change of that stretch to a later
     run, although most of them are listed already: a change made seconds before a run,
     with the usual lag, would wait a whole measured lag (and another run) to be stored.
-    Only the records not stored yet at their ``modified`` are completed and written; the
-    cursor, and so the windows that find the late arrivals, stay where they are. A read that
+    Only the records whose write would change something are completed and written: those
+    not stored at their ``modified``, and a second version of the stored one's second (the
+    windows, a measured lag behind, would leave it stale that long); the cursor, and so the
+    windows that find the late arrivals, stay where they are. A read that
     outlives ``SYNC_WINDOW_TIME_LIMIT`` (or the run's time) stops: the windows read it all
     later anyway. Only for a stream on ``modified``; ``checkpoint`` is the stream's."""
     shop = checkpoint.shop
@@ -544,9 +546,7 @@ def read_ahead(
     deadline = min(stop_at, time.monotonic() + settings.SYNC_WINDOW_TIME_LIMIT)
     set_aside = SetAside.of(checkpoint)
     try:
-        rows, _ = read_split(
-            shop, spec, client, window, counters, deadline, set_aside, skip_stored=True
-        )
+        rows, _ = read_split(shop, spec, client, window, counters, deadline, set_aside)
         note = f"read {_span(window)} ahead of the cursor: {rows} row(s)"
     except WindowOverrun:
         note = f"read {_span(window)} ahead of the cursor: out of time, left to the windows"
