@@ -235,14 +235,16 @@ def test_a_refund_the_platform_does_not_return_is_unresolved_since_the_platform_
 def test_a_reconcile_out_of_time_leaves_the_days_due_to_the_next_run(make_shop, gateway):
     from trades.tasks import resume_unfinished
 
+    clock = stop_at(gateway, next_platform_time(gateway, 12))  # no midnight while it runs
     shop = make_shop("far-behind", history_trades=30, history_days=4)
-    backfill_shop(shop, 5)
-    client = _client(shop)
-    today = client.clock.now().astimezone(PLATFORM_TZ).date()
+    client = _client(shop, clock=clock)
+    backfill_shop(shop, 5, client=client)
+    today = clock.now().date()
     days = [today - timedelta(days=n) for n in (3, 2, 1, 0)]
     _set_reconciled_until(shop, days[0] - timedelta(days=1))
 
-    reports = reconcile_shop(shop, time_limit=0)  # every day but the first is past the limit
+    # every day but the first is past the limit
+    reports = reconcile_shop(shop, client=client, time_limit=0)
 
     assert [r.day for r in reports] == days[:1]
     checkpoint = Checkpoint.objects.get(shop=shop, stream="reconcile")
@@ -250,5 +252,5 @@ def test_a_reconcile_out_of_time_leaves_the_days_due_to_the_next_run(make_shop, 
     assert checkpoint.progress["reconciled_until"] == days[0].isoformat()
     assert resume_unfinished(shop) == ["reconcile"]  # the scheduled sync queues the rest
 
-    assert [r.day for r in reconcile_shop(shop)] == days[1:]
+    assert [r.day for r in reconcile_shop(shop, client=client)] == days[1:]
     assert Checkpoint.objects.get(shop=shop, stream="reconcile").progress["days_left"] == 0
