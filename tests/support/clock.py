@@ -7,7 +7,7 @@ a timeout or a cadence to pass; the market acts through the skipped seconds at i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from ordersync.taobao.models import PlatformClockOffset
 from ordersync.taobao.store import state_connection
@@ -42,3 +42,22 @@ class SandboxClock:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.world.now(), PLATFORM_TZ)
+
+
+def stop_at(gateway, when: datetime) -> SandboxClock:
+    """Stop the sandbox's clock at ``when`` (aware; a time of day a test depends on) and return
+    it for the test's clients: a measured offset would sign hours off the platform's time,
+    which the platform refuses beyond 10 minutes."""
+    gateway.control("clock", {"mode": "manual", "set": when.timestamp()})
+    forget_offset()
+    return SandboxClock(gateway)
+
+
+def next_platform_time(gateway, hour: int, minute: int = 0, second: float = 0) -> datetime:
+    """The sandbox's next ``hour:minute`` platform time, plus ``second`` seconds (negative:
+    before it), always later than the sandbox's now."""
+    now = SandboxClock(gateway).now()
+    at = datetime.combine(now.date(), time(hour, minute), PLATFORM_TZ)
+    if at + timedelta(seconds=second) <= now:
+        at += timedelta(days=1)
+    return at + timedelta(seconds=second)

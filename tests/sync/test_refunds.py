@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ordersync.taobao.types import PLATFORM_TZ
 from shops.models import Checkpoint, SyncRun
-from tests.support.clock import advance
+from tests.support.clock import advance, next_platform_time, stop_at
 from trades.models import ReconcileReport, Refund
 from trades.sync.backfill import backfill_shop
 from trades.sync.incremental import sync_shop
@@ -151,10 +151,13 @@ def _set_reconciled_until(shop, day: date) -> None:
 
 def test_every_day_since_the_last_whole_reconcile_is_reconciled(make_shop, gateway, settings):
     settings.TOP_MAX_ATTEMPTS = 1
+    # at noon: the test reads "yesterday is over" and "today is not", which the platform's
+    # midnight and the visibility lag after it would make true or false by the wall clock
+    clock = stop_at(gateway, next_platform_time(gateway, 12))
     shop = make_shop("missed-days", history_trades=60, history_days=5)
-    backfill_shop(shop, 6)
-    client = _client(shop)
-    today = client.clock.now().astimezone(PLATFORM_TZ).date()
+    client = _client(shop, clock=clock)
+    backfill_shop(shop, 6, client=client)
+    today = clock.now().date()
     days = [today - timedelta(days=n) for n in (3, 2, 1, 0)]
     _set_reconciled_until(shop, days[0] - timedelta(days=1))  # three days were missed
 
@@ -162,35 +165,86 @@ def test_every_day_since_the_last_whole_reconcile_is_reconciled(make_shop, gatew
         if record.outcome != "ok":
             gateway.faults(isp_rate=0.0)
 
-    failing = _client(shop, on_call=heal)
-    failing.clock.now()
+    failing = _client(shop, on_call=heal, clock=clock)
     gateway.faults(isp_rate=1.0)
     reports = reconcile_shop(shop, client=failing)
 
     assert [r.day for r in reports] == days[1:]  # the first day failed, the others ran
-    until = Checkpoint.objects.get(shop=shop, stream="reconcile").progress["reconciled_until"]
-    assert until == (days[0] - timedelta(days=1)).isoformat()  # the failed day is not forgotten
+    assert _reconciled_until(shop) == days[0] - timedelta(days=1)  # the failed day is not forgotten
 
-    reports = reconcile_shop(shop)
+    reports = reconcile_shop(shop, client=client)
 
     assert [r.day for r in reports] == days  # it is made up, with every day after it
-    until = Checkpoint.objects.get(shop=shop, stream="reconcile").progress["reconciled_until"]
-    assert until == days[2].isoformat()  # yesterday: today is not over yet
-    assert [r.day for r in reconcile_shop(shop)] == days[2:]
+    assert _reconciled_until(shop) == days[2]  # yesterday: today is not over yet
+    assert [r.day for r in reconcile_shop(shop, client=client)] == days[2:]
     assert ReconcileReport.objects.filter(shop=shop, day=days[0]).count() == 1
+
+
+def _reconciled_until(shop) -> date:
+    progress = Checkpoint.objects.get(shop=shop, stream="reconcile").progress
+    return date.fromisoformat(progress["reconciled_until"])
+
+
+# seconds from the platform's midnight: just before it, at it, just after it, within the
+# visibility lag after it, and at the lag's end (SYNC_LAG_SECONDS is 180)
+@pytest.mark.parametrize("second", [-1, 0, 1, 179, 180])
+def test_a_day_counts_as_reconciled_only_once_it_and_the_lag_after_it_are_over(
+    make_shop, gateway, settings, second
+):
+    settings.SYNC_LAG_SECONDS = 180
+    midnight = next_platform_time(gateway, 0)
+    clock = stop_at(gateway, midnight + timedelta(seconds=second))
+    shop = make_shop("midnight", history_trades=30, history_days=4)
+    client = _client(shop, clock=clock)
+    backfill_shop(shop, 5, client=client)
+    today = clock.now().date()  # the platform's date: the day before midnight until it
+    _set_reconciled_until(shop, today - timedelta(days=2))
+
+    reports = reconcile_shop(shop, client=client)
+
+    assert [r.day for r in reports] == [today - timedelta(days=1), today]
+    # until the lag after midnight is over, the day just ended may still show changes of its
+    # last seconds: it is reconciled, but not yet whole
+    whole = midnight.date() - timedelta(days=1 if second >= 180 else 2)
+    assert _reconciled_until(shop) == whole
+
+    advance(gateway, 180 - second)  # to the end of the lag after midnight
+
+    day = midnight.date()
+    assert [r.day for r in reconcile_shop(shop, client=client)] == [day - timedelta(days=1), day]
+    assert _reconciled_until(shop) == midnight.date() - timedelta(days=1)  # the day is made up
+
+
+def test_a_refund_the_platform_does_not_return_is_unresolved_since_the_platform_date(
+    make_shop, gateway
+):
+    # half past midnight on the platform is 16:30 UTC of the day before
+    clock = stop_at(gateway, next_platform_time(gateway, 0, 30))
+    shop = make_shop("unreturned")
+    checkpoint = Checkpoint.objects.get(shop=shop, stream="refunds")
+    checkpoint.progress = {"set_aside": {"987654321": "malformed: record without modified"}}
+    checkpoint.save()
+
+    reconcile_shop(shop, client=_client(shop, clock=clock))
+
+    checkpoint.refresh_from_db()
+    entry = checkpoint.progress["unresolved"]["987654321"]
+    assert entry["since"] == clock.now().date().isoformat()
 
 
 def test_a_reconcile_out_of_time_leaves_the_days_due_to_the_next_run(make_shop, gateway):
     from trades.tasks import resume_unfinished
 
+    clock = stop_at(gateway, next_platform_time(gateway, 12))  # no midnight while it runs
     shop = make_shop("far-behind", history_trades=30, history_days=4)
-    backfill_shop(shop, 5)
-    client = _client(shop)
-    today = client.clock.now().astimezone(PLATFORM_TZ).date()
+    client = _client(shop, clock=clock)
+    backfill_shop(shop, 5, client=client)
+    today = clock.now().date()
     days = [today - timedelta(days=n) for n in (3, 2, 1, 0)]
     _set_reconciled_until(shop, days[0] - timedelta(days=1))
 
-    reports = reconcile_shop(shop, time_limit=0)  # every day but the first is past the limit
+    # every day but the first is past the limit
+    reports = reconcile_shop(shop, client=client, time_limit=0)
 
     assert [r.day for r in reports] == days[:1]
     checkpoint = Checkpoint.objects.get(shop=shop, stream="reconcile")
@@ -198,5 +252,5 @@ def test_a_reconcile_out_of_time_leaves_the_days_due_to_the_next_run(make_shop, 
     assert checkpoint.progress["reconciled_until"] == days[0].isoformat()
     assert resume_unfinished(shop) == ["reconcile"]  # the scheduled sync queues the rest
 
-    assert [r.day for r in reconcile_shop(shop)] == days[1:]
+    assert [r.day for r in reconcile_shop(shop, client=client)] == days[1:]
     assert Checkpoint.objects.get(shop=shop, stream="reconcile").progress["days_left"] == 0

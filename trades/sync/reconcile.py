@@ -189,15 +189,24 @@ def _repair_set_aside(shop: Shop, client: TopClient) -> None:
         fetched, _ = _repair(shop, client, ids, runs.Counters(), refunds=refunds)
         settled = {str(key) for key in fetched}
         log.info("shop %s: %d of %d set-aside records repaired", shop.pk, len(settled), len(tried))
-        _settle(shop, stream, slot, tried, settled, set_aside)
+        today = client.clock.now().astimezone(PLATFORM_TZ).date()
+        _settle(shop, stream, slot, tried, settled, set_aside, today)
 
 
 def _settle(
-    shop: Shop, stream: str, slot: str, tried: set[str], settled: set[str], reasons: dict[str, Any]
+    shop: Shop,
+    stream: str,
+    slot: str,
+    tried: set[str],
+    settled: set[str],
+    reasons: dict[str, Any],
+    today: date,
 ) -> None:
     """Take the ``tried`` keys off the set-aside list: ``settled`` ones for good, the others
-    onto the unresolved list (keys set aside meanwhile stay where they are)."""
-    since = timezone.now().date().isoformat()
+    onto the unresolved list (keys set aside meanwhile stay where they are), unresolved
+    ``since`` the platform date ``today`` like the reconcile's days (the UTC date is a day
+    behind from platform midnight to 08:00)."""
+    since = today.isoformat()
     with transaction.atomic():
         checkpoint = Checkpoint.objects.select_for_update().get(shop=shop, stream=stream)
         progress = checkpoint.progress
