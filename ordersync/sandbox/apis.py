@@ -202,6 +202,8 @@ def trades_sold_get(call: Call) -> dict:
     required(call, "fields")
     start = date_param(call, "start_created") or 0
     end = date_param(call, "end_created") or int(call.now)
+    if end < start:  # both bounds are inclusive: equal is one second (the harsher guess)
+        raise isv("isv.invalid-parameter", "end_created must not be earlier than start_created")
     versions = call.seller.list_by_created(
         call.now, start, end, trade_types(call), trade_statuses(call), _buyer(call)
     )

@@ -73,6 +73,12 @@ def test_sold_get_created_window(top):
         top, "taobao.trades.sold.get", fields="tid,created", start_created=start, end_created=end
     )
     assert trades and all(start <= t["created"] <= end for t in trades)
+    same = top.ok("taobao.trades.sold.get", fields="tid", start_created=end, end_created=end)
+    assert "total_results" in same  # both bounds inclusive: one second is a range
+    backwards = top.call(
+        "taobao.trades.sold.get", fields="tid", start_created=end, end_created=start
+    )
+    assert error_of(backwards)["sub_code"] == "isv.invalid-parameter"
 
 
 def test_increment_get_is_modified_desc_within_the_window(sb, top):

@@ -294,7 +294,10 @@ def _compare(
         end_created=end - timedelta(seconds=1),  # both bounds are inclusive
         type=",".join(settings.SYNC_TRADE_TYPES),
     )
-    platform_count = sold(fields="tid", page_size=1, use_has_next=False).total_results or 0
+    # today's slice in the lag after midnight ends before it starts: nothing to ask for
+    platform_count = (
+        sold(fields="tid", page_size=1, use_has_next=False).total_results or 0 if end > start else 0
+    )
     local_count = Trade.objects.filter(
         shop=shop, created__gte=start, created__lt=end, type__in=settings.SYNC_TRADE_TYPES
     ).aggregate(n=Count("id"))["n"]
