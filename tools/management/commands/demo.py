@@ -30,6 +30,7 @@ from trades.sync.runs import request_pause
 # everything that talks to it.
 STOP_ORDER = ("qcluster", "tmc", "web", "sandbox")
 GUNICORN_CONF = "ordersync/gunicorn.conf.py"
+PIPED_BARS = 5.0  # seconds between the backfill bars written to a pipe or file
 
 
 class Command(BaseCommand):
@@ -56,7 +57,7 @@ class Command(BaseCommand):
         # This process's own log lines (django-q2's "Enqueued …") would cut into the banner.
         log_to_file(data / "logs" / "demo.log")
         os.environ.setdefault("SYNC_LAG_SECONDS", "30")  # the sandbox's index lags 20 s
-        os.environ.setdefault("Q_WORKERS", "2")
+        os.environ.setdefault("Q_WORKERS", "4")  # the four shops backfill at once
         # the console opens in Chinese, its users' language; the switch offers English
         os.environ.setdefault("LANGUAGE_CODE", "zh-hans")
         self.loopback = allow_loopback_webhooks()
@@ -71,6 +72,8 @@ class Command(BaseCommand):
             call_command("migrate", verbosity=0)
             request_pause(False)  # a demo that died while stopping left it asked
             self.check_snapshot(snapshot, opts["new_sandbox"])
+            # web needs neither the sandbox nor the shops: it starts while they are set up
+            self.start_web(children, web_port)
             self.start_sandbox(children, sandbox_port, snapshot)
             shops, creds, new_key = self.setup(sandbox_url)
             self.start_service(children, shops, web_port)
@@ -140,11 +143,7 @@ class Command(BaseCommand):
         )
         wait_for_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/time")
 
-    def start_service(self, children: Children, shops: list[Shop], web_port: int) -> None:
-        children.manage("qcluster", "qcluster", waits_for=lambda: running_jobs(shops))
-        children.manage(
-            "tmc", "tmc_consume", waits_for=lambda: "it writes and confirms its current pull"
-        )
+    def start_web(self, children: Children, web_port: int) -> None:
         os.environ["GUNICORN_BIND"] = f"127.0.0.1:{web_port}"
         os.environ.setdefault("WEB_CONCURRENCY", "2")
         children.start(
@@ -152,11 +151,20 @@ class Command(BaseCommand):
             [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, "ordersync.wsgi"],
             waits_for=lambda: "it answers the requests in hand",
         )
+
+    def start_service(self, children: Children, shops: list[Shop], web_port: int) -> None:
+        """The workers (after the backfills to resume are queued) and the TMC consumer; then
+        wait for web, started earlier, to answer."""
+        children.manage("qcluster", "qcluster", waits_for=lambda: running_jobs(shops))
+        children.manage(
+            "tmc", "tmc_consume", waits_for=lambda: "it writes and confirms its current pull"
+        )
         wait_for_http(f"http://127.0.0.1:{web_port}/healthz")
 
     def setup(self, sandbox_url: str) -> tuple[list[Shop], world.Credentials, bool]:
         control = world.SandboxControl(sandbox_url)
         first_nick = world.TENANTS[0][2][0][0]
+        control.set_app()
         sellers = {}
         if not control.has_seller(first_nick):
             self.stdout.write("Building the sandbox: 4 sellers with 90 days of history …")
@@ -177,19 +185,20 @@ class Command(BaseCommand):
     def show_backfills(self, children: Children, shops: list[Shop]) -> None:
         self.stdout.write("Backfilling (the workers pull 90 days of every shop) …")
         tty = sys.stdout.isatty()
-        last = ""
+        last, shown_at = "", float("-inf")
         while True:
             children.check()
             lines, finished = backfill_lines(shops)
             text = "\n".join(lines)
             if tty:
                 self.stdout.write(text + (f"\033[{len(lines)}F" if not finished else ""))
-            elif text != last:
+            elif text != last and (finished or time.monotonic() - shown_at >= PIPED_BARS):
+                # a log gets the bars every few seconds, and the finish as soon as it comes
                 self.stdout.write(text)
-            last = text
+                last, shown_at = text, time.monotonic()
             if finished:
                 return
-            time.sleep(1 if tty else 5)
+            time.sleep(1)
 
     def show_replenishment(self, shops: list[Shop], web_port: int) -> None:
         """Items and stock of every shop, then its purchase suggestions (the daily schedule
