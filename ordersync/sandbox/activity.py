@@ -36,9 +36,10 @@ def simulate_history(world: World, seller: Seller, count: int, days: float, now:
         for created in starts:
             trade = lifecycle.new_trade(seller, world.ids, created, 0)
             _replay(world, seller, trade, created, now)
+            trade.rest()  # its state lives on as its newest version
     finally:
         seller.bulk = False
-        seller.resort()
+        seller.resort(now)
 
 
 def _replay(world: World, seller: Seller, trade: TradeRecord, t: float, now: float) -> None:

@@ -349,9 +349,9 @@ def _oracle_trades(world: World, seller, fields: str | None) -> list[dict]:
         version = trade.current
         data = version.data
         key = ("content", fields)
-        content = version.encoded.get(key)
+        content = version.fragments().get(key)
         if content is None:
-            content = version.encoded[key] = trade_content(data, fields)
+            content = version.fragments()[key] = trade_content(data, fields)
         out.append(
             {
                 "tid": trade.tid,
