@@ -479,7 +479,7 @@ class Seller:
         self.by_modified.resort()
         self.by_visible.resort()
         unhidden = SortedIndex()
-        for key, version in zip(self.by_modified.keys, self.by_modified.items):
+        for key, version in zip(self.by_modified.keys, self.by_modified.items, strict=True):
             if version.hidden_at > now:
                 unhidden.keys.append(key)
                 unhidden.items.append(version)

@@ -18,34 +18,43 @@ _SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
 def freeze(data: dict, previous: tuple | None = None) -> tuple:
     """``data`` as ``(keys, *values)``; a sub-record equal to the one at its place in
     ``previous`` (the record before, frozen) is shared with it."""
-    keys = tuple(data)
-    keys = _SHAPES.setdefault(keys, keys)
-    values = list(data.values())
-    for at, key in enumerate(keys):
-        if key in NESTED:
-            values[at] = _freeze_list(values[at], _nested(previous, key))
-    return (keys, *values)
+    frozen = _flat(data)
+    for key in NESTED:
+        items = data.get(key)
+        if items is not None:
+            at = frozen[0].index(key) + 1
+            before = () if previous is None else _nested(previous, key)
+            frozen = (*frozen[:at], _freeze_list(items, before), *frozen[at + 1 :])
+    return frozen
 
 
 def thaw(frozen: tuple) -> dict:
     """The dict that ``freeze`` was given (a new one)."""
-    data = dict(zip(frozen[0], frozen[1:]))
-    for key in NESTED.intersection(data):
-        data[key] = [dict(zip(sub[0], sub[1:])) for sub in data[key]]
+    data = dict(zip(frozen[0], frozen[1:], strict=True))
+    for key in NESTED:
+        if key in data:
+            data[key] = [dict(zip(sub[0], sub[1:], strict=True)) for sub in data[key]]
     return data
+
+
+def _flat(data: dict) -> tuple:
+    keys = tuple(data)
+    shape = _SHAPES.get(keys)
+    if shape is None:
+        shape = _SHAPES[keys] = keys
+    return (shape, *data.values())
 
 
 def _freeze_list(items: list, before: tuple) -> tuple:
     out = []
     for at, item in enumerate(items):
-        frozen = freeze(item)
+        frozen = _flat(item)
         if at < len(before) and before[at] == frozen:
             frozen = before[at]
         out.append(frozen)
     return tuple(out)
 
 
-def _nested(frozen: tuple | None, key: str) -> tuple:
-    if frozen is None or key not in frozen[0]:
-        return ()
-    return frozen[1 + frozen[0].index(key)]
+def _nested(frozen: tuple, key: str) -> tuple:
+    shape = frozen[0]
+    return frozen[shape.index(key) + 1] if key in shape else ()
