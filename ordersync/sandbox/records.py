@@ -37,6 +37,11 @@ def thaw(frozen: tuple) -> dict:
     return data
 
 
+def value(frozen: tuple, key: str):
+    """One top-level value of a frozen record, without thawing the rest."""
+    return frozen[frozen[0].index(key) + 1]
+
+
 def _flat(data: dict) -> tuple:
     keys = tuple(data)
     shape = _SHAPES.get(keys)
