@@ -3,6 +3,7 @@ rates (a background thread in real time, or stepped with the clock), and Double 
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -32,13 +33,20 @@ def simulate_history(world: World, seller: Seller, count: int, days: float, now:
     demand = seller.stock.demand if seller.stock is not None else Demand()
     starts = draw_times(rng, demand, count, days, now)
     seller.bulk = True
+    # The replay makes millions of long-lived objects and no garbage cycles: the collector's
+    # passes over them (each longer as the history grows) cost more than the replay itself.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         for created in starts:
             trade = lifecycle.new_trade(seller, world.ids, created, 0)
             _replay(world, seller, trade, created, now)
+            trade.rest()  # its state lives on as its newest version
     finally:
         seller.bulk = False
-        seller.resort()
+        seller.resort(now)
+        if collecting:
+            gc.enable()
 
 
 def _replay(world: World, seller: Seller, trade: TradeRecord, t: float, now: float) -> None:

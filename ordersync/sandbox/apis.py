@@ -174,7 +174,7 @@ def list_trades(call: Call, versions: list, extra=None) -> dict:
             out.pop("modified", None)  # a record the client cannot write
             return out
         if call.json:
-            cached = version.encoded.get(key)
+            cached = version.fragments().get(key)
             if cached is not None:
                 return cached
         out = project_trade(version.data, spec, peak, call.wrap)
@@ -182,9 +182,10 @@ def list_trades(call: Call, versions: list, extra=None) -> dict:
             extra(version, out)
         if not call.json:
             return out
-        if len(version.encoded) > 8:
-            version.encoded.clear()
-        encoded = version.encoded[key] = fragment(out)
+        fragments = version.fragments()
+        if len(fragments) > 8:
+            fragments.clear()
+        encoded = fragments[key] = fragment(out)
         return encoded
 
     result, trades = paged(call, versions, render)

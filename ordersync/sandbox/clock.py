@@ -10,9 +10,20 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 REAL, MANUAL = "real", "manual"
 
 
+# Recent seconds already formatted: a change stamps the same second on the trade, its
+# sub-orders and its refund, and a large history would keep one string per stamp.
+_FORMATTED: dict[int, str] = {}
+
+
 def fmt(ts: float) -> str:
     """Return ``ts`` (epoch seconds) as ``yyyy-MM-dd HH:mm:ss`` in GMT+8."""
-    return time.strftime(TIME_FORMAT, time.gmtime(int(ts) + CN_OFFSET))
+    second = int(ts)
+    text = _FORMATTED.get(second)
+    if text is None:
+        if len(_FORMATTED) >= 65536:
+            _FORMATTED.clear()
+        text = _FORMATTED[second] = time.strftime(TIME_FORMAT, time.gmtime(second + CN_OFFSET))
+    return text
 
 
 def parse(text: str) -> int:

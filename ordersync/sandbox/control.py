@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, unquote
 from ordersync.sandbox import activity, clock, jdp, logistics, presale, stock
 from ordersync.sandbox.apis import HANDLERS
 from ordersync.sandbox.fields import refund_content, trade_content
+from ordersync.sandbox.records import value
 from ordersync.sandbox.world import World
 
 
@@ -359,18 +360,17 @@ def _oracle_trades(world: World, seller, fields: str | None) -> list[dict]:
     out = []
     for trade in seller.by_created:
         version = trade.current
-        data = version.data
         key = ("content", fields)
-        content = version.encoded.get(key)
+        content = version.fragments().get(key)
         if content is None:
-            content = version.encoded[key] = trade_content(data, fields)
+            content = version.fragments()[key] = trade_content(version.data, fields)
         out.append(
             {
                 "tid": trade.tid,
-                "status": data["status"],
-                "modified": data["modified"],
+                "status": version.status,
+                "modified": value(version.frozen, "modified"),
                 "type": trade.type,
-                "created": data["created"],
+                "created": value(version.frozen, "created"),
                 "visible_at": clock.fmt(version.visible_at),
                 # the trade lists refuse the seller's searches during a rejection spell
                 "listable_at": clock.fmt(world.listable_at(seller.nick, version.visible_at)),

@@ -64,8 +64,17 @@ class Ids:
         return str(REFUND_BASE + self.last_refund * 3)
 
 
+# Amounts repeat (a catalog has few prices): one string per amount, not one per trade.
+_AMOUNTS: dict[int, str] = {}
+
+
 def money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+    text = _AMOUNTS.get(cents)
+    if text is None:
+        if len(_AMOUNTS) >= 65536:
+            _AMOUNTS.clear()
+        text = _AMOUNTS[cents] = f"{cents // 100}.{cents % 100:02d}"
+    return text
 
 
 def cents(text: str) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ordersync.sandbox.clock import fmt
 from ordersync.sandbox.logistics import LogisticsMix
 from ordersync.sandbox.presale import PresaleMix
+from ordersync.sandbox.records import freeze, thaw
 from ordersync.sandbox.stock import Stock
 
 DAY = 86400
@@ -80,9 +81,9 @@ REFUND_MOVES = {
 
 
 class Version:
-    """One immutable state of a trade. ``data`` is the full trade as fullinfo renders it;
-    ``made_at`` is the platform time of the change to the fraction of a second (``modified``
-    keeps whole seconds only, as on the wire)."""
+    """One immutable state of a trade. ``data`` is the full trade as fullinfo renders it
+    (rebuilt from ``frozen`` at each read); ``made_at`` is the platform time of the change to
+    the fraction of a second (``modified`` keeps whole seconds only, as on the wire)."""
 
     __slots__ = (
         "trade",
@@ -93,12 +94,18 @@ class Version:
         "status",
         "type",
         "created",
-        "data",
+        "frozen",
         "encoded",
     )
 
     def __init__(
-        self, trade: TradeRecord, modified: int, visible_at: int, data: dict, made_at: float = 0.0
+        self,
+        trade: TradeRecord,
+        modified: int,
+        visible_at: int,
+        data: dict,
+        made_at: float = 0.0,
+        previous: Version | None = None,
     ) -> None:
         self.trade = trade
         self.modified = modified
@@ -108,14 +115,30 @@ class Version:
         self.status = data["status"]
         self.type = trade.type
         self.created = trade.created
-        self.data = data
-        self.encoded: dict = {}  # JSON fragments of this version, by projection
+        self.frozen = freeze(data, previous.frozen if previous is not None else None)
+        # JSON fragments of this version, by projection (None until a list renders it:
+        # most versions of a large history are never read)
+        self.encoded: dict | None = None
+
+    @property
+    def data(self) -> dict:
+        return thaw(self.frozen)
+
+    @data.setter
+    def data(self, value: dict) -> None:  # snapshots saved before versions were frozen
+        self.frozen = freeze(value)
+
+    def fragments(self) -> dict:
+        """The JSON fragment cache of this version (made on first use)."""
+        if self.encoded is None:
+            self.encoded = {}
+        return self.encoded
 
 
 class TradeRecord:
     """A trade: its working state (``state``) and every version published so far."""
 
-    __slots__ = ("tid", "nick", "created", "type", "buyer_nick", "state", "versions")
+    __slots__ = ("tid", "nick", "created", "type", "buyer_nick", "working", "versions")
 
     def __init__(self, tid: int, nick: str, created: int, state: dict) -> None:
         self.tid = tid
@@ -123,8 +146,25 @@ class TradeRecord:
         self.created = created
         self.type = state["type"]
         self.buyer_nick = state["buyer_nick"]
-        self.state = state
+        self.working: dict | None = state
         self.versions: list[Version] = []
+
+    @property
+    def state(self) -> dict:
+        """The working state: what the next version will snapshot. Between changes it
+        equals the newest version, so a resting trade keeps none (:meth:`rest`)."""
+        if self.working is None:
+            self.working = self.versions[-1].data
+        return self.working
+
+    @state.setter
+    def state(self, value: dict) -> None:  # snapshots saved before trades could rest
+        self.working = value
+
+    def rest(self) -> None:
+        """Drop the working state (rebuilt from the newest version when next needed)."""
+        if self.versions:
+            self.working = None
 
     @property
     def current(self) -> Version:
@@ -144,7 +184,7 @@ class TradeRecord:
 class RefundVersion:
     """One immutable state of a refund, visible to the refund list from ``visible_at``."""
 
-    __slots__ = ("refund", "modified", "visible_at", "hidden_at", "data")
+    __slots__ = ("refund", "modified", "visible_at", "hidden_at", "status", "frozen")
 
     def __init__(self, refund: Refund, modified: int, visible_at: int, data: dict) -> None:
         self.refund = refund
@@ -154,8 +194,13 @@ class RefundVersion:
         self.data = data
 
     @property
-    def status(self) -> str:
-        return self.data["status"]
+    def data(self) -> dict:
+        return thaw(self.frozen)
+
+    @data.setter
+    def data(self, value: dict) -> None:
+        self.status = value["status"]
+        self.frozen = freeze(value)
 
 
 @dataclass
@@ -321,30 +366,33 @@ class Seller:
             visible_at = max(visible_at, previous.visible_at)
         state = trade.state
         state["modified"] = fmt(modified)
-        data = dict(state)
-        data["orders"] = [dict(o) for o in state["orders"]]
         # a version made "in the same second" after another one is not made before it
         made_at = max(ts, getattr(previous, "made_at", 0.0))
-        version = Version(trade, modified, visible_at, data, made_at)
+        version = Version(trade, modified, visible_at, state, made_at, previous)
         if previous is not None:
             previous.hidden_at = visible_at
-            self.hide_seq += 1
-            heapq.heappush(self.hide_queue, (visible_at, self.hide_seq, previous))
+            if not self.bulk:  # a replayed history fills ``unhidden`` once, in ``resort``
+                self.hide_seq += 1
+                heapq.heappush(self.hide_queue, (visible_at, self.hide_seq, previous))
         trade.versions.append(version)
         self.by_modified.add(modified, version, self.bulk)
-        self.unhidden.add(modified, version, self.bulk)
+        if not self.bulk:
+            self.unhidden.add(modified, version)
         self.by_visible.add(visible_at, version, self.bulk)
         self.max_visible_at = max(self.max_visible_at, visible_at)
         self.generation += 1
-        self.notify("trade", topic, data, previous.data if previous is not None else None)
+        if self.listening():
+            self.notify("trade", topic, version.data, previous.data if previous else None)
         return version
+
+    def listening(self) -> bool:
+        return getattr(self, "listener", None) is not None and not self.bulk
 
     def notify(self, kind: str, topic: str | None, data: dict, previous: dict | None) -> None:
         """Tell the listener about a live change (history replays are not announced);
         ``topic`` "" (no TMC message of its own) is told too: the JDP push carries it."""
-        listener = getattr(self, "listener", None)
-        if listener is not None and not self.bulk:
-            listener(self, kind, topic, data, previous)
+        if self.listening():
+            self.listener(self, kind, topic, data, previous)
 
     def add_refund(self, refund: Refund) -> None:
         self.refunds[refund.refund_id] = refund
@@ -364,18 +412,19 @@ class Seller:
         if previous is not None:
             visible_at = max(visible_at, previous.visible_at)
             previous.hidden_at = visible_at
-        version = RefundVersion(refund, refund.modified, visible_at, dict(refund.data))
+        version = RefundVersion(refund, refund.modified, visible_at, refund.data)
         refund.versions.append(version)
         self.max_visible_at = max(self.max_visible_at, visible_at)
         self.generation += 1
-        self.notify("refund", topic, version.data, previous.data if previous else None)
+        if self.listening():
+            self.notify("refund", topic, version.data, previous.data if previous else None)
         return version
 
     def drop_caches(self) -> None:
         self._cache.clear()
         for trade in self.trades.values():
             for version in trade.versions:
-                version.encoded.clear()
+                version.encoded = None
 
     # --- reads ----------------------------------------------------------------------------
     def _cached(self, key: tuple, now: float, compute):
@@ -423,11 +472,22 @@ class Seller:
         self.pruned_to = now
         return True
 
-    def resort(self) -> None:
-        """Restore the indexes' order after bulk appends (history replay)."""
+    def resort(self, now: float) -> None:
+        """Restore the indexes' order after bulk appends (a history replayed up to ``now``),
+        and make ``unhidden`` of the versions not yet hidden then: most of a history's
+        versions are, and queueing each to be pruned at the first list cost ~300 B a trade."""
         self.by_modified.resort()
         self.by_visible.resort()
-        self.unhidden.resort()
+        unhidden = SortedIndex()
+        for key, version in zip(self.by_modified.keys, self.by_modified.items, strict=True):
+            if version.hidden_at > now:
+                unhidden.keys.append(key)
+                unhidden.items.append(version)
+                if version.hidden_at != INFINITY:
+                    self.hide_seq += 1
+                    heapq.heappush(self.hide_queue, (version.hidden_at, self.hide_seq, version))
+        self.unhidden = unhidden
+        self.pruned_to = max(self.pruned_to, now)
 
     def list_by_modified(self, now, start, end, types, statuses, buyer_nick) -> list[Version]:
         """Visible versions whose ``modified`` lies in [start, end], newest first."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ordersync.sandbox.clock import fmt
+from ordersync.sandbox.records import freeze, thaw
 
 DAY = 86400
 GMT8 = timezone(timedelta(hours=8))
@@ -80,18 +81,32 @@ def draw_times(rng: random.Random, demand: Demand, count: int, days: float, now:
 class ItemVersion:
     """One state of an item: what the lists show from ``visible_at`` until ``hidden_at``."""
 
-    __slots__ = ("item", "modified", "visible_at", "hidden_at", "data")
+    __slots__ = ("item", "modified", "visible_at", "hidden_at", "status", "frozen")
 
-    def __init__(self, item: ItemRecord, modified: int, visible_at: int, data: dict) -> None:
+    def __init__(
+        self,
+        item: ItemRecord,
+        modified: int,
+        visible_at: int,
+        data: dict,
+        previous: ItemVersion | None = None,
+    ) -> None:
         self.item = item
         self.modified = modified
         self.visible_at = visible_at
         self.hidden_at = INFINITY
-        self.data = data
+        self.status = data["approve_status"]
+        # every sale makes a version of its item: frozen, sharing the SKUs it left alone
+        self.frozen = freeze(data, previous.frozen if previous is not None else None)
 
     @property
-    def status(self) -> str:
-        return self.data["approve_status"]
+    def data(self) -> dict:
+        return thaw(self.frozen)
+
+    @data.setter
+    def data(self, value: dict) -> None:  # snapshots saved before versions were frozen
+        self.status = value["approve_status"]
+        self.frozen = freeze(value)
 
 
 class ItemRecord:
@@ -206,9 +221,7 @@ def publish(stock: Stock, item: ItemRecord, ts: float, lag: int) -> ItemVersion:
     state = item.state
     state["modified"] = fmt(modified)
     state["num"] = sum(s["quantity"] for s in state["skus"])
-    data = dict(state)
-    data["skus"] = [dict(s) for s in state["skus"]]
-    version = ItemVersion(item, modified, visible_at, data)
+    version = ItemVersion(item, modified, visible_at, state, previous)
     item.versions.append(version)
     return version
 
