@@ -19,12 +19,11 @@ from django.utils import timezone
 
 from ordersync.taobao import jdp
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.store import client_for
 from ordersync.taobao.types import format_time
 from shops.actions import mark_needs_reauth
 from shops.models import Checkpoint, Shop, TopApp
 from shops.schedules import sync_schedules
-from shops.top import app_credentials, client_for_shop
+from shops.top import client_for_app, client_for_shop
 from trades.jdp.models import JDP_STREAMS, JdpRds, JdpShop
 from trades.sync.backfill import start_cursors
 
@@ -97,7 +96,7 @@ def refresh_statuses(app: TopApp, client: TopClient | None = None) -> dict[int, 
     """Read the status of every shop of ``app`` enrolled in JDP; act on it. Return the
     statuses by shop pk."""
 
-    client = client or client_for(app_credentials(app))
+    client = client or client_for_app(app)
     users = {u.user_id: u for u in _all_users(client)}
     seen = {}
     for state in JdpShop.objects.filter(shop__app=app).select_related("shop"):

@@ -23,9 +23,8 @@ from django.db.models import Q
 from ordersync.taobao import api
 from ordersync.taobao.api import TmcMessage
 from ordersync.taobao.client import TopClient
-from ordersync.taobao.store import client_for
 from shops.models import Shop, TopApp
-from shops.top import app_credentials
+from shops.top import client_for_app
 from trades.tmc.apply import MAX_SETTLE_WAIT, ShopWork, apply_shop, trade_key, triage
 from trades.tmc.permits import check_group, join_group, permit_shops
 from trades.tmc.stats import PullResult, record_stats
@@ -49,7 +48,7 @@ class Consumer:
     ) -> None:
         self.app = app
         self.group = check_group(group or settings.TMC_GROUP)
-        self.client = client or _app_client(app)
+        self.client = client or client_for_app(app)
         self.quantity = quantity or settings.TMC_CONSUME_QUANTITY
         self.collapse_seconds = (
             settings.TMC_COLLAPSE_SECONDS if collapse_seconds is None else collapse_seconds
@@ -197,7 +196,3 @@ class Consumer:
             found[shop.seller_id] = shop
             found[shop.seller_nick] = shop
         return found
-
-
-def _app_client(app: TopApp) -> TopClient:
-    return client_for(app_credentials(app), calls_per_minute=app.calls_per_minute)
