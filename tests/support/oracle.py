@@ -30,13 +30,17 @@ def assert_matches_oracle(gateway, shop) -> None:
     assert not lost(diffs) and not any(diff.extra for diff in diffs), "; ".join(map(str, diffs))
 
 
-def assert_current_within(gateway, shop, configured_lag: float, grace: float) -> int:
+def assert_current_within(
+    gateway, shop, configured_lag: float, grace: float, rounds: list[datetime] | None = None
+) -> int:
     """Every change old enough to be stored by now is stored with its current content: made
     more than (its own lag, at least ``configured_lag``) + ``grace`` seconds ago, in platform
     time. A stream the platform told to wait (``isv.trade-service-rejection``: "query again
     in 3 minutes") is left to the final check while it waits, and the seconds the trade
-    lists refused the shop's searches do not count against a trade's grace. Returns how many
-    records were due (the check is hollow when none is)."""
+    lists refused the shop's searches do not count against a trade's grace. With ``rounds``
+    (the platform times the engine's completed rounds started, for an engine run in process)
+    a change is due only once two rounds that started after it could be listed have ended
+    (``due_by``). Returns how many records were due (the check is hollow when none is)."""
     now = platform_now(gateway)
     refused = {TRADES.name: rejections(gateway, shop.seller_nick)}
     waiting = waiting_out_rejection(shop)
@@ -45,7 +49,7 @@ def assert_current_within(gateway, shop, configured_lag: float, grace: float) ->
             kind,
             truth(gateway, shop.seller_nick, kind),
             stored(shop, kind),
-            due_by(now, configured_lag, grace, refused.get(kind.name, ())),
+            due_by(now, configured_lag, grace, refused.get(kind.name, ()), rounds),
         )
         for kind in KINDS
         if kind.name not in waiting

@@ -11,7 +11,7 @@ stored from an incomplete list entry, or the wrong one of two same-second versio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -20,6 +20,7 @@ from ordersync.sandbox.fields import refund_content, trade_content
 from ordersync.taobao.types import parse_time
 from trades.models import Refund, Trade
 from trades.sync.fields import REFUND_FIELDS, TRADE_FIELDS
+from trades.sync.late import VISIBLE_LAG_SECONDS
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,21 @@ def compare_shop(
 Spell = tuple[datetime, datetime]
 
 
+# How many of the engine's rounds a change may need once a window can hold it: the engine's
+# clock reads about a second behind the platform's, so the first round that starts after it
+# may still end its windows short of the change; the second lists it.
+ROUNDS_TO_LIST = 2
+# A window ends this long before the engine's "now" on visibility time (``incrementv.get``),
+# the configured lag before it on ``modified``: a round lists a change only that much after.
+WINDOW_END_MARGIN = timedelta(seconds=VISIBLE_LAG_SECONDS)
+
+
 def due_by(
-    now: datetime, configured_lag: float, grace: float, refused: Iterable[Spell] = ()
+    now: datetime,
+    configured_lag: float,
+    grace: float,
+    refused: Iterable[Spell] = (),
+    rounds: Sequence[datetime] | None = None,
 ) -> Callable[[dict], bool]:
     """Whether an oracle row must be stored at platform time ``now``: its version became
     visible (its own lag), the platform let the shop's searches list it (a trade-service
@@ -129,17 +143,37 @@ def due_by(
     ``refused``: the spells during which the platform refused the shop's searches
     (:func:`rejections`). Their seconds do not count against the grace, whenever they fall
     in it: a change the engine had not listed yet when a spell began waits for its end as
-    much as one that became visible during it."""
-    lag = timedelta(seconds=configured_lag)
+    much as one that became visible during it.
+
+    ``rounds``: the platform times at which the engine's completed rounds started, for an
+    engine synced in process. Then a change is due only once, besides the grace,
+    ``ROUNDS_TO_LIST`` rounds that started after a window could hold it (:func:`listed_at`
+    plus ``WINDOW_END_MARGIN``) have ended: a few slow rounds under stacked faults (a ban, a
+    hang to the read timeout, retries) are the engine's own time, not a change it left
+    behind. An idle engine still completes a round every interval, so it is still caught."""
     grace_delta = timedelta(seconds=grace)
     spells = list(refused)
 
     def due(row: dict) -> bool:
-        visible = parse_time(row.get("listable_at", row["visible_at"]))
-        listed = max(visible, parse_time(row["modified"]) + lag)
-        return now - listed - _overlap(spells, listed, now) >= grace_delta
+        listed = listed_at(row, configured_lag)
+        if now - listed - _overlap(spells, listed, now) < grace_delta:
+            return False
+        return rounds is None or rounds_since(rounds, listed + WINDOW_END_MARGIN) >= ROUNDS_TO_LIST
 
     return due
+
+
+def listed_at(row: dict, configured_lag: float) -> datetime:
+    """When an oracle row could first be listed by a window that keeps the configured lag:
+    its version visible and the platform letting the shop's searches list it (``listable_at``),
+    and the lag passed since it was made."""
+    visible = parse_time(row.get("listable_at", row["visible_at"]))
+    return max(visible, parse_time(row["modified"]) + timedelta(seconds=configured_lag))
+
+
+def rounds_since(rounds: Sequence[datetime], at: datetime) -> int:
+    """How many of the completed rounds (their start times) started at or after ``at``."""
+    return sum(start >= at for start in rounds)
 
 
 def _overlap(spells: list[Spell], start: datetime, end: datetime) -> timedelta:
