@@ -116,6 +116,11 @@ E2E_LONGEST = (
     "tests/e2e/test_demo.py::test_the_quick_start_ends_with_the_printed_curl_returning_trades",
     "tests/bench/test_parts.py::"
     "test_scheduler_part_runs_shops_through_the_dispatcher_and_one_qcluster",  # 44 s
+    "tests/sync/test_chaos.py::test_incremental_under_chaos_keeps_every_change_current_while_"
+    "the_faults_are_on[modified_desc]",  # 39 s
+    "tests/sync/test_chaos.py::test_incremental_under_chaos_keeps_every_change_current_while_"
+    "the_faults_are_on[created_asc]",
+    "tests/bench/test_bench.py::test_bench_naive_part_writes_its_figures",  # 36 s
     "tests/jdp/test_chaos.py::test_consumer_ends_with_the_oracle_content",
     "tests/webhooks/test_workers.py::test_a_worker_killed_mid_delivery_loses_nothing",
     "tests/e2e/test_admin_browser.py::test_the_console_answers_support_operators_and_owners",

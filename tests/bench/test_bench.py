@@ -15,7 +15,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.mark.e2e
-@pytest.mark.alone  # no record late during the run, on the wall clock
 def test_bench_naive_part_writes_its_figures(tmp_path):
     out = tmp_path / "bench.json"
     call_command("bench", "--quick", "--only", "naive", "--chaos-seconds", "6", "--json", str(out))
