@@ -113,6 +113,7 @@ LONGEST = frozenset(
 E2E_LONGEST = (
     "tests/e2e/test_demo.py::"
     "test_demo_backfills_every_shop_and_sigterm_saves_the_world_like_ctrl_c",  # 102 s
+    "tests/bench/test_bench.py::test_bench_double11_part_catches_up_after_the_burst",  # 69 s
     "tests/e2e/test_demo.py::test_the_quick_start_ends_with_the_printed_curl_returning_trades",
     "tests/bench/test_parts.py::"
     "test_scheduler_part_runs_shops_through_the_dispatcher_and_one_qcluster",  # 44 s
