@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,13 +81,7 @@ def _server_args(root: Path, port: int) -> list[str]:
 
 def start(root: Path) -> MariaDB:
     """Install a data directory under ``root`` and start a server on it."""
-    subprocess.run(
-        [INSTALL_DB, "--no-defaults", f"--datadir={root / 'data'}", "--skip-test-db"]
-        + (["--user=root"] if os.getuid() == 0 else []),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    _install(root / "data")
     port = _free_port()
     process = subprocess.Popen(
         _server_args(root, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -94,6 +89,23 @@ def start(root: Path) -> MariaDB:
     server = MariaDB(process, port, root)
     _wait_ready(server)
     return server
+
+
+def _install(data: Path, attempts: int = 2) -> None:
+    """``mariadb-install-db`` into ``data``; once more on a new directory if it fails (it
+    failed once among four test workers starting at the same time, its reason unseen), and
+    the error names what it printed."""
+    command = [INSTALL_DB, "--no-defaults", f"--datadir={data}", "--skip-test-db"]
+    command += ["--user=root"] if os.getuid() == 0 else []
+    for attempt in range(1, attempts + 1):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode == 0:
+            return
+        said = (done.stderr or done.stdout).strip()[-2000:]
+        if attempt == attempts:
+            raise RuntimeError(f"{INSTALL_DB} failed ({done.returncode}): {said}")
+        print(f"{INSTALL_DB} failed ({done.returncode}), once more: {said}", file=sys.stderr)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def _wait_ready(server: MariaDB) -> None:
