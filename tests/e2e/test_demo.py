@@ -238,7 +238,7 @@ def _second_run_resumes_and_stops_on_sigterm(env: dict, key: str, synced: int) -
 
 
 def _wait_until_healthy(web: str, timeout: float = 180) -> None:
-    """/healthz turns 200 once the real qcluster's heartbeat schedule has run."""
+    """/healthz turns 200 once a worker of the real qcluster has run a heartbeat."""
     deadline = time.monotonic() + timeout
     while True:
         response = requests.get(f"{web}/healthz", timeout=30)

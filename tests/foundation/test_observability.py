@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.test import override_settings
 from django.utils import timezone
+from django_q.models import Schedule
 
 from ordersync.models import Heartbeat
 from ordersync.taobao.stats import call_stats
-from ordersync.tasks import heartbeat
+from ordersync.tasks import CLUSTER, heartbeat
 from shops.actions import ensure_checkpoints
 from shops.models import Checkpoint, Shop, TopApp
 from shops.top import client_for_shop
-from tests.support.processes import PRODUCTION, settings_values
+from tests.support.processes import PRODUCTION, manage, settings_values
+from tests.support.waiting import wait_until
 from trades.sync.incremental import sync_shop
 from trades.tmc.models import TmcShop
 
@@ -36,6 +40,22 @@ def test_healthz_needs_a_recent_cluster_heartbeat(client, db):
 
     Heartbeat.objects.update(beat_at=timezone.now() - timedelta(minutes=10))
     assert client.get("/healthz").status_code == 503
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_starting_cluster_beats_before_its_first_schedule():
+    """The heartbeat schedule cannot run (its next run is an hour away): the beat that makes
+    ``/healthz`` healthy comes from the starting worker, through the broker."""
+    later = timezone.now() + timedelta(hours=1)
+    assert Schedule.objects.filter(func="ordersync.tasks.heartbeat").update(next_run=later)
+    cluster = manage("qcluster", env={"Q_WORKERS": "1"})
+    try:
+        beat = Heartbeat.objects.filter(name=CLUSTER)
+        wait_until(beat.exists, timeout=60, what="the heartbeat of a starting cluster")
+    finally:
+        cluster.send_signal(signal.SIGTERM)
+        cluster.communicate(timeout=60)
 
 
 @override_settings(ALLOWED_HOSTS=["ordersync.example.com"])
