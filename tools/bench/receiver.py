@@ -93,7 +93,11 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if len(body) < length:  # the sender died mid-body: nothing arrived to answer
+                self.close_connection = True
+                return
             status, wait = receiver.answer()
             headers = {k.lower(): v for k, v in self.headers.items()}
             receiver.note(Received(self.path, headers, body, status))
