@@ -23,6 +23,7 @@ from ordersync.sandbox.market import (
     TRADE_STATUSES,
     Seller,
     TradeRecord,
+    stamped,
 )
 from ordersync.sandbox.protocol import fragment, invalid_arg, isv, missing_arg
 from ordersync.sandbox.world import World
@@ -230,7 +231,7 @@ def trades_sold_incrementv_get(call: Call) -> dict:
     )
 
     def async_modified(version, out):
-        out["async_modified"] = clock.fmt(version.visible_at)
+        out["async_modified"] = clock.fmt(stamped(version))
 
     result = list_trades(call, versions, async_modified)
     _drift(call, versions)

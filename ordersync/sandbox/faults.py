@@ -71,6 +71,9 @@ class Faults:
     lag_tail_seconds: float = 30.0
     lag_tail_alpha: float = 1.5
     lag_max_seconds: int = 600
+    # incrementv.get stamps ``async_modified`` this many seconds before the change is listed
+    # (a stamp taken before the store's commit: UNCONFIRMED, the harsher guess)
+    visible_early_seconds: int = 0
     skew_seconds: float = 0.0  # sandbox clock = real clock + skew
     drift_rate: float = 0.0  # chance, per increment.get page, that trades in its window change
     drift_trades: int = 1  # how many trades one drift event changes

@@ -90,6 +90,7 @@ class Version:
         "modified",
         "made_at",
         "visible_at",
+        "stamped_at",
         "hidden_at",
         "status",
         "type",
@@ -111,6 +112,7 @@ class Version:
         self.modified = modified
         self.made_at = max(made_at, modified)  # a version of a past second: made in it
         self.visible_at = visible_at
+        self.stamped_at = visible_at  # its async_modified (see Seller.stamp_early)
         self.hidden_at = INFINITY  # when the next version becomes visible and replaces this one
         self.status = data["status"]
         self.type = trade.type
@@ -286,6 +288,11 @@ class MarketRates:
 class Seller:
     """One seller's shop: trades, refunds, indexes, and the query cache."""
 
+    # A version's async_modified is stamped this many seconds before it is listed (never
+    # before its ``modified``): the ``visible_early_seconds`` fault, kept here by the world.
+    stamp_early = 0
+    max_stamp_early = 0  # the most any version of the seller was stamped early
+
     def __init__(self, nick: str, user_id: int, seed: str, tmall: bool = False) -> None:
         self.nick = nick
         self.user_id = user_id
@@ -369,6 +376,9 @@ class Seller:
         # a version made "in the same second" after another one is not made before it
         made_at = max(ts, getattr(previous, "made_at", 0.0))
         version = Version(trade, modified, visible_at, state, made_at, previous)
+        if self.stamp_early:
+            version.stamped_at = max(modified, visible_at - self.stamp_early)
+            self.max_stamp_early = max(self.max_stamp_early, self.stamp_early)
         if previous is not None:
             previous.hidden_at = visible_at
             if not self.bulk:  # a replayed history fills ``unhidden`` once, in ``resort``
@@ -499,10 +509,16 @@ class Seller:
         return self._cached(("modified", start, end, types, statuses, buyer_nick), now, compute)
 
     def list_by_visible(self, now, start, end, types, statuses) -> list[Version]:
-        """Visible versions that became visible in [start, end], most recent first."""
+        """Visible versions stamped visible (``async_modified``) in [start, end], the most
+        recent stamp first."""
 
         def compute():
-            return self._scan(self.by_visible, now, start, end, types, statuses, None)
+            early = self.max_stamp_early
+            out = self._scan(self.by_visible, now, start, end + early, types, statuses, None)
+            if early:
+                out = [v for v in out if start <= stamped(v) <= end]
+                out.sort(key=stamped, reverse=True)
+            return out
 
         return self._cached(("visible", start, end, types, statuses), now, compute)
 
@@ -541,6 +557,11 @@ class Seller:
         else:
             out.sort(key=lambda v: (v.modified, int(v.refund.refund_id)), reverse=True)
         return out
+
+
+def stamped(version: Version) -> int:
+    """The version's ``async_modified`` (a version of an older snapshot: when listed)."""
+    return getattr(version, "stamped_at", version.visible_at)
 
 
 def _matches(version: Version, types, statuses, buyer_nick) -> bool:

@@ -112,6 +112,7 @@ class World:
         lifecycle.setup_seller(seller, random.Random(f"{self.seed}:stock:{nick}"), self.now())
         self.sellers[nick] = seller
         seller.listener = self.announce
+        seller.stamp_early = self.faults.visible_early_seconds
         activity.simulate_history(
             self, seller, int(history_trades), float(history_days), self.now()
         )
@@ -178,6 +179,8 @@ class World:
 
     def set_faults(self, values: dict) -> None:
         self.faults.update(values)
+        for seller in self.sellers.values():
+            seller.stamp_early = self.faults.visible_early_seconds
         if self.clock.skew_seconds != self.faults.skew_seconds:
             self.clock.skew_seconds = self.faults.skew_seconds
             self.clock_moved()
@@ -205,6 +208,7 @@ class World:
             self.jdp = jdp.Jdp(self.seed)
         for seller in self.sellers.values():
             seller.listener = self.announce
+        seller.stamp_early = self.faults.visible_early_seconds
 
     def save(self, path: str) -> None:
         """Write the whole world to ``path`` (atomically)."""

@@ -90,3 +90,35 @@ def test_denied_methods_must_name_known_apis(sb):
         json={"app_key": "x", "app_secret": "y", "denied_methods": ["taobao.no.such"]},
     )
     assert response.status_code == 400 and "taobao.no.such" in response.json()["error"]
+
+
+def test_async_modified_stamped_early_is_listed_only_later_in_its_own_window(sb, top):
+    """``visible_early_seconds``: incrementv.get stamps async_modified that much before the
+    change is listed (never before its ``modified``); a window on the stamp read before the
+    listing misses it, one read after lists it, sorted by the stamp."""
+    control(sb, "POST", "faults", {"lag_seconds": 20, "visible_early_seconds": 20})
+    control(sb, "POST", "market", {"nick": "shop-a", "burst": 3})
+    control(sb, "POST", "faults", {"lag_seconds": 0, "visible_early_seconds": 0})
+    seller = sb.state.sellers["shop-a"]
+    fresh = sorted(seller.trades.values(), key=lambda t: t.tid)[-3:]
+    stamps = {t.current.stamped_at for t in fresh}
+    assert stamps == {t.current.modified for t in fresh}  # stamped when made, listed 20 s on
+
+    def listed(end: float) -> list[dict]:
+        inner = top.ok(
+            INCREMENTV,
+            fields="tid,async_modified",
+            start_create=fmt(min(stamps) - 5),
+            end_create=fmt(end),
+            type=EVERY_TYPE,
+        )
+        return trades_of(inner)
+
+    assert not {t["tid"] for t in listed(max(stamps) + 5)} & {t.tid for t in fresh}
+    control(sb, "POST", "faults", {"skew_seconds": 25})
+    rows = [t for t in listed(max(stamps) + 5) if t["tid"] in {f.tid for f in fresh}]
+    assert len(rows) == 3
+    assert {t["async_modified"] for t in rows} == {fmt(s) for s in stamps}
+    assert [t["async_modified"] for t in rows] == sorted(
+        (t["async_modified"] for t in rows), reverse=True
+    )

@@ -206,9 +206,11 @@ def test_measured_lag_halves_every_half_life_and_widens_lag_and_overlap(shop_a, 
     lag, overlap = late.lag_and_overlap(checkpoint, late.MODIFIED)
     assert lag.total_seconds() == pytest.approx(300, abs=1)
     assert overlap.total_seconds() == pytest.approx(540, abs=1)
-    # on visibility time there is no lag gap to widen
+    # on visibility time: the lag of 2 s and the small overlap, widened the same way
+    settings.SYNC_VISIBLE_OVERLAP_SECONDS = 5
     lag, overlap = late.lag_and_overlap(checkpoint, late.VISIBLE)
-    assert (lag.total_seconds(), overlap.total_seconds()) == (2, 300)
+    assert lag.total_seconds() == pytest.approx(300, abs=1)
+    assert overlap.total_seconds() == pytest.approx(303, abs=1)
     checkpoint.lag_measured_at = timezone.now() - timedelta(hours=10)
     assert late.lag_and_overlap(checkpoint, late.MODIFIED)[0].total_seconds() == 60
 

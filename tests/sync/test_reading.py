@@ -26,8 +26,11 @@ class Listing:
     """A list API over ``rows`` (tid -> modified second after T0): ``modified`` descending,
     ties in a random order on every call when ``shuffle``; ``after(n)`` runs after call n."""
 
-    def __init__(self, rows: dict[int, int], shuffle: bool = False, max_page_no: int = 0):
+    def __init__(
+        self, rows: dict[int, int], shuffle: bool = False, max_page_no: int = 0, key="modified"
+    ):
         self.rows = dict(rows)
+        self.key = key  # the time the list is sorted by and windowed on
         self.shuffle = shuffle
         self.max_page_no = max_page_no
         self.rng = random.Random(5)
@@ -45,9 +48,7 @@ class Listing:
         if not self.shuffle:
             rows.sort(reverse=True)
         chunk = rows[(page_no - 1) * page_size : page_no * page_size]
-        items = [
-            {"tid": tid, "modified": format_time(T0 + timedelta(seconds=s))} for s, tid in chunk
-        ]
+        items = [{"tid": tid, self.key: format_time(T0 + timedelta(seconds=s))} for s, tid in chunk]
         page = Page(items=items, total_results=len(rows), has_next=None)
         self.calls += 1
         if self.calls in self.after:
@@ -71,9 +72,15 @@ def read_by_position(listing: Listing) -> set[int]:
     return seen
 
 
-def read(listing: Listing, by_modified: bool = True) -> set[int]:
+def read(listing: Listing, by_modified: bool = True, expected: int = 0) -> set[int]:
     pages = read_backward(
-        listing.fetch, start=T0, page_size=PAGE, split_threshold=10_000, by_modified=by_modified
+        listing.fetch,
+        start=T0,
+        page_size=PAGE,
+        split_threshold=10_000,
+        by_modified=by_modified,
+        sort_key=listing.key,
+        expected=expected,
     )
     return {item["tid"] for items in pages for item in items}
 
@@ -97,6 +104,37 @@ def test_a_row_moving_across_a_page_boundary_is_not_skipped():
     seen = read(proven)
     assert set(rows) - {1000} <= seen
     assert proven.calls <= 1 + math.ceil(250 / PAGE) + 2  # about one call per page
+
+
+def test_a_visibility_time_list_is_read_by_its_time_and_a_row_entering_skips_nothing():
+    """``incrementv.get`` lists are sorted by ``async_modified``: read by that time, a row
+    that becomes visible ahead while another leaves (the count holds) pushes no row past a
+    bound. Read by position (as these lists were), the row pushed back was lost."""
+    rows = {1000 + i: i for i in range(250)}
+    positional = Listing(rows, key="async_modified")
+    positional.after[2] = lambda: a_row_leaves_behind_and_another_enters_ahead(positional)
+    assert 1050 not in read(positional, by_modified=False)
+
+    by_time = Listing(rows, key="async_modified")
+    by_time.after[2] = lambda: a_row_leaves_behind_and_another_enters_ahead(by_time)
+    assert set(rows) - {1000} <= read(by_time)
+
+
+@pytest.mark.parametrize(("expected", "saved"), [(0, 0), (230, 1), (250, 0), (150, 0), (700, 0)])
+def test_a_guessed_last_page_is_the_first_step_only_when_its_own_count_says_so(expected, saved):
+    """With the rows a window is thought to hold, the first call reads the page that would
+    be the last: when its own count says it is, it is the first step and the count costs
+    no call (230: page 3 of 92, 66 rows); a wrong guess (the window holds more pages or
+    fewer), or a right one far from full (250: page 3 of 100, 50 rows, a step more later),
+    costs what the count did. Rows moving while we page are read all the same."""
+    rows = {1000 + i: i for i in range(250)}
+    listing = Listing(rows)
+    listing.after[2] = lambda: a_row_leaves_behind_and_another_enters_ahead(listing)
+    assert set(rows) - {1000} <= read(listing, expected=expected)
+    counted = Listing(rows)
+    counted.after[2] = lambda: a_row_leaves_behind_and_another_enters_ahead(counted)
+    read(counted)
+    assert listing.calls == counted.calls - saved
 
 
 def test_ties_in_a_changing_order_are_all_read():

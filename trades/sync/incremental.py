@@ -106,13 +106,8 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
             step = _sync_window(shop, spec, client, run, counters)
             if step is not Step.MORE or time.monotonic() > stop_at:
                 break  # caught up, or the run has had its time: the next one goes on
-        if time.monotonic() <= stop_at and window_source(shop, spec) == MODIFIED:
-            checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
-            checkpoint.shop = shop  # the one loaded, with its app
-            if step is Step.CAUGHT_UP:
-                read_ahead(checkpoint, spec, client, counters, stop_at)
-            if time.monotonic() <= stop_at:
-                sweep(checkpoint, spec, client, counters, stop_at)
+        if time.monotonic() <= stop_at:
+            _around_cursor(shop, spec, client, counters, step, stop_at)
     except Exception as error:
         calls.settle(counters)
         runs.finish_run(run, counters, SyncRun.Outcome.FAILED, error)
@@ -122,6 +117,30 @@ def _run(shop: Shop, spec: Stream, client: TopClient, stop_at: float) -> SyncRun
     runs.finish_run(run, counters, SyncRun.Outcome.SUCCEEDED)
     runs.record_success(shop, run.window_end, spec.name)
     return run
+
+
+def _around_cursor(
+    shop: Shop,
+    spec: Stream,
+    client: TopClient,
+    counters: runs.Counters,
+    step: Step,
+    stop_at: float,
+) -> None:
+    """Read ahead of the cursor (once caught up) and sweep behind it. On visibility time
+    only once late arrivals were measured there (an ``async_modified`` stamped before its
+    row was listed): with no lag gap, nothing lies behind the overlap until then."""
+    checkpoint = Checkpoint.objects.get(shop=shop, stream=spec.name)
+    checkpoint.shop = shop  # the one loaded, with its app
+    source = window_source(shop, spec)
+    if checkpoint.progress.get("source", MODIFIED) != source:
+        return
+    if source == VISIBLE and checkpoint.measured_lag() <= late.set_lag(VISIBLE):
+        return
+    if step is Step.CAUGHT_UP:
+        read_ahead(checkpoint, spec, client, counters, stop_at)
+    if time.monotonic() <= stop_at:
+        sweep(checkpoint, spec, client, counters, stop_at)
 
 
 def window_limit(shop: Shop) -> timedelta:
@@ -186,9 +205,8 @@ def _sync_window(
     watch = Watch(spec, source, checkpoint.cursor, lag, now) if checkpoint.cursor else None
     window, parts, deadline = _time_limit(checkpoint, window, width, parts, source, counters)
     try:
-        rows, split = read_split(
-            shop, spec, client, window, counters, deadline, set_aside, source=source, watch=watch
-        )
+        how: ReadHow = {"source": source, "watch": watch, "expected": _expected(checkpoint, window)}
+        rows, split = read_split(shop, spec, client, window, counters, deadline, set_aside, **how)
     except WindowOverrun:
         _overran(checkpoint, window, width, parts, counters)
         return Step.MORE
@@ -210,7 +228,8 @@ def _sync_window(
         return Step.MORE
     quiet = rows < settings.SYNC_SPLIT_THRESHOLD // 10
     width = narrower(width) if split else wider(width, limit) if quiet else width
-    if not _advance(checkpoint, window.end, width, source, set_aside):
+    rate = rows / max(1.0, (window.end - window.start).total_seconds())
+    if not _advance(checkpoint, window.end, width, source, set_aside, rate=rate):
         return Step.CAUGHT_UP  # another writer set the cursor meanwhile: the next run goes on
     return Step.MORE if window.end < now - lag - timedelta(seconds=1) else Step.CAUGHT_UP
 
@@ -348,6 +367,7 @@ def read_split(
         return rows, False
     except WindowTooLarge:
         halves = window.halves()
+        how = {**how, "expected": 0}
         rows = sum(read_split(*args, h, counters, deadline, set_aside, **how)[0] for h in halves)
         return rows, True
 
@@ -358,6 +378,14 @@ class ReadHow(TypedDict, total=False):
     source: str
     watch: Watch | None
     skip_stored: bool
+    expected: int
+
+
+def _expected(checkpoint: Checkpoint, window: Window) -> int:
+    """The rows ``window`` is thought to hold: the stream's last rate (rows listed a second
+    of its last whole window) over this window's span."""
+    rate: float = checkpoint.progress.get("rate", 0.0)
+    return round(rate * (window.end - window.start).total_seconds())
 
 
 def read_window(
@@ -374,6 +402,7 @@ def read_window(
     watch: Watch | None = None,
     skip_stored: bool = False,
     ahead: int = 0,
+    expected: int = 0,
 ) -> int:
     """Read one window from its last page to its first and write every page, each in its own
     transaction; return the rows listed.
@@ -392,8 +421,12 @@ def read_window(
     pages: Iterator[list[dict[str, Any]]] = read_backward(
         fetch,
         start=window.start,
-        # incrementv lists are sorted by async_modified: no narrowing by ``modified`` there
-        by_modified=spec.sorted_by_modified and source == MODIFIED,
+        # each list is sorted by its window's time: increment.get by ``modified``,
+        # incrementv.get by ``async_modified`` (a refund list whose order is not documented:
+        # by position)
+        by_modified=source == VISIBLE or spec.sorted_by_modified,
+        sort_key=source,
+        expected=expected,
         page_size=settings.SYNC_PAGE_SIZE,
         split_threshold=split_threshold or settings.SYNC_SPLIT_THRESHOLD,
     )
@@ -517,9 +550,8 @@ def _whole_at_same_second(
 def read_ahead(
     checkpoint: Checkpoint, spec: Stream, client: TopClient, counters: runs.Counters, stop_at: float
 ) -> None:
-    """Read the stretch from the cursor to ``now − SYNC_LAG_SECONDS`` of a stream on
-    ``modified`` whose windows trail further (the measured lag widened their lag), without
-    moving the cursor.
+    """Read the stretch from the cursor to ``now −`` the lag setting of a stream whose
+    windows trail further (the measured lag widened their lag), without moving the cursor.
 
     Windows that trail by the measured lag leave every change of that stretch to a later
     run, although most of them are listed already: a change made seconds before a run,
@@ -529,12 +561,13 @@ def read_ahead(
     windows, a measured lag behind, would leave it stale that long); the cursor, and so the
     windows that find the late arrivals, stay where they are. A read that
     outlives ``SYNC_WINDOW_TIME_LIMIT`` (or the run's time) stops: the windows read it all
-    later anyway. Only for a stream on ``modified``; ``checkpoint`` is the stream's."""
+    later anyway. In the time of the stream's cursor; ``checkpoint`` is the stream's."""
     shop = checkpoint.shop
-    if checkpoint.cursor is None or checkpoint.progress.get("source", MODIFIED) != MODIFIED:
+    if checkpoint.cursor is None:
         return
-    lag, _ = late.lag_and_overlap(checkpoint, MODIFIED)
-    configured = timedelta(seconds=settings.SYNC_LAG_SECONDS)
+    source = checkpoint.progress.get("source", MODIFIED)
+    lag, _ = late.lag_and_overlap(checkpoint, source)
+    configured = timedelta(seconds=round(late.set_lag(source)))
     if lag <= configured:
         return  # the windows reach now − SYNC_LAG_SECONDS themselves
     end = (client.clock.now() - configured).replace(microsecond=0)
@@ -546,7 +579,9 @@ def read_ahead(
     deadline = min(stop_at, time.monotonic() + settings.SYNC_WINDOW_TIME_LIMIT)
     set_aside = SetAside.of(checkpoint)
     try:
-        rows, _ = read_split(shop, spec, client, window, counters, deadline, set_aside)
+        rows, _ = read_split(
+            shop, spec, client, window, counters, deadline, set_aside, source=source
+        )
         note = f"read {_span(window)} ahead of the cursor: {rows} row(s)"
     except WindowOverrun:
         note = f"read {_span(window)} ahead of the cursor: out of time, left to the windows"
@@ -559,20 +594,21 @@ def sweep(
     checkpoint: Checkpoint, spec: Stream, client: TopClient, counters: runs.Counters, stop_at: float
 ) -> None:
     """Every ``SYNC_SWEEP_PERIOD_SECONDS``, re-read the last ``SYNC_SWEEP_SECONDS`` behind
-    the cursor of a stream on ``modified``, for changes that became visible only after every
+    the cursor, in the cursor's time, for changes that became visible only after every
     window covering them had passed (late arrivals, counted and measured).
 
     Only the records not stored yet at their ``modified`` are completed and written, so a
     sweep costs list calls. It is read in parts of the window width, its progress recorded
     after each, and a run out of time leaves the rest to the next run. A same-second version
-    (equal ``modified``) is left to the overlap and the reconcile. Only for a stream on
-    ``modified``; ``checkpoint`` is the stream's."""
+    (equal ``modified``) is left to the overlap and the reconcile. ``checkpoint`` is the
+    stream's."""
     span = settings.SYNC_SWEEP_SECONDS
     if not span:
         return
     shop = checkpoint.shop
-    if checkpoint.cursor is None or checkpoint.progress.get("source", MODIFIED) != MODIFIED:
+    if checkpoint.cursor is None:
         return
+    source = checkpoint.progress.get("source", MODIFIED)
     now = client.clock.now()
     state = checkpoint.progress.get("sweep") or {}
     if "next" in state:
@@ -582,16 +618,15 @@ def sweep(
         if last is not None and (now - last).total_seconds() < settings.SYNC_SWEEP_PERIOD_SECONDS:
             return
         start, end = checkpoint.cursor - timedelta(seconds=span), checkpoint.cursor
-    lag, _ = late.lag_and_overlap(checkpoint, MODIFIED)
-    watch = Watch(spec, MODIFIED, checkpoint.cursor, lag, now)
+    lag, _ = late.lag_and_overlap(checkpoint, source)
+    watch = Watch(spec, source, checkpoint.cursor, lag, now)
     width = min(window_limit(shop), timedelta(seconds=span))
     try:
         while start < end:
             part = Window(start, min(end, start + width))
             set_aside = SetAside.of(checkpoint)
-            read_split(
-                shop, spec, client, part, counters, None, set_aside, watch=watch, skip_stored=True
-            )
+            how: ReadHow = {"source": source, "watch": watch, "skip_stored": True}
+            read_split(shop, spec, client, part, counters, None, set_aside, **how)
             counters.set_aside += set_aside.entries()
             start = part.end
             done = {"at": format_time(now)}
@@ -666,15 +701,20 @@ def _advance(
     source: str,
     set_aside: SetAside | None = None,
     parts: dict[str, Any] | None = None,
+    *,
+    rate: float | None = None,
 ) -> bool:
     """Move the cursor to ``cursor`` once everything before it is written; False, and no
-    move, when another writer moved the cursor since ``checkpoint`` was read."""
+    move, when another writer moved the cursor since ``checkpoint`` was read. ``rate``:
+    rows listed a second of the window, kept to guess the next window's last page."""
     row = Checkpoint.objects.select_for_update().get(pk=checkpoint.pk)
     if row.cursor != checkpoint.cursor:
         return False
     progress = {**row.progress, "window_seconds": int(width.total_seconds()), "source": source}
     progress["parts"] = parts
     progress["whole"] = None  # a whole read that got here finished
+    if rate is not None:
+        progress["rate"] = round(rate, 3)
     row.progress = {k: v for k, v in progress.items() if v is not None}
     if set_aside is not None:
         set_aside.save_on(row)

@@ -12,8 +12,9 @@ passed end it arrived (it was not visible ``lag + (end − key)`` after it chang
 than the time from its key to when a list showed it. The largest recent sample is the
 checkpoint's ``measured_lag_seconds``; it halves every
 ``SYNC_LAG_HALF_LIFE_SECONDS`` and is capped at ``SYNC_SWEEP_SECONDS`` (the longest lag the
-engine reckons with). Where it passes ``SYNC_LAG_SECONDS``, the excess widens both the lag
-and the overlap of that shop's windows.
+engine reckons with). Where it passes the lag the windows keep (``SYNC_LAG_SECONDS``, or
+``VISIBLE_LAG_SECONDS`` on visibility time), the excess widens both the lag and the overlap
+of that shop's windows.
 """
 
 from __future__ import annotations
@@ -38,19 +39,26 @@ VISIBLE_LAG_SECONDS = 2
 
 
 def lag_and_overlap(checkpoint: Checkpoint, source: str) -> tuple[timedelta, timedelta]:
-    """The lag and overlap the next window of ``checkpoint`` keeps.
+    """The lag and overlap the next window of ``checkpoint`` keeps: the settings, both
+    widened by what the measured lag exceeds the lag setting (rule 2).
 
-    On ``modified``: the settings, both widened by what the measured lag exceeds
-    ``SYNC_LAG_SECONDS``. On visibility time there is no lag gap: ``VISIBLE_LAG_SECONDS``
-    (at most the setting) and the overlap setting."""
-    lag: float = settings.SYNC_LAG_SECONDS
+    On ``modified``: ``SYNC_LAG_SECONDS`` and ``SYNC_OVERLAP_SECONDS``. On visibility time
+    there is no lag gap: ``VISIBLE_LAG_SECONDS`` (at most ``SYNC_LAG_SECONDS``) and
+    ``SYNC_VISIBLE_OVERLAP_SECONDS``, which only has to cover the bounds, the second's
+    resolution and our clock's error; a change listed after windows on its
+    ``async_modified`` had passed (a late arrival there) widens both as on ``modified``."""
+    lag = set_lag(source)
     overlap: float = settings.SYNC_OVERLAP_SECONDS
     if source == VISIBLE:
-        lag = min(lag, VISIBLE_LAG_SECONDS)
-    else:
-        excess = max(0.0, checkpoint.measured_lag() - lag)
-        lag, overlap = lag + excess, overlap + excess
-    return timedelta(seconds=round(lag)), timedelta(seconds=round(overlap))
+        overlap = settings.SYNC_VISIBLE_OVERLAP_SECONDS
+    excess = max(0.0, checkpoint.measured_lag() - lag)
+    return timedelta(seconds=round(lag + excess)), timedelta(seconds=round(overlap + excess))
+
+
+def set_lag(source: str) -> float:
+    """The lag windows on ``source`` keep before any widening."""
+    lag: float = settings.SYNC_LAG_SECONDS
+    return min(lag, VISIBLE_LAG_SECONDS) if source == VISIBLE else lag
 
 
 def samples(

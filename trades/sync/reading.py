@@ -14,6 +14,9 @@ holds every row of the window older than its newest row. The next step reads the
 moving across a boundary cannot be missed: nothing is addressed by position across calls.
 Whether the platform's start bound includes its own second is undocumented: until a page
 shows a row of its window's start second, the step starts one second earlier.
+``incrementv.get`` lists are sorted by ``async_modified`` (the time they are windowed on)
+and read the same way on that time: a change that becomes visible while we page, inside
+the window, moves no row we are still to read past a time bound.
 """
 
 from __future__ import annotations
@@ -66,42 +69,68 @@ def read_backward(
     page_size: int,
     split_threshold: int,
     by_modified: bool = True,
+    sort_key: str = "modified",
+    expected: int = 0,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield the pages of the window that starts at ``start``, oldest rows first.
 
     ``fetch(page_no, start_modified, page_size)`` reads one page of the window from
     ``start_modified`` to its end. The first call counts (it is the whole window when that
-    fits one page). ``by_modified``: the list is sorted by ``modified`` descending
-    (documented for ``increment.get``); without it, pages are read by position
-    (see :func:`_passes`).
+    fits one page). ``by_modified``: the list is sorted by its window's time ``sort_key``
+    descending (``modified``, documented for ``increment.get``; ``async_modified`` for
+    ``incrementv.get``, platform.md §4.3), which is also what ``start_modified`` bounds;
+    without it, pages are read by position (see :func:`_passes`). ``expected``: the rows
+    the window is thought to hold; on a sorted list the first call then reads the page
+    that would be the last, and when its own ``total_results`` says it is, it is the first
+    step (as :func:`_last_page` takes one), so the count costs no call of its own.
     """
-    first = fetch(1, start, page_size)
+    first, first_no, size = _first_call(fetch, start, page_size, expected if by_modified else 0)
     total = first.total_results or 0
     if total > split_threshold:
         raise WindowTooLarge(total)
-    if total <= page_size:
+    if first_no == 1 and total <= page_size:
         yield first.items
         return
     if not by_modified:
         yield from _passes(fetch, start, total, page_size)
         return
+    proven = first_no > 1 and math.ceil(total / size) == first_no  # as _last_page takes one
+    held = (first, first_no) if proven else None
     expected = total
     inclusive = False  # seen: the start bound includes its own second
     while True:
-        page, page_no = _last_page(fetch, start, expected, page_size)
+        page, page_no = held or _last_page(fetch, start, expected, page_size)
+        held = None
         yield page.items
         if page_no == 1:
             return  # the first page is the last: the rest of the window was read whole
-        inclusive = inclusive or any(_modified(item) == start for item in page.items)
-        newest = _newest(page.items)
+        inclusive = inclusive or any(_time(item, sort_key) == start for item in page.items)
+        newest = _newest(page.items, sort_key)
         boundary = newest if inclusive or newest is None else newest - BOUNDARY
         if boundary is None or boundary <= start:
             # about a page of rows within a second or two: no time bound narrows past them
             yield from _passes(fetch, start, page.total_results or 0, page_size)
             return
         start = boundary
-        older = sum(1 for item in page.items if (_modified(item) or start) < start)
+        older = sum(1 for item in page.items if (_time(item, sort_key) or start) < start)
         expected = (page.total_results or 0) - older
+
+
+def _first_call(
+    fetch: Fetch, start: datetime, page_size: int, expected: int
+) -> tuple[Page, int, int]:
+    """The window's first call, its page number and size: the page that would be the last
+    of ``expected`` rows, sized so that they lie mid-way through the counts that make it
+    the last (page 1 if that is one page, or if it is deeper than the platform pages: then
+    the count decides)."""
+    size = page_size if expected <= page_size else _centred(expected, page_size)
+    guess = max(1, math.ceil(expected / size))
+    if guess > 1:
+        try:
+            return fetch(guess, start, size), guess, size
+        except PageTooDeep:
+            pass
+    return fetch(1, start, page_size), 1, page_size
 
 
 def _last_page(fetch: Fetch, start: datetime, expected: int, page_size: int) -> tuple[Page, int]:
@@ -122,6 +151,17 @@ def _last_page(fetch: Fetch, start: datetime, expected: int, page_size: int) -> 
     raise WindowUnstable(f"the window's row count kept changing over {READ_PASSES} calls")
 
 
+def _centred(rows: int, page_size: int) -> int:
+    """The page size, from half of ``page_size`` up, whose last page's range of counts has
+    ``rows`` nearest its middle: a count a little off still finds that page the last."""
+
+    def margin(size: int) -> int:
+        pages = math.ceil(rows / size)
+        return min(rows - (pages - 1) * size, pages * size - rows)
+
+    return max(range(page_size, max(1, page_size // 2) - 1, -1), key=margin)
+
+
 def _fullest_last_page(rows: int, page_size: int) -> int:
     """The page size, from half of ``page_size`` up, that leaves the fullest last page."""
     if rows <= page_size:
@@ -138,21 +178,22 @@ def _passes(
 
     For lists whose order is not documented, and for more than a page of rows within two
     seconds, which no time bound can split: rows whose order changes between calls are
-    read again until every one was seen. A row entering while another leaves keeps both
-    tests quiet: that is a late arrival, for the lag and the daily reconcile."""
+    read again until every one was seen. What the window holds is the count of the pass's
+    last call (page 1, read last): a row skipped while the pass paged is still in the
+    window then, and it is counted. A row entering while another leaves keeps both tests
+    quiet: that is a late arrival, for the lag and the daily reconcile."""
     seen: set[tuple[int | None, int | None, int | None]] = set()
     for _ in range(POSITION_PASSES):
-        grew = False
+        grew, holds = False, total
         for page_no in range(math.ceil(total / page_size), 0, -1):
             page = fetch(page_no, start, page_size)
-            grew = grew or (page.total_results or 0) > total
+            holds = page.total_results or 0
+            grew = grew or holds > total
             seen.update(_identity(item) for item in page.items)
             yield page.items
-        if not grew and len(seen) >= total:
+        if not grew and len(seen) >= holds:
             return
-        total = fetch(1, start, page_size).total_results or 0
-        if not grew and len(seen) >= total:
-            return
+        total = holds
     raise WindowUnstable(f"rows kept moving in the window over {POSITION_PASSES} passes")
 
 
@@ -160,12 +201,12 @@ def _identity(item: dict[str, Any]) -> tuple[int | None, int | None, int | None]
     return item.get("tid"), item.get("refund_id"), item.get("num_iid")
 
 
-def _modified(item: dict[str, Any]) -> datetime | None:
-    return parse_time(item.get("modified")) if item.get("modified") else None
+def _time(item: dict[str, Any], key: str) -> datetime | None:
+    return parse_time(item.get(key)) if item.get(key) else None
 
 
-def _newest(items: list[dict[str, Any]]) -> datetime | None:
-    times = [t for t in map(_modified, items) if t is not None]
+def _newest(items: list[dict[str, Any]], key: str) -> datetime | None:
+    times = [t for t in (_time(item, key) for item in items) if t is not None]
     return max(times) if times else None
 
 

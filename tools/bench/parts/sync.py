@@ -128,6 +128,7 @@ class Part(BaseCommand):
             "minimum_calls": minimum,
             "ratio_to_minimum": round(calls / minimum, 2),
             "overlap_seconds": settings.SYNC_OVERLAP_SECONDS,
+            "visible_overlap_seconds": settings.SYNC_VISIBLE_OVERLAP_SECONDS,
             # per run: API calls, rows listed, trades written
             "by_run": [[r.api_calls, r.trades_seen, r.trades_written] for r in runs],
             "load_average": [load_before, load_after],
@@ -150,7 +151,8 @@ class Part(BaseCommand):
             f"{s['api_calls']} API calls"
             f" = {s['api_calls_per_changed_trade']} per changed trade "
             f"({s['ratio_to_minimum']}x the minimum of {s['minimum_calls']}; rows read "
-            f"{s['rows_read']:,} with a {s['overlap_seconds']}s overlap)"
+            f"{s['rows_read']:,} with a {s['overlap_seconds']}s overlap, "
+            f"{s['visible_overlap_seconds']}s on visibility time)"
         )
         w(
             f"  steady by run       [calls, rows listed, trades written] {s['by_run']}; "
