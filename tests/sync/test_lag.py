@@ -267,7 +267,7 @@ def _seven_behind(make_shop, gateway, settings, name: str) -> Shop:
     """A shop synced once, then 7 new trades, listed 2 a page, with every window that has a
     time limit overrunning it."""
     settings.SYNC_LAG_SECONDS = 1
-    settings.SYNC_OVERLAP_SECONDS = 4
+    settings.SYNC_OVERLAP_SECONDS = settings.SYNC_VISIBLE_OVERLAP_SECONDS = 4
     settings.SYNC_PAGE_SIZE = 2
     settings.SYNC_WINDOW_TIME_LIMIT = 0
     shop = make_shop(name)
@@ -340,7 +340,7 @@ def test_a_worker_killed_while_reading_a_narrowest_window_whole_leaves_it_to_par
     import signal
 
     settings.SYNC_LAG_SECONDS = 1
-    settings.SYNC_OVERLAP_SECONDS = 4
+    settings.SYNC_OVERLAP_SECONDS = settings.SYNC_VISIBLE_OVERLAP_SECONDS = 4
     settings.SYNC_PAGE_SIZE = 2
     shop = make_shop("killed")
     sync_shop(shop, "trades")
@@ -350,11 +350,21 @@ def test_a_worker_killed_while_reading_a_narrowest_window_whole_leaves_it_to_par
         progress={"window_seconds": 60, "source": "async_modified"}
     )
     gateway.faults(slow_rate=1.0, slow_seconds=1.0)  # a whole read of 5 pages takes 6 s
-    os.environ.update(SYNC_LAG_SECONDS="1", SYNC_OVERLAP_SECONDS="4", SYNC_PAGE_SIZE="2")
+    os.environ.update(
+        SYNC_LAG_SECONDS="1",
+        SYNC_OVERLAP_SECONDS="4",
+        SYNC_VISIBLE_OVERLAP_SECONDS="4",
+        SYNC_PAGE_SIZE="2",
+    )
     try:
         worker = manage("sync_shop", str(shop.pk), "--stream", "trades")
     finally:
-        for name in ("SYNC_LAG_SECONDS", "SYNC_OVERLAP_SECONDS", "SYNC_PAGE_SIZE"):
+        for name in (
+            "SYNC_LAG_SECONDS",
+            "SYNC_OVERLAP_SECONDS",
+            "SYNC_VISIBLE_OVERLAP_SECONDS",
+            "SYNC_PAGE_SIZE",
+        ):
             os.environ.pop(name)
     deadline = time.monotonic() + 30
     while "whole" not in Checkpoint.objects.get(shop=shop, stream="trades").progress:
