@@ -438,36 +438,46 @@ class Seller:
 
     # --- reads ----------------------------------------------------------------------------
     def _cached(self, key: tuple, now: float, compute):
+        """The list ``compute()`` makes at ``now``, reused while it stays exact.
+
+        ``compute()`` returns the list and the time until which it holds (exclusive); an
+        entry answers from ``now`` on to then, within one generation (no change published).
+        The clock going back recomputes: a version may have been visible then and not now."""
         if self._cache_generation != self.generation:
             self._cache.clear()
             self._cache_generation = self.generation
-        # What a list shows depends on "now" only at whole seconds: visible_at and hidden_at
-        # are whole seconds, and so is the start of the 3-month scope. So within one second
-        # and one generation (no change published) a computed list stays exact.
-        key = (*key, int(now))
         hit = self._cache.get(key)
-        if hit is None:
-            if len(self._cache) > 256:
-                self._cache.clear()
-            hit = self._cache[key] = compute()
-            self.list_scans += 1
-        return hit
+        if hit is not None and hit[0] <= now < hit[1]:
+            return hit[2]
+        if len(self._cache) > 256:
+            self._cache.clear()
+        items, until = compute()
+        self._cache[key] = (now, until, items)
+        self.list_scans += 1
+        return items
 
     def list_by_created(self, now, start, end, types, statuses, buyer_nick) -> list[Version]:
         """Visible versions of trades created in [start, end], newest first."""
         start = max(start, int(now) - SCOPE_SECONDS)
 
         def compute():
+            # The list holds until the first newer version of one of its trades becomes
+            # visible: a backfill pages a large slice over many seconds, and scanning the
+            # slice again each second made every page cost as much as the slice.
             lo = bisect.bisect_left(self.created_keys, start)
             hi = bisect.bisect_right(self.created_keys, end)
             out = []
+            until = INFINITY
             for trade in self.by_created[lo:hi]:
-                version = trade.visible(now)
+                version, changes_at = _visible_until(trade.versions, now)
+                if changes_at < until:
+                    until = changes_at
                 if version is not None and _matches(version, types, statuses, buyer_nick):
                     out.append(version)
             out.reverse()
-            return out
+            return out, until
 
+        # the scope's start is in the key: it moves with the clock, whole seconds at a time
         return self._cached(("created", start, end, types, statuses, buyer_nick), now, compute)
 
     def prune(self, now: float) -> bool:
@@ -504,7 +514,7 @@ class Seller:
 
         def compute():
             index = self.unhidden if self.prune(now) else self.by_modified
-            return self._scan(index, now, start, end, types, statuses, buyer_nick)
+            return self._scan(index, now, start, end, types, statuses, buyer_nick), _second(now)
 
         return self._cached(("modified", start, end, types, statuses, buyer_nick), now, compute)
 
@@ -518,7 +528,7 @@ class Seller:
             if early:
                 out = [v for v in out if start <= stamped(v) <= end]
                 out.sort(key=stamped, reverse=True)
-            return out
+            return out, _second(now)
 
         return self._cached(("visible", start, end, types, statuses), now, compute)
 
@@ -542,21 +552,51 @@ class Seller:
     ) -> list[RefundVersion]:
         """Visible refund versions whose ``modified`` lies in [start, end], of refunds on
         trades of ``types`` created in the 3-month scope, in ``order`` (REFUND_ORDERS)."""
-        scope = int(now) - SCOPE_SECONDS
-        out = []
-        for refund in self.refunds.values():
-            if refund.type not in types or refund.created < scope:
-                continue
-            version = refund.visible(now)
-            if version is None or not start <= version.modified <= end:
-                continue
-            if status is None or version.status == status:
-                out.append(version)
-        if order == "created_asc":
-            out.sort(key=lambda v: (v.refund.created, int(v.refund.refund_id)))
-        else:
-            out.sort(key=lambda v: (v.modified, int(v.refund.refund_id)), reverse=True)
-        return out
+
+        def compute():
+            # Every refund is scanned: cached until the next version of one becomes visible
+            # or one leaves the scope, a backfill's pages no longer scan them all each time.
+            scope = int(now) - SCOPE_SECONDS
+            out = []
+            until = INFINITY
+            for refund in self.refunds.values():
+                if refund.type not in types or refund.created < scope:
+                    continue
+                # in the scope while int(now) - SCOPE_SECONDS <= created
+                leaves_at = int(refund.created) + SCOPE_SECONDS + 1
+                version, changes_at = _visible_until(refund.versions, now)
+                until = min(until, leaves_at, changes_at)
+                if version is None or not start <= version.modified <= end:
+                    continue
+                if status is None or version.status == status:
+                    out.append(version)
+            if order == "created_asc":
+                out.sort(key=lambda v: (v.refund.created, int(v.refund.refund_id)))
+            else:
+                out.sort(key=lambda v: (v.modified, int(v.refund.refund_id)), reverse=True)
+            return out, until
+
+        key = ("refunds", start, end, status, types, order)
+        return self._cached(key, now, compute)
+
+
+def _visible_until(versions: list, now: float) -> tuple:
+    """The last of ``versions`` visible at ``now`` (None: none yet), and the first time
+    after ``now`` at which that changes: the earliest ``visible_at`` of the versions after
+    it (INFINITY: none)."""
+    changes_at = INFINITY
+    for version in reversed(versions):
+        if version.visible_at <= now:
+            return version, changes_at
+        changes_at = min(changes_at, version.visible_at)
+    return None, changes_at
+
+
+def _second(now: float) -> int:
+    """The end of ``now``'s second: what a list shows depends on "now" only at whole seconds
+    (visible_at, hidden_at and the start of the 3-month scope are whole seconds), so within
+    one second and one generation a computed list stays exact."""
+    return int(now) + 1
 
 
 def stamped(version: Version) -> int:

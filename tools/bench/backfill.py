@@ -2,7 +2,7 @@
 
 The parent asks ``manage.py bench --backfill-child N``; the child generates N trades in a
 sandbox of its own, backfills them and prints one JSON line with its figures. Peak RSS is
-the child's high-water mark (``ru_maxrss``), the sandbox (another process) not included.
+the child's high-water mark (``VmHWM``), the sandbox (another process) not included.
 Beside each size, the limits of ``limits.py`` measured on the same rows: the sandbox's raw
 page rate and the rows loaded again with ``COPY``.
 """
@@ -145,4 +145,16 @@ class RssSampler:
 
 
 def _max_rss_mb() -> float:
+    """This process's high-water RSS in MB: ``VmHWM``, the peak of its own memory.
+
+    Not ``ru_maxrss``: Linux carries that over ``exec`` from the process that spawned this
+    one, so a child of a ``bench`` parent that had reached 640 MB reported 640 MB whatever
+    it did itself."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
