@@ -73,3 +73,24 @@ def test_scheduler_part_runs_shops_through_the_dispatcher_and_one_qcluster():
     assert figures["runs"]["succeeded"] > 0 and figures["runs"]["failed"] == 0
     assert figures["cursor_lag_seconds"]["samples"] > 0 and figures["timeline"]
     assert set(figures["cpu_percent_of_one_core"]) == {"qcluster", "postgresql", "sandbox"}
+
+
+def test_steady_part_counts_calls_beside_the_minimum_at_both_overlaps(tmp_path):
+    out = tmp_path / "bench.json"
+    lag = settings.SYNC_LAG_SECONDS
+    call_command(
+        "bench", "--only", "steady", "--quick", "--steady-runs", "2", "--steady-interval", "1",
+        "--steady-lag", "1", "--json", str(out),
+    )  # fmt: skip
+    assert lag == settings.SYNC_LAG_SECONDS  # the part's lag did not outlive it
+    figures = json.loads(out.read_text())["parts"]["steady"]["figures"]
+    default, short = figures["default"], figures["short"]
+    assert default["visible_overlap_seconds"] == settings.SYNC_VISIBLE_OVERLAP_SECONDS
+    assert short["visible_overlap_seconds"] == 5
+    for side in (default, short):
+        assert side["runs"] == len(side["by_run"]) == 2 and side["changed_trades"] > 0, side
+        assert side["api_calls"] >= side["minimum_calls"] > 0, side
+        assert side["ratio_to_minimum"] >= 1
+    page = out.with_suffix(".md").read_text()
+    assert "## 4d. API calls in steady state" in page
+    assert "API calls per changed trade in steady state, visible overlap 5 s" in page

@@ -183,6 +183,26 @@ def _tmc_bound(f: dict) -> str:
     ) % {"seconds": f["collapse_seconds"]}
 
 
+def _steady(f: dict) -> list[Row]:
+    return [_steady_row(side) for side in (f["default"], f["short"])]
+
+
+def _steady_row(side: dict) -> Row:
+    return (
+        _("API calls per changed trade in steady state, visible overlap %(seconds)s s")
+        % {"seconds": side["visible_overlap_seconds"]},
+        _("%(calls)s calls = %(ratio)s × the minimum; %(per)s per changed trade")
+        % {
+            "calls": side["api_calls"],
+            "ratio": side["ratio_to_minimum"],
+            "per": side["api_calls_per_changed_trade"],
+        },
+        _("≤ 1.1 × the minimum"),
+        _("the minimum: %(minimum)s calls, one per page of 100 changed rows (%(changed)s trades)")
+        % {"minimum": side["minimum_calls"], "changed": f"{side['changed_trades']:,}"},
+    )
+
+
 def _n(value: float | None) -> str:
     return "—" if value is None else f"{value:,}"
 
@@ -203,6 +223,7 @@ BUILDERS = (
     ("double11", _double11),
     ("feed", _feed),
     ("tmc", _tmc),
+    ("steady", _steady),
 )
 
 

@@ -18,7 +18,17 @@ from django.utils.translation import gettext_lazy
 
 from tools.bench import aims
 
-PARTS = ("naive", "double11", "backfill", "scheduler", "api", "feed", "tmc", "webhooks")
+PARTS = (
+    "naive",
+    "double11",
+    "backfill",
+    "scheduler",
+    "api",
+    "feed",
+    "tmc",
+    "steady",
+    "webhooks",
+)
 
 
 def merge(path: Path, machine: dict, parts: dict) -> dict:
@@ -106,6 +116,17 @@ def headline(results: dict) -> list[tuple[str, str]]:
                     "page": p["page"],
                     "http": http or _("HTTP not measured"),
                 },
+            )
+        )
+    if "steady" in parts:
+        f = parts["steady"]["figures"]
+        rows.append(
+            (
+                _("steady state: API calls / the minimum (default vs %(short)s s visible overlap)")
+                % {"short": f["short"]["visible_overlap_seconds"]},
+                _versus(
+                    f"{f['default']['ratio_to_minimum']}×", f"{f['short']['ratio_to_minimum']}×"
+                ),
             )
         )
     if "webhooks" in parts:
@@ -616,6 +637,46 @@ def _target(page: int | str) -> str:
     return _("a static 200 (the framework floor)") if page == "static" else f"limit={page}"
 
 
+def _steady(f: dict) -> list[str]:
+    sides = (f["default"], f["short"])
+    rows = [
+        (_("visible overlap (s)"), "visible_overlap_seconds"),
+        (_("overlap on `modified` (s)"), "overlap_seconds"),
+        (_("sync runs"), "runs"),
+        (_("changed trades (written)"), "changed_trades"),
+        (_("rows listed"), "rows_read"),
+        (_("API calls"), "api_calls"),
+        (_("the minimum: one call per page of 100 changed rows"), "minimum_calls"),
+        (_("API calls / the minimum (aim ≤ 1.1)"), "ratio_to_minimum"),
+        (_("API calls per changed trade"), "api_calls_per_changed_trade"),
+    ]
+    by_run = zip(*(side["by_run"] for side in sides), strict=True)
+    return [
+        _(
+            "Two fresh shops on one sandbox with the same market (%(rate)s changes/min, a third "
+            "new trades), synced alternately after the lag: one at the configured "
+            "`SYNC_VISIBLE_OVERLAP_SECONDS`, one at %(short)s s."
+        )
+        % {"rate": f["changes_per_minute"], "short": f["short"]["visible_overlap_seconds"]},
+        "",
+        _("| | default overlap | short overlap |"),
+        "|---|---:|---:|",
+        *[f"| {label} | {sides[0][key]} | {sides[1][key]} |" for label, key in rows],
+        "",
+        _("Load average over the runs: %(before)s before, %(after)s after.")
+        % dict(zip(("before", "after"), sides[0]["load_average"], strict=True)),
+        "",
+        _("Each run: API calls, rows listed, trades written (default overlap | short overlap)."),
+        "",
+        _("| run | calls | rows | written | calls | rows | written |"),
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {n} | " + " | ".join(str(v) for v in [*ours, *short]) + " |"
+            for n, (ours, short) in enumerate(by_run, 1)
+        ],
+    ]
+
+
 def _webhooks(f: dict) -> list[str]:
     if not f.get("measured"):
         return [_("webhooks: %(result)s") % {"result": _not_measured(f)}]
@@ -705,6 +766,7 @@ RENDERERS = {
     "api": _api,
     "feed": _feed,
     "tmc": _tmc,
+    "steady": _steady,
     "webhooks": _webhooks,
 }
 TITLES = {
@@ -715,6 +777,7 @@ TITLES = {
     "api": gettext_lazy("4. Partner API"),
     "feed": gettext_lazy("4b. Change feed"),
     "tmc": gettext_lazy("4c. Freshness with TMC"),
+    "steady": gettext_lazy("4d. API calls in steady state"),
     "webhooks": gettext_lazy("5. Webhooks"),
 }
 # the timeline's columns by their key in the figures; other keys are shown as they are

@@ -3,9 +3,10 @@
 Parts (``--only``): naive (ordersync against the naive scheme of ``naive.py`` on the chaos
 scenario), double11 (the same two on a burst of 50,000 new trades in three minutes), backfill
 (trades/s and peak RSS per size), scheduler (many shops on a cadence by one qcluster), api
-(partner API latency and requests/s), webhooks (deliveries/s). Results are merged into
-``--json`` (parts not run keep their last figures) and rendered to ``docs/benchmarks.md`` and,
-in Chinese, ``docs/zh/benchmarks.md``. Figures, never assertions.
+(partner API latency and requests/s), feed, tmc, steady (API calls per changed trade in
+steady state at the default visibility overlap and a 5 s one), webhooks (deliveries/s). Results
+are merged into ``--json`` (parts not run keep their last figures) and rendered to
+``docs/benchmarks.md`` and, in Chinese, ``docs/zh/benchmarks.md``. Figures, never assertions.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ordersync.taobao.store import close_state_connection
-from tools.bench import api, feed, psql_floor, report
+from tools.bench import api, feed, psql_floor, report, steady
 from tools.bench.backfill import backfill_in_child, measure_backfill
 from tools.bench.chaos import CatchUp, compare_with_burst, compare_with_chaos
 from tools.bench.machine import describe_machine, load_average
@@ -47,6 +48,9 @@ FULL = {
     "api_samples": 300,
     "feed_changes": 1_000_000,
     "tmc_seconds": 60.0,
+    "steady_runs": 4,
+    "steady_interval": 30.0,
+    "steady_lag": 10,
 }
 QUICK = {
     "chaos_seconds": 10,
@@ -62,7 +66,14 @@ QUICK = {
     "api_samples": 100,
     "feed_changes": 20_000,
     "tmc_seconds": 15.0,
+    "steady_runs": 2,
+    "steady_interval": 5.0,
+    "steady_lag": 2,
 }
+
+
+STEADY_CHANGES_PER_MINUTE = 600
+STEADY_SHORT_OVERLAP = 5  # SYNC_VISIBLE_OVERLAP_SECONDS measured beside the default
 
 
 class Part(BaseCommand):
@@ -105,6 +116,9 @@ class Part(BaseCommand):
         parser.add_argument("--api-trades", type=int)
         parser.add_argument("--feed-changes", type=int, help="changes the feed part reads")
         parser.add_argument("--tmc-seconds", type=float, help="market seconds of the tmc part")
+        parser.add_argument("--steady-runs", type=int, help="syncs of each steady shop")
+        parser.add_argument("--steady-interval", type=float, help="seconds between steady syncs")
+        parser.add_argument("--steady-lag", type=int, help="SYNC_LAG_SECONDS of the steady part")
         parser.add_argument(
             "--render", action="store_true", help="only rewrite the pages from the JSON file"
         )
@@ -226,6 +240,17 @@ class Part(BaseCommand):
 
     def _tmc(self, sizes: dict, opts: dict) -> dict:
         return measure_tmc(seconds=sizes["tmc_seconds"], log=self._log)
+
+    def _steady(self, sizes: dict, opts: dict) -> dict:
+        default, short = steady.measure_overlaps(
+            STEADY_CHANGES_PER_MINUTE,
+            sizes["steady_interval"],
+            sizes["steady_runs"],
+            sizes["steady_lag"],
+            (steady.DEFAULT, STEADY_SHORT_OVERLAP),
+            log=self._log,
+        )
+        return {"changes_per_minute": STEADY_CHANGES_PER_MINUTE, "default": default, "short": short}
 
     def _webhooks(self, sizes: dict, opts: dict) -> dict:
         figures = measure_webhooks(opts["quick"])

@@ -4,15 +4,13 @@ calls per changed trade in a steady scenario, calls per idle-shop run, time.get 
 from __future__ import annotations
 
 import json
-import math
 import time
 
 import psutil
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from shops.models import SyncRun
-from tools.bench.machine import load_average
+from tools.bench import steady
 from tools.bench.sandbox import SandboxProcess
 from tools.bench.world import BenchWorld
 from trades.sync.backfill import Progress, backfill_shop
@@ -45,9 +43,13 @@ class Part(BaseCommand):
             try:
                 figures["backfill"] = self.backfill(world, opts["backfill_trades"])
                 figures["idle"] = self.idle(world)
-                figures["steady"] = self.steady(
-                    world, opts["changes_per_minute"], opts["interval"], opts["runs"]
-                )
+                figures["steady"] = steady.measure(
+                    world,
+                    opts["changes_per_minute"],
+                    opts["interval"],
+                    opts["runs"],
+                    log=self.stderr.write,
+                )[0]
                 stats = sandbox.control("stats")
                 figures["time_get_calls"] = _method_calls(stats, "taobao.time.get")
             finally:
@@ -89,50 +91,6 @@ class Part(BaseCommand):
             time.sleep(1.1)
             runs.append(sync_shop(shop, "trades").api_calls)
         return {"runs": len(runs), "api_calls_per_run": sum(runs) / len(runs)}
-
-    def steady(self, world: BenchWorld, per_minute: int, interval: float, count: int) -> dict:
-        shop = world.shop("steady")
-        sync_shop(shop, "trades")
-        world.sandbox.control(
-            "market",
-            {
-                "nick": shop.seller_nick,
-                "trades_per_minute": per_minute // 3,
-                "changes_per_minute": per_minute - per_minute // 3,
-            },
-        )
-        self.stderr.write(
-            f"steady: {count} syncs every {interval:.0f}s at {per_minute}/min, "
-            f"after the {settings.SYNC_LAG_SECONDS}s lag …"
-        )
-        time.sleep(settings.SYNC_LAG_SECONDS + interval)
-        load_before = load_average()
-        runs: list[SyncRun] = []
-        for _ in range(count):
-            runs.append(sync_shop(shop, "trades"))
-            time.sleep(interval)
-        load_after = load_average()
-        world.sandbox.control(
-            "market", {"nick": shop.seller_nick, "trades_per_minute": 0, "changes_per_minute": 0}
-        )
-        calls = sum(run.api_calls for run in runs)
-        changed = sum(run.trades_written for run in runs)
-        seen = sum(run.trades_seen for run in runs)
-        minimum = sum(math.ceil(run.trades_written / 100) for run in runs) or 1
-        return {
-            "runs": count,
-            "api_calls": calls,
-            "changed_trades": changed,
-            "rows_read": seen,
-            "api_calls_per_changed_trade": round(calls / max(changed, 1), 4),
-            "minimum_calls": minimum,
-            "ratio_to_minimum": round(calls / minimum, 2),
-            "overlap_seconds": settings.SYNC_OVERLAP_SECONDS,
-            "visible_overlap_seconds": settings.SYNC_VISIBLE_OVERLAP_SECONDS,
-            # per run: API calls, rows listed, trades written
-            "by_run": [[r.api_calls, r.trades_seen, r.trades_written] for r in runs],
-            "load_average": [load_before, load_after],
-        }
 
     def report(self, f: dict) -> None:
         b, s, i = f["backfill"], f["steady"], f["idle"]

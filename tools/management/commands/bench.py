@@ -1,7 +1,7 @@
 """``manage.py bench [part]``: every benchmark of ordersync behind one command.
 
 With no part, the report: the parts named by ``--only`` (naive, double11, backfill, scheduler,
-api, feed, tmc, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``.
+api, feed, tmc, steady, webhooks) written to ``docs/benchmarks.json`` and ``docs/benchmarks.md``.
 ``bench naive`` (or ``bench chaos``), ``bench double11``, ``bench backfill``, ``bench scheduler``
 and ``bench feed`` are one part of that report, written the same way. The other parts run one
 benchmark alone and print
