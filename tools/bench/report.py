@@ -628,7 +628,8 @@ def _api(f: dict) -> list[str]:
             "(%(errors)s errors)"
         )
         % {
-            "workers": r["workers"],
+            # the flags as given to gunicorn: threads (gthread workers) when there were some
+            "workers": _workers(r),
             "clients": r["clients"],
             "seconds": f"{r['seconds']:.0f}",
             "target": _target(r["page"]),
@@ -638,6 +639,11 @@ def _api(f: dict) -> list[str]:
         for r in f["gunicorn"]
     ]
     return out
+
+
+def _workers(r: dict) -> str:
+    threads = r.get("threads", 1)
+    return f"{r['workers']} --threads {threads}" if threads > 1 else str(r["workers"])
 
 
 def _target(page: int | str) -> str:

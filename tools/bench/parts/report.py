@@ -240,7 +240,7 @@ class Part(BaseCommand):
             "in_process": api.time_in_process(token, 100, sizes["api_samples"]),
             "psql": psql_floor.time_in_psql(psql_floor.list_queries(token, 100)),
             "gunicorn": api.time_through_gunicorn(
-                token, page=100, workers=3, clients=8, seconds=sizes["api_seconds"]
+                token, page=100, workers=3, threads=2, clients=8, seconds=sizes["api_seconds"]
             ),
         }
 
