@@ -133,8 +133,14 @@ def time_in_process(token: str, page: int, samples: int) -> dict:
     }
 
 
-def time_through_gunicorn(token: str, *, page: int, workers: int, clients: int, seconds: float):
-    """Requests/s of the trade list through gunicorn on loopback; one figure per page size."""
+def time_through_gunicorn(
+    token: str, *, page: int, workers: int, clients: int, seconds: float, threads: int = 1
+):
+    """Requests/s of the trade list through gunicorn on loopback; one figure per page size.
+
+    ``threads`` above 1 runs gunicorn's threaded workers (``gthread``, as deploy/ does), which
+    keep the load generator's connections open between requests; 1 runs sync workers, which
+    close each connection after one answer."""
     port = _free_port()
     env = {
         **os.environ,
@@ -154,6 +160,8 @@ def time_through_gunicorn(token: str, *, page: int, workers: int, clients: int, 
             f"127.0.0.1:{port}",
             "-w",
             str(workers),
+            "--threads",
+            str(threads),
             "--log-level",
             "warning",
         ],
@@ -176,6 +184,7 @@ def time_through_gunicorn(token: str, *, page: int, workers: int, clients: int, 
                 {
                     "page": size,
                     "workers": workers,
+                    "threads": threads,
                     "clients": clients,
                     "seconds": seconds,
                     "requests_per_second": round(done / seconds, 1),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
+from collections.abc import Callable
 
 import psutil
 from django.db import connection
@@ -28,6 +30,42 @@ def describe_machine() -> dict:
 
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def settle(
+    threshold: float,
+    max_seconds: float,
+    log: Callable[[str], object] = print,
+    *,
+    poll_seconds: float = 5.0,
+    sleep: Callable[[float], object] = time.sleep,
+) -> dict:
+    """Wait until the 1-minute load average is at most ``threshold``, or ``max_seconds``.
+
+    A timed part started right after a heavy one (the scheduler's qcluster) would measure that
+    part's leftovers: the load before and after the wait, the seconds waited and whether the
+    load did fall are returned for the report, so a figure measured unsettled says so.
+    """
+    before = load_average()
+    started = time.monotonic()
+    log(
+        f"settling: 1-minute load {before[0]}, waiting for <= {threshold} "
+        f"(at most {max_seconds:.0f} s)"
+    )
+    while os.getloadavg()[0] > threshold and time.monotonic() - started < max_seconds:
+        sleep(min(poll_seconds, max(0.0, max_seconds - (time.monotonic() - started))))
+    after = load_average()
+    waited = round(time.monotonic() - started, 1)
+    settled = after[0] <= threshold
+    log(f"settling: {'settled' if settled else 'not settled'} after {waited} s, load {after}")
+    return {
+        "threshold": threshold,
+        "max_seconds": max_seconds,
+        "waited_seconds": waited,
+        "load_average_before": before,
+        "load_average_after": after,
+        "settled": settled,
+    }
 
 
 def _cpu_model() -> str:

@@ -458,8 +458,35 @@ def _limit(size: dict, name: str) -> str:
     return f"{limit['trades_per_second']:,}" if limit else "—"
 
 
+def _settled(f: dict) -> list[str]:
+    """The wait for the machine to settle before a timed part, when it had one."""
+    w = f.get("settle")
+    if not w:
+        return []
+    values = {
+        "threshold": w["threshold"],
+        "max": f"{w['max_seconds']:.0f}",
+        "waited": w["waited_seconds"],
+        "before": w["load_average_before"],
+        "after": w["load_average_after"],
+    }
+    if w["settled"]:
+        line = _(
+            "Before timing, waited %(waited)s s for the 1-minute load average to fall to "
+            "%(threshold)s (at most %(max)s s): load %(before)s, then %(after)s."
+        )
+    else:
+        line = _(
+            "Before timing, waited %(waited)s s for the 1-minute load average to fall to "
+            "%(threshold)s (at most %(max)s s); it did not: load %(before)s, then %(after)s, "
+            "so this part measured a busy machine."
+        )
+    return [line % values, ""]
+
+
 def _feed(f: dict) -> list[str]:
     return [
+        *_settled(f),
         _(
             "%(changes)s changes of one tenant read by one client in pages of %(page)s "
             "(Django's test client in-process: the API's own cost, no network)."
@@ -593,6 +620,7 @@ def _column(name: str) -> str:
 def _api(f: dict) -> list[str]:
     p = f["in_process"]
     out = [
+        *_settled(f),
         _("%(trades)s trades with %(lines)s sub-orders each in one tenant.")
         % {"trades": f"{f['trades']:,}", "lines": f["lines"]},
         "",
@@ -621,7 +649,8 @@ def _api(f: dict) -> list[str]:
             "(%(errors)s errors)"
         )
         % {
-            "workers": r["workers"],
+            # the flags as given to gunicorn: threads (gthread workers) when there were some
+            "workers": _workers(r),
             "clients": r["clients"],
             "seconds": f"{r['seconds']:.0f}",
             "target": _target(r["page"]),
@@ -631,6 +660,11 @@ def _api(f: dict) -> list[str]:
         for r in f["gunicorn"]
     ]
     return out
+
+
+def _workers(r: dict) -> str:
+    threads = r.get("threads", 1)
+    return f"{r['workers']} --threads {threads}" if threads > 1 else str(r["workers"])
 
 
 def _target(page: int | str) -> str:

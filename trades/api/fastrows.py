@@ -27,6 +27,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from trades.api import serializers as s
+from trades.api import zonespan
 from trades.api.pagination import decode_cursor, encode_cursor
 from trades.feed.models import ChangeEvent
 from trades.models import Trade, TradeLine
@@ -43,8 +44,10 @@ def zone_literal() -> str:
 
 
 def _isoformat(column: str, zone: str) -> str:
-    """SQL for DRF's rendering of a timestamptz ``column`` in ``zone`` (migrations 0035, 0036)."""
-    return f"trades_isoformat({column}, {zone})"
+    """SQL for DRF's rendering of a timestamptz ``column`` in ``zone`` (an SQL literal):
+    arithmetic in the span of one offset around now, ``trades_isoformat`` (migrations 0035,
+    0036) outside it."""
+    return zonespan.isoformat_sql(column, zone.strip("'"), zone)
 
 
 class JsonFormat:

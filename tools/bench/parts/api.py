@@ -23,6 +23,9 @@ class Part(BaseCommand):
         parser.add_argument("--samples", type=int, default=300, help="in-process requests")
         parser.add_argument("--seconds", type=float, default=15.0, help="load duration")
         parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+        parser.add_argument(
+            "--threads", type=int, default=2, help="threads per worker (1: sync workers)"
+        )
         parser.add_argument("--clients", type=int, default=8, help="load generator threads")
         parser.add_argument("--skip-http", action="store_true")
 
@@ -45,11 +48,13 @@ class Part(BaseCommand):
             token,
             page=opts["page"],
             workers=opts["workers"],
+            threads=opts["threads"],
             clients=opts["clients"],
             seconds=opts["seconds"],
         ):
             self.stdout.write(
-                f"gunicorn -w {r['workers']}, {r['clients']} client threads, "
+                f"gunicorn -w {r['workers']} --threads {r['threads']}, "
+                f"{r['clients']} client threads, "
                 f"{r['seconds']:.0f} s, GET {_target(r['page'])}: {r['requests_per_second']:.0f} "
                 f"requests/s ({r['ok']} ok, {r['errors']} errors, client-side p50 "
                 f"{r['p50_ms']} ms; CPU per request: gunicorn "

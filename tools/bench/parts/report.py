@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 import time
@@ -27,7 +28,7 @@ from ordersync.taobao.store import close_state_connection
 from tools.bench import api, feed, psql_floor, report, steady
 from tools.bench.backfill import backfill_in_child, measure_backfill
 from tools.bench.chaos import CatchUp, compare_with_burst, compare_with_chaos
-from tools.bench.machine import describe_machine, load_average
+from tools.bench.machine import describe_machine, load_average, settle
 from tools.bench.sandbox import SandboxProcess
 from tools.bench.scheduler import measure_scheduler
 from tools.bench.tmc import measure_tmc
@@ -51,6 +52,7 @@ FULL = {
     "steady_runs": 4,
     "steady_interval": 30.0,
     "steady_lag": 10,
+    "settle_seconds": 300.0,
 }
 QUICK = {
     "chaos_seconds": 10,
@@ -69,6 +71,7 @@ QUICK = {
     "steady_runs": 2,
     "steady_interval": 5.0,
     "steady_lag": 2,
+    "settle_seconds": 0.0,
 }
 
 
@@ -119,6 +122,17 @@ class Part(BaseCommand):
         parser.add_argument("--steady-runs", type=int, help="syncs of each steady shop")
         parser.add_argument("--steady-interval", type=float, help="seconds between steady syncs")
         parser.add_argument("--steady-lag", type=int, help="SYNC_LAG_SECONDS of the steady part")
+        parser.add_argument(
+            "--settle-seconds",
+            type=float,
+            help="api and feed: at most this long, after loading their rows and before timing, "
+            "wait for the 1-minute load average to fall to --settle-load (300; --quick: 0)",
+        )
+        parser.add_argument(
+            "--settle-load",
+            type=float,
+            help="the 1-minute load average the api and feed parts wait for (half the cores)",
+        )
         parser.add_argument(
             "--render", action="store_true", help="only rewrite the pages from the JSON file"
         )
@@ -221,22 +235,33 @@ class Part(BaseCommand):
             log=self._log,
         )
 
+    def _settle(self, sizes: dict, opts: dict) -> dict:
+        """The wait before a timed part, so it does not measure the previous part's load."""
+        threshold = opts.get("settle_load")
+        if threshold is None:
+            threshold = (os.cpu_count() or 2) / 2
+        return settle(threshold, sizes["settle_seconds"], log=self._log)
+
     def _api(self, sizes: dict, opts: dict) -> dict:
         lines = 2
         shop = api.load_trades(sizes["api_trades"], lines, log=self._log)
         token = api.read_key(shop)
+        settled = self._settle(sizes, opts)
         return {
             "trades": sizes["api_trades"],
             "lines": lines,
+            "settle": settled,
             "in_process": api.time_in_process(token, 100, sizes["api_samples"]),
             "psql": psql_floor.time_in_psql(psql_floor.list_queries(token, 100)),
             "gunicorn": api.time_through_gunicorn(
-                token, page=100, workers=3, clients=8, seconds=sizes["api_seconds"]
+                token, page=100, workers=3, threads=2, clients=8, seconds=sizes["api_seconds"]
             ),
         }
 
     def _feed(self, sizes: dict, opts: dict) -> dict:
-        return feed.read_all(feed.load_changes(sizes["feed_changes"], log=self._log))
+        shop = feed.load_changes(sizes["feed_changes"], log=self._log)
+        settled = self._settle(sizes, opts)
+        return {**feed.read_all(shop), "settle": settled}
 
     def _tmc(self, sizes: dict, opts: dict) -> dict:
         return measure_tmc(seconds=sizes["tmc_seconds"], log=self._log)
