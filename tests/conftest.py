@@ -63,7 +63,6 @@ LONGEST = frozenset(
         "tests/api/test_exports.py::test_every_trade_once_with_its_lines_and_the_end_line",
         "tests/api/test_exports.py::test_memory_does_not_grow_with_rows",
         "tests/api/test_exports_parquet.py::test_memory_holds_one_row_group",
-        "tests/api/test_schema.py::test_api_matches_its_schema",
         "tests/bench/test_bench.py::test_webhooks_part_delivers_every_event",
         "tests/bench/test_export_part.py::test_the_export_part_prints_its_figures_and_cleans_up",
         "tests/bench/test_parts.py::test_backfill_part_prints_its_source_and_write_limits",
