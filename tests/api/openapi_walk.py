@@ -42,10 +42,27 @@ def _closed(schema):
     return schema
 
 
+# the closed copy of each document, by id (with the document, so a new one at the same id
+# is not taken for it): a deep copy and a walk of the whole document for every example were
+# most of test_openapi_docs.py's time
+_REGISTRIES: dict[int, tuple[dict, Registry]] = {}
+
+
+def _registry(doc: dict) -> Registry:
+    kept = _REGISTRIES.get(id(doc))
+    if kept is None or kept[0] is not doc:
+        closed = _closed(copy.deepcopy(doc))
+        kept = _REGISTRIES[id(doc)] = (
+            doc,
+            Registry().with_resource(DOCUMENT, Resource(closed, DRAFT202012)),
+        )
+    return kept[1]
+
+
 def validator_for(doc: dict, schema: dict) -> Draft202012Validator:
-    """A strict validator of ``schema``, whose references point into ``doc``."""
-    closed = _closed(copy.deepcopy(doc))
-    registry = Registry().with_resource(DOCUMENT, Resource(closed, DRAFT202012))
+    """A strict validator of ``schema``, whose references point into ``doc`` (read once:
+    a document must not change after its first validator)."""
+    registry = _registry(doc)
     absolute = json.loads(json.dumps(_closed(schema)).replace('"#/', f'"{DOCUMENT}#/'))
     return Draft202012Validator(absolute, registry=registry)
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, settings
 
+from ordersync.wsgi import application
 from tests.support.records import make_refund, make_trade
 from trades.api.auth import ApiKeyRateThrottle
 from trades.api.key_models import ApiKey
@@ -37,8 +38,14 @@ def unthrottled(monkeypatch):
     monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "100000/min"})
 
 
-# The schema exactly as /api/schema/ serves it; the requests go to a live server.
+# The schema exactly as /api/schema/ serves it. The requests go in-process to the WSGI
+# application gunicorn serves (ordersync/wsgi.py): the whole MIDDLEWARE, the /api/ lane
+# (ordersync/apilane.py) and the views, in autocommit as in production (``api_token`` asks for
+# a transactional database). The explicit phase includes schemathesis's coverage cases, about
+# 65 per operation (3,000 requests): through a live server, where each request cost a thread
+# and a new database connection, this file took 70 s in one process; in-process, 20 s.
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
+schema.app = application
 
 
 @schema.parametrize()
@@ -50,9 +57,8 @@ schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=Non
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
-def test_api_matches_its_schema(case, api_token, live_server, unthrottled):
+def test_api_matches_its_schema(case, api_token, unthrottled):
     case.call_and_validate(
-        base_url=live_server.url,
         headers={"Authorization": f"Bearer {api_token}"},
         # Rules a schema cannot state make some schema-valid requests a documented 400: a
         # cursor must come from the API, a range must not end before it starts, an expiry

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from shops.models import Membership
+from tests.support import actors
 from tests.support.console import one_of_each
 
 
 @pytest.fixture
 def operator(db):
-    return get_user_model().objects.create_superuser("olga", password="pw-olga")
+    return actors.operator()
 
 
 @pytest.fixture
 def dave(tenant_a):
     """Admin (not owner) of tenant A."""
-    user = get_user_model().objects.create_user("dave", password="pw-dave", is_staff=True)
-    Membership.objects.create(user=user, tenant=tenant_a, role=Membership.Role.ADMIN)
-    return user
+    return actors.member("dave", tenant_a, Membership.Role.ADMIN)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from django.test import RequestFactory
 
 from shops.console.tenancy import TenantScopedAdmin
 from shops.models import Checkpoint, Membership, Shop, Tenant
+from tests.support import actors
+from tests.support.console import one_of_each
 from trades.api.key_models import ApiKey
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +69,32 @@ ADMIN_ADDS = {
     "jdpshop": 200,
     "webhookreplay": 200,
 }
+
+
+@pytest.fixture(scope="module")
+def shared_rows(django_db_setup, django_db_blocker):
+    """The actors and the world every test here reads, written once for the module (they were
+    a tenth of a second of each test's setup) and rolled back at its end; what a test writes
+    is rolled back after it (tests/support/actors.py)."""
+    with actors.written_once(django_db_blocker):
+        tenant_a, tenant_b, app = actors.tenant("a"), actors.tenant("b"), actors.top_app()
+        role = Membership.Role
+        yield {
+            "alice": actors.member("alice", tenant_a, role.OWNER),
+            "bob": actors.member("bob", tenant_a, role.VIEWER),
+            "charlie": actors.member("charlie", tenant_b, role.OWNER),
+            "dave": actors.member("dave", tenant_a, role.ADMIN),
+            "operator": actors.operator(),
+            "world": {
+                "a": one_of_each(actors.shop(tenant_a, app, "a", 1001), 1_000_001),
+                "b": one_of_each(actors.shop(tenant_b, app, "b", 2002), 2_000_001),
+            },
+        }
+
+
+alice, bob, charlie, dave, operator, world = map(
+    actors.copied, ("alice", "bob", "charlie", "dave", "operator", "world")
+)
 
 
 def url(model: str, suffix: str = "", pk: int | None = None) -> str:
