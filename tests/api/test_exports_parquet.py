@@ -105,9 +105,11 @@ def _peaks(shop, count: int) -> tuple[int, int]:
 
 def test_memory_holds_one_row_group(shop_a, monkeypatch):
     """Ten times the rows (20 row groups instead of 2), the same peaks."""
-    monkeypatch.setattr(parquet, "ROW_GROUP", 200)
-    monkeypatch.setattr(exports, "CHUNK", 200)
-    bulk_trades(shop_a, 4000)
-    small, large = _peaks(shop_a, 400), _peaks(shop_a, 4000)
-    assert large[0] < small[0] * 2, (small, large)
+    monkeypatch.setattr(parquet, "ROW_GROUP", 100)
+    monkeypatch.setattr(exports, "CHUNK", 100)
+    bulk_trades(shop_a, 2000)
+    small, large = _peaks(shop_a, 200), _peaks(shop_a, 2000)
+    # measured: Python 0.45 and 0.88 MB (garbage the collector frees later), Arrow 32 KB both;
+    # one row group of every row: 0.69 and 6.3 MB
+    assert large[0] < small[0] * 3, (small, large)
     assert large[1] < small[1] * 2, (small, large)

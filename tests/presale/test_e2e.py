@@ -3,7 +3,6 @@ give exactly their events and the reserved units the sandbox's ground truth has 
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -11,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from shops.models import Checkpoint, SyncRun
+from tests.support.clock import advance, manual
 from trades.feed.models import ChangeEvent
 from trades.presale.models import PresaleReservation
 from trades.sync.incremental import sync_shop
@@ -50,13 +50,14 @@ def expected_events(truth: dict) -> dict[int, list[str]]:
 def test_presale_stages_events_and_reserved_units_match_the_sandbox(make_shop, gateway, settings):
     settings.SYNC_LAG_SECONDS = 1
     shop = make_shop("presale-e2e")
+    manual(gateway)
     Checkpoint.objects.filter(shop=shop).update(cursor=timezone.now() - timedelta(minutes=1))
     gateway.control("market", {"nick": "presale-e2e", "presale_share": 1.0, "burst": 60})
     reached = Counter()
     for round_ in range(9):
         if round_:
             gateway.control("market", {"nick": "presale-e2e", "changes": 40})
-        time.sleep(settings.SYNC_LAG_SECONDS + 1.1)
+        advance(gateway, settings.SYNC_LAG_SECONDS + 1.1)
         assert sync_shop(shop, "trades").outcome == SyncRun.Outcome.SUCCEEDED
         truth = gateway.control("oracle/presale?nick=presale-e2e")
         assert ours(shop, "deposit_paid") == truth["reserved"], f"round {round_}"

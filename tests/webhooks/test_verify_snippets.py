@@ -65,20 +65,44 @@ def go_binary(tmp_path_factory) -> list[str]:
     return [str(out)]
 
 
+@pytest.fixture(scope="module")
+def java_class(tmp_path_factory) -> list[str]:
+    """Java compiles once too: ``java verify.java`` compiles the source on every run. The
+    public class must sit in a file named after it for ``javac``."""
+    java = _toolchain("java")
+    javac = shutil.which("javac")
+    assert javac, "javac is missing: Debian's openjdk-17-jdk-headless brings it with java"
+    folder = tmp_path_factory.mktemp("java")
+    source = (SNIPPETS / "verify.java").read_text(encoding="utf-8")
+    name = re.search(r"^public class (\w+)", source, re.M).group(1)
+    (folder / f"{name}.java").write_text(source, encoding="utf-8")
+    built = subprocess.run(
+        [javac, "-d", str(folder), str(folder / f"{name}.java")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    return [java, "-cp", str(folder), name]
+
+
+COMPILED = {"go": "go_binary", "java": "java_class"}
+
+
 @pytest.fixture
 def run_snippet(request):
     """A function that runs the language's snippet on (secret, headers, body) and returns
-    what it printed: ``valid`` or ``invalid…``."""
+    what it printed: ``valid`` or ``invalid…``. Java's first run is the docs' own command
+    (``java verify.java``), the later ones the class compiled from the same file."""
     language = request.param
     snippet = str(SNIPPETS / LANGUAGES[language][0])
-    command = (
-        request.getfixturevalue("go_binary")
-        if language == "go"
-        else [_toolchain(language), snippet]
-    )
+    as_documented = [] if language == "go" else [_toolchain(language), snippet]
+    compiled = request.getfixturevalue(COMPILED[language]) if language in COMPILED else []
+    commands = [as_documented or compiled, compiled or as_documented]
 
     def run(secret: str, headers: dict, body: bytes) -> str:
         args = [headers["webhook-id"], headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER]]
+        command = commands.pop(0) if len(commands) > 1 else commands[0]
         done = subprocess.run(
             [*command, secret, *args], input=body, capture_output=True, timeout=120
         )
