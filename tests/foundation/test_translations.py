@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.db import models
 from django.forms import Form
@@ -86,6 +87,9 @@ def test_makemessages_finds_nothing_untranslated_in_zh_hans(tmp_path):
     need_gettext()
     copy = project_copy(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(copy), "DJANGO_SETTINGS_MODULE": "ordersync.settings"}
+    # the copy's settings find the tests' own server (or DATABASE_URL): with a data folder of
+    # its own, the copy started an embedded server that outlived the test
+    env.setdefault("ORDERSYNC_DATA_DIR", str(settings.ORDERSYNC_DATA_DIR))
     subprocess.run(
         [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans"],
         cwd=copy,
