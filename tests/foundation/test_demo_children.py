@@ -4,10 +4,12 @@ and the demo says what each stop waits for."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+from tests.support import ROOT
 from tools.demo.children import Children
 
 # A child that notes when its stop signal arrives and when it is done, taking a moment to
@@ -110,3 +112,33 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+# The demo's own process, started as a background job of a script starts: SIGINT ignored.
+STARTED_IGNORING_CTRL_C = """
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+from tools.demo.terminal import stop_on_signals
+stop_on_signals()
+try:
+    print("ready", flush=True)
+    time.sleep(30)
+except KeyboardInterrupt as interrupt:
+    print(f"{str(interrupt) or 'Ctrl-C'}: stopping", flush=True)
+"""
+
+
+def test_ctrl_c_stops_a_demo_started_with_it_ignored():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STARTED_IGNORING_CTRL_C],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=20)[0]
+    finally:
+        proc.kill()
+    assert rest == "Ctrl-C: stopping\n"

@@ -6,19 +6,37 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from tests.support import ROOT
 from tools.bench import gateway as bench
 
 
-def test_taobao_sandbox_command_serves_a_scenario():
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "taobao_sandbox", "--port", "0", "--scenario", "demo"],
+def _sandbox(*args: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "taobao_sandbox", "--port", "0", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
+        **popen,
     )
+
+
+def _stop(proc: subprocess.Popen, signum: int) -> str:
+    """Send ``signum`` and return the rest of the output; a sandbox still running 30 s later
+    is killed (not left behind) and fails the test."""
+    proc.send_signal(signum)
+    try:
+        return proc.communicate(timeout=30)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"the sandbox did not stop on {signal.Signals(signum).name}") from None
+
+
+def test_taobao_sandbox_command_serves_a_scenario():
+    proc = _sandbox("--scenario", "demo")
     try:
         lines = []
         while not lines or not lines[-1].startswith("Ctrl-C"):
@@ -31,19 +49,25 @@ def test_taobao_sandbox_command_serves_a_scenario():
         trades = requests.get(f"{url}/_sandbox/oracle/trades", params={"nick": nick}).json()
         assert len(trades["trades"]) >= 400
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        _stop(proc, signal.SIGINT)
     assert proc.returncode == 0
 
 
-def test_sigterm_saves_the_world_as_ctrl_c_does(tmp_path):
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("signum", "started_with"),
+    [(signal.SIGTERM, None), (signal.SIGINT, _ignore_ctrl_c)],
+    ids=["sigterm", "ctrl-c, started with it ignored"],
+)
+def test_either_signal_saves_the_world(tmp_path, signum, started_with):
+    """SIGTERM stops the sandbox as Ctrl-C does. A background job of a script starts with
+    SIGINT ignored, and so does every process it starts: the sandbox handles SIGINT itself,
+    so Ctrl-C still stops it and saves its world."""
     snapshot = tmp_path / "world.pickle"
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "taobao_sandbox", "--port", "0", "--snapshot", snapshot],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = _sandbox("--snapshot", str(snapshot), preexec_fn=started_with)
     try:
         line = ""
         while not line.startswith("Ctrl-C"):
@@ -51,8 +75,7 @@ def test_sigterm_saves_the_world_as_ctrl_c_does(tmp_path):
             assert line, "the command exited early"
         assert line.strip() == "Ctrl-C (or SIGTERM) to stop, saving the world."
     finally:
-        proc.send_signal(signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=30)
+        rest = _stop(proc, signum)
     assert proc.returncode == 0
     assert f"Saved the world to {snapshot}." in rest
     assert snapshot.stat().st_size > 0

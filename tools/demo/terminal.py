@@ -27,13 +27,16 @@ def log_to_file(path: Path) -> None:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+    # SIGINT is Ctrl-C, as Python's own handler says it; another signal goes by its name
+    raise KeyboardInterrupt("" if signum == signal.SIGINT else signal.Signals(signum).name)
 
 
-def stop_on_sigterm() -> None:
+def stop_on_signals() -> None:
     """SIGTERM (a supervisor, ``kill``) stops the demo as Ctrl-C does: every child in order,
-    the sandbox saving its world."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    the sandbox saving its world. SIGINT is handled here too, not left to Python: a demo
+    started with it ignored (a background job of a script) would not stop on Ctrl-C."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
 
 
 def allow_loopback_webhooks() -> str:

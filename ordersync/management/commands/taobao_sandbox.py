@@ -45,8 +45,10 @@ class Command(BaseCommand):
                 )
         # SIGTERM stops as Ctrl-C does: with --snapshot, the world is saved first. Both are
         # handled from before the ready line on: a caller may stop the sandbox as soon as it
-        # reads that line.
-        signal.signal(signal.SIGTERM, _interrupt)
+        # reads that line. SIGINT is handled here too, not left to Python: a process started
+        # with it ignored (a background job of a script, a child of one) would never stop on it.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
         saving = ", saving the world" if sandbox.snapshot else ""
         try:
             self.stdout.write(f"Ctrl-C (or SIGTERM) to stop{saving}.")

@@ -20,7 +20,7 @@ from tools.bench.sandbox import free_port
 from tools.demo import world
 from tools.demo.children import STOP_SECONDS, Children, wait_for_http
 from tools.demo.status import backfill_lines, running_jobs, status_line
-from tools.demo.terminal import allow_loopback_webhooks, log_to_file, stop_on_sigterm
+from tools.demo.terminal import allow_loopback_webhooks, log_to_file, stop_on_signals
 from trades.api.keys import create_api_key
 from trades.replenish.suggest import refresh_replenishment
 from trades.sync.runs import request_pause
@@ -66,7 +66,7 @@ class Command(BaseCommand):
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
         snapshot = data / "sandbox-world.pickle"
         children = Children(data / "logs")
-        stop_on_sigterm()
+        stop_on_signals()
         try:
             self.stdout.write("Migrating the database …")
             call_command("migrate", verbosity=0)
