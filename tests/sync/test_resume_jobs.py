@@ -16,7 +16,7 @@ from shops.models import Checkpoint, SyncRun
 from shops.top import client_for_shop
 from trades.models import Trade
 from trades.sync.backfill import backfill_shop
-from trades.sync.locks import RUN_LOCK
+from trades.sync.locks import RUN_LOCK, is_locked
 from trades.tasks import sync_shop_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,10 +32,22 @@ def status_line(shop) -> str:
     return next(line for line in out.getvalue().splitlines() if shop.seller_nick in line)
 
 
-def other_connection() -> psycopg.Connection:
+def other_connection(dbname: str | None = None) -> psycopg.Connection:
+    """A second connection to this test's database, or to ``dbname`` on the same server."""
     params = connection.get_connection_params()
+    params["dbname"] = dbname or params["dbname"]
     keys = ("dbname", "user", "host", "port")
     return psycopg.connect(**{k: params[k] for k in keys if params.get(k)}, autocommit=True)
+
+
+def test_a_run_lock_held_in_another_database_of_the_server_is_not_this_ones(make_shop):
+    (checkpoint, *_) = Checkpoint.objects.filter(shop=make_shop("elsewhere"))
+    with other_connection("postgres") as other:  # same keys, another database
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK, checkpoint.pk])
+        assert not is_locked(checkpoint.pk)
+    with other_connection() as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK, checkpoint.pk])
+        assert is_locked(checkpoint.pk)
 
 
 def test_a_failed_backfill_is_resumed_by_the_scheduled_sync(make_shop, gateway, settings):

@@ -32,10 +32,14 @@ def run_lock(checkpoint_pk: int) -> Iterator[bool]:
 
 
 def is_locked(checkpoint_pk: int) -> bool:
-    """Whether some run holds the lock now (a glance: it may change right after)."""
+    """Whether some run holds the lock now (a glance: it may change right after).
+
+    ``pg_locks`` lists the advisory locks of every database on the server: another database
+    there (a staging copy, another test worker) may hold the same two keys."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             " AND classid = %s AND objid = %s AND objsubid = 2 AND granted)",
             [RUN_LOCK, checkpoint_pk],
         )
