@@ -77,8 +77,6 @@ LONGEST = frozenset(
         "test_items_and_stock_match_the_oracle_after_sales_restocks_and_faults",
         "tests/jdp/test_onboarding.py::test_enrolled_without_history_the_backfill_runs",
         "tests/logistics/test_e2e.py::test_stalls_are_alerted_once_and_cleared_when_parcels_move",
-        "tests/presale/test_e2e.py::"
-        "test_presale_stages_events_and_reserved_units_match_the_sandbox",
         "tests/replenish/test_end_to_end.py::test_a_backfilled_shop_gets_a_suggestion_per_sku",
         "tests/replenish/test_forecast.py::"
         "test_ours_beats_the_seven_day_average_on_the_sandbox_history",
