@@ -70,9 +70,13 @@ class Part(BaseCommand):
             sandbox.stop()
 
     def run(self, world: World, shop: Shop, days: float, tick_minutes: float) -> None:
-        client = client_for_shop(
-            shop, client_for(app_credentials(shop.app), clock=WorldClock(world))
+        # the app's whole budget, as the schedule's client has it
+        app = client_for(
+            app_credentials(shop.app),
+            calls_per_minute=shop.app.calls_per_minute,
+            clock=WorldClock(world),
         )
+        client = client_for_shop(shop, app)
         sync_shop(shop, "trades", client=client)
         totals = Tally()
         for _ in range(int(days * 24 * 60 / tick_minutes)):
