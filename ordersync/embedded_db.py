@@ -5,11 +5,18 @@ With no ``DATABASE_URL`` the project runs a real PostgreSQL server (binaries fro
 later process (web, workers, ``manage.py`` commands, tests) finds it running and shares it.
 The server outlives the process that started it, so data survives restarts; stop it with
 ``python -m ordersync.embedded_db stop [DATA_DIR]``.
+
+pgserver keeps its bookkeeping (the list of processes using a server, a start, a stop) under
+one lock for every server of the user, held through a whole ``initdb`` and start: a process
+starting the server of one data dir (a test's, a clone's) held up every process of every
+other, at its start and at its exit. Ours is one lock per data dir.
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -26,14 +33,21 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
+    from fasteners import InterProcessLock
     from pgserver import PostgresServer
 
 DATABASE_NAME = "ordersync"
 # pgserver lists every process that uses the server here, and stops it (on request) only
 # when the process asking is the last one listed.
 HANDLES = ".handle_pids.json"
+# the lock of pgserver's bookkeeping for the server of one data dir, in that dir (the
+# server's own folder must stay empty for ``initdb``)
+SERVER_LOCK = ".postgres.lock"
 # how long a start may take on a busy machine before it is an error
 READY_SECONDS = 120.0
+# one lock object per data dir and process, as pgserver's one: a POSIX lock is the process's,
+# and closing a second object's file would release it
+_locks: dict[Path, InterProcessLock] = {}
 
 
 def _pgserver() -> ModuleType:
@@ -45,20 +59,53 @@ def _pgserver() -> ModuleType:
     return pgserver
 
 
-def _start_server(pgdata: Path) -> PostgresServer:
-    pgserver = _pgserver()
+def _server_lock(pgdata: Path) -> InterProcessLock:
+    """The lock of pgserver's bookkeeping for the server of ``pgdata``."""
+    import fasteners
+
+    path = pgdata.resolve().parent / SERVER_LOCK
+    return _locks.setdefault(path, fasteners.InterProcessLock(path))
+
+
+@functools.cache
+def _server_class() -> type[PostgresServer]:
+    base: Any = _pgserver().PostgresServer
+
+    class DataDirServer(base):  # type: ignore[misc]
+        """pgserver's handle of a server, with the lock of its data dir and no exit handler
+        (pgserver's waited for that lock to take the process off the list, which
+        ``forget_dead_handles`` does for every process gone at each start and stop)."""
+
+        def __init__(self, pgdata: Path, *, cleanup_mode: str | None) -> None:
+            self._lock = _server_lock(pgdata)
+            try:
+                super().__init__(pgdata, cleanup_mode=cleanup_mode)
+            finally:
+                atexit.unregister(self._cleanup)
+
+    return DataDirServer
+
+
+def _server(pgdata: Path, cleanup_mode: str | None) -> PostgresServer:
+    """``pgserver.get_server`` with our handle: this process's handle of the server of
+    ``pgdata``, which is initialized and started if it is not running."""
+    pgdata = pgdata.resolve()
     # pgserver's own mkdir fails when two processes start at once; ours tolerates it.
     pgdata.mkdir(exist_ok=True)
+    known: PostgresServer | None = _pgserver().PostgresServer._instances.get(pgdata)
+    return known or _server_class()(pgdata, cleanup_mode=cleanup_mode)
+
+
+def _start_server(pgdata: Path) -> PostgresServer:
     forget_dead_handles(pgdata)
     try:
-        server: PostgresServer = pgserver.get_server(pgdata, cleanup_mode=None)
+        return _server(pgdata, cleanup_mode=None)
     except subprocess.TimeoutExpired:
         # pgserver gives ``pg_ctl start`` 10 s; on a busy machine the server it started
         # (which keeps starting) may take longer to accept connections.
         _wait_until_ready(pgdata)
-        pgserver.PostgresServer._instances.pop(pgdata.resolve(), None)  # the failed handle
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
-    return server
+        _pgserver().PostgresServer._instances.pop(pgdata.resolve(), None)  # the failed handle
+        return _server(pgdata, cleanup_mode=None)
 
 
 def _wait_until_ready(pgdata: Path, timeout: float = READY_SECONDS) -> None:
@@ -92,13 +139,13 @@ def _starting(data_dir: Path) -> Iterator[None]:
 def forget_dead_handles(pgdata: Path) -> list[int]:
     """Drop from pgserver's list the processes that are gone; return those still running.
 
-    A process leaves the list at exit, but one killed (SIGKILL, a crash, a timeout) never
-    does, and with it listed the server could never be stopped."""
+    A process stays listed after it exits (our handles have no exit handler, and one killed
+    never ran it): with it listed the server could never be stopped."""
     import psutil
 
     handles = pgdata / HANDLES
-    # the lock pgserver holds while it reads and writes the list
-    with _pgserver().PostgresServer._lock:
+    # the lock our handles hold while they read and write the list
+    with _server_lock(pgdata):
         if not handles.exists():
             return []
         pids = json.loads(handles.read_text() or "[]")
@@ -166,7 +213,9 @@ def stop_server(data_dir: Path) -> str:
             f"The embedded PostgreSQL in {pgdata} is still used by {_describe(live)}: "
             "stop them first."
         )
-    pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+    server = _server(pgdata, cleanup_mode="stop")
+    server.cleanup_mode = "stop"  # also when it is this process's own handle, made to keep it
+    server.cleanup()
     return f"Stopped the embedded PostgreSQL in {pgdata}."
 
 

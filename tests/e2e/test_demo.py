@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import requests
 
-from ordersync.embedded_db import HANDLES, embedded_database_url, stop_server
+from ordersync.embedded_db import embedded_database_url, forget_dead_handles, stop_server
 from ordersync.sandbox.clock import fmt, parse
 from ordersync.sandbox.world import World
 from tests.support import ROOT, databases
@@ -121,7 +121,7 @@ def test_the_quick_start_ends_with_the_printed_curl_returning_trades(env, data_d
         end(demo)
     assert demo.returncode == 0, rest[-3000:]
     _stopped_in_order_within_seconds(rest, took, "Ctrl-C")
-    assert json.loads((data_dir / "postgres" / HANDLES).read_text()) == []
+    assert forget_dead_handles(data_dir / "postgres") == []  # no child left running
     assert "Stopped the embedded PostgreSQL" in stop_server(data_dir)
 
 

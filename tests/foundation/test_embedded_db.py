@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,7 @@ import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from ordersync.embedded_db import embedded_database_url
+from ordersync.embedded_db import embedded_database_url, stop_server
 from tests.support import ROOT
 from tests.support.processes import run_manage
 from tests.support.waiting import wait_until
@@ -35,13 +34,6 @@ def start_in_subprocess(data_dir: Path) -> str:
     )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip().splitlines()[-1]
-
-
-def stop_server(data_dir: Path) -> None:
-    import pgserver
-
-    server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
-    server.cleanup()
 
 
 @pytest.fixture
@@ -129,17 +121,13 @@ def test_a_start_slower_than_pgservers_timeout_waits_for_the_server(data_dir, mo
         raise subprocess.TimeoutExpired("pg_ctl", kwargs.get("timeout", 10))
 
     monkeypatch.setattr(postgres_server, "pg_ctl", outlasted)
-    try:
-        url = embedded_database_url(data_dir)
-        with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT 1").fetchone() == (1,)
-    finally:
-        # this process's handle keeps the server (cleanup_mode None): drop it, so that
-        # data_dir's teardown, as for a server a child process started, stops the server
-        pgdata = (data_dir / "postgres").resolve()
-        handle = postgres_server.PostgresServer._instances.pop(pgdata, None)
-        if handle is not None:
-            handle.global_process_id_list.get_and_remove(os.getpid())
+    url = embedded_database_url(data_dir)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+    # this process's own handle, made to keep the server, does not keep it from stopping
+    assert "Stopped the embedded PostgreSQL" in stop_server(data_dir)
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()
 
 
 HOLD = (
@@ -154,7 +142,7 @@ def test_a_killed_process_does_not_keep_the_server_from_stopping(data_dir):
     a process killed with SIGKILL never leaves that list."""
     import signal
 
-    from ordersync.embedded_db import HANDLES, stop_server
+    from ordersync.embedded_db import HANDLES
 
     start_in_subprocess(data_dir)
     holder = subprocess.Popen(
@@ -181,3 +169,95 @@ def test_a_killed_process_does_not_keep_the_server_from_stopping(data_dir):
         timeout=60,
     )
     assert out.returncode == 0 and "is not running" in out.stdout, out.stderr
+
+
+# A start of the server of a data dir, held up after it took the lock of pgserver's
+# bookkeeping (before its ``initdb``) until the test writes a line, or for HELD_SECONDS.
+HELD_START = """
+import os, select, sys, time
+from pathlib import Path
+from pgserver.postgres_server import PostgresServer
+from ordersync.embedded_db import embedded_database_url
+
+def held(self):
+    began = time.monotonic()
+    print("starting", flush=True)
+    asked, _, _ = select.select([sys.stdin], [], [], float(sys.argv[2]))
+    print("released on request" if asked else
+          f"released unasked after {time.monotonic() - began:.0f} s", flush=True)
+    os._exit(0)
+
+PostgresServer.ensure_pgdata_inited = held
+embedded_database_url(Path(sys.argv[1]))
+"""
+HELD_SECONDS = 60
+
+
+def held_start(data_dir: Path) -> subprocess.Popen:
+    """A process in the middle of a start of the server of ``data_dir``; ``release`` ends it."""
+    starting = subprocess.Popen(
+        [sys.executable, "-c", HELD_START, str(data_dir), str(HELD_SECONDS)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert starting.stdout.readline().strip() == "starting"
+    return starting
+
+
+def release(starting: subprocess.Popen) -> str:
+    """End the held start: how it ended, "released on request" unless its time ran out."""
+    try:
+        said, _ = starting.communicate("go\n", timeout=HELD_SECONDS + 30)
+    finally:
+        if starting.poll() is None:
+            starting.kill()
+    return said.strip()
+
+
+def test_a_start_of_another_data_dirs_server_holds_up_no_command(data_dir, tmp_path):
+    """pgserver keeps one lock for every server of the user and holds it through a whole
+    ``initdb`` and start: a command on a running server waited, at its start and at its
+    exit, for the start of any other (a test's, a clone's)."""
+    start_in_subprocess(data_dir)
+    starting = held_start(tmp_path / "other")
+    try:
+        result = run_manage({"ORDERSYNC_DATA_DIR": str(data_dir), "DATABASE_URL": ""}, "check")
+    finally:
+        released = release(starting)
+    assert result.returncode == 0, result.stderr
+    assert released == "released on request"  # the command ended while the other start held
+
+
+USE = (
+    "import sys; from pathlib import Path; from ordersync.embedded_db import "
+    "embedded_database_url; embedded_database_url(Path(sys.argv[1])); print('up', flush=True); "
+    "sys.stdin.readline()"
+)
+
+
+def test_a_process_leaves_while_a_start_of_its_server_holds_the_lock(data_dir):
+    """pgserver's exit handler took the lock to take the process off the server's list, and
+    so waited for any start in progress; ``forget_dead_handles`` drops it at the next start
+    or stop instead."""
+    start_in_subprocess(data_dir)
+    user = subprocess.Popen(
+        [sys.executable, "-c", USE, str(data_dir)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert user.stdout.readline().strip() == "up"
+        starting = held_start(data_dir)
+        try:
+            user.communicate("\n", timeout=HELD_SECONDS + 30)
+        finally:
+            released = release(starting)
+    finally:
+        if user.poll() is None:
+            user.kill()
+    assert user.returncode == 0
+    assert released == "released on request"  # the user left while the start held the lock
