@@ -8,6 +8,7 @@ changes) and every worker's database is a copy of it (``CREATE DATABASE … TEMP
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -135,3 +136,15 @@ def restore_template(url: str) -> None:
 def drop(name: str) -> None:
     with connection._nodb_cursor() as cursor:
         _drop(cursor, name)
+
+
+def main() -> None:
+    """``python -m tests.support.databases``: build the migrated template now if it is
+    missing, as the first test run of a checkout does, and print its name."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ordersync.settings")
+    django.setup()
+    print(ensure_template())
+
+
+if __name__ == "__main__":
+    main()
