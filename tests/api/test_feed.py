@@ -15,7 +15,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.support.records import wire_trade as trade
-from trades.feed.changes import Change, InvalidCursor, decode_cursor, read_changes, record_changes
+from trades.feed.changes import (
+    Change,
+    InvalidCursor,
+    decode_cursor,
+    read_changes,
+    read_changes_page,
+    record_changes,
+)
 from trades.feed.models import ChangeEvent, FeedCommit
 from trades.sync.write import write_trades
 
@@ -111,6 +118,47 @@ def test_a_change_that_commits_late_is_not_skipped(shop_a):
     page, cursor = read_changes(shop_a.tenant, cursor, 10)
     assert [e.object_id for e in page] == [1]
     assert read_changes(shop_a.tenant, cursor, 10) == ([], cursor)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shop_reader_misses_no_change_committed_while_it_reads(shop_a, shop_b):
+    """After every statement of a read filtered by shop, another connection commits one more
+    change of that shop and one of another: read on from each cursor, the reader gets every
+    one of the shop's, once (a cursor moved past the other shops' changes must not pass one
+    of its own committed between two statements)."""
+    committed: list[int] = []
+
+    def commit_one() -> None:
+        n = len(committed) + 1
+
+        def write() -> None:
+            with transaction.atomic():
+                record_changes(shop_b, [change(1000 + n)])
+            with transaction.atomic():
+                record_changes(shop_a, [change(n)])
+            connection.close()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(10)
+        committed.append(n)
+
+    def commit_after(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if len(committed) < 30:
+            commit_one()
+        return result
+
+    seen, cursor, more = [], None, True
+    with connection.execute_wrapper(commit_after):
+        for _ in range(10):
+            page, cursor, more = read_changes_page(shop_a.tenant, cursor, 2, shop_a.pk)
+            seen += [e.object_id for e in page]
+    while more or len(seen) < len(committed):  # the writes have stopped: read to the end
+        page, cursor, more = read_changes_page(shop_a.tenant, cursor, 2, shop_a.pk)
+        seen += [e.object_id for e in page]
+        assert page or more or len(seen) == len(committed), (seen, committed)
+    assert seen == committed
 
 
 @pytest.mark.django_db(transaction=True)

@@ -245,6 +245,8 @@ class _Page:
     start: tuple[int, int]
     limit: int
     shop_id: int | None
+    # with ``shop_id``: the tenant's newest change visible before the page is read
+    top: tuple[int, int] | None
 
     def query(self, select: str) -> tuple[str, dict[str, int]]:
         position, event_id = self.start
@@ -258,19 +260,20 @@ class _Page:
     def end(self, last: tuple[int, int] | None, has_more: bool) -> str:
         """The cursor after a page whose last change is ``last`` (``None``: no change)."""
         end = last or self.start
-        if self.shop_id is not None and not has_more:
-            top = _newest(self.tenant, self.start[0])
-            if top is not None and top > end:
-                # The other shops' changes up to ``top`` were all visible before the page was
-                # read (positions become visible in order), so none of this shop's lies
-                # behind it: skip past them, or a quiet shop's reader would scan them again
-                # on every read.
-                end = top
+        if self.top is not None and not has_more and self.top > end:
+            # The changes up to ``top`` were all visible before the page was read (positions
+            # become visible in order), so the page read every one of this shop's among them:
+            # skip past the other shops', or a quiet shop's reader would scan them again on
+            # every read. Read after the page, ``top`` could name a change of this shop
+            # committed in between, which the page never saw.
+            end = self.top
         return encode_cursor(*end)
 
 
 def _page(tenant: Tenant, after: str | None, limit: int, shop_id: int | None) -> _Page:
-    return _Page(tenant, _position(tenant, after), limit, shop_id)
+    start = _position(tenant, after)
+    top = _newest(tenant, start[0]) if shop_id is not None else None
+    return _Page(tenant, start, limit, shop_id, top)
 
 
 def read_changes_page(
@@ -281,8 +284,8 @@ def read_changes_page(
     With ``shop_id``, only that shop's changes; the cursor is the same kind, so a reader may
     start or stop filtering at any point without a gap.
     """
-    page = _page(tenant, after, limit, shop_id)
     with _in_index_order():
+        page = _page(tenant, after, limit, shop_id)
         events = list(ChangeEvent.objects.raw(*page.query("e.*")))
         has_more = len(events) > limit
         events = events[:limit]
@@ -296,10 +299,9 @@ def read_changes_json(
 ) -> tuple[list[str], str, bool]:
     """:func:`read_changes_page` with each change as the text ``select`` makes of it in SQL
     (the change table is ``e``): no model instances, for readers that pass the text on."""
-    page = _page(tenant, after, limit, shop_id)
-    sql, params = page.query(f"{select}, e.id")
     with _in_index_order(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        page = _page(tenant, after, limit, shop_id)
+        cursor.execute(*page.query(f"{select}, e.id"))
         rows = cursor.fetchall()
         has_more = len(rows) > limit
         rows = rows[:limit]
