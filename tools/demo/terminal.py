@@ -27,6 +27,10 @@ def log_to_file(path: Path) -> None:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # The first signal stops the demo; one more would interrupt that stop on its way to
+    # stopping the children (which run in sessions of their own) and leave them running.
+    for ignored in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(ignored, signal.SIG_IGN)
     # SIGINT is Ctrl-C, as Python's own handler says it; another signal goes by its name
     raise KeyboardInterrupt("" if signum == signal.SIGINT else signal.Signals(signum).name)
 
