@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ordersync import ratelimit
-from ordersync.models import RateCounter
+from ordersync.models import Heartbeat, RateCounter
 from ordersync.tasks import heartbeat
 from tests.support.api import client_for
 from trades.api.auth import ApiKeyRateThrottle
@@ -52,6 +52,45 @@ def test_an_ended_window_starts_over(db):
     ratelimit.hit("key:x", rate)
     RateCounter.objects.filter(key="key:x").update(window_ends=timezone.now() - timedelta(1))
     assert ratelimit.hit("key:x", rate).count == 1
+
+
+def unflushed_commits(write, times=20):
+    """How many of ``times`` commits of ``write`` left their WAL unflushed when they returned:
+    a commit that waits for the disk returns with the flushed position at or past its record."""
+    unflushed = 0
+    with connection.cursor() as cursor:
+        for _ in range(times):
+            write()
+            cursor.execute("SELECT pg_current_wal_insert_lsn() > pg_current_wal_flush_lsn()")
+            unflushed += cursor.fetchone()[0]
+    return unflushed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hit_commits_without_waiting_for_the_disk():
+    """Every API request commits a hit: the counter is unlogged, so its commit returns without
+    flushing the write-ahead log, where a commit to a logged table waits for the flush."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relpersistence FROM pg_class WHERE oid = %s::regclass",
+            [RateCounter._meta.db_table],
+        )
+        assert cursor.fetchone() == ("u",)
+        # as deployed: the test databases turn synchronous_commit off
+        cursor.execute("SET synchronous_commit = on")
+        try:
+            rate = ratelimit.Rate(requests=100, seconds=60)
+            hits = unflushed_commits(lambda: ratelimit.hit("key:wal", rate))
+            logged = unflushed_commits(
+                lambda: Heartbeat.objects.update_or_create(
+                    name="wal", defaults={"beat_at": timezone.now()}
+                )
+            )
+        finally:
+            cursor.execute("RESET synchronous_commit")
+    # the walwriter may flush a hit's record in the instant before the check, or another
+    # backend write WAL after a logged commit: most, not all
+    assert hits >= 15 and logged <= 5, f"unflushed: {hits} of 20 hits, {logged} of 20 logged"
 
 
 def test_requests_without_a_usable_key_are_limited_per_address(tenant_a, monkeypatch):
