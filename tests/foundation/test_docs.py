@@ -119,6 +119,23 @@ def test_the_chinese_benchmark_page_is_rendered_in_chinese():
     assert "Aims and limits" not in page and "English" not in report.markdown(results)
 
 
+def test_a_part_measured_alone_leaves_the_others_at_their_commit(tmp_path):
+    """``bench --only api`` at a later commit: the page names both commits, and each part's
+    section the commit it was measured at."""
+    results = json.loads((DOCS / "benchmarks.json").read_text())
+    path = tmp_path / "benchmarks.json"
+    path.write_text(
+        json.dumps({"parts": {n: {**p, "git_commit": "aaa"} for n, p in results["parts"].items()}})
+    )
+    api = {**results["parts"]["api"], "git_commit": "bbb"}
+    merged = report.merge(path, {**results["machine"], "git_commit": "bbb"}, {"api": api})
+    assert report.commits(merged) == ["bbb", "aaa"]
+    page = report.markdown(merged)
+    assert "- commit bbb, aaa" in page
+    assert page.count("at commit aaa") == len(results["parts"]) - 1
+    assert page.count("at commit bbb") == 1
+
+
 def test_bench_keeps_the_notes_of_each_page_when_it_rewrites_them(tmp_path):
     results = json.loads((DOCS / "benchmarks.json").read_text())
     pages = report.pages(tmp_path / "benchmarks.md")

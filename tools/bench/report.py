@@ -43,6 +43,14 @@ def merge(path: Path, machine: dict, parts: dict) -> dict:
     return results
 
 
+def commits(results: dict) -> list[str]:
+    """The commits the page's parts were measured at, the latest run's first: a part run
+    alone (``--only``) leaves the others' figures of their own commit."""
+    latest = results["machine"]["git_commit"]
+    others = {part.get("git_commit", latest) for part in results["parts"].values()}
+    return [latest, *sorted(others - {latest})]
+
+
 def headline(results: dict) -> list[tuple[str, str]]:
     """(figure, value) rows: the few numbers a reviewer compares between runs."""
     parts, rows = results["parts"], []
@@ -264,7 +272,7 @@ def _markdown(results: dict, kept_notes: str, languages: list[str]) -> str:
         "- "
         + _("Python %(python)s, PostgreSQL %(postgresql)s")
         % {"python": m["python"], "postgresql": m["postgresql"]},
-        "- " + _("commit %(commit)s") % {"commit": m["git_commit"]},
+        "- " + _("commit %(commit)s") % {"commit": ", ".join(commits(results))},
         "",
         "## " + _("Headline"),
         "",
@@ -286,11 +294,12 @@ def _markdown(results: dict, kept_notes: str, languages: list[str]) -> str:
                 f"## {TITLES[name]}",
                 "",
                 _(
-                    "Command: `%(command)s` — measured %(at)s, load average %(before)s before, "
-                    "%(after)s after (%(cores)s cores)."
+                    "Command: `%(command)s` at commit %(commit)s — measured %(at)s, load average "
+                    "%(before)s before, %(after)s after (%(cores)s cores)."
                 )
                 % {
                     "command": part["command"],
+                    "commit": part.get("git_commit", "?"),
                     "at": part["measured_at"],
                     "before": part["load_average_before"],
                     "after": part["load_average_after"],

@@ -182,6 +182,7 @@ class Part(BaseCommand):
                 close_state_connection()  # the API clients' limiter and clock connection
             parts[name] = {
                 "command": command,
+                "git_commit": machine["git_commit"],
                 "measured_at": timezone.now().isoformat(timespec="seconds"),
                 "seconds": round(time.monotonic() - started, 1),
                 "load_average_before": before,
