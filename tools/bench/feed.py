@@ -56,11 +56,10 @@ def load_changes(count: int, log=print) -> Shop:
             params = {"tenant": tenant.pk, "shop": shop.pk, "start": start, "stop": stop}
             cursor.execute(INSERT_SQL, params)
     # As the api part's loader does: a table read at once after a bulk write has no
-    # statistics yet (autovacuum analyzes it a minute or more later). The feed's pages no
-    # longer depend on them (its statements leave the planner only the walk through the
-    # indexes), but the floor, ``psql`` copying the whole join, is planned from them: the
-    # figures are those of tables PostgreSQL has statistics of, as after autovacuum's first
-    # pass.
+    # statistics yet (autovacuum analyzes it a minute or more later), and on none the planner
+    # guessed a few rows per transaction and sorted every change after the cursor for each
+    # page, a page's time growing with what was left to read. The figure is the feed on a
+    # table PostgreSQL has statistics of, as one is after autovacuum's first pass.
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {ChangeEvent._meta.db_table}")
         cursor.execute(f"ANALYZE {FeedCommit._meta.db_table}")

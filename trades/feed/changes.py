@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils.translation import gettext_lazy as _
-from psycopg.pq import TransactionStatus
 
 from shops.models import Shop, Tenant
 from trades.db import binary_cursor
@@ -171,69 +169,27 @@ def _position(tenant: Tenant, cursor: str | None) -> tuple[int, int]:
     return (first_unseen, 0) if first_unseen else (commit.pk, event_id)
 
 
-# A page walks the tenant's positions in order (``feedcommit_tenant_position_idx``) and reads
-# each one's changes in id order (``changeevent_tenant_feed_idx``), up to the page's end: the
-# LIMIT inside keeps a position larger than a page from being read whole, and no position
-# gives a page more than ``rows`` changes, so it never drops one the page needs.
+# ``feedcommit_tenant_position_idx`` walks the tenant's positions; ``changeevent_tenant_feed_idx``
+# finds each transaction's rows. ``c.id >= %s`` lets the first index start at the cursor.
 _PAGE_SQL = f"""
     SELECT {{select}}, c.id AS position
     FROM {FeedCommit._meta.db_table} c
-    CROSS JOIN LATERAL (
-        SELECT * FROM {ChangeEvent._meta.db_table} e
-        WHERE e.tenant_id = c.tenant_id AND e.txid = c.txid
-          AND (c.id, e.id) > (%(position)s, %(id)s) {{shop}}
-        ORDER BY e.id
-        LIMIT %(rows)s
-    ) e
-    WHERE c.tenant_id = %(tenant)s AND c.id >= %(position)s
+    JOIN {ChangeEvent._meta.db_table} e ON e.tenant_id = c.tenant_id AND e.txid = c.txid
+    WHERE c.tenant_id = %s AND c.id >= %s AND (c.id, e.id) > (%s, %s) {{shop}}
     ORDER BY c.id, e.id
-    LIMIT %(rows)s
+    LIMIT %s
 """
 
 
-# The tenant's newest visible change from a position on: the same walk, backwards.
+# The tenant's newest visible change from a position on: the same indexes, walked backwards.
 _TOP_SQL = f"""
     SELECT c.id, e.id
     FROM {FeedCommit._meta.db_table} c
-    CROSS JOIN LATERAL (
-        SELECT e.id FROM {ChangeEvent._meta.db_table} e
-        WHERE e.tenant_id = c.tenant_id AND e.txid = c.txid
-        ORDER BY e.id DESC
-        LIMIT 1
-    ) e
+    JOIN {ChangeEvent._meta.db_table} e ON e.tenant_id = c.tenant_id AND e.txid = c.txid
     WHERE c.tenant_id = %s AND c.id >= %s
-    ORDER BY c.id DESC
+    ORDER BY c.id DESC, e.id DESC
     LIMIT 1
 """
-
-
-# Those walks are the only plans that read a page rather than the feed, but the planner picks
-# them from its statistics, and a table written in bulk (a tenant's backfill) has none of its
-# new rows until autovacuum analyzes it: estimating a few changes in all, it read and sorted
-# every change after the cursor for each page (at 1,000,000: 0.4 s for the first page, 8 s
-# with ``shop``; the same with the LATERALs above). Without full sorts (each position's
-# changes are put in order by an incremental sort) or bitmap scans (which read a position's
-# changes out of order, and with ``shop`` every change of the shop), the walks are the plans
-# left, whatever the statistics say.
-_INDEX_ORDER = "SET enable_sort = off; SET enable_bitmapscan = off"
-_PLANNER_DEFAULTS = "RESET enable_sort; RESET enable_bitmapscan"
-# states in which the settings are still the session's: not a failed transaction (its
-# rollback undoes them) nor a lost connection (which takes them along)
-_SESSION_GOES_ON = (TransactionStatus.IDLE, TransactionStatus.INTRANS)
-
-
-@contextmanager
-def _in_index_order() -> Iterator[None]:
-    """Run the feed's reads with :data:`_INDEX_ORDER`, and what follows on the connection
-    without. Session settings, not ``SET LOCAL``: that would need a transaction of its own,
-    two statements more for every read."""
-    with connection.cursor() as cursor:
-        cursor.execute(_INDEX_ORDER)
-        try:
-            yield
-        finally:
-            if connection.connection.info.transaction_status in _SESSION_GOES_ON:
-                cursor.execute(_PLANNER_DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -248,14 +204,13 @@ class _Page:
     # with ``shop_id``: the tenant's newest change visible before the page is read
     top: tuple[int, int] | None
 
-    def query(self, select: str) -> tuple[str, dict[str, int]]:
-        position, event_id = self.start
-        params = {"tenant": self.tenant.pk, "position": position, "id": event_id}
+    def query(self, select: str) -> tuple[str, list[int]]:
+        params = [self.tenant.pk, self.start[0], *self.start]
         shop = ""
         if self.shop_id is not None:
-            shop = "AND e.shop_id = %(shop)s"
-            params["shop"] = self.shop_id
-        return _PAGE_SQL.format(select=select, shop=shop), {**params, "rows": self.limit + 1}
+            shop = "AND e.shop_id = %s"
+            params.append(self.shop_id)
+        return _PAGE_SQL.format(select=select, shop=shop), [*params, self.limit + 1]
 
     def end(self, last: tuple[int, int] | None, has_more: bool) -> str:
         """The cursor after a page whose last change is ``last`` (``None``: no change)."""
@@ -284,14 +239,13 @@ def read_changes_page(
     With ``shop_id``, only that shop's changes; the cursor is the same kind, so a reader may
     start or stop filtering at any point without a gap.
     """
-    with _in_index_order():
-        page = _page(tenant, after, limit, shop_id)
-        events = list(ChangeEvent.objects.raw(*page.query("e.*")))
-        has_more = len(events) > limit
-        events = events[:limit]
-        # ``position`` is a column of the raw query, not a field of the model
-        last = (events[-1].position, events[-1].pk) if events else None  # type: ignore[attr-defined]
-        return events, page.end(last, has_more), has_more
+    page = _page(tenant, after, limit, shop_id)
+    events = list(ChangeEvent.objects.raw(*page.query("e.*")))
+    has_more = len(events) > limit
+    events = events[:limit]
+    # ``position`` is a column of the raw query, not a field of the model
+    last = (events[-1].position, events[-1].pk) if events else None  # type: ignore[attr-defined]
+    return events, page.end(last, has_more), has_more
 
 
 def read_changes_json(
@@ -299,14 +253,15 @@ def read_changes_json(
 ) -> tuple[list[str], str, bool]:
     """:func:`read_changes_page` with each change as the text ``select`` makes of it in SQL
     (the change table is ``e``): no model instances, for readers that pass the text on."""
-    with _in_index_order(), connection.cursor() as cursor:
-        page = _page(tenant, after, limit, shop_id)
-        cursor.execute(*page.query(f"{select}, e.id"))
+    page = _page(tenant, after, limit, shop_id)
+    sql, params = page.query(f"{select}, e.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        last = (rows[-1][2], rows[-1][1]) if rows else None
-        return [row[0] for row in rows], page.end(last, has_more), has_more
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    last = (rows[-1][2], rows[-1][1]) if rows else None
+    return [row[0] for row in rows], page.end(last, has_more), has_more
 
 
 def cursor_as_of(tenant: Tenant, moment: datetime) -> str:
